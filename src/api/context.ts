@@ -1,0 +1,22 @@
+import type { FastifyInstance, FastifyBaseLogger, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { HostManager } from '../managers/hosts.js';
+import type { ImageManager } from '../managers/images.js';
+import type { UserManager } from '../managers/users.js';
+import type { VmManager } from '../managers/vms.js';
+import type { User } from '../model/index.js';
+
+export interface Managers {
+  users: UserManager;
+  vms: VmManager;
+  hosts: HostManager;
+  images: ImageManager;
+}
+
+export type Api = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    user: User;
+  }
+}

@@ -1,0 +1,51 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { UcloudError, type ErrorBody } from '../common/errors.js';
+
+interface ValidationIssue {
+  keyword?: string;
+  instancePath?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+/** Turns schema-validation output into one of the catalogue's errors, naming the field. */
+function fromValidation(issues: ValidationIssue[], part: string | undefined): UcloudError {
+  const unknown = issues.find((i) => i.keyword === 'additionalProperties');
+  if (unknown) {
+    const names = (unknown.params?.additionalProperties as string[] | undefined) ?? [];
+    return new UcloudError('UNKNOWN_FIELD', `unknown field${names.length > 1 ? 's' : ''} in ${part ?? 'request'}: ${names.join(', ') || '(unnamed)'}`, { details: { fields: names } });
+  }
+  const first = issues[0];
+  const where = first?.instancePath ? first.instancePath.replace(/^\//, '').replace(/\//g, '.') : (part ?? 'request');
+  const required = first?.keyword === 'required' ? ((first.params?.requiredProperties as string[] | undefined) ?? []) : [];
+  const message = required.length ? `missing field${required.length > 1 ? 's' : ''}: ${required.join(', ')}` : `${where}: ${first?.message ?? 'is invalid'}`;
+  return new UcloudError('VALIDATION_FAILED', message, { details: { issues: issues.map((i) => ({ path: i.instancePath, message: i.message })) } });
+}
+
+/** The one place an error becomes an HTTP answer. 5xx answers carry no internals. */
+export function toHttpError(err: unknown): UcloudError {
+  if (err instanceof UcloudError) return err;
+  const fe = err as FastifyError & { validation?: ValidationIssue[]; validationContext?: string };
+  if (fe.validation) return fromValidation(fe.validation, fe.validationContext);
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    const code = fe.statusCode === 404 ? 'NOT_FOUND' : fe.statusCode === 413 ? 'SIZE_OUT_OF_RANGE' : 'VALIDATION_FAILED';
+    return new UcloudError(code, fe.message);
+  }
+  return new UcloudError('INTERNAL', 'internal error', { cause: err });
+}
+
+export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
+  const e = toHttpError(err);
+  const status = e.httpStatus;
+  let body: ErrorBody = e.toBody();
+  if (status >= 500) {
+    req.log.error({ err: e.cause ?? err, reqId: req.id, code: e.code }, 'request failed');
+    if (e.code === 'INTERNAL') body = { code: 'INTERNAL', message: `internal error (request ${req.id}); see the api log` };
+  }
+  void reply.status(status).send(body);
+}
+
+export function notFoundHandler(req: FastifyRequest, reply: FastifyReply): void {
+  void reply.status(404).send({ code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}` } satisfies ErrorBody);
+}
+

@@ -1,0 +1,24 @@
+import { Type } from 'typebox';
+import { ErrorResponse, Name, Role, User } from '../../model/index.js';
+import { requireAdmin } from '../auth.js';
+import type { Api, Managers } from '../context.js';
+
+// Users: an admin creates them; the token is in the answer once and never again.
+
+const UserCreateRequest = Type.Object({ name: Name, role: Type.Optional(Role) }, { additionalProperties: false });
+const UserCreated = Type.Object({ user: User, token: Type.String() });
+const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 409: ErrorResponse };
+
+export function userRoutes(api: Api, m: Managers): void {
+  api.post('/v1/users', { schema: { body: UserCreateRequest, response: { 201: UserCreated, ...errors } } }, async (req, reply) => {
+    requireAdmin(req);
+    return reply.status(201).send(await m.users.create(req.body.name, req.body.role ?? 'user'));
+  });
+
+  api.get('/v1/users', { schema: { response: { 200: Type.Array(User), ...errors } } }, async (req) => {
+    requireAdmin(req);
+    return m.users.list();
+  });
+
+  api.get('/v1/whoami', { schema: { response: { 200: User, 401: ErrorResponse } } }, async (req) => req.user);
+}

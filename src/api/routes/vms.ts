@@ -1,0 +1,56 @@
+import { Type } from 'typebox';
+import { UcloudError } from '../../common/errors.js';
+import { parseSizeInRange } from '../../common/units.js';
+import { ErrorResponse, Vm, VM_LIMITS, VmCreateRequest, type User } from '../../model/index.js';
+import type { Api, Managers } from '../context.js';
+
+// VMs: users see and act on their own; an admin on all of them (by id).
+
+const Ref = Type.Object({ ref: Type.String({ minLength: 1, maxLength: 80 }) }, { additionalProperties: false });
+const ListQuery = Type.Object({ all: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
+
+async function findVm(m: Managers, user: User, ref: string): Promise<Vm> {
+  const vm = (await m.vms.findByName(user.name, ref)) ?? (/^[0-9a-f-]{36}$/.test(ref) ? await m.vms.get(ref) : undefined);
+  if (!vm || (vm.owner !== user.name && user.role !== 'admin')) throw new UcloudError('VM_NOT_FOUND', `no VM "${ref}"`);
+  return vm;
+}
+
+export function vmRoutes(api: Api, m: Managers): void {
+  api.post('/v1/vms', { schema: { body: VmCreateRequest, response: { 201: Vm, ...errors } } }, async (req, reply) => {
+    const b = req.body;
+    const ramBytes = parseSizeInRange(b.ram, 'ram', VM_LIMITS.minRam, VM_LIMITS.maxRam);
+    const diskBytes = parseSizeInRange(b.disk, 'disk', VM_LIMITS.minDisk, VM_LIMITS.maxDisk);
+    if (ramBytes % 2 ** 20 !== 0) throw new UcloudError('INVALID_SIZE', 'ram must be a whole number of MiB');
+    const image = await m.images.resolve(req.user, b.image);
+    if (diskBytes < image.volume!.virtualSize) {
+      throw new UcloudError('DISK_SMALLER_THAN_IMAGE', `disk ${b.disk} is smaller than image "${image.name}" (${image.volume!.virtualSize} bytes)`);
+    }
+    const vm = await m.vms.create({ owner: req.user.name, name: b.name, image: { store: image.store, name: image.name }, cpu: b.cpu, ramBytes, diskBytes });
+    return reply.status(201).send(vm);
+  });
+
+  api.get('/v1/vms', { schema: { querystring: ListQuery, response: { 200: Type.Array(Vm), ...errors } } }, async (req) => {
+    const all = req.query.all === true && req.user.role === 'admin';
+    return m.vms.list(all ? undefined : req.user.name);
+  });
+
+  api.get('/v1/vms/:ref', { schema: { params: Ref, response: { 200: Vm, ...errors } } }, async (req) => findVm(m, req.user, req.params.ref));
+
+  for (const action of ['start', 'stop'] as const) {
+    api.post(`/v1/vms/:ref/${action}`, { schema: { params: Ref, response: { 202: Vm, ...errors } } }, async (req, reply) => {
+      const vm = await findVm(m, req.user, req.params.ref);
+      if (vm.desired === 'deleted') throw new UcloudError('VM_BUSY', `VM "${vm.name}" is being deleted`);
+      const next = await m.vms.request(vm.id, action === 'start' ? 'running' : 'stopped');
+      return reply.status(202).send(next!);
+    });
+  }
+
+  api.delete('/v1/vms/:ref', { schema: { params: Ref, response: { 202: Vm, 204: Type.Null(), ...errors } } }, async (req, reply) => {
+    const vm = await findVm(m, req.user, req.params.ref);
+    const next = await m.vms.request(vm.id, 'deleted');
+    // No host held it: it is gone already.
+    if (!next) return reply.status(204).send(null);
+    return reply.status(202).send(next);
+  });
+}

@@ -1,0 +1,33 @@
+import Fastify from 'fastify';
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Logger } from '../common/logger.js';
+import { authenticate } from './auth.js';
+import type { Api, Managers } from './context.js';
+import { errorHandler, notFoundHandler } from './errors.js';
+import { hostRoutes } from './routes/hosts.js';
+import { imageRoutes } from './routes/images.js';
+import { userRoutes } from './routes/users.js';
+import { vmRoutes } from './routes/vms.js';
+
+/**
+ * The REST API: authenticates, validates (unknown fields are errors), authorizes
+ * and records intent through the managers. It never touches QEMU or the kernel.
+ */
+export function buildApi(m: Managers, log: Logger): Api {
+  const api = Fastify({ loggerInstance: log, disableRequestLogging: true, bodyLimit: 1 << 20 })
+    .setValidatorCompiler(TypeBoxValidatorCompiler)
+    .withTypeProvider<TypeBoxTypeProvider>() as unknown as Api;
+  api.setErrorHandler(errorHandler);
+  api.setNotFoundHandler(notFoundHandler);
+  api.decorateRequest('user', null as never);
+  api.addHook('onRequest', authenticate(m.users));
+  api.addHook('onResponse', async (req, reply) => {
+    req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+  api.get('/v1/health', { config: { public: true } }, async () => ({ ok: true }));
+  vmRoutes(api, m);
+  hostRoutes(api, m);
+  imageRoutes(api, m);
+  userRoutes(api, m);
+  return api;
+}

@@ -1,0 +1,32 @@
+import { readFileSync } from 'node:fs';
+import { InvalidArgumentError, type Command } from 'commander';
+import { Client } from '../client/client.js';
+import { UcloudError } from '../common/errors.js';
+import { cliConfigPath } from '../common/paths.js';
+import { parseOutput, type OutputFormat } from './output.js';
+
+export interface CliContext {
+  client: Client;
+  output: OutputFormat;
+}
+
+/** The API url and token: UCLOUD_URL / UCLOUD_TOKEN, else the file `ucloud up` wrote. */
+export function cliContext(cmd: Command): CliContext {
+  const opts = cmd.optsWithGlobals<{ output: string }>();
+  const file = cliConfigPath();
+  let saved: { url?: string; token?: string } = {};
+  try {
+    saved = JSON.parse(readFileSync(file, 'utf8')) as typeof saved;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UcloudError('INVALID_CONFIG', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  const url = process.env.UCLOUD_URL ?? process.env.UCLOUD_API_URL ?? saved.url ?? 'http://[::1]:8470';
+  const token = process.env.UCLOUD_TOKEN ?? saved.token;
+  return { client: new Client({ url, ...(token ? { token } : {}) }), output: parseOutput(opts.output) };
+}
+
+/** commander argument parser for counts: a usage error (exit 2) before anything is sent. */
+export function wholeNumber(v: string): number {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError('expected a whole number');
+  return Number(v);
+}

@@ -1,0 +1,70 @@
+import { Command, CommanderError, Option } from 'commander';
+import { runApi } from '../api/main.js';
+import { EXIT_CODES, exitCodeOf, toUcloudError } from '../common/errors.js';
+import type { DaemonFlags } from '../common/daemon.js';
+import { runScheduler } from '../scheduler/main.js';
+import { runUp } from '../up/up.js';
+import { configCommand } from './config.js';
+import { daemonOptions } from './daemon-options.js';
+import { hostCommand } from './host.js';
+import { imageCommand } from './image.js';
+import { OUTPUT_FORMATS } from './output.js';
+import { userCommand } from './user.js';
+import { vmCommand } from './vm.js';
+import { FailedState } from './wait.js';
+
+const EXIT_HELP = `
+Exit codes:
+  ${EXIT_CODES.ok}  success
+  ${EXIT_CODES.internal}  internal error (details in the component's log)
+  ${EXIT_CODES.usage}  bad usage or invalid input (VALIDATION_FAILED, UNKNOWN_FIELD, INVALID_SIZE, ...)
+  ${EXIT_CODES.not_found}  not found (VM_NOT_FOUND, IMAGE_NOT_FOUND, ...)
+  ${EXIT_CODES.conflict}  conflict with what exists (VM_NAME_TAKEN, ...)
+  ${EXIT_CODES.unauthenticated}  not authenticated or not allowed (UNAUTHENTICATED, FORBIDDEN)
+  ${EXIT_CODES.unavailable}  a service is unavailable or --wait timed out (API_UNREACHABLE, ETCD_UNAVAILABLE, WAIT_TIMEOUT)
+  ${EXIT_CODES.failed_state}  --wait ended with the VM in error
+
+Errors print one line "error: CODE: message" and a hint on stderr; never a stack trace.
+Config: ~/.config/ucloud/config.json (written by \`ucloud up\`), or UCLOUD_URL and UCLOUD_TOKEN.`;
+
+function program(): Command {
+  const p = new Command('ucloud')
+    .description('ucloud: IPv6-first virtual machine hosting')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
+    .showSuggestionAfterError()
+    .addHelpText('after', EXIT_HELP)
+    .exitOverride();
+  daemonOptions(p.command('up').description('run all of ucloud on this machine: local etcd, api, scheduler, host agent').action((o: DaemonFlags) => runUp(o)));
+  daemonOptions(p.command('api').description('run the REST API server').action((o: DaemonFlags) => runApi(o)));
+  daemonOptions(p.command('scheduler').description('run the scheduler').action((o: DaemonFlags) => runScheduler(o)));
+  p.addCommand(hostCommand());
+  p.addCommand(vmCommand());
+  p.addCommand(imageCommand());
+  p.addCommand(userCommand());
+  p.addCommand(configCommand());
+  const inherit = (c: Command): void => {
+    c.exitOverride().showSuggestionAfterError();
+    c.commands.forEach(inherit);
+  };
+  inherit(p);
+  return p;
+}
+
+async function main(): Promise<void> {
+  try {
+    await program().parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exit(err.exitCode === 0 ? 0 : EXIT_CODES.usage);
+    }
+    if (err instanceof FailedState) {
+      process.stderr.write(`error: ${err.message}\n`);
+      process.exit(EXIT_CODES.failed_state);
+    }
+    const e = toUcloudError(err);
+    process.stderr.write(`error: ${e.code}: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
+    process.exit(exitCodeOf(e.code));
+  }
+}
+
+void main();

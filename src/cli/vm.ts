@@ -1,0 +1,110 @@
+import { Command, Option } from 'commander';
+import { formatSize, parseDuration } from '../common/units.js';
+import type { Vm } from '../model/index.js';
+import { cliContext, wholeNumber } from './context.js';
+import { note, printList, printObject, type Column } from './output.js';
+import { waitForVm } from './wait.js';
+
+const COLUMNS: Column<Vm>[] = [
+  { header: 'NAME', get: (v) => v.name },
+  { header: 'STATUS', get: (v) => v.status },
+  { header: 'HOST', get: (v) => v.host },
+  { header: 'CPU', get: (v) => v.cpu },
+  { header: 'RAM', get: (v) => formatSize(v.ramBytes) },
+  { header: 'DISK', get: (v) => formatSize(v.diskBytes) },
+  { header: 'IMAGE', get: (v) => `${v.image.store}/${v.image.name}` },
+  { header: 'OWNER', get: (v) => v.owner },
+];
+
+function statusFields(vm: Vm): [string, string | number | undefined][] {
+  return [
+    ['name', vm.name],
+    ['id', vm.id],
+    ['owner', vm.owner],
+    ['status', vm.status],
+    ['desired', vm.desired],
+    ['reason', vm.reason],
+    ['host', vm.host],
+    ['cpu', vm.cpu],
+    ['ram', formatSize(vm.ramBytes)],
+    ['disk', vm.disks.length ? vm.disks.map((d) => `${d.name} ${formatSize(d.sizeBytes)} on ${d.store} (${d.ref})`).join(', ') : formatSize(vm.diskBytes)],
+    ['image', `${vm.image.store}/${vm.image.name}`],
+    ['qemu pid', vm.qemu?.pid],
+    ['accel', vm.qemu?.accel],
+    ['serial log', vm.qemu?.serialLog],
+    ['last error', vm.error ? `${vm.error.code}: ${vm.error.message} (${vm.error.at})` : undefined],
+    ['created', vm.createdAt],
+    ['updated', vm.updatedAt],
+  ];
+}
+
+const waitOption = () => new Option('--wait', 'follow the VM until the operation finishes (progress on stderr)');
+const timeoutOption = () => new Option('--timeout <duration>', 'how long --wait waits').default('5m');
+
+export function vmCommand(): Command {
+  const vm = new Command('vm').description('virtual machines: create, list, show, start, stop, delete');
+
+  vm.command('create <name>')
+    .description('create a VM from an image and start it')
+    .requiredOption('--image <image>', 'image name (or store/name), see `ucloud image list`')
+    .option('--cpu <n>', 'vCPUs', wholeNumber, 1)
+    .option('--ram <size>', 'memory, e.g. 256MiB or 2GiB', '256MiB')
+    .option('--os-ssd <size>', 'OS disk size, at least the image size, e.g. 10GiB', '1GiB')
+    .addOption(waitOption())
+    .addOption(timeoutOption())
+    .addHelpText('after', '\nExample:\n  ucloud vm create web1 --image ucloud-test --cpu 1 --ram 256MiB --os-ssd 1GiB --wait')
+    .action(async (name: string, o: { image: string; cpu: number; ram: string; osSsd: string; wait?: boolean; timeout: string }, cmd: Command) => {
+      const { client, output } = cliContext(cmd);
+      let v = await client.vms.create({ name, image: o.image, cpu: o.cpu, ram: o.ram, disk: o.osSsd });
+      note(`${v.name}: created (${v.id})`);
+      if (o.wait) v = (await waitForVm(client, v.id, 'running', parseDuration(o.timeout)))!;
+      printObject(v, output, statusFields(v));
+    });
+
+  vm.command('list')
+    .description('list your VMs')
+    .option('--all', 'admins: every user\'s VMs')
+    .action(async (o: { all?: boolean }, cmd: Command) => {
+      const { client, output } = cliContext(cmd);
+      printList(await client.vms.list(o.all), COLUMNS, output);
+    });
+
+  for (const verb of ['show', 'status'] as const) {
+    vm.command(`${verb} <name>`)
+      .description(verb === 'show' ? 'show a VM (everything the API knows)' : 'state, host, disk, QEMU pid and last error of a VM')
+      .action(async (name: string, _o: unknown, cmd: Command) => {
+        const { client, output } = cliContext(cmd);
+        const v = await client.vms.get(name);
+        printObject(v, output, statusFields(v));
+      });
+  }
+
+  for (const [verb, target] of [
+    ['start', 'running'],
+    ['stop', 'stopped'],
+  ] as const) {
+    vm.command(`${verb} <name>`)
+      .description(verb === 'start' ? 'start a stopped VM' : 'stop a VM (ACPI power-off, then forced after stop_timeout)')
+      .addOption(waitOption())
+      .addOption(timeoutOption())
+      .action(async (name: string, o: { wait?: boolean; timeout: string }, cmd: Command) => {
+        const { client, output } = cliContext(cmd);
+        let v = await client.vms[verb](name);
+        if (o.wait) v = (await waitForVm(client, v.id, target, parseDuration(o.timeout)))!;
+        printObject(v, output, statusFields(v));
+      });
+  }
+
+  vm.command('delete <name>')
+    .description('delete a VM, its disks and its record')
+    .addOption(waitOption())
+    .addOption(timeoutOption())
+    .action(async (name: string, o: { wait?: boolean; timeout: string }, cmd: Command) => {
+      const { client } = cliContext(cmd);
+      const v = await client.vms.delete(name);
+      if (v && o.wait) await waitForVm(client, v.id, 'deleted', parseDuration(o.timeout));
+      else note(`${name}: ${v ? 'deleting' : 'deleted'}`);
+    });
+
+  return vm;
+}

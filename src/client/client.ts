@@ -1,0 +1,65 @@
+import type { Static } from 'typebox';
+import { isErrorCode, UcloudError } from '../common/errors.js';
+import type { Host, Image, Resources, Role, User, Vm, VmCreateRequest } from '../model/index.js';
+
+export interface HostView extends Host {
+  alive: boolean;
+  accel?: string;
+  used: Resources;
+  vms: number;
+}
+
+/** The typed API client used by the CLI and the tests; errors come back as the server's UcloudError. */
+export class Client {
+  constructor(private readonly opts: { url: string; token?: string }) {}
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, this.opts.url), {
+        method,
+        headers: {
+          ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (err) {
+      throw new UcloudError('API_UNREACHABLE', `cannot reach the ucloud API at ${this.opts.url}`, { cause: err });
+    }
+    const text = await res.text();
+    const data = text ? (JSON.parse(text) as unknown) : undefined;
+    if (!res.ok) {
+      const e = (data ?? {}) as { code?: string; message?: string; hint?: string; details?: Record<string, unknown> };
+      const code = isErrorCode(e.code) ? e.code : 'INTERNAL';
+      throw new UcloudError(code, e.message ?? `HTTP ${res.status}`, { ...(e.hint ? { hint: e.hint } : {}), ...(e.details ? { details: e.details } : {}) });
+    }
+    return data as T;
+  }
+
+  readonly vms = {
+    create: (req: Static<typeof VmCreateRequest>) => this.request<Vm>('POST', '/v1/vms', req),
+    list: (all = false) => this.request<Vm[]>('GET', `/v1/vms${all ? '?all=true' : ''}`),
+    get: (ref: string) => this.request<Vm>('GET', `/v1/vms/${encodeURIComponent(ref)}`),
+    start: (ref: string) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/start`),
+    stop: (ref: string) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/stop`),
+    /** The VM while its host removes it, or undefined when it is gone already. */
+    delete: (ref: string) => this.request<Vm | undefined>('DELETE', `/v1/vms/${encodeURIComponent(ref)}`),
+  };
+
+  readonly hosts = {
+    list: () => this.request<HostView[]>('GET', '/v1/hosts'),
+    add: (req: { name: string; address?: string; cpu: number; ram: string | number; disk: string | number }) => this.request<Host>('POST', '/v1/hosts', req),
+  };
+
+  readonly images = {
+    list: () => this.request<Image[]>('GET', '/v1/images'),
+  };
+
+  readonly users = {
+    create: (name: string, role?: Role) => this.request<{ user: User; token: string }>('POST', '/v1/users', { name, ...(role ? { role } : {}) }),
+    list: () => this.request<User[]>('GET', '/v1/users'),
+    whoami: () => this.request<User>('GET', '/v1/whoami'),
+  };
+}

@@ -1,0 +1,225 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { UcloudError } from './errors.js';
+import { parseDuration } from './units.js';
+
+// Every configuration key, its default, where it may come from and what it means,
+// as data: `ucloud config show` and docs/configuration.md are both made from it.
+// Precedence: defaults < config file < environment < flags (--set key=value).
+
+type Kind = 'string' | 'int' | 'duration' | 'enum' | 'list';
+
+interface KeySpec {
+  kind: Kind;
+  default: string;
+  env?: string[];
+  values?: readonly string[];
+  doc: string;
+}
+
+export const CONFIG_KEYS = {
+  etcd_endpoints: {
+    kind: 'list',
+    default: '',
+    env: ['UCLOUD_ETCD_ENDPOINTS', 'ETCD_ENDPOINTS'],
+    doc: 'Comma-separated etcd URLs. Empty: `ucloud up` starts a local etcd (see local_etcd_*) and every daemon uses it.',
+  },
+  etcd_prefix: { kind: 'string', default: '/ucloud/', env: ['UCLOUD_ETCD_PREFIX'], doc: 'Key prefix of every ucloud record in etcd.' },
+  local_etcd_url: {
+    kind: 'string',
+    default: 'http://127.0.0.1:12379',
+    env: ['UCLOUD_LOCAL_ETCD_URL'],
+    doc: 'Client URL of the etcd that `ucloud up` starts when etcd_endpoints is empty (its peer port is one above).',
+  },
+  state_dir: { kind: 'string', default: '/var/lib/ucloud', env: ['UCLOUD_STATE_DIR'], doc: 'Persistent state: local etcd data, the built test image.' },
+  run_dir: { kind: 'string', default: '/run/ucloud', env: ['UCLOUD_RUN_DIR'], doc: 'Per-VM pid files, QMP sockets and serial logs.' },
+  log_dir: { kind: 'string', default: '/var/log/ucloud', env: ['UCLOUD_LOG_DIR'], doc: 'One structured (JSON) log file per component.' },
+  log_level: { kind: 'enum', default: 'info', env: ['UCLOUD_LOG_LEVEL'], values: ['debug', 'info', 'warn', 'error'], doc: 'Lowest level written to the log files and stderr.' },
+  image_path: {
+    kind: 'string',
+    default: '/var/lib/ucloud/images',
+    env: ['IMAGE_PATH', 'UCLOUD_IMAGE_PATH'],
+    doc: 'Directory of the filesystem image store `local` that `ucloud up` creates once.',
+  },
+  files_path: { kind: 'string', default: '/var/lib/ucloud/files', env: ['FILES_PATH', 'UCLOUD_FILES_PATH'], doc: "The filescanner's base directory: one folder per user." },
+  api_listen: { kind: 'string', default: '[::1]:8470', env: ['UCLOUD_API_LISTEN'], doc: 'Address and port the API server listens on.' },
+  api_url: { kind: 'string', default: 'http://[::1]:8470', env: ['UCLOUD_API_URL', 'UCLOUD_URL'], doc: 'Where the CLI finds the API (the CLI config file can also set it).' },
+  host_name: { kind: 'string', default: '', env: ['UCLOUD_HOST_NAME'], doc: "This hypervisor's name in ucloud. Empty: the machine's hostname." },
+  host_address: { kind: 'string', default: '::1', env: ['UCLOUD_HOST_ADDRESS'], doc: "This hypervisor's IPv6 address (migration, VXLAN underlay)." },
+  host_lease_ttl: { kind: 'duration', default: '10s', env: ['UCLOUD_HOST_LEASE_TTL'], doc: 'A host that stops heart-beating is dead after this long.' },
+  accel: {
+    kind: 'enum',
+    default: 'auto',
+    env: ['UCLOUD_ACCEL'],
+    values: ['auto', 'kvm', 'tcg'],
+    doc: 'QEMU accelerator. auto: KVM when /dev/kvm opens and the CPU is not itself virtualised (nested KVM is often broken), else TCG.',
+  },
+  qemu_binary: { kind: 'string', default: 'qemu-system-x86_64', env: ['UCLOUD_QEMU_BINARY'], doc: 'The QEMU system emulator to run.' },
+  qemu_machine: { kind: 'enum', default: 'pc', env: ['UCLOUD_QEMU_MACHINE'], values: ['pc', 'q35'], doc: 'QEMU machine type.' },
+  stop_timeout: { kind: 'duration', default: '30s', env: ['UCLOUD_STOP_TIMEOUT'], doc: 'How long a stop waits for the guest to power off after the ACPI request before QEMU is told to quit.' },
+  capacity_cpu: { kind: 'int', default: '0', env: ['UCLOUD_CAPACITY_CPU'], doc: 'vCPUs `ucloud up` registers for this host. 0: the number of cores.' },
+  capacity_ram: { kind: 'string', default: '', env: ['UCLOUD_CAPACITY_RAM'], doc: 'RAM `ucloud up` registers for this host (e.g. 16GiB). Empty: total memory less reserved_ram.' },
+  capacity_disk: { kind: 'string', default: '', env: ['UCLOUD_CAPACITY_DISK'], doc: 'Disk `ucloud up` registers for this host. Empty: the size of the filesystem holding image_path.' },
+  reserved_ram: { kind: 'string', default: '1GiB', env: ['UCLOUD_RESERVED_RAM'], doc: 'RAM kept for the host itself when capacity_ram is detected.' },
+} as const satisfies Record<string, KeySpec>;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+
+export interface Config {
+  etcdEndpoints: string[];
+  etcdPrefix: string;
+  localEtcdUrl: string;
+  stateDir: string;
+  runDir: string;
+  logDir: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  imagePath: string;
+  filesPath: string;
+  apiListen: { host: string; port: number };
+  apiUrl: string;
+  hostName: string;
+  hostAddress: string;
+  hostLeaseTtlMs: number;
+  accel: 'auto' | 'kvm' | 'tcg';
+  qemuBinary: string;
+  qemuMachine: 'pc' | 'q35';
+  stopTimeoutMs: number;
+  capacityCpu: number;
+  capacityRam: string;
+  capacityDisk: string;
+  reservedRam: string;
+}
+
+export type ConfigSource = 'default' | 'file' | 'env' | 'flag';
+
+export interface LoadedConfig {
+  config: Config;
+  raw: Record<ConfigKey, string>;
+  sources: Record<ConfigKey, ConfigSource>;
+  file: string;
+}
+
+export const DEFAULT_CONFIG_FILE = '/etc/ucloud/ucloud.conf';
+
+/** `key = value` lines; `#` starts a comment; unknown keys are an error, not a silent typo. */
+export function parseConfigFile(text: string, file: string): Partial<Record<ConfigKey, string>> {
+  const out: Partial<Record<ConfigKey, string>> = {};
+  text.split('\n').forEach((line, i) => {
+    const t = line.replace(/#.*$/, '').trim();
+    if (!t) return;
+    const eq = t.indexOf('=');
+    if (eq < 0) throw new UcloudError('INVALID_CONFIG', `${file}:${i + 1}: expected "key = value"`);
+    const key = t.slice(0, eq).trim();
+    if (!isConfigKey(key)) throw new UcloudError('INVALID_CONFIG', `${file}:${i + 1}: unknown key "${key}"`);
+    out[key] = t.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+  });
+  return out;
+}
+
+export function isConfigKey(key: string): key is ConfigKey {
+  return Object.hasOwn(CONFIG_KEYS, key);
+}
+
+/** Parses `key=value` flag overrides (from `--set`). */
+export function parseOverrides(pairs: readonly string[]): Partial<Record<ConfigKey, string>> {
+  const out: Partial<Record<ConfigKey, string>> = {};
+  for (const p of pairs) {
+    const eq = p.indexOf('=');
+    const key = eq < 0 ? p : p.slice(0, eq);
+    if (eq < 0 || !isConfigKey(key)) {
+      throw new UcloudError('INVALID_CONFIG', `--set ${p}: expected key=value with a key from \`ucloud config show\``);
+    }
+    out[key] = p.slice(eq + 1);
+  }
+  return out;
+}
+
+export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overrides?: Partial<Record<ConfigKey, string>> } = {}): LoadedConfig {
+  const env = opts.env ?? process.env;
+  const explicit = opts.file ?? env.UCLOUD_CONFIG;
+  const file = explicit ?? DEFAULT_CONFIG_FILE;
+  let fromFile: Partial<Record<ConfigKey, string>> = {};
+  try {
+    fromFile = parseConfigFile(readFileSync(file, 'utf8'), file);
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    if (!missing || explicit) {
+      if (err instanceof UcloudError) throw err;
+      throw new UcloudError('INVALID_CONFIG', `cannot read config file ${file}: ${(err as Error).message}`);
+    }
+  }
+  const raw = {} as Record<ConfigKey, string>;
+  const sources = {} as Record<ConfigKey, ConfigSource>;
+  for (const key of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
+    const spec: KeySpec = CONFIG_KEYS[key];
+    let value = spec.default;
+    let source: ConfigSource = 'default';
+    if (fromFile[key] !== undefined) {
+      value = fromFile[key]!;
+      source = 'file';
+    }
+    const envName = spec.env?.find((n) => env[n] !== undefined && env[n] !== '');
+    if (envName) {
+      value = env[envName]!;
+      source = 'env';
+    }
+    if (opts.overrides?.[key] !== undefined) {
+      value = opts.overrides[key]!;
+      source = 'flag';
+    }
+    if (spec.kind === 'enum' && !spec.values!.includes(value)) {
+      throw new UcloudError('INVALID_CONFIG', `${key} must be one of ${spec.values!.join(', ')}, not "${value}"`);
+    }
+    raw[key] = value;
+    sources[key] = source;
+  }
+  return { config: toConfig(raw), raw, sources, file };
+}
+
+function toInt(key: ConfigKey, v: string): number {
+  if (!/^\d+$/.test(v)) throw new UcloudError('INVALID_CONFIG', `${key} must be a whole number, not "${v}"`);
+  return Number(v);
+}
+
+function toDuration(key: ConfigKey, v: string): number {
+  try {
+    return parseDuration(v);
+  } catch {
+    throw new UcloudError('INVALID_CONFIG', `${key} must be a duration like 10s or 500ms, not "${v}"`);
+  }
+}
+
+/** "[::1]:8470", "127.0.0.1:8470" or ":8470" (all addresses). */
+export function parseListen(key: string, v: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.%\w]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(v);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) throw new UcloudError('INVALID_CONFIG', `${key} must look like [::1]:8470 or 0.0.0.0:8470, not "${v}"`);
+  return { host: m[1] ?? (m[2] || '::'), port };
+}
+
+function toConfig(raw: Record<ConfigKey, string>): Config {
+  return {
+    etcdEndpoints: raw.etcd_endpoints.split(',').map((s) => s.trim()).filter(Boolean),
+    etcdPrefix: raw.etcd_prefix.endsWith('/') ? raw.etcd_prefix : `${raw.etcd_prefix}/`,
+    localEtcdUrl: raw.local_etcd_url,
+    stateDir: raw.state_dir,
+    runDir: raw.run_dir,
+    logDir: raw.log_dir,
+    logLevel: raw.log_level as Config['logLevel'],
+    imagePath: raw.image_path,
+    filesPath: raw.files_path,
+    apiListen: parseListen('api_listen', raw.api_listen),
+    apiUrl: raw.api_url,
+    hostName: raw.host_name || hostname(),
+    hostAddress: raw.host_address,
+    hostLeaseTtlMs: toDuration('host_lease_ttl', raw.host_lease_ttl),
+    accel: raw.accel as Config['accel'],
+    qemuBinary: raw.qemu_binary,
+    qemuMachine: raw.qemu_machine as Config['qemuMachine'],
+    stopTimeoutMs: toDuration('stop_timeout', raw.stop_timeout),
+    capacityCpu: toInt('capacity_cpu', raw.capacity_cpu),
+    capacityRam: raw.capacity_ram,
+    capacityDisk: raw.capacity_disk,
+    reservedRam: raw.reserved_ram,
+  };
+}

@@ -1,0 +1,51 @@
+import { loadConfig, parseOverrides, type Config } from './config.js';
+import { toUcloudError } from './errors.js';
+import { createLogger, type Logger } from './logger.js';
+import { preflight, type CheckName } from './preflight.js';
+import { Store } from '../store/store.js';
+
+export interface DaemonFlags {
+  config?: string;
+  set?: string[];
+}
+
+export interface DaemonContext {
+  config: Config;
+  log: Logger;
+  store: Store;
+}
+
+/**
+ * The life of every daemon: configuration, its log file, its preflight checks,
+ * the etcd connection, then `body`, which returns how to stop. SIGINT/SIGTERM
+ * stop it cleanly; a failure to start prints one line and exits non-zero.
+ */
+export async function runDaemon(component: string, flags: DaemonFlags, checks: CheckName[], body: (ctx: DaemonContext) => Promise<() => Promise<void>>): Promise<void> {
+  let log: Logger | undefined;
+  try {
+    const { config } = loadConfig({ ...(flags.config ? { file: flags.config } : {}), overrides: parseOverrides(flags.set ?? []) });
+    log = createLogger({ component, logDir: config.logDir, level: config.logLevel });
+    await preflight(config, ['etcdEndpoints', 'logDir', ...checks]);
+    const store = new Store({ endpoints: config.etcdEndpoints, prefix: config.etcdPrefix });
+    const stop = await body({ config, log, store });
+    let stopping = false;
+    const shutdown = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log!.info({ signal }, 'stopping');
+      try {
+        await stop();
+      } finally {
+        store.close();
+        process.exit(0);
+      }
+    };
+    process.on('SIGINT', () => void shutdown('SIGINT'));
+    process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  } catch (err) {
+    const e = toUcloudError(err);
+    if (log) log.fatal({ err }, `${component} cannot start`);
+    else process.stderr.write(`${component}: ${e.code}: ${e.message}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,160 @@
+// The one error catalogue. Every error a user can see has a stable code listed
+// here; the HTTP status and CLI exit code are derived from the code in this file
+// and nowhere else. Codes travel as fields and are never parsed back from text.
+
+export type ErrorClass =
+  | 'invalid' // the request itself is wrong
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'unavailable' // a dependency (etcd, qemu, ceph) is down or missing
+  | 'internal';
+
+interface CatalogueEntry {
+  class: ErrorClass;
+  /** What a person can do about it; shown under the message. */
+  hint?: string;
+}
+
+export const CATALOGUE = {
+  // request validation
+  VALIDATION_FAILED: { class: 'invalid' },
+  UNKNOWN_FIELD: { class: 'invalid', hint: 'remove the field; see `ucloud <noun> <verb> --help` for the accepted ones' },
+  INVALID_SIZE: { class: 'invalid', hint: 'write a size like 256MiB, 1GiB, 500MB (units: B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)' },
+  SIZE_OUT_OF_RANGE: { class: 'invalid' },
+  INVALID_NAME: { class: 'invalid', hint: 'names are 1-63 characters: lowercase letters, digits and "-", starting with a letter' },
+  DISK_SMALLER_THAN_IMAGE: { class: 'invalid', hint: 'ask for an OS disk at least as large as the image (see `ucloud image show`)' },
+  INVALID_CONFIG: { class: 'invalid', hint: 'fix the value in /etc/ucloud/ucloud.conf, the environment or the flag' },
+  // authentication and authorization
+  UNAUTHENTICATED: { class: 'unauthenticated', hint: 'pass a token: `ucloud up` writes ~/.config/ucloud/config.json, or set UCLOUD_TOKEN' },
+  FORBIDDEN: { class: 'forbidden' },
+  // missing things
+  NOT_FOUND: { class: 'not_found' },
+  VM_NOT_FOUND: { class: 'not_found', hint: 'see `ucloud vm list`' },
+  IMAGE_NOT_FOUND: { class: 'not_found', hint: 'see `ucloud image list`' },
+  IMAGE_STORE_NOT_FOUND: { class: 'not_found', hint: 'see `ucloud image-store list`' },
+  HOST_NOT_FOUND: { class: 'not_found', hint: 'see `ucloud host list`' },
+  HOST_NOT_REGISTERED: { class: 'not_found', hint: 'an admin registers it first: `ucloud host add <name>`' },
+  USER_NOT_FOUND: { class: 'not_found' },
+  // conflicts with what is stored
+  CONFLICT: { class: 'conflict', hint: 'someone changed it meanwhile; try again' },
+  VM_NAME_TAKEN: { class: 'conflict', hint: 'pick another name or delete the old VM' },
+  USER_EXISTS: { class: 'conflict' },
+  HOST_EXISTS: { class: 'conflict' },
+  IMAGE_EXISTS: { class: 'conflict' },
+  IMAGE_NOT_READY: { class: 'conflict', hint: 'wait until `ucloud image show` says ready' },
+  VM_BUSY: { class: 'conflict', hint: 'wait for the current operation to finish (`ucloud vm status`)' },
+  // dependencies
+  ETCD_UNAVAILABLE: { class: 'unavailable', hint: 'check that etcd runs and UCLOUD_ETCD_ENDPOINTS points at it' },
+  API_UNREACHABLE: { class: 'unavailable', hint: 'is `ucloud up` (or `ucloud api`) running? check the url in ~/.config/ucloud/config.json' },
+  PREFLIGHT_FAILED: { class: 'unavailable' },
+  QEMU_START_FAILED: { class: 'internal', hint: 'see the host log and the VM serial log' },
+  QEMU_EXITED: { class: 'internal', hint: 'the VM process ended without being asked; `ucloud vm start` boots it again' },
+  QMP_ERROR: { class: 'internal' },
+  QMP_TIMEOUT: { class: 'unavailable' },
+  QMP_DISCONNECTED: { class: 'unavailable' },
+  STORAGE_FAILED: { class: 'internal', hint: 'see the host log' },
+  COMMAND_FAILED: { class: 'internal' },
+  COMMAND_TIMEOUT: { class: 'unavailable' },
+  NO_CAPACITY: { class: 'conflict' },
+  // storage and images
+  DISK_SHRINK_REFUSED: { class: 'invalid', hint: 'disks only grow; ask for a size larger than the current one' },
+  IMAGE_INVALID: { class: 'invalid', hint: 'upload a qcow2 or raw disk image' },
+  IMAGE_HAS_BACKING_FILE: { class: 'invalid', hint: 'flatten it first: qemu-img convert -O qcow2 in.qcow2 out.qcow2' },
+  IMAGE_IN_USE: { class: 'conflict', hint: 'delete the VMs made from it first' },
+  IMAGE_STORE_EXISTS: { class: 'conflict' },
+  FILE_NOT_FOUND: { class: 'not_found', hint: 'see `ucloud file list`' },
+  CEPH_UNAVAILABLE: { class: 'unavailable', hint: 'check the Ceph cluster (`ceph -s`) and the store\'s conf/pool settings' },
+  // keys and networks
+  INVALID_SSH_KEY: { class: 'invalid', hint: 'give an OpenSSH public key (ed25519, ecdsa, or rsa of 2048 bits or more), e.g. ~/.ssh/id_ed25519.pub' },
+  KEY_EXISTS: { class: 'conflict' },
+  KEY_NOT_FOUND: { class: 'not_found', hint: 'see `ucloud key list`' },
+  NETWORK_NOT_FOUND: { class: 'not_found', hint: 'see `ucloud network list`' },
+  NETWORK_EXISTS: { class: 'conflict' },
+  NETWORK_IN_USE: { class: 'conflict', hint: 'delete or move the VMs on it first' },
+  POOL_EXHAUSTED: { class: 'conflict', hint: 'an operator widens the pool (vni_range, ipv6_pool) in the configuration' },
+  WAIT_TIMEOUT: { class: 'unavailable', hint: 'the operation goes on; follow it with `ucloud vm status`' },
+  INTERNAL: { class: 'internal' },
+} as const satisfies Record<string, CatalogueEntry>;
+
+export type ErrorCode = keyof typeof CATALOGUE;
+
+const HTTP_STATUS: Record<ErrorClass, number> = {
+  invalid: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  unavailable: 503,
+  internal: 500,
+};
+
+/** Documented in docs/cli.md; `ucloud --help` prints the same table. */
+export const EXIT_CODES: Record<ErrorClass | 'ok' | 'usage' | 'failed_state', number> = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  invalid: 2,
+  not_found: 3,
+  conflict: 4,
+  unauthenticated: 5,
+  forbidden: 5,
+  unavailable: 6,
+  failed_state: 7,
+};
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  hint?: string;
+  details?: Record<string, unknown>;
+}
+
+export class UcloudError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, opts: { hint?: string; details?: Record<string, unknown>; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'UcloudError';
+    this.code = code;
+    this.hint = opts.hint ?? (CATALOGUE[code] as CatalogueEntry).hint;
+    this.details = opts.details;
+  }
+
+  get class(): ErrorClass {
+    return CATALOGUE[this.code].class;
+  }
+
+  get httpStatus(): number {
+    return httpStatusOf(this.code);
+  }
+
+  toBody(): ErrorBody {
+    const body: ErrorBody = { code: this.code, message: this.message };
+    if (this.hint) body.hint = this.hint;
+    if (this.details) body.details = this.details;
+    return body;
+  }
+}
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(CATALOGUE, code);
+}
+
+export function httpStatusOf(code: ErrorCode): number {
+  return HTTP_STATUS[CATALOGUE[code].class];
+}
+
+export function exitCodeOf(code: ErrorCode): number {
+  return EXIT_CODES[CATALOGUE[code].class];
+}
+
+/** Wraps anything thrown into a UcloudError; unknown errors become INTERNAL. */
+export function toUcloudError(err: unknown): UcloudError {
+  if (err instanceof UcloudError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new UcloudError('INTERNAL', message, { cause: err });
+}

@@ -1,0 +1,194 @@
+import type { Lease } from 'etcd3';
+import type { Accel } from '../common/accel.js';
+import { toUcloudError, UcloudError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { Reverter } from '../common/reverter.js';
+import type { HostManager } from '../managers/hosts.js';
+import type { VmManager } from '../managers/vms.js';
+import { nowIso, type Vm } from '../model/index.js';
+import { Informer, Reconciler } from '../store/informer.js';
+import { Keys, Kinds, lastSegment } from '../store/keys.js';
+import type { Store } from '../store/store.js';
+import { KeyedQueue } from './keyed-queue.js';
+import type { VmRuntime } from './vm-runtime.js';
+
+export interface AgentOptions {
+  name: string;
+  accel: Accel;
+  leaseTtlMs: number;
+  /** How often running VMs' processes are checked for an exit nobody asked for. */
+  livenessMs?: number;
+}
+
+/**
+ * One per hypervisor. Announces itself on a lease, then closes the gap between
+ * what each VM assigned here should be and what it is. QEMU runs detached, so
+ * this process can die and come back without touching a healthy VM.
+ */
+export class HostAgent {
+  private readonly informer: Informer<typeof Kinds.vm.schema>;
+  private readonly queue: KeyedQueue;
+  private readonly resync: Reconciler;
+  private lease: Lease | undefined;
+  private liveness: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly vms: VmManager,
+    private readonly hosts: HostManager,
+    private readonly runtime: VmRuntime,
+    private readonly opts: AgentOptions,
+    private readonly log: Logger,
+  ) {
+    this.informer = new Informer(store, Kinds.vm, Keys.vms(), log);
+    this.queue = new KeyedQueue((id) => this.reconcileVm(id), log);
+    this.resync = new Reconciler(async () => this.enqueueAll(), log, 30_000);
+  }
+
+  async start(): Promise<void> {
+    if (!(await this.hosts.get(this.opts.name))) {
+      throw new UcloudError('HOST_NOT_REGISTERED', `host "${this.opts.name}" is not registered`);
+    }
+    await this.announce();
+    this.informer.on('change', (key) => {
+      const vm = this.informer.get(key)?.value;
+      if (!vm || vm.host === this.opts.name) this.queue.trigger(lastSegment(key));
+    });
+    await this.informer.start();
+    await this.collectOrphans();
+    this.resync.start();
+    this.liveness = setInterval(() => void this.checkLiveness(), this.opts.livenessMs ?? 1000);
+    this.log.info({ host: this.opts.name, accel: this.opts.accel }, 'host agent ready');
+  }
+
+  /** Leaves every VM running: a stopped agent is not a stopped hypervisor. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.liveness) clearInterval(this.liveness);
+    this.resync.stop();
+    await this.informer.stop();
+    await this.queue.drain();
+    await this.lease?.revoke().catch(() => undefined);
+  }
+
+  private async announce(): Promise<void> {
+    const lease = this.store.lease(this.opts.leaseTtlMs);
+    this.lease = lease;
+    lease.on('lost', (err) => {
+      if (this.stopped) return;
+      this.log.warn({ err }, 'host lease lost; announcing again');
+      setTimeout(() => void this.announce().catch((e: unknown) => this.log.error({ err: e }, 'cannot announce host')), 1000);
+    });
+    await this.hosts.announce({ name: this.opts.name, pid: process.pid, accel: this.opts.accel, since: nowIso() }, lease);
+  }
+
+  private enqueueAll(): void {
+    for (const vm of this.informer.values()) if (vm.host === this.opts.name) this.queue.trigger(vm.id);
+  }
+
+  private async checkLiveness(): Promise<void> {
+    for (const vm of this.informer.values()) {
+      if (vm.host !== this.opts.name || vm.status !== 'running') continue;
+      if (!(await this.runtime.runningPid(vm))) this.queue.trigger(vm.id);
+    }
+  }
+
+  /** Local VM state with no record assigned here (deleted while this agent was away): remove it. */
+  private async collectOrphans(): Promise<void> {
+    for (const id of await this.runtime.localIds()) {
+      const vm = this.informer.get(Keys.vm(id))?.value;
+      if (vm?.host === this.opts.name) continue;
+      const local = await this.runtime.readLocal(id);
+      this.log.info({ vm: id }, 'removing a VM left behind on this host');
+      await this.runtime.destroy({ id }, local?.disks ?? []).catch((err: unknown) => this.log.error({ err, vm: id }, 'cannot remove orphaned VM'));
+    }
+  }
+
+  private async reconcileVm(id: string): Promise<void> {
+    const vm = await this.vms.get(id);
+    if (!vm || vm.host !== this.opts.name) return;
+    if (vm.desired === 'deleted') return this.delete(vm);
+    const pid = await this.runtime.runningPid(vm);
+    if (vm.desired === 'running') {
+      if (pid) return this.markRunning(vm, pid);
+      if (vm.status === 'running' && vm.observedGeneration === vm.generation) return this.markExited(vm);
+      if (vm.status === 'error' && vm.observedGeneration === vm.generation) return;
+      return this.startVm(vm);
+    }
+    if (pid) return this.stopVm(vm);
+    if (vm.status !== 'stopped' || vm.qemu) {
+      await this.vms.observe(id, (cur) => withoutQemu({ ...cur, status: 'stopped', observedGeneration: vm.generation }));
+    }
+  }
+
+  private async markRunning(vm: Vm, pid: number): Promise<void> {
+    if (vm.status === 'running' && vm.qemu?.pid === pid && vm.observedGeneration === vm.generation) return;
+    const p = this.runtime.paths(vm.id);
+    await this.vms.observe(vm.id, (cur) => ({
+      ...cur,
+      status: 'running',
+      observedGeneration: vm.generation,
+      qemu: cur.qemu?.pid === pid ? cur.qemu : { pid, qmpSocket: p.qmpSocket, serialLog: p.serialLog, accel: this.opts.accel, startedAt: nowIso() },
+    }));
+  }
+
+  /** QEMU ended without being asked (guest power-off or a crash): record it as stopped, never loop restarting it. */
+  private async markExited(vm: Vm): Promise<void> {
+    this.log.warn({ vm: vm.id, name: vm.name }, 'VM process ended without being asked to');
+    await this.vms.observe(vm.id, (cur) =>
+      withoutQemu({
+        ...cur,
+        desired: 'stopped',
+        status: 'stopped',
+        error: { code: 'QEMU_EXITED', message: 'the VM stopped without being asked to (guest power-off or QEMU exit)', at: nowIso() },
+      }),
+    );
+  }
+
+  private async startVm(vm: Vm): Promise<void> {
+    const gen = vm.generation;
+    const r = new Reverter(this.log);
+    try {
+      await this.vms.observe(vm.id, (cur) => ({ ...cur, status: cur.disks.length ? 'starting' : 'creating' }));
+      const disks = await this.runtime.ensureDisks(vm, r);
+      if (disks !== vm.disks) {
+        await this.vms.observe(vm.id, (cur) => ({ ...cur, disks, status: 'starting' }));
+        r.success(); // recorded: from now on the disks are the record's, deleted with the VM
+      }
+      const qemu = await this.runtime.start(vm, disks);
+      await this.vms.observe(vm.id, (cur) => {
+        const next: Vm = { ...cur, status: 'running', qemu, observedGeneration: gen };
+        delete next.error;
+        return next;
+      });
+      this.log.info({ vm: vm.id, name: vm.name, pid: qemu.pid }, 'VM started');
+    } catch (err) {
+      await r.revert();
+      const e = toUcloudError(err);
+      this.log.error({ err, vm: vm.id }, 'VM start failed');
+      await this.vms.observe(vm.id, (cur) => ({ ...cur, status: 'error', observedGeneration: gen, error: { code: e.code, message: e.message, at: nowIso() } }));
+    }
+  }
+
+  private async stopVm(vm: Vm): Promise<void> {
+    await this.vms.observe(vm.id, (cur) => ({ ...cur, status: 'stopping' }));
+    await this.runtime.stop(vm, true);
+    await this.vms.observe(vm.id, (cur) => withoutQemu({ ...cur, status: 'stopped', observedGeneration: vm.generation }));
+    this.log.info({ vm: vm.id, name: vm.name }, 'VM stopped');
+  }
+
+  private async delete(vm: Vm): Promise<void> {
+    if (vm.status !== 'deleting') await this.vms.observe(vm.id, (cur) => ({ ...cur, status: 'deleting' }));
+    const local = await this.runtime.readLocal(vm.id);
+    await this.runtime.destroy(vm, vm.disks.length ? vm.disks : (local?.disks ?? []));
+    await this.vms.finalizeDelete(vm.id);
+    this.log.info({ vm: vm.id, name: vm.name }, 'VM deleted');
+  }
+}
+
+function withoutQemu(vm: Vm): Vm {
+  const next = { ...vm };
+  delete next.qemu;
+  return next;
+}

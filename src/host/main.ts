@@ -1,0 +1,21 @@
+import { resolveAccel } from '../common/accel.js';
+import { runDaemon, type DaemonFlags } from '../common/daemon.js';
+import { HostManager } from '../managers/hosts.js';
+import { ImageManager } from '../managers/images.js';
+import { VmManager } from '../managers/vms.js';
+import { HostAgent } from './agent.js';
+import { VmRuntime } from './vm-runtime.js';
+
+export function runHostAgent(flags: DaemonFlags): Promise<void> {
+  return runDaemon('host', flags, ['qemu', 'qemuImg', 'accel', 'runDir'], async ({ config, log, store }) => {
+    const accel = await resolveAccel(config.accel);
+    const runtime = new VmRuntime(
+      { runDir: config.runDir, qemuBinary: config.qemuBinary, machine: config.qemuMachine, accel, stopTimeoutMs: config.stopTimeoutMs },
+      new ImageManager(store),
+      log,
+    );
+    const agent = new HostAgent(store, new VmManager(store), new HostManager(store), runtime, { name: config.hostName, accel, leaseTtlMs: config.hostLeaseTtlMs }, log);
+    await agent.start();
+    return () => agent.stop();
+  });
+}

@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import { UcloudError } from '../common/errors.js';
+import { nowIso, type HostAllocation, type Resources, type Vm, type VmDesired } from '../model/index.js';
+import { Keys, Kinds } from '../store/keys.js';
+import type { Store, Versioned } from '../store/store.js';
+
+export interface VmCreate {
+  owner: string;
+  name: string;
+  image: { store: string; name: string };
+  cpu: number;
+  ramBytes: number;
+  diskBytes: number;
+}
+
+export function resourcesOf(vm: Pick<Vm, 'cpu' | 'ramBytes' | 'diskBytes'>): Resources {
+  return { cpu: vm.cpu, ramBytes: vm.ramBytes, diskBytes: vm.diskBytes };
+}
+
+/** Owns the VM records, their name index and their share of a host's allocation. */
+export class VmManager {
+  constructor(private readonly store: Store) {}
+
+  async create(input: VmCreate): Promise<Vm> {
+    const now = nowIso();
+    const vm: Vm = {
+      id: randomUUID(),
+      ...input,
+      desired: 'running',
+      generation: 1,
+      observedGeneration: 0,
+      status: 'pending',
+      reason: 'waiting for the scheduler',
+      disks: [],
+      createdAt: now,
+      updatedAt: now,
+    };
+    const nameKey = Keys.vmName(input.owner, input.name);
+    const ok = await this.store
+      .txn()
+      .absent(nameKey)
+      .absent(Keys.vm(vm.id))
+      .put(Kinds.vm, Keys.vm(vm.id), vm)
+      .put(Kinds.vmName, nameKey, { id: vm.id })
+      .commit();
+    if (!ok) throw new UcloudError('VM_NAME_TAKEN', `you already have a VM named "${input.name}"`);
+    return vm;
+  }
+
+  async get(id: string): Promise<Vm | undefined> {
+    return (await this.store.get(Kinds.vm, Keys.vm(id)))?.value;
+  }
+
+  async findByName(owner: string, name: string): Promise<Vm | undefined> {
+    const ref = await this.store.get(Kinds.vmName, Keys.vmName(owner, name));
+    return ref ? this.get(ref.value.id) : undefined;
+  }
+
+  async list(owner?: string): Promise<Vm[]> {
+    const { items } = await this.store.list(Kinds.vm, Keys.vms());
+    return items
+      .map((i) => i.value)
+      .filter((vm) => owner === undefined || vm.owner === owner)
+      .sort((a, b) => a.owner.localeCompare(b.owner) || a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Records a user's intent and bumps the generation, so the host acts on it even
+   * when the VM is in error. A VM that was never placed has no host to act, so
+   * its new state is settled here.
+   */
+  async request(id: string, desired: Exclude<VmDesired, 'deleted'> | 'deleted'): Promise<Vm | undefined> {
+    const vm = await this.store.update(Kinds.vm, Keys.vm(id), (cur) => {
+      if (!cur) throw new UcloudError('VM_NOT_FOUND', 'the VM does not exist');
+      if (cur.desired === 'deleted') return undefined;
+      const next: Vm = { ...cur, desired, generation: cur.generation + 1, updatedAt: nowIso() };
+      delete next.error;
+      if (!cur.host) {
+        next.observedGeneration = next.generation;
+        next.status = desired === 'running' ? 'pending' : desired === 'stopped' ? 'stopped' : 'deleting';
+        if (desired === 'running') next.reason = 'waiting for the scheduler';
+        else delete next.reason;
+      }
+      return next;
+    });
+    if (vm && vm.desired === 'deleted' && !vm.host) {
+      await this.finalizeDelete(id);
+      return undefined;
+    }
+    return vm;
+  }
+
+  /** Changes observed state; `fn` returns undefined to leave the record alone. */
+  async observe(id: string, fn: (vm: Vm) => Vm | undefined): Promise<Vm | undefined> {
+    return this.store.update(Kinds.vm, Keys.vm(id), (cur) => {
+      if (!cur) return undefined;
+      const next = fn(cur);
+      return next && { ...next, updatedAt: nowIso() };
+    });
+  }
+
+  /**
+   * Books the VM on `host`: the VM record and the host's allocation change in one
+   * transaction that fails if either changed since it was read. False: someone
+   * else got there first; read again and re-plan.
+   */
+  async assign(vm: Versioned<Vm>, host: string, alloc: Versioned<HostAllocation> | undefined): Promise<boolean> {
+    const allocKey = Keys.hostAlloc(host);
+    const next: Vm = { ...vm.value, host, status: 'scheduled', updatedAt: nowIso() };
+    delete next.reason;
+    const booked: HostAllocation = { vms: { ...(alloc?.value.vms ?? {}), [vm.value.id]: resourcesOf(vm.value) } };
+    const t = this.store.txn().unchanged(vm);
+    if (alloc) t.unchanged(alloc);
+    else t.absent(allocKey);
+    return t.put(Kinds.vm, vm.key, next).put(Kinds.hostAlloc, allocKey, booked).commit();
+  }
+
+  /** Removes the VM record, its name and its booking, all at once. */
+  async finalizeDelete(id: string): Promise<void> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const vm = await this.store.get(Kinds.vm, Keys.vm(id));
+      if (!vm) return;
+      const t = this.store.txn().unchanged(vm).delete(vm.key);
+      const nameKey = Keys.vmName(vm.value.owner, vm.value.name);
+      const name = await this.store.get(Kinds.vmName, nameKey);
+      if (name?.value.id === id) t.unchanged(name).delete(nameKey);
+      if (vm.value.host) {
+        const alloc = await this.store.get(Kinds.hostAlloc, Keys.hostAlloc(vm.value.host));
+        if (alloc?.value.vms[id]) {
+          const rest = { ...alloc.value.vms };
+          delete rest[id];
+          t.unchanged(alloc).put(Kinds.hostAlloc, alloc.key, { vms: rest });
+        }
+      }
+      if (await t.commit()) return;
+    }
+    throw new UcloudError('CONFLICT', `VM ${id} kept changing while being deleted`);
+  }
+
+  /** Used by tests and tools that must see the raw booking. */
+  async allocation(host: string): Promise<HostAllocation | undefined> {
+    return (await this.store.get(Kinds.hostAlloc, Keys.hostAlloc(host)))?.value;
+  }
+
+}

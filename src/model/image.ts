@@ -1,0 +1,39 @@
+import { Type, type Static } from 'typebox';
+import { Bytes, ErrorInfo, Name, Timestamp } from './common.js';
+
+export const ImageStore = Type.Object(
+  {
+    name: Name,
+    driver: Type.String({ pattern: '^[a-z][a-z0-9]*$' }),
+    settings: Type.Record(Type.String(), Type.Unknown()),
+    createdAt: Timestamp,
+  },
+  { additionalProperties: false },
+);
+export type ImageStore = Static<typeof ImageStore>;
+
+export const ImageStatus = Type.Union([Type.Literal('pending'), Type.Literal('importing'), Type.Literal('ready'), Type.Literal('error')]);
+export type ImageStatus = Static<typeof ImageStatus>;
+
+export const ImageVolume = Type.Object(
+  { ref: Type.String(), format: Type.Union([Type.Literal('raw'), Type.Literal('qcow2')]), virtualSize: Bytes },
+  { additionalProperties: false },
+);
+
+/** An image in a store; only `ready` images can back a VM disk. */
+export const Image = Type.Object(
+  {
+    name: Name,
+    store: Name,
+    owner: Name,
+    public: Type.Boolean(),
+    status: ImageStatus,
+    volume: Type.Optional(ImageVolume),
+    progress: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    error: Type.Optional(ErrorInfo),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { additionalProperties: false },
+);
+export type Image = Static<typeof Image>;

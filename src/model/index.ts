@@ -1,0 +1,5 @@
+export * from './common.js';
+export * from './user.js';
+export * from './host.js';
+export * from './vm.js';
+export * from './image.js';

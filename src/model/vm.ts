@@ -1,0 +1,85 @@
+import { Type, type Static } from 'typebox';
+import { Bytes, ErrorInfo, Name, SizeInput, Timestamp, Uuid } from './common.js';
+
+export const VmDesired = Type.Union([Type.Literal('running'), Type.Literal('stopped'), Type.Literal('deleted')]);
+export type VmDesired = Static<typeof VmDesired>;
+
+export const VmStatus = Type.Union([
+  Type.Literal('pending'),
+  Type.Literal('scheduled'),
+  Type.Literal('creating'),
+  Type.Literal('starting'),
+  Type.Literal('running'),
+  Type.Literal('stopping'),
+  Type.Literal('stopped'),
+  Type.Literal('deleting'),
+  Type.Literal('error'),
+]);
+export type VmStatus = Static<typeof VmStatus>;
+
+export const VmDisk = Type.Object(
+  { name: Type.String(), store: Name, ref: Type.String(), format: Type.Union([Type.Literal('raw'), Type.Literal('qcow2')]), sizeBytes: Bytes },
+  { additionalProperties: false },
+);
+export type VmDisk = Static<typeof VmDisk>;
+
+export const VmQemu = Type.Object(
+  { pid: Type.Integer(), qmpSocket: Type.String(), serialLog: Type.String(), accel: Type.String(), startedAt: Timestamp },
+  { additionalProperties: false },
+);
+export type VmQemu = Static<typeof VmQemu>;
+
+/**
+ * One record per VM: the user's intent (`desired`, bumped `generation`) and what
+ * the system observed (`status`, `host`, `error`, `qemu`). `observedGeneration`
+ * tells whether the host has acted on the latest intent, so a failed start is not
+ * retried in a loop but is retried when the user asks again.
+ */
+export const Vm = Type.Object(
+  {
+    id: Uuid,
+    name: Name,
+    owner: Name,
+    image: Type.Object({ store: Name, name: Name }, { additionalProperties: false }),
+    cpu: Type.Integer({ minimum: 1 }),
+    ramBytes: Bytes,
+    diskBytes: Bytes,
+    desired: VmDesired,
+    generation: Type.Integer({ minimum: 1 }),
+    observedGeneration: Type.Integer({ minimum: 0 }),
+    status: VmStatus,
+    host: Type.Optional(Name),
+    reason: Type.Optional(Type.String()),
+    error: Type.Optional(ErrorInfo),
+    disks: Type.Array(VmDisk),
+    qemu: Type.Optional(VmQemu),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { additionalProperties: false },
+);
+export type Vm = Static<typeof Vm>;
+
+/** Points a (owner, name) pair at a VM id; created in the same transaction as the VM so names stay unique. */
+export const VmName = Type.Object({ id: Uuid }, { additionalProperties: false });
+export type VmName = Static<typeof VmName>;
+
+export const VM_LIMITS = {
+  maxCpu: 64,
+  minRam: 32 * 2 ** 20,
+  maxRam: 1024 * 2 ** 30,
+  minDisk: 2 ** 20,
+  maxDisk: 64 * 2 ** 40,
+} as const;
+
+export const VmCreateRequest = Type.Object(
+  {
+    name: Name,
+    image: Type.String({ minLength: 1, maxLength: 130, description: 'image name, or store/name when several stores have one' }),
+    cpu: Type.Integer({ minimum: 1, maximum: VM_LIMITS.maxCpu }),
+    ram: SizeInput,
+    disk: SizeInput,
+  },
+  { additionalProperties: false },
+);
+export type VmCreateRequest = Static<typeof VmCreateRequest>;

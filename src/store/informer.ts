@@ -1,0 +1,159 @@
+import { EventEmitter } from 'node:events';
+import type { Watcher } from 'etcd3';
+import type { Static, TSchema } from 'typebox';
+import type { Logger } from '../common/logger.js';
+import type { RecordKind } from './keys.js';
+import type { Store, Versioned } from './store.js';
+
+/**
+ * A local copy of every record under a prefix, kept current by a watch that
+ * resumes from the last revision it saw. When the watch breaks (etcd compacted
+ * the revision away, or the stream ended) it re-lists and watches again; records
+ * that changed meanwhile are reported as changes, so consumers stay
+ * level-triggered and never miss a state.
+ */
+export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: string]; synced: [] }> {
+  readonly items = new Map<string, Versioned<Static<S>>>();
+  private watcher: Watcher | undefined;
+  private stopped = false;
+  private revision = '0';
+
+  constructor(
+    private readonly store: Store,
+    private readonly kind: RecordKind<S>,
+    private readonly prefix: string,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  async start(): Promise<void> {
+    await this.relist();
+  }
+
+  values(): Static<S>[] {
+    return [...this.items.values()].map((v) => v.value);
+  }
+
+  get(key: string): Versioned<Static<S>> | undefined {
+    return this.items.get(key);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const w = this.watcher;
+    this.watcher = undefined;
+    await w?.cancel().catch(() => undefined);
+  }
+
+  private async relist(): Promise<void> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        const { items, revision } = await this.store.list(this.kind, this.prefix);
+        const seen = new Set<string>();
+        for (const item of items) {
+          seen.add(item.key);
+          const old = this.items.get(item.key);
+          this.items.set(item.key, item);
+          if (!old || old.modRevision !== item.modRevision) this.emit('change', item.key);
+        }
+        for (const key of [...this.items.keys()]) {
+          if (!seen.has(key)) {
+            this.items.delete(key);
+            this.emit('change', key);
+          }
+        }
+        this.revision = revision;
+        await this.watch();
+        this.emit('synced');
+        return;
+      } catch (err) {
+        this.log.warn({ err, prefix: this.prefix, attempt }, 'list/watch failed; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
+      }
+    }
+  }
+
+  private async watch(): Promise<void> {
+    const w = await this.store.ns
+      .watch()
+      .prefix(this.prefix)
+      .startRevision(String(BigInt(this.revision) + 1n))
+      .create();
+    if (this.stopped) {
+      await w.cancel();
+      return;
+    }
+    this.watcher = w;
+    w.on('put', (kv) => {
+      try {
+        const item = this.store.parse(this.kind, kv);
+        this.items.set(item.key, item);
+        this.revision = kv.mod_revision;
+        this.emit('change', item.key);
+      } catch (err) {
+        this.log.error({ err, key: kv.key.toString() }, 'ignoring a record that fails its schema');
+      }
+    });
+    w.on('delete', (kv) => {
+      const key = kv.key.toString();
+      this.items.delete(key);
+      this.revision = kv.mod_revision;
+      this.emit('change', key);
+    });
+    w.on('error', (err) => {
+      if (this.stopped || this.watcher !== w) return;
+      this.log.warn({ err, prefix: this.prefix }, 'watch broke; re-listing');
+      this.watcher = undefined;
+      void w.cancel().catch(() => undefined);
+      void this.relist();
+    });
+  }
+}
+
+/**
+ * Runs `fn` whenever triggered, never twice at once; triggers that arrive while it
+ * runs fold into one more run. Also runs every `resyncMs` as a safety net.
+ */
+export class Reconciler {
+  private running = false;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly fn: () => Promise<void>,
+    private readonly log: Logger,
+    private readonly resyncMs = 30_000,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.trigger(), this.resyncMs);
+    this.trigger();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  trigger(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    void (async () => {
+      do {
+        this.again = false;
+        try {
+          await this.fn();
+        } catch (err) {
+          this.log.error({ err }, 'reconcile pass failed');
+        }
+      } while (this.again && !this.stopped);
+      this.running = false;
+    })();
+  }
+}

@@ -1,0 +1,59 @@
+import { Type, type TSchema } from 'typebox';
+import * as M from '../model/index.js';
+
+// The whole key layout, in one place: nothing else builds key strings. Keys are
+// relative to the configured prefix (default /ucloud/), which the Store adds.
+
+export interface RecordKind<S extends TSchema = TSchema> {
+  /** Names the family in logs and errors. */
+  kind: string;
+  schema: S;
+}
+
+const kind = <S extends TSchema>(name: string, schema: S): RecordKind<S> => ({ kind: name, schema });
+
+export const Kinds = {
+  vm: kind('vm', M.Vm),
+  vmName: kind('vm-name', M.VmName),
+  host: kind('host', M.Host),
+  hostAlive: kind('host-alive', M.HostAlive),
+  hostAlloc: kind('host-alloc', M.HostAllocation),
+  user: kind('user', M.User),
+  token: kind('token', M.Token),
+  imageStore: kind('image-store', M.ImageStore),
+  image: kind('image', M.Image),
+  meta: kind('meta', Type.Record(Type.String(), Type.Unknown())),
+} as const;
+
+function seg(s: string): string {
+  // A segment must never smuggle in another level of the layout.
+  if (!s || s.includes('/')) throw new Error(`invalid key segment "${s}"`);
+  return s;
+}
+
+export const Keys = {
+  vm: (id: string) => `vm/${seg(id)}`,
+  vms: () => 'vm/',
+  vmName: (owner: string, name: string) => `vm-name/${seg(owner)}/${seg(name)}`,
+  host: (name: string) => `host/${seg(name)}`,
+  hosts: () => 'host/',
+  hostAlive: (name: string) => `host-alive/${seg(name)}`,
+  hostsAlive: () => 'host-alive/',
+  hostAlloc: (name: string) => `host-alloc/${seg(name)}`,
+  hostAllocs: () => 'host-alloc/',
+  user: (name: string) => `user/${seg(name)}`,
+  users: () => 'user/',
+  token: (sha256hex: string) => `token/${seg(sha256hex)}`,
+  imageStore: (name: string) => `image-store/${seg(name)}`,
+  imageStores: () => 'image-store/',
+  image: (store: string, name: string) => `image/${seg(store)}/${seg(name)}`,
+  images: () => 'image/',
+  imagesIn: (store: string) => `image/${seg(store)}/`,
+  /** Cluster-wide facts written once, e.g. which admin `ucloud up` made. */
+  meta: (name: string) => `meta/${seg(name)}`,
+} as const;
+
+/** The last segment of a key (the id or name of the record). */
+export function lastSegment(key: string): string {
+  return key.slice(key.lastIndexOf('/') + 1);
+}

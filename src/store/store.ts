@@ -1,0 +1,192 @@
+import { Etcd3, type IKeyValue, type Lease, type Namespace } from 'etcd3';
+import type { Static, TSchema } from 'typebox';
+import { Compile, type Validator } from 'typebox/compile';
+import { UcloudError } from '../common/errors.js';
+import type { RecordKind } from './keys.js';
+
+export interface Versioned<T> {
+  key: string;
+  value: T;
+  /** etcd's mod revision: the compare-and-swap token for this record. */
+  modRevision: string;
+}
+
+export const DELETE = Symbol('delete');
+
+const validators = new WeakMap<TSchema, Validator>();
+function validatorOf(schema: TSchema): Validator {
+  let v = validators.get(schema);
+  if (!v) {
+    v = Compile(schema) as unknown as Validator;
+    validators.set(schema, v);
+  }
+  return v;
+}
+
+/** Every record is checked against its schema on the way in and on the way out. */
+export function checkRecord<S extends TSchema>(kind: RecordKind<S>, key: string, value: unknown, direction: 'read' | 'write'): Static<S> {
+  const v = validatorOf(kind.schema);
+  if (!v.Check(value)) {
+    const first = [...v.Errors(value)][0] as { instancePath?: string; message?: string } | undefined;
+    throw new UcloudError('INTERNAL', `${direction === 'read' ? 'corrupt' : 'invalid'} ${kind.kind} record at ${key}`, {
+      details: { key, problem: `${first?.instancePath ?? ''} ${first?.message ?? ''}`.trim() },
+    });
+  }
+  return value as Static<S>;
+}
+
+function isEtcdDown(err: unknown): boolean {
+  const name = (err as Error | undefined)?.name ?? '';
+  const msg = (err as Error | undefined)?.message ?? '';
+  return /GRPC(ConnectFailed|Unavailable|DeadlineExceeded)|ClientRuntime|EtcdLeaseInvalid/.test(name) || /ECONNREFUSED|No connection established|failed to connect/i.test(msg);
+}
+
+/** Runs an etcd call, turning "etcd is not there" into ETCD_UNAVAILABLE. */
+async function call<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof UcloudError) throw err;
+    if (isEtcdDown(err)) throw new UcloudError('ETCD_UNAVAILABLE', 'etcd is unreachable', { cause: err });
+    throw err;
+  }
+}
+
+/** One compare-and-swap transaction: all compares hold and every op applies, or nothing does. */
+export class Txn {
+  private compares: { key: string; target: 'Mod' | 'Create'; value: string | number; cmp: '==' | '>' }[] = [];
+  private ops: ((ns: Namespace) => ReturnType<Namespace['put']> | ReturnType<ReturnType<Namespace['delete']>['key']>)[] = [];
+
+  constructor(private readonly ns: Namespace) {}
+
+  /** The record is unchanged since it was read at `modRevision`. */
+  unchanged(v: Versioned<unknown>): this {
+    this.compares.push({ key: v.key, target: 'Mod', value: v.modRevision, cmp: '==' });
+    return this;
+  }
+
+  /** The key holds nothing (it was never created, or it was deleted). */
+  absent(key: string): this {
+    this.compares.push({ key, target: 'Create', value: 0, cmp: '==' });
+    return this;
+  }
+
+  /** The key exists, whatever its value. */
+  present(key: string): this {
+    this.compares.push({ key, target: 'Create', value: 0, cmp: '>' });
+    return this;
+  }
+
+  put<S extends TSchema>(kind: RecordKind<S>, key: string, value: Static<S>, lease?: Lease): this {
+    const text = JSON.stringify(checkRecord(kind, key, value, 'write'));
+    this.ops.push((ns) => (lease ? lease.put(key).value(text) : ns.put(key).value(text)) as ReturnType<Namespace['put']>);
+    return this;
+  }
+
+  delete(key: string): this {
+    this.ops.push((ns) => ns.delete().key(key));
+    return this;
+  }
+
+  async commit(): Promise<boolean> {
+    const [first, ...rest] = this.compares;
+    if (!first) throw new Error('a transaction needs at least one compare');
+    let b = this.ns.if(first.key, first.target, first.cmp, first.value);
+    for (const c of rest) b = b.and(c.key, c.target, c.cmp, c.value);
+    const ops = this.ops.map((op) => op(this.ns));
+    const res = await call(() => b.then(...(ops as never[])).commit());
+    return res.succeeded;
+  }
+}
+
+export interface StoreOptions {
+  endpoints: string[];
+  prefix: string;
+}
+
+/** Typed, validated access to ucloud's records under one etcd prefix. */
+export class Store {
+  readonly client: Etcd3;
+  readonly ns: Namespace;
+
+  constructor(readonly opts: StoreOptions) {
+    this.client = new Etcd3({ hosts: opts.endpoints, dialTimeout: 3000 });
+    this.ns = this.client.namespace(opts.prefix);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  parse<S extends TSchema>(kind: RecordKind<S>, kv: IKeyValue): Versioned<Static<S>> {
+    const key = kv.key.toString();
+    let value: unknown;
+    try {
+      value = JSON.parse(kv.value.toString());
+    } catch {
+      throw new UcloudError('INTERNAL', `corrupt ${kind.kind} record at ${key}: not JSON`);
+    }
+    return { key, value: checkRecord(kind, key, value, 'read'), modRevision: kv.mod_revision };
+  }
+
+  async get<S extends TSchema>(kind: RecordKind<S>, key: string): Promise<Versioned<Static<S>> | undefined> {
+    const res = await call(() => this.ns.get(key).exec());
+    const kv = res.kvs[0];
+    return kv ? this.parse(kind, kv) : undefined;
+  }
+
+  /** All records under a key prefix, and the store revision they were read at (to watch from). */
+  async list<S extends TSchema>(kind: RecordKind<S>, prefix: string): Promise<{ items: Versioned<Static<S>>[]; revision: string }> {
+    const res = await call(() => this.ns.getAll().prefix(prefix).exec());
+    return { items: res.kvs.map((kv) => this.parse(kind, kv)), revision: res.header.revision };
+  }
+
+  /** Creates the record only if the key is absent; false when it already exists. */
+  async create<S extends TSchema>(kind: RecordKind<S>, key: string, value: Static<S>): Promise<boolean> {
+    return this.txn().absent(key).put(kind, key, value).commit();
+  }
+
+  async put<S extends TSchema>(kind: RecordKind<S>, key: string, value: Static<S>, lease?: Lease): Promise<void> {
+    const text = JSON.stringify(checkRecord(kind, key, value, 'write'));
+    await call(() => (lease ? lease.put(key).value(text).exec() : this.ns.put(key).value(text).exec()));
+  }
+
+  async delete(key: string): Promise<void> {
+    await call(() => this.ns.delete().key(key).exec());
+  }
+
+  txn(): Txn {
+    return new Txn(this.ns);
+  }
+
+  /**
+   * Read-modify-write with compare-and-swap, retried when someone else wrote in
+   * between. `fn` returns the new value, `undefined` to leave the record as it is,
+   * or DELETE. Returns the record as finally stored (undefined if absent/deleted).
+   */
+  async update<S extends TSchema>(
+    kind: RecordKind<S>,
+    key: string,
+    fn: (current: Static<S> | undefined) => Static<S> | undefined | typeof DELETE,
+    opts: { attempts?: number } = {},
+  ): Promise<Static<S> | undefined> {
+    const attempts = opts.attempts ?? 20;
+    for (let i = 0; i < attempts; i++) {
+      const cur = await this.get(kind, key);
+      const next = fn(cur ? structuredClone(cur.value) : undefined);
+      if (next === undefined) return cur?.value;
+      const t = this.txn();
+      if (cur) t.unchanged(cur);
+      else t.absent(key);
+      if (next === DELETE) t.delete(key);
+      else t.put(kind, key, next);
+      if (await t.commit()) return next === DELETE ? undefined : next;
+    }
+    throw new UcloudError('CONFLICT', `${kind.kind} ${key} kept changing; gave up after ${attempts} attempts`);
+  }
+
+  /** A lease kept alive by the client; its keys vanish when this process dies. */
+  lease(ttlMs: number): Lease {
+    return this.ns.lease(Math.max(1, Math.round(ttlMs / 1000)), { autoKeepAlive: true });
+  }
+}

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { Keys, lastSegment } from '../../src/store/keys.js';
+
+describe('key layout', () => {
+  it('puts each record family under its own prefix', () => {
+    const id = '0e7c1f2a-8a51-4a39-9b3e-5c1e0c2d9f10';
+    expect(Keys.vm(id)).toBe(`vm/${id}`);
+    expect(Keys.vm(id).startsWith(Keys.vms())).toBe(true);
+    expect(Keys.vmName('alice', 'web1')).toBe('vm-name/alice/web1');
+    expect(Keys.host('hv1')).toBe('host/hv1');
+    expect(Keys.hostAlive('hv1')).toBe('host-alive/hv1');
+    expect(Keys.hostAlloc('hv1')).toBe('host-alloc/hv1');
+    expect(Keys.image('local', 'debian12')).toBe('image/local/debian12');
+    expect(Keys.image('local', 'debian12').startsWith(Keys.imagesIn('local'))).toBe(true);
+    expect(Keys.imageStore('local')).toBe('image-store/local');
+    expect(Keys.user('alice')).toBe('user/alice');
+  });
+
+  it('keeps prefixes of different families apart', () => {
+    // "host/" must not match "host-alive/…" or "host-alloc/…" in a prefix scan.
+    expect(Keys.hostAlive('a').startsWith(Keys.hosts())).toBe(false);
+    expect(Keys.hostAlloc('a').startsWith(Keys.hosts())).toBe(false);
+    expect(Keys.vmName('a', 'b').startsWith(Keys.vms())).toBe(false);
+    expect(Keys.imageStore('a').startsWith(Keys.images())).toBe(false);
+  });
+
+  it('refuses segments that would add a level', () => {
+    expect(() => Keys.vm('a/b')).toThrow();
+    expect(() => Keys.vmName('alice', '')).toThrow();
+    expect(() => Keys.image('x/y', 'z')).toThrow();
+  });
+
+  it('reads back the last segment', () => {
+    expect(lastSegment(Keys.vm('abc'))).toBe('abc');
+    expect(lastSegment(Keys.image('s', 'img'))).toBe('img');
+  });
+});
