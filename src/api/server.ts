@@ -1,4 +1,4 @@
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from '../common/logger.js';
 import { authenticate } from './auth.js';
@@ -14,7 +14,7 @@ import { vmRoutes } from './routes/vms.js';
  * and records intent through the managers. It never touches QEMU or the kernel.
  */
 export function buildApi(m: Managers, log: Logger): Api {
-  const api = Fastify({ loggerInstance: log, disableRequestLogging: true, bodyLimit: 1 << 20 })
+  const api = Fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 1 << 20 })
     .setValidatorCompiler(TypeBoxValidatorCompiler)
     .withTypeProvider<TypeBoxTypeProvider>() as unknown as Api;
   api.setErrorHandler(errorHandler);

@@ -92,11 +92,11 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
         this.revision = kv.mod_revision;
         this.emit('change', item.key);
       } catch (err) {
-        this.log.error({ err, key: kv.key.toString() }, 'ignoring a record that fails its schema');
+        this.log.error({ err, key: this.store.relativeKey(kv.key) }, 'ignoring a record that fails its schema');
       }
     });
     w.on('delete', (kv) => {
-      const key = kv.key.toString();
+      const key = this.store.relativeKey(kv.key);
       this.items.delete(key);
       this.revision = kv.mod_revision;
       this.emit('change', key);

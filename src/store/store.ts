@@ -118,8 +118,17 @@ export class Store {
     this.client.close();
   }
 
+  /**
+   * Keys relative to the prefix. etcd3's namespace strips the prefix from range
+   * answers but not from single gets or watch events, so every key passes here.
+   */
+  relativeKey(raw: Buffer): string {
+    const key = raw.toString();
+    return key.startsWith(this.opts.prefix) ? key.slice(this.opts.prefix.length) : key;
+  }
+
   parse<S extends TSchema>(kind: RecordKind<S>, kv: IKeyValue): Versioned<Static<S>> {
-    const key = kv.key.toString();
+    const key = this.relativeKey(kv.key);
     let value: unknown;
     try {
       value = JSON.parse(kv.value.toString());

@@ -1,0 +1,131 @@
+// bench/vm-boot: time from `vm create` to the guest's boot marker on its serial
+// console, against the very same QEMU command line started directly, in one
+// process, runs alternating so both see the same machine. Prints medians and
+// the ratio. Usage: node dist/bench/vm-boot.js [runs=5]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '../src/client/client.js';
+import { run } from '../src/common/exec.js';
+import { packageRoot } from '../src/common/paths.js';
+import { isOurQemu, waitForExit } from '../src/host/qemu/index.js';
+
+const MARKER = 'UCLOUD-GUEST-BOOTED';
+const runs = Number(process.argv[2] ?? 5);
+
+const freePort = (host: string) =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen({ port: 0, host }, () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+
+/** Polls the serial log every 2 ms: the same detector for both sides. */
+async function waitForMarker(file: string, t0: number, timeoutMs = 120_000): Promise<number> {
+  for (;;) {
+    try {
+      if (statSync(file).size > 0 && readFileSync(file, 'utf8').includes(MARKER)) return performance.now() - t0;
+    } catch {
+      // not created yet
+    }
+    if (performance.now() - t0 > timeoutMs) throw new Error(`no boot marker in ${file}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'ucloud-bench-'));
+  const etcdPort = await freePort('127.0.0.1');
+  const apiPort = await freePort('::1');
+  writeFileSync(join(dir, 'ucloud.conf'), '');
+  const env = {
+    ...process.env,
+    UCLOUD_CONFIG: join(dir, 'ucloud.conf'),
+    UCLOUD_CLI_CONFIG: join(dir, 'cli.json'),
+    UCLOUD_LOCAL_ETCD_URL: `http://127.0.0.1:${etcdPort}`,
+    UCLOUD_STATE_DIR: join(dir, 'state'),
+    UCLOUD_RUN_DIR: join(dir, 'run'),
+    UCLOUD_LOG_DIR: join(dir, 'log'),
+    IMAGE_PATH: join(dir, 'images'),
+    UCLOUD_API_LISTEN: `[::1]:${apiPort}`,
+    UCLOUD_HOST_NAME: 'bench',
+    UCLOUD_ACCEL: process.env.UCLOUD_ACCEL ?? 'tcg',
+    UCLOUD_LOG_LEVEL: 'warn',
+  };
+  delete (env as NodeJS.ProcessEnv).UCLOUD_ETCD_ENDPOINTS;
+  const up: ChildProcess = spawn(process.execPath, [join(packageRoot(), 'bin', 'ucloud'), 'up'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let upErr = '';
+  up.stderr!.on('data', (b: Buffer) => (upErr += b.toString()));
+  const cleanup = async () => {
+    up.kill('SIGINT');
+    await new Promise((r) => up.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const deadline = Date.now() + 180_000;
+    while (!upErr.includes('ucloud is up')) {
+      if (up.exitCode !== null || Date.now() > deadline) throw new Error(`ucloud up failed:\n${upErr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const { url, token } = JSON.parse(readFileSync(join(dir, 'cli.json'), 'utf8')) as { url: string; token: string };
+    const client = new Client({ url, token });
+    const ucloud: number[] = [];
+    const plain: number[] = [];
+    let cmdline: string[] | undefined;
+    for (let i = 0; i < runs + 1; i++) {
+      // ucloud: create through the API, wait for the marker on the VM's serial log.
+      const t0 = performance.now();
+      const vm = await client.vms.create({ name: `boot${i}`, image: 'ucloud-test', cpu: 1, ram: '128MiB', disk: '1GiB' });
+      const log = join(dir, 'run', 'vms', vm.id, 'serial.log');
+      const tu = await waitForMarker(log, t0);
+      const running = await client.vms.get(vm.id);
+      cmdline = readFileSync(`/proc/${running.qemu!.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      await client.vms.delete(vm.id);
+      while (isOurQemu(running.qemu!.pid, vm.id)) await new Promise((r) => setTimeout(r, 20));
+
+      // plain: the same command line, its paths moved to a scratch dir, on an overlay made beforehand.
+      const scratch = mkdtempSync(join(dir, 'plain-'));
+      const disk = cmdline.find((a) => a.startsWith('file=') && a.includes('.qcow2'))!;
+      const diskPath = /^file=([^,]+)/.exec(disk)![1]!;
+      const backing = join(dir, 'images', 'images', 'ucloud-test.raw');
+      await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', backing, '-F', 'raw', join(scratch, 'os.qcow2'), String(2 ** 30)]);
+      const runDir = join(dir, 'run', 'vms', vm.id);
+      const args = cmdline.slice(1).map((a) => a.split(diskPath).join(join(scratch, 'os.qcow2')).split(runDir).join(scratch));
+      const t1 = performance.now();
+      const q = spawn(cmdline[0]!, args, { stdio: 'ignore' });
+      await new Promise((r) => q.once('exit', r));
+      const tp = await waitForMarker(join(scratch, 'serial.log'), t1);
+      const pid = Number(readFileSync(join(scratch, 'qemu.pid'), 'utf8'));
+      process.kill(pid, 'SIGKILL');
+      await waitForExit(pid, 5000);
+      // The first pair warms caches (page cache, QEMU's binary); it is not counted.
+      if (i > 0) {
+        ucloud.push(tu);
+        plain.push(tp);
+        process.stderr.write(`run ${i}: ucloud ${tu.toFixed(0)} ms, plain qemu ${tp.toFixed(0)} ms\n`);
+      }
+    }
+    const mu = median(ucloud);
+    const mp = median(plain);
+    console.log(`vm-boot (${runs} runs each, accel ${env.UCLOUD_ACCEL}, 1 vCPU, 128 MiB)`);
+    console.log(`  ucloud (vm create -> boot marker):     median ${mu.toFixed(0)} ms  [${ucloud.map((x) => x.toFixed(0)).join(', ')}]`);
+    console.log(`  plain qemu (same command line):        median ${mp.toFixed(0)} ms  [${plain.map((x) => x.toFixed(0)).join(', ')}]`);
+    console.log(`  added by ucloud: ${(mu - mp).toFixed(0)} ms; ratio ${(mu / mp).toFixed(3)}`);
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`vm-boot: ${(err as Error).message}`);
+  process.exit(1);
+});

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what ucloud and its test suite need on Debian 12 (run as root).
+# Used by scripts/quickstart.sh and by CI, so both machines get the same set.
+set -euo pipefail
+
+PACKAGES=(
+  # VMs
+  qemu-system-x86 qemu-utils qemu-block-extra
+  # state
+  etcd-server etcd-client
+  # networking (bridges, taps, VXLAN, router advertisements, bridge filtering)
+  iproute2 radvd nftables
+  # building the test guest image without mounts
+  busybox-static dropbear-bin mtools dosfstools syslinux syslinux-common parted cpio kmod xz-utils
+  # Ceph image stores and the single-node test cluster
+  ceph-mon ceph-osd ceph-mgr ceph-common uuid-runtime
+  # tools the tests and the guest recipe use
+  openssh-client ca-certificates
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: run as root (sudo $0)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+echo "install-deps: $(qemu-system-x86_64 --version | head -1); etcd $(etcd --version | head -1 | awk '{print $3}'); node $(node --version)"

@@ -1,0 +1,196 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '../../src/client/client.js';
+import { HostManager } from '../../src/managers/hosts.js';
+import { ImageManager } from '../../src/managers/images.js';
+import { UserManager } from '../../src/managers/users.js';
+import { VmManager } from '../../src/managers/vms.js';
+import * as qemuImg from '../../src/storage/qemu-img.js';
+import { Store } from '../../src/store/store.js';
+import { startTestEtcd } from './etcd.js';
+import { freePort, freePortPair } from './ports.js';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+export const UCLOUD = join(ROOT, 'bin', 'ucloud');
+export const MiB = 2 ** 20;
+export const GiB = 2 ** 30;
+
+export interface Daemon {
+  name: string;
+  child: ChildProcess;
+  stderr: () => string;
+  /** Resolves when the daemon printed its "ready" line. */
+  ready: Promise<void>;
+  kill9(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((r) => child.once('exit', () => r()));
+}
+
+/**
+ * A whole ucloud on real parts for one test file: its own etcd, directories and
+ * ports; daemons started as real processes of the built CLI, so they can be
+ * killed with -9 like in production.
+ */
+export class TestCluster {
+  readonly dir = mkdtempSync(join(tmpdir(), 'ucloud-test-'));
+  env: NodeJS.ProcessEnv = {};
+  store!: Store;
+  stopEtcd!: () => Promise<void>;
+  daemons: Daemon[] = [];
+  adminToken = '';
+  apiUrl = '';
+
+  get runDir(): string {
+    return join(this.dir, 'run');
+  }
+  get imagePath(): string {
+    return join(this.dir, 'images');
+  }
+
+  /** With `localEtcd`, no etcd is started: `ucloud up` starts its own on a free port. */
+  static async start(opts: { localEtcd?: boolean } = {}): Promise<TestCluster> {
+    const c = new TestCluster();
+    const etcd = opts.localEtcd ? { url: `http://127.0.0.1:${await freePortPair()}`, stop: async () => undefined } : await startTestEtcd();
+    c.stopEtcd = etcd.stop;
+    const apiPort = await freePort('::1');
+    c.apiUrl = `http://[::1]:${apiPort}`;
+    writeFileSync(join(c.dir, 'ucloud.conf'), '# test cluster: everything comes from the environment\n');
+    c.env = {
+      PATH: process.env.PATH,
+      HOME: c.dir,
+      UCLOUD_CONFIG: join(c.dir, 'ucloud.conf'),
+      UCLOUD_CLI_CONFIG: join(c.dir, 'cli.json'),
+      ...(opts.localEtcd ? { UCLOUD_LOCAL_ETCD_URL: etcd.url } : { UCLOUD_ETCD_ENDPOINTS: etcd.url }),
+      UCLOUD_STATE_DIR: join(c.dir, 'state'),
+      UCLOUD_RUN_DIR: c.runDir,
+      UCLOUD_LOG_DIR: join(c.dir, 'log'),
+      IMAGE_PATH: c.imagePath,
+      UCLOUD_API_LISTEN: `[::1]:${apiPort}`,
+      UCLOUD_HOST_NAME: 'hv1',
+      UCLOUD_ACCEL: 'tcg',
+      UCLOUD_STOP_TIMEOUT: '20s',
+      UCLOUD_HOST_LEASE_TTL: '3s',
+    };
+    c.store = new Store({ endpoints: [etcd.url], prefix: '/ucloud/' });
+    return c;
+  }
+
+  managers() {
+    return { users: new UserManager(this.store), vms: new VmManager(this.store), hosts: new HostManager(this.store), images: new ImageManager(this.store) };
+  }
+
+  client(token = this.adminToken): Client {
+    return new Client({ url: this.apiUrl, token });
+  }
+
+  /** The records `ucloud up` would make: admin (token saved for the CLI), host hv1, store `local`, the test image. */
+  async bootstrap(opts: { guestImage?: string; hosts?: { name: string; cpu: number; ram: number; disk: number }[] } = {}): Promise<void> {
+    const m = this.managers();
+    this.adminToken = (await m.users.create('admin', 'admin')).token;
+    writeFileSync(this.env.UCLOUD_CLI_CONFIG!, JSON.stringify({ url: this.apiUrl, token: this.adminToken }), { mode: 0o600 });
+    for (const h of opts.hosts ?? [{ name: 'hv1', cpu: 2, ram: 2 * GiB, disk: 20 * GiB }]) {
+      await m.hosts.add(h.name, '::1', { cpu: h.cpu, ramBytes: h.ram, diskBytes: h.disk });
+    }
+    await m.images.ensureStore('local', 'fs', { path: this.imagePath });
+    if (opts.guestImage) {
+      const info = await qemuImg.info(opts.guestImage);
+      await m.images.importLocal('local', 'ucloud-test', 'admin', true, { path: opts.guestImage, format: 'qcow2', virtualSize: info.virtualSize });
+    }
+  }
+
+  spawn(name: 'api' | 'scheduler' | 'host' | 'up', env: NodeJS.ProcessEnv = {}): Daemon {
+    const child = spawn(process.execPath, [UCLOUD, name], { env: { ...this.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    const readyText = { api: 'api ready', scheduler: 'scheduler ready', host: 'host agent ready', up: 'ucloud is up' }[name];
+    const ready = new Promise<void>((resolve, reject) => {
+      child.stderr!.on('data', (b: Buffer) => {
+        err += b.toString();
+        if (err.includes(readyText)) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before ready:\n${err}`)));
+    });
+    ready.catch(() => undefined);
+    child.stdout!.resume();
+    const d: Daemon = {
+      name,
+      child,
+      stderr: () => err,
+      ready,
+      kill9: async () => {
+        child.kill('SIGKILL');
+        await exited(child);
+      },
+      stop: async () => {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited(child);
+        clearTimeout(t);
+      },
+    };
+    this.daemons.push(d);
+    return d;
+  }
+
+  /** Runs the CLI as a user would; never throws on a non-zero exit. */
+  cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [UCLOUD, ...args], { env: { ...this.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    });
+  }
+
+  /** Pids of QEMU processes whose command line contains `text` (a VM id, or this cluster's dir). */
+  qemuPids(text: string): number[] {
+    const pids: number[] = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+        if (cmd.startsWith('qemu-system') && cmd.includes(text)) pids.push(Number(entry));
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return pids;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.daemons.map((d) => d.stop()));
+    // QEMU outlives the agent by design: the test removes what it started (its paths are in our dir).
+    for (const pid of this.qemuPids(this.dir)) process.kill(pid, 'SIGKILL');
+    this.store.close();
+    await this.stopEtcd();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+}
