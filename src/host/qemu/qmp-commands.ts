@@ -1,0 +1,196 @@
+// Typed wrappers for the QMP commands ucloud uses. Result types keep QEMU's
+// own field names (kebab-case included) so they can be checked against the QMP
+// reference; only the fields we read are typed.
+
+import { UcloudError } from '../../common/errors.js';
+import type { QmpExecuteOptions, QmpExecutor } from './qmp-monitor.js';
+
+/** QEMU 7.2's RunState; open-ended so a newer QEMU's states still type-check. */
+export type QemuRunState =
+  | 'debug'
+  | 'finish-migrate'
+  | 'guest-panicked'
+  | 'inmigrate'
+  | 'internal-error'
+  | 'io-error'
+  | 'paused'
+  | 'postmigrate'
+  | 'prelaunch'
+  | 'restore-vm'
+  | 'running'
+  | 'save-vm'
+  | 'shutdown'
+  | 'suspended'
+  | 'watchdog'
+  | 'colo'
+  | (string & {});
+
+export interface StatusInfo {
+  status: QemuRunState;
+  running: boolean;
+}
+
+export type MigrationStatus =
+  | 'none'
+  | 'setup'
+  | 'cancelling'
+  | 'cancelled'
+  | 'active'
+  | 'postcopy-active'
+  | 'postcopy-paused'
+  | 'postcopy-recover'
+  | 'completed'
+  | 'failed'
+  | 'colo'
+  | 'pre-switchover'
+  | 'device'
+  | 'wait-unplug'
+  | (string & {});
+
+export interface MigrationRamStats {
+  transferred: number;
+  remaining: number;
+  total: number;
+  duplicate: number;
+  normal: number;
+  'normal-bytes': number;
+  'dirty-sync-count': number;
+  'dirty-pages-rate'?: number;
+  'page-size': number;
+  mbps: number;
+  'pages-per-second'?: number;
+}
+
+/**
+ * Note (measured): query-migrate can say `completed` with zero times before
+ * the source reaches the `postmigrate` run state; wait for that state before
+ * reading the figures.
+ */
+export interface MigrationInfo {
+  /** Absent before any migration was started. */
+  status?: MigrationStatus;
+  'total-time'?: number;
+  'expected-downtime'?: number;
+  downtime?: number;
+  'setup-time'?: number;
+  ram?: MigrationRamStats;
+  'error-desc'?: string;
+}
+
+export type MigrationCapability =
+  | 'xbzrle'
+  | 'rdma-pin-all'
+  | 'auto-converge'
+  | 'zero-blocks'
+  | 'compress'
+  | 'events'
+  | 'postcopy-ram'
+  | 'x-colo'
+  | 'release-ram'
+  | 'block'
+  | 'return-path'
+  | 'pause-before-switchover'
+  | 'multifd'
+  | 'dirty-bitmaps'
+  | 'postcopy-blocktime'
+  | 'late-block-activate'
+  | 'x-ignore-shared'
+  | 'validate-uuid'
+  | 'background-snapshot'
+  | 'zero-copy-send'
+  | 'postcopy-preempt';
+
+export interface BlockImageInfo {
+  filename: string;
+  format: string;
+  'virtual-size': number;
+  'actual-size'?: number;
+}
+
+export interface BlockDeviceInfo {
+  file: string;
+  'node-name': string;
+  ro: boolean;
+  drv: string;
+  image: BlockImageInfo;
+}
+
+export interface BlockInfo {
+  /** The drive's id (`id=` of -drive); the command-line builder names them disk0, disk1, … */
+  device: string;
+  qdev?: string;
+  locked: boolean;
+  removable: boolean;
+  /** Absent for an empty removable drive. */
+  inserted?: BlockDeviceInfo;
+  'io-status'?: 'ok' | 'failed' | 'nospace';
+}
+
+// Free functions over an executor rather than methods on the monitor: callers
+// import only what they use, and tests can pass a fake executor.
+
+export function queryStatus(qmp: QmpExecutor, opts?: QmpExecuteOptions): Promise<StatusInfo> {
+  return qmp.execute<StatusInfo>('query-status', undefined, opts);
+}
+
+/** Presses the ACPI power button; the guest decides whether and when to stop. */
+export async function systemPowerdown(qmp: QmpExecutor): Promise<void> {
+  await qmp.execute('system_powerdown');
+}
+
+/**
+ * Ends QEMU at once (no guest shutdown). QEMU may close the socket before
+ * its reply arrives; since exiting is what was asked, that counts as done.
+ */
+export async function quit(qmp: QmpExecutor): Promise<void> {
+  try {
+    await qmp.execute('quit');
+  } catch (err) {
+    if (!(err instanceof UcloudError && err.code === 'QMP_DISCONNECTED')) throw err;
+  }
+}
+
+export async function stop(qmp: QmpExecutor): Promise<void> {
+  await qmp.execute('stop');
+}
+
+export async function cont(qmp: QmpExecutor): Promise<void> {
+  await qmp.execute('cont');
+}
+
+export function queryMigrate(qmp: QmpExecutor): Promise<MigrationInfo> {
+  return qmp.execute<MigrationInfo>('query-migrate');
+}
+
+/** Starts an outgoing migration and returns at once; follow it with queryMigrate() or MIGRATION events. */
+export async function migrate(qmp: QmpExecutor, uri: string): Promise<void> {
+  await qmp.execute('migrate', { uri });
+}
+
+/** Capabilities must be set on both ends before the migration starts. */
+export async function migrateSetCapabilities(qmp: QmpExecutor, caps: Partial<Record<MigrationCapability, boolean>>): Promise<void> {
+  const capabilities = Object.entries(caps).map(([capability, state]) => ({ capability, state }));
+  await qmp.execute('migrate-set-capabilities', { capabilities });
+}
+
+/** Only for a QEMU started with `-incoming defer`. */
+export async function migrateIncoming(qmp: QmpExecutor, uri: string): Promise<void> {
+  await qmp.execute('migrate-incoming', { uri });
+}
+
+export function queryBlock(qmp: QmpExecutor): Promise<BlockInfo[]> {
+  return qmp.execute<BlockInfo[]>('query-block');
+}
+
+/**
+ * Grows a disk under a running guest. QEMU looks the name up as a drive id
+ * first and as a node name second, so either works.
+ */
+export async function blockResize(qmp: QmpExecutor, nodeOrDevice: string, bytes: number): Promise<void> {
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+    throw new UcloudError('VALIDATION_FAILED', `disk size must be a positive whole number of bytes, got ${bytes}`, {
+      details: { device: nodeOrDevice, bytes },
+    });
+  }
+  await qmp.execute('block_resize', { device: nodeOrDevice, 'node-name': nodeOrDevice, size: bytes });
+}

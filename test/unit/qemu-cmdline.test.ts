@@ -1,0 +1,185 @@
+import { describe, expect, it } from 'vitest';
+import { UcloudError } from '../../src/common/errors.js';
+import { argvHasVmMarker, buildQemuArgs, escapeOptValue, parseQemuOpts, type QemuVmSpec } from '../../src/host/qemu/index.js';
+
+const ID = '6fcbd5a6-d728-4a29-b47a-3971f4377c49';
+const OTHER = '11111111-2222-4333-8444-555555555555';
+
+function spec(over: Partial<QemuVmSpec> = {}): QemuVmSpec {
+  return {
+    id: ID,
+    name: 'web1',
+    cpus: 2,
+    ramBytes: 256 * 1024 * 1024,
+    accel: 'tcg',
+    disks: [],
+    nics: [],
+    paths: { pidFile: '/run/ucloud/vms/x/qemu.pid', qmpSocket: '/run/ucloud/vms/x/qmp.sock', serialLog: '/run/ucloud/vms/x/serial.log' },
+    ...over,
+  };
+}
+
+/** The value following `flag`, for every occurrence. */
+function values(args: string[], flag: string): string[] {
+  return args.flatMap((a, i) => (a === flag ? [args[i + 1]!] : []));
+}
+
+function errorOf(fn: () => unknown): UcloudError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof UcloudError) return err;
+    throw err;
+  }
+  throw new Error('expected a UcloudError');
+}
+
+describe('buildQemuArgs', () => {
+  it('builds the whole command line of a diskless TCG VM', () => {
+    expect(buildQemuArgs(spec())).toEqual([
+      '-name', `guest=web1,process=ucloud-vm=${ID},debug-threads=on`,
+      '-uuid', ID,
+      '-machine', 'pc,accel=tcg',
+      '-cpu', 'max',
+      '-m', '256M',
+      '-smp', '2',
+      '-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none',
+      '-serial', 'file:/run/ucloud/vms/x/serial.log',
+      '-qmp', 'unix:/run/ucloud/vms/x/qmp.sock,server=on,wait=off',
+      '-pidfile', '/run/ucloud/vms/x/qemu.pid',
+      '-daemonize',
+    ]);
+  });
+
+  it('uses -cpu host under KVM and the requested machine type', () => {
+    const args = buildQemuArgs(spec({ accel: 'kvm', machine: 'q35' }));
+    expect(values(args, '-cpu')).toEqual(['host']);
+    expect(values(args, '-machine')).toEqual(['q35,accel=kvm']);
+  });
+
+  it('turns each disk into a virtio -drive with a stable id, cache=none and discard', () => {
+    const args = buildQemuArgs(
+      spec({
+        disks: [
+          { file: '/var/lib/ucloud/disks/a.qcow2', format: 'qcow2' },
+          { file: 'rbd:pool/img:conf=/etc/ceph/ceph.conf', format: 'raw', options: { cache: 'writeback', 'share-rw': 'on' } },
+        ],
+      }),
+    );
+    expect(values(args, '-drive')).toEqual([
+      'file=/var/lib/ucloud/disks/a.qcow2,if=virtio,format=qcow2,id=disk0,cache=none,discard=unmap',
+      'file=rbd:pool/img:conf=/etc/ceph/ceph.conf,if=virtio,format=raw,id=disk1,cache=writeback,discard=unmap,share-rw=on',
+    ]);
+  });
+
+  it('refuses drive options that would replace what the builder sets, or are not option keys', () => {
+    expect(errorOf(() => buildQemuArgs(spec({ disks: [{ file: '/d', format: 'raw', options: { file: '/etc/shadow' } }] }))).code).toBe(
+      'VALIDATION_FAILED',
+    );
+    expect(errorOf(() => buildQemuArgs(spec({ disks: [{ file: '/d', format: 'raw', options: { 'a,b': 'x' } }] }))).code).toBe(
+      'VALIDATION_FAILED',
+    );
+  });
+
+  it('gives each NIC a tap netdev and a virtio-net device with its MAC', () => {
+    const args = buildQemuArgs(
+      spec({
+        nics: [
+          { ifname: 'tap0a1b2c', mac: '02:00:00:AA:BB:01' },
+          { ifname: 'tap0a1b2d', mac: '02:00:00:aa:bb:02' },
+        ],
+      }),
+    );
+    expect(values(args, '-netdev')).toEqual([
+      'tap,id=net0,ifname=tap0a1b2c,script=no,downscript=no',
+      'tap,id=net1,ifname=tap0a1b2d,script=no,downscript=no',
+    ]);
+    expect(values(args, '-device')).toEqual([
+      'virtio-net-pci,netdev=net0,mac=02:00:00:aa:bb:01,id=nic0',
+      'virtio-net-pci,netdev=net1,mac=02:00:00:aa:bb:02,id=nic1',
+    ]);
+  });
+
+  it('rejects bad NICs: malformed or multicast MACs, unusable interface names', () => {
+    for (const nic of [
+      { ifname: 'tap0', mac: '02:00:00:aa:bb' },
+      { ifname: 'tap0', mac: '03:00:00:aa:bb:01' },
+      { ifname: 'a-very-long-interface-name', mac: '02:00:00:aa:bb:01' },
+      { ifname: 'tap0,script=/bin/evil', mac: '02:00:00:aa:bb:01' },
+    ]) {
+      expect(errorOf(() => buildQemuArgs(spec({ nics: [nic] }))).code).toBe('VALIDATION_FAILED');
+    }
+  });
+
+  it('writes RAM in MiB and rejects sizes that are not whole MiB', () => {
+    expect(values(buildQemuArgs(spec({ ramBytes: 2 ** 30 })), '-m')).toEqual(['1024M']);
+    const err = errorOf(() => buildQemuArgs(spec({ ramBytes: 256 * 1024 * 1024 + 512 })));
+    expect(err.code).toBe('VALIDATION_FAILED');
+    expect(err.details).toMatchObject({ field: 'ramBytes' });
+    expect(errorOf(() => buildQemuArgs(spec({ ramBytes: 0 }))).code).toBe('VALIDATION_FAILED');
+    expect(errorOf(() => buildQemuArgs(spec({ ramBytes: 1.5 * 1024 * 1024 }))).code).toBe('VALIDATION_FAILED');
+  });
+
+  it('rejects a non-uuid id, zero cpus, an over-long QMP socket path', () => {
+    expect(errorOf(() => buildQemuArgs(spec({ id: 'not-a-uuid' }))).details).toMatchObject({ field: 'id' });
+    expect(errorOf(() => buildQemuArgs(spec({ cpus: 0 }))).details).toMatchObject({ field: 'cpus' });
+    const long = `/${'x'.repeat(100)}/qmp.sock`;
+    expect(errorOf(() => buildQemuArgs(spec({ paths: { ...spec().paths, qmpSocket: long } }))).details).toMatchObject({
+      field: 'paths.qmpSocket',
+    });
+  });
+
+  it('doubles commas where QEMU parses options, and only there', () => {
+    const args = buildQemuArgs(
+      spec({
+        name: 'a,process=evil',
+        disks: [{ file: '/srv/a,b/disk.raw', format: 'raw', options: { 'throttling.iops-total': '1,2' } }],
+        paths: { pidFile: '/srv/a,b/qemu.pid', qmpSocket: '/srv/a,b/qmp.sock', serialLog: '/srv/a,b/serial.log' },
+      }),
+    );
+    expect(values(args, '-name')).toEqual([`guest=a,,process=evil,process=ucloud-vm=${ID},debug-threads=on`]);
+    expect(values(args, '-drive')).toEqual([
+      'file=/srv/a,,b/disk.raw,if=virtio,format=raw,id=disk0,cache=none,discard=unmap,throttling.iops-total=1,,2',
+    ]);
+    expect(values(args, '-qmp')).toEqual(['unix:/srv/a,,b/qmp.sock,server=on,wait=off']);
+    // -serial file: and -pidfile take the rest of the argument literally.
+    expect(values(args, '-serial')).toEqual(['file:/srv/a,b/serial.log']);
+    expect(values(args, '-pidfile')).toEqual(['/srv/a,b/qemu.pid']);
+  });
+
+  it('adds -incoming for a migration destination', () => {
+    expect(values(buildQemuArgs(spec({ incoming: 'tcp:[2001:db8::1]:49152' })), '-incoming')).toEqual(['tcp:[2001:db8::1]:49152']);
+    expect(buildQemuArgs(spec())).not.toContain('-incoming');
+  });
+
+  it('is pure: the same spec gives the same arguments', () => {
+    expect(buildQemuArgs(spec())).toEqual(buildQemuArgs(spec()));
+  });
+});
+
+describe('the VM marker', () => {
+  it('is found in a built command line, for that VM only', () => {
+    const argv = ['qemu-system-x86_64', ...buildQemuArgs(spec())];
+    expect(argvHasVmMarker(argv, ID)).toBe(true);
+    expect(argvHasVmMarker(argv, OTHER)).toBe(false);
+    expect(argvHasVmMarker(argv, '')).toBe(false);
+  });
+
+  it('cannot be forged through the guest name', () => {
+    const argv = buildQemuArgs(spec({ id: OTHER, name: `x,process=ucloud-vm=${ID}` }));
+    expect(argv.join(' ')).toContain(`ucloud-vm=${ID}`);
+    expect(argvHasVmMarker(argv, ID)).toBe(false);
+    expect(argvHasVmMarker(argv, OTHER)).toBe(true);
+  });
+});
+
+describe('QEMU option strings', () => {
+  it('round-trip through escape and parse', () => {
+    const text = `file=${escapeOptValue('/a,,b,c')},if=virtio,empty=`;
+    expect([...parseQemuOpts(text)]).toEqual([
+      ['file', '/a,,b,c'],
+      ['if', 'virtio'],
+      ['empty', ''],
+    ]);
+  });
+});

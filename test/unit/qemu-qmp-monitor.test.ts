@@ -1,0 +1,146 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { UcloudError } from '../../src/common/errors.js';
+import { QmpMonitor, queryStatus, quit } from '../../src/host/qemu/index.js';
+
+const GREETING = '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}\r\n';
+
+type Handler = (msg: { execute: string; id: string; arguments?: unknown }, sock: net.Socket) => void;
+
+/** A fake QEMU monitor on a unix socket: greets (unless told not to) and answers through `handler`. */
+function fakeServer(path: string, handler: Handler, opts: { greet?: boolean } = {}): Promise<net.Server> {
+  const server = net.createServer((sock) => {
+    if (opts.greet !== false) sock.write(GREETING);
+    let buf = '';
+    sock.on('data', (b: Buffer) => {
+      buf += b.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const msg = JSON.parse(buf.slice(0, nl)) as { execute: string; id: string };
+        buf = buf.slice(nl + 1);
+        if (msg.execute === 'qmp_capabilities') sock.write(`{"return": {}, "id": "${msg.id}"}\r\n`);
+        else handler(msg, sock);
+      }
+    });
+    sock.on('error', () => undefined);
+  });
+  return new Promise((resolve) => server.listen(path, () => resolve(server)));
+}
+
+const reply = (sock: net.Socket, id: string, value: unknown) => sock.write(`${JSON.stringify({ return: value, id })}\r\n`);
+const event = (sock: net.Socket, name: string, data: unknown) =>
+  sock.write(`${JSON.stringify({ event: name, data, timestamp: { seconds: 1, microseconds: 0 } })}\r\n`);
+
+async function rejection(p: Promise<unknown>): Promise<UcloudError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof UcloudError) return err;
+    throw err;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('QmpMonitor', () => {
+  let dir: string;
+  let sockPath: string;
+  const servers: net.Server[] = [];
+  const monitors: QmpMonitor[] = [];
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ucloud-qmp-'));
+    sockPath = join(dir, 'qmp.sock');
+  });
+  afterEach(async () => {
+    await Promise.all(monitors.splice(0).map((m) => m.close()));
+    for (const s of servers.splice(0)) {
+      s.close();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const serve = async (handler: Handler, opts?: { greet?: boolean }) => {
+    const s = await fakeServer(sockPath, handler, opts);
+    servers.push(s);
+    return s;
+  };
+  const connect = async (timeoutMs = 2000, commandTimeoutMs?: number) => {
+    const m = await QmpMonitor.connect(sockPath, { timeoutMs, ...(commandTimeoutMs ? { commandTimeoutMs } : {}) });
+    monitors.push(m);
+    return m;
+  };
+
+  it('waits for the socket to appear, then negotiates capabilities', async () => {
+    const started = connect();
+    setTimeout(() => {
+      void serve((msg, sock) => reply(sock, msg.id, { status: 'running', running: true }));
+    }, 150);
+    const mon = await started;
+    expect(mon.greeting.version.qemu.major).toBe(7);
+    expect(await queryStatus(mon)).toEqual({ status: 'running', running: true });
+  });
+
+  it('fails with QMP_TIMEOUT when the socket never appears', async () => {
+    const t0 = Date.now();
+    const err = await rejection(QmpMonitor.connect(sockPath, { timeoutMs: 200 }));
+    expect(err.code).toBe('QMP_TIMEOUT');
+    expect(err.details).toMatchObject({ errno: 'ENOENT' });
+    expect(Date.now() - t0).toBeLessThan(1000);
+  });
+
+  it('fails with QMP_TIMEOUT and a hint when QEMU accepts but never greets (another client holds the monitor)', async () => {
+    await serve(() => undefined, { greet: false });
+    const err = await rejection(QmpMonitor.connect(sockPath, { timeoutMs: 200 }));
+    expect(err.code).toBe('QMP_TIMEOUT');
+    expect(err.hint).toMatch(/one monitor client/);
+  });
+
+  it('times a command out with QMP_TIMEOUT and stays usable', async () => {
+    let first = true;
+    await serve((msg, sock) => {
+      if (first) first = false;
+      else reply(sock, msg.id, { status: 'running', running: true });
+    });
+    const mon = await connect(2000, 100);
+    const err = await rejection(mon.execute('query-migrate'));
+    expect(err.code).toBe('QMP_TIMEOUT');
+    expect(err.details).toMatchObject({ command: 'query-migrate' });
+    expect((await queryStatus(mon)).running).toBe(true);
+  });
+
+  it('waits for an event matching a predicate, and times out on none', async () => {
+    await serve((msg, sock) => {
+      event(sock, 'MIGRATION', { status: 'setup' });
+      event(sock, 'MIGRATION', { status: 'completed' });
+      reply(sock, msg.id, {});
+    });
+    const mon = await connect();
+    const done = mon.waitForEvent('MIGRATION', 1000, (e) => e.data.status === 'completed');
+    const seen: string[] = [];
+    mon.on('event', (e) => seen.push(String(e.data.status)));
+    await mon.execute('migrate', { uri: 'tcp:[::1]:1' });
+    expect((await done).data).toEqual({ status: 'completed' });
+    expect(seen).toEqual(['setup', 'completed']);
+    expect((await rejection(mon.waitForEvent('RESUME', 50))).code).toBe('QMP_TIMEOUT');
+  });
+
+  it('rejects pending calls and event waits with QMP_DISCONNECTED when QEMU goes away', async () => {
+    await serve((_msg, sock) => sock.destroy());
+    const mon = await connect();
+    const ev = mon.waitForEvent('SHUTDOWN', 5000);
+    const err = await rejection(mon.execute('query-status'));
+    expect(err.code).toBe('QMP_DISCONNECTED');
+    expect((await rejection(ev)).code).toBe('QMP_DISCONNECTED');
+    expect(mon.closed).toBe(true);
+    expect((await rejection(mon.execute('query-status'))).code).toBe('QMP_DISCONNECTED');
+  });
+
+  it('quit() counts a connection closed before the reply as done', async () => {
+    await serve((_msg, sock) => sock.destroy());
+    const mon = await connect();
+    await expect(quit(mon)).resolves.toBeUndefined();
+  });
+});
