@@ -59,7 +59,6 @@ async function main(): Promise<void> {
     UCLOUD_API_LISTEN: `[::1]:${apiPort}`,
     UCLOUD_HOST_NAME: 'bench',
     UCLOUD_ACCEL: process.env.UCLOUD_ACCEL ?? 'tcg',
-    UCLOUD_LOG_LEVEL: 'warn',
   };
   delete (env as NodeJS.ProcessEnv).UCLOUD_ETCD_ENDPOINTS;
   const up: ChildProcess = spawn(process.execPath, [join(packageRoot(), 'bin', 'ucloud'), 'up'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -80,14 +79,19 @@ async function main(): Promise<void> {
     const client = new Client({ url, token });
     const ucloud: number[] = [];
     const plain: number[] = [];
+    // Where the time goes: until QEMU has been launched (ucloud: API, etcd, scheduler, agent, disk; plain: the launch itself).
+    const ucloudLaunch: number[] = [];
+    const plainLaunch: number[] = [];
     let cmdline: string[] | undefined;
     for (let i = 0; i < runs + 1; i++) {
       // ucloud: create through the API, wait for the marker on the VM's serial log.
       const t0 = performance.now();
+      const wall0 = Date.now();
       const vm = await client.vms.create({ name: `boot${i}`, image: 'ucloud-test', cpu: 1, ram: '128MiB', disk: '1GiB' });
       const log = join(dir, 'run', 'vms', vm.id, 'serial.log');
       const tu = await waitForMarker(log, t0);
       const running = await client.vms.get(vm.id);
+      const launched = Date.parse(running.qemu!.startedAt) - wall0;
       cmdline = readFileSync(`/proc/${running.qemu!.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
       await client.vms.delete(vm.id);
       while (isOurQemu(running.qemu!.pid, vm.id)) await new Promise((r) => setTimeout(r, 20));
@@ -103,6 +107,7 @@ async function main(): Promise<void> {
       const t1 = performance.now();
       const q = spawn(cmdline[0]!, args, { stdio: 'ignore' });
       await new Promise((r) => q.once('exit', r));
+      const plainLaunched = performance.now() - t1;
       const tp = await waitForMarker(join(scratch, 'serial.log'), t1);
       const pid = Number(readFileSync(join(scratch, 'qemu.pid'), 'utf8'));
       process.kill(pid, 'SIGKILL');
@@ -111,6 +116,8 @@ async function main(): Promise<void> {
       if (i > 0) {
         ucloud.push(tu);
         plain.push(tp);
+        ucloudLaunch.push(launched);
+        plainLaunch.push(plainLaunched);
         process.stderr.write(`run ${i}: ucloud ${tu.toFixed(0)} ms, plain qemu ${tp.toFixed(0)} ms\n`);
       }
     }
@@ -120,6 +127,8 @@ async function main(): Promise<void> {
     console.log(`  ucloud (vm create -> boot marker):     median ${mu.toFixed(0)} ms  [${ucloud.map((x) => x.toFixed(0)).join(', ')}]`);
     console.log(`  plain qemu (same command line):        median ${mp.toFixed(0)} ms  [${plain.map((x) => x.toFixed(0)).join(', ')}]`);
     console.log(`  added by ucloud: ${(mu - mp).toFixed(0)} ms; ratio ${(mu / mp).toFixed(3)}`);
+    console.log(`  until QEMU launched: ucloud median ${median(ucloudLaunch).toFixed(0)} ms (API + etcd + scheduler + agent + disk + launch), plain ${median(plainLaunch).toFixed(0)} ms (launch)`);
+    console.log(`  guest boot after launch: ucloud median ${median(ucloud.map((x, i) => x - ucloudLaunch[i]!)).toFixed(0)} ms, plain ${median(plain.map((x, i) => x - plainLaunch[i]!)).toFixed(0)} ms`);
   } finally {
     await cleanup();
   }

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyBaseLogger, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FileManager } from '../managers/files.js';
 import type { HostManager } from '../managers/hosts.js';
 import type { ImageManager } from '../managers/images.js';
 import type { UserManager } from '../managers/users.js';
@@ -11,6 +12,7 @@ export interface Managers {
   vms: VmManager;
   hosts: HostManager;
   images: ImageManager;
+  files: FileManager;
 }
 
 export type Api = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;

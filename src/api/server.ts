@@ -4,7 +4,9 @@ import type { Logger } from '../common/logger.js';
 import { authenticate } from './auth.js';
 import type { Api, Managers } from './context.js';
 import { errorHandler, notFoundHandler } from './errors.js';
+import { fileRoutes } from './routes/files.js';
 import { hostRoutes } from './routes/hosts.js';
+import { imageStoreRoutes } from './routes/image-stores.js';
 import { imageRoutes } from './routes/images.js';
 import { userRoutes } from './routes/users.js';
 import { vmRoutes } from './routes/vms.js';
@@ -28,6 +30,8 @@ export function buildApi(m: Managers, log: Logger): Api {
   vmRoutes(api, m);
   hostRoutes(api, m);
   imageRoutes(api, m);
+  imageStoreRoutes(api, m);
+  fileRoutes(api, m);
   userRoutes(api, m);
   return api;
 }

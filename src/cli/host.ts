@@ -2,7 +2,6 @@ import { Command } from 'commander';
 import type { HostView } from '../client/client.js';
 import type { DaemonFlags } from '../common/daemon.js';
 import { formatSize } from '../common/units.js';
-import { runHostAgent } from '../host/main.js';
 import { cliContext, wholeNumber } from './context.js';
 import { daemonOptions } from './daemon-options.js';
 import { printList, printObject, type Column } from './output.js';
@@ -25,7 +24,7 @@ export function hostCommand(): Command {
     host
       .command('agent', { isDefault: true })
       .description('run the host agent on this hypervisor (what `ucloud host` alone does)')
-      .action(async (o: DaemonFlags) => runHostAgent(o)),
+      .action(async (o: DaemonFlags) => (await import('../host/main.js')).runHostAgent(o)),
   );
 
   host.command('add <name>')

@@ -1,13 +1,12 @@
 import { Command, CommanderError, Option } from 'commander';
-import { runApi } from '../api/main.js';
 import { EXIT_CODES, exitCodeOf, toUcloudError } from '../common/errors.js';
 import type { DaemonFlags } from '../common/daemon.js';
-import { runScheduler } from '../scheduler/main.js';
-import { runUp } from '../up/up.js';
 import { configCommand } from './config.js';
 import { daemonOptions } from './daemon-options.js';
 import { hostCommand } from './host.js';
+import { fileCommand } from './file.js';
 import { imageCommand } from './image.js';
+import { imageStoreCommand } from './image-store.js';
 import { OUTPUT_FORMATS } from './output.js';
 import { userCommand } from './user.js';
 import { vmCommand } from './vm.js';
@@ -34,12 +33,17 @@ function program(): Command {
     .showSuggestionAfterError()
     .addHelpText('after', EXIT_HELP)
     .exitOverride();
-  daemonOptions(p.command('up').description('run all of ucloud on this machine: local etcd, api, scheduler, host agent').action((o: DaemonFlags) => runUp(o)));
-  daemonOptions(p.command('api').description('run the REST API server').action((o: DaemonFlags) => runApi(o)));
-  daemonOptions(p.command('scheduler').description('run the scheduler').action((o: DaemonFlags) => runScheduler(o)));
+  // Daemons load their (heavy) modules only when run, so people's commands start fast.
+  daemonOptions(p.command('up').description('run all of ucloud on this machine: local etcd, api, scheduler, host agent').action(async (o: DaemonFlags) => (await import('../up/up.js')).runUp(o)));
+  daemonOptions(p.command('api').description('run the REST API server').action(async (o: DaemonFlags) => (await import('../api/main.js')).runApi(o)));
+  daemonOptions(p.command('scheduler').description('run the scheduler').action(async (o: DaemonFlags) => (await import('../scheduler/main.js')).runScheduler(o)));
+  daemonOptions(p.command('filescanner').description("run the filescanner: records users' files (name, size, sha512)").action(async (o: DaemonFlags) => (await import('../scanners/filescanner-main.js')).runFileScanner(o)));
+  daemonOptions(p.command('imagescanner').description('run the imagescanner: turns image requests into images').action(async (o: DaemonFlags) => (await import('../scanners/imagescanner-main.js')).runImageScanner(o)));
   p.addCommand(hostCommand());
   p.addCommand(vmCommand());
   p.addCommand(imageCommand());
+  p.addCommand(imageStoreCommand());
+  p.addCommand(fileCommand());
   p.addCommand(userCommand());
   p.addCommand(configCommand());
   const inherit = (c: Command): void => {

@@ -50,12 +50,13 @@ export function vmCommand(): Command {
     .option('--cpu <n>', 'vCPUs', wholeNumber, 1)
     .option('--ram <size>', 'memory, e.g. 256MiB or 2GiB', '256MiB')
     .option('--os-ssd <size>', 'OS disk size, at least the image size, e.g. 10GiB', '1GiB')
+    .option('--hdd <size>', 'an extra empty disk (repeatable), e.g. 50GiB', (v: string, prev: string[] = []) => [...prev, v])
     .addOption(waitOption())
     .addOption(timeoutOption())
     .addHelpText('after', '\nExample:\n  ucloud vm create web1 --image ucloud-test --cpu 1 --ram 256MiB --os-ssd 1GiB --wait')
-    .action(async (name: string, o: { image: string; cpu: number; ram: string; osSsd: string; wait?: boolean; timeout: string }, cmd: Command) => {
+    .action(async (name: string, o: { image: string; cpu: number; ram: string; osSsd: string; hdd?: string[]; wait?: boolean; timeout: string }, cmd: Command) => {
       const { client, output } = cliContext(cmd);
-      let v = await client.vms.create({ name, image: o.image, cpu: o.cpu, ram: o.ram, disk: o.osSsd });
+      let v = await client.vms.create({ name, image: o.image, cpu: o.cpu, ram: o.ram, disk: o.osSsd, ...(o.hdd ? { hdd: o.hdd } : {}) });
       note(`${v.name}: created (${v.id})`);
       if (o.wait) v = (await waitForVm(client, v.id, 'running', parseDuration(o.timeout)))!;
       printObject(v, output, statusFields(v));
@@ -94,6 +95,18 @@ export function vmCommand(): Command {
         printObject(v, output, statusFields(v));
       });
   }
+
+  vm.command('resize <name>')
+    .description('grow the OS disk (online when running), or change CPU/RAM of a stopped VM')
+    .option('--os-ssd <size>', 'new OS disk size (grow only)')
+    .option('--cpu <n>', 'vCPUs (VM must be stopped)', wholeNumber)
+    .option('--ram <size>', 'memory (VM must be stopped)')
+    .addHelpText('after', '\nExamples:\n  ucloud vm resize db1 --os-ssd 40GiB\n  ucloud vm stop db1 --wait && ucloud vm resize db1 --cpu 4 --ram 8GiB')
+    .action(async (name: string, o: { osSsd?: string; cpu?: number; ram?: string }, cmd: Command) => {
+      const { client, output } = cliContext(cmd);
+      const v = await client.vms.resize(name, { ...(o.osSsd ? { disk: o.osSsd } : {}), ...(o.cpu ? { cpu: o.cpu } : {}), ...(o.ram ? { ram: o.ram } : {}) });
+      printObject(v, output, statusFields(v));
+    });
 
   vm.command('delete <name>')
     .description('delete a VM, its disks and its record')

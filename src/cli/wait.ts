@@ -3,10 +3,11 @@ import type { Client } from '../client/client.js';
 import type { Vm, VmStatus } from '../model/index.js';
 import { note } from './output.js';
 
-export class FailedState extends Error {
-  constructor(readonly vm: Vm) {
-    super(`VM "${vm.name}" is in error: ${vm.error?.code ?? ''} ${vm.error?.message ?? ''}`.trim());
-  }
+/** A --wait that ended with the thing waited for in error (exit code 7). */
+export class FailedState extends Error {}
+
+function failed(vm: Vm): FailedState {
+  return new FailedState(`VM "${vm.name}" is in error: ${vm.error?.code ?? ''} ${vm.error?.message ?? ''}`.trim());
 }
 
 function describe(vm: Vm): string {
@@ -36,8 +37,8 @@ export async function waitForVm(client: Client, ref: string, target: VmStatus | 
     if (line !== last) note(line);
     last = line;
     if (vm.status === target && vm.observedGeneration >= vm.generation) return vm;
-    if (vm.status === 'error' && vm.observedGeneration >= vm.generation) throw new FailedState(vm);
-    if (target === 'running' && vm.desired !== 'running') throw new FailedState(vm);
+    if (vm.status === 'error' && vm.observedGeneration >= vm.generation) throw failed(vm);
+    if (target === 'running' && vm.desired !== 'running') throw failed(vm);
     if (Date.now() > deadline) throw new UcloudError('WAIT_TIMEOUT', `VM "${ref}" is still ${vm.status} after ${Math.round(timeoutMs / 1000)} s`);
     await new Promise((r) => setTimeout(r, 200));
   }

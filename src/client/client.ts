@@ -1,6 +1,6 @@
 import type { Static } from 'typebox';
 import { isErrorCode, UcloudError } from '../common/errors.js';
-import type { Host, Image, Resources, Role, User, Vm, VmCreateRequest } from '../model/index.js';
+import type { Host, Image, ImageStore, Resources, Role, User, UserFile, Vm, VmCreateRequest, VmResizeRequest } from '../model/index.js';
 
 export interface HostView extends Host {
   alive: boolean;
@@ -44,6 +44,7 @@ export class Client {
     get: (ref: string) => this.request<Vm>('GET', `/v1/vms/${encodeURIComponent(ref)}`),
     start: (ref: string) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/start`),
     stop: (ref: string) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/stop`),
+    resize: (ref: string, req: Static<typeof VmResizeRequest>) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/resize`, req),
     /** The VM while its host removes it, or undefined when it is gone already. */
     delete: (ref: string) => this.request<Vm | undefined>('DELETE', `/v1/vms/${encodeURIComponent(ref)}`),
   };
@@ -55,6 +56,19 @@ export class Client {
 
   readonly images = {
     list: () => this.request<Image[]>('GET', '/v1/images'),
+    /** `ref` is "name" or "store/name". */
+    get: (ref: string) => this.request<Image>('GET', `/v1/images/${ref.split('/').map(encodeURIComponent).join('/')}`),
+    create: (req: { name: string; file: string; store: string; public?: boolean }) => this.request<Image>('POST', '/v1/images', req),
+    delete: (ref: string) => this.request<Image>('DELETE', `/v1/images/${ref.split('/').map(encodeURIComponent).join('/')}`),
+  };
+
+  readonly imageStores = {
+    list: () => this.request<ImageStore[]>('GET', '/v1/image-stores'),
+    create: (req: { name: string; driver: string; settings: Record<string, string | boolean | number> }) => this.request<ImageStore>('POST', '/v1/image-stores', req),
+  };
+
+  readonly files = {
+    list: () => this.request<UserFile[]>('GET', '/v1/files'),
   };
 
   readonly users = {

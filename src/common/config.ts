@@ -42,6 +42,7 @@ export const CONFIG_KEYS = {
     doc: 'Directory of the filesystem image store `local` that `ucloud up` creates once.',
   },
   files_path: { kind: 'string', default: '/var/lib/ucloud/files', env: ['FILES_PATH', 'UCLOUD_FILES_PATH'], doc: "The filescanner's base directory: one folder per user." },
+  filescanner_interval: { kind: 'duration', default: '5s', env: ['UCLOUD_FILESCANNER_INTERVAL'], doc: 'How often the filescanner walks files_path for new, changed and deleted files.' },
   api_listen: { kind: 'string', default: '[::1]:8470', env: ['UCLOUD_API_LISTEN'], doc: 'Address and port the API server listens on.' },
   api_url: { kind: 'string', default: 'http://[::1]:8470', env: ['UCLOUD_API_URL', 'UCLOUD_URL'], doc: 'Where the CLI finds the API (the CLI config file can also set it).' },
   host_name: { kind: 'string', default: '', env: ['UCLOUD_HOST_NAME'], doc: "This hypervisor's name in ucloud. Empty: the machine's hostname." },
@@ -75,6 +76,7 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   imagePath: string;
   filesPath: string;
+  filescannerIntervalMs: number;
   apiListen: { host: string; port: number };
   apiUrl: string;
   hostName: string;
@@ -208,6 +210,7 @@ function toConfig(raw: Record<ConfigKey, string>): Config {
     logLevel: raw.log_level as Config['logLevel'],
     imagePath: raw.image_path,
     filesPath: raw.files_path,
+    filescannerIntervalMs: toDuration('filescanner_interval', raw.filescanner_interval),
     apiListen: parseListen('api_listen', raw.api_listen),
     apiUrl: raw.api_url,
     hostName: raw.host_name || hostname(),

@@ -45,6 +45,7 @@ export const CATALOGUE = {
   IMAGE_EXISTS: { class: 'conflict' },
   IMAGE_NOT_READY: { class: 'conflict', hint: 'wait until `ucloud image show` says ready' },
   VM_BUSY: { class: 'conflict', hint: 'wait for the current operation to finish (`ucloud vm status`)' },
+  VM_MUST_BE_STOPPED: { class: 'conflict', hint: 'stop it first: ucloud vm stop <name> --wait' },
   // dependencies
   ETCD_UNAVAILABLE: { class: 'unavailable', hint: 'check that etcd runs and UCLOUD_ETCD_ENDPOINTS points at it' },
   API_UNREACHABLE: { class: 'unavailable', hint: 'is `ucloud up` (or `ucloud api`) running? check the url in ~/.config/ucloud/config.json' },

@@ -61,6 +61,7 @@ export const CHECKS = {
   logDir: writableDir('log directory', (c) => c.logDir, 'log_dir'),
   stateDir: writableDir('state directory', (c) => c.stateDir, 'state_dir'),
   imagePath: writableDir('image path', (c) => c.imagePath, 'image_path (IMAGE_PATH)'),
+  filesPath: writableDir('files path', (c) => c.filesPath, 'files_path (FILES_PATH)'),
   etcdEndpoints: {
     name: 'etcd endpoints',
     async run(c) {

@@ -10,7 +10,7 @@ import { Informer, Reconciler } from '../store/informer.js';
 import { Keys, Kinds, lastSegment } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import { KeyedQueue } from './keyed-queue.js';
-import type { VmRuntime } from './vm-runtime.js';
+import { VmRuntime } from './vm-runtime.js';
 
 export interface AgentOptions {
   name: string;
@@ -110,6 +110,8 @@ export class HostAgent {
     if (!vm || vm.host !== this.opts.name) return;
     if (vm.desired === 'deleted') return this.delete(vm);
     const pid = await this.runtime.runningPid(vm);
+    // Acted on once per intent (generation), so a resize that fails is not retried in a loop.
+    if (vm.observedGeneration < vm.generation && vm.disks.some((d) => VmRuntime.wantedSize(vm, d) > d.sizeBytes)) await this.growDisks(vm, pid !== undefined);
     if (vm.desired === 'running') {
       if (pid) return this.markRunning(vm, pid);
       if (vm.status === 'running' && vm.observedGeneration === vm.generation) return this.markExited(vm);
@@ -117,8 +119,19 @@ export class HostAgent {
       return this.startVm(vm);
     }
     if (pid) return this.stopVm(vm);
-    if (vm.status !== 'stopped' || vm.qemu) {
+    if (vm.status !== 'stopped' || vm.qemu || vm.observedGeneration !== vm.generation) {
       await this.vms.observe(id, (cur) => withoutQemu({ ...cur, status: 'stopped', observedGeneration: vm.generation }));
+    }
+  }
+
+  private async growDisks(vm: Vm, running: boolean): Promise<void> {
+    try {
+      const disks = await this.runtime.growDisks(vm, running);
+      await this.vms.observe(vm.id, (cur) => ({ ...cur, disks }));
+    } catch (err) {
+      const e = toUcloudError(err);
+      this.log.error({ err, vm: vm.id }, 'disk resize failed');
+      await this.vms.observe(vm.id, (cur) => ({ ...cur, error: { code: e.code, message: `resize failed: ${e.message}`, at: nowIso() } }));
     }
   }
 

@@ -6,7 +6,7 @@ import type { Logger } from '../common/logger.js';
 import { Reverter } from '../common/reverter.js';
 import type { ImageManager } from '../managers/images.js';
 import { nowIso, type Vm, type VmDisk, type VmQemu } from '../model/index.js';
-import { buildQemuArgs, isOurQemu, killQemu, launchQemu, QmpMonitor, readPidFile, systemPowerdown, waitForExit } from './qemu/index.js';
+import { blockResize, buildQemuArgs, isOurQemu, killQemu, launchQemu, QmpMonitor, quit, readPidFile, systemPowerdown, waitForExit } from './qemu/index.js';
 
 export interface RuntimeConfig {
   runDir: string;
@@ -50,19 +50,62 @@ export class VmRuntime {
     return undefined;
   }
 
-  /** Makes the VM's disks that do not exist yet; returns the full list to record. */
+  /** Makes the VM's disks that do not exist yet (the OS disk from the image, `--hdd` disks empty); returns the full list to record. */
   async ensureDisks(vm: Vm, r: Reverter): Promise<VmDisk[]> {
-    if (vm.disks.some((d) => d.name === 'os')) return vm.disks;
+    const wanted = [{ name: 'os', sizeBytes: vm.diskBytes }, ...(vm.hddBytes ?? []).map((sizeBytes, i) => ({ name: `hdd${i}`, sizeBytes }))];
+    const missing = wanted.filter((w) => !vm.disks.some((d) => d.name === w.name));
+    if (missing.length === 0) return vm.disks;
     const image = await this.images.get(vm.image.store, vm.image.name);
-    if (!image?.volume || image.status !== 'ready') {
-      throw new UcloudError('IMAGE_NOT_READY', `image ${vm.image.store}/${vm.image.name} is not ready`);
-    }
     const driver = await this.images.driverFor(vm.image.store);
-    const vol = await driver.createDisk(`${vm.id}-os`, vm.diskBytes, image.volume);
-    r.add('delete os disk', () => driver.deleteDisk(vol));
-    const disks = [...vm.disks, { name: 'os', store: vm.image.store, ref: vol.ref, format: vol.format, sizeBytes: vm.diskBytes }];
+    const disks = [...vm.disks];
+    for (const w of missing) {
+      let volume;
+      if (w.name === 'os') {
+        if (!image?.volume || image.status !== 'ready') throw new UcloudError('IMAGE_NOT_READY', `image ${vm.image.store}/${vm.image.name} is not ready`);
+        volume = await driver.createDisk(`${vm.id}-os`, w.sizeBytes, image.volume);
+      } else {
+        volume = await driver.createDisk(`${vm.id}-${w.name}`, w.sizeBytes);
+      }
+      const made = volume;
+      r.add(`delete ${w.name} disk`, () => driver.deleteDisk(made));
+      disks.push({ name: w.name, store: vm.image.store, ref: volume.ref, format: volume.format, sizeBytes: w.sizeBytes });
+    }
+    disks.sort((a, b) => (a.name === 'os' ? -1 : b.name === 'os' ? 1 : a.name.localeCompare(b.name)));
     await this.writeLocal({ id: vm.id, disks });
     return disks;
+  }
+
+  /** The size each recorded disk should have now (disks only grow). */
+  static wantedSize(vm: Vm, disk: VmDisk): number {
+    const want = disk.name === 'os' ? vm.diskBytes : (vm.hddBytes ?? [])[Number(disk.name.slice(3))];
+    return Math.max(disk.sizeBytes, want ?? 0);
+  }
+
+  /**
+   * Grows disks to their wanted size: through QMP while QEMU runs (it holds the
+   * image open, and the guest sees the new size at once), else through the driver.
+   * Returns the disks with their new sizes.
+   */
+  async growDisks(vm: Vm, running: boolean): Promise<VmDisk[]> {
+    const out: VmDisk[] = [];
+    for (const [i, d] of vm.disks.entries()) {
+      const want = VmRuntime.wantedSize(vm, d);
+      if (want > d.sizeBytes) {
+        if (running) {
+          const mon = await QmpMonitor.connect(this.paths(vm.id).qmpSocket, { timeoutMs: 5000 });
+          try {
+            await blockResize(mon, `disk${i}`, want);
+          } finally {
+            await mon.close();
+          }
+        } else {
+          await (await this.images.driverFor(d.store)).resizeDisk({ ref: d.ref, format: d.format }, want);
+        }
+        this.log.info({ vm: vm.id, disk: d.name, bytes: want, online: running }, 'disk grown');
+      }
+      out.push({ ...d, sizeBytes: want });
+    }
+    return out;
   }
 
   async start(vm: Vm, disks: VmDisk[]): Promise<VmQemu> {
@@ -101,12 +144,12 @@ export class VmRuntime {
         if (await waitForExit(pid, this.cfg.stopTimeoutMs)) return;
         this.log.warn({ vm: vm.id }, 'guest did not power off in time; quitting QEMU');
       }
-      await mon.execute('quit').catch(() => undefined);
+      await quit(mon).catch(() => undefined);
       if (await waitForExit(pid, 5000)) return;
     } catch (err) {
       this.log.warn({ err, vm: vm.id }, 'QMP unavailable while stopping; killing QEMU');
     } finally {
-      mon?.close();
+      await mon?.close();
     }
     await killQemu(pid, vm.id);
   }
@@ -117,7 +160,16 @@ export class VmRuntime {
     if (pid) await killQemu(pid, vm.id);
     for (const d of disks) {
       const driver = await this.images.driverFor(d.store);
-      await driver.deleteDisk({ ref: d.ref, format: d.format });
+      // A network block store may see the image open for a moment after QEMU exits.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await driver.deleteDisk({ ref: d.ref, format: d.format });
+          break;
+        } catch (err) {
+          if (attempt >= 10) throw err;
+          await new Promise((r) => setTimeout(r, 1000 * Math.min(4, attempt + 1)));
+        }
+      }
     }
     await rm(this.dir(vm.id), { recursive: true, force: true });
   }

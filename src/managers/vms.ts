@@ -11,10 +11,12 @@ export interface VmCreate {
   cpu: number;
   ramBytes: number;
   diskBytes: number;
+  hddBytes?: number[];
 }
 
-export function resourcesOf(vm: Pick<Vm, 'cpu' | 'ramBytes' | 'diskBytes'>): Resources {
-  return { cpu: vm.cpu, ramBytes: vm.ramBytes, diskBytes: vm.diskBytes };
+/** What a VM books on its host: its vCPUs, RAM, and all of its disks. */
+export function resourcesOf(vm: Pick<Vm, 'cpu' | 'ramBytes' | 'diskBytes' | 'hddBytes'>): Resources {
+  return { cpu: vm.cpu, ramBytes: vm.ramBytes, diskBytes: vm.diskBytes + (vm.hddBytes ?? []).reduce((a, b) => a + b, 0) };
 }
 
 /** Owns the VM records, their name index and their share of a host's allocation. */
@@ -135,6 +137,43 @@ export class VmManager {
       if (await t.commit()) return;
     }
     throw new UcloudError('CONFLICT', `VM ${id} kept changing while being deleted`);
+  }
+
+  /**
+   * Changes a VM's size. Disks only grow; CPU and RAM only while it is stopped.
+   * A placed VM's booking changes in the same transaction and must still fit its
+   * host, so a resize can never overcommit.
+   */
+  async resize(id: string, change: { diskBytes?: number; cpu?: number; ramBytes?: number }): Promise<Vm> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const vm = await this.store.get(Kinds.vm, Keys.vm(id));
+      if (!vm || vm.value.desired === 'deleted') throw new UcloudError('VM_NOT_FOUND', 'the VM does not exist');
+      const cur = vm.value;
+      if (change.diskBytes !== undefined && change.diskBytes < cur.diskBytes) {
+        throw new UcloudError('DISK_SHRINK_REFUSED', `the OS disk is ${cur.diskBytes} bytes; it cannot shrink to ${change.diskBytes}`);
+      }
+      const cpuOrRam = (change.cpu !== undefined && change.cpu !== cur.cpu) || (change.ramBytes !== undefined && change.ramBytes !== cur.ramBytes);
+      if (cpuOrRam && !(cur.desired === 'stopped' && cur.status === 'stopped')) {
+        throw new UcloudError('VM_MUST_BE_STOPPED', `VM "${cur.name}" must be stopped to change its CPU or RAM`);
+      }
+      const next: Vm = { ...cur, ...change, generation: cur.generation + 1, updatedAt: nowIso() };
+      const t = this.store.txn().unchanged(vm).put(Kinds.vm, vm.key, next);
+      if (cur.host) {
+        const [alloc, host] = await Promise.all([this.store.get(Kinds.hostAlloc, Keys.hostAlloc(cur.host)), this.store.get(Kinds.host, Keys.host(cur.host))]);
+        const others = Object.entries(alloc?.value.vms ?? {}).filter(([k]) => k !== id).map(([, r]) => r);
+        const want = resourcesOf(next);
+        const used = others.reduce((a, r) => ({ cpu: a.cpu + r.cpu, ramBytes: a.ramBytes + r.ramBytes, diskBytes: a.diskBytes + r.diskBytes }), want);
+        const cap = host?.value.capacity;
+        if (cap && (used.cpu > cap.cpu || used.ramBytes > cap.ramBytes || used.diskBytes > cap.diskBytes)) {
+          throw new UcloudError('NO_CAPACITY', `host ${cur.host} has no room for the new size`, { hint: 'free room on the host, or ask for less' });
+        }
+        if (alloc) t.unchanged(alloc);
+        else t.absent(Keys.hostAlloc(cur.host));
+        t.put(Kinds.hostAlloc, Keys.hostAlloc(cur.host), { vms: { ...(alloc?.value.vms ?? {}), [id]: want } });
+      }
+      if (await t.commit()) return next;
+    }
+    throw new UcloudError('CONFLICT', `VM ${id} kept changing while being resized`);
   }
 
   /** Used by tests and tools that must see the raw booking. */

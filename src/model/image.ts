@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Bytes, ErrorInfo, Name, Timestamp } from './common.js';
+import { Bytes, ErrorInfo, Name, Timestamp, Uuid } from './common.js';
 
 export const ImageStore = Type.Object(
   {
@@ -12,7 +12,7 @@ export const ImageStore = Type.Object(
 );
 export type ImageStore = Static<typeof ImageStore>;
 
-export const ImageStatus = Type.Union([Type.Literal('pending'), Type.Literal('importing'), Type.Literal('ready'), Type.Literal('error')]);
+export const ImageStatus = Type.Union([Type.Literal('pending'), Type.Literal('importing'), Type.Literal('ready'), Type.Literal('error'), Type.Literal('deleting')]);
 export type ImageStatus = Static<typeof ImageStatus>;
 
 export const ImageVolume = Type.Object(
@@ -30,6 +30,8 @@ export const Image = Type.Object(
     status: ImageStatus,
     volume: Type.Optional(ImageVolume),
     progress: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    /** The user file it is made from (absent for images registered by an operator). */
+    source: Type.Optional(Type.Object({ fileId: Uuid, name: Type.String(), sha512: Type.String() }, { additionalProperties: false })),
     error: Type.Optional(ErrorInfo),
     createdAt: Timestamp,
     updatedAt: Timestamp,

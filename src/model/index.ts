@@ -3,3 +3,4 @@ export * from './user.js';
 export * from './host.js';
 export * from './vm.js';
 export * from './image.js';
+export * from './file.js';

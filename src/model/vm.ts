@@ -44,6 +44,8 @@ export const Vm = Type.Object(
     cpu: Type.Integer({ minimum: 1 }),
     ramBytes: Bytes,
     diskBytes: Bytes,
+    /** Sizes of extra empty disks (`--hdd`), made on the same store as the OS disk. */
+    hddBytes: Type.Optional(Type.Array(Bytes, { maxItems: 8 })),
     desired: VmDesired,
     generation: Type.Integer({ minimum: 1 }),
     observedGeneration: Type.Integer({ minimum: 0 }),
@@ -79,7 +81,19 @@ export const VmCreateRequest = Type.Object(
     cpu: Type.Integer({ minimum: 1, maximum: VM_LIMITS.maxCpu }),
     ram: SizeInput,
     disk: SizeInput,
+    hdd: Type.Optional(Type.Array(SizeInput, { maxItems: 8 })),
   },
   { additionalProperties: false },
 );
 export type VmCreateRequest = Static<typeof VmCreateRequest>;
+
+/** Disks only grow; CPU and RAM change only while the VM is stopped. */
+export const VmResizeRequest = Type.Object(
+  {
+    disk: Type.Optional(SizeInput),
+    cpu: Type.Optional(Type.Integer({ minimum: 1, maximum: VM_LIMITS.maxCpu })),
+    ram: Type.Optional(SizeInput),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type VmResizeRequest = Static<typeof VmResizeRequest>;

@@ -22,6 +22,7 @@ export const Kinds = {
   token: kind('token', M.Token),
   imageStore: kind('image-store', M.ImageStore),
   image: kind('image', M.Image),
+  file: kind('file', M.UserFile),
   meta: kind('meta', Type.Record(Type.String(), Type.Unknown())),
 } as const;
 
@@ -49,6 +50,8 @@ export const Keys = {
   image: (store: string, name: string) => `image/${seg(store)}/${seg(name)}`,
   images: () => 'image/',
   imagesIn: (store: string) => `image/${seg(store)}/`,
+  file: (id: string) => `file/${seg(id)}`,
+  files: () => 'file/',
   /** Cluster-wide facts written once, e.g. which admin `ucloud up` made. */
   meta: (name: string) => `meta/${seg(name)}`,
 } as const;

@@ -11,7 +11,7 @@ import { Store } from '../store/store.js';
 import { bootstrap } from './bootstrap.js';
 
 /** The daemons `ucloud up` runs, by their subcommand. */
-export const UP_COMPONENTS = ['api', 'scheduler', 'host'] as const;
+export const UP_COMPONENTS = ['api', 'scheduler', 'host', 'filescanner', 'imagescanner'] as const;
 
 interface Supervised {
   name: string;
@@ -34,7 +34,7 @@ export async function runUp(flags: DaemonFlags): Promise<void> {
     const overrides = parseOverrides(flags.set ?? []);
     let { config } = loadConfig({ ...(flags.config ? { file: flags.config } : {}), overrides });
     log = createLogger({ component: 'up', logDir: config.logDir, level: config.logLevel });
-    await preflight(config, ['qemu', 'qemuImg', 'accel', 'stateDir', 'runDir', 'logDir', 'imagePath', ...(config.etcdEndpoints.length ? [] : (['etcdBinary'] as const))]);
+    await preflight(config, ['qemu', 'qemuImg', 'accel', 'stateDir', 'runDir', 'logDir', 'imagePath', 'filesPath', ...(config.etcdEndpoints.length ? [] : (['etcdBinary'] as const))]);
     const env: NodeJS.ProcessEnv = { ...process.env };
     if (config.etcdEndpoints.length === 0) {
       etcd = await startLocalEtcd({ dataDir: join(config.stateDir, 'etcd'), url: config.localEtcdUrl, logFile: join(config.logDir, 'etcd.log') });

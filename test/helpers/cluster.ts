@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '../../src/client/client.js';
+import { FileManager } from '../../src/managers/files.js';
 import { HostManager } from '../../src/managers/hosts.js';
 import { ImageManager } from '../../src/managers/images.js';
 import { UserManager } from '../../src/managers/users.js';
@@ -77,6 +78,8 @@ export class TestCluster {
       UCLOUD_RUN_DIR: c.runDir,
       UCLOUD_LOG_DIR: join(c.dir, 'log'),
       IMAGE_PATH: c.imagePath,
+      FILES_PATH: join(c.dir, 'files'),
+      UCLOUD_FILESCANNER_INTERVAL: '1s',
       UCLOUD_API_LISTEN: `[::1]:${apiPort}`,
       UCLOUD_HOST_NAME: 'hv1',
       UCLOUD_ACCEL: 'tcg',
@@ -88,7 +91,7 @@ export class TestCluster {
   }
 
   managers() {
-    return { users: new UserManager(this.store), vms: new VmManager(this.store), hosts: new HostManager(this.store), images: new ImageManager(this.store) };
+    return { users: new UserManager(this.store), vms: new VmManager(this.store), hosts: new HostManager(this.store), images: new ImageManager(this.store), files: new FileManager(this.store) };
   }
 
   client(token = this.adminToken): Client {
@@ -110,10 +113,14 @@ export class TestCluster {
     }
   }
 
-  spawn(name: 'api' | 'scheduler' | 'host' | 'up', env: NodeJS.ProcessEnv = {}): Daemon {
+  get filesPath(): string {
+    return join(this.dir, 'files');
+  }
+
+  spawn(name: 'api' | 'scheduler' | 'host' | 'up' | 'filescanner' | 'imagescanner', env: NodeJS.ProcessEnv = {}): Daemon {
     const child = spawn(process.execPath, [UCLOUD, name], { env: { ...this.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
-    const readyText = { api: 'api ready', scheduler: 'scheduler ready', host: 'host agent ready', up: 'ucloud is up' }[name];
+    const readyText = { api: 'api ready', scheduler: 'scheduler ready', host: 'host agent ready', up: 'ucloud is up', filescanner: 'filescanner ready', imagescanner: 'imagescanner ready' }[name];
     const ready = new Promise<void>((resolve, reject) => {
       child.stderr!.on('data', (b: Buffer) => {
         err += b.toString();

@@ -1,9 +1,51 @@
 import { Type } from 'typebox';
-import { ErrorResponse, Image } from '../../model/index.js';
+import { UcloudError } from '../../common/errors.js';
+import { ErrorResponse, Image, Name } from '../../model/index.js';
 import type { Api, Managers } from '../context.js';
 
-// Images: a user sees their own and the public ones.
+// Images: a user sees and uses their own and the public ones; only the owner
+// (or an admin) deletes one. Making an image from a file is recorded here and
+// done by the imagescanner.
+
+const Ref = Type.Object({ ref: Type.String({ minLength: 1, maxLength: 130 }) }, { additionalProperties: false });
+const ImageCreateRequest = Type.Object(
+  {
+    name: Name,
+    file: Type.String({ minLength: 1, maxLength: 1024, description: 'file name (as in `ucloud file list`) or id' }),
+    store: Name,
+    public: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
 
 export function imageRoutes(api: Api, m: Managers): void {
   api.get('/v1/images', { schema: { response: { 200: Type.Array(Image), 401: ErrorResponse } } }, async (req) => m.images.listVisible(req.user));
+
+  api.get('/v1/images/:ref', { schema: { params: Type.Object({ ref: Type.String({ minLength: 1, maxLength: 130 }) }), response: { 200: Image, ...errors } } }, async (req) =>
+    m.images.find(req.user, req.params.ref),
+  );
+
+  // store/name refs contain a slash: accept them as two segments too.
+  api.get('/v1/images/:store/:name', { schema: { params: Type.Object({ store: Name, name: Name }), response: { 200: Image, ...errors } } }, async (req) =>
+    m.images.find(req.user, `${req.params.store}/${req.params.name}`),
+  );
+
+  api.post('/v1/images', { schema: { body: ImageCreateRequest, response: { 202: Image, ...errors } } }, async (req, reply) => {
+    const b = req.body;
+    const files = await m.files.list(req.user.name);
+    const file = files.find((f) => f.name === b.file || f.id === b.file);
+    if (!file) throw new UcloudError('FILE_NOT_FOUND', `you have no file "${b.file}"`);
+    return reply.status(202).send(await m.images.requestFromFile(req.user.name, b.name, b.store, file, b.public ?? false));
+  });
+
+  const remove = async (user: Parameters<Managers['images']['find']>[0], ref: string) => {
+    const img = await m.images.find(user, ref);
+    if (img.owner !== user.name && user.role !== 'admin') throw new UcloudError('FORBIDDEN', `image "${ref}" belongs to ${img.owner}`);
+    return m.images.requestDelete(img);
+  };
+  api.delete('/v1/images/:ref', { schema: { params: Ref, response: { 202: Image, ...errors } } }, async (req, reply) => reply.status(202).send((await remove(req.user, req.params.ref))!));
+  api.delete('/v1/images/:store/:name', { schema: { params: Type.Object({ store: Name, name: Name }), response: { 202: Image, ...errors } } }, async (req, reply) =>
+    reply.status(202).send((await remove(req.user, `${req.params.store}/${req.params.name}`))!),
+  );
 }

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { UcloudError } from '../../common/errors.js';
 import { parseSizeInRange } from '../../common/units.js';
-import { ErrorResponse, Vm, VM_LIMITS, VmCreateRequest, type User } from '../../model/index.js';
+import { ErrorResponse, Vm, VM_LIMITS, VmCreateRequest, VmResizeRequest, type User } from '../../model/index.js';
 import type { Api, Managers } from '../context.js';
 
 // VMs: users see and act on their own; an admin on all of them (by id).
@@ -22,11 +22,20 @@ export function vmRoutes(api: Api, m: Managers): void {
     const ramBytes = parseSizeInRange(b.ram, 'ram', VM_LIMITS.minRam, VM_LIMITS.maxRam);
     const diskBytes = parseSizeInRange(b.disk, 'disk', VM_LIMITS.minDisk, VM_LIMITS.maxDisk);
     if (ramBytes % 2 ** 20 !== 0) throw new UcloudError('INVALID_SIZE', 'ram must be a whole number of MiB');
+    const hddBytes = (b.hdd ?? []).map((h, i) => parseSizeInRange(h, `hdd[${i}]`, VM_LIMITS.minDisk, VM_LIMITS.maxDisk));
     const image = await m.images.resolve(req.user, b.image);
     if (diskBytes < image.volume!.virtualSize) {
       throw new UcloudError('DISK_SMALLER_THAN_IMAGE', `disk ${b.disk} is smaller than image "${image.name}" (${image.volume!.virtualSize} bytes)`);
     }
-    const vm = await m.vms.create({ owner: req.user.name, name: b.name, image: { store: image.store, name: image.name }, cpu: b.cpu, ramBytes, diskBytes });
+    const vm = await m.vms.create({
+      owner: req.user.name,
+      name: b.name,
+      image: { store: image.store, name: image.name },
+      cpu: b.cpu,
+      ramBytes,
+      diskBytes,
+      ...(hddBytes.length ? { hddBytes } : {}),
+    });
     return reply.status(201).send(vm);
   });
 
@@ -45,6 +54,19 @@ export function vmRoutes(api: Api, m: Managers): void {
       return reply.status(202).send(next!);
     });
   }
+
+  api.post('/v1/vms/:ref/resize', { schema: { params: Ref, body: VmResizeRequest, response: { 202: Vm, ...errors } } }, async (req, reply) => {
+    const vm = await findVm(m, req.user, req.params.ref);
+    const b = req.body;
+    const ramBytes = b.ram === undefined ? undefined : parseSizeInRange(b.ram, 'ram', VM_LIMITS.minRam, VM_LIMITS.maxRam);
+    if (ramBytes !== undefined && ramBytes % 2 ** 20 !== 0) throw new UcloudError('INVALID_SIZE', 'ram must be a whole number of MiB');
+    const next = await m.vms.resize(vm.id, {
+      ...(b.disk === undefined ? {} : { diskBytes: parseSizeInRange(b.disk, 'disk', VM_LIMITS.minDisk, VM_LIMITS.maxDisk) }),
+      ...(b.cpu === undefined ? {} : { cpu: b.cpu }),
+      ...(ramBytes === undefined ? {} : { ramBytes }),
+    });
+    return reply.status(202).send(next);
+  });
 
   api.delete('/v1/vms/:ref', { schema: { params: Ref, response: { 202: Vm, 204: Type.Null(), ...errors } } }, async (req, reply) => {
     const vm = await findVm(m, req.user, req.params.ref);

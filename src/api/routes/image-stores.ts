@@ -1,0 +1,27 @@
+import { Type } from 'typebox';
+import { ErrorResponse, ImageStore, Name } from '../../model/index.js';
+import { storageDriverNames } from '../../storage/registry.js';
+import { requireAdmin } from '../auth.js';
+import type { Api, Managers } from '../context.js';
+
+// Image stores: an admin creates them (idempotently: the same name and settings
+// again is a no-op, other settings a conflict); everyone may list them.
+
+const StoreCreateRequest = Type.Object(
+  {
+    name: Name,
+    driver: Type.String({ minLength: 1, maxLength: 32 }),
+    settings: Type.Record(Type.String({ maxLength: 64 }), Type.Union([Type.String({ maxLength: 4096 }), Type.Boolean(), Type.Integer()])),
+  },
+  { additionalProperties: false },
+);
+const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 409: ErrorResponse, 503: ErrorResponse };
+
+export function imageStoreRoutes(api: Api, m: Managers): void {
+  api.post('/v1/image-stores', { schema: { body: StoreCreateRequest, response: { 200: ImageStore, ...errors } } }, async (req) => {
+    requireAdmin(req);
+    return m.images.ensureStore(req.body.name, req.body.driver, req.body.settings);
+  });
+  api.get('/v1/image-stores', { schema: { response: { 200: Type.Array(ImageStore), 401: ErrorResponse } } }, async () => m.images.listStores());
+  api.get('/v1/storage-drivers', { schema: { response: { 200: Type.Array(Type.String()) } } }, async () => storageDriverNames());
+}

@@ -1,0 +1,229 @@
+// A host's side of ucloud networking, composed from one small wrapper per
+// kernel object: per network a bridge, a VXLAN port and a radvd; per NIC a tap
+// with anti-spoofing rules. Every method is idempotent and compares before it
+// changes anything, so the agent can call it again after a restart without
+// disturbing running VMs: nothing that already matches is deleted or
+// recreated, and radvd is restarted only when its config changed.
+
+import { Reverter } from '../../common/reverter.js';
+import { UcloudError } from '../../common/errors.js';
+import { silentLogger, type Logger } from '../../common/logger.js';
+import { addressInPrefix, canonicalIPv6, checkIfname, checkVni, parsePrefix64 } from './addr.js';
+import { addUplink, ensureFilterTable, ensureNicFilter, nicChainName, readFilterTable, removeNicFilter, removeUplink } from './antispoof.js';
+import { ensureBridge, removeBridge } from './bridge.js';
+import { Ip } from './ip.js';
+import { ensureRadvd, radvdPid, stopRadvd } from './radvd.js';
+import { ensureTap, removeTap, tapMacFor } from './tap.js';
+import { ensureVxlan, removeVxlan, vxlanName } from './vxlan.js';
+
+export { METADATA_LINK_LOCAL } from './bridge.js';
+export { tapMacFor } from './tap.js';
+export { vxlanName, defaultGroup } from './vxlan.js';
+
+export interface HostNetworkOptions {
+  /** Directory for radvd's config, pid and log files. */
+  runDir: string;
+  /** Underlay device that carries VXLAN (e.g. `eth0`). */
+  underlay: string;
+  /**
+   * This host's IPv6 address on the underlay. Used as the VXLAN source; needed
+   * for unicast peers. Default: the first global address of `underlay`.
+   */
+  underlayAddress?: string;
+  /** Run everything in this named network namespace (tests: one per fake host). */
+  netns?: string;
+  log?: Logger;
+}
+
+export interface EnsureNetworkOptions {
+  vni: number;
+  /** The network's /64, e.g. `fd00:1:2:3::/64`. */
+  prefix: string;
+  /** Unicast mode: the underlay addresses of the other hosts with this network. Default: multicast group ff05::<vni hex>. */
+  peers?: string[];
+}
+
+export interface NetworkState {
+  vni: number;
+  bridge: string;
+  vxlan: string;
+  prefix: string;
+  /** The overlay MTU advertised to guests. */
+  mtu: number;
+  radvdPid: number;
+  /** What this call created or restarted (empty when everything already matched). */
+  changed: string[];
+}
+
+export interface EnsureNicOptions {
+  vni: number;
+  /** The tap's name, as QEMU's `-netdev tap,ifname=` gets it. */
+  ifname: string;
+  /** The guest's MAC. */
+  mac: string;
+  /** The guest's allowed IPv6 sources (fe80::<EUI-64>, <prefix>::<EUI-64>); `::` is always allowed. */
+  allowedSources: string[];
+}
+
+export interface NicState {
+  ifname: string;
+  ifindex: number;
+  bridge: string;
+  /** The tap's own MAC (not the guest's). */
+  tapMac: string;
+  changed: string[];
+}
+
+export class HostNetwork {
+  private readonly ip: Ip;
+  private readonly log: Logger;
+  /** One change at a time: check-then-act on shared kernel state must not interleave. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly opts: HostNetworkOptions) {
+    checkIfname(opts.underlay);
+    this.ip = new Ip(opts.netns);
+    this.log = opts.log ?? silentLogger;
+  }
+
+  bridgeName(vni: number): string {
+    return `ucbr${checkVni(vni)}`;
+  }
+
+  vxlanName(vni: number): string {
+    return vxlanName(vni);
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** The VXLAN source: explicit, else the one the existing device uses if still ours, else the first global address. */
+  private async underlayLocal(vni: number, required: boolean): Promise<string | undefined> {
+    if (this.opts.underlayAddress) return canonicalIPv6(this.opts.underlayAddress);
+    if (!required) return undefined;
+    const addrs = (await this.ip.addrList(this.opts.underlay))
+      .filter((a) => a.family === 'inet6' && a.scope === 'global' && !a.tentative && !a.dadfailed)
+      .map((a) => canonicalIPv6(a.local));
+    const existing = (await this.ip.linkShow(vxlanName(vni)))?.linkinfo?.info_data?.local6;
+    if (typeof existing === 'string' && addrs.includes(canonicalIPv6(existing))) return canonicalIPv6(existing);
+    if (!addrs[0]) {
+      throw new UcloudError('PREFLIGHT_FAILED', `underlay ${this.opts.underlay} has no global IPv6 address for VXLAN`, {
+        hint: 'give the underlay interface a global IPv6 address, or configure the host\'s underlay address',
+      });
+    }
+    return addrs[0];
+  }
+
+  /** Bridge + VXLAN + radvd for one network on this host. */
+  ensureNetwork(o: EnsureNetworkOptions): Promise<NetworkState> {
+    return this.serial(() => new Reverter(this.log).run((undo) => this.doEnsureNetwork(o, undo)));
+  }
+
+  private async doEnsureNetwork(o: EnsureNetworkOptions, undo: Reverter): Promise<NetworkState> {
+    const vni = checkVni(o.vni);
+    const prefix = parsePrefix64(o.prefix);
+    const bridge = this.bridgeName(vni);
+    const vx = vxlanName(vni);
+    const changed: string[] = [];
+
+    // The VXLAN port is in the uplinks set before it ever joins the bridge.
+    const table = await ensureFilterTable(this.ip);
+    if (!table.uplinks.has(vx)) {
+      await addUplink(this.ip, vx);
+      undo.add(`uplink ${vx}`, () => removeUplink(this.ip, vx));
+    }
+
+    const bridgeExisted = await this.ip.linkExists(bridge);
+    await ensureBridge(this.ip, bridge, { globalAddress: `${addressInPrefix(prefix, 1n)}/64` });
+    if (!bridgeExisted) {
+      changed.push('bridge');
+      undo.add(`bridge ${bridge}`, () => removeBridge(this.ip, bridge));
+    }
+
+    const vxExisted = await this.ip.linkExists(vx);
+    const local = await this.underlayLocal(vni, o.peers !== undefined);
+    const vxState = await ensureVxlan(this.ip, {
+      vni,
+      device: this.opts.underlay,
+      master: bridge,
+      ...(local ? { local } : {}),
+      ...(o.peers !== undefined ? { peers: o.peers } : {}),
+    });
+    if (!vxExisted || vxState.recreated) {
+      changed.push(vxState.recreated ? 'vxlan(recreated)' : 'vxlan');
+      undo.add(`vxlan ${vx}`, () => removeVxlan(this.ip, vni));
+    }
+
+    const mtu = vxState.link.mtu;
+    const radvd = await ensureRadvd(this.ip, { runDir: this.opts.runDir, vni, interface: bridge, prefix: prefix.cidr, mtu });
+    if (radvd.started) {
+      changed.push('radvd');
+      undo.add(`radvd ${vni}`, () => stopRadvd(this.opts.runDir, vni));
+    }
+
+    const state: NetworkState = { vni, bridge, vxlan: vx, prefix: prefix.cidr, mtu, radvdPid: radvd.pid, changed };
+    if (changed.length) this.log.info({ vni, bridge, prefix: prefix.cidr, changed, peers: vxState.peers }, 'network ready');
+    else this.log.debug({ vni }, 'network already as wanted');
+    return state;
+  }
+
+  /** Stops radvd and deletes the VXLAN port and the bridge. Missing pieces are fine. */
+  removeNetwork(vni: number): Promise<void> {
+    return this.serial(async () => {
+      checkVni(vni);
+      const vx = vxlanName(vni);
+      await stopRadvd(this.opts.runDir, vni, { removeFiles: true });
+      await removeVxlan(this.ip, vni);
+      await removeUplink(this.ip, vx);
+      await removeBridge(this.ip, this.bridgeName(vni));
+      this.log.info({ vni }, 'network removed');
+    });
+  }
+
+  /** A tap on the network's bridge with its anti-spoofing rules (rules first). */
+  ensureNic(o: EnsureNicOptions): Promise<NicState> {
+    return this.serial(() => new Reverter(this.log).run((undo) => this.doEnsureNic(o, undo)));
+  }
+
+  private async doEnsureNic(o: EnsureNicOptions, undo: Reverter): Promise<NicState> {
+    const vni = checkVni(o.vni);
+    const ifname = checkIfname(o.ifname);
+    const bridge = this.bridgeName(vni);
+    if (!(await this.ip.linkExists(bridge))) {
+      throw new UcloudError('NETWORK_NOT_FOUND', `network VNI ${vni} is not set up on this host (no ${bridge})`, {
+        hint: 'the host agent sets up the network (ensureNetwork) before its NICs',
+      });
+    }
+    const changed: string[] = [];
+    const hadChain = (await readFilterTable(this.ip))?.chains.has(nicChainName(ifname)) ?? false;
+    if (await ensureNicFilter(this.ip, { ifname, mac: o.mac, allowedSources: o.allowedSources })) {
+      changed.push('filter');
+      if (!hadChain) undo.add(`filter ${ifname}`, () => removeNicFilter(this.ip, ifname));
+    }
+    const tap = await ensureTap(this.ip, { ifname, mac: o.mac, bridge });
+    if (tap.created) {
+      changed.push('tap');
+      undo.add(`tap ${ifname}`, () => removeTap(this.ip, ifname));
+    }
+    if (changed.length) this.log.info({ vni, ifname, mac: o.mac, changed }, 'nic ready');
+    return { ifname, ifindex: tap.link.ifindex, bridge, tapMac: tapMacFor(o.mac), changed };
+  }
+
+  /** Deletes the tap, then its rules (never a moment with the tap up and unfiltered). */
+  removeNic(ifname: string): Promise<void> {
+    return this.serial(async () => {
+      checkIfname(ifname);
+      await removeTap(this.ip, ifname);
+      await removeNicFilter(this.ip, ifname);
+      this.log.info({ ifname }, 'nic removed');
+    });
+  }
+
+  /** The pid of the network's radvd, if it runs. */
+  radvdPid(vni: number): Promise<number | undefined> {
+    return radvdPid(this.opts.runDir, vni);
+  }
+}

@@ -1,0 +1,185 @@
+// One radvd per network on each host, advertising the network's /64 on its
+// bridge so guests configure EUI-64 SLAAC addresses. Files live under the run
+// directory: radvd-<vni>.conf, radvd-<vni>.pid, radvd-<vni>.log.
+//
+// How radvd 2.19 behaves (verified): it forks a daemon and the parent exits
+// once the daemon has written and flock()ed the pid file; a second radvd on
+// the same pid file exits 255 ("unable to lock pid file"); SIGTERM makes the
+// daemon remove its pid file; a stale pid file (dead pid) is simply
+// overwritten. The daemon closes our stdio, so starting it does not hang.
+
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { UcloudError } from '../../common/errors.js';
+import { checkIfname, checkVni, parsePrefix64 } from './addr.js';
+import { METADATA_LINK_LOCAL } from './bridge.js';
+import type { Ip } from './ip.js';
+
+export interface RadvdPaths {
+  conf: string;
+  pid: string;
+  log: string;
+}
+
+export function radvdPaths(runDir: string, vni: number): RadvdPaths {
+  const dir = resolve(runDir); // radvd chdirs to / when it daemonizes
+  return {
+    conf: join(dir, `radvd-${checkVni(vni)}.conf`),
+    pid: join(dir, `radvd-${vni}.pid`),
+    log: join(dir, `radvd-${vni}.log`),
+  };
+}
+
+export interface RadvdConfig {
+  /** The bridge. */
+  interface: string;
+  /** The network's /64. */
+  prefix: string;
+  /** Advertised link MTU (the overlay's, so guests never send what VXLAN cannot carry). */
+  mtu?: number;
+}
+
+/**
+ * The settings measured to work (FIELD-NOTES): frequent RAs, router lifetime 0
+ * (we are no default router: the prefix is on-link only, and global forwarding
+ * stays off), on-link + autonomous prefix. No RDNSS: there is no DNS server.
+ * RAs come from fe80::1, the address VMs know as the metadata server.
+ */
+export function renderRadvdConf(cfg: RadvdConfig): string {
+  checkIfname(cfg.interface);
+  const prefix = parsePrefix64(cfg.prefix).cidr;
+  const lines = [
+    '# Written by ucloud; rewritten whenever the network changes. Do not edit.',
+    `interface ${cfg.interface}`,
+    '{',
+    '\tAdvSendAdvert on;',
+    '\tMinRtrAdvInterval 3;',
+    '\tMaxRtrAdvInterval 10;',
+    '\tAdvDefaultLifetime 0;',
+    ...(cfg.mtu ? [`\tAdvLinkMTU ${cfg.mtu};`] : []),
+    `\tAdvRASrcAddress { ${METADATA_LINK_LOCAL}; };`,
+    `\tprefix ${prefix}`,
+    '\t{',
+    '\t\tAdvOnLink on;',
+    '\t\tAdvAutonomous on;',
+    '\t};',
+    '};',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+async function readText(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** True when `pid` is a live (not zombie) radvd started with `-C conf`. */
+async function isOurRadvd(pid: number, conf: string): Promise<boolean> {
+  const cmdline = await readText(`/proc/${pid}/cmdline`);
+  if (!cmdline) return false; // gone, or a zombie (empty cmdline)
+  const argv = cmdline.split('\0');
+  const c = argv.indexOf('-C');
+  return (argv[0] ?? '').split('/').pop() === 'radvd' && c >= 0 && argv[c + 1] === conf;
+}
+
+/** The pid of this network's running radvd, or undefined. */
+export async function radvdPid(runDir: string, vni: number): Promise<number | undefined> {
+  const paths = radvdPaths(runDir, vni);
+  const text = await readText(paths.pid);
+  const pid = Number(text?.trim());
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  return (await isOurRadvd(pid, paths.conf)) ? pid : undefined;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function tail(path: string, lines = 8): Promise<string> {
+  return ((await readText(path)) ?? '').trim().split('\n').slice(-lines).join('\n');
+}
+
+export interface RadvdState {
+  pid: number;
+  /** True when radvd was (re)started by this call. */
+  started: boolean;
+  paths: RadvdPaths;
+}
+
+/**
+ * Makes sure this network's radvd runs with the wanted config: starts it when
+ * it is not running, restarts it only when the config file changed, and
+ * otherwise leaves the running daemon alone (VMs keep hearing RAs).
+ */
+export async function ensureRadvd(ip: Ip, opts: { runDir: string; vni: number } & RadvdConfig): Promise<RadvdState> {
+  const paths = radvdPaths(opts.runDir, opts.vni);
+  const want = renderRadvdConf(opts);
+  const have = await readText(paths.conf);
+  const running = await radvdPid(opts.runDir, opts.vni);
+  if (running !== undefined && have === want) return { pid: running, started: false, paths };
+
+  await mkdir(resolve(opts.runDir), { recursive: true });
+  if (have !== want) {
+    const tmp = `${paths.conf}.tmp`;
+    await writeFile(tmp, want);
+    await rename(tmp, paths.conf);
+  }
+  if (running !== undefined) await stopRadvd(opts.runDir, opts.vni);
+  try {
+    await ip.exec('radvd', ['-C', paths.conf, '-p', paths.pid, '-m', 'logfile', '-l', paths.log], { timeoutMs: 10_000 });
+  } catch (err) {
+    throw new UcloudError('COMMAND_FAILED', `radvd for VNI ${opts.vni} did not start`, {
+      details: { log: await tail(paths.log), conf: paths.conf },
+      cause: err,
+    });
+  }
+  // The parent exits after the daemon wrote its pid; poll briefly anyway.
+  for (let i = 0; i < 40; i++) {
+    const pid = await radvdPid(opts.runDir, opts.vni);
+    if (pid !== undefined) return { pid, started: true, paths };
+    await sleep(50);
+  }
+  throw new UcloudError('COMMAND_FAILED', `radvd for VNI ${opts.vni} exited right after starting`, {
+    details: { log: await tail(paths.log), conf: paths.conf },
+  });
+}
+
+/**
+ * Stops this network's radvd (SIGTERM, then SIGKILL after 5 s) and removes its
+ * pid file. Returns whether one was running. Never signals a pid whose
+ * cmdline is not this network's radvd.
+ */
+export async function stopRadvd(runDir: string, vni: number, opts: { removeFiles?: boolean } = {}): Promise<boolean> {
+  const paths = radvdPaths(runDir, vni);
+  const pid = await radvdPid(runDir, vni);
+  if (pid !== undefined) {
+    const signal = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(pid, sig);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+      }
+    };
+    const exited = async (ms: number) => {
+      for (let waited = 0; waited < ms; waited += 50) {
+        if (!(await isOurRadvd(pid, paths.conf))) return true;
+        await sleep(50);
+      }
+      return !(await isOurRadvd(pid, paths.conf));
+    };
+    signal('SIGTERM');
+    if (!(await exited(5000))) {
+      signal('SIGKILL');
+      await exited(2000);
+    }
+  }
+  await rm(paths.pid, { force: true });
+  if (opts.removeFiles) {
+    await rm(paths.conf, { force: true });
+    await rm(paths.log, { force: true });
+  }
+  return pid !== undefined;
+}

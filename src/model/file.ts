@@ -1,0 +1,18 @@
+import { Type, type Static } from 'typebox';
+import { Bytes, Name, Timestamp, Uuid } from './common.js';
+
+/** A user's file as the filescanner last saw it: <files_path>/<owner>/<name>. */
+export const UserFile = Type.Object(
+  {
+    id: Uuid,
+    owner: Name,
+    /** Path relative to the owner's folder; may contain sub-folders. */
+    name: Type.String({ minLength: 1, maxLength: 1024 }),
+    sizeBytes: Bytes,
+    sha512: Type.String({ pattern: '^[0-9a-f]{128}$' }),
+    mtimeMs: Type.Number(),
+    seenAt: Timestamp,
+  },
+  { additionalProperties: false },
+);
+export type UserFile = Static<typeof UserFile>;

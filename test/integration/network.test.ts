@@ -1,0 +1,317 @@
+// Host networking on real kernel objects: two fake hosts (network namespaces)
+// joined by an underlay bridge in a third, each running HostNetwork for the
+// same VNI; a fake VM per host is a further namespace reached through a veth
+// whose host end stands in for the tap (a tap needs QEMU to carry frames).
+// No traffic leaves the namespaces this file creates.
+
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../src/common/exec.js';
+import { formatIPv6, parseIPv6 } from '../../src/host/network/addr.js';
+import { ensureNicFilter, listNicChain, readFilterTable, removeNicFilter, renderNicRules } from '../../src/host/network/antispoof.js';
+import { defaultGroup, HostNetwork, tapMacFor } from '../../src/host/network/index.js';
+import { Ip } from '../../src/host/network/ip.js';
+import { renderRadvdConf } from '../../src/host/network/radvd.js';
+import { listPeers } from '../../src/host/network/vxlan.js';
+
+const tag = randomBytes(2).toString('hex');
+const NS = { u: `ucl-u-${tag}`, h1: `ucl-h1-${tag}`, h2: `ucl-h2-${tag}`, g1: `ucl-g1-${tag}`, g2: `ucl-g2-${tag}` };
+const VNI = 0x10000 + randomBytes(2).readUInt16BE();
+const VNI2 = VNI + 1;
+const PREFIX = `fd42:${tag}:0:1::/64`;
+const PREFIX2 = `fd42:${tag}:0:2::/64`;
+const UNDERLAY = { h1: `fdff:${tag}::1`, h2: `fdff:${tag}::2` };
+const MAC = { g1: '52:54:00:12:00:01', g2: '52:54:00:12:00:02' };
+const PORT = { g1: `vm1-${tag}`, g2: `vm2-${tag}` };
+const TAP = `tp-${tag}`;
+
+/** The modified EUI-64 interface id of a MAC (flip the U/L bit, insert ff:fe). */
+function eui64(mac: string): bigint {
+  const b = mac.split(':').map((x) => parseInt(x, 16));
+  b[0] = (b[0] as number) ^ 0x02;
+  return BigInt(`0x${[...b.slice(0, 3), 0xff, 0xfe, ...b.slice(3)].map((x) => x.toString(16).padStart(2, '0')).join('')}`);
+}
+function inPrefix(prefix: string, id: bigint): string {
+  return formatIPv6(parseIPv6(prefix.split('/')[0] as string) | id);
+}
+const linkLocal = (mac: string) => inPrefix('fe80::/64', eui64(mac));
+const globalOf = (mac: string) => inPrefix(PREFIX, eui64(mac));
+
+const sh = (cmd: string, args: string[]) => run(cmd, args, { timeoutMs: 15_000 });
+const inNs = (ns: string, cmd: string, args: string[]) => sh('ip', ['netns', 'exec', ns, cmd, ...args]);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface If6 {
+  addr: string;
+  dev: string;
+  scope: number;
+  flags: number;
+}
+/** /proc/net/if_inet6 as seen inside `ns`: scope 0x00 = global, flag 0x40 = tentative. */
+async function inet6(ns: string): Promise<If6[]> {
+  const { stdout } = await inNs(ns, 'cat', ['/proc/net/if_inet6']);
+  return stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .map(([hex, , , scope, flags, dev]) => ({
+      addr: formatIPv6(BigInt(`0x${hex}`)),
+      dev: dev as string,
+      scope: parseInt(scope as string, 16),
+      flags: parseInt(flags as string, 16),
+    }));
+}
+async function readyGlobal(ns: string, addr: string): Promise<boolean> {
+  return (await inet6(ns)).some((a) => a.addr === addr && a.scope === 0 && !(a.flags & 0x40));
+}
+async function until(what: string, fn: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** One echo from the guest in `ns` (optionally from `src`); neighbour caches flushed first. */
+async function ping(ns: string, dst: string, opts: { src?: string; attempts?: number } = {}): Promise<boolean> {
+  for (let i = 0; i < (opts.attempts ?? 1); i++) {
+    await sh('ip', ['-n', NS.g1, 'neigh', 'flush', 'all']);
+    await sh('ip', ['-n', NS.g2, 'neigh', 'flush', 'all']);
+    const args = ['ping', '-6', '-c', '1', '-W', '2', ...(opts.src ? ['-I', opts.src] : []), dst];
+    const r = await run('ip', ['netns', 'exec', ns, 'busybox', ...args], { timeoutMs: 10_000, okCodes: [0, 1] });
+    if (r.code === 0) return true;
+  }
+  return false;
+}
+
+describe('host networking helpers (pure)', () => {
+  it('formats addresses, groups, tap MACs, radvd config and tap rules', () => {
+    expect(formatIPv6(parseIPv6('FD00:0:0:0:0:0:0:1'))).toBe('fd00::1');
+    expect(formatIPv6(parseIPv6('1:0:0:2:0:0:0:3'))).toBe('1:0:0:2::3');
+    expect(formatIPv6(parseIPv6('::ffff:10.0.0.1'))).toBe('::ffff:a00:1');
+    expect(defaultGroup(100)).toBe('ff05::64');
+    expect(defaultGroup(0x123456)).toBe('ff05::12:3456');
+    expect(tapMacFor('52:54:00:AB:CD:EF')).toBe('fe:54:00:ab:cd:ef');
+    expect(linkLocal('52:54:00:12:00:01')).toBe('fe80::5054:ff:fe12:1');
+    const conf = renderRadvdConf({ interface: 'ucbr7', prefix: 'fd00:1:2:3::/64', mtu: 1430 });
+    for (const line of ['AdvSendAdvert on;', 'MinRtrAdvInterval 3;', 'MaxRtrAdvInterval 10;', 'AdvDefaultLifetime 0;', 'AdvLinkMTU 1430;',
+      'prefix fd00:1:2:3::/64', 'AdvOnLink on;', 'AdvAutonomous on;']) expect(conf).toContain(line);
+    expect(conf).not.toContain('RDNSS');
+    expect(() => renderRadvdConf({ interface: 'ucbr7', prefix: 'fd00:1:2:3::/48' })).toThrow(/\/64/);
+    const rules = renderNicRules({ ifname: 'tap1', mac: '52:54:00:12:00:01', allowedSources: ['FE80::5054:ff:fe12:1', '::'] });
+    expect(rules[0]).toMatch(/^add rule bridge ucloud nic-tap1 ether saddr != 52:54:00:12:00:01 drop comment "ucloud:v1:[0-9a-f]{16}"$/);
+    expect(rules[2]).toBe('add rule bridge ucloud nic-tap1 ip6 saddr != { ::, fe80::5054:ff:fe12:1 } drop');
+    expect(() => renderNicRules({ ifname: 'tap 1', mac: '52:54:00:12:00:01', allowedSources: ['fe80::1'] })).toThrow();
+  });
+});
+
+describe('host networking (bridge, VXLAN, radvd, taps, anti-spoofing) in network namespaces', () => {
+  let runDir: string;
+  let hn1: HostNetwork;
+  let hn2: HostNetwork;
+  const ip1 = new Ip(NS.h1);
+  const ip2 = new Ip(NS.h2);
+  const times: Record<string, number> = {};
+
+  beforeAll(async () => {
+    runDir = await mkdtemp(join(tmpdir(), `ucloud-net-${tag}-`));
+    for (const ns of Object.values(NS)) await sh('ip', ['netns', 'add', ns]);
+    // Underlay: a bridge in its own namespace, one veth per host.
+    await sh('ip', ['-n', NS.u, 'link', 'add', 'ubr', 'type', 'bridge', 'mcast_snooping', '0']);
+    await sh('ip', ['-n', NS.u, 'link', 'set', 'ubr', 'up']);
+    for (const h of ['h1', 'h2'] as const) {
+      await sh('ip', ['link', 'add', 'name', 'eth0', 'netns', NS[h], 'type', 'veth', 'peer', 'name', `u-${h}`, 'netns', NS.u]);
+      await sh('ip', ['-n', NS.u, 'link', 'set', `u-${h}`, 'master', 'ubr', 'up']);
+      await sh('ip', ['-n', NS[h], 'link', 'set', 'lo', 'up']);
+      await sh('ip', ['-n', NS[h], 'addr', 'add', `${UNDERLAY[h]}/64`, 'dev', 'eth0', 'nodad']);
+      await sh('ip', ['-n', NS[h], 'link', 'set', 'eth0', 'up']);
+    }
+    // Guests: SLAAC with EUI-64 addresses, as the guest image configures it.
+    for (const g of ['g1', 'g2'] as const) {
+      for (const [k, v] of Object.entries({ accept_ra: 1, autoconf: 1, addr_gen_mode: 0, use_tempaddr: 0 })) {
+        for (const scope of ['all', 'default']) await inNs(NS[g], 'sh', ['-c', `echo ${v} > /proc/sys/net/ipv6/conf/${scope}/${k}`]);
+      }
+      await sh('ip', ['-n', NS[g], 'link', 'set', 'lo', 'up']);
+    }
+    hn1 = new HostNetwork({ runDir: join(runDir, 'h1'), underlay: 'eth0', netns: NS.h1 });
+    hn2 = new HostNetwork({ runDir: join(runDir, 'h2'), underlay: 'eth0', netns: NS.h2 });
+  });
+
+  afterAll(async () => {
+    for (const [hn, vni] of [[hn1, VNI], [hn1, VNI2], [hn2, VNI], [hn2, VNI2]] as const) {
+      await hn?.removeNetwork(vni).catch((err: unknown) => console.error('cleanup:', err));
+    }
+    for (const ns of Object.values(NS)) await sh('ip', ['netns', 'del', ns]).catch(() => undefined);
+    if (runDir) await rm(runDir, { recursive: true, force: true });
+    console.log('network timings (ms):', JSON.stringify(times));
+  });
+
+  it('gives guests on two hosts EUI-64 SLAAC addresses from radvd and connects them over VXLAN', async () => {
+    let t = Date.now();
+    const n1 = await hn1.ensureNetwork({ vni: VNI, prefix: PREFIX });
+    times.ensureNetwork = Date.now() - t;
+    const n2 = await hn2.ensureNetwork({ vni: VNI, prefix: PREFIX });
+    expect(n1.changed).toEqual(['bridge', 'vxlan', 'radvd']);
+    expect(n2.bridge).toBe(hn2.bridgeName(VNI));
+    expect(n1.mtu).toBe(1430); // 1500 underlay − 70 bytes of IPv6 VXLAN
+
+    const br = await ip1.linkShow(n1.bridge);
+    expect(br?.linkinfo?.info_data).toMatchObject({ stp_state: 0, forward_delay: 0, mcast_snooping: 0 });
+    expect((await ip1.addrList(n1.bridge)).map((a) => a.local).sort()).toEqual([`fd42:${tag}:0:1::1`, 'fe80::1']);
+    expect((await ip1.linkShow(n1.vxlan))?.linkinfo?.info_data).toMatchObject({ id: VNI, group6: formatIPv6((0xff05n << 112n) | BigInt(VNI)), port: 4789, link: 'eth0' });
+    expect((await ip1.linkShow(n1.vxlan))?.master).toBe(n1.bridge);
+
+    // The fake VMs: a veth per guest, its host end filtered and enslaved like a tap.
+    for (const [g, hn, ip, n] of [['g1', hn1, ip1, n1], ['g2', hn2, ip2, n2]] as const) {
+      const port = PORT[g];
+      t = Date.now();
+      await ensureNicFilter(ip, { ifname: port, mac: MAC[g], allowedSources: [linkLocal(MAC[g]), globalOf(MAC[g])] });
+      if (g === 'g1') times.nicFilter = Date.now() - t;
+      await sh('ip', ['link', 'add', 'name', port, 'netns', g === 'g1' ? NS.h1 : NS.h2, 'address', tapMacFor(MAC[g]), 'type', 'veth',
+        'peer', 'name', 'eth0', 'netns', NS[g], 'address', MAC[g]]);
+      await ip.linkSet(port, ['addrgenmode', 'none']);
+      await ip.linkSet(port, ['mtu', String(n.mtu), 'master', hn.bridgeName(VNI), 'up']);
+    }
+    t = Date.now();
+    await sh('ip', ['-n', NS.g1, 'link', 'set', 'eth0', 'up']);
+    await sh('ip', ['-n', NS.g2, 'link', 'set', 'eth0', 'up']);
+    await until('SLAAC addresses in both guests', async () => (await readyGlobal(NS.g1, globalOf(MAC.g1))) && (await readyGlobal(NS.g2, globalOf(MAC.g2))), 30_000);
+    times.slaacReady = Date.now() - t;
+    // radvd advertised the overlay MTU.
+    expect((await inNs(NS.g1, 'cat', ['/proc/sys/net/ipv6/conf/eth0/mtu'])).stdout.trim()).toBe('1430');
+
+    t = Date.now();
+    expect(await ping(NS.g1, globalOf(MAC.g2), { attempts: 5 })).toBe(true);
+    times.firstPing = Date.now() - t;
+    // Each guest reaches its own host's fe80::1, and only its own: the other
+    // host's bridge (same address) is isolated from the overlay.
+    expect(await ping(NS.g1, 'fe80::1%eth0', { attempts: 3 })).toBe(true);
+    const neigh = JSON.parse((await sh('ip', ['-n', NS.g1, '-j', 'neigh', 'show', 'fe80::1'])).stdout) as { lladdr?: string }[];
+    expect(neigh[0]?.lladdr).toBe(br?.address);
+  });
+
+  it('drops frames from a guest whose source MAC or IPv6 address is not its own', async () => {
+    const g2addr = globalOf(MAC.g2);
+    const foreign = inPrefix(PREFIX, 0x99n);
+    console.log(`nft chain for ${PORT.g1}:\n${await listNicChain(ip1, PORT.g1)}`);
+
+    // A foreign source address.
+    await sh('ip', ['-n', NS.g1, 'addr', 'add', `${foreign}/64`, 'dev', 'eth0', 'nodad']);
+    expect(await ping(NS.g1, g2addr, { src: foreign })).toBe(false);
+    // Control: without the rules the same packet gets through.
+    await removeNicFilter(ip1, PORT.g1);
+    expect(await ping(NS.g1, g2addr, { src: foreign, attempts: 3 })).toBe(true);
+    await ensureNicFilter(ip1, { ifname: PORT.g1, mac: MAC.g1, allowedSources: [linkLocal(MAC.g1), globalOf(MAC.g1)] });
+    expect(await ping(NS.g1, g2addr, { src: foreign })).toBe(false);
+    await sh('ip', ['-n', NS.g1, 'addr', 'del', `${foreign}/64`, 'dev', 'eth0']);
+    expect(await ping(NS.g1, g2addr, { src: globalOf(MAC.g1), attempts: 3 })).toBe(true);
+
+    // A foreign MAC (the guest's own IPv6 source).
+    await sh('ip', ['-n', NS.g1, 'link', 'set', 'eth0', 'address', '52:54:00:12:00:77']);
+    expect(await ping(NS.g1, g2addr, { src: globalOf(MAC.g1) })).toBe(false);
+    await sh('ip', ['-n', NS.g1, 'link', 'set', 'eth0', 'address', MAC.g1]);
+    // An RA may have arrived meanwhile and added a SLAAC address for the borrowed MAC.
+    for (const a of await inet6(NS.g1)) {
+      if (a.dev === 'eth0' && a.scope === 0 && a.addr !== globalOf(MAC.g1)) await sh('ip', ['-n', NS.g1, 'addr', 'del', `${a.addr}/64`, 'dev', 'eth0']);
+    }
+    expect(await ping(NS.g1, g2addr, { attempts: 3 })).toBe(true);
+  });
+
+  it('makes a real tap on the bridge, with its rules, and removes both', async () => {
+    const mac = '52:54:00:12:00:09';
+    const t = Date.now();
+    const nic = await hn1.ensureNic({ vni: VNI, ifname: TAP, mac, allowedSources: [linkLocal(mac), globalOf(mac)] });
+    times.ensureNic = Date.now() - t;
+    expect(nic.changed).toEqual(['filter', 'tap']);
+    const link = await ip1.linkShow(TAP);
+    expect(link?.linkinfo?.info_kind).toBe('tun');
+    expect(link?.linkinfo?.info_data).toMatchObject({ type: 'tap', persist: true });
+    expect(link?.master).toBe(hn1.bridgeName(VNI));
+    expect(link?.address).toBe('fe:54:00:12:00:09'); // not the guest's MAC
+    expect(link?.flags).toContain('UP');
+    expect(link?.mtu).toBe(1430);
+    expect(link?.inet6_addr_gen_mode).toBe('none');
+    const table = await readFilterTable(ip1);
+    expect(table?.nics.get(TAP)).toBe(`nic-${TAP}`);
+
+    await expect(hn1.ensureNic({ vni: VNI2, ifname: 'tp-nonet', mac, allowedSources: [linkLocal(mac)] })).rejects.toMatchObject({ code: 'NETWORK_NOT_FOUND' });
+  });
+
+  it('changes nothing when called again, and reconciles unicast peers in place', async () => {
+    const before = {
+      bridge: (await ip1.linkShow(hn1.bridgeName(VNI)))?.ifindex,
+      vxlan: (await ip1.linkShow(hn1.vxlanName(VNI)))?.ifindex,
+      tap: (await ip1.linkShow(TAP))?.ifindex,
+      radvd: await hn1.radvdPid(VNI),
+      chain: await listNicChain(ip1, TAP),
+      handles: (await readFilterTable(ip1))?.chains.get(`nic-${TAP}`)?.map((r) => r.handle),
+    };
+    expect(before.radvd).toBeGreaterThan(0);
+    // A fresh instance, as after an agent restart: all state is in the kernel.
+    const restarted = new HostNetwork({ runDir: join(runDir, 'h1'), underlay: 'eth0', netns: NS.h1 });
+    let t = Date.now();
+    const again = await restarted.ensureNetwork({ vni: VNI, prefix: PREFIX });
+    times.ensureNetworkAgain = Date.now() - t;
+    const mac = '52:54:00:12:00:09';
+    t = Date.now();
+    const nic = await restarted.ensureNic({ vni: VNI, ifname: TAP, mac, allowedSources: [globalOf(mac), linkLocal(mac)] });
+    times.ensureNicAgain = Date.now() - t;
+    expect(again.changed).toEqual([]);
+    expect(nic.changed).toEqual([]);
+    expect({
+      bridge: (await ip1.linkShow(hn1.bridgeName(VNI)))?.ifindex,
+      vxlan: (await ip1.linkShow(hn1.vxlanName(VNI)))?.ifindex,
+      tap: (await ip1.linkShow(TAP))?.ifindex,
+      radvd: await hn1.radvdPid(VNI),
+      chain: await listNicChain(ip1, TAP),
+      handles: (await readFilterTable(ip1))?.chains.get(`nic-${TAP}`)?.map((r) => r.handle),
+    }).toEqual(before);
+    // Still connected after the second round.
+    expect(await ping(NS.g1, globalOf(MAC.g2), { attempts: 3 })).toBe(true);
+
+    // Unicast mode on a second network: peers added and removed in place.
+    const vx2 = hn1.vxlanName(VNI2);
+    await hn1.ensureNetwork({ vni: VNI2, prefix: PREFIX2, peers: [UNDERLAY.h2] });
+    const vx2index = (await ip1.linkShow(vx2))?.ifindex;
+    expect((await ip1.linkShow(vx2))?.linkinfo?.info_data).toMatchObject({ id: VNI2, local6: UNDERLAY.h1 });
+    expect(await listPeers(ip1, vx2)).toEqual([UNDERLAY.h2]);
+    await hn1.ensureNetwork({ vni: VNI2, prefix: PREFIX2, peers: [UNDERLAY.h2, `fdff:${tag}::3`] });
+    expect((await listPeers(ip1, vx2)).sort()).toEqual([UNDERLAY.h2, `fdff:${tag}::3`].sort());
+    const r = await hn1.ensureNetwork({ vni: VNI2, prefix: PREFIX2, peers: [] });
+    expect(r.changed).toEqual([]);
+    expect(await listPeers(ip1, vx2)).toEqual([]);
+    expect((await ip1.linkShow(vx2))?.ifindex).toBe(vx2index);
+
+    // radvd: restarted when its config changes, started again when it died.
+    const pidA = await hn1.radvdPid(VNI2);
+    const prefix3 = `fd42:${tag}:0:3::/64`;
+    const r3 = await hn1.ensureNetwork({ vni: VNI2, prefix: prefix3, peers: [] });
+    expect(r3.changed).toEqual(['radvd']);
+    expect(r3.radvdPid).not.toBe(pidA);
+    expect((await ip1.addrList(hn1.bridgeName(VNI2))).map((a) => a.local).sort()).toEqual([`fd42:${tag}:0:3::1`, 'fe80::1']);
+    process.kill(r3.radvdPid, 'SIGKILL'); // leaves a stale pid file behind
+    await until('radvd to die', async () => (await hn1.radvdPid(VNI2)) === undefined, 5000);
+    const r4 = await hn1.ensureNetwork({ vni: VNI2, prefix: prefix3, peers: [] });
+    expect(r4.changed).toEqual(['radvd']);
+    expect(r4.radvdPid).not.toBe(r3.radvdPid);
+
+    // removeNic / removeNetwork take everything away, and again is fine.
+    await hn1.removeNic(TAP);
+    expect(await ip1.linkExists(TAP)).toBe(false);
+    expect((await readFilterTable(ip1))?.chains.has(`nic-${TAP}`)).toBe(false);
+    await hn1.removeNic(TAP);
+
+    const radvd2 = await hn1.radvdPid(VNI2);
+    await hn1.removeNetwork(VNI2);
+    await hn1.removeNetwork(VNI2);
+    expect(await ip1.linkExists(vx2)).toBe(false);
+    expect(await ip1.linkExists(hn1.bridgeName(VNI2))).toBe(false);
+    expect(await hn1.radvdPid(VNI2)).toBeUndefined();
+    expect((await sh('cat', [`/proc/${radvd2}/cmdline`]).catch(() => ({ stdout: '' }))).stdout).toBe('');
+    expect((await readFilterTable(ip1))?.uplinks.has(vx2)).toBe(false);
+    expect((await readFilterTable(ip1))?.uplinks.has(hn1.vxlanName(VNI))).toBe(true);
+  });
+});
