@@ -143,13 +143,14 @@ kernel_unpack=$!
 for pkg in $packages; do
   [ "$pkg" = "$kernel_pkg" ] && continue
   mkdir -p "$ex/$pkg"
-  dpkg-deb -x "${deb[$pkg]}" "$ex/$pkg" || die "dpkg -x ${deb[$pkg]} failed"
+  dpkg-deb -x "${deb[$pkg]}" "$ex/$pkg" || die "dpkg -x ${deb[$pkg]} failed (corrupt download? delete it and retry)"
 done
 
 # ------------------------------------------------------------------ rootfs --
 root="$work/root"
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc/acpi,etc/dropbear,etc/ucloud,lib/modules,lib64,lib/x86_64-linux-gnu,proc,sys,dev,run,tmp,root/.ssh,var/log,mnt}
 ln -s ../run "$root/var/run"
+: >"$root/var/log/lastlog"; : >"$root/var/log/wtmp"   # dropbear logs logins here
 chmod 755 "$root"
 chmod 1777 "$root/tmp"
 chmod 700 "$root/root" "$root/root/.ssh" "$root/etc/dropbear"
@@ -234,16 +235,19 @@ mount -t devpts -o nosuid,noexec,gid=5,mode=620,ptmxmode=666 devpts /dev/pts
 mount -t tmpfs -o nosuid,nodev,mode=755 tmpfs /run
 mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp
 hostname ucloud-guest
+: >/run/utmp
 
 # Modules, dependencies first (order written by build-image.sh).
 while read -r m; do
-  insmod "/lib/modules/$m.ko" >/dev/null 2>&1
+  insmod "/lib/modules/$m.ko" >/dev/null 2>&1 || echo "init: insmod $m failed"
 done </etc/ucloud/modules
 
 # Power button (QMP system_powerdown) -> acpid -> /etc/acpi/poweroff.
 # Started before the boot marker so a power-down sent right after it works.
 if [ -e /dev/input/event0 ]; then
   acpid -c /etc/acpi -a /etc/acpid.conf -l /run/acpid.log -p /run/acpid.pid
+else
+  echo "init: no input event devices; the power button will not work"
 fi
 # `poweroff`/`halt`/`reboot` inside the guest signal PID 1.
 trap '/usr/sbin/ucloud-poweroff' USR1 USR2
@@ -295,7 +299,7 @@ EOF
 chmod 755 "$root/init"
 
 # kernel and modules: resolve dependencies, copy (decompressed) in load order
-wait "$kernel_unpack" || { kernel_unpack=; die "dpkg -x ${deb[$kernel_pkg]} failed"; }
+wait "$kernel_unpack" || { kernel_unpack=; die "dpkg -x ${deb[$kernel_pkg]} failed (corrupt download? delete it and retry)"; }
 kernel_unpack=
 vmlinuz=$(ls "$kdir"/boot/vmlinuz-* 2>/dev/null | head -n 1) || true
 [ -n "$vmlinuz" ] || die "no /boot/vmlinuz-* in ${deb[$kernel_pkg]}"
@@ -360,7 +364,7 @@ newc_entry() { # name mode(octal) rdevmajor rdevminor
   return 0
 }
 {
-  (cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet)
+  (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet)
   newc_entry dev/console 020600 5 1
   newc_entry TRAILER!!! 0 0 0
 } | gzip -6 -n >"$work/initrd.gz"

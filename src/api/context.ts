@@ -3,6 +3,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FileManager } from '../managers/files.js';
 import type { HostManager } from '../managers/hosts.js';
 import type { ImageManager } from '../managers/images.js';
+import type { KeyManager } from '../managers/keys.js';
+import type { NetworkManager } from '../managers/networks.js';
 import type { UserManager } from '../managers/users.js';
 import type { VmManager } from '../managers/vms.js';
 import type { User } from '../model/index.js';
@@ -13,6 +15,8 @@ export interface Managers {
   hosts: HostManager;
   images: ImageManager;
   files: FileManager;
+  keys: KeyManager;
+  networks: NetworkManager;
 }
 
 export type Api = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;

@@ -7,6 +7,8 @@ import { errorHandler, notFoundHandler } from './errors.js';
 import { fileRoutes } from './routes/files.js';
 import { hostRoutes } from './routes/hosts.js';
 import { imageStoreRoutes } from './routes/image-stores.js';
+import { keyRoutes } from './routes/keys.js';
+import { networkRoutes } from './routes/networks.js';
 import { imageRoutes } from './routes/images.js';
 import { userRoutes } from './routes/users.js';
 import { vmRoutes } from './routes/vms.js';
@@ -32,6 +34,8 @@ export function buildApi(m: Managers, log: Logger): Api {
   imageRoutes(api, m);
   imageStoreRoutes(api, m);
   fileRoutes(api, m);
+  keyRoutes(api, m);
+  networkRoutes(api, m);
   userRoutes(api, m);
   return api;
 }

@@ -43,6 +43,10 @@ export const CONFIG_KEYS = {
   },
   files_path: { kind: 'string', default: '/var/lib/ucloud/files', env: ['FILES_PATH', 'UCLOUD_FILES_PATH'], doc: "The filescanner's base directory: one folder per user." },
   filescanner_interval: { kind: 'duration', default: '5s', env: ['UCLOUD_FILESCANNER_INTERVAL'], doc: 'How often the filescanner walks files_path for new, changed and deleted files.' },
+  vni_range: { kind: 'string', default: '10000-16000000', env: ['UCLOUD_VNI_RANGE'], doc: 'VXLAN network identifiers handed to networks, as first-last.' },
+  ipv6_pool: { kind: 'string', default: 'fd75:636c:6f75::/48', env: ['UCLOUD_IPV6_POOL'], doc: 'Each network gets one /64 of this pool (a /48 holds 65536 networks).' },
+  vxlan_underlay: { kind: 'string', default: 'lo', env: ['UCLOUD_VXLAN_UNDERLAY'], doc: 'The interface VXLAN traffic between hosts uses (lo: one machine only).' },
+  metadata_listen: { kind: 'string', default: '[::]:80', env: ['UCLOUD_METADATA_LISTEN'], doc: 'Where the metadata server listens. VMs reach it at http://[fe80::1%eth0]/ on their network, so keep port 80.' },
   api_listen: { kind: 'string', default: '[::1]:8470', env: ['UCLOUD_API_LISTEN'], doc: 'Address and port the API server listens on.' },
   api_url: { kind: 'string', default: 'http://[::1]:8470', env: ['UCLOUD_API_URL', 'UCLOUD_URL'], doc: 'Where the CLI finds the API (the CLI config file can also set it).' },
   host_name: { kind: 'string', default: '', env: ['UCLOUD_HOST_NAME'], doc: "This hypervisor's name in ucloud. Empty: the machine's hostname." },
@@ -78,6 +82,10 @@ export interface Config {
   filesPath: string;
   filescannerIntervalMs: number;
   apiListen: { host: string; port: number };
+  vniRange: { first: number; last: number };
+  ipv6Pool: string;
+  vxlanUnderlay: string;
+  metadataListen: { host: string; port: number };
   apiUrl: string;
   hostName: string;
   hostAddress: string;
@@ -199,6 +207,14 @@ export function parseListen(key: string, v: string): { host: string; port: numbe
   return { host: m[1] ?? (m[2] || '::'), port };
 }
 
+function parseRange(key: string, v: string): { first: number; last: number } {
+  const m = /^(\d+)-(\d+)$/.exec(v);
+  const first = Number(m?.[1]);
+  const last = Number(m?.[2]);
+  if (!m || first < 1 || last > 16777215 || first > last) throw new UcloudError('INVALID_CONFIG', `${key} must be first-last within 1-16777215, not "${v}"`);
+  return { first, last };
+}
+
 function toConfig(raw: Record<ConfigKey, string>): Config {
   return {
     etcdEndpoints: raw.etcd_endpoints.split(',').map((s) => s.trim()).filter(Boolean),
@@ -212,6 +228,10 @@ function toConfig(raw: Record<ConfigKey, string>): Config {
     filesPath: raw.files_path,
     filescannerIntervalMs: toDuration('filescanner_interval', raw.filescanner_interval),
     apiListen: parseListen('api_listen', raw.api_listen),
+    vniRange: parseRange('vni_range', raw.vni_range),
+    ipv6Pool: raw.ipv6_pool,
+    vxlanUnderlay: raw.vxlan_underlay,
+    metadataListen: parseListen('metadata_listen', raw.metadata_listen),
     apiUrl: raw.api_url,
     hostName: raw.host_name || hostname(),
     hostAddress: raw.host_address,

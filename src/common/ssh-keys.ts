@@ -54,7 +54,7 @@ function refuse(message: string, details?: Record<string, unknown>): never {
 }
 
 function isPrivateKey(text: string): boolean {
-  if (/-----BEGIN|PRIVATE KEY|PuTTY-User-Key-File/i.test(text) || text.includes(OPENSSH_PRIVATE_MAGIC)) return true;
+  if (/-----BEGIN|PRIVATE KEY|PuTTY-User-Key-File/.test(text) || text.includes(OPENSSH_PRIVATE_MAGIC)) return true;
   try {
     sshpk.parsePrivateKey(text, 'auto');
     return true;

@@ -32,6 +32,7 @@ export class HostAgent {
   private lease: Lease | undefined;
   private liveness: NodeJS.Timeout | undefined;
   private stopped = false;
+  private readonly networked = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -101,7 +102,10 @@ export class HostAgent {
       if (vm?.host === this.opts.name) continue;
       const local = await this.runtime.readLocal(id);
       this.log.info({ vm: id }, 'removing a VM left behind on this host');
-      await this.runtime.destroy({ id }, local?.disks ?? []).catch((err: unknown) => this.log.error({ err, vm: id }, 'cannot remove orphaned VM'));
+      await this.runtime
+        .destroy({ id }, local?.disks ?? [])
+        .then(() => this.runtime.removeNics({ id, nics: local?.nics ?? [] }, (vni) => this.vniInUse(vni, id)))
+        .catch((err: unknown) => this.log.error({ err, vm: id }, 'cannot remove orphaned VM'));
     }
   }
 
@@ -136,6 +140,11 @@ export class HostAgent {
   }
 
   private async markRunning(vm: Vm, pid: number): Promise<void> {
+    if (!this.networked.has(vm.id)) {
+      // After an agent restart: make sure bridges, taps, rules and radvd are there (a no-op when they are).
+      await this.runtime.ensureNics(vm);
+      this.networked.add(vm.id);
+    }
     if (vm.status === 'running' && vm.qemu?.pid === pid && vm.observedGeneration === vm.generation) return;
     const p = this.runtime.paths(vm.id);
     await this.vms.observe(vm.id, (cur) => ({
@@ -170,6 +179,7 @@ export class HostAgent {
         r.success(); // recorded: from now on the disks are the record's, deleted with the VM
       }
       const qemu = await this.runtime.start(vm, disks);
+      this.networked.add(vm.id);
       await this.vms.observe(vm.id, (cur) => {
         const next: Vm = { ...cur, status: 'running', qemu, observedGeneration: gen };
         delete next.error;
@@ -191,10 +201,16 @@ export class HostAgent {
     this.log.info({ vm: vm.id, name: vm.name }, 'VM stopped');
   }
 
+  /** Whether another VM on this host still needs network `vni`. */
+  private vniInUse(vni: number, except: string): boolean {
+    return this.informer.values().some((v) => v.id !== except && v.host === this.opts.name && v.desired !== 'deleted' && (v.nics ?? []).some((n) => n.vni === vni));
+  }
+
   private async delete(vm: Vm): Promise<void> {
     if (vm.status !== 'deleting') await this.vms.observe(vm.id, (cur) => ({ ...cur, status: 'deleting' }));
     const local = await this.runtime.readLocal(vm.id);
     await this.runtime.destroy(vm, vm.disks.length ? vm.disks : (local?.disks ?? []));
+    await this.runtime.removeNics({ id: vm.id, nics: vm.nics ?? local?.nics ?? [] }, (vni) => this.vniInUse(vni, vm.id));
     await this.vms.finalizeDelete(vm.id);
     this.log.info({ vm: vm.id, name: vm.name }, 'VM deleted');
   }

@@ -1,9 +1,11 @@
+import { join } from 'node:path';
 import { resolveAccel } from '../common/accel.js';
 import { runDaemon, type DaemonFlags } from '../common/daemon.js';
 import { HostManager } from '../managers/hosts.js';
 import { ImageManager } from '../managers/images.js';
 import { VmManager } from '../managers/vms.js';
 import { HostAgent } from './agent.js';
+import { HostNetwork } from './network/index.js';
 import { VmRuntime } from './vm-runtime.js';
 
 export function runHostAgent(flags: DaemonFlags): Promise<void> {
@@ -12,6 +14,7 @@ export function runHostAgent(flags: DaemonFlags): Promise<void> {
     const runtime = new VmRuntime(
       { runDir: config.runDir, qemuBinary: config.qemuBinary, machine: config.qemuMachine, accel, stopTimeoutMs: config.stopTimeoutMs },
       new ImageManager(store),
+      new HostNetwork({ runDir: join(config.runDir, 'net'), underlay: config.vxlanUnderlay, log }),
       log,
     );
     const agent = new HostAgent(store, new VmManager(store), new HostManager(store), runtime, { name: config.hostName, accel, leaseTtlMs: config.hostLeaseTtlMs }, log);

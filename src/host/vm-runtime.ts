@@ -5,7 +5,9 @@ import { UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { Reverter } from '../common/reverter.js';
 import type { ImageManager } from '../managers/images.js';
-import { nowIso, type Vm, type VmDisk, type VmQemu } from '../model/index.js';
+import { linkLocalAddress } from '../metadata/eui64.js';
+import { nowIso, type Vm, type VmDisk, type VmNic, type VmQemu } from '../model/index.js';
+import type { HostNetwork } from './network/index.js';
 import { blockResize, buildQemuArgs, isOurQemu, killQemu, launchQemu, QmpMonitor, quit, readPidFile, systemPowerdown, waitForExit } from './qemu/index.js';
 
 export interface RuntimeConfig {
@@ -20,6 +22,7 @@ export interface RuntimeConfig {
 interface LocalRecord {
   id: string;
   disks: VmDisk[];
+  nics?: VmNic[];
 }
 
 /**
@@ -31,8 +34,38 @@ export class VmRuntime {
   constructor(
     private readonly cfg: RuntimeConfig,
     private readonly images: ImageManager,
+    private readonly network: HostNetwork,
     private readonly log: Logger,
   ) {}
+
+  /** The tap of a VM's NIC: unique on the host, within Linux's 15 characters. */
+  static tapName(vmId: string, index: number): string {
+    return `uc${vmId.replace(/-/g, '').slice(0, 10)}n${index}`;
+  }
+
+  /**
+   * Bridge, VXLAN and radvd of each NIC's network, and the NIC's tap with its
+   * anti-spoofing rules (only its own MAC, its SLAAC and link-local addresses).
+   * Idempotent: calling it for a running VM disturbs nothing.
+   */
+  async ensureNics(vm: Pick<Vm, 'id' | 'nics'>): Promise<{ ifname: string; mac: string }[]> {
+    const out = [];
+    for (const [i, nic] of (vm.nics ?? []).entries()) {
+      await this.network.ensureNetwork({ vni: nic.vni, prefix: nic.prefix });
+      const ifname = VmRuntime.tapName(vm.id, i);
+      await this.network.ensureNic({ vni: nic.vni, ifname, mac: nic.mac, allowedSources: [nic.address, linkLocalAddress(nic.mac)] });
+      out.push({ ifname, mac: nic.mac });
+    }
+    return out;
+  }
+
+  /** Removes the VM's taps, then each network no other VM here still uses. */
+  async removeNics(vm: Pick<Vm, 'id' | 'nics'>, stillUsed: (vni: number) => boolean): Promise<void> {
+    for (const [i, nic] of (vm.nics ?? []).entries()) {
+      await this.network.removeNic(VmRuntime.tapName(vm.id, i));
+      if (!stillUsed(nic.vni)) await this.network.removeNetwork(nic.vni);
+    }
+  }
 
   dir(id: string): string {
     return join(this.cfg.runDir, 'vms', id);
@@ -71,7 +104,7 @@ export class VmRuntime {
       disks.push({ name: w.name, store: vm.image.store, ref: volume.ref, format: volume.format, sizeBytes: w.sizeBytes });
     }
     disks.sort((a, b) => (a.name === 'os' ? -1 : b.name === 'os' ? 1 : a.name.localeCompare(b.name)));
-    await this.writeLocal({ id: vm.id, disks });
+    await this.writeLocal({ id: vm.id, disks, ...(vm.nics ? { nics: vm.nics } : {}) });
     return disks;
   }
 
@@ -113,6 +146,7 @@ export class VmRuntime {
     await mkdir(this.dir(vm.id), { recursive: true });
     await rm(p.qmpSocket, { force: true });
     const drives = await Promise.all(disks.map(async (d) => (await this.images.driverFor(d.store)).qemuDrive({ ref: d.ref, format: d.format })));
+    const nics = await this.ensureNics(vm);
     const args = buildQemuArgs({
       id: vm.id,
       name: vm.name,
@@ -121,7 +155,7 @@ export class VmRuntime {
       accel: this.cfg.accel,
       machine: this.cfg.machine,
       disks: drives,
-      nics: [],
+      nics,
       paths: { pidFile: p.pidFile, qmpSocket: p.qmpSocket, serialLog: p.serialLog },
     });
     const { pid } = await launchQemu(this.cfg.qemuBinary, args, { timeoutMs: 30_000 });

@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { UcloudError } from '../common/errors.js';
-import { nowIso, type HostAllocation, type Resources, type Vm, type VmDesired } from '../model/index.js';
+import { slaacAddress } from '../metadata/eui64.js';
+import { nowIso, type HostAllocation, type Network, type Resources, type Vm, type VmDesired, type VmNic } from '../model/index.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store, Versioned } from '../store/store.js';
 
@@ -12,6 +13,13 @@ export interface VmCreate {
   ramBytes: number;
   diskBytes: number;
   hddBytes?: number[];
+  /** One NIC on each, in order. */
+  networks?: Versioned<Network>[];
+}
+
+/** QEMU's locally administered range (52:54:00), random below it. */
+function randomMac(): string {
+  return `52:54:00:${[...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
 }
 
 /** What a VM books on its host: its vCPUs, RAM, and all of its disks. */
@@ -23,30 +31,45 @@ export function resourcesOf(vm: Pick<Vm, 'cpu' | 'ramBytes' | 'diskBytes' | 'hdd
 export class VmManager {
   constructor(private readonly store: Store) {}
 
+  /**
+   * Records a new VM, its name and a unique MAC per NIC in one transaction that
+   * also requires its networks unchanged: a network being deleted (marked first)
+   * makes this create fail instead of leaving a VM on a deleted network.
+   */
   async create(input: VmCreate): Promise<Vm> {
-    const now = nowIso();
-    const vm: Vm = {
-      id: randomUUID(),
-      ...input,
-      desired: 'running',
-      generation: 1,
-      observedGeneration: 0,
-      status: 'pending',
-      reason: 'waiting for the scheduler',
-      disks: [],
-      createdAt: now,
-      updatedAt: now,
-    };
+    const { networks = [], ...spec } = input;
     const nameKey = Keys.vmName(input.owner, input.name);
-    const ok = await this.store
-      .txn()
-      .absent(nameKey)
-      .absent(Keys.vm(vm.id))
-      .put(Kinds.vm, Keys.vm(vm.id), vm)
-      .put(Kinds.vmName, nameKey, { id: vm.id })
-      .commit();
-    if (!ok) throw new UcloudError('VM_NAME_TAKEN', `you already have a VM named "${input.name}"`);
-    return vm;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const now = nowIso();
+      const nics: VmNic[] = networks.map(({ value: n }) => {
+        const mac = randomMac();
+        return { network: n.name, vni: n.vni, prefix: n.prefix, mac, address: slaacAddress(n.prefix, mac) };
+      });
+      const vm: Vm = {
+        id: randomUUID(),
+        ...spec,
+        desired: 'running',
+        generation: 1,
+        observedGeneration: 0,
+        status: 'pending',
+        reason: 'waiting for the scheduler',
+        disks: [],
+        ...(nics.length ? { nics } : {}),
+        createdAt: now,
+        updatedAt: now,
+      };
+      const t = this.store.txn().absent(nameKey).absent(Keys.vm(vm.id)).put(Kinds.vm, Keys.vm(vm.id), vm).put(Kinds.vmName, nameKey, { id: vm.id });
+      for (const n of networks) t.unchanged(n);
+      for (const nic of nics) t.absent(Keys.allocMac(nic.mac)).put(Kinds.alloc, Keys.allocMac(nic.mac), { owner: vm.owner, holder: `vm/${vm.id}` });
+      if (await t.commit()) return vm;
+      if (await this.store.get(Kinds.vmName, nameKey)) throw new UcloudError('VM_NAME_TAKEN', `you already have a VM named "${input.name}"`);
+      for (const n of networks) {
+        const cur = await this.store.get(Kinds.network, n.key);
+        if (!cur || cur.value.deleting) throw new UcloudError('NETWORK_NOT_FOUND', `network "${n.value.name}" was deleted`);
+        n.modRevision = cur.modRevision;
+      }
+    }
+    throw new UcloudError('CONFLICT', 'could not record the VM; try again');
   }
 
   async get(id: string): Promise<Vm | undefined> {
@@ -123,6 +146,7 @@ export class VmManager {
       const vm = await this.store.get(Kinds.vm, Keys.vm(id));
       if (!vm) return;
       const t = this.store.txn().unchanged(vm).delete(vm.key);
+      for (const nic of vm.value.nics ?? []) t.delete(Keys.allocMac(nic.mac));
       const nameKey = Keys.vmName(vm.value.owner, vm.value.name);
       const name = await this.store.get(Kinds.vmName, nameKey);
       if (name?.value.id === id) t.unchanged(name).delete(nameKey);

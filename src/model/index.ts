@@ -4,3 +4,4 @@ export * from './host.js';
 export * from './vm.js';
 export * from './image.js';
 export * from './file.js';
+export * from './network.js';

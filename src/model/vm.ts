@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { Bytes, ErrorInfo, Name, SizeInput, Timestamp, Uuid } from './common.js';
+import { VmNic } from './network.js';
 
 export const VmDesired = Type.Union([Type.Literal('running'), Type.Literal('stopped'), Type.Literal('deleted')]);
 export type VmDesired = Static<typeof VmDesired>;
@@ -54,6 +55,7 @@ export const Vm = Type.Object(
     reason: Type.Optional(Type.String()),
     error: Type.Optional(ErrorInfo),
     disks: Type.Array(VmDisk),
+    nics: Type.Optional(Type.Array(VmNic, { maxItems: 8 })),
     qemu: Type.Optional(VmQemu),
     createdAt: Timestamp,
     updatedAt: Timestamp,
@@ -82,6 +84,8 @@ export const VmCreateRequest = Type.Object(
     ram: SizeInput,
     disk: SizeInput,
     hdd: Type.Optional(Type.Array(SizeInput, { maxItems: 8 })),
+    /** Networks to attach, one NIC each; none: the user's network "default", made on first use. */
+    networks: Type.Optional(Type.Array(Name, { maxItems: 8 })),
   },
   { additionalProperties: false },
 );

@@ -343,9 +343,9 @@ export class FileScanner {
     for (const [k, rec] of byKey) {
       if (!present.has(k) && !keepPrefixes.some((p) => k.startsWith(p))) gone.push(rec);
     }
-    for (const rec of gone) {
-      await this.files.remove(rec.id);
-      report.removed++;
+    for (let i = 0; i < gone.length; i += 16) {
+      await Promise.all(gone.slice(i, i + 16).map((rec) => this.files.remove(rec.id)));
+      report.removed += Math.min(16, gone.length - i);
     }
 
     this.syncWatchers(watchDirs);
@@ -422,24 +422,35 @@ async function hashFile(f: Found, signal: AbortSignal): Promise<HashResult> {
     const before = await fh.stat();
     if (!before.isFile()) return 'refused';
     if (!(await isExpectedFile(fh, before, f))) return 'refused';
-    // A plain read loop into one reused buffer: memory stays at CHUNK whatever the
-    // file's size, and the fd stays ours (a ReadStream closes it when destroyed,
-    // and the last fstat below must see the very file that was read).
+    // A read loop over two reused buffers (the next read runs while the current
+    // chunk is hashed): memory stays at 2 MiB whatever the file's size, and the fd
+    // stays ours (a ReadStream closes it when done, and the last fstat below must
+    // see the very file that was read).
     const hash = createHash('sha512');
-    const buf = Buffer.allocUnsafe(CHUNK);
+    const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)] as const;
+    let which = 0;
     let bytes = 0;
     let recheckAt = RECHECK_BYTES;
-    for (;;) {
-      if (signal.aborted) throw new AbortedError();
-      const { bytesRead } = await fh.read(buf, 0, CHUNK, bytes);
-      if (bytesRead === 0) break;
-      hash.update(buf.subarray(0, bytesRead));
-      bytes += bytesRead;
-      if (bytes >= recheckAt) {
-        // Give up early on a file still being written instead of reading all of it.
-        recheckAt += RECHECK_BYTES;
-        if (!sameVersion(before, await fh.stat())) return 'changed';
+    let pending: Promise<{ bytesRead: number }> | undefined = fh.read(bufs[0], 0, CHUNK, 0);
+    try {
+      for (;;) {
+        const { bytesRead } = await pending!;
+        pending = undefined;
+        if (bytesRead === 0) break;
+        const chunk = bufs[which]!.subarray(0, bytesRead);
+        bytes += bytesRead;
+        which ^= 1;
+        pending = fh.read(bufs[which]!, 0, CHUNK, bytes);
+        hash.update(chunk);
+        if (signal.aborted) throw new AbortedError();
+        if (bytes >= recheckAt) {
+          // Give up early on a file still being written instead of reading all of it.
+          recheckAt += RECHECK_BYTES;
+          if (!sameVersion(before, await fh.stat())) return 'changed';
+        }
       }
+    } finally {
+      await pending?.catch(() => undefined); // never close the fd under a read in flight
     }
     if (bytes !== before.size || !sameVersion(before, await fh.stat())) return 'changed';
     return { sha512: hash.digest('hex'), sizeBytes: before.size, mtimeMs: before.mtimeMs };

@@ -23,6 +23,9 @@ export const Kinds = {
   imageStore: kind('image-store', M.ImageStore),
   image: kind('image', M.Image),
   file: kind('file', M.UserFile),
+  sshKey: kind('key', M.SshKey),
+  network: kind('network', M.Network),
+  alloc: kind('alloc', M.Allocation),
   meta: kind('meta', Type.Record(Type.String(), Type.Unknown())),
 } as const;
 
@@ -50,6 +53,16 @@ export const Keys = {
   image: (store: string, name: string) => `image/${seg(store)}/${seg(name)}`,
   images: () => 'image/',
   imagesIn: (store: string) => `image/${seg(store)}/`,
+  key: (owner: string, name: string) => `key/${seg(owner)}/${seg(name)}`,
+  keysOf: (owner: string) => `key/${seg(owner)}/`,
+  /** Makes a key's fingerprint unique per user. */
+  keyFingerprint: (owner: string, fpHex: string) => `key-fp/${seg(owner)}/${seg(fpHex)}`,
+  network: (owner: string, name: string) => `network/${seg(owner)}/${seg(name)}`,
+  networks: () => 'network/',
+  networksOf: (owner: string) => `network/${seg(owner)}/`,
+  allocVni: (vni: number) => `alloc-vni/${vni}`,
+  allocPrefix: (prefix: string) => `alloc-prefix/${seg(prefix.replace(/\/\d+$/, '').replace(/:/g, '-'))}`,
+  allocMac: (mac: string) => `alloc-mac/${seg(mac.replace(/:/g, '-'))}`,
   file: (id: string) => `file/${seg(id)}`,
   files: () => 'file/',
   /** Cluster-wide facts written once, e.g. which admin `ucloud up` made. */

@@ -11,7 +11,7 @@ import { Store } from '../store/store.js';
 import { bootstrap } from './bootstrap.js';
 
 /** The daemons `ucloud up` runs, by their subcommand. */
-export const UP_COMPONENTS = ['api', 'scheduler', 'host', 'filescanner', 'imagescanner'] as const;
+export const UP_COMPONENTS = ['api', 'scheduler', 'host', 'metadata', 'filescanner', 'imagescanner'] as const;
 
 interface Supervised {
   name: string;

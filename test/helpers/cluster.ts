@@ -6,6 +6,8 @@ import { Client } from '../../src/client/client.js';
 import { FileManager } from '../../src/managers/files.js';
 import { HostManager } from '../../src/managers/hosts.js';
 import { ImageManager } from '../../src/managers/images.js';
+import { KeyManager } from '../../src/managers/keys.js';
+import { NetworkManager } from '../../src/managers/networks.js';
 import { UserManager } from '../../src/managers/users.js';
 import { VmManager } from '../../src/managers/vms.js';
 import * as qemuImg from '../../src/storage/qemu-img.js';
@@ -66,6 +68,8 @@ export class TestCluster {
     const etcd = opts.localEtcd ? { url: `http://127.0.0.1:${await freePortPair()}`, stop: async () => undefined } : await startTestEtcd();
     c.stopEtcd = etcd.stop;
     const apiPort = await freePort('::1');
+    // Port 80 is what guests use; a cluster that needs that says so (one at a time).
+    const metadataPort = await freePort('::1');
     c.apiUrl = `http://[::1]:${apiPort}`;
     writeFileSync(join(c.dir, 'ucloud.conf'), '# test cluster: everything comes from the environment\n');
     c.env = {
@@ -81,6 +85,7 @@ export class TestCluster {
       FILES_PATH: join(c.dir, 'files'),
       UCLOUD_FILESCANNER_INTERVAL: '1s',
       UCLOUD_API_LISTEN: `[::1]:${apiPort}`,
+      UCLOUD_METADATA_LISTEN: `[::1]:${metadataPort}`,
       UCLOUD_HOST_NAME: 'hv1',
       UCLOUD_ACCEL: 'tcg',
       UCLOUD_STOP_TIMEOUT: '20s',
@@ -91,7 +96,7 @@ export class TestCluster {
   }
 
   managers() {
-    return { users: new UserManager(this.store), vms: new VmManager(this.store), hosts: new HostManager(this.store), images: new ImageManager(this.store), files: new FileManager(this.store) };
+    return { users: new UserManager(this.store), vms: new VmManager(this.store), hosts: new HostManager(this.store), images: new ImageManager(this.store), files: new FileManager(this.store), keys: new KeyManager(this.store), networks: new NetworkManager(this.store, { vniRange: { first: 10000, last: 16000000 }, ipv6Pool: 'fd75:636c:6f75::/48' }) };
   }
 
   client(token = this.adminToken): Client {
@@ -117,10 +122,10 @@ export class TestCluster {
     return join(this.dir, 'files');
   }
 
-  spawn(name: 'api' | 'scheduler' | 'host' | 'up' | 'filescanner' | 'imagescanner', env: NodeJS.ProcessEnv = {}): Daemon {
+  spawn(name: 'api' | 'scheduler' | 'host' | 'up' | 'filescanner' | 'imagescanner' | 'metadata', env: NodeJS.ProcessEnv = {}): Daemon {
     const child = spawn(process.execPath, [UCLOUD, name], { env: { ...this.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
-    const readyText = { api: 'api ready', scheduler: 'scheduler ready', host: 'host agent ready', up: 'ucloud is up', filescanner: 'filescanner ready', imagescanner: 'imagescanner ready' }[name];
+    const readyText = { api: 'api ready', scheduler: 'scheduler ready', host: 'host agent ready', up: 'ucloud is up', filescanner: 'filescanner ready', imagescanner: 'imagescanner ready', metadata: 'metadata ready' }[name];
     const ready = new Promise<void>((resolve, reject) => {
       child.stderr!.on('data', (b: Buffer) => {
         err += b.toString();

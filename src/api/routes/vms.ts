@@ -24,6 +24,10 @@ export function vmRoutes(api: Api, m: Managers): void {
     if (ramBytes % 2 ** 20 !== 0) throw new UcloudError('INVALID_SIZE', 'ram must be a whole number of MiB');
     const hddBytes = (b.hdd ?? []).map((h, i) => parseSizeInRange(h, `hdd[${i}]`, VM_LIMITS.minDisk, VM_LIMITS.maxDisk));
     const image = await m.images.resolve(req.user, b.image);
+    const names = b.networks ?? ['default'];
+    if (new Set(names).size !== names.length) throw new UcloudError('VALIDATION_FAILED', 'a network is named twice');
+    const networks = [];
+    for (const n of names) networks.push(await m.networks.resolve(req.user.name, n));
     if (diskBytes < image.volume!.virtualSize) {
       throw new UcloudError('DISK_SMALLER_THAN_IMAGE', `disk ${b.disk} is smaller than image "${image.name}" (${image.volume!.virtualSize} bytes)`);
     }
@@ -35,6 +39,7 @@ export function vmRoutes(api: Api, m: Managers): void {
       ramBytes,
       diskBytes,
       ...(hddBytes.length ? { hddBytes } : {}),
+      networks,
     });
     return reply.status(201).send(vm);
   });

@@ -1,0 +1,25 @@
+import { Type } from 'typebox';
+import { UcloudError } from '../../common/errors.js';
+import { ErrorResponse, KeyAddRequest, Name, SshKey } from '../../model/index.js';
+import type { Api, Managers } from '../context.js';
+
+// SSH keys: each user manages their own; VMs get their owner's keys from the metadata server.
+
+const KeyRef = Type.Object({ name: Name }, { additionalProperties: false });
+const errors = { 400: ErrorResponse, 401: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
+
+export function keyRoutes(api: Api, m: Managers): void {
+  api.post('/v1/keys', { schema: { body: KeyAddRequest, response: { 201: SshKey, ...errors } } }, async (req, reply) =>
+    reply.status(201).send(await m.keys.add(req.user.name, req.body.name, req.body.publicKey)),
+  );
+  api.get('/v1/keys', { schema: { response: { 200: Type.Array(SshKey), 401: ErrorResponse } } }, async (req) => m.keys.list(req.user.name));
+  api.get('/v1/keys/:name', { schema: { params: KeyRef, response: { 200: SshKey, ...errors } } }, async (req) => {
+    const k = await m.keys.get(req.user.name, req.params.name);
+    if (!k) throw new UcloudError('KEY_NOT_FOUND', `you have no key "${req.params.name}"`);
+    return k;
+  });
+  api.delete('/v1/keys/:name', { schema: { params: KeyRef, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
+    await m.keys.delete(req.user.name, req.params.name);
+    return reply.status(204).send(null);
+  });
+}

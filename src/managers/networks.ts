@@ -1,0 +1,118 @@
+import { randomInt } from 'node:crypto';
+import { UcloudError } from '../common/errors.js';
+import { formatIPv6, parseIPv6 } from '../host/network/addr.js';
+import { nowIso, type Network } from '../model/index.js';
+import { Keys, Kinds } from '../store/keys.js';
+import type { Store, Versioned } from '../store/store.js';
+
+export interface NetworkPools {
+  vniRange: { first: number; last: number };
+  /** e.g. "fd75:636c:6f75::/48": each network gets one /64 of it. */
+  ipv6Pool: string;
+}
+
+export const DEFAULT_NETWORK = 'default';
+
+/** Parses the IPv6 pool: a /1../64 whose host bits are zero. */
+export function parsePool(pool: string): { base: bigint; bits: number } {
+  const m = /^([^/]+)\/(\d+)$/.exec(pool);
+  const len = Number(m?.[2]);
+  if (!m || !(len >= 1 && len <= 64)) throw new UcloudError('INVALID_CONFIG', `ipv6_pool must be an IPv6 prefix of /64 or shorter, not "${pool}"`);
+  const base = parseIPv6(m[1]!);
+  if (base & ((1n << BigInt(128 - len)) - 1n)) throw new UcloudError('INVALID_CONFIG', `ipv6_pool ${pool} has host bits set`);
+  return { base, bits: 64 - len };
+}
+
+/**
+ * Owns networks and their VNI and /64 allocations. Values are drawn at random and
+ * claimed with "absent" compares in the network's own creation transaction: two
+ * creates racing for the same value cannot both win, and a loser draws again.
+ */
+export class NetworkManager {
+  private readonly pool: { base: bigint; bits: number };
+
+  constructor(
+    private readonly store: Store,
+    private readonly pools: NetworkPools,
+  ) {
+    this.pool = parsePool(pools.ipv6Pool);
+  }
+
+  private drawPrefix(): string {
+    const index = this.pool.bits === 0 ? 0n : BigInt(randomInt(0, 2 ** Math.min(this.pool.bits, 47)));
+    return `${formatIPv6(this.pool.base | (index << 64n))}/64`;
+  }
+
+  async create(owner: string, name: string): Promise<Network> {
+    const key = Keys.network(owner, name);
+    for (let attempt = 0; attempt < 64; attempt++) {
+      const vni = randomInt(this.pools.vniRange.first, this.pools.vniRange.last + 1);
+      const prefix = this.drawPrefix();
+      const net: Network = { owner, name, vni, prefix, createdAt: nowIso() };
+      const holder = { owner, holder: `network/${name}` };
+      const ok = await this.store
+        .txn()
+        .absent(key)
+        .absent(Keys.allocVni(vni))
+        .absent(Keys.allocPrefix(prefix))
+        .put(Kinds.network, key, net)
+        .put(Kinds.alloc, Keys.allocVni(vni), holder)
+        .put(Kinds.alloc, Keys.allocPrefix(prefix), holder)
+        .commit();
+      if (ok) return net;
+      if (await this.store.get(Kinds.network, key)) throw new UcloudError('NETWORK_EXISTS', `you already have a network "${name}"`);
+    }
+    throw new UcloudError('POOL_EXHAUSTED', 'no free VNI or IPv6 /64 could be found');
+  }
+
+  async get(owner: string, name: string): Promise<Versioned<Network> | undefined> {
+    return this.store.get(Kinds.network, Keys.network(owner, name));
+  }
+
+  /** The user's network by name; "default" is made on first use. */
+  async resolve(owner: string, name: string): Promise<Versioned<Network>> {
+    const net = await this.get(owner, name);
+    if (net?.value.deleting) throw new UcloudError('NETWORK_NOT_FOUND', `network "${name}" is being deleted`);
+    if (net) return net;
+    if (name !== DEFAULT_NETWORK) throw new UcloudError('NETWORK_NOT_FOUND', `you have no network "${name}"`);
+    await this.create(owner, name).catch((err: unknown) => {
+      if (!(err instanceof UcloudError && err.code === 'NETWORK_EXISTS')) throw err;
+    });
+    return (await this.get(owner, name))!;
+  }
+
+  /** The user's network by name, never creating one. */
+  async resolveExisting(owner: string, name: string): Promise<Versioned<Network>> {
+    const net = await this.get(owner, name);
+    if (!net) throw new UcloudError('NETWORK_NOT_FOUND', `you have no network "${name}"`);
+    return net;
+  }
+
+  async list(owner?: string): Promise<Network[]> {
+    const { items } = await this.store.list(Kinds.network, owner ? Keys.networksOf(owner) : Keys.networks());
+    return items.map((i) => i.value).sort((a, b) => a.owner.localeCompare(b.owner) || a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Refused while a VM uses it. The network is marked `deleting` first: a VM
+   * create that read it before then fails its compare, and one after refuses
+   * the network, so the check below cannot miss a VM.
+   */
+  async delete(owner: string, name: string): Promise<void> {
+    const key = Keys.network(owner, name);
+    const marked = await this.store.update(Kinds.network, key, (cur) => (cur ? { ...cur, deleting: true } : undefined));
+    if (!marked) throw new UcloudError('NETWORK_NOT_FOUND', `you have no network "${name}"`);
+    const { items } = await this.store.list(Kinds.vm, Keys.vms());
+    const users = items.filter((v) => v.value.owner === owner && (v.value.nics ?? []).some((n) => n.network === name)).map((v) => v.value.name);
+    if (users.length) {
+      await this.store.update(Kinds.network, key, (cur) => {
+        if (!cur) return undefined;
+        const next = { ...cur };
+        delete next.deleting;
+        return next;
+      });
+      throw new UcloudError('NETWORK_IN_USE', `network "${name}" is used by ${users.join(', ')}`);
+    }
+    await this.store.txn().present(key).delete(key).delete(Keys.allocVni(marked.vni)).delete(Keys.allocPrefix(marked.prefix)).commit();
+  }
+}

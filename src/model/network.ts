@@ -1,0 +1,49 @@
+import { Type, type Static } from 'typebox';
+import { Name, Timestamp } from './common.js';
+
+export const SshKey = Type.Object(
+  {
+    owner: Name,
+    name: Name,
+    type: Type.String(),
+    bits: Type.Integer(),
+    fingerprint: Type.String(),
+    /** One line: `type base64 comment`. */
+    publicKey: Type.String({ maxLength: 16384 }),
+    createdAt: Timestamp,
+  },
+  { additionalProperties: false },
+);
+export type SshKey = Static<typeof SshKey>;
+
+/** A user's network: its own VXLAN segment and IPv6 /64, allocated from the configured pools. */
+export const Network = Type.Object(
+  {
+    owner: Name,
+    name: Name,
+    vni: Type.Integer({ minimum: 1, maximum: 16777215 }),
+    prefix: Type.String(),
+    /** Set while a delete checks that no VM uses it; no VM can join it then. */
+    deleting: Type.Optional(Type.Boolean()),
+    createdAt: Timestamp,
+  },
+  { additionalProperties: false },
+);
+export type Network = Static<typeof Network>;
+
+/** A VM's NIC: its network, a unique MAC, and the SLAAC address the MAC gives it on that /64. */
+export const VmNic = Type.Object(
+  { network: Name, vni: Type.Integer(), prefix: Type.String(), mac: Type.String({ pattern: '^([0-9a-f]{2}:){5}[0-9a-f]{2}$' }), address: Type.String() },
+  { additionalProperties: false },
+);
+export type VmNic = Static<typeof VmNic>;
+
+/**
+ * Who holds a VNI, a /64 or a MAC. Each lives under its own key, created with
+ * "absent" in the same transaction as its holder, so none is handed out twice.
+ */
+export const Allocation = Type.Object({ owner: Name, holder: Type.String() }, { additionalProperties: false });
+export type Allocation = Static<typeof Allocation>;
+
+export const KeyAddRequest = Type.Object({ name: Name, publicKey: Type.String({ minLength: 1, maxLength: 16384 }) }, { additionalProperties: false });
+export const NetworkCreateRequest = Type.Object({ name: Name }, { additionalProperties: false });
