@@ -7,6 +7,8 @@ import { hostCommand } from './host.js';
 import { fileCommand } from './file.js';
 import { imageCommand } from './image.js';
 import { imageStoreCommand } from './image-store.js';
+import { keyCommand } from './key.js';
+import { networkCommand } from './network.js';
 import { OUTPUT_FORMATS } from './output.js';
 import { userCommand } from './user.js';
 import { vmCommand } from './vm.js';
@@ -45,6 +47,8 @@ function program(): Command {
   p.addCommand(imageCommand());
   p.addCommand(imageStoreCommand());
   p.addCommand(fileCommand());
+  p.addCommand(keyCommand());
+  p.addCommand(networkCommand());
   p.addCommand(userCommand());
   p.addCommand(configCommand());
   const inherit = (c: Command): void => {

@@ -29,6 +29,7 @@ function statusFields(vm: Vm): [string, string | number | undefined][] {
     ['ram', formatSize(vm.ramBytes)],
     ['disk', vm.disks.length ? vm.disks.map((d) => `${d.name} ${formatSize(d.sizeBytes)} on ${d.store} (${d.ref})`).join(', ') : formatSize(vm.diskBytes)],
     ['image', `${vm.image.store}/${vm.image.name}`],
+    ['nics', (vm.nics ?? []).map((n) => `${n.network} ${n.mac} ${n.address}`).join(', ') || undefined],
     ['qemu pid', vm.qemu?.pid],
     ['accel', vm.qemu?.accel],
     ['serial log', vm.qemu?.serialLog],
@@ -51,12 +52,13 @@ export function vmCommand(): Command {
     .option('--ram <size>', 'memory, e.g. 256MiB or 2GiB', '256MiB')
     .option('--os-ssd <size>', 'OS disk size, at least the image size, e.g. 10GiB', '1GiB')
     .option('--hdd <size>', 'an extra empty disk (repeatable), e.g. 50GiB', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--network <name>', 'attach to this network of yours (repeatable; default: your network "default")', (v: string, prev: string[] = []) => [...prev, v])
     .addOption(waitOption())
     .addOption(timeoutOption())
     .addHelpText('after', '\nExample:\n  ucloud vm create web1 --image ucloud-test --cpu 1 --ram 256MiB --os-ssd 1GiB --wait')
-    .action(async (name: string, o: { image: string; cpu: number; ram: string; osSsd: string; hdd?: string[]; wait?: boolean; timeout: string }, cmd: Command) => {
+    .action(async (name: string, o: { image: string; cpu: number; ram: string; osSsd: string; hdd?: string[]; network?: string[]; wait?: boolean; timeout: string }, cmd: Command) => {
       const { client, output } = cliContext(cmd);
-      let v = await client.vms.create({ name, image: o.image, cpu: o.cpu, ram: o.ram, disk: o.osSsd, ...(o.hdd ? { hdd: o.hdd } : {}) });
+      let v = await client.vms.create({ name, image: o.image, cpu: o.cpu, ram: o.ram, disk: o.osSsd, ...(o.hdd ? { hdd: o.hdd } : {}), ...(o.network ? { networks: o.network } : {}) });
       note(`${v.name}: created (${v.id})`);
       if (o.wait) v = (await waitForVm(client, v.id, 'running', parseDuration(o.timeout)))!;
       printObject(v, output, statusFields(v));

@@ -1,6 +1,6 @@
 import type { Static } from 'typebox';
 import { isErrorCode, UcloudError } from '../common/errors.js';
-import type { Host, Image, ImageStore, Resources, Role, User, UserFile, Vm, VmCreateRequest, VmResizeRequest } from '../model/index.js';
+import type { Host, Image, ImageStore, Network, Resources, Role, SshKey, User, UserFile, Vm, VmCreateRequest, VmResizeRequest } from '../model/index.js';
 
 export interface HostView extends Host {
   alive: boolean;
@@ -65,6 +65,20 @@ export class Client {
   readonly imageStores = {
     list: () => this.request<ImageStore[]>('GET', '/v1/image-stores'),
     create: (req: { name: string; driver: string; settings: Record<string, string | boolean | number> }) => this.request<ImageStore>('POST', '/v1/image-stores', req),
+  };
+
+  readonly keys = {
+    add: (name: string, publicKey: string) => this.request<SshKey>('POST', '/v1/keys', { name, publicKey }),
+    list: () => this.request<SshKey[]>('GET', '/v1/keys'),
+    get: (name: string) => this.request<SshKey>('GET', `/v1/keys/${encodeURIComponent(name)}`),
+    delete: (name: string) => this.request<undefined>('DELETE', `/v1/keys/${encodeURIComponent(name)}`),
+  };
+
+  readonly networks = {
+    create: (name: string) => this.request<Network>('POST', '/v1/networks', { name }),
+    list: () => this.request<Network[]>('GET', '/v1/networks'),
+    get: (name: string) => this.request<Network>('GET', `/v1/networks/${encodeURIComponent(name)}`),
+    delete: (name: string) => this.request<undefined>('DELETE', `/v1/networks/${encodeURIComponent(name)}`),
   };
 
   readonly files = {

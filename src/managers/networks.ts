@@ -100,19 +100,27 @@ export class NetworkManager {
    */
   async delete(owner: string, name: string): Promise<void> {
     const key = Keys.network(owner, name);
+    if (!(await this.get(owner, name))) throw new UcloudError('NETWORK_NOT_FOUND', `you have no network "${name}"`);
+    await this.refuseIfUsed(owner, name); // the common refusal writes nothing
     const marked = await this.store.update(Kinds.network, key, (cur) => (cur ? { ...cur, deleting: true } : undefined));
     if (!marked) throw new UcloudError('NETWORK_NOT_FOUND', `you have no network "${name}"`);
-    const { items } = await this.store.list(Kinds.vm, Keys.vms());
-    const users = items.filter((v) => v.value.owner === owner && (v.value.nics ?? []).some((n) => n.network === name)).map((v) => v.value.name);
-    if (users.length) {
+    try {
+      await this.refuseIfUsed(owner, name);
+    } catch (err) {
       await this.store.update(Kinds.network, key, (cur) => {
         if (!cur) return undefined;
         const next = { ...cur };
         delete next.deleting;
         return next;
       });
-      throw new UcloudError('NETWORK_IN_USE', `network "${name}" is used by ${users.join(', ')}`);
+      throw err;
     }
     await this.store.txn().present(key).delete(key).delete(Keys.allocVni(marked.vni)).delete(Keys.allocPrefix(marked.prefix)).commit();
+  }
+
+  private async refuseIfUsed(owner: string, name: string): Promise<void> {
+    const { items } = await this.store.list(Kinds.vm, Keys.vms());
+    const users = items.filter((v) => v.value.owner === owner && (v.value.nics ?? []).some((n) => n.network === name)).map((v) => v.value.name);
+    if (users.length) throw new UcloudError('NETWORK_IN_USE', `network "${name}" is used by ${users.join(', ')}`);
   }
 }
