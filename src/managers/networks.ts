@@ -38,16 +38,45 @@ export class NetworkManager {
     this.pool = parsePool(pools.ipv6Pool);
   }
 
-  private drawPrefix(): string {
-    const index = this.pool.bits === 0 ? 0n : BigInt(randomInt(0, 2 ** Math.min(this.pool.bits, 47)));
+  /** A free value of [0, size): a random start, then the next one not taken. Undefined when all are taken. */
+  private static pickFree(size: bigint, taken: Set<bigint>): bigint | undefined {
+    if (BigInt(taken.size) >= size) return undefined;
+    const start = size > 2n ** 47n ? BigInt(randomInt(0, 2 ** 47)) : BigInt(randomInt(0, Number(size)));
+    for (let i = 0n; i < size; i++) {
+      const v = (start + i) % size;
+      if (!taken.has(v)) return v;
+    }
+    return undefined;
+  }
+
+  private prefixAt(index: bigint): string {
     return `${formatIPv6(this.pool.base | (index << 64n))}/64`;
+  }
+
+  /**
+   * Picks a VNI and a /64 that no network holds, from what is allocated now; the
+   * creation transaction's "absent" compares settle races with other creates.
+   */
+  private async draw(): Promise<{ vni: number; prefix: string }> {
+    const [vnis, prefixes] = await Promise.all([this.store.list(Kinds.alloc, 'alloc-vni/'), this.store.list(Kinds.alloc, 'alloc-prefix/')]);
+    const { first, last } = this.pools.vniRange;
+    const takenVni = new Set(vnis.items.map((i) => BigInt(Number(i.key.slice('alloc-vni/'.length)) - first)));
+    const takenPrefix = new Set(
+      prefixes.items.map((i) => (parseIPv6(i.key.slice('alloc-prefix/'.length).replace(/-/g, ':')) - this.pool.base) >> 64n),
+    );
+    const vni = NetworkManager.pickFree(BigInt(last - first + 1), takenVni);
+    const index = NetworkManager.pickFree(1n << BigInt(this.pool.bits), takenPrefix);
+    if (vni === undefined || index === undefined) {
+      throw new UcloudError('POOL_EXHAUSTED', `no free ${vni === undefined ? 'VNI in vni_range' : 'IPv6 /64 in ipv6_pool'}`);
+    }
+    return { vni: first + Number(vni), prefix: this.prefixAt(index) };
   }
 
   async create(owner: string, name: string): Promise<Network> {
     const key = Keys.network(owner, name);
     for (let attempt = 0; attempt < 64; attempt++) {
-      const vni = randomInt(this.pools.vniRange.first, this.pools.vniRange.last + 1);
-      const prefix = this.drawPrefix();
+      if (await this.store.get(Kinds.network, key)) throw new UcloudError('NETWORK_EXISTS', `you already have a network "${name}"`);
+      const { vni, prefix } = await this.draw();
       const net: Network = { owner, name, vni, prefix, createdAt: nowIso() };
       const holder = { owner, holder: `network/${name}` };
       const ok = await this.store
@@ -60,9 +89,8 @@ export class NetworkManager {
         .put(Kinds.alloc, Keys.allocPrefix(prefix), holder)
         .commit();
       if (ok) return net;
-      if (await this.store.get(Kinds.network, key)) throw new UcloudError('NETWORK_EXISTS', `you already have a network "${name}"`);
     }
-    throw new UcloudError('POOL_EXHAUSTED', 'no free VNI or IPv6 /64 could be found');
+    throw new UcloudError('CONFLICT', 'networks kept being created at the same time; try again');
   }
 
   async get(owner: string, name: string): Promise<Versioned<Network> | undefined> {
