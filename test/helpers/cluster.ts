@@ -63,9 +63,9 @@ export class TestCluster {
   }
 
   /** With `localEtcd`, no etcd is started: `ucloud up` starts its own on a free port. */
-  static async start(opts: { localEtcd?: boolean } = {}): Promise<TestCluster> {
+  static async start(opts: { localEtcd?: boolean; etcdHost?: string } = {}): Promise<TestCluster> {
     const c = new TestCluster();
-    const etcd = opts.localEtcd ? { url: `http://127.0.0.1:${await freePortPair()}`, stop: async () => undefined } : await startTestEtcd();
+    const etcd = opts.localEtcd ? { url: `http://127.0.0.1:${await freePortPair()}`, stop: async () => undefined } : await startTestEtcd(opts.etcdHost);
     c.stopEtcd = etcd.stop;
     const apiPort = await freePort('::1');
     // Port 80 is what guests use; a cluster that needs that says so (one at a time).
@@ -122,8 +122,11 @@ export class TestCluster {
     return join(this.dir, 'files');
   }
 
-  spawn(name: 'api' | 'scheduler' | 'host' | 'up' | 'filescanner' | 'imagescanner' | 'metadata', env: NodeJS.ProcessEnv = {}): Daemon {
-    const child = spawn(process.execPath, [UCLOUD, name], { env: { ...this.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** Starts a daemon as a real process; `netns` runs it inside that network namespace (a host of its own). */
+  spawn(name: 'api' | 'scheduler' | 'host' | 'up' | 'filescanner' | 'imagescanner' | 'metadata', env: NodeJS.ProcessEnv = {}, netns?: string): Daemon {
+    const argv = [process.execPath, UCLOUD, name];
+    const [cmd, ...args] = netns ? ['ip', 'netns', 'exec', netns, ...argv] : argv;
+    const child = spawn(cmd!, args, { env: { ...this.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     const readyText = { api: 'api ready', scheduler: 'scheduler ready', host: 'host agent ready', up: 'ucloud is up', filescanner: 'filescanner ready', imagescanner: 'imagescanner ready', metadata: 'metadata ready' }[name];
     const ready = new Promise<void>((resolve, reject) => {

@@ -5,10 +5,11 @@ import { startLocalEtcd, type LocalEtcd } from '../../src/store/local-etcd.js';
 import { freePortPair } from './ports.js';
 
 /** A real, throw-away etcd for one test file. */
-export async function startTestEtcd(): Promise<LocalEtcd & { dataDir: string }> {
+/** `host` (default 127.0.0.1) lets test hosts in other network namespaces reach it, e.g. an underlay address. */
+export async function startTestEtcd(host = '127.0.0.1'): Promise<LocalEtcd & { dataDir: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ucloud-etcd-'));
   const port = await freePortPair();
-  const etcd = await startLocalEtcd({ dataDir, url: `http://127.0.0.1:${port}` });
+  const etcd = await startLocalEtcd({ dataDir, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}` });
   return {
     ...etcd,
     dataDir,
