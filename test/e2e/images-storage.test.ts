@@ -89,7 +89,7 @@ describe('user files → images → VM disks, on fs and on Ceph', () => {
     }
     fsVm = await json<Vm>(['vm', 'create', 'a1', '--image', 'g-local', '--ram', '128MiB', '--os-ssd', '1GiB', '--wait'], alice);
     rbdVm = await json<Vm>(['vm', 'create', 'a2', '--image', 'g-rbd', '--ram', '128MiB', '--os-ssd', '1GiB', '--hdd', '64MiB', '--wait'], alice);
-    for (const vm of [fsVm, rbdVm]) await until(`${vm.name} booted`, () => serial(vm).includes('UCLOUD-GUEST-BOOTED'), 90_000);
+    for (const vm of [fsVm, rbdVm]) await until(`${vm.name} booted`, () => serial(vm).includes('UCLOUD-GUEST-DISKS'), 90_000);
     expect(serial(rbdVm)).toMatch(/UCLOUD-GUEST-DISKS vda=2097152 vdb=131072/);
     // The disks are copy-on-write children of the images.
     const fsDisk = await qemuImg.info(join(c.imagePath, 'disks', fsVm.disks[0]!.ref));

@@ -60,7 +60,7 @@ describe('ucloud up and the VM lifecycle through the CLI', () => {
     const mon = await QmpMonitor.connect(vm.qemu!.qmpSocket, { timeoutMs: 5000 });
     expect((await queryStatus(mon)).status).toBe('running');
     mon.close();
-    await until('boot marker on the serial console', () => serial(vm).includes(BOOTED), 60_000);
+    await until('boot marker on the serial console', () => serial(vm).includes('UCLOUD-GUEST-DISKS'), 60_000);
     // The disk is a copy-on-write overlay on the image, at the size asked for.
     const disk = vm.disks.find((d) => d.name === 'os')!;
     const info = await qemuImg.info(join(c.imagePath, 'disks', disk.ref));

@@ -24,13 +24,16 @@ export function vmRoutes(api: Api, m: Managers): void {
     if (ramBytes % 2 ** 20 !== 0) throw new UcloudError('INVALID_SIZE', 'ram must be a whole number of MiB');
     const hddBytes = (b.hdd ?? []).map((h, i) => parseSizeInRange(h, `hdd[${i}]`, VM_LIMITS.minDisk, VM_LIMITS.maxDisk));
     const image = await m.images.resolve(req.user, b.image);
-    const names = b.networks ?? ['default'];
-    if (new Set(names).size !== names.length) throw new UcloudError('VALIDATION_FAILED', 'a network is named twice');
-    const networks = [];
-    for (const n of names) networks.push(await m.networks.resolve(req.user.name, n));
     if (diskBytes < image.volume!.virtualSize) {
       throw new UcloudError('DISK_SMALLER_THAN_IMAGE', `disk ${b.disk} is smaller than image "${image.name}" (${image.volume!.virtualSize} bytes)`);
     }
+    const names = b.networks ?? ['default'];
+    if (new Set(names).size !== names.length) throw new UcloudError('VALIDATION_FAILED', 'a network is named twice');
+    // Everything is checked before the user's default network may be made, so a refused request writes nothing.
+    if (await m.vms.findByName(req.user.name, b.name)) throw new UcloudError('VM_NAME_TAKEN', `you already have a VM named "${b.name}"`);
+    for (const n of names) if (n !== 'default') await m.networks.resolveExisting(req.user.name, n);
+    const networks = [];
+    for (const n of names) networks.push(await m.networks.resolve(req.user.name, n));
     const vm = await m.vms.create({
       owner: req.user.name,
       name: b.name,
