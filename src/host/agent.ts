@@ -173,7 +173,8 @@ export class HostAgent {
     const r = new Reverter(this.log);
     try {
       await this.vms.observe(vm.id, (cur) => ({ ...cur, status: cur.disks.length ? 'starting' : 'creating' }));
-      const disks = await this.runtime.ensureDisks(vm, r);
+      // Disks and NICs do not depend on each other: make them side by side.
+      const [disks] = await Promise.all([this.runtime.ensureDisks(vm, r), this.runtime.ensureNics(vm)]);
       if (disks !== vm.disks) {
         await this.vms.observe(vm.id, (cur) => ({ ...cur, disks, status: 'starting' }));
         r.success(); // recorded: from now on the disks are the record's, deleted with the VM

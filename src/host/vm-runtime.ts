@@ -38,6 +38,8 @@ export class VmRuntime {
     private readonly log: Logger,
   ) {}
 
+  private readonly networksReady = new Map<number, string>();
+
   /** The tap of a VM's NIC: unique on the host, within Linux's 15 characters. */
   static tapName(vmId: string, index: number): string {
     return `uc${vmId.replace(/-/g, '').slice(0, 10)}n${index}`;
@@ -51,7 +53,11 @@ export class VmRuntime {
   async ensureNics(vm: Pick<Vm, 'id' | 'nics'>): Promise<{ ifname: string; mac: string }[]> {
     const out = [];
     for (const [i, nic] of (vm.nics ?? []).entries()) {
-      await this.network.ensureNetwork({ vni: nic.vni, prefix: nic.prefix });
+      // A network this agent made or checked stays as it is until it removes it; a restarted agent checks again.
+      if (this.networksReady.get(nic.vni) !== nic.prefix) {
+        await this.network.ensureNetwork({ vni: nic.vni, prefix: nic.prefix });
+        this.networksReady.set(nic.vni, nic.prefix);
+      }
       const ifname = VmRuntime.tapName(vm.id, i);
       await this.network.ensureNic({ vni: nic.vni, ifname, mac: nic.mac, allowedSources: [nic.address, linkLocalAddress(nic.mac)] });
       out.push({ ifname, mac: nic.mac });
@@ -63,7 +69,10 @@ export class VmRuntime {
   async removeNics(vm: Pick<Vm, 'id' | 'nics'>, stillUsed: (vni: number) => boolean): Promise<void> {
     for (const [i, nic] of (vm.nics ?? []).entries()) {
       await this.network.removeNic(VmRuntime.tapName(vm.id, i));
-      if (!stillUsed(nic.vni)) await this.network.removeNetwork(nic.vni);
+      if (!stillUsed(nic.vni)) {
+        this.networksReady.delete(nic.vni);
+        await this.network.removeNetwork(nic.vni);
+      }
     }
   }
 
@@ -146,7 +155,8 @@ export class VmRuntime {
     await mkdir(this.dir(vm.id), { recursive: true });
     await rm(p.qmpSocket, { force: true });
     const drives = await Promise.all(disks.map(async (d) => (await this.images.driverFor(d.store)).qemuDrive({ ref: d.ref, format: d.format })));
-    const nics = await this.ensureNics(vm);
+    // The taps exist: the agent made them (ensureNics) before starting QEMU.
+    const nics = (vm.nics ?? []).map((n, i) => ({ ifname: VmRuntime.tapName(vm.id, i), mac: n.mac }));
     const args = buildQemuArgs({
       id: vm.id,
       name: vm.name,

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { UcloudError } from '../common/errors.js';
-import { formatIPv6, parseIPv6 } from '../host/network/addr.js';
+import { formatIPv6, parseIPv6 } from '../common/ipv6.js';
 import { nowIso, type Network } from '../model/index.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store, Versioned } from '../store/store.js';

@@ -1,5 +1,5 @@
-import { isIPv6 } from 'node:net';
 import { UcloudError } from '../common/errors.js';
+import { formatIPv6 as formatValue, parseIPv6 } from '../common/ipv6.js';
 
 // EUI-64 maths for SLAAC: a guest on a /64 with addr_gen_mode=0 forms its
 // interface id from its MAC (RFC 4291 appendix A): flip the universal/local bit
@@ -58,54 +58,19 @@ export function stripZone(address: string): string {
  * not an IPv6 address.
  */
 export function expandIPv6(address: string): number[] | undefined {
-  const text = stripZone(address.trim());
-  if (!isIPv6(text)) return undefined;
-  let groups: string[];
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const split = (s: string): string[] => (s === '' ? [] : s.split(':'));
-  const tail = (parts: string[]): string[] => {
-    // A dotted IPv4 tail stands for the last two groups.
-    const last = parts[parts.length - 1];
-    if (last === undefined || !last.includes('.')) return parts;
-    const o = last.split('.').map((n) => parseInt(n, 10));
-    return [...parts.slice(0, -1), ((o[0]! << 8) | o[1]!).toString(16), ((o[2]! << 8) | o[3]!).toString(16)];
-  };
-  if (halves.length === 2) {
-    const head = split(halves[0]!);
-    const rest = tail(split(halves[1]!));
-    const missing = 8 - head.length - rest.length;
-    if (missing < 1) return undefined;
-    groups = [...head, ...Array<string>(missing).fill('0'), ...rest];
-  } else {
-    groups = tail(split(text));
+  let value: bigint;
+  try {
+    value = parseIPv6(stripZone(address.trim()));
+  } catch {
+    return undefined;
   }
-  if (groups.length !== 8) return undefined;
-  const out = groups.map((g) => parseInt(g, 16));
-  return out.every((n) => Number.isInteger(n) && n >= 0 && n <= 0xffff) ? out : undefined;
+  return Array.from({ length: 8 }, (_, i) => Number((value >> BigInt((7 - i) * 16)) & 0xffffn));
 }
 
 /** Eight 16-bit groups as RFC 5952 text (lowercase, longest zero run of two or more as `::`). */
 export function formatIPv6(groups: readonly number[]): string {
   if (groups.length !== 8) throw new UcloudError('VALIDATION_FAILED', 'an IPv6 address has eight groups');
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestLen < 2) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  return formatValue(groups.reduce((v, g) => (v << 16n) | BigInt(g & 0xffff), 0n));
 }
 
 /**

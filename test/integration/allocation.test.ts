@@ -69,7 +69,8 @@ describe('allocation under concurrency (real etcd)', () => {
     const codes = more.map((r) => r.statusCode);
     expect(codes.filter((s) => s === 201)).toHaveLength(10); // 60 VNIs, 50 taken
     expect(more.filter((r) => r.statusCode === 409).map((r) => r.json().code)).toEqual(['POOL_EXHAUSTED', 'POOL_EXHAUSTED']);
-    const del = await api.inject({ method: 'DELETE', url: '/v1/networks/more0', headers: { authorization: `Bearer ${tokens[0]}` } });
+    const made = (more.find((r) => r.statusCode === 201)!.json() as Network).name;
+    const del = await api.inject({ method: 'DELETE', url: `/v1/networks/${made}`, headers: { authorization: `Bearer ${tokens[0]}` } });
     expect(del.statusCode).toBe(204);
     expect((await c.store.list(Kinds.alloc, 'alloc-vni/')).items).toHaveLength(59);
     const again = await post(tokens[0]!, '/v1/networks', { name: 'again' });
