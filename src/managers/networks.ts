@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { UcloudError } from '../common/errors.js';
 import { formatIPv6, parseIPv6 } from '../common/ipv6.js';
 import { nowIso, type Network } from '../model/index.js';
-import { Keys, Kinds } from '../store/keys.js';
+import { AllocKeys, Keys, Kinds } from '../store/keys.js';
 import type { Store, Versioned } from '../store/store.js';
 
 export interface NetworkPools {
@@ -58,12 +58,10 @@ export class NetworkManager {
    * creation transaction's "absent" compares settle races with other creates.
    */
   private async draw(): Promise<{ vni: number; prefix: string }> {
-    const [vnis, prefixes] = await Promise.all([this.store.list(Kinds.alloc, 'alloc-vni/'), this.store.list(Kinds.alloc, 'alloc-prefix/')]);
+    const [vnis, prefixes] = await Promise.all([this.store.list(Kinds.alloc, Keys.allocVnis()), this.store.list(Kinds.alloc, Keys.allocPrefixes())]);
     const { first, last } = this.pools.vniRange;
-    const takenVni = new Set(vnis.items.map((i) => BigInt(Number(i.key.slice('alloc-vni/'.length)) - first)));
-    const takenPrefix = new Set(
-      prefixes.items.map((i) => (parseIPv6(i.key.slice('alloc-prefix/'.length).replace(/-/g, ':')) - this.pool.base) >> 64n),
-    );
+    const takenVni = new Set(vnis.items.map((i) => BigInt(AllocKeys.vni(i.key) - first)));
+    const takenPrefix = new Set(prefixes.items.map((i) => (parseIPv6(AllocKeys.prefixAddress(i.key)) - this.pool.base) >> 64n));
     const vni = NetworkManager.pickFree(BigInt(last - first + 1), takenVni);
     const index = NetworkManager.pickFree(1n << BigInt(this.pool.bits), takenPrefix);
     if (vni === undefined || index === undefined) {

@@ -61,12 +61,21 @@ export const Keys = {
   networks: () => 'network/',
   networksOf: (owner: string) => `network/${seg(owner)}/`,
   allocVni: (vni: number) => `alloc-vni/${vni}`,
+  allocVnis: () => 'alloc-vni/',
   allocPrefix: (prefix: string) => `alloc-prefix/${seg(prefix.replace(/\/\d+$/, '').replace(/:/g, '-'))}`,
+  allocPrefixes: () => 'alloc-prefix/',
   allocMac: (mac: string) => `alloc-mac/${seg(mac.replace(/:/g, '-'))}`,
+  allocMacs: () => 'alloc-mac/',
   file: (id: string) => `file/${seg(id)}`,
   files: () => 'file/',
   /** Cluster-wide facts written once, e.g. which admin `ucloud up` made. */
   meta: (name: string) => `meta/${seg(name)}`,
+} as const;
+
+/** What an allocation key holds: the VNI of `alloc-vni/…`, the prefix address of `alloc-prefix/…`. */
+export const AllocKeys = {
+  vni: (key: string) => Number(lastSegment(key)),
+  prefixAddress: (key: string) => lastSegment(key).replace(/-/g, ':'),
 } as const;
 
 /** The last segment of a key (the id or name of the record). */

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { loadConfig, parseOverrides } from '../common/config.js';
 import type { DaemonFlags } from '../common/daemon.js';
-import { toUcloudError } from '../common/errors.js';
+import { toUcloudError, UcloudError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { apiUrlFor, packageRoot } from '../common/paths.js';
 import { preflight } from '../common/preflight.js';
@@ -105,5 +105,5 @@ async function waitForApi(url: string, timeoutMs = 30_000): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw toUcloudError(new Error(`the API did not answer at ${url} within ${timeoutMs} ms; see the api log`));
+  throw new UcloudError('API_UNREACHABLE', `the API did not answer at ${url} within ${timeoutMs} ms; see the api log`);
 }

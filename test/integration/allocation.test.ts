@@ -46,8 +46,8 @@ describe('allocation under concurrency (real etcd)', () => {
       expect(n.vni).toBeLessThanOrEqual(159);
       expect(n.prefix).toMatch(/^fd00:aa:bb:[c-f][0-9a-f]::\/64$/); // a /58: c0 to ff
     }
-    expect((await c.store.list(Kinds.alloc, 'alloc-vni/')).items).toHaveLength(50);
-    expect((await c.store.list(Kinds.alloc, 'alloc-prefix/')).items).toHaveLength(50);
+    expect((await c.store.list(Kinds.alloc, Keys.allocVnis())).items).toHaveLength(50);
+    expect((await c.store.list(Kinds.alloc, Keys.allocPrefixes())).items).toHaveLength(50);
   });
 
   it('100 NICs created at once (50 VMs with 2 NICs each) get 100 different MACs', async () => {
@@ -61,7 +61,7 @@ describe('allocation under concurrency (real etcd)', () => {
     expect(macs).toHaveLength(100);
     expect(new Set(macs).size).toBe(100);
     for (const mac of macs) expect(parseInt(mac.slice(0, 2), 16) & 2).toBe(2); // locally administered
-    expect((await c.store.list(Kinds.alloc, 'alloc-mac/')).items).toHaveLength(100);
+    expect((await c.store.list(Kinds.alloc, Keys.allocMacs())).items).toHaveLength(100);
   });
 
   it('an exhausted pool says so, and deleting a network frees its VNI and prefix', async () => {
@@ -72,7 +72,7 @@ describe('allocation under concurrency (real etcd)', () => {
     const made = (more.find((r) => r.statusCode === 201)!.json() as Network).name;
     const del = await api.inject({ method: 'DELETE', url: `/v1/networks/${made}`, headers: { authorization: `Bearer ${tokens[0]}` } });
     expect(del.statusCode).toBe(204);
-    expect((await c.store.list(Kinds.alloc, 'alloc-vni/')).items).toHaveLength(59);
+    expect((await c.store.list(Kinds.alloc, Keys.allocVnis())).items).toHaveLength(59);
     const again = await post(tokens[0]!, '/v1/networks', { name: 'again' });
     expect(again.statusCode).toBe(201);
   });
@@ -82,7 +82,7 @@ describe('allocation under concurrency (real etcd)', () => {
       const r = await api.inject({ method: 'DELETE', url: `/v1/vms/vm${i}`, headers: { authorization: `Bearer ${tokens[i % 5]}` } });
       expect(r.statusCode).toBe(204); // never placed: gone at once
     }
-    expect((await c.store.list(Kinds.alloc, 'alloc-mac/')).items).toHaveLength(90);
+    expect((await c.store.list(Kinds.alloc, Keys.allocMacs())).items).toHaveLength(90);
     expect(await c.store.get(Kinds.vm, Keys.vm('00000000-0000-0000-0000-000000000000'))).toBeUndefined();
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Keys, lastSegment } from '../../src/store/keys.js';
+import { AllocKeys, Keys, lastSegment } from '../../src/store/keys.js';
 
 describe('key layout', () => {
   it('puts each record family under its own prefix', () => {
@@ -33,5 +33,14 @@ describe('key layout', () => {
   it('reads back the last segment', () => {
     expect(lastSegment(Keys.vm('abc'))).toBe('abc');
     expect(lastSegment(Keys.image('s', 'img'))).toBe('img');
+  });
+
+  it('encodes allocations so they can be read back', () => {
+    expect(Keys.allocVni(4242).startsWith(Keys.allocVnis())).toBe(true);
+    expect(AllocKeys.vni(Keys.allocVni(4242))).toBe(4242);
+    expect(AllocKeys.prefixAddress(Keys.allocPrefix('fd75:636c:6f75:12::/64'))).toBe('fd75:636c:6f75:12::');
+    expect(Keys.allocMac('52:54:00:ab:cd:ef')).toBe('alloc-mac/52-54-00-ab-cd-ef');
+    expect(Keys.network('alice', 'lab').startsWith(Keys.networksOf('alice'))).toBe(true);
+    expect(Keys.networksOf('al').startsWith(Keys.networksOf('alice'))).toBe(false);
   });
 });
