@@ -130,6 +130,8 @@ async function main(): Promise<void> {
         process.stderr.write(`run ${i}: ucloud ${tu.toFixed(0)} ms, plain qemu ${tp.toFixed(0)} ms\n`);
       }
     }
+    await client.vms.delete(anchor.id);
+    while ((await client.vms.list()).length) await new Promise((r) => setTimeout(r, 50));
     const mu = median(ucloud);
     const mp = median(plain);
     console.log(`vm-boot (${runs} runs each, accel ${env.UCLOUD_ACCEL}, 1 vCPU, 128 MiB)`);

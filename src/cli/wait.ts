@@ -22,13 +22,15 @@ function describe(vm: Vm): string {
 export async function waitForVm(client: Client, ref: string, target: VmStatus | 'deleted', timeoutMs: number): Promise<Vm | undefined> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
+  let name = ref;
   for (;;) {
     let vm: Vm;
     try {
       vm = await client.vms.get(ref);
+      name = vm.name;
     } catch (err) {
       if (target === 'deleted' && err instanceof UcloudError && err.code === 'VM_NOT_FOUND') {
-        note(`${ref}: deleted`);
+        note(`${name}: deleted`);
         return undefined;
       }
       throw err;

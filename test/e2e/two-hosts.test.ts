@@ -99,5 +99,8 @@ describe('two hosts, one network, VXLAN between them', () => {
     expect(out).toMatch(/3 packets transmitted, 3 packets received/);
     // The VXLAN device on each host carries the network's VNI over the underlay.
     for (const ns of hosts) expect(sh('ip', ['-n', ns, '-d', 'link', 'show', `vx${a.nics![0]!.vni}`])).toMatch(/vxlan id \d+/);
+    // Deleting both takes each host's network down with its last VM.
+    for (const vm of ['a', 'b']) expect((await c.cli(['vm', 'delete', vm, '--wait'], { UCLOUD_TOKEN: alice })).code).toBe(0);
+    for (const ns of hosts) await until(`network gone on ${ns}`, () => !sh('ip', ['-n', ns, 'link', 'show']).includes(`vx${a.nics![0]!.vni}`), 20_000);
   }, 240_000);
 });

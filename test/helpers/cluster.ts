@@ -172,12 +172,17 @@ export class TestCluster {
 
   /** Pids of QEMU processes whose command line contains `text` (a VM id, or this cluster's dir). */
   qemuPids(text: string): number[] {
+    return this.pidsMentioning(text, 'qemu-system');
+  }
+
+  /** Pids of processes (other than this one) whose command line contains `text`, optionally only those of `program`. */
+  pidsMentioning(text: string, program?: string): number[] {
     const pids: number[] = [];
     for (const entry of readdirSync('/proc')) {
       if (!/^\d+$/.test(entry)) continue;
       try {
         const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-        if (cmd.startsWith('qemu-system') && cmd.includes(text)) pids.push(Number(entry));
+        if (Number(entry) !== process.pid && (!program || cmd.startsWith(program)) && cmd.includes(text) && !cmd.includes('vitest')) pids.push(Number(entry));
       } catch {
         // gone meanwhile
       }
@@ -187,8 +192,8 @@ export class TestCluster {
 
   async stop(): Promise<void> {
     await Promise.all(this.daemons.map((d) => d.stop()));
-    // QEMU outlives the agent by design: the test removes what it started (its paths are in our dir).
-    for (const pid of this.qemuPids(this.dir)) process.kill(pid, 'SIGKILL');
+    // QEMU and radvd outlive the agent by design: the test removes what it started (its paths are in our dir).
+    for (const pid of this.pidsMentioning(this.dir)) process.kill(pid, 'SIGKILL');
     this.store.close();
     await this.stopEtcd();
     rmSync(this.dir, { recursive: true, force: true });
