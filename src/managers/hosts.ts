@@ -49,10 +49,6 @@ export class HostManager {
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  async isAlive(name: string): Promise<boolean> {
-    return Boolean(await this.store.get(Kinds.hostAlive, Keys.hostAlive(name)));
-  }
-
   /** Announces a running agent on a lease: the key vanishes within the TTL of the agent's death. */
   async announce(alive: HostAlive, lease: Parameters<Store['put']>[3]): Promise<void> {
     await this.store.put(Kinds.hostAlive, Keys.hostAlive(alive.name), alive, lease);

@@ -199,10 +199,4 @@ export class VmManager {
     }
     throw new UcloudError('CONFLICT', `VM ${id} kept changing while being resized`);
   }
-
-  /** Used by tests and tools that must see the raw booking. */
-  async allocation(host: string): Promise<HostAllocation | undefined> {
-    return (await this.store.get(Kinds.hostAlloc, Keys.hostAlloc(host)))?.value;
-  }
-
 }
