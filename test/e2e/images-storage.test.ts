@@ -101,7 +101,7 @@ describe('user files → images → VM disks, on fs and on Ceph', () => {
   it("the VM's writes never change the image", async () => {
     const fsImage = join(c.imagePath, 'images', 'g-local.raw');
     const before = sha512(fsImage);
-    const rbdBefore = execFileSync('rbd', ['-c', ceph.conf, 'export', `${pool}/img-g-rbd`, '-'], { maxBuffer: 1 << 30 });
+    const rbdBefore = execFileSync('rbd', ['-c', ceph.conf, 'export', '--no-progress', `${pool}/img-g-rbd`, '-'], { maxBuffer: 1 << 30 });
     for (const vm of [fsVm, rbdVm]) {
       const mon = await QmpMonitor.connect(vm.qemu!.qmpSocket, { timeoutMs: 5000 });
       // Writes through QEMU's block layer, exactly where a guest's writes go.
@@ -109,7 +109,7 @@ describe('user files → images → VM disks, on fs and on Ceph', () => {
       await mon.close();
     }
     expect(sha512(fsImage)).toBe(before);
-    const rbdAfter = execFileSync('rbd', ['-c', ceph.conf, 'export', `${pool}/img-g-rbd`, '-'], { maxBuffer: 1 << 30 });
+    const rbdAfter = execFileSync('rbd', ['-c', ceph.conf, 'export', '--no-progress', `${pool}/img-g-rbd`, '-'], { maxBuffer: 1 << 30 });
     expect(createHash('sha512').update(rbdAfter).digest('hex')).toBe(createHash('sha512').update(rbdBefore).digest('hex'));
   });
 
