@@ -164,7 +164,8 @@ describe('user files → images → VM disks, on fs and on Ceph', () => {
     await json<Image>(['image', 'create', 'notes', '--from-file', 'notes.qcow2', '--store', 'local'], alice);
     await expectError('notes', 'IMAGE_INVALID');
     await json<Image>(['image', 'create', 'big', '--from-file', 'big.qcow2', '--store', 'local'], alice);
-    await until('big importing', async () => (await json<Image>(['image', 'show', 'local/big'], alice)).status === 'importing', 30_000, 20);
+    // Watch the record itself (not through the CLI) so the file goes while the import is surely running.
+    await until('big importing', async () => (await c.store.get(Kinds.image, Keys.image('local', 'big')))?.value.status === 'importing', 30_000, 5);
     rmSync(join(c.filesPath, 'alice', 'big.qcow2'));
     await expectError('big', 'FILE_NOT_FOUND');
     // nothing half-imported is left in the store
