@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { UcloudError } from './errors.js';
 
 export interface RunOptions {
   timeoutMs?: number;
-  input?: string | Buffer;
+  /** Fed to the program's stdin; a stream is piped (a failing stream kills the program). */
+  input?: string | Buffer | Readable;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   /** Exit codes that count as success (default: only 0). */
@@ -60,8 +62,18 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
       }
       resolve({ stdout, stderr, code: exit });
     });
-    if (opts.input !== undefined) child.stdin.end(opts.input);
-    else child.stdin.end();
+    // The program may exit without reading all of its input: that is its answer, not an error here.
+    child.stdin.on('error', () => undefined);
+    const input = opts.input;
+    if (input === undefined) child.stdin.end();
+    else if (typeof input === 'string' || Buffer.isBuffer(input)) child.stdin.end(input);
+    else {
+      input.on('error', (e) => {
+        err.push(Buffer.from(`\ninput failed: ${e.message}\n`));
+        child.kill('SIGKILL');
+      });
+      input.pipe(child.stdin);
+    }
   });
 }
 

@@ -9,7 +9,6 @@
 // exception is "couldn't connect to the cluster", which shares ENOENT/ETIMEDOUT with
 // other failures and is recognised from stderr.
 
-import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { UcloudError } from '../common/errors.js';
 import { run, type RunResult } from '../common/exec.js';
@@ -67,7 +66,7 @@ interface RbdCall {
   /** Exit codes (errnos) the caller handles itself; others throw. */
   expect?: number[];
   timeoutMs?: number;
-  input?: string | Buffer;
+  input?: string | Buffer | Readable;
 }
 
 const NOT_CONNECTED = [
@@ -235,14 +234,7 @@ export class RbdClient {
   async import(source: string | Readable, pool: string, image: string, opts: { timeoutMs?: number } = {}): Promise<void> {
     const args = ['import', '--no-progress', typeof source === 'string' ? source : '-', spec(pool, image)];
     const timeoutMs = opts.timeoutMs ?? 3_600_000;
-    if (typeof source === 'string') {
-      await this.rbd(args, { timeoutMs });
-      return;
-    }
-    const res = await pipeInto('rbd', [...this.common('rbd'), ...args], source, timeoutMs).catch((err: unknown) => {
-      throw this.wrapSpawnError('rbd', args, err, timeoutMs);
-    });
-    if (res.code !== 0) throw this.failure('rbd', args, res);
+    await this.rbd(args, { timeoutMs, ...(typeof source === 'string' ? {} : { input: source }) });
   }
 
   /** Grows the image; Ceph itself refuses to shrink without --allow-shrink, which is never passed. */
@@ -339,42 +331,4 @@ function lastMeaningfulLine(stderr: string): string {
     .map((l) => l.trim())
     .filter((l) => l && !/^\d{4}-\d\d-\d\dT/.test(l));
   return lines.pop() ?? stderr.split('\n').pop() ?? '';
-}
-
-/** Runs a program with `input` piped to its stdin; resolves with its exit code (never rejects on a non-zero exit). */
-function pipeInto(cmd: string, args: string[], input: Readable, timeoutMs: number): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    // the reader may fail (bad file) or the writer may go away (rbd failed): both end in 'close'
-    child.stdin.on('error', () => {});
-    input.on('error', (e) => {
-      err.push(Buffer.from(`\ninput failed: ${e.message}\n`));
-      child.kill('SIGKILL');
-    });
-    input.pipe(child.stdin);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new UcloudError('COMMAND_FAILED', `cannot run ${cmd}: ${e.message}`, { cause: e }));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      input.unpipe(child.stdin);
-      const stdout = Buffer.concat(out).toString('utf8');
-      const stderr = Buffer.concat(err).toString('utf8');
-      if (timedOut) {
-        reject(new UcloudError('COMMAND_TIMEOUT', `${cmd} did not finish within ${timeoutMs} ms`, { details: { command: [cmd, ...args].join(' ') } }));
-        return;
-      }
-      resolve({ stdout, stderr, code: code ?? (signal ? 128 : 1) });
-    });
-  });
 }
