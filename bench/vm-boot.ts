@@ -2,26 +2,15 @@
 // console, against the very same QEMU command line started directly, in one
 // process, runs alternating so both see the same machine. Prints medians and
 // the ratio. Usage: node dist/bench/vm-boot.js [runs=5]
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from '../src/client/client.js';
 import { run } from '../src/common/exec.js';
-import { packageRoot } from '../src/common/paths.js';
 import { isOurQemu, waitForExit } from '../src/host/qemu/index.js';
+import { median, startCloud } from './harness.js';
 
 const MARKER = 'UCLOUD-GUEST-BOOTED';
 const runs = Number(process.argv[2] ?? 5);
-
-const freePort = (host: string) =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen({ port: 0, host }, () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
 
 /** Polls the serial log every 2 ms: the same detector for both sides. */
 async function waitForMarker(file: string, t0: number, timeoutMs = 120_000): Promise<number> {
@@ -36,47 +25,10 @@ async function waitForMarker(file: string, t0: number, timeoutMs = 120_000): Pro
   }
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'ucloud-bench-'));
-  const etcdPort = await freePort('127.0.0.1');
-  const apiPort = await freePort('::1');
-  writeFileSync(join(dir, 'ucloud.conf'), '');
-  const env = {
-    ...process.env,
-    UCLOUD_CONFIG: join(dir, 'ucloud.conf'),
-    UCLOUD_CLI_CONFIG: join(dir, 'cli.json'),
-    UCLOUD_LOCAL_ETCD_URL: `http://127.0.0.1:${etcdPort}`,
-    UCLOUD_STATE_DIR: join(dir, 'state'),
-    UCLOUD_RUN_DIR: join(dir, 'run'),
-    UCLOUD_LOG_DIR: join(dir, 'log'),
-    IMAGE_PATH: join(dir, 'images'),
-    UCLOUD_API_LISTEN: `[::1]:${apiPort}`,
-    UCLOUD_HOST_NAME: 'bench',
-    UCLOUD_ACCEL: process.env.UCLOUD_ACCEL ?? 'tcg',
-  };
-  delete (env as NodeJS.ProcessEnv).UCLOUD_ETCD_ENDPOINTS;
-  const up: ChildProcess = spawn(process.execPath, [join(packageRoot(), 'bin', 'ucloud'), 'up'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let upErr = '';
-  up.stderr!.on('data', (b: Buffer) => (upErr += b.toString()));
-  const cleanup = async () => {
-    up.kill('SIGINT');
-    await new Promise((r) => up.once('exit', r));
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const cloud = await startCloud('boot');
+  const { dir, env, client } = cloud;
   try {
-    const deadline = Date.now() + 180_000;
-    while (!upErr.includes('ucloud is up')) {
-      if (up.exitCode !== null || Date.now() > deadline) throw new Error(`ucloud up failed:\n${upErr}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const { url, token } = JSON.parse(readFileSync(join(dir, 'cli.json'), 'utf8')) as { url: string; token: string };
-    const client = new Client({ url, token });
     // The first VM of a network on a host also builds the network's bridge, VXLAN and radvd
     // (measured once here); the runs below join that network, kept by a stopped VM.
     const f0 = performance.now();
@@ -142,7 +94,7 @@ async function main(): Promise<void> {
     console.log(`  first VM of a network on this host (builds bridge, VXLAN, radvd): ${firstOfNetwork.toFixed(0)} ms to the marker, QEMU launched after ${anchorLaunch.toFixed(0)} ms`);
     console.log(`  guest boot after launch: ucloud median ${median(ucloud.map((x, i) => x - ucloudLaunch[i]!)).toFixed(0)} ms, plain ${median(plain.map((x, i) => x - plainLaunch[i]!)).toFixed(0)} ms`);
   } finally {
-    await cleanup();
+    await cloud.stop();
   }
 }
 

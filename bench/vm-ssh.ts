@@ -4,30 +4,15 @@
 // alternating in one process. Prints medians and the ratio.
 // Usage: node dist/bench/vm-ssh.js [runs=5]   (root; port 80 must be free)
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from '../src/client/client.js';
 import { run } from '../src/common/exec.js';
 import { packageRoot } from '../src/common/paths.js';
 import { isOurQemu, waitForExit } from '../src/host/qemu/index.js';
+import { median, startCloud } from './harness.js';
 
 const runs = Number(process.argv[2] ?? 5);
 const NS = 'uclbench';
-
-const freePort = (host: string) =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen({ port: 0, host }, () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 function sshOnce(key: string, address: string, netns?: string): Promise<boolean> {
   const args = ['-i', key, '-o', 'IdentitiesOnly=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=2', '-o', 'LogLevel=QUIET', `root@${address}`, 'true'];
@@ -44,36 +29,12 @@ async function untilSsh(key: string, address: string, t0: number, netns?: string
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'ucloud-bench-ssh-'));
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    UCLOUD_CONFIG: join(dir, 'ucloud.conf'),
-    UCLOUD_CLI_CONFIG: join(dir, 'cli.json'),
-    UCLOUD_LOCAL_ETCD_URL: `http://127.0.0.1:${await freePort('127.0.0.1')}`,
-    UCLOUD_STATE_DIR: join(dir, 'state'),
-    UCLOUD_RUN_DIR: join(dir, 'run'),
-    UCLOUD_LOG_DIR: join(dir, 'log'),
-    IMAGE_PATH: join(dir, 'images'),
-    FILES_PATH: join(dir, 'files'),
-    UCLOUD_API_LISTEN: `[::1]:${await freePort('::1')}`,
-    UCLOUD_HOST_NAME: 'bench',
-    UCLOUD_ACCEL: process.env.UCLOUD_ACCEL ?? 'tcg',
-  };
-  delete env.UCLOUD_ETCD_ENDPOINTS;
-  writeFileSync(env.UCLOUD_CONFIG!, '');
+  const cloud = await startCloud('ssh');
+  const { dir, env, client } = cloud;
   const key = join(dir, 'bench_ed25519');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
-  const up: ChildProcess = spawn(process.execPath, [join(packageRoot(), 'bin', 'ucloud'), 'up'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let upErr = '';
-  up.stderr!.on('data', (b: Buffer) => (upErr += b.toString()));
   let meta: ChildProcess | undefined;
   try {
-    while (!upErr.includes('ucloud is up')) {
-      if (up.exitCode !== null) throw new Error(`ucloud up failed:\n${upErr}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const { url, token } = JSON.parse(readFileSync(env.UCLOUD_CLI_CONFIG!, 'utf8')) as { url: string; token: string };
-    const client = new Client({ url, token });
     await client.keys.add('bench', readFileSync(`${key}.pub`, 'utf8'));
     const net = await client.networks.create('bench');
 
@@ -140,9 +101,7 @@ async function main(): Promise<void> {
     } catch {
       // not made
     }
-    up.kill('SIGINT');
-    await new Promise((r) => up.once('exit', r));
-    rmSync(dir, { recursive: true, force: true });
+    await cloud.stop();
   }
 }
 

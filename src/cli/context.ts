@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { Client } from '../client/client.js';
 import { UcloudError } from '../common/errors.js';
-import { cliConfigPath } from '../common/paths.js';
+import { CONFIG_KEYS, parseListen } from '../common/config.js';
+import { apiUrlFor, cliConfigPath } from '../common/paths.js';
 import { parseOutput, type OutputFormat } from './output.js';
 
 export interface CliContext {
@@ -20,7 +21,7 @@ export function cliContext(cmd: Command): CliContext {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UcloudError('INVALID_CONFIG', `cannot read ${file}: ${(err as Error).message}`);
   }
-  const url = process.env.UCLOUD_URL ?? process.env.UCLOUD_API_URL ?? saved.url ?? 'http://[::1]:8470';
+  const url = process.env.UCLOUD_URL ?? saved.url ?? apiUrlFor(parseListen('api_listen', CONFIG_KEYS.api_listen.default));
   const token = process.env.UCLOUD_TOKEN ?? saved.token;
   return { client: new Client({ url, ...(token ? { token } : {}) }), output: parseOutput(opts.output) };
 }

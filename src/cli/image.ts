@@ -1,11 +1,9 @@
 import { Command, Option } from 'commander';
-import { UcloudError } from '../common/errors.js';
 import { formatSize, parseDuration } from '../common/units.js';
-import type { Client } from '../client/client.js';
 import type { Image } from '../model/index.js';
 import { cliContext } from './context.js';
 import { note, printList, printObject, type Column } from './output.js';
-import { FailedState } from './wait.js';
+import { waitForImage } from './wait.js';
 
 const COLUMNS: Column<Image>[] = [
   { header: 'NAME', get: (i) => i.name },
@@ -30,28 +28,6 @@ function fields(i: Image): [string, string | number | undefined][] {
     ['last error', i.error ? `${i.error.code}: ${i.error.message}` : undefined],
     ['created', i.createdAt],
   ];
-}
-
-/** Follows an image until it is ready (or gone, for a deletion), printing progress on stderr. */
-async function waitForImage(client: Client, ref: string, target: 'ready' | 'deleted', timeoutMs: number): Promise<Image | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    let img: Image;
-    try {
-      img = await client.images.get(ref);
-    } catch (err) {
-      if (target === 'deleted' && err instanceof UcloudError && err.code === 'IMAGE_NOT_FOUND') return undefined;
-      throw err;
-    }
-    const line = `${img.name}: ${img.status}${img.status === 'importing' ? ` ${Math.round((img.progress ?? 0) * 100)}%` : ''}`;
-    if (line !== last) note(line);
-    last = line;
-    if (img.status === target) return img;
-    if (img.status === 'error') throw new FailedState(`image "${img.name}" is in error: ${img.error?.code ?? ''} ${img.error?.message ?? ''}`.trim());
-    if (Date.now() > deadline) throw new UcloudError('WAIT_TIMEOUT', `image "${ref}" is still ${img.status}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 export function imageCommand(): Command {

@@ -1,47 +1,89 @@
-import { UcloudError } from '../common/errors.js';
+import { UcloudError, type ErrorCode } from '../common/errors.js';
 import type { Client } from '../client/client.js';
-import type { Vm, VmStatus } from '../model/index.js';
+import type { Image, Vm, VmStatus } from '../model/index.js';
 import { note } from './output.js';
 
 /** A --wait that ended with the thing waited for in error (exit code 7). */
 export class FailedState extends Error {}
 
-function failed(vm: Vm): FailedState {
-  return new FailedState(`VM "${vm.name}" is in error: ${vm.error?.code ?? ''} ${vm.error?.message ?? ''}`.trim());
-}
-
-function describe(vm: Vm): string {
-  return `${vm.name}: ${vm.status}${vm.reason ? ` (${vm.reason})` : ''}${vm.host ? ` on ${vm.host}` : ''}`;
+interface Followed<T> {
+  /** What is followed, for messages ("VM web1"). */
+  what: string;
+  get: () => Promise<T>;
+  /** The error code `get` fails with once the thing is gone. */
+  goneCode: ErrorCode;
+  /** True when waiting for it to go away. */
+  untilGone: boolean;
+  describe: (t: T) => string;
+  done: (t: T) => boolean;
+  /** An error message when it landed in error, else undefined. */
+  failed: (t: T) => string | undefined;
 }
 
 /**
- * Follows a VM until it reaches `target` (or is gone, for 'deleted'), printing
- * each change of state on stderr. Ends with FailedState when the VM lands in
- * error for the latest request, and WAIT_TIMEOUT when time runs out.
+ * Polls until `done` (or, `untilGone`, until it is gone), printing each change
+ * on stderr. FailedState when it lands in error, WAIT_TIMEOUT when time runs
+ * out (the operation goes on).
  */
-export async function waitForVm(client: Client, ref: string, target: VmStatus | 'deleted', timeoutMs: number): Promise<Vm | undefined> {
+async function follow<T>(f: Followed<T>, timeoutMs: number): Promise<T | undefined> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
-  let name = ref;
+  let name = f.what;
   for (;;) {
-    let vm: Vm;
+    let t: T;
     try {
-      vm = await client.vms.get(ref);
-      name = vm.name;
+      t = await f.get();
     } catch (err) {
-      if (target === 'deleted' && err instanceof UcloudError && err.code === 'VM_NOT_FOUND') {
+      if (f.untilGone && err instanceof UcloudError && err.code === f.goneCode) {
         note(`${name}: deleted`);
         return undefined;
       }
       throw err;
     }
-    const line = describe(vm);
+    const line = f.describe(t);
+    name = line.slice(0, line.indexOf(':'));
     if (line !== last) note(line);
     last = line;
-    if (vm.status === target && vm.observedGeneration >= vm.generation) return vm;
-    if (vm.status === 'error' && vm.observedGeneration >= vm.generation) throw failed(vm);
-    if (target === 'running' && vm.desired !== 'running') throw failed(vm);
-    if (Date.now() > deadline) throw new UcloudError('WAIT_TIMEOUT', `VM "${ref}" is still ${vm.status} after ${Math.round(timeoutMs / 1000)} s`);
+    if (!f.untilGone && f.done(t)) return t;
+    const failure = f.failed(t);
+    if (failure) throw new FailedState(failure);
+    if (Date.now() > deadline) throw new UcloudError('WAIT_TIMEOUT', `${f.what} is still not done after ${Math.round(timeoutMs / 1000)} s`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+const errorText = (e: { code: string; message: string } | undefined) => `${e?.code ?? ''} ${e?.message ?? ''}`.trim();
+
+/** Follows a VM until it reaches `target` for its latest request (or is gone, for 'deleted'). */
+export function waitForVm(client: Client, ref: string, target: VmStatus | 'deleted', timeoutMs: number): Promise<Vm | undefined> {
+  const settled = (vm: Vm) => vm.observedGeneration >= vm.generation;
+  return follow<Vm>(
+    {
+      what: `VM "${ref}"`,
+      get: () => client.vms.get(ref),
+      goneCode: 'VM_NOT_FOUND',
+      untilGone: target === 'deleted',
+      describe: (vm) => `${vm.name}: ${vm.status}${vm.reason ? ` (${vm.reason})` : ''}${vm.host ? ` on ${vm.host}` : ''}`,
+      done: (vm) => vm.status === target && settled(vm),
+      failed: (vm) =>
+        (vm.status === 'error' && settled(vm)) || (target === 'running' && vm.desired !== 'running') ? `VM "${vm.name}" is in error: ${errorText(vm.error)}` : undefined,
+    },
+    timeoutMs,
+  );
+}
+
+/** Follows an image until it is ready (or gone, for 'deleted'), with its import progress. */
+export function waitForImage(client: Client, ref: string, target: 'ready' | 'deleted', timeoutMs: number): Promise<Image | undefined> {
+  return follow<Image>(
+    {
+      what: `image "${ref}"`,
+      get: () => client.images.get(ref),
+      goneCode: 'IMAGE_NOT_FOUND',
+      untilGone: target === 'deleted',
+      describe: (img) => `${img.name}: ${img.status}${img.status === 'importing' ? ` ${Math.round((img.progress ?? 0) * 100)}%` : ''}`,
+      done: (img) => img.status === target,
+      failed: (img) => (img.status === 'error' ? `image "${img.name}" is in error: ${errorText(img.error)}` : undefined),
+    },
+    timeoutMs,
+  );
 }

@@ -48,7 +48,6 @@ export const CONFIG_KEYS = {
   vxlan_underlay: { kind: 'string', default: 'lo', env: ['UCLOUD_VXLAN_UNDERLAY'], doc: 'The interface VXLAN traffic between hosts uses (lo: one machine only).' },
   metadata_listen: { kind: 'string', default: '[::]:80', env: ['UCLOUD_METADATA_LISTEN'], doc: 'Where the metadata server listens. VMs reach it at http://[fe80::1%eth0]/ on their network, so keep port 80.' },
   api_listen: { kind: 'string', default: '[::1]:8470', env: ['UCLOUD_API_LISTEN'], doc: 'Address and port the API server listens on.' },
-  api_url: { kind: 'string', default: 'http://[::1]:8470', env: ['UCLOUD_API_URL', 'UCLOUD_URL'], doc: 'Where the CLI finds the API (the CLI config file can also set it).' },
   host_name: { kind: 'string', default: '', env: ['UCLOUD_HOST_NAME'], doc: "This hypervisor's name in ucloud. Empty: the machine's hostname." },
   host_address: { kind: 'string', default: '::1', env: ['UCLOUD_HOST_ADDRESS'], doc: "This hypervisor's IPv6 address (migration, VXLAN underlay)." },
   host_lease_ttl: { kind: 'duration', default: '10s', env: ['UCLOUD_HOST_LEASE_TTL'], doc: 'A host that stops heart-beating is dead after this long.' },
@@ -86,7 +85,6 @@ export interface Config {
   ipv6Pool: string;
   vxlanUnderlay: string;
   metadataListen: { host: string; port: number };
-  apiUrl: string;
   hostName: string;
   hostAddress: string;
   hostLeaseTtlMs: number;
@@ -232,7 +230,6 @@ function toConfig(raw: Record<ConfigKey, string>): Config {
     ipv6Pool: raw.ipv6_pool,
     vxlanUnderlay: raw.vxlan_underlay,
     metadataListen: parseListen('metadata_listen', raw.metadata_listen),
-    apiUrl: raw.api_url,
     hostName: raw.host_name || hostname(),
     hostAddress: raw.host_address,
     hostLeaseTtlMs: toDuration('host_lease_ttl', raw.host_lease_ttl),

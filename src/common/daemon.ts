@@ -25,6 +25,13 @@ export async function runDaemon(component: string, flags: DaemonFlags, checks: C
   try {
     const { config } = loadConfig({ ...(flags.config ? { file: flags.config } : {}), overrides: parseOverrides(flags.set ?? []) });
     log = createLogger({ component, logDir: config.logDir, level: config.logLevel });
+    // A bug that escapes every handler: the stack goes to the log file, one line to the terminal.
+    const crash = (err: unknown) => {
+      log!.fatal({ err }, `${component} crashed`);
+      process.exit(1);
+    };
+    process.on('uncaughtException', crash);
+    process.on('unhandledRejection', crash);
     await preflight(config, ['etcdEndpoints', 'logDir', ...checks]);
     const store = new Store({ endpoints: config.etcdEndpoints, prefix: config.etcdPrefix });
     const stop = await body({ config, log, store });

@@ -203,17 +203,7 @@ export class VmRuntime {
     const pid = await this.runningPid(vm);
     if (pid) await killQemu(pid, vm.id);
     for (const d of disks) {
-      const driver = await this.images.driverFor(d.store);
-      // A network block store may see the image open for a moment after QEMU exits.
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await driver.deleteDisk({ ref: d.ref, format: d.format });
-          break;
-        } catch (err) {
-          if (attempt >= 10) throw err;
-          await new Promise((r) => setTimeout(r, 1000 * Math.min(4, attempt + 1)));
-        }
-      }
+      await (await this.images.driverFor(d.store)).deleteDisk({ ref: d.ref, format: d.format });
     }
     await rm(this.dir(vm.id), { recursive: true, force: true });
   }

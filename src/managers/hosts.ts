@@ -1,7 +1,7 @@
 import { UcloudError } from '../common/errors.js';
 import { nowIso, type Host, type HostAlive, type HostAllocation, type Resources } from '../model/index.js';
 import { Keys, Kinds } from '../store/keys.js';
-import type { Store } from '../store/store.js';
+import type { Store, Versioned } from '../store/store.js';
 import { sumResources } from '../scheduler/place.js';
 
 export interface HostView extends Host {
@@ -26,18 +26,22 @@ export class HostManager {
     return (await this.store.get(Kinds.host, Keys.host(name)))?.value;
   }
 
-  async list(): Promise<HostView[]> {
+  /**
+   * Every host with its liveness and bookings, read together; `allocs` keeps the
+   * bookings' revisions for a compare-and-swap (the scheduler books against them).
+   */
+  async snapshot(): Promise<{ hosts: HostView[]; allocs: Map<string, Versioned<HostAllocation>> }> {
     const [hosts, alive, allocs] = await Promise.all([
       this.store.list(Kinds.host, Keys.hosts()),
       this.store.list(Kinds.hostAlive, Keys.hostsAlive()),
       this.store.list(Kinds.hostAlloc, Keys.hostAllocs()),
     ]);
     const aliveBy = new Map(alive.items.map((a) => [a.value.name, a.value]));
-    const allocBy = new Map(allocs.items.map((a) => [a.key, a.value]));
-    return hosts.items
+    const allocBy = new Map(allocs.items.map((a) => [a.key, a]));
+    const views = hosts.items
       .map(({ value: h }) => {
         const a = aliveBy.get(h.name);
-        const alloc = allocBy.get(Keys.hostAlloc(h.name));
+        const alloc = allocBy.get(Keys.hostAlloc(h.name))?.value;
         return {
           ...h,
           alive: Boolean(a),
@@ -47,6 +51,11 @@ export class HostManager {
         };
       })
       .sort((a, b) => a.name.localeCompare(b.name));
+    return { hosts: views, allocs: allocBy };
+  }
+
+  async list(): Promise<HostView[]> {
+    return (await this.snapshot()).hosts;
   }
 
   /** Announces a running agent on a lease: the key vanishes within the TTL of the agent's death. */

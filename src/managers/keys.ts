@@ -18,7 +18,7 @@ export class KeyManager {
       .absent(Keys.key(owner, name))
       .absent(fp)
       .put(Kinds.sshKey, Keys.key(owner, name), key)
-      .put(Kinds.alloc, fp, { owner, holder: `key/${name}` })
+      .put(Kinds.alloc, fp, { owner, holder: Keys.key(owner, name) })
       .commit();
     if (ok) return key;
     if (await this.get(owner, name)) throw new UcloudError('KEY_EXISTS', `you already have a key named "${name}"`);

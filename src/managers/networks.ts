@@ -76,7 +76,7 @@ export class NetworkManager {
       if (await this.store.get(Kinds.network, key)) throw new UcloudError('NETWORK_EXISTS', `you already have a network "${name}"`);
       const { vni, prefix } = await this.draw();
       const net: Network = { owner, name, vni, prefix, createdAt: nowIso() };
-      const holder = { owner, holder: `network/${name}` };
+      const holder = { owner, holder: key };
       const ok = await this.store
         .txn()
         .absent(key)

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { UcloudError } from '../common/errors.js';
 import { slaacAddress } from '../metadata/eui64.js';
 import { nowIso, type HostAllocation, type Network, type Resources, type Vm, type VmDesired, type VmNic } from '../model/index.js';
+import { fits, sumResources } from '../scheduler/place.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store, Versioned } from '../store/store.js';
 
@@ -60,7 +61,7 @@ export class VmManager {
       };
       const t = this.store.txn().absent(nameKey).absent(Keys.vm(vm.id)).put(Kinds.vm, Keys.vm(vm.id), vm).put(Kinds.vmName, nameKey, { id: vm.id });
       for (const n of networks) t.unchanged(n);
-      for (const nic of nics) t.absent(Keys.allocMac(nic.mac)).put(Kinds.alloc, Keys.allocMac(nic.mac), { owner: vm.owner, holder: `vm/${vm.id}` });
+      for (const nic of nics) t.absent(Keys.allocMac(nic.mac)).put(Kinds.alloc, Keys.allocMac(nic.mac), { owner: vm.owner, holder: Keys.vm(vm.id) });
       if (await t.commit()) return vm;
       if (await this.store.get(Kinds.vmName, nameKey)) throw new UcloudError('VM_NAME_TAKEN', `you already have a VM named "${input.name}"`);
       for (const n of networks) {
@@ -186,9 +187,8 @@ export class VmManager {
         const [alloc, host] = await Promise.all([this.store.get(Kinds.hostAlloc, Keys.hostAlloc(cur.host)), this.store.get(Kinds.host, Keys.host(cur.host))]);
         const others = Object.entries(alloc?.value.vms ?? {}).filter(([k]) => k !== id).map(([, r]) => r);
         const want = resourcesOf(next);
-        const used = others.reduce((a, r) => ({ cpu: a.cpu + r.cpu, ramBytes: a.ramBytes + r.ramBytes, diskBytes: a.diskBytes + r.diskBytes }), want);
         const cap = host?.value.capacity;
-        if (cap && (used.cpu > cap.cpu || used.ramBytes > cap.ramBytes || used.diskBytes > cap.diskBytes)) {
+        if (cap && !fits(want, { name: cur.host, alive: true, capacity: cap, used: sumResources(others) })) {
           throw new UcloudError('NO_CAPACITY', `host ${cur.host} has no room for the new size`, { hint: 'free room on the host, or ask for less' });
         }
         if (alloc) t.unchanged(alloc);

@@ -1,7 +1,7 @@
 import { runDaemon, type DaemonFlags } from '../common/daemon.js';
 import { KeyManager } from '../managers/keys.js';
 import { VmManager } from '../managers/vms.js';
-import { Keys, Kinds } from '../store/keys.js';
+import { Keys, Kinds, lastSegment } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import { buildMetadataServer, type MetadataLookup } from './server.js';
 
@@ -11,7 +11,7 @@ export function metadataLookup(store: Store): MetadataLookup {
   const keys = new KeyManager(store);
   return async (mac) => {
     const alloc = await store.get(Kinds.alloc, Keys.allocMac(mac));
-    const id = alloc?.value.holder.startsWith('vm/') ? alloc.value.holder.slice(3) : undefined;
+    const id = alloc?.value.holder.startsWith(Keys.vms()) ? lastSegment(alloc.value.holder) : undefined;
     const vm = id && (await vms.get(id));
     if (!vm || vm.desired === 'deleted' || !(vm.nics ?? []).some((n) => n.mac === mac)) return undefined;
     const owned = await keys.list(vm.owner);

@@ -42,7 +42,7 @@ export type VmNic = Static<typeof VmNic>;
  * Who holds a VNI, a /64 or a MAC. Each lives under its own key, created with
  * "absent" in the same transaction as its holder, so none is handed out twice.
  */
-export const Allocation = Type.Object({ owner: Name, holder: Type.String() }, { additionalProperties: false });
+export const Allocation = Type.Object({ owner: Name, holder: Type.String({ description: 'the key of the record that holds it' }) }, { additionalProperties: false });
 export type Allocation = Static<typeof Allocation>;
 
 export const KeyAddRequest = Type.Object({ name: Name, publicKey: Type.String({ minLength: 1, maxLength: 16384 }) }, { additionalProperties: false });

@@ -1,11 +1,11 @@
 import type { Logger } from '../common/logger.js';
-import { usedBy } from '../managers/hosts.js';
+import type { HostManager } from '../managers/hosts.js';
 import { resourcesOf, type VmManager } from '../managers/vms.js';
-import type { HostAllocation, Vm } from '../model/index.js';
+import type { Vm } from '../model/index.js';
 import { Informer, Reconciler } from '../store/informer.js';
 import { Keys, Kinds } from '../store/keys.js';
-import type { Store, Versioned } from '../store/store.js';
-import { place, type HostSnapshot } from './place.js';
+import type { Store } from '../store/store.js';
+import { place } from './place.js';
 
 /**
  * Places every VM that wants to run and has no host. Each pass reads a fresh
@@ -21,6 +21,7 @@ export class Scheduler {
   constructor(
     private readonly store: Store,
     private readonly vms: VmManager,
+    private readonly hosts: HostManager,
     private readonly log: Logger,
   ) {
     this.informers = [
@@ -45,32 +46,13 @@ export class Scheduler {
     await Promise.all(this.informers.map((i) => i.stop()));
   }
 
-  private async snapshot(): Promise<{ hosts: HostSnapshot[]; allocs: Map<string, Versioned<HostAllocation>> }> {
-    const [hosts, alive, allocs] = await Promise.all([
-      this.store.list(Kinds.host, Keys.hosts()),
-      this.store.list(Kinds.hostAlive, Keys.hostsAlive()),
-      this.store.list(Kinds.hostAlloc, Keys.hostAllocs()),
-    ]);
-    const aliveNames = new Set(alive.items.map((a) => a.value.name));
-    const allocBy = new Map(allocs.items.map((a) => [a.key, a]));
-    return {
-      allocs: allocBy,
-      hosts: hosts.items.map(({ value: h }) => ({
-        name: h.name,
-        alive: aliveNames.has(h.name),
-        capacity: h.capacity,
-        used: usedBy(allocBy.get(Keys.hostAlloc(h.name))?.value),
-      })),
-    };
-  }
-
   /** One level-triggered pass over all VMs. */
   async pass(): Promise<void> {
     const { items } = await this.store.list(Kinds.vm, Keys.vms());
     const waiting = items.filter((v) => v.value.desired === 'running' && !v.value.host).sort((a, b) => a.value.createdAt.localeCompare(b.value.createdAt));
     const orphanedDeletes = items.filter((v) => v.value.desired === 'deleted' && v.value.host);
     if (waiting.length === 0 && orphanedDeletes.length === 0) return;
-    let snap = await this.snapshot();
+    let snap = await this.hosts.snapshot();
     for (const vm of waiting) {
       for (let attempt = 0; attempt < 10; attempt++) {
         const plan = place(resourcesOf(vm.value), snap.hosts);
@@ -83,10 +65,10 @@ export class Scheduler {
         if (!current || current.value.host || current.value.desired !== 'running') break;
         if (await this.vms.assign(current, plan.host, alloc)) {
           this.log.info({ vm: vm.value.id, name: vm.value.name, host: plan.host }, 'placed');
-          snap = await this.snapshot();
+          snap = await this.hosts.snapshot();
           break;
         }
-        snap = await this.snapshot();
+        snap = await this.hosts.snapshot();
       }
     }
     // A VM whose host is gone can still be deleted: nothing will run on a dead

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,6 +101,13 @@ export class TestCluster {
 
   client(token = this.adminToken): Client {
     return new Client({ url: this.apiUrl, token });
+  }
+
+  /** A 64 MiB empty qcow2: enough for tests that validate or place VMs but boot none. */
+  tinyImage(): string {
+    const img = join(this.dir, 'tiny.qcow2');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', img, '64M']);
+    return img;
   }
 
   /** The records `ucloud up` would make: admin (token saved for the CLI), host hv1, store `local`, the test image. */

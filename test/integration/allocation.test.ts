@@ -1,5 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../src/api/server.js';
 import type { Api } from '../../src/api/context.js';
@@ -19,9 +17,7 @@ describe('allocation under concurrency (real etcd)', () => {
 
   beforeAll(async () => {
     c = await TestCluster.start();
-    const img = join(c.dir, 'tiny.qcow2');
-    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', img, '64M']);
-    await c.bootstrap({ guestImage: img });
+    await c.bootstrap({ guestImage: c.tinyImage() });
     const m = c.managers();
     for (let i = 0; i < 5; i++) tokens.push((await m.users.create(`user${i}`, 'user')).token);
     m.networks = new NetworkManager(c.store, { vniRange: { first: 100, last: 159 }, ipv6Pool: 'fd00:aa:bb:c0::/58' });

@@ -1,6 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { buildApi } from '../../src/api/server.js';
 import type { Api } from '../../src/api/context.js';
 import { silentLogger } from '../../src/common/logger.js';
@@ -21,10 +19,7 @@ describe('API input validation and authorization (real etcd)', () => {
 
   beforeAll(async () => {
     c = await TestCluster.start();
-    // A 64 MiB image is enough to validate against; nothing boots in this file.
-    const img = join(c.dir, 'tiny.qcow2');
-    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', img, '64M']);
-    await c.bootstrap({ guestImage: img });
+    await c.bootstrap({ guestImage: c.tinyImage() });
     const m = c.managers();
     aliceToken = (await m.users.create('alice', 'user')).token;
     bobToken = (await m.users.create('bob', 'user')).token;

@@ -3,7 +3,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UcloudError } from '../../src/common/errors.js';
 import {
   blockResize,
   buildQemuArgs,
@@ -22,19 +21,10 @@ import {
   type QemuVmSpec,
 } from '../../src/host/qemu/index.js';
 import type { QemuDrive } from '../../src/storage/driver.js';
+import { rejection } from '../helpers/rejection.js';
 
 // Real QEMU under TCG (KVM on these machines is nested and unusable), no guest
 // OS: firmware alone keeps the VM "running", which is all QMP needs.
-
-async function rejection(p: Promise<unknown>): Promise<UcloudError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof UcloudError) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('QEMU under QMP (TCG)', () => {
   let dir: string;

@@ -1,5 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lease } from 'etcd3';
 import type { Vm } from '../../src/model/index.js';
@@ -42,10 +40,8 @@ describe('scheduler (real etcd, real scheduler processes)', () => {
 
   beforeAll(async () => {
     c = await TestCluster.start();
-    const img = join(c.dir, 'tiny.qcow2');
-    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', img, '64M']);
     // Room for exactly five 1-vCPU 128 MiB VMs.
-    await c.bootstrap({ guestImage: img, hosts: [{ name: 'hv1', cpu: 5, ram: 5 * 128 * MiB, disk: 100 * GiB }] });
+    await c.bootstrap({ guestImage: c.tinyImage(), hosts: [{ name: 'hv1', cpu: 5, ram: 5 * 128 * MiB, disk: 100 * GiB }] });
     await announce('hv1');
     const api = c.spawn('api');
     schedulers = [c.spawn('scheduler'), c.spawn('scheduler')];

@@ -11,6 +11,7 @@ import type { ImageVolume } from '../../src/storage/driver.js';
 import { CephDriver, cephDriver } from '../../src/storage/drivers/ceph.js';
 import { RbdClient } from '../../src/storage/rbd.js';
 import { startCeph, uniquePool, type TestCeph } from '../helpers/ceph.js';
+import { rejection } from '../helpers/rejection.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -21,18 +22,8 @@ let pool: string;
 let rbd: RbdClient;
 let driver: CephDriver;
 
-async function errorOf(p: Promise<unknown>): Promise<UcloudError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof UcloudError) return err;
-    throw err;
-  }
-  throw new Error('expected a UcloudError, but it succeeded');
-}
-
 async function codeOf(p: Promise<unknown>): Promise<string> {
-  return (await errorOf(p)).code;
+  return (await rejection(p)).code;
 }
 
 /** qemu-io on an rbd: volume; returns its output (qemu-io exits 0 even when a pattern check fails). */
@@ -256,7 +247,7 @@ describe('failed imports leave nothing behind', () => {
     } finally {
       await fh.close();
     }
-    const err = await errorOf(driver.importImage('broken', { path: src, format: 'qcow2', virtualSize: 2 * GiB }));
+    const err = await rejection(driver.importImage('broken', { path: src, format: 'qcow2', virtualSize: 2 * GiB }));
     expect(err.code).toBe('STORAGE_FAILED');
     expect(err.message).toMatch(/qemu-img convert failed/); // it failed while copying into the created image
     expect(await rbd.list(pool)).toEqual([]);

@@ -3,8 +3,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { UcloudError } from '../../src/common/errors.js';
 import { QmpMonitor, queryStatus, quit } from '../../src/host/qemu/index.js';
+import { rejection } from '../helpers/rejection.js';
 
 const GREETING = '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}\r\n';
 
@@ -33,16 +33,6 @@ function fakeServer(path: string, handler: Handler, opts: { greet?: boolean } = 
 const reply = (sock: net.Socket, id: string, value: unknown) => sock.write(`${JSON.stringify({ return: value, id })}\r\n`);
 const event = (sock: net.Socket, name: string, data: unknown) =>
   sock.write(`${JSON.stringify({ event: name, data, timestamp: { seconds: 1, microseconds: 0 } })}\r\n`);
-
-async function rejection(p: Promise<unknown>): Promise<UcloudError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof UcloudError) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('QmpMonitor', () => {
   let dir: string;

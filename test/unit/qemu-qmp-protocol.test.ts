@@ -2,6 +2,7 @@ import { Duplex, PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { UcloudError } from '../../src/common/errors.js';
 import { QmpProtocol, type QmpEvent } from '../../src/host/qemu/index.js';
+import { rejection } from '../helpers/rejection.js';
 
 const GREETING = '{"QMP": {"version": {"qemu": {"micro": 22, "minor": 2, "major": 7}, "package": "Debian"}, "capabilities": ["oob"]}}\r\n';
 
@@ -37,16 +38,6 @@ function fakeQemu() {
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
-
-async function rejection(p: Promise<unknown>): Promise<UcloudError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof UcloudError) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('QmpProtocol', () => {
   it('recognises the greeting', async () => {

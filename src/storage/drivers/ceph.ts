@@ -23,7 +23,7 @@ import type {
   StorageDriver,
   StorageDriverFactory,
 } from '../driver.js';
-import { RbdClient } from '../rbd.js';
+import { ERRNO, RbdClient } from '../rbd.js';
 
 export interface CephSettings {
   /** The RBD pool holding images and disks. It must exist (see check()). */
@@ -340,9 +340,24 @@ export class CephDriver implements StorageDriver {
     if (size > current) await this.rbd.resize(pool, image, size);
   }
 
+  /**
+   * Ceph still counts a killed QEMU as a watcher of its disk for up to ~30 s, and
+   * `rbd rm` answers EBUSY meanwhile: wait that out here, so callers see one
+   * idempotent delete like every driver's.
+   */
   async deleteDisk(disk: DiskVolume): Promise<void> {
     const { pool, image } = parseRef(disk.ref, 'disk');
-    await this.rbd.remove(pool, image);
+    const deadline = Date.now() + 45_000;
+    for (;;) {
+      try {
+        await this.rbd.remove(pool, image);
+        return;
+      } catch (err) {
+        const busy = err instanceof UcloudError && err.details?.exitCode === ERRNO.EBUSY;
+        if (!busy || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
   }
 
   async diskSize(disk: DiskVolume): Promise<number> {
