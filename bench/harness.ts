@@ -47,7 +47,10 @@ export async function startCloud(name: string): Promise<BenchCloud> {
     UCLOUD_HOST_NAME: 'bench',
     UCLOUD_ACCEL: process.env.UCLOUD_ACCEL ?? 'tcg',
   };
+  // `up` runs its own etcd and generates its password into the state dir.
   delete env.UCLOUD_ETCD_ENDPOINTS;
+  delete env.UCLOUD_ETCD_USERNAME;
+  delete env.UCLOUD_ETCD_PASSWORD_FILE;
   writeFileSync(env.UCLOUD_CONFIG!, '');
   const up = spawn(process.execPath, [join(packageRoot(), 'bin', 'ucloud'), 'up'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let upErr = '';

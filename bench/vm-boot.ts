@@ -4,6 +4,7 @@
 // the ratio. Usage: node dist/bench/vm-boot.js [runs=5]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { run } from '../src/common/exec.js';
 import { isOurQemu, waitForExit } from '../src/host/qemu/index.js';
@@ -12,7 +13,30 @@ import { median, startCloud } from './harness.js';
 const MARKER = 'UCLOUD-GUEST-BOOTED';
 const runs = Number(process.argv[2] ?? 5);
 
-/** Polls the serial log every 2 ms: the same detector for both sides. */
+/**
+ * The plain side has no console keeper: read QEMU's serial socket directly,
+ * connecting as soon as it exists (what the keeper does for ucloud).
+ */
+function waitForMarkerOnSocket(path: string, t0: number, timeoutMs = 120_000): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const attempt = () => {
+      if (performance.now() - t0 > timeoutMs) return reject(new Error(`no boot marker on ${path}`));
+      const s = connect(path);
+      s.on('data', (b: Buffer) => {
+        seen = (seen + b.toString('latin1')).slice(-4096);
+        if (seen.includes(MARKER)) {
+          s.destroy();
+          resolve(performance.now() - t0);
+        }
+      });
+      s.on('error', () => setTimeout(attempt, 2));
+    };
+    attempt();
+  });
+}
+
+/** Polls the console log every 2 ms. */
 async function waitForMarker(file: string, t0: number, timeoutMs = 120_000): Promise<number> {
   for (;;) {
     try {
@@ -33,7 +57,7 @@ async function main(): Promise<void> {
     // (measured once here); the runs below join that network, kept by a stopped VM.
     const f0 = performance.now();
     const anchor = await client.vms.create({ name: 'anchor', image: 'ucloud-test', cpu: 1, ram: '128MiB', disk: '1GiB' });
-    const anchorLog = join(dir, 'run', 'vms', anchor.id, 'serial.log');
+    const anchorLog = join(dir, 'run', 'vms', anchor.id, 'console.log');
     const firstOfNetwork = await waitForMarker(anchorLog, f0);
     const anchorLaunch = Date.parse((await client.vms.get(anchor.id)).qemu!.startedAt) - (Date.now() - (performance.now() - f0));
     await client.vms.stop(anchor.id);
@@ -45,11 +69,11 @@ async function main(): Promise<void> {
     const plainLaunch: number[] = [];
     let cmdline: string[] | undefined;
     for (let i = 0; i < runs + 1; i++) {
-      // ucloud: create through the API, wait for the marker on the VM's serial log.
+      // ucloud: create through the API, wait for the marker in the VM's console log (written by its keeper).
       const t0 = performance.now();
       const wall0 = Date.now();
       const vm = await client.vms.create({ name: `boot${i}`, image: 'ucloud-test', cpu: 1, ram: '128MiB', disk: '1GiB' });
-      const log = join(dir, 'run', 'vms', vm.id, 'serial.log');
+      const log = join(dir, 'run', 'vms', vm.id, 'console.log');
       const tu = await waitForMarker(log, t0);
       const running = await client.vms.get(vm.id);
       const launched = Date.parse(running.qemu!.startedAt) - wall0;
@@ -61,7 +85,7 @@ async function main(): Promise<void> {
       const scratch = mkdtempSync(join(dir, 'plain-'));
       const disk = cmdline.find((a) => a.startsWith('file=') && a.includes('.qcow2'))!;
       const diskPath = /^file=([^,]+)/.exec(disk)![1]!;
-      const backing = join(dir, 'images', 'images', 'ucloud-test.raw');
+      const backing = join(dir, 'images', 'images', 'admin.ucloud-test.raw');
       await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', backing, '-F', 'raw', join(scratch, 'os.qcow2'), String(2 ** 30)]);
       const runDir = join(dir, 'run', 'vms', vm.id);
       const args = cmdline.slice(1).map((a) => a.split(diskPath).join(join(scratch, 'os.qcow2')).split(runDir).join(scratch));
@@ -69,7 +93,7 @@ async function main(): Promise<void> {
       const q = spawn(cmdline[0]!, args, { stdio: 'ignore' });
       await new Promise((r) => q.once('exit', r));
       const plainLaunched = performance.now() - t1;
-      const tp = await waitForMarker(join(scratch, 'serial.log'), t1);
+      const tp = await waitForMarkerOnSocket(join(scratch, 'serial.sock'), t1);
       const pid = Number(readFileSync(join(scratch, 'qemu.pid'), 'utf8'));
       process.kill(pid, 'SIGKILL');
       await waitForExit(pid, 5000);

@@ -67,7 +67,7 @@ async function main(): Promise<void> {
 
       const scratch = mkdtempSync(join(dir, 'plain-'));
       const diskPath = /file=([^,]+\.qcow2)/.exec(cmdline.join(' '))![1]!;
-      await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', join(dir, 'images', 'images', 'ucloud-test.raw'), '-F', 'raw', join(scratch, 'os.qcow2'), String(2 ** 30)]);
+      await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', join(dir, 'images', 'images', 'admin.ucloud-test.raw'), '-F', 'raw', join(scratch, 'os.qcow2'), String(2 ** 30)]);
       const tap = /ifname=([^,]+)/.exec(cmdline.join(' '))![1]!;
       ns('tuntap', 'add', 'dev', 'tapb0', 'mode', 'tap');
       ns('link', 'set', 'tapb0', 'master', 'br0', 'up');

@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
   # VMs
   qemu-system-x86 qemu-utils qemu-block-extra
+  # the sandbox qemu-img runs in when it reads a user's image (src/storage/sandbox.ts)
+  bubblewrap
   # state
   etcd-server etcd-client
   # networking (bridges, taps, VXLAN, router advertisements, bridge filtering)

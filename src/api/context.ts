@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyBaseLogger, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { ConsoleManager } from '../managers/consoles.js';
 import type { FileManager } from '../managers/files.js';
 import type { HostManager } from '../managers/hosts.js';
 import type { ImageManager } from '../managers/images.js';
@@ -17,6 +18,7 @@ export interface Managers {
   files: FileManager;
   keys: KeyManager;
   networks: NetworkManager;
+  consoles: ConsoleManager;
 }
 
 export type Api = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;

@@ -16,6 +16,11 @@ function fromValidation(issues: ValidationIssue[], part: string | undefined): Uc
     return new UcloudError('UNKNOWN_FIELD', `unknown field${names.length > 1 ? 's' : ''} in ${part ?? 'request'}: ${names.join(', ') || '(unnamed)'}`, { details: { fields: names } });
   }
   const first = issues[0];
+  // A path parameter is always a name or a reference built from names.
+  if (part === 'params') {
+    const param = first?.instancePath?.replace(/^\//, '') || 'parameter';
+    return new UcloudError('INVALID_NAME', `the ${param} in the path is not a valid name or reference`, { details: { param } });
+  }
   const where = first?.instancePath ? first.instancePath.replace(/^\//, '').replace(/\//g, '.') : (part ?? 'request');
   const required = first?.keyword === 'required' ? ((first.params?.requiredProperties as string[] | undefined) ?? []) : [];
   const message = required.length ? `missing field${required.length > 1 ? 's' : ''}: ${required.join(', ')}` : `${where}: ${first?.message ?? 'is invalid'}`;
@@ -27,6 +32,7 @@ export function toHttpError(err: unknown): UcloudError {
   if (err instanceof UcloudError) return err;
   const fe = err as FastifyError & { validation?: ValidationIssue[]; validationContext?: string };
   if (fe.validation) return fromValidation(fe.validation, fe.validationContext);
+  if (fe.code === 'FST_ERR_BAD_URL') return new UcloudError('VALIDATION_FAILED', 'the path is not a valid URL (bad percent-encoding)');
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     const code = fe.statusCode === 404 ? 'NOT_FOUND' : fe.statusCode === 413 ? 'SIZE_OUT_OF_RANGE' : 'VALIDATION_FAILED';
     return new UcloudError(code, fe.message);

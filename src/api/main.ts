@@ -1,4 +1,5 @@
 import { runDaemon, type DaemonFlags } from '../common/daemon.js';
+import { ConsoleManager } from '../managers/consoles.js';
 import { FileManager } from '../managers/files.js';
 import { HostManager } from '../managers/hosts.js';
 import { ImageManager } from '../managers/images.js';
@@ -10,7 +11,7 @@ import { buildApi } from './server.js';
 
 export function runApi(flags: DaemonFlags): Promise<void> {
   return runDaemon('api', flags, [], async ({ config, log, store }) => {
-    const api = buildApi({ users: new UserManager(store), vms: new VmManager(store), hosts: new HostManager(store), images: new ImageManager(store), files: new FileManager(store), keys: new KeyManager(store), networks: new NetworkManager(store, config) }, log);
+    const api = buildApi({ users: new UserManager(store), vms: new VmManager(store), hosts: new HostManager(store), images: new ImageManager(store), files: new FileManager(store), keys: new KeyManager(store), networks: new NetworkManager(store, config), consoles: new ConsoleManager(store) }, log);
     await api.listen({ host: config.apiListen.host, port: config.apiListen.port });
     log.info({ listen: `[${config.apiListen.host}]:${config.apiListen.port}` }, 'api ready');
     return () => api.close();

@@ -18,7 +18,15 @@ import { vmRoutes } from './routes/vms.js';
  * and records intent through the managers. It never touches QEMU or the kernel.
  */
 export function buildApi(m: Managers, log: Logger): Api {
-  const api = Fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 1 << 20 })
+  // Long path parameters reach the schema (a 400 naming the parameter) instead of missing every route.
+  // A URL Fastify cannot even decode (a stray "%") answers through the same error handler, with a code.
+  const api = Fastify({
+    loggerInstance: log,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1 << 20,
+    routerOptions: { maxParamLength: 16_384 },
+    frameworkErrors: (err, req, reply) => errorHandler(err, req, reply),
+  })
     .setValidatorCompiler(TypeBoxValidatorCompiler)
     .withTypeProvider<TypeBoxTypeProvider>() as unknown as Api;
   api.setErrorHandler(errorHandler);

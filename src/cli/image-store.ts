@@ -18,7 +18,7 @@ export function imageStoreCommand(): Command {
     .option('--shared', 'fs: the directory is the same mount on every host (makes VMs migratable)')
     .option('--pool <pool>', 'ceph: the RBD pool')
     .option('--conf <file>', 'ceph: the ceph.conf to use (default: Ceph\'s own default)')
-    .option('--user <id>', 'ceph: the client id (default: admin)')
+    .option('--user <id>', 'ceph: the client id (default: ucloud, created with caps on this pool only)')
     .addHelpText('after', '\nExamples:\n  ucloud image-store create local --driver fs --path /var/lib/ucloud/images\n  ucloud image-store create rbd --driver ceph --pool images --conf /etc/ceph/ceph.conf')
     .action(async (name: string, o: { driver: string; path?: string; shared?: boolean; pool?: string; conf?: string; user?: string }, c: Command) => {
       const { client, output } = cliContext(c);

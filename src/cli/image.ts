@@ -7,10 +7,10 @@ import { waitForImage } from './wait.js';
 
 const COLUMNS: Column<Image>[] = [
   { header: 'NAME', get: (i) => i.name },
+  { header: 'OWNER', get: (i) => i.owner },
   { header: 'STORE', get: (i) => i.store },
   { header: 'STATUS', get: (i) => (i.status === 'importing' ? `importing ${Math.round((i.progress ?? 0) * 100)}%` : i.status) },
   { header: 'SIZE', get: (i) => (i.volume ? formatSize(i.volume.virtualSize) : undefined) },
-  { header: 'OWNER', get: (i) => i.owner },
   { header: 'PUBLIC', get: (i) => (i.public ? 'yes' : 'no') },
 ];
 
@@ -41,7 +41,7 @@ export function imageCommand(): Command {
     });
 
   image.command('show <image>')
-    .description('show an image ("name" or "store/name"): status, import progress, size, source file')
+    .description('show an image: "name" (yours, else an admin\'s public one) or "owner/name"; status, import progress, size, source file')
     .action(async (ref: string, _o: unknown, cmd: Command) => {
       const { client, output } = cliContext(cmd);
       const img = await client.images.get(ref);
@@ -49,7 +49,7 @@ export function imageCommand(): Command {
     });
 
   image.command('create <name>')
-    .description('make an image from one of your files (see `ucloud file list`): qcow2 or raw, converted and imported into a store')
+    .description('make an image from one of your files (see `ucloud file list`): qcow2 or raw, converted and imported into a store; names are yours alone (others use it as "<you>/<name>" if --public)')
     .requiredOption('--from-file <file>', 'file name (as `ucloud file list` shows it) or id')
     .requiredOption('--store <store>', 'image store, see `ucloud image-store list`')
     .option('--public', 'let every user make VMs from it')
@@ -59,17 +59,17 @@ export function imageCommand(): Command {
     .action(async (name: string, o: { fromFile: string; store: string; public?: boolean; wait?: boolean; timeout: string }, cmd: Command) => {
       const { client, output } = cliContext(cmd);
       let img = await client.images.create({ name, file: o.fromFile, store: o.store, ...(o.public ? { public: true } : {}) });
-      if (o.wait) img = (await waitForImage(client, `${img.store}/${img.name}`, 'ready', parseDuration(o.timeout)))!;
+      if (o.wait) img = (await waitForImage(client, `${img.owner}/${img.name}`, 'ready', parseDuration(o.timeout)))!;
       printObject(img, output, fields(img));
     });
 
   image.command('delete <image>')
-    .description('delete an image (refused while VMs use it)')
+    .description('delete an image, "name" or "owner/name" (refused while VMs use it)')
     .option('--wait', 'wait until it is gone')
     .action(async (ref: string, o: { wait?: boolean }, cmd: Command) => {
       const { client } = cliContext(cmd);
       const img = await client.images.delete(ref);
-      if (o.wait) await waitForImage(client, `${img.store}/${img.name}`, 'deleted', 10 * 60_000);
+      if (o.wait) await waitForImage(client, `${img.owner}/${img.name}`, 'deleted', 10 * 60_000);
       note(`${img.name}: ${o.wait ? 'deleted' : 'deleting'}`);
     });
 

@@ -9,7 +9,7 @@ import { imageCommand } from './image.js';
 import { imageStoreCommand } from './image-store.js';
 import { keyCommand } from './key.js';
 import { networkCommand } from './network.js';
-import { OUTPUT_FORMATS } from './output.js';
+import { OUTPUT_FORMATS, safeText } from './output.js';
 import { userCommand } from './user.js';
 import { vmCommand } from './vm.js';
 import { FailedState } from './wait.js';
@@ -67,11 +67,12 @@ async function main(): Promise<void> {
       process.exit(err.exitCode === 0 ? 0 : EXIT_CODES.usage);
     }
     if (err instanceof FailedState) {
-      process.stderr.write(`error: ${err.message}\n`);
+      process.stderr.write(`error: ${safeText(err.message)}\n`);
       process.exit(EXIT_CODES.failed_state);
     }
     const e = toUcloudError(err);
-    process.stderr.write(`error: ${e.code}: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
+    // Messages quote what users typed or named: printed as safely as data.
+    process.stderr.write(`error: ${e.code}: ${safeText(e.message)}\n${e.hint ? `  hint: ${safeText(e.hint)}\n` : ''}`);
     process.exit(exitCodeOf(e.code));
   }
 }

@@ -2,8 +2,11 @@ import { Command, Option } from 'commander';
 import { formatSize, parseDuration } from '../common/units.js';
 import type { Vm } from '../model/index.js';
 import { cliContext, wholeNumber } from './context.js';
-import { note, printList, printObject, type Column } from './output.js';
+import { note, printList, printObject, safeText, type Column } from './output.js';
 import { waitForVm } from './wait.js';
+
+/** "owner/name" of the VM's image ("store/name" for VMs made before image names were per owner). */
+const imageOf = (v: Vm) => `${v.image.owner ?? v.image.store}/${v.image.name}`;
 
 const COLUMNS: Column<Vm>[] = [
   { header: 'NAME', get: (v) => v.name },
@@ -12,7 +15,7 @@ const COLUMNS: Column<Vm>[] = [
   { header: 'CPU', get: (v) => v.cpu },
   { header: 'RAM', get: (v) => formatSize(v.ramBytes) },
   { header: 'DISK', get: (v) => formatSize(v.diskBytes) },
-  { header: 'IMAGE', get: (v) => `${v.image.store}/${v.image.name}` },
+  { header: 'IMAGE', get: imageOf },
   { header: 'OWNER', get: (v) => v.owner },
 ];
 
@@ -28,7 +31,7 @@ function statusFields(vm: Vm): [string, string | number | undefined][] {
     ['cpu', vm.cpu],
     ['ram', formatSize(vm.ramBytes)],
     ['disk', vm.disks.length ? vm.disks.map((d) => `${d.name} ${formatSize(d.sizeBytes)} on ${d.store} (${d.ref})`).join(', ') : formatSize(vm.diskBytes)],
-    ['image', `${vm.image.store}/${vm.image.name}`],
+    ['image', imageOf(vm)],
     ['nics', (vm.nics ?? []).map((n) => `${n.network} ${n.mac} ${n.address}`).join(', ') || undefined],
     ['qemu pid', vm.qemu?.pid],
     ['accel', vm.qemu?.accel],
@@ -47,7 +50,7 @@ export function vmCommand(): Command {
 
   vm.command('create <name>')
     .description('create a VM from an image and start it')
-    .requiredOption('--image <image>', 'image name (or store/name), see `ucloud image list`')
+    .requiredOption('--image <image>', 'image: your own by name, an admin\'s public one by name, another user\'s public one as owner/name (see `ucloud image list`)')
     .option('--cpu <n>', 'vCPUs', wholeNumber, 1)
     .option('--ram <size>', 'memory, e.g. 256MiB or 2GiB', '256MiB')
     .option('--os-ssd <size>', 'OS disk size, at least the image size, e.g. 10GiB', '1GiB')
@@ -108,6 +111,20 @@ export function vmCommand(): Command {
       const { client, output } = cliContext(cmd);
       const v = await client.vms.resize(name, { ...(o.osSsd ? { disk: o.osSsd } : {}), ...(o.cpu ? { cpu: o.cpu } : {}), ...(o.ram ? { ram: o.ram } : {}) });
       printObject(v, output, statusFields(v));
+    });
+
+  vm.command('console-log <name>')
+    .description("the latest output of the VM's serial console (kept on its host, capped by console_log_size)")
+    .option('--lines <n>', 'how many lines, 1-10000', wholeNumber, 100)
+    .addHelpText('after', '\nExample:\n  ucloud vm console-log web1 --lines 20')
+    .action(async (name: string, o: { lines: number }, cmd: Command) => {
+      const { client, output } = cliContext(cmd);
+      const log = await client.vms.consoleLog(name, o.lines);
+      if (output !== 'table') return printObject(log, output);
+      // The guest wrote this: its control characters (colours, cursor moves,
+      // terminal titles) are shown escaped, never run by your terminal.
+      const lines = log.text.split('\n').map((l) => l.replace(/\r$/, '').split('\t').map(safeText).join('\t'));
+      process.stdout.write(lines.join('\n'));
     });
 
   vm.command('delete <name>')

@@ -1,6 +1,6 @@
 import type { Static } from 'typebox';
 import { isErrorCode, UcloudError } from '../common/errors.js';
-import type { Host, Image, ImageStore, Network, Resources, Role, SshKey, User, UserFile, Vm, VmCreateRequest, VmResizeRequest } from '../model/index.js';
+import type { ConsoleLog, Host, Image, ImageStore, Network, Resources, Role, SshKey, User, UserFile, Vm, VmCreateRequest, VmResizeRequest } from '../model/index.js';
 
 export interface HostView extends Host {
   alive: boolean;
@@ -45,6 +45,8 @@ export class Client {
     start: (ref: string) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/start`),
     stop: (ref: string) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/stop`),
     resize: (ref: string, req: Static<typeof VmResizeRequest>) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/resize`, req),
+    /** The last `lines` lines of the VM's console (default 100). */
+    consoleLog: (ref: string, lines?: number) => this.request<ConsoleLog>('GET', `/v1/vms/${encodeURIComponent(ref)}/console-log${lines === undefined ? '' : `?lines=${lines}`}`),
     /** The VM while its host removes it, or undefined when it is gone already. */
     delete: (ref: string) => this.request<Vm | undefined>('DELETE', `/v1/vms/${encodeURIComponent(ref)}`),
   };
@@ -56,7 +58,7 @@ export class Client {
 
   readonly images = {
     list: () => this.request<Image[]>('GET', '/v1/images'),
-    /** `ref` is "name" or "store/name". */
+    /** `ref` is "name" or "owner/name". */
     get: (ref: string) => this.request<Image>('GET', `/v1/images/${ref.split('/').map(encodeURIComponent).join('/')}`),
     create: (req: { name: string; file: string; store: string; public?: boolean }) => this.request<Image>('POST', '/v1/images', req),
     delete: (ref: string) => this.request<Image>('DELETE', `/v1/images/${ref.split('/').map(encodeURIComponent).join('/')}`),

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { UcloudError } from './errors.js';
-import { parseDuration } from './units.js';
+import { parseDuration, parseSize } from './units.js';
 
 // Every configuration key, its default, where it may come from and what it means,
 // as data: `ucloud config show` and docs/configuration.md are both made from it.
@@ -29,10 +30,29 @@ export const CONFIG_KEYS = {
     kind: 'string',
     default: 'http://127.0.0.1:12379',
     env: ['UCLOUD_LOCAL_ETCD_URL'],
-    doc: 'Client URL of the etcd that `ucloud up` starts when etcd_endpoints is empty (its peer port is one above).',
+    doc: 'Client URL of the etcd that `ucloud up` starts when etcd_endpoints is empty. It is its only TCP port (members talk over a unix socket in a root-only directory) and requires the user and password below.',
+  },
+  etcd_username: { kind: 'string', default: 'root', env: ['UCLOUD_ETCD_USERNAME'], doc: "The etcd user ucloud authenticates as when etcd_password_file is set. The local etcd's user is always root." },
+  etcd_password_file: {
+    kind: 'string',
+    default: '',
+    env: ['UCLOUD_ETCD_PASSWORD_FILE'],
+    doc: "File holding the etcd user's password (mode 600; a trailing newline is ignored). Empty: <state_dir>/etcd-password when etcd_endpoints is empty (`ucloud up` generates it once and hands it to its daemons), else no credentials.",
   },
   state_dir: { kind: 'string', default: '/var/lib/ucloud', env: ['UCLOUD_STATE_DIR'], doc: 'Persistent state: local etcd data, the built test image.' },
-  run_dir: { kind: 'string', default: '/run/ucloud', env: ['UCLOUD_RUN_DIR'], doc: 'Per-VM pid files, QMP sockets and serial logs.' },
+  run_dir: { kind: 'string', default: '/run/ucloud', env: ['UCLOUD_RUN_DIR'], doc: 'Per-VM pid files, QMP and serial sockets and console logs.' },
+  console_log_size: {
+    kind: 'string',
+    default: '1MiB',
+    env: ['UCLOUD_CONSOLE_LOG_SIZE'],
+    doc: "Most of a VM's console output kept on its host (console.log + console.log.1, each at most half; at least 8KiB). Older output is dropped.",
+  },
+  console_listen: {
+    kind: 'string',
+    default: '[::1]:8471',
+    env: ['UCLOUD_CONSOLE_LISTEN'],
+    doc: "Where the host agent serves its VMs' console logs to the API (with a ticket from etcd). Port 0: any free port. In a fleet, listen on the host's registered address.",
+  },
   log_dir: { kind: 'string', default: '/var/log/ucloud', env: ['UCLOUD_LOG_DIR'], doc: 'One structured (JSON) log file per component.' },
   log_level: { kind: 'enum', default: 'info', env: ['UCLOUD_LOG_LEVEL'], values: ['debug', 'info', 'warn', 'error'], doc: 'Lowest level written to the log files and stderr.' },
   image_path: {
@@ -46,7 +66,13 @@ export const CONFIG_KEYS = {
   vni_range: { kind: 'string', default: '10000-16000000', env: ['UCLOUD_VNI_RANGE'], doc: 'VXLAN network identifiers handed to networks, as first-last.' },
   ipv6_pool: { kind: 'string', default: 'fd75:636c:6f75::/48', env: ['UCLOUD_IPV6_POOL'], doc: 'Each network gets one /64 of this pool (a /48 holds 65536 networks).' },
   vxlan_underlay: { kind: 'string', default: 'lo', env: ['UCLOUD_VXLAN_UNDERLAY'], doc: 'The interface VXLAN traffic between hosts uses (lo: one machine only).' },
-  metadata_listen: { kind: 'string', default: '[::]:80', env: ['UCLOUD_METADATA_LISTEN'], doc: 'Where the metadata server listens. VMs reach it at http://[fe80::1%eth0]/ on their network, so keep port 80.' },
+  metadata_port: {
+    kind: 'int',
+    default: '80',
+    env: ['UCLOUD_METADATA_PORT'],
+    doc: "The metadata server's port on each network bridge of its host: fe80::1 (scoped to the bridge) and <prefix>::1, nothing else. Guests use http://[fe80::1%eth0]/ and http://[<prefix>::1]/, so keep 80.",
+  },
+  metadata_recheck: { kind: 'duration', default: '1s', env: ['UCLOUD_METADATA_RECHECK'], doc: "How often the metadata server re-reads the host's bridges to listen on new ones and let go of removed ones (a network change in etcd re-reads at once)." },
   api_listen: { kind: 'string', default: '[::1]:8470', env: ['UCLOUD_API_LISTEN'], doc: 'Address and port the API server listens on.' },
   host_name: { kind: 'string', default: '', env: ['UCLOUD_HOST_NAME'], doc: "This hypervisor's name in ucloud. Empty: the machine's hostname." },
   host_address: { kind: 'string', default: '::1', env: ['UCLOUD_HOST_ADDRESS'], doc: "This hypervisor's IPv6 address (migration, VXLAN underlay)." },
@@ -59,6 +85,12 @@ export const CONFIG_KEYS = {
     doc: 'QEMU accelerator. auto: KVM when /dev/kvm opens and the CPU is not itself virtualised (nested KVM is often broken), else TCG.',
   },
   qemu_binary: { kind: 'string', default: 'qemu-system-x86_64', env: ['UCLOUD_QEMU_BINARY'], doc: 'The QEMU system emulator to run.' },
+  qemu_uid_range: {
+    kind: 'string',
+    default: '1000000000-1000999999',
+    env: ['UCLOUD_QEMU_UID_RANGE'],
+    doc: "Each VM's QEMU runs as its own uid and gid from this range (first-last), unique on the host and kept across restarts; no user or group of the host may have one of them. `off`: QEMU stays root (not for production).",
+  },
   qemu_machine: { kind: 'enum', default: 'pc', env: ['UCLOUD_QEMU_MACHINE'], values: ['pc', 'q35'], doc: 'QEMU machine type.' },
   stop_timeout: { kind: 'duration', default: '30s', env: ['UCLOUD_STOP_TIMEOUT'], doc: 'How long a stop waits for the guest to power off after the ACPI request before QEMU is told to quit.' },
   capacity_cpu: { kind: 'int', default: '0', env: ['UCLOUD_CAPACITY_CPU'], doc: 'vCPUs `ucloud up` registers for this host. 0: the number of cores.' },
@@ -73,8 +105,13 @@ export interface Config {
   etcdEndpoints: string[];
   etcdPrefix: string;
   localEtcdUrl: string;
+  etcdUsername: string;
+  /** '' when ucloud sends no etcd credentials. */
+  etcdPasswordFile: string;
   stateDir: string;
   runDir: string;
+  consoleLogBytes: number;
+  consoleListen: { host: string; port: number };
   logDir: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   imagePath: string;
@@ -84,13 +121,16 @@ export interface Config {
   vniRange: { first: number; last: number };
   ipv6Pool: string;
   vxlanUnderlay: string;
-  metadataListen: { host: string; port: number };
+  metadataPort: number;
+  metadataRecheckMs: number;
   hostName: string;
   hostAddress: string;
   hostLeaseTtlMs: number;
   accel: 'auto' | 'kvm' | 'tcg';
   qemuBinary: string;
   qemuMachine: 'pc' | 'q35';
+  /** Undefined when qemu_uid_range is `off`. */
+  qemuUidRange: { first: number; last: number } | undefined;
   stopTimeoutMs: number;
   capacityCpu: number;
   capacityRam: string;
@@ -189,6 +229,23 @@ function toInt(key: ConfigKey, v: string): number {
   return Number(v);
 }
 
+function toSize(key: ConfigKey, v: string, min: number): number {
+  let bytes: number;
+  try {
+    bytes = parseSize(v);
+  } catch {
+    throw new UcloudError('INVALID_CONFIG', `${key} must be a size like 1MiB, not "${v}"`);
+  }
+  if (bytes < min) throw new UcloudError('INVALID_CONFIG', `${key} must be at least ${min} bytes, not "${v}"`);
+  return bytes;
+}
+
+function toPort(key: ConfigKey, v: string): number {
+  const port = toInt(key, v);
+  if (port < 1 || port > 65535) throw new UcloudError('INVALID_CONFIG', `${key} must be a port (1-65535), not "${v}"`);
+  return port;
+}
+
 function toDuration(key: ConfigKey, v: string): number {
   try {
     return parseDuration(v);
@@ -213,13 +270,29 @@ function parseRange(key: string, v: string): { first: number; last: number } {
   return { first, last };
 }
 
+/** A uid range for VMs: never 0 (root) and below 2^31 (tools that store ids as signed ints). */
+function parseUidRange(v: string): { first: number; last: number } | undefined {
+  if (v === 'off') return undefined;
+  const m = /^(\d+)-(\d+)$/.exec(v);
+  const first = Number(m?.[1]);
+  const last = Number(m?.[2]);
+  if (!m || first < 1 || last > 2 ** 31 - 2 || first > last) {
+    throw new UcloudError('INVALID_CONFIG', `qemu_uid_range must be first-last within 1-${2 ** 31 - 2}, or off, not "${v}"`);
+  }
+  return { first, last };
+}
+
 function toConfig(raw: Record<ConfigKey, string>): Config {
   return {
     etcdEndpoints: raw.etcd_endpoints.split(',').map((s) => s.trim()).filter(Boolean),
     etcdPrefix: raw.etcd_prefix.endsWith('/') ? raw.etcd_prefix : `${raw.etcd_prefix}/`,
     localEtcdUrl: raw.local_etcd_url,
+    etcdUsername: raw.etcd_username,
+    etcdPasswordFile: raw.etcd_password_file || (raw.etcd_endpoints.split(',').some((e) => e.trim()) ? '' : join(raw.state_dir, 'etcd-password')),
     stateDir: raw.state_dir,
     runDir: raw.run_dir,
+    consoleLogBytes: toSize('console_log_size', raw.console_log_size, 8 * 1024),
+    consoleListen: parseListen('console_listen', raw.console_listen),
     logDir: raw.log_dir,
     logLevel: raw.log_level as Config['logLevel'],
     imagePath: raw.image_path,
@@ -229,13 +302,15 @@ function toConfig(raw: Record<ConfigKey, string>): Config {
     vniRange: parseRange('vni_range', raw.vni_range),
     ipv6Pool: raw.ipv6_pool,
     vxlanUnderlay: raw.vxlan_underlay,
-    metadataListen: parseListen('metadata_listen', raw.metadata_listen),
+    metadataPort: toPort('metadata_port', raw.metadata_port),
+    metadataRecheckMs: toDuration('metadata_recheck', raw.metadata_recheck),
     hostName: raw.host_name || hostname(),
     hostAddress: raw.host_address,
     hostLeaseTtlMs: toDuration('host_lease_ttl', raw.host_lease_ttl),
     accel: raw.accel as Config['accel'],
     qemuBinary: raw.qemu_binary,
     qemuMachine: raw.qemu_machine as Config['qemuMachine'],
+    qemuUidRange: parseUidRange(raw.qemu_uid_range),
     stopTimeoutMs: toDuration('stop_timeout', raw.stop_timeout),
     capacityCpu: toInt('capacity_cpu', raw.capacity_cpu),
     capacityRam: raw.capacity_ram,

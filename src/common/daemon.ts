@@ -2,6 +2,7 @@ import { loadConfig, parseOverrides, type Config } from './config.js';
 import { toUcloudError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { preflight, type CheckName } from './preflight.js';
+import { storeOptions } from '../store/etcd-auth.js';
 import { Store } from '../store/store.js';
 
 export interface DaemonFlags {
@@ -32,8 +33,9 @@ export async function runDaemon(component: string, flags: DaemonFlags, checks: C
     };
     process.on('uncaughtException', crash);
     process.on('unhandledRejection', crash);
-    await preflight(config, ['etcdEndpoints', 'logDir', ...checks]);
-    const store = new Store({ endpoints: config.etcdEndpoints, prefix: config.etcdPrefix });
+    await preflight(config, ['etcdEndpoints', 'etcdCredentials', 'logDir', ...checks]);
+    const store = new Store({ ...(await storeOptions(config)), log });
+    await store.ping();
     const stop = await body({ config, log, store });
     let stopping = false;
     const shutdown = async (signal: string) => {

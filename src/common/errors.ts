@@ -48,6 +48,8 @@ export const CATALOGUE = {
   VM_MUST_BE_STOPPED: { class: 'conflict', hint: 'stop it first: ucloud vm stop <name> --wait' },
   // dependencies
   ETCD_UNAVAILABLE: { class: 'unavailable', hint: 'check that etcd runs and UCLOUD_ETCD_ENDPOINTS points at it' },
+  ETCD_AUTH_REQUIRED: { class: 'unavailable', hint: 'etcd wants a user and password: set etcd_password_file (and etcd_username); `ucloud up` keeps its local etcd\'s in <state_dir>/etcd-password' },
+  ETCD_AUTH_FAILED: { class: 'unavailable', hint: 'etcd refused the user and password: check etcd_username and the file named by etcd_password_file' },
   API_UNREACHABLE: { class: 'unavailable', hint: 'is `ucloud up` (or `ucloud api`) running? check the url in ~/.config/ucloud/config.json' },
   PREFLIGHT_FAILED: { class: 'unavailable' },
   QEMU_START_FAILED: { class: 'internal', hint: 'see the host log and the VM serial log' },
@@ -59,13 +61,19 @@ export const CATALOGUE = {
   COMMAND_FAILED: { class: 'internal' },
   COMMAND_TIMEOUT: { class: 'unavailable' },
   NO_CAPACITY: { class: 'conflict' },
+  HOST_UIDS_EXHAUSTED: { class: 'unavailable', hint: 'widen qemu_uid_range on this host (each VM here takes one uid)' },
   // storage and images
   DISK_SHRINK_REFUSED: { class: 'invalid', hint: 'disks only grow; ask for a size larger than the current one' },
   IMAGE_INVALID: { class: 'invalid', hint: 'upload a qcow2 or raw disk image' },
   IMAGE_HAS_BACKING_FILE: { class: 'invalid', hint: 'flatten it first: qemu-img convert -O qcow2 in.qcow2 out.qcow2' },
   IMAGE_IN_USE: { class: 'conflict', hint: 'delete the VMs made from it first' },
   IMAGE_STORE_EXISTS: { class: 'conflict' },
+  UNKNOWN_STORAGE_DRIVER: { class: 'invalid', hint: 'see `GET /v1/storage-drivers` for the drivers this ucloud has' },
+  INVALID_STORE_SETTINGS: { class: 'invalid', hint: 'see docs/storage.md for each driver\'s settings' },
+  INVALID_STORAGE_REF: { class: 'invalid', hint: 'a volume reference is a plain name inside its store: no "/", "..", control characters, at most 255 bytes' },
   FILE_NOT_FOUND: { class: 'not_found', hint: 'see `ucloud file list`' },
+  FILE_REFUSED: { class: 'invalid', hint: 'ucloud reads only regular files inside your own folder: no symlinks, devices, FIFOs or sockets' },
+  FILE_HARD_LINKED: { class: 'invalid', hint: 'ucloud reads only files with a single link: copy the file (cp) instead of hard-linking it (ln)' },
   CEPH_UNAVAILABLE: { class: 'unavailable', hint: 'check the Ceph cluster (`ceph -s`) and the store\'s conf/pool settings' },
   // keys and networks
   INVALID_SSH_KEY: { class: 'invalid', hint: 'give an OpenSSH public key (ed25519, ecdsa, or rsa of 2048 bits or more), e.g. ~/.ssh/id_ed25519.pub' },
@@ -75,6 +83,9 @@ export const CATALOGUE = {
   NETWORK_EXISTS: { class: 'conflict' },
   NETWORK_IN_USE: { class: 'conflict', hint: 'delete or move the VMs on it first' },
   POOL_EXHAUSTED: { class: 'conflict', hint: 'an operator widens the pool (vni_range, ipv6_pool) in the configuration' },
+  // consoles
+  CONSOLE_UNAVAILABLE: { class: 'unavailable', hint: 'the console is kept by the agent of the VM\'s host: see `ucloud vm status` (host) and `ucloud host list` (alive)' },
+  CONSOLE_TICKET_INVALID: { class: 'forbidden', hint: 'console tickets are minted by the API and work once, for a few seconds' },
   WAIT_TIMEOUT: { class: 'unavailable', hint: 'the operation goes on; follow it with `ucloud vm status`' },
   INTERNAL: { class: 'internal' },
 } as const satisfies Record<string, CatalogueEntry>;

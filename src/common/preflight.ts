@@ -1,9 +1,10 @@
 import { constants } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
+import { access, mkdir, readFile } from 'node:fs/promises';
 import { kvmUsable } from './accel.js';
 import type { Config } from './config.js';
 import { UcloudError } from './errors.js';
 import { commandExists } from './exec.js';
+import { readSecretFile } from './secret-file.js';
 
 // Every sanity check lives here, each with the fix a person can apply. Daemons
 // name the checks they need; all failures are reported together, not one by one.
@@ -48,6 +49,7 @@ function writableDir(name: string, dir: (c: Config) => string, key: string): Che
 export const CHECKS = {
   qemu: binary('qemu', (c) => c.qemuBinary, 'qemu-system-x86'),
   qemuImg: binary('qemu-img', () => 'qemu-img', 'qemu-utils'),
+  bwrap: binary('bubblewrap', () => 'bwrap', 'bubblewrap'),
   etcdBinary: binary('etcd', () => 'etcd', 'etcd-server'),
   accel: {
     name: 'accelerator',
@@ -68,7 +70,43 @@ export const CHECKS = {
       if (c.etcdEndpoints.length === 0) throw new CheckFailed('no etcd endpoints are configured', 'set etcd_endpoints (UCLOUD_ETCD_ENDPOINTS), or use `ucloud up`, which starts a local etcd');
     },
   },
+  etcdCredentials: {
+    name: 'etcd credentials',
+    async run(c) {
+      if (!c.etcdPasswordFile) return;
+      try {
+        await readSecretFile(c.etcdPasswordFile, 'etcd_password_file');
+      } catch (err) {
+        throw new CheckFailed((err as Error).message, (err as UcloudError).hint ?? `write the etcd password into ${c.etcdPasswordFile} (mode 600), or set etcd_password_file`);
+      }
+    },
+  },
+  qemuUids: {
+    name: 'QEMU uids',
+    async run(c) {
+      const range = c.qemuUidRange;
+      if (!range) return;
+      if (process.getuid?.() !== 0) {
+        throw new CheckFailed('the host agent is not root, so it cannot run each QEMU as its own uid', 'run `ucloud host` as root, or set qemu_uid_range = off (QEMU then runs with your uid)');
+      }
+      // A VM's uid shared with a real user or group would give that account the VM's disk.
+      const taken = [...(await idsIn('/etc/passwd', 2, range)), ...(await idsIn('/etc/group', 2, range))];
+      if (taken.length) {
+        throw new CheckFailed(`qemu_uid_range ${range.first}-${range.last} holds ids of existing users or groups: ${taken.slice(0, 5).join(', ')}`, 'set qemu_uid_range to ids no account uses (e.g. above the subuid ranges in /etc/subuid)');
+      }
+    },
+  },
 } satisfies Record<string, Check>;
+
+/** Entries of a passwd/group file whose id (field `field`) lies in `range`, as "name:id". */
+async function idsIn(file: string, field: number, range: { first: number; last: number }): Promise<string[]> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .map((l) => l.split(':'))
+    .filter((f) => f.length > field && Number(f[field]) >= range.first && Number(f[field]) <= range.last)
+    .map((f) => `${file}:${f[0]}:${f[field]}`);
+}
 
 export type CheckName = keyof typeof CHECKS;
 

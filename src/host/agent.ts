@@ -9,6 +9,7 @@ import { nowIso, type Vm } from '../model/index.js';
 import { Informer, Reconciler } from '../store/informer.js';
 import { Keys, Kinds, lastSegment } from '../store/keys.js';
 import type { Store } from '../store/store.js';
+import { ConsoleEndpoint } from './console/endpoint.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { VmRuntime } from './vm-runtime.js';
 
@@ -18,6 +19,8 @@ export interface AgentOptions {
   leaseTtlMs: number;
   /** How often running VMs' processes are checked for an exit nobody asked for. */
   livenessMs?: number;
+  /** Where the console endpoint listens (console_listen); its port is announced with the host's presence. */
+  consoleListen?: { host: string; port: number };
 }
 
 /**
@@ -33,6 +36,8 @@ export class HostAgent {
   private liveness: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly networked = new Set<string>();
+  private readonly console: ConsoleEndpoint;
+  private consolePort: number | undefined;
 
   constructor(
     private readonly store: Store,
@@ -45,12 +50,14 @@ export class HostAgent {
     this.informer = new Informer(store, Kinds.vm, Keys.vms(), log);
     this.queue = new KeyedQueue((id) => this.reconcileVm(id), log);
     this.resync = new Reconciler(async () => this.enqueueAll(), log, 30_000);
+    this.console = new ConsoleEndpoint(store, opts.name, (id) => runtime.paths(id).serialLog, log);
   }
 
   async start(): Promise<void> {
     if (!(await this.hosts.get(this.opts.name))) {
       throw new UcloudError('HOST_NOT_REGISTERED', `host "${this.opts.name}" is not registered`);
     }
+    if (this.opts.consoleListen) this.consolePort = await this.console.listen(this.opts.consoleListen.host, this.opts.consoleListen.port);
     await this.announce();
     this.informer.on('change', (key) => {
       const vm = this.informer.get(key)?.value;
@@ -71,6 +78,7 @@ export class HostAgent {
     await this.informer.stop();
     await this.queue.drain();
     await this.lease?.revoke().catch(() => undefined);
+    await this.console.close();
   }
 
   private async announce(): Promise<void> {
@@ -81,7 +89,7 @@ export class HostAgent {
       this.log.warn({ err }, 'host lease lost; announcing again');
       setTimeout(() => void this.announce().catch((e: unknown) => this.log.error({ err: e }, 'cannot announce host')), 1000);
     });
-    await this.hosts.announce({ name: this.opts.name, pid: process.pid, accel: this.opts.accel, since: nowIso() }, lease);
+    await this.hosts.announce({ name: this.opts.name, pid: process.pid, accel: this.opts.accel, since: nowIso(), ...(this.consolePort ? { consolePort: this.consolePort } : {}) }, lease);
   }
 
   private enqueueAll(): void {
@@ -92,6 +100,8 @@ export class HostAgent {
     for (const vm of this.informer.values()) {
       if (vm.host !== this.opts.name || vm.status !== 'running') continue;
       if (!(await this.runtime.runningPid(vm))) this.queue.trigger(vm.id);
+      // A console keeper that died while its VM runs is started again (it appends to the same log).
+      else await this.runtime.ensureKeeper(vm.id).catch((err: unknown) => this.log.warn({ err, vm: vm.id }, 'cannot start the console keeper'));
     }
   }
 
@@ -99,7 +109,8 @@ export class HostAgent {
   private async collectOrphans(): Promise<void> {
     for (const id of await this.runtime.localIds()) {
       const vm = this.informer.get(Keys.vm(id))?.value;
-      if (vm?.host === this.opts.name) continue;
+      // A record that exists but fails its schema is not a deleted VM: leave it be.
+      if (vm?.host === this.opts.name || this.informer.unreadable.has(Keys.vm(id))) continue;
       const local = await this.runtime.readLocal(id);
       this.log.info({ vm: id }, 'removing a VM left behind on this host');
       await this.runtime
@@ -141,8 +152,10 @@ export class HostAgent {
 
   private async markRunning(vm: Vm, pid: number): Promise<void> {
     if (!this.networked.has(vm.id)) {
-      // After an agent restart: make sure bridges, taps, rules and radvd are there (a no-op when they are).
+      // After an agent restart: make sure bridges, taps, rules and radvd are there (a no-op when they are),
+      // and find the VM's console keeper (or start one).
       await this.runtime.ensureNics(vm);
+      await this.runtime.ensureKeeper(vm.id).catch((err: unknown) => this.log.warn({ err, vm: vm.id }, 'cannot start the console keeper'));
       this.networked.add(vm.id);
     }
     if (vm.status === 'running' && vm.qemu?.pid === pid && vm.observedGeneration === vm.generation) return;
@@ -158,6 +171,7 @@ export class HostAgent {
   /** QEMU ended without being asked (guest power-off or a crash): record it as stopped, never loop restarting it. */
   private async markExited(vm: Vm): Promise<void> {
     this.log.warn({ vm: vm.id, name: vm.name }, 'VM process ended without being asked to');
+    await this.runtime.stopKeeper(vm.id);
     await this.vms.observe(vm.id, (cur) =>
       withoutQemu({
         ...cur,
@@ -198,6 +212,7 @@ export class HostAgent {
   private async stopVm(vm: Vm): Promise<void> {
     await this.vms.observe(vm.id, (cur) => ({ ...cur, status: 'stopping' }));
     await this.runtime.stop(vm, true);
+    await this.runtime.stopKeeper(vm.id);
     await this.vms.observe(vm.id, (cur) => withoutQemu({ ...cur, status: 'stopped', observedGeneration: vm.generation }));
     this.log.info({ vm: vm.id, name: vm.name }, 'VM stopped');
   }

@@ -1,5 +1,5 @@
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, chown, lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
 import type { Accel } from '../common/accel.js';
 import { UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
@@ -7,7 +7,9 @@ import { Reverter } from '../common/reverter.js';
 import type { ImageManager } from '../managers/images.js';
 import { linkLocalAddress } from '../metadata/eui64.js';
 import { nowIso, type Vm, type VmDisk, type VmNic, type VmQemu } from '../model/index.js';
+import { keeperPid, startKeeper, stopKeeper } from './console/supervise.js';
 import type { HostNetwork } from './network/index.js';
+import { VmUids, type UidRange } from './vm-uids.js';
 import { blockResize, buildQemuArgs, isOurQemu, killQemu, launchQemu, QmpMonitor, quit, readPidFile, systemPowerdown, waitForExit } from './qemu/index.js';
 
 export interface RuntimeConfig {
@@ -16,6 +18,10 @@ export interface RuntimeConfig {
   machine: 'pc' | 'q35';
   accel: Accel;
   stopTimeoutMs: number;
+  /** Cap of each VM's console log (console_log_size). */
+  consoleLogBytes: number;
+  /** qemu_uid_range: each VM's QEMU runs as its own uid from it; undefined: as root. */
+  uidRange?: UidRange;
 }
 
 /** What the host keeps about a VM outside etcd, so it can clean up after a VM whose record is gone. */
@@ -23,6 +29,8 @@ interface LocalRecord {
   id: string;
   disks: VmDisk[];
   nics?: VmNic[];
+  /** The uid (= gid) this VM's QEMU runs as on this host; claimed in VmUids. */
+  uid?: number;
 }
 
 /**
@@ -82,7 +90,38 @@ export class VmRuntime {
 
   paths(id: string) {
     const d = this.dir(id);
-    return { pidFile: join(d, 'qemu.pid'), qmpSocket: join(d, 'qmp.sock'), serialLog: join(d, 'serial.log'), local: join(d, 'vm.json') };
+    return {
+      pidFile: join(d, 'qemu.pid'),
+      qmpSocket: join(d, 'qmp.sock'),
+      serialSocket: join(d, 'serial.sock'),
+      // Written by the console keeper, capped: console.log (newest) and console.log.1.
+      serialLog: join(d, 'console.log'),
+      local: join(d, 'vm.json'),
+    };
+  }
+
+  private keeperPaths(id: string) {
+    const d = this.dir(id);
+    const p = this.paths(id);
+    return { dir: d, socket: p.serialSocket, log: p.serialLog, pidFile: join(d, 'keeper.pid'), errFile: join(d, 'keeper.err') };
+  }
+
+  /**
+   * Makes sure the VM's console keeper runs: finds the one a previous agent
+   * started (it outlives agents, like QEMU), or starts one. Returns its pid.
+   */
+  async ensureKeeper(id: string): Promise<number> {
+    const p = this.keeperPaths(id);
+    const pid = await keeperPid(p);
+    if (pid !== undefined) return pid;
+    const started = await startKeeper(p, this.cfg.consoleLogBytes);
+    this.log.info({ vm: id, pid: started }, 'console keeper started');
+    return started;
+  }
+
+  /** Stops the VM's console keeper; its log stays (until the VM is deleted). */
+  async stopKeeper(id: string): Promise<void> {
+    await stopKeeper(this.keeperPaths(id));
   }
 
   /** The pid of this VM's QEMU if it is alive (pid from the record or the pid file, checked against /proc). */
@@ -97,7 +136,7 @@ export class VmRuntime {
     const wanted = [{ name: 'os', sizeBytes: vm.diskBytes }, ...(vm.hddBytes ?? []).map((sizeBytes, i) => ({ name: `hdd${i}`, sizeBytes }))];
     const missing = wanted.filter((w) => !vm.disks.some((d) => d.name === w.name));
     if (missing.length === 0) return vm.disks;
-    const image = await this.images.get(vm.image.store, vm.image.name);
+    const image = await this.images.forVm(vm.image);
     const driver = await this.images.driverFor(vm.image.store);
     const disks = [...vm.disks];
     for (const w of missing) {
@@ -152,12 +191,20 @@ export class VmRuntime {
 
   async start(vm: Vm, disks: VmDisk[]): Promise<VmQemu> {
     const p = this.paths(vm.id);
-    await mkdir(this.dir(vm.id), { recursive: true });
+    // Root-only: QEMU makes its sockets and pid file here as root, before it
+    // drops to the VM's uid, so no VM's uid can reach another VM's QMP or
+    // console socket; root-side tools (agent, keeper, CLI on the host) can.
+    await mkdir(this.dir(vm.id), { recursive: true, mode: 0o700 });
+    await chmod(this.dir(vm.id), 0o700);
     await rm(p.qmpSocket, { force: true });
+    await rm(p.serialSocket, { force: true });
     const drives = await Promise.all(disks.map(async (d) => (await this.images.driverFor(d.store)).qemuDrive({ ref: d.ref, format: d.format })));
     // The taps exist: the agent made them (ensureNics) before starting QEMU.
     const nics = (vm.nics ?? []).map((n, i) => ({ ifname: VmRuntime.tapName(vm.id, i), mac: n.mac }));
+    const runAs = await this.ownerFor(vm.id);
+    if (runAs) await giveDisks(drives, runAs);
     const args = buildQemuArgs({
+      ...(runAs ? { runAs } : {}),
       id: vm.id,
       name: vm.name,
       cpus: vm.cpu,
@@ -166,9 +213,13 @@ export class VmRuntime {
       machine: this.cfg.machine,
       disks: drives,
       nics,
-      paths: { pidFile: p.pidFile, qmpSocket: p.qmpSocket, serialLog: p.serialLog },
+      paths: { pidFile: p.pidFile, qmpSocket: p.qmpSocket, serialSocket: p.serialSocket },
     });
     const { pid } = await launchQemu(this.cfg.qemuBinary, args, { timeoutMs: 30_000 });
+    // After QEMU, which makes the socket; output before the keeper connects
+    // (firmware, the first ms of boot) is dropped. A keeper that fails to start
+    // does not fail the VM: the liveness check starts it again.
+    await this.ensureKeeper(vm.id).catch((err: unknown) => this.log.warn({ err, vm: vm.id }, 'cannot start the console keeper'));
     return { pid, qmpSocket: p.qmpSocket, serialLog: p.serialLog, accel: this.cfg.accel, startedAt: nowIso() };
   }
 
@@ -202,10 +253,12 @@ export class VmRuntime {
   async destroy(vm: Pick<Vm, 'id' | 'qemu'>, disks: VmDisk[]): Promise<void> {
     const pid = await this.runningPid(vm);
     if (pid) await killQemu(pid, vm.id);
+    await this.stopKeeper(vm.id);
     for (const d of disks) {
       await (await this.images.driverFor(d.store)).deleteDisk({ ref: d.ref, format: d.format });
     }
     await rm(this.dir(vm.id), { recursive: true, force: true });
+    await this.uids?.release(vm.id);
   }
 
   /** VM ids this host holds local state for (run directories). */
@@ -221,8 +274,47 @@ export class VmRuntime {
     }
   }
 
-  private async writeLocal(rec: LocalRecord): Promise<void> {
-    await mkdir(this.dir(rec.id), { recursive: true });
-    await writeFile(this.paths(rec.id).local, JSON.stringify(rec));
+  /** Writes vm.json, keeping what `rec` does not replace (the uid survives a rewrite of the disks). */
+  private async writeLocal(rec: Partial<LocalRecord> & { id: string }): Promise<void> {
+    await mkdir(this.dir(rec.id), { recursive: true, mode: 0o700 });
+    const merged = { disks: [], ...(await this.readLocal(rec.id)), ...rec };
+    await writeFile(this.paths(rec.id).local, JSON.stringify(merged));
+  }
+
+  private uidsCache: VmUids | undefined;
+
+  private get uids(): VmUids | undefined {
+    if (this.cfg.uidRange && !this.uidsCache) this.uidsCache = new VmUids(join(this.cfg.runDir, 'uids'), this.cfg.uidRange);
+    return this.uidsCache;
+  }
+
+  /**
+   * The uid and gid the VM's QEMU runs as: the same across agent restarts and
+   * stop/start (vm.json and the claim remember it), unique on this host.
+   */
+  async ownerFor(id: string): Promise<{ uid: number; gid: number } | undefined> {
+    if (!this.uids) return undefined;
+    const uid = await this.uids.claim(id, (await this.readLocal(id))?.uid);
+    await this.writeLocal({ id, uid });
+    return { uid, gid: uid };
+  }
+}
+
+/**
+ * Hands the VM's disk files to its uid, readable and writable by it alone, so
+ * an escaped QEMU can open no other VM's disk. QEMU opens them as root before
+ * it drops privileges; the ownership is what stands between one VM's uid and
+ * another's files. Network volumes (`rbd:…`) have no host file. Base images
+ * (an overlay's backing file) stay root's: readable, never writable.
+ */
+async function giveDisks(drives: { file: string }[], owner: { uid: number; gid: number }): Promise<void> {
+  for (const d of drives) {
+    if (!isAbsolute(d.file)) continue;
+    // lstat: never chown through a symlink someone placed in the store.
+    if (!(await lstat(d.file)).isFile()) {
+      throw new UcloudError('STORAGE_FAILED', `disk ${d.file} is not a regular file`, { details: { file: d.file } });
+    }
+    await chown(d.file, owner.uid, owner.gid);
+    await chmod(d.file, 0o600);
   }
 }

@@ -1,9 +1,23 @@
 import { UcloudError } from '../common/errors.js';
-import { nowIso, type Image, type ImageStore, type User, type UserFile } from '../model/index.js';
+import type { Logger } from '../common/logger.js';
+import { nowIso, type Image, type ImageStore, type User, type UserFile, type Vm } from '../model/index.js';
 import type { ImportSource } from '../storage/driver.js';
 import { storageDriver } from '../storage/registry.js';
 import { Keys, Kinds } from '../store/keys.js';
 import { DELETE, type Store } from '../store/store.js';
+
+/** Whether a user may see and use an image: their own, a public one, or any for an admin. */
+function visibleTo(user: User, img: Image): boolean {
+  return user.role === 'admin' || img.public || img.owner === user.name;
+}
+
+/**
+ * The name a driver keeps an image's bytes under: unique per owner and name, as
+ * two users may each have an image "debian" in the same store. "." is in no name.
+ */
+export function volumeName(owner: string, name: string): string {
+  return `${owner}.${name}`;
+}
 
 /** Owns image-store and image records; the storage drivers do the bytes. */
 export class ImageManager {
@@ -45,8 +59,15 @@ export class ImageManager {
     return storageDriver(s.driver, s.settings);
   }
 
-  async get(store: string, name: string): Promise<Image | undefined> {
-    return (await this.store.get(Kinds.image, Keys.image(store, name)))?.value;
+  async get(owner: string, name: string): Promise<Image | undefined> {
+    return (await this.store.get(Kinds.image, Keys.image(owner, name)))?.value;
+  }
+
+  /** The image a VM was made from (VMs older than per-owner names only know its store and name). */
+  async forVm(ref: Vm['image']): Promise<Image | undefined> {
+    if (ref.owner) return this.get(ref.owner, ref.name);
+    const { items } = await this.store.list(Kinds.image, Keys.images());
+    return items.find((i) => i.value.store === ref.store && i.value.name === ref.name)?.value;
   }
 
   /** Images the user may use: their own and the public ones (an admin sees all). */
@@ -54,8 +75,8 @@ export class ImageManager {
     const { items } = await this.store.list(Kinds.image, Keys.images());
     return items
       .map((i) => i.value)
-      .filter((img) => user.role === 'admin' || img.public || img.owner === user.name)
-      .sort((a, b) => a.name.localeCompare(b.name) || a.store.localeCompare(b.store));
+      .filter((img) => visibleTo(user, img))
+      .sort((a, b) => a.name.localeCompare(b.name) || a.owner.localeCompare(b.owner));
   }
 
   /** Like `find`, but only a ready image resolves: what a VM can be made from. */
@@ -70,25 +91,58 @@ export class ImageManager {
    * test image). Idempotent: an image that is already ready is left as it is.
    */
   async importLocal(storeName: string, name: string, owner: string, isPublic: boolean, source: ImportSource): Promise<Image> {
-    const existing = await this.get(storeName, name);
+    const existing = await this.get(owner, name);
     if (existing?.status === 'ready') return existing;
     const driver = await this.driverFor(storeName);
-    const volume = await driver.importImage(name, source);
+    const volume = await driver.importImage(volumeName(owner, name), source);
     const now = nowIso();
     const img: Image = { name, store: storeName, owner, public: isPublic, status: 'ready', volume, createdAt: existing?.createdAt ?? now, updatedAt: now };
-    await this.store.put(Kinds.image, Keys.image(storeName, name), img);
+    await this.store.put(Kinds.image, Keys.image(owner, name), img);
     return img;
   }
 
-  /** Finds an image the user may see by "name" or "store/name", whatever its status. */
+  /**
+   * Finds an image the user may see, whatever its status. Names are unique per
+   * owner: "owner/name" is that owner's image (if it is the user's, public, or
+   * the user is an admin); a bare "name" is the user's own image, else an
+   * admin's public image of that name. Another user's public image never
+   * answers to a bare name, so nobody can squat a name others resolve; and a
+   * name nobody may see is IMAGE_NOT_FOUND, whoever holds it.
+   */
   async find(user: User, ref: string): Promise<Image> {
-    const [a, b] = ref.split('/', 2);
-    const matches = (await this.listVisible(user)).filter((img) => (b === undefined ? img.name === a : img.store === a && img.name === b));
-    if (matches.length === 0) throw new UcloudError('IMAGE_NOT_FOUND', `no image "${ref}"`);
-    if (matches.length > 1) {
-      throw new UcloudError('VALIDATION_FAILED', `several stores have an image "${ref}"`, { hint: `name one: ${matches.map((m) => `${m.store}/${m.name}`).join(', ')}` });
+    const slash = ref.indexOf('/');
+    if (slash >= 0) {
+      const img = await this.get(ref.slice(0, slash), ref.slice(slash + 1));
+      if (!img || !visibleTo(user, img)) throw new UcloudError('IMAGE_NOT_FOUND', `no image "${ref}"`);
+      return img;
     }
-    return matches[0]!;
+    const own = await this.get(user.name, ref);
+    if (own) return own;
+    const admins = (await this.store.list(Kinds.user, Keys.users())).items.map((u) => u.value).filter((u) => u.role === 'admin' && u.name !== user.name);
+    const found = (await Promise.all(admins.map((a) => this.get(a.name, ref)))).filter((img): img is Image => img?.public === true);
+    if (found.length === 0) throw new UcloudError('IMAGE_NOT_FOUND', `no image "${ref}"`, { hint: 'see `ucloud image list`; another user\'s public image is "owner/name"' });
+    if (found.length > 1) {
+      throw new UcloudError('VALIDATION_FAILED', `several admins have a public image "${ref}"`, { hint: `name one: ${found.map((m) => `${m.owner}/${m.name}`).join(', ')}` });
+    }
+    return found[0]!;
+  }
+
+  /**
+   * Puts image records written under the old `image/<store>/<name>` layout under
+   * `image/<owner>/<name>` (each move one transaction; a name the owner already
+   * holds there is left alone and reported). Run by `ucloud up` before the
+   * daemons and by the imagescanner when it starts.
+   */
+  async migrateKeys(log: Pick<Logger, 'warn'>): Promise<string[]> {
+    const stuck: string[] = [];
+    for (const item of (await this.store.list(Kinds.image, Keys.images())).items) {
+      const key = Keys.image(item.value.owner, item.value.name);
+      if (item.key === key) continue;
+      const moved = await this.store.txn().unchanged(item).absent(key).put(Kinds.image, key, item.value).delete(item.key).commit();
+      if (!moved) stuck.push(item.key);
+    }
+    if (stuck.length) log.warn({ keys: stuck }, 'image records left under the old key layout: their owner has another image of that name');
+    return stuck;
   }
 
   /** Records the wish for an image made from a user's file; the imagescanner does the work. */
@@ -106,29 +160,31 @@ export class ImageManager {
       createdAt: now,
       updatedAt: now,
     };
-    if (!(await this.store.create(Kinds.image, Keys.image(storeName, name), img))) {
-      throw new UcloudError('IMAGE_EXISTS', `store "${storeName}" already has an image "${name}"`);
+    // Unique per owner: the only name that can conflict is one of the caller's own.
+    if (!(await this.store.create(Kinds.image, Keys.image(owner, name), img))) {
+      throw new UcloudError('IMAGE_EXISTS', `you already have an image "${name}"`, { hint: 'pick another name, or delete yours first' });
     }
     return img;
   }
 
   /** Compare-and-swap change of an image record; `fn` returns undefined to leave it. */
-  async update(storeName: string, name: string, fn: (img: Image) => Image | undefined): Promise<Image | undefined> {
-    return this.store.update(Kinds.image, Keys.image(storeName, name), (cur) => {
+  async update(owner: string, name: string, fn: (img: Image) => Image | undefined): Promise<Image | undefined> {
+    return this.store.update(Kinds.image, Keys.image(owner, name), (cur) => {
       if (!cur) return undefined;
       const next = fn(cur);
       return next && { ...next, updatedAt: nowIso() };
     });
   }
 
-  async removeRecord(storeName: string, name: string): Promise<void> {
-    await this.store.update(Kinds.image, Keys.image(storeName, name), () => DELETE);
+  async removeRecord(owner: string, name: string): Promise<void> {
+    await this.store.update(Kinds.image, Keys.image(owner, name), () => DELETE);
   }
 
   /** VMs whose disks come from this image. */
-  async users(img: Pick<Image, 'store' | 'name'>): Promise<string[]> {
+  async users(img: Pick<Image, 'store' | 'owner' | 'name'>): Promise<string[]> {
     const { items } = await this.store.list(Kinds.vm, Keys.vms());
-    return items.filter((v) => v.value.image.store === img.store && v.value.image.name === img.name).map((v) => v.value.name);
+    const madeFrom = (r: Vm['image']) => r.name === img.name && (r.owner === undefined ? r.store === img.store : r.owner === img.owner);
+    return items.filter((v) => madeFrom(v.value.image)).map((v) => v.value.name);
   }
 
   /**
@@ -139,10 +195,10 @@ export class ImageManager {
   async requestDelete(img: Image): Promise<Image | undefined> {
     const inUse = await this.users(img);
     if (inUse.length) throw new UcloudError('IMAGE_IN_USE', `image "${img.name}" is used by ${inUse.length} VM(s): ${inUse.slice(0, 5).join(', ')}`);
-    const marked = await this.update(img.store, img.name, (cur) => ({ ...cur, status: 'deleting' }));
+    const marked = await this.update(img.owner, img.name, (cur) => ({ ...cur, status: 'deleting' }));
     const raced = await this.users(img);
     if (raced.length) {
-      await this.update(img.store, img.name, (cur) => ({ ...cur, status: img.status }));
+      await this.update(img.owner, img.name, (cur) => ({ ...cur, status: img.status }));
       throw new UcloudError('IMAGE_IN_USE', `image "${img.name}" is used by ${raced.join(', ')}`);
     }
     return marked;

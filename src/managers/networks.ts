@@ -60,8 +60,9 @@ export class NetworkManager {
   private async draw(): Promise<{ vni: number; prefix: string }> {
     const [vnis, prefixes] = await Promise.all([this.store.list(Kinds.alloc, Keys.allocVnis()), this.store.list(Kinds.alloc, Keys.allocPrefixes())]);
     const { first, last } = this.pools.vniRange;
-    const takenVni = new Set(vnis.items.map((i) => BigInt(AllocKeys.vni(i.key) - first)));
-    const takenPrefix = new Set(prefixes.items.map((i) => (parseIPv6(AllocKeys.prefixAddress(i.key)) - this.pool.base) >> 64n));
+    // The key alone says it is taken: a holder record that fails its schema (skipped by list) still holds it.
+    const takenVni = new Set([...vnis.items.map((i) => i.key), ...vnis.skipped].map((k) => BigInt(AllocKeys.vni(k) - first)));
+    const takenPrefix = new Set([...prefixes.items.map((i) => i.key), ...prefixes.skipped].map((k) => (parseIPv6(AllocKeys.prefixAddress(k)) - this.pool.base) >> 64n));
     const vni = NetworkManager.pickFree(BigInt(last - first + 1), takenVni);
     const index = NetworkManager.pickFree(1n << BigInt(this.pool.bits), takenPrefix);
     if (vni === undefined || index === undefined) {

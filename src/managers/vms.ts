@@ -9,7 +9,7 @@ import type { Store, Versioned } from '../store/store.js';
 export interface VmCreate {
   owner: string;
   name: string;
-  image: { store: string; name: string };
+  image: Vm['image'];
   cpu: number;
   ramBytes: number;
   diskBytes: number;

@@ -1,12 +1,16 @@
 // The metadata server: HTTP for VMs. It knows who is asking ONLY from the TCP
-// source address: a guest on a ucloud network forms EUI-64 SLAAC addresses
-// (global and fe80::/64), so the address carries the NIC's MAC; the MAC leads
-// to the VM (the `lookup` given in), and the VM to its owner's SSH keys. A
-// source address without an EUI-64 interface id (privacy addresses, `::1`,
-// IPv4 / IPv4-mapped), or whose MAC matches no VM, gets 403 and nothing else —
-// for every path, so a stranger cannot even learn which paths exist.
-// Headers (X-Forwarded-For, …) are never trusted; bridge filtering on the tap
-// keeps a VM from sending with another VM's MAC or address.
+// connection: the address it was made to says which network it arrived on
+// (`arrival`, given in: each listener is one bridge's fe80::1 or one network's
+// <prefix>::1), and the source address must be one a NIC of that network forms
+// by SLAAC (fe80::<EUI-64> on that bridge, or <prefix>:<EUI-64>; identity.ts).
+// The EUI-64 gives the MAC, the MAC the VM (the `lookup` given in), whose NIC
+// with that MAC must be on the arrival network; the VM leads to its owner's SSH
+// keys. Anything else — no arrival network, a source outside it, no EUI-64
+// interface id (privacy addresses, `::1`, IPv4 / IPv4-mapped), a MAC that no
+// VM of this network holds — gets 403 and nothing else, for every path, so a
+// stranger cannot even learn which paths exist. Headers (X-Forwarded-For, …)
+// are never trusted; bridge filtering on the tap keeps a VM from sending with
+// another VM's MAC or address.
 //
 // Paths (GET and HEAD; a trailing slash is optional everywhere):
 //
@@ -89,14 +93,16 @@ import { UcloudError, type ErrorBody } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { parseSshPublicKey } from '../common/ssh-keys.js';
 import { toHttpError } from '../api/errors.js';
-import { macFromAddress, stripZone } from './eui64.js';
+import { stripZone } from './eui64.js';
+import { claimedMac, nicOnArrival, type Arrival, type NicRef } from './identity.js';
 
-/** What the metadata server may tell a VM about itself. */
+/** What the metadata server may tell a VM about itself, and its NICs (to check where it asks from). */
 export interface MetadataVm {
   instanceId: string;
   hostname: string;
   owner: string;
   publicKeys: { name: string; key: string }[];
+  nics: NicRef[];
 }
 
 /** Finds the VM that owns a NIC, by its MAC (lowercase, colon-separated). */
@@ -104,6 +110,8 @@ export type MetadataLookup = (mac: string) => Promise<MetadataVm | undefined>;
 
 export interface MetadataServerOptions {
   lookup: MetadataLookup;
+  /** The network a request arrived on (from the address its connection was made to); undefined: none, refused. */
+  arrival: (req: FastifyRequest) => Arrival | undefined;
   log: Logger;
   /** Key for IMDSv2 tokens; random per process when not given. */
   tokenSecret?: Buffer;
@@ -207,17 +215,24 @@ export function buildMetadataServer(opts: MetadataServerOptions): FastifyInstanc
   // Identify every request (the 404 handler's too) before anything else runs.
   app.addHook('onRequest', async (req) => {
     const address = req.socket.remoteAddress ?? '';
-    const mac = macFromAddress(address);
-    if (!mac) {
-      req.log.info({ address }, 'metadata: refused, no EUI-64 MAC in the source address');
-      throw new UcloudError('FORBIDDEN', `the source address ${stripZone(address) || '(none)'} carries no MAC (an EUI-64 SLAAC address is needed)`);
+    const shown = stripZone(address) || '(none)';
+    const arrival = opts.arrival(req);
+    if (!arrival) {
+      req.log.info({ address, local: req.socket.localAddress }, 'metadata: refused, not arrived on a network bridge');
+      throw new UcloudError('FORBIDDEN', 'this address serves no network');
     }
-    const vm = await lookup(mac);
-    if (!vm) {
-      req.log.info({ address, mac }, 'metadata: refused, no VM has this MAC');
-      throw new UcloudError('FORBIDDEN', `no VM answers to the source address ${stripZone(address)}`);
+    const claim = claimedMac(address, arrival);
+    if ('refused' in claim) {
+      req.log.info({ address, bridge: arrival.bridge, vni: arrival.vni, why: claim.refused }, 'metadata: refused');
+      throw new UcloudError('FORBIDDEN', `the source address ${shown} is not a SLAAC address of this network (an EUI-64 address in ${arrival.prefix} or fe80::/64 is needed)`);
     }
-    callers.set(req, { mac, vm, keys: checkedKeys(vm, req.log) });
+    const vm = await lookup(claim.mac);
+    // One answer for "no such MAC" and "a MAC of another network": nothing about other networks leaks.
+    if (!vm || !nicOnArrival(vm.nics, claim.mac, arrival)) {
+      req.log.info({ address, mac: claim.mac, bridge: arrival.bridge, vni: arrival.vni, known: vm !== undefined }, 'metadata: refused, no VM of this network has this MAC');
+      throw new UcloudError('FORBIDDEN', `no VM on this network answers to the source address ${shown}`);
+    }
+    callers.set(req, { mac: claim.mac, vm, keys: checkedKeys(vm, req.log) });
   });
   app.addHook('onResponse', async (req, reply) => {
     const c = callers.get(req);

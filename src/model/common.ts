@@ -2,8 +2,24 @@ import { Type, type Static } from 'typebox';
 
 // Resource names: DNS-label-like, so they can become hostnames and device names.
 export const NAME_PATTERN = '^[a-z][a-z0-9-]{0,62}$';
-export const Name = Type.String({ pattern: NAME_PATTERN, description: '1-63 of a-z, 0-9 and "-", starting with a letter' });
-export const Uuid = Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' });
+export const NAME_MAX = 63;
+export const Name = Type.String({ pattern: NAME_PATTERN, maxLength: NAME_MAX, description: '1-63 of a-z, 0-9 and "-", starting with a letter' });
+const UUID_PATTERN = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+export const Uuid = Type.String({ pattern: `^${UUID_PATTERN}$` });
+
+// References in URLs. Checked by schema before anything reads etcd, so a
+// parameter like "a/b", "..", a NUL or 10 kB of text is a 400 with a code.
+/** A VM in a URL: its name or its id. */
+export const VmRef = Type.String({ pattern: `^(?:[a-z][a-z0-9-]{0,62}|${UUID_PATTERN})$`, maxLength: 64, description: 'VM name or id' });
+/** An image in a URL or request: "name" (yours, else an admin's public one) or "owner/name". */
+export const IMAGE_REF_PATTERN = '^(?:[a-z][a-z0-9-]{0,62}/)?[a-z][a-z0-9-]{0,62}$';
+export const ImageRef = Type.String({ pattern: IMAGE_REF_PATTERN, maxLength: 2 * NAME_MAX + 1, description: 'image name, or owner/name' });
+/**
+ * Free text a user gives that other people may print (file names, addresses):
+ * no C0 or C1 control character and no DEL, so nothing stored can drive a terminal.
+ */
+export const NO_CONTROL_PATTERN = '^[^\\u0000-\\u001f\\u007f-\\u009f]*$';
+export const Text = (opts: { minLength?: number; maxLength: number; description?: string }) => Type.String({ ...opts, pattern: NO_CONTROL_PATTERN });
 export const Timestamp = Type.String({ description: 'ISO 8601 time' });
 /** A size in the API: a string with a unit ("256MiB") or a whole number of bytes. */
 export const SizeInput = Type.Union([Type.String({ maxLength: 40 }), Type.Integer({ minimum: 0 })]);

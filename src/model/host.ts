@@ -16,7 +16,14 @@ export type Host = Static<typeof Host>;
 
 /** Written on a lease by the running agent: it vanishes when the agent dies. */
 export const HostAlive = Type.Object(
-  { name: Name, pid: Type.Integer(), accel: Type.String(), since: Timestamp },
+  {
+    name: Name,
+    pid: Type.Integer(),
+    accel: Type.String(),
+    since: Timestamp,
+    /** Port of the agent's console endpoint, on the host's registered address. */
+    consolePort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+  },
   { additionalProperties: false },
 );
 export type HostAlive = Static<typeof HostAlive>;

@@ -5,3 +5,4 @@ export * from './vm.js';
 export * from './image.js';
 export * from './file.js';
 export * from './network.js';
+export * from './console.js';

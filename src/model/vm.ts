@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Bytes, ErrorInfo, Name, SizeInput, Timestamp, Uuid } from './common.js';
+import { Bytes, ErrorInfo, ImageRef, Name, SizeInput, Timestamp, Uuid } from './common.js';
 import { VmNic } from './network.js';
 
 export const VmDesired = Type.Union([Type.Literal('running'), Type.Literal('stopped'), Type.Literal('deleted')]);
@@ -41,7 +41,8 @@ export const Vm = Type.Object(
     id: Uuid,
     name: Name,
     owner: Name,
-    image: Type.Object({ store: Name, name: Name }, { additionalProperties: false }),
+    /** The image's store, owner and name (`owner` is absent in VMs made before image names were per owner). */
+    image: Type.Object({ store: Name, owner: Type.Optional(Name), name: Name }, { additionalProperties: false }),
     cpu: Type.Integer({ minimum: 1 }),
     ramBytes: Bytes,
     diskBytes: Bytes,
@@ -79,7 +80,7 @@ export const VM_LIMITS = {
 export const VmCreateRequest = Type.Object(
   {
     name: Name,
-    image: Type.String({ minLength: 1, maxLength: 130, description: 'image name, or store/name when several stores have one' }),
+    image: ImageRef,
     cpu: Type.Integer({ minimum: 1, maximum: VM_LIMITS.maxCpu }),
     ram: SizeInput,
     disk: SizeInput,

@@ -1,11 +1,13 @@
 import { randomUUID, createHash } from 'node:crypto';
-import { constants, watch, type Dirent, type FSWatcher, type Stats } from 'node:fs';
-import { lstat, open, readdir, readlink, realpath, type FileHandle } from 'node:fs/promises';
+import { watch, type Dirent, type FSWatcher, type Stats } from 'node:fs';
+import { lstat, readdir, realpath, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { FileManager } from '../managers/files.js';
 import type { UserManager } from '../managers/users.js';
 import { nowIso, type UserFile } from '../model/index.js';
+import { openUserFile } from './user-file.js';
 
 // Tracks the files users put under <basePath>/<user>/…: one `file/<uuid>` record
 // per regular file with its size and sha512. Level-triggered: every scan compares
@@ -13,10 +15,11 @@ import { nowIso, type UserFile } from '../model/index.js';
 // that restarts (or a record deleted by hand) neither duplicates nor loses files.
 //
 // Security: the scanner usually runs as root over folders users write into. It
-// never follows a symlink (files or directories), never opens anything but a
-// regular file (O_NOFOLLOW | O_NONBLOCK, then fstat), and checks through
-// /proc/self/fd that the file it opened really is <basePath>/<user>/<name>, so a
-// directory swapped for a symlink mid-scan cannot make it read another path.
+// never follows a symlink (files or directories), and opens files only through
+// openUserFile (user-file.ts): a regular file with one link, which /proc/self/fd
+// confirms is <basePath>/<user>/<name>, so a directory swapped for a symlink
+// mid-scan cannot make it read another path. Files with several hard links are
+// never recorded.
 
 export interface FileScannerOptions {
   /** One folder per user: <basePath>/<user>/… */
@@ -38,8 +41,8 @@ export interface ScanReport {
   removed: number;
   /**
    * Entries not recorded this round: folders of non-users, symlinks, sockets,
-   * FIFOs, devices, dotfiles, *.part / *.tmp, names too long, files that changed
-   * while being hashed or could not be read.
+   * FIFOs, devices, files with several hard links, dotfiles, *.part / *.tmp,
+   * names too long, files that changed while being hashed or could not be read.
    */
   skipped: number;
 }
@@ -66,7 +69,7 @@ interface Found {
   ino: number;
 }
 
-type HashResult = { sha512: string; sizeBytes: number; mtimeMs: number } | 'changed' | 'gone' | 'refused';
+type HashResult = { sha512: string; sizeBytes: number; mtimeMs: number } | 'changed' | 'gone' | 'refused' | 'hard-linked';
 
 class AbortedError extends Error {
   constructor() {
@@ -316,8 +319,9 @@ export class FileScanner {
           present.delete(k);
           continue;
         }
-        if (res === 'changed' || res === 'refused') {
-          if (res === 'refused') this.log.warn({ owner: f.owner, name: f.name }, 'not a regular file inside the folder when opened; not recorded');
+        if (res === 'changed' || res === 'refused' || res === 'hard-linked') {
+          if (res === 'refused') this.log.warn({ owner: f.owner, name: f.name, code: 'FILE_REFUSED' }, 'not a regular file inside the folder when opened; not recorded');
+          if (res === 'hard-linked') this.log.warn({ owner: f.owner, name: f.name, code: 'FILE_HARD_LINKED' }, 'the file has more than one hard link; not recorded');
           report.skipped++;
           continue;
         }
@@ -396,6 +400,11 @@ export class FileScanner {
           report.skipped++;
           continue;
         }
+        if (st.nlink > 1) {
+          // A hard link may name a file the user cannot read (FILE_HARD_LINKED): never recorded, and a record goes.
+          report.skipped++;
+          continue;
+        }
         found.push({ owner, name, path, sizeBytes: st.size, mtimeMs: st.mtimeMs, dev: st.dev, ino: st.ino });
       }
     }
@@ -409,19 +418,16 @@ export class FileScanner {
  */
 async function hashFile(f: Found, signal: AbortSignal): Promise<HashResult> {
   let fh: FileHandle;
+  let before: Stats;
   try {
-    // O_NOFOLLOW: a symlink swapped in fails (ELOOP); O_NONBLOCK: a FIFO swapped in cannot hang the open.
-    fh = await open(f.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    ({ fh, stat: before } = await openUserFile(f.path, f.name, f));
   } catch (err) {
-    const code = errCode(err);
-    if (code === 'ENOENT' || code === 'ENOTDIR') return 'gone';
-    if (code === 'ELOOP' || code === 'ENXIO') return 'refused';
-    throw err;
+    if (!(err instanceof UcloudError)) throw err;
+    if (err.code === 'FILE_NOT_FOUND') return 'gone';
+    if (err.code === 'FILE_HARD_LINKED') return 'hard-linked';
+    return 'refused';
   }
   try {
-    const before = await fh.stat();
-    if (!before.isFile()) return 'refused';
-    if (!(await isExpectedFile(fh, before, f))) return 'refused';
     // A read loop over two reused buffers (the next read runs while the current
     // chunk is hashed): memory stays at 2 MiB whatever the file's size, and the fd
     // stays ours (a ReadStream closes it when done, and the last fstat below must
@@ -464,15 +470,3 @@ function sameVersion(a: Stats, b: Stats): boolean {
   return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
 }
 
-/**
- * Is the open file really <base>/<owner>/<name>? The kernel's own path of the fd
- * (/proc/self/fd) catches a parent folder swapped for a symlink between the walk
- * and the open; without /proc, fall back to the inode the walk saw.
- */
-async function isExpectedFile(fh: FileHandle, st: Stats, f: Found): Promise<boolean> {
-  try {
-    return (await readlink(`/proc/self/fd/${fh.fd}`)) === f.path;
-  } catch {
-    return st.dev === f.dev && st.ino === f.ino;
-  }
-}

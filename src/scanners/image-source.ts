@@ -1,79 +1,113 @@
-import { constants } from 'node:fs';
-import { open, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
-import { join, sep } from 'node:path';
-import { run } from '../common/exec.js';
+import { readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
 import { UcloudError } from '../common/errors.js';
-import type { DiskFormat } from '../storage/driver.js';
+import type { DiskFormat, ImageVolume, ProgressFn, StorageDriver } from '../storage/driver.js';
+import { openUserFile } from './user-file.js';
 
 /**
- * A user's file opened for import. It is opened once, without following a
- * symlink, checked to lie inside the owner's folder, and read by qemu-img only
- * through /proc/<pid>/fd/<n>: swapping the path for a symlink afterwards cannot
- * make the system read anything else.
+ * A user's file opened for import: once, through openUserFile (no symlink, one
+ * link, really inside the owner's folder). Inspection reads its header from
+ * that descriptor; the conversion (qemuImg.convert, sandboxed) gets the same
+ * descriptor, so nothing the user does to the path afterwards changes what is read.
  */
 export class ImageSource {
   private constructor(
     private readonly fh: FileHandle,
-    readonly path: string,
     private readonly ino: number,
   ) {}
 
-  static async open(ownerDir: string, name: string): Promise<ImageSource> {
-    const path = join(ownerDir, name);
-    let fh: FileHandle;
-    try {
-      fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new UcloudError('FILE_NOT_FOUND', `file "${name}" is gone`);
-      throw new UcloudError('IMAGE_INVALID', `file "${name}" cannot be read as an image (${code === 'ELOOP' ? 'it is a symlink' : code})`);
-    }
-    try {
-      const real = await readlink(`/proc/self/fd/${fh.fd}`);
-      const root = await realpath(ownerDir);
-      const st = await fh.stat();
-      if (!real.startsWith(root + sep) || !st.isFile()) throw new UcloudError('IMAGE_INVALID', `file "${name}" is not a regular file in your folder`);
-      return new ImageSource(fh, `/proc/${process.pid}/fd/${fh.fd}`, st.ino);
-    } catch (err) {
-      await fh.close();
-      throw err;
-    }
+  /** The open descriptor the conversion reads. */
+  get fd(): number {
+    return this.fh.fd;
   }
 
-  /** Checks it is a disk image ucloud can import safely; returns its format and virtual size. */
-  async inspect(): Promise<{ format: DiskFormat; virtualSize: number }> {
-    const { stdout } = await run('qemu-img', ['info', '--output=json', this.path], { timeoutMs: 30_000 }).catch((err: unknown) => {
-      throw new UcloudError('IMAGE_INVALID', 'qemu-img cannot read the file as a disk image', { cause: err });
+  static async open(ownerDir: string, name: string): Promise<ImageSource> {
+    const root = await realpath(ownerDir).catch(() => {
+      throw new UcloudError('FILE_NOT_FOUND', `file ${JSON.stringify(name)} is gone (no folder ${ownerDir})`);
     });
-    const info = JSON.parse(stdout) as Record<string, unknown>;
-    const specific = (info['format-specific'] as { data?: Record<string, unknown> } | undefined)?.data ?? {};
-    if (info['backing-filename'] || info['full-backing-filename'] || specific['data-file']) {
-      throw new UcloudError('IMAGE_HAS_BACKING_FILE', 'the image refers to another file (backing file or external data file)');
-    }
-    if (info.encrypted) throw new UcloudError('IMAGE_INVALID', 'encrypted images are not supported');
-    const format = info.format;
-    const virtualSize = Number(info['virtual-size']);
-    if (format === 'qcow2') return { format, virtualSize };
-    if (format === 'raw') {
-      // Any bytes are "raw" to qemu-img: demand what a bootable disk starts with.
-      const head = Buffer.alloc(1024);
-      await this.fh.read(head, 0, 1024, 0);
-      const mbr = head[510] === 0x55 && head[511] === 0xaa;
-      const gpt = head.subarray(512, 520).toString('latin1') === 'EFI PART';
-      if ((mbr || gpt) && virtualSize % 512 === 0) return { format, virtualSize };
-      throw new UcloudError('IMAGE_INVALID', 'the file is not a disk image (no qcow2 header, boot sector or partition table)');
-    }
-    throw new UcloudError('IMAGE_INVALID', `format "${String(format)}" is not supported (qcow2 or raw)`);
+    const { fh, stat: st } = await openUserFile(join(root, name), name);
+    return new ImageSource(fh, st.ino);
+  }
+
+  /**
+   * Checks it is a disk image ucloud can import; returns its format and virtual size.
+   *
+   * It reads the qcow2 header itself (a few fixed fields) instead of asking
+   * `qemu-img info`: no process to start, and the answer cannot depend on files
+   * the header names. A qcow2 naming a backing file (a path or a `json:` spec)
+   * or an external data file is refused (IMAGE_HAS_BACKING_FILE); so is an
+   * encrypted one. This is for the user's error message only: the conversion is
+   * safe on its own, whatever the header says by then (see qemuImg.convert).
+   */
+  async inspect(): Promise<{ format: DiskFormat; virtualSize: number }> {
+    const st = await this.fh.stat();
+    const head = Buffer.alloc(1024);
+    const { bytesRead } = await this.fh.read(head, 0, head.length, 0);
+    if (bytesRead >= 4 && head.readUInt32BE(0) === QCOW2_MAGIC) return { format: 'qcow2', virtualSize: qcow2Size(head, bytesRead) };
+    // Any bytes are "raw": demand what a bootable disk starts with.
+    const mbr = head[510] === 0x55 && head[511] === 0xaa;
+    const gpt = head.subarray(512, 520).toString('latin1') === 'EFI PART';
+    if ((mbr || gpt) && st.size > 0 && st.size % 512 === 0) return { format: 'raw', virtualSize: st.size };
+    throw new UcloudError('IMAGE_INVALID', 'the file is not a disk image (no qcow2 header, boot sector or partition table)');
   }
 
   /** False when the file was deleted or replaced while it was imported: the user no longer wants that image. */
   async stillThere(): Promise<boolean> {
-    const path = await readlink(this.path).catch(() => '');
+    const path = await readlink(`/proc/self/fd/${this.fh.fd}`).catch(() => '');
     if (path.endsWith(' (deleted)')) return false;
     return stat(path).then((s) => s.ino === this.ino, () => false);
   }
 
   async close(): Promise<void> {
     await this.fh.close();
+  }
+}
+
+const QCOW2_MAGIC = 0x514649fb; // "QFI\xfb"
+const QCOW2_INCOMPAT_DATA_FILE = 1n << 2n;
+
+/** The virtual size a qcow2 header declares, or the reason it cannot be imported. */
+function qcow2Size(h: Buffer, len: number): number {
+  const version = len >= 8 ? h.readUInt32BE(4) : 0;
+  if ((version !== 2 && version !== 3) || len < (version === 3 ? 104 : 72)) throw new UcloudError('IMAGE_INVALID', `qcow2 version ${version} is not supported (2 or 3)`);
+  if (h.readBigUInt64BE(8) !== 0n) throw new UcloudError('IMAGE_HAS_BACKING_FILE', 'the image refers to another file (a backing file)');
+  if (version === 3 && (h.readBigUInt64BE(72) & QCOW2_INCOMPAT_DATA_FILE) !== 0n) {
+    throw new UcloudError('IMAGE_HAS_BACKING_FILE', 'the image refers to another file (an external data file)');
+  }
+  if (h.readUInt32BE(32) !== 0) throw new UcloudError('IMAGE_INVALID', 'encrypted images are not supported');
+  const size = Number(h.readBigUInt64BE(24));
+  if (!Number.isSafeInteger(size) || size <= 0 || size % 512 !== 0) throw new UcloudError('IMAGE_INVALID', `the image declares no usable virtual size (${size})`);
+  return size;
+}
+
+/** TEST ONLY (never set by a daemon): runs between inspection and conversion, so a test can rewrite the file in that window. */
+export interface ImportHooks {
+  afterInspect?: () => Promise<void>;
+}
+
+/**
+ * The one import path: open the user's file, inspect it, convert it into the
+ * store through the driver (which hands the descriptor to the sandboxed
+ * conversion), and drop the result if the file was deleted or replaced meanwhile.
+ */
+export async function importUserFile(
+  file: { ownerDir: string; name: string },
+  driver: StorageDriver,
+  volumeName: string,
+  onProgress?: ProgressFn,
+  hooks: ImportHooks = {},
+): Promise<ImageVolume> {
+  const source = await ImageSource.open(file.ownerDir, file.name);
+  try {
+    const { format, virtualSize } = await source.inspect();
+    await hooks.afterInspect?.();
+    const volume = await driver.importImage(volumeName, { fd: source.fd, format, virtualSize }, onProgress);
+    if (!(await source.stillThere())) {
+      await driver.deleteImage(volume);
+      throw new UcloudError('FILE_NOT_FOUND', `the file ${JSON.stringify(file.name)} was deleted or replaced during the import`);
+    }
+    return volume;
+  } finally {
+    await source.close();
   }
 }

@@ -4,7 +4,7 @@ import { ImageManager } from '../managers/images.js';
 import { ImageScanner } from './imagescanner.js';
 
 export function runImageScanner(flags: DaemonFlags): Promise<void> {
-  return runDaemon('imagescanner', flags, ['qemuImg'], async ({ config, log, store }) => {
+  return runDaemon('imagescanner', flags, ['qemuImg', 'bwrap'], async ({ config, log, store }) => {
     const s = new ImageScanner(store, new ImageManager(store), new FileManager(store), { filesPath: config.filesPath }, log);
     await s.start();
     log.info('imagescanner ready');

@@ -2,12 +2,12 @@ import { join } from 'node:path';
 import { toUcloudError, UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { FileManager } from '../managers/files.js';
-import type { ImageManager } from '../managers/images.js';
+import { volumeName, type ImageManager } from '../managers/images.js';
 import { nowIso, type Image } from '../model/index.js';
 import { Informer, Reconciler } from '../store/informer.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store } from '../store/store.js';
-import { ImageSource } from './image-source.js';
+import { importUserFile } from './image-source.js';
 
 /**
  * Turns image requests into images: inspects the user's file, converts and
@@ -24,7 +24,11 @@ export class ImageScanner {
     store: Store,
     private readonly images: ImageManager,
     private readonly files: FileManager,
-    private readonly opts: { filesPath: string },
+    private readonly opts: {
+      filesPath: string;
+      /** TEST ONLY: called between a file's inspection and its conversion (see ImportHooks); daemons never set it. */
+      afterInspect?: (img: Image) => Promise<void>;
+    },
     private readonly log: Logger,
   ) {
     this.informer = new Informer(store, Kinds.image, Keys.images(), log);
@@ -32,6 +36,8 @@ export class ImageScanner {
   }
 
   async start(): Promise<void> {
+    // Clusters not started by `ucloud up` get their image keys moved here (one imagescanner per cluster).
+    await this.images.migrateKeys(this.log);
     this.informer.on('change', () => this.reconciler.trigger());
     await this.informer.start();
     this.reconciler.start();
@@ -44,7 +50,7 @@ export class ImageScanner {
 
   private pass(): void {
     for (const img of this.informer.values()) {
-      const key = Keys.image(img.store, img.name);
+      const key = Keys.image(img.owner, img.name);
       if (this.active.has(key)) continue;
       const work = img.status === 'pending' || img.status === 'importing' ? () => this.importImage(img) : img.status === 'deleting' ? () => this.deleteImage(img) : undefined;
       if (!work) continue;
@@ -59,27 +65,24 @@ export class ImageScanner {
   }
 
   private async importImage(img: Image): Promise<void> {
-    const claimed = await this.images.update(img.store, img.name, (cur) => (cur.status === 'pending' || cur.status === 'importing' ? { ...cur, status: 'importing', progress: 0 } : undefined));
+    const claimed = await this.images.update(img.owner, img.name, (cur) => (cur.status === 'pending' || cur.status === 'importing' ? { ...cur, status: 'importing', progress: 0 } : undefined));
     if (claimed?.status !== 'importing') return;
     const started = Date.now();
-    let source: ImageSource | undefined;
     try {
       const file = img.source && (await this.files.get(img.source.fileId));
       if (!file || file.owner !== img.owner) throw new UcloudError('FILE_NOT_FOUND', `the file "${img.source?.name ?? '?'}" is gone`);
-      source = await ImageSource.open(join(this.opts.filesPath, file.owner), file.name);
-      const { format, virtualSize } = await source.inspect();
       const driver = await this.images.driverFor(img.store);
       let lastWrite = 0;
-      const volume = await driver.importImage(img.name, { path: source.path, format, virtualSize }, (done, total) => {
+      const progress = (done: number, total: number) => {
         if (Date.now() - lastWrite < 500) return;
         lastWrite = Date.now();
-        void this.images.update(img.store, img.name, (cur) => (cur.status === 'importing' ? { ...cur, progress: Math.min(0.99, done / Math.max(1, total)) } : undefined)).catch(() => undefined);
+        void this.images.update(img.owner, img.name, (cur) => (cur.status === 'importing' ? { ...cur, progress: Math.min(0.99, done / Math.max(1, total)) } : undefined)).catch(() => undefined);
+      };
+      const afterInspect = this.opts.afterInspect;
+      const volume = await importUserFile({ ownerDir: join(this.opts.filesPath, file.owner), name: file.name }, driver, volumeName(img.owner, img.name), progress, {
+        ...(afterInspect ? { afterInspect: () => afterInspect(img) } : {}),
       });
-      if (!(await source.stillThere())) {
-        await driver.deleteImage(volume);
-        throw new UcloudError('FILE_NOT_FOUND', `the file "${file.name}" was deleted or replaced during the import`);
-      }
-      const done = await this.images.update(img.store, img.name, (cur) => {
+      const done = await this.images.update(img.owner, img.name, (cur) => {
         if (cur.status !== 'importing') return undefined;
         const next: Image = { ...cur, status: 'ready', volume, progress: 1 };
         delete next.error;
@@ -87,26 +90,24 @@ export class ImageScanner {
       });
       // Deleted while importing: the bytes have no record to belong to.
       if (done?.status !== 'ready') await driver.deleteImage(volume);
-      this.log.info({ image: `${img.store}/${img.name}`, ms: Date.now() - started, bytes: virtualSize }, 'image imported');
+      this.log.info({ image: `${img.owner}/${img.name}`, ms: Date.now() - started, bytes: volume.virtualSize }, 'image imported');
     } catch (err) {
       const e = toUcloudError(err);
-      this.log.warn({ err, image: `${img.store}/${img.name}` }, 'image import failed');
-      await this.images.update(img.store, img.name, (cur) =>
+      this.log.warn({ err, image: `${img.owner}/${img.name}` }, 'image import failed');
+      await this.images.update(img.owner, img.name, (cur) =>
         cur.status === 'importing' ? { ...cur, status: 'error', error: { code: e.code, message: e.message, at: nowIso() } } : undefined,
       );
-    } finally {
-      await source?.close();
     }
   }
 
   private async deleteImage(img: Image): Promise<void> {
     try {
       if (img.volume) await (await this.images.driverFor(img.store)).deleteImage(img.volume);
-      await this.images.removeRecord(img.store, img.name);
-      this.log.info({ image: `${img.store}/${img.name}` }, 'image deleted');
+      await this.images.removeRecord(img.owner, img.name);
+      this.log.info({ image: `${img.owner}/${img.name}` }, 'image deleted');
     } catch (err) {
       const e = toUcloudError(err);
-      await this.images.update(img.store, img.name, (cur) => ({ ...cur, status: img.volume ? 'ready' : 'error', error: { code: e.code, message: `delete failed: ${e.message}`, at: nowIso() } }));
+      await this.images.update(img.owner, img.name, (cur) => ({ ...cur, status: img.volume ? 'ready' : 'error', error: { code: e.code, message: `delete failed: ${e.message}`, at: nowIso() } }));
     }
   }
 }

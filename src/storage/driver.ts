@@ -26,8 +26,16 @@ export interface DiskVolume {
   format: DiskFormat;
 }
 
+/**
+ * A user's file to import, already opened and inspected by the imagescanner
+ * (src/scanners/image-source.ts). Drivers hand it to qemuImg.convert, the one
+ * sandboxed conversion, and never open the file by name: whatever its header
+ * says, nothing but its bytes is read.
+ */
 export interface ImportSource {
-  path: string;
+  /** Open, read-only descriptor of the file; the caller closes it. */
+  fd: number;
+  /** The format inspection found; the conversion is forced to it. */
   format: DiskFormat;
   virtualSize: number;
 }

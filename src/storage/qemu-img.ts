@@ -1,6 +1,9 @@
+import { spawn } from 'node:child_process';
+import { basename, dirname } from 'node:path';
 import { run } from '../common/exec.js';
 import { UcloudError } from '../common/errors.js';
 import type { DiskFormat } from './driver.js';
+import { sandboxed, type SandboxFile } from './sandbox.js';
 
 // A small wrapper of the qemu-img commands ucloud uses; JSON output only, so no
 // human text is ever parsed.
@@ -35,28 +38,92 @@ export async function createEmpty(path: string, sizeBytes: number): Promise<void
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', path, String(sizeBytes)]);
 }
 
-export async function convert(src: { path: string; format: DiskFormat }, dst: { path: string; format: DiskFormat }, onProgress?: (fraction: number) => void): Promise<void> {
-  // -p prints "(12.34/100%)" progress; -W writes out of order for speed.
-  const args = ['convert', '-f', src.format, '-O', dst.format, '-W', src.path, dst.path];
-  if (!onProgress) {
-    await run('qemu-img', args, { timeoutMs: 6 * 3600_000 });
-    return;
+/** A user's file, open: qemu-img gets this descriptor, never a path it could be tricked into. */
+export interface ConvertSource {
+  fd: number;
+  format: DiskFormat;
+}
+
+/** Where the raw bytes go: an open, already sized file, or the unix socket of an NBD server (see qemu-nbd.ts). */
+export type ConvertTarget = { fd: number } | { nbdSocket: string };
+
+export interface ConvertOptions {
+  onProgress?: (fraction: number) => void;
+  /** Killed when it shows no progress for this long (default 5 min); fails with details.stalled. */
+  idleMs?: number;
+  /** Parallel requests (qemu-img -m); more helps a network target. */
+  coroutines?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * The one conversion of a user's file into raw, used by every driver.
+ *
+ * qemu-img runs in the sandbox (sandbox.ts) and sees only the source as /in
+ * (read-only) and the target; the format is forced to the one that was
+ * inspected, and a qcow2 is opened with `backing: null`, so no backing file is
+ * ever opened. An external data file cannot be switched off from the command
+ * line (qemu 7.2 refuses a `data-file` option for an image without one), so a
+ * header rewritten after inspection to name one makes qemu-img look for it in
+ * the sandbox, where nothing exists: the conversion fails, no host byte is read.
+ */
+export async function convert(src: ConvertSource, target: ConvertTarget, opts: ConvertOptions = {}): Promise<void> {
+  const file = { driver: 'file', filename: '/in', locking: 'off' };
+  const spec = src.format === 'qcow2' ? { driver: 'qcow2', file, backing: null } : { driver: 'raw', file };
+  // -n: the target exists (the driver made it, sized) and is all zeros: zero runs are skipped.
+  const args = ['convert', '-p', '-n', '--target-is-zero', '-W', ...(opts.coroutines ? ['-m', String(opts.coroutines)] : []), `json:${JSON.stringify(spec)}`];
+  const files: SandboxFile[] = [{ fd: src.fd, at: '/in' }];
+  let dirs: { path: string; at: string }[] = [];
+  if ('fd' in target) {
+    files.push({ fd: target.fd, at: '/out', writable: true });
+    args.push('-O', 'raw', '/out');
+  } else {
+    // The server may still be starting: open-timeout retries the connection.
+    dirs = [{ path: dirname(target.nbdSocket), at: '/nbd' }];
+    args.push('--target-image-opts', `driver=raw,file.driver=nbd,file.server.type=unix,file.server.path=/nbd/${basename(target.nbdSocket)},file.open-timeout=30`);
   }
-  const { spawn } = await import('node:child_process');
+  const box = sandboxed(['qemu-img', ...args], { files, dirs });
+  const idleMs = opts.idleMs ?? 300_000;
   await new Promise<void>((resolve, reject) => {
-    const child = spawn('qemu-img', ['convert', '-p', ...args.slice(1)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => {
-      const m = /\((\d+(?:\.\d+)?)\/100%\)/g;
-      let last: RegExpExecArray | null = null;
-      for (let x = m.exec(b.toString()); x; x = m.exec(b.toString())) last = x;
-      if (last) onProgress(Number(last[1]) / 100);
+    const child = spawn(box.cmd, box.args, { stdio: box.stdio, env: {} });
+    const err: Buffer[] = [];
+    let buf = '';
+    let stalled = false;
+    const kill = () => child.kill('SIGKILL');
+    opts.signal?.addEventListener('abort', kill, { once: true });
+    let timer = setTimeout(stall, idleMs);
+    function stall(): void {
+      stalled = true;
+      kill();
+    }
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      buf += chunk;
+      // progress lines look like "    (12.34/100%)\r"
+      const parts = buf.split(/[\r\n]/);
+      buf = parts.pop() ?? '';
+      for (const p of parts) {
+        const m = /\((\d+(?:\.\d+)?)\/100%\)/.exec(p);
+        if (!m) continue;
+        clearTimeout(timer);
+        timer = setTimeout(stall, idleMs);
+        opts.onProgress?.(Number(m[1]) / 100);
+      }
     });
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve() : reject(new UcloudError('COMMAND_FAILED', `qemu-img convert failed: ${err.trim().split('\n').pop() ?? ''}`, { details: { stderr: err.slice(-2000) } })),
-    );
+    child.stderr!.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new UcloudError('STORAGE_FAILED', `cannot run the import sandbox: ${e.message}`, { hint: 'apt-get install bubblewrap qemu-utils', cause: e }));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', kill);
+      const stderr = Buffer.concat(err).toString('utf8').trim();
+      const details = { command: ['qemu-img', ...args].join(' '), stderr: stderr.slice(-2000), ...(stalled ? { stalled: true } : {}) };
+      if (stalled) reject(new UcloudError('STORAGE_FAILED', `qemu-img convert made no progress for ${idleMs / 1000} s`, { details }));
+      else if (code !== 0) reject(new UcloudError('STORAGE_FAILED', `qemu-img convert failed (exit ${code ?? signal}): ${stderr.split('\n').pop() ?? ''}`, { details }));
+      else resolve();
+    });
   });
 }
 

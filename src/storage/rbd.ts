@@ -29,6 +29,8 @@ export interface RbdClientOptions {
   conf?: string;
   /** Ceph client id (without "client."); default "admin". */
   user?: string;
+  /** Keyring file of that client; default: librados' search through the conf. */
+  keyring?: string;
   /** Kill a command after this long (default 60 s). */
   timeoutMs?: number;
   /** Give up connecting to the monitors after this long (default 10 s). */
@@ -82,15 +84,20 @@ export function spec(pool: string, image: string, snap?: string): string {
   return `${pool}/${image}${snap === undefined ? '' : `@${snap}`}`;
 }
 
+/** A Ceph client's capabilities, by service (`mon`, `osd`, …). */
+export type CephCaps = Record<string, string>;
+
 export class RbdClient {
   readonly conf: string | undefined;
   readonly user: string;
+  readonly keyring: string | undefined;
   private readonly timeoutMs: number;
   private readonly connectTimeoutS: number;
 
   constructor(opts: RbdClientOptions = {}) {
     this.conf = opts.conf;
     this.user = opts.user ?? 'admin';
+    this.keyring = opts.keyring;
     this.timeoutMs = opts.timeoutMs ?? 60_000;
     this.connectTimeoutS = opts.connectTimeoutS ?? 10;
   }
@@ -99,6 +106,7 @@ export class RbdClient {
   private common(tool: 'rbd' | 'ceph'): string[] {
     const args = this.conf ? ['--conf', this.conf] : [];
     args.push('--id', this.user);
+    if (this.keyring) args.push('--keyring', this.keyring);
     if (tool === 'rbd') {
       args.push('--client-mount-timeout', String(this.connectTimeoutS), '--rados-osd-op-timeout', String(Math.ceil(this.timeoutMs / 1000)));
     } else {
@@ -196,6 +204,29 @@ export class RbdClient {
   /** Removes a pool and everything in it (needs mon_allow_pool_delete). For tests. */
   async deletePool(pool: string): Promise<void> {
     await this.ceph(['osd', 'pool', 'rm', pool, pool, '--yes-i-really-really-mean-it']);
+  }
+
+  // ---- clients (need a client with auth caps, e.g. client.admin) ----
+
+  /** `entity`'s secret key and caps, or undefined when no such client exists. */
+  async authGet(entity: string): Promise<{ key: string; caps: CephCaps } | undefined> {
+    const res = await this.ceph(['auth', 'get', entity, '--format', 'json'], { expect: [ERRNO.ENOENT] });
+    if (res.code === ERRNO.ENOENT) return undefined;
+    const raw = JSON.parse(res.stdout) as { key: string; caps?: CephCaps }[];
+    if (!raw[0]) return undefined;
+    return { key: raw[0].key, caps: raw[0].caps ?? {} };
+  }
+
+  /** Creates `entity` with `caps`, or replaces the caps of the existing one (`exists`: skip the create). */
+  async setAuthCaps(entity: string, caps: CephCaps, exists = false): Promise<void> {
+    const flat = Object.entries(caps).flat();
+    if (exists) {
+      await this.ceph(['auth', 'caps', entity, ...flat]);
+      return;
+    }
+    const res = await this.ceph(['auth', 'get-or-create', entity, ...flat], { expect: [ERRNO.EINVAL] });
+    // EINVAL: it exists with other caps
+    if (res.code === ERRNO.EINVAL) await this.ceph(['auth', 'caps', entity, ...flat]);
   }
 
   // ---- images ----

@@ -14,6 +14,13 @@ import type { Store, Versioned } from './store.js';
  */
 export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: string]; synced: [] }> {
   readonly items = new Map<string, Versioned<Static<S>>>();
+  /**
+   * Keys present in etcd whose record fails its schema. They are skipped, not
+   * fatal; a record that was readable before keeps its last good value in
+   * `items`, so a consumer never mistakes a corrupt record for a deleted one
+   * (an agent would remove a VM it thought deleted).
+   */
+  readonly unreadable = new Set<string>();
   private watcher: Watcher | undefined;
   private stopped = false;
   private revision = '0';
@@ -49,8 +56,10 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
   private async relist(): Promise<void> {
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
-        const { items, revision } = await this.store.list(this.kind, this.prefix);
-        const seen = new Set<string>();
+        const { items, revision, skipped } = await this.store.list(this.kind, this.prefix);
+        const seen = new Set<string>(skipped);
+        this.unreadable.clear();
+        for (const key of skipped) this.unreadable.add(key);
         for (const item of items) {
           seen.add(item.key);
           const old = this.items.get(item.key);
@@ -86,17 +95,22 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
     }
     this.watcher = w;
     w.on('put', (kv) => {
+      this.revision = kv.mod_revision;
+      let item: Versioned<Static<S>>;
       try {
-        const item = this.store.parse(this.kind, kv);
-        this.items.set(item.key, item);
-        this.revision = kv.mod_revision;
-        this.emit('change', item.key);
+        item = this.store.parse(this.kind, kv);
       } catch (err) {
-        this.log.error({ err, key: this.store.relativeKey(kv.key) }, 'ignoring a record that fails its schema');
+        this.unreadable.add(this.store.relativeKey(kv.key));
+        this.store.reportSkipped(kv, err);
+        return;
       }
+      this.unreadable.delete(item.key);
+      this.items.set(item.key, item);
+      this.emit('change', item.key);
     });
     w.on('delete', (kv) => {
       const key = this.store.relativeKey(kv.key);
+      this.unreadable.delete(key);
       this.items.delete(key);
       this.revision = kv.mod_revision;
       this.emit('change', key);

@@ -1,4 +1,5 @@
 import { Type, type TSchema } from 'typebox';
+import { UcloudError } from '../common/errors.js';
 import * as M from '../model/index.js';
 
 // The whole key layout, in one place: nothing else builds key strings. Keys are
@@ -26,12 +27,14 @@ export const Kinds = {
   sshKey: kind('key', M.SshKey),
   network: kind('network', M.Network),
   alloc: kind('alloc', M.Allocation),
+  consoleTicket: kind('console-ticket', M.ConsoleTicket),
   meta: kind('meta', Type.Record(Type.String(), Type.Unknown())),
 } as const;
 
 function seg(s: string): string {
-  // A segment must never smuggle in another level of the layout.
-  if (!s || s.includes('/')) throw new Error(`invalid key segment "${s}"`);
+  // A segment must never smuggle in another level of the layout. The API checks
+  // names by schema first; this is the last line, and still a 4xx, not a 500.
+  if (!s || s.includes('/')) throw new UcloudError('INVALID_NAME', `invalid name ${JSON.stringify(s.slice(0, 100))}`);
   return s;
 }
 
@@ -50,9 +53,10 @@ export const Keys = {
   token: (sha256hex: string) => `token/${seg(sha256hex)}`,
   imageStore: (name: string) => `image-store/${seg(name)}`,
   imageStores: () => 'image-store/',
-  image: (store: string, name: string) => `image/${seg(store)}/${seg(name)}`,
+  /** Image names are unique per owner, whatever the store (see ImageManager.find). */
+  image: (owner: string, name: string) => `image/${seg(owner)}/${seg(name)}`,
   images: () => 'image/',
-  imagesIn: (store: string) => `image/${seg(store)}/`,
+  imagesOf: (owner: string) => `image/${seg(owner)}/`,
   key: (owner: string, name: string) => `key/${seg(owner)}/${seg(name)}`,
   keysOf: (owner: string) => `key/${seg(owner)}/`,
   /** Makes a key's fingerprint unique per user. */
@@ -68,6 +72,8 @@ export const Keys = {
   allocMacs: () => 'alloc-mac/',
   file: (id: string) => `file/${seg(id)}`,
   files: () => 'file/',
+  /** A console ticket, by the sha256 of its secret. */
+  consoleTicket: (sha256hex: string) => `console-ticket/${seg(sha256hex)}`,
   /** Cluster-wide facts written once, e.g. which admin `ucloud up` made. */
   meta: (name: string) => `meta/${seg(name)}`,
 } as const;

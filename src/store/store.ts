@@ -2,6 +2,7 @@ import { Etcd3, type IKeyValue, type Lease, type Namespace } from 'etcd3';
 import type { Static, TSchema } from 'typebox';
 import { Compile, type Validator } from 'typebox/compile';
 import { UcloudError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
 import type { RecordKind } from './keys.js';
 
 export interface Versioned<T> {
@@ -41,12 +42,23 @@ function isEtcdDown(err: unknown): boolean {
   return /GRPC(ConnectFailed|Unavailable|DeadlineExceeded)|ClientRuntime|EtcdLeaseInvalid/.test(name) || /ECONNREFUSED|No connection established|failed to connect/i.test(msg);
 }
 
-/** Runs an etcd call, turning "etcd is not there" into ETCD_UNAVAILABLE. */
+/** etcd refusing who we are (no credentials, wrong ones, or a user without access) as a catalogue error. */
+function authError(err: unknown): UcloudError | undefined {
+  const msg = (err as Error | undefined)?.message ?? '';
+  if (/user name is empty/.test(msg)) return new UcloudError('ETCD_AUTH_REQUIRED', 'etcd requires credentials and none were sent', { cause: err });
+  if (/authentication failed|invalid user ID or password|user name not found/.test(msg)) return new UcloudError('ETCD_AUTH_FAILED', 'etcd refused the user and password', { cause: err });
+  if (/permission denied/.test(msg)) return new UcloudError('ETCD_AUTH_FAILED', "etcd's user may not access ucloud's keys", { cause: err });
+  return undefined;
+}
+
+/** Runs an etcd call, turning "etcd is not there" into ETCD_UNAVAILABLE and a refusal into ETCD_AUTH_*. */
 async function call<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     if (err instanceof UcloudError) throw err;
+    const refused = authError(err);
+    if (refused) throw refused;
     if (isEtcdDown(err)) throw new UcloudError('ETCD_UNAVAILABLE', 'etcd is unreachable', { cause: err });
     throw err;
   }
@@ -102,7 +114,14 @@ export class Txn {
 export interface StoreOptions {
   endpoints: string[];
   prefix: string;
+  /** Where records skipped for failing their schema are reported (default: nowhere). */
+  log?: Pick<Logger, 'error'>;
+  /** etcd user and password (see src/store/etcd-auth.ts); without them no credentials are sent. */
+  auth?: { username: string; password: string };
 }
+
+/** How many skipped (key, revision) pairs are remembered, so a bad record is logged once, not on every list. */
+const REPORTED_MAX = 10_000;
 
 /** Typed, validated access to ucloud's records under one etcd prefix. */
 export class Store {
@@ -110,12 +129,17 @@ export class Store {
   readonly ns: Namespace;
 
   constructor(readonly opts: StoreOptions) {
-    this.client = new Etcd3({ hosts: opts.endpoints, dialTimeout: 3000 });
+    this.client = new Etcd3({ hosts: opts.endpoints, dialTimeout: 3000, ...(opts.auth ? { auth: opts.auth } : {}) });
     this.ns = this.client.namespace(opts.prefix);
   }
 
   close(): void {
     this.client.close();
+  }
+
+  /** One read, so a daemon fails at start (unreachable, no or wrong credentials) rather than at its first real call. */
+  async ping(): Promise<void> {
+    await call(() => this.ns.get('ping').exec());
   }
 
   /**
@@ -144,10 +168,36 @@ export class Store {
     return kv ? this.parse(kind, kv) : undefined;
   }
 
-  /** All records under a key prefix, and the store revision they were read at (to watch from). */
-  async list<S extends TSchema>(kind: RecordKind<S>, prefix: string): Promise<{ items: Versioned<Static<S>>[]; revision: string }> {
+  /**
+   * All records under a key prefix, and the store revision they were read at (to
+   * watch from). A record that fails its schema is left out (and named in
+   * `skipped`), never fatal: one bad record must not stall every list, the
+   * scheduler or an agent. It is logged once per key and revision.
+   */
+  async list<S extends TSchema>(kind: RecordKind<S>, prefix: string): Promise<{ items: Versioned<Static<S>>[]; revision: string; skipped: string[] }> {
     const res = await call(() => this.ns.getAll().prefix(prefix).exec());
-    return { items: res.kvs.map((kv) => this.parse(kind, kv)), revision: res.header.revision };
+    const items: Versioned<Static<S>>[] = [];
+    const skipped: string[] = [];
+    for (const kv of res.kvs) {
+      try {
+        items.push(this.parse(kind, kv));
+      } catch (err) {
+        skipped.push(this.relativeKey(kv.key));
+        this.reportSkipped(kv, err);
+      }
+    }
+    return { items, revision: res.header.revision, skipped };
+  }
+
+  private readonly reported = new Set<string>();
+
+  /** Logs a record that fails its schema, once per key and mod revision. */
+  reportSkipped(kv: IKeyValue, err: unknown): void {
+    const id = `${this.relativeKey(kv.key)}@${kv.mod_revision}`;
+    if (this.reported.has(id)) return;
+    if (this.reported.size >= REPORTED_MAX) this.reported.clear();
+    this.reported.add(id);
+    this.opts.log?.error({ err, key: this.relativeKey(kv.key), modRevision: kv.mod_revision }, 'skipping a record that fails its schema');
   }
 
   /** Creates the record only if the key is absent; false when it already exists. */
@@ -194,8 +244,17 @@ export class Store {
     throw new UcloudError('CONFLICT', `${kind.kind} ${key} kept changing; gave up after ${attempts} attempts`);
   }
 
-  /** A lease kept alive by the client; its keys vanish when this process dies. */
-  lease(ttlMs: number): Lease {
-    return this.ns.lease(Math.max(1, Math.round(ttlMs / 1000)), { autoKeepAlive: true });
+  /**
+   * A lease; its keys vanish when it ends. Kept alive by the client (until this
+   * process dies) unless `keepAlive` is false: then it ends after `ttlMs`.
+   */
+  lease(ttlMs: number, opts: { keepAlive?: boolean } = {}): Lease {
+    return this.ns.lease(Math.max(1, Math.round(ttlMs / 1000)), { autoKeepAlive: opts.keepAlive ?? true });
+  }
+
+  /** Deletes a record and returns what it held, atomically: a single-use token can be used once. */
+  async take<S extends TSchema>(kind: RecordKind<S>, key: string): Promise<Static<S> | undefined> {
+    const prev = await call(() => this.ns.delete().key(key).getPrevious());
+    return prev[0] ? this.parse(kind, prev[0]).value : undefined;
   }
 }

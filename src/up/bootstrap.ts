@@ -1,4 +1,4 @@
-import { mkdir, readFile, statfs, writeFile, rename, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, statfs, writeFile, rename, stat } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Config } from '../common/config.js';
@@ -25,10 +25,18 @@ export async function bootstrap(config: Config, store: Store, log: Logger): Prom
   await ensureHost(config, store, log);
   const images = new ImageManager(store);
   await images.ensureStore(LOCAL_STORE, 'fs', { path: config.imagePath });
-  if ((await images.get(LOCAL_STORE, TEST_IMAGE))?.status !== 'ready') {
+  await images.migrateKeys(log);
+  // The admin's public image: every user gets it by its bare name unless they have one of that name.
+  if ((await images.get(ADMIN, TEST_IMAGE))?.status !== 'ready') {
     const file = await buildTestImage(config, log);
     const info = await qemuImg.info(file);
-    await images.importLocal(LOCAL_STORE, TEST_IMAGE, ADMIN, true, { path: file, format: 'qcow2', virtualSize: info.virtualSize });
+    // Drivers read an open descriptor, never a path (storage/driver.ts ImportSource).
+    const fh = await open(file, 'r');
+    try {
+      await images.importLocal(LOCAL_STORE, TEST_IMAGE, ADMIN, true, { fd: fh.fd, format: 'qcow2', virtualSize: info.virtualSize });
+    } finally {
+      await fh.close();
+    }
     log.info({ image: TEST_IMAGE }, 'test image registered');
   }
 }

@@ -6,6 +6,7 @@ import { toUcloudError, UcloudError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { apiUrlFor, packageRoot } from '../common/paths.js';
 import { preflight } from '../common/preflight.js';
+import { ensurePasswordFile, storeOptions } from '../store/etcd-auth.js';
 import { startLocalEtcd, type LocalEtcd } from '../store/local-etcd.js';
 import { Store } from '../store/store.js';
 import { bootstrap } from './bootstrap.js';
@@ -34,15 +35,23 @@ export async function runUp(flags: DaemonFlags): Promise<void> {
     const overrides = parseOverrides(flags.set ?? []);
     let { config } = loadConfig({ ...(flags.config ? { file: flags.config } : {}), overrides });
     log = createLogger({ component: 'up', logDir: config.logDir, level: config.logLevel });
-    await preflight(config, ['qemu', 'qemuImg', 'accel', 'stateDir', 'runDir', 'logDir', 'imagePath', 'filesPath', ...(config.etcdEndpoints.length ? [] : (['etcdBinary'] as const))]);
+    await preflight(config, ['qemu', 'qemuImg', 'bwrap', 'accel', 'stateDir', 'runDir', 'logDir', 'imagePath', 'filesPath', ...(config.etcdEndpoints.length ? [] : (['etcdBinary'] as const))]);
     const env: NodeJS.ProcessEnv = { ...process.env };
     if (config.etcdEndpoints.length === 0) {
-      etcd = await startLocalEtcd({ dataDir: join(config.stateDir, 'etcd'), url: config.localEtcdUrl, logFile: join(config.logDir, 'etcd.log') });
-      log.info({ url: etcd.url, dataDir: join(config.stateDir, 'etcd') }, 'local etcd ready');
+      // Generated once, root-only; the local etcd refuses every client without it.
+      const password = await ensurePasswordFile(config.etcdPasswordFile);
+      const credentials = { username: config.etcdUsername, password };
+      etcd = await startLocalEtcd({ dataDir: join(config.stateDir, 'etcd'), url: config.localEtcdUrl, logFile: join(config.logDir, 'etcd.log'), credentials });
+      log.info({ url: etcd.url, dataDir: join(config.stateDir, 'etcd'), passwordFile: config.etcdPasswordFile }, 'local etcd ready');
       env.UCLOUD_ETCD_ENDPOINTS = etcd.url;
+      env.UCLOUD_ETCD_USERNAME = credentials.username;
+      env.UCLOUD_ETCD_PASSWORD_FILE = config.etcdPasswordFile;
       config = loadConfig({ ...(flags.config ? { file: flags.config } : {}), env, overrides }).config;
+    } else {
+      await preflight(config, ['etcdCredentials']);
     }
-    const store = new Store({ endpoints: config.etcdEndpoints, prefix: config.etcdPrefix });
+    const store = new Store(await storeOptions(config));
+    await store.ping();
     await bootstrap(config, store, log);
     store.close();
 
@@ -95,7 +104,8 @@ async function stopAll(children: Supervised[], etcd: LocalEtcd | undefined): Pro
   await etcd?.stop();
 }
 
-async function waitForApi(url: string, timeoutMs = 30_000): Promise<void> {
+// Generous: six Node daemons starting at once on a loaded 2-core host (TCG guests, builds) took over 30 s here.
+async function waitForApi(url: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {

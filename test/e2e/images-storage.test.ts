@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { QmpMonitor } from '../../src/host/qemu/index.js';
@@ -93,15 +93,15 @@ describe('user files → images → VM disks, on fs and on Ceph', () => {
     expect(serial(rbdVm)).toMatch(/UCLOUD-GUEST-DISKS vda=2097152 vdb=131072/);
     // The disks are copy-on-write children of the images.
     const fsDisk = await qemuImg.info(join(c.imagePath, 'disks', fsVm.disks[0]!.ref));
-    expect(fsDisk.backingFile).toBe(join(c.imagePath, 'images', 'g-local.raw'));
+    expect(fsDisk.backingFile).toBe(join(c.imagePath, 'images', 'alice.g-local.raw'));
     const rbdDisk = await rbd.info(pool, rbdVm.disks[0]!.ref.split('/')[1]!);
-    expect(rbdDisk?.parent).toMatchObject({ pool, image: 'img-g-rbd' });
+    expect(rbdDisk?.parent).toMatchObject({ pool, image: 'img-alice.g-rbd' });
   }, 240_000);
 
   it("the VM's writes never change the image", async () => {
-    const fsImage = join(c.imagePath, 'images', 'g-local.raw');
+    const fsImage = join(c.imagePath, 'images', 'alice.g-local.raw');
     const before = sha512(fsImage);
-    const rbdBefore = execFileSync('rbd', ['-c', ceph.conf, 'export', '--no-progress', `${pool}/img-g-rbd`, '-'], { maxBuffer: 1 << 30 });
+    const rbdBefore = execFileSync('rbd', ['-c', ceph.conf, 'export', '--no-progress', `${pool}/img-alice.g-rbd`, '-'], { maxBuffer: 1 << 30 });
     for (const vm of [fsVm, rbdVm]) {
       const mon = await QmpMonitor.connect(vm.qemu!.qmpSocket, { timeoutMs: 5000 });
       // Writes through QEMU's block layer, exactly where a guest's writes go.
@@ -109,7 +109,7 @@ describe('user files → images → VM disks, on fs and on Ceph', () => {
       await mon.close();
     }
     expect(sha512(fsImage)).toBe(before);
-    const rbdAfter = execFileSync('rbd', ['-c', ceph.conf, 'export', '--no-progress', `${pool}/img-g-rbd`, '-'], { maxBuffer: 1 << 30 });
+    const rbdAfter = execFileSync('rbd', ['-c', ceph.conf, 'export', '--no-progress', `${pool}/img-alice.g-rbd`, '-'], { maxBuffer: 1 << 30 });
     expect(createHash('sha512').update(rbdAfter).digest('hex')).toBe(createHash('sha512').update(rbdBefore).digest('hex'));
   });
 
@@ -138,39 +138,51 @@ describe('user files → images → VM disks, on fs and on Ceph', () => {
     expect(cpu.stderr).toMatch(/VM_MUST_BE_STOPPED/);
   });
 
-  it('refuses a qcow2 with a backing file, a text file called .qcow2, and a file deleted mid-import', async () => {
+  it('refuses a qcow2 naming a backing file, a json: backing or a data file, a text file called .qcow2, a hard-linked file, and a file deleted mid-import', async () => {
     const dir = join(c.dir, 'bad');
     mkdirSync(dir, { recursive: true });
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', '/etc/hostname', '-F', 'raw', join(dir, 'backed.qcow2'), '64M']);
+    execFileSync('qemu-img', ['create', '-q', '-u', '-f', 'qcow2', '-b', 'json:{"driver":"raw","file":{"driver":"file","filename":"/etc/hostname"}}', '-F', 'raw', join(dir, 'jsonb.qcow2'), '64M']);
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', `data_file=${join(dir, 'scratch.data')}`, join(dir, 'datafile.qcow2'), '64M']);
+    execFileSync('qemu-img', ['amend', '-q', '-f', 'qcow2', '-o', 'data_file=/etc/hostname', join(dir, 'datafile.qcow2')]);
     writeFileSync(join(dir, 'notes.qcow2'), 'these are my notes, not a disk\n'.repeat(100));
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', join(dir, 'big.qcow2'), '2G']);
     execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x5a 0 1536M', join(dir, 'big.qcow2')]);
-    for (const f of ['backed.qcow2', 'notes.qcow2', 'big.qcow2']) dropFile('alice', f, join(dir, f));
-    for (const f of ['backed.qcow2', 'notes.qcow2', 'big.qcow2']) await fileListed(alice, f);
+    const bad = ['backed.qcow2', 'jsonb.qcow2', 'datafile.qcow2', 'notes.qcow2', 'big.qcow2'];
+    for (const f of bad) dropFile('alice', f, join(dir, f));
+    for (const f of bad) await fileListed(alice, f);
+    // A second link to a listed file: its record goes, and no link is ever listed (FILE_HARD_LINKED).
+    dropFile('alice', 'linked.qcow2', join(dir, 'backed.qcow2'));
+    await fileListed(alice, 'linked.qcow2');
+    linkSync(join(c.filesPath, 'alice', 'linked.qcow2'), join(c.filesPath, 'alice', 'other-name.qcow2'));
+    await until('linked.qcow2 unlisted', async () => !(await json<UserFile[]>(['file', 'list'], alice)).some((f) => f.name === 'linked.qcow2'), 30_000);
+    expect((await json<UserFile[]>(['file', 'list'], alice)).map((f) => f.name)).not.toContain('other-name.qcow2');
 
     const expectError = async (image: string, code: string) => {
       const img = await until(`${image} in error`, async () => {
-        const i = await json<Image>(['image', 'show', `local/${image}`], alice);
+        const i = await json<Image>(['image', 'show', `alice/${image}`], alice);
         return i.status === 'error' && i;
       }, 120_000);
       expect(img.error?.code).toBe(code);
       expect(img.volume).toBeUndefined();
-      const vm = await c.cli(['vm', 'create', `from-${image}`, '--image', `local/${image}`], as(alice));
+      const vm = await c.cli(['vm', 'create', `from-${image}`, '--image', `alice/${image}`], as(alice));
       expect(vm.code).toBe(4);
       expect(vm.stderr).toMatch(/IMAGE_NOT_READY/);
     };
-    await json<Image>(['image', 'create', 'backed', '--from-file', 'backed.qcow2', '--store', 'local'], alice);
-    await expectError('backed', 'IMAGE_HAS_BACKING_FILE');
+    for (const f of ['backed', 'jsonb', 'datafile']) {
+      await json<Image>(['image', 'create', f, '--from-file', `${f}.qcow2`, '--store', 'local'], alice);
+      await expectError(f, 'IMAGE_HAS_BACKING_FILE');
+    }
     await json<Image>(['image', 'create', 'notes', '--from-file', 'notes.qcow2', '--store', 'local'], alice);
     await expectError('notes', 'IMAGE_INVALID');
     await json<Image>(['image', 'create', 'big', '--from-file', 'big.qcow2', '--store', 'local'], alice);
     // Watch the record itself (not through the CLI) so the file goes while the import is surely running.
-    await until('big importing', async () => (await c.store.get(Kinds.image, Keys.image('local', 'big')))?.value.status === 'importing', 30_000, 5);
+    await until('big importing', async () => (await c.store.get(Kinds.image, Keys.image('alice', 'big')))?.value.status === 'importing', 30_000, 5);
     rmSync(join(c.filesPath, 'alice', 'big.qcow2'));
     await expectError('big', 'FILE_NOT_FOUND');
     // nothing half-imported is left in the store
-    expect(existsSync(join(c.imagePath, 'images', 'big.raw'))).toBe(false);
-    expect(existsSync(join(c.imagePath, 'images', '.big.raw.importing'))).toBe(false);
+    expect(existsSync(join(c.imagePath, 'images', 'alice.big.raw'))).toBe(false);
+    expect(existsSync(join(c.imagePath, 'images', '.alice.big.raw.importing'))).toBe(false);
   }, 300_000);
 
   it("another user's files and private images are invisible and unusable; public images are usable by all", async () => {
@@ -182,7 +194,7 @@ describe('user files → images → VM disks, on fs and on Ceph', () => {
     const use = await c.cli(['vm', 'create', 'b1', '--image', 'g-local'], as(bob));
     expect(use.code).toBe(3);
     expect(use.stderr).toMatch(/IMAGE_NOT_FOUND/);
-    const del = await c.cli(['image', 'delete', 'local/g-local'], as(bob));
+    const del = await c.cli(['image', 'delete', 'alice/g-local'], as(bob));
     expect(del.code).toBe(3);
 
     await json<Image>(['image', 'create', 'g-pub', '--from-file', 'guest.qcow2', '--store', 'local', '--public', '--wait'], alice);
@@ -194,7 +206,7 @@ describe('user files → images → VM disks, on fs and on Ceph', () => {
   }, 180_000);
 
   it('an image in use cannot be deleted; deleting its VMs deletes their disks on whichever store, then the image can go', async () => {
-    const busy = await c.cli(['image', 'delete', 'rbd/g-rbd'], as(alice));
+    const busy = await c.cli(['image', 'delete', 'g-rbd'], as(alice));
     expect(busy.code).toBe(4);
     expect(busy.stderr).toMatch(/IMAGE_IN_USE/);
     const fsDisk = join(c.imagePath, 'disks', fsVm.disks[0]!.ref);
@@ -202,11 +214,11 @@ describe('user files → images → VM disks, on fs and on Ceph', () => {
     for (const vm of ['a1', 'a2']) expect((await c.cli(['vm', 'delete', vm, '--wait'], as(alice))).code).toBe(0);
     expect(existsSync(fsDisk)).toBe(false);
     for (const d of rbdDisks) expect(await rbd.exists(pool, d)).toBe(false);
-    for (const ref of ['rbd/g-rbd', 'local/g-local']) {
+    for (const ref of ['g-rbd', 'alice/g-local']) {
       expect((await c.cli(['image', 'delete', ref, '--wait'], as(alice))).code).toBe(0);
     }
-    expect(await rbd.exists(pool, 'img-g-rbd')).toBe(false);
-    expect(existsSync(join(c.imagePath, 'images', 'g-local.raw'))).toBe(false);
+    expect(await rbd.exists(pool, 'img-alice.g-rbd')).toBe(false);
+    expect(existsSync(join(c.imagePath, 'images', 'alice.g-local.raw'))).toBe(false);
   }, 180_000);
 
   it('restarting every daemon repeatedly creates no duplicate stores, images or file records', async () => {

@@ -1,8 +1,10 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '../../src/client/client.js';
+import { ConsoleManager } from '../../src/managers/consoles.js';
 import { FileManager } from '../../src/managers/files.js';
 import { HostManager } from '../../src/managers/hosts.js';
 import { ImageManager } from '../../src/managers/images.js';
@@ -11,9 +13,9 @@ import { NetworkManager } from '../../src/managers/networks.js';
 import { UserManager } from '../../src/managers/users.js';
 import { VmManager } from '../../src/managers/vms.js';
 import * as qemuImg from '../../src/storage/qemu-img.js';
-import { Store } from '../../src/store/store.js';
+import { Store, type StoreOptions } from '../../src/store/store.js';
 import { startTestEtcd } from './etcd.js';
-import { freePort, freePortPair } from './ports.js';
+import { freePort } from './ports.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const UCLOUD = join(ROOT, 'bin', 'ucloud');
@@ -49,8 +51,10 @@ function exited(child: ChildProcess): Promise<void> {
 export class TestCluster {
   readonly dir = mkdtempSync(join(tmpdir(), 'ucloud-test-'));
   env: NodeJS.ProcessEnv = {};
-  store!: Store;
   stopEtcd!: () => Promise<void>;
+  /** How the test's own Store reaches etcd (with credentials); for `ucloud up`'s etcd, known once `up` wrote its password file. */
+  private etcdOptions!: () => StoreOptions;
+  private ownStore?: Store;
   daemons: Daemon[] = [];
   adminToken = '';
   apiUrl = '';
@@ -62,11 +66,33 @@ export class TestCluster {
     return join(this.dir, 'images');
   }
 
+  /** The test's own connection to the cluster's etcd, with its credentials (made on first use). */
+  get store(): Store {
+    this.ownStore ??= this.newStore();
+    return this.ownStore;
+  }
+
+  /** Another connection to the cluster's etcd (the caller closes it). */
+  newStore(prefix = '/ucloud/'): Store {
+    return new Store({ ...this.etcdOptions(), prefix });
+  }
+
   /** With `localEtcd`, no etcd is started: `ucloud up` starts its own on a free port. */
   static async start(opts: { localEtcd?: boolean; etcdHost?: string } = {}): Promise<TestCluster> {
     const c = new TestCluster();
-    const etcd = opts.localEtcd ? { url: `http://127.0.0.1:${await freePortPair()}`, stop: async () => undefined } : await startTestEtcd(opts.etcdHost);
-    c.stopEtcd = etcd.stop;
+    let etcdEnv: NodeJS.ProcessEnv;
+    if (opts.localEtcd) {
+      // `ucloud up` starts etcd and generates its password into the state dir.
+      const url = `http://127.0.0.1:${await freePort()}`;
+      etcdEnv = { UCLOUD_LOCAL_ETCD_URL: url };
+      c.stopEtcd = async () => undefined;
+      c.etcdOptions = () => ({ endpoints: [url], prefix: '/ucloud/', auth: { username: 'root', password: readFileSync(join(c.dir, 'state', 'etcd-password'), 'utf8').trim() } });
+    } else {
+      const etcd = await startTestEtcd(opts.etcdHost);
+      etcdEnv = etcd.env();
+      c.stopEtcd = etcd.stop;
+      c.etcdOptions = () => etcd.storeOptions('/ucloud/');
+    }
     const apiPort = await freePort('::1');
     // Port 80 is what guests use; a cluster that needs that says so (one at a time).
     const metadataPort = await freePort('::1');
@@ -77,7 +103,7 @@ export class TestCluster {
       HOME: c.dir,
       UCLOUD_CONFIG: join(c.dir, 'ucloud.conf'),
       UCLOUD_CLI_CONFIG: join(c.dir, 'cli.json'),
-      ...(opts.localEtcd ? { UCLOUD_LOCAL_ETCD_URL: etcd.url } : { UCLOUD_ETCD_ENDPOINTS: etcd.url }),
+      ...etcdEnv,
       UCLOUD_STATE_DIR: join(c.dir, 'state'),
       UCLOUD_RUN_DIR: c.runDir,
       UCLOUD_LOG_DIR: join(c.dir, 'log'),
@@ -90,13 +116,14 @@ export class TestCluster {
       UCLOUD_ACCEL: 'tcg',
       UCLOUD_STOP_TIMEOUT: '20s',
       UCLOUD_HOST_LEASE_TTL: '3s',
+      // Any free port: the agent announces the one it got, so test files never collide.
+      UCLOUD_CONSOLE_LISTEN: '[::1]:0',
     };
-    c.store = new Store({ endpoints: [etcd.url], prefix: '/ucloud/' });
     return c;
   }
 
   managers() {
-    return { users: new UserManager(this.store), vms: new VmManager(this.store), hosts: new HostManager(this.store), images: new ImageManager(this.store), files: new FileManager(this.store), keys: new KeyManager(this.store), networks: new NetworkManager(this.store, { vniRange: { first: 10000, last: 16000000 }, ipv6Pool: 'fd75:636c:6f75::/48' }) };
+    return { users: new UserManager(this.store), vms: new VmManager(this.store), hosts: new HostManager(this.store), images: new ImageManager(this.store), files: new FileManager(this.store), keys: new KeyManager(this.store), networks: new NetworkManager(this.store, { vniRange: { first: 10000, last: 16000000 }, ipv6Pool: 'fd75:636c:6f75::/48' }), consoles: new ConsoleManager(this.store) };
   }
 
   client(token = this.adminToken): Client {
@@ -121,7 +148,12 @@ export class TestCluster {
     await m.images.ensureStore('local', 'fs', { path: this.imagePath });
     if (opts.guestImage) {
       const info = await qemuImg.info(opts.guestImage);
-      await m.images.importLocal('local', 'ucloud-test', 'admin', true, { path: opts.guestImage, format: 'qcow2', virtualSize: info.virtualSize });
+      const fh = await open(opts.guestImage, 'r');
+      try {
+        await m.images.importLocal('local', 'ucloud-test', 'admin', true, { fd: fh.fd, format: 'qcow2', virtualSize: info.virtualSize });
+      } finally {
+        await fh.close();
+      }
     }
   }
 
@@ -201,7 +233,7 @@ export class TestCluster {
     await Promise.all(this.daemons.map((d) => d.stop()));
     // QEMU and radvd outlive the agent by design: the test removes what it started (its paths are in our dir).
     for (const pid of this.pidsMentioning(this.dir)) process.kill(pid, 'SIGKILL');
-    this.store.close();
+    this.ownStore?.close();
     await this.stopEtcd();
     rmSync(this.dir, { recursive: true, force: true });
   }

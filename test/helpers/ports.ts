@@ -11,14 +11,6 @@ function tryPort(port: number, host = '127.0.0.1'): Promise<number | undefined> 
   });
 }
 
-/** A free port whose successor is free too (etcd's peer port is client + 1). */
-export async function freePortPair(): Promise<number> {
-  for (;;) {
-    const p = await tryPort(0);
-    if (p && p < 65535 && (await tryPort(p + 1))) return p;
-  }
-}
-
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   return (await tryPort(0, host))!;
 }

@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../src/api/server.js';
 import type { Api } from '../../src/api/context.js';
 import { silentLogger } from '../../src/common/logger.js';
-import { Kinds } from '../../src/store/keys.js';
+import { Keys, Kinds } from '../../src/store/keys.js';
 import { TestCluster } from '../helpers/cluster.js';
 
 describe('API input validation and authorization (real etcd)', () => {
@@ -125,5 +126,85 @@ describe('API input validation and authorization (real etcd)', () => {
     expect(res.statusCode).toBe(404);
     expect(res.json().code).toBe('NOT_FOUND');
     expect(res.body).not.toMatch(/at .*\.js:\d+/);
+  });
+  describe('image names are per owner', () => {
+    /** A file of `owner`'s as the filescanner would record it. */
+    const fileOf = async (owner: string, name: string) => {
+      const f = { id: randomUUID(), owner, name, sizeBytes: 1024, sha512: 'a'.repeat(128), mtimeMs: Date.now(), seenAt: new Date().toISOString() };
+      await c.store.put(Kinds.file, Keys.file(f.id), f);
+      return f;
+    };
+    const image = (token: string, body: object) => call('POST', '/v1/images', token, { store: 'local', ...body });
+
+    it("another user's public image named like the admin's does not change what a bare name resolves to", async () => {
+      await fileOf('bob', 'squat.qcow2');
+      const squat = await image(bobToken, { name: 'ucloud-test', file: 'squat.qcow2', public: true });
+      expect(squat.statusCode).toBe(202);
+      expect(squat.json()).toMatchObject({ owner: 'bob', name: 'ucloud-test', public: true });
+      // make it usable, as if imported, so only the naming rules decide
+      const admins = await c.managers().images.get('admin', 'ucloud-test');
+      await c.managers().images.update('bob', 'ucloud-test', (cur) => ({ ...cur, status: 'ready', volume: admins!.volume! }));
+
+      expect((await call('GET', '/v1/images/ucloud-test', aliceToken)).json().owner).toBe('admin');
+      expect((await call('GET', '/v1/images/bob/ucloud-test', aliceToken)).json().owner).toBe('bob');
+      expect((await call('GET', `/v1/images/${encodeURIComponent('bob/ucloud-test')}`, aliceToken)).json().owner).toBe('bob');
+      const fromBare = await call('POST', '/v1/vms', aliceToken, { ...good, name: 'plain' });
+      expect(fromBare.json().image).toMatchObject({ owner: 'admin', name: 'ucloud-test' });
+      const fromBobs = await call('POST', '/v1/vms', aliceToken, { ...good, name: 'bobs', image: 'bob/ucloud-test' });
+      expect(fromBobs.json().image).toMatchObject({ owner: 'bob', name: 'ucloud-test' });
+      // bob's own name is his own image
+      expect((await call('GET', '/v1/images/ucloud-test', bobToken)).json().owner).toBe('bob');
+      // and the listing shows both, told apart by owner
+      const listed = (await call('GET', '/v1/images', aliceToken)).json() as { owner: string; name: string }[];
+      expect(listed.filter((i) => i.name === 'ucloud-test').map((i) => i.owner).sort()).toEqual(['admin', 'bob']);
+    });
+
+    it("a name another user holds privately can be taken without revealing anything; only one's own names conflict", async () => {
+      await fileOf('alice', 'plan.qcow2');
+      await fileOf('bob', 'mine.qcow2');
+      expect((await image(aliceToken, { name: 'secret-plan', file: 'plan.qcow2' })).statusCode).toBe(202);
+      const bobs = await image(bobToken, { name: 'secret-plan', file: 'mine.qcow2' });
+      expect(bobs.statusCode).toBe(202);
+      expect(bobs.body).not.toContain('alice');
+      expect(bobs.json()).toMatchObject({ owner: 'bob', name: 'secret-plan' });
+      // asking for alice's private image looks exactly like asking for one that does not exist
+      const hidden = await call('GET', '/v1/images/alice/secret-plan', bobToken);
+      const absent = await call('GET', '/v1/images/alice/no-such-plan', bobToken);
+      expect(hidden.statusCode).toBe(404);
+      expect(hidden.json().code).toBe('IMAGE_NOT_FOUND');
+      expect(hidden.body.replace('secret-plan', 'X')).toBe(absent.body.replace('no-such-plan', 'X'));
+      expect((await call('DELETE', '/v1/images/alice/secret-plan', bobToken)).statusCode).toBe(404);
+      const bobsList = (await call('GET', '/v1/images', bobToken)).json() as { owner: string }[];
+      expect(bobsList.some((i) => i.owner === 'alice')).toBe(false);
+      // the one conflict left: your own name, told without naming anyone else
+      const before = await revision();
+      const again = await image(aliceToken, { name: 'secret-plan', file: 'plan.qcow2' });
+      expect(again.statusCode).toBe(409);
+      expect(again.json().code).toBe('IMAGE_EXISTS');
+      expect(await revision()).toBe(before);
+    });
+
+    it('`ucloud up` moves image records of the old image/<store>/<name> layout to image/<owner>/<name>', async () => {
+      const images = c.managers().images;
+      const now = new Date().toISOString();
+      const legacy = { name: 'legacy', store: 'local', owner: 'alice', public: false, status: 'ready' as const, volume: { ref: 'legacy.raw', format: 'raw' as const, virtualSize: 1 }, createdAt: now, updatedAt: now };
+      await c.store.ns.put('image/local/legacy').value(JSON.stringify(legacy));
+      expect(await images.migrateKeys(silentLogger)).toEqual([]);
+      expect(await c.store.ns.get('image/local/legacy').string()).toBeNull();
+      expect(await images.get('alice', 'legacy')).toEqual(legacy);
+      // a VM made before names were per owner still finds its image by store and name
+      expect(await images.forVm({ store: 'local', name: 'legacy' })).toEqual(legacy);
+      expect(await images.migrateKeys(silentLogger)).toEqual([]);
+    });
+
+    it('an image reference that is not a name or owner/name is a 400 with a code, and writes nothing', async () => {
+      const before = await revision();
+      for (const ref of ['a/b/c', '../admin', 'Admin/ucloud-test', '/ucloud-test', 'x'.repeat(200)]) {
+        const res = await call('POST', '/v1/vms', aliceToken, { ...good, name: 'refx', image: ref });
+        expect(res.statusCode, ref).toBe(400);
+        expect(res.json().code).toBe('VALIDATION_FAILED');
+      }
+      expect(await revision()).toBe(before);
+    });
   });
 });

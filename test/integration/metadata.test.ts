@@ -1,5 +1,5 @@
 import { execFile, execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,16 +9,30 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { createLogger } from '../../src/common/logger.js';
+import { ensureBridge, removeBridge } from '../../src/host/network/bridge.js';
+import { Ip } from '../../src/host/network/ip.js';
+import { KeyManager } from '../../src/managers/keys.js';
+import { NetworkManager } from '../../src/managers/networks.js';
+import { VmManager } from '../../src/managers/vms.js';
 import { expandIPv6, formatIPv6, linkLocalAddress, slaacAddress } from '../../src/metadata/eui64.js';
+import { claimedMac, nicOnArrival, type Arrival } from '../../src/metadata/identity.js';
 import { buildMetadataServer, EC2_VERSIONS, OPENSTACK_VERSIONS, type MetadataVm } from '../../src/metadata/server.js';
+import type { Network, Vm } from '../../src/model/index.js';
+import { TestCluster, until, type Daemon } from '../helpers/cluster.js';
+import { freePort } from '../helpers/ports.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const log = createLogger({ component: 'metadata-test', level: 'warn', stderr: false });
 
-// Two VMs, one MAC each, with real keys from ssh-keygen.
+// Two VMs on one network (VNI 7, fd00:1:2:3::/64, bridge br-u1), one MAC each,
+// a third on another network, with real keys from ssh-keygen.
 const MAC_A = '02:75:63:00:00:0a';
 const MAC_B = '02:75:63:00:00:0b';
+const MAC_C = '02:75:63:00:00:0c';
 const MAC_NOBODY = '02:75:63:00:00:99';
+const NET: Arrival = { bridge: 'br-u1', vni: 7, prefix: 'fd00:1:2:3::/64' };
+const OTHER_NET: Arrival = { bridge: 'br-u2', vni: 8, prefix: 'fd00:1:2:4::/64' };
+const nicOn = (mac: string, net: Arrival) => [{ mac, vni: net.vni, prefix: net.prefix }];
 const keyDir = mkdtempSync(join(tmpdir(), 'ucloud-md-keys-'));
 function sshKey(name: string, type = 'ed25519'): string {
   const file = join(keyDir, name);
@@ -31,7 +45,8 @@ const KEY_B2 = sshKey('bob-desk', 'ecdsa');
 const blobOf = (k: string) => k.split(' ')[1]!;
 
 const vms = new Map<string, MetadataVm>([
-  [MAC_A, { instanceId: 'c0ffee00-0000-4000-8000-00000000000a', hostname: 'vm-a', owner: 'alice', publicKeys: [{ name: 'laptop', key: KEY_A }] }],
+  [MAC_A, { instanceId: 'c0ffee00-0000-4000-8000-00000000000a', hostname: 'vm-a', owner: 'alice', publicKeys: [{ name: 'laptop', key: KEY_A }], nics: nicOn(MAC_A, NET) }],
+  [MAC_C, { instanceId: 'c0ffee00-0000-4000-8000-00000000000c', hostname: 'vm-c', owner: 'carol', publicKeys: [{ name: 'laptop', key: KEY_A }], nics: nicOn(MAC_C, OTHER_NET) }],
   [
     MAC_B,
     {
@@ -42,6 +57,7 @@ const vms = new Map<string, MetadataVm>([
         { name: 'laptop', key: KEY_B1 },
         { name: 'desk', key: KEY_B2 },
       ],
+      nics: nicOn(MAC_B, NET),
     },
   ],
 ]);
@@ -54,16 +70,19 @@ const lookup = async (mac: string) => {
 function noKeyMaterial(body: string): void {
   for (const k of [KEY_A, KEY_B1, KEY_B2]) expect(body).not.toContain(blobOf(k).slice(0, 40));
   expect(body).not.toMatch(/ssh-ed25519|ecdsa-sha2|AAAA/);
-  expect(body).not.toMatch(/vm-a|vm-b|c0ffee/);
+  expect(body).not.toMatch(/vm-a|vm-b|vm-c|c0ffee/);
 }
 
 afterAll(() => rmSync(keyDir, { recursive: true, force: true }));
 
 // ------------------------------------------------------------------------
-// Real sockets: a veth pair into a network namespace. The host end carries
-// the server's addresses (fe80::1 and <prefix>::1); the "guest" end carries
-// the SLAAC addresses of VM A and VM B, one of a MAC no VM has, and a non
-// EUI-64 one. A small Node client inside the namespace binds to each of them.
+// The real daemon (`ucloud metadata`, a process) on real bridges, with a real
+// etcd holding the networks, VMs and keys. Guests are network namespaces on
+// veth pairs whose host ends are ports of the bridges, each guest with its
+// VM's MAC and SLAAC addresses. Attackers: a namespace on network B's bridge
+// using VM A's addresses, and a namespace on a plain veth (no bridge) that the
+// host routes a foreign /64 to. A small Node client in each namespace binds to
+// the source address asked for.
 // ------------------------------------------------------------------------
 const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => existsSync(p));
 const canNetns = process.getuid?.() === 0 && IP !== undefined && existsSync('/usr/bin/busybox');
@@ -71,7 +90,6 @@ const canNetns = process.getuid?.() === 0 && IP !== undefined && existsSync('/us
 const CLIENT = `
 import http from 'node:http';
 import { createInterface } from 'node:readline';
-import { promisify } from 'node:util';
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
 createInterface({ input: process.stdin }).on('line', (line) => {
   const q = JSON.parse(line);
@@ -81,185 +99,243 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     res.on('data', (d) => (body += d));
     res.on('end', () => out({ id: q.id, status: res.statusCode, body }));
   });
-  req.on('error', (e) => out({ id: q.id, error: e.message }));
+  // from the start, connecting included (a SYN nobody answers is retried for minutes)
+  const timer = setTimeout(() => req.destroy(Object.assign(new Error('no answer'), { code: 'ETIMEDOUT' })), q.timeoutMs);
+  req.on('close', () => clearTimeout(timer));
+  req.on('error', (e) => out({ id: q.id, error: e.code || e.message }));
   req.end();
 });
 `;
 
-describe.skipIf(!canNetns)('metadata server on real IPv6 sockets (netns, veth)', () => {
-  const tag = `${process.pid % 100000}`;
-  const ns = `ucmd-${tag}`;
-  const hostIf = `umd${tag}h`;
-  const guestIf = `umd${tag}g`;
-  const prefix = `fd${randomBytes(1).toString('hex')}:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}:7::/64`;
-  const net = expandIPv6(prefix.split('/')[0]!)!.slice(0, 4);
-  const serverGlobal = formatIPv6([...net, 0, 0, 0, 1]);
-  const addr = {
-    aGlobal: slaacAddress(prefix, MAC_A),
-    aLink: linkLocalAddress(MAC_A),
-    bGlobal: slaacAddress(prefix, MAC_B),
-    bLink: linkLocalAddress(MAC_B),
-    nobodyGlobal: slaacAddress(prefix, MAC_NOBODY),
-    nonEui: formatIPv6([...net, 0, 0, 0, 0x1234]),
-  };
-  const servers: FastifyInstance[] = [];
-  let port = 0;
-  let loopPort = 0;
-  let refuserPort = 0;
-  let client: ChildProcessWithoutNullStreams | undefined;
-  const pending = new Map<number, (r: { status?: number; body?: string; error?: string }) => void>();
-  let nextId = 1;
-  let bbDir = '';
+interface Answer {
+  status?: number;
+  body?: string;
+  /** ECONNREFUSED, ETIMEDOUT, … */
+  error?: string;
+}
 
-  const ip = (...args: string[]) => execFileSync(IP!, args, { stdio: 'pipe' });
+/** A long-lived HTTP client inside a network namespace. */
+class NsClient {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly pending = new Map<number, (a: Answer) => void>();
+  private next = 1;
 
-  async function get(from: string, to: string, path: string, init: { method?: string; headers?: Record<string, string> } = {}) {
-    const id = nextId++;
-    const done = new Promise<{ status?: number; body?: string; error?: string }>((resolve) => pending.set(id, resolve));
-    client!.stdin.write(`${JSON.stringify({ id, host: to, port, path, localAddress: from, ...init })}\n`);
-    const r = await done;
-    if (r.error) throw new Error(`${from} → ${to}${path}: ${r.error}`);
-    return { status: r.status!, body: r.body! };
+  constructor(readonly ns: string) {
+    this.child = spawn(IP!, ['netns', 'exec', ns, process.execPath, '--input-type=module', '-e', CLIENT], { stdio: 'pipe' });
+    this.child.stderr.on('data', (b: Buffer) => process.stderr.write(`[${ns}] ${b.toString()}`));
+    createInterface({ input: this.child.stdout }).on('line', (line) => {
+      const r = JSON.parse(line) as Answer & { id: number };
+      this.pending.get(r.id)?.(r);
+      this.pending.delete(r.id);
+    });
   }
 
+  request(from: string, to: string, port: number, path: string, init: { method?: string; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<Answer> {
+    const id = this.next++;
+    const done = new Promise<Answer>((resolve) => this.pending.set(id, resolve));
+    this.child.stdin.write(`${JSON.stringify({ id, host: to, port, path, localAddress: from, timeoutMs: 10_000, ...init })}\n`);
+    return done;
+  }
+
+  kill(): void {
+    this.child.kill();
+  }
+}
+
+describe.skipIf(!canNetns)('the metadata daemon on real bridges: identity = prefix + interface id + arrival', () => {
+  const tag = randomBytes(2).toString('hex');
+  // VNIs above the default vni_range, so no other test cluster's bridges share their names.
+  const vniBase = 16_100_000 + randomInt(0, 600_000);
+  const pool = `fd${randomBytes(1).toString('hex')}:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}::/48`;
+  const foreignPrefix = `2001:db8:${tag}:1::/64`;
+  const ns = { a: `ucmd-${tag}-a`, b: `ucmd-${tag}-b`, x: `ucmd-${tag}-x`, n: `ucmd-${tag}-n` };
+  const hostEnd = { a: `umd${tag}a`, b: `umd${tag}b`, x: `umd${tag}x`, n: `umd${tag}n` };
+  const ip = (...args: string[]) => execFileSync(IP!, args, { stdio: 'pipe' }).toString();
+  const hostIp = new Ip();
+  let c: TestCluster;
+  let daemon: Daemon;
+  let port = 0;
+  let netA: Network;
+  let netB: Network;
+  let netC: Network;
+  let vmA: Vm;
+  let vmB: Vm;
+  let keyA = '';
+  let keyB = '';
+  const clients: Partial<Record<keyof typeof ns, NsClient>> = {};
+  let bbDir = '';
+  const bridge = (n: Network) => `ucbr${n.vni}`;
+  const gateway = (n: Network) => formatIPv6([...expandIPv6(n.prefix.split('/')[0]!)!.slice(0, 4), 0, 0, 0, 1]);
+  const macOf = (vm: Vm) => vm.nics![0]!.mac;
+
+  /** A namespace whose eth0 is the far end of a veth; the near end joins `master` when given. */
+  function guestNs(name: string, near: string, mac: string, master: string | undefined, addrs: string[]) {
+    ip('netns', 'add', name);
+    ip('link', 'add', near, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', name);
+    ip('link', 'set', near, 'addrgenmode', 'none');
+    if (master) ip('link', 'set', near, 'master', master);
+    ip('link', 'set', near, 'up');
+    ip('-n', name, 'link', 'set', 'lo', 'up');
+    ip('-n', name, 'link', 'set', 'eth0', 'address', mac, 'addrgenmode', 'none');
+    for (const a of addrs) ip('-n', name, 'addr', 'add', `${a}/64`, 'dev', 'eth0', 'nodad');
+    ip('-n', name, 'link', 'set', 'eth0', 'up');
+  }
+
+  /** Sockets the daemon listens on: `ss` as the kernel has them. */
+  const listening = () =>
+    execFileSync('ss', ['-Hltn', `sport = :${port}`])
+      .toString()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/)[3])
+      .filter((s): s is string => !!s)
+      .map((s) => s.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').replace(/\]%/, '%'))
+      .sort();
+
   beforeAll(async () => {
-    ip('netns', 'add', ns);
-    ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', guestIf);
-    ip('link', 'set', guestIf, 'netns', ns);
-    ip('link', 'set', hostIf, 'addrgenmode', 'none');
-    ip('addr', 'add', 'fe80::1/64', 'dev', hostIf, 'nodad');
-    ip('addr', 'add', `${serverGlobal}/64`, 'dev', hostIf, 'nodad');
-    ip('link', 'set', hostIf, 'up');
-    ip('-n', ns, 'link', 'set', 'lo', 'up');
-    ip('-n', ns, 'link', 'set', guestIf, 'address', MAC_A, 'addrgenmode', 'none');
-    // VM A's addresses are the preferred ones, so the kernel picks them as
-    // source when nothing is bound (ucloud-init); the others are deprecated
-    // (preferred_lft 0), which still lets a socket bind to them.
-    ip('-n', ns, 'addr', 'add', `${addr.aLink}/64`, 'dev', guestIf, 'nodad');
-    ip('-n', ns, 'addr', 'add', `${addr.aGlobal}/64`, 'dev', guestIf, 'nodad');
-    for (const a of [addr.bLink, addr.bGlobal, addr.nobodyGlobal, addr.nonEui]) {
-      ip('-n', ns, 'addr', 'add', `${a}/64`, 'dev', guestIf, 'nodad', 'preferred_lft', '0');
-    }
-    ip('-n', ns, 'link', 'set', guestIf, 'up');
+    c = await TestCluster.start();
+    const nets = new NetworkManager(c.store, { vniRange: { first: vniBase, last: vniBase + 99 }, ipv6Pool: pool });
+    const keys = new KeyManager(c.store);
+    const vms = new VmManager(c.store);
+    netA = await nets.create('alice', 'lab');
+    netB = await nets.create('bob', 'other');
+    netC = await nets.create('alice', 'late');
+    keyA = sshKey(`alice-${tag}`);
+    keyB = sshKey(`bob-${tag}`);
+    await keys.add('alice', 'laptop', keyA);
+    await keys.add('bob', 'laptop', keyB);
+    const vm = async (owner: string, name: string, net: Network) =>
+      vms.create({ owner, name, image: { store: 'local', name: 'x' }, cpu: 1, ramBytes: 128 * 2 ** 20, diskBytes: 2 ** 30, networks: [(await nets.get(owner, net.name))!] });
+    vmA = await vm('alice', 'vm-a', netA);
+    vmB = await vm('bob', 'vm-b', netB);
 
-    // One server instance per address, as a daemon would listen: loopback,
-    // the link-local fe80::1 of the "bridge", and the network's own address.
-    const ll = buildMetadataServer({ lookup, log });
-    await ll.listen({ host: `fe80::1%${hostIf}`, port: 0 });
-    port = (ll.server.address() as { port: number }).port;
-    const global = buildMetadataServer({ lookup, log });
-    await global.listen({ host: serverGlobal, port });
-    const loop = buildMetadataServer({ lookup, log });
-    await loop.listen({ host: '::1', port: 0 });
-    loopPort = (loop.server.address() as { port: number }).port;
-    // and one that knows no VM at all, on the same link-local address
-    const refuser = buildMetadataServer({ lookup: async () => undefined, log });
-    await refuser.listen({ host: `fe80::1%${hostIf}`, port: 0 });
-    refuserPort = (refuser.server.address() as { port: number }).port;
-    servers.push(ll, global, loop, refuser);
+    // The bridges as the host agent makes them (its own code), without taps or nft.
+    for (const n of [netA, netB]) await ensureBridge(hostIp, bridge(n), { globalAddress: `${gateway(n)}/64` });
+    guestNs(ns.a, hostEnd.a, macOf(vmA), bridge(netA), [linkLocalAddress(macOf(vmA)), slaacAddress(netA.prefix, macOf(vmA))]);
+    guestNs(ns.b, hostEnd.b, macOf(vmB), bridge(netB), [linkLocalAddress(macOf(vmB)), slaacAddress(netB.prefix, macOf(vmB))]);
+    // On B's bridge: VM A's link-local address, VM A's EUI-64 in B's /64, and VM A's own global address.
+    guestNs(ns.x, hostEnd.x, macOf(vmA), bridge(netB), [linkLocalAddress(macOf(vmA)), slaacAddress(netB.prefix, macOf(vmA)), slaacAddress(netA.prefix, macOf(vmA))]);
+    // Not a bridge: a veth whose host end has fe80::1 too and routes a foreign /64 (as an uplink would).
+    guestNs(ns.n, hostEnd.n, macOf(vmA), undefined, [linkLocalAddress(macOf(vmA)), slaacAddress(foreignPrefix, macOf(vmA))]);
+    ip('addr', 'add', 'fe80::1/64', 'dev', hostEnd.n, 'nodad');
+    ip('addr', 'add', `${gateway({ prefix: foreignPrefix } as Network)}/64`, 'dev', hostEnd.n, 'nodad');
+    ip('-n', ns.n, 'route', 'add', netA.prefix, 'via', 'fe80::1', 'dev', 'eth0');
+    for (const k of Object.keys(ns) as (keyof typeof ns)[]) clients[k] = new NsClient(ns[k]);
 
-    client = spawn(IP!, ['netns', 'exec', ns, process.execPath, '--input-type=module', '-e', CLIENT], { stdio: 'pipe' });
-    createInterface({ input: client.stdout }).on('line', (line) => {
-      const r = JSON.parse(line) as { id: number; status?: number; body?: string; error?: string };
-      pending.get(r.id)?.(r);
-      pending.delete(r.id);
-    });
+    port = await freePort('::1');
+    daemon = c.spawn('metadata', { UCLOUD_METADATA_PORT: String(port), UCLOUD_METADATA_RECHECK: '300ms' });
+    await daemon.ready;
 
-    // busybox applets for the ucloud-init run (as in the test guest)
     bbDir = mkdtempSync(join(tmpdir(), 'ucloud-md-bb-'));
     for (const applet of ['sh', 'wget', 'timeout', 'hostname', 'grep', 'tail', 'mktemp', 'cp', 'mv', 'chmod', 'mkdir', 'cat', 'sleep', 'rm', 'pidof']) {
       symlinkSync('/usr/bin/busybox', join(bbDir, applet));
     }
-  });
+  }, 60_000);
 
   afterAll(async () => {
-    client?.kill();
-    await Promise.all(servers.map((s) => s.close()));
-    try {
-      ip('netns', 'del', ns);
-    } catch {
-      /* already gone */
+    for (const cl of Object.values(clients)) cl?.kill();
+    await c?.stop();
+    for (const name of Object.values(ns)) {
+      try {
+        ip('netns', 'del', name);
+      } catch {
+        /* not made */
+      }
     }
-    try {
-      ip('link', 'del', hostIf);
-    } catch {
-      /* went with the namespace */
-    }
+    for (const n of [netA, netB, netC]) if (n) await removeBridge(hostIp, bridge(n)).catch(() => undefined);
     if (bbDir) rmSync(bbDir, { recursive: true, force: true });
   });
 
-  it('answers VM A from its global EUI-64 address with its own keys only', async () => {
-    const r = await get(addr.aGlobal, serverGlobal, '/v1/meta-data');
-    expect(r.status).toBe(200);
-    expect(JSON.parse(r.body)).toEqual({ instanceId: vms.get(MAC_A)!.instanceId, hostname: 'vm-a', publicKeys: [KEY_A] });
+  const get = (who: keyof typeof ns, from: string, to: string, path = '/v1/meta-data', init = {}) => clients[who]!.request(from, to, port, path, init);
+  const refused = (r: Answer) => {
+    expect(r.status, JSON.stringify(r)).toBe(403);
+    expect(JSON.parse(r.body!).code).toBe('FORBIDDEN');
+    for (const k of [keyA, keyB]) expect(r.body).not.toContain(blobOf(k).slice(0, 40));
+    expect(r.body).not.toContain(vmA.id);
+    expect(r.body).not.toContain('vm-a');
+  };
+
+  it('listens on each bridge\'s fe80::1 and <prefix>::1 only: not [::], not loopback, not a plain veth', async () => {
+    const want = [`fe80::1%${bridge(netA)}`, gateway(netA), `fe80::1%${bridge(netB)}`, gateway(netB)].sort();
+    expect(await until('the listeners', () => JSON.stringify(listening()) === JSON.stringify(want) && listening(), 10_000)).toEqual(want);
+    await expect(fetch(`http://[::1]:${port}/v1/meta-data`)).rejects.toThrow();
   });
 
-  it('answers VM A from its link-local address (zone) the same', async () => {
-    const r = await get(`${addr.aLink}%${guestIf}`, `fe80::1%${guestIf}`, '/v1/meta-data');
-    expect(r.status).toBe(200);
-    expect(JSON.parse(r.body).publicKeys).toEqual([KEY_A]);
-    const keys = await get(`${addr.aLink}%${guestIf}`, `fe80::1%${guestIf}`, '/v1/public-keys');
-    expect(keys.body).toBe(`${KEY_A}\n`);
-  });
-
-  it("answers VM B with VM B's keys, never VM A's", async () => {
+  it("answers each VM from its own link-local and global addresses, on all its paths", async () => {
+    const a = { ll: `${linkLocalAddress(macOf(vmA))}%eth0`, global: slaacAddress(netA.prefix, macOf(vmA)) };
     for (const [from, to] of [
-      [addr.bGlobal, serverGlobal],
-      [`${addr.bLink}%${guestIf}`, `fe80::1%${guestIf}`],
+      [a.ll, 'fe80::1%eth0'],
+      [a.global, 'fe80::1%eth0'],
+      [a.global, gateway(netA)],
     ] as const) {
-      const r = await get(from, to, '/v1/meta-data');
-      expect(r.status).toBe(200);
-      const md = JSON.parse(r.body);
-      expect(md.hostname).toBe('vm-b');
-      expect(md.publicKeys).toEqual([KEY_B1, KEY_B2]);
-      expect(r.body).not.toContain(blobOf(KEY_A));
-      const h = await get(from, to, '/v1/hostname');
-      expect(h.body).toBe('vm-b\n');
+      const r = await get('a', from, to);
+      expect(r.status, `${from} → ${to}: ${JSON.stringify(r)}`).toBe(200);
+      expect(JSON.parse(r.body!)).toEqual({ instanceId: vmA.id, hostname: 'vm-a', publicKeys: [keyA] });
     }
+    // the NoCloud seed at http://[<prefix>::1]/nocloud/ (what stock cloud images will be pointed at)
+    const seed = await get('a', a.global, gateway(netA), '/nocloud/meta-data');
+    expect(parseYaml(seed.body!)).toMatchObject({ 'instance-id': vmA.id, 'local-hostname': 'vm-a', 'public-keys': [keyA] });
+    const os = await get('a', a.global, gateway(netA), '/openstack/latest/meta_data.json');
+    expect(JSON.parse(os.body!).uuid).toBe(vmA.id);
+    const ec2 = await get('a', a.ll, 'fe80::1%eth0', '/latest/meta-data/public-keys/0/openssh-key');
+    expect(ec2.body).toBe(keyA);
+    const b = await get('b', `${linkLocalAddress(macOf(vmB))}%eth0`, 'fe80::1%eth0', '/v1/public-keys');
+    expect(b.body).toBe(`${keyB}\n`);
+    const bGlobal = await get('b', slaacAddress(netB.prefix, macOf(vmB)), gateway(netB), '/v1/hostname');
+    expect(bGlobal.body).toBe('vm-b\n');
   });
 
-  it('refuses an EUI-64 address whose MAC no VM has: 403, no data', async () => {
-    const r = await get(addr.nobodyGlobal, serverGlobal, '/v1/meta-data');
-    expect(r.status).toBe(403);
-    expect(JSON.parse(r.body).code).toBe('FORBIDDEN');
-    noKeyMaterial(r.body);
-    expect(lookups).toContain(MAC_NOBODY);
+  it("refuses VM A's EUI-64 behind a foreign prefix: on another network's bridge, and routed in from outside", async () => {
+    const fromB = slaacAddress(netB.prefix, macOf(vmA));
+    refused(await get('x', fromB, 'fe80::1%eth0'));
+    refused(await get('x', fromB, gateway(netB)));
+    refused(await get('n', slaacAddress(foreignPrefix, macOf(vmA)), gateway(netA)));
   });
 
-  it('refuses a non-EUI-64 address without looking anything up', async () => {
-    const before = lookups.length;
-    for (const path of ['/v1/meta-data', '/openstack/latest/meta_data.json', '/latest/meta-data/public-keys/0/openssh-key', '/no/such/path']) {
-      const r = await get(addr.nonEui, serverGlobal, path);
-      expect(r.status, path).toBe(403);
-      expect(JSON.parse(r.body)).toMatchObject({ code: 'FORBIDDEN' });
-      noKeyMaterial(r.body);
-    }
-    expect(lookups.length).toBe(before);
+  it("refuses VM A's own addresses arriving on another network's bridge", async () => {
+    refused(await get('x', `${linkLocalAddress(macOf(vmA))}%eth0`, 'fe80::1%eth0'));
+    // VM A's global address on B's bridge: the listener is bound to B's bridge,
+    // A's /64 is not on it, so the connection is never even established.
+    const global = await get('x', slaacAddress(netA.prefix, macOf(vmA)), 'fe80::1%eth0', '/v1/meta-data', { timeoutMs: 3000 });
+    if (global.status !== undefined) refused(global);
+    else expect(global.error).toMatch(/ETIMEDOUT|EHOSTUNREACH|ECONNREFUSED/);
+    // …while VM A itself, on its own bridge, is still answered
+    expect((await get('a', `${linkLocalAddress(macOf(vmA))}%eth0`, 'fe80::1%eth0')).status).toBe(200);
   });
 
-  it('refuses ::1 on the loopback listener', async () => {
-    const res = await fetch(`http://[::1]:${loopPort}/v1/meta-data`);
+  it('refuses a connection from an interface that is not a network bridge', async () => {
+    const r = await get('n', `${linkLocalAddress(macOf(vmA))}%eth0`, 'fe80::1%eth0');
+    expect(r.error, JSON.stringify(r)).toBe('ECONNREFUSED');
+    // the host itself, from its own address on the network
+    const res = await fetch(`http://[${gateway(netA)}]:${port}/v1/public-keys`);
     expect(res.status).toBe(403);
-    noKeyMaterial(await res.text());
+    expect(await res.text()).not.toContain('ssh-');
   });
 
-  it('answers stock cloud-init paths over the link (OpenStack, EC2)', async () => {
-    const from = addr.bGlobal;
-    const versions = await get(from, serverGlobal, '/openstack');
-    expect(versions.body.split('\n')).toContain('latest');
-    const os = await get(from, serverGlobal, '/openstack/2018-08-27/meta_data.json');
-    expect(JSON.parse(os.body).public_keys).toEqual({ laptop: KEY_B1, desk: KEY_B2 });
-    const ec2 = await get(from, serverGlobal, '/2009-04-04/meta-data/public-keys/1/openssh-key');
-    expect(ec2.body).toBe(KEY_B2);
-    const token = await get(from, serverGlobal, '/latest/api/token', { method: 'PUT', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '60' } });
-    expect(token.status).toBe(200);
-    const withToken = await get(from, serverGlobal, '/latest/meta-data/instance-id', { headers: { 'X-aws-ec2-metadata-token': token.body } });
-    expect(withToken.body).toBe(vms.get(MAC_B)!.instanceId);
-    const stolen = await get(addr.aGlobal, serverGlobal, '/latest/meta-data/instance-id', { headers: { 'X-aws-ec2-metadata-token': token.body } });
-    expect(stolen.status).toBe(401);
+  it('follows bridges: a new one is served, a removed one let go, one made again served again', async () => {
+    const c0 = [`fe80::1%${bridge(netC)}`, gateway(netC)];
+    await ensureBridge(hostIp, bridge(netC), { globalAddress: `${gateway(netC)}/64` });
+    await until('the new bridge is served', () => c0.every((a) => listening().includes(a)), 10_000);
+    await removeBridge(hostIp, bridge(netC));
+    await until('the removed bridge is let go', () => !listening().some((a) => c0.includes(a)), 10_000);
+    // A's bridge made again (a new ifindex): VM A is answered again without a restart.
+    await removeBridge(hostIp, bridge(netA));
+    await ensureBridge(hostIp, bridge(netA), { globalAddress: `${gateway(netA)}/64` });
+    ip('link', 'set', hostEnd.a, 'master', bridge(netA));
+    ip('-n', ns.a, 'neigh', 'flush', 'dev', 'eth0'); // the new bridge has a new MAC
+    const again = await until(
+      'VM A answered on the new bridge',
+      async () => {
+        const r = await get('a', `${linkLocalAddress(macOf(vmA))}%eth0`, 'fe80::1%eth0', '/v1/instance-id', { timeoutMs: 2000 });
+        return r.status === 200 && r;
+      },
+      20_000,
+      200,
+    );
+    expect(again.body).toBe(`${vmA.id}\n`);
+    expect(daemon.child.exitCode).toBe(null);
   });
 
-  // The servers live in this process: the scripts run asynchronously so they can answer.
+  // The daemon is another process: the scripts run asynchronously.
   const sh = promisify(execFile);
 
   it('guest/ucloud-init (busybox sh + wget) installs the keys once and sets the hostname', async () => {
@@ -271,8 +347,8 @@ describe.skipIf(!canNetns)('metadata server on real IPv6 sockets (netns, veth)',
       writeFileSync(join(guestRoot, 'root', '.ssh', 'authorized_keys'), 'ssh-ed25519 AAAAhandmade user@elsewhere');
       const env = {
         PATH: `${bbDir}:/usr/bin:/bin`,
-        UCLOUD_IFACE: guestIf,
-        UCLOUD_METADATA_URL: `http://[fe80::1%${guestIf}]:${port}/`,
+        UCLOUD_IFACE: 'eth0',
+        UCLOUD_METADATA_URL: `http://[fe80::1%eth0]:${port}/`,
         UCLOUD_ROOT: guestRoot,
         UCLOUD_CONSOLE: join(guestRoot, 'console'),
         UCLOUD_HTTP_CLIENT: 'wget',
@@ -282,7 +358,7 @@ describe.skipIf(!canNetns)('metadata server on real IPv6 sockets (netns, veth)',
       const script = join(root, 'guest', 'ucloud-init');
       // its own UTS namespace: setting the hostname must not touch this machine's
       const run = async () => {
-        const { stdout } = await sh(IP!, ['netns', 'exec', ns, 'unshare', '--uts', '/usr/bin/busybox', 'sh', '-c', `busybox sh "$0" && echo "HOSTNAME=$(hostname)"`, script], {
+        const { stdout } = await sh(IP!, ['netns', 'exec', ns.a, 'unshare', '--uts', '/usr/bin/busybox', 'sh', '-c', `busybox sh "$0" && echo "HOSTNAME=$(hostname)"`, script], {
           env,
           encoding: 'utf8',
           timeout: 60_000,
@@ -295,45 +371,40 @@ describe.skipIf(!canNetns)('metadata server on real IPv6 sockets (netns, veth)',
       const second = await run();
       expect(second.console).toBe('UCLOUD-INIT-DONE keys=1\n');
       const ak = readFileSync(join(guestRoot, 'root', '.ssh', 'authorized_keys'), 'utf8');
-      expect(ak).toBe(`ssh-ed25519 AAAAhandmade user@elsewhere\n${KEY_A}\n`);
+      expect(ak).toBe(`ssh-ed25519 AAAAhandmade user@elsewhere\n${keyA}\n`);
       expect(statSync(join(guestRoot, 'root', '.ssh', 'authorized_keys')).mode & 0o777).toBe(0o600);
       expect(statSync(join(guestRoot, 'root', '.ssh')).mode & 0o777).toBe(0o700);
       expect(readFileSync(join(guestRoot, 'etc', 'hostname'), 'utf8')).toBe('vm-a\n');
     } finally {
       rmSync(guestRoot, { recursive: true, force: true });
     }
-  });
+  }, 90_000);
 
-  it('guest/ucloud-init with curl says FAILED when the server refuses it', async () => {
+  it('guest/ucloud-init with curl says FAILED when the server refuses it (VM A\'s MAC on the wrong bridge)', async () => {
     const guestRoot = mkdtempSync(join(tmpdir(), 'ucloud-md-guest-'));
     try {
-      const { stdout: out } = await sh(
-        IP!,
-        ['netns', 'exec', ns, 'sh', '-c', `sh "$0" || echo "rc=$?"`, join(root, 'guest', 'ucloud-init')],
-        {
-          env: {
-            PATH: '/usr/bin:/bin',
-            UCLOUD_IFACE: guestIf,
-            // a server that knows no VM: every try is a 403
-            UCLOUD_METADATA_URL: `http://[fe80::1%${guestIf}]:${refuserPort}`,
-            UCLOUD_ROOT: guestRoot,
-            UCLOUD_CONSOLE: join(guestRoot, 'console'),
-            UCLOUD_HTTP_CLIENT: 'curl',
-            UCLOUD_ADDR_TIMEOUT: '1',
-            UCLOUD_FETCH_TRIES: '2',
-            UCLOUD_SET_HOSTNAME: '0',
-          },
-          encoding: 'utf8',
-          timeout: 60_000,
+      const { stdout: out } = await sh(IP!, ['netns', 'exec', ns.x, 'sh', '-c', `sh "$0" || echo "rc=$?"`, join(root, 'guest', 'ucloud-init')], {
+        env: {
+          PATH: '/usr/bin:/bin',
+          UCLOUD_IFACE: 'eth0',
+          UCLOUD_METADATA_URL: `http://[fe80::1%eth0]:${port}`,
+          UCLOUD_ROOT: guestRoot,
+          UCLOUD_CONSOLE: join(guestRoot, 'console'),
+          UCLOUD_HTTP_CLIENT: 'curl',
+          UCLOUD_ADDR_TIMEOUT: '1',
+          UCLOUD_FETCH_TRIES: '2',
+          UCLOUD_SET_HOSTNAME: '0',
         },
-      );
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
       expect(readFileSync(join(guestRoot, 'console'), 'utf8')).toMatch(/^UCLOUD-INIT-FAILED no answer from the metadata server/);
       expect(out).toContain('rc=1');
       expect(existsSync(join(guestRoot, 'root', '.ssh', 'authorized_keys'))).toBe(false);
     } finally {
       rmSync(guestRoot, { recursive: true, force: true });
     }
-  });
+  }, 60_000);
 });
 
 // ------------------------------------------------------------------------
@@ -346,7 +417,7 @@ describe('metadata server paths (inject)', () => {
   let app: FastifyInstance;
 
   beforeAll(async () => {
-    app = buildMetadataServer({ lookup, log });
+    app = buildMetadataServer({ lookup, log, arrival: () => NET });
     await app.ready();
   });
   afterAll(() => app.close());
@@ -360,7 +431,13 @@ describe('metadata server paths (inject)', () => {
       ['loopback', '::1'],
       ['IPv4', '127.0.0.1'],
       ['privacy address', 'fd00:1:2:3:a9c4:31f2:8be0:1d07'],
-      ['unknown MAC', linkLocalAddress(MAC_NOBODY)],
+      ['unknown MAC', `${linkLocalAddress(MAC_NOBODY)}%br-u1`],
+      ["a VM's EUI-64 in a foreign prefix", slaacAddress('2001:db8:ffff:1::/64', MAC_B)],
+      ["a VM's EUI-64 in another network's prefix", slaacAddress(OTHER_NET.prefix, MAC_B)],
+      ["a VM's link-local address arriving on another bridge", `${linkLocalAddress(MAC_A)}%br-u2`],
+      ['a link-local address without its arrival interface', linkLocalAddress(MAC_A)],
+      ["another network's VM, at its own address", slaacAddress(OTHER_NET.prefix, MAC_C)],
+      ["another network's VM, with an address in this network", slaacAddress(NET.prefix, MAC_C)],
     ])('%s → 403 without data', async (_why, remoteAddress) => {
       for (const url of ['/', '/v1/meta-data', '/openstack/latest/meta_data.json', '/latest/meta-data/', '/nocloud/meta-data', '/nope']) {
         const r = await get(url, remoteAddress);
@@ -369,6 +446,22 @@ describe('metadata server paths (inject)', () => {
         expect(Object.keys(r.json()).sort()).toEqual(['code', 'message']);
         noKeyMaterial(r.body);
       }
+    });
+
+    it('refuses what arrived on no network bridge, whatever the source', async () => {
+      const nowhere = buildMetadataServer({ lookup, log, arrival: () => undefined });
+      const r = await nowhere.inject({ url: '/v1/meta-data', remoteAddress: B });
+      expect(r.statusCode).toBe(403);
+      noKeyMaterial(r.body);
+      await nowhere.close();
+    });
+
+    it('refuses a source with no EUI-64, or outside the network, without looking anything up', async () => {
+      const before = lookups.length;
+      for (const remoteAddress of ['fd00:1:2:3::1234', '::1', slaacAddress('2001:db8::/64', MAC_A), `${linkLocalAddress(MAC_A)}%eth9`]) {
+        expect((await get('/v1/meta-data', remoteAddress)).statusCode).toBe(403);
+      }
+      expect(lookups.length).toBe(before);
     });
 
     it('ignores X-Forwarded-For and friends', async () => {
@@ -383,7 +476,7 @@ describe('metadata server paths (inject)', () => {
     });
 
     it('a lookup that fails is a 500 without internals', async () => {
-      const broken = buildMetadataServer({ lookup: async () => Promise.reject(new Error('etcd said no at 10.1.2.3')), log });
+      const broken = buildMetadataServer({ lookup: async () => Promise.reject(new Error('etcd said no at 10.1.2.3')), log, arrival: () => NET });
       const r = await broken.inject({ url: '/v1/meta-data', remoteAddress: B });
       expect(r.statusCode).toBe(500);
       expect(r.body).not.toContain('etcd');
@@ -402,8 +495,10 @@ describe('metadata server paths (inject)', () => {
             { name: 'junk', key: 'not a key' },
             { name: 'good', key: KEY_B2 },
           ],
+          nics: nicOn(MAC_B, NET),
         }),
         log,
+        arrival: () => NET,
       });
       const r = await odd.inject({ url: '/v1/public-keys', remoteAddress: B });
       expect(r.body).toBe(`${KEY_A}\n${KEY_B2}\n`);
@@ -534,7 +629,7 @@ describe('metadata server paths (inject)', () => {
     });
 
     it('a VM without keys has no public-keys/ entry', async () => {
-      const bare = buildMetadataServer({ lookup: async () => ({ instanceId: 'i-bare', hostname: 'bare', owner: 'dave', publicKeys: [] }), log });
+      const bare = buildMetadataServer({ lookup: async () => ({ instanceId: 'i-bare', hostname: 'bare', owner: 'dave', publicKeys: [], nics: nicOn(MAC_B, NET) }), log, arrival: () => NET });
       const r = await bare.inject({ url: '/latest/meta-data/', remoteAddress: B });
       expect(r.body).toBe('hostname\ninstance-id\nlocal-hostname\nmac');
       expect((await bare.inject({ url: '/latest/meta-data/public-keys/', remoteAddress: B })).statusCode).toBe(404);
@@ -588,5 +683,34 @@ describe('metadata server paths (inject)', () => {
         expect((await get('/latest/api/token')).statusCode).toBe(404);
       });
     });
+  });
+});
+
+describe('identity = prefix + interface id + arrival (pure)', () => {
+  it('takes the MAC only from an address a NIC of the arrival network forms', () => {
+    expect(claimedMac(slaacAddress(NET.prefix, MAC_A), NET)).toEqual({ mac: MAC_A });
+    expect(claimedMac(`${linkLocalAddress(MAC_A)}%br-u1`, NET)).toEqual({ mac: MAC_A });
+    // written differently, same address
+    expect(claimedMac(slaacAddress(NET.prefix, MAC_A).toUpperCase().replace('FD00:1:2:3:', 'fd00:0001:0002:0003:'), NET)).toEqual({ mac: MAC_A });
+    for (const source of [
+      slaacAddress(OTHER_NET.prefix, MAC_A),
+      `${linkLocalAddress(MAC_A)}%br-u2`,
+      linkLocalAddress(MAC_A),
+      `${slaacAddress(NET.prefix, MAC_A)}%br-u1`,
+      'fd00:1:2:3::1',
+      '10.0.0.1',
+      '',
+    ]) {
+      expect(claimedMac(source, NET), source).toHaveProperty('refused');
+    }
+  });
+
+  it('wants the NIC with that MAC on the arrival VNI and /64', () => {
+    expect(nicOnArrival(nicOn(MAC_A, NET), MAC_A, NET)).toBe(true);
+    expect(nicOnArrival([{ mac: MAC_A, vni: 7, prefix: 'fd00:1:2:3:0::/64' }], MAC_A, NET)).toBe(true);
+    expect(nicOnArrival(nicOn(MAC_A, NET), MAC_B, NET)).toBe(false);
+    expect(nicOnArrival(nicOn(MAC_A, OTHER_NET), MAC_A, NET)).toBe(false);
+    expect(nicOnArrival([{ mac: MAC_A, vni: 7, prefix: OTHER_NET.prefix }], MAC_A, NET)).toBe(false);
+    expect(nicOnArrival([{ mac: MAC_A, vni: 8, prefix: NET.prefix }], MAC_A, NET)).toBe(false);
   });
 });

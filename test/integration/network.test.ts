@@ -4,6 +4,7 @@
 // whose host end stands in for the tap (a tap needs QEMU to carry frames).
 // No traffic leaves the namespaces this file creates.
 
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,17 +13,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/common/exec.js';
 import { formatIPv6, parseIPv6 } from '../../src/host/network/addr.js';
 import { ensureNicFilter, listNicChain, readFilterTable, removeNicFilter, renderNicRules } from '../../src/host/network/antispoof.js';
+import { ensureHostFirewall, readHostFirewall, removeHostFirewall } from '../../src/host/network/hostfw.js';
 import { defaultGroup, HostNetwork, tapMacFor } from '../../src/host/network/index.js';
 import { Ip } from '../../src/host/network/ip.js';
 import { renderRadvdConf } from '../../src/host/network/radvd.js';
 import { listPeers } from '../../src/host/network/vxlan.js';
 
-const tag = randomBytes(2).toString('hex');
+// Four hex digits without a leading zero, so addresses built from it are already canonical.
+const tag = (0x1000 + (randomBytes(2).readUInt16BE() % 0xf000)).toString(16);
 const NS = { u: `ucl-u-${tag}`, h1: `ucl-h1-${tag}`, h2: `ucl-h2-${tag}`, g1: `ucl-g1-${tag}`, g2: `ucl-g2-${tag}` };
 const VNI = 0x10000 + randomBytes(2).readUInt16BE();
 const VNI2 = VNI + 1;
+const VNI3 = VNI + 2; // the victim network of the VXLAN-injection test
 const PREFIX = `fd42:${tag}:0:1::/64`;
 const PREFIX2 = `fd42:${tag}:0:2::/64`;
+const PREFIX3 = `fd42:${tag}:0:4::/64`;
 const UNDERLAY = { h1: `fdff:${tag}::1`, h2: `fdff:${tag}::2` };
 const MAC = { g1: '52:54:00:12:00:01', g2: '52:54:00:12:00:02' };
 const PORT = { g1: `vm1-${tag}`, g2: `vm2-${tag}` };
@@ -141,7 +146,7 @@ describe('host networking (bridge, VXLAN, radvd, taps, anti-spoofing) in network
   });
 
   afterAll(async () => {
-    for (const [hn, vni] of [[hn1, VNI], [hn1, VNI2], [hn2, VNI], [hn2, VNI2]] as const) {
+    for (const [hn, vni] of [[hn1, VNI], [hn1, VNI2], [hn1, VNI3], [hn2, VNI], [hn2, VNI2]] as const) {
       await hn?.removeNetwork(vni).catch((err: unknown) => console.error('cleanup:', err));
     }
     for (const ns of Object.values(NS)) await sh('ip', ['netns', 'del', ns]).catch(() => undefined);
@@ -219,6 +224,109 @@ describe('host networking (bridge, VXLAN, radvd, taps, anti-spoofing) in network
     }
     expect(await ping(NS.g1, g2addr, { attempts: 3 })).toBe(true);
   });
+
+  it('keeps a guest off every host address but ND and metadata, and its VXLAN off other networks (issue 7)', async () => {
+    // The victim: another network on the same host (no guest needed: what
+    // counts is a frame entering its bridge from its VXLAN port).
+    const victim = await hn1.ensureNetwork({ vni: VNI3, prefix: PREFIX3 });
+    const fw = await readHostFirewall(ip1);
+    expect([...(fw?.bridges ?? [])].sort()).toEqual([hn1.bridgeName(VNI), victim.bridge].sort());
+    expect([...(fw?.metadata.get(victim.bridge) ?? [])].sort()).toEqual([`fd42:${tag}:0:4::1`, 'fe80::1']);
+    expect([...(fw?.underlays ?? [])]).toEqual(['eth0']);
+    // The kernel binds one VXLAN socket to [::]:4789 whatever local/dev the devices have.
+    expect((await inNs(NS.h1, 'ss', ['-Hnlu', 'sport = :4789'])).stdout).toMatch(/\[::\]:4789/);
+    expect((await ip1.linkShow(victim.vxlan))?.linkinfo?.info_data).toMatchObject({ local6: UNDERLAY.h1, link: 'eth0' });
+    await run('ip', ['netns', 'exec', NS.h1, 'nft', '-f', '-'], {
+      input: `add table bridge uctest\nadd chain bridge uctest pre { type filter hook prerouting priority -300; }\nadd rule bridge uctest pre iifname ${victim.vxlan} counter\n`,
+    });
+    const injected = async () => {
+      const out = JSON.parse((await inNs(NS.h1, 'nft', ['-j', 'list', 'chain', 'bridge', 'uctest', 'pre'])).stdout) as { nftables: { rule?: { expr: { counter?: { packets: number } }[] } }[] };
+      return out.nftables.flatMap((o) => o.rule?.expr ?? []).reduce((n, e) => n + (e.counter?.packets ?? 0), 0);
+    };
+    // What the victim's VXLAN device learned (remote MAC → underlay address): its multicast default entry aside, nothing.
+    const learned = async () => {
+      const rows = JSON.parse((await ip1.bridge(['-j', 'fdb', 'show', 'dev', victim.vxlan])).stdout || '[]') as { mac: string; dst?: string }[];
+      return rows.filter((r) => r.dst && r.mac !== '00:00:00:00:00:00').map((r) => ({ mac: r.mac, dst: r.dst }));
+    };
+    const dropped = async () => (await readHostFirewall(ip1))?.counters.vm_vxlan?.packets ?? 0;
+    // g1 reaches the other addresses "routed" through fe80::1.
+    for (const dst of [PREFIX3, `${UNDERLAY.h1}/128`]) await sh('ip', ['-n', NS.g1, '-6', 'route', 'replace', dst, 'via', 'fe80::1', 'dev', 'eth0']);
+    const targets = ['fe80::1%eth0', `fd42:${tag}:0:1::1`, `fd42:${tag}:0:4::1`, UNDERLAY.h1];
+    // A VXLAN header with the victim's VNI; inner frame: an IPv6/UDP packet to
+    // all nodes, broadcast from a made-up MAC (the kernel drops an inner frame
+    // shorter than its IPv6 header, so it must be whole).
+    const vxlan = Buffer.alloc(8 + 14 + 40 + 16);
+    vxlan.writeUInt32BE(0x08000000, 0);
+    vxlan.writeUInt32BE(VNI3 * 256, 4);
+    Buffer.from('ffffffffffff5254000bad0186dd', 'hex').copy(vxlan, 8);
+    vxlan.writeUInt32BE(0x60000000, 22);
+    vxlan.writeUInt16BE(16, 26);
+    vxlan.writeUInt8(17, 28);
+    vxlan.writeUInt8(64, 29);
+    Buffer.from(parseIPv6(`fd42:${tag}:0:4::bad`).toString(16).padStart(32, '0'), 'hex').copy(vxlan, 30);
+    Buffer.from(parseIPv6('ff02::1').toString(16).padStart(32, '0'), 'hex').copy(vxlan, 46);
+    vxlan.writeUInt16BE(7, 62);
+    vxlan.writeUInt16BE(7, 64);
+    vxlan.writeUInt16BE(16, 66);
+    Buffer.from('XTENANT!').copy(vxlan, 70);
+    const send = () =>
+      run('ip', ['netns', 'exec', NS.g1, process.execPath, '-e', `
+        const s = require('dgram').createSocket('udp6'); const p = Buffer.from(process.argv[1], 'hex'); const t = JSON.parse(process.argv[2]);
+        let n = 0; for (const a of t) s.send(p, 4789, a, (e) => { if (e) throw e; if (++n === t.length) s.close(); });`, vxlan.toString('hex'), JSON.stringify(targets)], { timeoutMs: 10_000 });
+
+    const before = await dropped();
+    await send();
+    // Every datagram reached the host and was dropped there (the event the negative waits for) ...
+    await until('the firewall dropped all 4 datagrams', async () => (await dropped()) - before === targets.length, 5000);
+    // ... and none entered the victim's bridge, nor taught its VXLAN an address.
+    expect(await injected()).toBe(0);
+    expect(await learned()).toEqual([]);
+
+    // Control: without the firewall the same datagrams are injected (the hole of issue 7).
+    await removeHostFirewall(ip1);
+    try {
+      await send();
+      await until('the injected frames to arrive without the firewall', async () => (await injected()) >= targets.length, 5000);
+      expect(await learned()).toContainEqual({ mac: '52:54:00:0b:ad:01', dst: expect.any(String) });
+    } finally {
+      // What an agent restart does: the table and every network's elements come back.
+      await hn1.ensureNetwork({ vni: VNI, prefix: PREFIX });
+      await hn1.ensureNetwork({ vni: VNI3, prefix: PREFIX3 });
+    }
+    expect((await readHostFirewall(ip1))?.bridges.size).toBe(2);
+
+    // TCP: only port 80 of the guest's own bridge addresses; the host's own connections to the guest still work.
+    const server = spawn('ip', ['netns', 'exec', NS.h1, process.execPath, '-e', `
+      const net = require('net'); for (const p of [80, 81]) net.createServer((c) => c.end('port' + p)).listen(p, '::');`], { stdio: 'ignore' });
+    const connect = (ns: string, host: string, port: number) =>
+      run('ip', ['netns', 'exec', ns, process.execPath, '-e', `
+        const c = require('net').connect({ host: process.argv[1], port: +process.argv[2] }); let b = '';
+        c.on('data', (d) => (b += d)); c.on('end', () => { console.log(b); process.exit(0); }); c.on('error', () => process.exit(3));
+        setTimeout(() => process.exit(4), 3000);`, host, String(port)], { timeoutMs: 10_000, okCodes: [0, 3, 4] });
+    await until('test servers listen', async () => (await connect(NS.g1, 'fe80::1%eth0', 80)).stdout.includes('port80'), 10_000);
+    expect((await connect(NS.g1, `fd42:${tag}:0:1::1`, 80)).stdout).toContain('port80');
+    const refusedBefore = (await readHostFirewall(ip1))?.counters.vm_dropped?.packets ?? 0;
+    for (const [host, port] of [['fe80::1%eth0', 81], [`fd42:${tag}:0:4::1`, 80], [UNDERLAY.h1, 80]] as const) {
+      const r = await connect(NS.g1, host, port);
+      expect(r.code, `${host} port ${port}`).toBe(4); // no answer at all, not even a reset
+    }
+    expect(((await readHostFirewall(ip1))?.counters.vm_dropped?.packets ?? 0) - refusedBefore).toBeGreaterThanOrEqual(3);
+    const g1srv = spawn('ip', ['netns', 'exec', NS.g1, process.execPath, '-e', `
+      require('net').createServer((c) => c.end('guest')).listen(2222, '::');`], { stdio: 'ignore' });
+    await until('the host reaches a guest service', async () => (await connect(NS.h1, globalOf(MAC.g1), 2222)).stdout.includes('guest'), 8000);
+    // The guest still pings its host (kernel-answered) and its neighbour over VXLAN.
+    expect(await ping(NS.g1, `fd42:${tag}:0:1::1`, { attempts: 3 })).toBe(true);
+    expect(await ping(NS.g1, globalOf(MAC.g2), { attempts: 3 })).toBe(true);
+    server.kill();
+    g1srv.kill();
+
+    await hn1.removeNetwork(VNI3);
+    const after = await readHostFirewall(ip1);
+    expect(after?.bridges.has(victim.bridge)).toBe(false);
+    expect(after?.metadata.has(victim.bridge)).toBe(false);
+    await sh('ip', ['netns', 'exec', NS.h1, 'nft', 'delete', 'table', 'bridge', 'uctest']);
+    expect(await ensureHostFirewall(ip1, { underlay: 'eth0' })).toMatchObject({ underlays: new Set(['eth0']) });
+  }, 90_000);
 
   it('makes a real tap on the bridge, with its rules, and removes both', async () => {
     const mac = '52:54:00:12:00:09';

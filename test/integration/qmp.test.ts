@@ -42,7 +42,7 @@ describe('QEMU under QMP (TCG)', () => {
       machine: 'pc',
       disks,
       nics: [],
-      paths: { pidFile: join(vmDir, 'qemu.pid'), qmpSocket: join(vmDir, 'qmp.sock'), serialLog: join(vmDir, 'serial.log') },
+      paths: { pidFile: join(vmDir, 'qemu.pid'), qmpSocket: join(vmDir, 'qmp.sock'), serialSocket: join(vmDir, 'serial.sock') },
     };
   }
 
@@ -85,7 +85,7 @@ describe('QEMU under QMP (TCG)', () => {
       spec = vmSpec('life');
       const r = await start(spec);
       pid = r.pid;
-      console.log(`launch (spawn → daemonized, pid file written): ${r.launchMs.toFixed(0)} ms`);
+      console.log(`launch (spawn → QMP answers, pid file written): ${r.launchMs.toFixed(0)} ms`);
       expect(await readPidFile(spec.paths.pidFile)).toBe(pid);
       expect(isOurQemu(pid, spec.id)).toBe(true);
       expect(isOurQemu(pid, randomUUID())).toBe(false);

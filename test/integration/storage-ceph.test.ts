@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UcloudError } from '../../src/common/errors.js';
 import { run } from '../../src/common/exec.js';
-import type { ImageVolume } from '../../src/storage/driver.js';
+import { importUserFile } from '../../src/scanners/image-source.js';
+import type { ImageVolume, ProgressFn } from '../../src/storage/driver.js';
 import { CephDriver, cephDriver } from '../../src/storage/drivers/ceph.js';
 import { RbdClient } from '../../src/storage/rbd.js';
 import { startCeph, uniquePool, type TestCeph } from '../helpers/ceph.js';
@@ -43,6 +44,16 @@ async function makeQcow2(path: string, size: string, writes: string[] = []): Pro
   for (const w of writes) await run('qemu-io', ['-f', 'qcow2', '-c', w, path]);
 }
 
+/** Imports a qcow2 as the imagescanner would after inspecting it: the driver gets an open descriptor. */
+async function importFrom(name: string, path: string, virtualSize: number, onProgress?: ProgressFn): Promise<ImageVolume> {
+  const fh = await open(path, 'r');
+  try {
+    return await driver.importImage(name, { fd: fh.fd, format: 'qcow2', virtualSize }, onProgress);
+  } finally {
+    await fh.close();
+  }
+}
+
 function ms(t0: bigint): number {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
@@ -68,7 +79,7 @@ afterAll(async () => {
 });
 
 describe('settings and check()', () => {
-  it('refuses bad settings with INVALID_CONFIG', () => {
+  it('refuses bad settings with INVALID_STORE_SETTINGS', () => {
     const bad: Record<string, unknown>[] = [
       {},
       { pool: '' },
@@ -79,6 +90,12 @@ describe('settings and check()', () => {
       { pool: 'ok', user: 'client.admin' },
       { pool: 'ok', user: 7 },
       { pool: 'ok', confpath: '/etc/ceph/ceph.conf' },
+      { pool: 'a'.repeat(300) },
+      { pool: 'ok\0' },
+      { pool: '.mgr' },
+      { pool: 'ok', conf: '/proc/self/environ' },
+      { pool: 'ok', conf: '/etc/ceph/ceph\0.conf' },
+      { pool: 'ok', conf: `/etc/${'c'.repeat(300)}.conf` },
     ];
     for (const settings of bad) {
       let code = '';
@@ -87,10 +104,20 @@ describe('settings and check()', () => {
       } catch (err) {
         code = (err as UcloudError).code;
       }
-      expect(code, JSON.stringify(settings)).toBe('INVALID_CONFIG');
+      expect(code, JSON.stringify(settings)).toBe('INVALID_STORE_SETTINGS');
     }
     const d = cephDriver({ pool: 'rbd' });
     expect(d.driver).toBe('ceph');
+    // A ref from a record that is not pool/image (a path, an option string) is refused before any rbd call.
+    for (const ref of ['../../dev/sda', 'rbd/../x', 'rbd/img:conf=/tmp/evil', 'rbd/a/b', 'rbd/\0']) {
+      let code = '';
+      try {
+        d.qemuDrive({ ref, format: 'raw' });
+      } catch (err) {
+        code = (err as UcloudError).code;
+      }
+      expect(code, ref).toBe('INVALID_STORAGE_REF');
+    }
     expect(d.capabilities).toEqual({ shared: true, cowClones: true, streamingImport: true });
   });
 
@@ -127,7 +154,7 @@ describe('images and copy-on-write disks', () => {
     const src = join(work, 'small.qcow2');
     await makeQcow2(src, '64M', ['write -P 0xab 0 1M']);
     const progress: [number, number][] = [];
-    image = await driver.importImage(name, { path: src, format: 'qcow2', virtualSize: 64 * MiB }, (done, total) => progress.push([done, total]));
+    image = await importFrom(name, src, 64 * MiB, (done, total) => progress.push([done, total]));
     expect(image).toEqual({ ref: `${pool}/img-${name}`, format: 'raw', virtualSize: 64 * MiB });
     const info = await rbd.info(pool, `img-${name}`);
     expect(info?.size).toBe(64 * MiB);
@@ -141,7 +168,7 @@ describe('images and copy-on-write disks', () => {
 
   it('refuses to import over an existing image', async () => {
     const src = join(work, 'small.qcow2');
-    expect(await codeOf(driver.importImage(name, { path: src, format: 'qcow2', virtualSize: 64 * MiB }))).toBe('IMAGE_EXISTS');
+    expect(await codeOf(importFrom(name, src, 64 * MiB))).toBe('IMAGE_EXISTS');
     expect(await rbd.snapList(pool, `img-${name}`)).toMatchObject([{ name: 'base', protected: true }]);
   });
 
@@ -226,8 +253,8 @@ describe('images and copy-on-write disks', () => {
 
 describe('failed imports leave nothing behind', () => {
   it('a nonexistent source', async () => {
-    const code = await codeOf(driver.importImage('ghost', { path: join(work, 'nope.qcow2'), format: 'qcow2', virtualSize: 64 * MiB }));
-    expect(code).toBe('IMAGE_INVALID');
+    const code = await codeOf(importUserFile({ ownerDir: work, name: 'nope.qcow2' }, driver, 'ghost'));
+    expect(code).toBe('FILE_NOT_FOUND');
     expect(await rbd.list(pool)).toEqual([]);
   });
 
@@ -247,7 +274,7 @@ describe('failed imports leave nothing behind', () => {
     } finally {
       await fh.close();
     }
-    const err = await rejection(driver.importImage('broken', { path: src, format: 'qcow2', virtualSize: 2 * GiB }));
+    const err = await rejection(importFrom('broken', src, 2 * GiB));
     expect(err.code).toBe('STORAGE_FAILED');
     expect(err.message).toMatch(/qemu-img convert failed/); // it failed while copying into the created image
     expect(await rbd.list(pool)).toEqual([]);
@@ -259,7 +286,7 @@ describe('failed imports leave nothing behind', () => {
     await rbd.snapProtect(pool, 'img-phoenix.part', 'base');
     const src = join(work, 'phoenix.qcow2');
     await makeQcow2(src, '8M', ['write -P 0x5a 0 64k']);
-    const img = await driver.importImage('phoenix', { path: src, format: 'qcow2', virtualSize: 8 * MiB });
+    const img = await importFrom('phoenix', src, 8 * MiB);
     expect(await rbd.list(pool)).toEqual(['img-phoenix']);
     await expectPattern(driver.rbdUri(pool, 'img-phoenix'), 0x5a, 0, 64 * 1024);
     await driver.deleteImage(img);
@@ -276,7 +303,7 @@ describe('figures (logged, not asserted)', () => {
       const src = join(work, `sparse-${label}.qcow2`);
       await makeQcow2(src, String(size), ['write -P 0x42 0 4M']);
       const t0 = process.hrtime.bigint();
-      const img = await driver.importImage(`sparse-${label.toLowerCase()}`, { path: src, format: 'qcow2', virtualSize: size });
+      const img = await importFrom(`sparse-${label.toLowerCase()}`, src, size);
       const importMs = ms(t0);
       const t1 = process.hrtime.bigint();
       const disk = await driver.createDisk(`clone-${label.toLowerCase()}`, img.virtualSize + GiB, img);
@@ -303,7 +330,7 @@ describe('figures (logged, not asserted)', () => {
 
     // one copy at a time in the (RAM-backed) OSD, each checked against the source
     t0 = process.hrtime.bigint();
-    const img = await driver.importImage('random', { path: src, format: 'qcow2', virtualSize: 200 * MiB });
+    const img = await importFrom('random', src, 200 * MiB);
     const importMs = ms(t0);
     await run('qemu-img', ['compare', '-q', '-f', 'raw', '-F', 'raw', driver.rbdUri(pool, 'img-random'), raw]);
     await driver.deleteImage(img);
@@ -323,7 +350,7 @@ describe('figures (logged, not asserted)', () => {
       [
         `200 MiB of random data:`,
         `  qemu-img convert qcow2 → local raw file: ${localMs.toFixed(0)} ms (${rate(200 * MiB, localMs)})`,
-        `  driver.importImage qcow2 → rbd (qemu-img rbd driver + snapshot + rename): ${importMs.toFixed(0)} ms (${rate(200 * MiB, importMs)})`,
+        `  driver.importImage qcow2 → rbd (sandboxed qemu-img → qemu-nbd → rbd + snapshot + rename): ${importMs.toFixed(0)} ms (${rate(200 * MiB, importMs)})`,
         `  rbd import raw file: ${fileMs.toFixed(0)} ms (${rate(200 * MiB, fileMs)})`,
         `  rbd import - (raw on stdin): ${stdinMs.toFixed(0)} ms (${rate(200 * MiB, stdinMs)})`,
       ].join('\n'),

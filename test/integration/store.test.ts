@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/common/logger.js';
+import { silentLogger, type Logger } from '../../src/common/logger.js';
 import { Informer } from '../../src/store/informer.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { Store } from '../../src/store/store.js';
@@ -14,7 +14,7 @@ describe('etcd store (real etcd)', () => {
 
   beforeAll(async () => {
     etcd = await startTestEtcd();
-    store = new Store({ endpoints: [etcd.url], prefix: '/t/' });
+    store = new Store(etcd.storeOptions('/t/'));
   });
   afterAll(async () => {
     store.close();
@@ -84,5 +84,62 @@ describe('etcd store (real etcd)', () => {
     await store.put(Kinds.user, Keys.user('dave'), user('dave'));
     await until('dave seen on the new watch', () => inf.get(Keys.user('dave')));
     await inf.stop();
+  });
+  describe('records that fail their schema', () => {
+    const logged: { key: string; modRevision: string }[] = [];
+    const log = { error: (o: { key: string; modRevision: string }) => logged.push(o) } as unknown as Logger;
+    let s: Store;
+    beforeAll(() => {
+      s = new Store({ ...etcd.storeOptions('/bad/'), log });
+    });
+    afterAll(() => s.close());
+
+    it('are skipped by list (named in `skipped`) and logged once per key and revision, not on every list', async () => {
+      await s.put(Kinds.user, Keys.user('ann'), user('ann'));
+      await s.ns.put(Keys.user('broken')).value('{"name": 42}');
+      await s.ns.put(Keys.user('garbage')).value('not json at all');
+      await s.put(Kinds.user, Keys.user('zed'), user('zed'));
+      for (let i = 0; i < 3; i++) {
+        const res = await s.list(Kinds.user, Keys.users());
+        expect(res.items.map((x) => x.value.name)).toEqual(['ann', 'zed']);
+        expect(res.skipped.sort()).toEqual([Keys.user('broken'), Keys.user('garbage')]);
+      }
+      expect(logged.map((l) => l.key).sort()).toEqual([Keys.user('broken'), Keys.user('garbage')]);
+      // a new revision of a bad record is news: logged once more
+      await s.ns.put(Keys.user('broken')).value('{"name": 43}');
+      await s.list(Kinds.user, Keys.users());
+      await s.list(Kinds.user, Keys.users());
+      expect(logged.filter((l) => l.key === Keys.user('broken'))).toHaveLength(2);
+      await s.delete(Keys.user('garbage'));
+    });
+
+    it('never stall an informer: it starts, keeps watching, and keeps the last good value of a record that goes bad', async () => {
+      const inf = new Informer(s, Kinds.user, Keys.users(), silentLogger);
+      // Before: list threw on the bad record and start() retried for ever.
+      await Promise.race([inf.start(), new Promise((_, reject) => setTimeout(() => reject(new Error('informer did not start past a bad record')), 10_000))]);
+      expect(inf.unreadable.has(Keys.user('broken'))).toBe(true);
+      expect(inf.get(Keys.user('ann'))?.value.name).toBe('ann');
+
+      const ann = inf.get(Keys.user('ann'))!;
+      await s.ns.put(Keys.user('ann')).value('{"name": "ann", "role": "root"}');
+      // The next good write is the event that shows the watch went past the bad one.
+      await s.put(Kinds.user, Keys.user('bea'), user('bea'));
+      await until('bea seen after a bad write', () => inf.get(Keys.user('bea')));
+      expect(inf.get(Keys.user('ann'))).toEqual(ann);
+      expect(inf.unreadable.has(Keys.user('ann'))).toBe(true);
+
+      // A re-list (as after a compaction) keeps it too: a corrupt record is not a deleted one.
+      const internals = inf as unknown as { watcher: { cancel(): Promise<void> }; relist(): Promise<void> };
+      await internals.watcher.cancel();
+      await internals.relist();
+      expect(inf.get(Keys.user('ann'))).toEqual(ann);
+
+      await s.put(Kinds.user, Keys.user('ann'), { ...user('ann'), role: 'admin' });
+      await until('ann readable again', () => inf.get(Keys.user('ann'))?.value.role === 'admin');
+      expect(inf.unreadable.has(Keys.user('ann'))).toBe(false);
+      await s.delete(Keys.user('broken'));
+      await until('broken gone', () => !inf.unreadable.has(Keys.user('broken')));
+      await inf.stop();
+    });
   });
 });

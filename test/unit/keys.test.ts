@@ -10,8 +10,8 @@ describe('key layout', () => {
     expect(Keys.host('hv1')).toBe('host/hv1');
     expect(Keys.hostAlive('hv1')).toBe('host-alive/hv1');
     expect(Keys.hostAlloc('hv1')).toBe('host-alloc/hv1');
-    expect(Keys.image('local', 'debian12')).toBe('image/local/debian12');
-    expect(Keys.image('local', 'debian12').startsWith(Keys.imagesIn('local'))).toBe(true);
+    expect(Keys.image('alice', 'debian12')).toBe('image/alice/debian12');
+    expect(Keys.image('alice', 'debian12').startsWith(Keys.imagesOf('alice'))).toBe(true);
     expect(Keys.imageStore('local')).toBe('image-store/local');
     expect(Keys.user('alice')).toBe('user/alice');
   });
@@ -28,6 +28,8 @@ describe('key layout', () => {
     expect(() => Keys.vm('a/b')).toThrow();
     expect(() => Keys.vmName('alice', '')).toThrow();
     expect(() => Keys.image('x/y', 'z')).toThrow();
+    // a 4xx with a code, should a name ever reach the layout unchecked
+    expect(() => Keys.vmName('alice', 'a/b')).toThrow(expect.objectContaining({ code: 'INVALID_NAME' }));
   });
 
   it('reads back the last segment', () => {

@@ -14,7 +14,7 @@ function spec(over: Partial<QemuVmSpec> = {}): QemuVmSpec {
     accel: 'tcg',
     disks: [],
     nics: [],
-    paths: { pidFile: '/run/ucloud/vms/x/qemu.pid', qmpSocket: '/run/ucloud/vms/x/qmp.sock', serialLog: '/run/ucloud/vms/x/serial.log' },
+    paths: { pidFile: '/run/ucloud/vms/x/qemu.pid', qmpSocket: '/run/ucloud/vms/x/qmp.sock', serialSocket: '/run/ucloud/vms/x/serial.sock' },
     ...over,
   };
 }
@@ -44,11 +44,20 @@ describe('buildQemuArgs', () => {
       '-m', '256M',
       '-smp', '2',
       '-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none',
-      '-serial', 'file:/run/ucloud/vms/x/serial.log',
+      '-chardev', 'socket,id=serial0,path=/run/ucloud/vms/x/serial.sock,server=on,wait=off',
+      '-serial', 'chardev:serial0',
       '-qmp', 'unix:/run/ucloud/vms/x/qmp.sock,server=on,wait=off',
       '-pidfile', '/run/ucloud/vms/x/qemu.pid',
-      '-daemonize',
+      '-sandbox', 'on,obsolete=deny,spawn=deny,resourcecontrol=deny',
     ]);
+  });
+
+  it('drops to the VM uid and gid with -runas, and refuses root or out-of-range ids', () => {
+    expect(values(buildQemuArgs(spec({ runAs: { uid: 1000000007, gid: 1000000007 } })), '-runas')).toEqual(['1000000007:1000000007']);
+    expect(values(buildQemuArgs(spec()), '-runas')).toEqual([]);
+    for (const runAs of [{ uid: 0, gid: 5 }, { uid: 5, gid: 0 }, { uid: -1, gid: 5 }, { uid: 2 ** 32 - 1, gid: 5 }, { uid: 1.5, gid: 5 }]) {
+      expect(errorOf(() => buildQemuArgs(spec({ runAs }))).code, JSON.stringify(runAs)).toBe('VALIDATION_FAILED');
+    }
   });
 
   it('uses -cpu host under KVM and the requested machine type', () => {
@@ -127,6 +136,9 @@ describe('buildQemuArgs', () => {
     expect(errorOf(() => buildQemuArgs(spec({ paths: { ...spec().paths, qmpSocket: long } }))).details).toMatchObject({
       field: 'paths.qmpSocket',
     });
+    expect(errorOf(() => buildQemuArgs(spec({ paths: { ...spec().paths, serialSocket: long } }))).details).toMatchObject({
+      field: 'paths.serialSocket',
+    });
   });
 
   it('doubles commas where QEMU parses options, and only there', () => {
@@ -134,7 +146,7 @@ describe('buildQemuArgs', () => {
       spec({
         name: 'a,process=evil',
         disks: [{ file: '/srv/a,b/disk.raw', format: 'raw', options: { 'throttling.iops-total': '1,2' } }],
-        paths: { pidFile: '/srv/a,b/qemu.pid', qmpSocket: '/srv/a,b/qmp.sock', serialLog: '/srv/a,b/serial.log' },
+        paths: { pidFile: '/srv/a,b/qemu.pid', qmpSocket: '/srv/a,b/qmp.sock', serialSocket: '/srv/a,b/serial.sock' },
       }),
     );
     expect(values(args, '-name')).toEqual([`guest=a,,process=evil,process=ucloud-vm=${ID},debug-threads=on`]);
@@ -142,8 +154,8 @@ describe('buildQemuArgs', () => {
       'file=/srv/a,,b/disk.raw,if=virtio,format=raw,id=disk0,cache=none,discard=unmap,throttling.iops-total=1,,2',
     ]);
     expect(values(args, '-qmp')).toEqual(['unix:/srv/a,,b/qmp.sock,server=on,wait=off']);
-    // -serial file: and -pidfile take the rest of the argument literally.
-    expect(values(args, '-serial')).toEqual(['file:/srv/a,b/serial.log']);
+    expect(values(args, '-chardev')).toEqual(['socket,id=serial0,path=/srv/a,,b/serial.sock,server=on,wait=off']);
+    // -pidfile takes the rest of the argument literally.
     expect(values(args, '-pidfile')).toEqual(['/srv/a,b/qemu.pid']);
   });
 

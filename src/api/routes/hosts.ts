@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { parseSizeInRange } from '../../common/units.js';
-import { ErrorResponse, Host, Name, Resources, SizeInput } from '../../model/index.js';
+import { ErrorResponse, Host, Name, Resources, SizeInput, Text } from '../../model/index.js';
 import { requireAdmin } from '../auth.js';
 import type { Api, Managers } from '../context.js';
 
@@ -9,7 +9,7 @@ import type { Api, Managers } from '../context.js';
 const HostAddRequest = Type.Object(
   {
     name: Name,
-    address: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    address: Type.Optional(Text({ minLength: 1, maxLength: 100 })),
     cpu: Type.Integer({ minimum: 1, maximum: 4096 }),
     ram: SizeInput,
     disk: SizeInput,

@@ -1,17 +1,20 @@
 import { Type } from 'typebox';
 import { UcloudError } from '../../common/errors.js';
-import { ErrorResponse, Image, Name } from '../../model/index.js';
+import { ErrorResponse, Image, ImageRef, Name, Text } from '../../model/index.js';
 import type { Api, Managers } from '../context.js';
 
 // Images: a user sees and uses their own and the public ones; only the owner
-// (or an admin) deletes one. Making an image from a file is recorded here and
-// done by the imagescanner.
+// (or an admin) deletes one. Names are unique per owner: "name" is the caller's
+// own image (else an admin's public one), "owner/name" anyone's visible one.
+// Making an image from a file is recorded here and done by the imagescanner.
 
-const Ref = Type.Object({ ref: Type.String({ minLength: 1, maxLength: 130 }) }, { additionalProperties: false });
+const Ref = Type.Object({ ref: ImageRef }, { additionalProperties: false });
+// "owner/name" arrives as two segments when the slash is not encoded.
+const OwnerRef = Type.Object({ owner: Name, name: Name }, { additionalProperties: false });
 const ImageCreateRequest = Type.Object(
   {
     name: Name,
-    file: Type.String({ minLength: 1, maxLength: 1024, description: 'file name (as in `ucloud file list`) or id' }),
+    file: Text({ minLength: 1, maxLength: 1024, description: 'file name (as in `ucloud file list`) or id' }),
     store: Name,
     public: Type.Optional(Type.Boolean()),
   },
@@ -22,13 +25,9 @@ const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404
 export function imageRoutes(api: Api, m: Managers): void {
   api.get('/v1/images', { schema: { response: { 200: Type.Array(Image), 401: ErrorResponse } } }, async (req) => m.images.listVisible(req.user));
 
-  api.get('/v1/images/:ref', { schema: { params: Type.Object({ ref: Type.String({ minLength: 1, maxLength: 130 }) }), response: { 200: Image, ...errors } } }, async (req) =>
-    m.images.find(req.user, req.params.ref),
-  );
-
-  // store/name refs contain a slash: accept them as two segments too.
-  api.get('/v1/images/:store/:name', { schema: { params: Type.Object({ store: Name, name: Name }), response: { 200: Image, ...errors } } }, async (req) =>
-    m.images.find(req.user, `${req.params.store}/${req.params.name}`),
+  api.get('/v1/images/:ref', { schema: { params: Ref, response: { 200: Image, ...errors } } }, async (req) => m.images.find(req.user, req.params.ref));
+  api.get('/v1/images/:owner/:name', { schema: { params: OwnerRef, response: { 200: Image, ...errors } } }, async (req) =>
+    m.images.find(req.user, `${req.params.owner}/${req.params.name}`),
   );
 
   api.post('/v1/images', { schema: { body: ImageCreateRequest, response: { 202: Image, ...errors } } }, async (req, reply) => {
@@ -45,7 +44,7 @@ export function imageRoutes(api: Api, m: Managers): void {
     return m.images.requestDelete(img);
   };
   api.delete('/v1/images/:ref', { schema: { params: Ref, response: { 202: Image, ...errors } } }, async (req, reply) => reply.status(202).send((await remove(req.user, req.params.ref))!));
-  api.delete('/v1/images/:store/:name', { schema: { params: Type.Object({ store: Name, name: Name }), response: { 202: Image, ...errors } } }, async (req, reply) =>
-    reply.status(202).send((await remove(req.user, `${req.params.store}/${req.params.name}`))!),
+  api.delete('/v1/images/:owner/:name', { schema: { params: OwnerRef, response: { 202: Image, ...errors } } }, async (req, reply) =>
+    reply.status(202).send((await remove(req.user, `${req.params.owner}/${req.params.name}`))!),
   );
 }

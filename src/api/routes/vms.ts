@@ -1,12 +1,13 @@
 import { Type } from 'typebox';
 import { UcloudError } from '../../common/errors.js';
 import { parseSizeInRange } from '../../common/units.js';
-import { ErrorResponse, Vm, VM_LIMITS, VmCreateRequest, VmResizeRequest, type User } from '../../model/index.js';
+import { ConsoleLog, ErrorResponse, Vm, VM_LIMITS, VmCreateRequest, VmRef, VmResizeRequest, type User } from '../../model/index.js';
 import type { Api, Managers } from '../context.js';
 
 // VMs: users see and act on their own; an admin on all of them (by id).
 
-const Ref = Type.Object({ ref: Type.String({ minLength: 1, maxLength: 80 }) }, { additionalProperties: false });
+const Ref = Type.Object({ ref: VmRef }, { additionalProperties: false });
+const ConsoleQuery = Type.Object({ lines: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) }, { additionalProperties: false });
 const ListQuery = Type.Object({ all: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
 
@@ -37,7 +38,7 @@ export function vmRoutes(api: Api, m: Managers): void {
     const vm = await m.vms.create({
       owner: req.user.name,
       name: b.name,
-      image: { store: image.store, name: image.name },
+      image: { store: image.store, owner: image.owner, name: image.name },
       cpu: b.cpu,
       ramBytes,
       diskBytes,
@@ -74,6 +75,13 @@ export function vmRoutes(api: Api, m: Managers): void {
       ...(ramBytes === undefined ? {} : { ramBytes }),
     });
     return reply.status(202).send(next);
+  });
+
+  // The tail of the VM's console, fetched from its host (see ConsoleManager); the owner's and admins' only.
+  api.get('/v1/vms/:ref/console-log', { schema: { params: Ref, querystring: ConsoleQuery, response: { 200: ConsoleLog, ...errors, 503: ErrorResponse } } }, async (req) => {
+    const vm = await findVm(m, req.user, req.params.ref);
+    const text = await m.consoles.tail(vm, req.query.lines ?? 100);
+    return { vm: vm.name, host: vm.host!, text };
   });
 
   api.delete('/v1/vms/:ref', { schema: { params: Ref, response: { 202: Vm, 204: Type.Null(), ...errors } } }, async (req, reply) => {

@@ -1,6 +1,7 @@
 // A host's side of ucloud networking, composed from one small wrapper per
 // kernel object: per network a bridge, a VXLAN port and a radvd; per NIC a tap
-// with anti-spoofing rules. Every method is idempotent and compares before it
+// with anti-spoofing rules; for the host itself a firewall towards the bridges
+// (hostfw.ts). Every method is idempotent and compares before it
 // changes anything, so the agent can call it again after a restart without
 // disturbing running VMs: nothing that already matches is deleted or
 // recreated, and radvd is restarted only when its config changed.
@@ -10,7 +11,8 @@ import { UcloudError } from '../../common/errors.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import { addressInPrefix, canonicalIPv6, checkIfname, checkVni, parsePrefix64 } from './addr.js';
 import { addUplink, ensureFilterTable, ensureNicFilter, nicChainName, readFilterTable, removeNicFilter, removeUplink } from './antispoof.js';
-import { ensureBridge, removeBridge } from './bridge.js';
+import { ensureBridge, METADATA_LINK_LOCAL, removeBridge } from './bridge.js';
+import { ensureHostFirewall, ensureNetworkFirewall, readHostFirewall, removeNetworkFirewall } from './hostfw.js';
 import { Ip } from './ip.js';
 import { ensureRadvd, radvdPid, stopRadvd } from './radvd.js';
 import { ensureTap, removeTap, tapMacFor } from './tap.js';
@@ -30,6 +32,8 @@ export interface HostNetworkOptions {
    * for unicast peers. Default: the first global address of `underlay`.
    */
   underlayAddress?: string;
+  /** The metadata server's port (`metadata_port`), the one TCP port guests may reach on the host; default 80. */
+  metadataPort?: number;
   /** Run everything in this named network namespace (tests: one per fake host). */
   netns?: string;
   log?: Logger;
@@ -100,16 +104,22 @@ export class HostNetwork {
     return next;
   }
 
-  /** The VXLAN source: explicit, else the one the existing device uses if still ours, else the first global address. */
+  /**
+   * The VXLAN source: explicit, else the one the existing device uses if still
+   * ours, else the first global address of the underlay. Used whenever there is
+   * one (it pins what the host sends from); required only in unicast mode. It
+   * does not narrow what the kernel's VXLAN socket accepts (that stays bound to
+   * [::]:4789): the firewall (hostfw.ts) does that.
+   */
   private async underlayLocal(vni: number, required: boolean): Promise<string | undefined> {
     if (this.opts.underlayAddress) return canonicalIPv6(this.opts.underlayAddress);
-    if (!required) return undefined;
     const addrs = (await this.ip.addrList(this.opts.underlay))
       .filter((a) => a.family === 'inet6' && a.scope === 'global' && !a.tentative && !a.dadfailed)
       .map((a) => canonicalIPv6(a.local));
     const existing = (await this.ip.linkShow(vxlanName(vni)))?.linkinfo?.info_data?.local6;
     if (typeof existing === 'string' && addrs.includes(canonicalIPv6(existing))) return canonicalIPv6(existing);
     if (!addrs[0]) {
+      if (!required) return undefined; // e.g. `lo` on a single machine
       throw new UcloudError('PREFLIGHT_FAILED', `underlay ${this.opts.underlay} has no global IPv6 address for VXLAN`, {
         hint: 'give the underlay interface a global IPv6 address, or configure the host\'s underlay address',
       });
@@ -135,6 +145,12 @@ export class HostNetwork {
       await addUplink(this.ip, vx);
       undo.add(`uplink ${vx}`, () => removeUplink(this.ip, vx));
     }
+    // The host's firewall covers the bridge before it exists: from its first
+    // frame, a VM reaches nothing of the host but ND and the metadata service.
+    const hadFirewall = (await readHostFirewall(this.ip))?.bridges.has(bridge) ?? false;
+    await ensureHostFirewall(this.ip, { underlay: this.opts.underlay, ...(this.opts.metadataPort ? { metadataPort: this.opts.metadataPort } : {}) });
+    await ensureNetworkFirewall(this.ip, { bridge, metadataAddresses: [METADATA_LINK_LOCAL, addressInPrefix(prefix, 1n)] });
+    if (!hadFirewall) undo.add(`firewall ${bridge}`, () => removeNetworkFirewall(this.ip, bridge));
 
     const bridgeExisted = await this.ip.linkExists(bridge);
     await ensureBridge(this.ip, bridge, { globalAddress: `${addressInPrefix(prefix, 1n)}/64` });
@@ -179,6 +195,7 @@ export class HostNetwork {
       await removeVxlan(this.ip, vni);
       await removeUplink(this.ip, vx);
       await removeBridge(this.ip, this.bridgeName(vni));
+      await removeNetworkFirewall(this.ip, this.bridgeName(vni));
       this.log.info({ vni }, 'network removed');
     });
   }

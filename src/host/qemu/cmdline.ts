@@ -16,7 +16,8 @@ export interface QemuNic {
 export interface QemuPaths {
   pidFile: string;
   qmpSocket: string;
-  serialLog: string;
+  /** The serial port's socket: QEMU listens, the VM's console keeper connects (src/host/console/). */
+  serialSocket: string;
 }
 
 export interface QemuVmSpec {
@@ -33,7 +34,25 @@ export interface QemuVmSpec {
   paths: QemuPaths;
   /** `-incoming` value for the destination of a migration: `tcp:[addr]:port` or `defer`. */
   incoming?: string;
+  /**
+   * The unprivileged uid and gid this VM's QEMU drops to once it has opened its
+   * disks, taps, sockets and Ceph keyring (`-runas`); never 0.
+   */
+  runAs?: { uid: number; gid: number };
 }
+
+/**
+ * QEMU's seccomp filter. Every group ucloud can deny with QEMU 7.2 is denied:
+ * obsolete system calls, fork/exec (`spawn`: an escaped QEMU cannot start a
+ * shell), and scheduler/affinity/priority changes (`resourcecontrol`).
+ * `elevateprivileges=deny` is left out on purpose: 7.2 installs the filter
+ * before `-runas` drops to the VM's uid, so the drop itself is killed (SIGSYS;
+ * 7.2 has no `-run-with`). After the drop the process has no capabilities and
+ * NoNewPrivs is set (libseccomp), so set*uid cannot gain anything anyway.
+ * `spawn=deny` is also why QEMU runs without `-daemonize` (its fork comes
+ * after the filter): the launcher detaches it instead (process.ts).
+ */
+export const QEMU_SANDBOX = 'on,obsolete=deny,spawn=deny,resourcecontrol=deny';
 
 const MIB = 1024 * 1024;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -128,14 +147,17 @@ export function buildQemuArgs(spec: QemuVmSpec): string[] {
   });
 
   args.push(
-    // -serial file: takes the rest of the argument literally (no option
-    // parsing), whereas -qmp unix: parses options after the path: only the
-    // latter needs commas doubled.
-    '-serial', `file:${spec.paths.serialLog}`,
+    // The serial port is a socket, never a file: a guest writing to its
+    // console without end must not fill the host. With wait=off QEMU runs
+    // without a client and drops output while none is connected; the VM's
+    // console keeper is that client and keeps a size-capped log.
+    '-chardev', `socket,id=serial0,path=${escapeOptValue(spec.paths.serialSocket)},server=on,wait=off`,
+    '-serial', 'chardev:serial0',
     '-qmp', `unix:${escapeOptValue(spec.paths.qmpSocket)},server=on,wait=off`,
     '-pidfile', spec.paths.pidFile,
-    '-daemonize',
+    '-sandbox', QEMU_SANDBOX,
   );
+  if (spec.runAs) args.push('-runas', `${spec.runAs.uid}:${spec.runAs.gid}`);
   if (spec.incoming !== undefined) args.push('-incoming', spec.incoming);
   return args;
 }
@@ -180,13 +202,21 @@ function validate(spec: QemuVmSpec): void {
     // The I/G bit: a multicast MAC on a NIC breaks the guest's networking quietly.
     if (parseInt(n.mac.slice(0, 2), 16) & 1) throw invalid(`NIC ${i}: ${n.mac} is a multicast MAC`, { field: `nics[${i}].mac` });
   });
-  for (const key of ['pidFile', 'qmpSocket', 'serialLog'] as const) {
+  for (const key of ['pidFile', 'qmpSocket', 'serialSocket'] as const) {
     if (spec.paths[key] === '') throw invalid(`paths.${key} is empty`, { field: `paths.${key}` });
   }
-  if (Buffer.byteLength(spec.paths.qmpSocket) > MAX_UNIX_SOCKET_PATH_BYTES) {
-    throw invalid(`QMP socket path is longer than ${MAX_UNIX_SOCKET_PATH_BYTES} bytes: ${spec.paths.qmpSocket}`, {
-      field: 'paths.qmpSocket',
-    });
+  for (const key of ['qmpSocket', 'serialSocket'] as const) {
+    if (Buffer.byteLength(spec.paths[key]) > MAX_UNIX_SOCKET_PATH_BYTES) {
+      throw invalid(`${key === 'qmpSocket' ? 'QMP' : 'serial'} socket path is longer than ${MAX_UNIX_SOCKET_PATH_BYTES} bytes: ${spec.paths[key]}`, {
+        field: `paths.${key}`,
+      });
+    }
+  }
+  if (spec.runAs) {
+    const { uid, gid } = spec.runAs;
+    // 0 would be root again; 2^32-1 is (uid_t)-1, "unchanged", to the kernel.
+    const ok = (n: number) => Number.isSafeInteger(n) && n > 0 && n < 0xffffffff;
+    if (!ok(uid) || !ok(gid)) throw invalid(`runAs must be a non-zero uid and gid, got ${uid}:${gid}`, { field: 'runAs' });
   }
   if (spec.incoming === '') throw invalid('incoming must be a migration URI or "defer"', { field: 'incoming' });
 }

@@ -1,14 +1,18 @@
-// Supervision of detached QEMU processes. QEMU runs with -daemonize so it
-// outlives the agent that started it; afterwards it is nobody's child we can
-// wait() on, so everything here goes through the pid file and /proc.
+// Supervision of detached QEMU processes. QEMU is started in a session of its
+// own so it outlives the agent that started it; a later agent cannot wait() on
+// it, so everything after the launch goes through the pid file and /proc.
+//
+// QEMU does not daemonize itself (-daemonize): its fork comes after the seccomp
+// filter is installed, and that filter denies fork (`-sandbox spawn=deny`).
 
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UcloudError } from '../../common/errors.js';
-import { run } from '../../common/exec.js';
 import { argvHasVmMarker } from './cmdline.js';
+import { QmpMonitor } from './qmp-monitor.js';
 
 export const DEFAULT_QEMU_BINARY = 'qemu-system-x86_64';
 
@@ -23,11 +27,15 @@ export interface LaunchResult {
 // under what a person or a migration cut-over notices.
 const EXIT_POLL_FIRST_MS = 5;
 const EXIT_POLL_MAX_MS = 25;
+// What is kept of QEMU's stderr while it starts: its errors are one line.
+const MAX_STDERR_BYTES = 64 * 1024;
 
 /**
- * Starts a QEMU whose args include `-daemonize` and `-pidfile`. QEMU's first
- * process exits once the VM is set up (devices opened, QMP listening), so a
- * zero exit means the VM exists; the pid file then names the daemon.
+ * Starts a QEMU whose args include `-pidfile` and a `-qmp unix:` socket, in a
+ * session of its own, and resolves once it is set up: QEMU answers QMP only
+ * from its main loop, which it enters after opening every device and dropping
+ * to its `-runas` uid — the point at which `-daemonize` would have returned.
+ * An exit before that is a failed start, reported with QEMU's own error line.
  *
  * A stale pid file is left alone on purpose: QEMU locks it, so a second QEMU
  * for a VM whose first one still runs fails here instead of sharing its disks.
@@ -36,31 +44,63 @@ export async function launchQemu(binary: string, args: readonly string[], opts: 
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const pidIdx = args.indexOf('-pidfile');
   const pidFile = pidIdx >= 0 ? args[pidIdx + 1] : undefined;
-  if (!pidFile || !args.includes('-daemonize')) {
-    throw new UcloudError('QEMU_START_FAILED', 'QEMU arguments must include -daemonize and -pidfile <path>', {
+  const qmpSocket = qmpSocketOf(args);
+  if (!pidFile || !qmpSocket || args.includes('-daemonize')) {
+    throw new UcloudError('QEMU_START_FAILED', 'QEMU arguments must include -pidfile <path> and -qmp unix:<path>,server=on,wait=off, and not -daemonize', {
       details: { binary, args: [...args] },
     });
   }
 
-  let stderr: string;
-  try {
-    ({ stderr } = await run(binary, args, { timeoutMs }));
-  } catch (err) {
-    if (err instanceof UcloudError && err.code === 'COMMAND_TIMEOUT') {
-      // run() killed only the foreground process; the daemon it forked may be
-      // half set up. Kill it if the pid file names exactly this command line.
-      await killIfArgvMatches(pidFile, [binary, ...args]);
-    }
-    throw startFailed(binary, args, err, timeoutMs);
-  }
+  // stdout is QEMU's monitor-less console output (none with -display none);
+  // stderr is read until QEMU is up, then let go: QEMU ignores SIGPIPE.
+  const child = spawn(binary, args, { detached: true, cwd: '/', stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    if (stderr.length < MAX_STDERR_BYTES) stderr += chunk;
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+    child.once('error', (error) => resolve({ code: null, signal: null, error }));
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  const ready = QmpMonitor.connect(qmpSocket, { timeoutMs }).then(async (mon) => {
+    await mon.close();
+    return 'ready' as const;
+  });
+  ready.catch(() => undefined);
 
-  const pid = await readPidFile(pidFile);
-  if (pid === undefined) {
-    throw new UcloudError('QEMU_START_FAILED', `QEMU reported success but wrote no pid to ${pidFile}`, {
+  const outcome = await Promise.race([ready.catch((err: unknown) => ({ timeout: err })), exited]);
+  if (outcome !== 'ready') {
+    if ('timeout' in outcome) {
+      child.kill('SIGKILL');
+      await exited;
+      throw startFailed(binary, args, new UcloudError('COMMAND_TIMEOUT', `QEMU did not finish starting within ${timeoutMs} ms`), stderr, timeoutMs);
+    }
+    // Let the last of stderr arrive: it holds the reason.
+    await new Promise((r) => (child.stderr.readableEnded ? r(undefined) : child.stderr.once('close', r)));
+    const cause = outcome.error ?? new Error(`QEMU exited with ${outcome.signal ?? `code ${String(outcome.code)}`}`);
+    throw startFailed(binary, args, cause, stderr, timeoutMs);
+  }
+  child.stderr.destroy();
+  child.unref();
+  const pid = child.pid!;
+  const fromFile = await readPidFile(pidFile);
+  if (fromFile !== pid) {
+    child.kill('SIGKILL');
+    throw new UcloudError('QEMU_START_FAILED', `QEMU ${pid} is up but its pid file ${pidFile} says ${String(fromFile)}`, {
       details: { binary, args: [...args], pidFile, stderr: stderr.trim() },
     });
   }
   return { pid, warnings: stderr.trim() };
+}
+
+/** The path of the `-qmp unix:<path>,…` socket (doubled commas undone). */
+function qmpSocketOf(args: readonly string[]): string | undefined {
+  const i = args.indexOf('-qmp');
+  const value = i >= 0 ? args[i + 1] : undefined;
+  if (!value?.startsWith('unix:')) return undefined;
+  const m = /^unix:((?:[^,]|,,)*)/.exec(value);
+  return m?.[1]?.replaceAll(',,', ',') || undefined;
 }
 
 /** The pid in a QEMU pid file; undefined when the file is missing or not (yet) a pid. */
@@ -140,7 +180,8 @@ function signal(pid: number, sig: NodeJS.Signals): boolean {
   }
 }
 
-function readArgv(pid: number): string[] | undefined {
+/** A process's argv from /proc; undefined when it is gone or a zombie. */
+export function readArgv(pid: number): string[] | undefined {
   if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
   let raw: Buffer;
   try {
@@ -155,7 +196,8 @@ function readArgv(pid: number): string[] | undefined {
   return argv;
 }
 
-async function readStat(pid: number): Promise<{ gone: boolean; startTime: string } | undefined> {
+/** State and start time (clock ticks since boot) of a process: together with the pid, its identity. */
+export async function readStat(pid: number): Promise<{ gone: boolean; startTime: string } | undefined> {
   if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
   let text: string;
   try {
@@ -169,22 +211,14 @@ async function readStat(pid: number): Promise<{ gone: boolean; startTime: string
   return { gone: state === 'Z' || state === 'X', startTime: fields[19] ?? '' };
 }
 
-async function killIfArgvMatches(pidFile: string, argv: readonly string[]): Promise<void> {
-  const pid = await readPidFile(pidFile).catch(() => undefined);
-  if (pid === undefined) return;
-  const actual = readArgv(pid);
-  if (!actual || actual.length !== argv.length || actual.some((a, i) => a !== argv[i])) return;
-  signal(pid, 'SIGKILL');
-  await waitForExit(pid, 5000);
-}
-
-function startFailed(binary: string, args: readonly string[], err: unknown, timeoutMs: number): UcloudError {
-  const details: Record<string, unknown> = { binary, args: [...args] };
-  if (err instanceof UcloudError && err.details) Object.assign(details, { stderr: err.details.stderr ?? '' });
+function startFailed(binary: string, args: readonly string[], err: unknown, stderr: string, timeoutMs: number): UcloudError {
+  const details: Record<string, unknown> = { binary, args: [...args], stderr: stderr.trim().slice(-2000) };
   if (err instanceof UcloudError && err.code === 'COMMAND_TIMEOUT') {
     return new UcloudError('QEMU_START_FAILED', `QEMU did not finish starting within ${timeoutMs} ms`, { details, cause: err });
   }
-  const stderr = typeof details.stderr === 'string' ? details.stderr : '';
+  if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+    return new UcloudError('QEMU_START_FAILED', `cannot run ${binary}: not installed`, { details, cause: err });
+  }
   const reason = qemuErrorLine(binary, stderr) ?? (err instanceof Error ? err.message : String(err));
   return new UcloudError('QEMU_START_FAILED', `QEMU failed to start: ${reason}`, { details, cause: err });
 }

@@ -3,13 +3,16 @@
 // the same whatever the image size. Every host sees the same pool: disks survive their
 // host and VMs can live-migrate.
 //
-// Import streams the source through qemu's rbd block driver (`qemu-img convert … rbd:…`):
-// no temporary raw copy on local disk, zero runs are skipped. It writes into
+// Import streams the source into RBD without a temporary copy: the sandboxed conversion
+// (qemu-img.ts) writes through a qemu-nbd of ours serving the new image (the sandbox never
+// holds the Ceph keyring); zero runs are skipped. It writes into
 // `img-<name>.part` and renames to `img-<name>` only once data and snapshot are complete,
 // so a half-imported image never carries the final name; a failure removes the part
 // image, and a part image left by a crashed process is removed by the next import.
 
-import { spawn } from 'node:child_process';
+import { chmod, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { UcloudError } from '../../common/errors.js';
 import { run } from '../../common/exec.js';
 import { Reverter } from '../../common/reverter.js';
@@ -23,6 +26,9 @@ import type {
   StorageDriver,
   StorageDriverFactory,
 } from '../driver.js';
+import { checkStorePath } from '../paths.js';
+import * as qemuImg from '../qemu-img.js';
+import { serveNbd } from '../qemu-nbd.js';
 import { ERRNO, RbdClient } from '../rbd.js';
 
 export interface CephSettings {
@@ -30,9 +36,18 @@ export interface CephSettings {
   pool: string;
   /** ceph.conf path; default: librados' search (CEPH_CONF, /etc/ceph/ceph.conf). */
   conf?: string;
-  /** Ceph client id, without "client."; default "admin". Its keyring is found through the conf. */
+  /**
+   * Ceph client id, without "client."; default "ucloud": ucloud's own client, whose caps
+   * reach only the pools of ucloud's stores (see ensureClient). Its keyring is
+   * `ceph.client.<user>.keyring` next to the conf.
+   */
   user?: string;
 }
+
+/** ucloud's own Ceph client: `mon 'profile rbd'`, `osd 'profile rbd pool=<each store's pool>'`. */
+export const UCLOUD_CEPH_USER = 'ucloud';
+/** The client that may create ucloud's client and grant it a pool, once, when a store is created. */
+const CEPH_ADMIN_USER = 'admin';
 
 export const BASE_SNAP = 'base';
 const IMAGE_PREFIX = 'img-';
@@ -47,8 +62,8 @@ const USER_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 const KNOWN_SETTINGS = new Set(['pool', 'conf', 'user']);
 
 function invalid(message: string, details?: Record<string, unknown>): UcloudError {
-  return new UcloudError('INVALID_CONFIG', `ceph storage: ${message}`, {
-    hint: 'ceph settings are { pool: "<rbd pool>", conf?: "/etc/ceph/ceph.conf", user?: "admin" }',
+  return new UcloudError('INVALID_STORE_SETTINGS', `ceph storage: ${message}`, {
+    hint: 'ceph settings are { pool: "<rbd pool>", conf?: "/etc/ceph/ceph.conf", user?: "ucloud" }',
     details,
   });
 }
@@ -62,21 +77,22 @@ export function parseCephSettings(settings: Record<string, unknown>): Required<P
     throw invalid(`pool must be a Ceph pool name (letters, digits, "_", "-", "."), got ${JSON.stringify(pool)}`);
   }
   if (conf !== undefined) {
-    if (typeof conf !== 'string' || !conf.startsWith('/') || /[,\s\0]/.test(conf)) {
+    checkStorePath('conf', conf); // absolute, bounded, no control characters, not under /proc, /sys, /dev
+    if (typeof conf !== 'string' || /[,\s]/.test(conf)) {
       throw invalid(`conf must be an absolute path without commas or spaces, got ${JSON.stringify(conf)}`);
     }
   }
   if (user !== undefined && (typeof user !== 'string' || !USER_RE.test(user) || user.startsWith('client.'))) {
-    throw invalid(`user must be a Ceph client id without "client." (e.g. "admin"), got ${JSON.stringify(user)}`);
+    throw invalid(`user must be a Ceph client id without "client." (e.g. "ucloud"), got ${JSON.stringify(user)}`);
   }
-  return { pool, user: (user as string | undefined) ?? 'admin', ...(conf === undefined ? {} : { conf: conf as string }) };
+  return { pool, user: (user as string | undefined) ?? UCLOUD_CEPH_USER, ...(conf === undefined ? {} : { conf: conf as string }) };
 }
 
 /** `pool/image` refs; the pool is part of the ref so disks can be cloned from images kept in another pool. */
 function parseRef(ref: string, kind: 'image' | 'disk'): { pool: string; image: string } {
   const m = /^([^/@:]+)\/([^/@:]+)$/.exec(ref);
   if (!m || !NAME_RE.test(m[1]!) || !NAME_RE.test(m[2]!)) {
-    throw new UcloudError('STORAGE_FAILED', `not a ceph ${kind} reference: ${JSON.stringify(ref)}`, { details: { ref } });
+    throw new UcloudError('INVALID_STORAGE_REF', `not a ceph ${kind} reference: ${JSON.stringify(ref)}`, { details: { ref } });
   }
   return { pool: m[1]!, image: m[2]! };
 }
@@ -106,6 +122,8 @@ export class CephDriver implements StorageDriver {
   readonly pool: string;
   readonly conf: string | undefined;
   readonly user: string;
+  /** The client's keyring: root-only, read by QEMU before it drops to the VM's uid. */
+  readonly keyring: string;
   readonly rbd: RbdClient;
 
   constructor(settings: Record<string, unknown>) {
@@ -113,7 +131,9 @@ export class CephDriver implements StorageDriver {
     this.pool = s.pool;
     this.conf = s.conf;
     this.user = s.user;
-    this.rbd = new RbdClient({ conf: s.conf, user: s.user });
+    // Where Ceph's own tools put a client's keyring: next to the conf (/etc/ceph/ceph.client.<id>.keyring).
+    this.keyring = join(dirname(s.conf ?? '/etc/ceph/ceph.conf'), `ceph.client.${s.user}.keyring`);
+    this.rbd = new RbdClient({ conf: s.conf, user: s.user, keyring: this.keyring });
   }
 
   /**
@@ -123,6 +143,7 @@ export class CephDriver implements StorageDriver {
    * quietly start a new, empty store.
    */
   async check(): Promise<void> {
+    await this.ensureClient();
     const images = await this.rbd.list(this.pool);
     if (images === undefined) {
       throw new UcloudError('CEPH_UNAVAILABLE', `the Ceph pool ${this.pool} does not exist`, {
@@ -142,11 +163,74 @@ export class CephDriver implements StorageDriver {
     }
   }
 
+  /**
+   * Makes ucloud's Ceph client able to use this store's pool, when it cannot yet:
+   * creates `client.<user>` with `mon 'profile rbd' osd 'profile rbd pool=<pool>'`,
+   * or adds `profile rbd pool=<pool>` to the pools it has, and writes its keyring
+   * (mode 600, root) next to the conf. This is the one place ucloud uses
+   * `client.admin` (its keyring found through the conf), and only when a store is
+   * created (ImageManager.ensureStore → check()); an operator who made the client
+   * with these caps and installed its keyring needs no admin keyring at all.
+   * A store configured with another user (e.g. "admin") is used as it is.
+   */
+  async ensureClient(): Promise<void> {
+    if (this.user !== UCLOUD_CEPH_USER) return;
+    if (await this.canUsePool()) return;
+    const admin = new RbdClient({ conf: this.conf, user: CEPH_ADMIN_USER });
+    const entity = `client.${this.user}`;
+    const grant = `profile rbd pool=${this.pool}`;
+    const asAdmin = async <T>(f: () => Promise<T>): Promise<T> => {
+      try {
+        return await f();
+      } catch (err) {
+        throw new UcloudError('CEPH_UNAVAILABLE', `client.${this.user} cannot use pool ${this.pool}, and client.admin cannot grant it`, {
+          hint: `as a Ceph admin: ceph auth get-or-create ${entity} mon 'profile rbd' osd '${grant}' -o ${this.keyring} && chmod 600 ${this.keyring} (add the pool to its osd caps if it exists)`,
+          details: { pool: this.pool, conf: this.conf, keyring: this.keyring },
+          cause: err,
+        });
+      }
+    };
+    // A missing pool is check()'s to report; caps never name a pool that does not exist.
+    if ((await asAdmin(() => admin.list(this.pool))) === undefined) return;
+    // Several stores may be added at once, each a read-modify-write of the caps:
+    // a grant another writer dropped shows in the final check, and is added again.
+    for (let attempt = 0; ; attempt++) {
+      let client = await asAdmin(() => admin.authGet(entity));
+      const pools = grantedPools(client?.caps.osd ?? '');
+      if (!pools.includes(this.pool)) {
+        // Appended: grants an operator added by hand stay as they are.
+        const osd = client?.caps.osd ? `${client.caps.osd}, ${grant}` : grant;
+        await asAdmin(() => admin.setAuthCaps(entity, { mon: client?.caps.mon ?? 'profile rbd', osd }, client !== undefined));
+        client ??= await asAdmin(() => admin.authGet(entity));
+      }
+      if (!client) throw new UcloudError('CEPH_UNAVAILABLE', `${entity} vanished while being created`);
+      await writeKeyring(this.keyring, `[${entity}]\n\tkey = ${client.key}\n`);
+      // New caps apply to new connections at once: this one proves them.
+      if (await this.canUsePool()) return;
+      if (attempt >= 4) {
+        throw new UcloudError('CEPH_UNAVAILABLE', `${entity} still cannot use pool ${this.pool} after its caps were set`, {
+          details: { pool: this.pool, conf: this.conf, keyring: this.keyring },
+        });
+      }
+    }
+  }
+
+  /** This client can list the pool (false also when its keyring is missing or it does not exist). */
+  private async canUsePool(): Promise<boolean> {
+    try {
+      return (await this.rbd.list(this.pool)) !== undefined;
+    } catch (err) {
+      if (err instanceof UcloudError && err.code === 'CEPH_UNAVAILABLE') return false;
+      throw err;
+    }
+  }
+
   /** The `rbd:` pseudo-filename QEMU and qemu-img open; `extra` adds librados options. */
   rbdUri(pool: string, image: string, extra: Record<string, string> = {}): string {
     let uri = `rbd:${pool}/${image}`;
     if (this.conf) uri += `:conf=${qemuEscape(this.conf)}`;
     uri += `:id=${this.user}`;
+    uri += `:keyring=${qemuEscape(this.keyring)}`;
     for (const [k, v] of Object.entries(extra)) uri += `:${k}=${qemuEscape(v)}`;
     return uri;
   }
@@ -168,7 +252,7 @@ export class CephDriver implements StorageDriver {
     const final = `${IMAGE_PREFIX}${name}`;
     const part = `${final}${PART_SUFFIX}`;
 
-    const virtualSize = await this.probeSource(source);
+    const virtualSize = checkSize(source.virtualSize);
     if (await this.rbd.exists(pool, final)) {
       throw new UcloudError('IMAGE_EXISTS', `the RBD image ${pool}/${final} exists already`, { details: { pool, image: final } });
     }
@@ -182,24 +266,7 @@ export class CephDriver implements StorageDriver {
 
       const total = virtualSize;
       onProgress?.(0, total);
-      await convertWithProgress(
-        [
-          'convert',
-          '-p',
-          '-n', // the target exists (made above) …
-          '--target-is-zero', // … and is all zeros: skip writing zero runs
-          '-W', // out-of-order writes: measurably faster into RBD
-          '-m',
-          '16',
-          '-f',
-          source.format,
-          '-O',
-          'raw',
-          source.path,
-          this.rbdUri(pool, part, { client_mount_timeout: '15' }),
-        ],
-        (pct) => onProgress?.(Math.min(total, Math.round((pct / 100) * total)), total),
-      );
+      await this.writeThroughNbd(source, pool, part, (fraction) => onProgress?.(Math.min(total, Math.round(fraction * total)), total));
 
       await this.rbd.snapCreate(pool, part, BASE_SNAP);
       await this.rbd.snapProtect(pool, part, BASE_SNAP);
@@ -216,29 +283,40 @@ export class CephDriver implements StorageDriver {
     });
   }
 
-  /** The source's virtual size, refusing what cannot become a standalone image. */
-  private async probeSource(source: ImportSource): Promise<number> {
-    let info: { 'virtual-size': number; format: string; 'backing-filename'?: string };
+  /**
+   * Streams the source into the RBD image: the sandboxed conversion (qemu-img.ts),
+   * which cannot hold the Ceph keyring, writes through a qemu-nbd of ours that
+   * serves just this image on a socket in a private folder; no temporary copy.
+   */
+  private async writeThroughNbd(source: ImportSource, pool: string, image: string, onFraction: (f: number) => void): Promise<void> {
+    const dir = await mkdtemp(join(tmpdir(), 'ucloud-import-'));
+    const socket = join(dir, 'nbd.sock');
+    const server = serveNbd(this.rbdUri(pool, image, { client_mount_timeout: '15' }), socket);
+    const abort = new AbortController();
+    // A server that dies early (Ceph unreachable) ends the conversion at once, not after its connect timeout.
+    const early = server.done.then(
+      () => undefined,
+      (err: unknown) => {
+        abort.abort();
+        throw err;
+      },
+    );
+    early.catch(() => undefined);
     try {
-      const { stdout } = await run('qemu-img', ['info', '--output=json', '-f', source.format, source.path], { timeoutMs: 30_000 });
-      info = JSON.parse(stdout) as typeof info;
+      await Promise.race([qemuImg.convert(source, { nbdSocket: socket }, { onProgress: onFraction, coroutines: 16, signal: abort.signal }), early]);
+      await server.done; // the client left: qemu-nbd flushed and exited
     } catch (err) {
-      const stderr = err instanceof UcloudError ? String(err.details?.stderr ?? err.message) : String(err);
-      throw new UcloudError('IMAGE_INVALID', `cannot read ${source.path} as ${source.format}: ${stderr.split('\n').pop() ?? ''}`, {
-        details: { path: source.path, format: source.format },
-        cause: err,
-      });
+      abort.abort();
+      server.stop();
+      await server.done.catch(() => undefined);
+      const e = err instanceof UcloudError ? err : new UcloudError('STORAGE_FAILED', String(err), { cause: err });
+      const stderr = String(e.details?.stderr ?? '');
+      if (e.details?.stalled) throw new UcloudError('CEPH_UNAVAILABLE', `${e.message} while writing to Ceph`, { details: e.details, cause: e });
+      if (/error connecting|connect.*cluster|timed out/i.test(stderr)) throw new UcloudError('CEPH_UNAVAILABLE', e.message, { details: e.details, cause: e });
+      throw e;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
-    if (info['backing-filename']) {
-      throw new UcloudError('IMAGE_HAS_BACKING_FILE', `${source.path} depends on a backing file (${info['backing-filename']})`, {
-        details: { path: source.path },
-      });
-    }
-    const size = info['virtual-size'];
-    if (!Number.isSafeInteger(size) || size <= 0) {
-      throw new UcloudError('IMAGE_INVALID', `${source.path} has no usable virtual size`, { details: { path: source.path, size } });
-    }
-    return size;
   }
 
   /** A `.part` image nobody has open is what a crashed import left; one that is open is an import under way. */
@@ -383,55 +461,17 @@ export class CephDriver implements StorageDriver {
   }
 }
 
-/** Runs `qemu-img` and reports its `-p` percentage; killed when it shows no progress for `idleMs`. */
-function convertWithProgress(args: string[], onPercent: (pct: number) => void, idleMs = 300_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('qemu-img', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const err: Buffer[] = [];
-    let buf = '';
-    let stalled = false;
-    let timer = setTimeout(stall, idleMs);
-    function stall(): void {
-      stalled = true;
-      child.kill('SIGKILL');
-    }
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      buf += chunk;
-      // progress lines look like "    (12.34/100%)\r"
-      const parts = buf.split(/[\r\n]/);
-      buf = parts.pop() ?? '';
-      for (const p of parts) {
-        const m = /\((\d+(?:\.\d+)?)\/100%\)/.exec(p);
-        if (m) {
-          clearTimeout(timer);
-          timer = setTimeout(stall, idleMs);
-          onPercent(Number(m[1]));
-        }
-      }
-    });
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new UcloudError('STORAGE_FAILED', `cannot run qemu-img: ${e.message}`, { hint: 'apt-get install qemu-utils qemu-block-extra', cause: e }));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const stderr = Buffer.concat(err).toString('utf8').trim();
-      const details = { command: ['qemu-img', ...args].join(' '), stderr: stderr.slice(-2000) };
-      if (stalled) {
-        reject(new UcloudError('CEPH_UNAVAILABLE', `qemu-img made no progress for ${idleMs / 1000} s while writing to Ceph`, { details }));
-      } else if (code !== 0) {
-        const last = stderr.split('\n').pop() ?? '';
-        const unreachable = /error connecting|connect.*cluster|timed out/i.test(stderr);
-        reject(
-          new UcloudError(unreachable ? 'CEPH_UNAVAILABLE' : 'STORAGE_FAILED', `qemu-img convert failed (exit ${code ?? signal}): ${last}`, { details }),
-        );
-      } else {
-        resolve();
-      }
-    });
-  });
+/** The pools named by `profile rbd pool=<pool>` grants in a client's osd caps. */
+export function grantedPools(osdCaps: string): string[] {
+  return [...osdCaps.matchAll(/profile rbd pool=([^\s,]+)/g)].map((m) => m[1]!);
+}
+
+/** A keyring file only root reads: written aside, made 600, then renamed over the old one. */
+async function writeKeyring(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, text, { mode: 0o600 });
+  await chmod(tmp, 0o600);
+  await rename(tmp, path);
 }
 
 export const cephDriver: StorageDriverFactory = (settings) => new CephDriver(settings);

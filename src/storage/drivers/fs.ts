@@ -1,7 +1,8 @@
-import { access, constants, mkdir, rename, rm } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { access, constants, mkdir, open, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { UcloudError } from '../../common/errors.js';
 import type { DiskVolume, ImageVolume, ImportSource, ProgressFn, QemuDrive, StorageDriver, StorageDriverFactory } from '../driver.js';
+import { checkStorePath, checkStorePathTarget, volumePath } from '../paths.js';
 import * as qemuImg from '../qemu-img.js';
 
 /**
@@ -11,21 +12,30 @@ import * as qemuImg from '../qemu-img.js';
  * mount on every host (NFS, CephFS), which makes VMs on it migratable.
  */
 export const fsDriver: StorageDriverFactory = (settings) => {
-  const root = settings.path;
-  if (typeof root !== 'string' || !isAbsolute(root)) {
-    throw new UcloudError('INVALID_CONFIG', 'the fs image store needs an absolute "path"');
-  }
+  // Settings are checked before anything touches the filesystem (see ../paths.ts).
+  const unknown = Object.keys(settings).filter((k) => k !== 'path' && k !== 'shared');
+  if (unknown.length) throw new UcloudError('INVALID_STORE_SETTINGS', `fs storage: unknown setting(s) ${unknown.join(', ')}`, { hint: 'fs settings are { path: "/absolute/dir", shared?: true|false }' });
+  if (settings.shared !== undefined && typeof settings.shared !== 'boolean') throw new UcloudError('INVALID_STORE_SETTINGS', 'fs storage: shared must be true or false');
+  const root = checkStorePath('path', settings.path);
   const shared = settings.shared === true;
   const imagesDir = join(root, 'images');
   const disksDir = join(root, 'disks');
-  const imagePath = (ref: string) => join(imagesDir, ref);
-  const diskPath = (ref: string) => join(disksDir, ref);
+  // Refs come from records: each must name one file directly in its directory.
+  const imagePath = (ref: string) => volumePath(imagesDir, ref);
+  const diskPath = (ref: string) => volumePath(disksDir, ref);
+  // Symlinks of the path's existing parents are resolved once, before the first mkdir.
+  let rootChecked: Promise<void> | undefined;
+  const checkRoot = () => (rootChecked ??= checkStorePathTarget('path', root).catch((err: unknown) => {
+    rootChecked = undefined;
+    throw err;
+  }));
 
   const driver: StorageDriver = {
     driver: 'fs',
     capabilities: { shared, cowClones: true, streamingImport: false },
 
     async check() {
+      await checkRoot();
       try {
         await mkdir(imagesDir, { recursive: true });
         await mkdir(disksDir, { recursive: true });
@@ -41,13 +51,20 @@ export const fsDriver: StorageDriverFactory = (settings) => {
       await driver.check();
       const ref = `${name}.raw`;
       const tmp = imagePath(`.${ref}.importing`);
+      // The driver makes the output (sparse, sized) and hands the sandboxed
+      // conversion its descriptor: qemu-img never opens a path in the store.
+      // 0644 as qemu-img made it before: VMs' QEMUs read the image under their overlays.
+      const out = await open(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
       try {
-        await qemuImg.convert({ path: source.path, format: source.format }, { path: tmp, format: 'raw' }, onProgress && ((f) => onProgress(f * source.virtualSize, source.virtualSize)));
+        await out.truncate(source.virtualSize);
+        await qemuImg.convert(source, { fd: out.fd }, { onProgress: onProgress && ((f) => onProgress(f * source.virtualSize, source.virtualSize)) });
         // Readers only ever see a complete image: the rename is atomic.
         await rename(tmp, imagePath(ref));
       } catch (err) {
         await rm(tmp, { force: true });
         throw err;
+      } finally {
+        await out.close();
       }
       return { ref, format: 'raw', virtualSize: source.virtualSize };
     },
@@ -57,15 +74,18 @@ export const fsDriver: StorageDriverFactory = (settings) => {
     },
 
     async createDisk(diskId: string, sizeBytes: number, image?: ImageVolume): Promise<DiskVolume> {
-      await mkdir(disksDir, { recursive: true });
       const ref = `${diskId}.qcow2`;
-      if (image) {
+      const path = diskPath(ref);
+      const base = image && imagePath(image.ref);
+      await checkRoot();
+      await mkdir(disksDir, { recursive: true });
+      if (image && base) {
         if (sizeBytes < image.virtualSize) {
           throw new UcloudError('DISK_SMALLER_THAN_IMAGE', `a disk of ${sizeBytes} bytes cannot hold an image of ${image.virtualSize} bytes`);
         }
-        await qemuImg.createOverlay(diskPath(ref), { path: imagePath(image.ref), format: image.format }, sizeBytes);
+        await qemuImg.createOverlay(path, { path: base, format: image.format }, sizeBytes);
       } else {
-        await qemuImg.createEmpty(diskPath(ref), sizeBytes);
+        await qemuImg.createEmpty(path, sizeBytes);
       }
       return { ref, format: 'qcow2' };
     },

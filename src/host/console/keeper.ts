@@ -1,0 +1,77 @@
+// The console keeper: one small process per VM (`ucloud console-keeper`,
+// started detached by the host agent) that holds the client end of QEMU's
+// serial socket and writes what the guest prints into a size-capped log. It
+// outlives the agent, as conmon outlives a container engine, so a restarted
+// agent loses no output and a guest never blocks on a full socket.
+//
+// QEMU's socket chardev serves one client at a time: the keeper is that client.
+// Interactive consoles (later) attach to the keeper, not to QEMU, which is why
+// the keeper, not QEMU, owns the log.
+
+import { existsSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { RotatingLog } from './log-ring.js';
+
+export interface KeeperOptions {
+  /** QEMU's serial socket (QEMU listens: server=on,wait=off). */
+  socket: string;
+  /** The log file; `<log>.1` holds the previous half. */
+  log: string;
+  capBytes: number;
+  /** The VM's run directory: when it is gone (VM deleted), the keeper ends. */
+  dir: string;
+}
+
+const RETRY_FIRST_MS = 50;
+const RETRY_MAX_MS = 1000;
+const READ_BUFFER_BYTES = 64 * 1024;
+
+export function runKeeper(o: KeeperOptions): Promise<void> {
+  const log = new RotatingLog(o.log, o.capBytes);
+  const readBuffer = Buffer.alloc(READ_BUFFER_BYTES);
+  let sock: Socket | undefined;
+  let retryMs = RETRY_FIRST_MS;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let done: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+
+  const stop = () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+    sock?.destroy();
+    log.close();
+    done();
+  };
+
+  const attach = () => {
+    timer = undefined;
+    if (!existsSync(o.dir)) return stop();
+    // Every read lands in the same buffer and is written out synchronously
+    // before the next read: a flood costs the guest speed (QEMU stops reading
+    // the UART when the socket is full), never the keeper memory.
+    const onread = {
+      buffer: readBuffer,
+      callback: (n: number, buf: Uint8Array) => {
+        log.write(Buffer.from(buf.buffer, buf.byteOffset, n));
+        return true;
+      },
+    };
+    const s = connect({ path: o.socket, onread });
+    sock = s;
+    s.on('connect', () => (retryMs = RETRY_FIRST_MS));
+    s.on('error', () => undefined);
+    s.on('close', () => {
+      if (stopped || sock !== s) return;
+      sock = undefined;
+      // QEMU not up yet, restarting, or stopped: try again, slower each time.
+      timer = setTimeout(attach, retryMs);
+      retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+    });
+  };
+
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  attach();
+  return finished;
+}

@@ -1,0 +1,87 @@
+// Starting, finding and stopping a VM's console keeper. Like QEMU, the keeper
+// is nobody's child once its agent is gone, so it is found again through a pid
+// file that also holds its start time (a pid alone may have been reused) and
+// its command line (which names the VM's run directory).
+
+import { spawn } from 'node:child_process';
+import { openSync, closeSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { UcloudError } from '../../common/errors.js';
+import { packageRoot } from '../../common/paths.js';
+import { readArgv, readStat, waitForExit } from '../qemu/process.js';
+
+export interface KeeperPaths {
+  /** The VM's run directory. */
+  dir: string;
+  /** QEMU's serial socket. */
+  socket: string;
+  log: string;
+  pidFile: string;
+  /** The keeper's own stderr: a crash's last words, truncated at each start. */
+  errFile: string;
+}
+
+// A keeper holds one socket and one file descriptor and never buffers the
+// stream; these caps keep V8 from growing its heap for nothing.
+const KEEPER_NODE_FLAGS = ['--max-old-space-size=16', '--max-semi-space-size=1'];
+
+export const KEEPER_COMMAND = 'console-keeper';
+
+/** Starts a detached keeper (its own session) and records its pid and start time. */
+export async function startKeeper(p: KeeperPaths, capBytes: number): Promise<number> {
+  const err = openSync(p.errFile, 'w', 0o640);
+  let pid: number | undefined;
+  try {
+    const child = spawn(
+      process.execPath,
+      [...KEEPER_NODE_FLAGS, join(packageRoot(), 'bin', 'ucloud'), KEEPER_COMMAND, '--dir', p.dir, '--socket', p.socket, '--log', p.log, '--size', String(capBytes)],
+      { detached: true, stdio: ['ignore', 'ignore', err] },
+    );
+    child.on('error', () => undefined);
+    child.unref();
+    pid = child.pid;
+  } finally {
+    closeSync(err);
+  }
+  const stat = pid === undefined ? undefined : await readStat(pid);
+  if (pid === undefined || !stat || stat.gone) {
+    throw new UcloudError('COMMAND_FAILED', `the console keeper for ${p.dir} did not start`, { details: { errFile: p.errFile } });
+  }
+  const tmp = `${p.pidFile}.tmp`;
+  writeFileSync(tmp, `${pid} ${stat.startTime}\n`);
+  renameSync(tmp, p.pidFile);
+  return pid;
+}
+
+/** The pid of the VM's keeper when it is alive: same pid, same start time, our command line. */
+export async function keeperPid(p: Pick<KeeperPaths, 'dir' | 'pidFile'>): Promise<number | undefined> {
+  let text: string;
+  try {
+    text = readFileSync(p.pidFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const m = /^(\d+) (\d+)\s*$/.exec(text);
+  if (!m) return undefined;
+  const pid = Number(m[1]);
+  const stat = await readStat(pid);
+  if (!stat || stat.gone || stat.startTime !== m[2]) return undefined;
+  const argv = readArgv(pid);
+  const at = argv?.indexOf(KEEPER_COMMAND) ?? -1;
+  if (at < 0 || argv![argv!.indexOf('--dir', at) + 1] !== p.dir) return undefined;
+  return pid;
+}
+
+/** Stops the keeper (SIGTERM, then SIGKILL); a no-op when none runs. */
+export async function stopKeeper(p: Pick<KeeperPaths, 'dir' | 'pidFile'>): Promise<void> {
+  const pid = await keeperPid(p);
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+    if (await waitForExit(pid, 2000)) return;
+    process.kill(pid, 'SIGKILL');
+    await waitForExit(pid, 2000);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}

@@ -1,0 +1,274 @@
+// The host's own firewall towards VM networks: what a guest may send to the
+// host itself (ND, the metadata service, replies), and that nothing it sends
+// ever reaches a VXLAN socket (issue 7: a VM sending UDP 4789 with another
+// network's VNI to any host address had its inner frame delivered onto that
+// network's bridge).
+//
+// One nftables table, family `inet` (it sees IP packets at the host's own
+// hooks; antispoof.ts's `bridge` table sees frames at the bridge ports):
+//
+//   table inet ucloud {
+//     set bridges   { type ifname; }                  # every VM network's bridge
+//     set bridged   { type ifname . ifname; }         # ucbrN . ucbrN (see forward)
+//     set metadata  { type ifname . ipv6_addr; }      # ucbrN . fe80::1, ucbrN . <prefix>::1
+//     set underlays { type ifname; }                  # where VXLAN may come from
+//     counter vm_vxlan {}                             # VXLAN from a VM, dropped
+//     counter vm_dropped {}                           # anything else from a VM to the host, dropped
+//     chain raw-prerouting { hook prerouting priority raw:  from a bridge, not for the bridge itself → notrack }
+//     chain input          { hook input priority filter:    from a bridge → from-vm; VXLAN only from an underlay }
+//     chain forward        { hook forward priority filter:  bridged within one network → accept; routed from a bridge → from-vm-routed }
+//     chain from-vm        { VXLAN drop; ND/RS; TCP metadata_port to (bridge . own address) in @metadata; echo-request;
+//                            replies to the host's own connections (ct established,related); everything else drop }
+//     chain from-vm-routed { VXLAN drop; to another VM network drop }
+//   }
+//
+// Why `inet` input and not the bridge table: a packet from a VM to *any* host
+// address (fe80::1, another network's <prefix>::1, the underlay address,
+// "routed" through fe80::1's MAC) is delivered locally and passes the input
+// hook with iifname = the VM's bridge. The kernel's VXLAN socket is bound to
+// [::]:4789 whatever `local`/`dev` the devices have (one shared socket per
+// port), so the firewall is what keeps VMs away from it.
+//
+// Conntrack: the `ct state` rule turns conntrack on in the namespace, and with
+// br_netfilter (bridge-nf-call-ip6tables=1, the default where the module is
+// built in) bridged VM-to-VM packets pass the inet hooks too. raw-prerouting
+// therefore untracks every packet from a bridge that is not for one of that
+// bridge's own addresses: a guest's traffic to other guests (or multicast)
+// never takes a conntrack entry, so it cannot fill the host's table. The
+// host's other traffic is left as it is.
+//
+// forward: with br_netfilter, frames bridged within one network show up with
+// iifname = oifname = its bridge; `bridged` holds exactly those pairs so they
+// pass untouched. A packet *routed* from a VM network (only if an operator
+// turns forwarding on) never goes to another VM network and never to a VXLAN
+// port, here or on another host.
+//
+// Layout changes are one transaction: the static part (sets, counters, chains
+// and their rules) is fingerprinted in the comment of input's first rule and
+// rewritten as a whole (flush + rules) only when the fingerprint differs;
+// per-network state is set elements, added and removed in one transaction per
+// network.
+
+import { createHash } from 'node:crypto';
+import { UcloudError } from '../../common/errors.js';
+import { canonicalIPv6, checkIfname } from './addr.js';
+import type { Ip } from './ip.js';
+import { VXLAN_PORT } from './vxlan.js';
+
+export const HOSTFW_TABLE = 'ucloud';
+const FAMILY = 'inet';
+const T = `${FAMILY} ${HOSTFW_TABLE}`;
+const VERSION = 'v1';
+
+const SETS: Record<string, string> = {
+  bridges: 'type ifname;',
+  bridged: 'type ifname . ifname;',
+  metadata: 'type ifname . ipv6_addr;',
+  underlays: 'type ifname;',
+};
+const COUNTERS = ['vm_vxlan', 'vm_dropped'] as const;
+/** Base chains with their hooks; from-vm and from-vm-routed are regular chains. */
+const BASE: Record<string, string> = {
+  'raw-prerouting': 'type filter hook prerouting priority raw; policy accept;',
+  input: 'type filter hook input priority filter; policy accept;',
+  forward: 'type filter hook forward priority filter; policy accept;',
+};
+const CHAINS = [...Object.keys(BASE), 'from-vm', 'from-vm-routed'];
+
+/** The metadata service's port (`metadata_port`): the only TCP port a guest may open on the host. */
+export const DEFAULT_METADATA_PORT = 80;
+
+export interface HostFirewallOptions {
+  /** The one interface VXLAN packets are accepted from (`vxlan_underlay`). */
+  underlay: string;
+  /** Default 80. */
+  metadataPort?: number;
+}
+
+/** The static rules, chain by chain, in order (input's first rule carries the fingerprint). */
+function staticRules(metadataPort: number): [chain: string, rule: string][] {
+  const vx = VXLAN_PORT;
+  return [
+    ['input', 'iifname @bridges jump from-vm'],
+    ['input', `udp dport ${vx} iifname != @underlays drop`],
+    ['raw-prerouting', 'iifname @bridges fib daddr . iif type != local notrack'],
+    ['forward', 'iifname . oifname @bridged accept'],
+    ['forward', 'iifname @bridges jump from-vm-routed'],
+    ['from-vm', `udp dport ${vx} counter name "vm_vxlan" drop`],
+    ['from-vm', 'icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255 accept'],
+    ['from-vm', `iifname . ip6 daddr @metadata tcp dport ${metadataPort} accept`],
+    ['from-vm', 'icmpv6 type echo-request accept'],
+    ['from-vm', 'ct state established,related accept'],
+    ['from-vm', 'counter name "vm_dropped" drop'],
+    ['from-vm-routed', `udp dport ${vx} drop`],
+    ['from-vm-routed', 'oifname @bridges drop'],
+  ];
+}
+
+function fingerprint(metadataPort: number): string {
+  const hash = createHash('sha256').update(JSON.stringify([VERSION, SETS, COUNTERS, BASE, staticRules(metadataPort)])).digest('hex');
+  return `ucloud:${VERSION}:${hash.slice(0, 16)}`;
+}
+
+/** The whole static part as one `nft -f` script (exported for tests and docs). */
+export function renderHostFirewall(metadataPort = DEFAULT_METADATA_PORT): string {
+  const fp = fingerprint(metadataPort);
+  const rules = staticRules(metadataPort);
+  const first = rules.findIndex(([c]) => c === 'input');
+  return [
+    `add table ${T} { comment "ucloud: host firewall towards VM networks (src/host/network/hostfw.ts)"; }`,
+    ...Object.entries(SETS).map(([name, spec]) => `add set ${T} ${name} { ${spec} }`),
+    ...COUNTERS.map((c) => `add counter ${T} ${c}`),
+    ...CHAINS.map((c) => (BASE[c] ? `add chain ${T} ${c} { ${BASE[c]} }` : `add chain ${T} ${c}`)),
+    ...CHAINS.map((c) => `flush chain ${T} ${c}`),
+    ...rules.map(([c, r], i) => `add rule ${T} ${c} ${r}${i === first ? ` comment "${fp}"` : ''}`),
+    '',
+  ].join('\n');
+}
+
+// ---- reading the table ---------------------------------------------------
+
+interface NftObject {
+  table?: { name: string };
+  chain?: { name: string };
+  rule?: { chain: string; handle: number; comment?: string };
+  set?: { name: string; elem?: unknown[] };
+  counter?: { name: string; packets: number; bytes: number };
+}
+
+export interface HostFirewallState {
+  fingerprint?: string;
+  chains: Set<string>;
+  sets: Set<string>;
+  bridges: Set<string>;
+  underlays: Set<string>;
+  /** `ucbrN` of every `ucbrN . ucbrN` element. */
+  bridged: Set<string>;
+  /** bridge → its addresses in the metadata set. */
+  metadata: Map<string, Set<string>>;
+  counters: Record<string, { packets: number; bytes: number }>;
+}
+
+async function nft(ip: Ip, script: string): Promise<void> {
+  await ip.exec('nft', ['-f', '-'], { input: script, timeoutMs: 15_000 });
+}
+
+function concat(e: unknown): unknown[] | undefined {
+  const c = (e as { concat?: unknown[] } | undefined)?.concat;
+  return Array.isArray(c) ? c : undefined;
+}
+
+/** The table as it is, or undefined when there is none. */
+export async function readHostFirewall(ip: Ip): Promise<HostFirewallState | undefined> {
+  const tables = JSON.parse((await ip.exec('nft', ['-j', 'list', 'tables', FAMILY])).stdout) as { nftables: NftObject[] };
+  if (!tables.nftables.some((o) => o.table?.name === HOSTFW_TABLE)) return undefined;
+  const objects = (JSON.parse((await ip.exec('nft', ['-j', 'list', 'table', FAMILY, HOSTFW_TABLE])).stdout) as { nftables: NftObject[] }).nftables;
+  const s: HostFirewallState = { chains: new Set(), sets: new Set(), bridges: new Set(), underlays: new Set(), bridged: new Set(), metadata: new Map(), counters: {} };
+  let firstInputRule = true;
+  for (const o of objects) {
+    if (o.chain) s.chains.add(o.chain.name);
+    else if (o.rule?.chain === 'input' && firstInputRule) {
+      firstInputRule = false;
+      s.fingerprint = o.rule.comment;
+    } else if (o.counter) s.counters[o.counter.name] = { packets: o.counter.packets, bytes: o.counter.bytes };
+    else if (o.set) {
+      s.sets.add(o.set.name);
+      for (const e of o.set.elem ?? []) {
+        if (o.set.name === 'bridges' && typeof e === 'string') s.bridges.add(e);
+        else if (o.set.name === 'underlays' && typeof e === 'string') s.underlays.add(e);
+        else if (o.set.name === 'bridged') {
+          const [a, b] = concat(e) ?? [];
+          if (typeof a === 'string' && a === b) s.bridged.add(a);
+        } else if (o.set.name === 'metadata') {
+          const [br, addr] = concat(e) ?? [];
+          if (typeof br === 'string' && typeof addr === 'string') {
+            const set = s.metadata.get(br) ?? new Set<string>();
+            set.add(canonicalIPv6(addr));
+            s.metadata.set(br, set);
+          }
+        }
+      }
+    }
+  }
+  return s;
+}
+
+// ---- the host table --------------------------------------------------------
+
+/**
+ * Creates (or brings up to date) the table's static part, and makes `underlay`
+ * the only interface VXLAN packets are accepted from. Per-network elements
+ * already in the sets are kept. Returns the state after.
+ */
+export async function ensureHostFirewall(ip: Ip, opts: HostFirewallOptions): Promise<HostFirewallState> {
+  const underlay = checkIfname(opts.underlay);
+  const port = opts.metadataPort ?? DEFAULT_METADATA_PORT;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UcloudError('VALIDATION_FAILED', `metadata port must be 1-65535, got ${port}`);
+  let state = await readHostFirewall(ip);
+  const lines: string[] = [];
+  const current = state?.fingerprint === fingerprint(port) && CHAINS.every((c) => state?.chains.has(c)) && Object.keys(SETS).every((n) => state?.sets.has(n));
+  if (!current) lines.push(renderHostFirewall(port));
+  const have = state?.underlays ?? new Set<string>();
+  if (!have.has(underlay)) lines.push(`add element ${T} underlays { "${underlay}" }`);
+  for (const u of have) if (u !== underlay) lines.push(`delete element ${T} underlays { "${u}" }`);
+  if (!lines.length && state) return state;
+  await nft(ip, `${lines.join('\n')}\n`);
+  state = await readHostFirewall(ip);
+  if (!state) throw new UcloudError('INTERNAL', `nftables table ${T} missing right after creating it`);
+  return state;
+}
+
+/** Removes the whole table. Missing is fine. */
+export async function removeHostFirewall(ip: Ip): Promise<boolean> {
+  if (!(await readHostFirewall(ip))) return false;
+  await nft(ip, `delete table ${T}\n`);
+  return true;
+}
+
+// ---- networks --------------------------------------------------------------
+
+export interface NetworkFirewallSpec {
+  /** The network's bridge. */
+  bridge: string;
+  /** The bridge's own addresses that serve metadata: fe80::1 and <prefix>::1. */
+  metadataAddresses: string[];
+}
+
+/**
+ * Puts one network's bridge under the firewall: in `bridges` and `bridged`,
+ * and exactly `metadataAddresses` as its (bridge . address) metadata
+ * elements (stale ones, e.g. of an earlier prefix, go). One transaction; safe
+ * before the bridge exists (matching is by name), which is how it should be
+ * used. Returns whether anything was written.
+ */
+export async function ensureNetworkFirewall(ip: Ip, spec: NetworkFirewallSpec): Promise<boolean> {
+  const bridge = checkIfname(spec.bridge);
+  const want = new Set(spec.metadataAddresses.map(canonicalIPv6));
+  const state = await readHostFirewall(ip);
+  if (!state) throw new UcloudError('INTERNAL', `nftables table ${T} missing: ensureHostFirewall first`);
+  const have = state.metadata.get(bridge) ?? new Set<string>();
+  const lines = [
+    ...(state.bridges.has(bridge) ? [] : [`add element ${T} bridges { "${bridge}" }`]),
+    ...(state.bridged.has(bridge) ? [] : [`add element ${T} bridged { "${bridge}" . "${bridge}" }`]),
+    ...[...want].filter((a) => !have.has(a)).map((a) => `add element ${T} metadata { "${bridge}" . ${a} }`),
+    ...[...have].filter((a) => !want.has(a)).map((a) => `delete element ${T} metadata { "${bridge}" . ${a} }`),
+  ];
+  if (!lines.length) return false;
+  await nft(ip, `${lines.join('\n')}\n`);
+  return true;
+}
+
+/** Takes one network's bridge out of the sets (call after the bridge is gone). Missing is fine. */
+export async function removeNetworkFirewall(ip: Ip, bridgeName: string): Promise<boolean> {
+  const bridge = checkIfname(bridgeName);
+  const state = await readHostFirewall(ip);
+  if (!state) return false;
+  const lines = [
+    ...[...(state.metadata.get(bridge) ?? [])].map((a) => `delete element ${T} metadata { "${bridge}" . ${a} }`),
+    ...(state.bridged.has(bridge) ? [`delete element ${T} bridged { "${bridge}" . "${bridge}" }`] : []),
+    ...(state.bridges.has(bridge) ? [`delete element ${T} bridges { "${bridge}" }`] : []),
+  ];
+  if (!lines.length) return false;
+  await nft(ip, `${lines.join('\n')}\n`);
+  return true;
+}

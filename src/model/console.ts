@@ -1,0 +1,15 @@
+import { Type, type Static } from 'typebox';
+import { Name, Timestamp, Uuid } from './common.js';
+
+/**
+ * Permission to read one VM's console on one host, minted by the API for a user
+ * it has authorised and consumed (deleted) by that host's agent on first use.
+ * Stored under the hash of the secret and on a short lease, so an unused ticket
+ * vanishes by itself.
+ */
+export const ConsoleTicket = Type.Object({ vm: Uuid, host: Name, expiresAt: Timestamp }, { additionalProperties: false });
+export type ConsoleTicket = Static<typeof ConsoleTicket>;
+
+/** What `GET /v1/vms/<ref>/console-log` answers. */
+export const ConsoleLog = Type.Object({ vm: Name, host: Name, text: Type.String() }, { additionalProperties: false });
+export type ConsoleLog = Static<typeof ConsoleLog>;

@@ -1,0 +1,53 @@
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readTail, RotatingLog, rotatedPath } from '../../src/host/console/log-ring.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ucloud-console-ring-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const size = (p: string) => statSync(p).size;
+
+describe('the console log ring', () => {
+  it('never holds more than the cap, whatever is written, and keeps the newest lines', () => {
+    const path = join(dir, 'a.log');
+    const log = new RotatingLog(path, 64 * 1024);
+    for (let i = 0; i < 20_000; i++) log.write(Buffer.from(`line ${i} ${'y'.repeat(i % 50)}\n`));
+    log.close();
+    expect(size(path)).toBeLessThanOrEqual(32 * 1024);
+    expect(size(rotatedPath(path))).toBeLessThanOrEqual(32 * 1024);
+    expect(size(path) + size(rotatedPath(path))).toBeGreaterThan(32 * 1024);
+    const tail = readTail(path, 3).trimEnd().split('\n');
+    expect(tail).toHaveLength(3);
+    expect(tail.map((l) => l.split(' ')[1])).toEqual(['19997', '19998', '19999']);
+  });
+
+  it('keeps only the end of a chunk larger than half the cap', () => {
+    const path = join(dir, 'b.log');
+    const log = new RotatingLog(path, 16 * 1024);
+    log.write(Buffer.concat([Buffer.alloc(100_000, 'x'), Buffer.from('\nEND\n')]));
+    log.close();
+    expect(size(path)).toBe(8 * 1024);
+    expect(readTail(path, 1)).toBe('END\n');
+  });
+
+  it('appends to what an earlier keeper wrote, rotating a file that is already too big', () => {
+    const path = join(dir, 'c.log');
+    writeFileSync(path, 'x'.repeat(20_000));
+    const log = new RotatingLog(path, 16 * 1024);
+    log.write(Buffer.from('after\n'));
+    log.close();
+    expect(size(rotatedPath(path))).toBe(20_000);
+    // The rotated half ends without a newline: its last line runs on into the new one.
+    expect(readTail(path, 1)).toBe(`${'x'.repeat(20_000)}after\n`);
+  });
+
+  it('a tail spans the rotated half and of a missing log is empty', () => {
+    const path = join(dir, 'd.log');
+    writeFileSync(rotatedPath(path), 'one\ntwo\n');
+    writeFileSync(path, 'three\n');
+    expect(readTail(path, 2)).toBe('two\nthree\n');
+    expect(readTail(path, 10)).toBe('one\ntwo\nthree\n');
+    expect(readTail(join(dir, 'none.log'), 10)).toBe('');
+  });
+});
