@@ -16,8 +16,8 @@ PACKAGES=(
   busybox-static dropbear-bin mtools dosfstools syslinux syslinux-common parted cpio kmod xz-utils
   # Ceph image stores and the single-node test cluster
   ceph-mon ceph-osd ceph-mgr ceph-common uuid-runtime
-  # tools the tests and the guest recipe use
-  openssh-client ca-certificates
+  # tools the tests and the guest recipe use (gcc + libc6-dev: the static raw-frame tool of the cross-tenant test)
+  openssh-client ca-certificates gcc libc6-dev
 )
 
 if [ "$(id -u)" -ne 0 ]; then

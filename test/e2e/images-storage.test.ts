@@ -199,7 +199,12 @@ describe('user files → images → VM disks, on fs and on Ceph', () => {
 
     await json<Image>(['image', 'create', 'g-pub', '--from-file', 'guest.qcow2', '--store', 'local', '--public', '--wait'], alice);
     expect((await json<Image[]>(['image', 'list'], bob)).map((i) => i.name).sort()).toEqual(['g-pub', 'ucloud-test']);
-    const b1 = await json<Vm>(['vm', 'create', 'b1', '--image', 'g-pub', '--ram', '128MiB', '--wait'], bob);
+    // another user's public image is theirs by name: bob names its owner (a bare name is his own, or an admin's)
+    const bare = await c.cli(['vm', 'create', 'b1', '--image', 'g-pub'], as(bob));
+    expect(bare.code).toBe(3);
+    expect(bare.stderr).toMatch(/IMAGE_NOT_FOUND/);
+    const b1 = await json<Vm>(['vm', 'create', 'b1', '--image', 'alice/g-pub', '--ram', '128MiB', '--wait'], bob);
+    expect(b1.image).toMatchObject({ owner: 'alice', name: 'g-pub' });
     expect(b1.owner).toBe('bob');
     expect(b1.status).toBe('running');
     await c.cli(['vm', 'delete', 'b1', '--wait'], as(bob));

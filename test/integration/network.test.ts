@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/common/exec.js';
 import { formatIPv6, parseIPv6 } from '../../src/host/network/addr.js';
 import { ensureNicFilter, listNicChain, readFilterTable, removeNicFilter, renderNicRules } from '../../src/host/network/antispoof.js';
-import { ensureHostFirewall, readHostFirewall, removeHostFirewall } from '../../src/host/network/hostfw.js';
+import { ensureHostFirewall, readHostFirewall, removeHostFirewall, renderHostFirewall } from '../../src/host/network/hostfw.js';
 import { defaultGroup, HostNetwork, tapMacFor } from '../../src/host/network/index.js';
 import { Ip } from '../../src/host/network/ip.js';
 import { renderRadvdConf } from '../../src/host/network/radvd.js';
@@ -110,6 +110,13 @@ describe('host networking helpers (pure)', () => {
     expect(rules[0]).toMatch(/^add rule bridge ucloud nic-tap1 ether saddr != 52:54:00:12:00:01 drop comment "ucloud:v1:[0-9a-f]{16}"$/);
     expect(rules[2]).toBe('add rule bridge ucloud nic-tap1 ip6 saddr != { ::, fe80::5054:ff:fe12:1 } drop');
     expect(() => renderNicRules({ ifname: 'tap 1', mac: '52:54:00:12:00:01', allowedSources: ['fe80::1'] })).toThrow();
+    // The host firewall: a guest's VXLAN is dropped before anything is accepted; metadata on metadata_port only.
+    const fw = renderHostFirewall(8080).split('\n');
+    const fromVm = fw.filter((l) => l.startsWith('add rule inet ucloud from-vm '));
+    expect(fromVm[0]).toBe('add rule inet ucloud from-vm udp dport 4789 counter name "vm_vxlan" drop');
+    expect(fromVm).toContain('add rule inet ucloud from-vm iifname . ip6 daddr @metadata tcp dport 8080 accept');
+    expect(fromVm.at(-1)).toBe('add rule inet ucloud from-vm counter name "vm_dropped" drop');
+    expect(fw.find((l) => l.startsWith('add rule inet ucloud input '))).toMatch(/jump from-vm comment "ucloud:v1:[0-9a-f]{16}"$/);
   });
 });
 

@@ -86,7 +86,7 @@ describe('QEMU least privilege: own uid, seccomp, own disks, restricted Ceph cli
     for (const [name, image] of [['fs1', 'ucloud-test'], ['fs2', 'ucloud-test'], ['rbd1', 'g-rbd']] as const) {
       vms[name] = await json<Vm>(['vm', 'create', name, '--image', image, '--ram', '128MiB', '--os-ssd', '1GiB', '--wait']);
     }
-  }, 300_000);
+  }, 420_000);
 
   afterAll(async () => {
     await c?.stop();

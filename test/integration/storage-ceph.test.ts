@@ -3,7 +3,7 @@
 import { mkdtemp, open, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UcloudError } from '../../src/common/errors.js';
 import { run } from '../../src/common/exec.js';
@@ -233,9 +233,10 @@ describe('images and copy-on-write disks', () => {
     await driver.deleteDisk(disk);
   });
 
-  it('gives QEMU an rbd: drive with conf and id', () => {
+  it("gives QEMU an rbd: drive with conf, ucloud's own client id and its keyring", () => {
     const drive = driver.qemuDrive({ ref: `${pool}/disk-vm1-root`, format: 'raw' });
-    expect(drive).toEqual({ file: `rbd:${pool}/disk-vm1-root:conf=${ceph.conf}:id=admin`, format: 'raw', options: { discard: 'unmap' } });
+    const keyring = join(dirname(ceph.conf), 'ceph.client.ucloud.keyring');
+    expect(drive).toEqual({ file: `rbd:${pool}/disk-vm1-root:conf=${ceph.conf}:id=ucloud:keyring=${keyring}`, format: 'raw', options: { discard: 'unmap' } });
   });
 
   it('refuses to delete an image that disks were cloned from, then deletes disk and image', async () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -40,6 +40,15 @@ describe('the console log ring', () => {
     expect(size(rotatedPath(path))).toBe(20_000);
     // The rotated half ends without a newline: its last line runs on into the new one.
     expect(readTail(path, 1)).toBe(`${'x'.repeat(20_000)}after\n`);
+  });
+
+  it('never writes through a link put in the place of the log', () => {
+    const bait = join(dir, 'bait');
+    writeFileSync(bait, 'host file\n');
+    const path = join(dir, 'e.log');
+    symlinkSync(bait, path);
+    expect(() => new RotatingLog(path, 16 * 1024)).toThrow(/ELOOP/);
+    expect(readFileSync(bait, 'utf8')).toBe('host file\n');
   });
 
   it('a tail spans the rotated half and of a missing log is empty', () => {

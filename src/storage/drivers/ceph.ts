@@ -253,10 +253,14 @@ export class CephDriver implements StorageDriver {
     const part = `${final}${PART_SUFFIX}`;
 
     const virtualSize = checkSize(source.virtualSize);
-    if (await this.rbd.exists(pool, final)) {
+    // Side by side: each rbd call is a new cluster connection (~0.1-1 s); a leftover part
+    // is garbage whether or not the final image exists.
+    const [exists, leftover] = await Promise.allSettled([this.rbd.exists(pool, final), this.removeLeftoverPart(pool, part)]);
+    if (exists.status === 'rejected') throw exists.reason;
+    if (exists.value) {
       throw new UcloudError('IMAGE_EXISTS', `the RBD image ${pool}/${final} exists already`, { details: { pool, image: final } });
     }
-    await this.removeLeftoverPart(pool, part);
+    if (leftover.status === 'rejected') throw leftover.reason;
 
     return new Reverter().run(async (rev) => {
       if (!(await this.rbd.create(pool, part, virtualSize))) {
@@ -293,9 +297,11 @@ export class CephDriver implements StorageDriver {
     const socket = join(dir, 'nbd.sock');
     const server = serveNbd(this.rbdUri(pool, image, { client_mount_timeout: '15' }), socket);
     const abort = new AbortController();
-    // A server that dies early (Ceph unreachable) ends the conversion at once, not after its connect timeout.
+    // A server that dies early (Ceph unreachable) ends the conversion at once, not after its
+    // connect timeout. Its normal exit decides nothing: it also exits when a failed conversion
+    // disconnects, so only the conversion's own result counts.
     const early = server.done.then(
-      () => undefined,
+      () => new Promise<never>(() => undefined),
       (err: unknown) => {
         abort.abort();
         throw err;
