@@ -74,12 +74,11 @@ async function main(): Promise<void> {
       const runDir = join(dir, 'run', 'vms', vm.id);
       const args = cmdline.slice(1).map((a) => a.split(diskPath).join(join(scratch, 'os.qcow2')).split(runDir).join(scratch).split(`ifname=${tap}`).join('ifname=tapb0'));
       const t1 = performance.now();
+      // QEMU runs in the foreground (no -daemonize under its seccomp filter); `ip netns exec` execs it.
       const q = spawn('ip', ['netns', 'exec', NS, cmdline[0]!, ...args], { stdio: 'ignore' });
-      await new Promise((r) => q.once('exit', r));
       const tp = await untilSsh(key, vm.nics![0]!.address, t1, NS);
-      const pid = Number(readFileSync(join(scratch, 'qemu.pid'), 'utf8'));
-      process.kill(pid, 'SIGKILL');
-      await waitForExit(pid, 5000);
+      q.kill('SIGKILL');
+      await waitForExit(q.pid!, 5000);
       ns('link', 'del', 'tapb0');
       if (i > 0) {
         ucloud.push(tu);

@@ -140,7 +140,6 @@ describe('cross-tenant isolation: a hostile VM cannot reach another network (iss
       UCLOUD_VXLAN_UNDERLAY: 'u0',
       UCLOUD_RUN_DIR: join(c.dir, 'run-hx'),
       UCLOUD_LOG_DIR: join(c.dir, 'log-hx'),
-      UCLOUD_METADATA_LISTEN: '[::]:80',
     };
     await Promise.all([c.spawn('host', env, ns).ready, c.spawn('metadata', env, ns).ready]);
   }, 180_000);

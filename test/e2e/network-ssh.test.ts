@@ -51,8 +51,6 @@ describe('networks, SSH keys, metadata: log in to your VM over IPv6', () => {
 
   beforeAll(async () => {
     c = await TestCluster.start();
-    // Guests find the metadata server at http://[fe80::1%eth0]/ — port 80.
-    c.env.UCLOUD_METADATA_LISTEN = '[::]:80';
     await c.bootstrap({ guestImage: inject('guestImage') });
     const m = c.managers();
     alice = (await m.users.create('alice', 'user')).token;

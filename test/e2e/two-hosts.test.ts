@@ -50,7 +50,6 @@ describe('two hosts, one network, VXLAN between them', () => {
           UCLOUD_VXLAN_UNDERLAY: 'u0',
           UCLOUD_RUN_DIR: join(c.dir, `run-h${i + 1}`),
           UCLOUD_LOG_DIR: join(c.dir, `log-h${i + 1}`),
-          UCLOUD_METADATA_LISTEN: '[::]:80',
         };
         return [c.spawn('host', env, ns).ready, c.spawn('metadata', env, ns).ready];
       }),

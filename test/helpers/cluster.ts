@@ -94,8 +94,8 @@ export class TestCluster {
       c.etcdOptions = () => etcd.storeOptions('/ucloud/');
     }
     const apiPort = await freePort('::1');
-    // Port 80 is what guests use; a cluster that needs that says so (one at a time).
-    const metadataPort = await freePort('::1');
+    // The metadata daemon listens on port 80 of each VM bridge's own addresses only,
+    // so clusters side by side never collide there.
     c.apiUrl = `http://[::1]:${apiPort}`;
     writeFileSync(join(c.dir, 'ucloud.conf'), '# test cluster: everything comes from the environment\n');
     c.env = {
@@ -111,7 +111,6 @@ export class TestCluster {
       FILES_PATH: join(c.dir, 'files'),
       UCLOUD_FILESCANNER_INTERVAL: '1s',
       UCLOUD_API_LISTEN: `[::1]:${apiPort}`,
-      UCLOUD_METADATA_LISTEN: `[::1]:${metadataPort}`,
       UCLOUD_HOST_NAME: 'hv1',
       UCLOUD_ACCEL: 'tcg',
       UCLOUD_STOP_TIMEOUT: '20s',
