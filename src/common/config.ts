@@ -63,6 +63,7 @@ export const CONFIG_KEYS = {
   },
   files_path: { kind: 'string', default: '/var/lib/ucloud/files', env: ['FILES_PATH', 'UCLOUD_FILES_PATH'], doc: "The filescanner's base directory: one folder per user." },
   filescanner_interval: { kind: 'duration', default: '5s', env: ['UCLOUD_FILESCANNER_INTERVAL'], doc: 'How often the filescanner walks files_path for new, changed and deleted files.' },
+  import_concurrency: { kind: 'int', default: '2', env: ['UCLOUD_IMPORT_CONCURRENCY'], doc: 'Image imports the imagescanner runs at once (each a sandboxed qemu-img); more requests wait their turn, oldest first. At least 1.' },
   vni_range: { kind: 'string', default: '10000-16000000', env: ['UCLOUD_VNI_RANGE'], doc: 'VXLAN network identifiers handed to networks, as first-last.' },
   ipv6_pool: { kind: 'string', default: 'fd75:636c:6f75::/48', env: ['UCLOUD_IPV6_POOL'], doc: 'Each network gets one /64 of this pool (a /48 holds 65536 networks).' },
   vxlan_underlay: { kind: 'string', default: 'lo', env: ['UCLOUD_VXLAN_UNDERLAY'], doc: 'The interface VXLAN traffic between hosts uses (lo: one machine only).' },
@@ -117,6 +118,7 @@ export interface Config {
   imagePath: string;
   filesPath: string;
   filescannerIntervalMs: number;
+  importConcurrency: number;
   apiListen: { host: string; port: number };
   vniRange: { first: number; last: number };
   ipv6Pool: string;
@@ -229,6 +231,12 @@ function toInt(key: ConfigKey, v: string): number {
   return Number(v);
 }
 
+function atLeastOne(key: ConfigKey, v: string): number {
+  const n = toInt(key, v);
+  if (n < 1) throw new UcloudError('INVALID_CONFIG', `${key} must be at least 1, not "${v}"`);
+  return n;
+}
+
 function toSize(key: ConfigKey, v: string, min: number): number {
   let bytes: number;
   try {
@@ -298,6 +306,7 @@ function toConfig(raw: Record<ConfigKey, string>): Config {
     imagePath: raw.image_path,
     filesPath: raw.files_path,
     filescannerIntervalMs: toDuration('filescanner_interval', raw.filescanner_interval),
+    importConcurrency: atLeastOne('import_concurrency', raw.import_concurrency),
     apiListen: parseListen('api_listen', raw.api_listen),
     vniRange: parseRange('vni_range', raw.vni_range),
     ipv6Pool: raw.ipv6_pool,

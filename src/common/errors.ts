@@ -64,9 +64,12 @@ export const CATALOGUE = {
   HOST_UIDS_EXHAUSTED: { class: 'unavailable', hint: 'widen qemu_uid_range on this host (each VM here takes one uid)' },
   // storage and images
   DISK_SHRINK_REFUSED: { class: 'invalid', hint: 'disks only grow; ask for a size larger than the current one' },
+  DISK_TAMPERED: { class: 'conflict', hint: 'the disk\'s metadata was changed from inside the VM (or is damaged), so ucloud will not open it: an admin inspects the file (qemu-img info -U), restores it or deletes the VM' },
   IMAGE_INVALID: { class: 'invalid', hint: 'upload a qcow2 or raw disk image' },
   IMAGE_HAS_BACKING_FILE: { class: 'invalid', hint: 'flatten it first: qemu-img convert -O qcow2 in.qcow2 out.qcow2' },
   IMAGE_IN_USE: { class: 'conflict', hint: 'delete the VMs made from it first' },
+  IMAGE_AMBIGUOUS: { class: 'conflict', hint: 'the VM was made before image names were per owner and several owners now have an image of that name: an admin sets the VM record\'s image.owner' },
+  IMAGE_TOO_LARGE: { class: 'invalid', hint: 'shrink the image (virt-sparsify, or a smaller disk before uploading), or import it into a store with more free space' },
   IMAGE_STORE_EXISTS: { class: 'conflict' },
   UNKNOWN_STORAGE_DRIVER: { class: 'invalid', hint: 'see `GET /v1/storage-drivers` for the drivers this ucloud has' },
   INVALID_STORE_SETTINGS: { class: 'invalid', hint: 'see docs/storage.md for each driver\'s settings' },

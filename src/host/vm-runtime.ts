@@ -1,5 +1,5 @@
-import { chmod, chown, lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Accel } from '../common/accel.js';
 import { UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
@@ -7,6 +7,7 @@ import { Reverter } from '../common/reverter.js';
 import type { ImageManager } from '../managers/images.js';
 import { linkLocalAddress } from '../metadata/eui64.js';
 import { nowIso, type Vm, type VmDisk, type VmNic, type VmQemu } from '../model/index.js';
+import type { DiskVolume, StorageDriver } from '../storage/driver.js';
 import { keeperPid, startKeeper, stopKeeper } from './console/supervise.js';
 import type { HostNetwork } from './network/index.js';
 import { VmUids, type UidRange } from './vm-uids.js';
@@ -136,7 +137,7 @@ export class VmRuntime {
     const wanted = [{ name: 'os', sizeBytes: vm.diskBytes }, ...(vm.hddBytes ?? []).map((sizeBytes, i) => ({ name: `hdd${i}`, sizeBytes }))];
     const missing = wanted.filter((w) => !vm.disks.some((d) => d.name === w.name));
     if (missing.length === 0) return vm.disks;
-    const image = await this.images.forVm(vm.image);
+    const image = await this.images.forVm(vm);
     const driver = await this.images.driverFor(vm.image.store);
     const disks = [...vm.disks];
     for (const w of missing) {
@@ -156,6 +157,21 @@ export class VmRuntime {
     return disks;
   }
 
+  /**
+   * The recorded disks as their drivers know them, each with its driver. The OS
+   * disk carries the image it was made from: the driver checks the disk still
+   * names exactly that image and has QEMU open that one.
+   */
+  private async volumes(vm: Vm, disks: VmDisk[]): Promise<{ driver: StorageDriver; volume: DiskVolume }[]> {
+    const base = disks.some((d) => d.name === 'os') ? (await this.images.forVm(vm))?.volume : undefined;
+    return Promise.all(
+      disks.map(async (d) => ({
+        driver: await this.images.driverFor(d.store),
+        volume: { ref: d.ref, format: d.format, ...(d.name === 'os' && base ? { base } : {}) },
+      })),
+    );
+  }
+
   /** The size each recorded disk should have now (disks only grow). */
   static wantedSize(vm: Vm, disk: VmDisk): number {
     const want = disk.name === 'os' ? vm.diskBytes : (vm.hddBytes ?? [])[Number(disk.name.slice(3))];
@@ -169,6 +185,7 @@ export class VmRuntime {
    */
   async growDisks(vm: Vm, running: boolean): Promise<VmDisk[]> {
     const out: VmDisk[] = [];
+    const volumes = running ? [] : await this.volumes(vm, vm.disks);
     for (const [i, d] of vm.disks.entries()) {
       const want = VmRuntime.wantedSize(vm, d);
       if (want > d.sizeBytes) {
@@ -180,7 +197,7 @@ export class VmRuntime {
             await mon.close();
           }
         } else {
-          await (await this.images.driverFor(d.store)).resizeDisk({ ref: d.ref, format: d.format }, want);
+          await volumes[i]!.driver.resizeDisk(volumes[i]!.volume, want);
         }
         this.log.info({ vm: vm.id, disk: d.name, bytes: want, online: running }, 'disk grown');
       }
@@ -198,11 +215,15 @@ export class VmRuntime {
     await chmod(this.dir(vm.id), 0o700);
     await rm(p.qmpSocket, { force: true });
     await rm(p.serialSocket, { force: true });
-    const drives = await Promise.all(disks.map(async (d) => (await this.images.driverFor(d.store)).qemuDrive({ ref: d.ref, format: d.format })));
+    // This VM's QEMU is gone (the agent starts only a stopped VM), so what it
+    // may have written into its disks' metadata is checked now, before QEMU
+    // opens them as root. Disks stay root's: no VM uid can open any of them.
+    const volumes = await this.volumes(vm, disks);
+    for (const { driver, volume } of volumes) await driver.verifyDisk(volume);
+    const drives = volumes.map(({ driver, volume }) => driver.qemuDrive(volume));
     // The taps exist: the agent made them (ensureNics) before starting QEMU.
     const nics = (vm.nics ?? []).map((n, i) => ({ ifname: VmRuntime.tapName(vm.id, i), mac: n.mac }));
     const runAs = await this.ownerFor(vm.id);
-    if (runAs) await giveDisks(drives, runAs);
     const args = buildQemuArgs({
       ...(runAs ? { runAs } : {}),
       id: vm.id,
@@ -297,24 +318,5 @@ export class VmRuntime {
     const uid = await this.uids.claim(id, (await this.readLocal(id))?.uid);
     await this.writeLocal({ id, uid });
     return { uid, gid: uid };
-  }
-}
-
-/**
- * Hands the VM's disk files to its uid, readable and writable by it alone, so
- * an escaped QEMU can open no other VM's disk. QEMU opens them as root before
- * it drops privileges; the ownership is what stands between one VM's uid and
- * another's files. Network volumes (`rbd:…`) have no host file. Base images
- * (an overlay's backing file) stay root's: readable, never writable.
- */
-async function giveDisks(drives: { file: string }[], owner: { uid: number; gid: number }): Promise<void> {
-  for (const d of drives) {
-    if (!isAbsolute(d.file)) continue;
-    // lstat: never chown through a symlink someone placed in the store.
-    if (!(await lstat(d.file)).isFile()) {
-      throw new UcloudError('STORAGE_FAILED', `disk ${d.file} is not a regular file`, { details: { file: d.file } });
-    }
-    await chown(d.file, owner.uid, owner.gid);
-    await chmod(d.file, 0o600);
   }
 }

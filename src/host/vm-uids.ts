@@ -1,6 +1,10 @@
 // Which unprivileged uid each VM's QEMU runs as (as Firecracker's jailer gives
-// each microVM its own uid): an escaped QEMU then holds only its own VM's
-// files. The uid doubles as the gid, and no passwd entry is needed.
+// each microVM its own uid): an escaped QEMU is then no other VM's process (no
+// signals, ptrace or /proc/<pid>/mem across VMs) and root of nothing. No file
+// is owned by it: QEMU opens its disks, taps and sockets as root before it drops
+// to the uid, and they stay root's (600), so a uid shared with a VM on another
+// host (uids are per host; a shared store is one filesystem) opens no disk
+// either. The uid doubles as the gid, and no passwd entry is needed.
 //
 // A uid is claimed by creating <dir>/<uid> exclusively (O_EXCL), holding the
 // VM's id: the kernel makes two claims of one uid impossible, also between

@@ -63,11 +63,20 @@ export class ImageManager {
     return (await this.store.get(Kinds.image, Keys.image(owner, name)))?.value;
   }
 
-  /** The image a VM was made from (VMs older than per-owner names only know its store and name). */
-  async forVm(ref: Vm['image']): Promise<Image | undefined> {
+  /**
+   * The image a VM was made from. VMs older than per-owner names only know its
+   * store and name, which other owners may since have taken too: the VM owner's
+   * own image of that name wins, else the only one; with several, nobody's image
+   * is guessed into the disk (another user could have named one to match).
+   */
+  async forVm(vm: Pick<Vm, 'owner' | 'image'>): Promise<Image | undefined> {
+    const ref = vm.image;
     if (ref.owner) return this.get(ref.owner, ref.name);
     const { items } = await this.store.list(Kinds.image, Keys.images());
-    return items.find((i) => i.value.store === ref.store && i.value.name === ref.name)?.value;
+    const matches = items.map((i) => i.value).filter((i) => i.store === ref.store && i.name === ref.name);
+    const own = matches.find((i) => i.owner === vm.owner);
+    if (own || matches.length <= 1) return own ?? matches[0];
+    throw new UcloudError('IMAGE_AMBIGUOUS', `VM image "${ref.name}" in store "${ref.store}" names no owner, and ${matches.length} owners have an image of that name`);
   }
 
   /** Images the user may use: their own and the public ones (an admin sees all). */
@@ -181,10 +190,10 @@ export class ImageManager {
   }
 
   /** VMs whose disks come from this image. */
-  async users(img: Pick<Image, 'store' | 'owner' | 'name'>): Promise<string[]> {
+  async users(img: Pick<Image, 'store' | 'owner' | 'name'>): Promise<Pick<Vm, 'owner' | 'name'>[]> {
     const { items } = await this.store.list(Kinds.vm, Keys.vms());
     const madeFrom = (r: Vm['image']) => r.name === img.name && (r.owner === undefined ? r.store === img.store : r.owner === img.owner);
-    return items.filter((v) => madeFrom(v.value.image)).map((v) => v.value.name);
+    return items.filter((v) => madeFrom(v.value.image)).map((v) => ({ owner: v.value.owner, name: v.value.name }));
   }
 
   /**
@@ -192,15 +201,23 @@ export class ImageManager {
    * record). Refused while a VM uses it. Marking first means no new VM can be
    * made from it while the check runs.
    */
-  async requestDelete(img: Image): Promise<Image | undefined> {
+  async requestDelete(img: Image, caller: User): Promise<Image | undefined> {
     const inUse = await this.users(img);
-    if (inUse.length) throw new UcloudError('IMAGE_IN_USE', `image "${img.name}" is used by ${inUse.length} VM(s): ${inUse.slice(0, 5).join(', ')}`);
+    if (inUse.length) throw inUseError(img, inUse, caller);
     const marked = await this.update(img.owner, img.name, (cur) => ({ ...cur, status: 'deleting' }));
     const raced = await this.users(img);
     if (raced.length) {
       await this.update(img.owner, img.name, (cur) => ({ ...cur, status: img.status }));
-      throw new UcloudError('IMAGE_IN_USE', `image "${img.name}" is used by ${raced.join(', ')}`);
+      throw inUseError(img, raced, caller);
     }
     return marked;
   }
+}
+
+/** A public image's users are other people: they are counted, and only the caller's own VMs are named (an admin sees all). */
+function inUseError(img: Image, vms: Pick<Vm, 'owner' | 'name'>[], caller: User): UcloudError {
+  const named = vms.filter((v) => caller.role === 'admin' || v.owner === caller.name).map((v) => (v.owner === caller.name ? v.name : `${v.owner}/${v.name}`));
+  const others = vms.length - named.length;
+  const which = [...named.slice(0, 5), ...(named.length > 5 ? ['…'] : []), ...(others ? [`${others} of other users`] : [])].join(', ');
+  return new UcloudError('IMAGE_IN_USE', `image "${img.name}" is used by ${vms.length} VM(s): ${which}`);
 }

@@ -16,6 +16,7 @@
 // (src/host/network/antispoof.ts) lets only the NIC itself send from it.
 
 import { parseIPv6 } from '../common/ipv6.js';
+import { parsePrefix64 } from '../host/network/addr.js';
 import { macFromAddress } from './eui64.js';
 
 /** The network a request arrived on: the bridge whose metadata address it was sent to. */
@@ -39,10 +40,19 @@ export type Claim = { mac: string } | { refused: string };
 const LOW64 = (1n << 64n) - 1n;
 const LINK_LOCAL_64 = 0xfe80n << 112n;
 
-/** The upper 64 bits of an address or `addr/64`; undefined when it is not IPv6. */
-function network64(text: string): bigint | undefined {
+/** The /64 an address is in; undefined when it is not IPv6. */
+function network64(address: string): bigint | undefined {
   try {
-    return parseIPv6(text.replace(/\/\d+$/, '')) & ~LOW64;
+    return parseIPv6(address) & ~LOW64;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A record's `prefix` as its network address; undefined when it is not a /64 (then nothing matches it). */
+function prefix64(cidr: string): bigint | undefined {
+  try {
+    return parsePrefix64(cidr).network;
   } catch {
     return undefined;
   }
@@ -62,7 +72,7 @@ export function claimedMac(source: string, arrival: Arrival): Claim {
   if (net === undefined) return { refused: 'not an IPv6 source' };
   if (net === LINK_LOCAL_64) {
     if (zone !== arrival.bridge) return { refused: `link-local source from ${zone ?? 'no interface'}, not from ${arrival.bridge}` };
-  } else if (zone !== undefined || net !== network64(arrival.prefix)) {
+  } else if (zone !== undefined || net !== prefix64(arrival.prefix)) {
     return { refused: `source outside ${arrival.prefix}` };
   }
   const mac = macFromAddress(address);
@@ -71,6 +81,6 @@ export function claimedMac(source: string, arrival: Arrival): Claim {
 
 /** Whether one of `nics` is the NIC with `mac` on the arrival network. */
 export function nicOnArrival(nics: readonly NicRef[], mac: string, arrival: Arrival): boolean {
-  const want = network64(arrival.prefix);
-  return nics.some((n) => n.mac === mac && n.vni === arrival.vni && want !== undefined && network64(n.prefix) === want);
+  const want = prefix64(arrival.prefix);
+  return nics.some((n) => n.mac === mac && n.vni === arrival.vni && want !== undefined && prefix64(n.prefix) === want);
 }

@@ -1,7 +1,9 @@
 import { readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UcloudError } from '../common/errors.js';
+import { VM_LIMITS } from '../model/index.js';
 import type { DiskFormat, ImageVolume, ProgressFn, StorageDriver } from '../storage/driver.js';
+import { parseQcow2Fixed, QCOW2_INCOMPAT, QCOW2_MAGIC } from '../storage/qcow2.js';
 import { openUserFile } from './user-file.js';
 
 /**
@@ -63,21 +65,35 @@ export class ImageSource {
   }
 }
 
-const QCOW2_MAGIC = 0x514649fb; // "QFI\xfb"
-const QCOW2_INCOMPAT_DATA_FILE = 1n << 2n;
-
 /** The virtual size a qcow2 header declares, or the reason it cannot be imported. */
 function qcow2Size(h: Buffer, len: number): number {
-  const version = len >= 8 ? h.readUInt32BE(4) : 0;
-  if ((version !== 2 && version !== 3) || len < (version === 3 ? 104 : 72)) throw new UcloudError('IMAGE_INVALID', `qcow2 version ${version} is not supported (2 or 3)`);
-  if (h.readBigUInt64BE(8) !== 0n) throw new UcloudError('IMAGE_HAS_BACKING_FILE', 'the image refers to another file (a backing file)');
-  if (version === 3 && (h.readBigUInt64BE(72) & QCOW2_INCOMPAT_DATA_FILE) !== 0n) {
+  const q = parseQcow2Fixed(h.subarray(0, len));
+  if (!q) throw new UcloudError('IMAGE_INVALID', `unreadable qcow2 header (version ${len >= 8 ? h.readUInt32BE(4) : 0}; versions 2 and 3 are supported)`);
+  if (q.backingFileOffset !== 0) throw new UcloudError('IMAGE_HAS_BACKING_FILE', 'the image refers to another file (a backing file)');
+  if ((q.incompatible & QCOW2_INCOMPAT.dataFile) !== 0n) {
     throw new UcloudError('IMAGE_HAS_BACKING_FILE', 'the image refers to another file (an external data file)');
   }
-  if (h.readUInt32BE(32) !== 0) throw new UcloudError('IMAGE_INVALID', 'encrypted images are not supported');
-  const size = Number(h.readBigUInt64BE(24));
+  if (q.cryptMethod !== 0) throw new UcloudError('IMAGE_INVALID', 'encrypted images are not supported');
+  const size = Number(q.virtualSize);
   if (!Number.isSafeInteger(size) || size <= 0 || size % 512 !== 0) throw new UcloudError('IMAGE_INVALID', `the image declares no usable virtual size (${size})`);
   return size;
+}
+
+/**
+ * A few KiB of qcow2 can declare any virtual size, and the import writes that
+ * much: refuse what no VM disk could be (VM_LIMITS.maxDisk) and what the store
+ * has no room for, where its driver can tell. The conversion itself is capped
+ * at the inspected size (qemuImg.convert), so a header rewritten later cannot
+ * write more.
+ */
+async function checkFits(virtualSize: number, driver: StorageDriver): Promise<void> {
+  if (virtualSize > VM_LIMITS.maxDisk) {
+    throw new UcloudError('IMAGE_TOO_LARGE', `the image's virtual size (${virtualSize} bytes) is larger than any VM disk may be (${VM_LIMITS.maxDisk} bytes)`);
+  }
+  const free = await driver.freeBytes?.();
+  if (free !== undefined && virtualSize > free) {
+    throw new UcloudError('IMAGE_TOO_LARGE', `the image's virtual size (${virtualSize} bytes) is more than its store has free (${free} bytes)`);
+  }
 }
 
 /** TEST ONLY (never set by a daemon): runs between inspection and conversion, so a test can rewrite the file in that window. */
@@ -100,6 +116,7 @@ export async function importUserFile(
   const source = await ImageSource.open(file.ownerDir, file.name);
   try {
     const { format, virtualSize } = await source.inspect();
+    await checkFits(virtualSize, driver);
     await hooks.afterInspect?.();
     const volume = await driver.importImage(volumeName, { fd: source.fd, format, virtualSize }, onProgress);
     if (!(await source.stillThere())) {

@@ -19,6 +19,7 @@ export class ImageScanner {
   private readonly informer;
   private readonly reconciler: Reconciler;
   private readonly active = new Set<string>();
+  private importing = 0;
 
   constructor(
     store: Store,
@@ -26,6 +27,8 @@ export class ImageScanner {
     private readonly files: FileManager,
     private readonly opts: {
       filesPath: string;
+      /** Imports run at once (config import_concurrency); more wait their turn, oldest first. Default 2. */
+      importConcurrency?: number;
       /** TEST ONLY: called between a file's inspection and its conversion (see ImportHooks); daemons never set it. */
       afterInspect?: (img: Image) => Promise<void>;
     },
@@ -48,17 +51,28 @@ export class ImageScanner {
     await this.informer.stop();
   }
 
+  /**
+   * Starts the work images wait for. Each import is a sandboxed qemu-img reading
+   * and writing whole disks: however many requests arrive, at most
+   * importConcurrency run at once (each one's end starts the next pass).
+   */
   private pass(): void {
-    for (const img of this.informer.values()) {
+    const limit = this.opts.importConcurrency ?? 2;
+    const waiting = [...this.informer.values()].sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    for (const img of waiting) {
       const key = Keys.image(img.owner, img.name);
       if (this.active.has(key)) continue;
-      const work = img.status === 'pending' || img.status === 'importing' ? () => this.importImage(img) : img.status === 'deleting' ? () => this.deleteImage(img) : undefined;
+      const isImport = img.status === 'pending' || img.status === 'importing';
+      if (isImport && this.importing >= limit) continue;
+      const work = isImport ? () => this.importImage(img) : img.status === 'deleting' ? () => this.deleteImage(img) : undefined;
       if (!work) continue;
       this.active.add(key);
+      if (isImport) this.importing++;
       void work()
         .catch((err: unknown) => this.log.error({ err, image: key }, 'image work failed'))
         .finally(() => {
           this.active.delete(key);
+          if (isImport) this.importing--;
           this.reconciler.trigger();
         });
     }

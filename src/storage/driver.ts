@@ -24,6 +24,12 @@ export interface ImageVolume {
 export interface DiskVolume {
   ref: string;
   format: DiskFormat;
+  /**
+   * The image the disk was made from (a VM's OS disk), passed back on every use:
+   * the driver checks the disk still refers to exactly that image (verifyDisk)
+   * and tells QEMU to open that image, whatever the disk's metadata says.
+   */
+  base?: ImageVolume;
 }
 
 /**
@@ -49,6 +55,11 @@ export interface QemuDrive {
   format: DiskFormat;
   /** Extra `-drive` options, e.g. share-rw for disks another process also opens. */
   options?: Record<string, string>;
+  /**
+   * A qcow2's backing image, given to QEMU explicitly so that it never takes one
+   * from the disk's header (which the VM's QEMU can rewrite). A host file.
+   */
+  backing?: { file: string; format: DiskFormat };
 }
 
 export interface StorageDriver {
@@ -57,6 +68,12 @@ export interface StorageDriver {
   /** Fails with a UcloudError (and a fix in its hint) when the store cannot be used. */
   check(): Promise<void>;
   importImage(name: string, source: ImportSource, onProgress?: ProgressFn): Promise<ImageVolume>;
+  /**
+   * Bytes the store can still take, for drivers that can tell (fs: statfs).
+   * An import declaring a larger virtual size is refused before it starts, so
+   * a small upload whose header claims terabytes cannot fill the store.
+   */
+  freeBytes?(): Promise<number>;
   deleteImage(image: ImageVolume): Promise<void>;
   /** A VM disk: a copy-on-write clone of `image` grown to `sizeBytes`, or an empty disk when no image. */
   createDisk(diskId: string, sizeBytes: number, image?: ImageVolume): Promise<DiskVolume>;
@@ -65,6 +82,13 @@ export interface StorageDriver {
   /** Idempotent: deleting a disk that is gone succeeds. */
   deleteDisk(disk: DiskVolume): Promise<void>;
   diskSize(disk: DiskVolume): Promise<number>;
+  /**
+   * Called as root before QEMU opens the disk (every start): a running VM's QEMU
+   * holds its disk open read-write and, escaped, can rewrite whatever metadata
+   * the disk carries, for root to follow on the next open. Fails with
+   * DISK_TAMPERED when the disk no longer is what createDisk made (see each driver).
+   */
+  verifyDisk(disk: DiskVolume): Promise<void>;
   qemuDrive(disk: DiskVolume): QemuDrive;
 }
 

@@ -44,8 +44,12 @@ export interface ConvertSource {
   format: DiskFormat;
 }
 
-/** Where the raw bytes go: an open, already sized file, or the unix socket of an NBD server (see qemu-nbd.ts). */
-export type ConvertTarget = { fd: number } | { nbdSocket: string };
+/**
+ * Where the raw bytes go: an open file already `size` bytes long (nothing is
+ * written past it), or the unix socket of an NBD server (see qemu-nbd.ts), which
+ * refuses writes past the size it exports.
+ */
+export type ConvertTarget = { fd: number; size: number } | { nbdSocket: string };
 
 export interface ConvertOptions {
   onProgress?: (fraction: number) => void;
@@ -74,7 +78,10 @@ export async function convert(src: ConvertSource, target: ConvertTarget, opts: C
   const args = ['convert', '-p', '-n', '--target-is-zero', '-W', ...(opts.coroutines ? ['-m', String(opts.coroutines)] : []), `json:${JSON.stringify(spec)}`];
   const files: SandboxFile[] = [{ fd: src.fd, at: '/in' }];
   let dirs: { path: string; at: string }[] = [];
+  let maxFileSize: number | undefined;
   if ('fd' in target) {
+    // qemu-img checks the sizes itself; the kernel limit holds even if a header rewritten after inspection fools it.
+    maxFileSize = target.size;
     files.push({ fd: target.fd, at: '/out', writable: true });
     args.push('-O', 'raw', '/out');
   } else {
@@ -82,7 +89,7 @@ export async function convert(src: ConvertSource, target: ConvertTarget, opts: C
     dirs = [{ path: dirname(target.nbdSocket), at: '/nbd' }];
     args.push('--target-image-opts', `driver=raw,file.driver=nbd,file.server.type=unix,file.server.path=/nbd/${basename(target.nbdSocket)},file.open-timeout=30`);
   }
-  const box = sandboxed(['qemu-img', ...args], { files, dirs });
+  const box = sandboxed(['qemu-img', ...args], { files, dirs, ...(maxFileSize === undefined ? {} : { maxFileSize }) });
   const idleMs = opts.idleMs ?? 300_000;
   await new Promise<void>((resolve, reject) => {
     const child = spawn(box.cmd, box.args, { stdio: box.stdio, env: {} });
@@ -127,6 +134,14 @@ export async function convert(src: ConvertSource, target: ConvertTarget, opts: C
   });
 }
 
+/**
+ * Grows a VM disk that no process holds open. The format is forced and a qcow2
+ * opens with `backing: null`, so nothing but this file is opened, whatever
+ * backing file its header names; the caller has checked the header names no
+ * external data file (fs driver's verifyDisk), which no option can switch off.
+ */
 export async function resize(path: string, format: DiskFormat, sizeBytes: number): Promise<void> {
-  await run('qemu-img', ['resize', '-q', '-f', format, path, String(sizeBytes)]);
+  const file = { driver: 'file', filename: path };
+  const spec = format === 'qcow2' ? { driver: 'qcow2', file, backing: null } : { driver: 'raw', file };
+  await run('qemu-img', ['resize', '-q', '-f', format, `json:${JSON.stringify(spec)}`, String(sizeBytes)]);
 }

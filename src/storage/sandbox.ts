@@ -26,6 +26,8 @@ export interface SandboxSpec {
   files: SandboxFile[];
   /** Host folders made visible (e.g. the private folder of a socket the program must reach). */
   dirs?: { path: string; at: string }[];
+  /** RLIMIT_FSIZE: no write may reach past this many bytes of any file (EFBIG/SIGXFSZ instead). */
+  maxFileSize?: number;
 }
 
 /** /lib, /lib64, /bin: symlinks into /usr on a merged-/usr system, copied as such; real folders elsewhere, bound read-only. */
@@ -85,6 +87,8 @@ export function sandboxed(argv: string[], spec: SandboxSpec): { cmd: string; arg
     '--ambient-caps=-all,+dac_override',
     '--bounding-set=-all,+dac_override',
     '--',
+    // Lowering a limit needs no capability; the program cannot raise it again.
+    ...(spec.maxFileSize === undefined ? [] : ['/usr/bin/prlimit', `--fsize=${spec.maxFileSize}:${spec.maxFileSize}`, '--']),
     ...argv,
   );
   return { cmd: 'bwrap', args, stdio: ['ignore', 'pipe', 'pipe', ...spec.files.map((f) => f.fd)] };

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, openSync, closeSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, openSync, closeSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { join, resolve } from 'node:path';
 import { Etcd3 } from 'etcd3';
@@ -39,11 +39,11 @@ interface Opts {
  *   password from the caller), so a request without the password is refused;
  * - the peer listener, which in etcd 3.4 also serves the whole client API,
  *   is a unix socket in `<dataDir>-sockets`, a directory only root may enter;
- * - auth is switched on for a new data dir during a first start whose client
- *   listener is a unix socket in that directory too, so no other process can
- *   reach etcd before the root user exists and auth is on.
+ * - every start begins with a run whose client listener is a unix socket in
+ *   that directory too: there auth is checked and, for a new data dir or one
+ *   made before auth existed, switched on; only then is etcd restarted on the
+ *   TCP client URL, so no other process can reach it while auth is off.
  *
- * A data dir made before auth existed is secured the same way on its next start.
  * Resolves once etcd answers with these credentials.
  */
 export async function startLocalEtcd(opts: Opts): Promise<LocalEtcd> {
@@ -59,21 +59,15 @@ export async function startLocalEtcd(opts: Opts): Promise<LocalEtcd> {
   const logFile = opts.logFile ?? join(dataDir, 'etcd.log');
   const timeoutMs = opts.timeoutMs ?? 15_000;
 
-  if (!existsSync(join(dataDir, 'member'))) await enableAuth(dataDir, socketDir, logFile, opts.credentials, timeoutMs);
-  let etcd = await spawnEtcd(dataDir, socketDir, logFile, opts.url, timeoutMs);
-  let refusal = await tryCredentials(opts.url, opts.credentials);
-  if (refusal === 'auth-off') {
-    // A data dir from before etcd auth: secure it now, on the unix socket only.
-    await etcd.stop();
-    await enableAuth(dataDir, socketDir, logFile, opts.credentials, timeoutMs);
-    etcd = await spawnEtcd(dataDir, socketDir, logFile, opts.url, timeoutMs);
-    refusal = await tryCredentials(opts.url, opts.credentials);
-  }
+  // Whether auth is on can only be asked of a running etcd, and one without auth
+  // serves anybody: so every start asks first on the root-only unix socket, and
+  // the TCP port opens only once auth is known to be on.
+  await ensureAuth(dataDir, socketDir, logFile, opts.credentials, timeoutMs);
+  const etcd = await spawnEtcd(dataDir, socketDir, logFile, opts.url, timeoutMs);
+  const refusal = await tryCredentials(opts.url, opts.credentials);
   if (refusal) {
     await etcd.stop();
-    throw new UcloudError('ETCD_AUTH_FAILED', `the local etcd (data in ${dataDir}) refused its root password: ${refusal}`, {
-      hint: 'the data dir was secured with another password than the one in etcd_password_file; put that one back',
-    });
+    throw authFailed(dataDir, refusal);
   }
   const stop = async () => {
     await etcd.stop();
@@ -96,11 +90,25 @@ async function tryCredentials(url: string, credentials: EtcdCredentials): Promis
   }
 }
 
-/** Creates the root user with `credentials` and turns auth on, with etcd reachable only through a root-only unix socket. */
-async function enableAuth(dataDir: string, socketDir: string, logFile: string, credentials: EtcdCredentials, timeoutMs: number): Promise<void> {
+function authFailed(dataDir: string, refusal: string): UcloudError {
+  return new UcloudError('ETCD_AUTH_FAILED', `the local etcd (data in ${dataDir}) refused its root password: ${refusal}`, {
+    hint: 'the data dir was secured with another password than the one in etcd_password_file; put that one back',
+  });
+}
+
+/**
+ * Runs etcd with its client listener on a unix socket in the root-only socketDir
+ * only, and there checks the credentials; when auth is off (a new data dir, or
+ * one from before auth) creates the root user with `credentials` and turns it on.
+ */
+async function ensureAuth(dataDir: string, socketDir: string, logFile: string, credentials: EtcdCredentials, timeoutMs: number): Promise<void> {
   const etcd = await spawnEtcd(dataDir, socketDir, logFile, `unix://${SETUP_SOCKET}`, timeoutMs);
-  const client = new Etcd3({ hosts: `unix://${join(socketDir, SETUP_SOCKET)}`, dialTimeout: 3000 });
+  const setupUrl = `unix://${join(socketDir, SETUP_SOCKET)}`;
+  const client = new Etcd3({ hosts: setupUrl, dialTimeout: 3000 });
   try {
+    const refusal = await tryCredentials(setupUrl, credentials);
+    if (refusal && refusal !== 'auth-off') throw authFailed(dataDir, refusal);
+    if (!refusal) return;
     try {
       await client.auth.userAdd({ name: credentials.username, password: credentials.password });
     } catch (err) {
@@ -110,6 +118,7 @@ async function enableAuth(dataDir: string, socketDir: string, logFile: string, c
     await client.auth.userGrantRole({ user: credentials.username, role: 'root' });
     await client.auth.authEnable();
   } catch (err) {
+    if (err instanceof UcloudError) throw err;
     throw new UcloudError('ETCD_UNAVAILABLE', `cannot turn on authentication in the local etcd (data in ${dataDir}): ${(err as Error).message}`, { cause: err });
   } finally {
     client.close();

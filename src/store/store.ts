@@ -102,7 +102,7 @@ export class Txn {
 
   async commit(): Promise<boolean> {
     const [first, ...rest] = this.compares;
-    if (!first) throw new Error('a transaction needs at least one compare');
+    if (!first) throw new UcloudError('INTERNAL', 'a transaction needs at least one compare');
     let b = this.ns.if(first.key, first.target, first.cmp, first.value);
     for (const c of rest) b = b.and(c.key, c.target, c.cmp, c.value);
     const ops = this.ops.map((op) => op(this.ns));

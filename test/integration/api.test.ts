@@ -193,8 +193,39 @@ describe('API input validation and authorization (real etcd)', () => {
       expect(await c.store.ns.get('image/local/legacy').string()).toBeNull();
       expect(await images.get('alice', 'legacy')).toEqual(legacy);
       // a VM made before names were per owner still finds its image by store and name
-      expect(await images.forVm({ store: 'local', name: 'legacy' })).toEqual(legacy);
+      expect(await images.forVm({ owner: 'alice', image: { store: 'local', name: 'legacy' } })).toEqual(legacy);
       expect(await images.migrateKeys(silentLogger)).toEqual([]);
+    });
+
+    it("a VM older than per-owner names never gets another owner's image of the same name in its disk", async () => {
+      const images = c.managers().images;
+      const now = new Date().toISOString();
+      const rec = (owner: string) => ({ name: 'old-os', store: 'local', owner, public: true, status: 'ready' as const, volume: { ref: `${owner}.old-os.raw`, format: 'raw' as const, virtualSize: 1 }, createdAt: now, updatedAt: now });
+      const legacyVm = { owner: 'bob', image: { store: 'local', name: 'old-os' } };
+      await c.store.put(Kinds.image, Keys.image('admin', 'old-os'), rec('admin'));
+      expect((await images.forVm(legacyVm))?.owner).toBe('admin'); // the only one: the one it was made from
+      // aardvark's name sorts first; a guess would put his bytes into bob's new disk
+      await c.store.put(Kinds.image, Keys.image('aardvark', 'old-os'), rec('aardvark'));
+      await expect(images.forVm(legacyVm)).rejects.toMatchObject({ code: 'IMAGE_AMBIGUOUS' });
+      // the VM owner's own image of that name is his, whoever else has one
+      await c.store.put(Kinds.image, Keys.image('bob', 'old-os'), rec('bob'));
+      expect((await images.forVm(legacyVm))?.owner).toBe('bob');
+      for (const o of ['admin', 'aardvark', 'bob']) await images.removeRecord(o, 'old-os');
+    });
+
+    it("deleting a public image in use names only the caller's own VMs and counts the others", async () => {
+      await fileOf('bob', 'pub.qcow2');
+      expect((await image(bobToken, { name: 'pub-os', file: 'pub.qcow2', public: true })).statusCode).toBe(202);
+      const admins = await c.managers().images.get('admin', 'ucloud-test');
+      await c.managers().images.update('bob', 'pub-os', (cur) => ({ ...cur, status: 'ready', volume: admins!.volume! }));
+      expect((await call('POST', '/v1/vms', aliceToken, { ...good, name: 'alices-secret-vm', image: 'bob/pub-os' })).statusCode).toBe(201);
+      expect((await call('POST', '/v1/vms', bobToken, { ...good, name: 'bobs-vm', image: 'pub-os' })).statusCode).toBe(201);
+      const res = await call('DELETE', '/v1/images/pub-os', bobToken);
+      expect(res.statusCode).toBe(409);
+      expect(res.json().code).toBe('IMAGE_IN_USE');
+      expect(res.body).not.toContain('alices-secret-vm');
+      expect(res.body).not.toContain('alice');
+      expect(res.json().message).toContain('2 VM(s): bobs-vm, 1 of other users');
     });
 
     it('an image reference that is not a name or owner/name is a 400 with a code, and writes nothing', async () => {

@@ -117,13 +117,15 @@ describe('local etcd requires credentials on every listener', () => {
     etcd = await startTestEtcd();
   });
 
-  it('a fresh data dir is set up without ever serving an unauthenticated client on the TCP port', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ucloud-etcd-auth-fresh-'));
-    const url = `http://127.0.0.1:${await freePort()}`;
+  /**
+   * Knocks on `url` without credentials all through `start` (each time with a
+   * new client, so no backoff hides a window) and a few times after it: how
+   * many knocks got a write in.
+   */
+  async function knocksThrough(url: string, start: () => Promise<unknown>): Promise<number> {
     let attempts = 0;
     let reached = 0;
     let done = false;
-    // Knocks on the port all through the start, each time with a new client so no backoff hides a window.
     const knocker = (async () => {
       while (!done) {
         attempts++;
@@ -136,29 +138,37 @@ describe('local etcd requires credentials on every listener', () => {
         } finally {
           c.close();
         }
-        await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 5));
       }
     })();
     try {
-      const password = await ensurePasswordFile(join(dir, 'pw'));
-      const e = await startLocalEtcd({ dataDir: join(dir, 'data'), url, credentials: { username: 'root', password } });
+      await start();
       // Once it is up, the knocker's next attempts reach the port and are refused.
-      const check = store(url, { username: 'root', password });
       const seenAfter = attempts + 3;
       while (attempts < seenAfter) await new Promise((r) => setTimeout(r, 20));
-      done = true;
-      await knocker;
-      expect(reached).toBe(0);
-      expect(await check.client.get('/ucloud/token/knock').string()).toBeNull();
-      await e.stop();
     } finally {
       done = true;
       await knocker;
+    }
+    return reached;
+  }
+
+  it('a fresh data dir is set up without ever serving an unauthenticated client on the TCP port', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ucloud-etcd-auth-fresh-'));
+    const url = `http://127.0.0.1:${await freePort()}`;
+    let e: Awaited<ReturnType<typeof startLocalEtcd>> | undefined;
+    try {
+      const password = await ensurePasswordFile(join(dir, 'pw'));
+      const reached = await knocksThrough(url, async () => (e = await startLocalEtcd({ dataDir: join(dir, 'data'), url, credentials: { username: 'root', password } })));
+      expect(reached).toBe(0);
+      expect(await store(url, { username: 'root', password }).client.get('/ucloud/token/knock').string()).toBeNull();
+    } finally {
+      await e?.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  it('a data dir made before auth existed is secured on its next start, its records kept', async () => {
+  it('a data dir made before auth existed is secured on its next start, its records kept, never serving an unauthenticated client on the TCP port', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ucloud-etcd-auth-legacy-'));
     const dataDir = join(dir, 'data');
     const url = `http://127.0.0.1:${await freePort()}`;
@@ -179,13 +189,16 @@ describe('local etcd requires credentials on every listener', () => {
       old.kill('SIGTERM');
       await new Promise((r) => old.once('exit', r));
       const password = await ensurePasswordFile(join(dir, 'pw'));
-      const e = await startLocalEtcd({ dataDir, url, credentials: { username: 'root', password } });
+      let e: Awaited<ReturnType<typeof startLocalEtcd>> | undefined;
       try {
+        // Before the fix this start served the old dir on the TCP port with auth off to find out it was off.
+        expect(await knocksThrough(url, async () => (e = await startLocalEtcd({ dataDir, url, credentials: { username: 'root', password } })))).toBe(0);
+        expect(await store(url, { username: 'root', password }).client.get('/ucloud/token/knock').string()).toBeNull();
         expect(await codeOf(store(url).ping())).toBe('ETCD_AUTH_REQUIRED');
         expect(await store(url, { username: 'root', password }).ns.get('old').string()).toBe('kept');
-        expect(listeningPorts(e.process.pid!)).toEqual([Number(new URL(url).port)]);
+        expect(listeningPorts(e!.process.pid!)).toEqual([Number(new URL(url).port)]);
       } finally {
-        await e.stop();
+        await e?.stop();
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -5,24 +5,28 @@
 // name other files, and files with several links, are refused with a code.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { chmodSync, chownSync, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/common/exec.js';
 import { FileManager } from '../../src/managers/files.js';
+import { ImageManager } from '../../src/managers/images.js';
+import { VM_LIMITS } from '../../src/model/index.js';
 import { UserManager } from '../../src/managers/users.js';
 import { FileScanner } from '../../src/scanners/filescanner.js';
+import { ImageScanner } from '../../src/scanners/imagescanner.js';
 import { importUserFile } from '../../src/scanners/image-source.js';
 import type { ImageVolume, StorageDriver } from '../../src/storage/driver.js';
 import { CephDriver } from '../../src/storage/drivers/ceph.js';
 import { storageDriver } from '../../src/storage/registry.js';
 import { RbdClient } from '../../src/storage/rbd.js';
+import { Keys, Kinds } from '../../src/store/keys.js';
 import { sandboxed, SANDBOX_UID } from '../../src/storage/sandbox.js';
 import { startCeph, uniquePool, type TestCeph } from '../helpers/ceph.js';
-import { MiB, TestCluster } from '../helpers/cluster.js';
+import { MiB, TestCluster, until } from '../helpers/cluster.js';
 import { rejection } from '../helpers/rejection.js';
 
 const MARK = `UCLOUD-BAIT-${randomBytes(6).toString('hex')}`;
@@ -196,6 +200,84 @@ describe('one safe import path', () => {
     expect(names).not.toContain('second-name.qcow2');
     expect(names).not.toContain('bait-link');
   }, 60_000);
+
+  it('a qcow2 declaring more than any VM disk, or more than the store has free, is refused with IMAGE_TOO_LARGE before anything is written', async () => {
+    const huge = join(dir, 'huge.qcow2');
+    qemuImg('create', '-q', '-f', 'qcow2', huge, String(VM_LIMITS.maxDisk + 2 ** 30));
+    expect(statSync(huge).size).toBeLessThan(4 * MiB); // a tiny upload
+    give(huge, 'huge.qcow2');
+    expect((await rejection(importUserFile({ ownerDir: aliceDir, name: 'huge.qcow2' }, fs, 'huge'))).code).toBe('IMAGE_TOO_LARGE');
+    expect(existsSync(join(dir, 'store', 'images', '.huge.raw.importing'))).toBe(false);
+    // A store with 16 MiB free and a 64 MiB image (1 MiB of data: sparse, it would have "fit").
+    const small = join(dir, 'small-store');
+    mkdirSync(small, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', small]);
+    try {
+      const good = join(dir, 'roomy.qcow2');
+      innocent(good);
+      give(good, 'roomy.qcow2');
+      const smallFs = await storageDriver('fs', { path: small });
+      const err = await rejection(importUserFile({ ownerDir: aliceDir, name: 'roomy.qcow2' }, smallFs, 'roomy'));
+      expect(err.code).toBe('IMAGE_TOO_LARGE');
+      expect(err.message).toMatch(/free/);
+      expect(readdirSync(join(small, 'images'))).toEqual([]);
+    } finally {
+      execFileSync('umount', [small]);
+    }
+  });
+
+  it("the sandbox's file size limit: a program handed a writable file cannot write past the size it was given", async () => {
+    const out = join(dir, 'capped.out');
+    writeFileSync(out, '');
+    const src = await open(bait, 'r');
+    const dst = await open(out, 'r+');
+    try {
+      const box = sandboxed(['sh', '-c', 'cat /in > /out'], { files: [{ fd: src.fd, at: '/in' }, { fd: dst.fd, at: '/out', writable: true }], maxFileSize: 4096 });
+      await new Promise((resolve) => spawn(box.cmd, box.args, { stdio: box.stdio, env: {} }).on('close', resolve));
+      expect(statSync(out).size).toBe(4096); // of the 1 MiB it tried to copy
+    } finally {
+      await src.close();
+      await dst.close();
+    }
+  });
+
+  it('the imagescanner runs at most import_concurrency imports at once, and every request is imported in turn', async () => {
+    const images = new ImageManager(c.store);
+    await images.ensureStore('conc', 'fs', { path: join(dir, 'store') });
+    const good = join(dir, 'conc.qcow2');
+    innocent(good);
+    const names = ['c1', 'c2', 'c3', 'c4', 'c5'];
+    for (const n of names) {
+      give(good, `${n}.qcow2`);
+      const f = { id: randomUUID(), owner: 'alice', name: `${n}.qcow2`, sizeBytes: 1024, sha512: 'a'.repeat(128), mtimeMs: Date.now(), seenAt: new Date().toISOString() };
+      await c.store.put(Kinds.file, Keys.file(f.id), f);
+      await images.requestFromFile('alice', n, 'conc', f, false);
+    }
+    let inFlight = 0;
+    let most = 0;
+    const scanner = new ImageScanner(c.store, images, new FileManager(c.store), {
+      filesPath: join(dir, 'files'),
+      importConcurrency: 2,
+      // Each import is held a moment after inspection, so imports that may run together do overlap.
+      afterInspect: async () => {
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 300));
+        inFlight--;
+      },
+    }, pino({ level: 'silent' }));
+    await scanner.start();
+    try {
+      await until('all five imported', async () => (await Promise.all(names.map((n) => images.get('alice', n)))).every((i) => i?.status === 'ready'), 120_000);
+    } finally {
+      await scanner.stop();
+    }
+    expect(most).toBe(2);
+    for (const n of names) {
+      const img = await images.get('alice', n);
+      await fs.deleteImage(img!.volume!);
+      await images.removeRecord('alice', n);
+    }
+  }, 180_000);
 
   it('the sandbox: nobody with one capability, an empty filesystem but for what it is handed, no network', async () => {
     const fh = await open(bait, 'r'); // handed in as a descriptor, as the conversion gets the user's file

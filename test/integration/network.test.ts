@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/common/exec.js';
 import { formatIPv6, parseIPv6 } from '../../src/host/network/addr.js';
 import { ensureNicFilter, listNicChain, readFilterTable, removeNicFilter, renderNicRules } from '../../src/host/network/antispoof.js';
-import { ensureHostFirewall, readHostFirewall, removeHostFirewall, renderHostFirewall } from '../../src/host/network/hostfw.js';
+import { CONN_LIMIT, ensureHostFirewall, readHostFirewall, removeHostFirewall, renderHostFirewall } from '../../src/host/network/hostfw.js';
 import { defaultGroup, HostNetwork, tapMacFor } from '../../src/host/network/index.js';
 import { Ip } from '../../src/host/network/ip.js';
 import { renderRadvdConf } from '../../src/host/network/radvd.js';
@@ -21,7 +21,7 @@ import { listPeers } from '../../src/host/network/vxlan.js';
 
 // Four hex digits without a leading zero, so addresses built from it are already canonical.
 const tag = (0x1000 + (randomBytes(2).readUInt16BE() % 0xf000)).toString(16);
-const NS = { u: `ucl-u-${tag}`, h1: `ucl-h1-${tag}`, h2: `ucl-h2-${tag}`, g1: `ucl-g1-${tag}`, g2: `ucl-g2-${tag}` };
+const NS = { u: `ucl-u-${tag}`, h1: `ucl-h1-${tag}`, h2: `ucl-h2-${tag}`, g1: `ucl-g1-${tag}`, g2: `ucl-g2-${tag}`, g3: `ucl-g3-${tag}` };
 const VNI = 0x10000 + randomBytes(2).readUInt16BE();
 const VNI2 = VNI + 1;
 const VNI3 = VNI + 2; // the victim network of the VXLAN-injection test
@@ -29,8 +29,8 @@ const PREFIX = `fd42:${tag}:0:1::/64`;
 const PREFIX2 = `fd42:${tag}:0:2::/64`;
 const PREFIX3 = `fd42:${tag}:0:4::/64`;
 const UNDERLAY = { h1: `fdff:${tag}::1`, h2: `fdff:${tag}::2` };
-const MAC = { g1: '52:54:00:12:00:01', g2: '52:54:00:12:00:02' };
-const PORT = { g1: `vm1-${tag}`, g2: `vm2-${tag}` };
+const MAC = { g1: '52:54:00:12:00:01', g2: '52:54:00:12:00:02', g3: '52:54:00:12:00:03' };
+const PORT = { g1: `vm1-${tag}`, g2: `vm2-${tag}`, g3: `vm3-${tag}` };
 const TAP = `tp-${tag}`;
 
 /** The modified EUI-64 interface id of a MAC (flip the U/L bit, insert ff:fe). */
@@ -115,6 +115,9 @@ describe('host networking helpers (pure)', () => {
     const fromVm = fw.filter((l) => l.startsWith('add rule inet ucloud from-vm '));
     expect(fromVm[0]).toBe('add rule inet ucloud from-vm udp dport 4789 counter name "vm_vxlan" drop');
     expect(fromVm).toContain('add rule inet ucloud from-vm iifname . ip6 daddr @metadata tcp dport 8080 accept');
+    expect(fromVm).toContain('add rule inet ucloud from-vm icmpv6 type echo-request iifname . ip6 daddr @metadata accept');
+    expect(fromVm).not.toContain('add rule inet ucloud from-vm icmpv6 type echo-request accept');
+    expect(fw).toContain('add rule inet ucloud input iifname != "lo" tcp dport 8080 ip6 daddr @metadata_addrs counter name "outside_metadata" drop');
     expect(fromVm.at(-1)).toBe('add rule inet ucloud from-vm counter name "vm_dropped" drop');
     expect(fw.find((l) => l.startsWith('add rule inet ucloud input '))).toMatch(/jump from-vm comment "ucloud:v1:[0-9a-f]{16}"$/);
   });
@@ -333,6 +336,83 @@ describe('host networking (bridge, VXLAN, radvd, taps, anti-spoofing) in network
     expect(after?.metadata.has(victim.bridge)).toBe(false);
     await sh('ip', ['netns', 'exec', NS.h1, 'nft', 'delete', 'table', 'bridge', 'uctest']);
     expect(await ensureHostFirewall(ip1, { underlay: 'eth0' })).toMatchObject({ underlays: new Set(['eth0']) });
+  }, 90_000);
+
+  it('answers echo only at the guest\'s own bridge addresses, meters its metadata connections, and keeps outsiders off the metadata port', async () => {
+    const victim = await hn1.ensureNetwork({ vni: VNI3, prefix: PREFIX3 });
+    const own = `fd42:${tag}:0:1::1`;
+    const other = `fd42:${tag}:0:4::1`;
+    expect((await readHostFirewall(ip1))?.metadataAddrs).toEqual(new Set(['fe80::1', own, other]));
+    const counter = async (name: string) => (await readHostFirewall(ip1))?.counters[name]?.packets ?? 0;
+    for (const dst of [PREFIX3, `${UNDERLAY.h1}/128`]) await sh('ip', ['-n', NS.g1, '-6', 'route', 'replace', dst, 'via', 'fe80::1', 'dev', 'eth0']);
+
+    // Echo: answered at the guest's own <prefix>::1; another network's
+    // <prefix>::1 and the underlay address (which would tell it who shares its
+    // host) get nothing, each drop seen in the counter.
+    expect(await ping(NS.g1, own, { attempts: 3 })).toBe(true);
+    for (const dst of [other, UNDERLAY.h1]) {
+      const before = await counter('vm_echo_foreign');
+      const answered = ping(NS.g1, dst);
+      await until(`the firewall to drop the echo to ${dst}`, async () => (await counter('vm_echo_foreign')) > before, 5000);
+      expect(await answered, dst).toBe(false);
+    }
+
+    // A metadata stand-in that keeps every connection open.
+    const server = spawn('ip', ['netns', 'exec', NS.h1, process.execPath, '-e', `require('net').createServer((c) => c.write('hi')).listen(80, '::');`], { stdio: 'ignore' });
+    const probe = (ns: string, host: string) =>
+      run('ip', ['netns', 'exec', ns, process.execPath, '-e', `
+        const c = require('net').connect({ host: process.argv[1], port: 80 });
+        c.on('data', () => process.exit(0)); c.on('error', () => process.exit(3)); setTimeout(() => process.exit(4), 3000);`, host], { timeoutMs: 10_000, okCodes: [0, 3, 4] });
+    const answers = async (ns: string, host: string) => (await probe(ns, host)).code === 0;
+    // A second guest on the same network (static addresses: no need to wait for an RA).
+    await ensureNicFilter(ip1, { ifname: PORT.g3, mac: MAC.g3, allowedSources: [linkLocal(MAC.g3), globalOf(MAC.g3)] });
+    await sh('ip', ['link', 'add', 'name', PORT.g3, 'netns', NS.h1, 'address', tapMacFor(MAC.g3), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', NS.g3, 'address', MAC.g3]);
+    await ip1.linkSet(PORT.g3, ['addrgenmode', 'none']);
+    await ip1.linkSet(PORT.g3, ['mtu', '1430', 'master', hn1.bridgeName(VNI), 'up']);
+    await sh('ip', ['-n', NS.g3, 'addr', 'add', `${globalOf(MAC.g3)}/64`, 'dev', 'eth0', 'nodad']);
+    await sh('ip', ['-n', NS.g3, 'link', 'set', 'eth0', 'up']);
+    let holder: ReturnType<typeof spawn> | undefined;
+    try {
+      await until('the stand-in listens', () => answers(NS.g1, own), 10_000);
+
+      // One source holds CONN_LIMIT (64) connections; the 6 after them are dropped …
+      expect(CONN_LIMIT).toBe(64);
+      const limited = await counter('vm_conn_limited');
+      holder = spawn('ip', ['netns', 'exec', NS.g1, process.execPath, '-e', `
+        const open = () => new Promise((res) => { const c = require('net').connect({ host: process.argv[1], port: 80 }); c.on('connect', res); c.on('error', () => {}); });
+        Promise.all(Array.from({ length: +process.argv[2] }, open)).then(() => { console.log('up'); for (let i = 0; i < 6; i++) open().then(() => console.log('extra')); });`, own, String(CONN_LIMIT)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      holder.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+      await until(`${CONN_LIMIT} connections from one guest`, async () => out.includes('up'), 15_000);
+      await until('the firewall to drop the 6 over the limit', async () => (await counter('vm_conn_limited')) - limited >= 6, 5000);
+      // … while another guest still connects, and none of the 6 got through.
+      await until('a second guest to connect', () => answers(NS.g3, own), 10_000);
+      expect(out).not.toContain('extra');
+      // Closed, they no longer count.
+      holder.kill();
+      await until('the first guest to connect again', () => answers(NS.g1, own), 10_000);
+
+      // An outsider (the other host, routing the victim's /64 to this host's
+      // underlay address) gets no answer from a bridge's metadata port …
+      await sh('ip', ['-n', NS.h2, '-6', 'route', 'replace', PREFIX3, 'via', UNDERLAY.h1, 'dev', 'eth0']);
+      expect(await answers(NS.h2, UNDERLAY.h1)).toBe(true); // control: the same listener, same path, not a bridge address
+      const outside = await counter('outside_metadata');
+      const fromOutside = probe(NS.h2, other);
+      await until('the firewall to drop the outsider', async () => (await counter('outside_metadata')) > outside, 5000);
+      expect((await fromOutside).code).toBe(4); // not even a reset
+      // … while the host itself still does (over lo).
+      expect(await answers(NS.h1, other)).toBe(true);
+    } finally {
+      holder?.kill();
+      server.kill();
+      await removeNicFilter(ip1, PORT.g3);
+      await sh('ip', ['-n', NS.h2, '-6', 'route', 'del', PREFIX3]).catch(() => undefined);
+    }
+
+    // fe80::1 stays for the networks left; the victim's <prefix>::1 goes with it.
+    await hn1.removeNetwork(VNI3);
+    expect((await readHostFirewall(ip1))?.metadataAddrs).toEqual(new Set(['fe80::1', own]));
+    expect(await ip1.linkExists(victim.bridge)).toBe(false);
   }, 90_000);
 
   it('makes a real tap on the bridge, with its rules, and removes both', async () => {

@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -36,6 +36,19 @@ function procStatus(pid: number): ProcStatus {
     noNewPrivs: field('NoNewPrivs'),
     capEff: field('CapEff'),
   };
+}
+
+/** Toggles a bit of a qcow2 v3 header's incompatible features (a big-endian u64 at 72; the bits used are in its last byte). */
+function flipIncompatible(path: string, bit: number): void {
+  const fd = openSync(path, 'r+');
+  try {
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, 79);
+    b[0]! ^= bit;
+    writeSync(fd, b, 0, 1, 79);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Runs `cmd` as uid:gid with no supplementary groups, as an escaped QEMU of that VM would. */
@@ -116,25 +129,26 @@ describe('QEMU least privilege: own uid, seccomp, own disks, restricted Ceph cli
     for (const vm of Object.values(vms)) await until(`${vm.name} booted`, () => serial(vm).includes('UCLOUD-GUEST-DISKS'), 120_000, 250);
   }, 200_000);
 
-  it("as one VM's uid, another VM's disk cannot be opened, while its QEMU still reads and writes its own", async () => {
+  it("as one VM's uid, no disk (another VM's or its own) and no image can be opened, while its QEMU still reads and writes its own", async () => {
     const [a, b] = [vms.fs1!, vms.fs2!];
     const uidA = uidOf(a);
-    for (const vm of [a, b]) {
-      const st = statSync(diskPath(vm));
-      expect(st.uid).toBe(uidOf(vm));
-      expect(st.gid).toBe(uidOf(vm));
-      expect(st.mode & 0o777).toBe(0o600);
-    }
-    const steal = as(uidA, ['head', '-c1', diskPath(b)]);
-    expect(steal.code).not.toBe(0);
-    expect(steal.stderr).toMatch(/Permission denied/);
-    // the same command on its own disk works: the refusal above is the disk's mode, nothing else
-    expect(as(uidA, ['head', '-c1', diskPath(a)]).code).toBe(0);
-    // the image under every overlay: readable, never writable
     const base = (await qemuImg.info(diskPath(a))).backingFile!;
     expect(base.startsWith(join(c.imagePath, 'images'))).toBe(true);
-    expect(as(uidA, ['head', '-c1', base]).code).toBe(0);
+    // Disks and images are root's alone, in root-only directories: uids repeat across the
+    // hosts of a shared store, so no file may be a VM uid's. QEMU opened them as root.
+    for (const file of [diskPath(a), diskPath(b), base]) {
+      const st = statSync(file);
+      expect([st.uid, st.gid, st.mode & 0o777], file).toEqual([0, 0, 0o600]);
+    }
+    for (const dir of ['disks', 'images']) expect(statSync(join(c.imagePath, dir)).mode & 0o777, dir).toBe(0o700);
+    for (const file of [diskPath(b), diskPath(a), base]) {
+      const steal = as(uidA, ['head', '-c1', file]);
+      expect(steal.code, file).not.toBe(0);
+      expect(steal.stderr).toMatch(/Permission denied/);
+    }
     expect(as(uidA, ['sh', '-c', `: >> ${base}`]).code).not.toBe(0);
+    // root (the test) opens them: the refusals above are the modes, nothing else
+    expect(readFileSync(base).length).toBeGreaterThan(0);
     // another VM's QMP socket and run directory are root's alone
     expect(as(uidA, ['ls', join(c.runDir, 'vms', b.id)]).stderr).toMatch(/Permission denied/);
     // A's QEMU (as uid A) writes and reads its own disk through QEMU's block layer, where guest I/O goes
@@ -187,6 +201,34 @@ describe('QEMU least privilege: own uid, seccomp, own disks, restricted Ceph cli
     expect(existsSync(`/proc/${vms.fs2!.qemu!.pid}`)).toBe(false);
   }, 120_000);
 
+  it("a disk whose qcow2 header was rewritten while its VM ran is refused at the next start (DISK_TAMPERED), never opened", async () => {
+    // What an escaped QEMU can do to the disk it holds open: name a host file as the backing
+    // file, or an external data file. Root would open it on the next start.
+    const vm = vms.fs2!;
+    expect((await show('fs2')).status).toBe('stopped');
+    const disk = diskPath(vm);
+    const base = (await qemuImg.info(disk)).backingFile!;
+    const bait = join(c.dir, 'bait.raw');
+    writeFileSync(bait, Buffer.alloc(1 << 20, 0x5a), { mode: 0o600 });
+    const tampers: [string, () => void][] = [
+      ['backing file → a host file', () => execFileSync('qemu-img', ['rebase', '-u', '-f', 'qcow2', '-b', bait, '-F', 'raw', disk])],
+      ['backing format → qcow2', () => execFileSync('qemu-img', ['rebase', '-u', '-f', 'qcow2', '-b', base, '-F', 'qcow2', disk])],
+      ['external data file bit', () => flipIncompatible(disk, 1 << 2)],
+    ];
+    for (const [what, tamper] of tampers) {
+      tamper();
+      const r = await c.cli(['vm', 'start', 'fs2', '--wait']);
+      expect(r.code, what).not.toBe(0);
+      const v = await show('fs2');
+      expect([v.status, v.error?.code], what).toEqual(['error', 'DISK_TAMPERED']);
+      expect(c.qemuPids(vm.id), what).toEqual([]);
+      // put it back as createDisk made it
+      if (what.startsWith('external')) flipIncompatible(disk, 1 << 2);
+      else execFileSync('qemu-img', ['rebase', '-u', '-f', 'qcow2', '-b', base, '-F', 'raw', disk]);
+      expect((await c.cli(['vm', 'stop', 'fs2', '--wait'])).code, what).toBe(0);
+    }
+  }, 180_000);
+
   it('a restarted agent re-attaches; a VM keeps its uid across agent restarts and stop/start; delete frees it', async () => {
     const before = uidOf(vms.fs1!);
     const fs2Uid = Number(readdirSync(join(c.runDir, 'uids')).find((u) => readFileSync(join(c.runDir, 'uids', u), 'utf8') === vms.fs2!.id));
@@ -199,10 +241,10 @@ describe('QEMU least privilege: own uid, seccomp, own disks, restricted Ceph cli
     expect(again.qemu!.pid).toBe(vms.fs1!.qemu!.pid);
     expect(uidOf(again)).toBe(before);
 
-    // fs2 was stopped: it starts again as the same uid, under a new agent
+    // fs2 was stopped: it starts again as the same uid, under a new agent; its disk stays root's
     const fs2 = await json<Vm>(['vm', 'start', 'fs2', '--wait']);
     expect(uidOf(fs2)).toBe(fs2Uid);
-    expect(statSync(diskPath(fs2)).uid).toBe(fs2Uid);
+    expect(statSync(diskPath(fs2)).uid).toBe(0);
 
     for (const name of ['fs1', 'fs2', 'rbd1']) expect((await c.cli(['vm', 'delete', name, '--wait'])).code).toBe(0);
     expect(readdirSync(join(c.runDir, 'uids'))).toEqual([]);

@@ -36,6 +36,11 @@ describe('etcd store (real etcd)', () => {
     expect(await store.create(Kinds.user, Keys.user('ann'), user('ann'))).toBe(false);
   });
 
+  it('a transaction without a compare is refused with a catalogue code, and writes nothing', async () => {
+    await expect(store.txn().put(Kinds.user, Keys.user('nocmp'), user('nocmp')).commit()).rejects.toMatchObject({ code: 'INTERNAL' });
+    expect(await store.get(Kinds.user, Keys.user('nocmp'))).toBeUndefined();
+  });
+
   it('validates records on write and on read', async () => {
     await expect(store.put(Kinds.user, Keys.user('bad'), { name: 'bad', role: 'root' } as never)).rejects.toMatchObject({ code: 'INTERNAL' });
     expect(await store.get(Kinds.user, Keys.user('bad'))).toBeUndefined();

@@ -81,6 +81,23 @@ describe('buildQemuArgs', () => {
     ]);
   });
 
+  it("gives a qcow2 overlay its backing image explicitly, so QEMU never takes one from the disk's header", () => {
+    const args = buildQemuArgs(spec({ disks: [{ file: '/s/disks/a.qcow2', format: 'qcow2', backing: { file: '/s/images/u,1.raw', format: 'raw' } }] }));
+    expect(values(args, '-drive')).toEqual([
+      'file=/s/disks/a.qcow2,if=virtio,format=qcow2,id=disk0,cache=none,discard=unmap,backing.driver=raw,backing.file.driver=file,backing.file.filename=/s/images/u,,1.raw',
+    ]);
+    const bad = [
+      { file: '/d', format: 'raw' as const, backing: { file: '/i.raw', format: 'raw' as const } }, // a raw disk has no backing
+      { file: '/d', format: 'qcow2' as const, backing: { file: '/i.qcow2', format: 'qcow2' as const } }, // it would have a header to follow
+      { file: '/d', format: 'qcow2' as const, backing: { file: 'json:{}', format: 'raw' as const } },
+    ];
+    for (const disk of bad) expect(errorOf(() => buildQemuArgs(spec({ disks: [disk] }))).code, JSON.stringify(disk)).toBe('VALIDATION_FAILED');
+    // nor may a driver's options name a backing (or the file's sub-options) itself
+    for (const key of ['backing', 'backing.file.filename', 'backing.driver', 'file.filename']) {
+      expect(errorOf(() => buildQemuArgs(spec({ disks: [{ file: '/d', format: 'qcow2', options: { [key]: '/dev/sda' } }] }))).code, key).toBe('VALIDATION_FAILED');
+    }
+  });
+
   it('refuses drive options that would replace what the builder sets, or are not option keys', () => {
     expect(errorOf(() => buildQemuArgs(spec({ disks: [{ file: '/d', format: 'raw', options: { file: '/etc/shadow' } }] }))).code).toBe(
       'VALIDATION_FAILED',

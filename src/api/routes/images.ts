@@ -41,7 +41,7 @@ export function imageRoutes(api: Api, m: Managers): void {
   const remove = async (user: Parameters<Managers['images']['find']>[0], ref: string) => {
     const img = await m.images.find(user, ref);
     if (img.owner !== user.name && user.role !== 'admin') throw new UcloudError('FORBIDDEN', `image "${ref}" belongs to ${img.owner}`);
-    return m.images.requestDelete(img);
+    return m.images.requestDelete(img, user);
   };
   api.delete('/v1/images/:ref', { schema: { params: Ref, response: { 202: Image, ...errors } } }, async (req, reply) => reply.status(202).send((await remove(req.user, req.params.ref))!));
   api.delete('/v1/images/:owner/:name', { schema: { params: OwnerRef, response: { 202: Image, ...errors } } }, async (req, reply) =>

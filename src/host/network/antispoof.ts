@@ -38,10 +38,10 @@
 // from the wanted one; an unchanged tap is not touched at all. Removal deletes
 // the map element and the chain in one transaction.
 
-import { createHash } from 'node:crypto';
 import { UcloudError } from '../../common/errors.js';
 import { canonicalIPv6, checkIfname, normaliseMac, parseIPv6 } from './addr.js';
 import type { Ip } from './ip.js';
+import { fingerprint as layoutFingerprint, listTable, nft } from './nft.js';
 
 export const TABLE = 'ucloud';
 const FAMILY = 'bridge';
@@ -75,8 +75,7 @@ function normaliseSpec(spec: NicFilterSpec): { ifname: string; mac: string; sour
 }
 
 function fingerprint(spec: { mac: string; sources: string[] }): string {
-  const hash = createHash('sha256').update(JSON.stringify([VERSION, spec.mac, spec.sources])).digest('hex');
-  return `ucloud:${VERSION}:${hash.slice(0, 16)}`;
+  return layoutFingerprint(VERSION, spec.mac, spec.sources);
 }
 
 /**
@@ -111,14 +110,6 @@ export function renderNicRules(spec: NicFilterSpec): string[] {
 
 // ---- reading the table ---------------------------------------------------
 
-interface NftObject {
-  table?: { family: string; name: string };
-  chain?: { family: string; table: string; name: string; hook?: string };
-  rule?: { family: string; table: string; chain: string; handle: number; comment?: string };
-  set?: { family: string; table: string; name: string; elem?: unknown[] };
-  map?: { family: string; table: string; name: string; elem?: unknown[] };
-}
-
 export interface FilterTableState {
   /** chain name → its rules (handle and comment) in order. */
   chains: Map<string, { handle: number; comment?: string }[]>;
@@ -128,16 +119,10 @@ export interface FilterTableState {
   hasSet: { uplinks: boolean; nics: boolean };
 }
 
-async function nft(ip: Ip, script: string): Promise<void> {
-  await ip.exec('nft', ['-f', '-'], { input: script, timeoutMs: 15_000 });
-}
-
 /** The table as it is, or undefined when there is none. */
 export async function readFilterTable(ip: Ip): Promise<FilterTableState | undefined> {
-  const tables = JSON.parse((await ip.exec('nft', ['-j', 'list', 'tables', FAMILY])).stdout) as { nftables: NftObject[] };
-  if (!tables.nftables.some((o) => o.table?.name === TABLE)) return undefined;
-  const { stdout } = await ip.exec('nft', ['-j', 'list', 'table', FAMILY, TABLE]);
-  const objects = (JSON.parse(stdout) as { nftables: NftObject[] }).nftables;
+  const objects = await listTable(ip, FAMILY, TABLE);
+  if (!objects) return undefined;
   const state: FilterTableState = { chains: new Map(), uplinks: new Set(), nics: new Map(), hasSet: { uplinks: false, nics: false } };
   for (const o of objects) {
     if (o.chain) state.chains.set(o.chain.name, []);

@@ -11,13 +11,20 @@
 //     set bridges   { type ifname; }                  # every VM network's bridge
 //     set bridged   { type ifname . ifname; }         # ucbrN . ucbrN (see forward)
 //     set metadata  { type ifname . ipv6_addr; }      # ucbrN . fe80::1, ucbrN . <prefix>::1
+//     set metadata_addrs { type ipv6_addr; }          # fe80::1 and every <prefix>::1 (the addresses of `metadata`)
 //     set underlays { type ifname; }                  # where VXLAN may come from
+//     set vm_conns, vm_conn_rate, vm_echo_rate        # per-source meters (dynamic, keyed by ip6 saddr)
 //     counter vm_vxlan {}                             # VXLAN from a VM, dropped
+//     counter vm_echo_foreign {}                      # echo request from a VM to a host address not its bridge's own, dropped
+//     counter vm_conn_limited, vm_rate_limited {}     # over a per-source meter, dropped
 //     counter vm_dropped {}                           # anything else from a VM to the host, dropped
+//     counter outside_metadata {}                     # metadata port of a bridge address from elsewhere, dropped
 //     chain raw-prerouting { hook prerouting priority raw:  from a bridge, not for the bridge itself → notrack }
-//     chain input          { hook input priority filter:    from a bridge → from-vm; VXLAN only from an underlay }
+//     chain input          { hook input priority filter:    from a bridge → from-vm; metadata port on a bridge
+//                            address from anywhere but lo → drop; VXLAN only from an underlay }
 //     chain forward        { hook forward priority filter:  bridged within one network → accept; routed from a bridge → from-vm-routed }
-//     chain from-vm        { VXLAN drop; ND/RS; TCP metadata_port to (bridge . own address) in @metadata; echo-request;
+//     chain from-vm        { VXLAN drop; ND/RS; TCP metadata_port to (bridge . own address) in @metadata, metered;
+//                            echo-request to (bridge . own address) in @metadata, metered;
 //                            replies to the host's own connections (ct established,related); everything else drop }
 //     chain from-vm-routed { VXLAN drop; to another VM network drop }
 //   }
@@ -43,16 +50,26 @@
 // turns forwarding on) never goes to another VM network and never to a VXLAN
 // port, here or on another host.
 //
+// Meters (why: every connection a guest opens to the host, and every echo it
+// sends, takes a conntrack entry, and a full table drops the host's and every
+// other guest's new connections). Per source address — the tap filter lets a
+// NIC use only its link-local and its global address, so a VM has two — at
+// most CONN_LIMIT (64) open connections to the metadata port, at most
+// CONN_RATE new ones a second (a closed one stays in conntrack for 120 s of
+// TIME_WAIT: at most 1200 a source) and ECHO_RATE echo requests a second
+// (30 s each: at most 300). The meter sets hold METER_SIZE sources: two per
+// NIC on the host, far from full.
+//
 // Layout changes are one transaction: the static part (sets, counters, chains
 // and their rules) is fingerprinted in the comment of input's first rule and
 // rewritten as a whole (flush + rules) only when the fingerprint differs;
 // per-network state is set elements, added and removed in one transaction per
 // network.
 
-import { createHash } from 'node:crypto';
 import { UcloudError } from '../../common/errors.js';
 import { canonicalIPv6, checkIfname } from './addr.js';
 import type { Ip } from './ip.js';
+import { concat, fingerprint as layoutFingerprint, listTable, nft } from './nft.js';
 import { VXLAN_PORT } from './vxlan.js';
 
 export const HOSTFW_TABLE = 'ucloud';
@@ -60,13 +77,23 @@ const FAMILY = 'inet';
 const T = `${FAMILY} ${HOSTFW_TABLE}`;
 const VERSION = 'v1';
 
+/** Per-source meters (see the header): open metadata connections, new ones a second, echo requests a second. */
+export const CONN_LIMIT = 64;
+const CONN_RATE = 'rate over 10/second burst 100 packets';
+const ECHO_RATE = 'rate over 10/second burst 20 packets';
+const METER_SIZE = 65535;
+
 const SETS: Record<string, string> = {
   bridges: 'type ifname;',
   bridged: 'type ifname . ifname;',
   metadata: 'type ifname . ipv6_addr;',
+  metadata_addrs: 'type ipv6_addr;',
   underlays: 'type ifname;',
+  vm_conns: `type ipv6_addr; size ${METER_SIZE}; flags dynamic;`,
+  vm_conn_rate: `type ipv6_addr; size ${METER_SIZE}; flags dynamic,timeout; timeout 1m;`,
+  vm_echo_rate: `type ipv6_addr; size ${METER_SIZE}; flags dynamic,timeout; timeout 1m;`,
 };
-const COUNTERS = ['vm_vxlan', 'vm_dropped'] as const;
+const COUNTERS = ['vm_vxlan', 'vm_echo_foreign', 'vm_conn_limited', 'vm_rate_limited', 'vm_dropped', 'outside_metadata'] as const;
 /** Base chains with their hooks; from-vm and from-vm-routed are regular chains. */
 const BASE: Record<string, string> = {
   'raw-prerouting': 'type filter hook prerouting priority raw; policy accept;',
@@ -88,16 +115,28 @@ export interface HostFirewallOptions {
 /** The static rules, chain by chain, in order (input's first rule carries the fingerprint). */
 function staticRules(metadataPort: number): [chain: string, rule: string][] {
   const vx = VXLAN_PORT;
+  const mine = 'iifname . ip6 daddr @metadata'; // to one of the arrival bridge's own addresses
+  const newMeta = `ct state new tcp dport ${metadataPort} ${mine}`;
+  const echo = 'icmpv6 type echo-request';
   return [
     ['input', 'iifname @bridges jump from-vm'],
+    // Not from a bridge (from-vm decided those): the metadata listener on a
+    // bridge's address is only for that bridge's guests (and the host itself,
+    // over lo), so nobody else can hold its connection cap.
+    ['input', `iifname != "lo" tcp dport ${metadataPort} ip6 daddr @metadata_addrs counter name "outside_metadata" drop`],
     ['input', `udp dport ${vx} iifname != @underlays drop`],
     ['raw-prerouting', 'iifname @bridges fib daddr . iif type != local notrack'],
     ['forward', 'iifname . oifname @bridged accept'],
     ['forward', 'iifname @bridges jump from-vm-routed'],
     ['from-vm', `udp dport ${vx} counter name "vm_vxlan" drop`],
     ['from-vm', 'icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255 accept'],
-    ['from-vm', `iifname . ip6 daddr @metadata tcp dport ${metadataPort} accept`],
-    ['from-vm', 'icmpv6 type echo-request accept'],
+    ['from-vm', `${newMeta} update @vm_conn_rate { ip6 saddr limit ${CONN_RATE} } counter name "vm_rate_limited" drop`],
+    ['from-vm', `${newMeta} add @vm_conns { ip6 saddr ct count over ${CONN_LIMIT} } counter name "vm_conn_limited" drop`],
+    ['from-vm', `${mine} tcp dport ${metadataPort} accept`],
+    ['from-vm', `${echo} ${mine} update @vm_echo_rate { ip6 saddr limit ${ECHO_RATE} } counter name "vm_rate_limited" drop`],
+    ['from-vm', `${echo} ${mine} accept`],
+    // An answer from another network's <prefix>::1 or the underlay would tell a guest which networks share its host.
+    ['from-vm', `${echo} counter name "vm_echo_foreign" drop`],
     ['from-vm', 'ct state established,related accept'],
     ['from-vm', 'counter name "vm_dropped" drop'],
     ['from-vm-routed', `udp dport ${vx} drop`],
@@ -106,8 +145,7 @@ function staticRules(metadataPort: number): [chain: string, rule: string][] {
 }
 
 function fingerprint(metadataPort: number): string {
-  const hash = createHash('sha256').update(JSON.stringify([VERSION, SETS, COUNTERS, BASE, staticRules(metadataPort)])).digest('hex');
-  return `ucloud:${VERSION}:${hash.slice(0, 16)}`;
+  return layoutFingerprint(VERSION, SETS, COUNTERS, BASE, staticRules(metadataPort));
 }
 
 /** The whole static part as one `nft -f` script (exported for tests and docs). */
@@ -128,14 +166,6 @@ export function renderHostFirewall(metadataPort = DEFAULT_METADATA_PORT): string
 
 // ---- reading the table ---------------------------------------------------
 
-interface NftObject {
-  table?: { name: string };
-  chain?: { name: string };
-  rule?: { chain: string; handle: number; comment?: string };
-  set?: { name: string; elem?: unknown[] };
-  counter?: { name: string; packets: number; bytes: number };
-}
-
 export interface HostFirewallState {
   fingerprint?: string;
   chains: Set<string>;
@@ -146,24 +176,18 @@ export interface HostFirewallState {
   bridged: Set<string>;
   /** bridge → its addresses in the metadata set. */
   metadata: Map<string, Set<string>>;
+  /** The elements of `metadata_addrs`. */
+  metadataAddrs: Set<string>;
   counters: Record<string, { packets: number; bytes: number }>;
-}
-
-async function nft(ip: Ip, script: string): Promise<void> {
-  await ip.exec('nft', ['-f', '-'], { input: script, timeoutMs: 15_000 });
-}
-
-function concat(e: unknown): unknown[] | undefined {
-  const c = (e as { concat?: unknown[] } | undefined)?.concat;
-  return Array.isArray(c) ? c : undefined;
 }
 
 /** The table as it is, or undefined when there is none. */
 export async function readHostFirewall(ip: Ip): Promise<HostFirewallState | undefined> {
-  const tables = JSON.parse((await ip.exec('nft', ['-j', 'list', 'tables', FAMILY])).stdout) as { nftables: NftObject[] };
-  if (!tables.nftables.some((o) => o.table?.name === HOSTFW_TABLE)) return undefined;
-  const objects = (JSON.parse((await ip.exec('nft', ['-j', 'list', 'table', FAMILY, HOSTFW_TABLE])).stdout) as { nftables: NftObject[] }).nftables;
-  const s: HostFirewallState = { chains: new Set(), sets: new Set(), bridges: new Set(), underlays: new Set(), bridged: new Set(), metadata: new Map(), counters: {} };
+  const objects = await listTable(ip, FAMILY, HOSTFW_TABLE);
+  if (!objects) return undefined;
+  const s: HostFirewallState = {
+    chains: new Set(), sets: new Set(), bridges: new Set(), underlays: new Set(), bridged: new Set(), metadata: new Map(), metadataAddrs: new Set(), counters: {},
+  };
   let firstInputRule = true;
   for (const o of objects) {
     if (o.chain) s.chains.add(o.chain.name);
@@ -176,6 +200,7 @@ export async function readHostFirewall(ip: Ip): Promise<HostFirewallState | unde
       for (const e of o.set.elem ?? []) {
         if (o.set.name === 'bridges' && typeof e === 'string') s.bridges.add(e);
         else if (o.set.name === 'underlays' && typeof e === 'string') s.underlays.add(e);
+        else if (o.set.name === 'metadata_addrs' && typeof e === 'string') s.metadataAddrs.add(canonicalIPv6(e));
         else if (o.set.name === 'bridged') {
           const [a, b] = concat(e) ?? [];
           if (typeof a === 'string' && a === b) s.bridged.add(a);
@@ -235,9 +260,24 @@ export interface NetworkFirewallSpec {
 }
 
 /**
+ * The changes that make `metadata_addrs` the addresses of `metadata` once
+ * `bridge` has exactly `want`: fe80::1 is on every bridge, so it goes only
+ * with the last one.
+ */
+function metadataAddrsLines(state: HostFirewallState, bridge: string, want: Set<string>): string[] {
+  const all = new Set(want);
+  for (const [br, addrs] of state.metadata) if (br !== bridge) for (const a of addrs) all.add(a);
+  return [
+    ...[...all].filter((a) => !state.metadataAddrs.has(a)).map((a) => `add element ${T} metadata_addrs { ${a} }`),
+    ...[...state.metadataAddrs].filter((a) => !all.has(a)).map((a) => `delete element ${T} metadata_addrs { ${a} }`),
+  ];
+}
+
+/**
  * Puts one network's bridge under the firewall: in `bridges` and `bridged`,
  * and exactly `metadataAddresses` as its (bridge . address) metadata
- * elements (stale ones, e.g. of an earlier prefix, go). One transaction; safe
+ * elements (stale ones, e.g. of an earlier prefix, go), and those addresses
+ * in `metadata_addrs`. One transaction; safe
  * before the bridge exists (matching is by name), which is how it should be
  * used. Returns whether anything was written.
  */
@@ -252,6 +292,7 @@ export async function ensureNetworkFirewall(ip: Ip, spec: NetworkFirewallSpec): 
     ...(state.bridged.has(bridge) ? [] : [`add element ${T} bridged { "${bridge}" . "${bridge}" }`]),
     ...[...want].filter((a) => !have.has(a)).map((a) => `add element ${T} metadata { "${bridge}" . ${a} }`),
     ...[...have].filter((a) => !want.has(a)).map((a) => `delete element ${T} metadata { "${bridge}" . ${a} }`),
+    ...metadataAddrsLines(state, bridge, want),
   ];
   if (!lines.length) return false;
   await nft(ip, `${lines.join('\n')}\n`);
@@ -267,6 +308,7 @@ export async function removeNetworkFirewall(ip: Ip, bridgeName: string): Promise
     ...[...(state.metadata.get(bridge) ?? [])].map((a) => `delete element ${T} metadata { "${bridge}" . ${a} }`),
     ...(state.bridged.has(bridge) ? [`delete element ${T} bridged { "${bridge}" . "${bridge}" }`] : []),
     ...(state.bridges.has(bridge) ? [`delete element ${T} bridges { "${bridge}" }`] : []),
+    ...metadataAddrsLines(state, bridge, new Set()),
   ];
   if (!lines.length) return false;
   await nft(ip, `${lines.join('\n')}\n`);

@@ -63,8 +63,10 @@ const OPT_KEY_RE = /^[a-z][a-z0-9._-]*$/i;
 // sun_path holds 108 bytes including the terminating NUL; QEMU fails late and
 // obscurely on longer paths, so refuse them here.
 const MAX_UNIX_SOCKET_PATH_BYTES = 107;
-// Set by the builder itself; a storage driver's options may not replace them.
-const RESERVED_DRIVE_KEYS = new Set(['file', 'if', 'format', 'id']);
+// Set by the builder itself; a storage driver's options may not replace them
+// (nor the file's or the backing's sub-options, e.g. file.filename, backing.driver).
+const RESERVED_DRIVE_KEYS = new Set(['file', 'if', 'format', 'id', 'backing']);
+const isReservedDriveKey = (key: string) => RESERVED_DRIVE_KEYS.has(key) || /^(file|backing)\./.test(key);
 
 /** The argument text that marks a process as the QEMU of VM `vmId`. */
 export function vmMarker(vmId: string): string {
@@ -175,8 +177,16 @@ function driveOption(disk: QemuDrive, index: number): string {
     ['cache', 'none'],
     ['discard', 'unmap'],
   ]);
+  if (disk.backing) {
+    // Explicit, so QEMU (root while it opens disks) never reads the backing
+    // file's name or format from the qcow2 header, which the guest's QEMU can
+    // rewrite: with backing.file.filename set, the header's name is not used.
+    opts.set('backing.driver', disk.backing.format);
+    opts.set('backing.file.driver', 'file');
+    opts.set('backing.file.filename', disk.backing.file);
+  }
   for (const [key, value] of Object.entries(disk.options ?? {})) {
-    if (!OPT_KEY_RE.test(key) || RESERVED_DRIVE_KEYS.has(key)) {
+    if (!OPT_KEY_RE.test(key) || isReservedDriveKey(key)) {
       throw invalid(`drive option "${key}" is not allowed`, { field: `disks[${index}].options`, key });
     }
     opts.set(key, value);
@@ -195,6 +205,12 @@ function validate(spec: QemuVmSpec): void {
   spec.disks.forEach((d, i) => {
     if (d.file === '') throw invalid(`disk ${i} has no file`, { field: `disks[${i}].file` });
     if (d.format !== 'raw' && d.format !== 'qcow2') throw invalid(`disk ${i} has unknown format "${String(d.format)}"`, { field: `disks[${i}].format` });
+    if (d.backing) {
+      if (d.format !== 'qcow2') throw invalid(`disk ${i}: only a qcow2 has a backing image`, { field: `disks[${i}].backing` });
+      if (!d.backing.file.startsWith('/')) throw invalid(`disk ${i}: the backing image must be an absolute host path`, { field: `disks[${i}].backing.file` });
+      // A qcow2 backing image would have a header of its own for QEMU to follow.
+      if (d.backing.format !== 'raw') throw invalid(`disk ${i}: a backing image must be raw, got "${String(d.backing.format)}"`, { field: `disks[${i}].backing.format` });
+    }
   });
   spec.nics.forEach((n, i) => {
     if (!IFNAME_RE.test(n.ifname)) throw invalid(`NIC ${i}: "${n.ifname}" is not a usable interface name`, { field: `nics[${i}].ifname` });

@@ -456,6 +456,12 @@ export class CephDriver implements StorageDriver {
   }
 
   /**
+   * Nothing to check: an RBD disk is raw, so QEMU follows no header in it, and its
+   * parent (the image's snapshot) is cluster metadata, not bytes the guest writes.
+   */
+  async verifyDisk(): Promise<void> {}
+
+  /**
    * QEMU 7.2 takes no image lock on rbd: volumes (only file-posix locks), so a second
    * process — the incoming side of a live migration — opens the image without share-rw;
    * librbd's exclusive-lock feature hands writes over when the destination resumes.
