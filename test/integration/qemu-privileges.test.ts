@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -10,6 +10,7 @@ import * as qemuImg from '../../src/storage/qemu-img.js';
 import { startCeph, uniquePool, type TestCeph } from '../helpers/ceph.js';
 import { GiB, TestCluster, until } from '../helpers/cluster.js';
 import { rejection } from '../helpers/rejection.js';
+import { flipIncompatible } from '../helpers/qcow2.js';
 
 // Least privilege for QEMU, on real parts: VMs on a filesystem store and on a real
 // Ceph, started by the real host agent with QEMU under TCG. Each QEMU must run as a
@@ -38,18 +39,6 @@ function procStatus(pid: number): ProcStatus {
   };
 }
 
-/** Toggles a bit of a qcow2 v3 header's incompatible features (a big-endian u64 at 72; the bits used are in its last byte). */
-function flipIncompatible(path: string, bit: number): void {
-  const fd = openSync(path, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, 79);
-    b[0]! ^= bit;
-    writeSync(fd, b, 0, 1, 79);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** Runs `cmd` as uid:gid with no supplementary groups, as an escaped QEMU of that VM would. */
 function as(uid: number, cmd: string[]): { code: number; stderr: string } {

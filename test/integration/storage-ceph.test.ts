@@ -125,6 +125,20 @@ describe('settings and check()', () => {
     await driver.check();
   });
 
+  it('stores added at the same moment each keep their grant on the shared client.ucloud', async () => {
+    // Each grant is a read-modify-write of one client's caps: without turns, a
+    // writer that read before another wrote drops that other's pool again.
+    const pools = [uniquePool('race'), uniquePool('race'), uniquePool('race')];
+    try {
+      for (const p of pools) await rbd.ensurePool(p);
+      await Promise.all(pools.map((p) => cephDriver({ pool: p, conf: ceph.conf }).check()));
+      const asUcloud = new RbdClient({ conf: ceph.conf, user: 'ucloud', keyring: driver.keyring });
+      for (const p of pools) expect(await asUcloud.list(p), p).toEqual([]);
+    } finally {
+      for (const p of pools) await rbd.deletePool(p).catch(() => undefined);
+    }
+  });
+
   it('reports a missing pool as CEPH_UNAVAILABLE and does not create it', async () => {
     const missing = uniquePool('missing');
     expect(await codeOf(cephDriver({ pool: missing, conf: ceph.conf }).check())).toBe('CEPH_UNAVAILABLE');

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { fsDriver } from '../../src/storage/drivers/fs.js';
 import * as qemuImg from '../../src/storage/qemu-img.js';
 import { storageDriver } from '../../src/storage/registry.js';
 import { MiB } from '../helpers/cluster.js';
+import { flipIncompatible } from '../helpers/qcow2.js';
 
 async function codeOf(fn: () => unknown): Promise<string> {
   try {
@@ -119,18 +120,6 @@ describe('fs storage driver: settings and refs stay inside the store', () => {
   });
 });
 
-/** Toggles bits of a qcow2 v3 header's incompatible features (a big-endian u64 at 72; the bits used are in its last byte). */
-function flipIncompatible(path: string, bits: number): void {
-  const fd = openSync(path, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, 79);
-    b[0]! ^= bits;
-    writeSync(fd, b, 0, 1, 79);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 // A running VM's QEMU holds its qcow2 open read-write: escaped, it can rewrite the header
 // so that root follows it on the next open (QEMU at start, qemu-img resize). The driver

@@ -29,6 +29,7 @@ import type {
 import { checkStorePath } from '../paths.js';
 import * as qemuImg from '../qemu-img.js';
 import { serveNbd } from '../qemu-nbd.js';
+import { withFileLock } from '../../common/file-lock.js';
 import { ERRNO, RbdClient } from '../rbd.js';
 
 export interface CephSettings {
@@ -192,8 +193,13 @@ export class CephDriver implements StorageDriver {
     };
     // A missing pool is check()'s to report; caps never name a pool that does not exist.
     if ((await asAdmin(() => admin.list(this.pool))) === undefined) return;
-    // Several stores may be added at once, each a read-modify-write of the caps:
-    // a grant another writer dropped shows in the final check, and is added again.
+    // Several stores may be added at once, each a read-modify-write of the caps, so the
+    // writers on this machine take turns (a lock beside the keyring); a grant dropped by
+    // a writer elsewhere shows in the final check, and is added again.
+    await withFileLock(`${this.keyring}.lock`, () => this.grantPool(admin, entity, grant, asAdmin));
+  }
+
+  private async grantPool(admin: RbdClient, entity: string, grant: string, asAdmin: <T>(f: () => Promise<T>) => Promise<T>): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       let client = await asAdmin(() => admin.authGet(entity));
       const pools = grantedPools(client?.caps.osd ?? '');
