@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensurePasswordFile } from '../../src/store/etcd-auth.js';
 import { startLocalEtcd } from '../../src/store/local-etcd.js';
 import { Store } from '../../src/store/store.js';
-import { TestCluster, UCLOUD } from '../helpers/cluster.js';
+import { TestCluster, UCLOUD, until } from '../helpers/cluster.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -177,15 +177,8 @@ describe('local etcd requires credentials on every listener', () => {
       // What `ucloud up` ran before: no auth, a TCP peer port.
       const old = spawn('etcd', ['--name', 'ucloud', '--data-dir', dataDir, '--listen-client-urls', url, '--advertise-client-urls', url, '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-cluster', `ucloud=http://127.0.0.1:${peerPort}`], { stdio: 'ignore' });
       const legacy = store(url);
-      for (let i = 0; ; i++) {
-        try {
-          await legacy.ns.put('old').value('kept').exec();
-          break;
-        } catch (err) {
-          if (i > 100) throw err;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
+      // The legacy etcd takes a moment to listen: until the write goes through.
+      await until('the legacy etcd takes a write', async () => (await legacy.ns.put('old').value('kept').exec(), true), 10_000);
       old.kill('SIGTERM');
       await new Promise((r) => old.once('exit', r));
       const password = await ensurePasswordFile(join(dir, 'pw'));
