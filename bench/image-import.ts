@@ -1,7 +1,8 @@
 // bench/image-import: (1) image import throughput of each storage driver against
 // `qemu-img convert` alone on the same file (the physical limit): ucloud's side
 // is the whole import path the imagescanner runs (open the user's file, inspect
-// its header, convert it in the sandbox, into RBD through qemu-nbd for Ceph),
+// its header, convert it in the sandbox, into RBD over NBD through a
+// qemu-storage-daemon for Ceph),
 // nothing is copied first; and (2) VM disk creation time from a 1 GiB and a
 // 10 GiB image on each driver against a full copy. Starts a throw-away
 // single-node Ceph for the ceph driver.

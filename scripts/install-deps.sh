@@ -12,12 +12,16 @@ PACKAGES=(
   etcd-server etcd-client
   # networking (bridges, taps, VXLAN, router advertisements, bridge filtering)
   iproute2 radvd nftables
-  # building the test guest image without mounts
+  # building the test guest image without mounts (mtools and dosfstools also make the cidata disk of a VM without a network)
   busybox-static dropbear-bin mtools dosfstools syslinux syslinux-common parted cpio kmod xz-utils
+  # building the stock Debian cloud image of the e2e test and bench/cloud-image (guest/build-debian-image.sh)
+  mmdebstrap e2fsprogs util-linux
   # Ceph image stores and the single-node test cluster
   ceph-mon ceph-osd ceph-mgr ceph-common uuid-runtime
   # tools the tests and the guest recipe use (gcc + libc6-dev: the static raw-frame tool of the cross-tenant test)
   openssh-client ca-certificates gcc libc6-dev
+  # rdisc6: the tests read radvd's router advertisements (RDNSS)
+  ndisc6
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -51,14 +51,14 @@ export function imageCommand(): Command {
   image.command('create <name>')
     .description('make an image from one of your files (see `ucloud file list`): qcow2 or raw, converted and imported into a store; names are yours alone (others use it as "<you>/<name>" if --public)')
     .requiredOption('--from-file <file>', 'file name (as `ucloud file list` shows it) or id')
-    .requiredOption('--store <store>', 'image store, see `ucloud image-store list`')
+    .option('--store <store>', 'image store, see `ucloud image-store list` (default: default_image_store, else the only store)')
     .option('--public', 'let every user make VMs from it')
     .option('--wait', 'follow the import until the image is ready (progress on stderr)')
     .addOption(new Option('--timeout <duration>', 'how long --wait waits').default('30m'))
-    .addHelpText('after', '\nExample:\n  ucloud image create debian12 --from-file debian.qcow2 --store local --wait')
-    .action(async (name: string, o: { fromFile: string; store: string; public?: boolean; wait?: boolean; timeout: string }, cmd: Command) => {
+    .addHelpText('after', '\nExamples:\n  ucloud image create debian12 --from-file debian.qcow2 --wait\n  ucloud image create debian12 --from-file debian.qcow2 --store rbd --wait')
+    .action(async (name: string, o: { fromFile: string; store?: string; public?: boolean; wait?: boolean; timeout: string }, cmd: Command) => {
       const { client, output } = cliContext(cmd);
-      let img = await client.images.create({ name, file: o.fromFile, store: o.store, ...(o.public ? { public: true } : {}) });
+      let img = await client.images.create({ name, file: o.fromFile, ...(o.store ? { store: o.store } : {}), ...(o.public ? { public: true } : {}) });
       if (o.wait) img = (await waitForImage(client, `${img.owner}/${img.name}`, 'ready', parseDuration(o.timeout)))!;
       printObject(img, output, fields(img));
     });

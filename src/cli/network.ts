@@ -7,16 +7,24 @@ const COLUMNS: Column<Network>[] = [
   { header: 'NAME', get: (n) => n.name },
   { header: 'PREFIX', get: (n) => n.prefix },
   { header: 'VNI', get: (n) => n.vni },
+  { header: 'DNS', get: dns },
 ];
+
+/** A network's resolvers as shown: its own, or the cluster's (dns_resolvers, which only the operator sees). */
+function dns(n: Network): string {
+  if (!n.resolvers) return 'default';
+  return n.resolvers.join(' ') || 'none';
+}
 
 export function networkCommand(): Command {
   const net = new Command('network').description('your IPv6 networks: each its own VXLAN segment and /64');
   net.command('create <name>')
     .description('create a network (a VNI and a /64 are allocated for it)')
-    .action(async (name: string, _o: unknown, cmd: Command) => {
+    .option('--dns <ipv6>', "a DNS resolver its VMs use (repeatable, at most 3; fixed at create; default: the cluster's dns_resolvers)", (v: string, prev: string[] = []) => [...prev, v])
+    .action(async (name: string, o: { dns?: string[] }, cmd: Command) => {
       const { client, output } = cliContext(cmd);
-      const n = await client.networks.create(name);
-      printObject(n, output, [['name', n.name], ['prefix', n.prefix], ['vni', n.vni]]);
+      const n = await client.networks.create(name, o.dns ? { resolvers: o.dns } : {});
+      printObject(n, output, [['name', n.name], ['prefix', n.prefix], ['vni', n.vni], ['dns', dns(n)]]);
     });
   net.command('list')
     .description('list your networks')
@@ -29,7 +37,7 @@ export function networkCommand(): Command {
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const { client, output } = cliContext(cmd);
       const n = await client.networks.get(name);
-      printObject(n, output, [['name', n.name], ['prefix', n.prefix], ['vni', n.vni], ['created', n.createdAt]]);
+      printObject(n, output, [['name', n.name], ['prefix', n.prefix], ['vni', n.vni], ['dns', dns(n)], ['created', n.createdAt]]);
     });
   net.command('delete <name>')
     .description('delete a network (refused while VMs use it)')

@@ -1,5 +1,8 @@
+import { closeSync, openSync, readSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { formatSize, parseDuration } from '../common/units.js';
+import { UcloudError } from '../common/errors.js';
+import { MAX_USER_DATA_BYTES, userDataFromBytes } from '../common/user-data.js';
 import type { Vm } from '../model/index.js';
 import { cliContext, wholeNumber } from './context.js';
 import { note, printList, printObject, safeText, type Column } from './output.js';
@@ -33,6 +36,7 @@ function statusFields(vm: Vm): [string, string | number | undefined][] {
     ['disk', vm.disks.length ? vm.disks.map((d) => `${d.name} ${formatSize(d.sizeBytes)} on ${d.store} (${d.ref})`).join(', ') : formatSize(vm.diskBytes)],
     ['image', imageOf(vm)],
     ['nics', (vm.nics ?? []).map((n) => `${n.network} ${n.mac} ${n.address}`).join(', ') || undefined],
+    ['user-data', vm.hasUserData ? 'set' : 'none'],
     ['qemu pid', vm.qemu?.pid],
     ['accel', vm.qemu?.accel],
     ['serial log', vm.qemu?.serialLog],
@@ -40,6 +44,23 @@ function statusFields(vm: Vm): [string, string | number | undefined][] {
     ['created', vm.createdAt],
     ['updated', vm.updatedAt],
   ];
+}
+
+/** The --user-data file ("-": standard input), read only up to one byte past the limit. */
+function readUserData(path: string): string | undefined {
+  const buf = Buffer.alloc(MAX_USER_DATA_BYTES + 1);
+  let len = 0;
+  try {
+    const fd = path === '-' ? 0 : openSync(path, 'r');
+    try {
+      for (let n = 1; n > 0 && len < buf.length; len += n) n = readSync(fd, buf, len, buf.length - len, null);
+    } finally {
+      if (fd !== 0) closeSync(fd);
+    }
+  } catch (err) {
+    throw new UcloudError('VALIDATION_FAILED', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return userDataFromBytes(buf.subarray(0, len), path);
 }
 
 const waitOption = () => new Option('--wait', 'follow the VM until the operation finishes (progress on stderr)');
@@ -56,12 +77,23 @@ export function vmCommand(): Command {
     .option('--os-ssd <size>', 'OS disk size, at least the image size, e.g. 10GiB', '1GiB')
     .option('--hdd <size>', 'an extra empty disk (repeatable), e.g. 50GiB', (v: string, prev: string[] = []) => [...prev, v])
     .option('--network <name>', 'attach to this network of yours (repeatable; default: your network "default")', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--user-data <file>', 'cloud-init user-data: a #cloud-config, a #! script or a MIME multipart; UTF-8, at most 16 KiB (docs/networking.md#user-data-and-vendor-data)')
     .addOption(waitOption())
     .addOption(timeoutOption())
-    .addHelpText('after', '\nExample:\n  ucloud vm create web1 --image ucloud-test --cpu 1 --ram 256MiB --os-ssd 1GiB --wait')
-    .action(async (name: string, o: { image: string; cpu: number; ram: string; osSsd: string; hdd?: string[]; network?: string[]; wait?: boolean; timeout: string }, cmd: Command) => {
+    .addHelpText('after', '\nExamples:\n  ucloud vm create web1 --image ucloud-test --cpu 1 --ram 256MiB --os-ssd 1GiB --wait\n  ucloud vm create web2 --image debian12 --network lab --os-ssd 10GiB --user-data cloud-config.yaml --wait')
+    .action(async (name: string, o: { image: string; cpu: number; ram: string; osSsd: string; hdd?: string[]; network?: string[]; userData?: string; wait?: boolean; timeout: string }, cmd: Command) => {
       const { client, output } = cliContext(cmd);
-      let v = await client.vms.create({ name, image: o.image, cpu: o.cpu, ram: o.ram, disk: o.osSsd, ...(o.hdd ? { hdd: o.hdd } : {}), ...(o.network ? { networks: o.network } : {}) });
+      const userData = o.userData === undefined ? undefined : readUserData(o.userData);
+      let v = await client.vms.create({
+        name,
+        image: o.image,
+        cpu: o.cpu,
+        ram: o.ram,
+        disk: o.osSsd,
+        ...(o.hdd ? { hdd: o.hdd } : {}),
+        ...(o.network ? { networks: o.network } : {}),
+        ...(userData ? { userData } : {}),
+      });
       note(`${v.name}: created (${v.id})`);
       if (o.wait) v = (await waitForVm(client, v.id, 'running', parseDuration(o.timeout)))!;
       printObject(v, output, statusFields(v));

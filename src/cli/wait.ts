@@ -1,6 +1,6 @@
 import { UcloudError, type ErrorCode } from '../common/errors.js';
 import type { Client } from '../client/client.js';
-import type { Image, Vm, VmStatus } from '../model/index.js';
+import type { Image, UserFile, Vm, VmStatus } from '../model/index.js';
 import { note } from './output.js';
 
 /** A --wait that ended with the thing waited for in error (exit code 7). */
@@ -86,4 +86,21 @@ export function waitForImage(client: Client, ref: string, target: 'ready' | 'del
     },
     timeoutMs,
   );
+}
+
+/** Follows the caller's files until `name` is recorded with `sha512`: the filescanner has seen that very upload. */
+export async function waitForFile(client: Client, name: string, sha512: string, timeoutMs: number): Promise<UserFile> {
+  const file = await follow<UserFile | undefined>(
+    {
+      what: `file "${name}"`,
+      get: async () => (await client.files.list()).find((f) => f.name === name),
+      goneCode: 'FILE_NOT_FOUND',
+      untilGone: false,
+      describe: (f) => `${name}: ${!f ? 'waiting for the filescanner' : f.sha512 === sha512 ? 'recorded' : 'an older version is recorded; waiting'}`,
+      done: (f) => f?.sha512 === sha512,
+      failed: () => undefined,
+    },
+    timeoutMs,
+  );
+  return file!;
 }

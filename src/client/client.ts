@@ -1,6 +1,6 @@
 import type { Static } from 'typebox';
 import { isErrorCode, UcloudError } from '../common/errors.js';
-import type { ConsoleLog, Host, Image, ImageStore, Network, Resources, Role, SshKey, User, UserFile, Vm, VmCreateRequest, VmResizeRequest } from '../model/index.js';
+import type { ConsoleLog, Host, Image, ImageStore, Network, Resources, Role, SshKey, UploadedFile, User, UserFile, Vm, VmCreateRequest, VmResizeRequest } from '../model/index.js';
 
 export interface HostView extends Host {
   alive: boolean;
@@ -28,6 +28,10 @@ export class Client {
     } catch (err) {
       throw new UcloudError('API_UNREACHABLE', `cannot reach the ucloud API at ${this.opts.url}`, { cause: err });
     }
+    return this.answer<T>(res);
+  }
+
+  private async answer<T>(res: Response): Promise<T> {
     const text = await res.text();
     const data = text ? (JSON.parse(text) as unknown) : undefined;
     if (!res.ok) {
@@ -36,6 +40,32 @@ export class Client {
       throw new UcloudError(code, e.message ?? `HTTP ${res.status}`, { ...(e.hint ? { hint: e.hint } : {}), ...(e.details ? { details: e.details } : {}) });
     }
     return data as T;
+  }
+
+  /**
+   * Streams `body` (exactly `sizeBytes` bytes whose sha512 is `sha512`, hex) into
+   * the caller's folder as `name`: sent as it is read, never held whole. No
+   * overall timeout, as a large file takes long; `signal` aborts it.
+   */
+  private async uploadFile(name: string, body: AsyncIterable<Uint8Array>, opts: { sizeBytes: number; sha512: string; replace?: boolean; signal?: AbortSignal }): Promise<UploadedFile> {
+    let res: Response;
+    try {
+      res = await fetch(new URL(`/v1/files/${encodeURIComponent(name)}${opts.replace ? '?replace=true' : ''}`, this.opts.url), {
+        method: 'PUT',
+        headers: {
+          ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}),
+          'content-type': 'application/octet-stream',
+          'content-length': String(opts.sizeBytes),
+          'content-digest': `sha-512=:${Buffer.from(opts.sha512, 'hex').toString('base64')}:`,
+        },
+        body: ReadableStream.from(body),
+        duplex: 'half',
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      } as RequestInit);
+    } catch (err) {
+      throw new UcloudError('API_UNREACHABLE', `the upload to the ucloud API at ${this.opts.url} broke off: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`, { cause: err });
+    }
+    return this.answer<UploadedFile>(res);
   }
 
   readonly vms = {
@@ -60,7 +90,7 @@ export class Client {
     list: () => this.request<Image[]>('GET', '/v1/images'),
     /** `ref` is "name" or "owner/name". */
     get: (ref: string) => this.request<Image>('GET', `/v1/images/${ref.split('/').map(encodeURIComponent).join('/')}`),
-    create: (req: { name: string; file: string; store: string; public?: boolean }) => this.request<Image>('POST', '/v1/images', req),
+    create: (req: { name: string; file: string; store?: string; public?: boolean }) => this.request<Image>('POST', '/v1/images', req),
     delete: (ref: string) => this.request<Image>('DELETE', `/v1/images/${ref.split('/').map(encodeURIComponent).join('/')}`),
   };
 
@@ -77,7 +107,7 @@ export class Client {
   };
 
   readonly networks = {
-    create: (name: string) => this.request<Network>('POST', '/v1/networks', { name }),
+    create: (name: string, opts: { resolvers?: string[] } = {}) => this.request<Network>('POST', '/v1/networks', { name, ...opts }),
     list: () => this.request<Network[]>('GET', '/v1/networks'),
     get: (name: string) => this.request<Network>('GET', `/v1/networks/${encodeURIComponent(name)}`),
     delete: (name: string) => this.request<undefined>('DELETE', `/v1/networks/${encodeURIComponent(name)}`),
@@ -85,6 +115,8 @@ export class Client {
 
   readonly files = {
     list: () => this.request<UserFile[]>('GET', '/v1/files'),
+    upload: (name: string, body: AsyncIterable<Uint8Array>, opts: { sizeBytes: number; sha512: string; replace?: boolean; signal?: AbortSignal }) => this.uploadFile(name, body, opts),
+    delete: (name: string) => this.request<undefined>('DELETE', `/v1/files/${encodeURIComponent(name)}`),
   };
 
   readonly users = {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UcloudError } from './errors.js';
+import { checkResolvers } from './resolvers.js';
 import { parseDuration, parseSize } from './units.js';
 
 // Every configuration key, its default, where it may come from and what it means,
@@ -63,6 +64,31 @@ export const CONFIG_KEYS = {
   },
   files_path: { kind: 'string', default: '/var/lib/ucloud/files', env: ['FILES_PATH', 'UCLOUD_FILES_PATH'], doc: "The filescanner's base directory: one folder per user." },
   filescanner_interval: { kind: 'duration', default: '5s', env: ['UCLOUD_FILESCANNER_INTERVAL'], doc: 'How often the filescanner walks files_path for new, changed and deleted files.' },
+  api_body_timeout: {
+    kind: 'duration',
+    default: '30s',
+    env: ['UCLOUD_API_BODY_TIMEOUT'],
+    doc: 'A request body (other than an upload) must arrive within this, or the connection is closed (slow clients holding connections). Uploads have upload_idle_timeout instead.',
+  },
+  upload_idle_timeout: {
+    kind: 'duration',
+    default: '60s',
+    env: ['UCLOUD_UPLOAD_IDLE_TIMEOUT'],
+    doc: 'An upload that sends nothing for this long is cut off (UPLOAD_INCOMPLETE) and its part file removed; part files left by a stopped API are removed once this much older.',
+  },
+  upload_max_size: { kind: 'string', default: '64GiB', env: ['UCLOUD_UPLOAD_MAX_SIZE'], doc: 'Largest file `ucloud file upload` takes through the API (FILE_TOO_LARGE beyond it).' },
+  files_quota: {
+    kind: 'string',
+    default: '0',
+    env: ['UCLOUD_FILES_QUOTA'],
+    doc: "Most bytes one user's folder under files_path may hold after an upload (QUOTA_EXCEEDED beyond it), counting the files already there and the uploads in progress. 0: no quota. Files put into the folder by other means are counted but never refused.",
+  },
+  default_image_store: {
+    kind: 'string',
+    default: '',
+    env: ['UCLOUD_DEFAULT_IMAGE_STORE'],
+    doc: 'The image store `image create` uses when no store is named. Empty: the only store, if there is exactly one (else IMAGE_STORE_REQUIRED).',
+  },
   import_concurrency: { kind: 'int', default: '2', env: ['UCLOUD_IMPORT_CONCURRENCY'], doc: 'Image imports the imagescanner runs at once (each a sandboxed qemu-img); more requests wait their turn, oldest first. At least 1.' },
   vni_range: { kind: 'string', default: '10000-16000000', env: ['UCLOUD_VNI_RANGE'], doc: 'VXLAN network identifiers handed to networks, as first-last.' },
   ipv6_pool: { kind: 'string', default: 'fd75:636c:6f75::/48', env: ['UCLOUD_IPV6_POOL'], doc: 'Each network gets one /64 of this pool (a /48 holds 65536 networks).' },
@@ -72,6 +98,12 @@ export const CONFIG_KEYS = {
     default: '80',
     env: ['UCLOUD_METADATA_PORT'],
     doc: "The metadata server's port on each network bridge of its host: fe80::1 (scoped to the bridge) and <prefix>::1, nothing else. Guests use http://[fe80::1%eth0]/ and http://[<prefix>::1]/, so keep 80.",
+  },
+  dns_resolvers: {
+    kind: 'list',
+    default: '',
+    env: ['UCLOUD_DNS_RESOLVERS'],
+    doc: "Comma-separated IPv6 resolvers (at most 3) guests are given when their network names none of its own (`network create --dns`): radvd advertises them (RDNSS) and vendor-data writes them into the guest's resolver configuration. Empty: none; ucloud runs no resolver and networks have no route out by default, so name one your guests can reach (e.g. 2620:fe::fe, Quad9). A change reaches a host's radvd when its `ucloud host` restarts, and vendor-data when `ucloud metadata` restarts (read by a guest's cloud-init on its first boot).",
   },
   metadata_recheck: { kind: 'duration', default: '1s', env: ['UCLOUD_METADATA_RECHECK'], doc: "How often the metadata server re-reads the host's bridges to listen on new ones and let go of removed ones (a network change in etcd re-reads at once)." },
   api_listen: { kind: 'string', default: '[::1]:8470', env: ['UCLOUD_API_LISTEN'], doc: 'Address and port the API server listens on.' },
@@ -119,12 +151,20 @@ export interface Config {
   filesPath: string;
   filescannerIntervalMs: number;
   importConcurrency: number;
+  uploadMaxBytes: number;
+  /** 0: no quota. */
+  filesQuotaBytes: number;
+  uploadIdleMs: number;
+  apiBodyTimeoutMs: number;
+  defaultImageStore: string;
   apiListen: { host: string; port: number };
   vniRange: { first: number; last: number };
   ipv6Pool: string;
   vxlanUnderlay: string;
   metadataPort: number;
   metadataRecheckMs: number;
+  /** Canonical IPv6 addresses; empty: none. */
+  dnsResolvers: string[];
   hostName: string;
   hostAddress: string;
   hostLeaseTtlMs: number;
@@ -307,12 +347,18 @@ function toConfig(raw: Record<ConfigKey, string>): Config {
     filesPath: raw.files_path,
     filescannerIntervalMs: toDuration('filescanner_interval', raw.filescanner_interval),
     importConcurrency: atLeastOne('import_concurrency', raw.import_concurrency),
+    uploadMaxBytes: toSize('upload_max_size', raw.upload_max_size, 1),
+    filesQuotaBytes: toSize('files_quota', raw.files_quota, 0),
+    uploadIdleMs: toDuration('upload_idle_timeout', raw.upload_idle_timeout),
+    apiBodyTimeoutMs: toDuration('api_body_timeout', raw.api_body_timeout),
+    defaultImageStore: raw.default_image_store,
     apiListen: parseListen('api_listen', raw.api_listen),
     vniRange: parseRange('vni_range', raw.vni_range),
     ipv6Pool: raw.ipv6_pool,
     vxlanUnderlay: raw.vxlan_underlay,
     metadataPort: toPort('metadata_port', raw.metadata_port),
     metadataRecheckMs: toDuration('metadata_recheck', raw.metadata_recheck),
+    dnsResolvers: checkResolvers(raw.dns_resolvers.split(',').map((s) => s.trim()).filter(Boolean), 'INVALID_CONFIG', 'dns_resolvers'),
     hostName: raw.host_name || hostname(),
     hostAddress: raw.host_address,
     hostLeaseTtlMs: toDuration('host_lease_ttl', raw.host_lease_ttl),

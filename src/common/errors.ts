@@ -15,6 +15,8 @@ interface CatalogueEntry {
   class: ErrorClass;
   /** What a person can do about it; shown under the message. */
   hint?: string;
+  /** An HTTP status more precise than the class's (429, 507); the exit code still follows the class. */
+  status?: number;
 }
 
 export const CATALOGUE = {
@@ -25,6 +27,8 @@ export const CATALOGUE = {
   SIZE_OUT_OF_RANGE: { class: 'invalid' },
   INVALID_NAME: { class: 'invalid', hint: 'names are 1-63 characters: lowercase letters, digits and "-", starting with a letter' },
   DISK_SMALLER_THAN_IMAGE: { class: 'invalid', hint: 'ask for an OS disk at least as large as the image (see `ucloud image show`)' },
+  USER_DATA_TOO_LARGE: { class: 'invalid', hint: 'user-data is at most 16384 bytes (16 KiB, as on EC2): let it fetch the rest (#include URL, or a runcmd that downloads it)' },
+  USER_DATA_INVALID: { class: 'invalid', hint: 'user-data is UTF-8 text without NUL bytes: a #cloud-config, a #! script or a MIME multipart' },
   INVALID_CONFIG: { class: 'invalid', hint: 'fix the value in /etc/ucloud/ucloud.conf, the environment or the flag' },
   // authentication and authorization
   UNAUTHENTICATED: { class: 'unauthenticated', hint: 'pass a token: `ucloud up` writes ~/.config/ucloud/config.json, or set UCLOUD_TOKEN' },
@@ -71,12 +75,24 @@ export const CATALOGUE = {
   IMAGE_AMBIGUOUS: { class: 'conflict', hint: 'the VM was made before image names were per owner and several owners now have an image of that name: an admin sets the VM record\'s image.owner' },
   IMAGE_TOO_LARGE: { class: 'invalid', hint: 'shrink the image (virt-sparsify, or a smaller disk before uploading), or import it into a store with more free space' },
   IMAGE_STORE_EXISTS: { class: 'conflict' },
+  IMAGE_STORE_REQUIRED: { class: 'invalid', hint: 'pass --store (see `ucloud image-store list`), or an admin sets default_image_store' },
   UNKNOWN_STORAGE_DRIVER: { class: 'invalid', hint: 'see `GET /v1/storage-drivers` for the drivers this ucloud has' },
   INVALID_STORE_SETTINGS: { class: 'invalid', hint: 'see docs/storage.md for each driver\'s settings' },
   INVALID_STORAGE_REF: { class: 'invalid', hint: 'a volume reference is a plain name inside its store: no "/", "..", control characters, at most 255 bytes' },
   FILE_NOT_FOUND: { class: 'not_found', hint: 'see `ucloud file list`' },
   FILE_REFUSED: { class: 'invalid', hint: 'ucloud reads only regular files inside your own folder: no symlinks, devices, FIFOs or sockets' },
   FILE_HARD_LINKED: { class: 'invalid', hint: 'ucloud reads only files with a single link: copy the file (cp) instead of hard-linking it (ln)' },
+  INVALID_FILE_NAME: { class: 'invalid', hint: 'an uploaded file\'s name is one path component of at most 255 bytes: no "/", no NUL or control characters, not starting with "." nor ending in .part or .tmp' },
+  FILE_EXISTS: { class: 'conflict', hint: 'pick another name (--name), or replace it: ucloud file upload … --replace' },
+  FILE_TOO_LARGE: { class: 'invalid', hint: 'the API takes files up to upload_max_size (see `ucloud config show` on the API\'s machine)' },
+  QUOTA_EXCEEDED: { class: 'conflict', hint: 'delete files you no longer need (`ucloud file delete NAME`; their records go with them), or ask an admin for a larger files_quota' },
+  CHECKSUM_MISMATCH: { class: 'invalid', hint: 'the bytes that arrived are not the ones sent (the file changed while being read, or the transfer was damaged): upload it again' },
+  UPLOAD_INCOMPLETE: { class: 'invalid', hint: 'the connection ended before the whole file arrived, or sent more or less than its Content-Length: upload it again' },
+  TOO_MANY_UPLOADS: { class: 'unavailable', status: 429, hint: 'each user has at most 4 uploads at once (and the API 32 in all): wait for one to finish, then upload again' },
+  STORAGE_FULL: { class: 'unavailable', status: 507, hint: 'the disk under files_path is full, over its quota or read-only: an admin frees space; nothing of the upload was kept' },
+  FILES_PATH_MISSING: { class: 'unavailable', hint: 'an admin mounts or creates files_path on the API\'s machine (ucloud never creates it during an upload, so a missing mount cannot fill the root filesystem)' },
+  FOLDER_TOO_LARGE: { class: 'conflict', hint: 'your folder holds more than 100000 entries or is nested more than 32 deep: delete or merge files (`ucloud file delete NAME`)' },
+  USER_FOLDER_REFUSED: { class: 'conflict', hint: 'an admin makes <files_path>/<user> a real folder (not a symlink) again' },
   CEPH_UNAVAILABLE: { class: 'unavailable', hint: 'check the Ceph cluster (`ceph -s`) and the store\'s conf/pool settings' },
   // keys and networks
   INVALID_SSH_KEY: { class: 'invalid', hint: 'give an OpenSSH public key (ed25519, ecdsa, or rsa of 2048 bits or more), e.g. ~/.ssh/id_ed25519.pub' },
@@ -86,6 +102,7 @@ export const CATALOGUE = {
   NETWORK_EXISTS: { class: 'conflict' },
   NETWORK_IN_USE: { class: 'conflict', hint: 'delete or move the VMs on it first' },
   POOL_EXHAUSTED: { class: 'conflict', hint: 'an operator widens the pool (vni_range, ipv6_pool) in the configuration' },
+  INVALID_RESOLVER: { class: 'invalid', hint: 'give at most 3 global or unique-local IPv6 unicast addresses, e.g. --dns 2001:db8::53' },
   // consoles
   CONSOLE_UNAVAILABLE: { class: 'unavailable', hint: 'the console is kept by the agent of the VM\'s host: see `ucloud vm status` (host) and `ucloud host list` (alive)' },
   CONSOLE_TICKET_INVALID: { class: 'forbidden', hint: 'console tickets are minted by the API and work once, for a few seconds' },
@@ -160,7 +177,7 @@ export function isErrorCode(code: unknown): code is ErrorCode {
 }
 
 export function httpStatusOf(code: ErrorCode): number {
-  return HTTP_STATUS[CATALOGUE[code].class];
+  return (CATALOGUE[code] as CatalogueEntry).status ?? HTTP_STATUS[CATALOGUE[code].class];
 }
 
 export function exitCodeOf(code: ErrorCode): number {

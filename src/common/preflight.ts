@@ -50,6 +50,9 @@ export const CHECKS = {
   qemu: binary('qemu', (c) => c.qemuBinary, 'qemu-system-x86'),
   qemuImg: binary('qemu-img', () => 'qemu-img', 'qemu-utils'),
   bwrap: binary('bubblewrap', () => 'bwrap', 'bubblewrap'),
+  // The cidata disk of a VM without a network (src/host/seed.ts).
+  mkfsVfat: binary('mkfs.vfat', () => 'mkfs.vfat', 'dosfstools'),
+  mcopy: binary('mcopy', () => 'mcopy', 'mtools'),
   etcdBinary: binary('etcd', () => 'etcd', 'etcd-server'),
   accel: {
     name: 'accelerator',

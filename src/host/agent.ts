@@ -2,7 +2,9 @@ import type { Lease } from 'etcd3';
 import type { Accel } from '../common/accel.js';
 import { toUcloudError, UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { resolversOf } from '../common/resolvers.js';
 import { Reverter } from '../common/reverter.js';
+import { seedForVm } from '../managers/cloud-seed.js';
 import type { HostManager } from '../managers/hosts.js';
 import type { VmManager } from '../managers/vms.js';
 import { nowIso, type Vm } from '../model/index.js';
@@ -21,6 +23,8 @@ export interface AgentOptions {
   livenessMs?: number;
   /** Where the console endpoint listens (console_listen); its port is announced with the host's presence. */
   consoleListen?: { host: string; port: number };
+  /** dns_resolvers: what radvd advertises on a network that names no resolvers of its own. */
+  dnsResolvers?: string[];
 }
 
 /**
@@ -154,7 +158,7 @@ export class HostAgent {
     if (!this.networked.has(vm.id)) {
       // After an agent restart: make sure bridges, taps, rules and radvd are there (a no-op when they are),
       // and find the VM's console keeper (or start one).
-      await this.runtime.ensureNics(vm);
+      await this.runtime.ensureNics(vm, await this.nicResolvers(vm));
       await this.runtime.ensureKeeper(vm.id).catch((err: unknown) => this.log.warn({ err, vm: vm.id }, 'cannot start the console keeper'));
       this.networked.add(vm.id);
     }
@@ -188,12 +192,15 @@ export class HostAgent {
     try {
       await this.vms.observe(vm.id, (cur) => ({ ...cur, status: cur.disks.length ? 'starting' : 'creating' }));
       // Disks and NICs do not depend on each other: make them side by side.
-      const [disks] = await Promise.all([this.runtime.ensureDisks(vm, r), this.runtime.ensureNics(vm)]);
+      const [disks] = await Promise.all([this.runtime.ensureDisks(vm, r), this.nicResolvers(vm).then((dns) => this.runtime.ensureNics(vm, dns))]);
       if (disks !== vm.disks) {
         await this.vms.observe(vm.id, (cur) => ({ ...cur, disks, status: 'starting' }));
         r.success(); // recorded: from now on the disks are the record's, deleted with the VM
       }
-      const qemu = await this.runtime.start(vm, disks);
+      // A VM with a network reads its seed from the metadata server (the SMBIOS serial says where);
+      // one without gets it on a cidata disk, made from the same records.
+      const seed = vm.nics?.length ? undefined : await seedForVm(this.store, vm, { resolvers: this.opts.dnsResolvers ?? [] });
+      const qemu = await this.runtime.start(vm, disks, seed);
       this.networked.add(vm.id);
       await this.vms.observe(vm.id, (cur) => {
         const next: Vm = { ...cur, status: 'running', qemu, observedGeneration: gen };
@@ -215,6 +222,16 @@ export class HostAgent {
     await this.runtime.stopKeeper(vm.id);
     await this.vms.observe(vm.id, (cur) => withoutQemu({ ...cur, status: 'stopped', observedGeneration: vm.generation }));
     this.log.info({ vm: vm.id, name: vm.name }, 'VM stopped');
+  }
+
+  /**
+   * The DNS resolvers of each NIC's network: its own, else dns_resolvers. A
+   * network record that is gone (never while a VM uses it) counts as naming none.
+   */
+  private async nicResolvers(vm: Vm): Promise<string[][]> {
+    return Promise.all(
+      (vm.nics ?? []).map(async (nic) => resolversOf((await this.store.get(Kinds.network, Keys.network(vm.owner, nic.network)))?.value ?? {}, this.opts.dnsResolvers ?? [])),
+    );
   }
 
   /** Whether another VM on this host still needs network `vni`. */

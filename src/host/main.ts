@@ -9,15 +9,15 @@ import { HostNetwork } from './network/index.js';
 import { VmRuntime } from './vm-runtime.js';
 
 export function runHostAgent(flags: DaemonFlags): Promise<void> {
-  return runDaemon('host', flags, ['qemu', 'qemuImg', 'accel', 'runDir', 'qemuUids'], async ({ config, log, store }) => {
+  return runDaemon('host', flags, ['qemu', 'qemuImg', 'accel', 'runDir', 'qemuUids', 'mkfsVfat', 'mcopy'], async ({ config, log, store }) => {
     const accel = await resolveAccel(config.accel);
     const runtime = new VmRuntime(
-      { runDir: config.runDir, qemuBinary: config.qemuBinary, machine: config.qemuMachine, accel, stopTimeoutMs: config.stopTimeoutMs, consoleLogBytes: config.consoleLogBytes, ...(config.qemuUidRange ? { uidRange: config.qemuUidRange } : {}) },
+      { runDir: config.runDir, qemuBinary: config.qemuBinary, machine: config.qemuMachine, accel, stopTimeoutMs: config.stopTimeoutMs, consoleLogBytes: config.consoleLogBytes, ...(config.qemuUidRange ? { uidRange: config.qemuUidRange } : {}), metadataPort: config.metadataPort },
       new ImageManager(store),
       new HostNetwork({ runDir: join(config.runDir, 'net'), underlay: config.vxlanUnderlay, metadataPort: config.metadataPort, log }),
       log,
     );
-    const agent = new HostAgent(store, new VmManager(store), new HostManager(store), runtime, { name: config.hostName, accel, leaseTtlMs: config.hostLeaseTtlMs, consoleListen: config.consoleListen }, log);
+    const agent = new HostAgent(store, new VmManager(store), new HostManager(store), runtime, { name: config.hostName, accel, leaseTtlMs: config.hostLeaseTtlMs, consoleListen: config.consoleListen, dnsResolvers: config.dnsResolvers }, log);
     await agent.start();
     return () => agent.stop();
   });

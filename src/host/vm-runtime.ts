@@ -10,6 +10,7 @@ import { nowIso, type Vm, type VmDisk, type VmNic, type VmQemu } from '../model/
 import type { DiskVolume, StorageDriver } from '../storage/driver.js';
 import { keeperPid, startKeeper, stopKeeper } from './console/supervise.js';
 import type { HostNetwork } from './network/index.js';
+import { buildCidata, nocloudNetSerial, removeCidata, type NoCloudSeed } from './seed.js';
 import { VmUids, type UidRange } from './vm-uids.js';
 import { blockResize, buildQemuArgs, isOurQemu, killQemu, launchQemu, QmpMonitor, quit, readPidFile, systemPowerdown, waitForExit } from './qemu/index.js';
 
@@ -23,6 +24,8 @@ export interface RuntimeConfig {
   consoleLogBytes: number;
   /** qemu_uid_range: each VM's QEMU runs as its own uid from it; undefined: as root. */
   uidRange?: UidRange;
+  /** metadata_port: goes into the NoCloud seed URL of the SMBIOS serial; default 80. */
+  metadataPort?: number;
 }
 
 /** What the host keeps about a VM outside etcd, so it can clean up after a VM whose record is gone. */
@@ -47,6 +50,7 @@ export class VmRuntime {
     private readonly log: Logger,
   ) {}
 
+  /** VNI → what it was made with (prefix and resolvers). */
   private readonly networksReady = new Map<number, string>();
 
   /** The tap of a VM's NIC: unique on the host, within Linux's 15 characters. */
@@ -57,15 +61,18 @@ export class VmRuntime {
   /**
    * Bridge, VXLAN and radvd of each NIC's network, and the NIC's tap with its
    * anti-spoofing rules (only its own MAC, its SLAAC and link-local addresses).
+   * `resolvers[i]`: the DNS resolvers radvd advertises on NIC i's network.
    * Idempotent: calling it for a running VM disturbs nothing.
    */
-  async ensureNics(vm: Pick<Vm, 'id' | 'nics'>): Promise<{ ifname: string; mac: string }[]> {
+  async ensureNics(vm: Pick<Vm, 'id' | 'nics'>, resolvers: readonly (readonly string[])[] = []): Promise<{ ifname: string; mac: string }[]> {
     const out = [];
     for (const [i, nic] of (vm.nics ?? []).entries()) {
+      const dns = resolvers[i] ?? [];
+      const made = `${nic.prefix} ${dns.join(',')}`;
       // A network this agent made or checked stays as it is until it removes it; a restarted agent checks again.
-      if (this.networksReady.get(nic.vni) !== nic.prefix) {
-        await this.network.ensureNetwork({ vni: nic.vni, prefix: nic.prefix });
-        this.networksReady.set(nic.vni, nic.prefix);
+      if (this.networksReady.get(nic.vni) !== made) {
+        await this.network.ensureNetwork({ vni: nic.vni, prefix: nic.prefix, resolvers: dns });
+        this.networksReady.set(nic.vni, made);
       }
       const ifname = VmRuntime.tapName(vm.id, i);
       await this.network.ensureNic({ vni: nic.vni, ifname, mac: nic.mac, allowedSources: [nic.address, linkLocalAddress(nic.mac)] });
@@ -206,7 +213,12 @@ export class VmRuntime {
     return out;
   }
 
-  async start(vm: Vm, disks: VmDisk[]): Promise<VmQemu> {
+  /**
+   * Starts QEMU. A VM with a NIC gets the SMBIOS serial that points cloud-init
+   * at the metadata server of its first network; `seed` (for a VM without
+   * one) becomes a read-only cidata disk, attached after its own disks.
+   */
+  async start(vm: Vm, disks: VmDisk[], seed?: NoCloudSeed): Promise<VmQemu> {
     const p = this.paths(vm.id);
     // Root-only: QEMU makes its sockets and pid file here as root, before it
     // drops to the VM's uid, so no VM's uid can reach another VM's QMP or
@@ -221,6 +233,10 @@ export class VmRuntime {
     const volumes = await this.volumes(vm, disks);
     for (const { driver, volume } of volumes) await driver.verifyDisk(volume);
     const drives = volumes.map(({ driver, volume }) => driver.qemuDrive(volume));
+    // Built again at each start, so it always carries the VM's current keys and user-data.
+    if (seed) drives.push(await buildCidata(this.dir(vm.id), seed));
+    else await removeCidata(this.dir(vm.id));
+    const firstNic = vm.nics?.[0];
     // The taps exist: the agent made them (ensureNics) before starting QEMU.
     const nics = (vm.nics ?? []).map((n, i) => ({ ifname: VmRuntime.tapName(vm.id, i), mac: n.mac }));
     const runAs = await this.ownerFor(vm.id);
@@ -234,6 +250,7 @@ export class VmRuntime {
       machine: this.cfg.machine,
       disks: drives,
       nics,
+      ...(firstNic ? { smbiosSerial: nocloudNetSerial(firstNic.prefix, this.cfg.metadataPort) } : {}),
       paths: { pidFile: p.pidFile, qmpSocket: p.qmpSocket, serialSocket: p.serialSocket },
     });
     const { pid } = await launchQemu(this.cfg.qemuBinary, args, { timeoutMs: 30_000 });

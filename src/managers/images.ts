@@ -21,7 +21,25 @@ export function volumeName(owner: string, name: string): string {
 
 /** Owns image-store and image records; the storage drivers do the bytes. */
 export class ImageManager {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    /** defaultStore: the store an image goes to when none is named (config default_image_store; empty: none set). */
+    private readonly opts: { defaultStore?: string } = {},
+  ) {}
+
+  /**
+   * The store an image is made in: the one named, else default_image_store,
+   * else the only store there is; IMAGE_STORE_REQUIRED when that leaves a choice.
+   */
+  async chooseStore(named: string | undefined): Promise<string> {
+    if (named) return named;
+    if (this.opts.defaultStore) return this.opts.defaultStore;
+    const stores = await this.listStores();
+    if (stores.length === 1) return stores[0]!.name;
+    throw new UcloudError('IMAGE_STORE_REQUIRED', stores.length === 0 ? 'there is no image store yet' : `there are ${stores.length} image stores and no default_image_store: name one`, {
+      details: { stores: stores.map((s) => s.name) },
+    });
+  }
 
   /**
    * Idempotent: an existing store with the same driver and settings is returned

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { UcloudError } from '../common/errors.js';
 import { formatIPv6, parseIPv6 } from '../common/ipv6.js';
+import { checkResolvers } from '../common/resolvers.js';
 import { nowIso, type Network } from '../model/index.js';
 import { AllocKeys, Keys, Kinds } from '../store/keys.js';
 import type { Store, Versioned } from '../store/store.js';
@@ -71,12 +72,14 @@ export class NetworkManager {
     return { vni: first + Number(vni), prefix: this.prefixAt(index) };
   }
 
-  async create(owner: string, name: string): Promise<Network> {
+  /** `resolvers`: the network's own DNS resolvers (INVALID_RESOLVER when bad); left out: the cluster default. */
+  async create(owner: string, name: string, opts: { resolvers?: readonly string[] } = {}): Promise<Network> {
+    const resolvers = opts.resolvers === undefined ? undefined : checkResolvers(opts.resolvers);
     const key = Keys.network(owner, name);
     for (let attempt = 0; attempt < 64; attempt++) {
       if (await this.store.get(Kinds.network, key)) throw new UcloudError('NETWORK_EXISTS', `you already have a network "${name}"`);
       const { vni, prefix } = await this.draw();
-      const net: Network = { owner, name, vni, prefix, createdAt: nowIso() };
+      const net: Network = { owner, name, vni, prefix, ...(resolvers ? { resolvers } : {}), createdAt: nowIso() };
       const holder = { owner, holder: key };
       const ok = await this.store
         .txn()

@@ -16,6 +16,8 @@ export interface VmCreate {
   hddBytes?: number[];
   /** One NIC on each, in order. */
   networks?: Versioned<Network>[];
+  /** cloud-init user-data, already checked (checkUserData); stored under its own key. */
+  userData?: string;
 }
 
 /** QEMU's locally administered range (52:54:00), random below it. */
@@ -33,12 +35,12 @@ export class VmManager {
   constructor(private readonly store: Store) {}
 
   /**
-   * Records a new VM, its name and a unique MAC per NIC in one transaction that
+   * Records a new VM, its name, its user-data and a unique MAC per NIC in one transaction that
    * also requires its networks unchanged: a network being deleted (marked first)
    * makes this create fail instead of leaving a VM on a deleted network.
    */
   async create(input: VmCreate): Promise<Vm> {
-    const { networks = [], ...spec } = input;
+    const { networks = [], userData, ...spec } = input;
     const nameKey = Keys.vmName(input.owner, input.name);
     for (let attempt = 0; attempt < 10; attempt++) {
       const now = nowIso();
@@ -56,10 +58,12 @@ export class VmManager {
         reason: 'waiting for the scheduler',
         disks: [],
         ...(nics.length ? { nics } : {}),
+        ...(userData ? { hasUserData: true } : {}),
         createdAt: now,
         updatedAt: now,
       };
       const t = this.store.txn().absent(nameKey).absent(Keys.vm(vm.id)).put(Kinds.vm, Keys.vm(vm.id), vm).put(Kinds.vmName, nameKey, { id: vm.id });
+      if (userData) t.absent(Keys.userData(vm.id)).put(Kinds.userData, Keys.userData(vm.id), { vmId: vm.id, owner: vm.owner, text: userData });
       for (const n of networks) t.unchanged(n);
       for (const nic of nics) t.absent(Keys.allocMac(nic.mac)).put(Kinds.alloc, Keys.allocMac(nic.mac), { owner: vm.owner, holder: Keys.vm(vm.id) });
       if (await t.commit()) return vm;
@@ -141,12 +145,12 @@ export class VmManager {
     return t.put(Kinds.vm, vm.key, next).put(Kinds.hostAlloc, allocKey, booked).commit();
   }
 
-  /** Removes the VM record, its name and its booking, all at once. */
+  /** Removes the VM record, its user-data, its name and its booking, all at once. */
   async finalizeDelete(id: string): Promise<void> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const vm = await this.store.get(Kinds.vm, Keys.vm(id));
       if (!vm) return;
-      const t = this.store.txn().unchanged(vm).delete(vm.key);
+      const t = this.store.txn().unchanged(vm).delete(vm.key).delete(Keys.userData(id));
       for (const nic of vm.value.nics ?? []) t.delete(Keys.allocMac(nic.mac));
       const nameKey = Keys.vmName(vm.value.owner, vm.value.name);
       const name = await this.store.get(Kinds.vmName, nameKey);

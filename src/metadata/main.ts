@@ -1,6 +1,8 @@
 import { runDaemon, type DaemonFlags } from '../common/daemon.js';
 import type { Logger } from '../common/logger.js';
+import { resolversOf } from '../common/resolvers.js';
 import { Ip } from '../host/network/ip.js';
+import { renderVendorData, userDataOf } from '../managers/cloud-seed.js';
 import { KeyManager } from '../managers/keys.js';
 import { VmManager } from '../managers/vms.js';
 import { Informer } from '../store/informer.js';
@@ -10,8 +12,12 @@ import { metadataAddresses } from './bridges.js';
 import { MetadataListeners } from './listeners.js';
 import { buildMetadataServer, type MetadataLookup } from './server.js';
 
-/** MAC → the VM holding it (through its MAC allocation) → its NICs and the owner's keys. */
-export function metadataLookup(store: Store): MetadataLookup {
+/**
+ * MAC → the VM holding it (through its MAC allocation) → its NICs and the
+ * owner's keys; its user-data (its own key) and vendor-data (with the
+ * resolvers of its first network, else `defaultResolvers`) only when asked for.
+ */
+export function metadataLookup(store: Store, defaultResolvers: readonly string[] = []): MetadataLookup {
   const vms = new VmManager(store);
   const keys = new KeyManager(store);
   return async (mac) => {
@@ -26,6 +32,12 @@ export function metadataLookup(store: Store): MetadataLookup {
       owner: vm.owner,
       publicKeys: owned.map((k) => ({ name: k.name, key: k.publicKey })),
       nics: (vm.nics ?? []).map((n) => ({ mac: n.mac, vni: n.vni, prefix: n.prefix })),
+      userData: () => userDataOf(store, vm.id),
+      vendorData: async () => {
+        const first = vm.nics?.[0];
+        const network = first && (await store.get(Kinds.network, Keys.network(vm.owner, first.network)))?.value;
+        return renderVendorData({ resolvers: resolversOf(network ?? {}, defaultResolvers) });
+      },
     };
   };
 }
@@ -61,7 +73,7 @@ export function runMetadata(flags: DaemonFlags): Promise<void> {
   return runDaemon('metadata', flags, [], async ({ config, log, store }) => {
     // Each listener hands its requests to the app; the app asks the listeners where a request arrived.
     const served: MetadataListeners = new MetadataListeners((req, res) => app.routing(req, res), config.metadataPort, log);
-    const app = buildMetadataServer({ lookup: metadataLookup(store), log, arrival: (req) => served.arrivalOf(req.socket.localAddress) });
+    const app = buildMetadataServer({ lookup: metadataLookup(store, config.dnsResolvers), log, arrival: (req) => served.arrivalOf(req.socket.localAddress) });
     await app.ready();
 
     // Following the bridges: the agent (another process, maybe restarted) makes

@@ -24,8 +24,10 @@
 //   from the SMBIOS serial) and util.read_seeded():
 //     /nocloud/meta-data        YAML (written as JSON, which YAML reads):
 //                               instance-id, local-hostname, hostname, public-keys
-//     /nocloud/user-data, /nocloud/vendor-data   200 with an empty body (a 404
+//     /nocloud/user-data        the VM's user-data (`vm create --user-data`),
+//                               200 with an empty body when it has none (a 404
 //                               on user-data is retried 10× and then fatal)
+//     /nocloud/vendor-data      ucloud's vendor-data (managers/cloud-seed.ts)
 //
 //   OpenStack metadata service, as cloud-init 22.4 (Debian 12's
 //   cloud-init 22.4.2-1+deb12u4) reads it — sources/DataSourceOpenStack.py
@@ -40,8 +42,9 @@
 //                               `keys` [{name, type: "ssh", data}] (nova's shape),
 //                               `random_seed` (base64, decoded by cloud-init),
 //                               `launch_index`, `project_id`, `meta` {}, `devices` []
-//     /openstack/<v>/user_data          optional: 404 = none (4xx is not retried)
-//     /openstack/<v>/vendor_data.json   optional: {}
+//     /openstack/<v>/user_data          the VM's user-data; 404 = none (4xx is not retried)
+//     /openstack/<v>/vendor_data.json   {"cloud-init": <vendor-data>}: the shape
+//                               sources.convert_vendordata() unwraps; {} = none
 //     /openstack/<v>/vendor_data2.json  optional (2016-10-06+): {}
 //     /openstack/<v>/network_data.json  optional (2015-10-15+): one `phy` link
 //                               with the asking NIC's MAC and an `ipv6_slaac`
@@ -60,7 +63,7 @@
 //       http://169.254.169.254, http://[fd00:ec2::254], http://instance-data.:8773
 //     get_metadata_api_version(): GET <v>/meta-data/instance-id for v in
 //       2021-03-23, 2018-09-24, 2016-09-02; the first 200 wins
-//     get_instance_userdata(): GET <v>/user-data — 404 = none, not retried
+//     get_instance_userdata(): GET <v>/user-data — the VM's user-data; 404 = none, not retried
 //     get_instance_metadata(): GET <v>/meta-data/ and every entry it lists,
 //       recursively (MetadataMaterializer): names ending in "/" are
 //       directories; a `0=<name>` line under public-keys/ makes it fetch
@@ -84,6 +87,11 @@
 // (MetadataReader.read_v2, DataSourceEc2.crawl_metadata as "unknown" and as
 // "aws", util.read_seeded) against this server from a network namespace.
 // How a stock cloud image finds this server: see guest/ucloud-init.md.
+//
+// Every request answered is logged at info (VM, MAC, path, status; a refusal
+// with its reason), so an operator can see what a guest did or did not get.
+// user-data and vendor-data are read per request (user-data is one etcd get of
+// its own key), only for the VM the connection identifies.
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -93,6 +101,7 @@ import { UcloudError, type ErrorBody } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { parseSshPublicKey } from '../common/ssh-keys.js';
 import { toHttpError } from '../api/errors.js';
+import { renderMetaData } from '../managers/cloud-seed.js';
 import { stripZone } from './eui64.js';
 import { claimedMac, nicOnArrival, type Arrival, type NicRef } from './identity.js';
 
@@ -103,6 +112,10 @@ export interface MetadataVm {
   owner: string;
   publicKeys: { name: string; key: string }[];
   nics: NicRef[];
+  /** Its user-data, read when asked for; '' or absent: none. */
+  userData?: () => Promise<string>;
+  /** ucloud's vendor-data for it, made when asked for; '' or absent: none. */
+  vendorData?: () => Promise<string>;
 }
 
 /** Finds the VM that owns a NIC, by its MAC (lowercase, colon-separated). */
@@ -151,6 +164,8 @@ interface Caller {
 }
 
 const callers = new WeakMap<FastifyRequest, Caller>();
+/** Why a request was refused, for its one log line. */
+const refusals = new WeakMap<FastifyRequest, Record<string, unknown>>();
 
 function callerOf(req: FastifyRequest): Caller {
   const c = callers.get(req);
@@ -188,6 +203,8 @@ function text(reply: FastifyReply, body: string): FastifyReply {
 }
 
 const notFound = (what: string) => new UcloudError('NOT_FOUND', what);
+const userDataOf = async (req: FastifyRequest) => (await callerOf(req).vm.userData?.()) ?? '';
+const vendorDataOf = async (req: FastifyRequest) => (await callerOf(req).vm.vendorData?.()) ?? '';
 
 export function buildMetadataServer(opts: MetadataServerOptions): FastifyInstance {
   const { lookup, log } = opts;
@@ -218,25 +235,27 @@ export function buildMetadataServer(opts: MetadataServerOptions): FastifyInstanc
     const shown = stripZone(address) || '(none)';
     const arrival = opts.arrival(req);
     if (!arrival) {
-      req.log.info({ address, local: req.socket.localAddress }, 'metadata: refused, not arrived on a network bridge');
+      refusals.set(req, { address, local: req.socket.localAddress, why: 'not arrived on a network bridge' });
       throw new UcloudError('FORBIDDEN', 'this address serves no network');
     }
     const claim = claimedMac(address, arrival);
     if ('refused' in claim) {
-      req.log.info({ address, bridge: arrival.bridge, vni: arrival.vni, why: claim.refused }, 'metadata: refused');
+      refusals.set(req, { address, bridge: arrival.bridge, vni: arrival.vni, why: claim.refused });
       throw new UcloudError('FORBIDDEN', `the source address ${shown} is not a SLAAC address of this network (an EUI-64 address in ${arrival.prefix} or fe80::/64 is needed)`);
     }
     const vm = await lookup(claim.mac);
     // One answer for "no such MAC" and "a MAC of another network": nothing about other networks leaks.
     if (!vm || !nicOnArrival(vm.nics, claim.mac, arrival)) {
-      req.log.info({ address, mac: claim.mac, bridge: arrival.bridge, vni: arrival.vni, known: vm !== undefined }, 'metadata: refused, no VM of this network has this MAC');
+      refusals.set(req, { address, mac: claim.mac, bridge: arrival.bridge, vni: arrival.vni, known: vm !== undefined, why: 'no VM of this network has this MAC' });
       throw new UcloudError('FORBIDDEN', `no VM on this network answers to the source address ${shown}`);
     }
     callers.set(req, { mac: claim.mac, vm, keys: checkedKeys(vm, req.log) });
   });
   app.addHook('onResponse', async (req, reply) => {
     const c = callers.get(req);
-    req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, mac: c?.mac, instanceId: c?.vm.instanceId }, 'metadata request');
+    const line = { method: req.method, path: req.url.slice(0, 200), status: reply.statusCode };
+    if (c) req.log.info({ ...line, vm: c.vm.instanceId, name: c.vm.hostname, owner: c.vm.owner, mac: c.mac }, 'metadata request');
+    else req.log.info({ ...line, ...refusals.get(req) }, 'metadata: refused');
   });
 
   // ------------------------------------------------------------ ucloud --
@@ -254,16 +273,10 @@ export function buildMetadataServer(opts: MetadataServerOptions): FastifyInstanc
   // ----------------------------------------------------------- NoCloud --
   app.get('/nocloud/meta-data', async (req, reply) => {
     const c = callerOf(req);
-    const md = {
-      'instance-id': c.vm.instanceId,
-      'local-hostname': c.vm.hostname,
-      hostname: c.vm.hostname,
-      'public-keys': c.keys.map((k) => k.line),
-    };
-    return text(reply, `${JSON.stringify(md, null, 2)}\n`);
+    return text(reply, renderMetaData({ instanceId: c.vm.instanceId, hostname: c.vm.hostname, publicKeys: c.keys.map((k) => k.line) }));
   });
-  app.get('/nocloud/user-data', async (_req, reply) => text(reply, ''));
-  app.get('/nocloud/vendor-data', async (_req, reply) => text(reply, ''));
+  app.get('/nocloud/user-data', async (req, reply) => text(reply, await userDataOf(req)));
+  app.get('/nocloud/vendor-data', async (req, reply) => text(reply, await vendorDataOf(req)));
 
   // --------------------------------------------------------- OpenStack --
   app.get('/openstack', async (_req, reply) => text(reply, OPENSTACK_VERSIONS.join('\n')));
@@ -289,10 +302,15 @@ export function buildMetadataServer(opts: MetadataServerOptions): FastifyInstanc
         devices: [],
       };
     });
-    app.get(`${base}/user_data`, async () => {
-      throw notFound('this VM has no user data');
+    app.get(`${base}/user_data`, async (req, reply) => {
+      const ud = await userDataOf(req);
+      if (!ud) throw notFound('this VM has no user data');
+      return text(reply, ud);
     });
-    app.get(`${base}/vendor_data.json`, async () => ({}));
+    app.get(`${base}/vendor_data.json`, async (req) => {
+      const vd = await vendorDataOf(req);
+      return vd ? { 'cloud-init': vd } : {};
+    });
     if (since('2016-10-06')) app.get(`${base}/vendor_data2.json`, async () => ({}));
     if (since('2015-10-15')) {
       app.get(`${base}/network_data.json`, async (req) => {
@@ -360,7 +378,11 @@ export function buildMetadataServer(opts: MetadataServerOptions): FastifyInstanc
     ec2('/meta-data/public-keys', (c) => (c.keys.length ? c.keys.map((k, i) => `${i}=${k.name}`).join('\n') : undefined));
     ec2('/meta-data/public-keys/:index', (c, p) => (keyAt(c, p.index) ? 'openssh-key' : undefined));
     ec2('/meta-data/public-keys/:index/openssh-key', (c, p) => keyAt(c, p.index)?.line);
-    ec2('/user-data', () => undefined);
+    app.get(`/${v}/user-data`, { preHandler: checkToken }, async (req, reply) => {
+      const ud = await userDataOf(req);
+      if (!ud) throw notFound('this VM has no user data');
+      return text(reply, ud);
+    });
   }
   return app;
 }

@@ -16,3 +16,14 @@ export const UserFile = Type.Object(
   { additionalProperties: false },
 );
 export type UserFile = Static<typeof UserFile>;
+
+/** What `PUT /v1/files/:name` answers once the file is in place under its name. */
+export const UploadedFile = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 255 }),
+    sizeBytes: Bytes,
+    sha512: Type.String({ pattern: '^[0-9a-f]{128}$' }),
+  },
+  { additionalProperties: false },
+);
+export type UploadedFile = Static<typeof UploadedFile>;

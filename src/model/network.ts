@@ -23,6 +23,11 @@ export const Network = Type.Object(
     name: Name,
     vni: Type.Integer({ minimum: 1, maximum: 16777215 }),
     prefix: Type.String(),
+    /**
+     * DNS resolvers for its guests (RDNSS and vendor-data), canonical IPv6; set
+     * at create and never changed. Absent: the cluster default (dns_resolvers).
+     */
+    resolvers: Type.Optional(Type.Array(Type.String(), { maxItems: 3 })),
     /** Set while a delete checks that no VM uses it; no VM can join it then. */
     deleting: Type.Optional(Type.Boolean()),
     createdAt: Timestamp,
@@ -46,4 +51,12 @@ export const Allocation = Type.Object({ owner: Name, holder: Type.String({ descr
 export type Allocation = Static<typeof Allocation>;
 
 export const KeyAddRequest = Type.Object({ name: Name, publicKey: Type.String({ minLength: 1, maxLength: 16384 }) }, { additionalProperties: false });
-export const NetworkCreateRequest = Type.Object({ name: Name }, { additionalProperties: false });
+export const NetworkCreateRequest = Type.Object(
+  {
+    name: Name,
+    /** Checked by the manager (INVALID_RESOLVER); the schema only bounds the input. An empty list: no resolvers, not the default. */
+    resolvers: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16 })),
+  },
+  { additionalProperties: false },
+);
+export type NetworkCreateRequest = Static<typeof NetworkCreateRequest>;

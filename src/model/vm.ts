@@ -58,12 +58,22 @@ export const Vm = Type.Object(
     disks: Type.Array(VmDisk),
     nics: Type.Optional(Type.Array(VmNic, { maxItems: 8 })),
     qemu: Type.Optional(VmQemu),
+    /** Whether the VM has user-data; its text is kept under a key of its own (VmUserData), never in this record. */
+    hasUserData: Type.Optional(Type.Boolean()),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   },
   { additionalProperties: false },
 );
 export type Vm = Static<typeof Vm>;
+
+/**
+ * A VM's cloud-init user-data, under a key of its own (`user-data/<vm id>`): it
+ * may hold secrets and is up to 16 KiB, so it stays out of the VM record that
+ * every cache and watch carries. Written with the VM, deleted with it.
+ */
+export const VmUserData = Type.Object({ vmId: Uuid, owner: Name, text: Type.String() }, { additionalProperties: false });
+export type VmUserData = Static<typeof VmUserData>;
 
 /** Points a (owner, name) pair at a VM id; created in the same transaction as the VM so names stay unique. */
 export const VmName = Type.Object({ id: Uuid }, { additionalProperties: false });
@@ -87,6 +97,8 @@ export const VmCreateRequest = Type.Object(
     hdd: Type.Optional(Type.Array(SizeInput, { maxItems: 8 })),
     /** Networks to attach, one NIC each; none: the user's network "default", made on first use. */
     networks: Type.Optional(Type.Array(Name, { maxItems: 8 })),
+    /** cloud-init user-data (cloud-config, script or MIME multipart): UTF-8, no NUL, at most 16384 bytes (checked by the API with codes of its own: common/user-data.ts). */
+    userData: Type.Optional(Type.String()),
   },
   { additionalProperties: false },
 );

@@ -7,7 +7,7 @@ import { FileScanner } from './filescanner.js';
 export function runFileScanner(flags: DaemonFlags): Promise<void> {
   return runDaemon('filescanner', flags, [], async ({ config, log, store }) => {
     await mkdir(config.filesPath, { recursive: true });
-    const s = new FileScanner(new FileManager(store), new UserManager(store), { basePath: config.filesPath, intervalMs: config.filescannerIntervalMs }, log);
+    const s = new FileScanner(new FileManager(store), new UserManager(store), { basePath: config.filesPath, intervalMs: config.filescannerIntervalMs, partMaxAgeMs: config.uploadIdleMs }, log);
     await s.start();
     log.info({ path: config.filesPath, intervalMs: config.filescannerIntervalMs }, 'filescanner ready');
     return () => s.stop();

@@ -1,12 +1,13 @@
 import { randomUUID, createHash } from 'node:crypto';
 import { watch, type Dirent, type FSWatcher, type Stats } from 'node:fs';
-import { lstat, readdir, realpath, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, readdir, realpath, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { FileManager } from '../managers/files.js';
 import type { UserManager } from '../managers/users.js';
 import { nowIso, type UserFile } from '../model/index.js';
+import { isIgnoredName, PART_NAME, sweepParts } from '../managers/user-folder.js';
 import { openUserFile } from './user-file.js';
 
 // Tracks the files users put under <basePath>/<user>/…: one `file/<uuid>` record
@@ -30,6 +31,8 @@ export interface FileScannerOptions {
   debounceMs?: number;
   /** Files hashed at once (default 2): bounds open fds and disk contention. */
   hashConcurrency?: number;
+  /** Upload part files unchanged this long are left by a stopped API and removed (upload_idle_timeout; default 60 s). */
+  partMaxAgeMs?: number;
 }
 
 export interface ScanReport {
@@ -45,12 +48,6 @@ export interface ScanReport {
    * names too long, files that changed while being hashed or could not be read.
    */
   skipped: number;
-}
-
-/** Names the scanner never records: dotfiles and uploads in progress. */
-export function isIgnoredName(name: string): boolean {
-  const lower = name.toLowerCase();
-  return name.startsWith('.') || lower.endsWith('.part') || lower.endsWith('.tmp');
 }
 
 const MAX_NAME = 1024; // UserFile.name's schema limit
@@ -116,6 +113,8 @@ export class FileScanner {
   private watchFailureLogged = false;
   /** Base-dir entries already reported as skipped, so each is logged once. */
   private readonly reported = new Set<string>();
+  /** User folders whose last walk saw an upload part file: swept after the walk. */
+  private readonly partsSeen = new Set<string>();
 
   constructor(
     private readonly files: FileManager,
@@ -285,8 +284,26 @@ export class FileScanner {
         continue;
       }
       await this.walk(e.name, dir, found, report, keep, keepPrefixes, signal);
+      if (this.partsSeen.delete(dir)) {
+        // A killed API's part files would count against the user's quota forever.
+        const swept = await sweepParts(dir, this.opts.partMaxAgeMs ?? 60_000).catch(() => []);
+        if (swept.length) this.log.warn({ owner: e.name, parts: swept }, 'removed part files of uploads that ended with an API');
+      }
     }
     for (const name of this.reported) if (!seenEntries.has(name)) this.reported.delete(name);
+
+    // Every user has a folder, so a newcomer can upload or copy files at once
+    // (mode 0700: only ucloud reads it; an operator may chown it to a login).
+    // Not recursive: mkdir never follows a symlink put in its place.
+    for (const user of userNames) {
+      if (seenEntries.has(user)) continue;
+      try {
+        await mkdir(join(base, user), { mode: 0o700 });
+        this.log.info({ user, path: join(base, user) }, 'user folder created');
+      } catch (err) {
+        if (errCode(err) !== 'EEXIST') this.log.warn({ err, user }, 'cannot create a user folder');
+      }
+    }
 
     // Which files need (re)hashing: new ones, and those whose size or mtime moved.
     const present = new Set<string>(keep);
@@ -377,6 +394,7 @@ export class FileScanner {
         // readdir's types come from lstat-like d_type (Node lstat()s when the
         // filesystem does not say): a symlink is never a directory or a file here.
         if (isIgnoredName(e.name) || (!e.isDirectory() && !e.isFile())) {
+          if (!rel && PART_NAME.test(e.name)) this.partsSeen.add(userDir);
           report.skipped++;
           continue;
         }

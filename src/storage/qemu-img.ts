@@ -46,7 +46,7 @@ export interface ConvertSource {
 
 /**
  * Where the raw bytes go: an open file already `size` bytes long (nothing is
- * written past it), or the unix socket of an NBD server (see qemu-nbd.ts), which
+ * written past it), or the unix socket of an NBD server (see storage-daemon.ts), which
  * refuses writes past the size it exports.
  */
 export type ConvertTarget = { fd: number; size: number } | { nbdSocket: string };

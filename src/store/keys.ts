@@ -16,6 +16,7 @@ const kind = <S extends TSchema>(name: string, schema: S): RecordKind<S> => ({ k
 export const Kinds = {
   vm: kind('vm', M.Vm),
   vmName: kind('vm-name', M.VmName),
+  userData: kind('user-data', M.VmUserData),
   host: kind('host', M.Host),
   hostAlive: kind('host-alive', M.HostAlive),
   hostAlloc: kind('host-alloc', M.HostAllocation),
@@ -42,6 +43,8 @@ export const Keys = {
   vm: (id: string) => `vm/${seg(id)}`,
   vms: () => 'vm/',
   vmName: (owner: string, name: string) => `vm-name/${seg(owner)}/${seg(name)}`,
+  /** A VM's user-data, by VM id (see VmUserData). */
+  userData: (vmId: string) => `user-data/${seg(vmId)}`,
   host: (name: string) => `host/${seg(name)}`,
   hosts: () => 'host/',
   hostAlive: (name: string) => `host-alive/${seg(name)}`,

@@ -8,6 +8,7 @@ import { apiUrlFor, cliConfigPath, packageRoot } from '../common/paths.js';
 import { parseSize } from '../common/units.js';
 import { HostManager } from '../managers/hosts.js';
 import { ImageManager } from '../managers/images.js';
+import { ensureUserFolder } from '../managers/user-folder.js';
 import { UserManager } from '../managers/users.js';
 import * as qemuImg from '../storage/qemu-img.js';
 import type { Store } from '../store/store.js';
@@ -22,6 +23,8 @@ export const TEST_IMAGE = 'ucloud-test';
  */
 export async function bootstrap(config: Config, store: Store, log: Logger): Promise<void> {
   await ensureAdminAndCliConfig(config, store, log);
+  // The filescanner makes every user's folder; the admin's is there before anything starts.
+  await ensureUserFolder(config.filesPath, ADMIN);
   await ensureHost(config, store, log);
   const images = new ImageManager(store);
   await images.ensureStore(LOCAL_STORE, 'fs', { path: config.imagePath });

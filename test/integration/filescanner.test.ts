@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -104,6 +104,21 @@ describe('filescanner (real etcd, real files)', () => {
     expect((await byName('alice')).has('empty')).toBe(false);
   });
 
+  it('every user gets a folder (mode 0700) from the first scan that sees the user', async () => {
+    // The first scan (previous test) made the folders of the users it knew, empty ones included.
+    for (const u of ['bob', 'carol']) expect(statSync(join(base, u)).isDirectory()).toBe(true);
+    await users.create('gina', 'user');
+    expect(existsSync(join(base, 'gina'))).toBe(false);
+    const rev = await revision();
+    expect(await s.scanOnce()).toMatchObject({ hashed: 0, removed: 0 });
+    const st = statSync(join(base, 'gina'));
+    expect(st.isDirectory()).toBe(true);
+    expect(st.mode & 0o777).toBe(0o700);
+    expect(readdirSync(join(base, 'gina'))).toEqual([]);
+    expect(await revision()).toBe(rev); // a folder is no record
+    expect(logLines.filter((l) => l.includes('user folder created') && l.includes('"user":"gina"'))).toHaveLength(1);
+  });
+
   it('never records symlinks, sockets, FIFOs, dotfiles, uploads in progress or folders of non-users', async () => {
     const alice = join(base, 'alice');
     symlinkSync('/etc/hostname', join(alice, 'hostname-link'));
@@ -119,6 +134,7 @@ describe('filescanner (real etcd, real files)', () => {
     writeFileSync(join(alice, 'sub', 'scratch.tmp'), 'x');
     mkdirSync(join(base, 'mallory'));
     writeFileSync(join(base, 'mallory', 'evil.iso'), 'x');
+    rmSync(join(base, 'carol'), { recursive: true }); // made by the first scan
     symlinkSync(alice, join(base, 'carol')); // a user's folder that is a symlink is no folder of theirs
     writeFileSync(join(base, 'stray-file'), 'x');
 
@@ -131,10 +147,12 @@ describe('filescanner (real etcd, real files)', () => {
     for (const entry of ['mallory', 'carol', 'stray-file']) {
       expect(logLines.filter((l) => l.includes(`"entry":"${entry}"`))).toHaveLength(1);
     }
+    // …and a symlink where a user's folder should be is left as it is, never replaced by a folder
+    expect(readlinkSync(join(base, 'carol'))).toBe(alice);
   });
 
   it("removes a user's records when the user or the user's folder goes away", async () => {
-    mkdirSync(join(base, 'bob'));
+    mkdirSync(join(base, 'bob'), { recursive: true });
     writeFileSync(join(base, 'bob', 'one'), '1');
     writeFileSync(join(base, 'bob', 'two'), '2');
     expect(await s.scanOnce()).toMatchObject({ hashed: 2, removed: 0 });
@@ -170,7 +188,7 @@ describe('filescanner (real etcd, real files)', () => {
 
   it('hashes a 2 GiB file with bounded memory, and gives up a file that changes while being hashed', async () => {
     await users.create('erin', 'user');
-    mkdirSync(join(base, 'erin'));
+    mkdirSync(join(base, 'erin'), { recursive: true });
     const path = join(base, 'erin', 'disk.raw');
     writeFileSync(path, '');
     truncateSync(path, 2 * GiB); // sparse: reads as zeros, costs no disk
@@ -252,7 +270,7 @@ describe('filescanner (real etcd, real files)', () => {
     expect(scans()).toBe(settled);
 
     await users.create('frank', 'user');
-    mkdirSync(join(base, 'frank'));
+    mkdirSync(join(base, 'frank'), { recursive: true });
     writeFileSync(join(base, 'frank', 'f.img'), 'f');
     await until('frank/f.img recorded', async () => (await byName('frank')).get('f.img'), 10_000, 50);
     rmSync(join(base, 'frank', 'f.img'));

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,10 +93,56 @@ describe('image store settings through the API', () => {
     expect(r.stderr).toBe('error: INVALID_STORE_SETTINGS: path must not be under /proc, got "/proc/x"\n  hint: see docs/storage.md for each driver\'s settings\n');
   });
 
+  it('image create without --store uses the only store there is', async () => {
+    await c.managers().files.put({ id: randomUUID(), owner: 'admin', name: 'disk.qcow2', sizeBytes: 1, sha512: 'a'.repeat(128), mtimeMs: 0, seenAt: new Date().toISOString() });
+    const r = await c.cli(['image', 'create', 'one', '--from-file', 'disk.qcow2', '-o', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ name: 'one', store: 'local', status: 'pending' });
+  });
+
   it('a good store is still created', async () => {
     const r = await post({ name: 'good', driver: 'fs', settings: { path: join(c.dir, 'good-store') } });
     expect(r.status).toBe(200);
     expect(r.body.name).toBe('good');
+  });
+
+  it('with two stores and no default_image_store, a create without a store is IMAGE_STORE_REQUIRED; nothing is written', async () => {
+    const before = await revision();
+    const res = await fetch(`${c.apiUrl}/v1/images`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${c.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'two', file: 'disk.qcow2' }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ code: 'IMAGE_STORE_REQUIRED', details: { stores: ['good', 'local'] } });
+    const r = await c.cli(['image', 'create', 'two', '--from-file', 'disk.qcow2']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('IMAGE_STORE_REQUIRED');
+    expect(r.stderr).toContain('pass --store');
+    expect(await revision()).toBe(before);
+    // Naming one still works.
+    const named = await c.cli(['image', 'create', 'two', '--from-file', 'disk.qcow2', '--store', 'good', '-o', 'json']);
+    expect(named.code, named.stderr).toBe(0);
+    expect(JSON.parse(named.stdout)).toMatchObject({ store: 'good' });
+  });
+
+  it('default_image_store picks the store when none is named; one that does not exist is IMAGE_STORE_NOT_FOUND', async () => {
+    const restartApi = async (env: NodeJS.ProcessEnv) => {
+      await c.daemons.find((d) => d.name === 'api' && d.child.exitCode === null && d.child.signalCode === null)!.stop();
+      await c.spawn('api', env).ready;
+    };
+    await restartApi({ UCLOUD_DEFAULT_IMAGE_STORE: 'good' });
+    const r = await c.cli(['image', 'create', 'three', '--from-file', 'disk.qcow2', '-o', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ name: 'three', store: 'good' });
+    const named = await c.cli(['image', 'create', 'four', '--from-file', 'disk.qcow2', '--store', 'local', '-o', 'json']);
+    expect(JSON.parse(named.stdout)).toMatchObject({ store: 'local' });
+
+    await restartApi({ UCLOUD_DEFAULT_IMAGE_STORE: 'nosuch' });
+    const missing = await c.cli(['image', 'create', 'five', '--from-file', 'disk.qcow2']);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain('IMAGE_STORE_NOT_FOUND');
+    await restartApi({});
   });
 
   it('a VM made from an image whose record points outside the store fails with INVALID_STORAGE_REF; nothing outside is used', async () => {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { createLogger } from '../../src/common/logger.js';
@@ -19,6 +20,7 @@ import { claimedMac, nicOnArrival, type Arrival } from '../../src/metadata/ident
 import { buildMetadataServer, EC2_VERSIONS, OPENSTACK_VERSIONS, type MetadataVm } from '../../src/metadata/server.js';
 import type { Network, Vm } from '../../src/model/index.js';
 import { TestCluster, until, type Daemon } from '../helpers/cluster.js';
+import { guestNs, ip, IP, removeNs } from '../helpers/guest-ns.js';
 import { freePort } from '../helpers/ports.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -84,7 +86,6 @@ afterAll(() => rmSync(keyDir, { recursive: true, force: true }));
 // host routes a foreign /64 to. A small Node client in each namespace binds to
 // the source address asked for.
 // ------------------------------------------------------------------------
-const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => existsSync(p));
 const canNetns = process.getuid?.() === 0 && IP !== undefined && existsSync('/usr/bin/busybox');
 
 const CLIENT = `
@@ -150,7 +151,6 @@ describe.skipIf(!canNetns)('the metadata daemon on real bridges: identity = pref
   const foreignPrefix = `2001:db8:${tag}:1::/64`;
   const ns = { a: `ucmd-${tag}-a`, b: `ucmd-${tag}-b`, x: `ucmd-${tag}-x`, n: `ucmd-${tag}-n` };
   const hostEnd = { a: `umd${tag}a`, b: `umd${tag}b`, x: `umd${tag}x`, n: `umd${tag}n` };
-  const ip = (...args: string[]) => execFileSync(IP!, args, { stdio: 'pipe' }).toString();
   const hostIp = new Ip();
   let c: TestCluster;
   let daemon: Daemon;
@@ -167,19 +167,6 @@ describe.skipIf(!canNetns)('the metadata daemon on real bridges: identity = pref
   const bridge = (n: Network) => `ucbr${n.vni}`;
   const gateway = (n: Network) => formatIPv6([...expandIPv6(n.prefix.split('/')[0]!)!.slice(0, 4), 0, 0, 0, 1]);
   const macOf = (vm: Vm) => vm.nics![0]!.mac;
-
-  /** A namespace whose eth0 is the far end of a veth; the near end joins `master` when given. */
-  function guestNs(name: string, near: string, mac: string, master: string | undefined, addrs: string[]) {
-    ip('netns', 'add', name);
-    ip('link', 'add', near, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', name);
-    ip('link', 'set', near, 'addrgenmode', 'none');
-    if (master) ip('link', 'set', near, 'master', master);
-    ip('link', 'set', near, 'up');
-    ip('-n', name, 'link', 'set', 'lo', 'up');
-    ip('-n', name, 'link', 'set', 'eth0', 'address', mac, 'addrgenmode', 'none');
-    for (const a of addrs) ip('-n', name, 'addr', 'add', `${a}/64`, 'dev', 'eth0', 'nodad');
-    ip('-n', name, 'link', 'set', 'eth0', 'up');
-  }
 
   /** Sockets the daemon listens on: `ss` as the kernel has them. */
   const listening = () =>
@@ -234,13 +221,7 @@ describe.skipIf(!canNetns)('the metadata daemon on real bridges: identity = pref
   afterAll(async () => {
     for (const cl of Object.values(clients)) cl?.kill();
     await c?.stop();
-    for (const name of Object.values(ns)) {
-      try {
-        ip('netns', 'del', name);
-      } catch {
-        /* not made */
-      }
-    }
+    for (const name of Object.values(ns)) removeNs(name);
     for (const n of [netA, netB, netC]) if (n) await removeBridge(hostIp, bridge(n)).catch(() => undefined);
     if (bbDir) rmSync(bbDir, { recursive: true, force: true });
   });
@@ -683,6 +664,85 @@ describe('metadata server paths (inject)', () => {
         expect((await get('/latest/api/token')).statusCode).toBe(404);
       });
     });
+  });
+});
+
+describe('user-data and vendor-data, per VM (inject)', () => {
+  const A = slaacAddress(NET.prefix, MAC_A);
+  const B = slaacAddress(NET.prefix, MAC_B);
+  const USER_DATA = '#cloud-config\nruncmd: [[touch, /var/tmp/a-only]]\n';
+  const VENDOR = 'Content-Type: multipart/mixed; boundary="x"\n\n--x--\n';
+  const reads: string[] = [];
+  const lines: Record<string, unknown>[] = [];
+  let app: FastifyInstance;
+
+  beforeAll(async () => {
+    // VM A has user-data; VM B, on the same network, has none
+    const withSeed = async (mac: string): Promise<MetadataVm | undefined> => {
+      const vm = vms.get(mac);
+      if (!vm) return undefined;
+      return {
+        ...vm,
+        userData: async () => {
+          reads.push(vm.instanceId);
+          return mac === MAC_A ? USER_DATA : '';
+        },
+        vendorData: async () => VENDOR,
+      };
+    };
+    const memory = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+    app = buildMetadataServer({ lookup: withSeed, log: memory, arrival: () => NET });
+    await app.ready();
+  });
+  afterAll(() => app.close());
+
+  const get = (url: string, remoteAddress: string) => app.inject({ method: 'GET', url, remoteAddress });
+
+  it("gives VM A its user-data on the NoCloud, OpenStack and EC2 paths, read when asked for", async () => {
+    const before = reads.length;
+    for (const url of ['/nocloud/user-data', ...OPENSTACK_VERSIONS.map((v) => `/openstack/${v}/user_data`), ...EC2_VERSIONS.map((v) => `/${v}/user-data`)]) {
+      const r = await get(url, A);
+      expect(r.statusCode, url).toBe(200);
+      expect(r.body, url).toBe(USER_DATA);
+    }
+    expect(reads.length - before).toBe(1 + OPENSTACK_VERSIONS.length + EC2_VERSIONS.length);
+    // a request that is not about user-data does not read it
+    await get('/nocloud/meta-data', A);
+    expect(reads.length - before).toBe(1 + OPENSTACK_VERSIONS.length + EC2_VERSIONS.length);
+  });
+
+  it('gives VM B on the same network none of it: empty on NoCloud, 404 on OpenStack and EC2', async () => {
+    expect((await get('/nocloud/user-data', B)).body).toBe('');
+    expect((await get('/openstack/latest/user_data', B)).statusCode).toBe(404);
+    expect((await get('/latest/user-data', B)).statusCode).toBe(404);
+    for (const url of ['/nocloud/user-data', '/openstack/latest/user_data', '/latest/user-data']) expect((await get(url, B)).body).not.toContain('a-only');
+    // and a stranger nothing at all
+    const r = await get('/nocloud/user-data', slaacAddress(NET.prefix, MAC_NOBODY));
+    expect(r.statusCode).toBe(403);
+    expect(r.body).not.toContain('a-only');
+  });
+
+  it('vendor-data on NoCloud as is, on OpenStack as {"cloud-init": …}', async () => {
+    expect((await get('/nocloud/vendor-data', A)).body).toBe(VENDOR);
+    expect((await get('/openstack/latest/vendor_data.json', A)).json()).toEqual({ 'cloud-init': VENDOR });
+    expect((await get('/openstack/2013-04-04/vendor_data.json', B)).json()).toEqual({ 'cloud-init': VENDOR });
+    expect((await get('/openstack/latest/vendor_data2.json', A)).json()).toEqual({});
+  });
+
+  it('logs every request it answers at info, with VM, MAC, path and status; a refusal with its reason', async () => {
+    lines.length = 0;
+    await get('/nocloud/user-data', A);
+    await get('/latest/user-data', B);
+    await get('/nope', B);
+    await get('/nocloud/meta-data', 'fd00:1:2:3::1234');
+    const answered = lines.filter((l) => l.msg === 'metadata request' || l.msg === 'metadata: refused');
+    expect(answered).toHaveLength(4);
+    expect(answered.every((l) => l.level === 30)).toBe(true);
+    expect(answered[0]).toMatchObject({ msg: 'metadata request', method: 'GET', path: '/nocloud/user-data', status: 200, vm: vms.get(MAC_A)!.instanceId, name: 'vm-a', mac: MAC_A });
+    expect(answered[1]).toMatchObject({ path: '/latest/user-data', status: 404, vm: vms.get(MAC_B)!.instanceId, mac: MAC_B });
+    expect(answered[2]).toMatchObject({ path: '/nope', status: 404, mac: MAC_B });
+    expect(answered[3]).toMatchObject({ msg: 'metadata: refused', path: '/nocloud/meta-data', status: 403, why: 'no EUI-64 interface id in the source' });
+    expect(JSON.stringify(lines)).not.toContain('a-only');
   });
 });
 

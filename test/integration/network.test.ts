@@ -235,6 +235,58 @@ describe('host networking (bridge, VXLAN, radvd, taps, anti-spoofing) in network
     expect(await ping(NS.g1, g2addr, { attempts: 3 })).toBe(true);
   });
 
+  it("advertises the network's DNS resolvers as RDNSS in its router advertisements, and a changed list at once", async () => {
+    // rdisc6 solicits and prints the first RA it hears: each check waits for a real RA, carrying the option or not.
+    const ra = async () => (await inNs(NS.g1, 'rdisc6', ['-1', '-r', '5', '-w', '2000', 'eth0'])).stdout;
+    const dnsIn = (text: string) => [...text.matchAll(/Recursive DNS server\s*:\s*(\S+)/g)].map((m) => m[1]);
+    const none = await ra();
+    expect(none).toContain(PREFIX);
+    expect(dnsIn(none)).toEqual([]);
+
+    const pid = await hn1.radvdPid(VNI);
+    const resolvers = ['2001:db8::53', `fd42:${tag}::53`];
+    const r1 = await hn1.ensureNetwork({ vni: VNI, prefix: PREFIX, resolvers });
+    expect(r1.changed).toEqual(['radvd']);
+    expect(r1.radvdPid).not.toBe(pid);
+    const two = await ra();
+    expect(dnsIn(two)).toEqual(resolvers);
+    expect(two).toMatch(/DNS servers? lifetime\s*:\s*30 /);
+    expect((await hn1.ensureNetwork({ vni: VNI, prefix: PREFIX, resolvers })).changed).toEqual([]);
+
+    await hn1.ensureNetwork({ vni: VNI, prefix: PREFIX, resolvers: ['2620:fe::fe'] });
+    expect(dnsIn(await ra())).toEqual(['2620:fe::fe']);
+    // Back to none, as the rest of this file expects.
+    await hn1.ensureNetwork({ vni: VNI, prefix: PREFIX });
+    const after = await ra();
+    expect(after).toContain(PREFIX);
+    expect(dnsIn(after)).toEqual([]);
+    await expect(hn1.ensureNetwork({ vni: VNI, prefix: PREFIX, resolvers: ['ff02::1'] })).rejects.toMatchObject({ code: 'INVALID_RESOLVER' });
+    expect(await hn1.radvdPid(VNI)).toBeGreaterThan(0);
+  });
+
+  it('drops what a guest sends from an RFC 4941 temporary address, while its EUI-64 address keeps working (docs/networking.md)', async () => {
+    const set = (v: number) => inNs(NS.g1, 'sh', ['-c', `echo ${v} > /proc/sys/net/ipv6/conf/eth0/use_tempaddr`]);
+    const host = inPrefix(PREFIX, 1n);
+    // 2 = form temporary addresses and prefer them as sources; the next RA makes one (flag 0x01: temporary).
+    await set(2);
+    try {
+      const temp = await until('a temporary address', async () => (await inet6(NS.g1)).some((a) => a.dev === 'eth0' && a.scope === 0 && a.flags & 0x01 && !(a.flags & 0x40)), 30_000)
+        .then(async () => (await inet6(NS.g1)).find((a) => a.dev === 'eth0' && a.scope === 0 && a.flags & 0x01)!.addr);
+      expect(temp).not.toBe(globalOf(MAC.g1));
+      // The kernel picks the temporary address for a new flow: the tap filter drops it.
+      const route = (await inNs(NS.g1, 'ip', ['-6', 'route', 'get', host])).stdout;
+      expect(route).toContain(`src ${temp}`);
+      expect(await ping(NS.g1, host)).toBe(false);
+      expect(await ping(NS.g1, host, { src: globalOf(MAC.g1), attempts: 3 })).toBe(true);
+    } finally {
+      await set(0);
+      for (const a of await inet6(NS.g1)) {
+        if (a.dev === 'eth0' && a.scope === 0 && a.addr !== globalOf(MAC.g1)) await sh('ip', ['-n', NS.g1, 'addr', 'del', `${a.addr}/64`, 'dev', 'eth0']);
+      }
+    }
+    expect(await ping(NS.g1, host, { attempts: 3 })).toBe(true);
+  });
+
   it('keeps a guest off every host address but ND and metadata, and its VXLAN off other networks (issue 7)', async () => {
     // The victim: another network on the same host (no guest needed: what
     // counts is a frame entering its bridge from its VXLAN port).

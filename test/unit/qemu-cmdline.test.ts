@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { UcloudError } from '../../src/common/errors.js';
 import { argvHasVmMarker, buildQemuArgs, escapeOptValue, parseQemuOpts, type QemuVmSpec } from '../../src/host/qemu/index.js';
+import { nocloudNetSerial } from '../../src/host/seed.js';
 
 const ID = '6fcbd5a6-d728-4a29-b47a-3971f4377c49';
 const OTHER = '11111111-2222-4333-8444-555555555555';
@@ -183,6 +184,31 @@ describe('buildQemuArgs', () => {
 
   it('is pure: the same spec gives the same arguments', () => {
     expect(buildQemuArgs(spec())).toEqual(buildQemuArgs(spec()));
+  });
+
+  it('gives the guest the NoCloud-net seed as its SMBIOS serial, with the metadata port when it is not 80', () => {
+    const serial = nocloudNetSerial('fd75:636c:6f75:1a2b::/64');
+    expect(serial).toBe('ds=nocloud-net;s=http://[fd75:636c:6f75:1a2b::1]/nocloud/');
+    const args = buildQemuArgs(spec({ smbiosSerial: serial }));
+    expect(values(args, '-smbios')).toEqual(['type=1,serial=ds=nocloud-net;s=http://[fd75:636c:6f75:1a2b::1]/nocloud/']);
+    // Before the devices, once; none at all without a serial.
+    expect(args.indexOf('-smbios')).toBeLessThan(args.indexOf('-chardev'));
+    expect(buildQemuArgs(spec())).not.toContain('-smbios');
+    expect(nocloudNetSerial('FD75:636C:6F75:1A2B:0:0:0:0/64', 8080)).toBe('ds=nocloud-net;s=http://[fd75:636c:6f75:1a2b::1]:8080/nocloud/');
+    expect(nocloudNetSerial('fd75:636c:6f75:1a2b::/64', 80)).not.toContain(':80/');
+    expect(() => nocloudNetSerial('fd75:636c:6f75::/48')).toThrow(/\/64/);
+  });
+
+  it('escapes commas in the SMBIOS serial and refuses empty, control-character or over-long ones', () => {
+    const args = buildQemuArgs(spec({ smbiosSerial: 'a,serial=evil,uuid=x' }));
+    const opt = values(args, '-smbios')[0]!;
+    expect(opt).toBe('type=1,serial=a,,serial=evil,,uuid=x');
+    expect(parseQemuOpts(opt).get('serial')).toBe('a,serial=evil,uuid=x');
+    expect(parseQemuOpts(opt).has('uuid')).toBe(false);
+    for (const smbiosSerial of ['', 'a\nb', 'a\u0000b', 'x'.repeat(256)]) {
+      expect(errorOf(() => buildQemuArgs(spec({ smbiosSerial }))).code, JSON.stringify(smbiosSerial)).toBe('VALIDATION_FAILED');
+    }
+    expect(values(buildQemuArgs(spec({ smbiosSerial: 'x'.repeat(255) })), '-smbios')).toHaveLength(1);
   });
 });
 

@@ -15,7 +15,7 @@ const ImageCreateRequest = Type.Object(
   {
     name: Name,
     file: Text({ minLength: 1, maxLength: 1024, description: 'file name (as in `ucloud file list`) or id' }),
-    store: Name,
+    store: Type.Optional(Name),
     public: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
@@ -35,7 +35,7 @@ export function imageRoutes(api: Api, m: Managers): void {
     const files = await m.files.list(req.user.name);
     const file = files.find((f) => f.name === b.file || f.id === b.file);
     if (!file) throw new UcloudError('FILE_NOT_FOUND', `you have no file "${b.file}"`);
-    return reply.status(202).send(await m.images.requestFromFile(req.user.name, b.name, b.store, file, b.public ?? false));
+    return reply.status(202).send(await m.images.requestFromFile(req.user.name, b.name, await m.images.chooseStore(b.store), file, b.public ?? false));
   });
 
   const remove = async (user: Parameters<Managers['images']['find']>[0], ref: string) => {

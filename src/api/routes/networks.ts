@@ -10,7 +10,7 @@ const errors = { 400: ErrorResponse, 401: ErrorResponse, 404: ErrorResponse, 409
 
 export function networkRoutes(api: Api, m: Managers): void {
   api.post('/v1/networks', { schema: { body: NetworkCreateRequest, response: { 201: Network, ...errors } } }, async (req, reply) =>
-    reply.status(201).send(await m.networks.create(req.user.name, req.body.name)),
+    reply.status(201).send(await m.networks.create(req.user.name, req.body.name, req.body.resolvers ? { resolvers: req.body.resolvers } : {})),
   );
   api.get('/v1/networks', { schema: { response: { 200: Type.Array(Network), 401: ErrorResponse } } }, async (req) => m.networks.list(req.user.name));
   api.get('/v1/networks/:name', { schema: { params: NetRef, response: { 200: Network, ...errors } } }, async (req) => (await m.networks.resolveExisting(req.user.name, req.params.name)).value);

@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import { UcloudError } from '../../common/errors.js';
 import { parseSizeInRange } from '../../common/units.js';
+import { checkUserData } from '../../common/user-data.js';
 import { ConsoleLog, ErrorResponse, Vm, VM_LIMITS, VmCreateRequest, VmRef, VmResizeRequest, type User } from '../../model/index.js';
 import type { Api, Managers } from '../context.js';
 
@@ -20,6 +21,7 @@ async function findVm(m: Managers, user: User, ref: string): Promise<Vm> {
 export function vmRoutes(api: Api, m: Managers): void {
   api.post('/v1/vms', { schema: { body: VmCreateRequest, response: { 201: Vm, ...errors } } }, async (req, reply) => {
     const b = req.body;
+    const userData = b.userData === undefined ? undefined : checkUserData(b.userData);
     const ramBytes = parseSizeInRange(b.ram, 'ram', VM_LIMITS.minRam, VM_LIMITS.maxRam);
     const diskBytes = parseSizeInRange(b.disk, 'disk', VM_LIMITS.minDisk, VM_LIMITS.maxDisk);
     if (ramBytes % 2 ** 20 !== 0) throw new UcloudError('INVALID_SIZE', 'ram must be a whole number of MiB');
@@ -44,6 +46,7 @@ export function vmRoutes(api: Api, m: Managers): void {
       diskBytes,
       ...(hddBytes.length ? { hddBytes } : {}),
       networks,
+      ...(userData ? { userData } : {}),
     });
     return reply.status(201).send(vm);
   });

@@ -45,6 +45,8 @@ export interface EnsureNetworkOptions {
   prefix: string;
   /** Unicast mode: the underlay addresses of the other hosts with this network. Default: multicast group ff05::<vni hex>. */
   peers?: string[];
+  /** DNS resolvers radvd advertises (RDNSS); none: no RDNSS. A changed list restarts radvd. */
+  resolvers?: readonly string[];
 }
 
 export interface NetworkState {
@@ -174,7 +176,7 @@ export class HostNetwork {
     }
 
     const mtu = vxState.link.mtu;
-    const radvd = await ensureRadvd(this.ip, { runDir: this.opts.runDir, vni, interface: bridge, prefix: prefix.cidr, mtu });
+    const radvd = await ensureRadvd(this.ip, { runDir: this.opts.runDir, vni, interface: bridge, prefix: prefix.cidr, mtu, ...(o.resolvers ? { resolvers: o.resolvers } : {}) });
     if (radvd.started) {
       changed.push('radvd');
       undo.add(`radvd ${vni}`, () => stopRadvd(this.opts.runDir, vni));

@@ -11,6 +11,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UcloudError } from '../../common/errors.js';
+import { checkResolvers } from '../../common/resolvers.js';
 import { checkIfname, checkVni, parsePrefix64 } from './addr.js';
 import { METADATA_LINK_LOCAL } from './bridge.js';
 import type { Ip } from './ip.js';
@@ -37,17 +38,31 @@ export interface RadvdConfig {
   prefix: string;
   /** Advertised link MTU (the overlay's, so guests never send what VXLAN cannot carry). */
   mtu?: number;
+  /** DNS resolvers advertised as RDNSS (RFC 8106); none: no RDNSS option. */
+  resolvers?: readonly string[];
 }
+
+/**
+ * RFC 8106 asks for at least 3 × MaxRtrAdvInterval (10 s), so a guest that
+ * misses two RAs (a TCG guest busy booting, a migration's pause) keeps its
+ * resolvers. radvd's manual suggests at most 2 × and only warns about more;
+ * stale entries do not linger anyway: on a restart with a new list radvd first
+ * withdraws the old one (FlushRDNSS, on by default).
+ */
+export const RDNSS_LIFETIME_S = 30;
 
 /**
  * The settings measured to work (FIELD-NOTES): frequent RAs, router lifetime 0
  * (we are no default router: the prefix is on-link only, and global forwarding
- * stays off), on-link + autonomous prefix. No RDNSS: there is no DNS server.
- * RAs come from fe80::1, the address VMs know as the metadata server.
+ * stays off), on-link + autonomous prefix. RDNSS only when the network has
+ * resolvers (its own or the cluster's; ucloud runs none itself). RAs come from
+ * fe80::1, the address VMs know as the metadata server.
  */
 export function renderRadvdConf(cfg: RadvdConfig): string {
   checkIfname(cfg.interface);
   const prefix = parsePrefix64(cfg.prefix).cidr;
+  // Checked again here: the list goes into a file radvd parses.
+  const resolvers = checkResolvers(cfg.resolvers ?? [], 'INVALID_RESOLVER');
   const lines = [
     '# Written by ucloud; rewritten whenever the network changes. Do not edit.',
     `interface ${cfg.interface}`,
@@ -63,6 +78,7 @@ export function renderRadvdConf(cfg: RadvdConfig): string {
     '\t\tAdvOnLink on;',
     '\t\tAdvAutonomous on;',
     '\t};',
+    ...(resolvers.length ? [`\tRDNSS ${resolvers.join(' ')}`, '\t{', `\t\tAdvRDNSSLifetime ${RDNSS_LIFETIME_S};`, '\t};'] : []),
     '};',
     '',
   ];

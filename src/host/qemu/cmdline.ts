@@ -32,6 +32,12 @@ export interface QemuVmSpec {
   disks: QemuDrive[];
   nics: QemuNic[];
   paths: QemuPaths;
+  /**
+   * SMBIOS type 1 (system) serial number the guest reads from DMI: where stock
+   * cloud-init finds its NoCloud seed (src/host/seed.ts). Printable, at most
+   * 255 bytes.
+   */
+  smbiosSerial?: string;
   /** `-incoming` value for the destination of a migration: `tcp:[addr]:port` or `defer`. */
   incoming?: string;
   /**
@@ -136,6 +142,7 @@ export function buildQemuArgs(spec: QemuVmSpec): string[] {
     '-smp', String(spec.cpus),
     '-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none',
   ];
+  if (spec.smbiosSerial !== undefined) args.push('-smbios', `type=1,serial=${escapeOptValue(spec.smbiosSerial)}`);
 
   spec.disks.forEach((disk, i) => {
     args.push('-drive', driveOption(disk, i));
@@ -233,6 +240,12 @@ function validate(spec: QemuVmSpec): void {
     // 0 would be root again; 2^32-1 is (uid_t)-1, "unchanged", to the kernel.
     const ok = (n: number) => Number.isSafeInteger(n) && n > 0 && n < 0xffffffff;
     if (!ok(uid) || !ok(gid)) throw invalid(`runAs must be a non-zero uid and gid, got ${uid}:${gid}`, { field: 'runAs' });
+  }
+  if (spec.smbiosSerial !== undefined) {
+    // An SMBIOS string ends at NUL; control characters have no business in DMI text.
+    if (spec.smbiosSerial === '' || /[\p{Cc}]/u.test(spec.smbiosSerial) || Buffer.byteLength(spec.smbiosSerial) > 255) {
+      throw invalid('the SMBIOS serial must be 1-255 bytes of printable text', { field: 'smbiosSerial' });
+    }
   }
   if (spec.incoming === '') throw invalid('incoming must be a migration URI or "defer"', { field: 'incoming' });
 }

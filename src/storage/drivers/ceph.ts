@@ -4,13 +4,14 @@
 // host and VMs can live-migrate.
 //
 // Import streams the source into RBD without a temporary copy: the sandboxed conversion
-// (qemu-img.ts) writes through a qemu-nbd of ours serving the new image (the sandbox never
-// holds the Ceph keyring); zero runs are skipped. It writes into
-// `img-<name>.part` and renames to `img-<name>` only once data and snapshot are complete,
-// so a half-imported image never carries the final name; a failure removes the part
-// image, and a part image left by a crashed process is removed by the next import.
+// (qemu-img.ts) writes over NBD into a qemu-storage-daemon of ours (storage-daemon.ts) that
+// creates, serves and snapshots the new image on its own cluster connections (the sandbox
+// never holds the Ceph keyring); zero runs are skipped. The image has its final name from
+// the start; the `base` snapshot, taken once every byte is written, is what makes it whole:
+// disks clone only from it, and an image without it is what a crashed import left, which the
+// next import of that name removes.
 
-import { chmod, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { UcloudError } from '../../common/errors.js';
@@ -28,7 +29,7 @@ import type {
 } from '../driver.js';
 import { checkStorePath } from '../paths.js';
 import * as qemuImg from '../qemu-img.js';
-import { serveNbd } from '../qemu-nbd.js';
+import { StorageDaemon } from '../storage-daemon.js';
 import { withFileLock } from '../../common/file-lock.js';
 import { ERRNO, RbdClient } from '../rbd.js';
 
@@ -53,7 +54,6 @@ const CEPH_ADMIN_USER = 'admin';
 export const BASE_SNAP = 'base';
 const IMAGE_PREFIX = 'img-';
 const DISK_PREFIX = 'disk-';
-const PART_SUFFIX = '.part';
 const SECTOR = 512;
 
 // Ceph pool and image names may hold much more, but ':' '@' '/' ',' and spaces would
@@ -254,91 +254,91 @@ export class CephDriver implements StorageDriver {
     if (source.format !== 'raw' && source.format !== 'qcow2') {
       throw new UcloudError('IMAGE_INVALID', `cannot import format ${String(source.format)}`);
     }
-    const pool = this.pool;
-    const final = `${IMAGE_PREFIX}${name}`;
-    const part = `${final}${PART_SUFFIX}`;
-
+    const image = `${IMAGE_PREFIX}${name}`;
     const virtualSize = checkSize(source.virtualSize);
-    // Side by side: each rbd call is a new cluster connection (~0.1-1 s); a leftover part
-    // is garbage whether or not the final image exists.
-    const [exists, leftover] = await Promise.allSettled([this.rbd.exists(pool, final), this.removeLeftoverPart(pool, part)]);
-    if (exists.status === 'rejected') throw exists.reason;
-    if (exists.value) {
-      throw new UcloudError('IMAGE_EXISTS', `the RBD image ${pool}/${final} exists already`, { details: { pool, image: final } });
+    try {
+      return await this.importOnce(image, source, virtualSize, onProgress);
+    } catch (err) {
+      if (!(err instanceof LeftoverImage)) throw err;
+      // what a crashed import left (no base snapshot, nobody has it open): gone, then once more
+      await this.removeImageAndSnaps(this.pool, image);
+      return this.importOnce(image, source, virtualSize, onProgress);
     }
-    if (leftover.status === 'rejected') throw leftover.reason;
-
-    return new Reverter().run(async (rev) => {
-      if (!(await this.rbd.create(pool, part, virtualSize))) {
-        throw new UcloudError('CONFLICT', `another import of image ${name} has just started`, { details: { pool, image: part } });
-      }
-      rev.add(`remove ${pool}/${part}`, () => this.removeImageAndSnaps(pool, part));
-
-      const total = virtualSize;
-      onProgress?.(0, total);
-      await this.writeThroughNbd(source, pool, part, (fraction) => onProgress?.(Math.min(total, Math.round(fraction * total)), total));
-
-      await this.rbd.snapCreate(pool, part, BASE_SNAP);
-      await this.rbd.snapProtect(pool, part, BASE_SNAP);
-      try {
-        await this.rbd.rename(pool, part, final);
-      } catch (err) {
-        if (await this.rbd.exists(pool, final)) {
-          throw new UcloudError('IMAGE_EXISTS', `the RBD image ${pool}/${final} appeared during the import`, { details: { pool, image: final }, cause: err });
-        }
-        throw err;
-      }
-      onProgress?.(total, total);
-      return { ref: `${pool}/${final}`, format: 'raw' as const, virtualSize };
-    });
   }
 
   /**
-   * Streams the source into the RBD image: the sandboxed conversion (qemu-img.ts),
-   * which cannot hold the Ceph keyring, writes through a qemu-nbd of ours that
-   * serves just this image on a socket in a private folder; no temporary copy.
+   * One storage daemon (storage-daemon.ts) does the root side of the import on its own
+   * cluster connections: creates the image under its final name, serves it over NBD to the
+   * sandboxed conversion (qemu-img.ts), which cannot hold the Ceph keyring, then takes the
+   * base snapshot. The conversion starts at once, beside the daemon, and connects when the
+   * export appears. The snapshot is the mark of a whole image: it is taken only after
+   * every byte is written and flushed, and nothing clones an image without it, so an
+   * import killed at any point leaves an image that is never used and that the next
+   * import of that name removes (LeftoverImage).
    */
-  private async writeThroughNbd(source: ImportSource, pool: string, image: string, onFraction: (f: number) => void): Promise<void> {
+  private async importOnce(image: string, source: ImportSource, virtualSize: number, onProgress?: ProgressFn): Promise<ImageVolume> {
+    const pool = this.pool;
+    const total = virtualSize;
+    onProgress?.(0, total);
     const dir = await mkdtemp(join(tmpdir(), 'ucloud-import-'));
     const socket = join(dir, 'nbd.sock');
-    const server = serveNbd(this.rbdUri(pool, image, { client_mount_timeout: '15' }), socket);
     const abort = new AbortController();
-    // A server that dies early (Ceph unreachable) ends the conversion at once, not after its
-    // connect timeout. Its normal exit decides nothing: it also exits when a failed conversion
-    // disconnects, so only the conversion's own result counts.
-    const early = server.done.then(
-      () => new Promise<never>(() => undefined),
-      (err: unknown) => {
-        abort.abort();
-        throw err;
-      },
-    );
-    early.catch(() => undefined);
+    const conversion = qemuImg.convert(source, { nbdSocket: socket }, {
+      onProgress: (f) => onProgress?.(Math.min(total, Math.round(f * total)), total),
+      coroutines: 16,
+      signal: abort.signal,
+    });
+    conversion.catch(() => undefined);
+    let daemon: StorageDaemon | undefined;
+    let created = false;
     try {
-      await Promise.race([qemuImg.convert(source, { nbdSocket: socket }, { onProgress: onFraction, coroutines: 16, signal: abort.signal }), early]);
-      await server.done; // the client left: qemu-nbd flushed and exited
+      daemon = await StorageDaemon.start();
+      const location = await this.daemonLocation(daemon, pool, image);
+      await daemon.job('blockdev-create', { options: { driver: 'rbd', location, size: virtualSize } }).catch((err: unknown) => this.whyNotCreated(pool, image, err));
+      created = true;
+      await daemon.request('blockdev-add', { driver: 'rbd', 'node-name': 'img', ...location, cache: { direct: false } });
+      // Listening under another name until the export exists: a client that came sooner would find no export.
+      await daemon.request('nbd-server-start', { addr: { type: 'unix', data: { path: join(dir, 'listen.sock') } } });
+      await daemon.request('block-export-add', { type: 'nbd', id: 'img', 'node-name': 'img', name: '', writable: true });
+      await rename(join(dir, 'listen.sock'), socket);
+      // A daemon that dies (Ceph gone) ends the conversion at once, not after qemu-img's own timeout.
+      await Promise.race([conversion, daemon.done.then(() => Promise.reject(new UcloudError('STORAGE_FAILED', 'qemu-storage-daemon quit during the import')))]);
+      await daemon.request('blockdev-snapshot-internal-sync', { device: 'img', name: BASE_SNAP });
+      // Protection (clones of v1 need it) is its own CLI call: side by side with the daemon closing the image.
+      await Promise.all([this.rbd.snapProtect(pool, image, BASE_SNAP), daemon.quit()]);
+      onProgress?.(total, total);
+      return { ref: `${pool}/${image}`, format: 'raw' as const, virtualSize };
     } catch (err) {
       abort.abort();
-      server.stop();
-      await server.done.catch(() => undefined);
-      const e = err instanceof UcloudError ? err : new UcloudError('STORAGE_FAILED', String(err), { cause: err });
-      const stderr = String(e.details?.stderr ?? '');
-      if (e.details?.stalled) throw new UcloudError('CEPH_UNAVAILABLE', `${e.message} while writing to Ceph`, { details: e.details, cause: e });
-      if (/error connecting|connect.*cluster|timed out/i.test(stderr)) throw new UcloudError('CEPH_UNAVAILABLE', e.message, { details: e.details, cause: e });
-      throw e;
+      await conversion.catch(() => undefined);
+      // Closed, not killed: a killed client stays a watcher for ~30 s and the image could not be removed.
+      if (daemon) await withTimeout(daemon.quit(), 30_000).catch(() => daemon?.kill());
+      if (created) await this.removeImageAndSnaps(pool, image).catch(() => undefined);
+      throw importError(err);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   }
 
-  /** A `.part` image nobody has open is what a crashed import left; one that is open is an import under way. */
-  private async removeLeftoverPart(pool: string, part: string): Promise<void> {
-    if (!(await this.rbd.exists(pool, part))) return;
-    const watchers = await this.rbd.watchers(pool, part);
-    if (watchers.length) {
-      throw new UcloudError('CONFLICT', `an import into ${pool}/${part} is under way`, { details: { pool, image: part, watchers } });
+  /** The daemon's blockdev options for an image: this client, its key handed over the QMP pipe (never on a command line). */
+  private async daemonLocation(daemon: StorageDaemon, pool: string, image: string): Promise<Record<string, string>> {
+    const key = await readKey(this.keyring, `client.${this.user}`);
+    // without a keyring of its own, librados finds one through the conf, as the rbd CLI does
+    if (key) await daemon.request('object-add', { 'qom-type': 'secret', id: 'key', data: key, format: 'base64' });
+    return { pool, image, user: this.user, ...(this.conf ? { conf: this.conf } : {}), ...(key ? { 'key-secret': 'key' } : {}) };
+  }
+
+  /** blockdev-create failed: because the image exists (finished, under way or left by a crash), or for the cluster's own reason. */
+  private async whyNotCreated(pool: string, image: string, err: unknown): Promise<never> {
+    if (!(await this.rbd.exists(pool, image))) throw err;
+    if ((await this.rbd.snapList(pool, image)).some((s) => s.name === BASE_SNAP)) {
+      throw new UcloudError('IMAGE_EXISTS', `the RBD image ${pool}/${image} exists already`, { details: { pool, image } });
     }
-    await this.removeImageAndSnaps(pool, part);
+    const watchers = await this.rbd.watchers(pool, image);
+    if (watchers.length) {
+      throw new UcloudError('CONFLICT', `an import into ${pool}/${image} is under way`, { details: { pool, image, watchers } });
+    }
+    throw new LeftoverImage();
   }
 
   private async removeImageAndSnaps(pool: string, image: string): Promise<void> {
@@ -477,6 +477,42 @@ export class CephDriver implements StorageDriver {
     const { pool, image } = parseRef(disk.ref, 'disk');
     return { file: this.rbdUri(pool, image), format: 'raw', options: { discard: 'unmap' } };
   }
+}
+
+/** An image of that name without the base snapshot, that nobody has open: what a crashed import left. */
+class LeftoverImage extends Error {}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/** A failed import's error, with Ceph's unavailability told apart from everything else. */
+function importError(err: unknown): unknown {
+  if (err instanceof LeftoverImage) return err;
+  const e = err instanceof UcloudError ? err : new UcloudError('STORAGE_FAILED', String(err), { cause: err });
+  if (e.code !== 'STORAGE_FAILED') return e;
+  const said = `${String(e.details?.stderr ?? '')} ${String(e.details?.desc ?? '')}`;
+  if (e.details?.stalled || e.details?.timedOut || /error connecting|connect.*cluster|timed out/i.test(said)) {
+    return new UcloudError('CEPH_UNAVAILABLE', `${e.message} while writing to Ceph`, { details: e.details, cause: e });
+  }
+  return e;
+}
+
+/** The base64 key of `entity` in a keyring file; undefined when the file is missing or does not hold it. */
+async function readKey(keyring: string, entity: string): Promise<string | undefined> {
+  const text = await readFile(keyring, 'utf8').catch(() => '');
+  let inSection = false;
+  for (const line of text.split('\n')) {
+    const section = /^\s*\[(.+)\]\s*$/.exec(line);
+    if (section) inSection = section[1] === entity;
+    else if (inSection) {
+      const key = /^\s*key\s*=\s*(\S+)\s*$/.exec(line);
+      if (key) return key[1];
+    }
+  }
+  return undefined;
 }
 
 /** The pools named by `profile rbd pool=<pool>` grants in a client's osd caps. */

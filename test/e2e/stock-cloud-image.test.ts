@@ -1,0 +1,99 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Image, Network, Vm } from '../../src/model/index.js';
+import { GiB, ROOT, TestCluster, until } from '../helpers/cluster.js';
+
+// A resolver nobody answers on: the guest only has to be told about it.
+const RESOLVER = '2001:db8:53::53';
+const DISK = 4 * GiB;
+
+/** Runs ssh as `user` with only the given key; resolves with its exit code and output. */
+function ssh(key: string, user: string, address: string, command: string, timeout = 30_000): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      'ssh',
+      ['-i', key, '-o', 'IdentitiesOnly=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', '-o', 'LogLevel=ERROR', `${user}@${address}`, command],
+      { timeout },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 255) : 0, out: `${stdout}${stderr}` }),
+    );
+  });
+}
+
+// Issue 8: a stock Debian 12 cloud image (Debian's packages, Debian's own
+// /etc/cloud, nothing of ucloud inside) uploaded, imported and booted as a user
+// would, contextualised by its own cloud-init from the SMBIOS NoCloud-net seed.
+describe('a stock Debian 12 cloud image: upload, import, boot, and it just works', () => {
+  let c: TestCluster;
+  let alice = '';
+  let image = '';
+  const key = () => join(c.dir, 'alice_ed25519');
+  const as = (token: string) => ({ UCLOUD_TOKEN: token });
+  const json = async <T>(args: string[], token: string): Promise<T> => {
+    const r = await c.cli([...args, '-o', 'json'], as(token));
+    if (r.code !== 0) throw new Error(`ucloud ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+    return JSON.parse(r.stdout) as T;
+  };
+
+  beforeAll(async () => {
+    // Built once per machine into ~/.cache/ucloud (minutes), then reused (a hash of the script names it).
+    const t0 = Date.now();
+    image = execFileSync('bash', [join(ROOT, 'guest', 'build-debian-image.sh'), '--cached'], { stdio: ['ignore', 'pipe', 'inherit'] }).toString().trim();
+    console.log(`[stock-cloud-image] image ${image} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    c = await TestCluster.start();
+    await c.bootstrap({ hosts: [{ name: 'hv1', cpu: 2, ram: 2 * GiB, disk: 20 * GiB }] });
+    alice = (await c.managers().users.create('alice', 'user')).token;
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'alice', '-f', key()]);
+    await Promise.all((['api', 'scheduler', 'host', 'metadata', 'filescanner', 'imagescanner'] as const).map((d) => c.spawn(d).ready));
+  }, 1_200_000);
+  afterAll(async () => {
+    await c?.stop();
+  });
+
+  it('SSH as debian with the owner key; hostname is the VM name; user-data ran; / grown to the disk; the network resolver configured', async () => {
+    await json(['key', 'add', 'laptop', '--file', `${key()}.pub`], alice);
+    // As a user would: upload through the API, import without naming a store.
+    const t0 = Date.now();
+    const up = await c.cli(['file', 'upload', image, '--name', 'debian-12-genericcloud-amd64.qcow2', '--wait'], as(alice));
+    expect(up.code, up.stderr).toBe(0);
+    const img = await json<Image>(['image', 'create', 'debian12', '--from-file', 'debian-12-genericcloud-amd64.qcow2', '--wait'], alice);
+    expect(img.status).toBe('ready');
+    console.log(`[stock-cloud-image] upload + import of ${(statSync(image).size / 2 ** 20).toFixed(0)} MiB in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const lab = await json<Network>(['network', 'create', 'lab', '--dns', RESOLVER], alice);
+
+    const userData = join(c.dir, 'cloud-config.yaml');
+    writeFileSync(userData, '#cloud-config\nruncmd:\n  - [sh, -c, "echo user-data-ran > /var/tmp/ucloud-marker"]\n');
+    const t1 = Date.now();
+    const vm = await json<Vm>(['vm', 'create', 'web1', '--image', 'debian12', '--network', 'lab', '--cpu', '2', '--ram', '1GiB', '--os-ssd', '4GiB', '--user-data', userData, '--wait'], alice);
+    const address = vm.nics![0]!.address;
+    expect(address.startsWith(lab.prefix.replace('::/64', ':'))).toBe(true);
+    await until('ssh as debian', async () => (await ssh(key(), 'debian', address, 'true', 15_000)).code === 0, 600_000, 1000);
+    console.log(`[stock-cloud-image] vm create -> first ssh as debian: ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+
+    // One boot, one login: everything cloud-init did, once it says it is done.
+    const r = await ssh(
+      key(),
+      'debian',
+      address,
+      'cloud-init status --wait >/dev/null; echo "status=$(cloud-init status | sed -n "s/^status: //p")"; echo "hostname=$(hostname)"; echo "marker=$(cat /var/tmp/ucloud-marker)"; ' +
+        'echo "rootsize=$(df -B1 --output=size / | tail -n 1 | tr -d " ")"; echo "root=$(findmnt -no SOURCE /)"; echo "sudo=$(sudo -n true 2>&1 && echo ok)"; ' +
+        'echo "--- resolvectl"; resolvectl dns 2>&1; echo "--- resolv.conf"; cat /etc/resolv.conf',
+      300_000,
+    );
+    expect(r.code, r.out).toBe(0);
+    const field = (name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(r.out)?.[1];
+    expect(field('status'), r.out).toBe('done');
+    expect(field('hostname')).toBe('web1');
+    expect(field('marker')).toBe('user-data-ran');
+    // sudo without a password and no "unable to resolve host" (manage_etc_hosts from vendor-data)
+    expect(field('sudo')).toBe('ok');
+    // The image's root is ~2 GiB; grown (partition + ext4) to the 4 GiB disk, less the 65 MiB before it and ext4's own overhead.
+    const rootSize = Number(field('rootsize'));
+    expect(field('root')).toBe('/dev/vda2');
+    expect(rootSize).toBeGreaterThan(DISK * 0.9);
+    expect(rootSize).toBeLessThanOrEqual(DISK);
+    // The network's resolver, from vendor-data (and RDNSS), in the guest's resolver configuration.
+    expect(r.out.split('--- resolvectl')[1]).toContain(RESOLVER);
+  }, 900_000);
+});
