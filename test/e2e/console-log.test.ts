@@ -119,7 +119,7 @@ describe('console keeper: bounded guest output and vm console-log', () => {
     const store = c.newStore();
     try {
       const port = (await store.get(Kinds.hostAlive, Keys.hostAlive('hv1')))!.value.consolePort!;
-      const url = (id: string) => `http://[::1]:${port}/v1/vms/${id}/console-log?lines=1`;
+      const url = (id: string) => `http://[::1]:${port}/v1/vms/${id}/console-log?lines=3`;
       const ask = async (id: string, secret?: string) => {
         const res = await fetch(url(id), secret ? { headers: { authorization: `Ticket ${secret}` } } : {});
         return { status: res.status, body: await res.text() };

@@ -67,7 +67,8 @@ beforeAll(async () => {
   rbd = new RbdClient({ conf: ceph.conf });
   await rbd.ensurePool(pool);
   driver = cephDriver({ pool, conf: ceph.conf }) as CephDriver;
-});
+  // startCeph may wait for another file's start or stop (its lock) and then bootstrap: up to 240 s under load.
+}, 300_000);
 
 afterAll(async () => {
   try {
