@@ -1,7 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Image, Network, Vm } from '../../src/model/index.js';
 import { GiB, ROOT, TestCluster, until } from '../helpers/cluster.js';
 
@@ -27,6 +27,9 @@ function ssh(key: string, user: string, address: string, command: string, timeou
 describe('a stock Debian 12 cloud image: upload, import, boot, and it just works', () => {
   let c: TestCluster;
   let alice = '';
+  let bob = '';
+  let aliceVm: Vm | undefined;
+  let aliceNet: Network | undefined;
   let image = '';
   const key = () => join(c.dir, 'alice_ed25519');
   const as = (token: string) => ({ UCLOUD_TOKEN: token });
@@ -42,8 +45,10 @@ describe('a stock Debian 12 cloud image: upload, import, boot, and it just works
     image = execFileSync('bash', [join(ROOT, 'guest', 'build-debian-image.sh'), '--cached'], { stdio: ['ignore', 'pipe', 'inherit'] }).toString().trim();
     console.log(`[stock-cloud-image] image ${image} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     c = await TestCluster.start();
-    await c.bootstrap({ hosts: [{ name: 'hv1', cpu: 2, ram: 2 * GiB, disk: 20 * GiB }] });
+    // Room for alice's 2-vCPU stock VM and, beside it, bob's small test-image VM.
+    await c.bootstrap({ guestImage: inject('guestImage'), hosts: [{ name: 'hv1', cpu: 4, ram: 3 * GiB, disk: 20 * GiB }] });
     alice = (await c.managers().users.create('alice', 'user')).token;
+    bob = (await c.managers().users.create('bob', 'user')).token;
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'alice', '-f', key()]);
     await Promise.all((['api', 'scheduler', 'host', 'metadata', 'filescanner', 'imagescanner'] as const).map((d) => c.spawn(d).ready));
   }, 1_200_000);
@@ -66,6 +71,8 @@ describe('a stock Debian 12 cloud image: upload, import, boot, and it just works
     writeFileSync(userData, '#cloud-config\nruncmd:\n  - [sh, -c, "echo user-data-ran > /var/tmp/ucloud-marker"]\n');
     const t1 = Date.now();
     const vm = await json<Vm>(['vm', 'create', 'web1', '--image', 'debian12', '--network', 'lab', '--cpu', '2', '--ram', '1GiB', '--os-ssd', '4GiB', '--user-data', userData, '--wait'], alice);
+    aliceVm = vm;
+    aliceNet = lab;
     const address = vm.nics![0]!.address;
     expect(address.startsWith(lab.prefix.replace('::/64', ':'))).toBe(true);
     await until('ssh as debian', async () => (await ssh(key(), 'debian', address, 'true', 15_000)).code === 0, 600_000, 1000);
@@ -96,4 +103,34 @@ describe('a stock Debian 12 cloud image: upload, import, boot, and it just works
     // The network's resolver, from vendor-data (and RDNSS), in the guest's resolver configuration.
     expect(r.out.split('--- resolvectl')[1]).toContain(RESOLVER);
   }, 900_000);
+
+  it("another user's VM on the same host gets its own seed, never this VM's user-data or keys", async () => {
+    expect(aliceVm?.status).toBe('running');
+    const bobKey = join(c.dir, 'bob_ed25519');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bob', '-f', bobKey]);
+    await json(['key', 'add', 'bobkey', '--file', `${bobKey}.pub`], bob);
+    const own = await json<Network>(['network', 'create', 'own'], bob);
+    const vm = await json<Vm>(['vm', 'create', 'spy', '--image', 'ucloud-test', '--network', 'own', '--ram', '128MiB', '--wait'], bob);
+    expect(vm.host).toBe(aliceVm!.host);
+    const address = vm.nics![0]!.address;
+    await until('ssh into bob\'s VM', async () => (await ssh(bobKey, 'root', address, 'true', 15_000)).code === 0, 300_000, 500);
+    // From inside bob's guest: its own network's metadata server, then alice's.
+    const get = (url: string) => `echo "--- ${url}"; timeout 10 wget -q -O - '${url}'; rc=$?; echo; echo "rc=$rc"`;
+    const mine = own.prefix.replace('::/64', '::1');
+    const hers = aliceNet!.prefix.replace('::/64', '::1');
+    const r = await ssh(bobKey, 'root', address, [get(`http://[${mine}]/nocloud/meta-data`), get(`http://[${mine}]/nocloud/user-data`), get(`http://[${hers}]/nocloud/user-data`), get(`http://[${hers}]/nocloud/meta-data`)].join('; '), 120_000);
+    expect(r.code, r.out).toBe(0);
+    const part = (url: string) => r.out.split(`--- ${url}`)[1]!.split('--- ')[0]!;
+    const ownMeta = part(`http://[${mine}]/nocloud/meta-data`);
+    expect(ownMeta).toContain(vm.id);
+    expect(ownMeta).toContain(readFileSync(`${bobKey}.pub`, 'utf8').split(' ')[1]);
+    expect(part(`http://[${mine}]/nocloud/user-data`).trim()).toBe('rc=0'); // bob gave no user-data: empty
+    // Alice's network's server is not reachable from bob's VM at all.
+    expect(part(`http://[${hers}]/nocloud/user-data`)).not.toMatch(/rc=0/);
+    expect(part(`http://[${hers}]/nocloud/meta-data`)).not.toMatch(/rc=0/);
+    const alicePub = readFileSync(`${key()}.pub`, 'utf8').split(' ')[1]!;
+    expect(r.out).not.toContain('user-data-ran');
+    expect(r.out).not.toContain(alicePub);
+    expect(r.out).not.toContain(aliceVm!.id);
+  }, 600_000);
 });
