@@ -255,13 +255,16 @@ describe('one safe import path', () => {
     }
     let inFlight = 0;
     let most = 0;
+    let held = 0;
     const scanner = new ImageScanner(c.store, images, new FileManager(c.store), {
       filesPath: join(dir, 'files'),
       importConcurrency: 2,
-      // Each import is held a moment after inspection, so imports that may run together do overlap.
+      // Each import is held after inspection until another runs beside it (or none is left to
+      // come), so imports that may run together do overlap; a third at once would show in `most`.
       afterInspect: async () => {
         most = Math.max(most, ++inFlight);
-        await new Promise((r) => setTimeout(r, 300));
+        held++;
+        await until('a second import beside this one', () => inFlight >= 2 || held >= names.length, 60_000, 20);
         inFlight--;
       },
     }, pino({ level: 'silent' }));
