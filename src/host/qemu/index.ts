@@ -17,7 +17,7 @@ export {
   type QmpProtocolEvents,
   type QmpRequestOptions,
   type QmpVersion,
-} from './qmp-protocol.js';
+} from '../../common/qmp-protocol.js';
 export {
   QmpMonitor,
   type QmpConnectOptions,

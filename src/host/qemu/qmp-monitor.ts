@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UcloudError } from '../../common/errors.js';
-import { QmpProtocol, type QmpEvent, type QmpGreeting } from './qmp-protocol.js';
+import { QmpProtocol, type QmpEvent, type QmpGreeting } from '../../common/qmp-protocol.js';
 
 export interface QmpConnectOptions {
   /** Deadline for the whole connect: socket appearing, greeting and capabilities. Default 10 s. */

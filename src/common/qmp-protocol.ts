@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { UcloudError } from '../../common/errors.js';
+import { UcloudError } from './errors.js';
 
 export interface QmpVersion {
   qemu: { major: number; minor: number; micro: number };
