@@ -12,7 +12,7 @@ import { buildApi } from './server.js';
 
 export function runApi(flags: DaemonFlags): Promise<void> {
   return runDaemon('api', flags, [], async ({ config, log, store }) => {
-    const api = buildApi({ users: new UserManager(store), vms: new VmManager(store), hosts: new HostManager(store), images: new ImageManager(store, { defaultStore: config.defaultImageStore }), files: new FileManager(store), keys: new KeyManager(store), networks: new NetworkManager(store, config), consoles: new ConsoleManager(store), uploads: new FileUploads({ filesPath: config.filesPath, maxBytes: config.uploadMaxBytes, quotaBytes: config.filesQuotaBytes, idleMs: config.uploadIdleMs, log }) }, log, { bodyTimeoutMs: config.apiBodyTimeoutMs });
+    const api = buildApi({ users: new UserManager(store), vms: new VmManager(store), hosts: new HostManager(store, { allocationRatio: config.allocationRatio }), images: new ImageManager(store, { defaultStore: config.defaultImageStore }), files: new FileManager(store), keys: new KeyManager(store), networks: new NetworkManager(store, config), consoles: new ConsoleManager(store), uploads: new FileUploads({ filesPath: config.filesPath, maxBytes: config.uploadMaxBytes, quotaBytes: config.filesQuotaBytes, idleMs: config.uploadIdleMs, log }) }, log, { bodyTimeoutMs: config.apiBodyTimeoutMs });
     await api.listen({ host: config.apiListen.host, port: config.apiListen.port });
     log.info({ listen: `[${config.apiListen.host}]:${config.apiListen.port}` }, 'api ready');
     return () => api.close();

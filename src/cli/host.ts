@@ -1,24 +1,47 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import type { HostView } from '../client/client.js';
 import type { DaemonFlags } from '../common/daemon.js';
+import { parseRatio } from '../common/capacity.js';
+import { UcloudError } from '../common/errors.js';
+import type { AllocationRatio } from '../model/index.js';
 import { formatSize } from '../common/units.js';
 import { cliContext, wholeNumber } from './context.js';
 import { daemonOptions } from './daemon-options.js';
 import { printList, printObject, type Column } from './output.js';
 
+// used/allowed (physical): allowed is physical × the host's allocation ratio.
 const COLUMNS: Column<HostView>[] = [
   { header: 'NAME', get: (h) => h.name },
   { header: 'ALIVE', get: (h) => (h.alive ? 'yes' : 'no') },
   { header: 'ACCEL', get: (h) => h.accel },
   { header: 'VMS', get: (h) => h.vms },
-  { header: 'CPU (used/total)', get: (h) => `${h.used.cpu}/${h.capacity.cpu}` },
-  { header: 'RAM (used/total)', get: (h) => `${formatSize(h.used.ramBytes)}/${formatSize(h.capacity.ramBytes)}` },
-  { header: 'DISK (used/total)', get: (h) => `${formatSize(h.used.diskBytes)}/${formatSize(h.capacity.diskBytes)}` },
+  { header: 'CPU used/allowed (physical)', get: (h) => `${h.used.cpu}/${h.allowed.cpu} (${h.capacity.cpu})` },
+  { header: 'RAM used/allowed (physical)', get: (h) => `${formatSize(h.used.ramBytes)}/${formatSize(h.allowed.ramBytes)} (${formatSize(h.capacity.ramBytes)})` },
+  { header: 'DISK used/allowed (physical)', get: (h) => `${formatSize(h.used.diskBytes)}/${formatSize(h.allowed.diskBytes)} (${formatSize(h.capacity.diskBytes)})` },
+  { header: 'RATIO cpu/ram/disk', get: (h) => `${h.allocationRatio.cpu}/${h.allocationRatio.ram}/${h.allocationRatio.disk}` },
   { header: 'ADDRESS', get: (h) => h.address },
 ];
 
+/** commander parser for allocation ratios: a usage error (exit 2) before anything is sent. */
+function ratio(v: string): number {
+  const n = parseRatio(v);
+  if (n === undefined) throw new InvalidArgumentError('expected a number above 0 and at most 100, e.g. 4 or 1.5');
+  return n;
+}
+
+interface RatioFlags {
+  cpuRatio?: number;
+  ramRatio?: number;
+  diskRatio?: number;
+}
+
+function ratiosOf(o: RatioFlags): Partial<AllocationRatio> | undefined {
+  const r = { ...(o.cpuRatio !== undefined ? { cpu: o.cpuRatio } : {}), ...(o.ramRatio !== undefined ? { ram: o.ramRatio } : {}), ...(o.diskRatio !== undefined ? { disk: o.diskRatio } : {}) };
+  return Object.keys(r).length ? r : undefined;
+}
+
 export function hostCommand(): Command {
-  const host = new Command('host').description('hypervisor hosts: run the agent (default), add, list');
+  const host = new Command('host').description('hypervisor hosts: run the agent (default), add, set, list');
 
   daemonOptions(
     host
@@ -28,20 +51,66 @@ export function hostCommand(): Command {
   );
 
   host.command('add <name>')
-    .description('register a hypervisor and the capacity the scheduler may use on it (admin)')
-    .requiredOption('--cpu <n>', 'vCPUs to hand out', wholeNumber)
-    .requiredOption('--ram <size>', 'RAM to hand out, e.g. 64GiB')
-    .requiredOption('--disk <size>', 'disk to hand out, e.g. 2TiB')
+    .description('register a hypervisor, its physical capacity and allocation ratios (admin)')
+    .requiredOption('--cpu <n>', 'physical CPU cores', wholeNumber)
+    .requiredOption('--ram <size>', 'RAM, e.g. 64GiB')
+    .requiredOption('--disk <size>', 'disk, e.g. 2TiB')
     .option('--address <ipv6>', "the host's IPv6 address")
-    .addHelpText('after', '\nExample:\n  ucloud host add hv2 --cpu 32 --ram 128GiB --disk 2TiB --address 2001:db8::2')
-    .action(async (name: string, o: { cpu: number; ram: string; disk: string; address?: string }, cmd: Command) => {
+    .option('--cpu-ratio <x>', 'vCPUs booked per core (default: the API\'s cpu_allocation_ratio, 4)', ratio)
+    .option('--ram-ratio <x>', 'RAM booked per byte of RAM (default: ram_allocation_ratio, 1)', ratio)
+    .option('--disk-ratio <x>', 'disk booked per byte of disk (default: disk_allocation_ratio, 1)', ratio)
+    .addHelpText('after', '\nThe scheduler books up to capacity × ratio on it (see `ucloud host list`).\n\nExample:\n  ucloud host add hv2 --cpu 32 --ram 128GiB --disk 2TiB --address 2001:db8::2')
+    .action(async (name: string, o: { cpu: number; ram: string; disk: string; address?: string } & RatioFlags, cmd: Command) => {
       const { client, output } = cliContext(cmd);
-      const h = await client.hosts.add({ name, cpu: o.cpu, ram: o.ram, disk: o.disk, ...(o.address ? { address: o.address } : {}) });
+      const allocationRatio = ratiosOf(o);
+      const h = await client.hosts.add({ name, cpu: o.cpu, ram: o.ram, disk: o.disk, ...(o.address ? { address: o.address } : {}), ...(allocationRatio ? { allocationRatio } : {}) });
+      printObject(h, output);
+    });
+
+  host.command('set <name>')
+    .description("change a host's physical capacity or allocation ratios (admin); never below what is booked on it")
+    .option('--cpu <n>', 'physical CPU cores', wholeNumber)
+    .option('--ram <size>', 'RAM, e.g. 64GiB')
+    .option('--disk <size>', 'disk, e.g. 2TiB')
+    .option('--cpu-ratio <x>', 'vCPUs booked per core, e.g. 4 or 1.5', ratio)
+    .option('--ram-ratio <x>', 'RAM booked per byte of RAM', ratio)
+    .option('--disk-ratio <x>', 'disk booked per byte of disk', ratio)
+    .addHelpText(
+      'after',
+      [
+        '',
+        'The scheduler books up to floor(capacity × ratio) per resource and uses the new',
+        'values at once. A change that lowers a resource below what the VMs on the host',
+        'book is refused (CAPACITY_BELOW_BOOKED) and changes nothing. `ucloud up` keeps',
+        'what is set here; its capacity_* and *_allocation_ratio settings apply only when',
+        'it first registers the host.',
+        '',
+        'A host recorded by a ucloud from before ratios counts 1:1 (its CPU number was',
+        'vCPUs); give it its physical cores and a ratio here.',
+        '',
+        'Examples:',
+        '  ucloud host set hv1 --cpu-ratio 8',
+        '  ucloud host set hv1 --cpu 16 --ram 64GiB --disk 2TiB',
+        '  ucloud host set hv1 --cpu 2 --cpu-ratio 4     # an older record: 2 cores, 8 vCPUs',
+      ].join('\n'),
+    )
+    .action(async (name: string, o: { cpu?: number; ram?: string; disk?: string } & RatioFlags, cmd: Command) => {
+      const { client, output } = cliContext(cmd);
+      const allocationRatio = ratiosOf(o);
+      if (o.cpu === undefined && o.ram === undefined && o.disk === undefined && !allocationRatio) {
+        throw new UcloudError('VALIDATION_FAILED', 'nothing to change: give --cpu, --ram, --disk, --cpu-ratio, --ram-ratio or --disk-ratio');
+      }
+      const h = await client.hosts.set(name, {
+        ...(o.cpu !== undefined ? { cpu: o.cpu } : {}),
+        ...(o.ram !== undefined ? { ram: o.ram } : {}),
+        ...(o.disk !== undefined ? { disk: o.disk } : {}),
+        ...(allocationRatio ? { allocationRatio } : {}),
+      });
       printObject(h, output);
     });
 
   host.command('list')
-    .description('list hosts, whether their agent is alive, and what is booked on them')
+    .description('list hosts, whether their agent is alive, and what is booked on them: used/allowed (physical), allowed = physical × ratio')
     .action(async (_o: unknown, cmd: Command) => {
       const { client, output } = cliContext(cmd);
       printList(await client.hosts.list(), COLUMNS, output);

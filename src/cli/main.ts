@@ -36,7 +36,27 @@ function program(): Command {
     .addHelpText('after', EXIT_HELP)
     .exitOverride();
   // Daemons load their (heavy) modules only when run, so people's commands start fast.
-  daemonOptions(p.command('up').description('run all of ucloud on this machine: local etcd, api, scheduler, host agent').action(async (o: DaemonFlags) => (await import('../up/up.js')).runUp(o)));
+  daemonOptions(
+    p
+      .command('up')
+      .description('run all of ucloud on this machine: local etcd, api, scheduler, host agent, metadata, scanners')
+      .addHelpText(
+        'after',
+        `
+Supervises them like a service manager: one \`up\` per state_dir (a second is
+refused with UP_ALREADY_RUNNING); a daemon or etcd that dies is restarted
+(0.5 s doubling to 10 s, reset after 30 s of healthy running; crash loops are
+logged with the daemon's last lines); they all stop when \`up\` stops, even on
+kill -9, and what a killed \`up\` left running is stopped by the next one.
+VMs keep running throughout and are re-attached.
+
+Examples:
+  sudo ucloud up
+  sudo ucloud up --config /etc/ucloud/ucloud.conf
+  ucloud host set "$(hostname)" --cpu-ratio 2   # less overcommit, while it runs`,
+      )
+      .action(async (o: DaemonFlags) => (await import('../up/up.js')).runUp(o)),
+  );
   daemonOptions(p.command('api').description('run the REST API server').action(async (o: DaemonFlags) => (await import('../api/main.js')).runApi(o)));
   daemonOptions(p.command('scheduler').description('run the scheduler').action(async (o: DaemonFlags) => (await import('../scheduler/main.js')).runScheduler(o)));
   daemonOptions(p.command('filescanner').description("run the filescanner: records users' files (name, size, sha512)").action(async (o: DaemonFlags) => (await import('../scanners/filescanner-main.js')).runFileScanner(o)));

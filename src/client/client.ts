@@ -1,11 +1,14 @@
 import type { Static } from 'typebox';
 import { isErrorCode, UcloudError } from '../common/errors.js';
-import type { ConsoleLog, Host, Image, ImageStore, Network, Resources, Role, SshKey, UploadedFile, User, UserFile, Vm, VmCreateRequest, VmResizeRequest } from '../model/index.js';
+import type { AllocationRatio, ConsoleLog, Host, HostSetRequest, Image, ImageStore, Network, Resources, Role, SshKey, UploadedFile, User, UserFile, Vm, VmCreateRequest, VmResizeRequest } from '../model/index.js';
 
 export interface HostView extends Host {
   alive: boolean;
   accel?: string;
   used: Resources;
+  /** What may be booked: floor(capacity × allocationRatio). */
+  allowed: Resources;
+  allocationRatio: AllocationRatio;
   vms: number;
 }
 
@@ -83,7 +86,9 @@ export class Client {
 
   readonly hosts = {
     list: () => this.request<HostView[]>('GET', '/v1/hosts'),
-    add: (req: { name: string; address?: string; cpu: number; ram: string | number; disk: string | number }) => this.request<Host>('POST', '/v1/hosts', req),
+    add: (req: { name: string; address?: string; cpu: number; ram: string | number; disk: string | number; allocationRatio?: Partial<AllocationRatio> }) => this.request<Host>('POST', '/v1/hosts', req),
+    /** Changes capacity or ratios (admin); CAPACITY_BELOW_BOOKED if it would go below what is booked. */
+    set: (name: string, req: HostSetRequest) => this.request<Host>('PATCH', `/v1/hosts/${encodeURIComponent(name)}`, req),
   };
 
   readonly images = {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { parseRatio } from './capacity.js';
 import { UcloudError } from './errors.js';
 import { checkResolvers } from './resolvers.js';
 import { parseDuration, parseSize } from './units.js';
@@ -9,7 +10,7 @@ import { parseDuration, parseSize } from './units.js';
 // as data: `ucloud config show` and docs/configuration.md are both made from it.
 // Precedence: defaults < config file < environment < flags (--set key=value).
 
-type Kind = 'string' | 'int' | 'duration' | 'enum' | 'list';
+type Kind = 'string' | 'int' | 'number' | 'duration' | 'enum' | 'list';
 
 interface KeySpec {
   kind: Kind;
@@ -126,9 +127,22 @@ export const CONFIG_KEYS = {
   },
   qemu_machine: { kind: 'enum', default: 'pc', env: ['UCLOUD_QEMU_MACHINE'], values: ['pc', 'q35'], doc: 'QEMU machine type.' },
   stop_timeout: { kind: 'duration', default: '30s', env: ['UCLOUD_STOP_TIMEOUT'], doc: 'How long a stop waits for the guest to power off after the ACPI request before QEMU is told to quit.' },
-  capacity_cpu: { kind: 'int', default: '0', env: ['UCLOUD_CAPACITY_CPU'], doc: 'vCPUs `ucloud up` registers for this host. 0: the number of cores.' },
-  capacity_ram: { kind: 'string', default: '', env: ['UCLOUD_CAPACITY_RAM'], doc: 'RAM `ucloud up` registers for this host (e.g. 16GiB). Empty: total memory less reserved_ram.' },
-  capacity_disk: { kind: 'string', default: '', env: ['UCLOUD_CAPACITY_DISK'], doc: 'Disk `ucloud up` registers for this host. Empty: the size of the filesystem holding image_path.' },
+  capacity_cpu: {
+    kind: 'int',
+    default: '0',
+    env: ['UCLOUD_CAPACITY_CPU'],
+    doc: "Physical cores `ucloud up` registers for this host when it first registers it (it may book cpu_allocation_ratio times as many vCPUs). 0: the number of cores. Afterwards `ucloud host set` changes it.",
+  },
+  capacity_ram: { kind: 'string', default: '', env: ['UCLOUD_CAPACITY_RAM'], doc: 'RAM `ucloud up` registers for this host (e.g. 16GiB) when it first registers it. Empty: total memory less reserved_ram.' },
+  capacity_disk: { kind: 'string', default: '', env: ['UCLOUD_CAPACITY_DISK'], doc: 'Disk `ucloud up` registers for this host when it first registers it. Empty: the size of the filesystem holding image_path.' },
+  cpu_allocation_ratio: {
+    kind: 'number',
+    default: '4.0',
+    env: ['UCLOUD_CPU_ALLOCATION_RATIO'],
+    doc: "vCPUs a host may book per physical core (a decimal above 0, at most 100). Written into a host's record when it is registered (by `ucloud up`, or `POST /v1/hosts` without ratios; `up` also gives it, once, to its own host recorded by an older ucloud when that record's CPU count is the detected core count and capacity_cpu is unset: such records otherwise count 1:1); afterwards the record rules: `ucloud host set NAME --cpu-ratio X` changes it, a config change does not.",
+  },
+  ram_allocation_ratio: { kind: 'number', default: '1.0', env: ['UCLOUD_RAM_ALLOCATION_RATIO'], doc: 'RAM a host may book per byte of its RAM capacity; like cpu_allocation_ratio (`host set --ram-ratio`). Above 1 only if guests never use all their RAM at once.' },
+  disk_allocation_ratio: { kind: 'number', default: '1.0', env: ['UCLOUD_DISK_ALLOCATION_RATIO'], doc: 'Disk a host may book per byte of its disk capacity; like cpu_allocation_ratio (`host set --disk-ratio`). Disks are thin, so above 1 books more than the filesystem holds.' },
   reserved_ram: { kind: 'string', default: '1GiB', env: ['UCLOUD_RESERVED_RAM'], doc: 'RAM kept for the host itself when capacity_ram is detected.' },
 } as const satisfies Record<string, KeySpec>;
 
@@ -178,6 +192,8 @@ export interface Config {
   capacityRam: string;
   capacityDisk: string;
   reservedRam: string;
+  /** The *_allocation_ratio keys: what a newly registered host gets. */
+  allocationRatio: { cpu: number; ram: number; disk: number };
 }
 
 export type ConfigSource = 'default' | 'file' | 'env' | 'flag';
@@ -277,6 +293,13 @@ function atLeastOne(key: ConfigKey, v: string): number {
   return n;
 }
 
+/** An allocation ratio: a decimal above 0 and at most 100 (the host record's bounds). */
+function toRatio(key: ConfigKey, v: string): number {
+  const n = parseRatio(v);
+  if (n === undefined) throw new UcloudError('INVALID_CONFIG', `${key} must be a number above 0 and at most 100, like 4.0 or 1.5, not "${v}"`);
+  return n;
+}
+
 function toSize(key: ConfigKey, v: string, min: number): number {
   let bytes: number;
   try {
@@ -371,5 +394,10 @@ function toConfig(raw: Record<ConfigKey, string>): Config {
     capacityRam: raw.capacity_ram,
     capacityDisk: raw.capacity_disk,
     reservedRam: raw.reserved_ram,
+    allocationRatio: {
+      cpu: toRatio('cpu_allocation_ratio', raw.cpu_allocation_ratio),
+      ram: toRatio('ram_allocation_ratio', raw.ram_allocation_ratio),
+      disk: toRatio('disk_allocation_ratio', raw.disk_allocation_ratio),
+    },
   };
 }

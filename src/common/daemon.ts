@@ -23,6 +23,10 @@ export interface DaemonContext {
  */
 export async function runDaemon(component: string, flags: DaemonFlags, checks: CheckName[], body: (ctx: DaemonContext) => Promise<() => Promise<void>>): Promise<void> {
   let log: Logger | undefined;
+  // From the first moment: `up` may die while this daemon is still starting
+  // (an agent re-attaching VMs), and then there is nothing to stop cleanly yet.
+  let onSupervisorGone: () => void = () => process.exit(0);
+  watchSupervisor(() => onSupervisorGone());
   try {
     const { config } = loadConfig({ ...(flags.config ? { file: flags.config } : {}), overrides: parseOverrides(flags.set ?? []) });
     log = createLogger({ component, logDir: config.logDir, level: config.logLevel });
@@ -51,6 +55,7 @@ export async function runDaemon(component: string, flags: DaemonFlags, checks: C
     };
     process.on('SIGINT', () => void shutdown('SIGINT'));
     process.on('SIGTERM', () => void shutdown('SIGTERM'));
+    onSupervisorGone = () => void shutdown('supervisor gone');
   } catch (err) {
     const e = toUcloudError(err);
     if (log) log.fatal({ err }, `${component} cannot start`);
@@ -58,3 +63,24 @@ export async function runDaemon(component: string, flags: DaemonFlags, checks: C
     process.exit(1);
   }
 }
+
+/**
+ * Under `ucloud up` a daemon's stdin is a pipe from `up` that is never written:
+ * it reaches end-of-file when `up` dies, however it dies (SIGKILL included, and
+ * also when `up` died before this process got here), so the daemon never
+ * outlives it. Node has no prctl(PR_SET_PDEATHSIG); this is the portable way.
+ */
+export function watchSupervisor(onGone: () => void): void {
+  if (process.env[SUPERVISED_ENV] !== '1') return;
+  // Not for grandchildren (console keepers, QEMU): their stdin is no such pipe, and they must outlive `up`.
+  delete process.env[SUPERVISED_ENV];
+  // stderr is a pipe that `up` reads: once it is gone every write fails with
+  // EPIPE, which must not turn a clean shutdown into an uncaught exception.
+  process.stderr.on('error', () => undefined);
+  process.stdin.on('end', onGone);
+  process.stdin.on('error', onGone);
+  process.stdin.resume();
+}
+
+/** Set by `ucloud up` in its children's environment: stdin is the supervisor's pipe. */
+export const SUPERVISED_ENV = 'UCLOUD_SUPERVISED';

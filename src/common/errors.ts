@@ -46,6 +46,7 @@ export const CATALOGUE = {
   VM_NAME_TAKEN: { class: 'conflict', hint: 'pick another name or delete the old VM' },
   USER_EXISTS: { class: 'conflict' },
   HOST_EXISTS: { class: 'conflict' },
+  UP_ALREADY_RUNNING: { class: 'conflict', hint: 'one `ucloud up` per state directory: stop the running one (Ctrl-C in its terminal, or `kill <pid>`), or give this one another state_dir' },
   IMAGE_EXISTS: { class: 'conflict' },
   IMAGE_NOT_READY: { class: 'conflict', hint: 'wait until `ucloud image show` says ready' },
   VM_BUSY: { class: 'conflict', hint: 'wait for the current operation to finish (`ucloud vm status`)' },
@@ -65,6 +66,7 @@ export const CATALOGUE = {
   COMMAND_FAILED: { class: 'internal' },
   COMMAND_TIMEOUT: { class: 'unavailable' },
   NO_CAPACITY: { class: 'conflict' },
+  CAPACITY_BELOW_BOOKED: { class: 'conflict', hint: 'a host\'s capacity × allocation ratio cannot go below what its VMs book: delete VMs on it first, or keep more (see `ucloud host list`)' },
   HOST_UIDS_EXHAUSTED: { class: 'unavailable', hint: 'widen qemu_uid_range on this host (each VM here takes one uid)' },
   // storage and images
   DISK_SHRINK_REFUSED: { class: 'invalid', hint: 'disks only grow; ask for a size larger than the current one' },

@@ -1,21 +1,36 @@
+import { allowedOf, DEFAULT_ALLOCATION_RATIO, RATIO_OF, ratioOf, sumResources, worsened, type Dimension } from '../common/capacity.js';
 import { UcloudError } from '../common/errors.js';
-import { nowIso, type Host, type HostAlive, type HostAllocation, type Resources } from '../model/index.js';
+import { formatSize } from '../common/units.js';
+import { nowIso, type AllocationRatio, type Host, type HostAlive, type HostAllocation, type Resources } from '../model/index.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store, Versioned } from '../store/store.js';
-import { sumResources } from '../scheduler/place.js';
 
 export interface HostView extends Host {
   alive: boolean;
   accel?: string;
   used: Resources;
+  /** What may be booked: floor(capacity × allocationRatio). */
+  allowed: Resources;
+  /** The ratios in force (1:1 for a record from before ratios: LEGACY_ALLOCATION_RATIO). */
+  allocationRatio: AllocationRatio;
   vms: number;
 }
 
-export class HostManager {
-  constructor(private readonly store: Store) {}
+/** A change to a host's capacity or ratios (`ucloud host set`); absent fields stay as they are. */
+export interface HostChange {
+  capacity?: Partial<Resources>;
+  allocationRatio?: Partial<AllocationRatio>;
+}
 
-  async add(name: string, address: string, capacity: Resources): Promise<Host> {
-    const host: Host = { name, address, capacity, createdAt: nowIso() };
+export class HostManager {
+  /** `allocationRatio`: written into hosts registered without their own (the *_allocation_ratio config keys). */
+  constructor(
+    private readonly store: Store,
+    private readonly opts: { allocationRatio?: AllocationRatio } = {},
+  ) {}
+
+  async add(name: string, address: string, capacity: Resources, allocationRatio?: Partial<AllocationRatio>): Promise<Host> {
+    const host: Host = { name, address, capacity, allocationRatio: { ...(this.opts.allocationRatio ?? DEFAULT_ALLOCATION_RATIO), ...allocationRatio }, createdAt: nowIso() };
     if (!(await this.store.create(Kinds.host, Keys.host(name), host))) {
       throw new UcloudError('HOST_EXISTS', `host "${name}" is already registered`);
     }
@@ -24,6 +39,39 @@ export class HostManager {
 
   async get(name: string): Promise<Host | undefined> {
     return (await this.store.get(Kinds.host, Keys.host(name)))?.value;
+  }
+
+  /**
+   * Changes capacity or ratios. Refused when it lowers what is allowed in a
+   * dimension below what is booked there; a host already over (ratios lowered,
+   * a record from an older ucloud) still takes changes that make no over
+   * dimension worse. One transaction that also requires the host's bookings
+   * unchanged since they were counted (and a booking compares the host record),
+   * so a placement racing this can never push the host over. The record gets the
+   * ratios in force written into it, so from then on it rules (`up` leaves it be).
+   * `when`: a condition on the current record, checked in that same
+   * compare-and-swap; when it says no, nothing is written and the result is undefined.
+   */
+  async set(name: string, change: HostChange): Promise<Host>;
+  async set(name: string, change: HostChange, when: (cur: Host) => boolean): Promise<Host | undefined>;
+  async set(name: string, change: HostChange, when?: (cur: Host) => boolean): Promise<Host | undefined> {
+    const key = Keys.host(name);
+    const allocKey = Keys.hostAlloc(name);
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const [host, alloc] = await Promise.all([this.store.get(Kinds.host, key), this.store.get(Kinds.hostAlloc, allocKey)]);
+      if (!host) throw new UcloudError('HOST_NOT_FOUND', `host "${name}" is not registered`);
+      const cur = host.value;
+      if (when && !when(cur)) return undefined;
+      const next: Host = { ...cur, capacity: { ...cur.capacity, ...change.capacity }, allocationRatio: { ...ratioOf(cur), ...change.allocationRatio } };
+      const used = usedBy(alloc?.value);
+      const over = worsened(used, allowedOf(cur), allowedOf(next));
+      if (over) throw belowBooked(name, over, used, next);
+      const t = this.store.txn().unchanged(host);
+      if (alloc) t.unchanged(alloc);
+      else t.absent(allocKey);
+      if (await t.put(Kinds.host, key, next).commit()) return next;
+    }
+    throw new UcloudError('CONFLICT', `host "${name}" kept changing; try again`);
   }
 
   /**
@@ -39,14 +87,16 @@ export class HostManager {
     const aliveBy = new Map(alive.items.map((a) => [a.value.name, a.value]));
     const allocBy = new Map(allocs.items.map((a) => [a.key, a]));
     const views = hosts.items
-      .map(({ value: h }) => {
+      .map(({ value: h }): HostView => {
         const a = aliveBy.get(h.name);
         const alloc = allocBy.get(Keys.hostAlloc(h.name))?.value;
         return {
           ...h,
+          allocationRatio: ratioOf(h),
           alive: Boolean(a),
           ...(a ? { accel: a.accel } : {}),
           used: usedBy(alloc),
+          allowed: allowedOf(h),
           vms: alloc ? Object.keys(alloc.vms).length : 0,
         };
       })
@@ -66,4 +116,15 @@ export class HostManager {
 
 export function usedBy(alloc: HostAllocation | undefined): Resources {
   return sumResources(Object.values(alloc?.vms ?? {}));
+}
+
+function belowBooked(name: string, d: Dimension, used: Resources, next: Host): UcloudError {
+  const show = (n: number) => (d === 'cpu' ? `${n} vCPU` : formatSize(n));
+  const allowed = allowedOf(next)[d];
+  const ratio = ratioOf(next)[RATIO_OF[d].ratio];
+  return new UcloudError(
+    'CAPACITY_BELOW_BOOKED',
+    `host "${name}" has ${show(used[d])} booked; the change would allow ${show(allowed)} (${d === 'cpu' ? next.capacity.cpu : formatSize(next.capacity[d])} × ${RATIO_OF[d].key} ${ratio})`,
+    { details: { dimension: d, booked: used[d], allowed, physical: next.capacity[d], ratio } },
+  );
 }

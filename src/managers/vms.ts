@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { UcloudError } from '../common/errors.js';
 import { slaacAddress } from '../metadata/eui64.js';
 import { nowIso, type HostAllocation, type Network, type Resources, type Vm, type VmDesired, type VmNic } from '../model/index.js';
-import { fits, sumResources } from '../scheduler/place.js';
+import { allowedOf, DIMENSIONS, overbooked, sumResources } from '../common/capacity.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store, Versioned } from '../store/store.js';
 
@@ -131,8 +131,11 @@ export class VmManager {
 
   /**
    * Books the VM on `host`: the VM record and the host's allocation change in one
-   * transaction that fails if either changed since it was read. False: someone
-   * else got there first; read again and re-plan.
+   * transaction that fails if either, or the host record, changed since it was
+   * read. The booking must fit the host's allowed capacity as counted from that
+   * very allocation and host record, so neither concurrent schedulers nor a
+   * racing `host set` can overbook it. False: someone else got there first, or
+   * it no longer fits; read again and re-plan.
    */
   async assign(vm: Versioned<Vm>, host: string, alloc: Versioned<HostAllocation> | undefined): Promise<boolean> {
     const allocKey = Keys.hostAlloc(host);
@@ -140,6 +143,11 @@ export class VmManager {
     delete next.reason;
     const booked: HostAllocation = { vms: { ...(alloc?.value.vms ?? {}), [vm.value.id]: resourcesOf(vm.value) } };
     const t = this.store.txn().unchanged(vm);
+    const hostRec = await this.store.get(Kinds.host, Keys.host(host));
+    if (hostRec) {
+      if (overbooked(sumResources(Object.values(booked.vms)), allowedOf(hostRec.value))) return false;
+      t.unchanged(hostRec);
+    } else t.absent(Keys.host(host)); // an unregistered host has no capacity to check (tests book on one)
     if (alloc) t.unchanged(alloc);
     else t.absent(allocKey);
     return t.put(Kinds.vm, vm.key, next).put(Kinds.hostAlloc, allocKey, booked).commit();
@@ -170,8 +178,9 @@ export class VmManager {
 
   /**
    * Changes a VM's size. Disks only grow; CPU and RAM only while it is stopped.
-   * A placed VM's booking changes in the same transaction and must still fit its
-   * host, so a resize can never overcommit.
+   * A placed VM's booking changes in the same transaction; one that grows in any
+   * dimension must still fit its host, so a resize can never overcommit, and one
+   * that grows in none always goes through.
    */
   async resize(id: string, change: { diskBytes?: number; cpu?: number; ramBytes?: number }): Promise<Vm> {
     for (let attempt = 0; attempt < 20; attempt++) {
@@ -191,10 +200,14 @@ export class VmManager {
         const [alloc, host] = await Promise.all([this.store.get(Kinds.hostAlloc, Keys.hostAlloc(cur.host)), this.store.get(Kinds.host, Keys.host(cur.host))]);
         const others = Object.entries(alloc?.value.vms ?? {}).filter(([k]) => k !== id).map(([, r]) => r);
         const want = resourcesOf(next);
-        const cap = host?.value.capacity;
-        if (cap && !fits(want, { name: cur.host, alive: true, capacity: cap, used: sumResources(others) })) {
+        // Only growth needs room: a shrink (or no change) is fine even on a host already over.
+        const had = resourcesOf(cur);
+        const grows = DIMENSIONS.some((d) => want[d] > had[d]);
+        if (host && grows && overbooked(sumResources([...others, want]), allowedOf(host.value))) {
           throw new UcloudError('NO_CAPACITY', `host ${cur.host} has no room for the new size`, { hint: 'free room on the host, or ask for less' });
         }
+        // The host record too: a `host set` lowering it meanwhile must not leave it overbooked.
+        if (host) t.unchanged(host);
         if (alloc) t.unchanged(alloc);
         else t.absent(Keys.hostAlloc(cur.host));
         t.put(Kinds.hostAlloc, Keys.hostAlloc(cur.host), { vms: { ...(alloc?.value.vms ?? {}), [id]: want } });

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Bytes, Name, Timestamp } from './common.js';
+import { Bytes, Name, SizeInput, Timestamp } from './common.js';
 
 export const Resources = Type.Object(
   { cpu: Type.Integer({ minimum: 0 }), ramBytes: Bytes, diskBytes: Bytes },
@@ -7,12 +7,40 @@ export const Resources = Type.Object(
 );
 export type Resources = Static<typeof Resources>;
 
-/** Registered by an admin (or `ucloud up`); the capacity the scheduler may hand out. */
+const Ratio = Type.Number({ exclusiveMinimum: 0, maximum: 100 });
+
+/** How far bookings may exceed the physical capacity, per dimension: allowed = floor(physical × ratio). */
+export const AllocationRatio = Type.Object({ cpu: Ratio, ram: Ratio, disk: Ratio }, { additionalProperties: false });
+export type AllocationRatio = Static<typeof AllocationRatio>;
+
+/**
+ * Registered by an admin (or `ucloud up`): the host's physical capacity and its
+ * allocation ratios (src/common/capacity.ts). Records written before ratios
+ * existed have none and count 1:1, as their capacity was meant.
+ */
 export const Host = Type.Object(
-  { name: Name, address: Type.String({ maxLength: 100 }), capacity: Resources, createdAt: Timestamp },
+  {
+    name: Name,
+    address: Type.String({ maxLength: 100 }),
+    capacity: Resources,
+    allocationRatio: Type.Optional(AllocationRatio),
+    createdAt: Timestamp,
+  },
   { additionalProperties: false },
 );
 export type Host = Static<typeof Host>;
+
+/** `PATCH /v1/hosts/:name`: what to change; at least one field. */
+export const HostSetRequest = Type.Object(
+  {
+    cpu: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096, description: 'physical cores' })),
+    ram: Type.Optional(SizeInput),
+    disk: Type.Optional(SizeInput),
+    allocationRatio: Type.Optional(Type.Object({ cpu: Type.Optional(Ratio), ram: Type.Optional(Ratio), disk: Type.Optional(Ratio) }, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+export type HostSetRequest = Static<typeof HostSetRequest>;
 
 /** Written on a lease by the running agent: it vanishes when the agent dies. */
 export const HostAlive = Type.Object(

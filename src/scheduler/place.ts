@@ -1,5 +1,6 @@
+import { allowedOf, DIMENSIONS, ratioOf, RATIO_OF, type Dimension } from '../common/capacity.js';
 import { formatSize } from '../common/units.js';
-import type { Resources } from '../model/host.js';
+import type { AllocationRatio, Resources } from '../model/host.js';
 
 // Placement is a pure function of a request and a snapshot, so it is unit-tested
 // without etcd and the loop that commits its plans stays small.
@@ -7,7 +8,10 @@ import type { Resources } from '../model/host.js';
 export interface HostSnapshot {
   name: string;
   alive: boolean;
+  /** Physical capacity; what may be booked is this × allocationRatio (src/common/capacity.ts). */
   capacity: Resources;
+  /** Absent: 1:1 (records from before ratios, LEGACY_ALLOCATION_RATIO). */
+  allocationRatio?: AllocationRatio | undefined;
   used: Resources;
 }
 
@@ -18,14 +22,10 @@ export interface PlacementRequest extends Resources {
 
 export type Plan = { host: string; score: number } | { host: null; reason: string };
 
-const DIMENSIONS = ['cpu', 'ramBytes', 'diskBytes'] as const;
-
+/** What is left to book: allowed less used (negative when a host is over). */
 export function free(h: HostSnapshot): Resources {
-  return {
-    cpu: h.capacity.cpu - h.used.cpu,
-    ramBytes: h.capacity.ramBytes - h.used.ramBytes,
-    diskBytes: h.capacity.diskBytes - h.used.diskBytes,
-  };
+  const a = allowedOf(h);
+  return { cpu: a.cpu - h.used.cpu, ramBytes: a.ramBytes - h.used.ramBytes, diskBytes: a.diskBytes - h.used.diskBytes };
 }
 
 export function fits(req: Resources, h: HostSnapshot): boolean {
@@ -35,12 +35,14 @@ export function fits(req: Resources, h: HostSnapshot): boolean {
 
 /**
  * Spreads load: the score is the smallest fraction of any resource left free
- * after placing the VM, so the host that stays least full wins. Ties go to the
- * name that sorts first, so two schedulers given the same snapshot agree.
+ * after placing the VM (of what is allowed), so the host that stays least full
+ * wins. Ties go to the name that sorts first, so two schedulers given the same
+ * snapshot agree.
  */
 export function score(req: Resources, h: HostSnapshot): number {
   const f = free(h);
-  return Math.min(...DIMENSIONS.map((d) => (h.capacity[d] === 0 ? 0 : (f[d] - req[d]) / h.capacity[d])));
+  const a = allowedOf(h);
+  return Math.min(...DIMENSIONS.map((d) => (a[d] === 0 ? 0 : (f[d] - req[d]) / a[d])));
 }
 
 export function place(req: PlacementRequest, hosts: readonly HostSnapshot[]): Plan {
@@ -58,23 +60,29 @@ export function place(req: PlacementRequest, hosts: readonly HostSnapshot[]): Pl
   return best!;
 }
 
-/** Says which resource is short, with the most any alive host has free. */
-function shortfall(req: Resources, hosts: readonly HostSnapshot[]): string {
-  const short: string[] = [];
-  const most = (d: (typeof DIMENSIONS)[number]) => Math.max(...hosts.map((h) => free(h)[d]));
-  if (hosts.every((h) => free(h).cpu < req.cpu)) short.push(`${req.cpu} vCPU (most free: ${most('cpu')})`);
-  if (hosts.every((h) => free(h).ramBytes < req.ramBytes)) short.push(`${formatSize(req.ramBytes)} RAM (most free: ${formatSize(Math.max(0, most('ramBytes')))})`);
-  if (hosts.every((h) => free(h).diskBytes < req.diskBytes)) short.push(`${formatSize(req.diskBytes)} disk (most free: ${formatSize(Math.max(0, most('diskBytes')))})`);
-  if (short.length === 0) return 'no single alive host has enough CPU, RAM and disk free at once';
-  return `no alive host has ${short.join(', ')}`;
+const amount = (d: Dimension, n: number): string => (d === 'cpu' ? String(n) : formatSize(n));
+const UNIT: Record<Dimension, string> = { cpu: 'vCPU', ramBytes: 'RAM', diskBytes: 'disk' };
+
+/**
+ * "0 of 8 allowed = 2 cores × cpu_allocation_ratio 4" for the host with the most
+ * free, so a pending VM says why the number is what it is; "0B of 2GiB" when
+ * that dimension is not overcommitted.
+ */
+function mostFree(d: Dimension, hosts: readonly HostSnapshot[]): string {
+  const best = [...hosts].sort((a, b) => free(b)[d] - free(a)[d] || a.name.localeCompare(b.name))[0]!;
+  const left = amount(d, Math.max(0, free(best)[d]));
+  const ratio = ratioOf(best)[RATIO_OF[d].ratio];
+  const physical = best.capacity[d];
+  const phys = d === 'cpu' ? `${physical} core${physical === 1 ? '' : 's'}` : formatSize(physical);
+  if (ratio === 1) return `${left} of ${phys}`;
+  return `${left} of ${amount(d, allowedOf(best)[d])} allowed = ${phys} × ${RATIO_OF[d].key} ${ratio}`;
 }
 
-export function sumResources(items: Iterable<Resources>): Resources {
-  const total = { cpu: 0, ramBytes: 0, diskBytes: 0 };
-  for (const r of items) {
-    total.cpu += r.cpu;
-    total.ramBytes += r.ramBytes;
-    total.diskBytes += r.diskBytes;
-  }
-  return total;
+/** Says which resource is short, with the most any alive host has free and how that is reckoned. */
+function shortfall(req: Resources, hosts: readonly HostSnapshot[]): string {
+  const short = DIMENSIONS.filter((d) => hosts.every((h) => free(h)[d] < req[d])).map(
+    (d) => `${amount(d, req[d])} ${UNIT[d]} free (most free: ${mostFree(d, hosts)})`,
+  );
+  if (short.length === 0) return 'no single alive host has enough CPU, RAM and disk free at once';
+  return `no alive host has ${short.join(', ')}`;
 }

@@ -21,7 +21,7 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
    * (an agent would remove a VM it thought deleted).
    */
   readonly unreadable = new Set<string>();
-  private watcher: Watcher | undefined;
+  private watcher: { watcher: Watcher; close(): void } | undefined;
   private stopped = false;
   private revision = '0';
 
@@ -50,7 +50,8 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
     this.stopped = true;
     const w = this.watcher;
     this.watcher = undefined;
-    await w?.cancel().catch(() => undefined);
+    // Closing its client ends the watch; a cancel could wait on a stream that never answers.
+    w?.close();
   }
 
   private async relist(): Promise<void> {
@@ -84,16 +85,13 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
   }
 
   private async watch(): Promise<void> {
-    const w = await this.store.ns
-      .watch()
-      .prefix(this.prefix)
-      .startRevision(String(BigInt(this.revision) + 1n))
-      .create();
+    const session = await this.store.watch(this.prefix, String(BigInt(this.revision) + 1n));
+    const w = session.watcher;
     if (this.stopped) {
-      await w.cancel();
+      session.close();
       return;
     }
-    this.watcher = w;
+    this.watcher = session;
     w.on('put', (kv) => {
       this.revision = kv.mod_revision;
       let item: Versioned<Static<S>>;
@@ -116,10 +114,10 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
       this.emit('change', key);
     });
     w.on('error', (err) => {
-      if (this.stopped || this.watcher !== w) return;
+      if (this.stopped || this.watcher !== session) return;
       this.log.warn({ err, prefix: this.prefix }, 'watch broke; re-listing');
       this.watcher = undefined;
-      void w.cancel().catch(() => undefined);
+      session.close();
       void this.relist();
     });
   }

@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, openSync, closeSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { get } from 'node:http';
 import { join, resolve } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { UcloudError } from '../common/errors.js';
+import { terminate } from '../common/proc.js';
 import type { EtcdCredentials } from './etcd-auth.js';
 
 export interface LocalEtcd {
@@ -17,6 +19,8 @@ export interface LocalEtcd {
 // etcd names a unix socket after the URL's host:port, relative to its working directory.
 const PEER_SOCKET = 'peer:0';
 const SETUP_SOCKET = 'setup:0';
+// Outside ucloud's key prefix: the random mark of the etcd process last started on this data dir.
+const INSTANCE_KEY = 'ucloud-local-etcd-instance';
 
 interface Spawned {
   process: ChildProcess;
@@ -62,12 +66,23 @@ export async function startLocalEtcd(opts: Opts): Promise<LocalEtcd> {
   // Whether auth is on can only be asked of a running etcd, and one without auth
   // serves anybody: so every start asks first on the root-only unix socket, and
   // the TCP port opens only once auth is known to be on.
-  await ensureAuth(dataDir, socketDir, logFile, opts.credentials, timeoutMs);
+  const instance = randomBytes(16).toString('hex');
+  await ensureAuth(dataDir, socketDir, logFile, opts.credentials, timeoutMs, instance);
   const etcd = await spawnEtcd(dataDir, socketDir, logFile, opts.url, timeoutMs);
-  const refusal = await tryCredentials(opts.url, opts.credentials);
-  if (refusal) {
+  // Another process on our port (an etcd left by a killed `ucloud up`, anyone's)
+  // answers /health as well as ours would, while ours died on "address in use":
+  // only the mark written through our own unix socket tells them apart (and
+  // reading it proves the credentials, checked there, work here too).
+  const found = await readInstanceMark(opts.url, opts.credentials);
+  if (found instanceof Error) {
     await etcd.stop();
-    throw authFailed(dataDir, refusal);
+    throw new UcloudError('ETCD_UNAVAILABLE', `the local etcd (data in ${dataDir}) is up but does not answer on ${opts.url}: ${found.message}`, { cause: found });
+  }
+  if (found !== instance || etcd.process.exitCode !== null) {
+    await etcd.stop();
+    throw new UcloudError('ETCD_UNAVAILABLE', `another etcd answers on ${opts.url}, not the one just started on ${dataDir}`, {
+      hint: `stop whatever listens on ${opts.url} (\`ss -ltnp\`), or set local_etcd_url to a free port`,
+    });
   }
   const stop = async () => {
     await etcd.stop();
@@ -101,28 +116,54 @@ function authFailed(dataDir: string, refusal: string): UcloudError {
  * only, and there checks the credentials; when auth is off (a new data dir, or
  * one from before auth) creates the root user with `credentials` and turns it on.
  */
-async function ensureAuth(dataDir: string, socketDir: string, logFile: string, credentials: EtcdCredentials, timeoutMs: number): Promise<void> {
+async function ensureAuth(dataDir: string, socketDir: string, logFile: string, credentials: EtcdCredentials, timeoutMs: number, instance: string): Promise<void> {
   const etcd = await spawnEtcd(dataDir, socketDir, logFile, `unix://${SETUP_SOCKET}`, timeoutMs);
   const setupUrl = `unix://${join(socketDir, SETUP_SOCKET)}`;
   const client = new Etcd3({ hosts: setupUrl, dialTimeout: 3000 });
   try {
     const refusal = await tryCredentials(setupUrl, credentials);
     if (refusal && refusal !== 'auth-off') throw authFailed(dataDir, refusal);
-    if (!refusal) return;
-    try {
-      await client.auth.userAdd({ name: credentials.username, password: credentials.password });
-    } catch (err) {
-      if (!/user name already exists/.test((err as Error).message)) throw err;
-      await client.auth.userChangePassword({ name: credentials.username, password: credentials.password });
-    }
-    await client.auth.userGrantRole({ user: credentials.username, role: 'root' });
-    await client.auth.authEnable();
+    if (refusal) await enableAuth(client, credentials);
+    await markInstance(setupUrl, credentials, instance);
   } catch (err) {
     if (err instanceof UcloudError) throw err;
-    throw new UcloudError('ETCD_UNAVAILABLE', `cannot turn on authentication in the local etcd (data in ${dataDir}): ${(err as Error).message}`, { cause: err });
+    throw new UcloudError('ETCD_UNAVAILABLE', `cannot set up the local etcd (data in ${dataDir}): ${(err as Error).message}`, { cause: err });
   } finally {
     client.close();
     await etcd.stop();
+  }
+}
+
+async function enableAuth(client: Etcd3, credentials: EtcdCredentials): Promise<void> {
+  try {
+    await client.auth.userAdd({ name: credentials.username, password: credentials.password });
+  } catch (err) {
+    if (!/user name already exists/.test((err as Error).message)) throw err;
+    await client.auth.userChangePassword({ name: credentials.username, password: credentials.password });
+  }
+  await client.auth.userGrantRole({ user: credentials.username, role: 'root' });
+  await client.auth.authEnable();
+}
+
+async function markInstance(url: string, credentials: EtcdCredentials, instance: string): Promise<void> {
+  const client = new Etcd3({ hosts: url, auth: credentials, dialTimeout: 3000 });
+  try {
+    await client.put(INSTANCE_KEY).value(instance);
+  } finally {
+    client.close();
+  }
+}
+
+/** The mark, null when absent; an error when the answer says "not this etcd" no more than a timeout would. */
+async function readInstanceMark(url: string, credentials: EtcdCredentials): Promise<string | null | Error> {
+  const client = new Etcd3({ hosts: url, auth: credentials, dialTimeout: 3000 });
+  try {
+    return await client.get(INSTANCE_KEY).string();
+  } catch (err) {
+    // Refused credentials, or no auth at all: not the etcd whose credentials were just checked on our own socket.
+    return /authentication failed|authentication is not enabled|invalid auth|user name|password/i.test((err as Error).message) ? null : (err as Error);
+  } finally {
+    client.close();
   }
 }
 
@@ -132,9 +173,11 @@ async function spawnEtcd(dataDir: string, socketDir: string, logFile: string, cl
   // etcd refuses to start on a socket file left by a killed etcd.
   for (const s of [PEER_SOCKET, SETUP_SOCKET]) rmSync(join(socketDir, s), { force: true });
   const logFd = openSync(logFile, 'a');
+  // A parent-death signal: etcd, which cannot watch a pipe, stops with whoever started it, even one killed by SIGKILL.
   const child = spawn(
-    'etcd',
+    'setpriv',
     [
+      '--pdeathsig', 'TERM', '--', 'etcd',
       '--name', 'ucloud',
       '--data-dir', dataDir,
       '--listen-client-urls', clientUrl,
@@ -155,21 +198,15 @@ async function spawnEtcd(dataDir: string, socketDir: string, logFile: string, cl
     { cwd: socketDir, stdio: ['ignore', logFd, logFd] },
   );
   closeSync(logFd);
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   let spawnError: Error | undefined;
   child.once('error', (e) => (spawnError = e));
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(t);
-    }
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) await terminate(child.pid, 5000);
     for (const s of [PEER_SOCKET, SETUP_SOCKET]) rmSync(join(socketDir, s), { force: true });
   };
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (spawnError) throw new UcloudError('PREFLIGHT_FAILED', `cannot start etcd: ${spawnError.message}`, { hint: 'apt-get install etcd-server' });
+    if (spawnError) throw new UcloudError('PREFLIGHT_FAILED', `cannot start etcd: ${spawnError.message}`, { hint: 'apt-get install etcd-server util-linux (etcd runs under setpriv)' });
     if (child.exitCode !== null) {
       throw new UcloudError('ETCD_UNAVAILABLE', `local etcd exited with code ${child.exitCode}; see ${logFile}`, { hint: `is another etcd already using ${clientUrl}?` });
     }

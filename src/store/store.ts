@@ -1,4 +1,4 @@
-import { Etcd3, type IKeyValue, type Lease, type Namespace } from 'etcd3';
+import { Etcd3, type IKeyValue, type Lease, type Namespace, type Watcher } from 'etcd3';
 import type { Static, TSchema } from 'typebox';
 import { Compile, type Validator } from 'typebox/compile';
 import { UcloudError } from '../common/errors.js';
@@ -135,6 +135,27 @@ export class Store {
 
   close(): void {
     this.client.close();
+  }
+
+  /**
+   * A watch on `prefix` from `startRevision`, on a connection of its own that
+   * `close` ends. etcd3 opens a watch stream with the auth token it holds at
+   * that moment and never renews it: once etcd restarts (a single member's
+   * tokens die with it) or the token expires, every watch created on that
+   * stream is canceled with "invalid auth token", and the first such cancel
+   * stalls its queue so later watches on it never start at all. A fresh
+   * client per watch authenticates anew and carries one watch, so a broken
+   * watch is replaced by closing its client and opening another.
+   */
+  async watch(prefix: string, startRevision: string): Promise<{ watcher: Watcher; close(): void }> {
+    const client = new Etcd3({ hosts: this.opts.endpoints, dialTimeout: 3000, ...(this.opts.auth ? { auth: this.opts.auth } : {}) });
+    try {
+      const watcher = await call(() => client.namespace(this.opts.prefix).watch().prefix(prefix).startRevision(startRevision).create());
+      return { watcher, close: () => client.close() };
+    } catch (err) {
+      client.close();
+      throw err;
+    }
   }
 
   /** One read, so a daemon fails at start (unreachable, no or wrong credentials) rather than at its first real call. */

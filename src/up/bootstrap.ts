@@ -2,6 +2,7 @@ import { mkdir, open, readFile, statfs, writeFile, rename, stat } from 'node:fs/
 import { availableParallelism, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Config } from '../common/config.js';
+import { UcloudError } from '../common/errors.js';
 import { run } from '../common/exec.js';
 import type { Logger } from '../common/logger.js';
 import { apiUrlFor, cliConfigPath, packageRoot } from '../common/paths.js';
@@ -10,6 +11,7 @@ import { HostManager } from '../managers/hosts.js';
 import { ImageManager } from '../managers/images.js';
 import { ensureUserFolder } from '../managers/user-folder.js';
 import { UserManager } from '../managers/users.js';
+import type { Host } from '../model/index.js';
 import * as qemuImg from '../storage/qemu-img.js';
 import type { Store } from '../store/store.js';
 
@@ -64,9 +66,18 @@ async function ensureAdminAndCliConfig(config: Config, store: Store, log: Logger
   log.info({ file }, 'CLI config written');
 }
 
+/**
+ * Registers this machine with its physical capacity and the configured
+ * allocation ratios, once; afterwards the record rules (`ucloud host set`), like
+ * nova's initial_*_allocation_ratio.
+ */
 async function ensureHost(config: Config, store: Store, log: Logger): Promise<void> {
-  const hosts = new HostManager(store);
-  if (await hosts.get(config.hostName)) return;
+  const hosts = new HostManager(store, { allocationRatio: config.allocationRatio });
+  const existing = await hosts.get(config.hostName);
+  if (existing) {
+    if (!existing.allocationRatio) await adoptConfiguredRatio(hosts, config, existing, log);
+    return;
+  }
   await mkdir(config.imagePath, { recursive: true });
   const fs = await statfs(config.imagePath);
   const capacity = {
@@ -75,7 +86,35 @@ async function ensureHost(config: Config, store: Store, log: Logger): Promise<vo
     diskBytes: config.capacityDisk ? parseSize(config.capacityDisk) : fs.blocks * fs.bsize,
   };
   await hosts.add(config.hostName, config.hostAddress, capacity);
-  log.info({ host: config.hostName, ...capacity }, 'host registered');
+  log.info({ host: config.hostName, ...capacity, allocationRatio: config.allocationRatio }, 'host registered');
+}
+
+/**
+ * A record `up` wrote before ratios existed counts 1:1, as its capacity.cpu was
+ * meant. When that number is the detected core count it was detected, not
+ * stated, so the configured ratios are what the operator gets on a new machine
+ * and are written in, once, through `host set`'s check. A stated capacity_cpu
+ * (the old way to overcommit) is already the vCPUs wanted: multiplying it again
+ * would overbook, so that record stays 1:1 and the log says how to change it.
+ */
+async function adoptConfiguredRatio(hosts: HostManager, config: Config, existing: Host, log: Logger): Promise<void> {
+  const name = config.hostName;
+  const cores = availableParallelism();
+  if (existing.capacity.cpu !== cores || config.capacityCpu !== 0) {
+    const hint = `ucloud host set ${name} --cpu ${cores} --cpu-ratio ${config.allocationRatio.cpu}`;
+    log.warn({ host: name, cpu: existing.capacity.cpu, cores, hint }, 'host recorded before allocation ratios with a stated CPU capacity keeps counting it 1:1 as vCPUs; to give it physical cores and a ratio, use `ucloud host set`');
+    return;
+  }
+  try {
+    // Checked again in the write itself: someone may have set the record meanwhile.
+    const unchanged = (h: Host) => !h.allocationRatio && h.capacity.cpu === existing.capacity.cpu;
+    const written = await hosts.set(name, { allocationRatio: config.allocationRatio }, unchanged);
+    if (written) log.info({ host: name, allocationRatio: written.allocationRatio }, 'host recorded before allocation ratios given the configured ones');
+  } catch (e) {
+    if (!(e instanceof UcloudError && e.code === 'CAPACITY_BELOW_BOOKED')) throw e;
+    const hint = `ucloud host set ${name} --cpu-ratio X --ram-ratio X --disk-ratio X`;
+    log.warn({ host: name, err: e.message, hint }, 'host recorded before allocation ratios kept at 1:1: the configured ratios would allow less than is booked on it');
+  }
 }
 
 /** Builds the tiny test guest from Debian packages once; later starts reuse the file. */

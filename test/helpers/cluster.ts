@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Lease } from 'etcd3';
 import { Client } from '../../src/client/client.js';
 import { ConsoleManager } from '../../src/managers/consoles.js';
 import { FileManager } from '../../src/managers/files.js';
@@ -13,6 +14,7 @@ import { NetworkManager } from '../../src/managers/networks.js';
 import { UserManager } from '../../src/managers/users.js';
 import { VmManager } from '../../src/managers/vms.js';
 import * as qemuImg from '../../src/storage/qemu-img.js';
+import { Keys, Kinds } from '../../src/store/keys.js';
 import { Store, type StoreOptions } from '../../src/store/store.js';
 import { startTestEtcd } from './etcd.js';
 import { freePort } from './ports.js';
@@ -56,6 +58,7 @@ export class TestCluster {
   private etcdOptions!: () => StoreOptions;
   private ownStore?: Store;
   daemons: Daemon[] = [];
+  private readonly hostLeases: Lease[] = [];
   adminToken = '';
   apiUrl = '';
 
@@ -160,6 +163,13 @@ export class TestCluster {
     return join(this.dir, 'files');
   }
 
+  /** Makes host `name` alive as its agent would (presence on a lease), with no agent running: only the scheduler then decides. */
+  async announceHost(name: string): Promise<void> {
+    const lease = this.store.lease(10_000);
+    this.hostLeases.push(lease);
+    await this.store.put(Kinds.hostAlive, Keys.hostAlive(name), { name, pid: 1, accel: 'tcg', since: new Date().toISOString() }, lease);
+  }
+
   /** Starts a daemon as a real process; `netns` runs it inside that network namespace (a host of its own). */
   spawn(name: 'api' | 'scheduler' | 'host' | 'up' | 'filescanner' | 'imagescanner' | 'metadata', env: NodeJS.ProcessEnv = {}, netns?: string): Daemon {
     const argv = [process.execPath, UCLOUD, name];
@@ -229,6 +239,7 @@ export class TestCluster {
   }
 
   async stop(): Promise<void> {
+    await Promise.all(this.hostLeases.map((l) => l.revoke().catch(() => undefined)));
     await Promise.all(this.daemons.map((d) => d.stop()));
     // QEMU and radvd outlive the agent by design: the test removes what it started (its paths are in our dir).
     for (const pid of this.pidsMentioning(this.dir)) process.kill(pid, 'SIGKILL');

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTail } from '../../src/host/console/log-ring.js';
 import { keeperPid, startKeeper, stopKeeper, type KeeperPaths } from '../../src/host/console/supervise.js';
-import { waitForExit } from '../../src/host/qemu/process.js';
+import { waitForExit } from '../../src/common/proc.js';
 import { until } from '../helpers/cluster.js';
 
 const MiB = 2 ** 20;

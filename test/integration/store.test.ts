@@ -73,9 +73,10 @@ describe('etcd store (real etcd)', () => {
     const changes: string[] = [];
     inf.on('change', (k) => changes.push(k));
     // Cut the watch, change things, and compact the history it would resume from.
-    const internals = inf as unknown as { watcher: { cancel(): Promise<void> }; revision: string; watch(): Promise<void> };
+    const internals = inf as unknown as { watcher: { watcher: { cancel(): Promise<void> }; close(): void }; revision: string; watch(): Promise<void> };
     const resumeFrom = internals.revision;
-    await internals.watcher.cancel();
+    await internals.watcher.watcher.cancel();
+    internals.watcher.close();
     await store.put(Kinds.user, Keys.user('carol'), user('carol'));
     await store.delete(Keys.user('ann'));
     const head = (await store.list(Kinds.user, 'user/')).revision;
@@ -134,8 +135,9 @@ describe('etcd store (real etcd)', () => {
       expect(inf.unreadable.has(Keys.user('ann'))).toBe(true);
 
       // A re-list (as after a compaction) keeps it too: a corrupt record is not a deleted one.
-      const internals = inf as unknown as { watcher: { cancel(): Promise<void> }; relist(): Promise<void> };
-      await internals.watcher.cancel();
+      const internals = inf as unknown as { watcher: { watcher: { cancel(): Promise<void> }; close(): void }; relist(): Promise<void> };
+      await internals.watcher.watcher.cancel();
+      internals.watcher.close();
       await internals.relist();
       expect(inf.get(Keys.user('ann'))).toEqual(ann);
 

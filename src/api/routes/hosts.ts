@@ -1,10 +1,11 @@
 import { Type } from 'typebox';
+import { UcloudError } from '../../common/errors.js';
 import { parseSizeInRange } from '../../common/units.js';
-import { ErrorResponse, Host, Name, Resources, SizeInput, Text } from '../../model/index.js';
+import { AllocationRatio, ErrorResponse, Host, HostSetRequest, Name, Resources, SizeInput, Text } from '../../model/index.js';
 import { requireAdmin } from '../auth.js';
 import type { Api, Managers } from '../context.js';
 
-// Hosts: an admin registers them; everyone may see them and what is free.
+// Hosts: an admin registers them and changes their capacity; everyone may see them and what is free.
 
 const HostAddRequest = Type.Object(
   {
@@ -13,28 +14,44 @@ const HostAddRequest = Type.Object(
     cpu: Type.Integer({ minimum: 1, maximum: 4096 }),
     ram: SizeInput,
     disk: SizeInput,
+    /** Absent (or partly): the API's *_allocation_ratio config. */
+    allocationRatio: Type.Optional(HostSetRequest.properties.allocationRatio),
   },
   { additionalProperties: false },
 );
 const HostView = Type.Object({
   ...Host.properties,
+  allocationRatio: AllocationRatio,
   alive: Type.Boolean(),
   accel: Type.Optional(Type.String()),
   used: Resources,
+  allowed: Resources,
   vms: Type.Integer(),
 });
-const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 409: ErrorResponse };
+const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
+const bytes = (v: string | number, field: string) => parseSizeInRange(v, field, 0, Number.MAX_SAFE_INTEGER);
 
 export function hostRoutes(api: Api, m: Managers): void {
   api.post('/v1/hosts', { schema: { body: HostAddRequest, response: { 201: Host, ...errors } } }, async (req, reply) => {
     requireAdmin(req);
     const b = req.body;
+    const capacity = { cpu: b.cpu, ramBytes: bytes(b.ram, 'ram'), diskBytes: bytes(b.disk, 'disk') };
+    return reply.status(201).send(await m.hosts.add(b.name, b.address ?? '::1', capacity, b.allocationRatio));
+  });
+
+  api.patch('/v1/hosts/:name', { schema: { params: Type.Object({ name: Name }), body: HostSetRequest, response: { 200: Host, ...errors } } }, async (req) => {
+    requireAdmin(req);
+    const b = req.body;
+    const ratio = b.allocationRatio ?? {};
+    if (b.cpu === undefined && b.ram === undefined && b.disk === undefined && Object.keys(ratio).length === 0) {
+      throw new UcloudError('VALIDATION_FAILED', 'nothing to change: give cpu, ram, disk or an allocationRatio (cpu, ram, disk)');
+    }
     const capacity = {
-      cpu: b.cpu,
-      ramBytes: parseSizeInRange(b.ram, 'ram', 0, Number.MAX_SAFE_INTEGER),
-      diskBytes: parseSizeInRange(b.disk, 'disk', 0, Number.MAX_SAFE_INTEGER),
+      ...(b.cpu !== undefined ? { cpu: b.cpu } : {}),
+      ...(b.ram !== undefined ? { ramBytes: bytes(b.ram, 'ram') } : {}),
+      ...(b.disk !== undefined ? { diskBytes: bytes(b.disk, 'disk') } : {}),
     };
-    return reply.status(201).send(await m.hosts.add(b.name, b.address ?? '::1', capacity));
+    return m.hosts.set(req.params.name, { capacity, ...(Object.keys(ratio).length ? { allocationRatio: ratio } : {}) });
   });
 
   api.get('/v1/hosts', { schema: { response: { 200: Type.Array(HostView), ...errors } } }, async () => m.hosts.list());

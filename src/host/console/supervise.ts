@@ -4,11 +4,11 @@
 // its command line (which names the VM's run directory).
 
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { UcloudError } from '../../common/errors.js';
 import { packageRoot } from '../../common/paths.js';
-import { readArgv, readStat, waitForExit } from '../qemu/process.js';
+import { readArgv, readLivePid, terminate, writePidFile } from '../../common/proc.js';
 
 export interface KeeperPaths {
   /** The VM's run directory. */
@@ -43,29 +43,17 @@ export async function startKeeper(p: KeeperPaths, capBytes: number): Promise<num
   } finally {
     closeSync(err);
   }
-  const stat = pid === undefined ? undefined : await readStat(pid);
-  if (pid === undefined || !stat || stat.gone) {
-    throw new UcloudError('COMMAND_FAILED', `the console keeper for ${p.dir} did not start`, { details: { errFile: p.errFile } });
-  }
-  const tmp = `${p.pidFile}.tmp`;
-  writeFileSync(tmp, `${pid} ${stat.startTime}\n`);
-  renameSync(tmp, p.pidFile);
-  return pid;
+  const started = pid === undefined ? Promise.reject(new Error('no pid')) : writePidFile(p.pidFile, pid);
+  await started.catch((err: unknown) => {
+    throw new UcloudError('COMMAND_FAILED', `the console keeper for ${p.dir} did not start`, { details: { errFile: p.errFile }, cause: err });
+  });
+  return pid!;
 }
 
 /** The pid of the VM's keeper when it is alive: same pid, same start time, our command line. */
 export async function keeperPid(p: Pick<KeeperPaths, 'dir' | 'pidFile'>): Promise<number | undefined> {
-  let text: string;
-  try {
-    text = readFileSync(p.pidFile, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const m = /^(\d+) (\d+)\s*$/.exec(text);
-  if (!m) return undefined;
-  const pid = Number(m[1]);
-  const stat = await readStat(pid);
-  if (!stat || stat.gone || stat.startTime !== m[2]) return undefined;
+  const pid = await readLivePid(p.pidFile);
+  if (pid === undefined) return undefined;
   const argv = readArgv(pid);
   const at = argv?.indexOf(KEEPER_COMMAND) ?? -1;
   if (at < 0 || argv![argv!.indexOf('--dir', at) + 1] !== p.dir) return undefined;
@@ -76,12 +64,5 @@ export async function keeperPid(p: Pick<KeeperPaths, 'dir' | 'pidFile'>): Promis
 export async function stopKeeper(p: Pick<KeeperPaths, 'dir' | 'pidFile'>): Promise<void> {
   const pid = await keeperPid(p);
   if (pid === undefined) return;
-  try {
-    process.kill(pid, 'SIGTERM');
-    if (await waitForExit(pid, 2000)) return;
-    process.kill(pid, 'SIGKILL');
-    await waitForExit(pid, 2000);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-  }
+  await terminate(pid, 2000);
 }

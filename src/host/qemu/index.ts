@@ -47,4 +47,5 @@ export {
   type QemuRunState,
   type StatusInfo,
 } from './qmp-commands.js';
-export { DEFAULT_QEMU_BINARY, isOurQemu, killQemu, launchQemu, readPidFile, waitForExit, type LaunchResult } from './process.js';
+export { DEFAULT_QEMU_BINARY, isOurQemu, killQemu, launchQemu, readPidFile, type LaunchResult } from './process.js';
+export { waitForExit } from '../../common/proc.js';

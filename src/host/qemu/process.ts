@@ -6,11 +6,10 @@
 // filter is installed, and that filter denies fork (`-sandbox spawn=deny`).
 
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { UcloudError } from '../../common/errors.js';
+import { readArgv, signal, waitForExit } from '../../common/proc.js';
 import { argvHasVmMarker } from './cmdline.js';
 import { QmpMonitor } from './qmp-monitor.js';
 
@@ -22,11 +21,6 @@ export interface LaunchResult {
   warnings: string;
 }
 
-// A /proc read costs microseconds. Polls start at 5 ms because QEMU usually
-// exits within a few ms of quit/SIGTERM, then back off to 25 ms, still well
-// under what a person or a migration cut-over notices.
-const EXIT_POLL_FIRST_MS = 5;
-const EXIT_POLL_MAX_MS = 25;
 // What is kept of QEMU's stderr while it starts: its errors are one line.
 const MAX_STDERR_BYTES = 64 * 1024;
 
@@ -130,27 +124,6 @@ export function isOurQemu(pid: number, vmId: string): boolean {
 }
 
 /**
- * Resolves true once `pid` has exited (zombies count as exited), false when
- * it is still running at the deadline. Linux has pidfd for this, but Node does
- * not expose it, so this polls /proc. The process's start time is recorded
- * first so that a new process reusing the pid is not mistaken for it.
- */
-export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const first = await readStat(pid);
-  if (!first || first.gone) return true;
-  const deadline = Date.now() + timeoutMs;
-  let interval = EXIT_POLL_FIRST_MS;
-  for (;;) {
-    const now = await readStat(pid);
-    if (!now || now.gone || now.startTime !== first.startTime) return true;
-    const left = deadline - Date.now();
-    if (left <= 0) return false;
-    await sleep(Math.min(interval, left));
-    interval = Math.min(interval * 2, EXIT_POLL_MAX_MS);
-  }
-}
-
-/**
  * Stops VM `vmId`'s QEMU: SIGTERM (QEMU exits cleanly, the guest is not asked),
  * then SIGKILL after `graceMs`. Returns false, touching nothing, when `pid` is
  * not that VM's QEMU; true once it is gone.
@@ -168,47 +141,6 @@ export async function killQemu(pid: number, vmId: string, opts: { graceMs?: numb
     hint: 'the process is probably stuck in disk I/O; check the storage backend',
     details: { pid, vmId },
   });
-}
-
-function signal(pid: number, sig: NodeJS.Signals): boolean {
-  try {
-    process.kill(pid, sig);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw err;
-  }
-}
-
-/** A process's argv from /proc; undefined when it is gone or a zombie. */
-export function readArgv(pid: number): string[] | undefined {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
-  let raw: Buffer;
-  try {
-    raw = readFileSync(`/proc/${pid}/cmdline`);
-  } catch {
-    return undefined;
-  }
-  // A zombie's cmdline is empty: it has exited, whatever its pid says.
-  if (raw.length === 0) return undefined;
-  const argv = raw.toString('utf8').split('\0');
-  if (argv[argv.length - 1] === '') argv.pop();
-  return argv;
-}
-
-/** State and start time (clock ticks since boot) of a process: together with the pid, its identity. */
-export async function readStat(pid: number): Promise<{ gone: boolean; startTime: string } | undefined> {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
-  let text: string;
-  try {
-    text = await readFile(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const state = fields[0] ?? '';
-  return { gone: state === 'Z' || state === 'X', startTime: fields[19] ?? '' };
 }
 
 function startFailed(binary: string, args: readonly string[], err: unknown, stderr: string, timeoutMs: number): UcloudError {
