@@ -5,8 +5,8 @@
 // previous instance started.
 
 import { readFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UcloudError } from './errors.js';
 
@@ -90,8 +90,8 @@ export async function writePidFile(path: string, pid: number): Promise<void> {
   const stat = await readStat(pid);
   const argv = readArgv(pid);
   if (!stat || stat.gone || !argv) throw new UcloudError('COMMAND_FAILED', `process ${pid} is not running`);
-  const tmp = `${path}.${process.pid}.tmp`;
-  await rm(tmp, { force: true });
+  // Unique per write: two writers of one pid file (a restart racing a reconcile) never share a temporary.
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   await writeFile(tmp, `${pid} ${stat.startTime} ${await bootId()} ${argvHash(argv)}\n`, { flag: 'wx', mode: 0o600 });
   await rename(tmp, path);
 }

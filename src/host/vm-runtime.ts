@@ -119,13 +119,26 @@ export class VmRuntime {
    * started (it outlives agents, like QEMU), or starts one. Returns its pid.
    */
   async ensureKeeper(id: string): Promise<number> {
-    const p = this.keeperPaths(id);
-    const pid = await keeperPid(p);
-    if (pid !== undefined) return pid;
-    const started = await startKeeper(p, this.cfg.consoleLogBytes);
-    this.log.info({ vm: id, pid: started }, 'console keeper started');
-    return started;
+    // Callers may overlap (a reconcile pass and a start): they share one check-and-start, never two keepers.
+    const inFlight = this.keeperChecks.get(id);
+    if (inFlight) return inFlight;
+    const check = (async () => {
+      const p = this.keeperPaths(id);
+      const pid = await keeperPid(p);
+      if (pid !== undefined) return pid;
+      const started = await startKeeper(p, this.cfg.consoleLogBytes);
+      this.log.info({ vm: id, pid: started }, 'console keeper started');
+      return started;
+    })();
+    this.keeperChecks.set(id, check);
+    try {
+      return await check;
+    } finally {
+      this.keeperChecks.delete(id);
+    }
   }
+
+  private readonly keeperChecks = new Map<string, Promise<number>>();
 
   /** Stops the VM's console keeper; its log stays (until the VM is deleted). */
   async stopKeeper(id: string): Promise<void> {

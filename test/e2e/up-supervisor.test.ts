@@ -111,7 +111,10 @@ describe('ucloud up supervises like a service manager', () => {
     const vm2 = await until('web2 placed and started', async () => {
       const v = await json<Vm>(['vm', 'status', created.name]);
       return v.status === 'running' && v;
-    }, 60_000);
+    }, 120_000).catch((err: Error) => {
+      // What the daemons said is the whole story of a failure here.
+      throw new Error(`${err.message}\nlast lines of up:\n${up.stderr().split('\n').slice(-60).join('\n')}`);
+    });
     expect(vm2.status).toBe('running');
     const after = procs();
     for (const p of before.filter((x) => x.name !== 'etcd')) expect(after.find((x) => x.name === p.name)?.pid).toBe(p.pid);
