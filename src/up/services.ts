@@ -2,14 +2,14 @@
 // Node process) and its local etcd.
 
 import { spawn } from 'node:child_process';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SUPERVISED_ENV } from '../common/daemon.js';
+import { tailLines } from '../common/file-tail.js';
 import { packageRoot } from '../common/paths.js';
 import { terminate } from '../common/proc.js';
 import { startLocalEtcd } from '../store/local-etcd.js';
-import type { Run, Service } from './supervisor.js';
+import type { ExitStatus, Run, Service } from './supervisor.js';
 
 const KEPT_LINES = 20;
 const DAEMON_STOP_GRACE_MS = 10_000;
@@ -39,7 +39,7 @@ export function processService(name: string, command: string, args: readonly str
       // Ended once its last words are read too (a crash report without them says
       // little), but not waiting on a grandchild that may hold its stderr open.
       const stderrDone = new Promise((r) => child.stderr!.once('close', r));
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal }))).then(async (e) => {
+      const exited = new Promise<ExitStatus>((r) => child.once('exit', (code, signal) => r({ code, signal }))).then(async (e) => {
         await Promise.race([stderrDone, sleep(LAST_WORDS_MS)]);
         return e;
       });
@@ -69,28 +69,15 @@ export function localEtcdService(opts: Parameters<typeof startLocalEtcd>[0] & { 
   return {
     name: 'etcd',
     stopLast: true,
-    lastLines: () => tail(opts.logFile, KEPT_LINES),
+    lastLines: () => tailLines(opts.logFile, KEPT_LINES),
     async start(): Promise<Run> {
       const etcd = await startLocalEtcd(opts);
       const p = etcd.process;
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => {
+      const exited = new Promise<ExitStatus>((r) => {
         if (p.exitCode !== null || p.signalCode !== null) r({ code: p.exitCode, signal: p.signalCode });
         else p.once('exit', (code, signal) => r({ code, signal }));
       });
       return { pid: p.pid!, exited, stop: () => etcd.stop() };
     },
   };
-}
-
-async function tail(file: string, lines: number): Promise<string[]> {
-  const fh = await open(file, 'r');
-  try {
-    const { size } = await fh.stat();
-    const len = Math.min(size, 64 * 1024);
-    const buf = Buffer.alloc(len);
-    await fh.read(buf, 0, len, size - len);
-    return buf.toString('utf8').split('\n').filter((l) => l.trim() !== '').slice(-lines);
-  } finally {
-    await fh.close();
-  }
 }

@@ -10,10 +10,15 @@ import type { Logger } from '../common/logger.js';
 import { readLivePid, terminate, writePidFile } from '../common/proc.js';
 import { assertPrivateDir } from './instance-lock.js';
 
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 export interface Run {
   pid: number;
   /** Settles when the process has ended. */
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  exited: Promise<ExitStatus>;
   stop(): Promise<void>;
 }
 

@@ -11,6 +11,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UcloudError } from '../../common/errors.js';
+import { tailLines } from '../../common/file-tail.js';
 import { checkResolvers } from '../../common/resolvers.js';
 import { checkIfname, checkVni, parsePrefix64 } from './addr.js';
 import { METADATA_LINK_LOCAL } from './bridge.js';
@@ -114,10 +115,6 @@ export async function radvdPid(runDir: string, vni: number): Promise<number | un
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function tail(path: string, lines = 8): Promise<string> {
-  return ((await readText(path)) ?? '').trim().split('\n').slice(-lines).join('\n');
-}
-
 export interface RadvdState {
   pid: number;
   /** True when radvd was (re)started by this call. */
@@ -148,7 +145,7 @@ export async function ensureRadvd(ip: Ip, opts: { runDir: string; vni: number } 
     await ip.exec('radvd', ['-C', paths.conf, '-p', paths.pid, '-m', 'logfile', '-l', paths.log], { timeoutMs: 10_000 });
   } catch (err) {
     throw new UcloudError('COMMAND_FAILED', `radvd for VNI ${opts.vni} did not start`, {
-      details: { log: await tail(paths.log), conf: paths.conf },
+      details: { log: (await tailLines(paths.log, 8)).join('\n'), conf: paths.conf },
       cause: err,
     });
   }
@@ -159,7 +156,7 @@ export async function ensureRadvd(ip: Ip, opts: { runDir: string; vni: number } 
     await sleep(50);
   }
   throw new UcloudError('COMMAND_FAILED', `radvd for VNI ${opts.vni} exited right after starting`, {
-    details: { log: await tail(paths.log), conf: paths.conf },
+    details: { log: (await tailLines(paths.log, 8)).join('\n'), conf: paths.conf },
   });
 }
 
