@@ -1,4 +1,5 @@
-import { Etcd3, type IKeyValue, type Lease, type Namespace, type Watcher } from 'etcd3';
+import { circuitBreaker, ConsecutiveBreaker, handleWhen, retry } from 'cockatiel';
+import { Etcd3, GRPCResourceExhastedError, GRPCUnavailableError, isRecoverableError, Range, type IKeyValue, type Lease, type Namespace, type Watcher } from 'etcd3';
 import type { Static, TSchema } from 'typebox';
 import { Compile, type Validator } from 'typebox/compile';
 import { UcloudError } from '../common/errors.js';
@@ -120,6 +121,30 @@ export interface StoreOptions {
   auth?: { username: string; password: string };
 }
 
+/** Records per range read in `list`: far below the client's 4 MiB answer limit even for 16 KiB records. */
+const LIST_PAGE = 256;
+
+/**
+ * A client whose circuit breaker opens only when etcd cannot be reached. By
+ * default etcd3 counts every "recoverable" failure, an oversized answer
+ * (RESOURCE_EXHAUSTED) and a timed-out call included, and after three of them
+ * fails every call for 5 s: one bad request took the whole API down with it.
+ */
+function newClient(opts: StoreOptions): Etcd3 {
+  const unreachable = handleWhen((err) => err instanceof GRPCUnavailableError);
+  // Retried (on another endpoint when there are several): what may pass; never an answer too large, which would only repeat.
+  const transient = handleWhen((err) => isRecoverableError(err) && !(err instanceof GRPCResourceExhastedError));
+  return new Etcd3({
+    hosts: opts.endpoints,
+    dialTimeout: 3000,
+    ...(opts.auth ? { auth: opts.auth } : {}),
+    faultHandling: {
+      host: () => circuitBreaker(unreachable, { halfOpenAfter: 5000, breaker: new ConsecutiveBreaker(3) }),
+      global: retry(transient, { maxAttempts: 3 }),
+    },
+  });
+}
+
 /** How many skipped (key, revision) pairs are remembered, so a bad record is logged once, not on every list. */
 const REPORTED_MAX = 10_000;
 
@@ -129,7 +154,7 @@ export class Store {
   readonly ns: Namespace;
 
   constructor(readonly opts: StoreOptions) {
-    this.client = new Etcd3({ hosts: opts.endpoints, dialTimeout: 3000, ...(opts.auth ? { auth: opts.auth } : {}) });
+    this.client = newClient(opts);
     this.ns = this.client.namespace(opts.prefix);
   }
 
@@ -148,7 +173,7 @@ export class Store {
    * watch is replaced by closing its client and opening another.
    */
   async watch(prefix: string, startRevision: string): Promise<{ watcher: Watcher; close(): void }> {
-    const client = new Etcd3({ hosts: this.opts.endpoints, dialTimeout: 3000, ...(this.opts.auth ? { auth: this.opts.auth } : {}) });
+    const client = newClient(this.opts);
     try {
       const watcher = await call(() => client.namespace(this.opts.prefix).watch().prefix(prefix).startRevision(startRevision).create());
       return { watcher, close: () => client.close() };
@@ -196,18 +221,45 @@ export class Store {
    * scheduler or an agent. It is logged once per key and revision.
    */
   async list<S extends TSchema>(kind: RecordKind<S>, prefix: string): Promise<{ items: Versioned<Static<S>>[]; revision: string; skipped: string[] }> {
-    const res = await call(() => this.ns.getAll().prefix(prefix).exec());
-    const items: Versioned<Static<S>>[] = [];
-    const skipped: string[] = [];
-    for (const kv of res.kvs) {
+    for (let attempt = 1; ; attempt++) {
       try {
-        items.push(this.parse(kind, kv));
+        return await this.listPaged(kind, prefix);
       } catch (err) {
-        skipped.push(this.relativeKey(kv.key));
-        this.reportSkipped(kv, err);
+        // A compaction between two pages: read the whole prefix again at a newer revision.
+        if (attempt >= 3 || !/required revision has been compacted/.test((err as Error).message)) throw err;
       }
     }
-    return { items, revision: res.header.revision, skipped };
+  }
+
+  /**
+   * A prefix in pages of LIST_PAGE records, every page read at the first one's
+   * revision, so the whole is one consistent snapshot however large the prefix
+   * grows: one range over all of it would outgrow the client's 4 MiB answer
+   * limit at a few thousand VMs.
+   */
+  private async listPaged<S extends TSchema>(kind: RecordKind<S>, prefix: string): Promise<{ items: Versioned<Static<S>>[]; revision: string; skipped: string[] }> {
+    const items: Versioned<Static<S>>[] = [];
+    const skipped: string[] = [];
+    const end = Range.prefix(prefix).end;
+    let start = Buffer.from(prefix);
+    let revision: string | undefined;
+    for (;;) {
+      const range = this.ns.getAll().inRange(new Range(start, end)).limit(LIST_PAGE);
+      if (revision !== undefined) range.revision(revision);
+      const res = await call(() => range.exec());
+      revision ??= res.header.revision;
+      for (const kv of res.kvs) {
+        try {
+          items.push(this.parse(kind, kv));
+        } catch (err) {
+          skipped.push(this.relativeKey(kv.key));
+          this.reportSkipped(kv, err);
+        }
+      }
+      const last = res.kvs[res.kvs.length - 1];
+      if (!res.more || !last) return { items, revision, skipped };
+      start = Buffer.concat([last.key, Buffer.from([0])]);
+    }
   }
 
   private readonly reported = new Set<string>();
