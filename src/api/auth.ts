@@ -1,15 +1,30 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { UcloudError } from '../common/errors.js';
 import type { UserManager } from '../managers/users.js';
 
-/** Every route but /v1/health needs `Authorization: Bearer <token>`. */
+/**
+ * Every route but /v1/health needs `Authorization: Bearer <token>`. A token
+ * the cache knows is checked without a promise (most requests); any other
+ * goes to etcd.
+ */
 export function authenticate(users: UserManager) {
-  return async (req: FastifyRequest): Promise<void> => {
-    if (req.routeOptions.config && (req.routeOptions.config as { public?: boolean }).public) return;
+  return (req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    if (req.routeOptions.config && (req.routeOptions.config as { public?: boolean }).public) return done();
     const header = req.headers.authorization;
     const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    if (!m) throw new UcloudError('UNAUTHENTICATED', 'this request needs a bearer token');
-    req.user = await users.authenticate(m[1]!);
+    if (!m) return done(new UcloudError('UNAUTHENTICATED', 'this request needs a bearer token'));
+    const cached = users.authenticateCached(m[1]!);
+    if (cached) {
+      req.user = cached;
+      return done();
+    }
+    users.authenticate(m[1]!).then(
+      (user) => {
+        req.user = user;
+        done();
+      },
+      (err: Error) => done(err),
+    );
   };
 }
 

@@ -10,8 +10,12 @@ import type { FileUploads } from '../managers/uploads.js';
 import type { UserManager } from '../managers/users.js';
 import type { VmManager } from '../managers/vms.js';
 import type { User } from '../model/index.js';
+import type { Store } from '../store/store.js';
+import type { WriteLog } from '../store/write-log.js';
 
 export interface Managers {
+  /** The API's read caches (VmCache) list and watch through it. */
+  store: Store;
   users: UserManager;
   vms: VmManager;
   hosts: HostManager;
@@ -29,5 +33,7 @@ export type Api = FastifyInstance<RawServerDefault, RawRequestDefaultExpression,
 declare module 'fastify' {
   interface FastifyRequest {
     user: User;
+    /** What this request wrote to etcd: its answer waits until the caches show it. */
+    writeLog: WriteLog;
   }
 }

@@ -1,9 +1,13 @@
 import Fastify, { LogController } from 'fastify';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from '../common/logger.js';
+import type { TokenCache } from '../managers/token-cache.js';
+import { VmCache } from '../managers/vm-cache.js';
+import { newWriteLog, runWithWriteLog } from '../store/write-log.js';
 import { authenticate } from './auth.js';
 import type { Api, Managers } from './context.js';
 import { errorHandler, notFoundHandler } from './errors.js';
+import { waitForWrites } from './read-your-writes.js';
 import { fileRoutes } from './routes/files.js';
 import { hostRoutes } from './routes/hosts.js';
 import { imageStoreRoutes } from './routes/image-stores.js';
@@ -13,6 +17,9 @@ import { imageRoutes } from './routes/images.js';
 import { userRoutes } from './routes/users.js';
 import { vmRoutes } from './routes/vms.js';
 
+/** Methods whose requests carry a body, and so get a deadline for it. */
+const HAS_BODY = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
 /** Slow-loris bound: any socket idle this long is closed (a request body's own deadline is api_body_timeout). */
 const CONNECTION_IDLE_MS = 120_000;
 
@@ -20,7 +27,8 @@ const CONNECTION_IDLE_MS = 120_000;
  * The REST API: authenticates, validates (unknown fields are errors), authorizes
  * and records intent through the managers. It never touches QEMU or the kernel.
  */
-export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: number } = {}): Api {
+/** `tokens`: the cache `m.users` authenticates from, started and stopped with the server. */
+export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: number; tokens?: TokenCache } = {}): Api {
   const bodyTimeoutMs = opts.bodyTimeoutMs ?? 30_000;
   // Long path parameters reach the schema (a 400 naming the parameter) instead of missing every route.
   // A URL Fastify cannot even decode (a stray "%") answers through the same error handler, with a code.
@@ -40,21 +48,55 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
   api.setErrorHandler(errorHandler);
   api.setNotFoundHandler(notFoundHandler);
   api.decorateRequest('user', null as never);
-  api.addHook('onRequest', async (req, reply) => {
-    if (req.raw.complete || (req.routeOptions.config as { streamsBody?: boolean } | undefined)?.streamsBody) return;
+  api.decorateRequest('writeLog', null as never);
+  // VMs and hosts are read from watch-fed caches (started with the server, stopped with it).
+  const cache = new VmCache(m.store, log);
+  const caches = [...cache.informers, ...(opts.tokens?.informers ?? [])];
+  api.addHook('onReady', async () => {
+    cache.start();
+    // Not awaited: it retries until etcd answers; until then a token check reads etcd.
+    void opts.tokens?.start();
+    await cache.ready().catch(() => log.warn('api caches not listed yet; reads wait for them'));
+  });
+  api.addHook('onClose', async () => {
+    await Promise.all([cache.stop(), opts.tokens?.stop()]);
+  });
+  // Hooks on the read path are callback-style and return at once for a GET: each
+  // async hook costs promises per request, and lists and shows are most requests.
+  api.addHook('onRequest', (req, reply, done) => {
+    if (!HAS_BODY.has(req.method) || req.raw.complete || (req.routeOptions.config as { streamsBody?: boolean } | undefined)?.streamsBody) return done();
     const t = setTimeout(() => {
       if (!req.raw.complete) req.raw.socket.destroy();
     }, bodyTimeoutMs);
     t.unref();
     reply.raw.once('close', () => clearTimeout(t));
+    done();
   });
   api.addHook('onRequest', authenticate(m.users));
-  api.addHook('onResponse', async (req, reply) => {
-    req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  // Read-your-writes: the handler runs with a write log (the Store records each
+  // commit in it), and the answer to a request that wrote waits until the
+  // caches holding those keys have applied it, so the same client's next read
+  // through this API sees its write. Entered here, after the body is read, so
+  // the handler's whole async chain carries it.
+  api.addHook('preHandler', (req, _reply, done) => {
+    if (req.method === 'GET' || req.method === 'HEAD') return done();
+    req.writeLog = newWriteLog();
+    runWithWriteLog(req.writeLog, done);
+  });
+  api.addHook('onSend', (req, _reply, payload, done) => {
+    if (!req.writeLog || req.writeLog.keys.size === 0) return done(null, payload);
+    waitForWrites(caches, req.writeLog, log).then(
+      () => done(null, payload),
+      (err: Error) => done(err),
+    );
+  });
+  api.addHook('onResponse', (req, reply, done) => {
+    if (log.isLevelEnabled('debug')) req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    done();
   });
   api.get('/v1/health', { config: { public: true } }, async () => ({ ok: true }));
-  vmRoutes(api, m);
-  hostRoutes(api, m);
+  vmRoutes(api, m, cache);
+  hostRoutes(api, m, cache);
   imageRoutes(api, m);
   imageStoreRoutes(api, m);
   fileRoutes(api, m);

@@ -9,6 +9,7 @@ import { checkUploadName } from '../managers/user-folder.js';
 import type { UploadedFile, UserFile } from '../model/index.js';
 import { cliContext } from './context.js';
 import { note, printList, printObject, type Column } from './output.js';
+import { listed, pageOptions, type PageFlags } from './pages.js';
 import { Progress } from './progress.js';
 import { waitForFile } from './wait.js';
 
@@ -37,12 +38,10 @@ async function* readAll(fh: FileHandle, size: number, onBytes: (done: number) =>
 
 export function fileCommand(): Command {
   const cmd = new Command('file').description('your files: what you put in your folder under files_path');
-  cmd.command('list')
-    .description('list your files with their size and sha512')
-    .action(async (_o: unknown, c: Command) => {
-      const { client, output } = cliContext(c);
-      printList(await client.files.list(), COLUMNS, output);
-    });
+  pageOptions(cmd.command('list').description('list your files with their size and sha512')).action(async (o: PageFlags, c: Command) => {
+    const { client, output } = cliContext(c);
+    printList(await listed(o, client.files), COLUMNS, output);
+  });
 
   cmd.command('delete <name>')
     .description('delete a file from your folder (images made from it are copies and stay; its record goes at the next filescanner pass)')

@@ -8,6 +8,7 @@ import { formatSize } from '../common/units.js';
 import { cliContext, wholeNumber } from './context.js';
 import { daemonOptions } from './daemon-options.js';
 import { printList, printObject, type Column } from './output.js';
+import { listed, pageOptions, type PageFlags } from './pages.js';
 
 // used/allowed (physical): allowed is physical × the host's allocation ratio.
 const COLUMNS: Column<HostView>[] = [
@@ -109,12 +110,10 @@ export function hostCommand(): Command {
       printObject(h, output);
     });
 
-  host.command('list')
-    .description('list hosts, whether their agent is alive, and what is booked on them: used/allowed (physical), allowed = physical × ratio')
-    .action(async (_o: unknown, cmd: Command) => {
-      const { client, output } = cliContext(cmd);
-      printList(await client.hosts.list(), COLUMNS, output);
-    });
+  pageOptions(host.command('list').description('list hosts, whether their agent is alive, and what is booked on them: used/allowed (physical), allowed = physical × ratio')).action(async (o: PageFlags, cmd: Command) => {
+    const { client, output } = cliContext(cmd);
+    printList(await listed(o, client.hosts), COLUMNS, output);
+  });
 
   return host;
 }

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import type { ImageStore } from '../model/index.js';
 import { cliContext } from './context.js';
 import { printList, printObject, type Column } from './output.js';
+import { listed, pageOptions, type PageFlags } from './pages.js';
 
 const COLUMNS: Column<ImageStore>[] = [
   { header: 'NAME', get: (s) => s.name },
@@ -30,11 +31,9 @@ export function imageStoreCommand(): Command {
       if (o.user) settings.user = o.user;
       printObject(await client.imageStores.create({ name, driver: o.driver, settings }), output);
     });
-  cmd.command('list')
-    .description('list image stores')
-    .action(async (_o: unknown, c: Command) => {
-      const { client, output } = cliContext(c);
-      printList(await client.imageStores.list(), COLUMNS, output);
-    });
+  pageOptions(cmd.command('list').description('list image stores')).action(async (o: PageFlags, c: Command) => {
+    const { client, output } = cliContext(c);
+    printList(await listed(o, client.imageStores), COLUMNS, output);
+  });
   return cmd;
 }

@@ -3,6 +3,7 @@ import { formatSize, parseDuration } from '../common/units.js';
 import type { Image } from '../model/index.js';
 import { cliContext } from './context.js';
 import { note, printList, printObject, type Column } from './output.js';
+import { listed, pageOptions, type PageFlags } from './pages.js';
 import { waitForImage } from './wait.js';
 
 const COLUMNS: Column<Image>[] = [
@@ -33,12 +34,10 @@ function fields(i: Image): [string, string | number | undefined][] {
 export function imageCommand(): Command {
   const image = new Command('image').description('OS images VMs are made from');
 
-  image.command('list')
-    .description('list the images you can use (yours and the public ones)')
-    .action(async (_o: unknown, cmd: Command) => {
-      const { client, output } = cliContext(cmd);
-      printList(await client.images.list(), COLUMNS, output);
-    });
+  pageOptions(image.command('list').description('list the images you can use (yours and the public ones)')).action(async (o: PageFlags, cmd: Command) => {
+    const { client, output } = cliContext(cmd);
+    printList(await listed(o, client.images), COLUMNS, output);
+  });
 
   image.command('show <image>')
     .description('show an image: "name" (yours, else an admin\'s public one) or "owner/name"; status, import progress, size, source file')

@@ -4,6 +4,7 @@ import { UcloudError } from '../common/errors.js';
 import type { SshKey } from '../model/index.js';
 import { cliContext } from './context.js';
 import { note, printList, printObject, type Column } from './output.js';
+import { listed, pageOptions, type PageFlags } from './pages.js';
 
 const COLUMNS: Column<SshKey>[] = [
   { header: 'NAME', get: (k) => k.name },
@@ -38,12 +39,10 @@ export function keyCommand(): Command {
       const k = await client.keys.add(name, text.trim());
       printObject(k, output, fields(k));
     });
-  key.command('list')
-    .description('list your keys with their fingerprints')
-    .action(async (_o: unknown, cmd: Command) => {
-      const { client, output } = cliContext(cmd);
-      printList(await client.keys.list(), COLUMNS, output);
-    });
+  pageOptions(key.command('list').description('list your keys with their fingerprints')).action(async (o: PageFlags, cmd: Command) => {
+    const { client, output } = cliContext(cmd);
+    printList(await listed(o, client.keys), COLUMNS, output);
+  });
   key.command('show <name>')
     .description('show a key')
     .action(async (name: string, _o: unknown, cmd: Command) => {

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import type { Network } from '../model/index.js';
 import { cliContext } from './context.js';
 import { note, printList, printObject, type Column } from './output.js';
+import { listed, pageOptions, type PageFlags } from './pages.js';
 
 const COLUMNS: Column<Network>[] = [
   { header: 'NAME', get: (n) => n.name },
@@ -26,12 +27,10 @@ export function networkCommand(): Command {
       const n = await client.networks.create(name, o.dns ? { resolvers: o.dns } : {});
       printObject(n, output, [['name', n.name], ['prefix', n.prefix], ['vni', n.vni], ['dns', dns(n)]]);
     });
-  net.command('list')
-    .description('list your networks')
-    .action(async (_o: unknown, cmd: Command) => {
-      const { client, output } = cliContext(cmd);
-      printList(await client.networks.list(), COLUMNS, output);
-    });
+  pageOptions(net.command('list').description('list your networks')).action(async (o: PageFlags, cmd: Command) => {
+    const { client, output } = cliContext(cmd);
+    printList(await listed(o, client.networks), COLUMNS, output);
+  });
   net.command('show <name>')
     .description('show a network')
     .action(async (name: string, _o: unknown, cmd: Command) => {

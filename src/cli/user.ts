@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import type { User } from '../model/index.js';
 import { cliContext } from './context.js';
 import { note, printList, printObject, type Column } from './output.js';
+import { listed, pageOptions, type PageFlags } from './pages.js';
 
 const COLUMNS: Column<User>[] = [
   { header: 'NAME', get: (u) => u.name },
@@ -23,12 +24,10 @@ export function userCommand(): Command {
         process.stdout.write(`${res.token}\n`);
       } else printObject(res, output);
     });
-  user.command('list')
-    .description('list users')
-    .action(async (_o: unknown, cmd: Command) => {
-      const { client, output } = cliContext(cmd);
-      printList(await client.users.list(), COLUMNS, output);
-    });
+  pageOptions(user.command('list').description('list users')).action(async (o: PageFlags, cmd: Command) => {
+    const { client, output } = cliContext(cmd);
+    printList(await listed(o, client.users), COLUMNS, output);
+  });
   user.command('whoami')
     .description('the user your token belongs to')
     .action(async (_o: unknown, cmd: Command) => {

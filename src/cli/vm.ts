@@ -6,6 +6,7 @@ import { MAX_USER_DATA_BYTES, userDataFromBytes } from '../common/user-data.js';
 import type { Vm } from '../model/index.js';
 import { cliContext, wholeNumber } from './context.js';
 import { note, printList, printObject, safeText, type Column } from './output.js';
+import { listed, pageOptions, type PageFlags } from './pages.js';
 import { waitForVm } from './wait.js';
 
 /** "owner/name" of the VM's image ("store/name" for VMs made before image names were per owner). */
@@ -99,12 +100,11 @@ export function vmCommand(): Command {
       printObject(v, output, statusFields(v));
     });
 
-  vm.command('list')
-    .description('list your VMs')
-    .option('--all', 'admins: every user\'s VMs')
-    .action(async (o: { all?: boolean }, cmd: Command) => {
+  pageOptions(vm.command('list').description('list your VMs, by owner then name').option('--all', 'admins: every user\'s VMs'))
+    .addHelpText('after', '\nExamples:\n  ucloud vm list\n  ucloud vm list --limit 100                 # one page; stderr names the cursor of the next\n  ucloud vm list --limit 100 --cursor <that cursor>')
+    .action(async (o: PageFlags & { all?: boolean }, cmd: Command) => {
       const { client, output } = cliContext(cmd);
-      printList(await client.vms.list(o.all), COLUMNS, output);
+      printList(await listed(o, { list: () => client.vms.list(o.all), page: (p) => client.vms.page({ ...p, ...(o.all ? { all: true } : {}) }) }), COLUMNS, output);
     });
 
   for (const verb of ['show', 'status'] as const) {

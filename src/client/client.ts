@@ -1,5 +1,6 @@
 import type { Static } from 'typebox';
 import { isErrorCode, UcloudError } from '../common/errors.js';
+import { LIST_LIMITS, type PageOf } from '../model/common.js';
 import type { AllocationRatio, ConsoleLog, Host, HostSetRequest, Image, ImageStore, Network, Resources, Role, SshKey, UploadedFile, User, UserFile, Vm, VmCreateRequest, VmResizeRequest } from '../model/index.js';
 
 export interface HostView extends Host {
@@ -10,6 +11,21 @@ export interface HostView extends Host {
   allowed: Resources;
   allocationRatio: AllocationRatio;
   vms: number;
+}
+
+/** One page of a list: at most `limit` items (the server's default when absent), after `cursor` (a previous page's `next`). */
+export interface PageParams {
+  limit?: number;
+  cursor?: string;
+}
+
+type Query = { [k: string]: string | number | boolean | undefined };
+
+function withQuery(path: string, q: Query): string {
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== false) qs.set(k, String(v));
+  const s = qs.toString();
+  return s ? `${path}?${s}` : path;
 }
 
 /** The typed API client used by the CLI and the tests; errors come back as the server's UcloudError. */
@@ -32,6 +48,23 @@ export class Client {
       throw new UcloudError('API_UNREACHABLE', `cannot reach the ucloud API at ${this.opts.url}`, { cause: err });
     }
     return this.answer<T>(res);
+  }
+
+  /** One page of the list at `path`. */
+  private page<T>(path: string, p: PageParams & { all?: boolean } = {}): Promise<PageOf<T>> {
+    return this.request<PageOf<T>>('GET', withQuery(path, { ...p }));
+  }
+
+  /** Every item of the list at `path`, following `next` page by page (the largest pages). */
+  private async all<T>(path: string, q: Query = {}): Promise<T[]> {
+    const out: T[] = [];
+    let cursor: string | undefined;
+    do {
+      const p = await this.page<T>(path, { ...q, limit: LIST_LIMITS.max, cursor });
+      out.push(...p.items);
+      cursor = p.next;
+    } while (cursor !== undefined);
+    return out;
   }
 
   private async answer<T>(res: Response): Promise<T> {
@@ -73,7 +106,9 @@ export class Client {
 
   readonly vms = {
     create: (req: Static<typeof VmCreateRequest>) => this.request<Vm>('POST', '/v1/vms', req),
-    list: (all = false) => this.request<Vm[]>('GET', `/v1/vms${all ? '?all=true' : ''}`),
+    /** Every VM of yours (`all`: an admin's every user's), all pages. */
+    list: (all = false) => this.all<Vm>('/v1/vms', { all }),
+    page: (p: PageParams & { all?: boolean } = {}) => this.page<Vm>('/v1/vms', p),
     get: (ref: string) => this.request<Vm>('GET', `/v1/vms/${encodeURIComponent(ref)}`),
     start: (ref: string) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/start`),
     stop: (ref: string) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/stop`),
@@ -85,14 +120,16 @@ export class Client {
   };
 
   readonly hosts = {
-    list: () => this.request<HostView[]>('GET', '/v1/hosts'),
+    list: () => this.all<HostView>('/v1/hosts'),
+    page: (p: PageParams = {}) => this.page<HostView>('/v1/hosts', p),
     add: (req: { name: string; address?: string; cpu: number; ram: string | number; disk: string | number; allocationRatio?: Partial<AllocationRatio> }) => this.request<Host>('POST', '/v1/hosts', req),
     /** Changes capacity or ratios (admin); CAPACITY_BELOW_BOOKED if it would go below what is booked. */
     set: (name: string, req: HostSetRequest) => this.request<Host>('PATCH', `/v1/hosts/${encodeURIComponent(name)}`, req),
   };
 
   readonly images = {
-    list: () => this.request<Image[]>('GET', '/v1/images'),
+    list: () => this.all<Image>('/v1/images'),
+    page: (p: PageParams = {}) => this.page<Image>('/v1/images', p),
     /** `ref` is "name" or "owner/name". */
     get: (ref: string) => this.request<Image>('GET', `/v1/images/${ref.split('/').map(encodeURIComponent).join('/')}`),
     create: (req: { name: string; file: string; store?: string; public?: boolean }) => this.request<Image>('POST', '/v1/images', req),
@@ -100,33 +137,38 @@ export class Client {
   };
 
   readonly imageStores = {
-    list: () => this.request<ImageStore[]>('GET', '/v1/image-stores'),
+    list: () => this.all<ImageStore>('/v1/image-stores'),
+    page: (p: PageParams = {}) => this.page<ImageStore>('/v1/image-stores', p),
     create: (req: { name: string; driver: string; settings: Record<string, string | boolean | number> }) => this.request<ImageStore>('POST', '/v1/image-stores', req),
   };
 
   readonly keys = {
     add: (name: string, publicKey: string) => this.request<SshKey>('POST', '/v1/keys', { name, publicKey }),
-    list: () => this.request<SshKey[]>('GET', '/v1/keys'),
+    list: () => this.all<SshKey>('/v1/keys'),
+    page: (p: PageParams = {}) => this.page<SshKey>('/v1/keys', p),
     get: (name: string) => this.request<SshKey>('GET', `/v1/keys/${encodeURIComponent(name)}`),
     delete: (name: string) => this.request<undefined>('DELETE', `/v1/keys/${encodeURIComponent(name)}`),
   };
 
   readonly networks = {
     create: (name: string, opts: { resolvers?: string[] } = {}) => this.request<Network>('POST', '/v1/networks', { name, ...opts }),
-    list: () => this.request<Network[]>('GET', '/v1/networks'),
+    list: () => this.all<Network>('/v1/networks'),
+    page: (p: PageParams = {}) => this.page<Network>('/v1/networks', p),
     get: (name: string) => this.request<Network>('GET', `/v1/networks/${encodeURIComponent(name)}`),
     delete: (name: string) => this.request<undefined>('DELETE', `/v1/networks/${encodeURIComponent(name)}`),
   };
 
   readonly files = {
-    list: () => this.request<UserFile[]>('GET', '/v1/files'),
+    list: () => this.all<UserFile>('/v1/files'),
+    page: (p: PageParams = {}) => this.page<UserFile>('/v1/files', p),
     upload: (name: string, body: AsyncIterable<Uint8Array>, opts: { sizeBytes: number; sha512: string; replace?: boolean; signal?: AbortSignal }) => this.uploadFile(name, body, opts),
     delete: (name: string) => this.request<undefined>('DELETE', `/v1/files/${encodeURIComponent(name)}`),
   };
 
   readonly users = {
     create: (name: string, role?: Role) => this.request<{ user: User; token: string }>('POST', '/v1/users', { name, ...(role ? { role } : {}) }),
-    list: () => this.request<User[]>('GET', '/v1/users'),
+    list: () => this.all<User>('/v1/users'),
+    page: (p: PageParams = {}) => this.page<User>('/v1/users', p),
     whoami: () => this.request<User>('GET', '/v1/whoami'),
   };
 }

@@ -29,6 +29,8 @@ export const CATALOGUE = {
   DISK_SMALLER_THAN_IMAGE: { class: 'invalid', hint: 'ask for an OS disk at least as large as the image (see `ucloud image show`)' },
   USER_DATA_TOO_LARGE: { class: 'invalid', hint: 'user-data is at most 16384 bytes (16 KiB, as on EC2): let it fetch the rest (#include URL, or a runcmd that downloads it)' },
   USER_DATA_INVALID: { class: 'invalid', hint: 'user-data is UTF-8 text without NUL bytes: a #cloud-config, a #! script or a MIME multipart' },
+  INVALID_CURSOR: { class: 'invalid', hint: 'pass back the `next` cursor of the same list exactly as it came, or leave cursor out to start from the first page' },
+  CURSOR_EXPIRED: { class: 'invalid', hint: 'a cursor is good for 24 hours: list again from the first page (leave cursor out)' },
   INVALID_CONFIG: { class: 'invalid', hint: 'fix the value in /etc/ucloud/ucloud.conf, the environment or the flag' },
   // authentication and authorization
   UNAUTHENTICATED: { class: 'unauthenticated', hint: 'pass a token: `ucloud up` writes ~/.config/ucloud/config.json, or set UCLOUD_TOKEN' },

@@ -33,6 +33,7 @@ export interface AgentOptions {
  * this process can die and come back without touching a healthy VM.
  */
 export class HostAgent {
+  /** This host's VMs only: the mirrors under `host-vm/<name>/` (see stageVmWrite), not the whole fleet's. */
   private readonly informer: Informer<typeof Kinds.vm.schema>;
   private readonly queue: KeyedQueue;
   private readonly resync: Reconciler;
@@ -51,7 +52,7 @@ export class HostAgent {
     private readonly opts: AgentOptions,
     private readonly log: Logger,
   ) {
-    this.informer = new Informer(store, Kinds.vm, Keys.vms(), log);
+    this.informer = new Informer(store, Kinds.vm, Keys.hostVms(opts.name), log);
     this.queue = new KeyedQueue((id) => this.reconcileVm(id), log);
     this.resync = new Reconciler(async () => this.enqueueAll(), log, 30_000);
     this.console = new ConsoleEndpoint(store, opts.name, (id) => runtime.paths(id).serialLog, log);
@@ -63,10 +64,13 @@ export class HostAgent {
     }
     if (this.opts.consoleListen) this.consolePort = await this.console.listen(this.opts.consoleListen.host, this.opts.consoleListen.port);
     await this.announce();
-    this.informer.on('change', (key) => {
-      const vm = this.informer.get(key)?.value;
-      if (!vm || vm.host === this.opts.name) this.queue.trigger(lastSegment(key));
-    });
+    // A cluster from before the index has placed VMs without mirrors: write ours before trusting it.
+    if (!(await this.vms.hostIndexComplete())) {
+      const done = await this.vms.backfillHostIndex(this.opts.name);
+      this.log.info({ host: this.opts.name, ...done }, 'backfilled this host\'s VM index');
+    }
+    // A mirror that appears, changes or goes away: the record itself says what to do (reconcileVm).
+    this.informer.on('change', (key) => this.queue.trigger(lastSegment(key)));
     await this.informer.start();
     await this.collectOrphans();
     this.resync.start();
@@ -112,9 +116,10 @@ export class HostAgent {
   /** Local VM state with no record assigned here (deleted while this agent was away): remove it. */
   private async collectOrphans(): Promise<void> {
     for (const id of await this.runtime.localIds()) {
-      const vm = this.informer.get(Keys.vm(id))?.value;
-      // A record that exists but fails its schema is not a deleted VM: leave it be.
-      if (vm?.host === this.opts.name || this.informer.unreadable.has(Keys.vm(id))) continue;
+      const key = Keys.hostVm(this.opts.name, id);
+      // A mirror that exists but fails its schema is not a deleted VM: leave it be.
+      if (this.informer.get(key) || this.informer.unreadable.has(key)) continue;
+      if (!(await this.recordSaysOrphan(id))) continue;
       const local = await this.runtime.readLocal(id);
       this.log.info({ vm: id }, 'removing a VM left behind on this host');
       await this.runtime
@@ -124,9 +129,33 @@ export class HostAgent {
     }
   }
 
+  /**
+   * The index is only a hint for deleting: the VM record decides. One read per
+   * candidate (orphans are rare). A record that fails its schema, or cannot be
+   * read, is not a deleted VM; one placed here whose mirror is missing gets it
+   * written back, and stays.
+   */
+  private async recordSaysOrphan(id: string): Promise<boolean> {
+    let vm: Vm | undefined;
+    try {
+      vm = await this.vms.get(id);
+    } catch (err) {
+      this.log.error({ err, vm: id }, 'cannot read the record of a VM found on this host; leaving it');
+      return false;
+    }
+    if (vm?.host !== this.opts.name) return true;
+    this.log.warn({ vm: id }, 'VM placed here has no index entry; writing it');
+    await this.vms.reindex(id).catch((err: unknown) => this.log.error({ err, vm: id }, 'cannot index VM'));
+    return false;
+  }
+
   private async reconcileVm(id: string): Promise<void> {
     const vm = await this.vms.get(id);
-    if (!vm || vm.host !== this.opts.name) return;
+    if (!vm || vm.host !== this.opts.name) {
+      // Only an older writer leaves a mirror without its record; without this it would linger here.
+      if (this.informer.get(Keys.hostVm(this.opts.name, id)) && (await this.vms.dropStaleMirror(this.opts.name, id))) this.log.warn({ vm: id }, 'removed a stale index entry');
+      return;
+    }
     if (vm.desired === 'deleted') return this.delete(vm);
     const pid = await this.runtime.runningPid(vm);
     // Acted on once per intent (generation), so a resize that fails is not retried in a loop.

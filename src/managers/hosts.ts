@@ -87,19 +87,7 @@ export class HostManager {
     const aliveBy = new Map(alive.items.map((a) => [a.value.name, a.value]));
     const allocBy = new Map(allocs.items.map((a) => [a.key, a]));
     const views = hosts.items
-      .map(({ value: h }): HostView => {
-        const a = aliveBy.get(h.name);
-        const alloc = allocBy.get(Keys.hostAlloc(h.name))?.value;
-        return {
-          ...h,
-          allocationRatio: ratioOf(h),
-          alive: Boolean(a),
-          ...(a ? { accel: a.accel } : {}),
-          used: usedBy(alloc),
-          allowed: allowedOf(h),
-          vms: alloc ? Object.keys(alloc.vms).length : 0,
-        };
-      })
+      .map(({ value: h }) => hostViewOf(h, aliveBy.get(h.name), allocBy.get(Keys.hostAlloc(h.name))?.value))
       .sort((a, b) => a.name.localeCompare(b.name));
     return { hosts: views, allocs: allocBy };
   }
@@ -112,6 +100,19 @@ export class HostManager {
   async announce(alive: HostAlive, lease: Parameters<Store['put']>[3]): Promise<void> {
     await this.store.put(Kinds.hostAlive, Keys.hostAlive(alive.name), alive, lease);
   }
+}
+
+/** A host as `host list` shows it: its record, whether its agent is alive, and what is booked on it. */
+export function hostViewOf(h: Host, alive: HostAlive | undefined, alloc: HostAllocation | undefined): HostView {
+  return {
+    ...h,
+    allocationRatio: ratioOf(h),
+    alive: Boolean(alive),
+    ...(alive ? { accel: alive.accel } : {}),
+    used: usedBy(alloc),
+    allowed: allowedOf(h),
+    vms: alloc ? Object.keys(alloc.vms).length : 0,
+  };
 }
 
 export function usedBy(alloc: HostAllocation | undefined): Resources {

@@ -3,6 +3,7 @@ import { UcloudError } from '../common/errors.js';
 import { nowIso, type Role, type User } from '../model/index.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store } from '../store/store.js';
+import type { TokenCache } from './token-cache.js';
 
 // Tokens are 256 random bits, so a plain SHA-256 is a safe at-rest form: the
 // token itself is shown once and never stored.
@@ -11,7 +12,11 @@ export function hashToken(token: string): string {
 }
 
 export class UserManager {
-  constructor(private readonly store: Store) {}
+  /** `tokens`: answers authentication from memory (the API); without it every check reads etcd. */
+  constructor(
+    private readonly store: Store,
+    private readonly tokens?: TokenCache,
+  ) {}
 
   async get(name: string): Promise<User | undefined> {
     return (await this.store.get(Kinds.user, Keys.user(name)))?.value;
@@ -43,8 +48,16 @@ export class UserManager {
     return token;
   }
 
+  /** The token's user from the cache alone; undefined when there is no cache or it does not know the token. */
+  authenticateCached(token: string): User | undefined {
+    return this.tokens?.lookup(hashToken(token));
+  }
+
   async authenticate(token: string): Promise<User> {
-    const t = await this.store.get(Kinds.token, Keys.token(hashToken(token)));
+    const hash = hashToken(token);
+    const cached = this.tokens?.lookup(hash);
+    if (cached) return cached;
+    const t = await this.store.get(Kinds.token, Keys.token(hash));
     const user = t && (await this.get(t.value.user));
     if (!user) throw new UcloudError('UNAUTHENTICATED', 'the token is not valid');
     return user;

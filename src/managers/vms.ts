@@ -3,8 +3,8 @@ import { UcloudError } from '../common/errors.js';
 import { slaacAddress } from '../metadata/eui64.js';
 import { nowIso, type HostAllocation, type Network, type Resources, type Vm, type VmDesired, type VmNic } from '../model/index.js';
 import { allowedOf, DIMENSIONS, overbooked, sumResources } from '../common/capacity.js';
-import { Keys, Kinds } from '../store/keys.js';
-import type { Store, Versioned } from '../store/store.js';
+import { Keys, Kinds, lastSegment } from '../store/keys.js';
+import { DELETE, type Store, type Txn, type Versioned } from '../store/store.js';
 
 export interface VmCreate {
   owner: string;
@@ -29,6 +29,47 @@ function randomMac(): string {
 export function resourcesOf(vm: Pick<Vm, 'cpu' | 'ramBytes' | 'diskBytes' | 'hddBytes'>): Resources {
   return { cpu: vm.cpu, ramBytes: vm.ramBytes, diskBytes: vm.diskBytes + (vm.hddBytes ?? []).reduce((a, b) => a + b, 0) };
 }
+
+/**
+ * The hosts whose index holds a mirror of the VM: the one it runs on. (A
+ * migration will add its destination, so that host's agent sees it coming.)
+ */
+export function mirrorHostsOf(vm: Pick<Vm, 'host'>): string[] {
+  return vm.host ? [vm.host] : [];
+}
+
+/**
+ * Stages one write of a VM record: `vm/<id>` compared unchanged since `prev`
+ * was read (or absent when there is no `prev`), then put or deleted, and its
+ * per-host mirrors (`host-vm/<host>/<id>`) put for the hosts it has now and
+ * deleted for the hosts it had before. Every write of `vm/<id>` goes through
+ * here, so the mirrors can never disagree with the record past one commit.
+ */
+export function stageVmWrite(t: Txn, prev: Versioned<Vm> | undefined, next: Vm | typeof DELETE): Txn {
+  const id = next === DELETE ? prev?.value.id : next.id;
+  if (id === undefined) throw new UcloudError('INTERNAL', 'stageVmWrite: nothing to delete');
+  const key = Keys.vm(id);
+  if (prev) {
+    if (prev.key !== key) throw new UcloudError('INTERNAL', `stageVmWrite: ${prev.key} is not ${key}`);
+    t.unchanged(prev);
+  } else t.absent(key);
+  const hostsNow = next === DELETE ? [] : mirrorHostsOf(next);
+  if (next === DELETE) t.delete(key);
+  else {
+    t.put(Kinds.vm, key, next);
+    for (const h of hostsNow) t.put(Kinds.vm, Keys.hostVm(h, id), next);
+  }
+  for (const h of prev ? mirrorHostsOf(prev.value) : []) if (!hostsNow.includes(h)) t.delete(Keys.hostVm(h, id));
+  return t;
+}
+
+/**
+ * The meta record saying every VM with a host has its mirror: written once the
+ * cluster-wide backfill ran (see VmManager.backfillHostIndex). A cluster from
+ * before the index lacks it, and an agent then backfills its own VMs before it
+ * trusts its index.
+ */
+const HOST_INDEX_MARKER = 'host-vm-index';
 
 /** Owns the VM records, their name index and their share of a host's allocation. */
 export class VmManager {
@@ -62,7 +103,7 @@ export class VmManager {
         createdAt: now,
         updatedAt: now,
       };
-      const t = this.store.txn().absent(nameKey).absent(Keys.vm(vm.id)).put(Kinds.vm, Keys.vm(vm.id), vm).put(Kinds.vmName, nameKey, { id: vm.id });
+      const t = stageVmWrite(this.store.txn(), undefined, vm).absent(nameKey).put(Kinds.vmName, nameKey, { id: vm.id });
       if (userData) t.absent(Keys.userData(vm.id)).put(Kinds.userData, Keys.userData(vm.id), { vmId: vm.id, owner: vm.owner, text: userData });
       for (const n of networks) t.unchanged(n);
       for (const nic of nics) t.absent(Keys.allocMac(nic.mac)).put(Kinds.alloc, Keys.allocMac(nic.mac), { owner: vm.owner, holder: Keys.vm(vm.id) });
@@ -100,7 +141,7 @@ export class VmManager {
    * its new state is settled here.
    */
   async request(id: string, desired: Exclude<VmDesired, 'deleted'> | 'deleted'): Promise<Vm | undefined> {
-    const vm = await this.store.update(Kinds.vm, Keys.vm(id), (cur) => {
+    const vm = await this.update(id, (cur) => {
       if (!cur) throw new UcloudError('VM_NOT_FOUND', 'the VM does not exist');
       if (cur.desired === 'deleted') return undefined;
       const next: Vm = { ...cur, desired, generation: cur.generation + 1, updatedAt: nowIso() };
@@ -122,11 +163,26 @@ export class VmManager {
 
   /** Changes observed state; `fn` returns undefined to leave the record alone. */
   async observe(id: string, fn: (vm: Vm) => Vm | undefined): Promise<Vm | undefined> {
-    return this.store.update(Kinds.vm, Keys.vm(id), (cur) => {
+    return this.update(id, (cur) => {
       if (!cur) return undefined;
       const next = fn(cur);
       return next && { ...next, updatedAt: nowIso() };
     });
+  }
+
+  /**
+   * Read-modify-write of one VM with compare-and-swap (Store.update's contract),
+   * staged through stageVmWrite so its host's mirror changes with it.
+   */
+  private async update(id: string, fn: (cur: Vm | undefined) => Vm | undefined | typeof DELETE, attempts = 20): Promise<Vm | undefined> {
+    const key = Keys.vm(id);
+    for (let i = 0; i < attempts; i++) {
+      const cur = await this.store.get(Kinds.vm, key);
+      const next = fn(cur ? structuredClone(cur.value) : undefined);
+      if (next === undefined) return cur?.value;
+      if (await stageVmWrite(this.store.txn(), cur, next).commit()) return next === DELETE ? undefined : next;
+    }
+    throw new UcloudError('CONFLICT', `${Kinds.vm.kind} ${key} kept changing; gave up after ${attempts} attempts`);
   }
 
   /**
@@ -142,7 +198,7 @@ export class VmManager {
     const next: Vm = { ...vm.value, host, status: 'scheduled', updatedAt: nowIso() };
     delete next.reason;
     const booked: HostAllocation = { vms: { ...(alloc?.value.vms ?? {}), [vm.value.id]: resourcesOf(vm.value) } };
-    const t = this.store.txn().unchanged(vm);
+    const t = stageVmWrite(this.store.txn(), vm, next);
     const hostRec = await this.store.get(Kinds.host, Keys.host(host));
     if (hostRec) {
       if (overbooked(sumResources(Object.values(booked.vms)), allowedOf(hostRec.value))) return false;
@@ -150,7 +206,75 @@ export class VmManager {
     } else t.absent(Keys.host(host)); // an unregistered host has no capacity to check (tests book on one)
     if (alloc) t.unchanged(alloc);
     else t.absent(allocKey);
-    return t.put(Kinds.vm, vm.key, next).put(Kinds.hostAlloc, allocKey, booked).commit();
+    return t.put(Kinds.hostAlloc, allocKey, booked).commit();
+  }
+
+  /** Whether the per-host index is known complete (the one-time backfill ran on this cluster). */
+  async hostIndexComplete(): Promise<boolean> {
+    return (await this.store.get(Kinds.meta, Keys.meta(HOST_INDEX_MARKER))) !== undefined;
+  }
+
+  /**
+   * Brings the per-host index in line with the VM records: writes the mirrors
+   * a placed VM lacks (a cluster from before the index) and removes mirrors no
+   * record calls for. `host`: only that host's mirrors (what an agent runs for
+   * itself); without it, every host's, and then the marker is written so no
+   * agent needs to scan again. Every change is a CAS, so it can run beside live
+   * writers (and beside other backfills). Reads all of `vm/`, in pages.
+   * A VM record that fails its schema is left alone, and so is its mirror.
+   */
+  async backfillHostIndex(host?: string): Promise<{ written: number; removed: number }> {
+    const [mirrors, vms] = await Promise.all([this.store.list(Kinds.vm, host ? Keys.hostVms(host) : Keys.hostVmIndex()), this.store.list(Kinds.vm, Keys.vms())]);
+    const mirrorAt = new Map(mirrors.items.map((m) => [m.key, m]));
+    const vmAt = new Map(vms.items.map((v) => [v.key, v]));
+    let written = 0;
+    let removed = 0;
+    for (const vm of vms.items) {
+      const keys = mirrorHostsOf(vm.value)
+        .filter((h) => host === undefined || h === host)
+        .map((h) => Keys.hostVm(h, vm.value.id));
+      // Written with its record, a mirror shares its mod revision: any other is missing or stale.
+      if (keys.some((k) => mirrorAt.get(k)?.modRevision !== vm.modRevision) && (await this.reindex(vm.value.id))) written++;
+    }
+    const unreadable = new Set(vms.skipped);
+    for (const m of mirrors.items) {
+      const vmKey = Keys.vm(lastSegment(m.key));
+      if (unreadable.has(vmKey)) continue;
+      const vm = vmAt.get(vmKey);
+      if (vm && mirrorHostsOf(vm.value).some((h) => Keys.hostVm(h, vm.value.id) === m.key)) continue;
+      const t = this.store.txn().unchanged(m).delete(m.key);
+      if (vm) t.unchanged(vm);
+      else t.absent(vmKey);
+      if (await t.commit()) removed++;
+    }
+    if (host === undefined) await this.store.create(Kinds.meta, Keys.meta(HOST_INDEX_MARKER), { version: 1, at: nowIso() });
+    return { written, removed };
+  }
+
+  /**
+   * Writes the VM record back unchanged, with its mirrors: repairs a mirror that
+   * is missing. False when the VM is gone or has no host.
+   */
+  async reindex(id: string): Promise<boolean> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const cur = await this.store.get(Kinds.vm, Keys.vm(id));
+      if (!cur || mirrorHostsOf(cur.value).length === 0) return false;
+      if (await stageVmWrite(this.store.txn(), cur, cur.value).commit()) return true;
+    }
+    throw new UcloudError('CONFLICT', `VM ${id} kept changing while being indexed`);
+  }
+
+  /**
+   * Deletes `host`'s mirror of VM `id` when no record calls for it (an older
+   * writer deleted or moved the VM without it). False when there is none to delete.
+   */
+  async dropStaleMirror(host: string, id: string): Promise<boolean> {
+    const [mirror, vm] = await Promise.all([this.store.get(Kinds.vm, Keys.hostVm(host, id)), this.store.get(Kinds.vm, Keys.vm(id))]);
+    if (!mirror || (vm && mirrorHostsOf(vm.value).includes(host))) return false;
+    const t = this.store.txn().unchanged(mirror).delete(mirror.key);
+    if (vm) t.unchanged(vm);
+    else t.absent(Keys.vm(id));
+    return t.commit();
   }
 
   /** Removes the VM record, its user-data, its name and its booking, all at once. */
@@ -158,7 +282,7 @@ export class VmManager {
     for (let attempt = 0; attempt < 20; attempt++) {
       const vm = await this.store.get(Kinds.vm, Keys.vm(id));
       if (!vm) return;
-      const t = this.store.txn().unchanged(vm).delete(vm.key).delete(Keys.userData(id));
+      const t = stageVmWrite(this.store.txn(), vm, DELETE).delete(Keys.userData(id));
       for (const nic of vm.value.nics ?? []) t.delete(Keys.allocMac(nic.mac));
       const nameKey = Keys.vmName(vm.value.owner, vm.value.name);
       const name = await this.store.get(Kinds.vmName, nameKey);
@@ -195,7 +319,7 @@ export class VmManager {
         throw new UcloudError('VM_MUST_BE_STOPPED', `VM "${cur.name}" must be stopped to change its CPU or RAM`);
       }
       const next: Vm = { ...cur, ...change, generation: cur.generation + 1, updatedAt: nowIso() };
-      const t = this.store.txn().unchanged(vm).put(Kinds.vm, vm.key, next);
+      const t = stageVmWrite(this.store.txn(), vm, next);
       if (cur.host) {
         const [alloc, host] = await Promise.all([this.store.get(Kinds.hostAlloc, Keys.hostAlloc(cur.host)), this.store.get(Kinds.host, Keys.host(cur.host))]);
         const others = Object.entries(alloc?.value.vms ?? {}).filter(([k]) => k !== id).map(([, r]) => r);

@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TSchema } from 'typebox';
 
 // Resource names: DNS-label-like, so they can become hostnames and device names.
 export const NAME_PATTERN = '^[a-z][a-z0-9-]{0,62}$';
@@ -37,6 +37,22 @@ export const ErrorResponse = Type.Object({
   hint: Type.Optional(Type.String()),
   details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
 });
+
+/** How many items one page of a list holds: `?limit=` (default and most). */
+export const LIST_LIMITS = { default: 100, max: 1000 } as const;
+
+/** `?limit=&cursor=` of every list route. */
+export const PageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIST_LIMITS.max, description: `items per page, 1-${LIST_LIMITS.max} (default ${LIST_LIMITS.default})` })),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: 'the `next` of the previous page' })),
+};
+
+/** One page of a list: `next` (absent on the last page) asks for the one after. */
+export const Page = <T extends TSchema>(item: T) => Type.Object({ items: Type.Array(item), next: Type.Optional(Type.String()) });
+export interface PageOf<T> {
+  items: T[];
+  next?: string;
+}
 
 export function nowIso(): string {
   return new Date().toISOString();

@@ -1,89 +1,262 @@
+import type { TSchema } from 'typebox';
 import type { Logger } from '../common/logger.js';
-import type { HostManager } from '../managers/hosts.js';
-import { resourcesOf, type VmManager } from '../managers/vms.js';
-import type { Vm } from '../model/index.js';
+import { resourcesOf, stageVmWrite, type VmManager } from '../managers/vms.js';
+import { nowIso, type Vm } from '../model/index.js';
 import { Informer, Reconciler } from '../store/informer.js';
 import { Keys, Kinds } from '../store/keys.js';
-import type { Store } from '../store/store.js';
-import { place } from './place.js';
+import type { Store, Versioned } from '../store/store.js';
+import { ALLOC_ENTRY_BYTES, commitBatches, packBookings, TxnPacker, type Batch, type Booking } from './batch.js';
+import { HostIndex } from './host-index.js';
+import { Planner, type Infeasible } from './planner.js';
+
+/** Rounds of re-planning what lost a race, in one pass, before leaving the rest to the next pass. */
+const MAX_ROUNDS = 10;
+/**
+ * VMs planned and committed together. A pass over more goes chunk after chunk,
+ * so the first bookings land while later VMs are still to be planned.
+ */
+const CHUNK = 2000;
+
+export interface SchedulerOptions {
+  /** Batch transactions in flight at once (default 8: etcd groups concurrent ones into one fsync). */
+  concurrency?: number;
+  /** Compares (and ops) per transaction: etcd's --max-txn-ops. */
+  maxTxnOps?: number;
+  /** VMs per plan-and-commit step of a pass (default 2,000). */
+  chunk?: number;
+  /** Rotates the order batches are committed in, so schedulers planning alike do not all race for the same one first. */
+  rotate?: boolean;
+  /** Runs between planning and committing each round (tests make a race lose here). */
+  onPlanned?: (batches: readonly Batch[]) => Promise<void>;
+}
+
+/** Counters since start, for logs and tests. */
+export interface SchedulerStats {
+  /** Passes finished. */
+  passes: number;
+  placed: number;
+  /** Batch transactions refused because something they compare changed. */
+  lostBatches: number;
+  /** VMs planned again after their batch lost. */
+  replanned: number;
+}
 
 /**
- * Places every VM that wants to run and has no host. Each pass reads a fresh
- * snapshot from etcd (the informers only say *when* to look), plans with the pure
- * `place`, and books with a compare-and-swap on both the VM and the host's
- * allocation; a lost race re-reads and re-plans. Any number of schedulers can run
- * at once without overbooking a host.
+ * Places every VM that wants to run and has no host. It reads only its caches
+ * (informers on vm/, host/, host-alive/, host-alloc/): the waiting VMs through
+ * an index, the hosts through a HostIndex kept current by their events. A pass
+ * plans every waiting VM with the indexed Planner (the same answer as the pure
+ * `place`), then books them in batches, many per etcd transaction, each booking
+ * still a compare-and-swap on the VM, the host record and the host's allocation.
+ * A batch that loses a race books nothing: the scheduler reads what it
+ * compared, waits for its caches to hold that, and re-plans only that batch's
+ * VMs. Any number of schedulers can run at once without overbooking a host.
  */
 export class Scheduler {
+  private readonly vmInf;
   private readonly informers;
+  private readonly index: HostIndex;
   private readonly reconciler: Reconciler;
+  /**
+   * Per cache, the revision it must reach before the next plan: that of this
+   * scheduler's own writes in its prefix, and of what beat a lost batch. Only
+   * prefixes that hold such a change are waited on: a cache of a quiet prefix
+   * has no event to reach a later revision with.
+   */
+  private readonly want = new Map<Informer<TSchema>, bigint>();
+  private stopped = false;
+  readonly stats: SchedulerStats = { passes: 0, placed: 0, lostBatches: 0, replanned: 0 };
 
   constructor(
     private readonly store: Store,
     private readonly vms: VmManager,
-    private readonly hosts: HostManager,
     private readonly log: Logger,
+    private readonly opts: SchedulerOptions = {},
   ) {
-    this.informers = [
-      new Informer(store, Kinds.vm, Keys.vms(), log),
-      new Informer(store, Kinds.host, Keys.hosts(), log),
-      new Informer(store, Kinds.hostAlive, Keys.hostsAlive(), log),
-      new Informer(store, Kinds.hostAlloc, Keys.hostAllocs(), log),
-    ] as const;
+    this.vmInf = new Informer(store, Kinds.vm, Keys.vms(), log, {
+      indexes: {
+        waiting: (v) => (v.desired === 'running' && !v.host ? 'yes' : undefined),
+        deleting: (v) => (v.desired === 'deleted' && v.host ? 'yes' : undefined),
+      },
+    });
+    const hosts = new Informer(store, Kinds.host, Keys.hosts(), log);
+    const alive = new Informer(store, Kinds.hostAlive, Keys.hostsAlive(), log);
+    const allocs = new Informer(store, Kinds.hostAlloc, Keys.hostAllocs(), log);
+    this.informers = [this.vmInf, hosts, alive, allocs] as const;
+    this.index = new HostIndex(hosts, alive, allocs);
     this.reconciler = new Reconciler(() => this.pass(), log, 10_000);
   }
 
+  /** Fills every cache first: a pass over VMs with half the hosts' caches would tell them "no host is alive". */
   async start(): Promise<void> {
-    for (const inf of this.informers) {
-      inf.on('change', () => this.reconciler.trigger());
-      await inf.start();
-    }
+    await Promise.all(this.informers.map((inf) => inf.start()));
+    for (const inf of this.informers) inf.on('change', () => this.reconciler.trigger());
     this.reconciler.start();
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.reconciler.stop();
     await Promise.all(this.informers.map((i) => i.stop()));
   }
 
-  /** One level-triggered pass over all VMs. */
+  private note(inf: Informer<TSchema>, revision: bigint | string | undefined): void {
+    if (revision === undefined) return;
+    const rev = BigInt(revision);
+    if (rev > (this.want.get(inf) ?? 0n)) this.want.set(inf, rev);
+  }
+
+  /** Waits until each cache has applied what it must (see `want`), then recounts the hosts that changed. */
+  private async catchUp(): Promise<void> {
+    const waits = [...this.want].map(async ([inf, rev]) => {
+      if (!(await inf.waitFor(rev)) && !this.stopped) this.log.warn({ prefix: inf.prefix, revision: String(rev) }, 'cache still behind; planning with it anyway');
+    });
+    this.want.clear();
+    await Promise.all(waits);
+    this.index.refresh();
+  }
+
+  /**
+   * After a lost batch: reads what its compares guarded (the VMs, host records
+   * and allocations; a narrow read, straight from etcd) and notes their
+   * revisions, so the caches are waited on until they hold whatever won.
+   */
+  private async settle(lost: readonly Booking[]): Promise<Set<string>> {
+    const [vmInf, hostInf, , allocInf] = this.informers;
+    const hosts = [...new Set(lost.map((b) => b.host))];
+    const done = new Set<string>();
+    const reads: Promise<void>[] = [
+      ...lost.map((b) =>
+        this.store.get(Kinds.vm, b.vm.key).then((v) => {
+          // Placed or deleted meanwhile: nothing to re-plan, whatever the cache still says.
+          if (!v || !wantsHost(v.value)) done.add(b.vm.key);
+          this.note(vmInf, v?.modRevision);
+        }),
+      ),
+      ...hosts.map((h) => this.store.get(Kinds.host, Keys.host(h)).then((v) => this.note(hostInf, v?.modRevision))),
+      ...hosts.map((h) => this.store.get(Kinds.hostAlloc, Keys.hostAlloc(h)).then((v) => this.note(allocInf, v?.modRevision))),
+    ];
+    await Promise.all(reads.map((p) => p.catch((err: unknown) => this.log.warn({ err }, 'could not read what a lost batch compared'))));
+    await this.catchUp();
+    return done;
+  }
+
+  /** One level-triggered pass over the VMs waiting for a host. */
   async pass(): Promise<void> {
-    const { items } = await this.store.list(Kinds.vm, Keys.vms());
-    const waiting = items.filter((v) => v.value.desired === 'running' && !v.value.host).sort((a, b) => a.value.createdAt.localeCompare(b.value.createdAt));
-    const orphanedDeletes = items.filter((v) => v.value.desired === 'deleted' && v.value.host);
-    if (waiting.length === 0 && orphanedDeletes.length === 0) return;
-    let snap = await this.hosts.snapshot();
-    for (const vm of waiting) {
-      for (let attempt = 0; attempt < 10; attempt++) {
-        const plan = place(resourcesOf(vm.value), snap.hosts);
-        if (plan.host === null) {
-          await this.markPending(vm.value, plan.reason);
-          break;
-        }
-        const alloc = snap.allocs.get(Keys.hostAlloc(plan.host));
-        const current = await this.store.get(Kinds.vm, vm.key);
-        if (!current || current.value.host || current.value.desired !== 'running') break;
-        if (await this.vms.assign(current, plan.host, alloc)) {
-          this.log.info({ vm: vm.value.id, name: vm.value.name, host: plan.host }, 'placed');
-          snap = await this.hosts.snapshot();
-          break;
-        }
-        snap = await this.hosts.snapshot();
-      }
-    }
-    // A VM whose host is gone can still be deleted: nothing will run on a dead
-    // host, and a host that comes back removes what it finds without a record.
-    const aliveNames = new Set(snap.hosts.filter((h) => h.alive).map((h) => h.name));
-    for (const vm of orphanedDeletes) {
-      if (!aliveNames.has(vm.value.host!)) {
-        this.log.info({ vm: vm.value.id, host: vm.value.host }, 'deleting a VM whose host is not alive');
-        await this.vms.finalizeDelete(vm.value.id);
-      }
+    await this.placeWaiting();
+    this.stats.passes++;
+  }
+
+  private async placeWaiting(): Promise<void> {
+    await this.catchUp();
+    if (this.stopped) return;
+    await this.finalizeOrphans();
+    const waiting = this.waiting();
+    const chunk = this.opts.chunk ?? CHUNK;
+    for (let i = 0; i < waiting.length && !this.stopped; i += chunk) {
+      if (i > 0) await this.catchUp();
+      // As cached now: a VM changed since the list is compared at its new revision, or skipped.
+      const todo = waiting
+        .slice(i, i + chunk)
+        .map((v) => this.vmInf.get(v.key))
+        .filter((v): v is Versioned<Vm> => v !== undefined && wantsHost(v.value));
+      await this.placeChunk(todo);
     }
   }
 
-  private async markPending(vm: Vm, reason: string): Promise<void> {
-    if (vm.status === 'pending' && vm.reason === reason) return;
-    await this.vms.observe(vm.id, (cur) => (cur.host || cur.desired !== 'running' ? undefined : { ...cur, status: 'pending', reason }));
+  /** Plans and books `todo`, re-planning what loses a race; tells what fits nowhere why. */
+  private async placeChunk(todo: Versioned<Vm>[]): Promise<void> {
+    if (todo.length === 0) return;
+    const unplaced = new Map<string, Versioned<Vm>>();
+    let planner: Planner | undefined;
+    for (let round = 0; todo.length > 0; round++) {
+      if (this.stopped) return;
+      if (round === MAX_ROUNDS) {
+        this.log.warn({ left: todo.length }, 'still losing races after several re-plans; leaving the rest to the next pass');
+        this.reconciler.trigger();
+        break;
+      }
+      planner = new Planner(this.index.snapshots());
+      const bookings: Booking[] = [];
+      for (const vm of todo) {
+        const res = resourcesOf(vm.value);
+        const plan = planner.place(res);
+        if (plan.host === null) {
+          unplaced.set(vm.key, vm);
+          continue;
+        }
+        planner.book(plan.host, res);
+        unplaced.delete(vm.key);
+        bookings.push({ vm, host: plan.host, res });
+      }
+      if (bookings.length === 0) break;
+      const batches = packBookings(this.store, bookings, this.opts.maxTxnOps, (h) => Object.keys(this.index.get(h)?.alloc?.value.vms ?? {}).length * ALLOC_ENTRY_BYTES);
+      if (this.opts.rotate !== false && batches.length > 1) batches.push(...batches.splice(0, Math.floor(Math.random() * batches.length)));
+      await this.opts.onPlanned?.(batches);
+      const r = await commitBatches(this.index, batches, this.opts.concurrency);
+      this.note(this.vmInf, r.committed || undefined);
+      this.note(this.informers[3], r.committed || undefined);
+      this.stats.placed += r.placed.length;
+      this.stats.lostBatches += r.lostBatches;
+      if (r.placed.length) this.log.info({ placed: r.placed.length, batches: batches.length, lost: r.failed.length }, 'placed');
+      if (r.failed.length === 0) break;
+      // Lost a race: see what won before planning those VMs again, and only those.
+      const done = await this.settle(r.failed);
+      todo = r.failed
+        .filter((b) => !done.has(b.vm.key))
+        .map((b) => this.vmInf.get(b.vm.key))
+        .filter((v): v is Versioned<Vm> => v !== undefined && wantsHost(v.value));
+      this.stats.replanned += todo.length;
+    }
+    // Counted once the plan is made, so the reason's figures are those the VMs are left with.
+    const last = planner;
+    if (last) await this.markPending([...unplaced.values()].map((vm) => ({ vm, why: last.explain(resourcesOf(vm.value)) })));
   }
+
+  /** VMs that want to run and have no host, oldest first. */
+  private waiting(): Versioned<Vm>[] {
+    const cmp = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+    return this.vmInf.byIndex('waiting', 'yes').sort((a, b) => cmp(a.value.createdAt, b.value.createdAt) || cmp(a.key, b.key));
+  }
+
+  /**
+   * A VM whose host is gone can still be deleted: nothing will run on a dead
+   * host, and a host that comes back removes what it finds without a record.
+   */
+  private async finalizeOrphans(): Promise<void> {
+    for (const vm of this.vmInf.byIndex('deleting', 'yes')) {
+      if (this.index.isAlive(vm.value.host!)) continue;
+      this.log.info({ vm: vm.value.id, host: vm.value.host }, 'deleting a VM whose host is not alive');
+      await this.vms.finalizeDelete(vm.value.id).catch((err: unknown) => this.log.warn({ err, vm: vm.value.id }, 'could not finalize the delete'));
+    }
+  }
+
+  /**
+   * Tells each VM that fits nowhere why, in batched writes; an unchanged reason
+   * is not written again. Each write compares the VM as cached, so a VM placed
+   * or changed meanwhile is left alone (its change triggers another pass).
+   */
+  private async markPending(unplaced: { vm: Versioned<Vm>; why: Infeasible }[]): Promise<void> {
+    const packer = new TxnPacker(this.store, this.opts.maxTxnOps);
+    const logged = new Set<Infeasible>();
+    for (const { vm: planned, why } of unplaced) {
+      const vm = this.vmInf.get(planned.key);
+      if (!vm || !wantsHost(vm.value)) continue;
+      if (vm.value.status === 'pending' && vm.value.reason === why.reason) continue;
+      if (!logged.has(why)) {
+        logged.add(why);
+        this.log.info({ reason: why.reason, hosts: why.hosts, filtered: Object.fromEntries(why.checks.map((c) => [c.check, c.filtered])) }, 'fits nowhere');
+      }
+      packer.stage((t) => stageVmWrite(t, vm, { ...vm.value, status: 'pending', reason: why.reason, updatedAt: nowIso() }));
+    }
+    // A refused write means the VM changed: that change is an event, and its pass tells it again if need be.
+    const ok = await Promise.all(packer.txns.map((t) => t.commit().catch(() => false)));
+    packer.txns.forEach((t, i) => {
+      if (ok[i]) this.note(this.vmInf, t.revision);
+    });
+  }
+}
+
+function wantsHost(vm: Vm): boolean {
+  return vm.desired === 'running' && !vm.host;
 }

@@ -12,6 +12,15 @@ import type { Store, Versioned } from './store.js';
  * that changed meanwhile are reported as changes, so consumers stay
  * level-triggered and never miss a state.
  */
+export interface InformerOptions<T> {
+  /**
+   * Secondary indexes: each maps a record to the value it is found under
+   * (undefined: not in that index), kept as records arrive, so a lookup costs
+   * the size of its answer, not a scan.
+   */
+  indexes?: Record<string, (value: T) => string | undefined>;
+}
+
 export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: string]; synced: [] }> {
   readonly items = new Map<string, Versioned<Static<S>>>();
   /**
@@ -23,15 +32,131 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
   readonly unreadable = new Set<string>();
   private watcher: { watcher: Watcher; close(): void } | undefined;
   private stopped = false;
-  private revision = '0';
+  private rev = 0n;
+  private waiters: { rev: bigint; resolve: (ok: boolean) => void }[] = [];
+  private readonly index = new Map<string, Map<string, Set<string>>>();
+  private readonly indexed = new Map<string, Map<string, string>>();
+  private readonly indexFns: [string, (value: Static<S>) => string | undefined][];
+  synced = false;
+  private readonly syncedOnce: Promise<void>;
 
   constructor(
     private readonly store: Store,
     private readonly kind: RecordKind<S>,
-    private readonly prefix: string,
+    readonly prefix: string,
     private readonly log: Logger,
+    opts: InformerOptions<Static<S>> = {},
   ) {
     super();
+    this.setMaxListeners(0);
+    this.indexFns = Object.entries(opts.indexes ?? {});
+    for (const [name] of this.indexFns) this.index.set(name, new Map());
+    this.syncedOnce = new Promise((resolve) => this.once('synced', resolve));
+  }
+
+  /** The highest store revision whose events (in this prefix) have all been applied. */
+  get revision(): string {
+    return String(this.rev);
+  }
+
+  /**
+   * Resolves true once every change up to `revision` has been applied (false
+   * after `timeoutMs`; never throws). A writer that knows its commit's revision
+   * waits here before reading its own write from the cache.
+   */
+  waitFor(revision: string | bigint, timeoutMs = 5000): Promise<boolean> {
+    const rev = BigInt(revision);
+    if (this.synced && this.rev >= rev) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, timeoutMs);
+      timer.unref();
+      const waiter = {
+        rev,
+        resolve: (ok: boolean) => {
+          clearTimeout(timer);
+          resolve(ok);
+        },
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** True once the first full list is in (false after `timeoutMs`). */
+  async whenSynced(timeoutMs = 5000): Promise<boolean> {
+    if (this.synced) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+      timer.unref();
+    });
+    const ok = await Promise.race([this.syncedOnce.then(() => true), timeout]);
+    clearTimeout(timer);
+    return ok;
+  }
+
+  /** Records whose index function `index` returned `value`. */
+  byIndex(index: string, value: string): Versioned<Static<S>>[] {
+    const m = this.index.get(index);
+    if (!m) throw new Error(`informer on ${this.prefix} has no index "${index}"`);
+    const keys = m.get(value);
+    if (!keys) return [];
+    const out: Versioned<Static<S>>[] = [];
+    for (const k of keys) {
+      const item = this.items.get(k);
+      if (item) out.push(item);
+    }
+    return out;
+  }
+
+  private advance(revision: string): void {
+    const rev = BigInt(revision);
+    if (rev > this.rev) this.rev = rev;
+    if (!this.synced || this.waiters.length === 0) return;
+    const ready = this.waiters.filter((w) => w.rev <= this.rev);
+    if (ready.length === 0) return;
+    this.waiters = this.waiters.filter((w) => w.rev > this.rev);
+    for (const w of ready) w.resolve(true);
+  }
+
+  private setItem(item: Versioned<Static<S>>): void {
+    this.items.set(item.key, item);
+    if (this.indexFns.length === 0) return;
+    let mine = this.indexed.get(item.key);
+    for (const [name, fn] of this.indexFns) {
+      const value = fn(item.value);
+      const old = mine?.get(name);
+      if (old === value) continue;
+      if (old !== undefined) this.unindex(name, old, item.key);
+      if (value === undefined) {
+        mine?.delete(name);
+        continue;
+      }
+      const m = this.index.get(name)!;
+      let keys = m.get(value);
+      if (!keys) m.set(value, (keys = new Set()));
+      keys.add(item.key);
+      if (!mine) this.indexed.set(item.key, (mine = new Map()));
+      mine.set(name, value);
+    }
+  }
+
+  private deleteItem(key: string): void {
+    this.items.delete(key);
+    const mine = this.indexed.get(key);
+    if (!mine) return;
+    for (const [name, value] of mine) this.unindex(name, value, key);
+    this.indexed.delete(key);
+  }
+
+  private unindex(name: string, value: string, key: string): void {
+    const m = this.index.get(name)!;
+    const keys = m.get(value);
+    if (!keys) return;
+    keys.delete(key);
+    if (keys.size === 0) m.delete(value);
   }
 
   async start(): Promise<void> {
@@ -48,6 +173,7 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
 
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const w of this.waiters.splice(0)) w.resolve(false);
     const w = this.watcher;
     this.watcher = undefined;
     // Closing its client ends the watch; a cancel could wait on a stream that never answers.
@@ -64,18 +190,21 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
         for (const item of items) {
           seen.add(item.key);
           const old = this.items.get(item.key);
-          this.items.set(item.key, item);
+          this.setItem(item);
           if (!old || old.modRevision !== item.modRevision) this.emit('change', item.key);
         }
         for (const key of [...this.items.keys()]) {
           if (!seen.has(key)) {
-            this.items.delete(key);
+            this.deleteItem(key);
             this.emit('change', key);
           }
         }
-        this.revision = revision;
-        await this.watch();
-        this.emit('synced');
+        await this.watch(revision);
+        if (!this.synced) {
+          this.synced = true;
+          this.emit('synced');
+        }
+        this.advance(revision);
         return;
       } catch (err) {
         this.log.warn({ err, prefix: this.prefix, attempt }, 'list/watch failed; retrying');
@@ -84,8 +213,8 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
     }
   }
 
-  private async watch(): Promise<void> {
-    const session = await this.store.watch(this.prefix, String(BigInt(this.revision) + 1n));
+  private async watch(revision: string): Promise<void> {
+    const session = await this.store.watch(this.prefix, String(BigInt(revision) + 1n));
     const w = session.watcher;
     if (this.stopped) {
       session.close();
@@ -93,7 +222,6 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
     }
     this.watcher = session;
     w.on('put', (kv) => {
-      this.revision = kv.mod_revision;
       let item: Versioned<Static<S>>;
       try {
         item = this.store.parse(this.kind, kv);
@@ -103,15 +231,20 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
         return;
       }
       this.unreadable.delete(item.key);
-      this.items.set(item.key, item);
+      this.setItem(item);
       this.emit('change', item.key);
     });
     w.on('delete', (kv) => {
       const key = this.store.relativeKey(kv.key);
       this.unreadable.delete(key);
-      this.items.delete(key);
-      this.revision = kv.mod_revision;
+      this.deleteItem(key);
       this.emit('change', key);
+    });
+    // After the puts and deletes of one response (etcd3's own 'data' listener
+    // emits them first): its header revision covers every event up to it, and
+    // a progress notification without events says the same.
+    w.on('data', (res) => {
+      if (this.watcher === session) this.advance(res.header.revision);
     });
     w.on('error', (err) => {
       if (this.stopped || this.watcher !== session) return;

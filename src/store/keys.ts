@@ -42,6 +42,14 @@ function seg(s: string): string {
 export const Keys = {
   vm: (id: string) => `vm/${seg(id)}`,
   vms: () => 'vm/',
+  /**
+   * A mirror of the VM record under the host that runs it, written in the same
+   * transaction as `vm/<id>` (see stageVmWrite): an agent watches only its own.
+   */
+  hostVm: (host: string, id: string) => `host-vm/${seg(host)}/${seg(id)}`,
+  hostVms: (host: string) => `host-vm/${seg(host)}/`,
+  /** Every host's mirrors (the one-time backfill reads them all). */
+  hostVmIndex: () => 'host-vm/',
   vmName: (owner: string, name: string) => `vm-name/${seg(owner)}/${seg(name)}`,
   /** A VM's user-data, by VM id (see VmUserData). */
   userData: (vmId: string) => `user-data/${seg(vmId)}`,
@@ -54,6 +62,7 @@ export const Keys = {
   user: (name: string) => `user/${seg(name)}`,
   users: () => 'user/',
   token: (sha256hex: string) => `token/${seg(sha256hex)}`,
+  tokens: () => 'token/',
   imageStore: (name: string) => `image-store/${seg(name)}`,
   imageStores: () => 'image-store/',
   /** Image names are unique per owner, whatever the store (see ImageManager.find). */

@@ -5,6 +5,7 @@ import { Compile, type Validator } from 'typebox/compile';
 import { UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { RecordKind } from './keys.js';
+import { recordWrite } from './write-log.js';
 
 export interface Versioned<T> {
   key: string;
@@ -69,8 +70,22 @@ async function call<T>(fn: () => Promise<T>): Promise<T> {
 export class Txn {
   private compares: { key: string; target: 'Mod' | 'Create'; value: string | number; cmp: '==' | '>' }[] = [];
   private ops: ((ns: Namespace) => ReturnType<Namespace['put']> | ReturnType<ReturnType<Namespace['delete']>['key']>)[] = [];
+  private readonly written: string[] = [];
+  /** The store revision the last commit answered at: the new revision when it succeeded, the current one when not. */
+  revision: string | undefined;
 
   constructor(private readonly ns: Namespace) {}
+
+  private bytes = 0;
+
+  /**
+   * How many compares and ops it holds, and the bytes of its keys and values:
+   * etcd refuses a transaction with more than --max-txn-ops (128) of either, or
+   * larger than --max-request-bytes (1.5 MiB).
+   */
+  size(): { compares: number; ops: number; bytes: number } {
+    return { compares: this.compares.length, ops: this.ops.length, bytes: this.bytes };
+  }
 
   /** The record is unchanged since it was read at `modRevision`. */
   unchanged(v: Versioned<unknown>): this {
@@ -93,11 +108,14 @@ export class Txn {
   put<S extends TSchema>(kind: RecordKind<S>, key: string, value: Static<S>, lease?: Lease): this {
     const text = JSON.stringify(checkRecord(kind, key, value, 'write'));
     this.ops.push((ns) => (lease ? lease.put(key).value(text) : ns.put(key).value(text)) as ReturnType<Namespace['put']>);
+    this.written.push(key);
+    this.bytes += key.length + text.length;
     return this;
   }
 
   delete(key: string): this {
     this.ops.push((ns) => ns.delete().key(key));
+    this.written.push(key);
     return this;
   }
 
@@ -108,6 +126,8 @@ export class Txn {
     for (const c of rest) b = b.and(c.key, c.target, c.cmp, c.value);
     const ops = this.ops.map((op) => op(this.ns));
     const res = await call(() => b.then(...(ops as never[])).commit());
+    this.revision = res.header.revision;
+    if (res.succeeded) recordWrite(res.header.revision, this.written);
     return res.succeeded;
   }
 }
@@ -280,11 +300,13 @@ export class Store {
 
   async put<S extends TSchema>(kind: RecordKind<S>, key: string, value: Static<S>, lease?: Lease): Promise<void> {
     const text = JSON.stringify(checkRecord(kind, key, value, 'write'));
-    await call(() => (lease ? lease.put(key).value(text).exec() : this.ns.put(key).value(text).exec()));
+    const res = await call(() => (lease ? lease.put(key).value(text).exec() : this.ns.put(key).value(text).exec()));
+    recordWrite(res.header.revision, [key]);
   }
 
   async delete(key: string): Promise<void> {
-    await call(() => this.ns.delete().key(key).exec());
+    const res = await call(() => this.ns.delete().key(key).exec());
+    recordWrite(res.header.revision, [key]);
   }
 
   txn(): Txn {

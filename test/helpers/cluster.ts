@@ -125,7 +125,7 @@ export class TestCluster {
   }
 
   managers() {
-    return { users: new UserManager(this.store), vms: new VmManager(this.store), hosts: new HostManager(this.store), images: new ImageManager(this.store), files: new FileManager(this.store), keys: new KeyManager(this.store), networks: new NetworkManager(this.store, { vniRange: { first: 10000, last: 16000000 }, ipv6Pool: 'fd75:636c:6f75::/48' }), consoles: new ConsoleManager(this.store) };
+    return { store: this.store, users: new UserManager(this.store), vms: new VmManager(this.store), hosts: new HostManager(this.store), images: new ImageManager(this.store), files: new FileManager(this.store), keys: new KeyManager(this.store), networks: new NetworkManager(this.store, { vniRange: { first: 10000, last: 16000000 }, ipv6Pool: 'fd75:636c:6f75::/48' }), consoles: new ConsoleManager(this.store) };
   }
 
   client(token = this.adminToken): Client {

@@ -83,8 +83,8 @@ describe('API input validation and authorization (real etcd)', () => {
   });
 
   it('shows users only their own VMs', async () => {
-    const alices = (await call('GET', '/v1/vms', aliceToken)).json() as { owner: string; id: string }[];
-    const bobs = (await call('GET', '/v1/vms', bobToken)).json() as { owner: string; id: string }[];
+    const alices = (await call('GET', '/v1/vms', aliceToken)).json().items as { owner: string; id: string }[];
+    const bobs = (await call('GET', '/v1/vms', bobToken)).json().items as { owner: string; id: string }[];
     expect(alices.map((v) => v.owner)).toEqual(['alice']);
     expect(bobs.map((v) => v.owner)).toEqual(['bob']);
     const alicesId = alices[0]!.id;
@@ -97,7 +97,7 @@ describe('API input validation and authorization (real etcd)', () => {
     const stop = await call('POST', `/v1/vms/${alicesId}/stop`, bobToken);
     expect(stop.statusCode).toBe(404);
     expect(stop.json().code).toBe('VM_NOT_FOUND');
-    const all = (await call('GET', '/v1/vms?all=true', c.adminToken)).json() as unknown[];
+    const all = (await call('GET', '/v1/vms?all=true', c.adminToken)).json().items as unknown[];
     expect(all).toHaveLength(2);
   });
 
@@ -155,7 +155,7 @@ describe('API input validation and authorization (real etcd)', () => {
       // bob's own name is his own image
       expect((await call('GET', '/v1/images/ucloud-test', bobToken)).json().owner).toBe('bob');
       // and the listing shows both, told apart by owner
-      const listed = (await call('GET', '/v1/images', aliceToken)).json() as { owner: string; name: string }[];
+      const listed = (await call('GET', '/v1/images', aliceToken)).json().items as { owner: string; name: string }[];
       expect(listed.filter((i) => i.name === 'ucloud-test').map((i) => i.owner).sort()).toEqual(['admin', 'bob']);
     });
 
@@ -174,7 +174,7 @@ describe('API input validation and authorization (real etcd)', () => {
       expect(hidden.json().code).toBe('IMAGE_NOT_FOUND');
       expect(hidden.body.replace('secret-plan', 'X')).toBe(absent.body.replace('no-such-plan', 'X'));
       expect((await call('DELETE', '/v1/images/alice/secret-plan', bobToken)).statusCode).toBe(404);
-      const bobsList = (await call('GET', '/v1/images', bobToken)).json() as { owner: string }[];
+      const bobsList = (await call('GET', '/v1/images', bobToken)).json().items as { owner: string }[];
       expect(bobsList.some((i) => i.owner === 'alice')).toBe(false);
       // the one conflict left: your own name, told without naming anyone else
       const before = await revision();

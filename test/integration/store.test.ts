@@ -73,16 +73,15 @@ describe('etcd store (real etcd)', () => {
     const changes: string[] = [];
     inf.on('change', (k) => changes.push(k));
     // Cut the watch, change things, and compact the history it would resume from.
-    const internals = inf as unknown as { watcher: { watcher: { cancel(): Promise<void> }; close(): void }; revision: string; watch(): Promise<void> };
-    const resumeFrom = internals.revision;
+    const internals = inf as unknown as { watcher: { watcher: { cancel(): Promise<void> }; close(): void }; watch(revision: string): Promise<void> };
+    const resumeFrom = inf.revision;
     await internals.watcher.watcher.cancel();
     internals.watcher.close();
     await store.put(Kinds.user, Keys.user('carol'), user('carol'));
     await store.delete(Keys.user('ann'));
     const head = (await store.list(Kinds.user, 'user/')).revision;
     await store.client.kv.compact({ revision: head, physical: true } as never);
-    internals.revision = resumeFrom;
-    await internals.watch(); // etcd cancels it (compacted): the informer must re-list
+    await internals.watch(resumeFrom); // etcd cancels it (compacted): the informer must re-list
     await until('carol seen after re-list', () => inf.get(Keys.user('carol')));
     await until('ann gone after re-list', () => !inf.get(Keys.user('ann')));
     expect(changes).toEqual(expect.arrayContaining([Keys.user('carol'), Keys.user('ann')]));

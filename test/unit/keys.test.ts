@@ -22,6 +22,13 @@ describe('key layout', () => {
     expect(Keys.hostAlloc('a').startsWith(Keys.hosts())).toBe(false);
     expect(Keys.vmName('a', 'b').startsWith(Keys.vms())).toBe(false);
     expect(Keys.imageStore('a').startsWith(Keys.images())).toBe(false);
+    // An agent's index holds its host's VMs only: not another host's whose name starts alike.
+    expect(Keys.hostVm('hv1', 'x')).toBe('host-vm/hv1/x');
+    expect(Keys.hostVm('hv1', 'x').startsWith(Keys.hostVms('hv1'))).toBe(true);
+    expect(Keys.hostVm('hv10', 'x').startsWith(Keys.hostVms('hv1'))).toBe(false);
+    expect(Keys.hostVms('hv1').startsWith(Keys.hostVmIndex())).toBe(true);
+    expect(Keys.hostVm('a', 'x').startsWith(Keys.hosts())).toBe(false);
+    expect(Keys.hostVm('a', 'x').startsWith(Keys.vms())).toBe(false);
   });
 
   it('refuses segments that would add a level', () => {

@@ -2,8 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Type } from 'typebox';
 import { UcloudError } from '../../common/errors.js';
+import { sortKey } from '../../common/page.js';
 import { ErrorResponse, UploadedFile, UserFile } from '../../model/index.js';
 import type { Api, Managers } from '../context.js';
+import { listQuery, listResponses, pageFrom } from '../pages.js';
 
 // Files: each user sees only the files in their own folder, and uploads only into it.
 
@@ -41,7 +43,10 @@ function discardRest(req: IncomingMessage, res: ServerResponse): void {
 const DISCARD_MS = 5000;
 
 export function fileRoutes(api: Api, m: Managers): void {
-  api.get('/v1/files', { schema: { response: { 200: Type.Array(UserFile), 401: ErrorResponse } } }, async (req) => m.files.list(req.user.name));
+  // By name (then id: a name is unique in a folder, but the filescanner's records may briefly repeat one).
+  api.get('/v1/files', { schema: { querystring: listQuery(), response: listResponses(UserFile) } }, async (req) =>
+    pageFrom(`files/${req.user.name}`, await m.files.list(req.user.name), (f) => sortKey(f.name, f.id), req.query),
+  );
 
   const uploads = m.uploads;
   if (!uploads) return;

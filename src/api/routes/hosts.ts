@@ -3,7 +3,9 @@ import { UcloudError } from '../../common/errors.js';
 import { parseSizeInRange } from '../../common/units.js';
 import { AllocationRatio, ErrorResponse, Host, HostSetRequest, Name, Resources, SizeInput, Text } from '../../model/index.js';
 import { requireAdmin } from '../auth.js';
+import type { VmCache } from '../../managers/vm-cache.js';
 import type { Api, Managers } from '../context.js';
+import { listQuery, listResponses, pageFromCache } from '../pages.js';
 
 // Hosts: an admin registers them and changes their capacity; everyone may see them and what is free.
 
@@ -31,7 +33,7 @@ const HostView = Type.Object({
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
 const bytes = (v: string | number, field: string) => parseSizeInRange(v, field, 0, Number.MAX_SAFE_INTEGER);
 
-export function hostRoutes(api: Api, m: Managers): void {
+export function hostRoutes(api: Api, m: Managers, cache: VmCache): void {
   api.post('/v1/hosts', { schema: { body: HostAddRequest, response: { 201: Host, ...errors } } }, async (req, reply) => {
     requireAdmin(req);
     const b = req.body;
@@ -54,5 +56,8 @@ export function hostRoutes(api: Api, m: Managers): void {
     return m.hosts.set(req.params.name, { capacity, ...(Object.keys(ratio).length ? { allocationRatio: ratio } : {}) });
   });
 
-  api.get('/v1/hosts', { schema: { response: { 200: Type.Array(HostView), ...errors } } }, async () => m.hosts.list());
+  // From the cache, by name.
+  api.get('/v1/hosts', { schema: { querystring: listQuery(), response: listResponses(HostView) } }, async (req) =>
+    pageFromCache('hosts', req.query, (after, limit) => cache.hostPage(after, limit)),
+  );
 }

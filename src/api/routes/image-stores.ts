@@ -3,6 +3,7 @@ import { ErrorResponse, ImageStore, Name } from '../../model/index.js';
 import { storageDriverNames } from '../../storage/registry.js';
 import { requireAdmin } from '../auth.js';
 import type { Api, Managers } from '../context.js';
+import { listQuery, listResponses, pageFrom } from '../pages.js';
 
 // Image stores: an admin creates them (idempotently: the same name and settings
 // again is a no-op, other settings a conflict); everyone may list them.
@@ -22,6 +23,8 @@ export function imageStoreRoutes(api: Api, m: Managers): void {
     requireAdmin(req);
     return m.images.ensureStore(req.body.name, req.body.driver, req.body.settings);
   });
-  api.get('/v1/image-stores', { schema: { response: { 200: Type.Array(ImageStore), 401: ErrorResponse } } }, async () => m.images.listStores());
+  api.get('/v1/image-stores', { schema: { querystring: listQuery(), response: listResponses(ImageStore) } }, async (req) =>
+    pageFrom('image-stores', await m.images.listStores(), (s) => s.name, req.query),
+  );
   api.get('/v1/storage-drivers', { schema: { response: { 200: Type.Array(Type.String()) } } }, async () => storageDriverNames());
 }

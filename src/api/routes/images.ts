@@ -1,7 +1,9 @@
 import { Type } from 'typebox';
 import { UcloudError } from '../../common/errors.js';
 import { ErrorResponse, Image, ImageRef, Name, Text } from '../../model/index.js';
+import { sortKey } from '../../common/page.js';
 import type { Api, Managers } from '../context.js';
+import { listQuery, listResponses, pageFrom } from '../pages.js';
 
 // Images: a user sees and uses their own and the public ones; only the owner
 // (or an admin) deletes one. Names are unique per owner: "name" is the caller's
@@ -23,7 +25,10 @@ const ImageCreateRequest = Type.Object(
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
 
 export function imageRoutes(api: Api, m: Managers): void {
-  api.get('/v1/images', { schema: { response: { 200: Type.Array(Image), 401: ErrorResponse } } }, async (req) => m.images.listVisible(req.user));
+  // By name, then owner; what a user sees depends on who they are, so the list's name carries it.
+  api.get('/v1/images', { schema: { querystring: listQuery(), response: listResponses(Image) } }, async (req) =>
+    pageFrom(`images/${req.user.name}`, await m.images.listVisible(req.user), (i) => sortKey(i.name, i.owner), req.query),
+  );
 
   api.get('/v1/images/:ref', { schema: { params: Ref, response: { 200: Image, ...errors } } }, async (req) => m.images.find(req.user, req.params.ref));
   api.get('/v1/images/:owner/:name', { schema: { params: OwnerRef, response: { 200: Image, ...errors } } }, async (req) =>

@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import { UcloudError } from '../../common/errors.js';
 import { ErrorResponse, KeyAddRequest, Name, SshKey } from '../../model/index.js';
 import type { Api, Managers } from '../context.js';
+import { listQuery, listResponses, pageFrom } from '../pages.js';
 
 // SSH keys: each user manages their own; VMs get their owner's keys from the metadata server.
 
@@ -12,7 +13,9 @@ export function keyRoutes(api: Api, m: Managers): void {
   api.post('/v1/keys', { schema: { body: KeyAddRequest, response: { 201: SshKey, ...errors } } }, async (req, reply) =>
     reply.status(201).send(await m.keys.add(req.user.name, req.body.name, req.body.publicKey)),
   );
-  api.get('/v1/keys', { schema: { response: { 200: Type.Array(SshKey), 401: ErrorResponse } } }, async (req) => m.keys.list(req.user.name));
+  api.get('/v1/keys', { schema: { querystring: listQuery(), response: listResponses(SshKey) } }, async (req) =>
+    pageFrom(`keys/${req.user.name}`, await m.keys.list(req.user.name), (k) => k.name, req.query),
+  );
   api.get('/v1/keys/:name', { schema: { params: KeyRef, response: { 200: SshKey, ...errors } } }, async (req) => {
     const k = await m.keys.get(req.user.name, req.params.name);
     if (!k) throw new UcloudError('KEY_NOT_FOUND', `you have no key "${req.params.name}"`);

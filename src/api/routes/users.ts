@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import { ErrorResponse, Name, Role, User } from '../../model/index.js';
 import { requireAdmin } from '../auth.js';
 import type { Api, Managers } from '../context.js';
+import { listQuery, listResponses, pageFrom } from '../pages.js';
 
 // Users: an admin creates them; the token is in the answer once and never again.
 
@@ -15,9 +16,9 @@ export function userRoutes(api: Api, m: Managers): void {
     return reply.status(201).send(await m.users.create(req.body.name, req.body.role ?? 'user'));
   });
 
-  api.get('/v1/users', { schema: { response: { 200: Type.Array(User), ...errors } } }, async (req) => {
+  api.get('/v1/users', { schema: { querystring: listQuery(), response: listResponses(User) } }, async (req) => {
     requireAdmin(req);
-    return m.users.list();
+    return pageFrom('users', await m.users.list(), (u) => u.name, req.query);
   });
 
   api.get('/v1/whoami', { schema: { response: { 200: User, 401: ErrorResponse } } }, async (req) => req.user);

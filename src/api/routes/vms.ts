@@ -3,22 +3,30 @@ import { UcloudError } from '../../common/errors.js';
 import { parseSizeInRange } from '../../common/units.js';
 import { checkUserData } from '../../common/user-data.js';
 import { ConsoleLog, ErrorResponse, Vm, VM_LIMITS, VmCreateRequest, VmRef, VmResizeRequest, type User } from '../../model/index.js';
+import type { VmCache } from '../../managers/vm-cache.js';
 import type { Api, Managers } from '../context.js';
+import { listQuery, listResponses, rawPageFromCache } from '../pages.js';
 
 // VMs: users see and act on their own; an admin on all of them (by id).
 
 const Ref = Type.Object({ ref: VmRef }, { additionalProperties: false });
 const ConsoleQuery = Type.Object({ lines: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) }, { additionalProperties: false });
-const ListQuery = Type.Object({ all: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+const ListQuery = listQuery({ all: Type.Optional(Type.Boolean()) });
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
 
+const isId = (ref: string) => /^[0-9a-f-]{36}$/.test(ref);
+
+/** The caller's VM `ref` (name or id; an admin's any by id). Read from etcd: the routes that change it use this. */
 async function findVm(m: Managers, user: User, ref: string): Promise<Vm> {
-  const vm = (await m.vms.findByName(user.name, ref)) ?? (/^[0-9a-f-]{36}$/.test(ref) ? await m.vms.get(ref) : undefined);
+  return visible(user, ref, (await m.vms.findByName(user.name, ref)) ?? (isId(ref) ? await m.vms.get(ref) : undefined));
+}
+
+function visible(user: User, ref: string, vm: Vm | undefined): Vm {
   if (!vm || (vm.owner !== user.name && user.role !== 'admin')) throw new UcloudError('VM_NOT_FOUND', `no VM "${ref}"`);
   return vm;
 }
 
-export function vmRoutes(api: Api, m: Managers): void {
+export function vmRoutes(api: Api, m: Managers, cache: VmCache): void {
   api.post('/v1/vms', { schema: { body: VmCreateRequest, response: { 201: Vm, ...errors } } }, async (req, reply) => {
     const b = req.body;
     const userData = b.userData === undefined ? undefined : checkUserData(b.userData);
@@ -51,12 +59,22 @@ export function vmRoutes(api: Api, m: Managers): void {
     return reply.status(201).send(vm);
   });
 
-  api.get('/v1/vms', { schema: { querystring: ListQuery, response: { 200: Type.Array(Vm), ...errors } } }, async (req) => {
+  // Both from the cache (the records' JSON as kept there, checked when their
+  // events arrived): ordered by owner, then name.
+  api.get('/v1/vms', { schema: { querystring: ListQuery, response: listResponses(Vm) } }, async (req, reply) => {
     const all = req.query.all === true && req.user.role === 'admin';
-    return m.vms.list(all ? undefined : req.user.name);
+    const owner = all ? undefined : req.user.name;
+    // The list's name carries its scope, so one user's cursor is not another's.
+    const page = await rawPageFromCache(all ? 'vms' : `vms/${req.user.name}`, req.query, (after, limit) => cache.vmPageJson(owner, after, limit));
+    return reply.type('application/json; charset=utf-8').send(page as never); // JSON text: sent as it is
   });
 
-  api.get('/v1/vms/:ref', { schema: { params: Ref, response: { 200: Vm, ...errors } } }, async (req) => findVm(m, req.user, req.params.ref));
+  api.get('/v1/vms/:ref', { schema: { params: Ref, response: { 200: Vm, ...errors } } }, async (req, reply) => {
+    const { ref } = req.params;
+    const vm = visible(req.user, ref, (await cache.vmByName(req.user.name, ref)) ?? (isId(ref) ? await cache.vmById(ref) : undefined));
+    const json = cache.jsonOf(vm.id);
+    return json === undefined ? vm : reply.type('application/json; charset=utf-8').send(json as never);
+  });
 
   for (const action of ['start', 'stop'] as const) {
     api.post(`/v1/vms/:ref/${action}`, { schema: { params: Ref, response: { 202: Vm, ...errors } } }, async (req, reply) => {

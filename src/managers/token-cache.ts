@@ -1,0 +1,49 @@
+import type { Logger } from '../common/logger.js';
+import type { User } from '../model/index.js';
+import { Informer } from '../store/informer.js';
+import { Keys, Kinds } from '../store/keys.js';
+import type { Store } from '../store/store.js';
+
+/**
+ * Tokens and users held in memory for the API's authentication, fed by
+ * watches: every request checks its token, and two etcd reads per request
+ * would cap the API far below what a route can serve. A revoked token or a
+ * deleted user leaves the cache with its watch event; a token the cache does
+ * not know yet (issued a moment ago through another API process) is looked up
+ * in etcd by the caller, so a new token is never refused.
+ */
+export class TokenCache {
+  private readonly tokens: Informer<typeof Kinds.token.schema>;
+  private readonly users: Informer<typeof Kinds.user.schema>;
+
+  constructor(store: Store, log: Logger) {
+    this.tokens = new Informer(store, Kinds.token, Keys.tokens(), log);
+    this.users = new Informer(store, Kinds.user, Keys.users(), log, { indexes: { role: (u) => u.role } });
+  }
+
+  /** The prefixes it caches, for read-your-writes (a request that issued a token waits for it here). */
+  get informers(): Informer<never>[] {
+    return [this.tokens, this.users] as unknown as Informer<never>[];
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.tokens.start(), this.users.start()]);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.tokens.stop(), this.users.stop()]);
+  }
+
+  /** Every admin's name; undefined until synced. */
+  admins(): string[] | undefined {
+    if (!this.users.synced) return undefined;
+    return this.users.byIndex('role', 'admin').map((u) => u.value.name);
+  }
+
+  /** The token's user; undefined when the cache does not know the token (or is not synced yet). */
+  lookup(tokenHash: string): User | undefined {
+    if (!this.tokens.synced || !this.users.synced) return undefined;
+    const t = this.tokens.get(Keys.token(tokenHash));
+    return t && this.users.get(Keys.user(t.value.user))?.value;
+  }
+}

@@ -1,0 +1,160 @@
+import { UcloudError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { sortKey } from '../common/page.js';
+import type { Vm } from '../model/index.js';
+import { Informer } from '../store/informer.js';
+import { Keys, Kinds } from '../store/keys.js';
+import { SortedKeys } from '../store/sorted-index.js';
+import type { Store } from '../store/store.js';
+import { hostViewOf, type HostView } from './hosts.js';
+
+/** How VM records are indexed in an informer; one definition for every daemon that looks VMs up. */
+export const VM_INDEXES = {
+  owner: (v: Vm) => v.owner,
+  /** "owner/name": names are unique per owner. */
+  name: (v: Vm) => `${v.owner}/${v.name}`,
+  host: (v: Vm) => v.host,
+};
+
+/** The order of every VM list: owner, then name (the id only breaks a tie no stored state allows). */
+export const vmSortKey = (v: Pick<Vm, 'owner' | 'name' | 'id'>): string => sortKey(v.owner, v.name, v.id);
+
+/** How long a read waits for a cache that has not listed yet before answering ETCD_UNAVAILABLE. */
+const SYNC_WAIT_MS = 5000;
+
+export interface CachePage<T> {
+  items: T[];
+  /** Sort key of the last item (for the next cursor). */
+  last?: string;
+  more: boolean;
+}
+
+/**
+ * VMs and hosts as the API reads them: informers on vm/, host/, host-alive/
+ * and host-alloc/ (records validated once, when their event arrives), VMs
+ * indexed by owner and name, and kept sorted per owner and overall, so a page
+ * costs O(log n + limit) and a show O(1), however large the fleet. Reads that
+ * guard a compare-and-swap do not come here: the managers read etcd for those.
+ */
+export class VmCache {
+  readonly vms: Informer<typeof Kinds.vm.schema>;
+  readonly hosts: Informer<typeof Kinds.host.schema>;
+  readonly alive: Informer<typeof Kinds.hostAlive.schema>;
+  readonly allocs: Informer<typeof Kinds.hostAlloc.schema>;
+  private readonly all = new SortedKeys();
+  private readonly byOwner = new Map<string, SortedKeys>();
+  /** vm/<id> → its sort key, to find it again in the sorted lists once the record is gone. */
+  private readonly sorted = new Map<string, string>();
+  private readonly hostNames = new SortedKeys();
+  /**
+   * Each VM's JSON as bytes, made once per change and found by sort key: a page
+   * is then concatenated, not serialized or encoded, per request.
+   */
+  private readonly json = new Map<string, Buffer>();
+  private started = false;
+
+  constructor(store: Store, log: Logger) {
+    this.vms = new Informer(store, Kinds.vm, Keys.vms(), log, { indexes: VM_INDEXES });
+    this.hosts = new Informer(store, Kinds.host, Keys.hosts(), log);
+    this.alive = new Informer(store, Kinds.hostAlive, Keys.hostsAlive(), log);
+    this.allocs = new Informer(store, Kinds.hostAlloc, Keys.hostAllocs(), log);
+    this.vms.on('change', (key) => this.resortVm(key));
+    this.hosts.on('change', (key) => {
+      const h = this.hosts.get(key);
+      if (h) this.hostNames.add(h.value.name);
+      else this.hostNames.delete(key.slice(Keys.hosts().length));
+    });
+  }
+
+  /** Its informers: a writer that must read its own write waits on those whose prefix holds a key it wrote. */
+  get informers() {
+    return [this.vms, this.hosts, this.alive, this.allocs] as const;
+  }
+
+  /** Starts listing and watching; does not wait (an informer retries until etcd answers). */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    for (const inf of this.informers) void inf.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.informers.map((i) => i.stop()));
+  }
+
+  /** Waits (bounded) for every informer's first list; ETCD_UNAVAILABLE when one has none. */
+  async ready(timeoutMs = SYNC_WAIT_MS): Promise<void> {
+    if (this.informers.every((i) => i.synced)) return;
+    const ok = await Promise.all(this.informers.map((i) => i.whenSynced(timeoutMs)));
+    if (!ok.every(Boolean)) throw new UcloudError('ETCD_UNAVAILABLE', 'the API has not read its records from etcd yet; try again shortly');
+  }
+
+  private resortVm(key: string): void {
+    const cur = this.vms.get(key)?.value;
+    const was = this.sorted.get(key);
+    const now = cur ? vmSortKey(cur) : undefined;
+    if (was !== undefined) this.json.delete(was);
+    if (cur && now !== undefined) this.json.set(now, Buffer.from(JSON.stringify(cur)));
+    if (was === now) return;
+    if (was !== undefined) {
+      this.all.delete(was);
+      const owner = was.slice(0, was.indexOf('\u0000'));
+      const mine = this.byOwner.get(owner);
+      mine?.delete(was);
+      if (mine?.size === 0) this.byOwner.delete(owner);
+      this.sorted.delete(key);
+    }
+    if (cur && now !== undefined) {
+      this.all.add(now);
+      let mine = this.byOwner.get(cur.owner);
+      if (!mine) this.byOwner.set(cur.owner, (mine = new SortedKeys()));
+      mine.add(now);
+      this.sorted.set(key, now);
+    }
+  }
+
+  /**
+   * Up to `limit` VMs after sort key `after` (the owner's, or everyone's when
+   * `owner` is undefined), each as its JSON bytes: what the API sends.
+   */
+  async vmPageJson(owner: string | undefined, after: string | undefined, limit: number): Promise<CachePage<Buffer>> {
+    await this.ready();
+    const keys = owner === undefined ? this.all : this.byOwner.get(owner);
+    if (!keys) return { items: [], more: false };
+    const { keys: page, more } = keys.after(after, limit);
+    const items: Buffer[] = [];
+    for (const k of page) {
+      const json = this.json.get(k);
+      if (json !== undefined) items.push(json);
+    }
+    return { items, ...(page.length ? { last: page[page.length - 1]! } : {}), more };
+  }
+
+  /** The VM's JSON bytes, as in vmPageJson. */
+  jsonOf(id: string): Buffer | undefined {
+    const k = this.sorted.get(Keys.vm(id));
+    return k === undefined ? undefined : this.json.get(k);
+  }
+
+  async vmByName(owner: string, name: string): Promise<Vm | undefined> {
+    await this.ready();
+    return this.vms.byIndex('name', `${owner}/${name}`)[0]?.value;
+  }
+
+  async vmById(id: string): Promise<Vm | undefined> {
+    await this.ready();
+    return this.vms.get(Keys.vm(id))?.value;
+  }
+
+  /** Up to `limit` hosts after name `after`, with liveness and bookings. */
+  async hostPage(after: string | undefined, limit: number): Promise<CachePage<HostView>> {
+    await this.ready();
+    const { keys: names, more } = this.hostNames.after(after, limit);
+    const items: HostView[] = [];
+    for (const name of names) {
+      const h = this.hosts.get(Keys.host(name));
+      if (h) items.push(hostViewOf(h.value, this.alive.get(Keys.hostAlive(name))?.value, this.allocs.get(Keys.hostAlloc(name))?.value));
+    }
+    return { items, ...(names.length ? { last: names[names.length - 1]! } : {}), more };
+  }
+}

@@ -1,0 +1,175 @@
+import { randomUUID } from 'node:crypto';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Api } from '../../src/api/context.js';
+import { buildApi } from '../../src/api/server.js';
+import { Client } from '../../src/client/client.js';
+import { UcloudError } from '../../src/common/errors.js';
+import { silentLogger } from '../../src/common/logger.js';
+import { Keys, Kinds } from '../../src/store/keys.js';
+import { Store } from '../../src/store/store.js';
+import { freePort } from '../helpers/ports.js';
+import { vmRecord } from '../helpers/vm-record.js';
+import { TestCluster, until } from '../helpers/cluster.js';
+
+// The API answers VM and host reads from watch-fed caches. A client that wrote
+// through the API reads its write at once (the write's answer waits for the
+// caches); what other processes write straight into etcd shows up within a
+// bounded wait; a cache that cannot list answers 503, never stale nothing.
+
+/**
+ * A TCP proxy to etcd that holds every byte etcd sends for `lagMs` (in order):
+ * a cache behind it learns of each change that much later.
+ */
+async function laggingProxy(target: URL, lagMs: number): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect({ host: target.hostname, port: Number(target.port) });
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        sockets.delete(s);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream);
+    upstream.on('data', (chunk: Buffer) => setTimeout(() => client.write(chunk), lagMs));
+  });
+  await new Promise<void>((r) => server.listen({ host: '127.0.0.1', port: 0 }, r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+describe('API read caches (real etcd)', () => {
+  let c: TestCluster;
+  let api: Api;
+  let alice: Client;
+  let admin: Client;
+  let aliceToken = '';
+
+  beforeAll(async () => {
+    c = await TestCluster.start();
+    await c.bootstrap({ guestImage: c.tinyImage() });
+    const m = c.managers();
+    aliceToken = (await m.users.create('alice', 'user')).token;
+    api = buildApi(m, silentLogger);
+    await api.listen({ host: '::1', port: Number(new URL(c.apiUrl).port) });
+    alice = new Client({ url: c.apiUrl, token: aliceToken });
+    admin = new Client({ url: c.apiUrl, token: c.adminToken });
+  }, 60_000);
+  afterAll(async () => {
+    await api?.close();
+    await c?.stop();
+  });
+
+  const spec = { image: 'ucloud-test', cpu: 1, ram: '128MiB', disk: '1GiB' };
+  const listed = async (name: string) => (await alice.vms.list()).find((v) => v.name === name);
+
+  it('read-your-writes: create, stop, start, resize and delete are seen by the very next show and list', async () => {
+    // This API's caches hear from etcd 150 ms late (a slow link, or a busy
+    // watch): without waiting for its caches, a write's answer would come
+    // before they show it, and the next read would miss it.
+    const proxy = await laggingProxy(new URL(c.store.opts.endpoints[0]!), 150);
+    const lagging = c.newStore();
+    const slow = new Store({ ...lagging.opts, endpoints: [proxy.url] });
+    const slowApi = buildApi({ ...c.managers(), store: slow }, silentLogger);
+    try {
+      await slowApi.listen({ host: '::1', port: 0 });
+      const { port } = slowApi.server.address() as AddressInfo;
+      await readYourWrites(new Client({ url: `http://[::1]:${port}`, token: aliceToken }));
+    } finally {
+      await slowApi.close();
+      slow.close();
+      lagging.close();
+      await proxy.close();
+    }
+  });
+
+  async function readYourWrites(alice: Client) {
+    const listed = async (name: string) => (await alice.vms.list()).find((v) => v.name === name);
+    for (let i = 0; i < 12; i++) {
+      const name = `ryw${i}`;
+      const made = await alice.vms.create({ name, ...spec });
+      expect((await alice.vms.get(name)).id).toBe(made.id);
+      expect((await listed(name))?.id).toBe(made.id);
+      expect((await alice.vms.get(made.id)).name).toBe(name);
+
+      const stopped = await alice.vms.stop(name);
+      expect((await alice.vms.get(name)).generation).toBe(stopped.generation);
+      expect((await listed(name))?.desired).toBe('stopped');
+
+      const started = await alice.vms.start(made.id);
+      expect((await alice.vms.get(name)).generation).toBe(started.generation);
+      expect((await listed(name))?.desired).toBe('running');
+
+      const grown = await alice.vms.resize(name, { disk: `${2 + i}GiB` });
+      expect((await alice.vms.get(name)).diskBytes).toBe(grown.diskBytes);
+      expect((await listed(name))?.diskBytes).toBe((2 + i) * 2 ** 30);
+
+      // Never placed: gone at once.
+      expect(await alice.vms.delete(name)).toBeUndefined();
+      expect(await alice.vms.get(name).catch((e: UcloudError) => e.code)).toBe('VM_NOT_FOUND');
+      expect(await listed(name)).toBeUndefined();
+    }
+  }
+
+  it('a VM another process writes straight into etcd shows up, changes and goes within a bounded wait', async () => {
+    const vm = vmRecord('alice', 'outside');
+    const other = c.newStore();
+    try {
+      expect(await other.txn().absent(Keys.vm(vm.id)).put(Kinds.vm, Keys.vm(vm.id), vm).put(Kinds.vmName, Keys.vmName('alice', 'outside'), { id: vm.id }).commit()).toBe(true);
+      await until('the VM in show', () => alice.vms.get('outside').catch(() => undefined), 5000, 20);
+      await until('the VM in the list', () => listed('outside'), 5000, 20);
+      // as a scheduler would book it
+      await other.put(Kinds.vm, Keys.vm(vm.id), { ...vm, host: 'hv1', status: 'scheduled' });
+      await until('the booking in show', async () => (await alice.vms.get('outside')).host === 'hv1', 5000, 20);
+      await other.delete(Keys.vm(vm.id));
+      await until('the VM gone from show', async () => (await alice.vms.get(vm.id).catch((e: UcloudError) => e.code)) === 'VM_NOT_FOUND', 5000, 20);
+      expect(await listed('outside')).toBeUndefined();
+    } finally {
+      other.close();
+    }
+  });
+
+  it('hosts come from the cache: registration, presence and bookings show up', async () => {
+    await c.managers().hosts.add('hv7', '::1', { cpu: 4, ramBytes: 8 * 2 ** 30, diskBytes: 100 * 2 ** 30 });
+    const hv7 = () => admin.hosts.list().then((hs) => hs.find((h) => h.name === 'hv7'));
+    await until('hv7 listed', hv7, 5000, 20);
+    expect((await hv7())!.alive).toBe(false);
+    await c.announceHost('hv7');
+    await until('hv7 alive', async () => (await hv7())?.alive, 5000, 20);
+    await c.store.put(Kinds.hostAlloc, Keys.hostAlloc('hv7'), { vms: { [randomUUID()]: { cpu: 2, ramBytes: 2 ** 30, diskBytes: 2 ** 30 } } });
+    await until('hv7 booking', async () => (await hv7())?.used.cpu === 2, 5000, 20);
+    expect((await hv7())!.vms).toBe(1);
+    expect((await admin.hosts.list()).map((h) => h.name)).toEqual(['hv1', 'hv7']);
+  });
+
+  it('while its cache cannot list from etcd, a read waits a bounded time and answers 503 ETCD_UNAVAILABLE', async () => {
+    // Everything but the cache's own connection works (the token check reads etcd).
+    const dead = new Store({ endpoints: [`http://127.0.0.1:${await freePort()}`], prefix: '/ucloud/' });
+    const blind = buildApi({ ...c.managers(), store: dead }, silentLogger);
+    try {
+      await blind.ready();
+      const t0 = Date.now();
+      for (const url of ['/v1/vms/web1', '/v1/hosts']) {
+        const res = await blind.inject({ method: 'GET', url, headers: { authorization: `Bearer ${c.adminToken}` } });
+        expect([res.statusCode, res.json().code], url).toEqual([503, 'ETCD_UNAVAILABLE']);
+      }
+      expect(Date.now() - t0).toBeLessThan(2 * 7000);
+      // Routes that do not read the cache still answer.
+      expect((await blind.inject({ method: 'GET', url: '/v1/whoami', headers: { authorization: `Bearer ${c.adminToken}` } })).statusCode).toBe(200);
+    } finally {
+      await blind.close();
+      dead.close();
+    }
+  }, 60_000);
+});
