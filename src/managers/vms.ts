@@ -278,11 +278,14 @@ export class VmManager {
   }
 
   /** Removes the VM record, its user-data, its name and its booking, all at once. */
-  async finalizeDelete(id: string): Promise<void> {
+  async finalizeDelete(id: string, opts: { onlyIfHostDead?: boolean } = {}): Promise<void> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const vm = await this.store.get(Kinds.vm, Keys.vm(id));
       if (!vm) return;
       const t = stageVmWrite(this.store.txn(), vm, DELETE).delete(Keys.userData(id));
+      // Decided from a cache: the host's presence is checked again in the transaction, so a
+      // host whose lease lapsed a moment ago and is back never loses a VM it still runs.
+      if (opts.onlyIfHostDead && vm.value.host) t.absent(Keys.hostAlive(vm.value.host));
       for (const nic of vm.value.nics ?? []) t.delete(Keys.allocMac(nic.mac));
       const nameKey = Keys.vmName(vm.value.owner, vm.value.name);
       const name = await this.store.get(Kinds.vmName, nameKey);
@@ -296,6 +299,8 @@ export class VmManager {
         }
       }
       if (await t.commit()) return;
+      // The host is alive after all: its agent finishes the delete.
+      if (opts.onlyIfHostDead && vm.value.host && (await this.store.get(Kinds.hostAlive, Keys.hostAlive(vm.value.host)))) return;
     }
     throw new UcloudError('CONFLICT', `VM ${id} kept changing while being deleted`);
   }

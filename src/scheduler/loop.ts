@@ -227,7 +227,7 @@ export class Scheduler {
     for (const vm of this.vmInf.byIndex('deleting', 'yes')) {
       if (this.index.isAlive(vm.value.host!)) continue;
       this.log.info({ vm: vm.value.id, host: vm.value.host }, 'deleting a VM whose host is not alive');
-      await this.vms.finalizeDelete(vm.value.id).catch((err: unknown) => this.log.warn({ err, vm: vm.value.id }, 'could not finalize the delete'));
+      await this.vms.finalizeDelete(vm.value.id, { onlyIfHostDead: true }).catch((err: unknown) => this.log.warn({ err, vm: vm.value.id }, 'could not finalize the delete'));
     }
   }
 

@@ -241,10 +241,29 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
       this.emit('change', key);
     });
     // After the puts and deletes of one response (etcd3's own 'data' listener
-    // emits them first): its header revision covers every event up to it, and
-    // a progress notification without events says the same.
+    // emits them first). A watch catching up on old revisions gets its events in
+    // batches whose header carries the CURRENT revision, so only the last event
+    // says how far it got; a response without events (a progress notification,
+    // sent to a watch that has caught up) may use its header.
     w.on('data', (res) => {
-      if (this.watcher === session) this.advance(res.header.revision);
+      if (this.watcher !== session) return;
+      const last = res.events[res.events.length - 1];
+      this.advance(last ? last.kv.mod_revision : res.header.revision);
+    });
+    // etcd3 resumes a dropped watch from the last header revision + 1, which
+    // skips whatever a catch-up had not delivered yet (see above), silently.
+    // So a watch that was disconnected is not trusted once it is back: it
+    // re-lists (from a reachable etcd: 'connected' means it answers again).
+    let dropped = false;
+    w.on('disconnected', () => {
+      dropped = true;
+    });
+    w.on('connected', () => {
+      if (!dropped || this.stopped || this.watcher !== session) return;
+      this.log.info({ prefix: this.prefix }, 'watch reconnected; re-listing');
+      this.watcher = undefined;
+      session.close();
+      void this.relist();
     });
     w.on('error', (err) => {
       if (this.stopped || this.watcher !== session) return;

@@ -212,6 +212,24 @@ describe('scheduler: placement in batches (real etcd)', () => {
     await s.stop();
   });
 
+  it("finalizing a delete decided from a cache that thought the host dead does nothing once the host's presence is back", async () => {
+    const store = storeFor('/sched-batch-alive-again/');
+    await addHostRecordOnly(store, 'hv-back');
+    const [vm] = await addVms(store, 1, () => ({ cpu: 1, ramGiB: 1 }));
+    const doomed = { ...vm!, id: randomUUID(), name: 'doomed-alive', host: 'hv-back', desired: 'deleted' as const, status: 'deleting' as const };
+    delete doomed.reason;
+    expect(await stageVmWrite(store.txn(), undefined, doomed).commit()).toBe(true);
+    // The agent is back (its presence key is there) although a cache may not show it yet.
+    await store.put(Kinds.hostAlive, Keys.hostAlive('hv-back'), { name: 'hv-back', pid: 1, accel: 'tcg', since: new Date().toISOString() });
+    await new VmManager(store).finalizeDelete(doomed.id, { onlyIfHostDead: true });
+    expect((await store.get(Kinds.vm, Keys.vm(doomed.id)))?.value.desired).toBe('deleted');
+    expect(await store.get(Kinds.vm, Keys.hostVm('hv-back', doomed.id))).toBeDefined();
+    // Once it is really gone, the same call removes the VM.
+    await store.delete(Keys.hostAlive('hv-back'));
+    await new VmManager(store).finalizeDelete(doomed.id, { onlyIfHostDead: true });
+    expect(await store.get(Kinds.vm, Keys.vm(doomed.id))).toBeUndefined();
+  });
+
   /** A host registered but with no agent announcing it. */
   async function addHostRecordOnly(store: Store, name: string): Promise<void> {
     const rec: Host = { name, address: '::1', capacity: { cpu: 8, ramBytes: 64 * GiB, diskBytes: 1000 * GiB }, allocationRatio: { cpu: 4, ram: 1, disk: 1 }, createdAt: new Date().toISOString() };

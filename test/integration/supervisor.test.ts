@@ -70,6 +70,8 @@ describe('Supervisor', () => {
     expect(await next.stopLeftovers()).toEqual(['sleeper']);
     expect(records.find((r) => r.msg === 'stopping what an earlier ucloud up left running')).toMatchObject({ service: 'sleeper' });
     await until('the first supervisor saw its child end', () => crashes('sleeper').length === 1, 5000);
+    // The first one would start it again after its backoff (a new pid file): it is stopped for the next check.
+    await sup.stopAll();
     // A pid file whose pid now names another process (its start time differs) is removed, the process untouched.
     writeFileSync(join(pids, 'other.pid'), `${process.pid} 1\n`);
     expect(await next.stopLeftovers()).toEqual([]);
