@@ -249,23 +249,20 @@ export class PlacementWatch {
     } else if (had && vm.desired === 'running') this.moved.push(`${vm.id}: ${had} → none`);
   }
 
-  /** Resolves once `n` VMs have a host; `onProgress` every 5 s. */
+  /** Resolves once `n` VMs have a host (woken by each placement the watch sees); `onProgress` every 5 s. */
   async waitFor(n: number, timeoutMs: number, onProgress?: (placed: number) => void): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let lastReport = Date.now();
-    while (this.placedAt.size < n) {
-      if (Date.now() > deadline) throw new Error(`only ${this.placedAt.size} of ${n} VMs placed after ${timeoutMs} ms`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 1000);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
+    if (this.placedAt.size >= n) return;
+    const progress = onProgress ? setInterval(() => onProgress(this.placedAt.size), 5000) : undefined;
+    let deadline: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        deadline = setTimeout(() => reject(new Error(`only ${this.placedAt.size} of ${n} VMs placed after ${timeoutMs} ms`)), timeoutMs);
+        const check = () => (this.placedAt.size >= n ? resolve() : this.waiters.push(check));
+        check();
       });
-      if (onProgress && Date.now() - lastReport >= 5000) {
-        lastReport = Date.now();
-        onProgress(this.placedAt.size);
-      }
+    } finally {
+      clearTimeout(deadline);
+      clearInterval(progress);
     }
   }
 
