@@ -19,7 +19,7 @@
 // frame (sent after every attack) at its sibling VM, and then a legitimate
 // peer's VXLAN frame for B at B's VM.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
@@ -29,6 +29,7 @@ import { parseIPv6 } from '../../src/common/ipv6.js';
 import { VmRuntime } from '../../src/host/vm-runtime.js';
 import type { Vm } from '../../src/model/index.js';
 import { GiB, ROOT, TestCluster, until } from '../helpers/cluster.js';
+import { ssh, sshSession } from '../helpers/ssh.js';
 
 const sh = (cmd: string, args: string[], input?: string) => execFileSync(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], input }).toString();
 
@@ -106,19 +107,7 @@ describe('cross-tenant isolation: a hostile VM cannot reach another network (iss
   const vms: Record<'a1' | 'a2' | 'b1', Vm> = {} as never;
 
   /** ssh into a VM from the hypervisor's namespace (where the networks' bridges are); optional stdin. */
-  const ssh = (address: string, command: string, input?: Buffer) =>
-    new Promise<{ code: number; out: string }>((resolve) => {
-      const child = spawn('ip', ['netns', 'exec', ns, 'ssh', '-i', key(), '-o', 'IdentitiesOnly=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', '-o', 'LogLevel=ERROR', `root@${address}`, command], { stdio: ['pipe', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-      child.stderr.on('data', (b: Buffer) => (out += b.toString()));
-      const t = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      child.on('exit', (code) => {
-        clearTimeout(t);
-        resolve({ code: code ?? 255, out });
-      });
-      child.stdin.end(input ?? '');
-    });
+  const inGuest = (address: string, command: string, input?: Buffer) => sshSession(key(), address, command, { netns: ns, input, timeoutMs: 60_000 });
 
   beforeAll(async () => {
     sh('ip', ['netns', 'add', ns]);
@@ -209,8 +198,8 @@ describe('cross-tenant isolation: a hostile VM cannot reach another network (iss
     };
 
     // A's VM, with its raw-frame tool.
-    await until('ssh into a1', async () => (await ssh(a1.address, 'true')).code === 0, 150_000, 2000);
-    const upload = await ssh(a1.address, 'cat > /tmp/rawsend && chmod 755 /tmp/rawsend && echo ok', readFileSync(join(c.dir, 'rawsend')));
+    await until('ssh into a1', async () => (await ssh(key(), a1.address, 'true', { netns: ns })).code === 0, 150_000, 2000);
+    const upload = await inGuest(a1.address, 'cat > /tmp/rawsend && chmod 755 /tmp/rawsend && echo ok', readFileSync(join(c.dir, 'rawsend')));
     expect(upload.out).toContain('ok');
 
     // The frames, in the order sent.
@@ -242,7 +231,7 @@ describe('cross-tenant isolation: a hostile VM cannot reach another network (iss
     for (let i = 0; i < 3; i++) frames.push(eth(a2.mac, a1.mac, udp6(a1.address, a2.address, 40001, 40002, Buffer.from('CONTROL'))));
 
     const before = { ...counters(), ...hostFirewall() };
-    const sent = await ssh(a1.address, '/tmp/rawsend eth0', Buffer.from(frames.map((f) => f.toString('hex')).join('\n') + '\n'));
+    const sent = await inGuest(a1.address, '/tmp/rawsend eth0', Buffer.from(frames.map((f) => f.toString('hex')).join('\n') + '\n'));
     expect(sent.out).toContain(`rawsend: sent ${frames.length}`);
     await until('the attacker’s control frames reach its sibling', () => counters().ctrlA2! - (before.ctrlA2 ?? 0) >= 3, 20_000);
 
@@ -277,11 +266,11 @@ describe('cross-tenant isolation: a hostile VM cannot reach another network (iss
     expect(sh('ip', ['-n', ns, 'neigh', 'show', b1.address])).not.toContain(a1.mac);
 
     // A's VM still has what it needs from the host: metadata on both addresses, ping.
-    const md = await ssh(a1.address, `for u in 'http://[fe80::1%eth0]/v1/hostname' 'http://[${prefixA1}]/v1/hostname'; do timeout 10 wget -q -O - "$u"; echo " rc=$?"; done; ping -6 -c 1 -W 2 ${prefixA1} >/dev/null; echo ping=$?`);
+    const md = await inGuest(a1.address, `for u in 'http://[fe80::1%eth0]/v1/hostname' 'http://[${prefixA1}]/v1/hostname'; do timeout 10 wget -q -O - "$u"; echo " rc=$?"; done; ping -6 -c 1 -W 2 ${prefixA1} >/dev/null; echo ping=$?`);
     expect(md.out.match(/a1\s*rc=0/g)).toHaveLength(2);
     expect(md.out).toContain('ping=0');
     // ... and nothing else: B's metadata address and the underlay are not even reachable.
-    const other = await ssh(a1.address, `ip -6 route add ${b1.prefix} via fe80::1 dev eth0; ip -6 route add ${underlayHost}/128 via fe80::1 dev eth0; for h in ${prefixB1} ${underlayHost}; do timeout 5 wget -q -O - "http://[$h]/v1/hostname"; echo " rc=$?"; done`);
+    const other = await inGuest(a1.address, `ip -6 route add ${b1.prefix} via fe80::1 dev eth0; ip -6 route add ${underlayHost}/128 via fe80::1 dev eth0; for h in ${prefixB1} ${underlayHost}; do timeout 5 wget -q -O - "http://[$h]/v1/hostname"; echo " rc=$?"; done`);
     expect(other.out).not.toMatch(/rc=0/);
     expect(hostFirewall().vm_dropped! - fw.vm_dropped!).toBeGreaterThanOrEqual(2);
   }, 400_000);

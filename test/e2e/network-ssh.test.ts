@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -6,18 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Network, SshKey, Vm } from '../../src/model/index.js';
 import { Kinds } from '../../src/store/keys.js';
 import { TestCluster, until } from '../helpers/cluster.js';
-
-/** Runs ssh with only the given key; resolves with its exit code and output. */
-function ssh(key: string, address: string, command: string): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      'ssh',
-      ['-i', key, '-o', 'IdentitiesOnly=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', '-o', 'LogLevel=ERROR', `root@${address}`, command],
-      { timeout: 30_000 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 255) : 0, out: `${stdout}${stderr}` }),
-    );
-  });
-}
+import { ssh, sshSession } from '../helpers/ssh.js';
 
 /** GET from a chosen source address: what the metadata server sees as the caller. */
 function getFrom(localAddress: string, host: string, path: string): Promise<{ status: number; body: string }> {
@@ -92,14 +81,17 @@ describe('networks, SSH keys, metadata: log in to your VM over IPv6', () => {
     web2 = await json<Vm>(['vm', 'create', 'web2', '--image', 'ucloud-test', '--network', 'other', '--ram', '128MiB', '--wait'], bob);
     await until('ucloud-init on web2', () => serial(web2).includes('UCLOUD-INIT-DONE keys=1'), 90_000);
     const addr2 = web2.nics![0]!.address;
-    expect((await ssh(key('alice'), addr2, 'true')).code).not.toBe(0);
+    // Refused by the guest's sshd, not merely unanswered.
+    const refused = await sshSession(key('alice'), addr2, 'true');
+    expect(refused.code).toBe(255);
+    expect(refused.out).toContain('Permission denied');
     const keys = await until('bob logs in', async () => {
       const r = await ssh(key('bob'), addr2, 'cat /root/.ssh/authorized_keys');
       return r.code === 0 && r.out;
     }, 30_000, 1000);
     expect(keys).toContain(' bob');
     expect(keys).not.toContain(' alice');
-    const reach = await ssh(key('bob'), addr2, `ping -6 -c 2 -W 2 ${web1.nics![0]!.address}; echo rc=$?`);
+    const reach = await sshSession(key('bob'), addr2, `ping -6 -c 2 -W 2 ${web1.nics![0]!.address}; echo rc=$?`);
     expect(reach.out).toMatch(/rc=[1-9]/);
     // and the networks share no segment: different VNIs and prefixes
     expect(web2.nics![0]!.vni).not.toBe(web1.nics![0]!.vni);
@@ -116,12 +108,12 @@ describe('networks, SSH keys, metadata: log in to your VM over IPv6', () => {
   it('a VM that sends from a foreign source address, or changes its MAC, can no longer send', async () => {
     const nic = web1.nics![0]!;
     const prefix = nic.prefix.replace('::/64', '');
-    const own = await ssh(key('alice'), nic.address, `ping -6 -c 2 -W 2 ${prefix}::1 >/dev/null; echo rc=$?`);
+    const own = await sshSession(key('alice'), nic.address, `ping -6 -c 2 -W 2 ${prefix}::1 >/dev/null; echo rc=$?`);
     expect(own.out).toContain('rc=0');
-    const spoofed = await ssh(key('alice'), nic.address, `ip -6 addr add ${prefix}::bad/64 dev eth0 nodad; ping -6 -c 2 -W 2 -I ${prefix}::bad ${prefix}::1 >/dev/null; echo rc=$?`);
+    const spoofed = await sshSession(key('alice'), nic.address, `ip -6 addr add ${prefix}::bad/64 dev eth0 nodad; ping -6 -c 2 -W 2 -I ${prefix}::bad ${prefix}::1 >/dev/null; echo rc=$?`);
     expect(spoofed.out).toMatch(/rc=[1-9]/);
     // A new MAC cuts the VM off, ssh included: the guest reports on its serial console.
-    await ssh(
+    await sshSession(
       key('alice'),
       nic.address,
       `(sleep 1; ip link set eth0 down; ip link set eth0 address 52:54:00:66:66:66; ip link set eth0 up; sleep 3; ping -6 -c 3 -W 2 ${prefix}::1 >/dev/null; echo "SPOOF-MAC rc=$?" >/dev/console) >/dev/null 2>&1 &`,

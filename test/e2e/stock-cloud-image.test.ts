@@ -1,25 +1,14 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Image, Network, Vm } from '../../src/model/index.js';
 import { GiB, ROOT, TestCluster, until } from '../helpers/cluster.js';
+import { ssh, sshSession } from '../helpers/ssh.js';
 
 // A resolver nobody answers on: the guest only has to be told about it.
 const RESOLVER = '2001:db8:53::53';
 const DISK = 4 * GiB;
-
-/** Runs ssh as `user` with only the given key; resolves with its exit code and output. */
-function ssh(key: string, user: string, address: string, command: string, timeout = 30_000): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      'ssh',
-      ['-i', key, '-o', 'IdentitiesOnly=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', '-o', 'LogLevel=ERROR', `${user}@${address}`, command],
-      { timeout },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 255) : 0, out: `${stdout}${stderr}` }),
-    );
-  });
-}
 
 // Issue 8: a stock Debian 12 cloud image (Debian's packages, Debian's own
 // /etc/cloud, nothing of ucloud inside) uploaded, imported and booted as a user
@@ -75,18 +64,17 @@ describe('a stock Debian 12 cloud image: upload, import, boot, and it just works
     aliceNet = lab;
     const address = vm.nics![0]!.address;
     expect(address.startsWith(lab.prefix.replace('::/64', ':'))).toBe(true);
-    await until('ssh as debian', async () => (await ssh(key(), 'debian', address, 'true', 15_000)).code === 0, 600_000, 1000);
+    await until('ssh as debian', async () => (await ssh(key(), address, 'true', { user: 'debian', timeoutMs: 15_000 })).code === 0, 600_000, 1000);
     console.log(`[stock-cloud-image] vm create -> first ssh as debian: ${((Date.now() - t1) / 1000).toFixed(1)} s`);
 
     // One boot, one login: everything cloud-init did, once it says it is done.
-    const r = await ssh(
+    const r = await sshSession(
       key(),
-      'debian',
       address,
       'cloud-init status --wait >/dev/null; echo "status=$(cloud-init status | sed -n "s/^status: //p")"; echo "hostname=$(hostname)"; echo "marker=$(cat /var/tmp/ucloud-marker)"; ' +
         'echo "rootsize=$(df -B1 --output=size / | tail -n 1 | tr -d " ")"; echo "root=$(findmnt -no SOURCE /)"; echo "sudo=$(sudo -n true 2>&1 && echo ok)"; ' +
         'echo "--- resolvectl"; resolvectl dns 2>&1; echo "--- resolv.conf"; cat /etc/resolv.conf',
-      300_000,
+      { user: 'debian', timeoutMs: 300_000 },
     );
     expect(r.code, r.out).toBe(0);
     const field = (name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(r.out)?.[1];
@@ -113,12 +101,12 @@ describe('a stock Debian 12 cloud image: upload, import, boot, and it just works
     const vm = await json<Vm>(['vm', 'create', 'spy', '--image', 'ucloud-test', '--network', 'own', '--ram', '128MiB', '--wait'], bob);
     expect(vm.host).toBe(aliceVm!.host);
     const address = vm.nics![0]!.address;
-    await until('ssh into bob\'s VM', async () => (await ssh(bobKey, 'root', address, 'true', 15_000)).code === 0, 300_000, 500);
+    await until('ssh into bob\'s VM', async () => (await ssh(bobKey, address, 'true', { timeoutMs: 15_000 })).code === 0, 300_000, 500);
     // From inside bob's guest: its own network's metadata server, then alice's.
     const get = (url: string) => `echo "--- ${url}"; timeout 10 wget -q -O - '${url}'; rc=$?; echo; echo "rc=$rc"`;
     const mine = own.prefix.replace('::/64', '::1');
     const hers = aliceNet!.prefix.replace('::/64', '::1');
-    const r = await ssh(bobKey, 'root', address, [get(`http://[${mine}]/nocloud/meta-data`), get(`http://[${mine}]/nocloud/user-data`), get(`http://[${hers}]/nocloud/user-data`), get(`http://[${hers}]/nocloud/meta-data`)].join('; '), 120_000);
+    const r = await sshSession(bobKey, address, [get(`http://[${mine}]/nocloud/meta-data`), get(`http://[${mine}]/nocloud/user-data`), get(`http://[${hers}]/nocloud/user-data`), get(`http://[${hers}]/nocloud/meta-data`)].join('; '), { timeoutMs: 120_000 });
     expect(r.code, r.out).toBe(0);
     const part = (url: string) => r.out.split(`--- ${url}`)[1]!.split('--- ')[0]!;
     const ownMeta = part(`http://[${mine}]/nocloud/meta-data`);

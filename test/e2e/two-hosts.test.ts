@@ -1,10 +1,11 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Vm } from '../../src/model/index.js';
 import { GiB, MiB, TestCluster, until } from '../helpers/cluster.js';
+import { sshSession } from '../helpers/ssh.js';
 
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 
@@ -86,14 +87,7 @@ describe('two hosts, one network, VXLAN between them', () => {
     for (const vm of [a, b]) await until(`${vm.name} has its keys`, () => serial(vm).includes('UCLOUD-INIT-DONE keys=1'), 90_000);
     // From a's host (its bridge holds the network's ::1), log in to a and ping b on the other host.
     const nsOfA = hosts[Number(a.host!.slice(1)) - 1]!;
-    const out = await new Promise<string>((resolve) =>
-      execFile(
-        'ip',
-        ['netns', 'exec', nsOfA, 'ssh', '-i', key(), '-o', 'IdentitiesOnly=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', '-o', 'LogLevel=ERROR', `root@${a.nics![0]!.address}`, `ping -6 -c 3 -W 2 ${b.nics![0]!.address}; echo rc=$?`],
-        { timeout: 60_000 },
-        (_err, stdout, stderr) => resolve(`${stdout}${stderr}`),
-      ),
-    );
+    const { out } = await sshSession(key(), a.nics![0]!.address, `ping -6 -c 3 -W 2 ${b.nics![0]!.address}; echo rc=$?`, { netns: nsOfA, timeoutMs: 60_000 });
     expect(out).toContain('rc=0');
     expect(out).toMatch(/3 packets transmitted, 3 packets received/);
     // The VXLAN device on each host carries the network's VNI over the underlay.
