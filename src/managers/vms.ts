@@ -31,11 +31,14 @@ export function resourcesOf(vm: Pick<Vm, 'cpu' | 'ramBytes' | 'diskBytes' | 'hdd
 }
 
 /**
- * The hosts whose index holds a mirror of the VM: the one it runs on. (A
- * migration will add its destination, so that host's agent sees it coming.)
+ * The hosts whose index holds a mirror of the VM: the one it runs on and,
+ * during a migration, its destination, so that host's agent sees it coming.
  */
-export function mirrorHostsOf(vm: Pick<Vm, 'host'>): string[] {
-  return vm.host ? [vm.host] : [];
+export function mirrorHostsOf(vm: Pick<Vm, 'host' | 'migration'>): string[] {
+  const hosts = vm.host ? [vm.host] : [];
+  const to = vm.migration?.destination;
+  if (to && !hosts.includes(to)) hosts.push(to);
+  return hosts;
 }
 
 /**

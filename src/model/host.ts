@@ -24,6 +24,8 @@ export const Host = Type.Object(
     address: Type.String({ maxLength: 100 }),
     capacity: Resources,
     allocationRatio: Type.Optional(AllocationRatio),
+    /** Drained: no new placements, and `host drain` moves its VMs away. */
+    drained: Type.Optional(Type.Boolean()),
     createdAt: Timestamp,
   },
   { additionalProperties: false },

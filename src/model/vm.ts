@@ -11,6 +11,7 @@ export const VmStatus = Type.Union([
   Type.Literal('creating'),
   Type.Literal('starting'),
   Type.Literal('running'),
+  Type.Literal('migrating'),
   Type.Literal('stopping'),
   Type.Literal('stopped'),
   Type.Literal('deleting'),
@@ -29,6 +30,68 @@ export const VmQemu = Type.Object(
   { additionalProperties: false },
 );
 export type VmQemu = Static<typeof VmQemu>;
+
+/**
+ * Where a migration is (src/model/vm-lifecycle.ts has who moves it on):
+ * requested (booked on both hosts) → preparing (destination setting up) →
+ * listening (destination's incoming QEMU published its port) → transferring
+ * (source runs QMP migrate) → completed | failed | cancelled (final: the
+ * sub-record moves to `lastMigration` in the transaction that settles the
+ * bookings).
+ */
+export const MigrationPhase = Type.Union([
+  Type.Literal('requested'),
+  Type.Literal('preparing'),
+  Type.Literal('listening'),
+  Type.Literal('transferring'),
+  Type.Literal('completed'),
+  Type.Literal('failed'),
+  Type.Literal('cancelled'),
+]);
+export type MigrationPhase = Static<typeof MigrationPhase>;
+
+/** What QEMU reported for a finished migration. */
+export const MigrationFigures = Type.Object(
+  {
+    totalMs: Type.Integer({ minimum: 0 }),
+    downtimeMs: Type.Integer({ minimum: 0 }),
+    setupMs: Type.Optional(Type.Integer({ minimum: 0 })),
+    ramBytes: Bytes,
+    diskBytes: Type.Optional(Bytes),
+    mbps: Type.Optional(Type.Number({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+export type MigrationFigures = Static<typeof MigrationFigures>;
+
+export const VmMigration = Type.Object(
+  {
+    id: Uuid,
+    source: Name,
+    /** Absent until the scheduler picks one (`vm migrate` without `--to`). */
+    destination: Type.Optional(Name),
+    phase: MigrationPhase,
+    /** RAM only (every disk on a shared store), or disks copied live too. */
+    mode: Type.Union([Type.Literal('shared'), Type.Literal('copy')]),
+    /** The destination's incoming QEMU: its underlay address and ephemeral ports (migration, NBD for disk copy). */
+    address: Type.Optional(Type.String({ maxLength: 100 })),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    nbdPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    /** The destination QEMU, which becomes the VM's `qemu` when the host flips. */
+    destinationQemu: Type.Optional(VmQemu),
+    /** Set by `vm migrate --cancel`: the source cancels and settles it as cancelled. */
+    cancel: Type.Optional(Type.Boolean()),
+    requestedBy: Name,
+    startedAt: Timestamp,
+    updatedAt: Timestamp,
+    /** Progress while transferring, then the final figures. */
+    progress: Type.Optional(Type.Object({ ramBytes: Bytes, ramTotalBytes: Bytes, mbps: Type.Number({ minimum: 0 }) }, { additionalProperties: false })),
+    figures: Type.Optional(MigrationFigures),
+    error: Type.Optional(ErrorInfo),
+  },
+  { additionalProperties: false },
+);
+export type VmMigration = Static<typeof VmMigration>;
 
 /**
  * One record per VM: the user's intent (`desired`, bumped `generation`) and what
@@ -58,6 +121,10 @@ export const Vm = Type.Object(
     disks: Type.Array(VmDisk),
     nics: Type.Optional(Type.Array(VmNic, { maxItems: 8 })),
     qemu: Type.Optional(VmQemu),
+    /** The migration under way (status `migrating`); the VM is booked on both hosts meanwhile. */
+    migration: Type.Optional(VmMigration),
+    /** The last migration that ended, whichever way. */
+    lastMigration: Type.Optional(VmMigration),
     /** Whether the VM has user-data; its text is kept under a key of its own (VmUserData), never in this record. */
     hasUserData: Type.Optional(Type.Boolean()),
     createdAt: Timestamp,
