@@ -12,6 +12,7 @@ import { fileRoutes } from './routes/files.js';
 import { hostRoutes } from './routes/hosts.js';
 import { imageStoreRoutes } from './routes/image-stores.js';
 import { keyRoutes } from './routes/keys.js';
+import { migrationRoutes } from './routes/migrations.js';
 import { networkRoutes } from './routes/networks.js';
 import { imageRoutes } from './routes/images.js';
 import { userRoutes } from './routes/users.js';
@@ -97,6 +98,7 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
   api.get('/v1/health', { config: { public: true } }, async () => ({ ok: true }));
   vmRoutes(api, m, cache);
   hostRoutes(api, m, cache);
+  migrationRoutes(api, m);
   imageRoutes(api, m);
   imageStoreRoutes(api, m);
   fileRoutes(api, m);

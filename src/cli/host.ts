@@ -9,11 +9,13 @@ import { cliContext, wholeNumber } from './context.js';
 import { daemonOptions } from './daemon-options.js';
 import { printList, printObject, type Column } from './output.js';
 import { listed, pageOptions, type PageFlags } from './pages.js';
+import { waitForDrain } from './drain-wait.js';
 
 // used/allowed (physical): allowed is physical × the host's allocation ratio.
 const COLUMNS: Column<HostView>[] = [
   { header: 'NAME', get: (h) => h.name },
   { header: 'ALIVE', get: (h) => (h.alive ? 'yes' : 'no') },
+  { header: 'DRAINED', get: (h) => (h.drained ? 'yes' : 'no') },
   { header: 'ACCEL', get: (h) => h.accel },
   { header: 'VMS', get: (h) => h.vms },
   { header: 'CPU used/allowed (physical)', get: (h) => `${h.used.cpu}/${h.allowed.cpu} (${h.capacity.cpu})` },
@@ -42,7 +44,7 @@ function ratiosOf(o: RatioFlags): Partial<AllocationRatio> | undefined {
 }
 
 export function hostCommand(): Command {
-  const host = new Command('host').description('hypervisor hosts: run the agent (default), add, set, list');
+  const host = new Command('host').description('hypervisor hosts: run the agent (default), add, set, list, drain, undrain, remove');
 
   daemonOptions(
     host
@@ -108,6 +110,58 @@ export function hostCommand(): Command {
         ...(allocationRatio ? { allocationRatio } : {}),
       });
       printObject(h, output);
+    });
+
+  host.command('drain <name>')
+    .description('take no new VMs on a host and migrate its running VMs away (admin)')
+    .option('--wait', 'follow until the host holds no VM, one line per VM that left; stops naming the VMs that stay and why')
+    .option('--timeout <seconds>', 'give up waiting after this long (the drain goes on)', wholeNumber, 3600)
+    .addHelpText(
+      'after',
+      [
+        '',
+        'The scheduler places no new VM on a drained host and live-migrates its running',
+        'VMs to hosts that pass every placement check. A VM that fits nowhere stays,',
+        'its reason saying why (`ucloud vm status`); a stopped VM is not moved. Undo with',
+        '`ucloud host undrain`. An empty host can then be removed.',
+        '',
+        'Examples:',
+        '  ucloud host drain hv2 --wait',
+        '  ucloud host drain hv2 --wait && ucloud host remove hv2',
+      ].join('\n'),
+    )
+    .action(async (name: string, o: { wait?: boolean; timeout: number }, cmd: Command) => {
+      const { client, output } = cliContext(cmd);
+      const h = await client.hosts.drain(name);
+      if (o.wait) await waitForDrain(client, name, o.timeout * 1000);
+      printObject(h, output);
+    });
+
+  host.command('undrain <name>')
+    .description('let the scheduler place VMs on a drained host again (admin)')
+    .addHelpText('after', '\nExample:\n  ucloud host undrain hv2')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const { client, output } = cliContext(cmd);
+      printObject(await client.hosts.undrain(name), output);
+    });
+
+  host.command('remove <name>')
+    .description('forget a host that holds no VM (admin): its record and bookings')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Refused with HOST_NOT_EMPTY while any VM is booked there (placed, or arriving by',
+        'migration); drain it first. Its agent, if still running, is not stopped.',
+        '',
+        'Example:',
+        '  ucloud host drain hv2 --wait && ucloud host remove hv2',
+      ].join('\n'),
+    )
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const { client } = cliContext(cmd);
+      await client.hosts.remove(name);
+      process.stdout.write(`host ${name} removed\n`);
     });
 
   pageOptions(host.command('list').description('list hosts, whether their agent is alive, and what is booked on them: used/allowed (physical), allowed = physical × ratio')).action(async (o: PageFlags, cmd: Command) => {

@@ -7,6 +7,7 @@ import type { Vm } from '../model/index.js';
 import { cliContext, wholeNumber } from './context.js';
 import { note, printList, printObject, safeText, type Column } from './output.js';
 import { listed, pageOptions, type PageFlags } from './pages.js';
+import { describeMigration, migrateVm } from './migrate.js';
 import { waitForVm } from './wait.js';
 
 /** "owner/name" of the VM's image ("store/name" for VMs made before image names were per owner). */
@@ -41,6 +42,8 @@ function statusFields(vm: Vm): [string, string | number | undefined][] {
     ['qemu pid', vm.qemu?.pid],
     ['accel', vm.qemu?.accel],
     ['serial log', vm.qemu?.serialLog],
+    ['migration', vm.migration ? describeMigration(vm.name, vm.migration).slice(vm.name.length + 2) : undefined],
+    ['last migration', vm.lastMigration ? `${describeMigration(vm.name, vm.lastMigration).slice(vm.name.length + 2)} (${vm.lastMigration.updatedAt})` : undefined],
     ['last error', vm.error ? `${vm.error.code}: ${vm.error.message} (${vm.error.at})` : undefined],
     ['created', vm.createdAt],
     ['updated', vm.updatedAt],
@@ -68,7 +71,7 @@ const waitOption = () => new Option('--wait', 'follow the VM until the operation
 const timeoutOption = () => new Option('--timeout <duration>', 'how long --wait waits').default('5m');
 
 export function vmCommand(): Command {
-  const vm = new Command('vm').description('virtual machines: create, list, show, start, stop, delete');
+  const vm = new Command('vm').description('virtual machines: create, list, show, start, stop, migrate, delete');
 
   vm.command('create <name>')
     .description('create a VM from an image and start it')
@@ -142,6 +145,20 @@ export function vmCommand(): Command {
     .action(async (name: string, o: { osSsd?: string; cpu?: number; ram?: string }, cmd: Command) => {
       const { client, output } = cliContext(cmd);
       const v = await client.vms.resize(name, { ...(o.osSsd ? { disk: o.osSsd } : {}), ...(o.cpu ? { cpu: o.cpu } : {}), ...(o.ram ? { ram: o.ram } : {}) });
+      printObject(v, output, statusFields(v));
+    });
+
+  vm.command('migrate <name>')
+    .description('admins: live-migrate a running VM to another host (the guest keeps running)')
+    .option('--to <host>', 'destination host (see `ucloud host list`); default: the scheduler picks one')
+    .option('--cancel', 'cancel the migration under way (the VM stays where it runs)')
+    .addOption(new Option('--wait', 'follow the migration until it ends: phase, RAM copied and rate on stderr, then the downtime'))
+    .addOption(new Option('--timeout <duration>', 'how long --wait waits').default('30m'))
+    .addHelpText('after', '\nExamples:\n  ucloud vm migrate web1 --to hv2 --wait\n  ucloud vm migrate web1 --wait              # the scheduler picks the host\n  ucloud vm migrate web1 --cancel')
+    .action(async (name: string, o: { to?: string; cancel?: boolean; wait?: boolean; timeout: string }, cmd: Command) => {
+      const { client, output } = cliContext(cmd);
+      if (o.cancel && o.to !== undefined) throw new UcloudError('VALIDATION_FAILED', 'give either --to or --cancel, not both');
+      const v = await migrateVm(client, name, { ...o, timeoutMs: parseDuration(o.timeout) });
       printObject(v, output, statusFields(v));
     });
 

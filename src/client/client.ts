@@ -1,7 +1,7 @@
 import type { Static } from 'typebox';
 import { isErrorCode, UcloudError } from '../common/errors.js';
 import { LIST_LIMITS, type PageOf } from '../model/common.js';
-import type { AllocationRatio, ConsoleLog, Host, HostSetRequest, Image, ImageStore, Network, Resources, Role, SshKey, UploadedFile, User, UserFile, Vm, VmCreateRequest, VmResizeRequest } from '../model/index.js';
+import type { AllocationRatio, ConsoleLog, Host, HostSetRequest, Image, ImageStore, Network, Resources, Role, SshKey, UploadedFile, User, UserFile, Vm, VmCreateRequest, VmMigrateRequest, VmResizeRequest } from '../model/index.js';
 
 export interface HostView extends Host {
   alive: boolean;
@@ -113,6 +113,8 @@ export class Client {
     start: (ref: string) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/start`),
     stop: (ref: string) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/stop`),
     resize: (ref: string, req: Static<typeof VmResizeRequest>) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/resize`, req),
+    /** Live-migrates it to host `to` (absent: the scheduler picks), or cancels the migration under way; admins only. */
+    migrate: (ref: string, req: Static<typeof VmMigrateRequest>) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/migrate`, req),
     /** The last `lines` lines of the VM's console (default 100). */
     consoleLog: (ref: string, lines?: number) => this.request<ConsoleLog>('GET', `/v1/vms/${encodeURIComponent(ref)}/console-log${lines === undefined ? '' : `?lines=${lines}`}`),
     /** The VM while its host removes it, or undefined when it is gone already. */
@@ -125,6 +127,11 @@ export class Client {
     add: (req: { name: string; address?: string; cpu: number; ram: string | number; disk: string | number; allocationRatio?: Partial<AllocationRatio> }) => this.request<Host>('POST', '/v1/hosts', req),
     /** Changes capacity or ratios (admin); CAPACITY_BELOW_BOOKED if it would go below what is booked. */
     set: (name: string, req: HostSetRequest) => this.request<Host>('PATCH', `/v1/hosts/${encodeURIComponent(name)}`, req),
+    /** No new VMs there; the scheduler migrates its VMs away (admin). */
+    drain: (name: string) => this.request<Host>('POST', `/v1/hosts/${encodeURIComponent(name)}/drain`),
+    undrain: (name: string) => this.request<Host>('POST', `/v1/hosts/${encodeURIComponent(name)}/undrain`),
+    /** Forgets an empty host (admin); HOST_NOT_EMPTY while any VM is there. */
+    remove: (name: string) => this.request<undefined>('DELETE', `/v1/hosts/${encodeURIComponent(name)}`),
   };
 
   readonly images = {

@@ -126,6 +126,16 @@ export const CONFIG_KEYS = {
     doc: "Each VM's QEMU runs as its own uid and gid from this range (first-last), unique on the host and kept across restarts; no user or group of the host may have one of them. `off`: QEMU stays root (not for production).",
   },
   qemu_machine: { kind: 'enum', default: 'pc', env: ['UCLOUD_QEMU_MACHINE'], values: ['pc', 'q35'], doc: 'QEMU machine type.' },
+  migration_max_downtime_ms: { kind: 'int', default: '300', env: ['UCLOUD_MIGRATION_MAX_DOWNTIME_MS'], doc: 'Live migration: the longest pause of the guest (ms) QEMU may take to switch over (its downtime-limit).' },
+  migration_max_bandwidth: { kind: 'string', default: '0', env: ['UCLOUD_MIGRATION_MAX_BANDWIDTH'], doc: 'Live migration: bytes a second one migration may send (e.g. 100MiB); 0: no limit.' },
+  drain_parallel: { kind: 'int', default: '2', env: ['UCLOUD_DRAIN_PARALLEL'], doc: 'Drain: how many VMs of one drained host the scheduler migrates at once.' },
+  migration_ports: {
+    kind: 'string',
+    default: '49152-49407',
+    env: ['UCLOUD_MIGRATION_PORTS'],
+    doc: "Live migration: the TCP ports (first-last) an incoming migration's QEMU listens on, one per migration under way. The host firewall refuses every new connection to them but the source host's to its own migration's port, so open this range between hypervisors only.",
+  },
+  migration_prepare_timeout_ms: { kind: 'int', default: '60000', env: ['UCLOUD_MIGRATION_PREPARE_TIMEOUT_MS'], doc: 'Live migration: how long the source waits for the destination to listen before it fails the migration (MIGRATION_DESTINATION_LOST).' },
   stop_timeout: { kind: 'duration', default: '30s', env: ['UCLOUD_STOP_TIMEOUT'], doc: 'How long a stop waits for the guest to power off after the ACPI request before QEMU is told to quit.' },
   capacity_cpu: {
     kind: 'int',
@@ -188,6 +198,13 @@ export interface Config {
   /** Undefined when qemu_uid_range is `off`. */
   qemuUidRange: { first: number; last: number } | undefined;
   stopTimeoutMs: number;
+  migrationMaxDowntimeMs: number;
+  /** Bytes a second; 0: unlimited. */
+  migrationMaxBandwidth: number;
+  migrationPrepareTimeoutMs: number;
+  migrationPorts: { first: number; last: number };
+  /** VMs of one drained host migrating at once. */
+  drainParallel: number;
   capacityCpu: number;
   capacityRam: string;
   capacityDisk: string;
@@ -317,6 +334,13 @@ function toPort(key: ConfigKey, v: string): number {
   return port;
 }
 
+function toPortRange(key: ConfigKey, v: string): { first: number; last: number } {
+  const m = /^(\d+)-(\d+)$/.exec(v);
+  const [first, last] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  if (first < 1 || last > 65535 || first > last) throw new UcloudError('INVALID_CONFIG', `${key} must be first-last ports within 1-65535, like 49152-49407, not "${v}"`);
+  return { first, last };
+}
+
 function toDuration(key: ConfigKey, v: string): number {
   try {
     return parseDuration(v);
@@ -390,6 +414,11 @@ function toConfig(raw: Record<ConfigKey, string>): Config {
     qemuMachine: raw.qemu_machine as Config['qemuMachine'],
     qemuUidRange: parseUidRange(raw.qemu_uid_range),
     stopTimeoutMs: toDuration('stop_timeout', raw.stop_timeout),
+    migrationMaxDowntimeMs: atLeastOne('migration_max_downtime_ms', raw.migration_max_downtime_ms),
+    migrationMaxBandwidth: raw.migration_max_bandwidth === '0' ? 0 : parseSize(raw.migration_max_bandwidth),
+    migrationPrepareTimeoutMs: atLeastOne('migration_prepare_timeout_ms', raw.migration_prepare_timeout_ms),
+    migrationPorts: toPortRange('migration_ports', raw.migration_ports),
+    drainParallel: atLeastOne('drain_parallel', raw.drain_parallel),
     capacityCpu: toInt('capacity_cpu', raw.capacity_cpu),
     capacityRam: raw.capacity_ram,
     capacityDisk: raw.capacity_disk,

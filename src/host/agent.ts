@@ -6,6 +6,7 @@ import { resolversOf } from '../common/resolvers.js';
 import { Reverter } from '../common/reverter.js';
 import { seedForVm } from '../managers/cloud-seed.js';
 import type { HostManager } from '../managers/hosts.js';
+import { MigrationManager } from '../managers/migrations.js';
 import type { VmManager } from '../managers/vms.js';
 import { nowIso, type Vm } from '../model/index.js';
 import { Informer, Reconciler } from '../store/informer.js';
@@ -13,6 +14,8 @@ import { Keys, Kinds, lastSegment } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import { ConsoleEndpoint } from './console/endpoint.js';
 import { KeyedQueue } from './keyed-queue.js';
+import { HostMigrations, MigrationDestination, MigrationSource, type SourceConfig } from './migration/index.js';
+import { DEFAULT_MIGRATION_PORTS } from './network/hostfw.js';
 import { VmRuntime } from './vm-runtime.js';
 
 export interface AgentOptions {
@@ -25,6 +28,10 @@ export interface AgentOptions {
   consoleListen?: { host: string; port: number };
   /** dns_resolvers: what radvd advertises on a network that names no resolvers of its own. */
   dnsResolvers?: string[];
+  /** Live migration: where an incoming QEMU listens (host_address) and the migration_* settings. */
+  migration?: { address: string; ports?: { first: number; last: number } } & SourceConfig;
+  /** The stores this host could open, announced for the scheduler's `storage` check; absent: all. */
+  stores?: string[];
 }
 
 /**
@@ -43,6 +50,8 @@ export class HostAgent {
   private readonly networked = new Set<string>();
   private readonly console: ConsoleEndpoint;
   private consolePort: number | undefined;
+  private readonly migrations: HostMigrations;
+  private readonly rechecks = new Map<string, NodeJS.Timeout>();
 
   constructor(
     private readonly store: Store,
@@ -56,6 +65,46 @@ export class HostAgent {
     this.queue = new KeyedQueue((id) => this.reconcileVm(id), log);
     this.resync = new Reconciler(async () => this.enqueueAll(), log, 30_000);
     this.console = new ConsoleEndpoint(store, opts.name, (id) => runtime.paths(id).serialLog, log);
+    const vniInUse = (vni: number, except: string) => this.vniInUse(vni, except);
+    const mig = opts.migration ?? { address: '::1', maxDowntimeMs: 300, maxBandwidth: 0, prepareTimeoutMs: 60_000 };
+    this.migrations = new HostMigrations(
+      opts.name,
+      new MigrationSource({
+        vms,
+        migrations: new MigrationManager(store, { actor: vms.actor }),
+        runtime,
+        hostAlive: async (name) => (await store.get(Kinds.hostAlive, Keys.hostAlive(name))) !== undefined,
+        recheck: (id, afterMs) => this.recheck(id, afterMs),
+        vniInUse,
+        cfg: mig,
+        log,
+      }),
+      new MigrationDestination({
+        vms,
+        runtime,
+        address: mig.address,
+        ports: mig.ports ?? DEFAULT_MIGRATION_PORTS,
+        nicResolvers: (vm) => this.nicResolvers(vm),
+        seedFor: async (vm) => (vm.nics?.length ? undefined : seedForVm(store, vm, { resolvers: opts.dnsResolvers ?? [] })),
+        vniInUse,
+        hostAddress: async (name) => (await hosts.get(name))?.address,
+        firewall: { open: (source, port) => runtime.openMigrationPort(source, port), close: (port) => runtime.closeMigrationPort(port) },
+        log,
+      }),
+      runtime,
+    );
+  }
+
+  /** Looks at VM `id` again in `afterMs` (one timer a VM). */
+  private recheck(id: string, afterMs: number): void {
+    if (this.stopped || this.rechecks.has(id)) return;
+    this.rechecks.set(
+      id,
+      setTimeout(() => {
+        this.rechecks.delete(id);
+        this.queue.trigger(id);
+      }, afterMs),
+    );
   }
 
   async start(): Promise<void> {
@@ -82,6 +131,7 @@ export class HostAgent {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.liveness) clearInterval(this.liveness);
+    for (const t of this.rechecks.values()) clearTimeout(t);
     this.resync.stop();
     await this.informer.stop();
     await this.queue.drain();
@@ -97,11 +147,11 @@ export class HostAgent {
       this.log.warn({ err }, 'host lease lost; announcing again');
       setTimeout(() => void this.announce().catch((e: unknown) => this.log.error({ err: e }, 'cannot announce host')), 1000);
     });
-    await this.hosts.announce({ name: this.opts.name, pid: process.pid, accel: this.opts.accel, since: nowIso(), ...(this.consolePort ? { consolePort: this.consolePort } : {}) }, lease);
+    await this.hosts.announce({ name: this.opts.name, pid: process.pid, accel: this.opts.accel, since: nowIso(), ...(this.consolePort ? { consolePort: this.consolePort } : {}), ...(this.opts.stores ? { stores: this.opts.stores } : {}) }, lease);
   }
 
   private enqueueAll(): void {
-    for (const vm of this.informer.values()) if (vm.host === this.opts.name) this.queue.trigger(vm.id);
+    for (const vm of this.informer.values()) if (vm.host === this.opts.name || this.migrations.incoming(vm)) this.queue.trigger(vm.id);
   }
 
   private async checkLiveness(): Promise<void> {
@@ -120,6 +170,12 @@ export class HostAgent {
       // A mirror that exists but fails its schema is not a deleted VM: leave it be.
       if (this.informer.get(key) || this.informer.unreadable.has(key)) continue;
       if (!(await this.recordSaysOrphan(id))) continue;
+      // Placed on another host (it migrated away, or never came): its disks are that host's VM's.
+      const elsewhere = await this.vms.get(id).catch(() => undefined);
+      if (elsewhere) {
+        await this.migrations.removeLeftover(elsewhere).catch((err: unknown) => this.log.error({ err, vm: id }, 'cannot remove what is left of a VM placed elsewhere'));
+        continue;
+      }
       const local = await this.runtime.readLocal(id);
       this.log.info({ vm: id }, 'removing a VM left behind on this host');
       await this.runtime
@@ -151,6 +207,8 @@ export class HostAgent {
 
   private async reconcileVm(id: string): Promise<void> {
     const vm = await this.vms.get(id);
+    // A migration in or out, or what one left here: the migration roles decide.
+    if (vm && (await this.migrations.reconcile(vm))) return;
     if (!vm || vm.host !== this.opts.name) {
       // Only an older writer leaves a mirror without its record; without this it would linger here.
       if (this.informer.get(Keys.hostVm(this.opts.name, id)) && (await this.vms.dropStaleMirror(this.opts.name, id))) this.log.warn({ vm: id }, 'removed a stale index entry');
@@ -189,6 +247,8 @@ export class HostAgent {
       // and find the VM's console keeper (or start one).
       await this.runtime.ensureNics(vm, await this.nicResolvers(vm));
       await this.runtime.ensureKeeper(vm.id).catch((err: unknown) => this.log.warn({ err, vm: vm.id }, 'cannot start the console keeper'));
+      // A VM that migrated here: its disks and NICs become this host's to remove with it.
+      await this.runtime.adopt(vm);
       this.networked.add(vm.id);
     }
     if (vm.status === 'running' && vm.qemu?.pid === pid && vm.observedGeneration === vm.generation) return;
@@ -265,7 +325,9 @@ export class HostAgent {
 
   /** Whether another VM on this host still needs network `vni`. */
   private vniInUse(vni: number, except: string): boolean {
-    return this.informer.values().some((v) => v.id !== except && v.host === this.opts.name && v.desired !== 'deleted' && (v.nics ?? []).some((n) => n.vni === vni));
+    // A VM arriving here (an incoming migration) needs its network as much as one that runs here.
+    const here = (v: Vm) => v.host === this.opts.name || v.migration?.destination === this.opts.name;
+    return this.informer.values().some((v) => v.id !== except && here(v) && v.desired !== 'deleted' && (v.nics ?? []).some((n) => n.vni === vni));
   }
 
   private async delete(vm: Vm): Promise<void> {

@@ -1,7 +1,8 @@
-import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Accel } from '../common/accel.js';
 import { UcloudError } from '../common/errors.js';
+import { run } from '../common/exec.js';
 import type { Logger } from '../common/logger.js';
 import { Reverter } from '../common/reverter.js';
 import type { ImageManager } from '../managers/images.js';
@@ -79,6 +80,15 @@ export class VmRuntime {
       out.push({ ifname, mac: nic.mac });
     }
     return out;
+  }
+
+  /** The host firewall's hole for an incoming migration: `port` open to `source` only. */
+  openMigrationPort(source: string, port: number): Promise<void> {
+    return this.network.openMigrationPort(source, port);
+  }
+
+  closeMigrationPort(port: number): Promise<void> {
+    return this.network.closeMigrationPort(port);
   }
 
   /** Removes the VM's taps, then each network no other VM here still uses. */
@@ -232,6 +242,51 @@ export class VmRuntime {
    * one) becomes a read-only cidata disk, attached after its own disks.
    */
   async start(vm: Vm, disks: VmDisk[], seed?: NoCloudSeed): Promise<VmQemu> {
+    return this.launch(vm, disks, seed);
+  }
+
+  /**
+   * The destination of a live migration: the same machine as the source's
+   * (its recorded versioned machine type, the VM's disks, NICs and seed disk),
+   * started paused with `-incoming defer` so the caller picks the listening
+   * address through QMP. Disks are opened, never checked or written: the
+   * source's QEMU owns them until the switch-over. No console keeper yet:
+   * the agent starts one once the VM is its own.
+   */
+  async startIncoming(vm: Vm, seed?: NoCloudSeed): Promise<VmQemu> {
+    await this.writeLocal({ id: vm.id, ...(vm.nics ? { nics: vm.nics } : {}) });
+    return this.launch(vm, vm.disks, seed, { incoming: 'defer', ...(vm.qemu?.machine ? { machine: vm.qemu.machine } : {}) });
+  }
+
+  /** Records the VM's disks and NICs locally, as a VM started here would have them (after a migration in). */
+  async adopt(vm: Pick<Vm, 'id' | 'disks' | 'nics'>): Promise<void> {
+    await this.writeLocal({ id: vm.id, disks: vm.disks, ...(vm.nics ? { nics: vm.nics } : {}) });
+  }
+
+  /**
+   * Forgets the VM's disks locally (they now belong to another host's QEMU),
+   * so removing what is left here never deletes them.
+   */
+  async releaseDisks(id: string): Promise<void> {
+    if (await this.readLocal(id)) await this.writeLocal({ id, disks: [] });
+  }
+
+  private machineAlias: Promise<string> | undefined;
+
+  /**
+   * The versioned machine type the configured alias (`pc`, `q35`) stands for
+   * in this QEMU, so a migration's destination can build the very same machine
+   * even where its QEMU's alias points elsewhere. The alias itself if QEMU
+   * does not say.
+   */
+  pinnedMachine(): Promise<string> {
+    this.machineAlias ??= run(this.cfg.qemuBinary, ['-machine', 'help'], { timeoutMs: 10_000 })
+      .then(({ stdout }) => new RegExp(`^${this.cfg.machine}\\s.*\\(alias of (\\S+)\\)`, 'm').exec(stdout)?.[1] ?? this.cfg.machine)
+      .catch(() => this.cfg.machine);
+    return this.machineAlias;
+  }
+
+  private async launch(vm: Vm, disks: VmDisk[], seed: NoCloudSeed | undefined, opts: { incoming?: string; machine?: string } = {}): Promise<VmQemu> {
     const p = this.paths(vm.id);
     // Root-only: QEMU makes its sockets and pid file here as root, before it
     // drops to the VM's uid, so no VM's uid can reach another VM's QMP or
@@ -244,7 +299,7 @@ export class VmRuntime {
     // may have written into its disks' metadata is checked now, before QEMU
     // opens them as root. Disks stay root's: no VM uid can open any of them.
     const volumes = await this.volumes(vm, disks);
-    for (const { driver, volume } of volumes) await driver.verifyDisk(volume);
+    if (!opts.incoming) for (const { driver, volume } of volumes) await driver.verifyDisk(volume);
     const drives = volumes.map(({ driver, volume }) => driver.qemuDrive(volume));
     // Built again at each start, so it always carries the VM's current keys and user-data.
     if (seed) drives.push(await buildCidata(this.dir(vm.id), seed));
@@ -253,6 +308,7 @@ export class VmRuntime {
     // The taps exist: the agent made them (ensureNics) before starting QEMU.
     const nics = (vm.nics ?? []).map((n, i) => ({ ifname: VmRuntime.tapName(vm.id, i), mac: n.mac }));
     const runAs = await this.ownerFor(vm.id);
+    const machine = opts.machine ?? (await this.pinnedMachine());
     const args = buildQemuArgs({
       ...(runAs ? { runAs } : {}),
       id: vm.id,
@@ -260,18 +316,20 @@ export class VmRuntime {
       cpus: vm.cpu,
       ramBytes: vm.ramBytes,
       accel: this.cfg.accel,
-      machine: this.cfg.machine,
+      machine,
       disks: drives,
       nics,
       ...(firstNic ? { smbiosSerial: nocloudNetSerial(firstNic.prefix, this.cfg.metadataPort) } : {}),
       paths: { pidFile: p.pidFile, qmpSocket: p.qmpSocket, serialSocket: p.serialSocket },
+      ...(opts.incoming ? { incoming: opts.incoming } : {}),
     });
     const { pid } = await launchQemu(this.cfg.qemuBinary, args, { timeoutMs: 30_000 });
+    if (opts.incoming) return { pid, qmpSocket: p.qmpSocket, serialLog: p.serialLog, accel: this.cfg.accel, startedAt: nowIso(), machine };
     // After QEMU, which makes the socket; output before the keeper connects
     // (firmware, the first ms of boot) is dropped. A keeper that fails to start
     // does not fail the VM: the liveness check starts it again.
     await this.ensureKeeper(vm.id).catch((err: unknown) => this.log.warn({ err, vm: vm.id }, 'cannot start the console keeper'));
-    return { pid, qmpSocket: p.qmpSocket, serialLog: p.serialLog, accel: this.cfg.accel, startedAt: nowIso() };
+    return { pid, qmpSocket: p.qmpSocket, serialLog: p.serialLog, accel: this.cfg.accel, startedAt: nowIso(), machine };
   }
 
   /**
@@ -310,6 +368,14 @@ export class VmRuntime {
     }
     await rm(this.dir(vm.id), { recursive: true, force: true });
     await this.uids?.release(vm.id);
+  }
+
+  /** Whether this host holds local state (a run directory) for VM `id`. */
+  async hasLocal(id: string): Promise<boolean> {
+    return stat(this.dir(id)).then(
+      () => true,
+      () => false,
+    );
   }
 
   /** VM ids this host holds local state for (run directories). */

@@ -75,6 +75,51 @@ export class HostManager {
   }
 
   /**
+   * Drains (`true`) or undrains a host, one compare-and-swap of its record: a
+   * drained host takes no new VMs, and the scheduler moves its VMs away.
+   */
+  async setDrained(name: string, drained: boolean): Promise<Host> {
+    const key = Keys.host(name);
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const host = await this.store.get(Kinds.host, key);
+      if (!host) throw new UcloudError('HOST_NOT_FOUND', `host "${name}" is not registered`);
+      const next: Host = { ...host.value, drained };
+      if (!drained) delete next.drained;
+      if (await this.store.txn().unchanged(host).put(Kinds.host, key, next).commit()) return next;
+    }
+    throw new UcloudError('CONFLICT', `host "${name}" kept changing; try again`);
+  }
+
+  /**
+   * Forgets a host: its record and its (empty) bookings, in one transaction that
+   * requires both unchanged, so a VM booked there meanwhile makes it fail and
+   * nothing is lost. Refused with HOST_NOT_EMPTY while any VM is booked there
+   * (placed, or the destination of a migration) or still mirrored there.
+   */
+  async remove(name: string): Promise<void> {
+    const key = Keys.host(name);
+    const allocKey = Keys.hostAlloc(name);
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const [host, alloc, mirrors] = await Promise.all([
+        this.store.get(Kinds.host, key),
+        this.store.get(Kinds.hostAlloc, allocKey),
+        this.store.list(Kinds.vm, Keys.hostVms(name)),
+      ]);
+      if (!host) throw new UcloudError('HOST_NOT_FOUND', `host "${name}" is not registered`);
+      const booked = Object.keys(alloc?.value.vms ?? {});
+      const ids = [...new Set([...booked, ...mirrors.items.map((m) => m.value.id)])].sort();
+      if (ids.length > 0) {
+        throw new UcloudError('HOST_NOT_EMPTY', `host "${name}" still holds ${ids.length} VM${ids.length === 1 ? '' : 's'} (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''})`, { details: { vms: ids } });
+      }
+      const t = this.store.txn().unchanged(host).delete(key);
+      if (alloc) t.unchanged(alloc).delete(allocKey);
+      else t.absent(allocKey);
+      if (await t.commit()) return;
+    }
+    throw new UcloudError('CONFLICT', `host "${name}" kept changing; try again`);
+  }
+
+  /**
    * Every host with its liveness and bookings, read together; `allocs` keeps the
    * bookings' revisions for a compare-and-swap (the scheduler books against them).
    */

@@ -1,8 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { UcloudError } from '../common/errors.js';
 import { slaacAddress } from '../metadata/eui64.js';
-import { nowIso, type HostAllocation, type Network, type Resources, type Vm, type VmDesired, type VmNic } from '../model/index.js';
+import { nowIso, type Host, type HostAllocation, type Network, type Resources, type Vm, type VmDesired, type VmNic } from '../model/index.js';
 import { allowedOf, DIMENSIONS, overbooked, sumResources } from '../common/capacity.js';
+import { checkVmWrite, type VmActor } from '../model/vm-lifecycle.js';
 import { Keys, Kinds, lastSegment } from '../store/keys.js';
 import { DELETE, type Store, type Txn, type Versioned } from '../store/store.js';
 
@@ -48,7 +49,8 @@ export function mirrorHostsOf(vm: Pick<Vm, 'host' | 'migration'>): string[] {
  * deleted for the hosts it had before. Every write of `vm/<id>` goes through
  * here, so the mirrors can never disagree with the record past one commit.
  */
-export function stageVmWrite(t: Txn, prev: Versioned<Vm> | undefined, next: Vm | typeof DELETE): Txn {
+export function stageVmWrite(t: Txn, prev: Versioned<Vm> | undefined, next: Vm | typeof DELETE, actor: VmActor): Txn {
+  checkVmWrite(prev?.value, next === DELETE ? undefined : next, actor);
   const id = next === DELETE ? prev?.value.id : next.id;
   if (id === undefined) throw new UcloudError('INTERNAL', 'stageVmWrite: nothing to delete');
   const key = Keys.vm(id);
@@ -67,6 +69,25 @@ export function stageVmWrite(t: Txn, prev: Versioned<Vm> | undefined, next: Vm |
 }
 
 /**
+ * Stages VM `id`'s booking of `res` on `host`: the allocation put, compared
+ * unchanged since `alloc` was read, and the host record compared unchanged
+ * since `hostRec` was read, so the capacity check made here still holds at
+ * commit (neither a concurrent booking nor a racing `host set` can overbook).
+ * False, with nothing staged: it does not fit the host's allowed capacity.
+ * An unregistered host (`hostRec` undefined) has no capacity to check (tests book on one).
+ */
+export function stageBooking(t: Txn, host: string, id: string, res: Resources, alloc: Versioned<HostAllocation> | undefined, hostRec: Versioned<Host> | undefined): boolean {
+  const booked: HostAllocation = { vms: { ...(alloc?.value.vms ?? {}), [id]: res } };
+  if (hostRec && overbooked(sumResources(Object.values(booked.vms)), allowedOf(hostRec.value))) return false;
+  if (hostRec) t.unchanged(hostRec);
+  else t.absent(Keys.host(host));
+  if (alloc) t.unchanged(alloc);
+  else t.absent(Keys.hostAlloc(host));
+  t.put(Kinds.hostAlloc, Keys.hostAlloc(host), booked);
+  return true;
+}
+
+/**
  * The meta record saying every VM with a host has its mirror: written once the
  * cluster-wide backfill ran (see VmManager.backfillHostIndex). A cluster from
  * before the index lacks it, and an agent then backfills its own VMs before it
@@ -76,7 +97,15 @@ const HOST_INDEX_MARKER = 'host-vm-index';
 
 /** Owns the VM records, their name index and their share of a host's allocation. */
 export class VmManager {
-  constructor(private readonly store: Store) {}
+  readonly actor: VmActor;
+
+  /** `actor`: who this process writes VMs as; every write is checked against the VM state machine (model/vm-lifecycle.ts). */
+  constructor(
+    private readonly store: Store,
+    opts: { actor: VmActor },
+  ) {
+    this.actor = opts.actor;
+  }
 
   /**
    * Records a new VM, its name, its user-data and a unique MAC per NIC in one transaction that
@@ -106,7 +135,7 @@ export class VmManager {
         createdAt: now,
         updatedAt: now,
       };
-      const t = stageVmWrite(this.store.txn(), undefined, vm).absent(nameKey).put(Kinds.vmName, nameKey, { id: vm.id });
+      const t = stageVmWrite(this.store.txn(), undefined, vm, this.actor).absent(nameKey).put(Kinds.vmName, nameKey, { id: vm.id });
       if (userData) t.absent(Keys.userData(vm.id)).put(Kinds.userData, Keys.userData(vm.id), { vmId: vm.id, owner: vm.owner, text: userData });
       for (const n of networks) t.unchanged(n);
       for (const nic of nics) t.absent(Keys.allocMac(nic.mac)).put(Kinds.alloc, Keys.allocMac(nic.mac), { owner: vm.owner, holder: Keys.vm(vm.id) });
@@ -147,6 +176,11 @@ export class VmManager {
     const vm = await this.update(id, (cur) => {
       if (!cur) throw new UcloudError('VM_NOT_FOUND', 'the VM does not exist');
       if (cur.desired === 'deleted') return undefined;
+      if (cur.status === 'migrating') {
+        // Already running, and stays so: nothing to ask. Stopping or deleting waits for the migration to end.
+        if (desired === 'running') return undefined;
+        throw new UcloudError('VM_MIGRATING', `VM "${cur.name}" is migrating${cur.migration?.destination ? ` to ${cur.migration.destination}` : ''}: it cannot be ${desired === 'stopped' ? 'stopped' : 'deleted'} until the migration ends`);
+      }
       const next: Vm = { ...cur, desired, generation: cur.generation + 1, updatedAt: nowIso() };
       delete next.error;
       if (!cur.host) {
@@ -183,7 +217,7 @@ export class VmManager {
       const cur = await this.store.get(Kinds.vm, key);
       const next = fn(cur ? structuredClone(cur.value) : undefined);
       if (next === undefined) return cur?.value;
-      if (await stageVmWrite(this.store.txn(), cur, next).commit()) return next === DELETE ? undefined : next;
+      if (await stageVmWrite(this.store.txn(), cur, next, this.actor).commit()) return next === DELETE ? undefined : next;
     }
     throw new UcloudError('CONFLICT', `${Kinds.vm.kind} ${key} kept changing; gave up after ${attempts} attempts`);
   }
@@ -197,19 +231,12 @@ export class VmManager {
    * it no longer fits; read again and re-plan.
    */
   async assign(vm: Versioned<Vm>, host: string, alloc: Versioned<HostAllocation> | undefined): Promise<boolean> {
-    const allocKey = Keys.hostAlloc(host);
     const next: Vm = { ...vm.value, host, status: 'scheduled', updatedAt: nowIso() };
     delete next.reason;
-    const booked: HostAllocation = { vms: { ...(alloc?.value.vms ?? {}), [vm.value.id]: resourcesOf(vm.value) } };
-    const t = stageVmWrite(this.store.txn(), vm, next);
+    const t = stageVmWrite(this.store.txn(), vm, next, this.actor);
     const hostRec = await this.store.get(Kinds.host, Keys.host(host));
-    if (hostRec) {
-      if (overbooked(sumResources(Object.values(booked.vms)), allowedOf(hostRec.value))) return false;
-      t.unchanged(hostRec);
-    } else t.absent(Keys.host(host)); // an unregistered host has no capacity to check (tests book on one)
-    if (alloc) t.unchanged(alloc);
-    else t.absent(allocKey);
-    return t.put(Kinds.hostAlloc, allocKey, booked).commit();
+    if (!stageBooking(t, host, vm.value.id, resourcesOf(vm.value), alloc, hostRec)) return false;
+    return t.commit();
   }
 
   /** Whether the per-host index is known complete (the one-time backfill ran on this cluster). */
@@ -262,7 +289,7 @@ export class VmManager {
     for (let attempt = 0; attempt < 20; attempt++) {
       const cur = await this.store.get(Kinds.vm, Keys.vm(id));
       if (!cur || mirrorHostsOf(cur.value).length === 0) return false;
-      if (await stageVmWrite(this.store.txn(), cur, cur.value).commit()) return true;
+      if (await stageVmWrite(this.store.txn(), cur, cur.value, this.actor).commit()) return true;
     }
     throw new UcloudError('CONFLICT', `VM ${id} kept changing while being indexed`);
   }
@@ -285,7 +312,7 @@ export class VmManager {
     for (let attempt = 0; attempt < 20; attempt++) {
       const vm = await this.store.get(Kinds.vm, Keys.vm(id));
       if (!vm) return;
-      const t = stageVmWrite(this.store.txn(), vm, DELETE).delete(Keys.userData(id));
+      const t = stageVmWrite(this.store.txn(), vm, DELETE, this.actor).delete(Keys.userData(id));
       // Decided from a cache: the host's presence is checked again in the transaction, so a
       // host whose lease lapsed a moment ago and is back never loses a VM it still runs.
       if (opts.onlyIfHostDead && vm.value.host) t.absent(Keys.hostAlive(vm.value.host));
@@ -293,8 +320,9 @@ export class VmManager {
       const nameKey = Keys.vmName(vm.value.owner, vm.value.name);
       const name = await this.store.get(Kinds.vmName, nameKey);
       if (name?.value.id === id) t.unchanged(name).delete(nameKey);
-      if (vm.value.host) {
-        const alloc = await this.store.get(Kinds.hostAlloc, Keys.hostAlloc(vm.value.host));
+      // During a migration it is booked on its destination too.
+      for (const host of mirrorHostsOf(vm.value)) {
+        const alloc = await this.store.get(Kinds.hostAlloc, Keys.hostAlloc(host));
         if (alloc?.value.vms[id]) {
           const rest = { ...alloc.value.vms };
           delete rest[id];
@@ -319,6 +347,7 @@ export class VmManager {
       const vm = await this.store.get(Kinds.vm, Keys.vm(id));
       if (!vm || vm.value.desired === 'deleted') throw new UcloudError('VM_NOT_FOUND', 'the VM does not exist');
       const cur = vm.value;
+      if (cur.status === 'migrating') throw new UcloudError('VM_MIGRATING', `VM "${cur.name}" is migrating: it cannot be resized until the migration ends`);
       if (change.diskBytes !== undefined && change.diskBytes < cur.diskBytes) {
         throw new UcloudError('DISK_SHRINK_REFUSED', `the OS disk is ${cur.diskBytes} bytes; it cannot shrink to ${change.diskBytes}`);
       }
@@ -327,7 +356,7 @@ export class VmManager {
         throw new UcloudError('VM_MUST_BE_STOPPED', `VM "${cur.name}" must be stopped to change its CPU or RAM`);
       }
       const next: Vm = { ...cur, ...change, generation: cur.generation + 1, updatedAt: nowIso() };
-      const t = stageVmWrite(this.store.txn(), vm, next);
+      const t = stageVmWrite(this.store.txn(), vm, next, this.actor);
       if (cur.host) {
         const [alloc, host] = await Promise.all([this.store.get(Kinds.hostAlloc, Keys.hostAlloc(cur.host)), this.store.get(Kinds.host, Keys.host(cur.host))]);
         const others = Object.entries(alloc?.value.vms ?? {}).filter(([k]) => k !== id).map(([, r]) => r);

@@ -5,6 +5,7 @@ import { Ip } from '../host/network/ip.js';
 import { renderVendorData, userDataOf } from '../managers/cloud-seed.js';
 import { KeyManager } from '../managers/keys.js';
 import { VmManager } from '../managers/vms.js';
+import { READER_ACTOR } from '../model/vm-lifecycle.js';
 import { Informer } from '../store/informer.js';
 import { Keys, Kinds, lastSegment } from '../store/keys.js';
 import type { Store } from '../store/store.js';
@@ -18,7 +19,7 @@ import { buildMetadataServer, type MetadataLookup } from './server.js';
  * resolvers of its first network, else `defaultResolvers`) only when asked for.
  */
 export function metadataLookup(store: Store, defaultResolvers: readonly string[] = []): MetadataLookup {
-  const vms = new VmManager(store);
+  const vms = new VmManager(store, { actor: READER_ACTOR });
   const keys = new KeyManager(store);
   return async (mac) => {
     const alloc = await store.get(Kinds.alloc, Keys.allocMac(mac));

@@ -53,6 +53,8 @@ export const HostAlive = Type.Object(
     since: Timestamp,
     /** Port of the agent's console endpoint, on the host's registered address. */
     consolePort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    /** The stores the agent could open; the scheduler places a VM only where its disks' stores are. Absent: all. */
+    stores: Type.Optional(Type.Array(Name)),
   },
   { additionalProperties: false },
 );

@@ -26,7 +26,15 @@ export const VmDisk = Type.Object(
 export type VmDisk = Static<typeof VmDisk>;
 
 export const VmQemu = Type.Object(
-  { pid: Type.Integer(), qmpSocket: Type.String(), serialLog: Type.String(), accel: Type.String(), startedAt: Timestamp },
+  {
+    pid: Type.Integer(),
+    qmpSocket: Type.String(),
+    serialLog: Type.String(),
+    accel: Type.String(),
+    startedAt: Timestamp,
+    /** The versioned machine type QEMU runs (e.g. pc-i440fx-7.2): a migration's destination must run the same. */
+    machine: Type.Optional(Type.String({ maxLength: 40 })),
+  },
   { additionalProperties: false },
 );
 export type VmQemu = Static<typeof VmQemu>;

@@ -2,6 +2,7 @@ import { allowedOf, overbooked, sumResources } from '../common/capacity.js';
 import { UcloudError } from '../common/errors.js';
 import { stageVmWrite } from '../managers/vms.js';
 import { nowIso, type HostAllocation, type Resources, type Vm } from '../model/index.js';
+import { SCHEDULER_ACTOR } from '../model/vm-lifecycle.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store, Txn, Versioned } from '../store/store.js';
 import type { HostIndex } from './host-index.js';
@@ -112,7 +113,7 @@ export function packBookings(store: Store, bookings: readonly Booking[], limit =
       // etcd's --max-request-bytes: the VM writes staged so far, plus each host's allocation as it will be written.
       const bytesIfHere = cur === undefined ? 0 : cur.t.size().bytes + (cur.hosts.has(host) ? 0 : allocBytesOf(host)) + [...cur.hosts.entries()].reduce((n, [h, l]) => n + allocBytesOf(h) + l.length * ALLOC_ENTRY_BYTES, 0);
       const here = cur !== undefined && packer.room(times(PER_HOST, hostsIfHere)) && bytesIfHere + VM_WRITE_BYTES <= MAX_TXN_BYTES;
-      const t = packer.stage((t) => stageVmWrite(t, b.vm, placedVm(b.vm.value, host)), times(PER_HOST, here ? hostsIfHere : 1), !here);
+      const t = packer.stage((t) => stageVmWrite(t, b.vm, placedVm(b.vm.value, host), SCHEDULER_ACTOR), times(PER_HOST, here ? hostsIfHere : 1), !here);
       let batch = batches[batches.length - 1];
       if (!here || !batch) batches.push((batch = { t, hosts: new Map() }));
       let mine = batch.hosts.get(host);

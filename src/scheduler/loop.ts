@@ -1,12 +1,15 @@
 import type { TSchema } from 'typebox';
 import type { Logger } from '../common/logger.js';
+import { MigrationManager } from '../managers/migrations.js';
 import { resourcesOf, stageVmWrite, type VmManager } from '../managers/vms.js';
 import { nowIso, type Vm } from '../model/index.js';
+import { SCHEDULER_ACTOR, vmWriteRefusal } from '../model/vm-lifecycle.js';
 import { Informer, Reconciler } from '../store/informer.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store, Versioned } from '../store/store.js';
 import { ALLOC_ENTRY_BYTES, commitBatches, packBookings, TxnPacker, type Batch, type Booking } from './batch.js';
 import { HostIndex } from './host-index.js';
+import { MIGRATION_INDEXES, MigrationScheduling } from './migrations.js';
 import { Planner, type Infeasible } from './planner.js';
 
 /** Rounds of re-planning what lost a race, in one pass, before leaving the rest to the next pass. */
@@ -28,6 +31,8 @@ export interface SchedulerOptions {
   rotate?: boolean;
   /** Runs between planning and committing each round (tests make a race lose here). */
   onPlanned?: (batches: readonly Batch[]) => Promise<void>;
+  /** Migrations off one drained host at once (config drain_parallel; default 2). */
+  drainParallel?: number;
 }
 
 /** Counters since start, for logs and tests. */
@@ -56,6 +61,8 @@ export class Scheduler {
   private readonly vmInf;
   private readonly informers;
   private readonly index: HostIndex;
+  /** Destinations for `vm migrate` without --to, and drains (src/scheduler/migrations.ts). */
+  private readonly migrating: MigrationScheduling;
   private readonly reconciler: Reconciler;
   /**
    * Per cache, the revision it must reach before the next plan: that of this
@@ -77,6 +84,7 @@ export class Scheduler {
       indexes: {
         waiting: (v) => (v.desired === 'running' && !v.host ? 'yes' : undefined),
         deleting: (v) => (v.desired === 'deleted' && v.host ? 'yes' : undefined),
+        ...MIGRATION_INDEXES,
       },
     });
     const hosts = new Informer(store, Kinds.host, Keys.hosts(), log);
@@ -84,6 +92,7 @@ export class Scheduler {
     const allocs = new Informer(store, Kinds.hostAlloc, Keys.hostAllocs(), log);
     this.informers = [this.vmInf, hosts, alive, allocs] as const;
     this.index = new HostIndex(hosts, alive, allocs);
+    this.migrating = new MigrationScheduling(this.vmInf, this.index, new MigrationManager(store, { actor: vms.actor }), log, { drainParallel: opts.drainParallel ?? 2 });
     this.reconciler = new Reconciler(() => this.pass(), log, 10_000);
   }
 
@@ -144,6 +153,7 @@ export class Scheduler {
   /** One level-triggered pass over the VMs waiting for a host. */
   async pass(): Promise<void> {
     await this.placeWaiting();
+    if (!this.stopped) await this.migrating.pass();
     this.stats.passes++;
   }
 
@@ -247,7 +257,14 @@ export class Scheduler {
         logged.add(why);
         this.log.info({ reason: why.reason, hosts: why.hosts, filtered: Object.fromEntries(why.checks.map((c) => [c.check, c.filtered])) }, 'fits nowhere');
       }
-      packer.stage((t) => stageVmWrite(t, vm, { ...vm.value, status: 'pending', reason: why.reason, updatedAt: nowIso() }));
+      const next: Vm = { ...vm.value, status: 'pending', reason: why.reason, updatedAt: nowIso() };
+      // A record the state machine will not let the scheduler touch is left as it is, not fatal to the pass.
+      const refused = vmWriteRefusal(vm.value, next, SCHEDULER_ACTOR);
+      if (refused) {
+        this.log.warn({ vm: vm.value.id, status: vm.value.status, refused }, 'not marking the VM pending');
+        continue;
+      }
+      packer.stage((t) => stageVmWrite(t, vm, next, SCHEDULER_ACTOR));
     }
     // A refused write means the VM changed: that change is an event, and its pass tells it again if need be.
     const ok = await Promise.all(packer.txns.map((t) => t.commit().catch(() => false)));

@@ -13,11 +13,60 @@ export interface HostSnapshot {
   /** Absent: 1:1 (records from before ratios, LEGACY_ALLOCATION_RATIO). */
   allocationRatio?: AllocationRatio | undefined;
   used: Resources;
+  /** Drained by an admin: takes no new VMs. */
+  drained?: boolean;
+  /** The stores the host's agent could open (its presence record); absent: all. */
+  stores?: string[] | undefined;
 }
 
 export interface PlacementRequest extends Resources {
   /** Hosts the VM may not go to (e.g. the one it is migrating away from). */
   avoid?: string[];
+  /** The stores of the VM's disks: a host must reach every one. */
+  stores?: string[];
+}
+
+/**
+ * One named feasibility check. A host is filtered by the first check it fails,
+ * and each check reports how many it filtered, the shape later checks
+ * (affinity, accelerators, …) slot into. `free` is what is left to book.
+ */
+export interface FeasibilityCheck {
+  name: string;
+  ok(req: PlacementRequest, h: HostSnapshot, free: Resources): boolean;
+  /** How a count of hosts it filtered reads in a pending reason, e.g. "2 drained". */
+  says(req: PlacementRequest, n: number): string;
+}
+
+const missingStores = (r: PlacementRequest, h: HostSnapshot): string[] => (h.stores ? (r.stores ?? []).filter((s) => !h.stores!.includes(s)) : []);
+
+export const CHECKS: readonly FeasibilityCheck[] = [
+  { name: 'alive', ok: (_r, h) => h.alive, says: (_r, n) => `${n} dead` },
+  { name: 'avoid', ok: (r, h) => !r.avoid?.includes(h.name), says: (_r, n) => `${n} avoided` },
+  { name: 'drained', ok: (_r, h) => !h.drained, says: (_r, n) => `${n} drained` },
+  { name: 'storage', ok: (r, h) => missingStores(r, h).length === 0, says: (r, n) => `${n} without store ${(r.stores ?? []).join(', ')}` },
+  { name: 'cpu', ok: (r, _h, f) => r.cpu <= f.cpu, says: (r, n) => `${n} without ${r.cpu} vCPU free` },
+  { name: 'ram', ok: (r, _h, f) => r.ramBytes <= f.ramBytes, says: (r, n) => `${n} without ${formatSize(r.ramBytes)} RAM free` },
+  { name: 'disk', ok: (r, _h, f) => r.diskBytes <= f.diskBytes, says: (r, n) => `${n} without ${formatSize(r.diskBytes)} disk free` },
+];
+
+/** Checks whose filtering a pending reason always names (resources and liveness have their own sentences). */
+const NAMED = new Set(['drained', 'storage']);
+
+/** The first check the host fails, or -1. */
+export function failedCheck(req: PlacementRequest, h: HostSnapshot, f: Resources = free(h)): number {
+  return CHECKS.findIndex((c) => !c.ok(req, h, f));
+}
+
+/**
+ * The count per check ("1 dead, 3 drained, 2 without 2 vCPU free") when
+ * drained hosts or unreachable stores played a part in a request fitting
+ * nowhere, else undefined: then the sentence about liveness or the resource
+ * short says it all, as it did before those checks.
+ */
+export function countsOf(req: PlacementRequest, counts: readonly number[]): string | undefined {
+  if (!CHECKS.some((c, i) => NAMED.has(c.name) && counts[i]! > 0)) return undefined;
+  return CHECKS.flatMap((c, i) => (counts[i]! > 0 ? [c.says(req, counts[i]!)] : [])).join(', ');
 }
 
 export type Plan = { host: string; score: number } | { host: null; reason: string };
@@ -46,12 +95,21 @@ export function score(req: Resources, h: HostSnapshot): number {
 }
 
 export function place(req: PlacementRequest, hosts: readonly HostSnapshot[]): Plan {
-  const candidates = hosts.filter((h) => h.alive && !req.avoid?.includes(h.name));
+  const firstResource = CHECKS.findIndex((c) => c.name === 'cpu');
+  const counts = CHECKS.map(() => 0);
+  const candidates: HostSnapshot[] = [];
+  for (const h of hosts) {
+    const i = failedCheck(req, h);
+    if (i >= 0) counts[i]!++;
+    if (i < 0 || i >= firstResource) candidates.push(h);
+  }
+  const named = countsOf(req, counts);
   if (candidates.length === 0) {
-    return { host: null, reason: hosts.length === 0 ? 'no host is registered' : 'no host is alive' };
+    return { host: null, reason: named ? `no host fits: ${named}` : hosts.length === 0 ? 'no host is registered' : 'no host is alive' };
   }
   const fitting = candidates.filter((h) => fits(req, h));
-  if (fitting.length === 0) return { host: null, reason: shortfall(req, candidates) };
+  // Resources are short on the hosts left: that sentence first (with the most free), then the counts.
+  if (fitting.length === 0) return { host: null, reason: `${shortfall(req, candidates)}${named ? `; filtered: ${named}` : ''}` };
   let best: { host: string; score: number } | undefined;
   for (const h of fitting) {
     const s = score(req, h);

@@ -1,7 +1,9 @@
 import { allowedOf, DIMENSIONS } from '../common/capacity.js';
 import { UcloudError } from '../common/errors.js';
 import type { Resources } from '../model/host.js';
-import { place, type HostSnapshot, type PlacementRequest } from './place.js';
+import { CHECKS, failedCheck as firstFailed, place, type HostSnapshot, type PlacementRequest } from './place.js';
+
+export { CHECKS, type FeasibilityCheck } from './place.js';
 
 // The indexed form of `place`: the same answer (spread; ties by name), found
 // without scoring every host for every VM. Each request shape gets a heap of
@@ -10,24 +12,6 @@ import { place, type HostSnapshot, type PlacementRequest } from './place.js';
 // from above, refreshed when it reaches the top (lazy re-keying). A placement
 // then costs O(log hosts), and a shape that fits nowhere costs nothing more
 // after its first VM in the same plan.
-
-/**
- * One named feasibility check. A host is filtered by the first check it fails,
- * and each check reports how many it filtered, the shape the multi-host issue's
- * checks (affinity, accelerators, …) slot into.
- */
-export interface FeasibilityCheck {
-  name: string;
-  ok(req: PlacementRequest, h: HostSnapshot, free: Resources): boolean;
-}
-
-export const CHECKS: readonly FeasibilityCheck[] = [
-  { name: 'alive', ok: (_r, h) => h.alive },
-  { name: 'avoid', ok: (r, h) => !r.avoid?.includes(h.name) },
-  { name: 'cpu', ok: (r, _h, f) => r.cpu <= f.cpu },
-  { name: 'ram', ok: (r, _h, f) => r.ramBytes <= f.ramBytes },
-  { name: 'disk', ok: (r, _h, f) => r.diskBytes <= f.diskBytes },
-];
 
 export interface CheckCount {
   check: string;
@@ -43,9 +27,9 @@ export interface Infeasible {
 
 export type Placement = { host: string; score: number } | { host: null };
 
-/** Requests with the same resources and hosts to avoid are one shape: they are filtered and ranked alike. */
+/** Requests with the same resources, hosts to avoid and stores are one shape: they are filtered and ranked alike. */
 export function shapeOf(req: PlacementRequest): string {
-  return `${req.cpu}/${req.ramBytes}/${req.diskBytes}/${[...(req.avoid ?? [])].sort().join(',')}`;
+  return `${req.cpu}/${req.ramBytes}/${req.diskBytes}/${[...(req.avoid ?? [])].sort().join(',')}/${[...(req.stores ?? [])].sort().join(',')}`;
 }
 
 interface Slot {
@@ -82,7 +66,7 @@ function scoreOf(req: Resources, s: Slot, f: Resources): number {
 /** The first check the host fails, or -1. */
 function failedCheck(req: PlacementRequest, s: Slot, f: Resources): number {
   // The checks read room from `f`, never the snapshot's (unbooked) `used`.
-  return CHECKS.findIndex((c) => !c.ok(req, s.snap, f));
+  return firstFailed(req, s.snap, f);
 }
 
 /**

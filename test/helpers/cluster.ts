@@ -18,6 +18,7 @@ import { Keys, Kinds } from '../../src/store/keys.js';
 import { Store, type StoreOptions } from '../../src/store/store.js';
 import { startTestEtcd } from './etcd.js';
 import { freePort } from './ports.js';
+import { API_ACTOR, type VmActor } from '../../src/model/vm-lifecycle.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const UCLOUD = join(ROOT, 'bin', 'ucloud');
@@ -125,7 +126,7 @@ export class TestCluster {
   }
 
   managers() {
-    return { store: this.store, users: new UserManager(this.store), vms: new VmManager(this.store), hosts: new HostManager(this.store), images: new ImageManager(this.store), files: new FileManager(this.store), keys: new KeyManager(this.store), networks: new NetworkManager(this.store, { vniRange: { first: 10000, last: 16000000 }, ipv6Pool: 'fd75:636c:6f75::/48' }), consoles: new ConsoleManager(this.store) };
+    return { store: this.store, users: new UserManager(this.store), vms: new VmManager(this.store, { actor: API_ACTOR }), vmsAs: (actor: VmActor) => new VmManager(this.store, { actor }), hosts: new HostManager(this.store), images: new ImageManager(this.store), files: new FileManager(this.store), keys: new KeyManager(this.store), networks: new NetworkManager(this.store, { vniRange: { first: 10000, last: 16000000 }, ipv6Pool: 'fd75:636c:6f75::/48' }), consoles: new ConsoleManager(this.store) };
   }
 
   client(token = this.adminToken): Client {

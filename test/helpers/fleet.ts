@@ -20,6 +20,7 @@ import { Store } from '../../src/store/store.js';
 import { startTestEtcd, type TestEtcd } from './etcd.js';
 import { freePort } from './ports.js';
 import { vmRecord } from './vm-record.js';
+import { API_ACTOR } from '../../src/model/vm-lifecycle.js';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -527,7 +528,7 @@ export class Fleet {
           reason: 'waiting for the scheduler',
         };
         const nameKey = Keys.vmName(s.owner, s.name);
-        stageVmWrite(t, undefined, vm).absent(nameKey).put(Kinds.vmName, nameKey, { id: vm.id });
+        stageVmWrite(t, undefined, vm, API_ACTOR).absent(nameKey).put(Kinds.vmName, nameKey, { id: vm.id });
         ids.push(vm.id);
       }
       if (!(await t.commit())) throw new Error(`direct create: a batch starting at ${batch[0]!.owner}/${batch[0]!.name} conflicted`);

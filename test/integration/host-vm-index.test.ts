@@ -11,6 +11,7 @@ import { HostManager } from '../../src/managers/hosts.js';
 import { ImageManager } from '../../src/managers/images.js';
 import { stageVmWrite, VmManager } from '../../src/managers/vms.js';
 import { nowIso, type Vm } from '../../src/model/index.js';
+import { API_ACTOR, hostActor, SCHEDULER_ACTOR } from '../../src/model/vm-lifecycle.js';
 import { Informer } from '../../src/store/informer.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { DELETE, Store } from '../../src/store/store.js';
@@ -62,7 +63,11 @@ describe('per-host VM index (real etcd)', () => {
 
   it('every VM write path keeps vm/<id> and its mirror identical; no mirror before placement or after delete', async () => {
     const store = storeFor('/hvi-a/');
-    const vms = new VmManager(store);
+    // Each write by the actor that makes it in the system (the state machine checks them).
+    const vms = new VmManager(store, { actor: API_ACTOR });
+    const sched = new VmManager(store, { actor: SCHEDULER_ACTOR });
+    const h1 = new VmManager(store, { actor: hostActor('h1') });
+    const h2 = new VmManager(store, { actor: hostActor('h2') });
     const hosts = new HostManager(store);
     await hosts.add('h1', '::1', capacity);
     await hosts.add('h2', '::1', capacity);
@@ -70,37 +75,45 @@ describe('per-host VM index (real etcd)', () => {
     const vm = await vms.create({ owner: 'alice', name: 'a', image, cpu: 1, ramBytes: 64 * MiB, diskBytes: 64 * MiB });
     expect(await mirrorKeys(store)).toEqual([]);
 
-    expect(await vms.assign((await store.get(Kinds.vm, Keys.vm(vm.id)))!, 'h1', undefined)).toBe(true);
+    expect(await sched.assign((await store.get(Kinds.vm, Keys.vm(vm.id)))!, 'h1', undefined)).toBe(true);
     expect(await expectMirrored(store, vm.id)).toMatchObject({ host: 'h1', status: 'scheduled' });
 
-    await vms.observe(vm.id, (cur) => ({ ...cur, status: 'running', observedGeneration: cur.generation }));
+    await h1.observe(vm.id, (cur) => ({ ...cur, status: 'running', observedGeneration: cur.generation }));
     expect(await expectMirrored(store, vm.id)).toMatchObject({ status: 'running' });
 
     await vms.request(vm.id, 'stopped');
     expect(await expectMirrored(store, vm.id)).toMatchObject({ desired: 'stopped', generation: 2 });
-    await vms.observe(vm.id, (cur) => ({ ...cur, status: 'stopped', observedGeneration: cur.generation }));
+    await h1.observe(vm.id, (cur) => ({ ...cur, status: 'stopped', observedGeneration: cur.generation }));
 
     await vms.resize(vm.id, { cpu: 2, diskBytes: 128 * MiB });
     expect(await expectMirrored(store, vm.id)).toMatchObject({ cpu: 2, diskBytes: 128 * MiB });
+    await vms.request(vm.id, 'running');
+    await h1.observe(vm.id, (cur) => ({ ...cur, status: 'running', observedGeneration: cur.generation }));
 
-    // A host change (a migration's end) moves the mirror; losing the host drops it.
+    // A migration mirrors the VM on both hosts; its end moves the host and the mirror.
+    const running = (await store.get(Kinds.vm, Keys.vm(vm.id)))!;
+    const at = new Date().toISOString();
+    const migration = { id: randomUUID(), source: 'h1', destination: 'h2', phase: 'requested' as const, mode: 'shared' as const, requestedBy: 'alice', startedAt: at, updatedAt: at };
+    expect(await stageVmWrite(store.txn(), running, { ...running.value, status: 'migrating', migration }, API_ACTOR).commit()).toBe(true);
+    expect(await mirrorKeys(store)).toEqual([Keys.hostVm('h1', vm.id), Keys.hostVm('h2', vm.id)]);
+    for (const [phase, by] of [['preparing', 'h2'], ['listening', 'h2'], ['transferring', 'h1']] as const) {
+      const m = (await store.get(Kinds.vm, Keys.vm(vm.id)))!;
+      expect(await stageVmWrite(store.txn(), m, { ...m.value, migration: { ...migration, phase } }, hostActor(by)).commit()).toBe(true);
+      expect((await store.get(Kinds.vm, Keys.hostVm('h2', vm.id)))?.value.migration?.phase).toBe(phase);
+    }
     const cur = (await store.get(Kinds.vm, Keys.vm(vm.id)))!;
-    expect(await stageVmWrite(store.txn(), cur, { ...cur.value, host: 'h2' }).commit()).toBe(true);
+    const settled = { ...cur.value, status: 'running' as const, host: 'h2', lastMigration: { ...migration, phase: 'completed' as const } };
+    delete settled.migration;
+    expect(await stageVmWrite(store.txn(), cur, settled, hostActor('h1')).commit()).toBe(true);
     expect(await expectMirrored(store, vm.id)).toMatchObject({ host: 'h2' });
-    const moved = (await store.get(Kinds.vm, Keys.vm(vm.id)))!;
+    expect(await mirrorKeys(store)).toEqual([Keys.hostVm('h2', vm.id)]);
     // A stale read loses: the CAS is on vm/<id>.
-    expect(await stageVmWrite(store.txn(), cur, { ...cur.value, host: 'h1' }).commit()).toBe(false);
-    const unplaced = { ...moved.value };
-    delete unplaced.host;
-    expect(await stageVmWrite(store.txn(), moved, unplaced).commit()).toBe(true);
-    expect(await mirrorKeys(store)).toEqual([]);
-    const back = (await store.get(Kinds.vm, Keys.vm(vm.id)))!;
-    expect(await stageVmWrite(store.txn(), back, { ...back.value, host: 'h1' }).commit()).toBe(true);
-    await expectMirrored(store, vm.id);
+    expect(await stageVmWrite(store.txn(), cur, settled, hostActor('h1')).commit()).toBe(false);
 
     await vms.request(vm.id, 'deleted');
     expect(await expectMirrored(store, vm.id)).toMatchObject({ desired: 'deleted' });
-    await vms.finalizeDelete(vm.id);
+    await h2.observe(vm.id, (c) => ({ ...c, status: 'deleting' }));
+    await h2.finalizeDelete(vm.id);
     expect(await store.get(Kinds.vm, Keys.vm(vm.id))).toBeUndefined();
     expect(await mirrorKeys(store)).toEqual([]);
 
@@ -112,15 +125,17 @@ describe('per-host VM index (real etcd)', () => {
 
     // stageVmWrite with DELETE on a placed VM takes the mirror too.
     const c = await vms.create({ owner: 'alice', name: 'c', image, cpu: 1, ramBytes: 64 * MiB, diskBytes: 64 * MiB });
-    expect(await vms.assign((await store.get(Kinds.vm, Keys.vm(c.id)))!, 'h2', await store.get(Kinds.hostAlloc, Keys.hostAlloc('h2')))).toBe(true);
+    expect(await sched.assign((await store.get(Kinds.vm, Keys.vm(c.id)))!, 'h2', await store.get(Kinds.hostAlloc, Keys.hostAlloc('h2')))).toBe(true);
     await expectMirrored(store, c.id);
-    expect(await stageVmWrite(store.txn(), (await store.get(Kinds.vm, Keys.vm(c.id)))!, DELETE).commit()).toBe(true);
+    await vms.request(c.id, 'deleted');
+    expect(await stageVmWrite(store.txn(), (await store.get(Kinds.vm, Keys.vm(c.id)))!, DELETE, SCHEDULER_ACTOR).commit()).toBe(true);
     expect(await mirrorKeys(store)).toEqual([]);
   });
 
   it("an informer on host-vm/h1/ gets events for h1's VMs only, not for 200 on h2", async () => {
     const store = storeFor('/hvi-b/');
-    const vms = new VmManager(store);
+    const vms = new VmManager(store, { actor: API_ACTOR });
+    const sched = new VmManager(store, { actor: SCHEDULER_ACTOR });
     const informer = new Informer(store, Kinds.vm, Keys.hostVms('h1'), silentLogger);
     const seen: string[] = [];
     informer.on('change', (key) => seen.push(key));
@@ -132,7 +147,7 @@ describe('per-host VM index (real etcd)', () => {
         // Concurrent bookings on one host race for its allocation: the losers read again.
         for (let attempt = 0; attempt < 500; attempt++) {
           const [rec, alloc] = await Promise.all([store.get(Kinds.vm, Keys.vm(v.id)), store.get(Kinds.hostAlloc, Keys.hostAlloc(host))]);
-          if (await vms.assign(rec!, host, alloc)) return v.id;
+          if (await sched.assign(rec!, host, alloc)) return v.id;
         }
         throw new Error(`could not place ${name}`);
       };
@@ -146,7 +161,7 @@ describe('per-host VM index (real etcd)', () => {
       expect(h1Ids).toHaveLength(3);
       // The barrier: a later write to one of h1's VMs; once the informer holds it, it has seen every earlier event.
       const last = h1Ids[2]!;
-      const after = await vms.observe(last, (cur) => ({ ...cur, status: 'running' }));
+      const after = await new VmManager(store, { actor: hostActor('h1') }).observe(last, (cur) => ({ ...cur, status: 'running' }));
       expect(after?.status).toBe('running');
       const barrier = (await store.get(Kinds.vm, Keys.hostVm('h1', last)))!.modRevision;
       await until('the informer saw the barrier write', () => informer.get(Keys.hostVm('h1', last))?.modRevision === barrier);
@@ -190,7 +205,7 @@ describe('per-host VM index (real etcd)', () => {
 
     beforeAll(async () => {
       store = storeFor('/hvi-c/');
-      vms = new VmManager(store);
+      vms = new VmManager(store, { actor: hostActor('h1') });
       runDir = mkdtempSync(join(tmpdir(), 'ucloud-hvi-'));
       await new HostManager(store).add('h1', '::1', capacity);
       // Written as an older ucloud did: the records only.
@@ -225,10 +240,12 @@ describe('per-host VM index (real etcd)', () => {
     });
 
     it('the cluster-wide backfill writes the rest and the marker; a second run writes nothing', async () => {
-      expect(await vms.backfillHostIndex()).toEqual({ written: 2, removed: 0 });
+      // Cluster-wide, as the scheduler runs it.
+      const sched = new VmManager(store, { actor: SCHEDULER_ACTOR });
+      expect(await sched.backfillHostIndex()).toEqual({ written: 2, removed: 0 });
       for (const vm of [...onH1, ...onH2]) await expectMirrored(store, vm.id);
       expect(await vms.hostIndexComplete()).toBe(true);
-      expect(await vms.backfillHostIndex()).toEqual({ written: 0, removed: 0 });
+      expect(await sched.backfillHostIndex()).toEqual({ written: 0, removed: 0 });
     });
 
     it('with the marker written, a VM placed here whose mirror is missing is still never deleted: its mirror is written back', async () => {

@@ -19,6 +19,7 @@ import { expandIPv6, formatIPv6, linkLocalAddress, slaacAddress } from '../../sr
 import { claimedMac, nicOnArrival, type Arrival } from '../../src/metadata/identity.js';
 import { buildMetadataServer, EC2_VERSIONS, OPENSTACK_VERSIONS, type MetadataVm } from '../../src/metadata/server.js';
 import type { Network, Vm } from '../../src/model/index.js';
+import { API_ACTOR } from '../../src/model/vm-lifecycle.js';
 import { TestCluster, until, type Daemon } from '../helpers/cluster.js';
 import { guestNs, ip, IP, removeNs } from '../helpers/guest-ns.js';
 import { freePort } from '../helpers/ports.js';
@@ -182,7 +183,7 @@ describe.skipIf(!canNetns)('the metadata daemon on real bridges: identity = pref
     c = await TestCluster.start();
     const nets = new NetworkManager(c.store, { vniRange: { first: vniBase, last: vniBase + 99 }, ipv6Pool: pool });
     const keys = new KeyManager(c.store);
-    const vms = new VmManager(c.store);
+    const vms = new VmManager(c.store, { actor: API_ACTOR });
     netA = await nets.create('alice', 'lab');
     netB = await nets.create('bob', 'other');
     netC = await nets.create('alice', 'late');

@@ -7,9 +7,27 @@ import type { Host, Vm } from '../../src/model/index.js';
 import type { Batch } from '../../src/scheduler/batch.js';
 import { Scheduler, type SchedulerOptions } from '../../src/scheduler/loop.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
-import { Store } from '../../src/store/store.js';
+import { Store, type Txn } from '../../src/store/store.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { until } from '../helpers/cluster.js';
+import { API_ACTOR, SCHEDULER_ACTOR } from '../../src/model/vm-lifecycle.js';
+
+/**
+ * A VM on `doomed.host` that its user deleted, written the way the system gets
+ * there (each step by the actor that makes it): created, placed (with `booking`
+ * staged beside it), asked to be deleted.
+ */
+async function writeDoomed(store: Store, doomed: Vm, booking: (t: Txn) => void = () => {}): Promise<void> {
+  const pending: Vm = { ...doomed, desired: 'running', status: 'pending' };
+  delete pending.host;
+  expect(await stageVmWrite(store.txn(), undefined, pending, API_ACTOR).commit()).toBe(true);
+  const created = (await store.get(Kinds.vm, Keys.vm(doomed.id)))!;
+  const t = stageVmWrite(store.txn(), created, { ...pending, host: doomed.host!, status: 'scheduled' }, SCHEDULER_ACTOR);
+  booking(t);
+  expect(await t.commit()).toBe(true);
+  const placed = (await store.get(Kinds.vm, Keys.vm(doomed.id)))!;
+  expect(await stageVmWrite(store.txn(), placed, { ...placed.value, desired: 'deleted', generation: placed.value.generation + 1 }, API_ACTOR).commit()).toBe(true);
+}
 
 const GiB = 2 ** 30;
 
@@ -79,7 +97,7 @@ describe('scheduler: placement in batches (real etcd)', () => {
     });
     for (let i = 0; i < vms.length; i += 100) {
       const t = store.txn();
-      for (const vm of vms.slice(i, i + 100)) stageVmWrite(t, undefined, vm);
+      for (const vm of vms.slice(i, i + 100)) stageVmWrite(t, undefined, vm, API_ACTOR);
       expect(await t.commit()).toBe(true);
     }
     return vms;
@@ -117,7 +135,7 @@ describe('scheduler: placement in batches (real etcd)', () => {
   }
 
   async function startScheduler(store: Store, opts: SchedulerOptions = {}): Promise<Scheduler> {
-    const s = new Scheduler(store, new VmManager(store), silentLogger, opts);
+    const s = new Scheduler(store, new VmManager(store, { actor: SCHEDULER_ACTOR }), silentLogger, opts);
     schedulers.push(s);
     await s.start();
     return s;
@@ -199,9 +217,7 @@ describe('scheduler: placement in batches (real etcd)', () => {
     await addHostRecordOnly(store, 'hv-dead');
     const doomed = { ...vms[0]!, id: randomUUID(), name: 'doomed', host: 'hv-dead', desired: 'deleted' as const, status: 'deleting' as const };
     delete doomed.reason;
-    const t = stageVmWrite(store.txn(), undefined, doomed);
-    t.absent(Keys.hostAlloc('hv-dead')).put(Kinds.hostAlloc, Keys.hostAlloc('hv-dead'), { vms: { [doomed.id]: { cpu: 1, ramBytes: GiB, diskBytes: GiB } } });
-    expect(await t.commit()).toBe(true);
+    await writeDoomed(store, doomed, (t) => t.absent(Keys.hostAlloc('hv-dead')).put(Kinds.hostAlloc, Keys.hostAlloc('hv-dead'), { vms: { [doomed.id]: { cpu: 1, ramBytes: GiB, diskBytes: GiB } } }));
     await until('the VM on the dead host is finalized', async () => !(await store.get(Kinds.vm, Keys.vm(doomed.id))));
     expect((await store.get(Kinds.hostAlloc, Keys.hostAlloc('hv-dead')))?.value.vms).toEqual({});
     expect(await store.get(Kinds.vm, Keys.hostVm('hv-dead', doomed.id))).toBeUndefined();
@@ -218,15 +234,15 @@ describe('scheduler: placement in batches (real etcd)', () => {
     const [vm] = await addVms(store, 1, () => ({ cpu: 1, ramGiB: 1 }));
     const doomed = { ...vm!, id: randomUUID(), name: 'doomed-alive', host: 'hv-back', desired: 'deleted' as const, status: 'deleting' as const };
     delete doomed.reason;
-    expect(await stageVmWrite(store.txn(), undefined, doomed).commit()).toBe(true);
+    await writeDoomed(store, doomed);
     // The agent is back (its presence key is there) although a cache may not show it yet.
     await store.put(Kinds.hostAlive, Keys.hostAlive('hv-back'), { name: 'hv-back', pid: 1, accel: 'tcg', since: new Date().toISOString() });
-    await new VmManager(store).finalizeDelete(doomed.id, { onlyIfHostDead: true });
+    await new VmManager(store, { actor: SCHEDULER_ACTOR }).finalizeDelete(doomed.id, { onlyIfHostDead: true });
     expect((await store.get(Kinds.vm, Keys.vm(doomed.id)))?.value.desired).toBe('deleted');
     expect(await store.get(Kinds.vm, Keys.hostVm('hv-back', doomed.id))).toBeDefined();
     // Once it is really gone, the same call removes the VM.
     await store.delete(Keys.hostAlive('hv-back'));
-    await new VmManager(store).finalizeDelete(doomed.id, { onlyIfHostDead: true });
+    await new VmManager(store, { actor: SCHEDULER_ACTOR }).finalizeDelete(doomed.id, { onlyIfHostDead: true });
     expect(await store.get(Kinds.vm, Keys.vm(doomed.id))).toBeUndefined();
   });
 

@@ -18,6 +18,7 @@ import { cloudInitCode, SYSTEM_PYTHON, type CloudInitCode } from '../helpers/clo
 import { TestCluster, until, type Daemon } from '../helpers/cluster.js';
 import { guestNs, IP, removeNs } from '../helpers/guest-ns.js';
 import { freePort } from '../helpers/ports.js';
+import { SCHEDULER_ACTOR } from '../../src/model/vm-lifecycle.js';
 
 // user-data end to end on real parts: the real API (and CLI) store it under
 // its own key in the VM's create transaction; the real metadata daemon serves
@@ -352,19 +353,19 @@ describe('user-data and vendor-data (real API, etcd, metadata daemon, cloud-init
     const placed = await alice.vms.create({ name: 'placed', image: 'ucloud-test', cpu: 1, ram: '128MiB', disk: '1GiB', networks: ['lab'], userData: '#cloud-config\n# placed\n' });
     const rec = (await c.store.get(Kinds.vm, Keys.vm(placed.id)))!;
     const host = `ud-host-${tag}`;
-    expect(await m.vms.assign(rec, host, await c.store.get(Kinds.hostAlloc, Keys.hostAlloc(host)))).toBe(true);
+    expect(await m.vmsAs(SCHEDULER_ACTOR).assign(rec, host, await c.store.get(Kinds.hostAlloc, Keys.hostAlloc(host)))).toBe(true);
     // Placed: the API's delete only asks; the record and its user-data stay until the host's side is gone.
     expect((await alice.vms.delete('placed'))?.desired).toBe('deleted');
     expect(await c.store.get(Kinds.userData, Keys.userData(placed.id))).toBeDefined();
     const before = await revision();
-    await m.vms.finalizeDelete(placed.id);
+    await m.vmsAs(SCHEDULER_ACTOR).finalizeDelete(placed.id);
     expect(await revision()).toBe(String(BigInt(before) + 1n)); // one transaction: never a record without its user-data or the reverse
     expect(await c.store.get(Kinds.vm, Keys.vm(placed.id))).toBeUndefined();
     expect(await c.store.get(Kinds.userData, Keys.userData(placed.id))).toBeUndefined();
     expect(await c.store.get(Kinds.vmName, Keys.vmName('alice', 'placed'))).toBeUndefined();
     expect((await c.store.get(Kinds.hostAlloc, Keys.hostAlloc(host)))?.value.vms[placed.id]).toBeUndefined();
     // Again (a second agent pass, the scheduler racing it): nothing left to do, nothing else removed.
-    await m.vms.finalizeDelete(placed.id);
+    await m.vmsAs(SCHEDULER_ACTOR).finalizeDelete(placed.id);
     expect(await c.store.get(Kinds.userData, Keys.userData(vmA.id))).toBeDefined();
   });
 

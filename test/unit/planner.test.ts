@@ -106,6 +106,8 @@ describe('Planner (the indexed place)', () => {
       checks: [
         { check: 'alive', filtered: 1 },
         { check: 'avoid', filtered: 1 },
+        { check: 'drained', filtered: 0 },
+        { check: 'storage', filtered: 0 },
         { check: 'cpu', filtered: 2 },
         { check: 'ram', filtered: 1 },
         { check: 'disk', filtered: 1 },

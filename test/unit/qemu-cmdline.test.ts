@@ -77,15 +77,15 @@ describe('buildQemuArgs', () => {
       }),
     );
     expect(values(args, '-drive')).toEqual([
-      'file=/var/lib/ucloud/disks/a.qcow2,if=virtio,format=qcow2,id=disk0,cache=none,discard=unmap',
-      'file=rbd:pool/img:conf=/etc/ceph/ceph.conf,if=virtio,format=raw,id=disk1,cache=writeback,discard=unmap,share-rw=on',
+      'file=/var/lib/ucloud/disks/a.qcow2,if=virtio,format=qcow2,id=disk0,cache=none,discard=unmap,file.auto-read-only=off',
+      'file=rbd:pool/img:conf=/etc/ceph/ceph.conf,if=virtio,format=raw,id=disk1,cache=writeback,discard=unmap,file.auto-read-only=off,share-rw=on',
     ]);
   });
 
   it("gives a qcow2 overlay its backing image explicitly, so QEMU never takes one from the disk's header", () => {
     const args = buildQemuArgs(spec({ disks: [{ file: '/s/disks/a.qcow2', format: 'qcow2', backing: { file: '/s/images/u,1.raw', format: 'raw' } }] }));
     expect(values(args, '-drive')).toEqual([
-      'file=/s/disks/a.qcow2,if=virtio,format=qcow2,id=disk0,cache=none,discard=unmap,backing.driver=raw,backing.file.driver=file,backing.file.filename=/s/images/u,,1.raw',
+      'file=/s/disks/a.qcow2,if=virtio,format=qcow2,id=disk0,cache=none,discard=unmap,file.auto-read-only=off,backing.driver=raw,backing.file.driver=file,backing.file.filename=/s/images/u,,1.raw',
     ]);
     const bad = [
       { file: '/d', format: 'raw' as const, backing: { file: '/i.raw', format: 'raw' as const } }, // a raw disk has no backing
@@ -169,7 +169,7 @@ describe('buildQemuArgs', () => {
     );
     expect(values(args, '-name')).toEqual([`guest=a,,process=evil,process=ucloud-vm=${ID},debug-threads=on`]);
     expect(values(args, '-drive')).toEqual([
-      'file=/srv/a,,b/disk.raw,if=virtio,format=raw,id=disk0,cache=none,discard=unmap,throttling.iops-total=1,,2',
+      'file=/srv/a,,b/disk.raw,if=virtio,format=raw,id=disk0,cache=none,discard=unmap,file.auto-read-only=off,throttling.iops-total=1,,2',
     ]);
     expect(values(args, '-qmp')).toEqual(['unix:/srv/a,,b/qmp.sock,server=on,wait=off']);
     expect(values(args, '-chardev')).toEqual(['socket,id=serial0,path=/srv/a,,b/serial.sock,server=on,wait=off']);

@@ -56,6 +56,25 @@ export function hostRoutes(api: Api, m: Managers, cache: VmCache): void {
     return m.hosts.set(req.params.name, { capacity, ...(Object.keys(ratio).length ? { allocationRatio: ratio } : {}) });
   });
 
+  const NameParam = Type.Object({ name: Name });
+  // Drained: no new placements; the scheduler migrates its VMs away where they fit.
+  api.post('/v1/hosts/:name/drain', { schema: { params: NameParam, response: { 200: Host, ...errors } } }, async (req) => {
+    requireAdmin(req);
+    return m.hosts.setDrained(req.params.name, true);
+  });
+
+  api.post('/v1/hosts/:name/undrain', { schema: { params: NameParam, response: { 200: Host, ...errors } } }, async (req) => {
+    requireAdmin(req);
+    return m.hosts.setDrained(req.params.name, false);
+  });
+
+  // Only an empty host: HOST_NOT_EMPTY while any VM is booked or mirrored there.
+  api.delete('/v1/hosts/:name', { schema: { params: NameParam, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
+    requireAdmin(req);
+    await m.hosts.remove(req.params.name);
+    return reply.status(204).send(null);
+  });
+
   // From the cache, by name.
   api.get('/v1/hosts', { schema: { querystring: listQuery(), response: listResponses(HostView) } }, async (req) =>
     pageFromCache('hosts', req.query, (after, limit) => cache.hostPage(after, limit)),

@@ -13,15 +13,18 @@
 //     set metadata  { type ifname . ipv6_addr; }      # ucbrN . fe80::1, ucbrN . <prefix>::1
 //     set metadata_addrs { type ipv6_addr; }          # fe80::1 and every <prefix>::1 (the addresses of `metadata`)
 //     set underlays { type ifname; }                  # where VXLAN may come from
+//     set migration_peers { type ipv6_addr . inet_service; } # source host . port of each incoming migration
 //     set vm_conns, vm_conn_rate, vm_echo_rate        # per-source meters (dynamic, keyed by ip6 saddr)
 //     counter vm_vxlan {}                             # VXLAN from a VM, dropped
 //     counter vm_echo_foreign {}                      # echo request from a VM to a host address not its bridge's own, dropped
 //     counter vm_conn_limited, vm_rate_limited {}     # over a per-source meter, dropped
 //     counter vm_dropped {}                           # anything else from a VM to the host, dropped
 //     counter outside_metadata {}                     # metadata port of a bridge address from elsewhere, dropped
+//     counter migration_refused {}                    # new connection to the migration port range not from its peer, reset
 //     chain raw-prerouting { hook prerouting priority raw:  from a bridge, not for the bridge itself → notrack }
 //     chain input          { hook input priority filter:    from a bridge → from-vm; metadata port on a bridge
-//                            address from anywhere but lo → drop; VXLAN only from an underlay }
+//                            address from anywhere but lo → drop; VXLAN only from an underlay;
+//                            new TCP to migration_ports (a range) not in @migration_peers, but lo → reset }
 //     chain forward        { hook forward priority filter:  bridged within one network → accept; routed from a bridge → from-vm-routed }
 //     chain from-vm        { VXLAN drop; ND/RS; TCP metadata_port to (bridge . own address) in @metadata, metered;
 //                            echo-request to (bridge . own address) in @metadata, metered;
@@ -60,6 +63,13 @@
 // (30 s each: at most 300). The meter sets hold METER_SIZE sources: two per
 // NIC on the host, far from full.
 //
+// Incoming migrations: the range (`migration_ports`) is closed by a standing
+// rule, not per port, so an incoming QEMU's port is never open to the whole
+// underlay, not even between its bind and a rule naming it: the destination
+// adds (source host . port) to `migration_peers` before QEMU listens and
+// removes it when the migration ends. Only *new* connections are refused, so
+// replies to the host's own connections from ephemeral ports in the range pass.
+//
 // Layout changes are one transaction: the static part (sets, counters, chains
 // and their rules) is fingerprinted in the comment of input's first rule and
 // rewritten as a whole (flush + rules) only when the fingerprint differs;
@@ -89,11 +99,12 @@ const SETS: Record<string, string> = {
   metadata: 'type ifname . ipv6_addr;',
   metadata_addrs: 'type ipv6_addr;',
   underlays: 'type ifname;',
+  migration_peers: 'type ipv6_addr . inet_service;',
   vm_conns: `type ipv6_addr; size ${METER_SIZE}; flags dynamic;`,
   vm_conn_rate: `type ipv6_addr; size ${METER_SIZE}; flags dynamic,timeout; timeout 1m;`,
   vm_echo_rate: `type ipv6_addr; size ${METER_SIZE}; flags dynamic,timeout; timeout 1m;`,
 };
-const COUNTERS = ['vm_vxlan', 'vm_echo_foreign', 'vm_conn_limited', 'vm_rate_limited', 'vm_dropped', 'outside_metadata'] as const;
+const COUNTERS = ['vm_vxlan', 'vm_echo_foreign', 'vm_conn_limited', 'vm_rate_limited', 'vm_dropped', 'outside_metadata', 'migration_refused'] as const;
 /** Base chains with their hooks; from-vm and from-vm-routed are regular chains. */
 const BASE: Record<string, string> = {
   'raw-prerouting': 'type filter hook prerouting priority raw; policy accept;',
@@ -105,16 +116,26 @@ const CHAINS = [...Object.keys(BASE), 'from-vm', 'from-vm-routed'];
 /** The metadata service's port (`metadata_port`): the only TCP port a guest may open on the host. */
 export const DEFAULT_METADATA_PORT = 80;
 
+/** Where incoming migrations listen (`migration_ports`). */
+export interface PortRange {
+  first: number;
+  last: number;
+}
+export const DEFAULT_MIGRATION_PORTS: PortRange = { first: 49152, last: 49407 };
+
 export interface HostFirewallOptions {
   /** The one interface VXLAN packets are accepted from (`vxlan_underlay`). */
   underlay: string;
   /** Default 80. */
   metadataPort?: number;
+  /** Default DEFAULT_MIGRATION_PORTS. */
+  migrationPorts?: PortRange;
 }
 
 /** The static rules, chain by chain, in order (input's first rule carries the fingerprint). */
-function staticRules(metadataPort: number): [chain: string, rule: string][] {
+function staticRules(metadataPort: number, mig: PortRange): [chain: string, rule: string][] {
   const vx = VXLAN_PORT;
+  const newMig = `iifname != "lo" tcp dport ${mig.first}-${mig.last} ct state new`;
   const mine = 'iifname . ip6 daddr @metadata'; // to one of the arrival bridge's own addresses
   const newMeta = `ct state new tcp dport ${metadataPort} ${mine}`;
   const echo = 'icmpv6 type echo-request';
@@ -125,6 +146,9 @@ function staticRules(metadataPort: number): [chain: string, rule: string][] {
     // over lo), so nobody else can hold its connection cap.
     ['input', `iifname != "lo" tcp dport ${metadataPort} ip6 daddr @metadata_addrs counter name "outside_metadata" drop`],
     ['input', `udp dport ${vx} iifname != @underlays drop`],
+    // An incoming migration's port takes a connection from its source host only (QEMU listens on IPv6 only).
+    ['input', `${newMig} ip6 saddr . tcp dport != @migration_peers counter name "migration_refused" reject with tcp reset`],
+    ['input', `${newMig} meta nfproto ipv4 counter name "migration_refused" reject with tcp reset`],
     ['raw-prerouting', 'iifname @bridges fib daddr . iif type != local notrack'],
     ['forward', 'iifname . oifname @bridged accept'],
     ['forward', 'iifname @bridges jump from-vm-routed'],
@@ -144,14 +168,14 @@ function staticRules(metadataPort: number): [chain: string, rule: string][] {
   ];
 }
 
-function fingerprint(metadataPort: number): string {
-  return layoutFingerprint(VERSION, SETS, COUNTERS, BASE, staticRules(metadataPort));
+function fingerprint(metadataPort: number, mig: PortRange): string {
+  return layoutFingerprint(VERSION, SETS, COUNTERS, BASE, staticRules(metadataPort, mig));
 }
 
 /** The whole static part as one `nft -f` script (exported for tests and docs). */
-export function renderHostFirewall(metadataPort = DEFAULT_METADATA_PORT): string {
-  const fp = fingerprint(metadataPort);
-  const rules = staticRules(metadataPort);
+export function renderHostFirewall(metadataPort = DEFAULT_METADATA_PORT, mig = DEFAULT_MIGRATION_PORTS): string {
+  const fp = fingerprint(metadataPort, mig);
+  const rules = staticRules(metadataPort, mig);
   const first = rules.findIndex(([c]) => c === 'input');
   return [
     `add table ${T} { comment "ucloud: host firewall towards VM networks (src/host/network/hostfw.ts)"; }`,
@@ -178,6 +202,8 @@ export interface HostFirewallState {
   metadata: Map<string, Set<string>>;
   /** The elements of `metadata_addrs`. */
   metadataAddrs: Set<string>;
+  /** The elements of `migration_peers`: source address . port. */
+  migrationPeers: { address: string; port: number }[];
   counters: Record<string, { packets: number; bytes: number }>;
 }
 
@@ -186,7 +212,7 @@ export async function readHostFirewall(ip: Ip): Promise<HostFirewallState | unde
   const objects = await listTable(ip, FAMILY, HOSTFW_TABLE);
   if (!objects) return undefined;
   const s: HostFirewallState = {
-    chains: new Set(), sets: new Set(), bridges: new Set(), underlays: new Set(), bridged: new Set(), metadata: new Map(), metadataAddrs: new Set(), counters: {},
+    chains: new Set(), sets: new Set(), bridges: new Set(), underlays: new Set(), bridged: new Set(), metadata: new Map(), metadataAddrs: new Set(), migrationPeers: [], counters: {},
   };
   let firstInputRule = true;
   for (const o of objects) {
@@ -201,6 +227,10 @@ export async function readHostFirewall(ip: Ip): Promise<HostFirewallState | unde
         if (o.set.name === 'bridges' && typeof e === 'string') s.bridges.add(e);
         else if (o.set.name === 'underlays' && typeof e === 'string') s.underlays.add(e);
         else if (o.set.name === 'metadata_addrs' && typeof e === 'string') s.metadataAddrs.add(canonicalIPv6(e));
+        else if (o.set.name === 'migration_peers') {
+          const [addr, port] = concat(e) ?? [];
+          if (typeof addr === 'string' && typeof port === 'number') s.migrationPeers.push({ address: canonicalIPv6(addr), port });
+        }
         else if (o.set.name === 'bridged') {
           const [a, b] = concat(e) ?? [];
           if (typeof a === 'string' && a === b) s.bridged.add(a);
@@ -229,10 +259,12 @@ export async function ensureHostFirewall(ip: Ip, opts: HostFirewallOptions): Pro
   const underlay = checkIfname(opts.underlay);
   const port = opts.metadataPort ?? DEFAULT_METADATA_PORT;
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UcloudError('VALIDATION_FAILED', `metadata port must be 1-65535, got ${port}`);
+  const mig = opts.migrationPorts ?? DEFAULT_MIGRATION_PORTS;
+  if (checkPort(mig.first) > checkPort(mig.last)) throw new UcloudError('VALIDATION_FAILED', `migration ports ${mig.first}-${mig.last}: first above last`);
   let state = await readHostFirewall(ip);
   const lines: string[] = [];
-  const current = state?.fingerprint === fingerprint(port) && CHAINS.every((c) => state?.chains.has(c)) && Object.keys(SETS).every((n) => state?.sets.has(n));
-  if (!current) lines.push(renderHostFirewall(port));
+  const current = state?.fingerprint === fingerprint(port, mig) && CHAINS.every((c) => state?.chains.has(c)) && Object.keys(SETS).every((n) => state?.sets.has(n));
+  if (!current) lines.push(renderHostFirewall(port, mig));
   const have = state?.underlays ?? new Set<string>();
   if (!have.has(underlay)) lines.push(`add element ${T} underlays { "${underlay}" }`);
   for (const u of have) if (u !== underlay) lines.push(`delete element ${T} underlays { "${u}" }`);
@@ -309,6 +341,37 @@ export async function removeNetworkFirewall(ip: Ip, bridgeName: string): Promise
     ...(state.bridged.has(bridge) ? [`delete element ${T} bridged { "${bridge}" . "${bridge}" }`] : []),
     ...(state.bridges.has(bridge) ? [`delete element ${T} bridges { "${bridge}" }`] : []),
     ...metadataAddrsLines(state, bridge, new Set()),
+  ];
+  if (!lines.length) return false;
+  await nft(ip, `${lines.join('\n')}\n`);
+  return true;
+}
+
+// ---- incoming migrations ---------------------------------------------------
+
+function checkPort(port: number): number {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UcloudError('VALIDATION_FAILED', `port must be 1-65535, got ${port}`);
+  return port;
+}
+
+/**
+ * Lets `source` connect to `port` of the migration range (an incoming
+ * migration's QEMU, before it listens); nobody else may. Needs the host table
+ * (ensureHostFirewall).
+ */
+export async function openMigrationPort(ip: Ip, source: string, port: number): Promise<void> {
+  const addr = canonicalIPv6(source);
+  checkPort(port);
+  await nft(ip, `add element ${T} migration_peers { ${addr} . ${port} }\n`);
+}
+
+/** Closes `port` again to its source (every peer of it); missing is fine. */
+export async function closeMigrationPort(ip: Ip, port: number): Promise<boolean> {
+  checkPort(port);
+  const state = await readHostFirewall(ip);
+  if (!state) return false;
+  const lines = [
+    ...state.migrationPeers.filter((p) => p.port === port).map((p) => `delete element ${T} migration_peers { ${p.address} . ${port} }`),
   ];
   if (!lines.length) return false;
   await nft(ip, `${lines.join('\n')}\n`);

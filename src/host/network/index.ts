@@ -12,7 +12,7 @@ import { silentLogger, type Logger } from '../../common/logger.js';
 import { addressInPrefix, canonicalIPv6, checkIfname, checkVni, parsePrefix64 } from './addr.js';
 import { addUplink, ensureFilterTable, ensureNicFilter, nicChainName, readFilterTable, removeNicFilter, removeUplink } from './antispoof.js';
 import { ensureBridge, METADATA_LINK_LOCAL, removeBridge } from './bridge.js';
-import { ensureHostFirewall, ensureNetworkFirewall, readHostFirewall, removeNetworkFirewall } from './hostfw.js';
+import { closeMigrationPort, ensureHostFirewall, ensureNetworkFirewall, openMigrationPort, readHostFirewall, removeNetworkFirewall, type HostFirewallOptions, type PortRange } from './hostfw.js';
 import { Ip } from './ip.js';
 import { ensureRadvd, radvdPid, stopRadvd } from './radvd.js';
 import { ensureTap, removeTap, tapMacFor } from './tap.js';
@@ -34,6 +34,8 @@ export interface HostNetworkOptions {
   underlayAddress?: string;
   /** The metadata server's port (`metadata_port`), the one TCP port guests may reach on the host; default 80. */
   metadataPort?: number;
+  /** Where incoming migrations listen (`migration_ports`), closed to all but each one's source host; default 49152-49407. */
+  migrationPorts?: PortRange;
   /** Run everything in this named network namespace (tests: one per fake host). */
   netns?: string;
   log?: Logger;
@@ -150,7 +152,7 @@ export class HostNetwork {
     // The host's firewall covers the bridge before it exists: from its first
     // frame, a VM reaches nothing of the host but ND and the metadata service.
     const hadFirewall = (await readHostFirewall(this.ip))?.bridges.has(bridge) ?? false;
-    await ensureHostFirewall(this.ip, { underlay: this.opts.underlay, ...(this.opts.metadataPort ? { metadataPort: this.opts.metadataPort } : {}) });
+    await ensureHostFirewall(this.ip, this.firewallOptions());
     await ensureNetworkFirewall(this.ip, { bridge, metadataAddresses: [METADATA_LINK_LOCAL, addressInPrefix(prefix, 1n)] });
     if (!hadFirewall) undo.add(`firewall ${bridge}`, () => removeNetworkFirewall(this.ip, bridge));
 
@@ -229,6 +231,24 @@ export class HostNetwork {
     }
     if (changed.length) this.log.info({ vni, ifname, mac: o.mac, changed }, 'nic ready');
     return { ifname, ifindex: tap.link.ifindex, bridge, tapMac: tapMacFor(o.mac), changed };
+  }
+
+  private firewallOptions(): HostFirewallOptions {
+    return { underlay: this.opts.underlay, ...(this.opts.metadataPort ? { metadataPort: this.opts.metadataPort } : {}), ...(this.opts.migrationPorts ? { migrationPorts: this.opts.migrationPorts } : {}) };
+  }
+
+  /** A port of the migration range: open to `source` (the source host's address) only, until closeMigrationPort. */
+  openMigrationPort(source: string, port: number): Promise<void> {
+    return this.serial(async () => {
+      await ensureHostFirewall(this.ip, this.firewallOptions());
+      await openMigrationPort(this.ip, source, port);
+    });
+  }
+
+  closeMigrationPort(port: number): Promise<void> {
+    return this.serial(async () => {
+      await closeMigrationPort(this.ip, port);
+    });
   }
 
   /** Deletes the tap, then its rules (never a moment with the tap up and unfiltered). */

@@ -27,8 +27,11 @@ export interface QemuVmSpec {
   cpus: number;
   ramBytes: number;
   accel: QemuAccel;
-  /** Default `pc`. */
-  machine?: 'pc' | 'q35';
+  /**
+   * Default `pc`. A migration's two ends must run the same versioned type
+   * (`pc-i440fx-7.2`, `pc-q35-7.2`): the runtime pins the alias at start.
+   */
+  machine?: string;
   disks: QemuDrive[];
   nics: QemuNic[];
   paths: QemuPaths;
@@ -65,6 +68,7 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 // IFNAMSIZ is 16 including the NUL; keep to characters no tool has to quote.
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
+const MACHINE_RE = /^(pc|q35|pc-(i440fx|q35)-\d+\.\d+)$/;
 const OPT_KEY_RE = /^[a-z][a-z0-9._-]*$/i;
 // sun_path holds 108 bytes including the terminating NUL; QEMU fails late and
 // obscurely on longer paths, so refuse them here.
@@ -183,6 +187,11 @@ function driveOption(disk: QemuDrive, index: number): string {
     ['id', `disk${index}`],
     ['cache', 'none'],
     ['discard', 'unmap'],
+    // -drive turns auto-read-only on for the file node: QEMU then reopens the
+    // file read-only when it gives up write access, which it does as the last
+    // step of an outgoing migration (inactivating its disks). After -runas
+    // that reopen fails (the disk is root's), and so would the migration.
+    ['file.auto-read-only', 'off'],
   ]);
   if (disk.backing) {
     // Explicit, so QEMU (root while it opens disks) never reads the backing
@@ -247,6 +256,7 @@ function validate(spec: QemuVmSpec): void {
       throw invalid('the SMBIOS serial must be 1-255 bytes of printable text', { field: 'smbiosSerial' });
     }
   }
+  if (spec.machine !== undefined && !MACHINE_RE.test(spec.machine)) throw invalid(`machine must be pc, q35 or a versioned pc-i440fx-X.Y / pc-q35-X.Y, got "${spec.machine}"`, { field: 'machine' });
   if (spec.incoming === '') throw invalid('incoming must be a migration URI or "defer"', { field: 'incoming' });
 }
 

@@ -75,6 +75,16 @@ export interface MigrationInfo {
   'setup-time'?: number;
   ram?: MigrationRamStats;
   'error-desc'?: string;
+  /** On the destination after migrate-incoming: the address(es) QEMU listens on (port 0 resolved). */
+  'socket-address'?: { type: string; host?: string; port?: string }[];
+}
+
+/** The subset of migrate-set-parameters ucloud sets. */
+export interface MigrationParameters {
+  /** Milliseconds the guest may be paused for the switch-over. */
+  'downtime-limit'?: number;
+  /** Bytes a second. */
+  'max-bandwidth'?: number;
 }
 
 export type MigrationCapability =
@@ -173,6 +183,15 @@ export async function migrateSetCapabilities(qmp: QmpExecutor, caps: Partial<Rec
   await qmp.execute('migrate-set-capabilities', { capabilities });
 }
 
+export async function migrateSetParameters(qmp: QmpExecutor, params: MigrationParameters): Promise<void> {
+  await qmp.execute('migrate-set-parameters', { ...params });
+}
+
+/** Asks an outgoing migration to stop; the MIGRATION event then says `cancelled`. */
+export async function migrateCancel(qmp: QmpExecutor): Promise<void> {
+  await qmp.execute('migrate_cancel');
+}
+
 /** Only for a QEMU started with `-incoming defer`. */
 export async function migrateIncoming(qmp: QmpExecutor, uri: string): Promise<void> {
   await qmp.execute('migrate-incoming', { uri });
@@ -193,4 +212,42 @@ export async function blockResize(qmp: QmpExecutor, nodeOrDevice: string, bytes:
     });
   }
   await qmp.execute('block_resize', { device: nodeOrDevice, 'node-name': nodeOrDevice, size: bytes });
+}
+
+// Block-device copy for migrating local disks (NBD export on the destination,
+// blockdev-mirror into it on the source), kept generic: node names and
+// addresses are the caller's.
+
+/** Starts QEMU's NBD server on a TCP address (host without brackets; port as a string, "0" for any). */
+export async function nbdServerStart(qmp: QmpExecutor, host: string, port: string): Promise<void> {
+  await qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host, port } } });
+}
+
+export async function nbdServerStop(qmp: QmpExecutor): Promise<void> {
+  await qmp.execute('nbd-server-stop');
+}
+
+/** Exports block node `nodeName` over the running NBD server as `name`. */
+export async function blockExportAdd(qmp: QmpExecutor, id: string, nodeName: string, name: string, writable = true): Promise<void> {
+  await qmp.execute('block-export-add', { type: 'nbd', id, 'node-name': nodeName, name, writable });
+}
+
+/** Adds a block node; `options` is QEMU's BlockdevOptions as given (driver, node-name, …). */
+export async function blockdevAdd(qmp: QmpExecutor, options: Record<string, unknown>): Promise<void> {
+  await qmp.execute('blockdev-add', options);
+}
+
+/** Starts a mirror job from `device` to `target` (both node names); BLOCK_JOB_READY says when it is in step. */
+export async function blockdevMirror(qmp: QmpExecutor, jobId: string, device: string, target: string, sync: 'full' | 'top' | 'none' = 'full'): Promise<void> {
+  await qmp.execute('blockdev-mirror', { 'job-id': jobId, device, target, sync });
+}
+
+/** On a ready mirror: stops it leaving the target a consistent copy (libvirt's way after migrating RAM). */
+export async function blockJobCancel(qmp: QmpExecutor, jobId: string, force = false): Promise<void> {
+  await qmp.execute('block-job-cancel', { device: jobId, force });
+}
+
+/** On a ready mirror: switches the guest over to the target. */
+export async function blockJobComplete(qmp: QmpExecutor, jobId: string): Promise<void> {
+  await qmp.execute('block-job-complete', { device: jobId });
 }

@@ -1,0 +1,51 @@
+// Which part a host plays in a VM's live migration, decided from the record:
+// the host it runs on is the source, the one named as destination prepares
+// the incoming QEMU, and a host that holds local state of a VM placed
+// elsewhere removes it (an incoming VM that did not come, or an outgoing one
+// that left), keeping the disks, which are the VM's wherever it runs.
+
+import type { Vm } from '../../model/index.js';
+import type { VmRuntime } from '../vm-runtime.js';
+import type { MigrationDestination } from './destination.js';
+import type { MigrationSource } from './source.js';
+
+export { MigrationDestination, type DestinationDeps } from './destination.js';
+export { MigrationSource, type SourceConfig, type SourceDeps } from './source.js';
+
+export class HostMigrations {
+  constructor(
+    private readonly me: string,
+    private readonly source: MigrationSource,
+    private readonly destination: MigrationDestination,
+    private readonly runtime: VmRuntime,
+  ) {}
+
+  /** Whether this host sees `vm` only because it is coming here. */
+  incoming(vm: Pick<Vm, 'host' | 'migration'>): boolean {
+    return vm.host !== this.me && vm.migration?.destination === this.me;
+  }
+
+  /** Handles `vm` if a migration concerns this host; false: the agent's usual reconcile applies (after leftovers are removed). */
+  async reconcile(vm: Vm): Promise<boolean> {
+    if (vm.host === this.me) {
+      // Arrived: the port it came in through closes.
+      if (!vm.migration && this.destination.hasHole(vm.id)) await this.destination.closeHole(vm);
+      if (!vm.migration) return false;
+      await this.source.reconcile(vm);
+      return true;
+    }
+    if (this.incoming(vm)) {
+      await this.destination.reconcile(vm);
+      return true;
+    }
+    await this.removeLeftover(vm);
+    return false;
+  }
+
+  /** Local state of a VM placed on another host: its QEMU, taps and run directory go; its disks stay. */
+  async removeLeftover(vm: Vm): Promise<void> {
+    // An outgoing VM's run removes its own leftovers once it has settled.
+    if (this.source.running(vm.id) || !(await this.runtime.hasLocal(vm.id))) return;
+    await this.destination.remove(vm);
+  }
+}

@@ -1,0 +1,228 @@
+// A many-host testbed on one machine: each hypervisor is a network namespace
+// joined to the others by an underlay bridge with IPv6 (the bridge itself holds
+// <net6>::1, where etcd listens); api and scheduler run in the root namespace,
+// each host runs its own `ucloud host` and metadata server inside its namespace
+// with its own run and log dirs. Storage: the bootstrap's fs store `local`
+// (a directory every namespace sees) is declared `shared: true`, as an operator
+// would for NFS; optionally the single-node test Ceph as store `ceph`.
+//
+// Names (bridge, veths, namespaces, IPv6 prefix) carry a random suffix so test
+// files can run side by side; stop() removes everything even after a failed
+// start, and is safe to call twice.
+import { execFile, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { RbdClient } from '../../src/storage/rbd.js';
+import { Keys, Kinds } from '../../src/store/keys.js';
+import { startCeph, uniquePool, type TestCeph } from './ceph.js';
+import { GiB, TestCluster, type Daemon } from './cluster.js';
+import { ssh as sshRun, sshSession, type SshOptions, type SshResult } from './ssh.js';
+
+const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+const quietly = (cmd: string, args: string[]): void => {
+  try {
+    sh(cmd, args);
+  } catch {
+    // already gone
+  }
+};
+
+export interface TestbedOptions {
+  /** Number of hypervisors (default 2); named h1…hN. */
+  hosts?: number;
+  /** Capacity each host is registered with (default 2 vCPU, 1 GiB RAM, 10 GiB disk). */
+  capacity?: { cpu: number; ramBytes: number; diskBytes: number };
+  /** Guest image imported as public `ucloud-test` (usually `inject('guestImage')`). */
+  guestImage?: string;
+  /** Extra environment for every host's agent and metadata server (e.g. migration settings). */
+  hostEnv?: (host: TestbedHost) => NodeJS.ProcessEnv;
+  /**
+   * Also start (or join) the single-node test Ceph and create store `ceph` on a pool of
+   * this testbed's own. `'optional'`: if Ceph does not come up within `cephTimeoutMs`,
+   * carry on without it (`tb.ceph` stays undefined; tests skip what needs it).
+   */
+  ceph?: boolean | 'optional';
+  cephTimeoutMs?: number;
+  /** Declare the fs store shared (default true). */
+  sharedStore?: boolean;
+}
+
+export interface TestbedHost {
+  /** Host name in ucloud (h1, h2, …). */
+  name: string;
+  /** Its network namespace. */
+  netns: string;
+  /** Its underlay address. */
+  address: string;
+  runDir: string;
+  logDir: string;
+  agent?: Daemon;
+  metadata?: Daemon;
+}
+
+export class Testbed {
+  readonly id = randomBytes(3).toString('hex');
+  readonly underlay = `utb${this.id}`;
+  /** The underlay's /64 (without the length); the bridge is ::1, host i (0-based) is ::1i. */
+  readonly net6 = `fd97:${this.id.slice(0, 4)}:${this.id.slice(4)}:1`;
+  c!: TestCluster;
+  hosts: TestbedHost[] = [];
+  ceph?: TestCeph;
+  cephPool?: string;
+  private opts: TestbedOptions = {};
+  private stopped = false;
+
+  static async start(opts: TestbedOptions = {}): Promise<Testbed> {
+    const tb = new Testbed();
+    tb.opts = opts;
+    try {
+      await tb.setUp();
+    } catch (err) {
+      await tb.stop();
+      throw err;
+    }
+    return tb;
+  }
+
+  private async setUp(): Promise<void> {
+    const n = this.opts.hosts ?? 2;
+    sh('ip', ['link', 'add', this.underlay, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0']);
+    sh('ip', ['addr', 'add', `${this.net6}::1/64`, 'dev', this.underlay, 'nodad']);
+    sh('ip', ['link', 'set', this.underlay, 'up']);
+    for (let i = 0; i < n; i++) {
+      const h: TestbedHost = { name: `h${i + 1}`, netns: `utb${this.id}-h${i + 1}`, address: `${this.net6}::1${i}`, runDir: '', logDir: '' };
+      this.hosts.push(h);
+      sh('ip', ['netns', 'add', h.netns]);
+      sh('ip', ['link', 'add', `${this.underlay}h${i}`, 'type', 'veth', 'peer', 'name', 'u0', 'netns', h.netns]);
+      sh('ip', ['link', 'set', `${this.underlay}h${i}`, 'master', this.underlay, 'up']);
+      sh('ip', ['-n', h.netns, 'addr', 'add', `${h.address}/64`, 'dev', 'u0', 'nodad']);
+      sh('ip', ['-n', h.netns, 'link', 'set', 'u0', 'up']);
+      sh('ip', ['-n', h.netns, 'link', 'set', 'lo', 'up']);
+    }
+    this.c = await TestCluster.start({ etcdHost: `${this.net6}::1` });
+    for (const h of this.hosts) {
+      h.runDir = join(this.c.dir, `run-${h.name}`);
+      h.logDir = join(this.c.dir, `log-${h.name}`);
+    }
+    await this.c.bootstrap({ guestImage: this.opts.guestImage, hosts: [] });
+    const m = this.c.managers();
+    const cap = this.opts.capacity ?? { cpu: 2, ramBytes: 1 * GiB, diskBytes: 10 * GiB };
+    for (const h of this.hosts) await m.hosts.add(h.name, h.address, cap);
+    if (this.opts.sharedStore ?? true) {
+      // Every namespace sees the same directory: declare it shared, as an operator would for NFS.
+      const store = (await this.c.store.get(Kinds.imageStore, Keys.imageStore('local')))!;
+      await this.c.store.put(Kinds.imageStore, store.key, { ...store.value, settings: { ...store.value.settings, shared: true } });
+    }
+    if (this.opts.ceph) await this.startCephStore();
+    await Promise.all([this.c.spawn('api').ready, this.c.spawn('scheduler').ready]);
+    await Promise.all(this.hosts.flatMap((h) => [this.startAgent(h), this.startMetadata(h)]));
+  }
+
+  private async startCephStore(): Promise<void> {
+    const timeoutMs = this.opts.cephTimeoutMs ?? 120_000;
+    let timer: NodeJS.Timeout | undefined;
+    const starting = startCeph();
+    try {
+      this.ceph = await Promise.race([starting, new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`Ceph not up within ${timeoutMs} ms`)), timeoutMs)))]);
+    } catch (err) {
+      // A start that finishes later must still be left (the script counts users).
+      starting.then((c) => c.stop()).catch(() => undefined);
+      if (this.opts.ceph !== 'optional') throw err;
+      console.log(`testbed: carrying on without Ceph: ${(err as Error).message}`);
+      return;
+    } finally {
+      clearTimeout(timer);
+    }
+    this.cephPool = uniquePool('tb');
+    await new RbdClient({ conf: this.ceph.conf }).ensurePool(this.cephPool);
+    await this.c.managers().images.ensureStore('ceph', 'ceph', { pool: this.cephPool, conf: this.ceph.conf });
+  }
+
+  host(name: string): TestbedHost {
+    const h = this.hosts.find((x) => x.name === name);
+    if (!h) throw new Error(`testbed has no host ${name}`);
+    return h;
+  }
+
+  /** The environment a host's daemons run with. */
+  envOf(h: TestbedHost): NodeJS.ProcessEnv {
+    return {
+      UCLOUD_HOST_NAME: h.name,
+      UCLOUD_HOST_ADDRESS: h.address,
+      UCLOUD_VXLAN_UNDERLAY: 'u0',
+      UCLOUD_RUN_DIR: h.runDir,
+      UCLOUD_LOG_DIR: h.logDir,
+      ...(this.opts.hostEnv?.(h) ?? {}),
+    };
+  }
+
+  private async startAgent(h: TestbedHost): Promise<void> {
+    h.agent = this.c.spawn('host', this.envOf(h), h.netns);
+    await h.agent.ready;
+  }
+
+  private async startMetadata(h: TestbedHost): Promise<void> {
+    h.metadata = this.c.spawn('metadata', this.envOf(h), h.netns);
+    await h.metadata.ready;
+  }
+
+  /**
+   * Pid of the host's `ucloud host` process itself (the agent runs under
+   * `ip netns exec`, which execs into node: same pid).
+   */
+  agentPid(name: string): number {
+    const pid = this.host(name).agent?.child.pid;
+    if (!pid) throw new Error(`no agent running on ${name}`);
+    return pid;
+  }
+
+  /** SIGKILLs the host's agent, as a crash would; its QEMUs live on. */
+  async killAgent(name: string): Promise<void> {
+    await this.host(name).agent?.kill9();
+  }
+
+  /** Starts the host's agent again (after killAgent, or stops it first) and waits for it to be ready. */
+  async restartAgent(name: string): Promise<void> {
+    const h = this.host(name);
+    if (h.agent && h.agent.child.exitCode === null && h.agent.child.signalCode === null) await h.agent.stop();
+    await this.startAgent(h);
+  }
+
+  /** Runs argv inside the host's namespace; resolves with exit code and output, never throws on a non-zero exit. */
+  exec(name: string, argv: string[], timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile('ip', ['netns', 'exec', this.host(name).netns, ...argv], { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  /** One ssh command to `address` from inside host `name`'s namespace (where the VM's bridge is). */
+  ssh(name: string, key: string, address: string, command: string, o: SshOptions = {}): Promise<SshResult> {
+    return sshRun(key, address, command, { ...o, netns: this.host(name).netns });
+  }
+
+  /** As ssh(), retried until the guest's sshd answers. */
+  sshSession(name: string, key: string, address: string, command: string, o: SshOptions & { attempts?: number } = {}): Promise<SshResult> {
+    return sshSession(key, address, command, { ...o, netns: this.host(name).netns });
+  }
+
+  /** Stops every daemon, QEMU and radvd it started, the Ceph pool, then the namespaces, links and dirs. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    try {
+      await this.c?.stop();
+    } finally {
+      if (this.ceph) {
+        if (this.cephPool) await new RbdClient({ conf: this.ceph.conf }).deletePool(this.cephPool).catch(() => undefined);
+        await this.ceph.stop().catch(() => undefined);
+      }
+      // Deleting a namespace takes its end of each veth (and VXLANs, bridges, taps inside) with it.
+      for (const h of this.hosts) quietly('ip', ['netns', 'del', h.netns]);
+      for (let i = 0; i < this.hosts.length; i++) quietly('ip', ['link', 'del', `${this.underlay}h${i}`]);
+      quietly('ip', ['link', 'del', this.underlay]);
+    }
+  }
+}
