@@ -84,7 +84,7 @@ describe('the NoCloud seed a VM is given: SMBIOS serial with a network, cidata d
     const drives = valuesOf(argv, '-drive');
     // Last, after the VM's own disk, read-only, raw (nothing to probe), no O_DIRECT (tmpfs /run).
     expect(drives).toHaveLength(2);
-    expect(drives[1]).toBe(`file=${img},if=virtio,format=raw,id=disk1,cache=writethrough,discard=unmap,readonly=on`);
+    expect(drives[1]).toBe(`file=${img},if=virtio,format=raw,id=disk1,cache=writethrough,discard=unmap,file.auto-read-only=off,readonly=on`);
     expect(argv).not.toContain('-smbios');
     const st = statSync(img);
     expect([st.uid, st.gid, st.mode & 0o777]).toEqual([0, 0, 0o600]);
