@@ -13,6 +13,7 @@ import { KeyManager } from '../../src/managers/keys.js';
 import { NetworkManager } from '../../src/managers/networks.js';
 import { UserManager } from '../../src/managers/users.js';
 import { VmManager } from '../../src/managers/vms.js';
+import { packageRoot } from '../../src/common/paths.js';
 import * as qemuImg from '../../src/storage/qemu-img.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { Store, type StoreOptions } from '../../src/store/store.js';
@@ -20,7 +21,8 @@ import { startTestEtcd } from './etcd.js';
 import { freePort } from './ports.js';
 import { API_ACTOR, type VmActor } from '../../src/model/vm-lifecycle.js';
 
-export const ROOT = join(import.meta.dirname, '..', '..');
+/** The repository root, from test/ under vitest or from dist/test/ when a bench imports this compiled. */
+export const ROOT = packageRoot();
 export const UCLOUD = join(ROOT, 'bin', 'ucloud');
 export const MiB = 2 ** 20;
 export const GiB = 2 ** 30;
