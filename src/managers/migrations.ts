@@ -3,6 +3,9 @@ import { UcloudError, type ErrorCode } from '../common/errors.js';
 import { formatSize } from '../common/units.js';
 import { nowIso, type Host, type HostAllocation, type ImageStore, type MigrationFigures, type Vm, type VmMigration, type VmQemu } from '../model/index.js';
 import type { VmActor } from '../model/vm-lifecycle.js';
+import { migrationModeOf } from '../storage/capabilities.js';
+import type { StorageCapabilities } from '../storage/driver.js';
+import { storageDriver } from '../storage/registry.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store, Txn, Versioned } from '../store/store.js';
 import { resourcesOf, stageBooking, stageVmWrite } from './vms.js';
@@ -13,14 +16,13 @@ import { resourcesOf, stageBooking, stageVmWrite } from './vms.js';
 // so a VM is never booked on neither host, nor twice on one.
 
 /**
- * RAM only when every disk is on a store all hosts see (Ceph; fs declared
- * `shared`), else the disks are copied live. Read from the stores' records
- * until the drivers' capabilities are read in one place (part B's
- * migrationModeOf).
+ * The capabilities a store's driver declares (read from the driver, never from
+ * its name); undefined for a store that is gone or whose settings no longer
+ * parse, which migrationModeOf counts as local.
  */
-function modeOf(stores: (ImageStore | undefined)[]): VmMigration['mode'] {
-  const shared = (s: ImageStore | undefined) => s !== undefined && (s.driver === 'ceph' || (s.driver === 'fs' && s.settings.shared === true));
-  return stores.every(shared) ? 'shared' : 'copy';
+async function capabilitiesOf(store: ImageStore | undefined): Promise<StorageCapabilities | undefined> {
+  if (!store) return undefined;
+  return (await storageDriver(store.driver, store.settings).catch(() => undefined))?.capabilities;
 }
 
 /** Disk copy (mode `copy`) is refused until the hosts can do it, rather than failing on the destination every time. */
@@ -41,8 +43,8 @@ export class MigrationManager {
   /** The mode the VM's disks call for. */
   async modeFor(vm: Vm): Promise<VmMigration['mode']> {
     const names = [...new Set(vm.disks.map((d) => d.store))];
-    const stores = await Promise.all(names.map(async (n) => (await this.store.get(Kinds.imageStore, Keys.imageStore(n)))?.value));
-    return modeOf(stores);
+    const caps = await Promise.all(names.map(async (n) => capabilitiesOf((await this.store.get(Kinds.imageStore, Keys.imageStore(n)))?.value)));
+    return migrationModeOf(caps);
   }
 
   /**

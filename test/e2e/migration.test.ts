@@ -65,6 +65,11 @@ describe('live migration between two hosts, shared storage', () => {
     );
   const runDirOf = (host: string, vmId: string) => join(c.dir, `run-${host}`, 'vms', vmId);
   const get = async (vmId: string) => (await c.store.get(Kinds.vm, Keys.vm(vmId)))!.value;
+  /** The VM once its migration has ended, whichever way. */
+  const settledVm = (vmId: string) => until('migration settled', async () => {
+    const cur = await get(vmId);
+    return cur.migration ? undefined : cur;
+  }, 60_000);
   const alloc = async (host: string): Promise<HostAllocation | undefined> => (await c.store.get(Kinds.hostAlloc, Keys.hostAlloc(host)))?.value;
   const uptime = async (vm: Vm, host: string) => {
     const { out, code } = await sshSession(key(), vm.nics![0]!.address, 'cat /proc/uptime', { netns: nsOf(host), timeoutMs: 60_000 });
@@ -190,10 +195,7 @@ describe('live migration between two hosts, shared storage', () => {
     }, 60_000, 20);
     // The destination host's QEMU dies (as with the host itself).
     process.kill(transferring.migration!.destinationQemu!.pid, 'SIGKILL');
-    const settled = await until('migration settled', async () => {
-      const cur = await get(vm.id);
-      return cur.migration ? undefined : cur;
-    }, 60_000);
+    const settled = await settledVm(vm.id);
     expect(settled.host).toBe(from);
     expect(settled.status).toBe('running');
     expect(settled.lastMigration).toMatchObject({ phase: 'failed', destination: to });
@@ -216,10 +218,7 @@ describe('live migration between two hosts, shared storage', () => {
     const r = await c.cli(['vm', 'migrate', 'mig', '--to', to]);
     // Either refused at once (the host's presence already gone) or failed by the source.
     if (r.code === 0) {
-      const settled = await until('migration settled', async () => {
-        const cur = await get(vm.id);
-        return cur.migration ? undefined : cur;
-      }, 60_000);
+      const settled = await settledVm(vm.id);
       expect(settled.host).toBe(from);
       expect(settled.status).toBe('running');
       expect(settled.lastMigration!.error!.code).toBe('MIGRATION_DESTINATION_LOST');

@@ -64,7 +64,7 @@ export class MigrationDestination {
       await this.d.runtime.ensureNics(vm, await this.d.nicResolvers(vm));
       const qemu = await this.d.runtime.startIncoming(vm, await this.d.seedFor(vm));
       const source = await this.d.hostAddress(m.source);
-      if (!source) throw new Error(`source host ${m.source} is not registered`);
+      if (!source) throw new UcloudError('HOST_NOT_FOUND', `source host ${m.source} is not registered`);
       let port: number;
       const mon = await QmpMonitor.connect(qemu.qmpSocket, { timeoutMs: 10_000 });
       try {
@@ -78,7 +78,7 @@ export class MigrationDestination {
           ? { ...cur, migration: { ...cur.migration, phase: 'listening', address: this.d.address, port, destinationQemu: qemu, updatedAt: nowIso() } }
           : undefined,
       );
-      if (done?.migration?.phase !== 'listening') throw new Error('the migration ended while the destination was preparing');
+      if (done?.migration?.phase !== 'listening') throw new UcloudError('MIGRATION_FAILED', 'the migration ended while the destination was preparing');
       this.d.log.info({ vm: vm.id, migration: m.id, port }, 'incoming migration listening');
     } catch (err) {
       const e = toUcloudError(err);
