@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostView } from '../../src/client/client.js';
 import type { UcloudError } from '../../src/common/errors.js';
 import type { Vm } from '../../src/model/index.js';
+import { UserManager } from '../../src/managers/users.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { GiB, TestCluster, until, type Daemon } from '../helpers/cluster.js';
 
@@ -72,6 +73,15 @@ describe('host drain, undrain, remove (real etcd, api, scheduler)', () => {
     const r = await c.cli(['host', 'drain', 'hv2', '--wait', '--timeout', '60']);
     expect(r.code, r.stderr).toBe(7);
     expect(r.stderr).toContain('error: host hv2 still holds 1 VM that stays: d1 (stopped: only running VMs are migrated)');
+  });
+
+  it('a tenant can neither drain, undrain nor remove a host, and changes nothing', async () => {
+    const mallory = await new UserManager(c.store).create('mallory', 'user');
+    const before = (await c.store.list(Kinds.host, Keys.hosts())).items.map((h) => `${h.key}@${h.modRevision}`);
+    for (const call of [() => c.client(mallory.token).hosts.drain('hv1'), () => c.client(mallory.token).hosts.undrain('hv2'), () => c.client(mallory.token).hosts.remove('hv3')]) {
+      expect(await codeOf(call())).toBe('FORBIDDEN');
+    }
+    expect((await c.store.list(Kinds.host, Keys.hosts())).items.map((h) => `${h.key}@${h.modRevision}`)).toEqual(before);
   });
 
   it('remove refuses a host with VMs (HOST_NOT_EMPTY) and changes nothing', async () => {
