@@ -12,6 +12,8 @@ PACKAGES=(
   etcd-server etcd-client
   # networking (bridges, taps, VXLAN, router advertisements, bridge filtering)
   iproute2 radvd nftables
+  # route_mode bgp: each host announces its VMs' addresses to the upstream (src/host/network/bird.ts)
+  bird2
   # building the test guest image without mounts (mtools and dosfstools also make the cidata disk of a VM without a network)
   busybox-static dropbear-bin mtools dosfstools syslinux syslinux-common parted cpio kmod xz-utils
   # building the stock Debian cloud image of the e2e test and bench/cloud-image (guest/build-debian-image.sh)
@@ -22,6 +24,8 @@ PACKAGES=(
   openssh-client ca-certificates gcc libc6-dev
   # rdisc6: the tests read radvd's router advertisements (RDNSS)
   ndisc6
+  # migration TLS: `ucloud host certs` makes the cluster CA and host certificates; the TLS test captures the stream
+  openssl tcpdump
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { HostView } from '../client/client.js';
 import type { DaemonFlags } from '../common/daemon.js';
@@ -162,6 +163,35 @@ export function hostCommand(): Command {
       const { client } = cliContext(cmd);
       await client.hosts.remove(name);
       process.stdout.write(`host ${name} removed\n`);
+    });
+
+  host.command('certs')
+    .description("make the cluster's migration CA (once) and one host's TLS certificates for migration_tls (run where the CA is kept)")
+    .requiredOption('--ca-dir <dir>', 'the cluster CA: ca-cert.pem and ca-key.pem, made here if absent (keep it off the hypervisors)')
+    .requiredOption('--host <name>', 'the host the certificates are for (as in `ucloud host list`)')
+    .requiredOption('--address <ipv6>', 'its underlay IPv6 address (host_address): the name a source checks')
+    .option('--out <dir>', "where the host's five files go: its migration_tls_dir, or a directory to copy there (default: <ca-dir>/<host>)")
+    .option('--days <n>', 'how long the host certificates are valid', wholeNumber, 825)
+    .option('--force', 'replace host files already in --out (renewal)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Writes ca-cert.pem, server-cert.pem, server-key.pem, client-cert.pem, client-key.pem',
+        '(keys mode 600): copy them to the host\'s migration_tls_dir and set migration_tls=on',
+        'on every host. Run it again with --force to renew one host; the CA stays.',
+        '',
+        'Example:',
+        '  ucloud host certs --ca-dir /root/ucloud-ca --host hv2 --address 2001:db8::2',
+        '  scp -r /root/ucloud-ca/hv2/. root@[2001:db8::2]:/etc/ucloud/pki/migration/',
+      ].join('\n'),
+    )
+    .action(async (o: { caDir: string; host: string; address: string; out?: string; days: number; force?: boolean }) => {
+      const { makeHostCerts } = await import('../host/migration/pki.js');
+      const outDir = o.out ?? join(o.caDir, o.host);
+      const r = await makeHostCerts({ caDir: o.caDir, host: o.host, address: o.address, outDir, days: o.days, force: o.force === true });
+      if (r.caCreated) process.stderr.write(`made the cluster CA in ${o.caDir} (keep ${o.caDir}/ca-key.pem secret)\n`);
+      process.stdout.write(`${r.files.join('\n')}\n`);
     });
 
   pageOptions(host.command('list').description('list hosts, whether their agent is alive, and what is booked on them: used/allowed (physical), allowed = physical × ratio')).action(async (o: PageFlags, cmd: Command) => {

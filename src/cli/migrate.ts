@@ -29,10 +29,11 @@ export function describeMigration(name: string, m: VmMigration): string {
   return `${name}: ${m.phase} ${route}${m.mode === 'copy' ? ' (disks copied)' : ''}${m.cancel ? ', cancelling' : ''}`;
 }
 
-/** The RAM copied so far: "45% 120MiB/256MiB 812 Mbit/s". */
+/** The RAM copied so far: "45% 120MiB/256MiB 812 Mbit/s"; with a disk copy, its bytes first ("disks 40MiB/128MiB, "). */
 function progressText(p: NonNullable<VmMigration['progress']>): string {
   const pct = p.ramTotalBytes > 0 ? Math.min(100, Math.floor((p.ramBytes / p.ramTotalBytes) * 100)) : 0;
-  return `${String(pct).padStart(3)}% ${formatSize(p.ramBytes)}/${formatSize(p.ramTotalBytes)} ${Math.round(p.mbps)} Mbit/s`;
+  const disks = p.diskTotalBytes ? `disks ${formatSize(p.diskBytes ?? 0)}/${formatSize(p.diskTotalBytes)}, ` : '';
+  return `${disks}${String(pct).padStart(3)}% ${formatSize(p.ramBytes)}/${formatSize(p.ramTotalBytes)} ${Math.round(p.mbps)} Mbit/s`;
 }
 
 /**

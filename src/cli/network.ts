@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { UcloudError } from '../common/errors.js';
 import type { Network } from '../model/index.js';
 import { cliContext } from './context.js';
 import { note, printList, printObject, type Column } from './output.js';
@@ -9,6 +10,7 @@ const COLUMNS: Column<Network>[] = [
   { header: 'PREFIX', get: (n) => n.prefix },
   { header: 'VNI', get: (n) => n.vni },
   { header: 'DNS', get: dns },
+  { header: 'ROUTED', get: (n) => (n.routed ? 'yes' : 'no') },
 ];
 
 /** A network's resolvers as shown: its own, or the cluster's (dns_resolvers, which only the operator sees). */
@@ -22,10 +24,14 @@ export function networkCommand(): Command {
   net.command('create <name>')
     .description('create a network (a VNI and a /64 are allocated for it)')
     .option('--dns <ipv6>', "a DNS resolver its VMs use (repeatable, at most 3; fixed at create; default: the cluster's dns_resolvers)", (v: string, prev: string[] = []) => [...prev, v])
-    .action(async (name: string, o: { dns?: string[] }, cmd: Command) => {
+    .option('--routed', "routed: its VMs get a default route and are reachable from outside (needs the cluster's route_mode static or bgp; default: network_routed_default)")
+    .option('--isolated', 'isolated: its VMs reach only each other and the metadata server')
+    .action(async (name: string, o: { dns?: string[]; routed?: boolean; isolated?: boolean }, cmd: Command) => {
       const { client, output } = cliContext(cmd);
-      const n = await client.networks.create(name, o.dns ? { resolvers: o.dns } : {});
-      printObject(n, output, [['name', n.name], ['prefix', n.prefix], ['vni', n.vni], ['dns', dns(n)]]);
+      if (o.routed && o.isolated) throw new UcloudError('VALIDATION_FAILED', '--routed and --isolated exclude each other');
+      const routed = o.routed ? { routed: true } : o.isolated ? { routed: false } : {};
+      const n = await client.networks.create(name, { ...(o.dns ? { resolvers: o.dns } : {}), ...routed });
+      printObject(n, output, [['name', n.name], ['prefix', n.prefix], ['vni', n.vni], ['dns', dns(n)], ['routed', n.routed ? 'yes' : 'no']]);
     });
   pageOptions(net.command('list').description('list your networks')).action(async (o: PageFlags, cmd: Command) => {
     const { client, output } = cliContext(cmd);
@@ -36,7 +42,7 @@ export function networkCommand(): Command {
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const { client, output } = cliContext(cmd);
       const n = await client.networks.get(name);
-      printObject(n, output, [['name', n.name], ['prefix', n.prefix], ['vni', n.vni], ['dns', dns(n)], ['created', n.createdAt]]);
+      printObject(n, output, [['name', n.name], ['prefix', n.prefix], ['vni', n.vni], ['dns', dns(n)], ['routed', n.routed ? 'yes' : 'no'], ['created', n.createdAt]]);
     });
   net.command('delete <name>')
     .description('delete a network (refused while VMs use it)')

@@ -158,7 +158,7 @@ export class Client {
   };
 
   readonly networks = {
-    create: (name: string, opts: { resolvers?: string[] } = {}) => this.request<Network>('POST', '/v1/networks', { name, ...opts }),
+    create: (name: string, opts: { resolvers?: string[]; routed?: boolean } = {}) => this.request<Network>('POST', '/v1/networks', { name, ...opts }),
     list: () => this.all<Network>('/v1/networks'),
     page: (p: PageParams = {}) => this.page<Network>('/v1/networks', p),
     get: (name: string) => this.request<Network>('GET', `/v1/networks/${encodeURIComponent(name)}`),

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseRatio } from './capacity.js';
 import { UcloudError } from './errors.js';
+import { formatIPv6, parseIPv6 } from './ipv6.js';
 import { checkResolvers } from './resolvers.js';
 import { parseDuration, parseSize } from './units.js';
 
@@ -106,6 +107,38 @@ export const CONFIG_KEYS = {
     env: ['UCLOUD_DNS_RESOLVERS'],
     doc: "Comma-separated IPv6 resolvers (at most 3) guests are given when their network names none of its own (`network create --dns`): radvd advertises them (RDNSS) and vendor-data writes them into the guest's resolver configuration. Empty: none; ucloud runs no resolver and networks have no route out by default, so name one your guests can reach (e.g. 2620:fe::fe, Quad9). A change reaches a host's radvd when its `ucloud host` restarts, and vendor-data when `ucloud metadata` restarts (read by a guest's cloud-init on its first boot).",
   },
+  route_mode: {
+    kind: 'enum',
+    default: 'off',
+    env: ['UCLOUD_ROUTE_MODE'],
+    values: ['off', 'static', 'bgp'],
+    doc: "How routed networks (`network create --routed`) reach the world. off: none may be created, every network is isolated (no default route, no forwarding). static: hosts forward for routed networks and advertise a default route to their guests; the operator routes each network's /64 to a host. bgp: as static, and each host announces a /128 per running VM NIC on a routed network to bgp_peers with BIRD 2 (withdrawn when the VM stops, is deleted or leaves the host). Set it alike on every host; the host enables IPv6 forwarding in its namespace when it is not off.",
+  },
+  network_routed_default: {
+    kind: 'enum',
+    default: 'isolated',
+    env: ['UCLOUD_NETWORK_ROUTED_DEFAULT'],
+    values: ['isolated', 'routed'],
+    doc: 'What `network create` makes without --routed or --isolated (and the `default` network made on first use). routed needs route_mode static or bgp.',
+  },
+  bgp_peers: {
+    kind: 'list',
+    default: '',
+    env: ['UCLOUD_BGP_PEERS'],
+    doc: 'route_mode bgp: the upstream routers each host opens a BGP session to, comma-separated `ADDRESS as ASN` (e.g. `2001:db8:0:1::1 as 65000`); global IPv6 addresses directly connected to the host. Required with bgp.',
+  },
+  bgp_local_as: {
+    kind: 'int',
+    default: '65001',
+    env: ['UCLOUD_BGP_LOCAL_AS'],
+    doc: "route_mode bgp: the AS number hosts announce from (1-4294967295). One for the whole cluster is enough (hosts only talk to the upstream, which takes each host's routes by eBGP); set it per host in that host's ucloud.conf if the upstream wants one AS a host. Each host's BGP router id is derived from its host_name.",
+  },
+  routed_protected_prefixes: {
+    kind: 'list',
+    default: '',
+    env: ['UCLOUD_ROUTED_PROTECTED_PREFIXES'],
+    doc: "route_mode static or bgp: comma-separated IPv6 prefixes (e.g. `2001:db8:0:5::/64, fd00:10::/48`) that packets routed from VM networks may never reach, on top of the prefixes of vxlan_underlay's own addresses and the addresses of etcd_endpoints and api_listen when they are IPv6 literals. Name here the networks where other hosts, etcd, the API or your management machines live when they are not on the underlay's prefixes.",
+  },
   metadata_recheck: { kind: 'duration', default: '1s', env: ['UCLOUD_METADATA_RECHECK'], doc: "How often the metadata server re-reads the host's bridges to listen on new ones and let go of removed ones (a network change in etcd re-reads at once)." },
   api_listen: { kind: 'string', default: '[::1]:8470', env: ['UCLOUD_API_LISTEN'], doc: 'Address and port the API server listens on.' },
   host_name: { kind: 'string', default: '', env: ['UCLOUD_HOST_NAME'], doc: "This hypervisor's name in ucloud. Empty: the machine's hostname." },
@@ -126,7 +159,15 @@ export const CONFIG_KEYS = {
     doc: "Each VM's QEMU runs as its own uid and gid from this range (first-last), unique on the host and kept across restarts; no user or group of the host may have one of them. `off`: QEMU stays root (not for production).",
   },
   qemu_machine: { kind: 'enum', default: 'pc', env: ['UCLOUD_QEMU_MACHINE'], values: ['pc', 'q35'], doc: 'QEMU machine type.' },
-  migration_max_downtime_ms: { kind: 'int', default: '300', env: ['UCLOUD_MIGRATION_MAX_DOWNTIME_MS'], doc: 'Live migration: the longest pause of the guest (ms) QEMU may take to switch over (its downtime-limit).' },
+  cpu_model: {
+    kind: 'string',
+    default: 'Nehalem-v1',
+    env: ['UCLOUD_CPU_MODEL'],
+    doc: 'The CPU model a VM gets when it starts (`qemu-system-x86_64 -cpu help`), recorded on the VM with its versioned machine type: a named, versioned model is the same on every host, so the VM can live-migrate to any host whose QEMU offers it. `host` (KVM) or `max` pass the host CPU through: faster features, but such a VM migrates only to a host with the same CPU and QEMU.',
+  },
+  // 100, not QEMU's 300: an idle guest switches over at the first chance whatever the limit (its pause is QEMU's fixed cost),
+  // and a busy one then stops with at most ~100 ms of dirty RAM left, auto-converge slowing it until it gets there (docs/performance.md).
+  migration_max_downtime_ms: { kind: 'int', default: '100', env: ['UCLOUD_MIGRATION_MAX_DOWNTIME_MS'], doc: 'Live migration: the longest pause of the guest (ms) QEMU may take to switch over (its downtime-limit).' },
   migration_max_bandwidth: { kind: 'string', default: '0', env: ['UCLOUD_MIGRATION_MAX_BANDWIDTH'], doc: 'Live migration: bytes a second one migration may send (e.g. 100MiB); 0: no limit.' },
   drain_parallel: { kind: 'int', default: '2', env: ['UCLOUD_DRAIN_PARALLEL'], doc: 'Drain: how many VMs of one drained host the scheduler migrates at once.' },
   migration_ports: {
@@ -136,6 +177,20 @@ export const CONFIG_KEYS = {
     doc: "Live migration: the TCP ports (first-last) an incoming migration's QEMU listens on, one per migration under way. The host firewall refuses every new connection to them but the source host's to its own migration's port, so open this range between hypervisors only.",
   },
   migration_prepare_timeout_ms: { kind: 'int', default: '60000', env: ['UCLOUD_MIGRATION_PREPARE_TIMEOUT_MS'], doc: 'Live migration: how long the source waits for the destination to listen before it fails the migration (MIGRATION_DESTINATION_LOST).' },
+  migration_timeout_s: { kind: 'int', default: '3600', env: ['UCLOUD_MIGRATION_TIMEOUT_S'], doc: 'Live migration: how long a migration may take from its request; past it the source cancels the transfer and the VM keeps running where it was (MIGRATION_TIMEOUT).' },
+  migration_tls: {
+    kind: 'enum',
+    default: 'off',
+    env: ['UCLOUD_MIGRATION_TLS'],
+    values: ['off', 'on'],
+    doc: "Live migration: `on` sends guest RAM (and copied disks) over TLS with this host's certificates in migration_tls_dir; only a host whose client certificate the cluster CA signed may send, and the source checks the destination's certificate names its address. Off by default: it needs a CA the operator keeps (`ucloud host certs`), a single host never migrates, and the firewall already admits only the source host to each incoming port. Turn it on on every host alike when the underlay is not a network you trust with guest memory.",
+  },
+  migration_tls_dir: {
+    kind: 'string',
+    default: '/etc/ucloud/pki/migration',
+    env: ['UCLOUD_MIGRATION_TLS_DIR'],
+    doc: "Live migration TLS: directory holding this host's ca-cert.pem, server-cert.pem, server-key.pem, client-cert.pem and client-key.pem (QEMU's names; keys mode 600), as `ucloud host certs` writes them. With migration_tls on, the agent refuses to start without all five (MIGRATION_TLS_FILES_MISSING).",
+  },
   stop_timeout: { kind: 'duration', default: '30s', env: ['UCLOUD_STOP_TIMEOUT'], doc: 'How long a stop waits for the guest to power off after the ACPI request before QEMU is told to quit.' },
   capacity_cpu: {
     kind: 'int',
@@ -189,12 +244,21 @@ export interface Config {
   metadataRecheckMs: number;
   /** Canonical IPv6 addresses; empty: none. */
   dnsResolvers: string[];
+  routeMode: 'off' | 'static' | 'bgp';
+  /** What a network is when its create says neither routed nor isolated. */
+  routedDefault: boolean;
+  /** route_mode bgp: the upstream peers (canonical addresses); empty otherwise allowed. */
+  bgpPeers: BgpPeer[];
+  bgpLocalAs: number;
+  /** routed_protected_prefixes: canonical `addr/len`; empty: none. */
+  routedProtectedPrefixes: string[];
   hostName: string;
   hostAddress: string;
   hostLeaseTtlMs: number;
   accel: 'auto' | 'kvm' | 'tcg';
   qemuBinary: string;
   qemuMachine: 'pc' | 'q35';
+  cpuModel: string;
   /** Undefined when qemu_uid_range is `off`. */
   qemuUidRange: { first: number; last: number } | undefined;
   stopTimeoutMs: number;
@@ -202,7 +266,10 @@ export interface Config {
   /** Bytes a second; 0: unlimited. */
   migrationMaxBandwidth: number;
   migrationPrepareTimeoutMs: number;
+  migrationTimeoutMs: number;
   migrationPorts: { first: number; last: number };
+  /** migration_tls on: the directory of this host's certificates; undefined: off. */
+  migrationTlsDir: string | undefined;
   /** VMs of one drained host migrating at once. */
   drainParallel: number;
   capacityCpu: number;
@@ -304,6 +371,11 @@ function toInt(key: ConfigKey, v: string): number {
   return Number(v);
 }
 
+function cpuModelOf(v: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(v)) throw new UcloudError('INVALID_CONFIG', `cpu_model must be a QEMU CPU model name (see qemu-system-x86_64 -cpu help), not "${v}"`);
+  return v;
+}
+
 function atLeastOne(key: ConfigKey, v: string): number {
   const n = toInt(key, v);
   if (n < 1) throw new UcloudError('INVALID_CONFIG', `${key} must be at least 1, not "${v}"`);
@@ -377,6 +449,66 @@ function parseUidRange(v: string): { first: number; last: number } | undefined {
   return { first, last };
 }
 
+/** One BGP peer of bgp_peers. */
+export interface BgpPeer {
+  address: string;
+  as: number;
+}
+
+function toAs(key: string, v: string): number {
+  const n = /^\d{1,10}$/.test(v) ? Number(v) : 0;
+  if (n < 1 || n > 4294967295) throw new UcloudError('INVALID_CONFIG', `${key}: an AS number is 1-4294967295, not "${v}"`);
+  return n;
+}
+
+/** `2001:db8::1 as 65000, 2001:db8::2 as 65000`: global unicast addresses (BIRD peers without an interface). */
+export function parseBgpPeers(v: string): BgpPeer[] {
+  const peers: BgpPeer[] = [];
+  for (const item of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^(\S+)\s+as\s+(\S+)$/i.exec(item);
+    if (!m) throw new UcloudError('INVALID_CONFIG', `bgp_peers: expected "ADDRESS as ASN" (e.g. 2001:db8:0:1::1 as 65000), not "${item}"`);
+    let value: bigint;
+    try {
+      value = parseIPv6(m[1]!);
+    } catch {
+      throw new UcloudError('INVALID_CONFIG', `bgp_peers: "${m[1]}" is not an IPv6 address`);
+    }
+    const address = formatIPv6(value);
+    // 2000::/3 or fc00::/7.
+    if (value >> 125n !== 1n && value >> 121n !== 0x7en) throw new UcloudError('INVALID_CONFIG', `bgp_peers: ${address} is not a global or unique-local unicast address (link-local peers are not supported)`);
+    if (peers.some((p) => p.address === address)) throw new UcloudError('INVALID_CONFIG', `bgp_peers: ${address} is listed twice`);
+    peers.push({ address, as: toAs('bgp_peers', m[2]!) });
+  }
+  return peers;
+}
+
+/** routed_protected_prefixes: `addr/len` each, host bits cleared. */
+export function parseProtectedPrefixes(v: string): string[] {
+  return v.split(',').map((s) => s.trim()).filter(Boolean).map((item) => {
+    const m = /^([^/\s]+)\/(\d{1,3})$/.exec(item);
+    let value: bigint | undefined;
+    try {
+      value = m ? parseIPv6(m[1]!) : undefined;
+    } catch {
+      value = undefined;
+    }
+    const len = Number(m?.[2]);
+    if (value === undefined || len > 128) throw new UcloudError('INVALID_CONFIG', `routed_protected_prefixes: expected IPv6 prefixes like 2001:db8:0:5::/64, not "${item}"`);
+    const mask = len === 0 ? 0n : ((1n << BigInt(len)) - 1n) << BigInt(128 - len);
+    return `${formatIPv6(value & mask)}/${len}`;
+  });
+}
+
+function routing(raw: Record<ConfigKey, string>): Pick<Config, 'routeMode' | 'routedDefault' | 'bgpPeers' | 'bgpLocalAs' | 'routedProtectedPrefixes'> {
+  const routeMode = raw.route_mode as Config['routeMode'];
+  const bgpPeers = parseBgpPeers(raw.bgp_peers);
+  const bgpLocalAs = toAs('bgp_local_as', raw.bgp_local_as);
+  const routedDefault = raw.network_routed_default === 'routed';
+  if (routeMode === 'bgp' && !bgpPeers.length) throw new UcloudError('INVALID_CONFIG', 'route_mode bgp needs bgp_peers (e.g. bgp_peers = 2001:db8:0:1::1 as 65000)');
+  if (routedDefault && routeMode === 'off') throw new UcloudError('INVALID_CONFIG', 'network_routed_default routed needs route_mode static or bgp');
+  return { routeMode, routedDefault, bgpPeers, bgpLocalAs, routedProtectedPrefixes: parseProtectedPrefixes(raw.routed_protected_prefixes) };
+}
+
 function toConfig(raw: Record<ConfigKey, string>): Config {
   return {
     etcdEndpoints: raw.etcd_endpoints.split(',').map((s) => s.trim()).filter(Boolean),
@@ -406,18 +538,22 @@ function toConfig(raw: Record<ConfigKey, string>): Config {
     metadataPort: toPort('metadata_port', raw.metadata_port),
     metadataRecheckMs: toDuration('metadata_recheck', raw.metadata_recheck),
     dnsResolvers: checkResolvers(raw.dns_resolvers.split(',').map((s) => s.trim()).filter(Boolean), 'INVALID_CONFIG', 'dns_resolvers'),
+    ...routing(raw),
     hostName: raw.host_name || hostname(),
     hostAddress: raw.host_address,
     hostLeaseTtlMs: toDuration('host_lease_ttl', raw.host_lease_ttl),
     accel: raw.accel as Config['accel'],
     qemuBinary: raw.qemu_binary,
     qemuMachine: raw.qemu_machine as Config['qemuMachine'],
+    cpuModel: cpuModelOf(raw.cpu_model),
     qemuUidRange: parseUidRange(raw.qemu_uid_range),
     stopTimeoutMs: toDuration('stop_timeout', raw.stop_timeout),
     migrationMaxDowntimeMs: atLeastOne('migration_max_downtime_ms', raw.migration_max_downtime_ms),
     migrationMaxBandwidth: raw.migration_max_bandwidth === '0' ? 0 : parseSize(raw.migration_max_bandwidth),
     migrationPrepareTimeoutMs: atLeastOne('migration_prepare_timeout_ms', raw.migration_prepare_timeout_ms),
+    migrationTimeoutMs: atLeastOne('migration_timeout_s', raw.migration_timeout_s) * 1000,
     migrationPorts: toPortRange('migration_ports', raw.migration_ports),
+    migrationTlsDir: raw.migration_tls === 'on' ? raw.migration_tls_dir : undefined,
     drainParallel: atLeastOne('drain_parallel', raw.drain_parallel),
     capacityCpu: toInt('capacity_cpu', raw.capacity_cpu),
     capacityRam: raw.capacity_ram,

@@ -1,5 +1,6 @@
 import type { Lease } from 'etcd3';
 import type { Accel } from '../common/accel.js';
+import type { QemuOffer } from '../common/qemu-compat.js';
 import { toUcloudError, UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { resolversOf } from '../common/resolvers.js';
@@ -10,28 +11,40 @@ import { MigrationManager } from '../managers/migrations.js';
 import type { VmManager } from '../managers/vms.js';
 import { nowIso, type Vm } from '../model/index.js';
 import { Informer, Reconciler } from '../store/informer.js';
+import type { QmpEvent } from './qemu/index.js';
 import { Keys, Kinds, lastSegment } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import { ConsoleEndpoint } from './console/endpoint.js';
 import { KeyedQueue } from './keyed-queue.js';
+import type { RouteAnnouncer } from './routes.js';
 import { HostMigrations, MigrationDestination, MigrationSource, type SourceConfig } from './migration/index.js';
 import { DEFAULT_MIGRATION_PORTS } from './network/hostfw.js';
+import { VmMonitors } from './vm-monitors.js';
 import { VmRuntime } from './vm-runtime.js';
 
 export interface AgentOptions {
   name: string;
   accel: Accel;
   leaseTtlMs: number;
-  /** How often running VMs' processes are checked for an exit nobody asked for. */
-  livenessMs?: number;
+  /**
+   * How often running VMs' console keepers are checked (a keeper is no QEMU:
+   * no monitor tells of its end). A QEMU's own exit comes as an event (VmMonitors).
+   */
+  keeperCheckMs?: number;
   /** Where the console endpoint listens (console_listen); its port is announced with the host's presence. */
   consoleListen?: { host: string; port: number };
   /** dns_resolvers: what radvd advertises on a network that names no resolvers of its own. */
   dnsResolvers?: string[];
   /** Live migration: where an incoming QEMU listens (host_address) and the migration_* settings. */
   migration?: { address: string; ports?: { first: number; last: number } } & SourceConfig;
-  /** The stores this host could open, announced for the scheduler's `storage` check; absent: all. */
-  stores?: string[];
+  /**
+   * The stores this host could open, announced for the scheduler's `storage`
+   * check; absent: all. A function is asked again whenever a store is added,
+   * changed or removed, and at each resync: the announcement follows.
+   */
+  stores?: string[] | (() => Promise<string[]>);
+  /** route_mode bgp: told this host's VMs whenever they change (what it announces follows them). */
+  routes?: Pick<RouteAnnouncer, 'sync' | 'stop'>;
 }
 
 /**
@@ -45,13 +58,21 @@ export class HostAgent {
   private readonly queue: KeyedQueue;
   private readonly resync: Reconciler;
   private lease: Lease | undefined;
-  private liveness: NodeJS.Timeout | undefined;
+  private keeperCheck: NodeJS.Timeout | undefined;
+  /** One standing QMP session per running VM here: its events, and its QEMU's exit. */
+  readonly monitors: VmMonitors;
   private stopped = false;
   private readonly networked = new Set<string>();
   private readonly console: ConsoleEndpoint;
   private consolePort: number | undefined;
   private readonly migrations: HostMigrations;
   private readonly rechecks = new Map<string, NodeJS.Timeout>();
+  /** What `stores` said last (sorted); announced with the host's presence. */
+  private storesNow: string[] | undefined;
+  private storesCheck: Promise<void> = Promise.resolve();
+  /** What this host's QEMU offers (machine types, CPU models), announced for the scheduler's `qemu` check. */
+  private qemuOffer: QemuOffer | undefined;
+  private readonly storeWatch: Informer<typeof Kinds.imageStore.schema> | undefined;
 
   constructor(
     private readonly store: Store,
@@ -63,7 +84,12 @@ export class HostAgent {
   ) {
     this.informer = new Informer(store, Kinds.vm, Keys.hostVms(opts.name), log);
     this.queue = new KeyedQueue((id) => this.reconcileVm(id), log);
-    this.resync = new Reconciler(async () => this.enqueueAll(), log, 30_000);
+    this.resync = new Reconciler(async () => {
+      this.enqueueAll();
+      await this.checkStores();
+    }, log, 30_000);
+    if (typeof opts.stores === 'function') this.storeWatch = new Informer(store, Kinds.imageStore, Keys.imageStores(), log);
+    this.monitors = new VmMonitors((id) => runtime.paths(id).eventSocket, { event: (id, e) => this.onQemuEvent(id, e), gone: (id) => this.onQemuGone(id) }, log);
     this.console = new ConsoleEndpoint(store, opts.name, (id) => runtime.paths(id).serialLog, log);
     const vniInUse = (vni: number, except: string) => this.vniInUse(vni, except);
     const mig = opts.migration ?? { address: '::1', maxDowntimeMs: 300, maxBandwidth: 0, prepareTimeoutMs: 60_000 };
@@ -89,6 +115,7 @@ export class HostAgent {
         vniInUse,
         hostAddress: async (name) => (await hosts.get(name))?.address,
         firewall: { open: (source, port) => runtime.openMigrationPort(source, port), close: (port) => runtime.closeMigrationPort(port) },
+        ...(mig.tls ? { tls: mig.tls } : {}),
         log,
       }),
       runtime,
@@ -112,6 +139,15 @@ export class HostAgent {
       throw new UcloudError('HOST_NOT_REGISTERED', `host "${this.opts.name}" is not registered`);
     }
     if (this.opts.consoleListen) this.consolePort = await this.console.listen(this.opts.consoleListen.host, this.opts.consoleListen.port);
+    this.qemuOffer = await this.runtime.qemuOffer().catch((err: unknown) => {
+      this.log.warn({ err }, 'cannot list what this QEMU offers; migrations to this host are not checked against it');
+      return undefined;
+    });
+    await this.checkStores();
+    if (this.storeWatch) {
+      this.storeWatch.on('change', () => void this.checkStores());
+      await this.storeWatch.start();
+    }
     await this.announce();
     // A cluster from before the index has placed VMs without mirrors: write ours before trusting it.
     if (!(await this.vms.hostIndexComplete())) {
@@ -120,21 +156,26 @@ export class HostAgent {
     }
     // A mirror that appears, changes or goes away: the record itself says what to do (reconcileVm).
     this.informer.on('change', (key) => this.queue.trigger(lastSegment(key)));
+    this.informer.on('change', () => this.opts.routes?.sync(this.informer.values()));
     await this.informer.start();
+    this.opts.routes?.sync(this.informer.values());
     await this.collectOrphans();
     this.resync.start();
-    this.liveness = setInterval(() => void this.checkLiveness(), this.opts.livenessMs ?? 1000);
+    this.keeperCheck = setInterval(() => void this.checkKeepers(), this.opts.keeperCheckMs ?? 5000);
     this.log.info({ host: this.opts.name, accel: this.opts.accel }, 'host agent ready');
   }
 
   /** Leaves every VM running: a stopped agent is not a stopped hypervisor. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.liveness) clearInterval(this.liveness);
+    if (this.keeperCheck) clearInterval(this.keeperCheck);
     for (const t of this.rechecks.values()) clearTimeout(t);
     this.resync.stop();
+    await this.storeWatch?.stop();
     await this.informer.stop();
     await this.queue.drain();
+    await this.opts.routes?.stop();
+    await this.monitors.close();
     await this.lease?.revoke().catch(() => undefined);
     await this.console.close();
   }
@@ -147,20 +188,61 @@ export class HostAgent {
       this.log.warn({ err }, 'host lease lost; announcing again');
       setTimeout(() => void this.announce().catch((e: unknown) => this.log.error({ err: e }, 'cannot announce host')), 1000);
     });
-    await this.hosts.announce({ name: this.opts.name, pid: process.pid, accel: this.opts.accel, since: nowIso(), ...(this.consolePort ? { consolePort: this.consolePort } : {}), ...(this.opts.stores ? { stores: this.opts.stores } : {}) }, lease);
+    await this.putAlive(lease);
+  }
+
+  /** The presence record, on `lease` (written again, on the same lease, when what it says changes). */
+  private async putAlive(lease: Lease): Promise<void> {
+    await this.hosts.announce({ name: this.opts.name, pid: process.pid, accel: this.opts.accel, since: nowIso(), ...(this.consolePort ? { consolePort: this.consolePort } : {}), ...(this.storesNow ? { stores: this.storesNow } : {}), ...(this.qemuOffer ? { qemu: this.qemuOffer } : {}) }, lease);
+  }
+
+  /** Asks which stores this host can open (one ask at a time) and announces the answer when it changed. */
+  private checkStores(): Promise<void> {
+    this.storesCheck = this.storesCheck
+      .then(async () => {
+        const s = this.opts.stores;
+        if (this.stopped || s === undefined) return;
+        const next = [...(typeof s === 'function' ? await s() : s)].sort();
+        if (this.storesNow?.join('\n') === next.join('\n')) return;
+        const first = this.storesNow === undefined;
+        this.storesNow = next;
+        if (this.lease && !first && !this.stopped) {
+          await this.putAlive(this.lease);
+          this.log.info({ stores: next }, 'stores this host can open announced');
+        }
+      })
+      .catch((err: unknown) => this.log.warn({ err }, 'cannot announce the stores this host can open'));
+    return this.storesCheck;
   }
 
   private enqueueAll(): void {
     for (const vm of this.informer.values()) if (vm.host === this.opts.name || this.migrations.incoming(vm)) this.queue.trigger(vm.id);
   }
 
-  private async checkLiveness(): Promise<void> {
+  /** A console keeper that died while its VM runs is started again (it appends to the same log). */
+  private async checkKeepers(): Promise<void> {
     for (const vm of this.informer.values()) {
-      if (vm.host !== this.opts.name || vm.status !== 'running') continue;
-      if (!(await this.runtime.runningPid(vm))) this.queue.trigger(vm.id);
-      // A console keeper that died while its VM runs is started again (it appends to the same log).
-      else await this.runtime.ensureKeeper(vm.id).catch((err: unknown) => this.log.warn({ err, vm: vm.id }, 'cannot start the console keeper'));
+      if (vm.host !== this.opts.name || vm.status !== 'running' || !this.monitors.watching(vm.id)) continue;
+      await this.runtime.ensureKeeper(vm.id).catch((err: unknown) => this.log.warn({ err, vm: vm.id }, 'cannot start the console keeper'));
     }
+  }
+
+  private onQemuEvent(id: string, e: QmpEvent): void {
+    // SHUTDOWN precedes the exit (QEMU runs without -no-shutdown): the exit itself, `gone`, is what gets recorded.
+    if (e.event === 'SHUTDOWN' || e.event === 'STOP' || e.event === 'RESUME' || e.event === 'GUEST_PANICKED') this.log.info({ vm: id, event: e.event, data: e.data }, 'QEMU event');
+    else this.log.debug({ vm: id, event: e.event, data: e.data }, 'QEMU event');
+  }
+
+  /** A QEMU here exited (asked or not): the record decides what that means. */
+  private onQemuGone(id: string): void {
+    this.log.info({ vm: id }, 'QEMU exited');
+    if (!this.stopped) this.queue.trigger(id);
+  }
+
+  /** Watches a running QEMU's events from now on (idempotent). */
+  private watch(id: string, pid: number): void {
+    if (this.stopped || this.monitors.watching(id, pid)) return;
+    void this.monitors.watch(id, pid).catch((err: unknown) => this.log.warn({ err, vm: id }, 'cannot watch the VM'));
   }
 
   /** Local VM state with no record assigned here (deleted while this agent was away): remove it. */
@@ -169,9 +251,11 @@ export class HostAgent {
       const key = Keys.hostVm(this.opts.name, id);
       // A mirror that exists but fails its schema is not a deleted VM: leave it be.
       if (this.informer.get(key) || this.informer.unreadable.has(key)) continue;
-      if (!(await this.recordSaysOrphan(id))) continue;
+      const read = await this.recordSaysOrphan(id);
+      if (!read.orphan) continue;
       // Placed on another host (it migrated away, or never came): its disks are that host's VM's.
-      const elsewhere = await this.vms.get(id).catch(() => undefined);
+      // The one read decides: a second one failing (slow etcd) must not pass for "deleted" and destroy live disks.
+      const elsewhere = read.vm;
       if (elsewhere) {
         await this.migrations.removeLeftover(elsewhere).catch((err: unknown) => this.log.error({ err, vm: id }, 'cannot remove what is left of a VM placed elsewhere'));
         continue;
@@ -191,18 +275,18 @@ export class HostAgent {
    * read, is not a deleted VM; one placed here whose mirror is missing gets it
    * written back, and stays.
    */
-  private async recordSaysOrphan(id: string): Promise<boolean> {
+  private async recordSaysOrphan(id: string): Promise<{ orphan: boolean; vm?: Vm }> {
     let vm: Vm | undefined;
     try {
       vm = await this.vms.get(id);
     } catch (err) {
       this.log.error({ err, vm: id }, 'cannot read the record of a VM found on this host; leaving it');
-      return false;
+      return { orphan: false };
     }
-    if (vm?.host !== this.opts.name) return true;
+    if (vm?.host !== this.opts.name) return { orphan: true, vm };
     this.log.warn({ vm: id }, 'VM placed here has no index entry; writing it');
     await this.vms.reindex(id).catch((err: unknown) => this.log.error({ err, vm: id }, 'cannot index VM'));
-    return false;
+    return { orphan: false };
   }
 
   private async reconcileVm(id: string): Promise<void> {
@@ -216,6 +300,7 @@ export class HostAgent {
     }
     if (vm.desired === 'deleted') return this.delete(vm);
     const pid = await this.runtime.runningPid(vm);
+    if (pid) this.watch(vm.id, pid);
     // Acted on once per intent (generation), so a resize that fails is not retried in a loop.
     if (vm.observedGeneration < vm.generation && vm.disks.some((d) => VmRuntime.wantedSize(vm, d) > d.sizeBytes)) await this.growDisks(vm, pid !== undefined);
     if (vm.desired === 'running') {
@@ -290,6 +375,7 @@ export class HostAgent {
       // one without gets it on a cidata disk, made from the same records.
       const seed = vm.nics?.length ? undefined : await seedForVm(this.store, vm, { resolvers: this.opts.dnsResolvers ?? [] });
       const qemu = await this.runtime.start(vm, disks, seed);
+      this.watch(vm.id, qemu.pid);
       this.networked.add(vm.id);
       await this.vms.observe(vm.id, (cur) => {
         const next: Vm = { ...cur, status: 'running', qemu, observedGeneration: gen };
@@ -331,6 +417,7 @@ export class HostAgent {
   }
 
   private async delete(vm: Vm): Promise<void> {
+    this.monitors.unwatch(vm.id);
     if (vm.status !== 'deleting') await this.vms.observe(vm.id, (cur) => ({ ...cur, status: 'deleting' }));
     const local = await this.runtime.readLocal(vm.id);
     await this.runtime.destroy(vm, vm.disks.length ? vm.disks : (local?.disks ?? []));

@@ -1,6 +1,8 @@
 import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Accel } from '../common/accel.js';
+import type { QemuOffer } from '../common/qemu-compat.js';
 import { UcloudError } from '../common/errors.js';
 import { run } from '../common/exec.js';
 import type { Logger } from '../common/logger.js';
@@ -19,6 +21,8 @@ export interface RuntimeConfig {
   runDir: string;
   qemuBinary: string;
   machine: 'pc' | 'q35';
+  /** cpu_model: the CPU model a VM is given when it starts (then recorded in its VmQemu); absent: host (KVM) / max (TCG). */
+  cpuModel?: string;
   accel: Accel;
   stopTimeoutMs: number;
   /** Cap of each VM's console log (console_log_size). */
@@ -111,6 +115,8 @@ export class VmRuntime {
     return {
       pidFile: join(d, 'qemu.pid'),
       qmpSocket: join(d, 'qmp.sock'),
+      // The agent's standing monitor (events); qmp.sock stays free for one-shot commands.
+      eventSocket: join(d, 'events.sock'),
       serialSocket: join(d, 'serial.sock'),
       // Written by the console keeper, capped: console.log (newest) and console.log.1.
       serialLog: join(d, 'console.log'),
@@ -197,7 +203,8 @@ export class VmRuntime {
     return Promise.all(
       disks.map(async (d) => ({
         driver: await this.images.driverFor(d.store),
-        volume: { ref: d.ref, format: d.format, ...(d.name === 'os' && base ? { base } : {}) },
+        // A standalone copy (a migration's disk copy) names no image: opened and checked as itself.
+        volume: { ref: d.ref, format: d.format, ...(d.name === 'os' && base && !d.standalone ? { base } : {}) },
       })),
     );
   }
@@ -251,11 +258,12 @@ export class VmRuntime {
    * started paused with `-incoming defer` so the caller picks the listening
    * address through QMP. Disks are opened, never checked or written: the
    * source's QEMU owns them until the switch-over. No console keeper yet:
-   * the agent starts one once the VM is its own.
+   * the agent starts one once the VM is its own. `disks`: the VM's own
+   * (shared store), or the empty copies this host made to receive them (mode copy).
    */
-  async startIncoming(vm: Vm, seed?: NoCloudSeed): Promise<VmQemu> {
+  async startIncoming(vm: Vm, seed?: NoCloudSeed, disks: VmDisk[] = vm.disks): Promise<VmQemu> {
     await this.writeLocal({ id: vm.id, ...(vm.nics ? { nics: vm.nics } : {}) });
-    return this.launch(vm, vm.disks, seed, { incoming: 'defer', ...(vm.qemu?.machine ? { machine: vm.qemu.machine } : {}) });
+    return this.launch(vm, disks, seed, { incoming: 'defer', ...(vm.qemu?.machine ? { machine: vm.qemu.machine } : {}), ...(vm.qemu?.cpu ? { cpu: vm.qemu.cpu } : {}) });
   }
 
   /** Records the VM's disks and NICs locally, as a VM started here would have them (after a migration in). */
@@ -286,7 +294,33 @@ export class VmRuntime {
     return this.machineAlias;
   }
 
-  private async launch(vm: Vm, disks: VmDisk[], seed: NoCloudSeed | undefined, opts: { incoming?: string; machine?: string } = {}): Promise<VmQemu> {
+  private offer: Promise<QemuOffer> | undefined;
+
+  /**
+   * What this host's QEMU can run, asked once (`-machine help`, `-cpu help`),
+   * and a signature of this host's CPU and QEMU: announced with the host's
+   * presence so a migration goes only where the VM's machine can be rebuilt.
+   */
+  qemuOffer(): Promise<QemuOffer> {
+    this.offer ??= (async () => {
+      const list = async (what: string, re: RegExp) => [...(await run(this.cfg.qemuBinary, [what, 'help'], { timeoutMs: 10_000 })).stdout.matchAll(re)].map((m) => m[1]!);
+      const machines = await list('-machine', /^(\S+)\s{2,}/gm);
+      const cpuModels = await list('-cpu', /^x86 (\S+)/gm);
+      const cpuinfo = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
+      const first = cpuinfo.split('\n\n')[0] ?? '';
+      const line = (k: string) => new RegExp(`^${k}\\s*:\\s*(.*)$`, 'm').exec(first)?.[1] ?? '';
+      const version = (await run(this.cfg.qemuBinary, ['--version'], { timeoutMs: 10_000 })).stdout.split('\n')[0] ?? '';
+      const hostCpu = createHash('sha256').update([line('vendor_id'), line('model name'), line('flags'), version, this.cfg.accel].join('\n')).digest('hex').slice(0, 32);
+      // Only the machine types a VM can be given (cmdline.ts): the announcement stays small.
+      return { machines: machines.filter((m) => /^(pc|q35|pc-(i440fx|q35)-\d+\.\d+)$/.test(m)), cpuModels, hostCpu };
+    })();
+    this.offer.catch(() => {
+      this.offer = undefined;
+    });
+    return this.offer;
+  }
+
+  private async launch(vm: Vm, disks: VmDisk[], seed: NoCloudSeed | undefined, opts: { incoming?: string; machine?: string; cpu?: string } = {}): Promise<VmQemu> {
     const p = this.paths(vm.id);
     // Root-only: QEMU makes its sockets and pid file here as root, before it
     // drops to the VM's uid, so no VM's uid can reach another VM's QMP or
@@ -295,6 +329,7 @@ export class VmRuntime {
     await chmod(this.dir(vm.id), 0o700);
     await rm(p.qmpSocket, { force: true });
     await rm(p.serialSocket, { force: true });
+    await rm(p.eventSocket, { force: true });
     // This VM's QEMU is gone (the agent starts only a stopped VM), so what it
     // may have written into its disks' metadata is checked now, before QEMU
     // opens them as root. Disks stay root's: no VM uid can open any of them.
@@ -309,6 +344,7 @@ export class VmRuntime {
     const nics = (vm.nics ?? []).map((n, i) => ({ ifname: VmRuntime.tapName(vm.id, i), mac: n.mac }));
     const runAs = await this.ownerFor(vm.id);
     const machine = opts.machine ?? (await this.pinnedMachine());
+    const cpu = opts.cpu ?? this.cfg.cpuModel;
     const args = buildQemuArgs({
       ...(runAs ? { runAs } : {}),
       id: vm.id,
@@ -317,19 +353,20 @@ export class VmRuntime {
       ramBytes: vm.ramBytes,
       accel: this.cfg.accel,
       machine,
+      ...(cpu ? { cpu } : {}),
       disks: drives,
       nics,
       ...(firstNic ? { smbiosSerial: nocloudNetSerial(firstNic.prefix, this.cfg.metadataPort) } : {}),
-      paths: { pidFile: p.pidFile, qmpSocket: p.qmpSocket, serialSocket: p.serialSocket },
+      paths: { pidFile: p.pidFile, qmpSocket: p.qmpSocket, serialSocket: p.serialSocket, eventSocket: p.eventSocket },
       ...(opts.incoming ? { incoming: opts.incoming } : {}),
     });
     const { pid } = await launchQemu(this.cfg.qemuBinary, args, { timeoutMs: 30_000 });
-    if (opts.incoming) return { pid, qmpSocket: p.qmpSocket, serialLog: p.serialLog, accel: this.cfg.accel, startedAt: nowIso(), machine };
+    if (opts.incoming) return { pid, qmpSocket: p.qmpSocket, serialLog: p.serialLog, accel: this.cfg.accel, startedAt: nowIso(), machine, ...(cpu ? { cpu } : {}) };
     // After QEMU, which makes the socket; output before the keeper connects
     // (firmware, the first ms of boot) is dropped. A keeper that fails to start
-    // does not fail the VM: the liveness check starts it again.
+    // does not fail the VM: the agent's next look at the VM starts it again.
     await this.ensureKeeper(vm.id).catch((err: unknown) => this.log.warn({ err, vm: vm.id }, 'cannot start the console keeper'));
-    return { pid, qmpSocket: p.qmpSocket, serialLog: p.serialLog, accel: this.cfg.accel, startedAt: nowIso(), machine };
+    return { pid, qmpSocket: p.qmpSocket, serialLog: p.serialLog, accel: this.cfg.accel, startedAt: nowIso(), machine, ...(cpu ? { cpu } : {}) };
   }
 
   /**
@@ -359,6 +396,11 @@ export class VmRuntime {
   }
 
   /** Stops QEMU at once and removes the disks and the run directory. Idempotent. */
+  /** The driver of store `name` (a migration's disk copy makes and deletes volumes through it). */
+  driverFor(name: string): Promise<StorageDriver> {
+    return this.images.driverFor(name);
+  }
+
   async destroy(vm: Pick<Vm, 'id' | 'qemu'>, disks: VmDisk[]): Promise<void> {
     const pid = await this.runningPid(vm);
     if (pid) await killQemu(pid, vm.id);

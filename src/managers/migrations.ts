@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { UcloudError, type ErrorCode } from '../common/errors.js';
+import { qemuMismatch } from '../common/qemu-compat.js';
 import { formatSize } from '../common/units.js';
-import { nowIso, type Host, type HostAllocation, type ImageStore, type MigrationFigures, type Vm, type VmMigration, type VmQemu } from '../model/index.js';
+import { nowIso, type Host, type HostAllocation, type ImageStore, type MigrationFigures, type MigrationPhase, type Vm, type VmMigration, type VmQemu } from '../model/index.js';
 import type { VmActor } from '../model/vm-lifecycle.js';
 import { migrationModeOf } from '../storage/capabilities.js';
 import type { StorageCapabilities } from '../storage/driver.js';
@@ -23,11 +24,6 @@ import { resourcesOf, stageBooking, stageVmWrite } from './vms.js';
 async function capabilitiesOf(store: ImageStore | undefined): Promise<StorageCapabilities | undefined> {
   if (!store) return undefined;
   return (await storageDriver(store.driver, store.settings).catch(() => undefined))?.capabilities;
-}
-
-/** Disk copy (mode `copy`) is refused until the hosts can do it, rather than failing on the destination every time. */
-export function notShared(vm: Pick<Vm, 'name'>): UcloudError {
-  return new UcloudError('MIGRATION_NOT_SUPPORTED', `VM "${vm.name}" has a disk on a store that not every host sees; live migration with a disk copy is not supported yet`);
 }
 
 export class MigrationManager {
@@ -66,10 +62,11 @@ export class MigrationManager {
         throw new UcloudError('VM_NOT_RUNNING', `VM "${cur.name}" is ${cur.status}${cur.desired !== 'running' ? ` (asked to be ${cur.desired})` : ''}: only a running VM migrates live`);
       }
       const source = cur.host;
+      // `copy`: a disk on a store not every host sees; the hosts copy it live (src/host/migration/disk-copy.ts).
       const mode = await this.modeFor(cur);
-      if (mode !== 'shared') throw notShared(cur);
       // Only the source settles a migration: one whose source is gone could never end.
-      if (!(await this.store.get(Kinds.hostAlive, Keys.hostAlive(source)))) throw new UcloudError('HOST_DEAD', `VM "${cur.name}" runs on ${source}, whose agent is not running: it cannot send the VM`);
+      const sourceAlive = await this.store.get(Kinds.hostAlive, Keys.hostAlive(source));
+      if (!sourceAlive) throw new UcloudError('HOST_DEAD', `VM "${cur.name}" runs on ${source}, whose agent is not running: it cannot send the VM`);
       const now = nowIso();
       const migration: VmMigration = { id: randomUUID(), source, phase: 'requested', mode, requestedBy: caller, startedAt: now, updatedAt: now };
       const next: Vm = { ...cur, status: 'migrating', migration, updatedAt: now };
@@ -87,6 +84,9 @@ export class MigrationManager {
       if (!hostRec) throw new UcloudError('HOST_NOT_FOUND', `host "${to}" is not registered`);
       if (hostRec.value.drained) throw new UcloudError('HOST_DRAINED', `host "${to}" is drained`);
       if (!alive) throw new UcloudError('HOST_DEAD', `host "${to}" has no agent running`);
+      // The destination rebuilds the VM's machine: its QEMU must offer the recorded machine type and CPU model.
+      const unfit = cur.qemu && qemuMismatch({ machine: cur.qemu.machine, cpu: cur.qemu.cpu, hostCpu: sourceAlive.value.qemu?.hostCpu }, alive.value.qemu);
+      if (unfit) throw new UcloudError('HOST_INCOMPATIBLE', `host "${to}" cannot run VM "${cur.name}": ${unfit}`);
       migration.destination = to;
       // Staged once complete: the mirrors it writes follow the destination.
       const t = this.write(this.store.txn(), vm, next);
@@ -163,14 +163,17 @@ export class MigrationManager {
 
   /**
    * The switch-over happened (source host): the VM is the destination's
-   * (host, qemu), the migration becomes `lastMigration` with its figures, and
-   * the source's booking goes, in one compare-and-swap. False when the record
-   * no longer holds this migration.
+   * (host, qemu, and in mode copy the disk copies the destination made as its
+   * `disks`), the migration becomes `lastMigration` with its figures, and the
+   * source's booking goes, in one compare-and-swap. False when the record no
+   * longer holds this migration.
    */
   async settleCompleted(vm: Pick<Vm, 'id' | 'migration'>, figures: MigrationFigures, qemu: VmQemu): Promise<boolean> {
     return this.settleMoved(vm, (cur, m, now) => {
       if (!m.destination) throw new UcloudError('INTERNAL', 'a completed migration without a destination');
-      const next: Vm = { ...cur, host: m.destination, status: 'running', qemu, lastMigration: { ...m, phase: 'completed', figures, updatedAt: now }, updatedAt: now };
+      if (m.mode === 'copy' && !m.disks) throw new UcloudError('INTERNAL', 'a completed disk copy without the copies');
+      const disks = m.mode === 'copy' ? m.disks! : cur.disks;
+      const next: Vm = { ...cur, host: m.destination, status: 'running', qemu, disks, lastMigration: { ...m, phase: 'completed', figures, updatedAt: now }, updatedAt: now };
       delete next.migration;
       return { next, release: m.source };
     });
@@ -182,8 +185,10 @@ export class MigrationManager {
    * error, and the destination's booking goes (its agent then removes what
    * it prepared, seeing its mirror go).
    */
-  async settleFailed(vm: Pick<Vm, 'id' | 'migration'>, phase: 'failed' | 'cancelled', error: { code: string; message: string }): Promise<boolean> {
+  async settleFailed(vm: Pick<Vm, 'id' | 'migration'>, phase: 'failed' | 'cancelled', error: { code: string; message: string }, onlyIn?: readonly MigrationPhase[]): Promise<boolean> {
     return this.settleMoved(vm, (cur, m, now) => {
+      // `onlyIn`: a caller that read an older record (the scheduler's cache) must not settle a migration that has moved on since.
+      if (onlyIn && !onlyIn.includes(m.phase)) return undefined;
       const last: VmMigration = { ...m, phase, error: { ...error, at: now }, updatedAt: now };
       delete last.destinationQemu;
       const next: Vm = { ...cur, status: 'running', lastMigration: last, updatedAt: now };
@@ -192,13 +197,15 @@ export class MigrationManager {
     });
   }
 
-  private async settleMoved(vm: Pick<Vm, 'id' | 'migration'>, fn: (cur: Vm, m: VmMigration, now: string) => { next: Vm; release?: string }): Promise<boolean> {
+  private async settleMoved(vm: Pick<Vm, 'id' | 'migration'>, fn: (cur: Vm, m: VmMigration, now: string) => { next: Vm; release?: string } | undefined): Promise<boolean> {
     const id = vm.migration?.id;
     for (let attempt = 0; attempt < 20; attempt++) {
       const cur = await this.store.get(Kinds.vm, Keys.vm(vm.id));
       const m = cur?.value.migration;
       if (!cur || !m || m.id !== id) return false;
-      const { next, release } = fn(structuredClone(cur.value), m, nowIso());
+      const out = fn(structuredClone(cur.value), m, nowIso());
+      if (!out) return false;
+      const { next, release } = out;
       const t = this.write(this.store.txn(), cur, next);
       if (release) {
         const alloc = await this.store.get(Kinds.hostAlloc, Keys.hostAlloc(release));

@@ -10,6 +10,10 @@ export interface NetworkPools {
   vniRange: { first: number; last: number };
   /** e.g. "fd75:636c:6f75::/48": each network gets one /64 of it. */
   ipv6Pool: string;
+  /** route_mode: off refuses routed networks (ROUTING_OFF). Left out: off. */
+  routeMode?: 'off' | 'static' | 'bgp';
+  /** network_routed_default: what a create that says neither gets. */
+  routedDefault?: boolean;
 }
 
 export const DEFAULT_NETWORK = 'default';
@@ -22,6 +26,18 @@ export function parsePool(pool: string): { base: bigint; bits: number } {
   const base = parseIPv6(m[1]!);
   if (base & ((1n << BigInt(128 - len)) - 1n)) throw new UcloudError('INVALID_CONFIG', `ipv6_pool ${pool} has host bits set`);
   return { base, bits: 64 - len };
+}
+
+/**
+ * Whether the network holding `vni` is routed, found through the VNI's
+ * allocation (a host knows its networks by VNI). No network: false.
+ */
+export async function isRoutedVni(store: Store, vni: number): Promise<boolean> {
+  const alloc = await store.get(Kinds.alloc, Keys.allocVni(vni));
+  if (!alloc) return false;
+  // A VNI's holder is always its network's key (create).
+  const net = await store.get(Kinds.network, alloc.value.holder);
+  return net?.value.vni === vni && net.value.routed === true;
 }
 
 /**
@@ -72,14 +88,21 @@ export class NetworkManager {
     return { vni: first + Number(vni), prefix: this.prefixAt(index) };
   }
 
-  /** `resolvers`: the network's own DNS resolvers (INVALID_RESOLVER when bad); left out: the cluster default. */
-  async create(owner: string, name: string, opts: { resolvers?: readonly string[] } = {}): Promise<Network> {
+  /**
+   * `resolvers`: the network's own DNS resolvers (INVALID_RESOLVER when bad); left out: the cluster default.
+   * `routed`: left out, network_routed_default.
+   */
+  async create(owner: string, name: string, opts: { resolvers?: readonly string[]; routed?: boolean } = {}): Promise<Network> {
     const resolvers = opts.resolvers === undefined ? undefined : checkResolvers(opts.resolvers);
+    const routed = opts.routed ?? this.pools.routedDefault ?? false;
+    if (routed && (this.pools.routeMode ?? 'off') === 'off') {
+      throw new UcloudError('ROUTING_OFF', `network "${name}" cannot be routed: route_mode is off in this cluster`);
+    }
     const key = Keys.network(owner, name);
     for (let attempt = 0; attempt < 64; attempt++) {
       if (await this.store.get(Kinds.network, key)) throw new UcloudError('NETWORK_EXISTS', `you already have a network "${name}"`);
       const { vni, prefix } = await this.draw();
-      const net: Network = { owner, name, vni, prefix, ...(resolvers ? { resolvers } : {}), createdAt: nowIso() };
+      const net: Network = { owner, name, vni, prefix, ...(resolvers ? { resolvers } : {}), ...(routed ? { routed } : {}), createdAt: nowIso() };
       const holder = { owner, holder: key };
       const ok = await this.store
         .txn()

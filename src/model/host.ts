@@ -55,6 +55,17 @@ export const HostAlive = Type.Object(
     consolePort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
     /** The stores the agent could open; the scheduler places a VM only where its disks' stores are. Absent: all. */
     stores: Type.Optional(Type.Array(Name)),
+    /** What the agent's QEMU offers: machine types, CPU models, and a signature of this host's CPU (src/common/qemu-compat.ts). */
+    qemu: Type.Optional(
+      Type.Object(
+        {
+          machines: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 2000 }),
+          cpuModels: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 2000 }),
+          hostCpu: Type.String({ maxLength: 64 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

@@ -28,6 +28,12 @@ export const Network = Type.Object(
      * at create and never changed. Absent: the cluster default (dns_resolvers).
      */
     resolvers: Type.Optional(Type.Array(Type.String(), { maxItems: 3 })),
+    /**
+     * Routed (issue 12): its guests get a default route and the hosts forward
+     * for it (and announce its VMs' addresses with route_mode bgp). Set at
+     * create and never changed. Absent: isolated, as every network before.
+     */
+    routed: Type.Optional(Type.Boolean()),
     /** Set while a delete checks that no VM uses it; no VM can join it then. */
     deleting: Type.Optional(Type.Boolean()),
     createdAt: Timestamp,
@@ -56,6 +62,8 @@ export const NetworkCreateRequest = Type.Object(
     name: Name,
     /** Checked by the manager (INVALID_RESOLVER); the schema only bounds the input. An empty list: no resolvers, not the default. */
     resolvers: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16 })),
+    /** true: routed (ROUTING_OFF when route_mode is off); false: isolated; left out: network_routed_default. */
+    routed: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );

@@ -85,9 +85,9 @@ export type MigrationRole = 'api' | 'scheduler' | 'source' | 'destination';
  */
 export const MIGRATION_PHASES: Readonly<Record<MigrationPhase, Partial<Record<MigrationPhase, readonly MigrationRole[]>>>> = {
   requested: { requested: ['api', 'scheduler'], preparing: ['destination'], failed: ['destination', 'source', 'scheduler'], cancelled: ['source', 'scheduler'] },
-  preparing: { preparing: ['api', 'destination'], listening: ['destination'], failed: ['destination', 'source'], cancelled: ['source'] },
-  listening: { listening: ['api', 'destination'], transferring: ['source'], failed: ['destination', 'source'], cancelled: ['source'] },
-  transferring: { transferring: ['api', 'source'], completed: ['source'], failed: ['source'], cancelled: ['source'] },
+  preparing: { preparing: ['api', 'destination'], listening: ['destination'], failed: ['destination', 'source', 'scheduler'], cancelled: ['source'] },
+  listening: { listening: ['api', 'destination'], transferring: ['source'], failed: ['destination', 'source', 'scheduler'], cancelled: ['source'] },
+  transferring: { transferring: ['api', 'source'], completed: ['source'], failed: ['source', 'scheduler'], cancelled: ['source'] },
   completed: { completed: ['source'] },
   failed: { failed: ['source'], cancelled: ['source'] },
   cancelled: { cancelled: ['source'], failed: ['source'] },
@@ -96,7 +96,7 @@ export const MIGRATION_PHASES: Readonly<Record<MigrationPhase, Partial<Record<Mi
 const FINAL: readonly MigrationPhase[] = ['completed', 'failed', 'cancelled'];
 
 /** What the destination host may change in a migration: its readiness, where it listens, its QEMU. */
-const DESTINATION_FIELDS: readonly (keyof VmMigration)[] = ['phase', 'address', 'port', 'nbdPort', 'destinationQemu', 'error', 'progress', 'updatedAt'];
+const DESTINATION_FIELDS: readonly (keyof VmMigration)[] = ['phase', 'address', 'port', 'nbdPort', 'tls', 'disks', 'destinationQemu', 'error', 'progress', 'updatedAt'];
 
 export function actorName(actor: VmActor): string {
   return actor.kind === 'host' ? `host ${actor.name}` : actor.kind;
@@ -178,6 +178,7 @@ function migrationRefusal(prev: Vm | undefined, next: Vm | undefined, actor: VmA
     if (nm.source !== prev.host || next.host !== prev.host) return 'a migration starts from the host the VM runs on';
     if (prev.desired !== 'running' || next.desired !== 'running' || next.generation !== prev.generation) return 'only a VM asked to run migrates';
     if (nm.cancel) return 'a migration does not start cancelled';
+    if (nm.disks !== undefined || !isDeepStrictEqual(next.disks, prev.disks)) return 'a migration starts with the VM’s disks as they are; only its destination names copies';
     return undefined;
   }
   const role = migrationRoleOf(actor, prev);
@@ -192,6 +193,10 @@ function migrationRefusal(prev: Vm | undefined, next: Vm | undefined, actor: VmA
     if (role === 'api') return sameExcept(prev, next, ['migration', 'updatedAt']) && sameExcept(pm, nm, ['cancel', 'updatedAt']) ? undefined : 'the API only asks a migration to cancel';
     if (role === 'scheduler') return pm.destination === undefined && nm.destination !== undefined && sameExcept(pm, nm, ['destination', 'updatedAt']) ? undefined : 'the scheduler only picks the destination of a migration that has none';
     if (nm.destination === undefined) return 'a host moves on a migration that has its destination';
+    if (!isDeepStrictEqual(nm.disks, pm.disks)) {
+      const why = role === 'destination' ? diskCopiesRefusal(prev, pm, nm) : 'only the destination names the disk copies';
+      if (why) return why;
+    }
     if (role === 'destination') {
       // The receiving host does not run the VM yet: it only reports how its end gets ready.
       if (!sameExcept(prev, next, ['migration', 'updatedAt'])) return 'the destination writes only its migration fields';
@@ -199,6 +204,7 @@ function migrationRefusal(prev: Vm | undefined, next: Vm | undefined, actor: VmA
     }
     // The source keeps a host's guards: it records what it sees, not what the user asked for.
     if (next.generation !== prev.generation || next.owner !== prev.owner) return 'a host records what it sees, not what the user asked for';
+    if (!isDeepStrictEqual(next.disks, prev.disks)) return 'a migrating VM keeps its disks until the settle';
     return undefined;
   }
   // The settle: back to running, the record moved to lastMigration.
@@ -208,10 +214,39 @@ function migrationRefusal(prev: Vm | undefined, next: Vm | undefined, actor: VmA
   if (!last || last.id !== pm.id || !FINAL.includes(last.phase)) return 'the settle keeps the migration as lastMigration, completed, failed or cancelled';
   const roles = MIGRATION_PHASES[pm.phase][last.phase];
   if (!roles?.includes(role) || role === 'destination' || role === 'api') return `settling a ${pm.phase} migration as ${last.phase} is not the ${role}’s move`;
-  if (role === 'scheduler' && pm.destination !== undefined) return 'the scheduler settles only a migration that found no destination';
+  // A migration whose source host died cannot be settled by it: the scheduler fails it (HOST_DEAD), never completes it.
+  if (role === 'scheduler' && pm.destination !== undefined && !(last.phase === 'failed' && last.error?.code === 'HOST_DEAD')) return 'the scheduler settles only a migration that found no destination, or one whose source host is dead (failed, HOST_DEAD)';
   const host = last.phase === 'completed' ? pm.destination : prev.host;
   if (next.host !== host) return last.phase === 'completed' ? `a completed migration moves the VM to ${pm.destination}` : 'a migration that did not complete leaves the VM where it was';
   if (next.desired !== prev.desired) return 'settling a migration keeps the intent';
+  // A completed disk copy: the VM runs on the destination's copies; any other settle keeps the disks it had.
+  const disks = last.phase === 'completed' && pm.mode === 'copy' ? pm.disks : prev.disks;
+  if (!disks || !isDeepStrictEqual(next.disks, disks)) {
+    return last.phase === 'completed' && pm.mode === 'copy' ? 'a completed disk copy switches the VM to the copies its destination named' : 'a migration without a completed disk copy keeps the VM’s disks';
+  }
+  return undefined;
+}
+
+/**
+ * Why the destination may not name `nm.disks` as its copies of the VM's
+ * disks (undefined: it may): only in mode copy, once, one per disk with the
+ * same name, store, format and size, each a standalone volume under a ref
+ * the VM does not use, so the settle can never point the VM at its own old
+ * volumes (which the source deletes) nor change what it has.
+ */
+function diskCopiesRefusal(prev: Vm, pm: VmMigration, nm: VmMigration): string | undefined {
+  if (nm.mode !== 'copy') return 'only a migration that copies disks has disk copies';
+  if (pm.disks !== undefined) return 'the disk copies are named once';
+  const copies = nm.disks ?? [];
+  if (copies.length !== prev.disks.length) return 'one disk copy for each of the VM’s disks';
+  const used = new Set(prev.disks.map((d) => `${d.store}/${d.ref}`));
+  for (const [i, d] of prev.disks.entries()) {
+    const c = copies[i]!;
+    if (c.name !== d.name || c.store !== d.store || c.format !== d.format || c.sizeBytes !== d.sizeBytes) return `disk copy ${i} is not a copy of disk ${d.name}`;
+    if (c.standalone !== true) return `disk copy ${c.name} is not standalone (it must have no backing image)`;
+    if (used.has(`${c.store}/${c.ref}`)) return `disk copy ${c.name} reuses a volume the VM has`;
+    used.add(`${c.store}/${c.ref}`);
+  }
   return undefined;
 }
 

@@ -20,7 +20,15 @@ export const VmStatus = Type.Union([
 export type VmStatus = Static<typeof VmStatus>;
 
 export const VmDisk = Type.Object(
-  { name: Type.String(), store: Name, ref: Type.String(), format: Type.Union([Type.Literal('raw'), Type.Literal('qcow2')]), sizeBytes: Bytes },
+  {
+    name: Type.String(),
+    store: Name,
+    ref: Type.String(),
+    format: Type.Union([Type.Literal('raw'), Type.Literal('qcow2')]),
+    sizeBytes: Bytes,
+    /** A full copy with no backing image (made by a live migration's disk copy): the OS disk no longer names the image it was made from. */
+    standalone: Type.Optional(Type.Boolean()),
+  },
   { additionalProperties: false },
 );
 export type VmDisk = Static<typeof VmDisk>;
@@ -34,6 +42,8 @@ export const VmQemu = Type.Object(
     startedAt: Timestamp,
     /** The versioned machine type QEMU runs (e.g. pc-i440fx-7.2): a migration's destination must run the same. */
     machine: Type.Optional(Type.String({ maxLength: 40 })),
+    /** The CPU model QEMU runs (cpu_model when it first started, e.g. Nehalem-v1): a migration's destination must offer the same. */
+    cpu: Type.Optional(Type.String({ maxLength: 64 })),
   },
   { additionalProperties: false },
 );
@@ -85,6 +95,10 @@ export const VmMigration = Type.Object(
     address: Type.Optional(Type.String({ maxLength: 100 })),
     port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
     nbdPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    /** The destination listens with TLS (its migration_tls is on): a source must send over TLS too, or not at all. */
+    tls: Type.Optional(Type.Boolean()),
+    /** Mode copy: the volumes the destination made for the VM's disks (new refs, standalone); they become `disks` when the host flips. */
+    disks: Type.Optional(Type.Array(VmDisk, { maxItems: 9 })),
     /** The destination QEMU, which becomes the VM's `qemu` when the host flips. */
     destinationQemu: Type.Optional(VmQemu),
     /** Set by `vm migrate --cancel`: the source cancels and settles it as cancelled. */
@@ -93,7 +107,13 @@ export const VmMigration = Type.Object(
     startedAt: Timestamp,
     updatedAt: Timestamp,
     /** Progress while transferring, then the final figures. */
-    progress: Type.Optional(Type.Object({ ramBytes: Bytes, ramTotalBytes: Bytes, mbps: Type.Number({ minimum: 0 }) }, { additionalProperties: false })),
+    progress: Type.Optional(
+      Type.Object(
+        // Mode copy: the disks first (diskBytes of diskTotalBytes mirrored), then RAM.
+        { ramBytes: Bytes, ramTotalBytes: Bytes, mbps: Type.Number({ minimum: 0 }), diskBytes: Type.Optional(Bytes), diskTotalBytes: Type.Optional(Bytes) },
+        { additionalProperties: false },
+      ),
+    ),
     figures: Type.Optional(MigrationFigures),
     error: Type.Optional(ErrorInfo),
   },

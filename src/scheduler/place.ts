@@ -1,4 +1,5 @@
 import { allowedOf, DIMENSIONS, ratioOf, RATIO_OF, type Dimension } from '../common/capacity.js';
+import { qemuMismatch, type QemuNeed, type QemuOffer } from '../common/qemu-compat.js';
 import { formatSize } from '../common/units.js';
 import type { AllocationRatio, Resources } from '../model/host.js';
 
@@ -17,6 +18,8 @@ export interface HostSnapshot {
   drained?: boolean;
   /** The stores the host's agent could open (its presence record); absent: all. */
   stores?: string[] | undefined;
+  /** What the host's QEMU offers (its presence record); absent: not known, not checked. */
+  qemu?: QemuOffer | undefined;
 }
 
 export interface PlacementRequest extends Resources {
@@ -24,6 +27,8 @@ export interface PlacementRequest extends Resources {
   avoid?: string[];
   /** The stores of the VM's disks: a host must reach every one. */
   stores?: string[];
+  /** A migrating VM's machine type and CPU model (recorded when it started): the destination's QEMU must offer both. */
+  qemu?: QemuNeed;
 }
 
 /**
@@ -45,13 +50,14 @@ export const CHECKS: readonly FeasibilityCheck[] = [
   { name: 'avoid', ok: (r, h) => !r.avoid?.includes(h.name), says: (_r, n) => `${n} avoided` },
   { name: 'drained', ok: (_r, h) => !h.drained, says: (_r, n) => `${n} drained` },
   { name: 'storage', ok: (r, h) => missingStores(r, h).length === 0, says: (r, n) => `${n} without store ${(r.stores ?? []).join(', ')}` },
+  { name: 'qemu', ok: (r, h) => qemuMismatch(r.qemu, h.qemu) === undefined, says: (r, n) => `${n} whose QEMU cannot run ${[r.qemu?.machine, r.qemu?.cpu].filter(Boolean).join(' / ')}` },
   { name: 'cpu', ok: (r, _h, f) => r.cpu <= f.cpu, says: (r, n) => `${n} without ${r.cpu} vCPU free` },
   { name: 'ram', ok: (r, _h, f) => r.ramBytes <= f.ramBytes, says: (r, n) => `${n} without ${formatSize(r.ramBytes)} RAM free` },
   { name: 'disk', ok: (r, _h, f) => r.diskBytes <= f.diskBytes, says: (r, n) => `${n} without ${formatSize(r.diskBytes)} disk free` },
 ];
 
 /** Checks whose filtering a pending reason always names (resources and liveness have their own sentences). */
-const NAMED = new Set(['drained', 'storage']);
+const NAMED = new Set(['drained', 'storage', 'qemu']);
 
 /** The first check the host fails, or -1. */
 export function failedCheck(req: PlacementRequest, h: HostSnapshot, f: Resources = free(h)): number {

@@ -29,7 +29,7 @@ export type Placement = { host: string; score: number } | { host: null };
 
 /** Requests with the same resources, hosts to avoid and stores are one shape: they are filtered and ranked alike. */
 export function shapeOf(req: PlacementRequest): string {
-  return `${req.cpu}/${req.ramBytes}/${req.diskBytes}/${[...(req.avoid ?? [])].sort().join(',')}/${[...(req.stores ?? [])].sort().join(',')}`;
+  return `${req.cpu}/${req.ramBytes}/${req.diskBytes}/${[...(req.avoid ?? [])].sort().join(',')}/${[...(req.stores ?? [])].sort().join(',')}/${req.qemu ? `${req.qemu.machine ?? ''}|${req.qemu.cpu ?? ''}|${req.qemu.hostCpu ?? ''}` : ''}`;
 }
 
 interface Slot {

@@ -18,13 +18,18 @@ export interface SshResult {
   out: string;
 }
 
-/** Runs one command over ssh with only the given key; resolves with its exit code and stdout+stderr. */
-export function ssh(key: string, address: string, command: string, o: SshOptions = {}): Promise<SshResult> {
+/** The command line (program first) of one ssh command with only the given key, in `o.netns` if given. */
+export function sshArgv(key: string, address: string, command: string, o: Pick<SshOptions, 'user' | 'netns' | 'connectTimeoutS'> = {}): [string, ...string[]] {
   const args = [
     '-i', key, '-o', 'IdentitiesOnly=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes',
     '-o', `ConnectTimeout=${o.connectTimeoutS ?? 5}`, '-o', 'LogLevel=ERROR', `${o.user ?? 'root'}@${address}`, command,
   ];
-  const [cmd, ...argv] = o.netns ? ['ip', 'netns', 'exec', o.netns, 'ssh', ...args] : ['ssh', ...args];
+  return o.netns ? ['ip', 'netns', 'exec', o.netns, 'ssh', ...args] : ['ssh', ...args];
+}
+
+/** Runs one command over ssh with only the given key; resolves with its exit code and stdout+stderr. */
+export function ssh(key: string, address: string, command: string, o: SshOptions = {}): Promise<SshResult> {
+  const [cmd, ...argv] = sshArgv(key, address, command, o);
   return new Promise((resolve) => {
     const child = spawn(cmd!, argv, { stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let out = '';

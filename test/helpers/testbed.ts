@@ -11,6 +11,7 @@
 // start, and is safe to call twice.
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RbdClient } from '../../src/storage/rbd.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
@@ -45,7 +46,19 @@ export interface TestbedOptions {
   cephTimeoutMs?: number;
   /** Declare the fs store shared (default true). */
   sharedStore?: boolean;
+  /**
+   * Routed IPv6 (issue 12): an `upstream` router namespace on the underlay
+   * (`upstreamAddress`) running BIRD 2 with a BGP session to every host (AS
+   * UPSTREAM_AS; hosts are BGP_HOST_AS), which puts what it learns into its
+   * kernel table; an `internet` namespace behind it (`internetAddress`); each
+   * host's default route points at the upstream; every daemon runs with
+   * route_mode bgp and bgp_peers = the upstream.
+   */
+  upstream?: boolean;
 }
+
+export const UPSTREAM_AS = 65000;
+export const BGP_HOST_AS = 65001;
 
 export interface TestbedHost {
   /** Host name in ucloud (h1, h2, …). */
@@ -69,6 +82,11 @@ export class Testbed {
   hosts: TestbedHost[] = [];
   ceph?: TestCeph;
   cephPool?: string;
+  /** With `upstream`: the router's namespace and underlay address, the internet namespace and its one address. */
+  readonly upstreamNetns = `utb${this.id}-up`;
+  readonly upstreamAddress = `${this.net6}::fe`;
+  readonly internetNetns = `utb${this.id}-in`;
+  readonly internetAddress = `fd97:${this.id.slice(0, 4)}:${this.id.slice(4)}:2::2`;
   private opts: TestbedOptions = {};
   private stopped = false;
 
@@ -100,6 +118,7 @@ export class Testbed {
       sh('ip', ['-n', h.netns, 'link', 'set', 'lo', 'up']);
     }
     this.c = await TestCluster.start({ etcdHost: `${this.net6}::1` });
+    if (this.opts.upstream) this.startUpstream();
     for (const h of this.hosts) {
       h.runDir = join(this.c.dir, `run-${h.name}`);
       h.logDir = join(this.c.dir, `log-${h.name}`);
@@ -116,6 +135,54 @@ export class Testbed {
     if (this.opts.ceph) await this.startCephStore();
     await Promise.all([this.c.spawn('api').ready, this.c.spawn('scheduler').ready]);
     await Promise.all(this.hosts.flatMap((h) => [this.startAgent(h), this.startMetadata(h)]));
+  }
+
+  /** The upstream router and the internet behind it (see TestbedOptions.upstream). */
+  private startUpstream(): void {
+    const up = this.upstreamNetns;
+    const inet = this.internetNetns;
+    const inet6 = this.internetAddress.replace(/::2$/, '');
+    sh('ip', ['netns', 'add', up]);
+    sh('ip', ['netns', 'add', inet]);
+    sh('ip', ['link', 'add', `${this.underlay}up`, 'type', 'veth', 'peer', 'name', 'u0', 'netns', up]);
+    sh('ip', ['link', 'set', `${this.underlay}up`, 'master', this.underlay, 'up']);
+    sh('ip', ['-n', up, 'link', 'add', 'i0', 'type', 'veth', 'peer', 'name', 'i0', 'netns', inet]);
+    sh('ip', ['netns', 'exec', up, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
+    sh('ip', ['-n', up, 'addr', 'add', `${this.upstreamAddress}/64`, 'dev', 'u0', 'nodad']);
+    sh('ip', ['-n', up, 'addr', 'add', `${inet6}::1/64`, 'dev', 'i0', 'nodad']);
+    sh('ip', ['-n', inet, 'addr', 'add', `${this.internetAddress}/64`, 'dev', 'i0', 'nodad']);
+    for (const [ns, dev] of [[up, 'u0'], [up, 'i0'], [up, 'lo'], [inet, 'i0'], [inet, 'lo']] as const) sh('ip', ['-n', ns, 'link', 'set', dev, 'up']);
+    sh('ip', ['-n', inet, 'route', 'add', 'default', 'via', `${inet6}::1`]);
+    for (const h of this.hosts) sh('ip', ['-n', h.netns, 'route', 'add', 'default', 'via', this.upstreamAddress]);
+    const dir = join(this.c.dir, 'upstream');
+    mkdirSync(dir, { recursive: true });
+    const conf = [
+      'router id 192.0.2.254;',
+      `log "${join(dir, 'bird.log')}" all;`,
+      'protocol device {}',
+      'protocol kernel { ipv6 { import none; export all; }; }',
+      ...this.hosts.map((h) => `protocol bgp ${h.name} { local as ${UPSTREAM_AS}; neighbor ${h.address} as ${BGP_HOST_AS}; ipv6 { import all; export none; }; }`),
+      '',
+    ].join('\n');
+    writeFileSync(join(dir, 'bird.conf'), conf);
+    sh('ip', ['netns', 'exec', up, 'bird', '-c', join(dir, 'bird.conf'), '-s', join(dir, 'bird.ctl'), '-P', join(dir, 'bird.pid')]);
+    Object.assign(this.c.env, { UCLOUD_ROUTE_MODE: 'bgp', UCLOUD_BGP_PEERS: `${this.upstreamAddress} as ${UPSTREAM_AS}`, UCLOUD_BGP_LOCAL_AS: String(BGP_HOST_AS) });
+  }
+
+  /** The upstream's kernel route to `address` (a /128 learnt by BGP), or undefined. */
+  async upstreamRoute(address: string): Promise<string | undefined> {
+    const out = await new Promise<string>((resolve) => execFile('ip', ['-n', this.upstreamNetns, '-6', 'route', 'show', `${address}/128`], (_e, stdout) => resolve(String(stdout))));
+    return out.trim() || undefined;
+  }
+
+  /** Runs argv inside the internet namespace; never throws on a non-zero exit. */
+  internetExec(argv: string[], timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
+    return this.execIn(this.internetNetns, argv, timeoutMs);
+  }
+
+  /** Runs argv inside the upstream router's namespace; never throws on a non-zero exit. */
+  upstreamExec(argv: string[], timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
+    return this.execIn(this.upstreamNetns, argv, timeoutMs);
   }
 
   private async startCephStore(): Promise<void> {
@@ -190,8 +257,12 @@ export class Testbed {
 
   /** Runs argv inside the host's namespace; resolves with exit code and output, never throws on a non-zero exit. */
   exec(name: string, argv: string[], timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
+    return this.execIn(this.host(name).netns, argv, timeoutMs);
+  }
+
+  private execIn(netns: string, argv: string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      execFile('ip', ['netns', 'exec', this.host(name).netns, ...argv], { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      execFile('ip', ['netns', 'exec', netns, ...argv], { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
         resolve({ code, stdout, stderr });
       });
@@ -221,6 +292,11 @@ export class Testbed {
       }
       // Deleting a namespace takes its end of each veth (and VXLANs, bridges, taps inside) with it.
       for (const h of this.hosts) quietly('ip', ['netns', 'del', h.netns]);
+      if (this.opts.upstream) {
+        quietly('ip', ['netns', 'del', this.upstreamNetns]);
+        quietly('ip', ['netns', 'del', this.internetNetns]);
+        quietly('ip', ['link', 'del', `${this.underlay}up`]);
+      }
       for (let i = 0; i < this.hosts.length; i++) quietly('ip', ['link', 'del', `${this.underlay}h${i}`]);
       quietly('ip', ['link', 'del', this.underlay]);
     }

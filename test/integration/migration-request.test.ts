@@ -93,7 +93,7 @@ describe('vm migrate: the request path (real etcd, api, scheduler)', () => {
     // Only hv1 alive while the VMs are placed: they all land there.
     await c.announceHost('hv1');
     vms = await runningVms(c, ['a1', 'a2', 'a3', 'a4', 'r1', 'r2', 'r3', 'r4', 'r5']);
-    // A disk on a store not every host sees: its migration would need a disk copy.
+    // A disk on a store not every host sees: it migrates with a disk copy (mode copy).
     vms.push(...(await runningVms(c, ['lone'], '128MiB', 'elsewhere')));
     const stopped = await c.client().vms.create({ name: 'cold', image: 'ucloud-test', cpu: 1, ram: '128MiB', disk: '1GiB' });
     vms.push(stopped);
@@ -110,7 +110,6 @@ describe('vm migrate: the request path (real etcd, api, scheduler)', () => {
     const before = await revisions(a1.id);
     const cases: [string, string | undefined, string][] = [
       ['cold', 'hv2', 'VM_NOT_RUNNING'],
-      ['lone', 'hv2', 'MIGRATION_NOT_SUPPORTED'],
       ['a1', 'hv1', 'MIGRATION_SAME_HOST'],
       ['a1', 'nosuch', 'HOST_NOT_FOUND'],
       ['a1', 'dead', 'HOST_DEAD'],
@@ -148,6 +147,18 @@ describe('vm migrate: the request path (real etcd, api, scheduler)', () => {
     expect(await codeOf(c.client().vms.migrate('a1', { to: 'hv2' }))).toBe('MIGRATION_IN_PROGRESS');
     const cancelled = await c.client().vms.migrate('a1', { cancel: true });
     expect(cancelled.migration).toMatchObject({ id: vm.migration!.id, cancel: true, phase: 'requested' });
+    await checkAllocations(c);
+  });
+
+  it('a VM with a disk on a store not every host sees is not refused: it migrates with its disks copied (mode copy)', async () => {
+    const lone = byName('lone');
+    const r = await c.cli(['vm', 'migrate', 'lone', '--to', 'hv2']);
+    expect(r.code, r.stderr).toBe(0);
+    const vm = await getVm(c, lone.id);
+    expect(vm.status).toBe('migrating');
+    expect(vm.migration).toMatchObject({ source: 'hv1', destination: 'hv2', phase: 'requested', mode: 'copy' });
+    // Booked on both hosts, its disks too: the destination makes copies of them.
+    expect((await c.store.get(Kinds.hostAlloc, Keys.hostAlloc('hv2')))!.value.vms[lone.id]).toEqual(resourcesOf(vm));
     await checkAllocations(c);
   });
 

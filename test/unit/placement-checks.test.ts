@@ -17,8 +17,8 @@ function failing(req: PlacementRequest, h: HostSnapshot): string | undefined {
 }
 
 describe('feasibility checks', () => {
-  it('are named and ordered: alive, avoid, drained, storage, cpu, ram, disk', () => {
-    expect(CHECKS.map((c) => c.name)).toEqual(['alive', 'avoid', 'drained', 'storage', 'cpu', 'ram', 'disk']);
+  it('are named and ordered: alive, avoid, drained, storage, qemu, cpu, ram, disk', () => {
+    expect(CHECKS.map((c) => c.name)).toEqual(['alive', 'avoid', 'drained', 'storage', 'qemu', 'cpu', 'ram', 'disk']);
   });
 
   it('each filters the host it is about, and a host passing all is placed on', () => {
@@ -31,6 +31,27 @@ describe('feasibility checks', () => {
     expect(failing(ONE, host('a', { used: { ...full, cpu: 4, ramBytes: 0, diskBytes: 0 } }))).toBe('cpu');
     expect(failing(ONE, host('a', { used: { cpu: 0, ramBytes: 8 * GiB, diskBytes: 0 } }))).toBe('ram');
     expect(failing(ONE, host('a', { used: { cpu: 0, ramBytes: 0, diskBytes: 100 * GiB } }))).toBe('disk');
+  });
+
+  it('qemu: the destination offers the VM\'s machine type and CPU model; host/max only between equal CPUs', () => {
+    const offer = { machines: ['pc', 'pc-i440fx-7.2', 'pc-i440fx-7.1'], cpuModels: ['Nehalem-v1', 'qemu64-v1', 'host', 'max'], hostCpu: 'sig-a' };
+    const need = { ...ONE, qemu: { machine: 'pc-i440fx-7.2', cpu: 'Nehalem-v1' } };
+    expect(failing(need, host('a', { qemu: offer }))).toBeUndefined();
+    expect(failing({ ...ONE, qemu: { machine: 'pc-i440fx-8.2', cpu: 'Nehalem-v1' } }, host('a', { qemu: offer }))).toBe('qemu');
+    expect(failing({ ...ONE, qemu: { machine: 'pc-i440fx-7.2', cpu: 'Icelake-Server-v6' } }, host('a', { qemu: offer }))).toBe('qemu');
+    // host/max: the guest saw the source's own CPU; only the same CPU and QEMU (signature) can take it.
+    expect(failing({ ...ONE, qemu: { machine: 'pc-i440fx-7.2', cpu: 'max', hostCpu: 'sig-a' } }, host('a', { qemu: offer }))).toBeUndefined();
+    expect(failing({ ...ONE, qemu: { machine: 'pc-i440fx-7.2', cpu: 'max', hostCpu: 'sig-b' } }, host('a', { qemu: offer }))).toBe('qemu');
+    expect(failing({ ...ONE, qemu: { machine: 'pc-i440fx-7.2', cpu: 'host' } }, host('a', { qemu: offer }))).toBe('qemu');
+    // Unknown on either side (an older agent, a VM started before the record): not checked.
+    expect(failing(need, host('a'))).toBeUndefined();
+    expect(failing(ONE, host('a', { qemu: offer }))).toBeUndefined();
+    // Its reason names the check, and the planner keeps shapes with different needs apart.
+    const plan = place({ ...ONE, qemu: { machine: 'pc-i440fx-8.2', cpu: 'Nehalem-v1' } }, [host('a', { qemu: offer }), host('b', { qemu: offer })]);
+    expect(plan).toEqual({ host: null, reason: 'no host fits: 2 whose QEMU cannot run pc-i440fx-8.2 / Nehalem-v1' });
+    const p = new Planner([host('a', { qemu: offer }), host('b', { qemu: { ...offer, machines: ['pc-i440fx-8.2'] } })]);
+    expect(p.place({ ...ONE, qemu: { machine: 'pc-i440fx-8.2' } })).toMatchObject({ host: 'b' });
+    expect(p.place({ ...ONE, qemu: { machine: 'pc-i440fx-7.2' } })).toMatchObject({ host: 'a' });
   });
 
   it('storage: every needed store must be on the host; a host that announced none reaches all', () => {
@@ -63,7 +84,7 @@ describe('feasibility checks', () => {
     expect(place(req, hosts)).toEqual({ host: null, reason });
     const why = new Planner(hosts).explain(req);
     expect(why.reason).toBe(reason);
-    expect(Object.fromEntries(why.checks.map((c) => [c.check, c.filtered]))).toEqual({ alive: 1, avoid: 0, drained: 3, storage: 1, cpu: 2, ram: 0, disk: 0 });
+    expect(Object.fromEntries(why.checks.map((c) => [c.check, c.filtered]))).toEqual({ alive: 1, avoid: 0, drained: 3, storage: 1, qemu: 0, cpu: 2, ram: 0, disk: 0 });
   });
 
   it('only drained hosts: the reason names drained', () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { UcloudError } from '../../src/common/errors.js';
-import type { MigrationPhase, Vm, VmMigration, VmStatus } from '../../src/model/index.js';
+import type { MigrationPhase, Vm, VmDisk, VmMigration, VmStatus } from '../../src/model/index.js';
 import {
   API_ACTOR,
   checkVmWrite,
@@ -263,6 +263,20 @@ describe('VM state machine: the cases that matter', () => {
       expect(vmWriteRefusal(requested, without({ ...running, lastMigration: migration('failed') }, 'migration'), SCHEDULER_ACTOR)).toMatch(/found no destination/);
     });
 
+    it('the scheduler settles failed (HOST_DEAD) the migration of a dead source, never completes it', () => {
+      const dead = { code: 'HOST_DEAD', message: 'the source host h1 died', at: T1 };
+      for (const p of ['requested', 'preparing', 'listening', 'transferring'] as const) {
+        const settled = without({ ...running, updatedAt: T1, lastMigration: migration('failed', { error: dead, updatedAt: T1 }) }, 'migration');
+        expect(vmWriteRefusal(at(p), settled, SCHEDULER_ACTOR), p).toBeUndefined();
+        const other = without({ ...running, updatedAt: T1, lastMigration: migration('failed', { error: { ...dead, code: 'MIGRATION_FAILED' }, updatedAt: T1 }) }, 'migration');
+        expect(vmWriteRefusal(at(p), other, SCHEDULER_ACTOR), p).toMatch(/source host is dead/);
+        const moved = without({ ...running, host: 'h2', updatedAt: T1, lastMigration: migration('completed', { updatedAt: T1 }) }, 'migration');
+        expect(vmWriteRefusal(at(p), moved, SCHEDULER_ACTOR), p).toBeDefined();
+        // Settled, it stays where it was.
+        expect(vmWriteRefusal(at(p), { ...settled, host: 'h2' }, SCHEDULER_ACTOR), p).toBeDefined();
+      }
+    });
+
     it('the destination writes only its own migration fields; the source keeps a host’s guards', () => {
       const dest = hostActor('h2');
       const qemu = { pid: 4242, qmpSocket: '/run/q.sock', serialLog: '/run/s.log', accel: 'tcg', startedAt: T1 };
@@ -296,5 +310,96 @@ describe('docs/architecture.md', () => {
     const doc = readFileSync(new URL('../../docs/architecture.md', import.meta.url), 'utf8');
     const between = doc.split('<!-- vm-transitions:start')[1]?.split('<!-- vm-transitions:end -->')[0];
     expect(between?.slice(between.indexOf('\n') + 1).trim()).toBe(vmTransitionsMarkdown());
+  });
+});
+
+const SOURCE = hostActor('h1');
+const DEST = hostActor('h2');
+const OTHER = hostActor('h3');
+
+const disks: VmDisk[] = [
+  { name: 'os', store: 'local', ref: `${ID}-os.qcow2`, format: 'qcow2', sizeBytes: 2 ** 30 },
+  { name: 'hdd0', store: 'local', ref: `${ID}-hdd0.qcow2`, format: 'qcow2', sizeBytes: 2 ** 26 },
+];
+const copies: VmDisk[] = disks.map((d) => ({ ...d, ref: `${ID}-${d.name}-m1f0e2d3c.qcow2`, standalone: true }));
+
+const copyVm = (over: Partial<Vm> = {}): Vm => vm('migrating', { observedGeneration: 2, host: 'h1', disks, ...over });
+const copyMigration = (phase: MigrationPhase, over: Partial<VmMigration> = {}): VmMigration => migration(phase, { mode: 'copy', ...over });
+/** `prev` with its migration changed as `m` says (and the record as `over` says). */
+const inPlace = (prev: Vm, m: Partial<VmMigration>, over: Partial<Vm> = {}): Vm => ({ ...prev, ...over, updatedAt: T1, migration: { ...prev.migration!, ...m, updatedAt: T1 } });
+function settle(prev: Vm, phase: 'completed' | 'failed' | 'cancelled', over: Partial<Vm> = {}): Vm {
+  const next: Vm = { ...prev, status: 'running', updatedAt: T1, lastMigration: { ...prev.migration!, phase, updatedAt: T1 }, ...(phase === 'completed' ? { host: prev.migration!.destination } : {}), ...over };
+  delete next.migration;
+  return next;
+}
+const ok = (prev: Vm, next: Vm, actor: VmActor) => expect(vmWriteRefusal(prev, next, actor)).toBeUndefined();
+const refused = (prev: Vm, next: Vm, actor: VmActor, why: RegExp) => expect(vmWriteRefusal(prev, next, actor)).toMatch(why);
+
+// The write rules of a migration that copies disks (mode copy): only the
+// destination names the copies, once, each a standalone volume of the same
+// disk under a new ref; the VM's `disks` stay as they are until the settle of
+// a completed copy switches them to exactly those copies.
+describe('VM write rules of a migration with a disk copy', () => {
+  const preparing = copyVm({ migration: copyMigration('preparing') });
+  const listening = copyVm({ migration: copyMigration('listening', { address: 'fd00::2', port: 49152, nbdPort: 49153, disks: copies }) });
+  const transferring = copyVm({ migration: { ...listening.migration!, phase: 'transferring' } });
+
+  it('the destination names its copies once, with where it listens', () => {
+    ok(preparing, inPlace(preparing, { phase: 'listening', address: 'fd00::2', port: 49152, nbdPort: 49153, disks: copies }), DEST);
+    // Twice (even the same list again is no change, but another list is).
+    refused(listening, inPlace(listening, { disks: copies.map((d) => ({ ...d, ref: `x-${d.ref}` })) }), DEST, /named once/);
+  });
+
+  it('refuses copies that are not copies: wrong count, name, store, size, format, a backing image, a ref the VM has', () => {
+    const bad: [VmDisk[], RegExp][] = [
+      [copies.slice(0, 1), /one disk copy for each/],
+      [[copies[1]!, copies[0]!], /not a copy of disk os/],
+      [[{ ...copies[0]!, store: 'other' }, copies[1]!], /not a copy of disk os/],
+      [[{ ...copies[0]!, sizeBytes: 2 ** 29 }, copies[1]!], /not a copy of disk os/],
+      [[{ ...copies[0]!, format: 'raw' }, copies[1]!], /not a copy of disk os/],
+      [[{ ...copies[0]!, standalone: undefined }, copies[1]!], /not standalone/],
+      [[{ ...copies[0]!, ref: disks[0]!.ref }, copies[1]!], /reuses a volume/],
+      [[copies[0]!, { ...copies[1]!, ref: disks[0]!.ref }], /reuses a volume/],
+      [[copies[0]!, { ...copies[1]!, ref: copies[0]!.ref }], /reuses a volume/],
+    ];
+    for (const [list, why] of bad) refused(preparing, inPlace(preparing, { phase: 'listening', disks: list }), DEST, why);
+  });
+
+  it('only a copy migration has copies, and only the destination names them', () => {
+    const shared = copyVm({ migration: copyMigration('preparing', { mode: 'shared' }) });
+    refused(shared, inPlace(shared, { phase: 'listening', disks: copies }), DEST, /only a migration that copies disks/);
+    refused(transferring, inPlace(transferring, { disks: undefined }), SOURCE, /only the destination names/);
+    refused(preparing, inPlace(preparing, { disks: copies }), API_ACTOR, /only asks a migration to cancel/);
+    refused(preparing, inPlace(preparing, { disks: copies }), OTHER, /neither the source nor the destination/);
+  });
+
+  it('no one changes the VM’s disks while it migrates', () => {
+    refused(transferring, inPlace(transferring, {}, { disks: copies }), SOURCE, /keeps its disks until the settle/);
+    refused(preparing, inPlace(preparing, { phase: 'listening' }, { disks: copies }), DEST, /only its migration fields/);
+    const running = copyVm({ status: 'running' });
+    const start = (over: Partial<Vm>, m: Partial<VmMigration> = {}): Vm => ({ ...running, ...over, status: 'migrating', updatedAt: T1, migration: copyMigration('requested', m) });
+    ok(running, start({}), API_ACTOR);
+    ok(running, start({}), SCHEDULER_ACTOR);
+    refused(running, start({ disks: copies }), API_ACTOR, /starts with the VM’s disks/);
+    refused(running, start({}, { disks: copies }), API_ACTOR, /starts with the VM’s disks/);
+  });
+
+  it('the settle of a completed copy switches the VM to exactly the copies; any other settle keeps its disks', () => {
+    ok(transferring, settle(transferring, 'completed', { disks: copies }), SOURCE);
+    refused(transferring, settle(transferring, 'completed'), SOURCE, /switches the VM to the copies/);
+    refused(transferring, settle(transferring, 'completed', { disks: [copies[0]!, disks[1]!] }), SOURCE, /switches the VM to the copies/);
+    // A completed copy is the source's to settle, never the destination's.
+    refused(transferring, settle(transferring, 'completed', { disks: copies }), DEST, /not the destination’s move/);
+    for (const phase of ['failed', 'cancelled'] as const) {
+      ok(transferring, settle(transferring, phase), SOURCE);
+      refused(transferring, settle(transferring, phase, { disks: copies }), SOURCE, /keeps the VM’s disks/);
+    }
+    // A completed migration in mode shared keeps the disks (the same volumes, seen from the destination).
+    const shared = copyVm({ migration: copyMigration('transferring', { mode: 'shared' }) });
+    ok(shared, settle(shared, 'completed'), SOURCE);
+    refused(shared, settle(shared, 'completed', { disks: copies }), SOURCE, /keeps the VM’s disks/);
+    // A copy that never got its copies named cannot complete.
+    const unnamed = copyVm({ migration: copyMigration('transferring') });
+    refused(unnamed, settle(unnamed, 'completed', { disks: copies }), SOURCE, /switches the VM to the copies/);
   });
 });

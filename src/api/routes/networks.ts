@@ -11,7 +11,7 @@ const errors = { 400: ErrorResponse, 401: ErrorResponse, 404: ErrorResponse, 409
 
 export function networkRoutes(api: Api, m: Managers): void {
   api.post('/v1/networks', { schema: { body: NetworkCreateRequest, response: { 201: Network, ...errors } } }, async (req, reply) =>
-    reply.status(201).send(await m.networks.create(req.user.name, req.body.name, req.body.resolvers ? { resolvers: req.body.resolvers } : {})),
+    reply.status(201).send(await m.networks.create(req.user.name, req.body.name, { ...(req.body.resolvers ? { resolvers: req.body.resolvers } : {}), ...(req.body.routed !== undefined ? { routed: req.body.routed } : {}) })),
   );
   api.get('/v1/networks', { schema: { querystring: listQuery(), response: listResponses(Network) } }, async (req) =>
     pageFrom(`networks/${req.user.name}`, await m.networks.list(req.user.name), (n) => n.name, req.query),

@@ -4,7 +4,7 @@
 // elsewhere removes it (an incoming VM that did not come, or an outgoing one
 // that left), keeping the disks, which are the VM's wherever it runs.
 
-import type { Vm } from '../../model/index.js';
+import type { Vm, VmDisk } from '../../model/index.js';
 import type { VmRuntime } from '../vm-runtime.js';
 import type { MigrationDestination } from './destination.js';
 import type { MigrationSource } from './source.js';
@@ -13,6 +13,9 @@ export { MigrationDestination, type DestinationDeps } from './destination.js';
 export { MigrationSource, type SourceConfig, type SourceDeps } from './source.js';
 
 export class HostMigrations {
+  /** Migrations that arrived here whose firewall holes this agent has closed. */
+  private readonly holesClosed = new Set<string>();
+
   constructor(
     private readonly me: string,
     private readonly source: MigrationSource,
@@ -28,9 +31,16 @@ export class HostMigrations {
   /** Handles `vm` if a migration concerns this host; false: the agent's usual reconcile applies (after leftovers are removed). */
   async reconcile(vm: Vm): Promise<boolean> {
     if (vm.host === this.me) {
-      // Arrived: the port it came in through closes.
-      if (!vm.migration && this.destination.hasHole(vm.id)) await this.destination.closeHole(vm);
-      if (!vm.migration) return false;
+      // Arrived: the ports it came in through close (after an agent restart only the record knows them).
+      const last = vm.lastMigration;
+      if (!vm.migration && (this.destination.hasHole(vm.id) || (last?.destination === this.me && !this.holesClosed.has(last.id)))) {
+        await this.destination.closeHole(vm);
+        if (last) this.holesClosed.add(last.id);
+      }
+      if (!vm.migration) {
+        await this.destination.arrived(vm);
+        return false;
+      }
       await this.source.reconcile(vm);
       return true;
     }
@@ -46,6 +56,11 @@ export class HostMigrations {
   async removeLeftover(vm: Vm): Promise<void> {
     // An outgoing VM's run removes its own leftovers once it has settled.
     if (this.source.running(vm.id) || !(await this.runtime.hasLocal(vm.id))) return;
-    await this.destination.remove(vm);
+    // Destined here: an incoming QEMU that finished (a source that died after the switch-over) may be the only live guest.
+    if ((vm.migration ?? vm.lastMigration)?.destination === this.me && (await this.destination.guestArrived(vm))) return;
+    // Left by disk copy, settled, but this agent stopped before deleting the old volumes: they go now (remove() keeps any the record names).
+    const last = vm.lastMigration;
+    const old: VmDisk[] = !vm.migration && last?.mode === 'copy' && last.phase === 'completed' && last.source === this.me ? ((await this.runtime.readLocal(vm.id))?.disks ?? []) : [];
+    await this.destination.remove(vm, old);
   }
 }

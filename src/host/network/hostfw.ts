@@ -10,6 +10,8 @@
 //   table inet ucloud {
 //     set bridges   { type ifname; }                  # every VM network's bridge
 //     set bridged   { type ifname . ifname; }         # ucbrN . ucbrN (see forward)
+//     set routed    { type ifname; }                  # the bridges of routed networks (issue 12)
+//     set underlay_nets { type ipv6_addr; flags interval; } # the underlay's own prefixes (hosts, etcd, API)
 //     set metadata  { type ifname . ipv6_addr; }      # ucbrN . fe80::1, ucbrN . <prefix>::1
 //     set metadata_addrs { type ipv6_addr; }          # fe80::1 and every <prefix>::1 (the addresses of `metadata`)
 //     set underlays { type ifname; }                  # where VXLAN may come from
@@ -19,17 +21,22 @@
 //     counter vm_echo_foreign {}                      # echo request from a VM to a host address not its bridge's own, dropped
 //     counter vm_conn_limited, vm_rate_limited {}     # over a per-source meter, dropped
 //     counter vm_dropped {}                           # anything else from a VM to the host, dropped
-//     counter outside_metadata {}                     # metadata port of a bridge address from elsewhere, dropped
+//     counter outside_metadata {}                     # to a bridge address (gateway, metadata) from elsewhere, dropped
 //     counter migration_refused {}                    # new connection to the migration port range not from its peer, reset
+//     counter isolated_forward {}                     # routed into or out of an isolated network, dropped
+//     counter vm_to_underlay {}                       # routed from a VM network to the underlay's prefixes, dropped
+//     counter unrouted_forward {}                     # route_mode on: routed neither into nor out of a routed network, dropped
 //     chain raw-prerouting { hook prerouting priority raw:  from a bridge, not for the bridge itself → notrack }
-//     chain input          { hook input priority filter:    from a bridge → from-vm; metadata port on a bridge
-//                            address from anywhere but lo → drop; VXLAN only from an underlay;
+//     chain input          { hook input priority filter:    from a bridge → from-vm; to a bridge address
+//                            (fe80::1, <prefix>::1) from anywhere but lo → drop; VXLAN only from an underlay;
 //                            new TCP to migration_ports (a range) not in @migration_peers, but lo → reset }
-//     chain forward        { hook forward priority filter:  bridged within one network → accept; routed from a bridge → from-vm-routed }
+//     chain forward        { hook forward priority filter:  bridged within one network → accept; routed into or out
+//                            of a bridge not in @routed → drop; routed from a bridge → from-vm-routed;
+//                            route_mode on: neither into nor out of @routed → drop }
 //     chain from-vm        { VXLAN drop; ND/RS; TCP metadata_port to (bridge . own address) in @metadata, metered;
 //                            echo-request to (bridge . own address) in @metadata, metered;
 //                            replies to the host's own connections (ct established,related); everything else drop }
-//     chain from-vm-routed { VXLAN drop; to another VM network drop }
+//     chain from-vm-routed { to @underlay_nets drop; VXLAN drop; to another VM network drop }
 //   }
 //
 // Why `inet` input and not the bridge table: a packet from a VM to *any* host
@@ -49,9 +56,23 @@
 //
 // forward: with br_netfilter, frames bridged within one network show up with
 // iifname = oifname = its bridge; `bridged` holds exactly those pairs so they
-// pass untouched. A packet *routed* from a VM network (only if an operator
-// turns forwarding on) never goes to another VM network and never to a VXLAN
-// port, here or on another host.
+// pass untouched. Forwarding is on when route_mode is static or bgp, and then
+// only a routed network's bridge (in `routed`) has packets routed out of it or
+// into it: an isolated network stays as closed as on a host that does not
+// forward. A packet routed from a VM network never goes to another VM network
+// on this host, never to a VXLAN port, here or on another host, and never to
+// the underlay's own prefixes (`underlay_nets`: where the other hosts, etcd
+// and the API live; the input chain only covers this host's addresses). With
+// route_mode on (the host forwards because of ucloud) nothing else is routed
+// either: a packet neither into nor out of a routed bridge is dropped, so the
+// host never becomes a router between its other interfaces. With route_mode
+// off the chain leaves the host's own forwarding alone.
+//
+// A routed network's <prefix>::1 is reachable from outside (its /64 is routed
+// to the host), and a socket bound to [::] (sshd, the console port) would
+// answer on it: the input chain drops everything to a bridge's own addresses
+// that does not come from lo (the host itself) or a bridge (from-vm decides
+// those: metadata, echo, ND).
 //
 // Meters (why: every connection a guest opens to the host, and every echo it
 // sends, takes a conntrack entry, and a full table drops the host's and every
@@ -77,7 +98,7 @@
 // network.
 
 import { UcloudError } from '../../common/errors.js';
-import { canonicalIPv6, checkIfname } from './addr.js';
+import { canonicalIPv6, checkIfname, formatIPv6, parseIPv6 } from './addr.js';
 import type { Ip } from './ip.js';
 import { concat, fingerprint as layoutFingerprint, listTable, nft } from './nft.js';
 import { VXLAN_PORT } from './vxlan.js';
@@ -96,6 +117,8 @@ const METER_SIZE = 65535;
 const SETS: Record<string, string> = {
   bridges: 'type ifname;',
   bridged: 'type ifname . ifname;',
+  routed: 'type ifname;',
+  underlay_nets: 'type ipv6_addr; flags interval;',
   metadata: 'type ifname . ipv6_addr;',
   metadata_addrs: 'type ipv6_addr;',
   underlays: 'type ifname;',
@@ -104,7 +127,7 @@ const SETS: Record<string, string> = {
   vm_conn_rate: `type ipv6_addr; size ${METER_SIZE}; flags dynamic,timeout; timeout 1m;`,
   vm_echo_rate: `type ipv6_addr; size ${METER_SIZE}; flags dynamic,timeout; timeout 1m;`,
 };
-const COUNTERS = ['vm_vxlan', 'vm_echo_foreign', 'vm_conn_limited', 'vm_rate_limited', 'vm_dropped', 'outside_metadata', 'migration_refused'] as const;
+const COUNTERS = ['vm_vxlan', 'vm_echo_foreign', 'vm_conn_limited', 'vm_rate_limited', 'vm_dropped', 'outside_metadata', 'migration_refused', 'isolated_forward', 'vm_to_underlay', 'unrouted_forward'] as const;
 /** Base chains with their hooks; from-vm and from-vm-routed are regular chains. */
 const BASE: Record<string, string> = {
   'raw-prerouting': 'type filter hook prerouting priority raw; policy accept;',
@@ -130,10 +153,14 @@ export interface HostFirewallOptions {
   metadataPort?: number;
   /** Default DEFAULT_MIGRATION_PORTS. */
   migrationPorts?: PortRange;
+  /** The underlay's own prefixes (CIDR), closed to packets routed from VM networks; exactly these are kept. Absent: left as they are. */
+  underlayNets?: string[];
+  /** route_mode static or bgp: forward only into or out of routed bridges. Default false (forwarding left alone). */
+  routing?: boolean;
 }
 
 /** The static rules, chain by chain, in order (input's first rule carries the fingerprint). */
-function staticRules(metadataPort: number, mig: PortRange): [chain: string, rule: string][] {
+function staticRules(metadataPort: number, mig: PortRange, routing: boolean): [chain: string, rule: string][] {
   const vx = VXLAN_PORT;
   const newMig = `iifname != "lo" tcp dport ${mig.first}-${mig.last} ct state new`;
   const mine = 'iifname . ip6 daddr @metadata'; // to one of the arrival bridge's own addresses
@@ -141,17 +168,21 @@ function staticRules(metadataPort: number, mig: PortRange): [chain: string, rule
   const echo = 'icmpv6 type echo-request';
   return [
     ['input', 'iifname @bridges jump from-vm'],
-    // Not from a bridge (from-vm decided those): the metadata listener on a
-    // bridge's address is only for that bridge's guests (and the host itself,
-    // over lo), so nobody else can hold its connection cap.
-    ['input', `iifname != "lo" tcp dport ${metadataPort} ip6 daddr @metadata_addrs counter name "outside_metadata" drop`],
+    // Not from a bridge (from-vm decided those): a bridge's addresses are only
+    // for its guests (and the host itself, over lo). Not the metadata port
+    // alone: a routed <prefix>::1 is reachable from outside, and anything
+    // bound to [::] would answer there.
+    ['input', `iifname != "lo" ip6 daddr @metadata_addrs counter name "outside_metadata" drop`],
     ['input', `udp dport ${vx} iifname != @underlays drop`],
     // An incoming migration's port takes a connection from its source host only (QEMU listens on IPv6 only).
     ['input', `${newMig} ip6 saddr . tcp dport != @migration_peers counter name "migration_refused" reject with tcp reset`],
     ['input', `${newMig} meta nfproto ipv4 counter name "migration_refused" reject with tcp reset`],
     ['raw-prerouting', 'iifname @bridges fib daddr . iif type != local notrack'],
     ['forward', 'iifname . oifname @bridged accept'],
+    ['forward', 'iifname @bridges iifname != @routed counter name "isolated_forward" drop'],
+    ['forward', 'oifname @bridges oifname != @routed counter name "isolated_forward" drop'],
     ['forward', 'iifname @bridges jump from-vm-routed'],
+    ...(routing ? [['forward', 'iifname != @routed oifname != @routed counter name "unrouted_forward" drop'] as [string, string]] : []),
     ['from-vm', `udp dport ${vx} counter name "vm_vxlan" drop`],
     ['from-vm', 'icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255 accept'],
     ['from-vm', `${newMeta} update @vm_conn_rate { ip6 saddr limit ${CONN_RATE} } counter name "vm_rate_limited" drop`],
@@ -163,19 +194,20 @@ function staticRules(metadataPort: number, mig: PortRange): [chain: string, rule
     ['from-vm', `${echo} counter name "vm_echo_foreign" drop`],
     ['from-vm', 'ct state established,related accept'],
     ['from-vm', 'counter name "vm_dropped" drop'],
+    ['from-vm-routed', 'ip6 daddr @underlay_nets counter name "vm_to_underlay" drop'],
     ['from-vm-routed', `udp dport ${vx} drop`],
     ['from-vm-routed', 'oifname @bridges drop'],
   ];
 }
 
-function fingerprint(metadataPort: number, mig: PortRange): string {
-  return layoutFingerprint(VERSION, SETS, COUNTERS, BASE, staticRules(metadataPort, mig));
+function fingerprint(metadataPort: number, mig: PortRange, routing: boolean): string {
+  return layoutFingerprint(VERSION, SETS, COUNTERS, BASE, staticRules(metadataPort, mig, routing));
 }
 
 /** The whole static part as one `nft -f` script (exported for tests and docs). */
-export function renderHostFirewall(metadataPort = DEFAULT_METADATA_PORT, mig = DEFAULT_MIGRATION_PORTS): string {
-  const fp = fingerprint(metadataPort, mig);
-  const rules = staticRules(metadataPort, mig);
+export function renderHostFirewall(metadataPort = DEFAULT_METADATA_PORT, mig = DEFAULT_MIGRATION_PORTS, routing = false): string {
+  const fp = fingerprint(metadataPort, mig, routing);
+  const rules = staticRules(metadataPort, mig, routing);
   const first = rules.findIndex(([c]) => c === 'input');
   return [
     `add table ${T} { comment "ucloud: host firewall towards VM networks (src/host/network/hostfw.ts)"; }`,
@@ -198,6 +230,10 @@ export interface HostFirewallState {
   underlays: Set<string>;
   /** `ucbrN` of every `ucbrN . ucbrN` element. */
   bridged: Set<string>;
+  /** The bridges of routed networks. */
+  routed: Set<string>;
+  /** The elements of `underlay_nets`, as `addr/len`. */
+  underlayNets: Set<string>;
   /** bridge → its addresses in the metadata set. */
   metadata: Map<string, Set<string>>;
   /** The elements of `metadata_addrs`. */
@@ -212,7 +248,7 @@ export async function readHostFirewall(ip: Ip): Promise<HostFirewallState | unde
   const objects = await listTable(ip, FAMILY, HOSTFW_TABLE);
   if (!objects) return undefined;
   const s: HostFirewallState = {
-    chains: new Set(), sets: new Set(), bridges: new Set(), underlays: new Set(), bridged: new Set(), metadata: new Map(), metadataAddrs: new Set(), migrationPeers: [], counters: {},
+    chains: new Set(), sets: new Set(), bridges: new Set(), underlays: new Set(), bridged: new Set(), routed: new Set(), underlayNets: new Set(), metadata: new Map(), metadataAddrs: new Set(), migrationPeers: [], counters: {},
   };
   let firstInputRule = true;
   for (const o of objects) {
@@ -226,6 +262,12 @@ export async function readHostFirewall(ip: Ip): Promise<HostFirewallState | unde
       for (const e of o.set.elem ?? []) {
         if (o.set.name === 'bridges' && typeof e === 'string') s.bridges.add(e);
         else if (o.set.name === 'underlays' && typeof e === 'string') s.underlays.add(e);
+        else if (o.set.name === 'routed' && typeof e === 'string') s.routed.add(e);
+        else if (o.set.name === 'underlay_nets') {
+          const p = (e as { prefix?: { addr?: string; len?: number } }).prefix;
+          if (p?.addr && p.len !== undefined) s.underlayNets.add(`${canonicalIPv6(p.addr)}/${p.len}`);
+          else if (typeof e === 'string') s.underlayNets.add(`${canonicalIPv6(e)}/128`);
+        }
         else if (o.set.name === 'metadata_addrs' && typeof e === 'string') s.metadataAddrs.add(canonicalIPv6(e));
         else if (o.set.name === 'migration_peers') {
           const [addr, port] = concat(e) ?? [];
@@ -261,18 +303,34 @@ export async function ensureHostFirewall(ip: Ip, opts: HostFirewallOptions): Pro
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UcloudError('VALIDATION_FAILED', `metadata port must be 1-65535, got ${port}`);
   const mig = opts.migrationPorts ?? DEFAULT_MIGRATION_PORTS;
   if (checkPort(mig.first) > checkPort(mig.last)) throw new UcloudError('VALIDATION_FAILED', `migration ports ${mig.first}-${mig.last}: first above last`);
+  const routing = opts.routing ?? false;
   let state = await readHostFirewall(ip);
   const lines: string[] = [];
-  const current = state?.fingerprint === fingerprint(port, mig) && CHAINS.every((c) => state?.chains.has(c)) && Object.keys(SETS).every((n) => state?.sets.has(n));
-  if (!current) lines.push(renderHostFirewall(port, mig));
+  const current = state?.fingerprint === fingerprint(port, mig, routing) && CHAINS.every((c) => state?.chains.has(c)) && Object.keys(SETS).every((n) => state?.sets.has(n));
+  if (!current) lines.push(renderHostFirewall(port, mig, routing));
   const have = state?.underlays ?? new Set<string>();
   if (!have.has(underlay)) lines.push(`add element ${T} underlays { "${underlay}" }`);
   for (const u of have) if (u !== underlay) lines.push(`delete element ${T} underlays { "${u}" }`);
+  if (opts.underlayNets) {
+    const want = new Set(opts.underlayNets.map(canonicalCidr));
+    const nets = state?.underlayNets ?? new Set<string>(); // a layout rewrite keeps set elements
+    for (const n of want) if (!nets.has(n)) lines.push(`add element ${T} underlay_nets { ${n} }`);
+    for (const n of nets) if (!want.has(n)) lines.push(`delete element ${T} underlay_nets { ${n} }`);
+  }
   if (!lines.length && state) return state;
   await nft(ip, `${lines.join('\n')}\n`);
   state = await readHostFirewall(ip);
   if (!state) throw new UcloudError('INTERNAL', `nftables table ${T} missing right after creating it`);
   return state;
+}
+
+/** `addr/len` with the host bits cleared, canonical (how nft lists an interval element). */
+export function canonicalCidr(cidr: string): string {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(cidr);
+  const len = Number(m?.[2]);
+  if (!m || len > 128) throw new UcloudError('VALIDATION_FAILED', `not an IPv6 prefix: ${cidr}`);
+  const mask = len === 0 ? 0n : ((1n << BigInt(len)) - 1n) << BigInt(128 - len);
+  return `${formatIPv6(parseIPv6(m[1]!) & mask)}/${len}`;
 }
 
 /** Removes the whole table. Missing is fine. */
@@ -289,6 +347,8 @@ export interface NetworkFirewallSpec {
   bridge: string;
   /** The bridge's own addresses that serve metadata: fe80::1 and <prefix>::1. */
   metadataAddresses: string[];
+  /** A routed network: packets may be forwarded into and out of its bridge. Default false. */
+  routed?: boolean;
 }
 
 /**
@@ -322,6 +382,8 @@ export async function ensureNetworkFirewall(ip: Ip, spec: NetworkFirewallSpec): 
   const lines = [
     ...(state.bridges.has(bridge) ? [] : [`add element ${T} bridges { "${bridge}" }`]),
     ...(state.bridged.has(bridge) ? [] : [`add element ${T} bridged { "${bridge}" . "${bridge}" }`]),
+    ...(spec.routed && !state.routed.has(bridge) ? [`add element ${T} routed { "${bridge}" }`] : []),
+    ...(!spec.routed && state.routed.has(bridge) ? [`delete element ${T} routed { "${bridge}" }`] : []),
     ...[...want].filter((a) => !have.has(a)).map((a) => `add element ${T} metadata { "${bridge}" . ${a} }`),
     ...[...have].filter((a) => !want.has(a)).map((a) => `delete element ${T} metadata { "${bridge}" . ${a} }`),
     ...metadataAddrsLines(state, bridge, want),
@@ -339,6 +401,7 @@ export async function removeNetworkFirewall(ip: Ip, bridgeName: string): Promise
   const lines = [
     ...[...(state.metadata.get(bridge) ?? [])].map((a) => `delete element ${T} metadata { "${bridge}" . ${a} }`),
     ...(state.bridged.has(bridge) ? [`delete element ${T} bridged { "${bridge}" . "${bridge}" }`] : []),
+    ...(state.routed.has(bridge) ? [`delete element ${T} routed { "${bridge}" }`] : []),
     ...(state.bridges.has(bridge) ? [`delete element ${T} bridges { "${bridge}" }`] : []),
     ...metadataAddrsLines(state, bridge, new Set()),
   ];
@@ -376,4 +439,28 @@ export async function closeMigrationPort(ip: Ip, port: number): Promise<boolean>
   if (!lines.length) return false;
   await nft(ip, `${lines.join('\n')}\n`);
   return true;
+}
+
+// ---- what routed VM networks may not reach -------------------------------
+
+/**
+ * The etcd endpoints' and the API's addresses as /128s when they are IPv6
+ * literals (URLs like `http://[2001:db8::5]:2379`, a bare host), for
+ * `underlay_nets`: they may live off the underlay's prefixes. Loopback,
+ * unspecified, link-local and names are skipped (names are not resolved: list
+ * their prefixes in routed_protected_prefixes).
+ */
+export function controlPlanePrefixes(etcdEndpoints: readonly string[], apiHosts: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const raw of [...etcdEndpoints.map((e) => /\[([^\]]+)\]/.exec(e)?.[1] ?? ''), ...apiHosts]) {
+    let v: bigint;
+    try {
+      v = parseIPv6(raw.replace(/%.*$/, ''));
+    } catch {
+      continue;
+    }
+    if (v <= 1n || v >> 118n === 0x3fan) continue; // ::, ::1, fe80::/10
+    out.add(`${formatIPv6(v)}/128`);
+  }
+  return [...out];
 }

@@ -6,13 +6,16 @@
 // disturbing running VMs: nothing that already matches is deleted or
 // recreated, and radvd is restarted only when its config changed.
 
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Reverter } from '../../common/reverter.js';
 import { UcloudError } from '../../common/errors.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import { addressInPrefix, canonicalIPv6, checkIfname, checkVni, parsePrefix64 } from './addr.js';
 import { addUplink, ensureFilterTable, ensureNicFilter, nicChainName, readFilterTable, removeNicFilter, removeUplink } from './antispoof.js';
+import { ensureBird, stopBird, type BirdConfig, type BirdState } from './bird.js';
 import { ensureBridge, METADATA_LINK_LOCAL, removeBridge } from './bridge.js';
-import { closeMigrationPort, ensureHostFirewall, ensureNetworkFirewall, openMigrationPort, readHostFirewall, removeNetworkFirewall, type HostFirewallOptions, type PortRange } from './hostfw.js';
+import { canonicalCidr, closeMigrationPort, ensureHostFirewall, ensureNetworkFirewall, openMigrationPort, readHostFirewall, removeNetworkFirewall, type HostFirewallOptions, type PortRange } from './hostfw.js';
 import { Ip } from './ip.js';
 import { ensureRadvd, radvdPid, stopRadvd } from './radvd.js';
 import { ensureTap, removeTap, tapMacFor } from './tap.js';
@@ -38,7 +41,24 @@ export interface HostNetworkOptions {
   migrationPorts?: PortRange;
   /** Run everything in this named network namespace (tests: one per fake host). */
   netns?: string;
+  /**
+   * route_mode static or bgp (absent: off, no network is routed). `routed`
+   * says whether a network is (asked once when the network is set up here);
+   * `bgp`: how this host's BIRD announces its VMs (see announce).
+   */
+  routing?: HostRouting;
   log?: Logger;
+}
+
+export interface HostRouting {
+  routed: (vni: number) => Promise<boolean>;
+  /**
+   * IPv6 prefixes (CIDR) packets routed from VM networks may not reach, on
+   * top of the underlay's own (`routed_protected_prefixes`, plus etcd's and
+   * the API's addresses when they are IPv6 literals).
+   */
+  protectedPrefixes?: readonly string[];
+  bgp?: Omit<BirdConfig, 'addresses'>;
 }
 
 export interface EnsureNetworkOptions {
@@ -49,6 +69,8 @@ export interface EnsureNetworkOptions {
   peers?: string[];
   /** DNS resolvers radvd advertises (RDNSS); none: no RDNSS. A changed list restarts radvd. */
   resolvers?: readonly string[];
+  /** Routed (only with `routing`); absent: as `routing.routed` says. */
+  routed?: boolean;
 }
 
 export interface NetworkState {
@@ -56,6 +78,7 @@ export interface NetworkState {
   bridge: string;
   vxlan: string;
   prefix: string;
+  routed: boolean;
   /** The overlay MTU advertised to guests. */
   mtu: number;
   radvdPid: number;
@@ -142,6 +165,8 @@ export class HostNetwork {
     const bridge = this.bridgeName(vni);
     const vx = vxlanName(vni);
     const changed: string[] = [];
+    const routing = this.opts.routing;
+    const routed = routing !== undefined && (o.routed ?? (await routing.routed(vni)));
 
     // The VXLAN port is in the uplinks set before it ever joins the bridge.
     const table = await ensureFilterTable(this.ip);
@@ -152,8 +177,11 @@ export class HostNetwork {
     // The host's firewall covers the bridge before it exists: from its first
     // frame, a VM reaches nothing of the host but ND and the metadata service.
     const hadFirewall = (await readHostFirewall(this.ip))?.bridges.has(bridge) ?? false;
-    await ensureHostFirewall(this.ip, this.firewallOptions());
-    await ensureNetworkFirewall(this.ip, { bridge, metadataAddresses: [METADATA_LINK_LOCAL, addressInPrefix(prefix, 1n)] });
+    await ensureHostFirewall(this.ip, { ...this.firewallOptions(), ...(routing ? { underlayNets: await this.underlayNets() } : {}) });
+    await ensureNetworkFirewall(this.ip, { bridge, metadataAddresses: [METADATA_LINK_LOCAL, addressInPrefix(prefix, 1n)], routed });
+    // Only once the firewall keeps isolated bridges out of the forward path.
+    if (routed) await this.ensureForwarding();
+    else if (routing) await this.releaseForwarding();
     if (!hadFirewall) undo.add(`firewall ${bridge}`, () => removeNetworkFirewall(this.ip, bridge));
 
     const bridgeExisted = await this.ip.linkExists(bridge);
@@ -178,14 +206,14 @@ export class HostNetwork {
     }
 
     const mtu = vxState.link.mtu;
-    const radvd = await ensureRadvd(this.ip, { runDir: this.opts.runDir, vni, interface: bridge, prefix: prefix.cidr, mtu, ...(o.resolvers ? { resolvers: o.resolvers } : {}) });
+    const radvd = await ensureRadvd(this.ip, { runDir: this.opts.runDir, vni, interface: bridge, prefix: prefix.cidr, mtu, routed, ...(o.resolvers ? { resolvers: o.resolvers } : {}) });
     if (radvd.started) {
       changed.push('radvd');
       undo.add(`radvd ${vni}`, () => stopRadvd(this.opts.runDir, vni));
     }
 
-    const state: NetworkState = { vni, bridge, vxlan: vx, prefix: prefix.cidr, mtu, radvdPid: radvd.pid, changed };
-    if (changed.length) this.log.info({ vni, bridge, prefix: prefix.cidr, changed, peers: vxState.peers }, 'network ready');
+    const state: NetworkState = { vni, bridge, vxlan: vx, prefix: prefix.cidr, routed, mtu, radvdPid: radvd.pid, changed };
+    if (changed.length) this.log.info({ vni, bridge, prefix: prefix.cidr, routed, changed, peers: vxState.peers }, 'network ready');
     else this.log.debug({ vni }, 'network already as wanted');
     return state;
   }
@@ -200,6 +228,7 @@ export class HostNetwork {
       await removeUplink(this.ip, vx);
       await removeBridge(this.ip, this.bridgeName(vni));
       await removeNetworkFirewall(this.ip, this.bridgeName(vni));
+      if (this.opts.routing) await this.releaseForwarding();
       this.log.info({ vni }, 'network removed');
     });
   }
@@ -234,7 +263,7 @@ export class HostNetwork {
   }
 
   private firewallOptions(): HostFirewallOptions {
-    return { underlay: this.opts.underlay, ...(this.opts.metadataPort ? { metadataPort: this.opts.metadataPort } : {}), ...(this.opts.migrationPorts ? { migrationPorts: this.opts.migrationPorts } : {}) };
+    return { underlay: this.opts.underlay, routing: this.opts.routing !== undefined, ...(this.opts.metadataPort ? { metadataPort: this.opts.metadataPort } : {}), ...(this.opts.migrationPorts ? { migrationPorts: this.opts.migrationPorts } : {}) };
   }
 
   /** A port of the migration range: open to `source` (the source host's address) only, until closeMigrationPort. */
@@ -259,6 +288,70 @@ export class HostNetwork {
       await removeNicFilter(this.ip, ifname);
       this.log.info({ ifname }, 'nic removed');
     });
+  }
+
+  /** The prefixes of the underlay's global addresses: what packets routed from a VM network may not reach. */
+  private async underlayNets(): Promise<string[]> {
+    const addrs = (await this.ip.addrList(this.opts.underlay)).filter((a) => a.family === 'inet6' && a.scope === 'global');
+    const extra = this.opts.routing?.protectedPrefixes ?? [];
+    return [...new Set([...addrs.map((a) => `${a.local}/${a.prefixlen}`), ...extra].map(canonicalCidr))];
+  }
+
+  /** Present while IPv6 forwarding is on because ucloud turned it on (not the operator). */
+  private get forwardingMarker(): string {
+    return join(this.opts.runDir, 'forwarding-on');
+  }
+
+  /**
+   * IPv6 forwarding for the whole namespace (the kernel forwards per packet by
+   * `all`; the firewall's forward chain decides which bridges take part). A
+   * forwarding host ignores router advertisements on interfaces with
+   * accept_ra 1, so the underlay and the default route's interfaces get 2.
+   * Turned off again (releaseForwarding) when the last routed network goes,
+   * unless it was on before ucloud turned it on.
+   */
+  private async ensureForwarding(): Promise<void> {
+    if ((await this.ip.getSysctl('net/ipv6/conf/all/forwarding')) === '1') return;
+    // Interfaces that take their default route from RAs keep taking it (2:
+    // even while forwarding); an operator's 0 stays 0.
+    const ifaces = new Set([this.opts.underlay, ...(await this.ip.json<{ dev?: string }[]>(['-6', 'route', 'show', 'default'])).flatMap((r) => (r.dev ? [r.dev] : []))]);
+    for (const dev of ifaces) {
+      if (dev === 'lo' || !(await this.ip.linkExists(dev))) continue;
+      if ((await this.ip.getSysctl(`net/ipv6/conf/${dev}/accept_ra`)) === '1') await this.ip.setSysctl(`net/ipv6/conf/${dev}/accept_ra`, 2);
+    }
+    await mkdir(this.opts.runDir, { recursive: true });
+    await writeFile(this.forwardingMarker, '');
+    await this.ip.setSysctl('net/ipv6/conf/all/forwarding', 1);
+    this.log.info({ acceptRa2: [...ifaces] }, 'IPv6 forwarding on (route_mode)');
+  }
+
+  /** Forwarding off again once no routed network is left here, if ucloud turned it on. */
+  private async releaseForwarding(): Promise<void> {
+    if ((await readHostFirewall(this.ip))?.routed.size) return;
+    if (!(await stat(this.forwardingMarker).then(() => true, () => false))) return;
+    await this.ip.setSysctl('net/ipv6/conf/all/forwarding', 0);
+    await rm(this.forwardingMarker, { force: true });
+    this.log.info({}, 'IPv6 forwarding off (no routed network left)');
+  }
+
+  /**
+   * route_mode bgp: makes this host's BIRD announce exactly `addresses` (a
+   * /128 each: the running VM NICs on routed networks here), starting it or
+   * reloading its config as needed. Without bgp: nothing to do.
+   */
+  announce(addresses: readonly string[]): Promise<BirdState | undefined> {
+    return this.serial(async () => {
+      const bgp = this.opts.routing?.bgp;
+      if (!bgp) return undefined;
+      const state = await ensureBird(this.ip, { runDir: this.opts.runDir, ...bgp, addresses });
+      if (state.action !== 'none') this.log.info({ action: state.action, addresses: addresses.length }, 'BGP announcements updated');
+      return state;
+    });
+  }
+
+  /** Stops BIRD: the upstream drops every route of this host. */
+  stopAnnouncing(): Promise<boolean> {
+    return this.serial(() => stopBird(this.opts.runDir));
   }
 
   /** The pid of the network's radvd, if it runs. */

@@ -8,13 +8,14 @@
 // daemon remove its pid file; a stale pid file (dead pid) is simply
 // overwritten. The daemon closes our stdio, so starting it does not hang.
 
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UcloudError } from '../../common/errors.js';
 import { tailLines } from '../../common/file-tail.js';
 import { checkResolvers } from '../../common/resolvers.js';
 import { checkIfname, checkVni, parsePrefix64 } from './addr.js';
 import { METADATA_LINK_LOCAL } from './bridge.js';
+import { daemonPid, isDaemonWith, readText, stopDaemon } from './daemon-pid.js';
 import type { Ip } from './ip.js';
 
 export interface RadvdPaths {
@@ -41,7 +42,16 @@ export interface RadvdConfig {
   mtu?: number;
   /** DNS resolvers advertised as RDNSS (RFC 8106); none: no RDNSS option. */
   resolvers?: readonly string[];
+  /** A routed network: advertise this host as the default router (router lifetime ROUTER_LIFETIME_S). */
+  routed?: boolean;
 }
+
+/**
+ * Router lifetime on a routed network: 3 × MaxRtrAdvInterval, as radvd's own
+ * default, so a guest that misses two RAs keeps its default route, and one
+ * whose host is gone drops it within half a minute.
+ */
+export const ROUTER_LIFETIME_S = 30;
 
 /**
  * RFC 8106 asks for at least 3 × MaxRtrAdvInterval (10 s), so a guest that
@@ -54,8 +64,8 @@ export const RDNSS_LIFETIME_S = 30;
 
 /**
  * The settings measured to work (FIELD-NOTES): frequent RAs, router lifetime 0
- * (we are no default router: the prefix is on-link only, and global forwarding
- * stays off), on-link + autonomous prefix. RDNSS only when the network has
+ * on an isolated network (we are no default router: the prefix is on-link
+ * only) and ROUTER_LIFETIME_S on a routed one, on-link + autonomous prefix. RDNSS only when the network has
  * resolvers (its own or the cluster's; ucloud runs none itself). RAs come from
  * fe80::1, the address VMs know as the metadata server.
  */
@@ -71,7 +81,7 @@ export function renderRadvdConf(cfg: RadvdConfig): string {
     '\tAdvSendAdvert on;',
     '\tMinRtrAdvInterval 3;',
     '\tMaxRtrAdvInterval 10;',
-    '\tAdvDefaultLifetime 0;',
+    `\tAdvDefaultLifetime ${cfg.routed ? ROUTER_LIFETIME_S : 0};`,
     ...(cfg.mtu ? [`\tAdvLinkMTU ${cfg.mtu};`] : []),
     `\tAdvRASrcAddress { ${METADATA_LINK_LOCAL}; };`,
     `\tprefix ${prefix}`,
@@ -86,31 +96,10 @@ export function renderRadvdConf(cfg: RadvdConfig): string {
   return lines.join('\n');
 }
 
-async function readText(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
-/** True when `pid` is a live (not zombie) radvd started with `-C conf`. */
-async function isOurRadvd(pid: number, conf: string): Promise<boolean> {
-  const cmdline = await readText(`/proc/${pid}/cmdline`);
-  if (!cmdline) return false; // gone, or a zombie (empty cmdline)
-  const argv = cmdline.split('\0');
-  const c = argv.indexOf('-C');
-  return (argv[0] ?? '').split('/').pop() === 'radvd' && c >= 0 && argv[c + 1] === conf;
-}
-
 /** The pid of this network's running radvd, or undefined. */
 export async function radvdPid(runDir: string, vni: number): Promise<number | undefined> {
   const paths = radvdPaths(runDir, vni);
-  const text = await readText(paths.pid);
-  const pid = Number(text?.trim());
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  return (await isOurRadvd(pid, paths.conf)) ? pid : undefined;
+  return daemonPid(paths.pid, 'radvd', '-C', paths.conf);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -168,27 +157,7 @@ export async function ensureRadvd(ip: Ip, opts: { runDir: string; vni: number } 
 export async function stopRadvd(runDir: string, vni: number, opts: { removeFiles?: boolean } = {}): Promise<boolean> {
   const paths = radvdPaths(runDir, vni);
   const pid = await radvdPid(runDir, vni);
-  if (pid !== undefined) {
-    const signal = (sig: NodeJS.Signals) => {
-      try {
-        process.kill(pid, sig);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-      }
-    };
-    const exited = async (ms: number) => {
-      for (let waited = 0; waited < ms; waited += 50) {
-        if (!(await isOurRadvd(pid, paths.conf))) return true;
-        await sleep(50);
-      }
-      return !(await isOurRadvd(pid, paths.conf));
-    };
-    signal('SIGTERM');
-    if (!(await exited(5000))) {
-      signal('SIGKILL');
-      await exited(2000);
-    }
-  }
+  if (pid !== undefined) await stopDaemon(pid, () => isDaemonWith(pid, 'radvd', '-C', paths.conf));
   await rm(paths.pid, { force: true });
   if (opts.removeFiles) {
     await rm(paths.conf, { force: true });

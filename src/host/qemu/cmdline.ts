@@ -18,6 +18,13 @@ export interface QemuPaths {
   qmpSocket: string;
   /** The serial port's socket: QEMU listens, the VM's console keeper connects (src/host/console/). */
   serialSocket: string;
+  /**
+   * A second QMP monitor, held open by the host agent for the VM's whole life
+   * to receive its events (SHUTDOWN, STOP, RESUME, MIGRATION; the socket
+   * closing is QEMU gone). QEMU serves one client per monitor socket, so
+   * `qmpSocket` stays free for one-shot commands (stop, resize, migrate).
+   */
+  eventSocket?: string;
 }
 
 export interface QemuVmSpec {
@@ -32,6 +39,12 @@ export interface QemuVmSpec {
    * (`pc-i440fx-7.2`, `pc-q35-7.2`): the runtime pins the alias at start.
    */
   machine?: string;
+  /**
+   * The CPU model (`-cpu`). A named, versioned model (Nehalem-v1) is the same
+   * on every host, so the VM can migrate; `host`/`max` (the default, as before
+   * cpu_model) pass the host's CPU through.
+   */
+  cpu?: string;
   disks: QemuDrive[];
   nics: QemuNic[];
   paths: QemuPaths;
@@ -69,6 +82,8 @@ const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 // IFNAMSIZ is 16 including the NUL; keep to characters no tool has to quote.
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
 const MACHINE_RE = /^(pc|q35|pc-(i440fx|q35)-\d+\.\d+)$/;
+// A model name only: no `,feature=on` options smuggled in.
+const CPU_MODEL_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const OPT_KEY_RE = /^[a-z][a-z0-9._-]*$/i;
 // sun_path holds 108 bytes including the terminating NUL; QEMU fails late and
 // obscurely on longer paths, so refuse them here.
@@ -141,7 +156,7 @@ export function buildQemuArgs(spec: QemuVmSpec): string[] {
     '-machine', `${spec.machine ?? 'pc'},accel=${spec.accel}`,
     // Under TCG, `max` booted as fast as the default qemu64 (measured, within
     // noise) and gives guests x86-64-v2+ features some distributions require.
-    '-cpu', spec.accel === 'kvm' ? 'host' : 'max',
+    '-cpu', spec.cpu ?? (spec.accel === 'kvm' ? 'host' : 'max'),
     '-m', `${mib}M`,
     '-smp', String(spec.cpus),
     '-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none',
@@ -167,6 +182,11 @@ export function buildQemuArgs(spec: QemuVmSpec): string[] {
     '-chardev', `socket,id=serial0,path=${escapeOptValue(spec.paths.serialSocket)},server=on,wait=off`,
     '-serial', 'chardev:serial0',
     '-qmp', `unix:${escapeOptValue(spec.paths.qmpSocket)},server=on,wait=off`,
+  );
+  if (spec.paths.eventSocket !== undefined) {
+    args.push('-chardev', `socket,id=events0,path=${escapeOptValue(spec.paths.eventSocket)},server=on,wait=off`, '-mon', 'chardev=events0,mode=control');
+  }
+  args.push(
     '-pidfile', spec.paths.pidFile,
     '-sandbox', QEMU_SANDBOX,
   );
@@ -237,9 +257,10 @@ function validate(spec: QemuVmSpec): void {
   for (const key of ['pidFile', 'qmpSocket', 'serialSocket'] as const) {
     if (spec.paths[key] === '') throw invalid(`paths.${key} is empty`, { field: `paths.${key}` });
   }
-  for (const key of ['qmpSocket', 'serialSocket'] as const) {
-    if (Buffer.byteLength(spec.paths[key]) > MAX_UNIX_SOCKET_PATH_BYTES) {
-      throw invalid(`${key === 'qmpSocket' ? 'QMP' : 'serial'} socket path is longer than ${MAX_UNIX_SOCKET_PATH_BYTES} bytes: ${spec.paths[key]}`, {
+  if (spec.paths.eventSocket === '') throw invalid('paths.eventSocket is empty', { field: 'paths.eventSocket' });
+  for (const key of ['qmpSocket', 'serialSocket', 'eventSocket'] as const) {
+    if (Buffer.byteLength(spec.paths[key] ?? '') > MAX_UNIX_SOCKET_PATH_BYTES) {
+      throw invalid(`${key === 'qmpSocket' ? 'QMP' : key === 'eventSocket' ? 'QMP event' : 'serial'} socket path is longer than ${MAX_UNIX_SOCKET_PATH_BYTES} bytes: ${spec.paths[key] ?? ''}`, {
         field: `paths.${key}`,
       });
     }
@@ -257,6 +278,7 @@ function validate(spec: QemuVmSpec): void {
     }
   }
   if (spec.machine !== undefined && !MACHINE_RE.test(spec.machine)) throw invalid(`machine must be pc, q35 or a versioned pc-i440fx-X.Y / pc-q35-X.Y, got "${spec.machine}"`, { field: 'machine' });
+  if (spec.cpu !== undefined && !CPU_MODEL_RE.test(spec.cpu)) throw invalid(`cpu must be a QEMU CPU model name (see qemu-system-x86_64 -cpu help), got "${spec.cpu}"`, { field: 'cpu' });
   if (spec.incoming === '') throw invalid('incoming must be a migration URI or "defer"', { field: 'incoming' });
 }
 

@@ -33,6 +33,8 @@ export {
   migrateIncoming,
   migrateSetCapabilities,
   migrateSetParameters,
+  objectAdd,
+  objectDel,
   queryBlock,
   queryMigrate,
   queryStatus,

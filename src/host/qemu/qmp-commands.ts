@@ -85,6 +85,10 @@ export interface MigrationParameters {
   'downtime-limit'?: number;
   /** Bytes a second. */
   'max-bandwidth'?: number;
+  /** Id of a tls-creds-x509 object: the stream runs over TLS with it; '' turns TLS off (src/host/migration/tls.ts). */
+  'tls-creds'?: string;
+  /** On the source: the name the destination's certificate must carry (default: the URI's host). */
+  'tls-hostname'?: string;
 }
 
 export type MigrationCapability =
@@ -218,9 +222,9 @@ export async function blockResize(qmp: QmpExecutor, nodeOrDevice: string, bytes:
 // blockdev-mirror into it on the source), kept generic: node names and
 // addresses are the caller's.
 
-/** Starts QEMU's NBD server on a TCP address (host without brackets; port as a string, "0" for any). */
-export async function nbdServerStart(qmp: QmpExecutor, host: string, port: string): Promise<void> {
-  await qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host, port } } });
+/** Starts QEMU's NBD server on a TCP address (host without brackets; port as a string, "0" for any); `tlsCreds`: a server tls-creds object's id, TLS required of every client. */
+export async function nbdServerStart(qmp: QmpExecutor, host: string, port: string, tlsCreds?: string): Promise<void> {
+  await qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host, port } }, ...(tlsCreds ? { 'tls-creds': tlsCreds } : {}) });
 }
 
 export async function nbdServerStop(qmp: QmpExecutor): Promise<void> {
@@ -238,8 +242,33 @@ export async function blockdevAdd(qmp: QmpExecutor, options: Record<string, unkn
 }
 
 /** Starts a mirror job from `device` to `target` (both node names); BLOCK_JOB_READY says when it is in step. */
-export async function blockdevMirror(qmp: QmpExecutor, jobId: string, device: string, target: string, sync: 'full' | 'top' | 'none' = 'full'): Promise<void> {
-  await qmp.execute('blockdev-mirror', { 'job-id': jobId, device, target, sync });
+export async function blockdevMirror(qmp: QmpExecutor, jobId: string, device: string, target: string, sync: 'full' | 'top' | 'none' = 'full', speed?: number): Promise<void> {
+  await qmp.execute('blockdev-mirror', { 'job-id': jobId, device, target, sync, ...(speed ? { speed } : {}) });
+}
+
+/** Removes a block node added with blockdev-add (an NBD client node: its connection closes). */
+export async function blockdevDel(qmp: QmpExecutor, nodeName: string): Promise<void> {
+  await qmp.execute('blockdev-del', { 'node-name': nodeName });
+}
+
+/** A block job as query-block-jobs reports it (bytes in `offset` of `len`). */
+export interface BlockJobInfo {
+  type: string;
+  device: string;
+  len: number;
+  offset: number;
+  ready: boolean;
+  status: string;
+  error?: string;
+}
+
+export function queryBlockJobs(qmp: QmpExecutor): Promise<BlockJobInfo[]> {
+  return qmp.execute<BlockJobInfo[]>('query-block-jobs');
+}
+
+/** Resumes an outgoing migration paused at `pre-switchover` (capability pause-before-switchover). */
+export async function migrateContinue(qmp: QmpExecutor): Promise<void> {
+  await qmp.execute('migrate-continue', { state: 'pre-switchover' });
 }
 
 /** On a ready mirror: stops it leaving the target a consistent copy (libvirt's way after migrating RAM). */
@@ -250,4 +279,13 @@ export async function blockJobCancel(qmp: QmpExecutor, jobId: string, force = fa
 /** On a ready mirror: switches the guest over to the target. */
 export async function blockJobComplete(qmp: QmpExecutor, jobId: string): Promise<void> {
   await qmp.execute('block-job-complete', { device: jobId });
+}
+
+/** Creates a QOM object (e.g. tls-creds-x509); `props` as QEMU names them. */
+export async function objectAdd(qmp: QmpExecutor, qomType: string, id: string, props: Record<string, unknown>): Promise<void> {
+  await qmp.execute('object-add', { 'qom-type': qomType, id, ...props });
+}
+
+export async function objectDel(qmp: QmpExecutor, id: string): Promise<void> {
+  await qmp.execute('object-del', { id });
 }
