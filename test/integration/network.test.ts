@@ -117,7 +117,9 @@ describe('host networking helpers (pure)', () => {
     expect(fromVm).toContain('add rule inet ucloud from-vm iifname . ip6 daddr @metadata tcp dport 8080 accept');
     expect(fromVm).toContain('add rule inet ucloud from-vm icmpv6 type echo-request iifname . ip6 daddr @metadata accept');
     expect(fromVm).not.toContain('add rule inet ucloud from-vm icmpv6 type echo-request accept');
-    expect(fw).toContain('add rule inet ucloud input iifname != "lo" ip6 daddr @metadata_addrs counter name "outside_metadata" drop');
+    expect(fw).toContain('add rule inet ucloud input iifname != "lo" tcp dport 8080 ip6 daddr @metadata_addrs counter name "outside_metadata" drop');
+    // Every port of a global gateway address, but not fe80::1, which elsewhere is another interface's own.
+    expect(fw).toContain('add rule inet ucloud input iifname != "lo" ip6 daddr != fe80::/10 ip6 daddr @metadata_addrs counter name "outside_metadata" drop');
     expect(fromVm.at(-1)).toBe('add rule inet ucloud from-vm counter name "vm_dropped" drop');
     expect(fw.find((l) => l.startsWith('add rule inet ucloud input '))).toMatch(/jump from-vm comment "ucloud:v1:[0-9a-f]{16}"$/);
   });

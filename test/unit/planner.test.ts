@@ -108,6 +108,7 @@ describe('Planner (the indexed place)', () => {
         { check: 'avoid', filtered: 1 },
         { check: 'drained', filtered: 0 },
         { check: 'storage', filtered: 0 },
+        { check: 'qemu', filtered: 0 },
         { check: 'cpu', filtered: 2 },
         { check: 'ram', filtered: 1 },
         { check: 'disk', filtered: 1 },

@@ -27,8 +27,8 @@
 //     counter vm_to_underlay {}                       # routed from a VM network to the underlay's prefixes, dropped
 //     counter unrouted_forward {}                     # route_mode on: routed neither into nor out of a routed network, dropped
 //     chain raw-prerouting { hook prerouting priority raw:  from a bridge, not for the bridge itself → notrack }
-//     chain input          { hook input priority filter:    from a bridge → from-vm; to a bridge address
-//                            (fe80::1, <prefix>::1) from anywhere but lo → drop; VXLAN only from an underlay;
+//     chain input          { hook input priority filter:    from a bridge → from-vm; metadata port on a bridge
+//                            address, or any port on a <prefix>::1, from anywhere but lo → drop; VXLAN only from an underlay;
 //                            new TCP to migration_ports (a range) not in @migration_peers, but lo → reset }
 //     chain forward        { hook forward priority filter:  bridged within one network → accept; routed into or out
 //                            of a bridge not in @routed → drop; routed from a bridge → from-vm-routed;
@@ -168,11 +168,14 @@ function staticRules(metadataPort: number, mig: PortRange, routing: boolean): [c
   const echo = 'icmpv6 type echo-request';
   return [
     ['input', 'iifname @bridges jump from-vm'],
-    // Not from a bridge (from-vm decided those): a bridge's addresses are only
-    // for its guests (and the host itself, over lo). Not the metadata port
-    // alone: a routed <prefix>::1 is reachable from outside, and anything
-    // bound to [::] would answer there.
-    ['input', `iifname != "lo" ip6 daddr @metadata_addrs counter name "outside_metadata" drop`],
+    // Not from a bridge (from-vm decided those): the metadata listener on a
+    // bridge's address is only for that bridge's guests (and the host itself,
+    // over lo). And not only the metadata port on the global addresses: a
+    // routed <prefix>::1 is reachable from outside, and anything bound to [::]
+    // would answer there. A link-local fe80::1 cannot be reached from off its
+    // link, and arriving elsewhere it is some other interface's own address.
+    ['input', `iifname != "lo" tcp dport ${metadataPort} ip6 daddr @metadata_addrs counter name "outside_metadata" drop`],
+    ['input', `iifname != "lo" ip6 daddr != fe80::/10 ip6 daddr @metadata_addrs counter name "outside_metadata" drop`],
     ['input', `udp dport ${vx} iifname != @underlays drop`],
     // An incoming migration's port takes a connection from its source host only (QEMU listens on IPv6 only).
     ['input', `${newMig} ip6 saddr . tcp dport != @migration_peers counter name "migration_refused" reject with tcp reset`],
