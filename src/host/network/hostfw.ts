@@ -315,7 +315,7 @@ export async function ensureHostFirewall(ip: Ip, opts: HostFirewallOptions): Pro
   if (!have.has(underlay)) lines.push(`add element ${T} underlays { "${underlay}" }`);
   for (const u of have) if (u !== underlay) lines.push(`delete element ${T} underlays { "${u}" }`);
   if (opts.underlayNets) {
-    const want = new Set(opts.underlayNets.map(canonicalCidr));
+    const want = new Set(withoutCovered(opts.underlayNets.map(canonicalCidr)));
     const nets = state?.underlayNets ?? new Set<string>(); // a layout rewrite keeps set elements
     for (const n of want) if (!nets.has(n)) lines.push(`add element ${T} underlay_nets { ${n} }`);
     for (const n of nets) if (!want.has(n)) lines.push(`delete element ${T} underlay_nets { ${n} }`);
@@ -334,6 +334,23 @@ export function canonicalCidr(cidr: string): string {
   if (!m || len > 128) throw new UcloudError('VALIDATION_FAILED', `not an IPv6 prefix: ${cidr}`);
   const mask = len === 0 ? 0n : ((1n << BigInt(len)) - 1n) << BigInt(128 - len);
   return `${formatIPv6(parseIPv6(m[1]!) & mask)}/${len}`;
+}
+
+/**
+ * The prefixes not inside another of them: an interval set refuses an element
+ * that overlaps one it holds (e.g. etcd's address inside the underlay's /64).
+ */
+export function withoutCovered(cidrs: readonly string[]): string[] {
+  const parsed = [...new Set(cidrs)].map((c) => {
+    const [addr, len] = c.split('/');
+    return { c, net: parseIPv6(addr!), len: Number(len) };
+  });
+  const covers = (a: (typeof parsed)[number], b: (typeof parsed)[number]) => {
+    if (a.len > b.len) return false;
+    const shift = BigInt(128 - a.len);
+    return a.len === 0 || b.net >> shift === a.net >> shift;
+  };
+  return parsed.filter((b) => !parsed.some((a) => a !== b && covers(a, b) && (a.len < b.len || a.c < b.c))).map((p) => p.c);
 }
 
 /** Removes the whole table. Missing is fine. */
