@@ -45,7 +45,8 @@ describe('live migration between two hosts, shared storage', () => {
     UCLOUD_LOG_DIR: join(c.dir, `log-h${i + 1}`),
     // Slow enough to catch the transfer under way (the failure case), fast enough for a test.
     UCLOUD_MIGRATION_MAX_BANDWIDTH: '8MiB',
-    UCLOUD_MIGRATION_PREPARE_TIMEOUT_MS: '8000',
+    // Generous: a loaded 2-core machine can take more than 8 s to start the incoming TCG QEMU.
+    UCLOUD_MIGRATION_PREPARE_TIMEOUT_MS: '30000',
     UCLOUD_MIGRATION_PORTS: `${migrationPorts.first}-${migrationPorts.last}`,
   });
   const refusedCount = (ns: string) =>
