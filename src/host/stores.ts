@@ -1,3 +1,4 @@
+import { UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { ImageManager } from '../managers/images.js';
 import { storageDriver } from '../storage/registry.js';
@@ -21,7 +22,7 @@ export async function openableStores(images: ImageManager, log: Logger): Promise
         await Promise.race([
           driver.check(),
           new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+            timer = setTimeout(() => reject(new UcloudError('COMMAND_TIMEOUT', `the store's check gave no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
           }),
         ]);
         return true;
