@@ -26,8 +26,15 @@
 //           blockdev-add nbd + blockdev-mirror sync=full on the source until
 //           READY, RAM with pause-before-switchover, the ready mirror cancelled
 //           and the NBD server stopped at pre-switchover, migrate-continue.
-//   ceph:   the disk on the single-node test Ceph (store `ceph`); the twin's
-//           disk is an rbd clone of the same image snapshot.
+//   ceph:   the disk on the testbed's own single-node Ceph (store `ceph`,
+//           bound to the underlay bridge's address so every host's QEMU
+//           reaches it); the twin's disk is an rbd clone of the same image
+//           snapshot.
+// Besides QEMU's figures: RAM sent during the pause (downtime-bytes; ucloud's
+// from the source agent's log), each idle guest's disk writes over 5 s before
+// the runs (a write pending at the switch-over would be flushed in the pause),
+// and in copy mode ucloud's real guest pause (its destination resumes the
+// guest only once the settle places it there, after QEMU's downtime ends).
 // A case ucloud refuses (e.g. copy before it is built) prints the refusal.
 //
 // Usage (root: makes namespaces, runs QEMU):
@@ -38,7 +45,7 @@
 // both sides use (default: the config default).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, type Stats } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -100,7 +107,12 @@ interface Figures {
   pauseMs?: number;
   /** auto-converge's throttle at the end (0: it never slowed the guest). */
   throttlePct?: number;
+  /** QEMU's downtime-bytes: RAM sent while the guest was paused (ucloud: from the source agent's log). */
+  pauseBytes?: number;
+  /** QEMU's dirty-sync-count: passes over RAM. */
+  syncs?: number;
 }
+
 
 interface Row {
   side: string;
@@ -126,8 +138,55 @@ async function ucloudRun(tb: Testbed, i: number, mode: Mode): Promise<Figures> {
   const vm = await cli(tb, ['vm', 'show', 'mig']);
   const f = vm.lastMigration?.figures;
   if (vm.host !== to || vm.status !== 'running' || !f) throw new Error(`migration ${i + 1} did not end running on ${to}: ${JSON.stringify(vm.lastMigration)}`);
-  console.error(`ucloud ${mode} #${i + 1} (${cur.host} → ${to}): total ${f.totalMs} ms, downtime ${f.downtimeMs} ms, setup ${f.setupMs ?? '?'} ms, RAM ${mib(f.ramBytes)}, wall ${wallMs.toFixed(0)} ms`);
-  return { totalMs: f.totalMs, downtimeMs: f.downtimeMs, wallMs, ramBytes: f.ramBytes };
+  const ram = completedRam(tb.host(cur.host!), vm.lastMigration!.id);
+  const pauseBytes = ram?.['downtime-bytes'];
+  const pauseMs = mode === 'copy' ? copyPauseMs(tb.host(cur.host!), tb.host(to), vm.id) : undefined;
+  console.error(`ucloud ${mode} #${i + 1} (${cur.host} → ${to}): total ${f.totalMs} ms, downtime ${f.downtimeMs} ms, setup ${f.setupMs ?? '?'} ms, RAM ${mib(f.ramBytes)}, sent in pause ${mib(pauseBytes)}, syncs ${ram?.['dirty-sync-count'] ?? '?'},${pauseMs !== undefined ? ` guest pause ${pauseMs} ms,` : ''} wall ${wallMs.toFixed(0)} ms`);
+  return { totalMs: f.totalMs, downtimeMs: f.downtimeMs, wallMs, ramBytes: f.ramBytes, pauseBytes, syncs: ram?.['dirty-sync-count'], pauseMs };
+}
+
+interface LogRecord {
+  msg?: string;
+  time?: number;
+  vm?: string;
+  migration?: string;
+  event?: string;
+  at?: number;
+  ram?: MigrationInfo['ram'];
+}
+
+/** The JSON log records of host `h`'s daemons that mention `needle`. */
+function logRecords(h: TestbedHost, needle: string): LogRecord[] {
+  const out: LogRecord[] = [];
+  for (const name of readdirSync(h.logDir).filter((n) => n.endsWith('.log'))) {
+    for (const line of readFileSync(join(h.logDir, name), 'utf8').split('\n')) {
+      if (!line.includes(needle)) continue;
+      try {
+        out.push(JSON.parse(line) as LogRecord);
+      } catch {
+        // not a JSON line
+      }
+    }
+  }
+  return out;
+}
+
+/** QEMU's RAM counters of migration `id`, from the source agent's log (its 'migration completed' record). */
+function completedRam(h: TestbedHost, id: string): MigrationInfo['ram'] | undefined {
+  return logRecords(h, id).find((r) => r.msg === 'migration completed' && r.migration === id)?.ram;
+}
+
+/**
+ * Mode copy: the guest's real pause, the source QEMU's STOP (its timestamp,
+ * logged by the source agent) to the destination agent's `cont` (its log
+ * time; same clock). QEMU's downtime stops at the source's completion, while
+ * the destination keeps the guest paused until the settle places it there.
+ */
+function copyPauseMs(src: TestbedHost, dst: TestbedHost, vmId: string): number | undefined {
+  const resumed = logRecords(dst, vmId).filter((r) => r.msg === 'disk copy arrived: guest resumed here').at(-1)?.time;
+  if (resumed === undefined) return undefined;
+  const stop = logRecords(src, vmId).filter((r) => r.msg === 'QEMU event' && r.event === 'STOP' && r.at !== undefined && r.at <= resumed).at(-1)?.at;
+  return stop === undefined ? undefined : resumed - stop;
 }
 
 // ------------------------------------------------------------ plain twin --
@@ -153,6 +212,7 @@ class Twin {
   private readonly dir: string;
   private readonly tap = `tw${randomBytes(3).toString('hex')}`;
   private readonly args: string[];
+  private vmDiskFacts?: { st: Stats; info: { 'virtual-size': number; 'full-backing-filename'?: string; 'backing-filename-format'?: string } };
 
   private constructor(
     private readonly tb: Testbed,
@@ -217,9 +277,13 @@ class Twin {
       else execFileSync('rbd', ['-c', this.rbd.conf, 'cp', `${m[1]}/${m[2]}`, `${m[1]}/${tag}`]);
       return this.vmDisk.replace(`${m[1]}/${m[2]}`, `${m[1]}/${tag}`);
     }
-    const st = statSync(this.vmDisk);
+    // Read once, at the start: a copy-mode migration of the ucloud VM deletes this volume (its disks move to new ones).
+    this.vmDiskFacts ??= {
+      st: statSync(this.vmDisk),
+      info: JSON.parse(execFileSync('qemu-img', ['info', '--output=json', '-U', this.vmDisk]).toString()) as { 'virtual-size': number; 'full-backing-filename'?: string; 'backing-filename-format'?: string },
+    };
+    const { st, info } = this.vmDiskFacts;
     const path = join(dirname(this.vmDisk), `${tag}.qcow2`);
-    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', '-U', this.vmDisk]).toString()) as { 'virtual-size': number; 'full-backing-filename'?: string; 'backing-filename-format'?: string };
     if (fromImage && info['full-backing-filename']) {
       execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', info['full-backing-filename'], '-F', info['backing-filename-format'] ?? 'raw', path, String(info['virtual-size'])]);
     } else {
@@ -278,6 +342,10 @@ class Twin {
     return this.cur.host.name;
   }
 
+  diskWrites(): Promise<string> {
+    return diskWritesOn(this.cur.qmp);
+  }
+
   /** One plain migration to the other host, with ucloud's capabilities and parameters at `limitMs`. */
   async migrate(limitMs: number, caps: typeof SOURCE_CAPS = SOURCE_CAPS): Promise<Figures> {
     const src = this.cur;
@@ -325,7 +393,7 @@ class Twin {
       await this.kill(src);
       if (copy) rmSync(src.disk, { force: true });
       const throttlePct = (info as { 'cpu-throttle-percentage'?: number })['cpu-throttle-percentage'] ?? 0;
-      return { totalMs: info['total-time'] ?? NaN, downtimeMs: info.downtime ?? NaN, wallMs, ramBytes: info.ram?.transferred, mirrorMs, pauseMs, throttlePct };
+      return { totalMs: info['total-time'] ?? NaN, downtimeMs: info.downtime ?? NaN, wallMs, ramBytes: info.ram?.transferred, mirrorMs, pauseMs, throttlePct, pauseBytes: info.ram?.['downtime-bytes'], syncs: info.ram?.['dirty-sync-count'] };
     } catch (err) {
       await this.kill(dst);
       if (copy) rmSync(disk, { force: true });
@@ -354,6 +422,28 @@ class Twin {
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+const WRITE_PROBE_MS = 5000;
+
+/** Writes and flushes of drive disk0 over WRITE_PROBE_MS (query-blockstats), on QMP socket `sock` (free between migrations). */
+async function diskWrites(sock: string): Promise<string> {
+  const qmp = await QmpMonitor.connect(sock, { timeoutMs: 10_000 });
+  try {
+    return await diskWritesOn(qmp);
+  } finally {
+    await qmp.close();
+  }
+}
+
+async function diskWritesOn(qmp: QmpMonitor): Promise<string> {
+  type Stats = { device?: string; qdev?: string; stats: { wr_operations: number; wr_bytes: number; flush_operations: number } }[];
+  const read = async () => ((await qmp.execute('query-blockstats')) as Stats).find((b) => b.device === 'disk0')?.stats;
+  const a = await read();
+  await new Promise((r) => setTimeout(r, WRITE_PROBE_MS));
+  const b = await read();
+  if (!a || !b) return '?';
+  return `${b.wr_operations - a.wr_operations} writes (${((b.wr_bytes - a.wr_bytes) / 1024).toFixed(0)} KiB), ${b.flush_operations - a.flush_operations} flushes`;
 }
 
 /** The top block node of drive disk0 (the command line's id). */
@@ -392,14 +482,7 @@ async function runCase(mode: Mode, base: string, rows: Row[]): Promise<void> {
         return;
       }
       image = 'ucloud-test-ceph';
-      const { open } = await import('node:fs/promises');
-      const size = (JSON.parse(execFileSync('qemu-img', ['info', '--output=json', base]).toString()) as { 'virtual-size': number })['virtual-size'];
-      const fh = await open(base, 'r');
-      try {
-        await tb.c.managers().images.importLocal('ceph', image, 'admin', true, { fd: fh.fd, format: 'qcow2', virtualSize: size });
-      } finally {
-        await fh.close();
-      }
+      await tb.importCephImage(image, base);
     }
     await cli(tb, ['network', 'create', 'bench']);
     const vm = await cli(tb, ['vm', 'create', 'mig', '--image', image, '--network', 'bench', '--ram', `${RAM_MIB}MiB`, '--wait']);
@@ -407,6 +490,9 @@ async function runCase(mode: Mode, base: string, rows: Row[]): Promise<void> {
     // Both settled: booted, first-boot setup over (ucloud's reached its metadata server; the twin's gave up), nothing left dirtying RAM.
     await until('ucloud guest settled', () => existsSync(vm.qemu!.serialLog) && readFileSync(vm.qemu!.serialLog, 'utf8').includes('UCLOUD-INIT-DONE'), 180_000);
     await twin.settled();
+    // What each guest writes to its disk while idle: a write since the last flush makes the switch-over's pause flush it (fdatasync).
+    const [ours5, twin5] = await Promise.all([diskWrites(vm.qemu!.qmpSocket), twin.diskWrites()]);
+    console.error(`idle guests' disk writes in ${WRITE_PROBE_MS / 1000} s: ucloud ${ours5}; twin ${twin5}`);
     const ours: Figures[] = [];
     const plain: Figures[] = [];
     let note: string | undefined;
@@ -417,7 +503,7 @@ async function runCase(mode: Mode, base: string, rows: Row[]): Promise<void> {
         if (side === 'plain') {
           const from = twin.host;
           const f = await twin.migrate(DOWNTIME_LIMIT_MS);
-          console.error(`plain ${mode} #${i + 1} (${from} → ${twin.host}): total ${f.totalMs} ms, downtime ${f.downtimeMs} ms, pause ${f.pauseMs} ms, RAM ${mib(f.ramBytes)}, throttle ${f.throttlePct}%, wall ${f.wallMs.toFixed(0)} ms${f.mirrorMs !== undefined ? `, mirror ${f.mirrorMs.toFixed(0)} ms` : ''}`);
+          console.error(`plain ${mode} #${i + 1} (${from} → ${twin.host}): total ${f.totalMs} ms, downtime ${f.downtimeMs} ms, pause ${f.pauseMs} ms, RAM ${mib(f.ramBytes)}, sent in pause ${mib(f.pauseBytes)}, syncs ${f.syncs ?? '?'}, throttle ${f.throttlePct}%, wall ${f.wallMs.toFixed(0)} ms${f.mirrorMs !== undefined ? `, mirror ${f.mirrorMs.toFixed(0)} ms` : ''}`);
           plain.push(f);
         } else if (!note) {
           try {
@@ -479,15 +565,16 @@ async function main(): Promise<void> {
   const load1 = loadavg();
   console.log(`live migration, ${RAM_MIB} MiB guest under TCG, between two netns hosts; medians of ${runs} runs; downtime-limit ${DOWNTIME_LIMIT_MS} ms on both sides`);
   console.log(`load average (1 min) at start ${load0[0]!.toFixed(2)}, at end ${load1[0]!.toFixed(2)}`);
-  console.log('| side | disk | total-time | downtime | guest pause | RAM sent | mirror to READY | wall |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('| side | disk | total-time | downtime | guest pause | RAM sent | sent in pause | mirror to READY | wall |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     if (!r.figs.length) {
-      console.log(`| ${r.side} | ${r.mode} | ${r.note ?? 'no runs'} | | | | | |`);
+      console.log(`| ${r.side} | ${r.mode} | ${r.note ?? 'no runs'} | | | | | | |`);
       continue;
     }
     const ram = med(r.figs.map((f) => f.ramBytes));
-    console.log(`| ${r.side} | ${r.mode} | ${fmt(med(r.figs.map((f) => f.totalMs)))} | ${fmt(med(r.figs.map((f) => f.downtimeMs)))} | ${fmt(med(r.figs.map((f) => f.pauseMs)))} | ${ram === undefined ? '—' : mib(ram)} | ${fmt(med(r.figs.map((f) => f.mirrorMs)))} | ${fmt(med(r.figs.map((f) => f.wallMs)))} |`);
+    const inPause = med(r.figs.map((f) => f.pauseBytes));
+    console.log(`| ${r.side} | ${r.mode} | ${fmt(med(r.figs.map((f) => f.totalMs)))} | ${fmt(med(r.figs.map((f) => f.downtimeMs)))} | ${fmt(med(r.figs.map((f) => f.pauseMs)))} | ${ram === undefined ? '—' : mib(ram)} | ${inPause === undefined ? '—' : mib(inPause)} | ${fmt(med(r.figs.map((f) => f.mirrorMs)))} | ${fmt(med(r.figs.map((f) => f.wallMs)))} |`);
   }
   for (const mode of cases) {
     const [plain, ours] = ['plain QEMU (twin)', 'ucloud vm migrate'].map((side) => rows.find((r) => r.side === side && r.mode === mode)?.figs ?? []);

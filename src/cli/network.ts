@@ -38,11 +38,14 @@ export function networkCommand(): Command {
     printList(await listed(o, client.networks), COLUMNS, output);
   });
   net.command('show <name>')
-    .description('show a network')
-    .action(async (name: string, _o: unknown, cmd: Command) => {
+    .description("show a network; a routed one with where each running VM's /128 is routed (the host, and for admins its address: the next hop with route_mode static)")
+    .option('--owner <user>', "admins: another user's network")
+    .action(async (name: string, o: { owner?: string }, cmd: Command) => {
       const { client, output } = cliContext(cmd);
-      const n = await client.networks.get(name);
-      printObject(n, output, [['name', n.name], ['prefix', n.prefix], ['vni', n.vni], ['dns', dns(n)], ['routed', n.routed ? 'yes' : 'no'], ['created', n.createdAt]]);
+      const n = await client.networks.get(name, o.owner);
+      const routes = n.routed ? (await client.networks.routes(name, o.owner)).items : undefined;
+      const lines = (routes ?? []).map((r): [string, string] => ['route', `${r.destination} → ${r.host}${r.via ? ` via ${r.via}` : ''} (vm ${r.vm})`]);
+      printObject(routes ? { ...n, routes } : n, output, [['name', n.name], ['prefix', n.prefix], ['vni', n.vni], ['dns', dns(n)], ['routed', n.routed ? 'yes' : 'no'], ['created', n.createdAt], ...lines]);
     });
   net.command('delete <name>')
     .description('delete a network (refused while VMs use it)')

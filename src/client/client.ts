@@ -1,7 +1,7 @@
 import type { Static } from 'typebox';
 import { isErrorCode, UcloudError } from '../common/errors.js';
 import { LIST_LIMITS, type PageOf } from '../model/common.js';
-import type { AllocationRatio, ConsoleLog, Host, HostSetRequest, Image, ImageStore, Network, Resources, Role, SshKey, UploadedFile, User, UserFile, Vm, VmCreateRequest, VmMigrateRequest, VmResizeRequest } from '../model/index.js';
+import type { AllocationRatio, ConsoleLog, Host, HostSetRequest, Image, ImageStore, Network, NetworkRoutes, Resources, Role, SshKey, UploadedFile, User, UserFile, Vm, VmCreateRequest, VmMigrateRequest, VmResizeRequest } from '../model/index.js';
 
 export interface HostView extends Host {
   alive: boolean;
@@ -161,7 +161,8 @@ export class Client {
     create: (name: string, opts: { resolvers?: string[]; routed?: boolean } = {}) => this.request<Network>('POST', '/v1/networks', { name, ...opts }),
     list: () => this.all<Network>('/v1/networks'),
     page: (p: PageParams = {}) => this.page<Network>('/v1/networks', p),
-    get: (name: string) => this.request<Network>('GET', `/v1/networks/${encodeURIComponent(name)}`),
+    get: (name: string, owner?: string) => this.request<Network>('GET', `/v1/networks/${encodeURIComponent(name)}${owner ? `?owner=${encodeURIComponent(owner)}` : ''}`),
+    routes: (name: string, owner?: string) => this.request<NetworkRoutes>('GET', `/v1/networks/${encodeURIComponent(name)}/routes${owner ? `?owner=${encodeURIComponent(owner)}` : ''}`),
     delete: (name: string) => this.request<undefined>('DELETE', `/v1/networks/${encodeURIComponent(name)}`),
   };
 

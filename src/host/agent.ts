@@ -229,8 +229,9 @@ export class HostAgent {
 
   private onQemuEvent(id: string, e: QmpEvent): void {
     // SHUTDOWN precedes the exit (QEMU runs without -no-shutdown): the exit itself, `gone`, is what gets recorded.
-    if (e.event === 'SHUTDOWN' || e.event === 'STOP' || e.event === 'RESUME' || e.event === 'GUEST_PANICKED') this.log.info({ vm: id, event: e.event, data: e.data }, 'QEMU event');
-    else this.log.debug({ vm: id, event: e.event, data: e.data }, 'QEMU event');
+    // `at`: QEMU's own timestamp (ms), one clock for every QEMU on the machine: a migration's STOP here and RESUME on the destination give the guest's real pause.
+    if (e.event === 'SHUTDOWN' || e.event === 'STOP' || e.event === 'RESUME' || e.event === 'GUEST_PANICKED') this.log.info({ vm: id, event: e.event, data: e.data, at: e.timestampMs }, 'QEMU event');
+    else this.log.debug({ vm: id, event: e.event, data: e.data, at: e.timestampMs }, 'QEMU event');
   }
 
   /** A QEMU here exited (asked or not): the record decides what that means. */

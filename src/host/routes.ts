@@ -8,7 +8,7 @@
 // path for each.
 
 import type { Logger } from '../common/logger.js';
-import type { Vm } from '../model/index.js';
+import { routedVia, type Vm } from '../model/index.js';
 
 export interface RouteAnnouncerDeps {
   host: string;
@@ -25,7 +25,7 @@ export interface RouteAnnouncerDeps {
 export function announcedAddresses(host: string, vms: readonly Vm[], routed: ReadonlySet<number>): string[] {
   const out = new Set<string>();
   for (const vm of vms) {
-    if (vm.host !== host || vm.desired !== 'running' || (vm.status !== 'running' && vm.status !== 'migrating')) continue;
+    if (routedVia(vm) !== host) continue;
     for (const nic of vm.nics ?? []) if (routed.has(nic.vni)) out.add(nic.address);
   }
   return [...out].sort();

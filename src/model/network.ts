@@ -42,6 +42,34 @@ export const Network = Type.Object(
 );
 export type Network = Static<typeof Network>;
 
+/**
+ * Where a routed network's VM address is to be routed (issue 12): its /128,
+ * the host it runs on, and (for admins) that host's address, the next hop
+ * with route_mode static. With bgp the host announces the same.
+ */
+export const NetworkRoute = Type.Object(
+  {
+    destination: Type.String(),
+    vm: Name,
+    host: Name,
+    via: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+export type NetworkRoute = Static<typeof NetworkRoute>;
+export const NetworkRoutes = Type.Object({ items: Type.Array(NetworkRoute) }, { additionalProperties: false });
+export type NetworkRoutes = Static<typeof NetworkRoutes>;
+
+/**
+ * The host a VM's routed addresses point at: the one it runs on while meant
+ * to run (and while it migrates away, until the record names the new host);
+ * undefined otherwise. What hosts announce (host/routes.ts) and what
+ * `network show` lists.
+ */
+export function routedVia(vm: { host?: string | undefined; desired: string; status: string }): string | undefined {
+  return vm.host && vm.desired === 'running' && (vm.status === 'running' || vm.status === 'migrating') ? vm.host : undefined;
+}
+
 /** A VM's NIC: its network, a unique MAC, and the SLAAC address the MAC gives it on that /64. */
 export const VmNic = Type.Object(
   { network: Name, vni: Type.Integer(), prefix: Type.String(), mac: Type.String({ pattern: '^([0-9a-f]{2}:){5}[0-9a-f]{2}$' }), address: Type.String() },

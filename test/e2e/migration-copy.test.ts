@@ -58,6 +58,8 @@ describe('live migration with a disk copy (local store)', () => {
       sharedStore: false,
       // Slow enough to catch the disk copy under way (the failure case), fast enough for a test.
       hostEnv: () => ({ UCLOUD_MIGRATION_MAX_BANDWIDTH: '16MiB', UCLOUD_MIGRATION_PREPARE_TIMEOUT_MS: '15000', UCLOUD_MIGRATION_PORTS: '49230-49239' }),
+      // The testbed's own Ceph on the underlay (the last test): a store every host reaches, so RAM only crosses.
+      ceph: 'optional',
     });
     storeDir = String((await tb.c.store.get(Kinds.imageStore, Keys.imageStore('local')))!.value.settings.path);
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key()]);
@@ -173,5 +175,40 @@ describe('live migration with a disk copy (local store)', () => {
     await until('destination run dir removed', () => !existsSync(join(tb.host(to).runDir, 'vms', vm.id)), 30_000);
     expect(linkExists(to, VmRuntime.tapName(vm.id, 0))).toBe(false);
     expect(isOurQemu(copying.migration!.destinationQemu!.pid, vm.id)).toBe(false);
+  }, 300_000);
+
+  // Real Ceph: the disk an rbd image both hosts' QEMU open over the underlay. The store is
+  // shared (its driver says so), so in this testbed of local disks it still moves RAM only.
+  it('a VM on the Ceph store moves with RAM only: no reboot, the same rbd image, nothing left on the source', async (ctx) => {
+    if (!tb.ceph) return ctx.skip('the testbed\'s Ceph did not come up');
+    const image = 'ucloud-test-ceph';
+    await tb.importCephImage(image);
+    await tb.c.cli(['key', 'add', 'laptop', '--file', `${key()}.pub`]); // already there unless the first test failed early
+    await cli(['network', 'create', 'cephlab']);
+    const rbdVm = await cli(['vm', 'create', 'rbd', '--image', image, '--network', 'cephlab', '--ram', '128MiB', '--wait']);
+    expect(rbdVm.disks.every((d) => d.store === 'ceph')).toBe(true);
+    const from = rbdVm.host!;
+    const to = other(from);
+    await until('guest has its keys', () => existsSync(rbdVm.qemu!.serialLog) && readFileSync(rbdVm.qemu!.serialLog, 'utf8').includes('UCLOUD-INIT-DONE keys=1'), 120_000);
+    const before = await uptime(rbdVm, from);
+
+    const r = await tb.c.cli(['vm', 'migrate', 'rbd', '--to', to, '--wait']);
+    expect(r.code, r.stderr).toBe(0);
+    const shown = await cli(['vm', 'show', 'rbd']);
+    expect(shown.host).toBe(to);
+    expect(shown.status).toBe('running');
+    expect(shown.lastMigration).toMatchObject({ phase: 'completed', mode: 'shared', source: from, destination: to });
+    const f = shown.lastMigration!.figures!;
+    console.log(`ceph migration figures: total ${f.totalMs} ms, downtime ${f.downtimeMs} ms, RAM ${(f.ramBytes / MiB).toFixed(1)} MiB`);
+    expect(f.diskBytes).toBeUndefined();
+    // The same rbd images, still there: nothing was copied.
+    expect(shown.disks).toEqual(rbdVm.disks);
+    for (const d of shown.disks) execFileSync('rbd', ['-c', tb.ceph.conf, 'info', d.ref], { stdio: 'ignore' }); // ref: pool/image
+    expect(await uptime(shown, to)).toBeGreaterThan(before);
+    expect(isOurQemu(rbdVm.qemu!.pid, rbdVm.id)).toBe(false);
+    expect(linkExists(from, VmRuntime.tapName(rbdVm.id, 0))).toBe(false);
+    expect(existsSync(join(tb.host(from).runDir, 'vms', rbdVm.id))).toBe(false);
+    expect((await alloc(from))?.vms[rbdVm.id]).toBeUndefined();
+    expect(isOurQemu(shown.qemu!.pid, rbdVm.id)).toBe(true);
   }, 300_000);
 });

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -6,7 +6,7 @@ import { canonicalIPv6 } from '../../src/host/network/addr.js';
 import { VmRuntime } from '../../src/host/vm-runtime.js';
 import type { Vm } from '../../src/model/index.js';
 import { until } from '../helpers/cluster.js';
-import { sshArgv } from '../helpers/ssh.js';
+import { streamSsh } from '../helpers/ssh.js';
 import { Testbed } from '../helpers/testbed.js';
 
 // Issue 11, "must show": a VM moves between two hosts while a VM on a third
@@ -19,24 +19,6 @@ import { Testbed } from '../helpers/testbed.js';
 // advertisements) and QEMU's self-announce teach every host's VXLAN.
 
 const PING_INTERVAL_S = 0.2;
-
-/** A long-running command over ssh from a host's namespace, its output read line by line as it comes. */
-function streamSsh(netns: string, key: string, address: string, command: string) {
-  const lines: { at: number; text: string }[] = [];
-  const [cmd, ...argv] = sshArgv(key, address, command, { netns, connectTimeoutS: 30 });
-  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let partial = '';
-  const take = (b: Buffer) => {
-    partial += b.toString();
-    const parts = partial.split('\n');
-    partial = parts.pop()!;
-    for (const text of parts) lines.push({ at: Date.now(), text });
-  };
-  child.stdout.on('data', take);
-  child.stderr.on('data', take);
-  const done = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 255)));
-  return { lines, done, kill: () => child.kill('SIGKILL') };
-}
 
 describe('live migration on the overlay: a VM on a third host keeps its ping and SSH session', () => {
   let tb: Testbed;

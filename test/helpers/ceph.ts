@@ -11,10 +11,11 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../../src/common/paths.js';
 
-const SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../../scripts/ceph-test-cluster.sh');
+// From the repository root, so a compiled bench (dist/…) finds it too.
+const SCRIPT = join(packageRoot(), 'scripts', 'ceph-test-cluster.sh');
 
 export const DEFAULT_CEPH_DIR = join(tmpdir(), 'ucloud-test-ceph');
 
@@ -26,12 +27,12 @@ export interface TestCeph {
   stop(): Promise<void>;
 }
 
-function script(cmd: 'start' | 'stop' | 'status', dir: string, timeoutMs: number): Promise<{ stdout: string; stderr: string }> {
+function script(cmd: 'start' | 'stop' | 'status', dir: string, timeoutMs: number, env: NodeJS.ProcessEnv = {}): Promise<{ stdout: string; stderr: string }> {
   return new Promise((res, rej) => {
     execFile(
       'bash',
       [SCRIPT, cmd, dir],
-      { timeout: timeoutMs, killSignal: 'SIGKILL', env: { ...process.env, CEPH_TEST_HOLDER: String(process.pid) } },
+      { timeout: timeoutMs, killSignal: 'SIGKILL', env: { ...process.env, ...env, CEPH_TEST_HOLDER: String(process.pid) } },
       (err, stdout, stderr) => {
         if (err) rej(new Error(`ceph-test-cluster.sh ${cmd} ${dir} failed: ${err.message}\n${stderr}`));
         else res({ stdout, stderr });
@@ -40,9 +41,14 @@ function script(cmd: 'start' | 'stop' | 'status', dir: string, timeoutMs: number
   });
 }
 
-export async function startCeph(dir: string = DEFAULT_CEPH_DIR): Promise<TestCeph> {
+/**
+ * `address`: what the daemons bind to (default 127.0.0.1, the root namespace
+ * only); it takes effect when this start bootstraps the cluster in `dir`, so a
+ * cluster on another address wants a directory of its own.
+ */
+export async function startCeph(dir: string = DEFAULT_CEPH_DIR, opts: { address?: string } = {}): Promise<TestCeph> {
   // the lock may be held by another file's start (≈ 10 s) or stop (≈ 6 s)
-  const { stdout, stderr } = await script('start', dir, 240_000);
+  const { stdout, stderr } = await script('start', dir, 240_000, opts.address ? { CEPH_TEST_ADDR: opts.address } : {});
   if (stderr.trim()) console.log(stderr.trim());
   const conf = stdout.trim().split('\n').pop() ?? join(dir, 'ceph.conf');
   let stopped = false;

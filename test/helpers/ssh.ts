@@ -62,3 +62,33 @@ export async function sshSession(key: string, address: string, command: string, 
   }
   return r;
 }
+
+export interface LineStream {
+  /** Every line of stdout and stderr so far, with when it arrived (Date.now()). */
+  lines: { at: number; text: string }[];
+  /** Its exit code (255 when killed). */
+  done: Promise<number>;
+  kill: () => void;
+}
+
+/** A long-running command (program first), its output read line by line as it comes. */
+export function streamLines([cmd, ...argv]: readonly string[]): LineStream {
+  const lines: { at: number; text: string }[] = [];
+  const child = spawn(cmd!, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let partial = '';
+  const take = (b: Buffer) => {
+    partial += b.toString();
+    const parts = partial.split('\n');
+    partial = parts.pop()!;
+    for (const text of parts) lines.push({ at: Date.now(), text });
+  };
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
+  const done = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 255)));
+  return { lines, done, kill: () => child.kill('SIGKILL') };
+}
+
+/** A long-running command over ssh from `netns`, its output read line by line as it comes. */
+export function streamSsh(netns: string, key: string, address: string, command: string): LineStream {
+  return streamLines(sshArgv(key, address, command, { netns, connectTimeoutS: 30 }));
+}

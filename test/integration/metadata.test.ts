@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { createLogger } from '../../src/common/logger.js';
 import { ensureBridge, removeBridge } from '../../src/host/network/bridge.js';
@@ -218,6 +218,19 @@ describe.skipIf(!canNetns)('the metadata daemon on real bridges: identity = pref
       symlinkSync('/usr/bin/busybox', join(bbDir, applet));
     }
   }, 60_000);
+
+  // A failure here has so far come only in full runs, never alone: what the daemon said and what the host's firewall held then.
+  afterEach((ctx) => {
+    if (ctx.task.result?.state !== 'fail') return;
+    const fw = (() => {
+      try {
+        return execFileSync('nft', ['list', 'chain', 'inet', 'ucloud', 'input']).toString();
+      } catch {
+        return '(no inet ucloud table)';
+      }
+    })();
+    console.log(`metadata daemon (pid ${daemon?.child.pid}, exit ${daemon?.child.exitCode}) stderr tail:\n${daemon?.stderr().slice(-4000)}\nroot ns input chain:\n${fw}\nss:\n${execFileSync('ss', ['-Htn', `sport = :${port}`]).toString()}`);
+  });
 
   afterAll(async () => {
     for (const cl of Object.values(clients)) cl?.kill();

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/common/exec.js';
-import { formatIPv6, parseIPv6 } from '../../src/host/network/addr.js';
+import { formatIPv6, gatewayMac, parseIPv6 } from '../../src/host/network/addr.js';
 import { ensureNicFilter, listNicChain, readFilterTable, removeNicFilter, renderNicRules } from '../../src/host/network/antispoof.js';
 import { CONN_LIMIT, ensureHostFirewall, readHostFirewall, removeHostFirewall, renderHostFirewall } from '../../src/host/network/hostfw.js';
 import { defaultGroup, HostNetwork, tapMacFor } from '../../src/host/network/index.js';
@@ -100,6 +100,11 @@ describe('host networking helpers (pure)', () => {
     expect(defaultGroup(100)).toBe('ff05::64');
     expect(defaultGroup(0x123456)).toBe('ff05::12:3456');
     expect(tapMacFor('52:54:00:AB:CD:EF')).toBe('fe:54:00:ab:cd:ef');
+    // A network's gateway MAC: locally administered unicast, the VNI in its last 24 bits, never a VM's or a tap's.
+    expect(gatewayMac(1)).toBe('02:75:63:00:00:01');
+    expect(gatewayMac(0xabcdef)).toBe('02:75:63:ab:cd:ef');
+    expect(gatewayMac(0x10000)).not.toBe(gatewayMac(0x10001));
+    expect(() => gatewayMac(0)).toThrow();
     expect(linkLocal('52:54:00:12:00:01')).toBe('fe80::5054:ff:fe12:1');
     const conf = renderRadvdConf({ interface: 'ucbr7', prefix: 'fd00:1:2:3::/64', mtu: 1430 });
     for (const line of ['AdvSendAdvert on;', 'MinRtrAdvInterval 3;', 'MaxRtrAdvInterval 10;', 'AdvDefaultLifetime 0;', 'AdvLinkMTU 1430;',
@@ -208,6 +213,42 @@ describe('host networking (bridge, VXLAN, radvd, taps, anti-spoofing) in network
     expect(await ping(NS.g1, 'fe80::1%eth0', { attempts: 3 })).toBe(true);
     const neigh = JSON.parse((await sh('ip', ['-n', NS.g1, '-j', 'neigh', 'show', 'fe80::1'])).stdout) as { lladdr?: string }[];
     expect(neigh[0]?.lladdr).toBe(br?.address);
+  });
+
+  it("gives every host's bridge of a network the network's gateway MAC, set in place; the host stacks stay off the overlay", async () => {
+    // Live migration moves a guest between hosts with its neighbour cache: fe80::1 must mean the same MAC on each.
+    const [b1, b2] = [await ip1.linkShow(hn1.bridgeName(VNI)), await ip2.linkShow(hn2.bridgeName(VNI))];
+    expect(b1?.address).toBe(gatewayMac(VNI));
+    expect(b2?.address).toBe(gatewayMac(VNI));
+    // Another network's bridge has its own.
+    await hn1.ensureNetwork({ vni: VNI3, prefix: PREFIX3 });
+    expect((await ip1.linkShow(hn1.bridgeName(VNI3)))?.address).toBe(gatewayMac(VNI3));
+    expect(gatewayMac(VNI3)).not.toBe(gatewayMac(VNI));
+    // A bridge from before (a random MAC) gets it in place: same interface, no VM port lost.
+    await ip2.linkSet(hn2.bridgeName(VNI), ['address', '02:00:00:aa:bb:cc']);
+    const again = await hn2.ensureNetwork({ vni: VNI, prefix: PREFIX });
+    expect(again.changed).toEqual([]);
+    const b2after = await ip2.linkShow(hn2.bridgeName(VNI));
+    expect(b2after?.address).toBe(gatewayMac(VNI));
+    expect(b2after?.ifindex).toBe(b2?.ifindex);
+    expect((await ip2.linkShow(PORT.g2))?.master).toBe(hn2.bridgeName(VNI));
+
+    // Why the same MAC twice is safe: a host's stack neither hears from nor sends onto the overlay (antispoof.ts).
+    // g1's neighbour solicitation for fe80::1 (multicast) crosses the overlay as VM frames do: h1 learns g1 from
+    // it and answers; h2's VXLAN port receives it, and h2's stack never sees it (it would have learnt g1 too).
+    const g1ll = linkLocal(MAC.g1);
+    const learnt = async (ip: Ip, hn: HostNetwork) =>
+      (JSON.parse((await ip.ip(['-j', 'neigh', 'show', 'dev', hn.bridgeName(VNI)])).stdout) as { dst: string; state?: string[] }[]).some((n) => n.dst === g1ll && !n.state?.includes('FAILED'));
+    const vxRx = async () => (JSON.parse((await ip2.ip(['-s', '-j', 'link', 'show', hn2.vxlanName(VNI)])).stdout) as { stats64: { rx: { packets: number } } }[])[0]!.stats64.rx.packets;
+    for (const ip of [ip1, ip2]) await ip.ip(['neigh', 'flush', 'dev', hn1.bridgeName(VNI)]);
+    const rxBefore = await vxRx();
+    await until('g1 solicits fe80::1 across the overlay', async () => (await ping(NS.g1, 'fe80::1%eth0')) && (await vxRx()) > rxBefore, 20_000);
+    expect(await learnt(ip1, hn1)).toBe(true);
+    expect(await learnt(ip2, hn2)).toBe(false);
+    // g1 resolved fe80::1 to the gateway MAC, its own host's.
+    const neigh = JSON.parse((await sh('ip', ['-n', NS.g1, '-j', 'neigh', 'show', 'fe80::1'])).stdout) as { lladdr?: string }[];
+    expect(neigh[0]?.lladdr).toBe(gatewayMac(VNI));
+    await hn1.removeNetwork(VNI3);
   });
 
   it('drops frames from a guest whose source MAC or IPv6 address is not its own', async () => {

@@ -4,7 +4,9 @@ import { buildApi } from '../../src/api/server.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { isRoutedVni, NetworkManager } from '../../src/managers/networks.js';
 import type { Network } from '../../src/model/index.js';
+import { Keys, Kinds } from '../../src/store/keys.js';
 import { TestCluster } from '../helpers/cluster.js';
+import { vmRecord } from '../helpers/vm-record.js';
 
 // The per-network choice (issue 12): routed or isolated at create, the
 // cluster default, and ROUTING_OFF while route_mode is off. Nothing stored
@@ -56,5 +58,25 @@ describe('routed networks: create, default, refusal (real etcd)', () => {
     expect(await isRoutedVni(c.store, byDefault.vni)).toBe(true);
     expect(await isRoutedVni(c.store, isolated.vni)).toBe(false);
     expect(await isRoutedVni(c.store, 2999)).toBe(false);
+  });
+
+  it("lists where each running VM's /128 is routed: the host for the owner, its address too for an admin", async () => {
+    const post = await apiWith({ routeMode: 'static' });
+    const net = (await post({ name: 'edge', routed: true })).json() as Network;
+    const nic = (mac: string) => ({ network: 'edge', vni: net.vni, prefix: net.prefix, mac, address: net.prefix.replace('::/64', `::${mac.slice(-5).replace(':', '')}`) });
+    const running = { ...vmRecord('alice', 'r1'), host: 'hv1', status: 'running' as const, nics: [nic('52:54:00:00:00:01')] };
+    const stopped = { ...vmRecord('alice', 'r2'), host: 'hv1', status: 'stopped' as const, desired: 'stopped' as const, nics: [nic('52:54:00:00:00:02')] };
+    for (const vm of [running, stopped]) await c.store.put(Kinds.vm, Keys.vm(vm.id), vm);
+    const get = (url: string, tok: string) => apis.at(-1)!.inject({ method: 'GET', url, headers: { authorization: `Bearer ${tok}` } });
+    const hv1 = (await c.managers().hosts.get('hv1'))!.address;
+    const dest = `${running.nics[0]!.address}/128`;
+    expect((await get('/v1/networks/edge/routes', token)).json()).toEqual({ items: [{ destination: dest, vm: 'r1', host: 'hv1' }] });
+    expect((await get('/v1/networks/edge/routes?owner=alice', c.adminToken)).json()).toEqual({ items: [{ destination: dest, vm: 'r1', host: 'hv1', via: hv1 }] });
+    expect((await get('/v1/networks/edge?owner=alice', c.adminToken)).json()).toMatchObject({ name: 'edge', owner: 'alice' });
+    // Another user's network is the operator's business only.
+    expect((await get('/v1/networks/edge/routes?owner=admin', token)).statusCode).toBe(403);
+    // An isolated network routes nothing.
+    await post({ name: 'quiet', routed: false });
+    expect((await get('/v1/networks/quiet/routes', token)).json()).toEqual({ items: [] });
   });
 });

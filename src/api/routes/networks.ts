@@ -1,5 +1,7 @@
 import { Type } from 'typebox';
-import { ErrorResponse, Name, Network, NetworkCreateRequest } from '../../model/index.js';
+import { ErrorResponse, Name, Network, NetworkCreateRequest, NetworkRoutes, routedVia, type NetworkRoute } from '../../model/index.js';
+import type { FastifyRequest } from 'fastify';
+import { requireAdmin } from '../auth.js';
 import type { Api, Managers } from '../context.js';
 import { listQuery, listResponses, pageFrom } from '../pages.js';
 
@@ -7,7 +9,16 @@ import { listQuery, listResponses, pageFrom } from '../pages.js';
 // without one goes on the user's "default" network.
 
 const NetRef = Type.Object({ name: Name }, { additionalProperties: false });
-const errors = { 400: ErrorResponse, 401: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
+const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
+/** `owner`: an admin looks at another user's network (the operator routing it). */
+const OwnerQuery = Type.Object({ owner: Type.Optional(Name) }, { additionalProperties: false });
+
+function ownerOf(req: FastifyRequest): string {
+  const owner = (req.query as { owner?: string }).owner;
+  if (owner === undefined || owner === req.user.name) return req.user.name;
+  requireAdmin(req);
+  return owner;
+}
 
 export function networkRoutes(api: Api, m: Managers): void {
   api.post('/v1/networks', { schema: { body: NetworkCreateRequest, response: { 201: Network, ...errors } } }, async (req, reply) =>
@@ -16,7 +27,25 @@ export function networkRoutes(api: Api, m: Managers): void {
   api.get('/v1/networks', { schema: { querystring: listQuery(), response: listResponses(Network) } }, async (req) =>
     pageFrom(`networks/${req.user.name}`, await m.networks.list(req.user.name), (n) => n.name, req.query),
   );
-  api.get('/v1/networks/:name', { schema: { params: NetRef, response: { 200: Network, ...errors } } }, async (req) => (await m.networks.resolveExisting(req.user.name, req.params.name)).value);
+  api.get('/v1/networks/:name', { schema: { params: NetRef, querystring: OwnerQuery, response: { 200: Network, ...errors } } }, async (req) => (await m.networks.resolveExisting(ownerOf(req), req.params.name)).value);
+  // Where to route each running VM's /128 (route_mode static: the operator's routes; bgp: what the hosts announce).
+  api.get('/v1/networks/:name/routes', { schema: { params: NetRef, querystring: OwnerQuery, response: { 200: NetworkRoutes, ...errors } } }, async (req) => {
+    const net = (await m.networks.resolveExisting(ownerOf(req), req.params.name)).value;
+    if (!net.routed) return { items: [] };
+    const admin = req.user.role === 'admin';
+    const items: NetworkRoute[] = [];
+    const hosts = new Map<string, string | undefined>();
+    for (const vm of await m.vms.list(net.owner)) {
+      const host = routedVia(vm);
+      if (!host) continue;
+      if (admin && !hosts.has(host)) hosts.set(host, (await m.hosts.get(host))?.address);
+      const via = hosts.get(host);
+      for (const nic of vm.nics ?? []) {
+        if (nic.vni === net.vni) items.push({ destination: `${nic.address}/128`, vm: vm.name, host, ...(via ? { via } : {}) });
+      }
+    }
+    return { items: items.sort((a, b) => a.destination.localeCompare(b.destination)) };
+  });
   api.delete('/v1/networks/:name', { schema: { params: NetRef, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
     await m.networks.delete(req.user.name, req.params.name);
     return reply.status(204).send(null);

@@ -31,16 +31,15 @@ export class HostMigrations {
   /** Handles `vm` if a migration concerns this host; false: the agent's usual reconcile applies (after leftovers are removed). */
   async reconcile(vm: Vm): Promise<boolean> {
     if (vm.host === this.me) {
-      // Arrived: the ports it came in through close (after an agent restart only the record knows them).
+      // Arrived: a guest that came by disk copy waits paused for arrived() (its pause is the guest's), so that
+      // comes first; then the ports it came in through close (after an agent restart only the record knows them).
+      if (!vm.migration) await this.destination.arrived(vm);
       const last = vm.lastMigration;
       if (!vm.migration && (this.destination.hasHole(vm.id) || (last?.destination === this.me && !this.holesClosed.has(last.id)))) {
         await this.destination.closeHole(vm);
         if (last) this.holesClosed.add(last.id);
       }
-      if (!vm.migration) {
-        await this.destination.arrived(vm);
-        return false;
-      }
+      if (!vm.migration) return false;
       await this.source.reconcile(vm);
       return true;
     }

@@ -393,7 +393,8 @@ export class MigrationSource {
   private async complete(vm: Vm, m: VmMigration, mon: QmpMonitor | undefined, info: MigrationInfo | undefined): Promise<void> {
     const diskBytes = this.copied.get(m.id);
     this.copied.delete(m.id);
-    const figures = { ...figuresOf((mon ? await this.settled(mon).catch(() => undefined) : undefined) ?? info ?? {}), ...(diskBytes !== undefined ? { diskBytes } : {}) };
+    const final = (mon ? await this.settled(mon).catch(() => undefined) : undefined) ?? info ?? {};
+    const figures = { ...figuresOf(final), ...(diskBytes !== undefined ? { diskBytes } : {}) };
     const ctx = { vm: vm.id, migration: m.id, to: m.destination };
     for (let attempt = 0, wait = RETRY_MIN_MS; ; attempt++, wait = Math.min(wait * 2, RETRY_MAX_MS)) {
       try {
@@ -409,7 +410,8 @@ export class MigrationSource {
         await new Promise((r) => setTimeout(r, wait));
       }
     }
-    this.d.log.info({ ...ctx, ...figures }, 'migration completed');
+    // QEMU's RAM counters too (downtime-bytes: what the pause had to send; dirty-sync-count: the passes): why a downtime was what it was.
+    this.d.log.info({ ...ctx, ...figures, ram: final.ram }, 'migration completed');
     try {
       // The disks are the destination's now: forgotten here first, so nothing removing this host's leftovers deletes them.
       await this.d.runtime.releaseDisks(vm.id);

@@ -50,6 +50,20 @@ export function randomLocalMac(bytes: Uint8Array): string {
   return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
+/**
+ * The MAC of every host's bridge of network `vni`: 02:75:63 ("uc", locally
+ * administered) and the VNI's 24 bits. One gateway MAC per network means a
+ * guest's neighbour entry for fe80::1 stays right when it moves to another
+ * host (live migration), instead of pointing at the old host's bridge until
+ * NUD gives up. It cannot meet a VM (52:54:00:…), a tap (fe:54:00:…, tap.ts)
+ * or another network's bridge. Hosts never send onto or hear from the overlay
+ * (antispoof.ts), so the same MAC on every host's bridge is never seen twice.
+ */
+export function gatewayMac(vni: number): string {
+  const v = checkVni(vni);
+  return `02:75:63:${[v >> 16, (v >> 8) & 0xff, v & 0xff].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
+}
+
 export function checkIfname(name: string): string {
   if (!IFNAME_RE.test(name)) throw invalid(`not a usable interface name (1-15 of a-z A-Z 0-9 _ . -): ${JSON.stringify(name)}`);
   return name;

@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { UcloudError } from '../../common/errors.js';
-import { canonicalIPv6, checkIfname, randomLocalMac } from './addr.js';
+import { canonicalIPv6, checkIfname, normaliseMac, randomLocalMac } from './addr.js';
 import type { Ip, IpLink } from './ip.js';
 
 /** Every VM's router / metadata server, on every network's link. */
@@ -13,6 +13,8 @@ export const METADATA_LINK_LOCAL = 'fe80::1';
 export interface EnsureBridgeOptions {
   /** A global address for the host on this link, e.g. `fd00:1:2:3::1/64` (added with nodad). */
   globalAddress?: string;
+  /** The bridge's MAC (gatewayMac: the same on every host); set in place when it differs. Default: a random local one at creation. */
+  mac?: string;
 }
 
 const WANTED = { stp_state: 0, forward_delay: 0, mcast_snooping: 0 } as const;
@@ -24,9 +26,10 @@ const WANTED = { stp_state: 0, forward_delay: 0, mcast_snooping: 0 } as const;
  * - `mcast_snooping 0`: without an MLD querier on the overlay the bridge's
  *   snooping table goes stale and stops flooding solicited-node multicast to a
  *   port, which breaks neighbour discovery; VM networks are small, flood.
- * - its own random locally administered MAC, set explicitly: otherwise the
- *   kernel gives the bridge the lowest port MAC, i.e. a VM's MAC (and the
- *   bridge then auto-configures that VM's SLAAC address, stealing it).
+ * - its own locally administered MAC, set explicitly (the network's gateway
+ *   MAC, addr.ts gatewayMac, when given): otherwise the kernel gives the
+ *   bridge the lowest port MAC, i.e. a VM's MAC (and the bridge then
+ *   auto-configures that VM's SLAAC address, stealing it).
  * - `addrgenmode none`, `accept_ra 0`, `autoconf 0`: the only addresses are the
  *   ones we add, so radvd's source is exactly fe80::1 and RAs arriving from
  *   other hosts never configure anything here.
@@ -45,13 +48,15 @@ export async function ensureBridge(ip: Ip, name: string, opts: EnsureBridgeOptio
   }
   if (!link) {
     await ip.ip([
-      'link', 'add', 'name', name, 'address', randomLocalMac(randomBytes(6)), 'type', 'bridge',
+      'link', 'add', 'name', name, 'address', opts.mac ? normaliseMac(opts.mac) : randomLocalMac(randomBytes(6)), 'type', 'bridge',
       'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0',
     ]);
   } else {
     const data = link.linkinfo?.info_data ?? {};
     const fix = Object.entries(WANTED).filter(([k, v]) => data[k] !== v);
     if (fix.length) await ip.linkSet(name, ['type', 'bridge', ...fix.flatMap(([k, v]) => [k, String(v)])]);
+    // A bridge from before gateway MACs: its guests re-learn fe80::1 from the next RA (its source link-layer option).
+    if (opts.mac && link.address !== normaliseMac(opts.mac)) await ip.linkSet(name, ['address', normaliseMac(opts.mac)]);
   }
   if (link?.inet6_addr_gen_mode !== 'none') await ip.linkSet(name, ['addrgenmode', 'none']);
   await ip.setSysctl(`net/ipv6/conf/${name}/accept_ra`, 0);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Reverter } from '../../common/reverter.js';
 import { UcloudError } from '../../common/errors.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
-import { addressInPrefix, canonicalIPv6, checkIfname, checkVni, parsePrefix64 } from './addr.js';
+import { addressInPrefix, canonicalIPv6, checkIfname, checkVni, gatewayMac, parsePrefix64 } from './addr.js';
 import { addUplink, ensureFilterTable, ensureNicFilter, nicChainName, readFilterTable, removeNicFilter, removeUplink } from './antispoof.js';
 import { ensureBird, stopBird, type BirdConfig, type BirdState } from './bird.js';
 import { ensureBridge, METADATA_LINK_LOCAL, removeBridge } from './bridge.js';
@@ -110,6 +110,12 @@ export class HostNetwork {
   private readonly log: Logger;
   /** One change at a time: check-then-act on shared kernel state must not interleave. */
   private queue: Promise<unknown> = Promise.resolve();
+  /**
+   * BIRD's own (announce, stopAnnouncing): it touches no kernel object, and a
+   * migrated VM's withdrawal must not wait behind the teardown of its taps
+   * and network that follows the switch-over on the same host.
+   */
+  private birdQueue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: HostNetworkOptions) {
     checkIfname(opts.underlay);
@@ -125,9 +131,9 @@ export class HostNetwork {
     return vxlanName(vni);
   }
 
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
-    this.queue = next.catch(() => undefined);
+  private serial<T>(fn: () => Promise<T>, queue: 'queue' | 'birdQueue' = 'queue'): Promise<T> {
+    const next = this[queue].then(fn, fn);
+    this[queue] = next.catch(() => undefined);
     return next;
   }
 
@@ -185,7 +191,7 @@ export class HostNetwork {
     if (!hadFirewall) undo.add(`firewall ${bridge}`, () => removeNetworkFirewall(this.ip, bridge));
 
     const bridgeExisted = await this.ip.linkExists(bridge);
-    await ensureBridge(this.ip, bridge, { globalAddress: `${addressInPrefix(prefix, 1n)}/64` });
+    await ensureBridge(this.ip, bridge, { globalAddress: `${addressInPrefix(prefix, 1n)}/64`, mac: gatewayMac(vni) });
     if (!bridgeExisted) {
       changed.push('bridge');
       undo.add(`bridge ${bridge}`, () => removeBridge(this.ip, bridge));
@@ -346,12 +352,12 @@ export class HostNetwork {
       const state = await ensureBird(this.ip, { runDir: this.opts.runDir, ...bgp, addresses });
       if (state.action !== 'none') this.log.info({ action: state.action, addresses: addresses.length }, 'BGP announcements updated');
       return state;
-    });
+    }, 'birdQueue');
   }
 
   /** Stops BIRD: the upstream drops every route of this host. */
   stopAnnouncing(): Promise<boolean> {
-    return this.serial(() => stopBird(this.opts.runDir));
+    return this.serial(() => stopBird(this.opts.runDir), 'birdQueue');
   }
 
   /** The pid of the network's radvd, if it runs. */

@@ -59,6 +59,9 @@ export interface MigrationRamStats {
   'page-size': number;
   mbps: number;
   'pages-per-second'?: number;
+  /** Sent while the guest was paused for the switch-over (QEMU ≥ 7.0). */
+  'downtime-bytes'?: number;
+  'precopy-bytes'?: number;
 }
 
 /**
