@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { canonicalIPv6 } from '../../src/host/network/addr.js';
 import { isOurQemu } from '../../src/host/qemu/index.js';
 import { VmRuntime } from '../../src/host/vm-runtime.js';
+import { MigrationManager } from '../../src/managers/migrations.js';
 import type { HostAllocation, Vm } from '../../src/model/index.js';
+import { API_ACTOR } from '../../src/model/vm-lifecycle.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { GiB, MiB, TestCluster, until, type Daemon } from '../helpers/cluster.js';
 import { sshSession } from '../helpers/ssh.js';
@@ -182,6 +184,31 @@ describe('live migration between two hosts, shared storage', () => {
     expect(shown.qemu!.serialLog.startsWith(join(c.dir, `run-${to}`))).toBe(true);
     await until('destination console log', () => existsSync(shown.qemu!.serialLog));
     vm = shown;
+  }, 300_000);
+
+  it('there and straight back: the host it has just left takes it again, with its tap on the bridge and its network up', async () => {
+    const home = vm.host!;
+    const away = other(home);
+    const before = await uptime(vm, home);
+    // Asked as the API does, in-process, the moment the record says it arrived: `home`'s agent is then still
+    // removing the copy it just sent off (its QEMU by pid file, the tap named for the VM, the network).
+    const migrations = new MigrationManager(c.store, { actor: API_ACTOR });
+    await migrations.request(vm.id, away, 'admin');
+    await until('arrived away', async () => {
+      const cur = await get(vm.id);
+      return cur.host === away && !cur.migration && cur.status === 'running';
+    }, 120_000, 2);
+    await migrations.request(vm.id, home, 'admin');
+    const back = await settledVm(vm.id);
+    expect(back.host).toBe(home);
+    expect(back.lastMigration).toMatchObject({ phase: 'completed', source: away, destination: home });
+    // Answers over its network from its host: the tap (same name as before) is on the network's bridge, the guest did not reboot.
+    expect(await uptime(back, home)).toBeGreaterThan(before);
+    const tap = JSON.parse(sh('ip', ['-n', nsOf(home), '-j', 'link', 'show', VmRuntime.tapName(vm.id, 0)])) as { master?: string }[];
+    expect(tap[0]?.master).toMatch(/^ucbr/);
+    expect(isOurQemu(back.qemu!.pid, vm.id)).toBe(true);
+    await until('nothing left on the other host', () => !linkExists(nsOf(away), VmRuntime.tapName(vm.id, 0)) && !existsSync(runDirOf(away, vm.id)), 30_000);
+    vm = back;
   }, 300_000);
 
   it('a destination that dies during the transfer leaves the VM running on the source, and nothing on the destination', async () => {

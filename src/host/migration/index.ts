@@ -44,6 +44,9 @@ export class HostMigrations {
       return true;
     }
     if (this.incoming(vm)) {
+      // Coming back to the host it has just left: that run's removal of its old copy here (QEMU by its pid file,
+      // the taps named for the VM, a network no other VM uses) must be over first, or it would take the incoming guest's.
+      await this.source.idle(vm.id);
       await this.destination.reconcile(vm);
       return true;
     }

@@ -79,7 +79,7 @@ const RETRY_MAX_MS = 10_000;
 
 export class MigrationSource {
   /** VM id → its migration this agent drives now, and how to cancel it. */
-  private readonly runs = new Map<string, { id: string; cancel: () => void }>();
+  private readonly runs = new Map<string, { id: string; cancel: () => void; done?: Promise<void> }>();
   /** Migration id → bytes its disk copy wrote (figures.diskBytes). */
   private readonly copied = new Map<string, number>();
 
@@ -88,6 +88,11 @@ export class MigrationSource {
   /** Whether this agent is moving VM `id` now (its leftovers are the run's to remove). */
   running(id: string): boolean {
     return this.runs.has(id);
+  }
+
+  /** Resolves once this agent's run for VM `id` is over: its settle and the removal of its copy here (QEMU, taps, networks). */
+  idle(id: string): Promise<void> {
+    return this.runs.get(id)?.done ?? Promise.resolve();
   }
 
   /** Called for a VM placed here whose record holds a migration. */
@@ -134,10 +139,11 @@ export class MigrationSource {
     let cancel: () => void = () => {
       cancelled = true;
     };
-    this.runs.set(vm.id, { id: m.id, cancel: () => cancel() });
+    const entry: { id: string; cancel: () => void; done?: Promise<void> } = { id: m.id, cancel: () => cancel() };
+    this.runs.set(vm.id, entry);
     // A restarted agent follows a migration QEMU may already have carried out.
     const run: Run = { issued: follow };
-    void (async () => {
+    entry.done = (async () => {
       try {
         await this.transfer(vm, m, run, (fn) => {
           cancel = fn;
