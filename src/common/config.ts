@@ -137,7 +137,7 @@ export const CONFIG_KEYS = {
     kind: 'list',
     default: '',
     env: ['UCLOUD_ROUTED_PROTECTED_PREFIXES'],
-    doc: "route_mode static or bgp: comma-separated IPv6 prefixes (e.g. `2001:db8:0:5::/64, fd00:10::/48`) that packets routed from VM networks may never reach, on top of the prefixes of vxlan_underlay's own addresses and the addresses of etcd_endpoints and api_listen when they are IPv6 literals. Name here the networks where other hosts, etcd, the API or your management machines live when they are not on the underlay's prefixes.",
+    doc: "route_mode static or bgp: comma-separated IPv6 prefixes (e.g. `2001:db8:0:5::/64, fd00:10::/48`) that packets routed from VM networks may never reach, on top of the prefixes of the host's own global addresses (every interface but the VM bridges: vxlan_underlay, a management or BMC LAN) and the addresses of etcd_endpoints and api_listen when they are IPv6 literals. Name here the networks where other hosts, etcd, the API or your management machines live when they are not on the prefixes of the host's own interfaces.",
   },
   metadata_recheck: { kind: 'duration', default: '1s', env: ['UCLOUD_METADATA_RECHECK'], doc: "How often the metadata server re-reads the host's bridges to listen on new ones and let go of removed ones (a network change in etcd re-reads at once)." },
   api_listen: { kind: 'string', default: '[::1]:8470', env: ['UCLOUD_API_LISTEN'], doc: 'Address and port the API server listens on.' },

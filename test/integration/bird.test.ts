@@ -21,7 +21,7 @@ import type { Vm } from '../../src/model/index.js';
 import { until } from '../helpers/cluster.js';
 
 const tag = (0x1000 + (randomBytes(2).readUInt16BE() % 0xf000)).toString(16);
-const NS = { h: `ucl-bh-${tag}`, up: `ucl-bu-${tag}`, x: `ucl-bx-${tag}` };
+const NS = { h: `ucl-bh-${tag}`, up: `ucl-bu-${tag}`, x: `ucl-bx-${tag}`, g: `ucl-bg-${tag}` };
 const HOST = `fdfe:${tag}::10`;
 const UP = `fdfe:${tag}::fe`;
 const VNI_R = 0x20000 + randomBytes(2).readUInt16BE();
@@ -94,6 +94,9 @@ describe('route_mode bgp on a fake host with a BIRD upstream', () => {
       await sh('ip', ['-n', ns, 'link', 'set', 'eth1', 'up']);
     }
     await sh('ip', ['-n', NS.x, '-6', 'route', 'add', 'default', 'via', `fdfd:${tag}::1`]);
+    // Beyond the upstream: an address a routed guest may reach (the internet, for this test).
+    await sh('ip', ['-n', NS.up, 'addr', 'add', `fdee:${tag}::1/128`, 'dev', 'lo']);
+    await sh('ip', ['-n', NS.h, '-6', 'route', 'add', `fdee:${tag}::/64`, 'via', UP]);
     for (const p of [`fd43:${tag}:0:1::/64`, `fdfd:${tag}::/64`]) await sh('ip', ['-n', NS.up, '-6', 'route', 'add', p, 'via', HOST]);
     const conf = ['router id 192.0.2.254;', 'protocol device {}', 'protocol kernel { ipv6 { import none; export all; }; }', `protocol bgp h { local as 65000; neighbor ${HOST} as 65001; ipv6 { import all; export none; }; }`, ''].join('\n');
     await writeFile(join(dir, 'up.conf'), conf);
@@ -123,7 +126,8 @@ describe('route_mode bgp on a fake host with a BIRD upstream', () => {
     expect(await ip.getSysctl('net/ipv6/conf/all/forwarding')).toBe('1');
     const fw = await readHostFirewall(ip);
     expect(fw?.routed).toEqual(new Set([r.bridge]));
-    expect(fw?.underlayNets).toEqual(new Set([`fdfe:${tag}::/64`, `2001:db8:${tag}::/48`])); // closed to what is routed from VM networks
+    // Closed to what is routed from VM networks: the underlay's prefix, the host's other LAN, the protected prefixes.
+    expect(fw?.underlayNets).toEqual(new Set([`fdfe:${tag}::/64`, `fdfd:${tag}::/64`, `2001:db8:${tag}::/48`]));
     expect(await ip.getSysctl('net/ipv6/conf/eth0/accept_ra')).toBe('2'); // still takes its RAs while forwarding
     expect(await readFile(join(dir, 'h', `radvd-${VNI_R}.conf`), 'utf8')).toContain(`AdvDefaultLifetime ${ROUTER_LIFETIME_S};`);
     expect(await readFile(join(dir, 'h', `radvd-${VNI_I}.conf`), 'utf8')).toContain('AdvDefaultLifetime 0;');
@@ -139,6 +143,18 @@ describe('route_mode bgp on a fake host with a BIRD upstream', () => {
     const unrouted = await counter('unrouted_forward');
     expect(await ping(NS.up, `fdfd:${tag}::2`)).toBe(false);
     await until('forwarding between non-VM interfaces dropped', async () => (await counter('unrouted_forward')) > unrouted, 5000);
+
+    // A guest on the routed network reaches beyond the upstream, but not the host's other LAN (a management or BMC network).
+    const mac = '52:54:00:0b:1d:01';
+    await sh('ip', ['link', 'add', 'name', 'gh', 'netns', NS.h, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', NS.g]);
+    await sh('ip', ['-n', NS.h, 'link', 'set', 'gh', 'master', r.bridge, 'up']);
+    await sh('ip', ['-n', NS.g, 'link', 'set', 'eth0', 'address', mac, 'up']);
+    await sh('ip', ['-n', NS.g, 'addr', 'add', `fd43:${tag}:0:1:5054:ff:fe0b:1d01/64`, 'dev', 'eth0', 'nodad']);
+    await sh('ip', ['-n', NS.g, '-6', 'route', 'add', 'default', 'via', 'fe80::1', 'dev', 'eth0']);
+    expect(await until('the guest reaches beyond the upstream', () => ping(NS.g, `fdee:${tag}::1`), 20_000)).toBe(true);
+    const toLan = await counter('vm_to_underlay');
+    expect(await ping(NS.g, `fdfd:${tag}::2`)).toBe(false);
+    await until('the guest kept off the host\'s other LAN', async () => (await counter('vm_to_underlay')) > toLan, 5000);
 
     // Removing the routed network takes its bridge out of the set, and forwarding goes off with the last one.
     await hn.removeNetwork(VNI_R);

@@ -16,10 +16,14 @@ import { addUplink, ensureFilterTable, ensureNicFilter, nicChainName, readFilter
 import { ensureBird, stopBird, type BirdConfig, type BirdState } from './bird.js';
 import { ensureBridge, METADATA_LINK_LOCAL, removeBridge } from './bridge.js';
 import { canonicalCidr, closeMigrationPort, ensureHostFirewall, ensureNetworkFirewall, openMigrationPort, readHostFirewall, removeNetworkFirewall, type HostFirewallOptions, type PortRange } from './hostfw.js';
-import { Ip } from './ip.js';
+import { Ip, type IpAddr } from './ip.js';
 import { ensureRadvd, radvdPid, stopRadvd } from './radvd.js';
 import { ensureTap, removeTap, tapMacFor } from './tap.js';
 import { ensureVxlan, removeVxlan, vxlanName } from './vxlan.js';
+
+/** Every VM network's bridge is `ucbr<VNI>`. */
+const BRIDGE_PREFIX = 'ucbr';
+const isVmBridge = (ifname: string) => new RegExp(`^${BRIDGE_PREFIX}\\d+$`).test(ifname);
 
 export { METADATA_LINK_LOCAL } from './bridge.js';
 export { tapMacFor } from './tap.js';
@@ -124,7 +128,7 @@ export class HostNetwork {
   }
 
   bridgeName(vni: number): string {
-    return `ucbr${checkVni(vni)}`;
+    return `${BRIDGE_PREFIX}${checkVni(vni)}`;
   }
 
   vxlanName(vni: number): string {
@@ -296,9 +300,16 @@ export class HostNetwork {
     });
   }
 
-  /** The prefixes of the underlay's global addresses: what packets routed from a VM network may not reach. */
+  /**
+   * What packets routed from a VM network may not reach: the prefixes of this
+   * host's global addresses on every interface but the VM networks' bridges —
+   * the underlay, and as much a management LAN or a BMC network the host sits
+   * on, which a guest would otherwise reach through it — and
+   * routed_protected_prefixes. (The host's own addresses are the input chain's.)
+   */
   private async underlayNets(): Promise<string[]> {
-    const addrs = (await this.ip.addrList(this.opts.underlay)).filter((a) => a.family === 'inet6' && a.scope === 'global');
+    const rows = await this.ip.json<{ ifname: string; addr_info?: IpAddr[] }[]>(['-6', 'addr', 'show', 'scope', 'global']);
+    const addrs = rows.filter((r) => !isVmBridge(r.ifname)).flatMap((r) => r.addr_info ?? []).filter((a) => a.family === 'inet6' && a.scope === 'global');
     const extra = this.opts.routing?.protectedPrefixes ?? [];
     return [...new Set([...addrs.map((a) => `${a.local}/${a.prefixlen}`), ...extra].map(canonicalCidr))];
   }
