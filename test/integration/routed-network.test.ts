@@ -75,6 +75,7 @@ describe('routed networks: create, default, refusal (real etcd)', () => {
     expect((await get('/v1/networks/edge?owner=alice', c.adminToken)).json()).toMatchObject({ name: 'edge', owner: 'alice' });
     // Another user's network is the operator's business only.
     expect((await get('/v1/networks/edge/routes?owner=admin', token)).statusCode).toBe(403);
+    expect((await get('/v1/networks/edge?owner=admin', token)).statusCode).toBe(403);
     // An isolated network routes nothing.
     await post({ name: 'quiet', routed: false });
     expect((await get('/v1/networks/quiet/routes', token)).json()).toEqual({ items: [] });

@@ -11,13 +11,12 @@ import type { QmpMonitor } from '../../src/host/qemu/index.js';
 import type { VmRuntime } from '../../src/host/vm-runtime.js';
 import type { Vm, VmDisk, VmMigration } from '../../src/model/index.js';
 import type { StorageDriver } from '../../src/storage/driver.js';
+import { fakeQmpServer, qmpReply } from '../helpers/fake-qmp.js';
 import { rejection } from '../helpers/rejection.js';
 
 // The host's side of a migration (mostly the destination's), with the host played by
 // fakes: a QEMU monitor on a unix socket answering as an incoming QEMU would,
 // a firewall and a runtime that record what they are asked to do.
-
-const GREETING = '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 8}, "package": ""}, "capabilities": []}}\r\n';
 
 interface FakeQemu {
   status: string;
@@ -26,25 +25,13 @@ interface FakeQemu {
 }
 
 function fakeQemu(path: string, q: FakeQemu): Promise<net.Server> {
-  const server = net.createServer((sock) => {
-    sock.write(GREETING);
-    let buf = '';
-    sock.on('data', (b: Buffer) => {
-      buf += b.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const msg = JSON.parse(buf.slice(0, nl)) as { execute: string; id: string };
-        buf = buf.slice(nl + 1);
-        q.commands.push(msg.execute);
-        const value =
-          msg.execute === 'query-status' ? { status: q.status, running: q.status === 'running' } : msg.execute === 'query-migrate' ? { status: q.migration } : {};
-        if (msg.execute === 'cont') q.status = 'running';
-        sock.write(`${JSON.stringify({ return: value, id: msg.id })}\r\n`);
-      }
-    });
-    sock.on('error', () => undefined);
+  return fakeQmpServer(path, (msg, sock) => {
+    q.commands.push(msg.execute);
+    const value =
+      msg.execute === 'query-status' ? { status: q.status, running: q.status === 'running' } : msg.execute === 'query-migrate' ? { status: q.migration } : {};
+    if (msg.execute === 'cont') q.status = 'running';
+    qmpReply(sock, msg.id, value);
   });
-  return new Promise((resolve) => server.listen(path, () => resolve(server)));
 }
 
 function recordingLog() {

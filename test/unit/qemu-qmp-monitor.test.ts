@@ -4,33 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { QmpMonitor, queryStatus, quit } from '../../src/host/qemu/index.js';
+import { fakeQmpServer as fakeServer, qmpReply as reply, type QmpHandler as Handler } from '../helpers/fake-qmp.js';
 import { rejection } from '../helpers/rejection.js';
 
-const GREETING = '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}\r\n';
-
-type Handler = (msg: { execute: string; id: string; arguments?: unknown }, sock: net.Socket) => void;
-
-/** A fake QEMU monitor on a unix socket: greets (unless told not to) and answers through `handler`. */
-function fakeServer(path: string, handler: Handler, opts: { greet?: boolean } = {}): Promise<net.Server> {
-  const server = net.createServer((sock) => {
-    if (opts.greet !== false) sock.write(GREETING);
-    let buf = '';
-    sock.on('data', (b: Buffer) => {
-      buf += b.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const msg = JSON.parse(buf.slice(0, nl)) as { execute: string; id: string };
-        buf = buf.slice(nl + 1);
-        if (msg.execute === 'qmp_capabilities') sock.write(`{"return": {}, "id": "${msg.id}"}\r\n`);
-        else handler(msg, sock);
-      }
-    });
-    sock.on('error', () => undefined);
-  });
-  return new Promise((resolve) => server.listen(path, () => resolve(server)));
-}
-
-const reply = (sock: net.Socket, id: string, value: unknown) => sock.write(`${JSON.stringify({ return: value, id })}\r\n`);
 const event = (sock: net.Socket, name: string, data: unknown) =>
   sock.write(`${JSON.stringify({ event: name, data, timestamp: { seconds: 1, microseconds: 0 } })}\r\n`);
 

@@ -23,7 +23,7 @@ import { ensureVxlan, removeVxlan, vxlanName } from './vxlan.js';
 
 /** Every VM network's bridge is `ucbr<VNI>`. */
 const BRIDGE_PREFIX = 'ucbr';
-const isVmBridge = (ifname: string) => new RegExp(`^${BRIDGE_PREFIX}\\d+$`).test(ifname);
+const VM_BRIDGE = new RegExp(`^${BRIDGE_PREFIX}\\d+$`);
 
 export { METADATA_LINK_LOCAL } from './bridge.js';
 export { tapMacFor } from './tap.js';
@@ -309,7 +309,7 @@ export class HostNetwork {
    */
   private async underlayNets(): Promise<string[]> {
     const rows = await this.ip.json<{ ifname: string; addr_info?: IpAddr[] }[]>(['-6', 'addr', 'show', 'scope', 'global']);
-    const addrs = rows.filter((r) => !isVmBridge(r.ifname)).flatMap((r) => r.addr_info ?? []).filter((a) => a.family === 'inet6' && a.scope === 'global');
+    const addrs = rows.filter((r) => !VM_BRIDGE.test(r.ifname)).flatMap((r) => r.addr_info ?? []).filter((a) => a.family === 'inet6' && a.scope === 'global');
     const extra = this.opts.routing?.protectedPrefixes ?? [];
     return [...new Set([...addrs.map((a) => `${a.local}/${a.prefixlen}`), ...extra].map(canonicalCidr))];
   }
