@@ -42,7 +42,9 @@
 // --sweep L1,L2,…: on the shared testbed, also RUNS plain-twin migrations at
 // each downtime-limit (ms): the evidence for the default of
 // migration_max_downtime_ms. UCLOUD_MIGRATION_MAX_DOWNTIME_MS sets the limit
-// both sides use (default: the config default).
+// both sides use (default: the config default). BENCH_CPU=1 also prints, for
+// each run, the CPU each process (QEMU: each thread) used during the transfer
+// (bench/cpu-sampler.ts).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, type Stats } from 'node:fs';
@@ -56,6 +58,7 @@ import { migrate, migrateIncoming, migrateSetCapabilities, migrateSetParameters,
 import type { Vm } from '../src/model/index.js';
 import { until } from '../test/helpers/cluster.js';
 import { Testbed, type TestbedHost } from '../test/helpers/testbed.js';
+import { CpuSampler } from './cpu-sampler.js';
 import { median } from './harness.js';
 
 type Mode = 'shared' | 'copy' | 'ceph';
@@ -133,8 +136,10 @@ async function ucloudRun(tb: Testbed, i: number, mode: Mode): Promise<Figures> {
   const cur = await cli(tb, ['vm', 'show', 'mig']);
   const to = cur.host === 'h1' ? 'h2' : 'h1';
   const t0 = performance.now();
+  const cpu = process.env.BENCH_CPU ? new CpuSampler() : undefined;
   await cli(tb, ['vm', 'migrate', 'mig', '--to', to, '--wait']);
   const wallMs = performance.now() - t0;
+  cpu?.stop();
   const vm = await cli(tb, ['vm', 'show', 'mig']);
   const f = vm.lastMigration?.figures;
   if (vm.host !== to || vm.status !== 'running' || !f) throw new Error(`migration ${i + 1} did not end running on ${to}: ${JSON.stringify(vm.lastMigration)}`);
@@ -142,6 +147,8 @@ async function ucloudRun(tb: Testbed, i: number, mode: Mode): Promise<Figures> {
   const pauseBytes = ram?.['downtime-bytes'];
   const pauseMs = mode === 'copy' ? copyPauseMs(tb.host(cur.host!), tb.host(to), vm.id) : undefined;
   console.error(`ucloud ${mode} #${i + 1} (${cur.host} → ${to}): total ${f.totalMs} ms, downtime ${f.downtimeMs} ms, setup ${f.setupMs ?? '?'} ms, RAM ${mib(f.ramBytes)}, sent in pause ${mib(pauseBytes)}, syncs ${ram?.['dirty-sync-count'] ?? '?'},${pauseMs !== undefined ? ` guest pause ${pauseMs} ms,` : ''} wall ${wallMs.toFixed(0)} ms`);
+  const started = logRecords(tb.host(cur.host!), vm.lastMigration!.id).find((r) => r.msg === 'migration started')?.time;
+  if (cpu && started) console.error(`  CPU during ucloud's transfer: ${cpu.between(started, started + f.totalMs).map((c) => `${c.who} ${c.ms}`).join(', ')}`);
   return { totalMs: f.totalMs, downtimeMs: f.downtimeMs, wallMs, ramBytes: f.ramBytes, pauseBytes, syncs: ram?.['dirty-sync-count'], pauseMs };
 }
 
@@ -375,6 +382,8 @@ class Twin {
       const resumed = dst.qmp.waitForEvent('RESUME', 120_000);
       const stopped = src.qmp.waitForEvent('STOP', 120_000);
       const paused = copy ? src.qmp.waitForEvent('MIGRATION', 120_000, (e) => (e.data as { status?: string } | undefined)?.status === 'pre-switchover') : undefined;
+      const cpu = process.env.BENCH_CPU ? new CpuSampler() : undefined;
+      const begun = Date.now();
       await migrate(src.qmp, `tcp:[${to.address}]:${port}`);
       if (paused) {
         await paused;
@@ -386,6 +395,8 @@ class Twin {
         await src.qmp.execute('migrate-continue', { state: 'pre-switchover' });
       }
       const info = await finalFigures(src.qmp);
+      cpu?.stop();
+          if (cpu) console.error(`  CPU during the twin's transfer: ${cpu.between(begun, begun + (info['total-time'] ?? 0)).map((c) => `${c.who} ${c.ms}`).join(', ')}`);
       const pauseMs = (await resumed).timestampMs - (await stopped).timestampMs;
       const wallMs = performance.now() - t0;
       if ((await queryStatus(dst.qmp)).status !== 'running') throw new Error('twin not running after migration');

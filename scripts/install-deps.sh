@@ -26,6 +26,8 @@ PACKAGES=(
   ndisc6
   # migration TLS: `ucloud host certs` makes the cluster CA and host certificates; the TLS test captures the stream
   openssl tcpdump
+  # `ucloud host preflight` pings the other hosts over the underlay
+  iputils-ping
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -29,7 +29,7 @@ const CONNECTION_IDLE_MS = 120_000;
  * and records intent through the managers. It never touches QEMU or the kernel.
  */
 /** `tokens`: the cache `m.users` authenticates from, started and stopped with the server. */
-export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: number; tokens?: TokenCache } = {}): Api {
+export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: number; tokens?: TokenCache; haDefault?: boolean } = {}): Api {
   const bodyTimeoutMs = opts.bodyTimeoutMs ?? 30_000;
   // Long path parameters reach the schema (a 400 naming the parameter) instead of missing every route.
   // A URL Fastify cannot even decode (a stray "%") answers through the same error handler, with a code.
@@ -96,7 +96,7 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
     done();
   });
   api.get('/v1/health', { config: { public: true } }, async () => ({ ok: true }));
-  vmRoutes(api, m, cache);
+  vmRoutes(api, m, cache, { haDefault: opts.haDefault === true });
   hostRoutes(api, m, cache);
   migrationRoutes(api, m);
   imageRoutes(api, m);

@@ -31,3 +31,9 @@ export function wholeNumber(v: string): number {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError('expected a whole number');
   return Number(v);
 }
+
+/** commander argument parser for a switch: on or off. */
+export function onOff(v: string): boolean {
+  if (v !== 'on' && v !== 'off') throw new InvalidArgumentError('expected on or off');
+  return v === 'on';
+}

@@ -11,6 +11,7 @@ import { daemonOptions } from './daemon-options.js';
 import { printList, printObject, type Column } from './output.js';
 import { listed, pageOptions, type PageFlags } from './pages.js';
 import { waitForDrain } from './drain-wait.js';
+import { hostPreflightCommand } from './preflight.js';
 
 // used/allowed (physical): allowed is physical × the host's allocation ratio.
 const COLUMNS: Column<HostView>[] = [
@@ -45,13 +46,21 @@ function ratiosOf(o: RatioFlags): Partial<AllocationRatio> | undefined {
 }
 
 export function hostCommand(): Command {
-  const host = new Command('host').description('hypervisor hosts: run the agent (default), add, set, list, drain, undrain, remove');
+  const host = new Command('host').description('hypervisor hosts: run the agent (default) or its fence watchdog, add, set, list, drain, undrain, remove');
 
   daemonOptions(
     host
       .command('agent', { isDefault: true })
       .description('run the host agent on this hypervisor (what `ucloud host` alone does)')
       .action(async (o: DaemonFlags) => (await import('../host/main.js')).runHostAgent(o)),
+  );
+
+  daemonOptions(
+    host
+      .command('fence')
+      .description("run this host's fence watchdog: kills the host's HA VMs when the agent stops renewing its presence (run it beside `ucloud host` on every host that runs HA VMs; it needs no etcd)")
+      .addHelpText('after', '\nSee docs/architecture.md, "HA and fencing". Without it running, the agent arms no HA VM here (they are marked HOST_DEAD, not restarted, when the host dies).')
+      .action(async (o: DaemonFlags) => (await import('../host/fence/main.js')).runFenceWatchdog(o)),
   );
 
   host.command('add <name>')
@@ -193,6 +202,8 @@ export function hostCommand(): Command {
       if (r.caCreated) process.stderr.write(`made the cluster CA in ${o.caDir} (keep ${o.caDir}/ca-key.pem secret)\n`);
       process.stdout.write(`${r.files.join('\n')}\n`);
     });
+
+  hostPreflightCommand(host);
 
   pageOptions(host.command('list').description('list hosts, whether their agent is alive, and what is booked on them: used/allowed (physical), allowed = physical × ratio')).action(async (o: PageFlags, cmd: Command) => {
     const { client, output } = cliContext(cmd);

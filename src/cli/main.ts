@@ -58,10 +58,10 @@ Examples:
       .action(async (o: DaemonFlags) => (await import('../up/up.js')).runUp(o)),
   );
   daemonOptions(p.command('api').description('run the REST API server').action(async (o: DaemonFlags) => (await import('../api/main.js')).runApi(o)));
-  daemonOptions(p.command('scheduler').description('run the scheduler').action(async (o: DaemonFlags) => (await import('../scheduler/main.js')).runScheduler(o)));
+  daemonOptions(p.command('scheduler').description('run the scheduler: places VMs; one leads per cluster, others stand by (leader_lease_ttl)').action(async (o: DaemonFlags) => (await import('../scheduler/main.js')).runScheduler(o)));
   daemonOptions(p.command('filescanner').description("run the filescanner: records users' files (name, size, sha512)").action(async (o: DaemonFlags) => (await import('../scanners/filescanner-main.js')).runFileScanner(o)));
   daemonOptions(p.command('metadata').description('run the metadata server VMs ask for their SSH keys').action(async (o: DaemonFlags) => (await import('../metadata/main.js')).runMetadata(o)));
-  daemonOptions(p.command('imagescanner').description('run the imagescanner: turns image requests into images').action(async (o: DaemonFlags) => (await import('../scanners/imagescanner-main.js')).runImageScanner(o)));
+  daemonOptions(p.command('imagescanner').description('run the imagescanner: turns image requests into images; one leads per cluster, others stand by (leader_lease_ttl)').action(async (o: DaemonFlags) => (await import('../scanners/imagescanner-main.js')).runImageScanner(o)));
   p.addCommand(hostCommand());
   p.addCommand(vmCommand());
   p.addCommand(imageCommand());

@@ -4,7 +4,7 @@ import { formatSize, parseDuration } from '../common/units.js';
 import { UcloudError } from '../common/errors.js';
 import { MAX_USER_DATA_BYTES, userDataFromBytes } from '../common/user-data.js';
 import type { Vm } from '../model/index.js';
-import { cliContext, wholeNumber } from './context.js';
+import { cliContext, onOff, wholeNumber } from './context.js';
 import { note, printList, printObject, safeText, type Column } from './output.js';
 import { listed, pageOptions, type PageFlags } from './pages.js';
 import { describeMigration, migrateVm } from './migrate.js';
@@ -39,6 +39,8 @@ function statusFields(vm: Vm): [string, string | number | undefined][] {
     ['image', imageOf(vm)],
     ['nics', (vm.nics ?? []).map((n) => `${n.network} ${n.mac} ${n.address}`).join(', ') || undefined],
     ['user-data', vm.hasUserData ? 'set' : 'none'],
+    ['ha', vm.ha ? (vm.haArmed ? 'on (armed)' : vm.host ? 'on (not armed: no fence watchdog on its host)' : 'on') : 'off'],
+    ['last failover', vm.lastFailover ? `${vm.lastFailover.restarted ? 'restarted off' : 'left on'} dead host ${vm.lastFailover.from} (${vm.lastFailover.code}, ${vm.lastFailover.at})` : undefined],
     ['qemu pid', vm.qemu?.pid],
     ['accel', vm.qemu?.accel],
     ['serial log', vm.qemu?.serialLog],
@@ -81,11 +83,13 @@ export function vmCommand(): Command {
     .option('--os-ssd <size>', 'OS disk size, at least the image size, e.g. 10GiB', '1GiB')
     .option('--hdd <size>', 'an extra empty disk (repeatable), e.g. 50GiB', (v: string, prev: string[] = []) => [...prev, v])
     .option('--network <name>', 'attach to this network of yours (repeatable; default: your network "default")', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--ha', 'high availability: restarted on another host when its host dies (shared storage; docs/architecture.md, "HA and fencing")')
+    .option('--no-ha', 'not HA, whatever the cluster\'s ha_default says')
     .option('--user-data <file>', 'cloud-init user-data: a #cloud-config, a #! script or a MIME multipart; UTF-8, at most 16 KiB (docs/networking.md#user-data-and-vendor-data)')
     .addOption(waitOption())
     .addOption(timeoutOption())
     .addHelpText('after', '\nExamples:\n  ucloud vm create web1 --image ucloud-test --cpu 1 --ram 256MiB --os-ssd 1GiB --wait\n  ucloud vm create web2 --image debian12 --network lab --os-ssd 10GiB --user-data cloud-config.yaml --wait')
-    .action(async (name: string, o: { image: string; cpu: number; ram: string; osSsd: string; hdd?: string[]; network?: string[]; userData?: string; wait?: boolean; timeout: string }, cmd: Command) => {
+    .action(async (name: string, o: { image: string; cpu: number; ram: string; osSsd: string; hdd?: string[]; network?: string[]; userData?: string; ha?: boolean; wait?: boolean; timeout: string }, cmd: Command) => {
       const { client, output } = cliContext(cmd);
       const userData = o.userData === undefined ? undefined : readUserData(o.userData);
       let v = await client.vms.create({
@@ -97,6 +101,7 @@ export function vmCommand(): Command {
         ...(o.hdd ? { hdd: o.hdd } : {}),
         ...(o.network ? { networks: o.network } : {}),
         ...(userData ? { userData } : {}),
+        ...(o.ha !== undefined ? { ha: o.ha } : {}),
       });
       note(`${v.name}: created (${v.id})`);
       if (o.wait) v = (await waitForVm(client, v.id, 'running', parseDuration(o.timeout)))!;
@@ -135,6 +140,16 @@ export function vmCommand(): Command {
         printObject(v, output, statusFields(v));
       });
   }
+
+  vm.command('set <name>')
+    .description('change a VM\'s settings without a restart')
+    .requiredOption('--ha <on|off>', 'high availability: on, the host arms it (its fence watchdog kills it when the host is cut off) and the scheduler restarts it elsewhere when its host dies', onOff)
+    .addHelpText('after', '\nExamples:\n  ucloud vm set web1 --ha on\n  ucloud vm show web1 -o json | jq .haArmed   # true once its host armed it')
+    .action(async (name: string, o: { ha: boolean }, cmd: Command) => {
+      const { client, output } = cliContext(cmd);
+      const v = await client.vms.set(name, { ha: o.ha });
+      printObject(v, output, statusFields(v));
+    });
 
   vm.command('resize <name>')
     .description('grow the OS disk (online when running), or change CPU/RAM of a stopped VM')

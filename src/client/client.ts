@@ -1,7 +1,7 @@
 import type { Static } from 'typebox';
 import { isErrorCode, UcloudError } from '../common/errors.js';
 import { LIST_LIMITS, type PageOf } from '../model/common.js';
-import type { AllocationRatio, ConsoleLog, Host, HostSetRequest, Image, ImageStore, Network, NetworkRoutes, Resources, Role, SshKey, UploadedFile, User, UserFile, Vm, VmCreateRequest, VmMigrateRequest, VmResizeRequest } from '../model/index.js';
+import type { AllocationRatio, ConsoleLog, Host, HostSetRequest, Image, ImageStore, Network, NetworkRoutes, Resources, Role, SshKey, UploadedFile, User, UserFile, Vm, VmCreateRequest, VmMigrateRequest, VmResizeRequest, VmSetRequest } from '../model/index.js';
 
 export interface HostView extends Host {
   alive: boolean;
@@ -113,6 +113,7 @@ export class Client {
     start: (ref: string) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/start`),
     stop: (ref: string) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/stop`),
     resize: (ref: string, req: Static<typeof VmResizeRequest>) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/resize`, req),
+    set: (ref: string, req: Static<typeof VmSetRequest>) => this.request<Vm>('PATCH', `/v1/vms/${encodeURIComponent(ref)}`, req),
     /** Live-migrates it to host `to` (absent: the scheduler picks), or cancels the migration under way; admins only. */
     migrate: (ref: string, req: Static<typeof VmMigrateRequest>) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/migrate`, req),
     /** The last `lines` lines of the VM's console (default 100). */

@@ -143,7 +143,25 @@ export const CONFIG_KEYS = {
   api_listen: { kind: 'string', default: '[::1]:8470', env: ['UCLOUD_API_LISTEN'], doc: 'Address and port the API server listens on.' },
   host_name: { kind: 'string', default: '', env: ['UCLOUD_HOST_NAME'], doc: "This hypervisor's name in ucloud. Empty: the machine's hostname." },
   host_address: { kind: 'string', default: '::1', env: ['UCLOUD_HOST_ADDRESS'], doc: "This hypervisor's IPv6 address (migration, VXLAN underlay)." },
-  host_lease_ttl: { kind: 'duration', default: '10s', env: ['UCLOUD_HOST_LEASE_TTL'], doc: 'A host that stops heart-beating is dead after this long.' },
+  host_lease_ttl: {
+    kind: 'duration',
+    default: '5s',
+    env: ['UCLOUD_HOST_LEASE_TTL'],
+    doc: "Whole seconds, at least 2 s: the TTL of each host agent's presence lease, renewed every second. A host whose agent renewed nothing for this long is dead: its lease ends, its HA VMs restart elsewhere after failover_margin, its other VMs are marked HOST_DEAD. Shorter fails over sooner; too short for your etcd's worst latency and a busy agent is fenced for nothing (docs/architecture.md, HA and fencing).",
+  },
+  fence_timeout: {
+    kind: 'duration',
+    default: '4s',
+    env: ['UCLOUD_FENCE_TIMEOUT'],
+    doc: "HA: the host's fence watchdog (`ucloud host fence`) kills this host's HA VMs once this long has passed since the agent sent the last presence renewal etcd answered. At least 1 s below host_lease_ttl, so an HA VM is dead before its host's lease can end.",
+  },
+  failover_margin: {
+    kind: 'duration',
+    default: '2s',
+    env: ['UCLOUD_FAILOVER_MARGIN'],
+    doc: "HA: how long the scheduler waits after a host's presence lease ended before it restarts that host's HA VMs elsewhere. Covers the watchdog's kill (it looks every 200 ms) and the rates of the clocks of etcd's leader and the host.",
+  },
+  ha_default: { kind: 'enum', default: 'off', env: ['UCLOUD_HA_DEFAULT'], values: ['off', 'on'], doc: 'Whether a VM is HA when `vm create` says neither --ha nor --no-ha (read by the API).' },
   accel: {
     kind: 'enum',
     default: 'auto',
@@ -170,6 +188,12 @@ export const CONFIG_KEYS = {
   migration_max_downtime_ms: { kind: 'int', default: '100', env: ['UCLOUD_MIGRATION_MAX_DOWNTIME_MS'], doc: 'Live migration: the longest pause of the guest (ms) QEMU may take to switch over (its downtime-limit).' },
   migration_max_bandwidth: { kind: 'string', default: '0', env: ['UCLOUD_MIGRATION_MAX_BANDWIDTH'], doc: 'Live migration: bytes a second one migration may send (e.g. 100MiB); 0: no limit.' },
   drain_parallel: { kind: 'int', default: '2', env: ['UCLOUD_DRAIN_PARALLEL'], doc: 'Drain: how many VMs of one drained host the scheduler migrates at once.' },
+  leader_lease_ttl: {
+    kind: 'duration',
+    default: '5s',
+    env: ['UCLOUD_LEADER_LEASE_TTL'],
+    doc: "The scheduler and the imagescanner work only while they lead their etcd election (run several for a standby; the others wait): the leader holds it on a lease of this TTL, in whole seconds, renewed every third of it. A leader that dies (SIGKILL, crash, host down) is replaced after at most this long; one that stops cleanly resigns and is replaced at once. 5s keeps a takeover within seconds yet lets a leader ride out a 3 s stall (a busy event loop, a slow etcd disk) without a needless change; etcd raises anything under its minimum (2 s with its default timing). Correctness never depends on it: every placement is a compare-and-swap.",
+  },
   migration_ports: {
     kind: 'string',
     default: '49152-49407',
@@ -255,6 +279,9 @@ export interface Config {
   hostName: string;
   hostAddress: string;
   hostLeaseTtlMs: number;
+  fenceTimeoutMs: number;
+  failoverMarginMs: number;
+  haDefault: boolean;
   accel: 'auto' | 'kvm' | 'tcg';
   qemuBinary: string;
   qemuMachine: 'pc' | 'q35';
@@ -272,6 +299,8 @@ export interface Config {
   migrationTlsDir: string | undefined;
   /** VMs of one drained host migrating at once. */
   drainParallel: number;
+  /** The lease TTL of the scheduler's and the imagescanner's leadership (whole seconds, in ms). */
+  leaderLeaseTtlMs: number;
   capacityCpu: number;
   capacityRam: string;
   capacityDisk: string;
@@ -376,6 +405,13 @@ function cpuModelOf(v: string): string {
   return v;
 }
 
+/** A duration etcd takes as a lease TTL: whole seconds, at least one. */
+function wholeSeconds(key: ConfigKey, v: string): number {
+  const ms = toDuration(key, v);
+  if (ms < 1000 || ms % 1000 !== 0) throw new UcloudError('INVALID_CONFIG', `${key} must be whole seconds, at least 1s, not "${v}"`);
+  return ms;
+}
+
 function atLeastOne(key: ConfigKey, v: string): number {
   const n = toInt(key, v);
   if (n < 1) throw new UcloudError('INVALID_CONFIG', `${key} must be at least 1, not "${v}"`);
@@ -411,6 +447,16 @@ function toPortRange(key: ConfigKey, v: string): { first: number; last: number }
   const [first, last] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
   if (first < 1 || last > 65535 || first > last) throw new UcloudError('INVALID_CONFIG', `${key} must be first-last ports within 1-65535, like 49152-49407, not "${v}"`);
   return { first, last };
+}
+
+/** host_lease_ttl, fence_timeout and failover_margin, in the order that keeps an HA VM from running twice (docs/architecture.md). */
+function fencingTimes(ttl: string, fence: string, margin: string): { hostLeaseTtlMs: number; fenceTimeoutMs: number; failoverMarginMs: number } {
+  const hostLeaseTtlMs = toDuration('host_lease_ttl', ttl);
+  const fenceTimeoutMs = toDuration('fence_timeout', fence);
+  const failoverMarginMs = toDuration('failover_margin', margin);
+  if (hostLeaseTtlMs < 2000 || hostLeaseTtlMs % 1000 !== 0) throw new UcloudError('INVALID_CONFIG', `host_lease_ttl must be whole seconds, at least 2s (etcd leases count seconds), not "${ttl}"`);
+  if (fenceTimeoutMs < 1000 || fenceTimeoutMs > hostLeaseTtlMs - 1000) throw new UcloudError('INVALID_CONFIG', `fence_timeout must be at least 1s and at least 1s below host_lease_ttl (${ttl}), not "${fence}": an HA VM must be dead before its host's lease can end`);
+  return { hostLeaseTtlMs, fenceTimeoutMs, failoverMarginMs };
 }
 
 function toDuration(key: ConfigKey, v: string): number {
@@ -541,7 +587,8 @@ function toConfig(raw: Record<ConfigKey, string>): Config {
     ...routing(raw),
     hostName: raw.host_name || hostname(),
     hostAddress: raw.host_address,
-    hostLeaseTtlMs: toDuration('host_lease_ttl', raw.host_lease_ttl),
+    ...fencingTimes(raw.host_lease_ttl, raw.fence_timeout, raw.failover_margin),
+    haDefault: raw.ha_default === 'on',
     accel: raw.accel as Config['accel'],
     qemuBinary: raw.qemu_binary,
     qemuMachine: raw.qemu_machine as Config['qemuMachine'],
@@ -555,6 +602,7 @@ function toConfig(raw: Record<ConfigKey, string>): Config {
     migrationPorts: toPortRange('migration_ports', raw.migration_ports),
     migrationTlsDir: raw.migration_tls === 'on' ? raw.migration_tls_dir : undefined,
     drainParallel: atLeastOne('drain_parallel', raw.drain_parallel),
+    leaderLeaseTtlMs: wholeSeconds('leader_lease_ttl', raw.leader_lease_ttl),
     capacityCpu: toInt('capacity_cpu', raw.capacity_cpu),
     capacityRam: raw.capacity_ram,
     capacityDisk: raw.capacity_disk,

@@ -11,10 +11,12 @@ import { readSecretFile } from './secret-file.js';
 
 export interface Check {
   name: string;
-  run(config: Config): Promise<void>;
+  /** Throws CheckFailed when the check fails; may return what it found, shown beside "ok". */
+  run(config: Config): Promise<void | string>;
 }
 
-class CheckFailed extends Error {
+/** What a check throws: what is wrong, and what a person does about it. */
+export class CheckFailed extends Error {
   constructor(
     message: string,
     readonly fix: string,
@@ -113,17 +115,32 @@ async function idsIn(file: string, field: number, range: { first: number; last: 
 
 export type CheckName = keyof typeof CHECKS;
 
-/** Runs the named checks; throws PREFLIGHT_FAILED listing every failure and its fix. */
-export async function preflight(config: Config, names: readonly CheckName[]): Promise<void> {
-  const failures: string[] = [];
-  for (const n of names) {
+/** One check's outcome, as `ucloud host preflight` prints it. */
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  /** What failed (or, for a passing check that has something to say, what was found). */
+  message?: string;
+  fix?: string;
+}
+
+/** Runs every check, one after another, and reports each; none throws. */
+export async function runChecks(config: Config, checks: readonly Check[]): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  for (const c of checks) {
     try {
-      await CHECKS[n].run(config);
+      const found = await c.run(config);
+      results.push({ name: c.name, ok: true, ...(typeof found === 'string' ? { message: found } : {}) });
     } catch (err) {
-      const fix = err instanceof CheckFailed ? err.fix : 'see the log';
-      failures.push(`${CHECKS[n].name}: ${(err as Error).message}\n    fix: ${fix}`);
+      results.push({ name: c.name, ok: false, message: (err as Error).message, fix: err instanceof CheckFailed ? err.fix : 'see the log' });
     }
   }
+  return results;
+}
+
+/** Runs the named checks; throws PREFLIGHT_FAILED listing every failure and its fix. */
+export async function preflight(config: Config, names: readonly CheckName[]): Promise<void> {
+  const failures = (await runChecks(config, names.map((n) => CHECKS[n]))).filter((r) => !r.ok).map((r) => `${r.name}: ${r.message}\n    fix: ${r.fix}`);
   if (failures.length) {
     throw new UcloudError('PREFLIGHT_FAILED', `preflight found ${failures.length} problem(s):\n  ${failures.join('\n  ')}`, { hint: 'fix them and start again' });
   }

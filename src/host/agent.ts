@@ -1,4 +1,3 @@
-import type { Lease } from 'etcd3';
 import type { Accel } from '../common/accel.js';
 import type { QemuOffer } from '../common/qemu-compat.js';
 import { toUcloudError, UcloudError } from '../common/errors.js';
@@ -18,7 +17,9 @@ import { ConsoleEndpoint } from './console/endpoint.js';
 import { KeyedQueue } from './keyed-queue.js';
 import type { RouteAnnouncer } from './routes.js';
 import { HostMigrations, MigrationDestination, MigrationSource, type SourceConfig } from './migration/index.js';
+import { markHa, unmarkHa } from './fence/files.js';
 import { DEFAULT_MIGRATION_PORTS } from './network/hostfw.js';
+import { HostPresence } from './presence.js';
 import { VmMonitors } from './vm-monitors.js';
 import { VmRuntime } from './vm-runtime.js';
 
@@ -26,6 +27,10 @@ export interface AgentOptions {
   name: string;
   accel: Accel;
   leaseTtlMs: number;
+  /** run_dir: the presence lease id, the fence watchdog's pet and beat (src/host/fence). */
+  runDir?: string;
+  /** fence_timeout (default: a second below the lease TTL). */
+  fenceTimeoutMs?: number;
   /**
    * How often running VMs' console keepers are checked (a keeper is no QEMU:
    * no monitor tells of its end). A QEMU's own exit comes as an event (VmMonitors).
@@ -57,7 +62,7 @@ export class HostAgent {
   private readonly informer: Informer<typeof Kinds.vm.schema>;
   private readonly queue: KeyedQueue;
   private readonly resync: Reconciler;
-  private lease: Lease | undefined;
+  private readonly presence: HostPresence;
   private keeperCheck: NodeJS.Timeout | undefined;
   /** One standing QMP session per running VM here: its events, and its QEMU's exit. */
   readonly monitors: VmMonitors;
@@ -83,6 +88,12 @@ export class HostAgent {
     private readonly log: Logger,
   ) {
     this.informer = new Informer(store, Kinds.vm, Keys.hostVms(opts.name), log);
+    this.presence = new HostPresence(store, hosts, { name: opts.name, ttlMs: opts.leaseTtlMs, runDir: opts.runDir ?? runtime.runDir, fenceTimeoutMs: opts.fenceTimeoutMs ?? opts.leaseTtlMs - 1000 }, log, () => {
+      // Announced on a new lease: this host may have been declared dead meanwhile, so every VM is looked at again
+      // (moved ones leave their leftovers here, HOST_DEAD ones are taken back), and so is what lies here without a record.
+      this.enqueueAll();
+      void this.collectOrphans();
+    });
     this.queue = new KeyedQueue((id) => this.reconcileVm(id), log);
     this.resync = new Reconciler(async () => {
       this.enqueueAll();
@@ -148,7 +159,7 @@ export class HostAgent {
       this.storeWatch.on('change', () => void this.checkStores());
       await this.storeWatch.start();
     }
-    await this.announce();
+    await this.presence.start(() => ({ pid: process.pid, accel: this.opts.accel, since: nowIso(), ...(this.consolePort ? { consolePort: this.consolePort } : {}), ...(this.storesNow ? { stores: this.storesNow } : {}), ...(this.qemuOffer ? { qemu: this.qemuOffer } : {}) }));
     // A cluster from before the index has placed VMs without mirrors: write ours before trusting it.
     if (!(await this.vms.hostIndexComplete())) {
       const done = await this.vms.backfillHostIndex(this.opts.name);
@@ -176,24 +187,14 @@ export class HostAgent {
     await this.queue.drain();
     await this.opts.routes?.stop();
     await this.monitors.close();
-    await this.lease?.revoke().catch(() => undefined);
+    // Not revoked: a successor agent resumes the lease (HA VMs stay armed); else it runs out and the host is dead.
+    await this.presence.stop(false);
     await this.console.close();
   }
 
-  private async announce(): Promise<void> {
-    const lease = this.store.lease(this.opts.leaseTtlMs);
-    this.lease = lease;
-    lease.on('lost', (err) => {
-      if (this.stopped) return;
-      this.log.warn({ err }, 'host lease lost; announcing again');
-      setTimeout(() => void this.announce().catch((e: unknown) => this.log.error({ err: e }, 'cannot announce host')), 1000);
-    });
-    await this.putAlive(lease);
-  }
-
-  /** The presence record, on `lease` (written again, on the same lease, when what it says changes). */
-  private async putAlive(lease: Lease): Promise<void> {
-    await this.hosts.announce({ name: this.opts.name, pid: process.pid, accel: this.opts.accel, since: nowIso(), ...(this.consolePort ? { consolePort: this.consolePort } : {}), ...(this.storesNow ? { stores: this.storesNow } : {}), ...(this.qemuOffer ? { qemu: this.qemuOffer } : {}) }, lease);
+  /** This incarnation's fencing epoch (its presence lease); undefined while it has none. */
+  get epoch(): string | undefined {
+    return this.presence.epoch;
   }
 
   /** Asks which stores this host can open (one ask at a time) and announces the answer when it changed. */
@@ -206,8 +207,8 @@ export class HostAgent {
         if (this.storesNow?.join('\n') === next.join('\n')) return;
         const first = this.storesNow === undefined;
         this.storesNow = next;
-        if (this.lease && !first && !this.stopped) {
-          await this.putAlive(this.lease);
+        if (!first && !this.stopped) {
+          await this.presence.put();
           this.log.info({ stores: next }, 'stores this host can open announced');
         }
       })
@@ -248,26 +249,29 @@ export class HostAgent {
 
   /** Local VM state with no record assigned here (deleted while this agent was away): remove it. */
   private async collectOrphans(): Promise<void> {
-    for (const id of await this.runtime.localIds()) {
-      const key = Keys.hostVm(this.opts.name, id);
-      // A mirror that exists but fails its schema is not a deleted VM: leave it be.
-      if (this.informer.get(key) || this.informer.unreadable.has(key)) continue;
-      const read = await this.recordSaysOrphan(id);
-      if (!read.orphan) continue;
-      // Placed on another host (it migrated away, or never came): its disks are that host's VM's.
-      // The one read decides: a second one failing (slow etcd) must not pass for "deleted" and destroy live disks.
-      const elsewhere = read.vm;
-      if (elsewhere) {
-        await this.migrations.removeLeftover(elsewhere).catch((err: unknown) => this.log.error({ err, vm: id }, 'cannot remove what is left of a VM placed elsewhere'));
-        continue;
-      }
-      const local = await this.runtime.readLocal(id);
-      this.log.info({ vm: id }, 'removing a VM left behind on this host');
-      await this.runtime
-        .destroy({ id }, local?.disks ?? [])
-        .then(() => this.runtime.removeNics({ id, nics: local?.nics ?? [] }, (vni) => this.vniInUse(vni, id)))
-        .catch((err: unknown) => this.log.error({ err, vm: id }, 'cannot remove orphaned VM'));
+    for (const id of await this.runtime.localIds()) await this.collectOrphan(id);
+  }
+
+  /** VM `id`'s local state, if no record assigned here calls for it: removed (its disks too when the record is gone). */
+  private async collectOrphan(id: string): Promise<void> {
+    const key = Keys.hostVm(this.opts.name, id);
+    // A mirror that exists but fails its schema is not a deleted VM: leave it be.
+    if (this.informer.get(key) || this.informer.unreadable.has(key) || !(await this.runtime.hasLocal(id))) return;
+    const read = await this.recordSaysOrphan(id);
+    if (!read.orphan) return;
+    // Placed on another host (it migrated away, failed over, or never came): its disks are that host's VM's.
+    // The one read decides: a second one failing (slow etcd) must not pass for "deleted" and destroy live disks.
+    const elsewhere = read.vm;
+    if (elsewhere) {
+      await this.migrations.removeLeftover(elsewhere).catch((err: unknown) => this.log.error({ err, vm: id }, 'cannot remove what is left of a VM placed elsewhere'));
+      return;
     }
+    const local = await this.runtime.readLocal(id);
+    this.log.info({ vm: id }, 'removing a VM left behind on this host');
+    await this.runtime
+      .destroy({ id }, local?.disks ?? [])
+      .then(() => this.runtime.removeNics({ id, nics: local?.nics ?? [] }, (vni) => this.vniInUse(vni, id)))
+      .catch((err: unknown) => this.log.error({ err, vm: id }, 'cannot remove orphaned VM'));
   }
 
   /**
@@ -290,6 +294,36 @@ export class HostAgent {
     return { orphan: false };
   }
 
+  /** A write of VM `id` by this agent: `fn` sees the record as this incarnation owns it (own()). */
+  private observe(id: string, fn: (vm: Vm) => Vm | undefined): Promise<Vm | undefined> {
+    return this.vms.observe(id, (cur) => fn(this.own(cur)));
+  }
+
+  /**
+   * `cur` as this incarnation writes it: stamped with its epoch where it has
+   * none (placed before epochs, or arrived by migration), and taken back
+   * under it when the scheduler marked it HOST_DEAD here (the state machine
+   * lets only a new incarnation do that, and nothing else to an old epoch).
+   */
+  private own(cur: Vm): Vm {
+    const epoch = this.presence.epoch;
+    if (!epoch || cur.host !== this.opts.name) return cur;
+    if (cur.status === 'error' && cur.error?.code === 'HOST_DEAD' && cur.epoch !== epoch) {
+      const next: Vm = { ...cur, epoch };
+      delete next.error;
+      return next;
+    }
+    return cur.epoch === undefined ? { ...cur, epoch } : cur;
+  }
+
+  /** Whether VM `vm` is HA here: marked for the fence watchdog (before its QEMU starts) only while one runs. */
+  private async armHa(vm: Vm): Promise<boolean> {
+    const armed = vm.ha === true && (await this.presence.watchdogRunning());
+    if (armed) await markHa(this.runtime.dir(vm.id));
+    else await unmarkHa(this.runtime.dir(vm.id));
+    return armed;
+  }
+
   private async reconcileVm(id: string): Promise<void> {
     const vm = await this.vms.get(id);
     // A migration in or out, or what one left here: the migration roles decide.
@@ -297,33 +331,45 @@ export class HostAgent {
     if (!vm || vm.host !== this.opts.name) {
       // Only an older writer leaves a mirror without its record; without this it would linger here.
       if (this.informer.get(Keys.hostVm(this.opts.name, id)) && (await this.vms.dropStaleMirror(this.opts.name, id))) this.log.warn({ vm: id }, 'removed a stale index entry');
+      // Deleted while this agent runs (by the scheduler, its host thought dead): what is left here goes now.
+      else if (!vm) await this.collectOrphan(id);
       return;
     }
     if (vm.desired === 'deleted') return this.delete(vm);
     const pid = await this.runtime.runningPid(vm);
     if (pid) this.watch(vm.id, pid);
+    // This host was declared dead and the VM left here: taken back, running again if it should.
+    if (vm.status === 'error' && vm.error?.code === 'HOST_DEAD' && vm.desired === 'running') {
+      this.log.info({ vm: vm.id, name: vm.name, epoch: this.presence.epoch }, 'taking back a VM marked HOST_DEAD here');
+      return pid ? this.markRunning(vm, pid) : this.startVm(vm);
+    }
     // Acted on once per intent (generation), so a resize that fails is not retried in a loop.
     if (vm.observedGeneration < vm.generation && vm.disks.some((d) => VmRuntime.wantedSize(vm, d) > d.sizeBytes)) await this.growDisks(vm, pid !== undefined);
     if (vm.desired === 'running') {
       if (pid) return this.markRunning(vm, pid);
+      // An HA VM is kept running (its QEMU was fenced, or it ended by itself): started again.
+      if (vm.status === 'running' && vm.observedGeneration === vm.generation && vm.haArmed === true) {
+        this.log.warn({ vm: vm.id, name: vm.name }, 'HA VM not running here: starting it again');
+        return this.startVm(vm);
+      }
       if (vm.status === 'running' && vm.observedGeneration === vm.generation) return this.markExited(vm);
       if (vm.status === 'error' && vm.observedGeneration === vm.generation) return;
       return this.startVm(vm);
     }
     if (pid) return this.stopVm(vm);
     if (vm.status !== 'stopped' || vm.qemu || vm.observedGeneration !== vm.generation) {
-      await this.vms.observe(id, (cur) => withoutQemu({ ...cur, status: 'stopped', observedGeneration: vm.generation }));
+      await this.observe(id, (cur) => withoutQemu({ ...cur, status: 'stopped', observedGeneration: vm.generation }));
     }
   }
 
   private async growDisks(vm: Vm, running: boolean): Promise<void> {
     try {
       const disks = await this.runtime.growDisks(vm, running);
-      await this.vms.observe(vm.id, (cur) => ({ ...cur, disks }));
+      await this.observe(vm.id, (cur) => ({ ...cur, disks }));
     } catch (err) {
       const e = toUcloudError(err);
       this.log.error({ err, vm: vm.id }, 'disk resize failed');
-      await this.vms.observe(vm.id, (cur) => ({ ...cur, error: { code: e.code, message: `resize failed: ${e.message}`, at: nowIso() } }));
+      await this.observe(vm.id, (cur) => ({ ...cur, error: { code: e.code, message: `resize failed: ${e.message}`, at: nowIso() } }));
     }
   }
 
@@ -337,10 +383,11 @@ export class HostAgent {
       await this.runtime.adopt(vm);
       this.networked.add(vm.id);
     }
-    if (vm.status === 'running' && vm.qemu?.pid === pid && vm.observedGeneration === vm.generation) return;
+    const armed = await this.armHa(vm);
+    if (vm.status === 'running' && vm.qemu?.pid === pid && vm.observedGeneration === vm.generation && (vm.haArmed === true) === armed && vm.epoch === this.presence.epoch) return;
     const p = this.runtime.paths(vm.id);
-    await this.vms.observe(vm.id, (cur) => ({
-      ...cur,
+    await this.observe(vm.id, (cur) => ({
+      ...withHaArmed(cur, armed),
       status: 'running',
       observedGeneration: vm.generation,
       qemu: cur.qemu?.pid === pid ? cur.qemu : { pid, qmpSocket: p.qmpSocket, serialLog: p.serialLog, accel: this.opts.accel, startedAt: nowIso() },
@@ -351,7 +398,7 @@ export class HostAgent {
   private async markExited(vm: Vm): Promise<void> {
     this.log.warn({ vm: vm.id, name: vm.name }, 'VM process ended without being asked to');
     await this.runtime.stopKeeper(vm.id);
-    await this.vms.observe(vm.id, (cur) =>
+    await this.observe(vm.id, (cur) =>
       withoutQemu({
         ...cur,
         desired: 'stopped',
@@ -365,21 +412,23 @@ export class HostAgent {
     const gen = vm.generation;
     const r = new Reverter(this.log);
     try {
-      await this.vms.observe(vm.id, (cur) => ({ ...cur, status: cur.disks.length ? 'starting' : 'creating' }));
+      await this.observe(vm.id, (cur) => ({ ...cur, status: cur.disks.length ? 'starting' : 'creating' }));
       // Disks and NICs do not depend on each other: make them side by side.
       const [disks] = await Promise.all([this.runtime.ensureDisks(vm, r), this.nicResolvers(vm).then((dns) => this.runtime.ensureNics(vm, dns))]);
       if (disks !== vm.disks) {
-        await this.vms.observe(vm.id, (cur) => ({ ...cur, disks, status: 'starting' }));
+        await this.observe(vm.id, (cur) => ({ ...cur, disks, status: 'starting' }));
         r.success(); // recorded: from now on the disks are the record's, deleted with the VM
       }
       // A VM with a network reads its seed from the metadata server (the SMBIOS serial says where);
       // one without gets it on a cidata disk, made from the same records.
       const seed = vm.nics?.length ? undefined : await seedForVm(this.store, vm, { resolvers: this.opts.dnsResolvers ?? [] });
+      // Marked before QEMU starts: the watchdog can kill it from its first instant.
+      const armed = await this.armHa(vm);
       const qemu = await this.runtime.start(vm, disks, seed);
       this.watch(vm.id, qemu.pid);
       this.networked.add(vm.id);
-      await this.vms.observe(vm.id, (cur) => {
-        const next: Vm = { ...cur, status: 'running', qemu, observedGeneration: gen };
+      await this.observe(vm.id, (cur) => {
+        const next: Vm = { ...withHaArmed(cur, armed), status: 'running', qemu, observedGeneration: gen };
         delete next.error;
         return next;
       });
@@ -388,15 +437,15 @@ export class HostAgent {
       await r.revert();
       const e = toUcloudError(err);
       this.log.error({ err, vm: vm.id }, 'VM start failed');
-      await this.vms.observe(vm.id, (cur) => ({ ...cur, status: 'error', observedGeneration: gen, error: { code: e.code, message: e.message, at: nowIso() } }));
+      await this.observe(vm.id, (cur) => ({ ...cur, status: 'error', observedGeneration: gen, error: { code: e.code, message: e.message, at: nowIso() } }));
     }
   }
 
   private async stopVm(vm: Vm): Promise<void> {
-    await this.vms.observe(vm.id, (cur) => ({ ...cur, status: 'stopping' }));
+    await this.observe(vm.id, (cur) => ({ ...cur, status: 'stopping' }));
     await this.runtime.stop(vm, true);
     await this.runtime.stopKeeper(vm.id);
-    await this.vms.observe(vm.id, (cur) => withoutQemu({ ...cur, status: 'stopped', observedGeneration: vm.generation }));
+    await this.observe(vm.id, (cur) => withoutQemu({ ...cur, status: 'stopped', observedGeneration: vm.generation }));
     this.log.info({ vm: vm.id, name: vm.name }, 'VM stopped');
   }
 
@@ -419,13 +468,20 @@ export class HostAgent {
 
   private async delete(vm: Vm): Promise<void> {
     this.monitors.unwatch(vm.id);
-    if (vm.status !== 'deleting') await this.vms.observe(vm.id, (cur) => ({ ...cur, status: 'deleting' }));
+    if (vm.status !== 'deleting') await this.observe(vm.id, (cur) => ({ ...cur, status: 'deleting' }));
     const local = await this.runtime.readLocal(vm.id);
     await this.runtime.destroy(vm, vm.disks.length ? vm.disks : (local?.disks ?? []));
     await this.runtime.removeNics({ id: vm.id, nics: vm.nics ?? local?.nics ?? [] }, (vni) => this.vniInUse(vni, vm.id));
     await this.vms.finalizeDelete(vm.id);
     this.log.info({ vm: vm.id, name: vm.name }, 'VM deleted');
   }
+}
+
+function withHaArmed(vm: Vm, armed: boolean): Vm {
+  const next = { ...vm };
+  if (armed) next.haArmed = true;
+  else delete next.haArmed;
+  return next;
 }
 
 function withoutQemu(vm: Vm): Vm {

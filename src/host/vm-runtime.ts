@@ -106,6 +106,11 @@ export class VmRuntime {
     }
   }
 
+  /** run_dir: where this host keeps its per-VM and fencing state. */
+  get runDir(): string {
+    return this.cfg.runDir;
+  }
+
   dir(id: string): string {
     return join(this.cfg.runDir, 'vms', id);
   }

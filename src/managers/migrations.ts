@@ -175,6 +175,9 @@ export class MigrationManager {
       const disks = m.mode === 'copy' ? m.disks! : cur.disks;
       const next: Vm = { ...cur, host: m.destination, status: 'running', qemu, disks, lastMigration: { ...m, phase: 'completed', figures, updatedAt: now }, updatedAt: now };
       delete next.migration;
+      // The source's incarnation and arming stay behind: the destination stamps its own epoch and arms it anew.
+      delete next.epoch;
+      delete next.haArmed;
       return { next, release: m.source };
     });
   }

@@ -19,6 +19,8 @@ export interface VmCreate {
   networks?: Versioned<Network>[];
   /** cloud-init user-data, already checked (checkUserData); stored under its own key. */
   userData?: string;
+  /** High availability (docs/architecture.md, "HA and fencing"). */
+  ha?: boolean;
 }
 
 /** QEMU's locally administered range (52:54:00), random below it. */
@@ -140,7 +142,11 @@ export class VmManager {
       for (const n of networks) t.unchanged(n);
       for (const nic of nics) t.absent(Keys.allocMac(nic.mac)).put(Kinds.alloc, Keys.allocMac(nic.mac), { owner: vm.owner, holder: Keys.vm(vm.id) });
       if (await t.commit()) return vm;
-      if (await this.store.get(Kinds.vmName, nameKey)) throw new UcloudError('VM_NAME_TAKEN', `you already have a VM named "${input.name}"`);
+      const taken = await this.store.get(Kinds.vmName, nameKey);
+      // The etcd client retries an attempt that ended without an answer (a member died, a deadline passed):
+      // when the first one did commit, the retry fails its compares on this very VM.
+      if (taken?.value.id === vm.id) return vm;
+      if (taken) throw new UcloudError('VM_NAME_TAKEN', `you already have a VM named "${input.name}"`);
       for (const n of networks) {
         const cur = await this.store.get(Kinds.network, n.key);
         if (!cur || cur.value.deleting) throw new UcloudError('NETWORK_NOT_FOUND', `network "${n.value.name}" was deleted`);
@@ -342,6 +348,20 @@ export class VmManager {
    * dimension must still fit its host, so a resize can never overcommit, and one
    * that grows in none always goes through.
    */
+  /** Turns HA on or off (the host arms or disarms it: `haArmed`). A deleted VM is refused. */
+  async setHa(id: string, ha: boolean): Promise<Vm> {
+    const next = await this.update(id, (cur) => {
+      if (!cur) throw new UcloudError('VM_NOT_FOUND', `no VM ${id}`);
+      if (cur.desired === 'deleted') throw new UcloudError('VM_BUSY', `VM "${cur.name}" is being deleted`);
+      if ((cur.ha === true) === ha) return undefined;
+      const v: Vm = { ...cur, updatedAt: nowIso() };
+      if (ha) v.ha = true;
+      else delete v.ha;
+      return v;
+    });
+    return next!;
+  }
+
   async resize(id: string, change: { diskBytes?: number; cpu?: number; ramBytes?: number }): Promise<Vm> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const vm = await this.store.get(Kinds.vm, Keys.vm(id));

@@ -51,6 +51,10 @@ export const HostAlive = Type.Object(
     pid: Type.Integer(),
     accel: Type.String(),
     since: Timestamp,
+    /** The presence lease's id: this agent incarnation's fencing epoch (a VM placed here records it). */
+    epoch: Type.Optional(Type.String({ maxLength: 32 })),
+    /** Whether this host's fence watchdog runs (HA VMs are armed only then). */
+    fence: Type.Optional(Type.Boolean()),
     /** Port of the agent's console endpoint, on the host's registered address. */
     consolePort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
     /** The stores the agent could open; the scheduler places a VM only where its disks' stores are. Absent: all. */

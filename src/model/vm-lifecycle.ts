@@ -9,13 +9,14 @@ import type { MigrationPhase, Vm, VmMigration, VmStatus } from './vm.js';
  * the user's intent. `reader`: a daemon that only reads VMs (metadata) and may
  * write none.
  */
-export type VmActor = { kind: 'api' } | { kind: 'scheduler' } | { kind: 'host'; name: string } | { kind: 'reader' };
+export type VmActor = { kind: 'api' } | { kind: 'scheduler' } | { kind: 'host'; name: string; epoch?: () => string | undefined } | { kind: 'reader' };
 
 export const API_ACTOR: VmActor = { kind: 'api' };
 export const SCHEDULER_ACTOR: VmActor = { kind: 'scheduler' };
 export const READER_ACTOR: VmActor = { kind: 'reader' };
-export function hostActor(name: string): VmActor {
-  return { kind: 'host', name };
+/** A host's agent; `epoch`: its presence lease now (its fencing epoch), undefined while it has none. */
+export function hostActor(name: string, epoch?: () => string | undefined): VmActor {
+  return epoch ? { kind: 'host', name, epoch } : { kind: 'host', name };
 }
 
 /** A row's "from" before the record exists, and a move's "to" when it is deleted. */
@@ -50,6 +51,8 @@ export const VM_TRANSITIONS: Readonly<Record<VmFrom, Partial<Record<VmTo, readon
     for (const to of HOST_MOVES) allow(from, to, 'host');
   }
   allow('running', 'running', 'scheduler');
+  // Failover (failoverRefusal): a VM on a dead host is marked error (HOST_DEAD), or, HA, unplaced to start elsewhere.
+  for (const from of ['scheduled', 'creating', 'starting', 'running', 'stopping', 'stopped', 'error'] as const) allow(from, 'error', 'scheduler');
   // Unplaced: the API settles the intent at once (vm start/stop/delete); the scheduler places, or says why not,
   // any VM without a host that is asked to run (a record from an older writer may have any status).
   for (const from of ['pending', 'stopped', 'error'] as const) {
@@ -139,6 +142,10 @@ export function vmWriteRefusal(prev: Vm | undefined, next: Vm | undefined, actor
     if (actor.kind !== 'host' || (prev.host === actor.name || prev.migration?.destination === actor.name)) return undefined;
     return `host ${actor.name} neither runs nor receives it`;
   }
+  if (prev && actor.kind === 'host' && prev.host === actor.name) {
+    const why = epochRefusal(prev, next, actor);
+    if (why) return why;
+  }
   if (prev?.migration || next?.migration || from === 'migrating' || to === 'migrating') return migrationRefusal(prev, next, actor, from, to);
   const role = roleOf(actor, prev ?? next);
   if (!role) return actor.kind === 'host' ? `host ${actor.name} does not run it${prev?.host ? ` (it runs on ${prev.host})` : ''}` : 'not this actor’s move';
@@ -151,11 +158,51 @@ export function vmWriteRefusal(prev: Vm | undefined, next: Vm | undefined, actor
   if (!prev) return next.host === undefined ? undefined : 'a new VM has no host';
   if (role === 'scheduler' && (next.desired !== prev.desired || next.generation !== prev.generation)) return 'the scheduler does not change what the user asked for';
   if (role === 'scheduler' && to === 'scheduled') return prev.host === undefined && next.host !== undefined ? undefined : 'placing sets the host of a VM that has none';
+  if (role === 'scheduler' && prev.host !== undefined && (next.host === undefined || to === 'error')) return failoverRefusal(prev, next);
   if (role === 'host' && (next.generation !== prev.generation || (next.desired !== prev.desired && !(prev.desired === 'running' && next.desired === 'stopped')))) {
     return 'a host records what it sees; the one intent it changes is a VM that stopped by itself (running → stopped)';
   }
   if (next.host !== prev.host) return `${role === 'host' ? 'a host' : `the ${role}`} does not change a VM’s host but by migration`;
   if (role !== 'host' && from !== to && prev.host !== undefined) return `the ${role} changes the status of a VM only before it is placed; ${prev.host} acts on its intent`;
+  return undefined;
+}
+
+/**
+ * Fencing: a VM placed on a host records that host's incarnation (`epoch`, its
+ * presence lease). Only that incarnation writes it; a host that lost its lease
+ * (dead, partitioned, frozen) and came back with another is refused, but for
+ * taking back a VM the scheduler marked HOST_DEAD and left there. The epoch
+ * itself is the scheduler's (placement) but for that, and a settle that moves
+ * the VM away drops it (the destination stamps its own).
+ */
+function epochRefusal(prev: Vm, next: Vm | undefined, actor: Extract<VmActor, { kind: 'host' }>): string | undefined {
+  const mine = actor.epoch?.();
+  const to = next?.epoch;
+  if (prev.epoch === undefined) return to === undefined || to === mine ? undefined : 'a host stamps a VM only with its own epoch';
+  if (mine === prev.epoch) {
+    if (next && next.host !== prev.host) return to === undefined ? undefined : 'a VM that moves leaves its epoch behind';
+    return to === prev.epoch || !next ? undefined : 'a VM keeps the epoch it was placed with';
+  }
+  if (next && mine !== undefined && to === mine && prev.status === 'error' && prev.error?.code === 'HOST_DEAD' && next.host === prev.host) return undefined;
+  return `host ${actor.name} is fenced for this VM: it was placed with the host's presence ${prev.epoch}, and this agent holds ${mine ?? 'none'}`;
+}
+
+/**
+ * The scheduler's moves of a VM off a dead host, each recorded in
+ * `lastFailover`: an armed HA VM is unplaced (its booking released in the
+ * same transaction) to start elsewhere; any other is marked error HOST_DEAD
+ * where it is, for its host to take back or an admin to recover.
+ */
+function failoverRefusal(prev: Vm, next: Vm): string | undefined {
+  const f = next.lastFailover;
+  if (!f || f.from !== prev.host || isDeepStrictEqual(f, prev.lastFailover)) return 'the scheduler moves a placed VM only off a dead host, recording it (lastFailover)';
+  if (next.desired !== prev.desired || next.generation !== prev.generation || next.ha !== prev.ha) return 'the scheduler does not change what the user asked for';
+  if (f.restarted) {
+    if (prev.haArmed !== true) return 'only an armed HA VM is restarted elsewhere';
+    if (next.host !== undefined || next.status !== 'pending' || next.epoch !== undefined || next.qemu !== undefined || next.haArmed !== undefined) return 'a failed-over VM is unplaced: pending, no host, epoch, QEMU or arming';
+    return undefined;
+  }
+  if (next.host !== prev.host || next.status !== 'error' || next.error?.code !== 'HOST_DEAD' || next.epoch !== prev.epoch) return 'a VM left on a dead host is marked error HOST_DEAD where it is';
   return undefined;
 }
 

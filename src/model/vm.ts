@@ -153,6 +153,18 @@ export const Vm = Type.Object(
     migration: Type.Optional(VmMigration),
     /** The last migration that ended, whichever way. */
     lastMigration: Type.Optional(VmMigration),
+    /**
+     * High availability (user intent): when its host dies, the VM is fenced
+     * there and started on another host (docs/architecture.md, "HA and
+     * fencing"). Absent: ha_default.
+     */
+    ha: Type.Optional(Type.Boolean()),
+    /** Observed by the host: its fence watchdog knows this VM is HA (it kills its QEMU when the agent goes silent); only an armed VM is restarted elsewhere. */
+    haArmed: Type.Optional(Type.Boolean()),
+    /** The presence lease of the host incarnation the VM was placed with (its fencing epoch); only that incarnation's writes land. */
+    epoch: Type.Optional(Type.String({ maxLength: 32 })),
+    /** Set when the VM was moved off (or marked on) a dead host: from where, when, why. */
+    lastFailover: Type.Optional(Type.Object({ from: Name, at: Timestamp, code: Type.String({ maxLength: 64 }), restarted: Type.Boolean() }, { additionalProperties: false })),
     /** Whether the VM has user-data; its text is kept under a key of its own (VmUserData), never in this record. */
     hasUserData: Type.Optional(Type.Boolean()),
     createdAt: Timestamp,
@@ -194,6 +206,8 @@ export const VmCreateRequest = Type.Object(
     networks: Type.Optional(Type.Array(Name, { maxItems: 8 })),
     /** cloud-init user-data (cloud-config, script or MIME multipart): UTF-8, no NUL, at most 16384 bytes (checked by the API with codes of its own: common/user-data.ts). */
     userData: Type.Optional(Type.String()),
+    /** High availability: restarted on another host when its host dies (default: the cluster's ha_default). */
+    ha: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -209,3 +223,7 @@ export const VmResizeRequest = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 export type VmResizeRequest = Static<typeof VmResizeRequest>;
+
+/** `PATCH /v1/vms/:ref`: settings that change without a restart. */
+export const VmSetRequest = Type.Object({ ha: Type.Optional(Type.Boolean()) }, { additionalProperties: false, minProperties: 1 });
+export type VmSetRequest = Static<typeof VmSetRequest>;

@@ -1,13 +1,25 @@
 import { runDaemon, type DaemonFlags } from '../common/daemon.js';
 import { FileManager } from '../managers/files.js';
 import { ImageManager } from '../managers/images.js';
+import { Elections } from '../store/keys.js';
+import { Leadership } from '../store/leadership.js';
 import { ImageScanner } from './imagescanner.js';
 
 export function runImageScanner(flags: DaemonFlags): Promise<void> {
   return runDaemon('imagescanner', flags, ['qemuImg', 'bwrap'], async ({ config, log, store }) => {
-    const s = new ImageScanner(store, new ImageManager(store), new FileManager(store), { filesPath: config.filesPath, importConcurrency: config.importConcurrency }, log);
-    await s.start();
-    log.info('imagescanner ready');
-    return () => s.stop();
+    // Two scanners would both claim an image request and import it twice: one works, the others stand by.
+    const leadership = new Leadership(store, {
+      election: Elections.imagescanner,
+      ttlMs: config.leaderLeaseTtlMs,
+      log,
+      lead: async () => {
+        const s = new ImageScanner(store, new ImageManager(store), new FileManager(store), { filesPath: config.filesPath, importConcurrency: config.importConcurrency }, log);
+        await s.start();
+        return () => s.stop();
+      },
+    });
+    const role = await leadership.start();
+    log.info(role === 'leader' ? 'imagescanner ready' : 'imagescanner ready (standby)');
+    return () => leadership.stop();
   });
 }

@@ -12,8 +12,9 @@ import { importUserFile } from './image-source.js';
 /**
  * Turns image requests into images: inspects the user's file, converts and
  * imports it through the store's driver, and marks the image ready or error.
- * Also removes images marked for deletion. One imagescanner runs per cluster;
- * an import it was doing when it died is started again from scratch.
+ * Also removes images marked for deletion. One imagescanner works per cluster,
+ * the leader of its election (imagescanner-main.ts): the claim of a request is
+ * not exclusive. An import it was doing when it died is started again from scratch.
  */
 export class ImageScanner {
   private readonly informer;

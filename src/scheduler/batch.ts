@@ -24,6 +24,8 @@ const VM_WRITE_BYTES = 2 * 4096;
 export interface Booking {
   vm: Versioned<Vm>;
   host: string;
+  /** The host's presence lease as cached when planned (its fencing epoch). */
+  epoch?: string | undefined;
   res: Resources;
 }
 
@@ -79,9 +81,12 @@ export class TxnPacker {
 }
 
 /** The VM record once booked on `host`. */
-export function placedVm(vm: Vm, host: string): Vm {
+export function placedVm(vm: Vm, host: string, epoch?: string): Vm {
   const next: Vm = { ...vm, host, status: 'scheduled', updatedAt: nowIso() };
   delete next.reason;
+  // The host incarnation it is placed with (its fencing epoch): only that one's writes land.
+  if (epoch) next.epoch = epoch;
+  else delete next.epoch;
   return next;
 }
 
@@ -113,7 +118,7 @@ export function packBookings(store: Store, bookings: readonly Booking[], limit =
       // etcd's --max-request-bytes: the VM writes staged so far, plus each host's allocation as it will be written.
       const bytesIfHere = cur === undefined ? 0 : cur.t.size().bytes + (cur.hosts.has(host) ? 0 : allocBytesOf(host)) + [...cur.hosts.entries()].reduce((n, [h, l]) => n + allocBytesOf(h) + l.length * ALLOC_ENTRY_BYTES, 0);
       const here = cur !== undefined && packer.room(times(PER_HOST, hostsIfHere)) && bytesIfHere + VM_WRITE_BYTES <= MAX_TXN_BYTES;
-      const t = packer.stage((t) => stageVmWrite(t, b.vm, placedVm(b.vm.value, host), SCHEDULER_ACTOR), times(PER_HOST, here ? hostsIfHere : 1), !here);
+      const t = packer.stage((t) => stageVmWrite(t, b.vm, placedVm(b.vm.value, host, b.epoch), SCHEDULER_ACTOR), times(PER_HOST, here ? hostsIfHere : 1), !here);
       let batch = batches[batches.length - 1];
       if (!here || !batch) batches.push((batch = { t, hosts: new Map() }));
       let mine = batch.hosts.get(host);

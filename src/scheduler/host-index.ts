@@ -71,7 +71,7 @@ export class HostIndex {
     this.entries.set(name, {
       host,
       alloc,
-      snap: { name, alive: Boolean(alive), capacity: h.capacity, allocationRatio: ratioOf(h), used: usedBy(alloc?.value), drained: h.drained === true, stores: alive?.value.stores, qemu: alive?.value.qemu },
+      snap: { name, alive: Boolean(alive), capacity: h.capacity, allocationRatio: ratioOf(h), used: usedBy(alloc?.value), drained: h.drained === true, stores: alive?.value.stores, qemu: alive?.value.qemu, epoch: alive?.value.epoch },
     });
   }
 }

@@ -1,5 +1,6 @@
 import type { TSchema } from 'typebox';
 import type { Logger } from '../common/logger.js';
+import { FailoverManager } from '../managers/failover.js';
 import { MigrationManager } from '../managers/migrations.js';
 import { resourcesOf, stageVmWrite, type VmManager } from '../managers/vms.js';
 import { nowIso, type Vm } from '../model/index.js';
@@ -8,6 +9,7 @@ import { Informer, Reconciler } from '../store/informer.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store, Versioned } from '../store/store.js';
 import { ALLOC_ENTRY_BYTES, commitBatches, packBookings, TxnPacker, type Batch, type Booking } from './batch.js';
+import { Failover } from './failover.js';
 import { HostIndex } from './host-index.js';
 import { MIGRATION_INDEXES, MigrationScheduling } from './migrations.js';
 import { Planner, type Infeasible } from './planner.js';
@@ -33,6 +35,8 @@ export interface SchedulerOptions {
   onPlanned?: (batches: readonly Batch[]) => Promise<void>;
   /** Migrations off one drained host at once (config drain_parallel; default 2). */
   drainParallel?: number;
+  /** failover_margin (default 2 s): src/scheduler/failover.ts. */
+  failoverMarginMs?: number;
 }
 
 /** Counters since start, for logs and tests. */
@@ -64,6 +68,8 @@ export class Scheduler {
   /** Destinations for `vm migrate` without --to, and drains (src/scheduler/migrations.ts). */
   private readonly migrating: MigrationScheduling;
   private readonly reconciler: Reconciler;
+  /** Dead hosts' VMs: restarted elsewhere (HA) or marked HOST_DEAD. */
+  private readonly failover: Failover;
   /**
    * Per cache, the revision it must reach before the next plan: that of this
    * scheduler's own writes in its prefix, and of what beat a lost batch. Only
@@ -94,6 +100,8 @@ export class Scheduler {
     this.index = new HostIndex(hosts, alive, allocs);
     this.migrating = new MigrationScheduling(this.vmInf, this.index, new MigrationManager(store, { actor: vms.actor }), log, { drainParallel: opts.drainParallel ?? 2 });
     this.reconciler = new Reconciler(() => this.pass(), log, 10_000);
+    const migrations = new MigrationManager(store, { actor: vms.actor });
+    this.failover = new Failover(this.vmInf, hosts, alive, new FailoverManager(store, vms.actor), migrations, log, { marginMs: opts.failoverMarginMs ?? 2000, trigger: () => this.reconciler.trigger() });
   }
 
   /** Fills every cache first: a pass over VMs with half the hosts' caches would tell them "no host is alive". */
@@ -106,6 +114,7 @@ export class Scheduler {
   async stop(): Promise<void> {
     this.stopped = true;
     this.reconciler.stop();
+    this.failover.stop();
     await Promise.all(this.informers.map((i) => i.stop()));
   }
 
@@ -152,6 +161,7 @@ export class Scheduler {
 
   /** One level-triggered pass over the VMs waiting for a host. */
   async pass(): Promise<void> {
+    await this.failover.pass();
     await this.placeWaiting();
     if (!this.stopped) await this.migrating.pass();
     this.stats.passes++;
@@ -197,7 +207,7 @@ export class Scheduler {
         }
         planner.book(plan.host, res);
         unplaced.delete(vm.key);
-        bookings.push({ vm, host: plan.host, res });
+        bookings.push({ vm, host: plan.host, res, epoch: this.index.get(plan.host)?.snap.epoch });
       }
       if (bookings.length === 0) break;
       const batches = packBookings(this.store, bookings, this.opts.maxTxnOps, (h) => Object.keys(this.index.get(h)?.alloc?.value.vms ?? {}).length * ALLOC_ENTRY_BYTES);

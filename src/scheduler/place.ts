@@ -20,6 +20,8 @@ export interface HostSnapshot {
   stores?: string[] | undefined;
   /** What the host's QEMU offers (its presence record); absent: not known, not checked. */
   qemu?: QemuOffer | undefined;
+  /** Its agent's presence lease (fencing epoch), recorded on VMs placed there. */
+  epoch?: string | undefined;
 }
 
 export interface PlacementRequest extends Resources {

@@ -90,6 +90,17 @@ export const Keys = {
   meta: (name: string) => `meta/${seg(name)}`,
 } as const;
 
+/**
+ * The elections of the daemons that work one at a time (src/store/leadership.ts).
+ * etcd3 keeps an election's candidates under `election/<name>/<lease id>`, each
+ * key on its candidate's lease; the earliest created leads.
+ */
+export const Elections = {
+  scheduler: 'scheduler',
+  imagescanner: 'imagescanner',
+} as const;
+export type ElectionName = (typeof Elections)[keyof typeof Elections];
+
 /** What an allocation key holds: the VNI of `alloc-vni/…`, the prefix address of `alloc-prefix/…`. */
 export const AllocKeys = {
   vni: (key: string) => Number(lastSegment(key)),

@@ -27,12 +27,25 @@ interface Spawned {
   stop(): Promise<void>;
 }
 
+/** One member of a multi-member cluster: its peers are on TCP, since a unix socket reaches no other member. */
+export interface EtcdMember {
+  name: string;
+  /** This member's peer URL, e.g. http://127.0.0.1:2380. */
+  peerUrl: string;
+  /** Every member as name=peerUrl, comma-separated (etcd's --initial-cluster). */
+  initialCluster: string;
+  /** Unique per cluster, so members of two clusters never join each other. */
+  clusterToken: string;
+}
+
 interface Opts {
   dataDir: string;
   url: string;
   credentials: EtcdCredentials;
   logFile?: string;
   timeoutMs?: number;
+  /** Unset: a single member. Members of a new cluster must be started together, since none is healthy before a quorum is up. */
+  member?: EtcdMember;
 }
 
 /**
@@ -49,6 +62,10 @@ interface Opts {
  *   TCP client URL, so no other process can reach it while auth is off.
  *
  * Resolves once etcd answers with these credentials.
+ *
+ * A cluster member (`member`, for tests) has its peer listener on TCP instead,
+ * so on a new cluster's first start that port serves the client API without
+ * auth until the first member has turned it on (the client URL opens only after).
  */
 export async function startLocalEtcd(opts: Opts): Promise<LocalEtcd> {
   if (opts.credentials.username !== 'root') {
@@ -67,13 +84,16 @@ export async function startLocalEtcd(opts: Opts): Promise<LocalEtcd> {
   // serves anybody: so every start asks first on the root-only unix socket, and
   // the TCP port opens only once auth is known to be on.
   const instance = randomBytes(16).toString('hex');
-  await ensureAuth(dataDir, socketDir, logFile, opts.credentials, timeoutMs, instance);
-  const etcd = await spawnEtcd(dataDir, socketDir, logFile, opts.url, timeoutMs);
+  const run: Run = { dataDir, socketDir, logFile, timeoutMs, member: opts.member };
+  // Members share their keys: each marks its own start under its own name.
+  const instanceKey = opts.member ? `${INSTANCE_KEY}/${opts.member.name}` : INSTANCE_KEY;
+  await ensureAuth(run, opts.credentials, instance, instanceKey);
+  const etcd = await spawnEtcd(run, opts.url);
   // Another process on our port (an etcd left by a killed `ucloud up`, anyone's)
   // answers /health as well as ours would, while ours died on "address in use":
   // only the mark written through our own unix socket tells them apart (and
   // reading it proves the credentials, checked there, work here too).
-  const found = await readInstanceMark(opts.url, opts.credentials);
+  const found = await readInstanceMark(opts.url, opts.credentials, instanceKey);
   if (found instanceof Error) {
     await etcd.stop();
     throw new UcloudError('ETCD_UNAVAILABLE', `the local etcd (data in ${dataDir}) is up but does not answer on ${opts.url}: ${found.message}`, { cause: found });
@@ -116,15 +136,22 @@ function authFailed(dataDir: string, refusal: string): UcloudError {
  * only, and there checks the credentials; when auth is off (a new data dir, or
  * one from before auth) creates the root user with `credentials` and turns it on.
  */
-async function ensureAuth(dataDir: string, socketDir: string, logFile: string, credentials: EtcdCredentials, timeoutMs: number, instance: string): Promise<void> {
-  const etcd = await spawnEtcd(dataDir, socketDir, logFile, `unix://${SETUP_SOCKET}`, timeoutMs);
+async function ensureAuth(run: Run, credentials: EtcdCredentials, instance: string, instanceKey: string): Promise<void> {
+  const { dataDir, socketDir, member } = run;
+  const etcd = await spawnEtcd(run, `unix://${SETUP_SOCKET}`);
   const setupUrl = `unix://${join(socketDir, SETUP_SOCKET)}`;
   const client = new Etcd3({ hosts: setupUrl, dialTimeout: 3000 });
+  // Auth is cluster-wide: in a new cluster the first member listed turns it on, the others wait to see it on.
+  const enables = !member || member.initialCluster.split('=')[0] === member.name;
   try {
-    const refusal = await tryCredentials(setupUrl, credentials);
+    let refusal = await tryCredentials(setupUrl, credentials);
+    for (const deadline = Date.now() + run.timeoutMs; refusal === 'auth-off' && !enables && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 100));
+      refusal = await tryCredentials(setupUrl, credentials);
+    }
     if (refusal && refusal !== 'auth-off') throw authFailed(dataDir, refusal);
     if (refusal) await enableAuth(client, credentials);
-    await markInstance(setupUrl, credentials, instance);
+    await markInstance(setupUrl, credentials, instance, instanceKey);
   } catch (err) {
     if (err instanceof UcloudError) throw err;
     throw new UcloudError('ETCD_UNAVAILABLE', `cannot set up the local etcd (data in ${dataDir}): ${(err as Error).message}`, { cause: err });
@@ -145,20 +172,20 @@ async function enableAuth(client: Etcd3, credentials: EtcdCredentials): Promise<
   await client.auth.authEnable();
 }
 
-async function markInstance(url: string, credentials: EtcdCredentials, instance: string): Promise<void> {
+async function markInstance(url: string, credentials: EtcdCredentials, instance: string, instanceKey: string): Promise<void> {
   const client = new Etcd3({ hosts: url, auth: credentials, dialTimeout: 3000 });
   try {
-    await client.put(INSTANCE_KEY).value(instance);
+    await client.put(instanceKey).value(instance);
   } finally {
     client.close();
   }
 }
 
 /** The mark, null when absent; an error when the answer says "not this etcd" no more than a timeout would. */
-async function readInstanceMark(url: string, credentials: EtcdCredentials): Promise<string | null | Error> {
+async function readInstanceMark(url: string, credentials: EtcdCredentials, instanceKey: string): Promise<string | null | Error> {
   const client = new Etcd3({ hosts: url, auth: credentials, dialTimeout: 3000 });
   try {
-    return await client.get(INSTANCE_KEY).string();
+    return await client.get(instanceKey).string();
   } catch (err) {
     // Refused credentials, or no auth at all: not the etcd whose credentials were just checked on our own socket.
     return /authentication failed|authentication is not enabled|invalid auth|user name|password/i.test((err as Error).message) ? null : (err as Error);
@@ -167,9 +194,21 @@ async function readInstanceMark(url: string, credentials: EtcdCredentials): Prom
   }
 }
 
-/** Runs etcd with its client listener at `clientUrl` (TCP, or a unix socket in socketDir) and its peer on a unix socket; resolves once healthy. */
-async function spawnEtcd(dataDir: string, socketDir: string, logFile: string, clientUrl: string, timeoutMs: number): Promise<Spawned> {
-  const peer = `unix://${PEER_SOCKET}`;
+interface Run {
+  dataDir: string;
+  socketDir: string;
+  logFile: string;
+  timeoutMs: number;
+  member: EtcdMember | undefined;
+}
+
+/**
+ * Runs etcd with its client listener at `clientUrl` (TCP, or a unix socket in
+ * socketDir) and its peer on a unix socket (a member: on its peer URL); resolves once healthy.
+ */
+async function spawnEtcd(run: Run, clientUrl: string): Promise<Spawned> {
+  const { dataDir, socketDir, logFile, timeoutMs, member } = run;
+  const peer = member?.peerUrl ?? `unix://${PEER_SOCKET}`;
   // etcd refuses to start on a socket file left by a killed etcd.
   for (const s of [PEER_SOCKET, SETUP_SOCKET]) rmSync(join(socketDir, s), { force: true });
   const logFd = openSync(logFile, 'a');
@@ -178,16 +217,18 @@ async function spawnEtcd(dataDir: string, socketDir: string, logFile: string, cl
     'setpriv',
     [
       '--pdeathsig', 'TERM', '--', 'etcd',
-      '--name', 'ucloud',
+      '--name', member?.name ?? 'ucloud',
       '--data-dir', dataDir,
       '--listen-client-urls', clientUrl,
       '--advertise-client-urls', clientUrl,
       '--listen-peer-urls', peer,
       '--initial-advertise-peer-urls', peer,
-      '--initial-cluster', `ucloud=${peer}`,
+      '--initial-cluster', member?.initialCluster ?? `ucloud=${peer}`,
+      ...(member ? ['--initial-cluster-token', member.clusterToken] : []),
       // One member: no follower can miss a heartbeat, so a short election makes starts ~0.4 s faster.
-      '--heartbeat-interval', '25',
-      '--election-timeout', '250',
+      // Members keep etcd's defaults: on a busy machine a short timeout would elect a new leader over a late heartbeat.
+      '--heartbeat-interval', member ? '100' : '25',
+      '--election-timeout', member ? '1000' : '250',
       // Only gRPC: nothing uses the JSON gateway, so it is not served.
       '--enable-grpc-gateway=false',
       // Simple tokens expire after this much idleness; a watch-only daemon must not lose its token overnight.

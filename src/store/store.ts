@@ -1,5 +1,5 @@
-import { circuitBreaker, ConsecutiveBreaker, handleWhen, retry } from 'cockatiel';
-import { Etcd3, GRPCResourceExhastedError, GRPCUnavailableError, isRecoverableError, Range, type IKeyValue, type Lease, type Namespace, type Watcher } from 'etcd3';
+import { BrokenCircuitError, CircuitState, ExponentialBackoff, handleWhen, isBrokenCircuitError, retry, type IDefaultPolicyContext, type IPolicy } from 'cockatiel';
+import { Etcd3, GRPCDeadlineExceededError, GRPCResourceExhastedError, GRPCUnavailableError, isRecoverableError, Range, type IKeyValue, type Lease, type Namespace, type Watcher } from 'etcd3';
 import type { Static, TSchema } from 'typebox';
 import { Compile, type Validator } from 'typebox/compile';
 import { UcloudError } from '../common/errors.js';
@@ -41,7 +41,14 @@ export function checkRecord<S extends TSchema>(kind: RecordKind<S>, key: string,
 function isEtcdDown(err: unknown): boolean {
   const name = (err as Error | undefined)?.name ?? '';
   const msg = (err as Error | undefined)?.message ?? '';
-  return /GRPC(ConnectFailed|Unavailable|DeadlineExceeded)|ClientRuntime|EtcdLeaseInvalid/.test(name) || /ECONNREFUSED|No connection established|failed to connect/i.test(msg);
+  if (isBrokenCircuitError(err)) return true; // every endpoint's breaker is open: all were unreachable just now
+  // etcd3's error classes do not set their names.
+  if (err instanceof GRPCUnavailableError || err instanceof GRPCDeadlineExceededError) return true;
+  return (
+    /GRPC(ConnectFailed|Unavailable|DeadlineExceeded)|ClientRuntime|EtcdLeaseInvalid/.test(name) ||
+    // A member without a quorum: its server-side timeouts, as etcd words them.
+    /ECONNREFUSED|No connection established|failed to connect|deadline exceeded|etcdserver: (request timed out|leader changed|no leader)/i.test(msg)
+  );
 }
 
 /** etcd refusing who we are (no credentials, wrong ones, or a user without access) as a catalogue error. */
@@ -54,7 +61,7 @@ function authError(err: unknown): UcloudError | undefined {
 }
 
 /** Runs an etcd call, turning "etcd is not there" into ETCD_UNAVAILABLE and a refusal into ETCD_AUTH_*. */
-async function call<T>(fn: () => Promise<T>): Promise<T> {
+export async function call<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
@@ -145,22 +152,70 @@ export interface StoreOptions {
 const LIST_PAGE = 256;
 
 /**
+ * How long one attempt of a unary call may take. Without it a call to a member
+ * that lost its leader waits etcd's own request timeout (7 s with the default
+ * election timeout) and, with no quorum anywhere, a client could wait forever
+ * (an auth token request did). Streams (watches, lease keep-alives) have none.
+ */
+const ETCD_CALL_DEADLINE_MS = 3000;
+/** How long a new watch may take to start before its client is closed and the caller told ETCD_UNAVAILABLE. */
+const WATCH_START_MS = 3 * ETCD_CALL_DEADLINE_MS;
+/** Retries of a failed attempt, each on the next endpoint, after 200 ms, then 400 ms (a new leader is elected within ~2 s). */
+const ETCD_RETRIES = 2;
+
+/**
+ * One endpoint's circuit breaker: after 3 unreachable answers in a row its calls
+ * fail at once (the client tries the next endpoint) for 2 s; after that calls go
+ * through again, and the first unreachable one opens it anew. Not cockatiel's
+ * breaker: once half-open, that one holds every call until its single trial call
+ * ends, and etcd3 makes a trial that meets "invalid auth token" (a restarted
+ * member forgot the token) call again from inside itself, onto any endpoint, this
+ * one included: the trial then waits on itself, and every later call to that
+ * member with it, forever.
+ */
+class EndpointBreaker {
+  private failures = 0;
+  private openedAt = 0;
+
+  /** Read by tests, as cockatiel's breaker's. */
+  get state(): CircuitState {
+    return this.failures >= 3 && Date.now() - this.openedAt < 2000 ? CircuitState.Open : CircuitState.Closed;
+  }
+
+  async execute<T>(fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T): Promise<T> {
+    if (this.state === CircuitState.Open) throw new BrokenCircuitError();
+    try {
+      const result = await fn({ signal: new AbortController().signal });
+      this.failures = 0;
+      return result;
+    } catch (err) {
+      if (err instanceof GRPCUnavailableError && ++this.failures >= 3) this.openedAt = Date.now();
+      throw err;
+    }
+  }
+}
+
+/**
  * A client whose circuit breaker opens only when etcd cannot be reached. By
  * default etcd3 counts every "recoverable" failure, an oversized answer
  * (RESOURCE_EXHAUSTED) and a timed-out call included, and after three of them
  * fails every call for 5 s: one bad request took the whole API down with it.
+ * With several endpoints a dead member's calls fail over to the next one; with
+ * no quorum a call fails as ETCD_UNAVAILABLE after at most
+ * (ETCD_RETRIES + 1) × ETCD_CALL_DEADLINE_MS and the backoffs (~10 s).
  */
 function newClient(opts: StoreOptions): Etcd3 {
-  const unreachable = handleWhen((err) => err instanceof GRPCUnavailableError);
   // Retried (on another endpoint when there are several): what may pass; never an answer too large, which would only repeat.
   const transient = handleWhen((err) => isRecoverableError(err) && !(err instanceof GRPCResourceExhastedError));
   return new Etcd3({
     hosts: opts.endpoints,
     dialTimeout: 3000,
     ...(opts.auth ? { auth: opts.auth } : {}),
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + ETCD_CALL_DEADLINE_MS }),
     faultHandling: {
-      host: () => circuitBreaker(unreachable, { halfOpenAfter: 5000, breaker: new ConsecutiveBreaker(3) }),
-      global: retry(transient, { maxAttempts: 3 }),
+      // A member that comes back is tried again within 2 s: a call that finds every breaker open fails without trying any.
+      host: () => new EndpointBreaker() as unknown as IPolicy<IDefaultPolicyContext>,
+      global: retry(transient, { maxAttempts: ETCD_RETRIES, backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 1000 }) }),
     },
   });
 }
@@ -194,12 +249,20 @@ export class Store {
    */
   async watch(prefix: string, startRevision: string): Promise<{ watcher: Watcher; close(): void }> {
     const client = newClient(this.opts);
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const watcher = await call(() => client.namespace(this.opts.prefix).watch().prefix(prefix).startRevision(startRevision).create());
+      // etcd3 keeps reconnecting a watch stream that cannot start (no quorum, a member still restarting) and
+      // its create() waits through all of it: bounded here, so the caller retries on a fresh client.
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new UcloudError('ETCD_UNAVAILABLE', `a watch on ${prefix} did not start within ${WATCH_START_MS} ms`)), WATCH_START_MS);
+      });
+      const watcher = await call(() => Promise.race([client.namespace(this.opts.prefix).watch().prefix(prefix).startRevision(startRevision).create(), late]));
       return { watcher, close: () => client.close() };
     } catch (err) {
       client.close();
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -298,9 +361,10 @@ export class Store {
     return this.txn().absent(key).put(kind, key, value).commit();
   }
 
-  async put<S extends TSchema>(kind: RecordKind<S>, key: string, value: Static<S>, lease?: Lease): Promise<void> {
+  /** `lease`: the key vanishes with it (a Lease, or a lease id such as a PresenceLease's). */
+  async put<S extends TSchema>(kind: RecordKind<S>, key: string, value: Static<S>, lease?: Lease | string): Promise<void> {
     const text = JSON.stringify(checkRecord(kind, key, value, 'write'));
-    const res = await call(() => (lease ? lease.put(key).value(text).exec() : this.ns.put(key).value(text).exec()));
+    const res = await call(() => (typeof lease === 'string' ? this.ns.put(key).value(text).lease(lease).exec() : lease ? lease.put(key).value(text).exec() : this.ns.put(key).value(text).exec()));
     recordWrite(res.header.revision, [key]);
   }
 
@@ -337,6 +401,16 @@ export class Store {
       if (await t.commit()) return next === DELETE ? undefined : next;
     }
     throw new UcloudError('CONFLICT', `${kind.kind} ${key} kept changing; gave up after ${attempts} attempts`);
+  }
+
+  /**
+   * A connection of its own under the prefix, for long-lived work that holds
+   * watches (an election's candidate): a broken auth token there, see `watch`,
+   * is mended by closing it and opening another. `close` ends it.
+   */
+  connection(): { ns: Namespace; close(): void } {
+    const client = newClient(this.opts);
+    return { ns: client.namespace(this.opts.prefix), close: () => client.close() };
   }
 
   /**

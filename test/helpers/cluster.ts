@@ -58,6 +58,8 @@ export class TestCluster {
   env: NodeJS.ProcessEnv = {};
   stopEtcd!: () => Promise<void>;
   /** How the test's own Store reaches etcd (with credentials); for `ucloud up`'s etcd, known once `up` wrote its password file. */
+  /** The test's own etcd's pid (not with `localEtcd`): a test may freeze it. */
+  etcdPid: number | undefined;
   private etcdOptions!: () => StoreOptions;
   private ownStore?: Store;
   daemons: Daemon[] = [];
@@ -97,6 +99,7 @@ export class TestCluster {
       const etcd = await startTestEtcd(opts.etcdHost);
       etcdEnv = etcd.env();
       c.stopEtcd = etcd.stop;
+      c.etcdPid = etcd.process.pid;
       c.etcdOptions = () => etcd.storeOptions('/ucloud/');
     }
     const apiPort = await freePort('::1');
@@ -121,6 +124,7 @@ export class TestCluster {
       UCLOUD_ACCEL: 'tcg',
       UCLOUD_STOP_TIMEOUT: '20s',
       UCLOUD_HOST_LEASE_TTL: '3s',
+      UCLOUD_FENCE_TIMEOUT: '2s',
       // Any free port: the agent announces the one it got, so test files never collide.
       UCLOUD_CONSOLE_LISTEN: '[::1]:0',
     };
@@ -174,12 +178,12 @@ export class TestCluster {
   }
 
   /** Starts a daemon as a real process; `netns` runs it inside that network namespace (a host of its own). */
-  spawn(name: 'api' | 'scheduler' | 'host' | 'up' | 'filescanner' | 'imagescanner' | 'metadata', env: NodeJS.ProcessEnv = {}, netns?: string): Daemon {
-    const argv = [process.execPath, UCLOUD, name];
+  spawn(name: 'api' | 'scheduler' | 'host' | 'up' | 'filescanner' | 'imagescanner' | 'metadata' | 'fence', env: NodeJS.ProcessEnv = {}, netns?: string): Daemon {
+    const argv = [process.execPath, UCLOUD, ...(name === 'fence' ? ['host', 'fence'] : [name])];
     const [cmd, ...args] = netns ? ['ip', 'netns', 'exec', netns, ...argv] : argv;
     const child = spawn(cmd!, args, { env: { ...this.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
-    const readyText = { api: 'api ready', scheduler: 'scheduler ready', host: 'host agent ready', up: 'ucloud is up', filescanner: 'filescanner ready', imagescanner: 'imagescanner ready', metadata: 'metadata ready' }[name];
+    const readyText = { api: 'api ready', scheduler: 'scheduler ready', host: 'host agent ready', up: 'ucloud is up', filescanner: 'filescanner ready', imagescanner: 'imagescanner ready', metadata: 'metadata ready', fence: 'fence watchdog ready' }[name];
     const ready = new Promise<void>((resolve, reject) => {
       child.stderr!.on('data', (b: Buffer) => {
         err += b.toString();

@@ -18,6 +18,9 @@ import { nowIso, type Resources, type Vm } from '../../src/model/index.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { Store } from '../../src/store/store.js';
 import { startTestEtcd, type TestEtcd } from './etcd.js';
+
+/** What the fleet needs of its etcd: one member (startTestEtcd) or a cluster (startTestEtcdCluster). */
+export type FleetEtcd = Pick<TestEtcd, 'dir' | 'storeOptions' | 'env' | 'stop'>;
 import { freePort } from './ports.js';
 import { vmRecord } from './vm-record.js';
 import { API_ACTOR } from '../../src/model/vm-lifecycle.js';
@@ -302,6 +305,8 @@ export interface FleetOptions {
   daemonNodeArgs?: string[];
   /** Progress lines (default: none). */
   log?: (line: string) => void;
+  /** Its etcd (default: startTestEtcd); the fleet stops it. */
+  etcd?: () => Promise<FleetEtcd>;
 }
 
 /**
@@ -320,7 +325,7 @@ export class Fleet {
   private env: NodeJS.ProcessEnv = {};
 
   private constructor(
-    readonly etcd: TestEtcd,
+    readonly etcd: FleetEtcd,
     readonly store: Store,
     private readonly opts: FleetOptions,
   ) {}
@@ -334,7 +339,7 @@ export class Fleet {
   }
 
   static async start(opts: FleetOptions, plan: readonly VmSpec[]): Promise<Fleet> {
-    const etcd = await startTestEtcd();
+    const etcd = await (opts.etcd ?? startTestEtcd)();
     const f = new Fleet(etcd, new Store(etcd.storeOptions('/ucloud/')), opts);
     try {
       await f.setUp(plan);

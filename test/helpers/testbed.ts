@@ -62,6 +62,8 @@ export interface TestbedOptions {
    * route_mode bgp and bgp_peers = the upstream.
    */
   upstream?: boolean;
+  /** Each host also runs its fence watchdog (HA VMs are armed only where one runs). */
+  fence?: boolean;
 }
 
 export const UPSTREAM_AS = 65000;
@@ -78,6 +80,8 @@ export interface TestbedHost {
   logDir: string;
   agent?: Daemon;
   metadata?: Daemon;
+  /** Its fence watchdog (`ucloud host fence`), with `fence: true`. */
+  fence?: Daemon;
 }
 
 export class Testbed {
@@ -143,6 +147,8 @@ export class Testbed {
     }
     if (this.opts.ceph) await this.startCephStore();
     await Promise.all([this.c.spawn('api').ready, this.c.spawn('scheduler').ready]);
+    // The watchdog first: an agent arms HA VMs only once it sees the watchdog beat.
+    if (this.opts.fence) await Promise.all(this.hosts.map((h) => this.startFence(h)));
     await Promise.all(this.hosts.flatMap((h) => [this.startAgent(h), this.startMetadata(h)]));
   }
 
@@ -249,6 +255,11 @@ export class Testbed {
     await h.agent.ready;
   }
 
+  private async startFence(h: TestbedHost): Promise<void> {
+    h.fence = this.c.spawn('fence', this.envOf(h), h.netns);
+    await h.fence.ready;
+  }
+
   private async startMetadata(h: TestbedHost): Promise<void> {
     h.metadata = this.c.spawn('metadata', this.envOf(h), h.netns);
     await h.metadata.ready;
@@ -274,6 +285,26 @@ export class Testbed {
     const h = this.host(name);
     if (h.agent && h.agent.child.exitCode === null && h.agent.child.signalCode === null) await h.agent.stop();
     await this.startAgent(h);
+  }
+
+  /** Kills host `name` outright, as a power cut would: its daemons and every process of its run dir (QEMUs, keepers, radvd), SIGKILL. */
+  async killHost(name: string): Promise<void> {
+    const h = this.host(name);
+    await Promise.all([h.agent?.kill9(), h.fence?.kill9(), h.metadata?.kill9()]);
+    for (const pid of this.c.pidsMentioning(h.runDir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+
+  /** Starts a killed host's daemons again (its watchdog first), as after a reboot. */
+  async restartHost(name: string): Promise<void> {
+    const h = this.host(name);
+    if (this.opts.fence) await this.startFence(h);
+    await Promise.all([this.startAgent(h), this.startMetadata(h)]);
   }
 
   /** Runs argv inside the host's namespace; resolves with exit code and output, never throws on a non-zero exit. */

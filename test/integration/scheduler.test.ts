@@ -90,7 +90,8 @@ describe('scheduler (real etcd, real scheduler processes)', () => {
     for (const v of fresh) expect((await client.vms.get(v.name)).host).toBeUndefined();
     // Restart one, and kill it again almost at once, in the middle of its work.
     const s1 = c.spawn('scheduler');
-    await s1.ready;
+    // Leading, not merely started: the killed ones' election leases run out first (leader_lease_ttl).
+    await until('the restarted scheduler leads', () => s1.stderr().includes('became leader'));
     await new Promise((r) => setTimeout(r, 15));
     await s1.kill9();
     const s2 = c.spawn('scheduler');

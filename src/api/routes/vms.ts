@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import { UcloudError } from '../../common/errors.js';
 import { parseSizeInRange } from '../../common/units.js';
 import { checkUserData } from '../../common/user-data.js';
-import { ConsoleLog, ErrorResponse, Vm, VM_LIMITS, VmCreateRequest, VmRef, VmResizeRequest, type User } from '../../model/index.js';
+import { ConsoleLog, ErrorResponse, Vm, VM_LIMITS, VmCreateRequest, VmRef, VmResizeRequest, VmSetRequest, type User } from '../../model/index.js';
 import type { VmCache } from '../../managers/vm-cache.js';
 import type { Api, Managers } from '../context.js';
 import { listQuery, listResponses, rawPageFromCache } from '../pages.js';
@@ -26,7 +26,7 @@ function visible(user: User, ref: string, vm: Vm | undefined): Vm {
   return vm;
 }
 
-export function vmRoutes(api: Api, m: Managers, cache: VmCache): void {
+export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefault: boolean } = { haDefault: false }): void {
   api.post('/v1/vms', { schema: { body: VmCreateRequest, response: { 201: Vm, ...errors } } }, async (req, reply) => {
     const b = req.body;
     const userData = b.userData === undefined ? undefined : checkUserData(b.userData);
@@ -55,6 +55,7 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache): void {
       ...(hddBytes.length ? { hddBytes } : {}),
       networks,
       ...(userData ? { userData } : {}),
+      ...((b.ha ?? opts.haDefault) ? { ha: true } : {}),
     });
     return reply.status(201).send(vm);
   });
@@ -96,6 +97,11 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache): void {
       ...(ramBytes === undefined ? {} : { ramBytes }),
     });
     return reply.status(202).send(next);
+  });
+
+  api.patch('/v1/vms/:ref', { schema: { params: Ref, body: VmSetRequest, response: { 200: Vm, ...errors } } }, async (req) => {
+    const vm = await findVm(m, req.user, req.params.ref);
+    return m.vms.setHa(vm.id, req.body.ha!);
   });
 
   // The tail of the VM's console, fetched from its host (see ConsoleManager); the owner's and admins' only.

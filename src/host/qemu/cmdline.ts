@@ -145,6 +145,16 @@ export function argvHasVmMarker(argv: readonly string[], vmId: string): boolean 
   return false;
 }
 
+/** The id of the VM whose QEMU `argv` is (its -name marker), or undefined for any other process. */
+export function vmIdOfArgv(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length - 1; i++) {
+    if (argv[i] !== '-name') continue;
+    const id = /^ucloud-vm=(.+)$/.exec(parseQemuOpts(argv[i + 1] ?? '').get('process') ?? '')?.[1];
+    if (id && UUID_RE.test(id)) return id;
+  }
+  return undefined;
+}
+
 export function buildQemuArgs(spec: QemuVmSpec): string[] {
   validate(spec);
   const mib = spec.ramBytes / MIB;

@@ -1,0 +1,115 @@
+// The host's presence in etcd: its `host-alive/<name>` record on a lease whose
+// id is the host's fencing epoch (a VM placed here records it, and only this
+// incarnation's writes land on it). Each renewal etcd answered pets the fence
+// watchdog with a deadline before the lease can end; a lost lease means this
+// host may already be declared dead: it announces itself again on a new lease
+// (a new epoch) and looks at every VM again. The lease id is kept in run_dir,
+// so a restarted agent resumes it while it lives: an agent restart neither
+// fences HA VMs nor looks like a dead host.
+
+import type { Logger } from '../common/logger.js';
+import type { HostManager } from '../managers/hosts.js';
+import type { HostAlive } from '../model/index.js';
+import { monoMs, PresenceLease } from '../store/presence-lease.js';
+import type { Store } from '../store/store.js';
+import { BEAT_FRESH_MS, readBeat, readLeaseId, writeLeaseId, writePet } from './fence/files.js';
+
+
+export interface PresenceOptions {
+  name: string;
+  ttlMs: number;
+  /** Where the lease id, the pet and the watchdog's beat live (run_dir). */
+  runDir: string;
+  /** fence_timeout: the pet's deadline after the send of the last answered renewal. */
+  fenceTimeoutMs: number;
+}
+
+export class HostPresence {
+  private lease: PresenceLease | undefined;
+  private stopped = false;
+  /** What the record says besides name, epoch and fence (asked at each write). */
+  private describe: () => Omit<HostAlive, 'name' | 'epoch' | 'fence'> = () => ({ pid: process.pid, accel: 'tcg', since: new Date().toISOString() });
+
+  constructor(
+    private readonly store: Store,
+    private readonly hosts: HostManager,
+    private readonly opts: PresenceOptions,
+    private readonly log: Logger,
+    /** Called after the host announced itself on a new lease (it was lost): every VM is to be looked at again. */
+    private readonly onNewEpoch: () => void,
+  ) {}
+
+  /**
+   * This incarnation's epoch (its lease id); undefined while it has none:
+   * lost, not yet announced again, or past the time its lease surely lives
+   * (a frozen agent that wakes up writes nothing before it knows).
+   */
+  get epoch(): string | undefined {
+    const lease = this.lease;
+    return lease && monoMs() <= lease.aliveUntil ? lease.id : undefined;
+  }
+
+  /** Whether this host's fence watchdog is beating. */
+  async watchdogRunning(): Promise<boolean> {
+    const beat = await readBeat(this.opts.runDir);
+    return beat !== undefined && monoMs() - beat.at < BEAT_FRESH_MS;
+  }
+
+  async start(describe: () => Omit<HostAlive, 'name' | 'epoch' | 'fence'>): Promise<void> {
+    this.describe = describe;
+    await this.acquire(await readLeaseId(this.opts.runDir));
+  }
+
+  private async acquire(resume: string | undefined): Promise<void> {
+    const { lease, resumed } = await PresenceLease.acquire(this.store.ns, this.opts.ttlMs, resume);
+    await writeLeaseId(this.opts.runDir, lease.id);
+    lease.on('renewed', (sentAt: number) => {
+      // Only the current lease pets: a lost one's late answer says nothing of the new one.
+      if (this.lease === lease) void writePet(this.opts.runDir, { until: sentAt + this.opts.fenceTimeoutMs, epoch: lease.id, agentPid: process.pid }).catch((err: unknown) => this.log.error({ err }, 'cannot pet the fence watchdog'));
+    });
+    lease.on('lost', (reason: string) => {
+      if (this.lease !== lease) return;
+      this.lease = undefined;
+      if (this.stopped) return;
+      this.log.warn({ epoch: lease.id, reason }, 'presence lease lost: this host may be declared dead; announcing on a new lease');
+      void this.again();
+    });
+    this.lease = lease;
+    lease.start();
+    await this.put();
+    this.log.info({ epoch: lease.id, resumed }, resumed ? 'presence lease resumed' : 'presence lease granted');
+  }
+
+  /** A new lease after a lost one, retried until etcd answers. */
+  private async again(): Promise<void> {
+    for (let wait = 500; !this.stopped; wait = Math.min(wait * 2, 5000)) {
+      try {
+        await this.acquire(undefined);
+        this.onNewEpoch();
+        return;
+      } catch (err) {
+        this.log.warn({ err }, 'cannot announce this host yet');
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
+  /** Writes the presence record again, on the current lease (what it says changed). */
+  async put(): Promise<void> {
+    const lease = this.lease;
+    if (!lease) return;
+    await this.hosts.announce({ ...this.describe(), name: this.opts.name, epoch: lease.id, fence: await this.watchdogRunning() }, lease.id);
+  }
+
+  /**
+   * Stops renewing. `revoke`: the host is gone now (its record vanishes at
+   * once); else the lease runs out by itself (a successor agent resumes it).
+   */
+  async stop(revoke: boolean): Promise<void> {
+    this.stopped = true;
+    const lease = this.lease;
+    this.lease = undefined;
+    if (revoke) await lease?.revoke().catch(() => undefined);
+    else lease?.close();
+  }
+}

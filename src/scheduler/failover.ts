@@ -1,0 +1,105 @@
+import type { Logger } from '../common/logger.js';
+import type { FailoverManager } from '../managers/failover.js';
+import type { MigrationManager } from '../managers/migrations.js';
+import type { HostAlive, Vm } from '../model/index.js';
+import type { Informer } from '../store/informer.js';
+import { Keys, type Kinds } from '../store/keys.js';
+import { monoMs } from '../store/presence-lease.js';
+import type { Versioned } from '../store/store.js';
+
+type Inf<K extends keyof typeof Kinds> = Informer<(typeof Kinds)[K]['schema']>;
+
+export interface FailoverOptions {
+  /** failover_margin: how long a host must have been seen dead before its VMs are acted on. */
+  marginMs: number;
+  /** Asks for another pass (when a host's margin runs out). */
+  trigger: () => void;
+}
+
+/**
+ * Dead hosts' VMs. A host is dead for a VM when its presence record is gone
+ * (the lease ended: TTL after the agent's last renewal) or names another
+ * incarnation than the one the VM was placed with. After failover_margin
+ * more, counted from when this scheduler first saw it, an armed HA VM on
+ * shared storage is unplaced to start elsewhere; any other running VM is
+ * marked error HOST_DEAD where it is. The host's fence watchdog has killed
+ * its HA VMs by then (fence_timeout < host_lease_ttl): docs/architecture.md,
+ * "HA and fencing", has the argument.
+ */
+export class Failover {
+  /** `host|epoch` → when this scheduler first saw that incarnation dead (CLOCK_MONOTONIC ms). */
+  private readonly seenDead = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly vms: Inf<'vm'>,
+    private readonly hosts: Inf<'host'>,
+    private readonly alive: Inf<'hostAlive'>,
+    private readonly writes: FailoverManager,
+    private readonly migrations: Pick<MigrationManager, 'modeFor'>,
+    private readonly log: Logger,
+    private readonly opts: FailoverOptions,
+  ) {}
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+
+  async pass(): Promise<void> {
+    const now = monoMs();
+    let next = Infinity;
+    const seen = new Set<string>();
+    for (const h of this.hosts.values()) {
+      const alive: Versioned<HostAlive> | undefined = this.alive.get(Keys.hostAlive(h.name));
+      for (const vm of this.vms.byIndex('onHost', h.name)) {
+        if (!actionable(vm.value) || !deadFor(vm.value, alive?.value)) continue;
+        const key = `${h.name}|${alive ? vm.value.epoch : ''}`;
+        seen.add(key);
+        let since = this.seenDead.get(key);
+        if (since === undefined) {
+          this.seenDead.set(key, (since = now));
+          this.log.warn({ host: h.name, epoch: vm.value.epoch, alive: alive?.value.epoch }, alive ? 'host came back as another incarnation: its VMs of the old one are acted on after the margin' : 'host dead (its presence lease ended): its VMs are acted on after the margin');
+        }
+        if (now < since + this.opts.marginMs) {
+          next = Math.min(next, since + this.opts.marginMs);
+          continue;
+        }
+        await this.act(vm, alive).catch((err: unknown) => this.log.warn({ err, vm: vm.value.id }, 'failover write failed; trying again next pass'));
+      }
+    }
+    for (const k of this.seenDead.keys()) if (!seen.has(k)) this.seenDead.delete(k);
+    clearTimeout(this.timer);
+    if (next < Infinity) this.timer = setTimeout(() => this.opts.trigger(), Math.max(0, next - now) + 20);
+  }
+
+  private async act(vm: Versioned<Vm>, alive: Versioned<HostAlive> | undefined): Promise<void> {
+    const v = vm.value;
+    const why = await this.whyNotRestarted(v);
+    if (why === undefined) {
+      if (await this.writes.restartElsewhere(vm, alive)) this.log.warn({ vm: v.id, name: v.name, from: v.host }, 'failover: HA VM restarting on another host');
+      return;
+    }
+    if (await this.writes.markHostDead(vm, alive, why)) this.log.warn({ vm: v.id, name: v.name, host: v.host, why }, 'VM on a dead host marked HOST_DEAD');
+  }
+
+  /** Why `vm` is not restarted elsewhere (undefined: it is). */
+  private async whyNotRestarted(vm: Vm): Promise<string | undefined> {
+    if (vm.ha !== true) return 'the VM is not HA (vm set --ha on)';
+    if (vm.haArmed !== true) return 'the VM is HA but was not armed there (no fence watchdog ran on its host, `ucloud host fence`)';
+    if (vm.desired !== 'running') return 'the VM was not asked to run';
+    if ((await this.migrations.modeFor(vm)) !== 'shared') return 'its disks are on storage only that host sees';
+    return undefined;
+  }
+}
+
+/** A VM the failover looks at: placed and meant to run, not moving, not already marked. */
+function actionable(vm: Vm): boolean {
+  if (vm.status === 'migrating' || vm.status === 'deleting' || vm.desired === 'deleted') return false;
+  if (vm.status === 'stopped' && vm.desired === 'stopped') return false;
+  return !(vm.status === 'error' && vm.error?.code === 'HOST_DEAD');
+}
+
+/** Whether the incarnation `vm` was placed with is gone: no presence, or another lease. */
+export function deadFor(vm: Pick<Vm, 'epoch'>, alive: Pick<HostAlive, 'epoch'> | undefined): boolean {
+  return !alive || (vm.epoch !== undefined && alive.epoch !== undefined && alive.epoch !== vm.epoch);
+}
