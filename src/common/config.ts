@@ -454,6 +454,7 @@ function fencingTimes(ttl: string, fence: string, margin: string): { hostLeaseTt
   const hostLeaseTtlMs = toDuration('host_lease_ttl', ttl);
   const fenceTimeoutMs = toDuration('fence_timeout', fence);
   const failoverMarginMs = toDuration('failover_margin', margin);
+  if (failoverMarginMs < 1000) throw new UcloudError('INVALID_CONFIG', `failover_margin must be at least 1s (the fence watchdog's kill and the clocks' drift must fit in it), not "${margin}"`);
   if (hostLeaseTtlMs < 2000 || hostLeaseTtlMs % 1000 !== 0) throw new UcloudError('INVALID_CONFIG', `host_lease_ttl must be whole seconds, at least 2s (etcd leases count seconds), not "${ttl}"`);
   if (fenceTimeoutMs < 1000 || fenceTimeoutMs > hostLeaseTtlMs - 1000) throw new UcloudError('INVALID_CONFIG', `fence_timeout must be at least 1s and at least 1s below host_lease_ttl (${ttl}), not "${fence}": an HA VM must be dead before its host's lease can end`);
   return { hostLeaseTtlMs, fenceTimeoutMs, failoverMarginMs };

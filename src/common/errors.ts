@@ -62,6 +62,7 @@ export const CATALOGUE = {
   HOST_INCOMPATIBLE: { class: 'conflict', hint: 'the destination\'s QEMU lacks the VM\'s machine type or CPU model (see `qemu-system-x86_64 -machine help` / `-cpu help` there): pick another host, or upgrade its QEMU; a VM with cpu_model host or max moves only between hosts with the same CPU and QEMU' },
   MIGRATION_SAME_HOST: { class: 'invalid', hint: 'name another host with --to (see `ucloud host list`), or leave --to out to let the scheduler pick one' },
   NO_MIGRATION: { class: 'conflict', hint: 'the VM is not migrating: see `ucloud vm show <name>` (lastMigration tells how the last one ended)' },
+  HOST_FENCED: { class: 'unavailable', hint: "this host's agent holds no presence lease now (etcd unreachable, or it was frozen): it acts again once announced on a new one" },
   HOST_DEAD: { class: 'conflict', hint: 'the host\'s agent is not running (see `ucloud host list`, alive): pick another host or start `ucloud host` there' },
   HOST_NOT_EMPTY: { class: 'conflict', hint: 'move or delete its VMs first: `ucloud host drain <name> --wait`, then `ucloud host remove <name>`' },
   HOST_DRAINED: { class: 'conflict', hint: 'a drained host takes no VMs: pick another host, or `ucloud host undrain <name>` first' },

@@ -93,7 +93,7 @@ export class HostAgent {
       // (moved ones leave their leftovers here, HOST_DEAD ones are taken back), and so is what lies here without a record.
       this.enqueueAll();
       void this.collectOrphans();
-    });
+    }, () => this.enqueueAll());
     this.queue = new KeyedQueue((id) => this.reconcileVm(id), log);
     this.resync = new Reconciler(async () => {
       this.enqueueAll();
@@ -149,6 +149,9 @@ export class HostAgent {
     if (!(await this.hosts.get(this.opts.name))) {
       throw new UcloudError('HOST_NOT_REGISTERED', `host "${this.opts.name}" is not registered`);
     }
+    // First, before anything slow: a restarted agent resumes its presence lease and pets its fence watchdog
+    // again within fence_timeout. Until the stores this host can open are known it offers none.
+    await this.presence.start(() => ({ pid: process.pid, accel: this.opts.accel, since: nowIso(), stores: this.storesNow ?? [], ...(this.consolePort ? { consolePort: this.consolePort } : {}), ...(this.qemuOffer ? { qemu: this.qemuOffer } : {}) }));
     if (this.opts.consoleListen) this.consolePort = await this.console.listen(this.opts.consoleListen.host, this.opts.consoleListen.port);
     this.qemuOffer = await this.runtime.qemuOffer().catch((err: unknown) => {
       this.log.warn({ err }, 'cannot list what this QEMU offers; migrations to this host are not checked against it');
@@ -159,7 +162,7 @@ export class HostAgent {
       this.storeWatch.on('change', () => void this.checkStores());
       await this.storeWatch.start();
     }
-    await this.presence.start(() => ({ pid: process.pid, accel: this.opts.accel, since: nowIso(), ...(this.consolePort ? { consolePort: this.consolePort } : {}), ...(this.storesNow ? { stores: this.storesNow } : {}), ...(this.qemuOffer ? { qemu: this.qemuOffer } : {}) }));
+    await this.presence.put();
     // A cluster from before the index has placed VMs without mirrors: write ours before trusting it.
     if (!(await this.vms.hostIndexComplete())) {
       const done = await this.vms.backfillHostIndex(this.opts.name);
@@ -300,28 +303,29 @@ export class HostAgent {
   }
 
   /**
-   * `cur` as this incarnation writes it: stamped with its epoch where it has
-   * none (placed before epochs, or arrived by migration), and taken back
-   * under it when the scheduler marked it HOST_DEAD here (the state machine
-   * lets only a new incarnation do that, and nothing else to an old epoch).
+   * `cur` as this incarnation writes it: a VM the scheduler marked HOST_DEAD
+   * under another incarnation of this host is taken back (its error goes; the
+   * write carries this incarnation's epoch, stageVmWrite).
    */
   private own(cur: Vm): Vm {
     const epoch = this.presence.epoch;
-    if (!epoch || cur.host !== this.opts.name) return cur;
-    if (cur.status === 'error' && cur.error?.code === 'HOST_DEAD' && cur.epoch !== epoch) {
-      const next: Vm = { ...cur, epoch };
-      delete next.error;
-      return next;
-    }
-    return cur.epoch === undefined ? { ...cur, epoch } : cur;
+    if (!epoch || cur.host !== this.opts.name || cur.epoch === epoch || cur.status !== 'error' || cur.error?.code !== 'HOST_DEAD') return cur;
+    const next: Vm = { ...cur };
+    delete next.error;
+    return next;
   }
 
-  /** Whether VM `vm` is HA here: marked for the fence watchdog (before its QEMU starts) only while one runs. */
-  private async armHa(vm: Vm): Promise<boolean> {
-    const armed = vm.ha === true && (await this.presence.watchdogRunning());
-    if (armed) await markHa(this.runtime.dir(vm.id));
+  /**
+   * The epoch VM `vm` is armed under here (marked for the fence watchdog,
+   * before its QEMU starts), or undefined: not HA, no watchdog runs, or no
+   * lease to arm it under.
+   */
+  private async armHa(vm: Vm): Promise<string | undefined> {
+    const epoch = this.presence.epoch;
+    const armed = vm.ha === true && epoch !== undefined && (await this.presence.watchdogRunning());
+    if (armed) await markHa(this.runtime.dir(vm.id), epoch);
     else await unmarkHa(this.runtime.dir(vm.id));
-    return armed;
+    return armed ? epoch : undefined;
   }
 
   private async reconcileVm(id: string): Promise<void> {
@@ -383,7 +387,7 @@ export class HostAgent {
       await this.runtime.adopt(vm);
       this.networked.add(vm.id);
     }
-    const armed = await this.armHa(vm);
+    const armed = (await this.armHa(vm)) !== undefined;
     if (vm.status === 'running' && vm.qemu?.pid === pid && vm.observedGeneration === vm.generation && (vm.haArmed === true) === armed && vm.epoch === this.presence.epoch) return;
     const p = this.runtime.paths(vm.id);
     await this.observe(vm.id, (cur) => ({
@@ -412,7 +416,8 @@ export class HostAgent {
     const gen = vm.generation;
     const r = new Reverter(this.log);
     try {
-      await this.observe(vm.id, (cur) => ({ ...cur, status: cur.disks.length ? 'starting' : 'creating' }));
+      // Armed again only once this run's QEMU is (haArmed says so of a running QEMU).
+      await this.observe(vm.id, (cur) => ({ ...withHaArmed(cur, false), status: cur.disks.length ? 'starting' : 'creating' }));
       // Disks and NICs do not depend on each other: make them side by side.
       const [disks] = await Promise.all([this.runtime.ensureDisks(vm, r), this.nicResolvers(vm).then((dns) => this.runtime.ensureNics(vm, dns))]);
       if (disks !== vm.disks) {
@@ -423,8 +428,13 @@ export class HostAgent {
       // one without gets it on a cidata disk, made from the same records.
       const seed = vm.nics?.length ? undefined : await seedForVm(this.store, vm, { resolvers: this.opts.dnsResolvers ?? [] });
       // Marked before QEMU starts: the watchdog can kill it from its first instant.
-      const armed = await this.armHa(vm);
+      const armedUnder = await this.armHa(vm);
+      const armed = armedUnder !== undefined;
+      // Armed under a lease this agent has since lost: no QEMU under it (the watchdog would kill it, a moment too late).
+      if (armed && this.presence.epoch !== armedUnder) throw new UcloudError('HOST_FENCED', `lost presence lease ${armedUnder} while starting the VM`);
       const qemu = await this.runtime.start(vm, disks, seed);
+      // A QEMU whose start is not recorded (this agent fenced meanwhile) must not run on unseen.
+      r.add('stop the QEMU', () => this.runtime.stop(vm, false));
       this.watch(vm.id, qemu.pid);
       this.networked.add(vm.id);
       await this.observe(vm.id, (cur) => {
@@ -432,6 +442,7 @@ export class HostAgent {
         delete next.error;
         return next;
       });
+      r.success();
       this.log.info({ vm: vm.id, name: vm.name, pid: qemu.pid }, 'VM started');
     } catch (err) {
       await r.revert();
@@ -487,5 +498,6 @@ function withHaArmed(vm: Vm, armed: boolean): Vm {
 function withoutQemu(vm: Vm): Vm {
   const next = { ...vm };
   delete next.qemu;
+  delete next.haArmed;
   return next;
 }

@@ -37,6 +37,8 @@ export class HostPresence {
     private readonly log: Logger,
     /** Called after the host announced itself on a new lease (it was lost): every VM is to be looked at again. */
     private readonly onNewEpoch: () => void,
+    /** Called when the fence watchdog starts or stops beating: HA VMs are armed or disarmed. */
+    private readonly onWatchdogChange: () => void = () => undefined,
   ) {}
 
   /**
@@ -47,6 +49,20 @@ export class HostPresence {
   get epoch(): string | undefined {
     const lease = this.lease;
     return lease && monoMs() <= lease.aliveUntil ? lease.id : undefined;
+  }
+
+  private watchdogSeen: boolean | undefined;
+
+  /** Each renewal: a watchdog that stopped (or started) beating is announced, and every VM looked at (armed or not). */
+  private async checkWatchdog(): Promise<void> {
+    const running = await this.watchdogRunning();
+    if (running === this.watchdogSeen) return;
+    const first = this.watchdogSeen === undefined;
+    this.watchdogSeen = running;
+    if (first) return;
+    this.log.warn({ running }, running ? 'fence watchdog beating: HA VMs are armed' : 'fence watchdog not beating: HA VMs are disarmed (not restarted elsewhere if this host dies)');
+    await this.put().catch((err: unknown) => this.log.warn({ err }, 'cannot announce the fence watchdog'));
+    this.onWatchdogChange();
   }
 
   /** Whether this host's fence watchdog is beating. */
@@ -65,7 +81,9 @@ export class HostPresence {
     await writeLeaseId(this.opts.runDir, lease.id);
     lease.on('renewed', (sentAt: number) => {
       // Only the current lease pets: a lost one's late answer says nothing of the new one.
-      if (this.lease === lease) void writePet(this.opts.runDir, { until: sentAt + this.opts.fenceTimeoutMs, epoch: lease.id, agentPid: process.pid }).catch((err: unknown) => this.log.error({ err }, 'cannot pet the fence watchdog'));
+      if (this.lease !== lease) return;
+      void writePet(this.opts.runDir, { until: sentAt + this.opts.fenceTimeoutMs, epoch: lease.id, agentPid: process.pid }).catch((err: unknown) => this.log.error({ err }, 'cannot pet the fence watchdog'));
+      void this.checkWatchdog();
     });
     lease.on('lost', (reason: string) => {
       if (this.lease !== lease) return;
@@ -76,7 +94,14 @@ export class HostPresence {
     });
     this.lease = lease;
     lease.start();
-    await this.put();
+    try {
+      await this.put();
+    } catch (err) {
+      // Not announced: this lease must not go on renewing and petting as if it were.
+      lease.close();
+      if (this.lease === lease) this.lease = undefined;
+      throw err;
+    }
     this.log.info({ epoch: lease.id, resumed }, resumed ? 'presence lease resumed' : 'presence lease granted');
   }
 

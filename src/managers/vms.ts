@@ -3,7 +3,7 @@ import { UcloudError } from '../common/errors.js';
 import { slaacAddress } from '../metadata/eui64.js';
 import { nowIso, type Host, type HostAllocation, type Network, type Resources, type Vm, type VmDesired, type VmNic } from '../model/index.js';
 import { allowedOf, DIMENSIONS, overbooked, sumResources } from '../common/capacity.js';
-import { checkVmWrite, type VmActor } from '../model/vm-lifecycle.js';
+import { checkVmWrite, stampEpoch, type VmActor } from '../model/vm-lifecycle.js';
 import { Keys, Kinds, lastSegment } from '../store/keys.js';
 import { DELETE, type Store, type Txn, type Versioned } from '../store/store.js';
 
@@ -51,7 +51,8 @@ export function mirrorHostsOf(vm: Pick<Vm, 'host' | 'migration'>): string[] {
  * deleted for the hosts it had before. Every write of `vm/<id>` goes through
  * here, so the mirrors can never disagree with the record past one commit.
  */
-export function stageVmWrite(t: Txn, prev: Versioned<Vm> | undefined, next: Vm | typeof DELETE, actor: VmActor): Txn {
+export function stageVmWrite(t: Txn, prev: Versioned<Vm> | undefined, given: Vm | typeof DELETE, actor: VmActor): Txn {
+  const next = given === DELETE ? given : stampEpoch(prev?.value, given, actor);
   checkVmWrite(prev?.value, next === DELETE ? undefined : next, actor);
   const id = next === DELETE ? prev?.value.id : next.id;
   if (id === undefined) throw new UcloudError('INTERNAL', 'stageVmWrite: nothing to delete');
@@ -342,17 +343,12 @@ export class VmManager {
     throw new UcloudError('CONFLICT', `VM ${id} kept changing while being deleted`);
   }
 
-  /**
-   * Changes a VM's size. Disks only grow; CPU and RAM only while it is stopped.
-   * A placed VM's booking changes in the same transaction; one that grows in any
-   * dimension must still fit its host, so a resize can never overcommit, and one
-   * that grows in none always goes through.
-   */
   /** Turns HA on or off (the host arms or disarms it: `haArmed`). A deleted VM is refused. */
   async setHa(id: string, ha: boolean): Promise<Vm> {
     const next = await this.update(id, (cur) => {
       if (!cur) throw new UcloudError('VM_NOT_FOUND', `no VM ${id}`);
       if (cur.desired === 'deleted') throw new UcloudError('VM_BUSY', `VM "${cur.name}" is being deleted`);
+      if (cur.status === 'migrating') throw new UcloudError('VM_MIGRATING', `VM "${cur.name}" is migrating: its HA setting changes once the migration ends`);
       if ((cur.ha === true) === ha) return undefined;
       const v: Vm = { ...cur, updatedAt: nowIso() };
       if (ha) v.ha = true;
@@ -362,6 +358,12 @@ export class VmManager {
     return next!;
   }
 
+  /**
+   * Changes a VM's size. Disks only grow; CPU and RAM only while it is stopped.
+   * A placed VM's booking changes in the same transaction; one that grows in any
+   * dimension must still fit its host, so a resize can never overcommit, and one
+   * that grows in none always goes through.
+   */
   async resize(id: string, change: { diskBytes?: number; cpu?: number; ramBytes?: number }): Promise<Vm> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const vm = await this.store.get(Kinds.vm, Keys.vm(id));

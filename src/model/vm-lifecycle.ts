@@ -168,23 +168,29 @@ export function vmWriteRefusal(prev: Vm | undefined, next: Vm | undefined, actor
 }
 
 /**
- * Fencing: a VM placed on a host records that host's incarnation (`epoch`, its
- * presence lease). Only that incarnation writes it; a host that lost its lease
- * (dead, partitioned, frozen) and came back with another is refused, but for
- * taking back a VM the scheduler marked HOST_DEAD and left there. The epoch
- * itself is the scheduler's (placement) but for that, and a settle that moves
- * the VM away drops it (the destination stamps its own).
+ * Fencing: a VM placed on a host records the incarnation of that host's agent
+ * it was placed with or last written by (`epoch`, its presence lease). A host
+ * writes its VMs only while it holds a lease (an agent whose lease may have
+ * ended, frozen or cut off, has none until it is announced again), and every
+ * write carries the lease it holds (stampEpoch): a new incarnation takes over
+ * what its host holds, while the scheduler, which acts only on VMs whose epoch
+ * is not their host's, loses that race to the compare-and-swap or wins it
+ * first. A settle that moves the VM away drops the epoch (the destination
+ * stamps its own).
  */
 function epochRefusal(prev: Vm, next: Vm | undefined, actor: Extract<VmActor, { kind: 'host' }>): string | undefined {
   const mine = actor.epoch?.();
-  const to = next?.epoch;
-  if (prev.epoch === undefined) return to === undefined || to === mine ? undefined : 'a host stamps a VM only with its own epoch';
-  if (mine === prev.epoch) {
-    if (next && next.host !== prev.host) return to === undefined ? undefined : 'a VM that moves leaves its epoch behind';
-    return to === prev.epoch || !next ? undefined : 'a VM keeps the epoch it was placed with';
-  }
-  if (next && mine !== undefined && to === mine && prev.status === 'error' && prev.error?.code === 'HOST_DEAD' && next.host === prev.host) return undefined;
-  return `host ${actor.name} is fenced for this VM: it was placed with the host's presence ${prev.epoch}, and this agent holds ${mine ?? 'none'}`;
+  if (mine === undefined) return prev.epoch === undefined && next?.epoch === undefined ? undefined : `host ${actor.name} is fenced: its presence lease may have ended (it writes again once announced on a new one)`;
+  if (!next) return undefined;
+  if (next.host !== prev.host) return next.epoch === undefined ? undefined : 'a VM that moves leaves its epoch behind';
+  return next.epoch === mine ? undefined : `host ${actor.name} writes with its own presence lease (${mine}), not ${next.epoch ?? 'none'}`;
+}
+
+/** `next` as `actor` writes it: a host's write of a VM that stays on it carries the host's current presence lease. */
+export function stampEpoch(prev: Vm | undefined, next: Vm, actor: VmActor): Vm {
+  if (actor.kind !== 'host' || next.host !== actor.name || prev?.host !== actor.name) return next;
+  const mine = actor.epoch?.();
+  return mine === undefined || next.epoch === mine ? next : { ...next, epoch: mine };
 }
 
 /**

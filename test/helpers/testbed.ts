@@ -344,6 +344,16 @@ export class Testbed {
       }
       // Its daemons are gone (stopped above, or never started): what they wrote goes too.
       if (this.opts.ceph) rmSync(this.cephDir, { recursive: true, force: true });
+      // Whatever still runs inside a host (a QEMU an agent started while the cluster stopped) goes with it.
+      for (const h of this.hosts) {
+        for (const pid of netnsPids(h.netns)) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // gone meanwhile
+          }
+        }
+      }
       // Deleting a namespace takes its end of each veth (and VXLANs, bridges, taps inside) with it.
       for (const h of this.hosts) quietly('ip', ['netns', 'del', h.netns]);
       if (this.opts.upstream) {
@@ -354,5 +364,14 @@ export class Testbed {
       for (let i = 0; i < this.hosts.length; i++) quietly('ip', ['link', 'del', `${this.underlay}h${i}`]);
       quietly('ip', ['link', 'del', this.underlay]);
     }
+  }
+}
+
+/** The pids of the processes in network namespace `netns` (none when it is gone). */
+function netnsPids(netns: string): number[] {
+  try {
+    return execFileSync('ip', ['netns', 'pids', netns], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
   }
 }

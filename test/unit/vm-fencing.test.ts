@@ -4,7 +4,7 @@
 // a placed VM's host. And deadFor, the failover's notion of a dead host.
 import { describe, expect, it } from 'vitest';
 import type { Vm } from '../../src/model/index.js';
-import { hostActor, SCHEDULER_ACTOR, vmWriteRefusal } from '../../src/model/vm-lifecycle.js';
+import { hostActor, SCHEDULER_ACTOR, stampEpoch, vmWriteRefusal } from '../../src/model/vm-lifecycle.js';
 import { deadFor } from '../../src/scheduler/failover.js';
 
 const T0 = '2026-01-01T00:00:00.000Z';
@@ -34,34 +34,39 @@ function vm(over: Partial<Vm> = {}): Vm {
 
 const h1 = (epoch?: string) => hostActor('h1', () => epoch);
 
-describe('a host writes a VM only as the incarnation it was placed with', () => {
-  it('the same incarnation writes; another, or one without a lease, is fenced', () => {
+describe('a host writes its VMs only while it holds a presence lease, and always with it', () => {
+  it('the incarnation it was placed with writes; one without a lease is fenced, whatever it writes', () => {
     const prev = vm();
-    const next = { ...prev, updatedAt: T1, observedGeneration: 1, reason: 'x' };
+    const next = { ...prev, updatedAt: T1, reason: 'x' };
     expect(vmWriteRefusal(prev, next, h1('100'))).toBeUndefined();
-    expect(vmWriteRefusal(prev, next, h1('200'))).toMatch(/fenced/);
     expect(vmWriteRefusal(prev, next, h1(undefined))).toMatch(/fenced/);
-    // Stopping it, or deleting it, is a write like any other.
-    expect(vmWriteRefusal(prev, { ...prev, status: 'stopped', desired: 'stopped', updatedAt: T1 }, h1('200'))).toMatch(/fenced/);
+    expect(vmWriteRefusal(prev, { ...prev, status: 'stopped', desired: 'stopped', updatedAt: T1 }, h1(undefined))).toMatch(/fenced/);
+    expect(vmWriteRefusal(prev, undefined, h1(undefined))).toMatch(/fenced/);
   });
 
-  it('the epoch is not the host’s to change, but to stamp where there is none', () => {
-    expect(vmWriteRefusal(vm(), { ...vm(), epoch: '200', updatedAt: T1 }, h1('100'))).toMatch(/keeps the epoch/);
-    const legacy = vm({ epoch: undefined });
-    expect(vmWriteRefusal(legacy, { ...legacy, epoch: '100', updatedAt: T1 }, h1('100'))).toBeUndefined();
-    expect(vmWriteRefusal(legacy, { ...legacy, epoch: '999', updatedAt: T1 }, h1('100'))).toMatch(/own epoch/);
+  it('a new incarnation takes over what its host holds, carrying its own lease; never with another', () => {
+    const prev = vm();
+    expect(vmWriteRefusal(prev, { ...prev, epoch: '200', updatedAt: T1 }, h1('200'))).toBeUndefined();
+    expect(vmWriteRefusal(prev, { ...prev, updatedAt: T1 }, h1('200'))).toMatch(/its own presence lease/);
+    expect(vmWriteRefusal(prev, { ...prev, epoch: '999', updatedAt: T1 }, h1('200'))).toMatch(/its own presence lease/);
+    // Another host's agent, whatever lease it holds, does not write a VM it does not run.
+    expect(vmWriteRefusal(prev, { ...prev, epoch: '200', updatedAt: T1 }, hostActor('h2', () => '200'))).toBeDefined();
   });
 
-  it('a new incarnation takes back a VM the scheduler marked HOST_DEAD there, stamping its own epoch', () => {
-    const dead = vm({ status: 'error', error: { code: 'HOST_DEAD', message: 'host h1 died', at: T0 }, lastFailover: { from: 'h1', at: T0, code: 'HOST_DEAD', restarted: false } });
-    const back = { ...dead, status: 'running' as const, epoch: '200', updatedAt: T1 };
-    delete (back as Partial<Vm>).error;
-    expect(vmWriteRefusal(dead, back, h1('200'))).toBeUndefined();
-    // Not with the old epoch kept, nor another host's, nor a VM in any other error.
-    expect(vmWriteRefusal(dead, { ...back, epoch: '100' }, h1('200'))).toMatch(/fenced|keeps/);
-    expect(vmWriteRefusal(dead, back, hostActor('h2', () => '200'))).toBeDefined();
-    const failed = { ...dead, error: { code: 'QEMU_EXITED', message: 'x', at: T0 } };
-    expect(vmWriteRefusal(failed, back, h1('200'))).toMatch(/fenced/);
+  it('stampEpoch: a host’s write of a VM that stays on it carries its lease; nobody else’s is touched', () => {
+    const prev = vm();
+    expect(stampEpoch(prev, { ...prev }, h1('200')).epoch).toBe('200');
+    expect(stampEpoch(prev, { ...prev }, h1(undefined)).epoch).toBe('100');
+    expect(stampEpoch(prev, { ...prev }, SCHEDULER_ACTOR).epoch).toBe('100');
+    const moved = { ...prev, host: 'h2' };
+    delete moved.epoch;
+    expect(stampEpoch(prev, moved, h1('200')).epoch).toBeUndefined();
+  });
+
+  it('a settle that moves the VM leaves the epoch behind', () => {
+    const prev = vm({ epoch: undefined });
+    expect(vmWriteRefusal(prev, { ...prev, epoch: '100', updatedAt: T1 }, h1('100'))).toBeUndefined();
+    expect(vmWriteRefusal(prev, { ...prev, updatedAt: T1 }, h1(undefined))).toBeUndefined();
   });
 });
 

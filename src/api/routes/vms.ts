@@ -101,7 +101,8 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
 
   api.patch('/v1/vms/:ref', { schema: { params: Ref, body: VmSetRequest, response: { 200: Vm, ...errors } } }, async (req) => {
     const vm = await findVm(m, req.user, req.params.ref);
-    return m.vms.setHa(vm.id, req.body.ha!);
+    const { ha } = req.body;
+    return ha === undefined ? vm : m.vms.setHa(vm.id, ha);
   });
 
   // The tail of the VM's console, fetched from its host (see ConsoleManager); the owner's and admins' only.

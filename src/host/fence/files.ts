@@ -63,19 +63,22 @@ export async function writeLeaseId(runDir: string, id: string): Promise<void> {
   await writeText(leaseFile(runDir), id);
 }
 
-/** Marks VM `id` HA for the watchdog (before its QEMU starts, or while it runs). */
-export async function markHa(vmDir: string): Promise<void> {
-  await mkdir(vmDir, { recursive: true });
-  await writeFile(join(vmDir, HA_MARKER), '', { mode: 0o600 });
+/**
+ * Marks a VM HA for the watchdog (before its QEMU starts, or while it runs),
+ * under the agent's epoch then: a QEMU armed by another incarnation than the
+ * one petting is killed as if the pets had stopped.
+ */
+export async function markHa(vmDir: string, epoch: string): Promise<void> {
+  await writeText(join(vmDir, HA_MARKER), epoch);
 }
 
 export async function unmarkHa(vmDir: string): Promise<void> {
   await rm(join(vmDir, HA_MARKER), { force: true });
 }
 
-/** The ids of the VMs marked HA under <run_dir>/vms. */
-export async function haVmIds(runDir: string): Promise<string[]> {
+/** The VMs marked HA under <run_dir>/vms: id → the epoch they were armed under. */
+export async function haVms(runDir: string): Promise<Map<string, string>> {
   const ids = await readdir(join(runDir, 'vms')).catch(() => [] as string[]);
-  const marked = await Promise.all(ids.map(async (id) => ((await readFile(join(runDir, 'vms', id, HA_MARKER)).then(() => true, () => false)) ? id : undefined)));
-  return marked.filter((id): id is string => id !== undefined);
+  const marked = await Promise.all(ids.map(async (id) => [id, await readFile(join(runDir, 'vms', id, HA_MARKER), 'utf8').catch(() => undefined)] as const));
+  return new Map(marked.filter((m): m is readonly [string, string] => m[1] !== undefined));
 }

@@ -3,8 +3,10 @@
 // presence lease that etcd answered, with a deadline that ends before the
 // lease can (fence_timeout < host_lease_ttl). Past the deadline (a crashed or
 // frozen agent, one cut off from etcd) it kills every QEMU of a VM marked HA
-// here, so the scheduler, which restarts HA VMs elsewhere only after the
-// lease ended plus failover_margin, never finds one still running.
+// here, and at any time one marked under another epoch than the petting one,
+// so the scheduler, which restarts HA VMs elsewhere only after the lease ended
+// plus failover_margin, finds none still running (docs/architecture.md, HA
+// and fencing, says what this rests on).
 
 import { readdirSync } from 'node:fs';
 import { join, sep } from 'node:path';
@@ -12,7 +14,7 @@ import type { Logger } from '../../common/logger.js';
 import { readArgv, signal, waitForExit } from '../../common/proc.js';
 import { monoMs } from '../../store/presence-lease.js';
 import { vmIdOfArgv } from '../qemu/cmdline.js';
-import { haVmIds, readPet, writeBeat } from './files.js';
+import { haVms, readPet, writeBeat } from './files.js';
 
 export interface WatchdogOptions {
   runDir: string;
@@ -57,6 +59,15 @@ export class FenceWatchdog {
     clearInterval(this.timer);
   }
 
+  private async kill(victims: { pid: number; vm: string }[], why: string): Promise<void> {
+    await Promise.all(
+      victims.map(async (v) => {
+        signal(v.pid, 'SIGKILL');
+        if (await waitForExit(v.pid, 5000)) this.log.warn({ vm: v.vm, pid: v.pid, why }, 'fenced: HA VM QEMU killed');
+      }),
+    );
+  }
+
   /** One look: beat, read the pet, kill HA QEMUs if it ran out. Exposed for tests. */
   async tick(): Promise<void> {
     if (this.busy) return;
@@ -65,23 +76,21 @@ export class FenceWatchdog {
       await writeBeat(this.opts.runDir, { at: monoMs(), pid: process.pid });
       const pet = await readPet(this.opts.runDir);
       const now = monoMs();
+      const marked = await haVms(this.opts.runDir);
       if (pet && now <= pet.until) {
         if (this.fencing) this.log.info({ epoch: pet.epoch, agentPid: pet.agentPid }, 'agent petting again: fencing over');
         this.fencing = false;
+        // Petted, but a VM armed under another incarnation (before a lost lease) is no VM this one vouches for.
+        const stale = new Set([...marked].filter(([, epoch]) => epoch !== pet.epoch).map(([id]) => id));
+        await this.kill(stale.size ? qemusOf(stale, this.opts.runDir) : [], `armed under another epoch than ${pet.epoch}`);
         return;
       }
-      const ids = new Set(await haVmIds(this.opts.runDir));
-      const victims = ids.size ? qemusOf(ids, this.opts.runDir) : [];
+      const victims = marked.size ? qemusOf(new Set(marked.keys()), this.opts.runDir) : [];
       if (!this.fencing || victims.length) {
         this.log.warn({ silentMs: pet ? now - pet.until : undefined, epoch: pet?.epoch, killing: victims.map((v) => v.vm) }, pet ? 'agent silent past its deadline: fencing HA VMs' : 'no pet from the agent: fencing HA VMs');
       }
       this.fencing = true;
-      await Promise.all(
-        victims.map(async (v) => {
-          signal(v.pid, 'SIGKILL');
-          if (await waitForExit(v.pid, 5000)) this.log.warn({ vm: v.vm, pid: v.pid }, 'fenced: HA VM QEMU killed');
-        }),
-      );
+      await this.kill(victims, 'the agent went silent');
     } catch (err) {
       this.log.error({ err }, 'fence watchdog pass failed');
     } finally {
