@@ -123,8 +123,7 @@ export class TestCluster {
       UCLOUD_HOST_NAME: 'hv1',
       UCLOUD_ACCEL: 'tcg',
       UCLOUD_STOP_TIMEOUT: '20s',
-      UCLOUD_HOST_LEASE_TTL: '3s',
-      UCLOUD_FENCE_TIMEOUT: '2s',
+      // host_lease_ttl and fence_timeout as in production (5 s, 4 s): a restarted agent must resume its lease within them.
       // Any free port: the agent announces the one it got, so test files never collide.
       UCLOUD_CONSOLE_LISTEN: '[::1]:0',
     };
