@@ -1,6 +1,8 @@
 import { noop } from 'cockatiel';
 import { Etcd3, type IMember } from 'etcd3';
 import { tcpProbe, urlHostPort } from '../common/tcp-probe.js';
+import { UcloudError } from '../common/errors.js';
+import { withTimeout } from '../common/timeout.js';
 import type { EtcdCredentials } from './etcd-auth.js';
 
 // What an operator asks of an etcd cluster before trusting a host to it: does
@@ -31,20 +33,15 @@ export interface EtcdHealth {
 
 const hex = (id: string): string => BigInt(id).toString(16);
 
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer from ${what} within ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+/** The error of a member that took the connection and answered nothing in time. */
+const silent = (endpoint: string, ms: number) => () => new UcloudError('ETCD_UNAVAILABLE', `no answer from ${endpoint} within ${ms} ms`, { details: { silent: true } });
+const isSilent = (err: unknown): boolean => err instanceof UcloudError && err.details?.silent === true;
 
 async function askOne(endpoint: string, auth: EtcdCredentials | undefined, timeoutMs: number): Promise<{ status: MemberStatus; members?: IMember[] }> {
   const client = new Etcd3({ hosts: [endpoint], dialTimeout: timeoutMs, ...(auth ? { auth } : {}), faultHandling: { host: () => noop, global: noop } });
   try {
-    const s = await withTimeout(client.maintenance.status(), timeoutMs, endpoint);
-    const members = await withTimeout(client.cluster.memberList({ linearizable: false }), timeoutMs, endpoint).then(
+    const s = await withTimeout(client.maintenance.status(), timeoutMs, silent(endpoint, timeoutMs));
+    const members = await withTimeout(client.cluster.memberList({ linearizable: false }), timeoutMs, silent(endpoint, timeoutMs)).then(
       (r) => r.members,
       () => undefined,
     );
@@ -55,7 +52,7 @@ async function askOne(endpoint: string, auth: EtcdCredentials | undefined, timeo
   } catch (err) {
     const msg = (err as Error).message;
     // Connected yet silent: with auth on, a member without a quorum cannot even hand out a token.
-    if (msg.startsWith('no answer from') && !(await tcpProbe(urlHostPort(endpoint, 2379).host, urlHostPort(endpoint, 2379).port, timeoutMs))) {
+    if (isSilent(err) && !(await tcpProbe(urlHostPort(endpoint, 2379).host, urlHostPort(endpoint, 2379).port, timeoutMs))) {
       return { status: { endpoint, error: `it takes connections but answers nothing within ${timeoutMs} ms: no quorum, or still starting` } };
     }
     // gRPC's "14 UNAVAILABLE: No connection established. Last error: …" says it in its socket error.

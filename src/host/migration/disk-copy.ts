@@ -16,6 +16,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UcloudError } from '../../common/errors.js';
+import { withTimeout } from '../../common/timeout.js';
 import type { Vm, VmDisk } from '../../model/index.js';
 import type { StorageDriver } from '../../storage/driver.js';
 import type { QmpEvent, QmpExecutor, QmpMonitor } from '../qemu/index.js';
@@ -205,7 +206,7 @@ export async function finishMirrors(mon: QmpMonitor, n: number): Promise<number>
     mon.on('event', on);
   });
   for (const job of jobs) await blockJobCancel(mon, job);
-  await withTimeout(all, 60_000, 'the disk copies did not finish');
+  await withTimeout(all, 60_000, () => new UcloudError('MIGRATION_FAILED', 'the disk copies did not finish'));
   for (const [job, r] of done) if (r.error) throw new UcloudError('MIGRATION_FAILED', `the copy ${job} ended with an error: ${r.error}`);
   for (let i = 0; i < n; i++) await blockdevDel(mon, nbdNode(i));
   return [...done.values()].reduce((s, r) => s + (r.len ?? 0), 0);
@@ -225,7 +226,4 @@ export async function abandonCopy(qmp: QmpExecutor, n: number): Promise<void> {
   for (let i = 0; i < n; i++) await blockdevDel(qmp, nbdNode(i)).catch(() => undefined);
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new UcloudError('MIGRATION_FAILED', message)), ms)))]).finally(() => clearTimeout(timer));
-}
+

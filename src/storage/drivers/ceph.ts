@@ -15,6 +15,7 @@ import { chmod, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { UcloudError } from '../../common/errors.js';
+import { withTimeout } from '../../common/timeout.js';
 import { run } from '../../common/exec.js';
 import { Reverter } from '../../common/reverter.js';
 import type {
@@ -312,7 +313,7 @@ export class CephDriver implements StorageDriver {
       abort.abort();
       await conversion.catch(() => undefined);
       // Closed, not killed: a killed client stays a watcher for ~30 s and the image could not be removed.
-      if (daemon) await withTimeout(daemon.quit(), 30_000).catch(() => daemon?.kill());
+      if (daemon) await withTimeout(daemon.quit(), 30_000, () => new UcloudError('COMMAND_TIMEOUT', 'the rbd helper did not quit within 30 s')).catch(() => daemon?.kill());
       if (created) await this.removeImageAndSnaps(pool, image).catch(() => undefined);
       throw importError(err);
     } finally {
@@ -481,12 +482,6 @@ export class CephDriver implements StorageDriver {
 
 /** An image of that name without the base snapshot, that nobody has open: what a crashed import left. */
 class LeftoverImage extends Error {}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)));
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
 
 /** A failed import's error, with Ceph's unavailability told apart from everything else. */
 function importError(err: unknown): unknown {
