@@ -27,8 +27,8 @@ export interface PresenceOptions {
 export class HostPresence {
   private lease: PresenceLease | undefined;
   private stopped = false;
-  /** What the record says besides name, epoch and fence (asked at each write). */
-  private describe: () => Omit<HostAlive, 'name' | 'epoch' | 'fence'> = () => ({ pid: process.pid, accel: 'tcg', since: new Date().toISOString() });
+  /** What the record says besides name, epoch and fence (asked at each write; set by start). */
+  private describe: (() => Omit<HostAlive, 'name' | 'epoch' | 'fence'>) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -122,7 +122,7 @@ export class HostPresence {
   /** Writes the presence record again, on the current lease (what it says changed). */
   async put(): Promise<void> {
     const lease = this.lease;
-    if (!lease) return;
+    if (!lease || !this.describe) return;
     await this.hosts.announce({ ...this.describe(), name: this.opts.name, epoch: lease.id, fence: await this.watchdogRunning() }, lease.id);
   }
 

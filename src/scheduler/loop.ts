@@ -98,9 +98,9 @@ export class Scheduler {
     const allocs = new Informer(store, Kinds.hostAlloc, Keys.hostAllocs(), log);
     this.informers = [this.vmInf, hosts, alive, allocs] as const;
     this.index = new HostIndex(hosts, alive, allocs);
-    this.migrating = new MigrationScheduling(this.vmInf, this.index, new MigrationManager(store, { actor: vms.actor }), log, { drainParallel: opts.drainParallel ?? 2 });
-    this.reconciler = new Reconciler(() => this.pass(), log, 10_000);
     const migrations = new MigrationManager(store, { actor: vms.actor });
+    this.migrating = new MigrationScheduling(this.vmInf, this.index, migrations, log, { drainParallel: opts.drainParallel ?? 2 });
+    this.reconciler = new Reconciler(() => this.pass(), log, 10_000);
     this.failover = new Failover(this.vmInf, hosts, alive, new FailoverManager(store, vms.actor), migrations, log, { marginMs: opts.failoverMarginMs ?? 2000, trigger: () => this.reconciler.trigger() });
   }
 

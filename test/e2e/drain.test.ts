@@ -18,15 +18,8 @@ describe('host drain with real QEMU: VMs that fit move live, the one that fits n
   let tb: Testbed;
   const key = () => join(tb.c.dir, 'admin_ed25519');
   const serial = (vm: Vm) => (vm.qemu && existsSync(vm.qemu.serialLog) ? readFileSync(vm.qemu.serialLog, 'utf8') : '');
-  const cli = async <T = Vm>(args: string[]) => {
-    const r = await tb.c.cli([...args, '-o', 'json']);
-    if (r.code !== 0) throw new Error(`ucloud ${args.join(' ')}: ${r.stderr}`);
-    return JSON.parse(r.stdout) as T;
-  };
-  const ok = async (args: string[]) => {
-    const r = await tb.c.cli(args);
-    expect(r.code, `ucloud ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  };
+  const cli = <T = Vm>(args: string[]) => tb.cliJson<T>(args);
+  const ok = (args: string[]) => tb.cliOk(args);
   const uptime = async (vm: Vm, host: string) => {
     const { out, code } = await tb.sshSession(host, key(), vm.nics![0]!.address, 'cut -d" " -f1 /proc/uptime', { timeoutMs: 60_000 });
     expect(code, out).toBe(0);

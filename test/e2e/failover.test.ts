@@ -17,15 +17,8 @@ import { Testbed } from '../helpers/testbed.js';
 describe('HA: a frozen agent is fenced by its watchdog before its HA VM starts elsewhere; a dead host\'s HA VM runs on', () => {
   let tb: Testbed;
   const key = () => join(tb.c.dir, 'admin_ed25519');
-  const cli = async <T = Vm>(args: string[]) => {
-    const r = await tb.c.cli([...args, '-o', 'json']);
-    if (r.code !== 0) throw new Error(`ucloud ${args.join(' ')}: ${r.stderr}`);
-    return JSON.parse(r.stdout) as T;
-  };
-  const ok = async (args: string[]) => {
-    const r = await tb.c.cli(args);
-    expect(r.code, `ucloud ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  };
+  const cli = <T = Vm>(args: string[]) => tb.cliJson<T>(args);
+  const ok = (args: string[]) => tb.cliOk(args);
   const get = async (id: string) => (await tb.c.store.get(Kinds.vm, Keys.vm(id)))!.value;
   const alive = async (host: string) => (await tb.c.store.get(Kinds.hostAlive, Keys.hostAlive(host)))?.value as HostAlive | undefined;
   const runDirs = () => Object.fromEntries(tb.hosts.map((h) => [h.name, h.runDir]));

@@ -287,6 +287,19 @@ export class Testbed {
     await this.startAgent(h);
   }
 
+  /** Runs the CLI with `-o json` and parses its answer; a non-zero exit throws with its stderr. */
+  async cliJson<T>(args: string[]): Promise<T> {
+    const r = await this.c.cli([...args, '-o', 'json']);
+    if (r.code !== 0) throw new Error(`ucloud ${args.join(' ')}: ${r.stderr}`);
+    return JSON.parse(r.stdout) as T;
+  }
+
+  /** Runs the CLI; a non-zero exit throws with its stderr. */
+  async cliOk(args: string[]): Promise<void> {
+    const r = await this.c.cli(args);
+    if (r.code !== 0) throw new Error(`ucloud ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  }
+
   /** Kills host `name` outright, as a power cut would: its daemons and every process of its run dir (QEMUs, keepers, radvd), SIGKILL. */
   async killHost(name: string): Promise<void> {
     const h = this.host(name);

@@ -15,7 +15,7 @@ describe('API input validation and authorization (real etcd)', () => {
   /** The etcd revision: any write anywhere moves it. */
   const revision = async () => (await c.store.list(Kinds.meta, 'no-such-prefix/')).revision;
 
-  const call = (method: 'GET' | 'POST' | 'DELETE', url: string, token: string | undefined, payload?: unknown) =>
+  const call = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, token: string | undefined, payload?: unknown) =>
     api.inject({ method, url, ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}), ...(payload === undefined ? {} : { payload: payload as object }) });
 
   beforeAll(async () => {
@@ -97,6 +97,22 @@ describe('API input validation and authorization (real etcd)', () => {
     const stop = await call('POST', `/v1/vms/${alicesId}/stop`, bobToken);
     expect(stop.statusCode).toBe(404);
     expect(stop.json().code).toBe('VM_NOT_FOUND');
+    // HA is the owner's to set: bob cannot turn it on for alice's VM, by id or by her VM's name (his own answers).
+    const before = await revision();
+    const ha = await call('PATCH', `/v1/vms/${alicesId}`, bobToken, { ha: true });
+    expect(ha.statusCode).toBe(404);
+    expect(ha.json().code).toBe('VM_NOT_FOUND');
+    expect(await revision()).toBe(before);
+    // Bad bodies are refused with a code and write nothing: none, a non-boolean, a field the route does not take.
+    for (const [body, code] of [[{}, 'VALIDATION_FAILED'], [{ ha: 'yes' }, 'VALIDATION_FAILED'], [{ ha: true, host: 'hv9' }, 'UNKNOWN_FIELD']] as const) {
+      const bad = await call('PATCH', `/v1/vms/${alicesId}`, aliceToken, body);
+      expect(bad.statusCode, JSON.stringify(body)).toBe(400);
+      expect(bad.json().code, JSON.stringify(body)).toBe(code);
+    }
+    expect(await revision()).toBe(before);
+    const mine = await call('PATCH', `/v1/vms/${alicesId}`, aliceToken, { ha: true });
+    expect(mine.statusCode).toBe(200);
+    expect(mine.json().ha).toBe(true);
     const all = (await call('GET', '/v1/vms?all=true', c.adminToken)).json().items as unknown[];
     expect(all).toHaveLength(2);
   });

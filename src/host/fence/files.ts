@@ -21,7 +21,7 @@ export interface WatchdogBeat {
   pid: number;
 }
 
-export const fenceDir = (runDir: string): string => join(runDir, 'fence');
+const fenceDir = (runDir: string): string => join(runDir, 'fence');
 const petFile = (runDir: string) => join(fenceDir(runDir), 'pet.json');
 const beatFile = (runDir: string) => join(fenceDir(runDir), 'watchdog.json');
 /** The agent's presence lease id, kept for its successor to resume. */
