@@ -133,8 +133,12 @@ describe('imagescanner leadership: only the leader imports', () => {
     expect(await leaderOf(c.store, Elections.imagescanner)).toBe(identityOf(a.child.pid));
 
     await imported('one');
+    // The scanner logs after it writes `ready`: wait for the line, or a kill now would lose it.
+    await until('a logs the import of one', () => imports(a.stderr(), 'one') > 0, 10_000, 10);
     await a.kill9();
     await imported('two');
+    // The new leader imports what waits in its first pass, and only then logs that it leads.
+    await until('b logs its leadership', () => b.stderr().includes('became leader'), 10_000, 10);
     // By now a standby that imported too would long have finished "one".
     expect([imports(a.stderr(), 'one'), imports(b.stderr(), 'one')]).toEqual([1, 0]);
     expect(imports(b.stderr(), 'two')).toBe(1);
