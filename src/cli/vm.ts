@@ -8,7 +8,7 @@ import { cliContext, onOff, wholeNumber } from './context.js';
 import { note, printList, printObject, safeText, type Column } from './output.js';
 import { listed, pageOptions, type PageFlags } from './pages.js';
 import { describeMigration, migrateVm } from './migrate.js';
-import { waitForVm } from './wait.js';
+import { waitForRecovery, waitForVm } from './wait.js';
 
 /** "owner/name" of the VM's image ("store/name" for VMs made before image names were per owner). */
 const imageOf = (v: Vm) => `${v.image.owner ?? v.image.store}/${v.image.name}`;
@@ -41,6 +41,7 @@ function statusFields(vm: Vm): [string, string | number | undefined][] {
     ['user-data', vm.hasUserData ? 'set' : 'none'],
     ['ha', vm.ha ? (vm.haArmed ? 'on (armed)' : vm.host ? 'on (not armed: no fence watchdog on its host)' : 'on') : 'off'],
     ['last failover', vm.lastFailover ? `${vm.lastFailover.restarted ? 'restarted off' : 'left on'} dead host ${vm.lastFailover.from} (${vm.lastFailover.code}, ${vm.lastFailover.at})` : undefined],
+    ['storage fenced', vm.lastFailover?.fenced?.length ? vm.lastFailover.fenced.join(', ') : undefined],
     ['qemu pid', vm.qemu?.pid],
     ['accel', vm.qemu?.accel],
     ['serial log', vm.qemu?.serialLog],
@@ -73,7 +74,7 @@ const waitOption = () => new Option('--wait', 'follow the VM until the operation
 const timeoutOption = () => new Option('--timeout <duration>', 'how long --wait waits').default('5m');
 
 export function vmCommand(): Command {
-  const vm = new Command('vm').description('virtual machines: create, list, show, start, stop, migrate, delete');
+  const vm = new Command('vm').description('virtual machines: create, list, show, start, stop, migrate, recover, delete');
 
   vm.command('create <name>')
     .description('create a VM from an image and start it')
@@ -174,6 +175,31 @@ export function vmCommand(): Command {
       const { client, output } = cliContext(cmd);
       if (o.cancel && o.to !== undefined) throw new UcloudError('VALIDATION_FAILED', 'give either --to or --cancel, not both');
       const v = await migrateVm(client, name, { ...o, timeoutMs: parseDuration(o.timeout) });
+      printObject(v, output, statusFields(v));
+    });
+
+  vm.command('recover <name>')
+    .description('admins: start a VM left on a dead host (error HOST_DEAD) on another host, its storage fenced first')
+    .option('--host-is-off', 'you made sure the dead host is powered off: needed when a disk is on a store that cannot fence (a shared filesystem)')
+    .addOption(waitOption())
+    .addOption(timeoutOption())
+    .addHelpText(
+      'after',
+      [
+        '',
+        'The VM must be marked HOST_DEAD (`ucloud vm show`), its host still dead, and every disk on',
+        'shared storage. On Ceph the scheduler blocklists the dead host\'s clients of its disks first;',
+        'a shared filesystem cannot revoke a host\'s access, so there you vouch the host is off.',
+        '',
+        'Examples:',
+        '  ucloud vm recover db1 --wait',
+        '  ucloud vm recover db1 --host-is-off --wait   # disks on a shared filesystem store',
+      ].join('\n'),
+    )
+    .action(async (name: string, o: { hostIsOff?: boolean; wait?: boolean; timeout: string }, cmd: Command) => {
+      const { client, output } = cliContext(cmd);
+      let v = await client.vms.recover(name, o.hostIsOff ? { hostIsOff: true } : {});
+      if (o.wait) v = await waitForRecovery(client, v.id, parseDuration(o.timeout));
       printObject(v, output, statusFields(v));
     });
 

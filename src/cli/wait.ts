@@ -72,6 +72,22 @@ export function waitForVm(client: Client, ref: string, target: VmStatus | 'delet
   );
 }
 
+/** Follows a VM that `vm recover` asked to start elsewhere until it runs (an error once the request is done fails). */
+export function waitForRecovery(client: Client, ref: string, timeoutMs: number): Promise<Vm> {
+  return follow<Vm>(
+    {
+      what: `VM "${ref}"`,
+      get: () => client.vms.get(ref),
+      goneCode: 'VM_NOT_FOUND',
+      untilGone: false,
+      describe: (vm) => `${vm.name}: ${vm.recover ? 'waiting for the scheduler to fence its storage and place it' : vm.status}${vm.reason ? ` (${vm.reason})` : ''}${vm.host ? ` on ${vm.host}` : ''}`,
+      done: (vm) => vm.status === 'running' && vm.recover === undefined && vm.observedGeneration >= vm.generation,
+      failed: (vm) => (vm.status === 'error' && vm.recover === undefined ? `VM "${vm.name}" is in error: ${errorText(vm.error)}` : vm.desired !== 'running' ? `VM "${vm.name}" is asked to be ${vm.desired}` : undefined),
+    },
+    timeoutMs,
+  ) as Promise<Vm>;
+}
+
 /** Follows an image until it is ready (or gone, for 'deleted'), with its import progress. */
 export function waitForImage(client: Client, ref: string, target: 'ready' | 'deleted', timeoutMs: number): Promise<Image | undefined> {
   return follow<Image>(

@@ -1,7 +1,8 @@
 import type { Static } from 'typebox';
 import { isErrorCode, UcloudError } from '../common/errors.js';
 import { LIST_LIMITS, type PageOf } from '../model/common.js';
-import type { AllocationRatio, ConsoleLog, Host, HostSetRequest, Image, ImageStore, Network, NetworkRoutes, Resources, Role, SshKey, UploadedFile, User, UserFile, Vm, VmCreateRequest, VmMigrateRequest, VmResizeRequest, VmSetRequest } from '../model/index.js';
+import type { AllocationRatio, ConsoleLog, Host, HostSetRequest, Image, ImageStore, Network, NetworkRoutes, Resources, Role, SshKey, UploadedFile, User, UserFile, Vm, VmCreateRequest, VmMigrateRequest,
+  VmRecoverRequest, VmResizeRequest, VmSetRequest } from '../model/index.js';
 
 export interface HostView extends Host {
   alive: boolean;
@@ -116,6 +117,8 @@ export class Client {
     set: (ref: string, req: Static<typeof VmSetRequest>) => this.request<Vm>('PATCH', `/v1/vms/${encodeURIComponent(ref)}`, req),
     /** Live-migrates it to host `to` (absent: the scheduler picks), or cancels the migration under way; admins only. */
     migrate: (ref: string, req: Static<typeof VmMigrateRequest>) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/migrate`, req),
+    /** Asks the scheduler to start a VM left on a dead host (error HOST_DEAD) elsewhere, its storage fenced first; admins only. */
+    recover: (ref: string, req: Static<typeof VmRecoverRequest>) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/recover`, req),
     /** The last `lines` lines of the VM's console (default 100). */
     consoleLog: (ref: string, lines?: number) => this.request<ConsoleLog>('GET', `/v1/vms/${encodeURIComponent(ref)}/console-log${lines === undefined ? '' : `?lines=${lines}`}`),
     /** The VM while its host removes it, or undefined when it is gone already. */

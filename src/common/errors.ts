@@ -63,6 +63,8 @@ export const CATALOGUE = {
   MIGRATION_SAME_HOST: { class: 'invalid', hint: 'name another host with --to (see `ucloud host list`), or leave --to out to let the scheduler pick one' },
   NO_MIGRATION: { class: 'conflict', hint: 'the VM is not migrating: see `ucloud vm show <name>` (lastMigration tells how the last one ended)' },
   HOST_FENCED: { class: 'unavailable', hint: "this host's agent holds no presence lease now (etcd unreachable, or it was frozen): it acts again once announced on a new one" },
+  VM_NOT_RECOVERABLE: { class: 'conflict', hint: 'only a VM marked HOST_DEAD on a host that is still dead, with every disk on shared storage, is recovered elsewhere; see `ucloud vm show <name>`' },
+  HOST_NOT_FENCED: { class: 'conflict', hint: 'a store of this VM cannot revoke the dead host\'s access to its disks: make sure that host is powered off, then `ucloud vm recover <name> --host-is-off`' },
   HOST_DEAD: { class: 'conflict', hint: 'the host\'s agent is not running (see `ucloud host list`, alive): pick another host or start `ucloud host` there' },
   HOST_NOT_EMPTY: { class: 'conflict', hint: 'move or delete its VMs first: `ucloud host drain <name> --wait`, then `ucloud host remove <name>`' },
   HOST_DRAINED: { class: 'conflict', hint: 'a drained host takes no VMs: pick another host, or `ucloud host undrain <name>` first' },

@@ -312,6 +312,8 @@ export class HostAgent {
     if (!epoch || cur.host !== this.opts.name || cur.epoch === epoch || cur.status !== 'error' || cur.error?.code !== 'HOST_DEAD') return cur;
     const next: Vm = { ...cur };
     delete next.error;
+    // Back before the scheduler acted on a `vm recover`: the VM runs here again.
+    delete next.recover;
     return next;
   }
 

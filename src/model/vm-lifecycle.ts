@@ -204,7 +204,9 @@ function failoverRefusal(prev: Vm, next: Vm): string | undefined {
   if (!f || f.from !== prev.host || isDeepStrictEqual(f, prev.lastFailover)) return 'the scheduler moves a placed VM only off a dead host, recording it (lastFailover)';
   if (next.desired !== prev.desired || next.generation !== prev.generation || next.ha !== prev.ha) return 'the scheduler does not change what the user asked for';
   if (f.restarted) {
-    if (prev.haArmed !== true) return 'only an armed HA VM is restarted elsewhere';
+    const recovered = prev.recover !== undefined && prev.status === 'error' && prev.error?.code === 'HOST_DEAD' && f.recoveredBy === prev.recover.by;
+    if (prev.haArmed !== true && !recovered) return 'only an armed HA VM, or one an admin recovers, is restarted elsewhere';
+    if (next.recover !== undefined) return 'a recovered VM’s request is done';
     if (next.host !== undefined || next.status !== 'pending' || next.epoch !== undefined || next.qemu !== undefined || next.haArmed !== undefined) return 'a failed-over VM is unplaced: pending, no host, epoch, QEMU or arming';
     return undefined;
   }

@@ -164,7 +164,27 @@ export const Vm = Type.Object(
     /** The presence lease of the host incarnation the VM was placed with (its fencing epoch); only that incarnation's writes land. */
     epoch: Type.Optional(Type.String({ maxLength: 32 })),
     /** Set when the VM was moved off (or marked on) a dead host: from where, when, why. */
-    lastFailover: Type.Optional(Type.Object({ from: Name, at: Timestamp, code: Type.String({ maxLength: 64 }), restarted: Type.Boolean() }, { additionalProperties: false })),
+    lastFailover: Type.Optional(
+      Type.Object(
+        {
+          from: Name,
+          at: Timestamp,
+          code: Type.String({ maxLength: 64 }),
+          restarted: Type.Boolean(),
+          /** The dead host's storage clients revoked before the restart (Ceph: blocklisted instances), as `store client`. */
+          fenced: Type.Optional(Type.Array(Type.String({ maxLength: 200 }), { maxItems: 64 })),
+          /** The admin who recovered the VM (`vm recover`); absent for an HA failover. */
+          recoveredBy: Type.Optional(Name),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /**
+     * An admin asked for this HOST_DEAD VM to start on another host (`vm recover`);
+     * the scheduler does it, storage fenced first, while its host is still dead.
+     * `hostIsOff`: the admin vouched the host is off where a store cannot fence.
+     */
+    recover: Type.Optional(Type.Object({ by: Name, at: Timestamp, hostIsOff: Type.Optional(Type.Boolean()) }, { additionalProperties: false })),
     /** Whether the VM has user-data; its text is kept under a key of its own (VmUserData), never in this record. */
     hasUserData: Type.Optional(Type.Boolean()),
     createdAt: Timestamp,
@@ -227,3 +247,7 @@ export type VmResizeRequest = Static<typeof VmResizeRequest>;
 /** `PATCH /v1/vms/:ref`: settings that change without a restart. */
 export const VmSetRequest = Type.Object({ ha: Type.Optional(Type.Boolean()) }, { additionalProperties: false, minProperties: 1 });
 export type VmSetRequest = Static<typeof VmSetRequest>;
+
+/** `vm recover`: `hostIsOff`, the admin vouches the dead host is powered off (needed where a store cannot fence). */
+export const VmRecoverRequest = Type.Object({ hostIsOff: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+export type VmRecoverRequest = Static<typeof VmRecoverRequest>;

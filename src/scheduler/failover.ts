@@ -52,6 +52,10 @@ export class Failover {
     for (const h of this.hosts.values()) {
       const alive: Versioned<HostAlive> | undefined = this.alive.get(Keys.hostAlive(h.name));
       for (const vm of this.vms.byIndex('onHost', h.name)) {
+        if (vm.value.recover && !alive && leftOnDeadHost(vm.value)) {
+          await this.recover(vm).catch((err: unknown) => this.log.warn({ err, vm: vm.value.id }, 'recovery failed; trying again next pass'));
+          continue;
+        }
         if (!actionable(vm.value) || !deadFor(vm.value, alive?.value)) continue;
         const key = `${h.name}|${alive ? vm.value.epoch : ''}`;
         seen.add(key);
@@ -76,10 +80,24 @@ export class Failover {
     const v = vm.value;
     const why = await this.whyNotRestarted(v);
     if (why === undefined) {
-      if (await this.writes.restartElsewhere(vm, alive)) this.log.warn({ vm: v.id, name: v.name, from: v.host }, 'failover: HA VM restarting on another host');
+      // Storage first: once unplaced, the VM may start elsewhere at once. Not on a
+      // stale view: a host back as a new incarnation may have taken the VM over and
+      // started a QEMU that fencing must not hit.
+      if (!(await this.writes.unchanged(vm))) return;
+      const fenced = await this.writes.fenceStorage(v);
+      if (fenced.length) this.log.warn({ vm: v.id, name: v.name, from: v.host, fenced }, 'failover: the dead host\'s storage clients of the VM fenced');
+      if (await this.writes.restartElsewhere(vm, alive, fenced)) this.log.warn({ vm: v.id, name: v.name, from: v.host }, 'failover: HA VM restarting on another host');
       return;
     }
     if (await this.writes.markHostDead(vm, alive, why)) this.log.warn({ vm: v.id, name: v.name, host: v.host, why }, 'VM on a dead host marked HOST_DEAD');
+  }
+
+  /** `vm recover` (checked by the API when asked): storage fenced, then unplaced like an HA VM. */
+  private async recover(vm: Versioned<Vm>): Promise<void> {
+    const v = vm.value;
+    if (!(await this.writes.unchanged(vm))) return;
+    const fenced = await this.writes.fenceStorage(v);
+    if (await this.writes.restartElsewhere(vm, undefined, fenced)) this.log.warn({ vm: v.id, name: v.name, from: v.host, by: v.recover?.by, fenced }, 'recovery: VM restarting on another host');
   }
 
   /** Why `vm` is not restarted elsewhere (undefined: it is). */
@@ -96,7 +114,11 @@ export class Failover {
 function actionable(vm: Vm): boolean {
   if (vm.status === 'migrating' || vm.status === 'deleting' || vm.desired === 'deleted') return false;
   if (vm.status === 'stopped' && vm.desired === 'stopped') return false;
-  return !(vm.status === 'error' && vm.error?.code === 'HOST_DEAD');
+  return !leftOnDeadHost(vm);
+}
+
+function leftOnDeadHost(vm: Vm): boolean {
+  return vm.status === 'error' && vm.error?.code === 'HOST_DEAD';
 }
 
 /** Whether the incarnation `vm` was placed with is gone: no presence, or another lease. */

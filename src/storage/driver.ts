@@ -11,6 +11,12 @@ export interface StorageCapabilities {
   cowClones: boolean;
   /** Images can be imported by streaming, without a temporary full copy. */
   streamingImport: boolean;
+  /**
+   * A dead host's access to a disk can be revoked before the disk is used
+   * elsewhere (fenceDisk): HA failover does it first. Without it, failover
+   * relies on the host's own fencing alone (docs/architecture.md, "HA and fencing").
+   */
+  fencing: boolean;
 }
 
 /** An image as a driver stores it; `ref` is opaque outside the driver. */
@@ -90,6 +96,13 @@ export interface StorageDriver {
    */
   verifyDisk(disk: DiskVolume): Promise<void>;
   qemuDrive(disk: DiskVolume): QemuDrive;
+  /**
+   * Drivers with capabilities.fencing: revokes the access of every client that has
+   * `disk` open or holds its lock, so that none can write it again, and returns
+   * them. Called before the disk's VM starts on another host; nothing else may
+   * have it open then.
+   */
+  fenceDisk?(disk: DiskVolume): Promise<string[]>;
 }
 
 export type StorageDriverFactory = (settings: Record<string, unknown>) => StorageDriver;

@@ -301,6 +301,32 @@ export class RbdClient {
     return (st.watchers ?? []).map((w) => w.address);
   }
 
+  /** Clients holding the image's exclusive lock: librbd takes it on a client's first write, and it outlives a lost watch. */
+  async lockers(pool: string, image: string): Promise<string[]> {
+    const res = await this.rbd(['lock', 'ls', '--format', 'json', spec(pool, image)], { expect: [ERRNO.ENOENT] });
+    if (res.code === ERRNO.ENOENT) return [];
+    const raw = JSON.parse(res.stdout || '[]') as { address?: string }[] | Record<string, { address?: string }>;
+    return (Array.isArray(raw) ? raw : Object.values(raw)).flatMap((l) => (l.address ? [l.address] : []));
+  }
+
+  /**
+   * Blocklists one client instance (`ip:port/nonce`, as `rbd status` prints it) for
+   * `expireS`: the OSDs refuse every request of it from then on, while new clients
+   * from the same machine work. `mon 'profile rbd'` allows it (Ceph's own lock breaking
+   * does the same).
+   */
+  async blocklist(address: string, expireS: number): Promise<void> {
+    await this.ceph(['osd', 'blocklist', 'add', address, String(expireS)]);
+  }
+
+  /** Blocklisted client instances. */
+  async blocklisted(): Promise<string[]> {
+    const { stdout } = await this.ceph(['osd', 'blocklist', 'ls', '--format', 'json']);
+    // Since 16.2.8 two arrays follow each other: the instances, then the address ranges.
+    const lists = JSON.parse(`[${stdout.trim().replace(/\]\s*\[/g, '],[') || '[]'}]`) as { addr?: string }[][];
+    return lists.flat().flatMap((e) => (e.addr ? [e.addr] : []));
+  }
+
   // ---- snapshots and clones ----
 
   async snapList(pool: string, image: string): Promise<RbdSnapshot[]> {

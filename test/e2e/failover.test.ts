@@ -2,8 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { canonicalIPv6 } from '../../src/common/ipv6.js';
 import { isOurQemu } from '../../src/host/qemu/index.js';
 import type { HostAlive, Vm } from '../../src/model/index.js';
+import { RbdClient } from '../../src/storage/rbd.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { until } from '../helpers/cluster.js';
 import { QemuProbe } from '../helpers/qemu-probe.js';
@@ -22,13 +24,15 @@ describe('HA: a frozen agent is fenced by its watchdog before its HA VM starts e
   const get = async (id: string) => (await tb.c.store.get(Kinds.vm, Keys.vm(id)))!.value;
   const alive = async (host: string) => (await tb.c.store.get(Kinds.hostAlive, Keys.hostAlive(host)))?.value as HostAlive | undefined;
   const runDirs = () => Object.fromEntries(tb.hosts.map((h) => [h.name, h.runDir]));
+  /** The host whose address a Ceph client (`[ip]:port/nonce`, as Ceph prints it) connected from. */
+  const clientHost = (client: string) => tb.hosts.find((h) => canonicalIPv6(h.address) === canonicalIPv6(/^\[([^\]]+)\]/.exec(client)?.[1] ?? '::'))?.name;
   const log = (host: string, name: string) => {
     const p = join(tb.host(host).logDir, `${name}.log`);
     return existsSync(p) ? readFileSync(p, 'utf8') : '';
   };
   /** Creates VM `name`, running on `host` (moved there live if the scheduler put it elsewhere). */
-  const createOn = async (host: string, name: string, ha: boolean) => {
-    const vm = await cli(['vm', 'create', name, '--image', 'ucloud-test', '--network', 'lab', '--ram', '128MiB', ...(ha ? ['--ha'] : [])]);
+  const createOn = async (host: string, name: string, ha: boolean, image = 'ucloud-test') => {
+    const vm = await cli(['vm', 'create', name, '--image', image, '--network', 'lab', '--ram', '128MiB', ...(ha ? ['--ha'] : [])]);
     const first = await until(`${name} running`, async () => {
       const v = await get(vm.id);
       return v.status === 'running' && v.qemu ? v : undefined;
@@ -42,7 +46,8 @@ describe('HA: a frozen agent is fenced by its watchdog before its HA VM starts e
 
   beforeAll(async () => {
     // The production lease and fence timeout.
-    tb = await Testbed.start({ hosts: 2, guestImage: inject('guestImage'), fence: true, hostEnv: () => ({ UCLOUD_HOST_LEASE_TTL: '5s', UCLOUD_FENCE_TIMEOUT: '4s' }) });
+    tb = await Testbed.start({ hosts: 2, guestImage: inject('guestImage'), fence: true, ceph: true, hostEnv: () => ({ UCLOUD_HOST_LEASE_TTL: '5s', UCLOUD_FENCE_TIMEOUT: '4s' }) });
+    await tb.importCephImage('ucloud-test-ceph');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key()]);
     await cli(['key', 'add', 'laptop', '--file', `${key()}.pub`]);
     await cli(['network', 'create', 'lab']);
@@ -120,8 +125,9 @@ describe('HA: a frozen agent is fenced by its watchdog before its HA VM starts e
     ha = after;
   }, 300_000);
 
-  it('h2 killed outright (agent, watchdog, metadata, QEMUs): its HA VM runs on h1, its other VM is HOST_DEAD, nothing else changes', async () => {
+  it('h2 killed outright (agent, watchdog, metadata, QEMUs): its HA VM runs on h1, its other VMs are HOST_DEAD, nothing else changes; an admin recovers the one on Ceph, storage fenced first', async () => {
     const plain2 = await createOn('h2', 'plain2', false);
+    const rbd2 = await createOn('h2', 'rbd2', false, 'ucloud-test-ceph');
     ha = await until('ha1 armed on h2', async () => ((await get(ha.id)).haArmed ? get(ha.id) : undefined), 30_000, 250);
     const plainBefore = await get(plain.id);
     const probe = new QemuProbe(ha.id, runDirs());
@@ -138,11 +144,37 @@ describe('HA: a frozen agent is fenced by its watchdog before its HA VM starts e
       }, 30_000, 100);
       expect(dead2.host).toBe('h2');
       // h2's booking of ha1 is released; plain2's stays (it may come back there).
+      await until('rbd2 HOST_DEAD', async () => {
+        const v = await get(rbd2.id);
+        return v.status === 'error' && v.error?.code === 'HOST_DEAD' ? v : undefined;
+      }, 30_000, 100);
       const alloc = (await tb.c.store.get(Kinds.hostAlloc, Keys.hostAlloc('h2')))?.value.vms ?? {};
-      expect(Object.keys(alloc)).toEqual([plain2.id]);
+      expect(Object.keys(alloc).sort()).toEqual([plain2.id, rbd2.id].sort());
     } finally {
       probe.stop();
     }
+    // vm recover: refused for a running VM, and for one on the shared filesystem store (which
+    // cannot revoke h2's access) unless the admin vouches h2 is off; done for the Ceph one.
+    const refused = async (args: string[], code: string) => {
+      const r = await tb.c.cli([...args, '-o', 'json']);
+      expect(r.code, r.stderr).not.toBe(0);
+      expect(r.stderr).toContain(code);
+    };
+    await refused(['vm', 'recover', 'plain1'], 'VM_NOT_RECOVERABLE');
+    await refused(['vm', 'recover', 'plain2'], 'HOST_NOT_FENCED');
+    expect((await get(plain2.id)).recover).toBeUndefined();
+    const rbdProbe = new QemuProbe(rbd2.id, runDirs());
+    const recovered = await cli(['vm', 'recover', 'rbd2', '--wait']);
+    rbdProbe.stop();
+    expect(recovered.host).toBe('h1');
+    expect(recovered.status).toBe('running');
+    expect(recovered.recover).toBeUndefined();
+    expect(recovered.lastFailover).toMatchObject({ from: 'h2', code: 'HOST_DEAD', restarted: true, recoveredBy: 'admin' });
+    // h2's QEMU of rbd2 had written its disk: it held the disk's lock, and its client is blocklisted.
+    expect(recovered.lastFailover!.fenced?.length, 'h2\'s Ceph client of rbd2 fenced').toBeGreaterThan(0);
+    for (const f of recovered.lastFailover!.fenced!) expect(clientHost(f.split(' ')[1]!)).toBe('h2');
+    expect(rbdProbe.overlaps()).toEqual([]);
+    await ok(['vm', 'delete', 'rbd2', '--wait']);
     expect(probe.overlaps()).toEqual([]);
     // Nothing else changed: plain1 on h1 is as it was.
     const plainAfter = await get(plain.id);
@@ -163,10 +195,15 @@ describe('HA: a frozen agent is fenced by its watchdog before its HA VM starts e
 
     ha = await until('ha1 armed on h1', async () => ((await get(ha.id)).haArmed ? get(ha.id) : undefined), 30_000, 250);
     expect(ha.host).toBe('h1');
+    // An HA VM on Ceph: its storage is fenced (its client blocklisted) before it starts elsewhere.
+    let rbd = await createOn('h1', 'harbd', true, 'ucloud-test-ceph');
+    expect(rbd.disks.every((d) => d.store === 'ceph')).toBe(true);
+    rbd = await until('harbd armed on h1', async () => ((await get(rbd.id)).haArmed ? get(rbd.id) : undefined), 30_000, 250);
     const plainPid = (await get(plain.id)).qemu!.pid;
     const h1 = tb.host('h1');
     const nft = (script: string) => execFileSync('ip', ['netns', 'exec', h1.netns, 'nft', '-f', '-'], { input: script });
     const probe = new QemuProbe(ha.id, runDirs());
+    const rbdProbe = new QemuProbe(rbd.id, runDirs());
     // Everything on h1's underlay link dropped both ways: etcd, the other host, VXLAN.
     nft('table inet uctestpart {\n chain in { type filter hook input priority -400; iifname "u0" drop; }\n chain out { type filter hook output priority -400; oifname "u0" drop; }\n chain through { type filter hook forward priority -400; iifname "u0" drop; oifname "u0" drop; }\n}\n');
     try {
@@ -182,6 +219,26 @@ describe('HA: a frozen agent is fenced by its watchdog before its HA VM starts e
       const [old] = probe.on('h1');
       expect(old?.gone, 'h1 fenced its QEMU of ha1').toBeDefined();
       expect(old!.gone!).toBeLessThanOrEqual(probe.on('h2')[0]!.firstSeen);
+
+      // The Ceph VM: killed on h1 by its watchdog too, and before its restart h1's
+      // client of its disk was blocklisted (recorded in the same write that unplaced it).
+      const moved = await until('harbd running on h2', async () => {
+        const v = await get(rbd.id);
+        return v.host === 'h2' && v.status === 'running' && v.qemu ? v : undefined;
+      }, 120_000, 100);
+      await until('h2 QEMU of harbd seen', () => rbdProbe.on('h2').length > 0, 5_000, 25);
+      const [oldRbd] = rbdProbe.on('h1');
+      expect(oldRbd?.gone, 'h1 fenced its QEMU of harbd').toBeDefined();
+      expect(oldRbd!.gone!).toBeLessThanOrEqual(rbdProbe.on('h2')[0]!.firstSeen);
+      const fenced = moved.lastFailover?.fenced ?? [];
+      expect(fenced.length, 'h1\'s Ceph client of harbd fenced').toBeGreaterThan(0);
+      const blocklisted = await new RbdClient({ conf: tb.ceph!.conf }).blocklisted();
+      for (const f of fenced) {
+        const [store, client] = f.split(' ');
+        expect(store).toBe('ceph');
+        expect(clientHost(client!), 'a client of h1').toBe('h1');
+        expect(blocklisted).toContain(client);
+      }
       // Partitioned, not dead: the non-HA VM lives on inside.
       expect(isOurQemu(plainPid, plain.id)).toBe(true);
     } finally {
@@ -198,7 +255,17 @@ describe('HA: a frozen agent is fenced by its watchdog before its HA VM starts e
     const after = await get(ha.id);
     expect(after.host).toBe('h2');
     expect(after.status).toBe('running');
-  }, 360_000);
+    rbdProbe.stop();
+    expect(rbdProbe.overlaps()).toEqual([]);
+    // Only that QEMU's client was fenced, not h1: back, h1 opens harbd's disk again.
+    await ok(['vm', 'migrate', 'harbd', '--to', 'h1', '--wait']);
+    const home = await until('harbd running on h1 again', async () => {
+      const v = await get(rbd.id);
+      return v.host === 'h1' && v.status === 'running' && v.qemu ? v : undefined;
+    }, 60_000, 250);
+    expect(isOurQemu(home.qemu!.pid, rbd.id)).toBe(true);
+    await ok(['vm', 'delete', 'harbd', '--wait']);
+  }, 420_000);
 
   it('etcd gone (no quorum) past fence_timeout: every host fences its HA VMs, the others run on; etcd back: the HA VM runs again, the others are as they were, never two QEMUs', async () => {
     ha = await until('ha1 armed', async () => ((await get(ha.id)).haArmed ? get(ha.id) : undefined), 60_000, 250);

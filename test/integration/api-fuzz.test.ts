@@ -43,7 +43,7 @@ function sshPublicKey(dir: string): string {
   return readFileSync(join(dir, 'fuzz-key.pub'), 'utf8').trim();
 }
 /** A valid body for routes that need one, so it is the path parameter that gets judged. */
-const BODIES: Record<string, object> = { '/v1/vms/:ref/resize': { cpu: 1 }, '/v1/vms/:ref': { ha: false }, '/v1/hosts/:name': { cpu: 1 } };
+const BODIES: Record<string, object> = { '/v1/vms/:ref/resize': { cpu: 1 }, '/v1/vms/:ref': { ha: false }, '/v1/vms/:ref/recover': {}, '/v1/hosts/:name': { cpu: 1 } };
 
 /**
  * Hostile path segments, as they travel in the URL (some deliberately not

@@ -115,6 +115,16 @@ describe('API input validation and authorization (real etcd)', () => {
     expect(mine.json().ha).toBe(true);
     const all = (await call('GET', '/v1/vms?all=true', c.adminToken)).json().items as unknown[];
     expect(all).toHaveLength(2);
+    // vm recover is an admin's: alice may not recover even her own VM; an admin may not recover one not left on a dead host.
+    const beforeRecover = await revision();
+    const own = await call('POST', `/v1/vms/${alicesId}/recover`, aliceToken, {});
+    expect(own.statusCode).toBe(403);
+    expect(own.json().code).toBe('FORBIDDEN');
+    const notDead = await call('POST', `/v1/vms/${alicesId}/recover`, c.adminToken, { hostIsOff: true });
+    expect(notDead.statusCode).toBe(409);
+    expect(notDead.json().code).toBe('VM_NOT_RECOVERABLE');
+    expect((await call('POST', `/v1/vms/${alicesId}/recover`, c.adminToken, { host: 'hv9' })).json().code).toBe('UNKNOWN_FIELD');
+    expect(await revision()).toBe(beforeRecover);
   });
 
   it('keeps admin routes for admins', async () => {

@@ -1,6 +1,7 @@
 // The Ceph RBD storage driver against a real single-node Ceph (scripts/ceph-test-cluster.sh).
 
 import { mkdtemp, open, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,6 +13,7 @@ import type { ImageVolume, ProgressFn } from '../../src/storage/driver.js';
 import { CephDriver, cephDriver } from '../../src/storage/drivers/ceph.js';
 import { RbdClient } from '../../src/storage/rbd.js';
 import { startCeph, uniquePool, type TestCeph } from '../helpers/ceph.js';
+import { until } from '../helpers/cluster.js';
 import { rejection } from '../helpers/rejection.js';
 
 const MiB = 1024 * 1024;
@@ -119,7 +121,7 @@ describe('settings and check()', () => {
       }
       expect(code, ref).toBe('INVALID_STORAGE_REF');
     }
-    expect(d.capabilities).toEqual({ shared: true, cowClones: true, streamingImport: true });
+    expect(d.capabilities).toEqual({ shared: true, cowClones: true, streamingImport: true, fencing: true });
   });
 
   it('passes on a reachable cluster with the pool', async () => {
@@ -247,6 +249,32 @@ describe('images and copy-on-write disks', () => {
     await expectPattern(driver.qemuDrive(disk).file, 0, 0, MiB);
     await driver.deleteDisk(disk);
   });
+
+  it('fenceDisk: the client writing the disk is blocklisted and can write no more; a new client on the same machine writes', async () => {
+    const disk = await driver.createDisk('fenced', 32 * MiB);
+    const writer = spawn('rbd', ['--conf', ceph.conf, '--id', 'ucloud', '--keyring', driver.keyring, 'bench', '--io-type', 'write', '--io-size', '4K', '--io-total', '100G', '--io-threads', '1', disk.ref], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    writer.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => writer.on('exit', (code) => resolve(code)));
+    try {
+      // Writing: it holds the disk's exclusive lock, as a running QEMU does.
+      await until('the writer holds the lock', async () => (await rbd.lockers(pool, 'disk-fenced')).length > 0, 30_000, 100);
+      const fenced = await driver.fenceDisk(disk);
+      expect(fenced.length).toBeGreaterThan(0);
+      expect(await rbd.blocklisted()).toEqual(expect.arrayContaining(fenced));
+      expect(await exited).not.toBe(0);
+      expect(stderr).toMatch(/blocklisted|transport endpoint shutdown/);
+      // Only that instance: a new client writes and reads back.
+      const target = driver.qemuDrive(disk).file;
+      expect(await qemuIo(target, 'write -P 0x5a 0 64k')).toMatch(/wrote 65536\/65536 bytes/);
+      await expectPattern(target, 0x5a, 0, 64 * 1024);
+      // Nobody holds it now: nothing to fence.
+      expect(await driver.fenceDisk(disk)).toEqual([]);
+    } finally {
+      writer.kill('SIGKILL');
+      await driver.deleteDisk(disk);
+    }
+  }, 120_000);
 
   it("gives QEMU an rbd: drive with conf, ucloud's own client id and its keyring", () => {
     const drive = driver.qemuDrive({ ref: `${pool}/disk-vm1-root`, format: 'raw' });

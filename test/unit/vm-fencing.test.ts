@@ -4,7 +4,7 @@
 // a placed VM's host. And deadFor, the failover's notion of a dead host.
 import { describe, expect, it } from 'vitest';
 import type { Vm } from '../../src/model/index.js';
-import { hostActor, SCHEDULER_ACTOR, stampEpoch, vmWriteRefusal } from '../../src/model/vm-lifecycle.js';
+import { API_ACTOR, hostActor, SCHEDULER_ACTOR, stampEpoch, vmWriteRefusal } from '../../src/model/vm-lifecycle.js';
 import { deadFor } from '../../src/scheduler/failover.js';
 
 const T0 = '2026-01-01T00:00:00.000Z';
@@ -105,6 +105,28 @@ describe('the scheduler’s failover moves', () => {
     expect(vmWriteRefusal(prev, { ...markedDead(prev), error: { code: 'OTHER', message: 'x', at: T1 } }, SCHEDULER_ACTOR)).toBeDefined();
     // A failed-over VM keeps no QEMU or epoch of the dead host.
     expect(vmWriteRefusal(prev, { ...failedOver(prev), epoch: '100' }, SCHEDULER_ACTOR)).toMatch(/unplaced/);
+  });
+
+  it('vm recover: a HOST_DEAD VM an admin asked to recover is unplaced, the request done and recorded; nothing else is', () => {
+    const dead = markedDead(vm());
+    const asked: Vm = { ...dead, recover: { by: 'root', at: T1 } };
+    const recovered = (prev: Vm): Vm => {
+      const n = failedOver(prev);
+      n.lastFailover = { ...n.lastFailover!, recoveredBy: 'root', fenced: ['ceph 10.0.0.1:0/42'] };
+      delete n.error;
+      delete n.recover;
+      return n;
+    };
+    // The API asks: a field on a placed VM, no status change.
+    expect(vmWriteRefusal(dead, asked, API_ACTOR)).toBeUndefined();
+    expect(vmWriteRefusal(asked, recovered(asked), SCHEDULER_ACTOR)).toBeUndefined();
+    // Not asked, or asked by someone else than recorded, or the request left behind: refused.
+    expect(vmWriteRefusal(dead, recovered(dead), SCHEDULER_ACTOR)).toMatch(/recovers/);
+    expect(vmWriteRefusal(asked, { ...recovered(asked), lastFailover: { ...recovered(asked).lastFailover!, recoveredBy: 'eve' } }, SCHEDULER_ACTOR)).toMatch(/recovers/);
+    expect(vmWriteRefusal(asked, { ...recovered(asked), recover: asked.recover }, SCHEDULER_ACTOR)).toMatch(/request is done/);
+    // A running VM with a stray request is not a recovery.
+    const running: Vm = { ...vm(), recover: { by: 'root', at: T1 } };
+    expect(vmWriteRefusal(running, recovered(running), SCHEDULER_ACTOR)).toMatch(/recovers/);
   });
 
   it('the scheduler places with the host’s epoch', () => {

@@ -99,6 +99,13 @@ function parseRef(ref: string, kind: 'image' | 'disk'): { pool: string; image: s
   return { pool: m[1]!, image: m[2]! };
 }
 
+/**
+ * How long a fenced client stays blocklisted: longer than any partition can last
+ * unnoticed, since a client that never saw its blocklisting writes again once it
+ * expires. The entries are a few bytes each in the OSD map.
+ */
+const FENCE_EXPIRE_S = 30 * 24 * 3600;
+
 function checkName(what: string, name: string): void {
   if (!NAME_RE.test(name)) {
     throw new UcloudError('VALIDATION_FAILED', `${what} ${JSON.stringify(name)} cannot be used as an RBD image name`, { details: { [what]: name } });
@@ -120,7 +127,7 @@ function qemuEscape(value: string): string {
 
 export class CephDriver implements StorageDriver {
   readonly driver = 'ceph';
-  readonly capabilities: StorageCapabilities = { shared: true, cowClones: true, streamingImport: true };
+  readonly capabilities: StorageCapabilities = { shared: true, cowClones: true, streamingImport: true, fencing: true };
   readonly pool: string;
   readonly conf: string | undefined;
   readonly user: string;
@@ -449,6 +456,20 @@ export class CephDriver implements StorageDriver {
         await new Promise((r) => setTimeout(r, 2000));
       }
     }
+  }
+
+  /**
+   * Blocklists every client instance that watches the disk (an open QEMU) or holds
+   * its exclusive lock (the last writer, listed even after its watch timed out, ~30 s
+   * into a partition). Instances, not the host's address: its other VMs' QEMUs and
+   * any new client keep working, so nothing needs lifting when the host returns.
+   */
+  async fenceDisk(disk: DiskVolume): Promise<string[]> {
+    const { pool, image } = parseRef(disk.ref, 'disk');
+    const [watchers, lockers] = await Promise.all([this.rbd.watchers(pool, image), this.rbd.lockers(pool, image)]);
+    const clients = [...new Set([...watchers, ...lockers])];
+    for (const c of clients) await this.rbd.blocklist(c, FENCE_EXPIRE_S);
+    return clients;
   }
 
   async diskSize(disk: DiskVolume): Promise<number> {

@@ -47,7 +47,7 @@ export const fsDriver: StorageDriverFactory = (settings) => {
 
   const driver: StorageDriver = {
     driver: 'fs',
-    capabilities: { shared, cowClones: true, streamingImport: false },
+    capabilities: { shared, cowClones: true, streamingImport: false, fencing: false },
 
     async check() {
       await checkRoot();
