@@ -82,7 +82,12 @@ export function waitForRecovery(client: Client, ref: string, timeoutMs: number):
       untilGone: false,
       describe: (vm) => `${vm.name}: ${vm.recover ? 'waiting for the scheduler to fence its storage and place it' : vm.status}${vm.reason ? ` (${vm.reason})` : ''}${vm.host ? ` on ${vm.host}` : ''}`,
       done: (vm) => vm.status === 'running' && vm.recover === undefined && vm.observedGeneration >= vm.generation,
-      failed: (vm) => (vm.status === 'error' && vm.recover === undefined ? `VM "${vm.name}" is in error: ${errorText(vm.error)}` : vm.desired !== 'running' ? `VM "${vm.name}" is asked to be ${vm.desired}` : undefined),
+      failed: (vm) =>
+        vm.status === 'error' && vm.recover === undefined
+          ? `VM "${vm.name}" is in error: ${errorText(vm.error)}${vm.reason ? ` (${vm.reason})` : ''}`
+          : vm.desired !== 'running'
+            ? `VM "${vm.name}" is asked to be ${vm.desired}`
+            : undefined,
     },
     timeoutMs,
   ) as Promise<Vm>;

@@ -24,11 +24,6 @@ export class FailoverManager {
     return alive ? t.unchanged(alive) : t.absent(Keys.hostAlive(host));
   }
 
-  /** Whether `vm` is still what etcd holds. */
-  async unchanged(vm: Versioned<Vm>): Promise<boolean> {
-    return (await this.store.get(Kinds.vm, Keys.vm(vm.value.id)))?.modRevision === vm.modRevision;
-  }
-
   /** The drivers of the VM's disks' stores, by disk (undefined: the store is gone or its settings do not parse). */
   private async driversOf(vm: Vm): Promise<(StorageDriver | undefined)[]> {
     return Promise.all(
@@ -76,11 +71,12 @@ export class FailoverManager {
   }
 
   /**
-   * Storage fencing, before `vm` may start elsewhere: on each store whose driver
-   * declares `fencing`, every client that still has one of its disks open or
-   * locked (the dead host's QEMU) loses its access for good. Returns them as
-   * `store client`. Throws when a store cannot be reached or refuses: the VM is
-   * then not restarted, and the next pass tries again.
+   * Storage fencing of a VM already unplaced off a dead host, before it may
+   * start elsewhere: on each store whose driver declares `fencing`, every
+   * client that still has one of its disks open or locked (the dead host's
+   * QEMU: nothing else may hold them now) loses its access for good. Returns
+   * them as `store client`. Throws when a store cannot be reached or refuses:
+   * the VM then waits, and the next pass tries again.
    */
   async fenceStorage(vm: Vm): Promise<string[]> {
     const fenced: string[] = [];
@@ -94,13 +90,21 @@ export class FailoverManager {
     return fenced;
   }
 
-  /** An armed HA VM on shared storage: unplaced (pending, no host), its booking on the dead host released: the scheduler places it again. */
-  async restartElsewhere(vm: Versioned<Vm>, alive: Versioned<HostAlive> | undefined, fenced: string[] = []): Promise<boolean> {
+  /**
+   * An armed HA VM on shared storage (or one an admin recovers): unplaced
+   * (pending, no host), its booking on the dead host released. Unplaced first,
+   * fenced after: once it is no longer its host's, no agent takes it back, so
+   * every client still on its disks is stale. Where a store can fence, it waits
+   * for that (`fencePending`, see fencePending()) before it is placed again.
+   */
+  async restartElsewhere(vm: Versioned<Vm>, alive: Versioned<HostAlive> | undefined): Promise<boolean> {
     const from = vm.value.host!;
     const at = nowIso();
     const recoveredBy = vm.value.recover?.by;
-    const lastFailover: NonNullable<Vm['lastFailover']> = { from, at, code: 'HOST_DEAD', restarted: true, ...(fenced.length ? { fenced: fenced.slice(0, 64) } : {}), ...(recoveredBy ? { recoveredBy } : {}) };
-    const next: Vm = { ...vm.value, status: 'pending', reason: `host ${from} died: ${recoveredBy ? `recovered by ${recoveredBy}, ` : ''}restarting elsewhere`, lastFailover, updatedAt: at };
+    const fencePending = (await this.driversOf(vm.value)).some((d) => d?.capabilities.fencing === true);
+    const lastFailover: NonNullable<Vm['lastFailover']> = { from, at, code: 'HOST_DEAD', restarted: true, ...(fencePending ? { fencePending } : {}), ...(recoveredBy ? { recoveredBy } : {}) };
+    const why = fencePending ? 'fencing its storage, then restarting elsewhere' : 'restarting elsewhere';
+    const next: Vm = { ...vm.value, status: 'pending', reason: `host ${from} died: ${recoveredBy ? `recovered by ${recoveredBy}, ` : ''}${why}`, lastFailover, updatedAt: at };
     delete next.recover;
     delete next.host;
     delete next.epoch;
@@ -115,6 +119,49 @@ export class FailoverManager {
       t.unchanged(alloc).put(Kinds.hostAlloc, alloc.key, { vms: rest });
     }
     return t.commit();
+  }
+
+  /**
+   * A failed-over VM whose storage is fenced now (`fenced`: the clients revoked):
+   * it may be placed. `error`: fencing failed; said in its reason, tried again.
+   */
+  async fenceDone(vm: Versioned<Vm>, result: { fenced: string[] } | { error: string }): Promise<boolean> {
+    const f = vm.value.lastFailover;
+    if (!f?.fencePending || vm.value.host) return false;
+    const next: Vm = { ...vm.value, updatedAt: nowIso() };
+    if ('error' in result) {
+      const reason = `host ${f.from} died: fencing its storage failed (${result.error.slice(0, 300)}); trying again`;
+      if (vm.value.reason === reason) return false;
+      next.reason = reason;
+    } else {
+      const lastFailover = { ...f, ...(result.fenced.length ? { fenced: result.fenced.slice(0, 64) } : {}) };
+      delete lastFailover.fencePending;
+      next.lastFailover = lastFailover;
+      next.reason = `host ${f.from} died: storage fenced, restarting elsewhere`;
+    }
+    return stageVmWrite(this.store.txn(), vm, next, this.actor).commit();
+  }
+
+  /** A recovery the scheduler will not do: the request goes, `why` stays in the VM's reason. */
+  async dropRecover(vm: Versioned<Vm>, why: string): Promise<boolean> {
+    const next: Vm = { ...vm.value, reason: `vm recover refused: ${why}`, updatedAt: nowIso() };
+    delete next.recover;
+    return stageVmWrite(this.store.txn(), vm, next, this.actor).commit();
+  }
+
+  /**
+   * The clients that have the disks of `vm` open or locked on stores that can
+   * fence, by disk (`store ref`); a disk on such a store that nobody holds
+   * maps to []. Read only: what recover checks before it unplaces.
+   */
+  async holders(vm: Vm): Promise<Map<string, string[]>> {
+    const drivers = await this.driversOf(vm);
+    const out = new Map<string, string[]>();
+    for (const [i, d] of vm.disks.entries()) {
+      const driver = drivers[i];
+      if (driver?.capabilities.fencing && driver.diskClients) out.set(`${d.store} ${d.ref}`, await driver.diskClients({ ref: d.ref, format: d.format }));
+    }
+    return out;
   }
 
   /** Any other VM: marked error HOST_DEAD where it is (booked there still: its host takes it back when it returns). */

@@ -146,6 +146,9 @@ export function vmWriteRefusal(prev: Vm | undefined, next: Vm | undefined, actor
     const why = epochRefusal(prev, next, actor);
     if (why) return why;
   }
+  if (next?.recover && !isDeepStrictEqual(next.recover, prev?.recover) && !(actor.kind === 'api' && prev?.status === 'error' && prev.error?.code === 'HOST_DEAD' && next.status === 'error')) {
+    return 'only the API asks for a recovery, of a VM left on a dead host';
+  }
   if (prev?.migration || next?.migration || from === 'migrating' || to === 'migrating') return migrationRefusal(prev, next, actor, from, to);
   const role = roleOf(actor, prev ?? next);
   if (!role) return actor.kind === 'host' ? `host ${actor.name} does not run it${prev?.host ? ` (it runs on ${prev.host})` : ''}` : 'not this actor’s move';
@@ -200,6 +203,8 @@ export function stampEpoch(prev: Vm | undefined, next: Vm, actor: VmActor): Vm {
  * where it is, for its host to take back or an admin to recover.
  */
 function failoverRefusal(prev: Vm, next: Vm): string | undefined {
+  // A recovery the scheduler will not do (nothing to fence, and the admin did not vouch the host is off): dropped, with why.
+  if (prev.recover && !next.recover && sameExcept(prev, next, ['recover', 'reason', 'updatedAt'])) return undefined;
   const f = next.lastFailover;
   if (!f || f.from !== prev.host || isDeepStrictEqual(f, prev.lastFailover)) return 'the scheduler moves a placed VM only off a dead host, recording it (lastFailover)';
   if (next.desired !== prev.desired || next.generation !== prev.generation || next.ha !== prev.ha) return 'the scheduler does not change what the user asked for';

@@ -173,6 +173,8 @@ export const Vm = Type.Object(
           restarted: Type.Boolean(),
           /** The dead host's storage clients revoked before the restart (Ceph: blocklisted instances), as `store client`. */
           fenced: Type.Optional(Type.Array(Type.String({ maxLength: 200 }), { maxItems: 64 })),
+          /** Unplaced, its storage not fenced yet: the scheduler places it once it is (`fenced` then says what). */
+          fencePending: Type.Optional(Type.Boolean()),
           /** The admin who recovered the VM (`vm recover`); absent for an HA failover. */
           recoveredBy: Type.Optional(Name),
         },

@@ -1,3 +1,4 @@
+import { toUcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { FailoverManager } from '../managers/failover.js';
 import type { MigrationManager } from '../managers/migrations.js';
@@ -8,6 +9,9 @@ import { monoMs } from '../store/presence-lease.js';
 import type { Versioned } from '../store/store.js';
 
 type Inf<K extends keyof typeof Kinds> = Informer<(typeof Kinds)[K]['schema']>;
+
+/** How soon a failed storage fencing is tried again. */
+const FENCE_RETRY_MS = 5_000;
 
 export interface FailoverOptions {
   /** failover_margin: how long a host must have been seen dead before its VMs are acted on. */
@@ -71,6 +75,9 @@ export class Failover {
         await this.act(vm, alive).catch((err: unknown) => this.log.warn({ err, vm: vm.value.id }, 'failover write failed; trying again next pass'));
       }
     }
+    // Side by side, after the rest: a slow or unreachable store delays only the VMs on it.
+    const fencing = await Promise.all(this.vms.byIndex('fencing', 'yes').map((vm) => this.fence(vm)));
+    if (fencing.includes(false)) next = Math.min(next, now + FENCE_RETRY_MS);
     for (const k of this.seenDead.keys()) if (!seen.has(k)) this.seenDead.delete(k);
     clearTimeout(this.timer);
     if (next < Infinity) this.timer = setTimeout(() => this.opts.trigger(), Math.max(0, next - now) + 20);
@@ -80,24 +87,45 @@ export class Failover {
     const v = vm.value;
     const why = await this.whyNotRestarted(v);
     if (why === undefined) {
-      // Storage first: once unplaced, the VM may start elsewhere at once. Not on a
-      // stale view: a host back as a new incarnation may have taken the VM over and
-      // started a QEMU that fencing must not hit.
-      if (!(await this.writes.unchanged(vm))) return;
-      const fenced = await this.writes.fenceStorage(v);
-      if (fenced.length) this.log.warn({ vm: v.id, name: v.name, from: v.host, fenced }, 'failover: the dead host\'s storage clients of the VM fenced');
-      if (await this.writes.restartElsewhere(vm, alive, fenced)) this.log.warn({ vm: v.id, name: v.name, from: v.host }, 'failover: HA VM restarting on another host');
+      if (await this.writes.restartElsewhere(vm, alive)) this.log.warn({ vm: v.id, name: v.name, from: v.host }, 'failover: HA VM restarting on another host');
       return;
     }
     if (await this.writes.markHostDead(vm, alive, why)) this.log.warn({ vm: v.id, name: v.name, host: v.host, why }, 'VM on a dead host marked HOST_DEAD');
   }
 
-  /** `vm recover` (checked by the API when asked): storage fenced, then unplaced like an HA VM. */
+  /**
+   * `vm recover` (checked by the API when asked): unplaced like an HA VM, its
+   * storage fenced before it is placed. A non-HA VM's QEMU may still run on a
+   * cut-off host; fencing finds it by its hold on the disks (watch or lock).
+   * A disk nobody holds proves nothing (a QEMU cut off for longer than Ceph's
+   * watch timeout that holds no lock is not seen): then only the admin's word
+   * that the host is off lets it go on.
+   */
   private async recover(vm: Versioned<Vm>): Promise<void> {
     const v = vm.value;
-    if (!(await this.writes.unchanged(vm))) return;
-    const fenced = await this.writes.fenceStorage(v);
-    if (await this.writes.restartElsewhere(vm, undefined, fenced)) this.log.warn({ vm: v.id, name: v.name, from: v.host, by: v.recover?.by, fenced }, 'recovery: VM restarting on another host');
+    if (!v.recover?.hostIsOff) {
+      const unheld = [...(await this.writes.holders(v)).entries()].filter(([, clients]) => clients.length === 0).map(([disk]) => disk);
+      if (unheld.length) {
+        const why = `nothing holds disk ${unheld.join(', ')} now, so fencing cannot tell that ${v.host}'s QEMU is gone: make sure ${v.host} is off, then \`ucloud vm recover ${v.name} --host-is-off\``;
+        if (await this.writes.dropRecover(vm, why)) this.log.warn({ vm: v.id, name: v.name, host: v.host, unheld }, 'recovery refused: nothing to fence');
+        return;
+      }
+    }
+    if (await this.writes.restartElsewhere(vm, undefined)) this.log.warn({ vm: v.id, name: v.name, from: v.host, by: v.recover?.by }, 'recovery: VM restarting on another host');
+  }
+
+  /** Storage fencing of an unplaced, failed-over VM; false: it failed (tried again shortly). */
+  private async fence(vm: Versioned<Vm>): Promise<boolean> {
+    const v = vm.value;
+    try {
+      const fenced = await this.writes.fenceStorage(v);
+      if (await this.writes.fenceDone(vm, { fenced })) this.log.warn({ vm: v.id, name: v.name, from: v.lastFailover?.from, fenced }, 'failover: the dead host\'s storage clients of the VM fenced');
+      return true;
+    } catch (err) {
+      this.log.warn({ err, vm: v.id, name: v.name }, 'storage fencing failed; trying again');
+      await this.writes.fenceDone(vm, { error: toUcloudError(err).message }).catch(() => undefined);
+      return false;
+    }
   }
 
   /** Why `vm` is not restarted elsewhere (undefined: it is). */

@@ -88,7 +88,8 @@ export class Scheduler {
   ) {
     this.vmInf = new Informer(store, Kinds.vm, Keys.vms(), log, {
       indexes: {
-        waiting: (v) => (v.desired === 'running' && !v.host ? 'yes' : undefined),
+        waiting: (v) => (wantsHost(v) ? 'yes' : undefined),
+        fencing: (v) => (!v.host && v.lastFailover?.fencePending ? 'yes' : undefined),
         deleting: (v) => (v.desired === 'deleted' && v.host ? 'yes' : undefined),
         ...MIGRATION_INDEXES,
       },
@@ -284,6 +285,7 @@ export class Scheduler {
   }
 }
 
+/** Asked to run, without a host, and not waiting for a dead host's storage to be fenced (Failover). */
 function wantsHost(vm: Vm): boolean {
-  return vm.desired === 'running' && !vm.host;
+  return vm.desired === 'running' && !vm.host && vm.lastFailover?.fencePending !== true;
 }

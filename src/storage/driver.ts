@@ -103,6 +103,8 @@ export interface StorageDriver {
    * have it open then.
    */
   fenceDisk?(disk: DiskVolume): Promise<string[]>;
+  /** Drivers with capabilities.fencing: the clients fenceDisk would revoke now (read only). */
+  diskClients?(disk: DiskVolume): Promise<string[]>;
 }
 
 export type StorageDriverFactory = (settings: Record<string, unknown>) => StorageDriver;

@@ -319,7 +319,7 @@ export class RbdClient {
     await this.ceph(['osd', 'blocklist', 'add', address, String(expireS)]);
   }
 
-  /** Blocklisted client instances. */
+  /** Blocklisted client instances (for tests and operators). */
   async blocklisted(): Promise<string[]> {
     const { stdout } = await this.ceph(['osd', 'blocklist', 'ls', '--format', 'json']);
     // Since 16.2.8 two arrays follow each other: the instances, then the address ranges.

@@ -3,18 +3,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { canonicalIPv6 } from '../../src/common/ipv6.js';
+import { readPet } from '../../src/host/fence/files.js';
 import { isOurQemu } from '../../src/host/qemu/index.js';
 import type { HostAlive, Vm } from '../../src/model/index.js';
 import { RbdClient } from '../../src/storage/rbd.js';
+import { monoMs } from '../../src/store/presence-lease.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { until } from '../helpers/cluster.js';
 import { QemuProbe } from '../helpers/qemu-probe.js';
 import { Testbed } from '../helpers/testbed.js';
 
-// Issue 13, "must show": HA with self-fencing on two netns hosts (real etcd,
-// real QEMU under TCG, each host with its agent and its fence watchdog, the
-// disks on a shared fs store), with the production timings: host lease TTL
-// 5 s, fence_timeout 4 s, failover_margin 2 s. The tests assert the order of
+// Issue 13, "must show": HA with self-fencing on two netns hosts (a real
+// 3-member etcd, real QEMU under TCG, each host with its agent and its fence
+// watchdog, disks on a shared fs store and on the testbed's own Ceph), with
+// the production timings: host lease TTL 5 s, fence_timeout 4 s,
+// failover_margin 2 s. The tests assert the order of
 // events (a probe sees every QEMU of the HA VM, with timestamps), never times.
 describe('HA: a frozen agent is fenced by its watchdog before its HA VM starts elsewhere; a dead host\'s HA VM runs on', () => {
   let tb: Testbed;
@@ -46,7 +49,7 @@ describe('HA: a frozen agent is fenced by its watchdog before its HA VM starts e
 
   beforeAll(async () => {
     // The production lease and fence timeout.
-    tb = await Testbed.start({ hosts: 2, guestImage: inject('guestImage'), fence: true, ceph: true, hostEnv: () => ({ UCLOUD_HOST_LEASE_TTL: '5s', UCLOUD_FENCE_TIMEOUT: '4s' }) });
+    tb = await Testbed.start({ hosts: 2, etcdMembers: 3, guestImage: inject('guestImage'), fence: true, ceph: true, hostEnv: () => ({ UCLOUD_HOST_LEASE_TTL: '5s', UCLOUD_FENCE_TIMEOUT: '4s' }) });
     await tb.importCephImage('ucloud-test-ceph');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key()]);
     await cli(['key', 'add', 'laptop', '--file', `${key()}.pub`]);
@@ -220,8 +223,8 @@ describe('HA: a frozen agent is fenced by its watchdog before its HA VM starts e
       expect(old?.gone, 'h1 fenced its QEMU of ha1').toBeDefined();
       expect(old!.gone!).toBeLessThanOrEqual(probe.on('h2')[0]!.firstSeen);
 
-      // The Ceph VM: killed on h1 by its watchdog too, and before its restart h1's
-      // client of its disk was blocklisted (recorded in the same write that unplaced it).
+      // The Ceph VM: killed on h1 by its watchdog too, and before it was placed again h1's
+      // client of its disk was blocklisted (the placer skips it until lastFailover.fenced is written).
       const moved = await until('harbd running on h2', async () => {
         const v = await get(rbd.id);
         return v.host === 'h2' && v.status === 'running' && v.qemu ? v : undefined;
@@ -267,19 +270,36 @@ describe('HA: a frozen agent is fenced by its watchdog before its HA VM starts e
     await ok(['vm', 'delete', 'harbd', '--wait']);
   }, 420_000);
 
-  it('etcd gone (no quorum) past fence_timeout: every host fences its HA VMs, the others run on; etcd back: the HA VM runs again, the others are as they were, never two QEMUs', async () => {
+  it('3-member etcd: one member killed changes nothing (renewals go on, no fencing, writes work); quorum lost past fence_timeout: every host fences its HA VMs, the others run on; quorum back: the HA VM runs again, the others are as they were, never two QEMUs', async () => {
+    const etcd = tb.c.etcdCluster!;
     ha = await until('ha1 armed', async () => ((await get(ha.id)).haArmed ? get(ha.id) : undefined), 60_000, 250);
     const others = await Promise.all(['plain1', 'plain2'].map(async (n) => get(((await cli(['vm', 'show', n])) as Vm).id)));
     for (const v of others) expect(v.status, v.name).toBe('running');
     const probe = new QemuProbe(ha.id, runDirs());
-    const etcd = tb.c.etcdPid!;
-    process.kill(etcd, 'SIGSTOP');
+    const haHost = tb.host(ha.host!);
+
+    await etcd.kill(0);
+    const killedAt = monoMs();
+    // The event a lost member would have prevented: ha1's agent had a renewal answered through
+    // the other members that it sent later than TTL + margin after the kill (a pet's deadline is
+    // the send + fence_timeout). Had renewals stopped at the kill, its watchdog would have fenced
+    // ha1 (kill + fence_timeout) and the scheduler failed it over (kill + TTL + margin) by then.
+    await until('a renewal sent TTL + margin after the kill answered', async () => ((await readPet(haHost.runDir))?.until ?? 0) - 4_000 > killedAt + 5_000 + 2_000, 60_000, 100);
+    expect(probe.on(ha.host!).every((q) => q.gone === undefined), 'ha1 never fenced').toBe(true);
+    const still = await get(ha.id);
+    expect([still.host, still.status, still.qemu?.pid, still.lastFailover]).toEqual([ha.host, 'running', ha.qemu!.pid, ha.lastFailover]);
+    await cli(['network', 'create', 'onetwo']);
+    await ok(['network', 'delete', 'onetwo']);
+
+    // A second member gone: no quorum.
+    await etcd.kill(1);
     try {
       // Nothing can renew: ha1's host fences it.
       await until('ha1 fenced', () => probe.on(ha.host!).some((s) => s.gone !== undefined), 60_000, 25);
       for (const v of others) expect(isOurQemu(v.qemu!.pid, v.id), `${v.name} runs on`).toBe(true);
     } finally {
-      process.kill(etcd, 'SIGCONT');
+      await etcd.restart(0);
+      await etcd.restart(1);
     }
     const again = await until('ha1 running again', async () => {
       const v = await get(ha.id);

@@ -17,7 +17,7 @@ import { packageRoot } from '../../src/common/paths.js';
 import * as qemuImg from '../../src/storage/qemu-img.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { Store, type StoreOptions } from '../../src/store/store.js';
-import { startTestEtcd } from './etcd.js';
+import { startTestEtcd, startTestEtcdCluster, type TestEtcdCluster } from './etcd.js';
 import { freePort } from './ports.js';
 import { API_ACTOR, type VmActor } from '../../src/model/vm-lifecycle.js';
 
@@ -58,8 +58,10 @@ export class TestCluster {
   env: NodeJS.ProcessEnv = {};
   stopEtcd!: () => Promise<void>;
   /** How the test's own Store reaches etcd (with credentials); for `ucloud up`'s etcd, known once `up` wrote its password file. */
-  /** The test's own etcd's pid (not with `localEtcd`): a test may freeze it. */
+  /** The test's own etcd's pid (not with `localEtcd`, nor `etcdMembers`): a test may freeze it. */
   etcdPid: number | undefined;
+  /** With `etcdMembers`: the cluster, whose members a test may kill and restart. */
+  etcdCluster: TestEtcdCluster | undefined;
   private etcdOptions!: () => StoreOptions;
   private ownStore?: Store;
   daemons: Daemon[] = [];
@@ -86,7 +88,8 @@ export class TestCluster {
   }
 
   /** With `localEtcd`, no etcd is started: `ucloud up` starts its own on a free port. */
-  static async start(opts: { localEtcd?: boolean; etcdHost?: string } = {}): Promise<TestCluster> {
+  /** `etcdMembers` > 1: a real etcd cluster of that many members on `etcdHost`, every daemon given all of them. */
+  static async start(opts: { localEtcd?: boolean; etcdHost?: string; etcdMembers?: number } = {}): Promise<TestCluster> {
     const c = new TestCluster();
     let etcdEnv: NodeJS.ProcessEnv;
     if (opts.localEtcd) {
@@ -95,6 +98,12 @@ export class TestCluster {
       etcdEnv = { UCLOUD_LOCAL_ETCD_URL: url };
       c.stopEtcd = async () => undefined;
       c.etcdOptions = () => ({ endpoints: [url], prefix: '/ucloud/', auth: { username: 'root', password: readFileSync(join(c.dir, 'state', 'etcd-password'), 'utf8').trim() } });
+    } else if ((opts.etcdMembers ?? 1) > 1) {
+      const etcd = await startTestEtcdCluster(opts.etcdMembers, opts.etcdHost);
+      etcdEnv = etcd.env();
+      c.stopEtcd = etcd.stop;
+      c.etcdCluster = etcd;
+      c.etcdOptions = () => etcd.storeOptions('/ucloud/');
     } else {
       const etcd = await startTestEtcd(opts.etcdHost);
       etcdEnv = etcd.env();

@@ -36,6 +36,8 @@ const quietly = (cmd: string, args: string[]): void => {
 export interface TestbedOptions {
   /** Number of hypervisors (default 2); named h1…hN. */
   hosts?: number;
+  /** etcd members on the underlay bridge's address (default 1); with 3, `tb.c.etcdCluster` kills and restarts them. */
+  etcdMembers?: number;
   /** Capacity each host is registered with (default 2 vCPU, 1 GiB RAM, 10 GiB disk). */
   capacity?: { cpu: number; ramBytes: number; diskBytes: number };
   /** Guest image imported as public `ucloud-test` (usually `inject('guestImage')`). */
@@ -130,7 +132,7 @@ export class Testbed {
       sh('ip', ['-n', h.netns, 'link', 'set', 'u0', 'up']);
       sh('ip', ['-n', h.netns, 'link', 'set', 'lo', 'up']);
     }
-    this.c = await TestCluster.start({ etcdHost: `${this.net6}::1` });
+    this.c = await TestCluster.start({ etcdHost: `${this.net6}::1`, etcdMembers: this.opts.etcdMembers });
     if (this.opts.upstream) this.startUpstream();
     for (const h of this.hosts) {
       h.runDir = join(this.c.dir, `run-${h.name}`);

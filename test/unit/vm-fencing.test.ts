@@ -127,6 +127,15 @@ describe('the scheduler’s failover moves', () => {
     // A running VM with a stray request is not a recovery.
     const running: Vm = { ...vm(), recover: { by: 'root', at: T1 } };
     expect(vmWriteRefusal(running, recovered(running), SCHEDULER_ACTOR)).toMatch(/recovers/);
+    // Only the API asks, and only for a VM left on a dead host.
+    expect(vmWriteRefusal(vm(), { ...vm(), recover: { by: 'root', at: T1 } }, API_ACTOR)).toMatch(/only the API asks for a recovery/);
+    expect(vmWriteRefusal(dead, asked, SCHEDULER_ACTOR)).toMatch(/only the API asks for a recovery/);
+    expect(vmWriteRefusal(dead, asked, h1('300'))).toBeDefined();
+    // The scheduler may drop a request it will not carry out, saying why; nothing else with it.
+    const dropped: Vm = { ...asked, reason: 'vm recover refused: nothing holds disk ceph p/d now', updatedAt: T1 };
+    delete dropped.recover;
+    expect(vmWriteRefusal(asked, dropped, SCHEDULER_ACTOR)).toBeUndefined();
+    expect(vmWriteRefusal(asked, { ...dropped, error: undefined }, SCHEDULER_ACTOR)).toBeDefined();
   });
 
   it('the scheduler places with the host’s epoch', () => {

@@ -465,11 +465,15 @@ export class CephDriver implements StorageDriver {
    * any new client keep working, so nothing needs lifting when the host returns.
    */
   async fenceDisk(disk: DiskVolume): Promise<string[]> {
-    const { pool, image } = parseRef(disk.ref, 'disk');
-    const [watchers, lockers] = await Promise.all([this.rbd.watchers(pool, image), this.rbd.lockers(pool, image)]);
-    const clients = [...new Set([...watchers, ...lockers])];
+    const clients = await this.diskClients(disk);
     for (const c of clients) await this.rbd.blocklist(c, FENCE_EXPIRE_S);
     return clients;
+  }
+
+  async diskClients(disk: DiskVolume): Promise<string[]> {
+    const { pool, image } = parseRef(disk.ref, 'disk');
+    const [watchers, lockers] = await Promise.all([this.rbd.watchers(pool, image), this.rbd.lockers(pool, image)]);
+    return [...new Set([...watchers, ...lockers])];
   }
 
   async diskSize(disk: DiskVolume): Promise<number> {
