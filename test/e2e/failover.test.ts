@@ -7,9 +7,11 @@ import { readPet } from '../../src/host/fence/files.js';
 import { isOurQemu } from '../../src/host/qemu/index.js';
 import type { HostAlive, Vm } from '../../src/model/index.js';
 import { RbdClient } from '../../src/storage/rbd.js';
+import { storageDriver } from '../../src/storage/registry.js';
 import { monoMs } from '../../src/store/presence-lease.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { until } from '../helpers/cluster.js';
+import { bootRecords, consoleBootRecords } from '../helpers/boot-records.js';
 import { QemuProbe } from '../helpers/qemu-probe.js';
 import { Testbed } from '../helpers/testbed.js';
 
@@ -27,6 +29,13 @@ describe('HA: a frozen agent is fenced by its watchdog before its HA VM starts e
   const get = async (id: string) => (await tb.c.store.get(Kinds.vm, Keys.vm(id)))!.value;
   const alive = async (host: string) => (await tb.c.store.get(Kinds.hostAlive, Keys.hostAlive(host)))?.value as HostAlive | undefined;
   const runDirs = () => Object.fromEntries(tb.hosts.map((h) => [h.name, h.runDir]));
+  /** Where VM `vm`'s OS disk is, for qemu-io on this machine. */
+  const diskTarget = async (vm: Vm) => {
+    const d = vm.disks[0]!;
+    const rec = (await tb.c.store.get(Kinds.imageStore, Keys.imageStore(d.store)))!.value;
+    const drive = (await storageDriver(rec.driver, rec.settings)).qemuDrive({ ref: d.ref, format: d.format });
+    return { file: drive.file, format: drive.format };
+  };
   /** The host whose address a Ceph client (`[ip]:port/nonce`, as Ceph prints it) connected from. */
   const clientHost = (client: string) => tb.hosts.find((h) => canonicalIPv6(h.address) === canonicalIPv6(/^\[([^\]]+)\]/.exec(client)?.[1] ?? '::'))?.name;
   const log = (host: string, name: string) => {
@@ -205,6 +214,11 @@ describe('HA: a frozen agent is fenced by its watchdog before its HA VM starts e
     const plainPid = (await get(plain.id)).qemu!.pid;
     const h1 = tb.host('h1');
     const nft = (script: string) => execFileSync('ip', ['netns', 'exec', h1.netns, 'nft', '-f', '-'], { input: script });
+    // ha1's disk before: one boot record per boot it had (guest/build-image.sh writes them).
+    const haDisk = await diskTarget(ha);
+    const bootsBefore = await bootRecords(haDisk.file, haDisk.format);
+    expect(bootsBefore.length, 'ha1 booted and recorded it').toBeGreaterThan(0);
+    expect(bootsBefore.filter((b) => b.startsWith('?'))).toEqual([]);
     const probe = new QemuProbe(ha.id, runDirs());
     const rbdProbe = new QemuProbe(rbd.id, runDirs());
     // Everything on h1's underlay link dropped both ways: etcd, the other host, VXLAN.
@@ -258,6 +272,15 @@ describe('HA: a frozen agent is fenced by its watchdog before its HA VM starts e
     const after = await get(ha.id);
     expect(after.host).toBe('h2');
     expect(after.status).toBe('running');
+    // The guest's view: h2's boot of ha1 recorded itself in the next slot, after every earlier
+    // boot's record, untouched: no other copy booted or wrote its record meanwhile.
+    const recorded = await until('ha1 on h2 recorded its boot', () => {
+      const log = existsSync(after.qemu!.serialLog) ? readFileSync(after.qemu!.serialLog, 'latin1') : '';
+      return [...consoleBootRecords(log).entries()].find(([, id]) => !bootsBefore.includes(id));
+    }, 120_000, 250);
+    expect(recorded[0]).toBe(bootsBefore.length);
+    expect(await bootRecords(haDisk.file, haDisk.format)).toEqual([...bootsBefore, recorded[1]]);
+    console.log(`[failover] ha1's disk held ${bootsBefore.length} boot records before the partition; its boot on h2 wrote slot ${recorded[0]}, the rest untouched`);
     rbdProbe.stop();
     expect(rbdProbe.overlaps()).toEqual([]);
     // Only that QEMU's client was fenced, not h1: back, h1 opens harbd's disk again.
