@@ -57,7 +57,10 @@ export class Failover {
       const alive: Versioned<HostAlive> | undefined = this.alive.get(Keys.hostAlive(h.name));
       for (const vm of this.vms.byIndex('onHost', h.name)) {
         if (vm.value.recover && !alive && leftOnDeadHost(vm.value)) {
-          await this.recover(vm).catch((err: unknown) => this.log.warn({ err, vm: vm.value.id }, 'recovery failed; trying again next pass'));
+          await this.recover(vm).catch((err: unknown) => {
+            this.log.warn({ err, vm: vm.value.id }, 'recovery failed; trying again shortly');
+            next = Math.min(next, now + FENCE_RETRY_MS);
+          });
           continue;
         }
         if (!actionable(vm.value) || !deadFor(vm.value, alive?.value)) continue;
