@@ -10,7 +10,11 @@
 // killed host is then started again (its daemons) and the next run kills the
 // other one, so the VM goes back and forth.
 //
-// Usage (root): npm run bench:failover [-- RUNS]
+// BENCH_STORE=ceph puts the VM's disk on the testbed's own Ceph instead, so
+// each failover also fences its storage (the dead host's clients of the disk
+// blocklisted before it is placed again): the row "storage fenced" says when.
+//
+// Usage (root): npm run bench:failover [-- RUNS]   (BENCH_STORE=ceph npm run bench:failover)
 import { existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -27,12 +31,15 @@ const runs = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 5);
 const TTL = process.env.UCLOUD_HOST_LEASE_TTL ?? CONFIG_KEYS.host_lease_ttl.default;
 const FENCE = process.env.UCLOUD_FENCE_TIMEOUT ?? CONFIG_KEYS.fence_timeout.default;
 const MARGIN = process.env.UCLOUD_FAILOVER_MARGIN ?? CONFIG_KEYS.failover_margin.default;
+const CEPH = process.env.BENCH_STORE === 'ceph';
 
 interface Run {
   /** Kill → the scheduler's "host dead" log line (the lease ended and it saw it). */
   leaseEndMs?: number;
   /** Kill → the failover write (unplaced). */
   failoverMs?: number;
+  /** Kill → its storage fenced (Ceph only). */
+  fencedMs?: number;
   /** Kill → the record says running on the other host. */
   runningMs: number;
   /** Kill → its QEMU first seen on the other host. */
@@ -58,7 +65,8 @@ async function main(): Promise<void> {
   const load0 = loadavg()[0]!;
   // The scheduler reads failover_margin from the cluster's environment, the hosts the rest from theirs.
   process.env.UCLOUD_FAILOVER_MARGIN = MARGIN;
-  const tb = await Testbed.start({ hosts: 2, guestImage: base, fence: true, hostEnv: () => ({ UCLOUD_HOST_LEASE_TTL: TTL, UCLOUD_FENCE_TIMEOUT: FENCE }) });
+  const tb = await Testbed.start({ hosts: 2, guestImage: base, fence: true, ceph: CEPH, hostEnv: () => ({ UCLOUD_HOST_LEASE_TTL: TTL, UCLOUD_FENCE_TIMEOUT: FENCE }) });
+  if (CEPH) await tb.importCephImage('ucloud-test-ceph');
   const out: Run[] = [];
   try {
     const cli = async (args: string[]) => {
@@ -68,7 +76,7 @@ async function main(): Promise<void> {
     };
     const get = async (id: string) => (await tb.c.store.get(Kinds.vm, Keys.vm(id)))!.value;
     await cli(['network', 'create', 'bench']);
-    const created = await cli(['vm', 'create', 'ha', '--image', 'ucloud-test', '--network', 'bench', '--ram', '128MiB', '--ha']);
+    const created = await cli(['vm', 'create', 'ha', '--image', CEPH ? 'ucloud-test-ceph' : 'ucloud-test', '--network', 'bench', '--ram', '128MiB', '--ha']);
     const runDirs = Object.fromEntries(tb.hosts.map((h) => [h.name, h.runDir]));
     for (let i = 0; i < runs; i++) {
       const vm = await until('HA VM running and armed', async () => {
@@ -89,12 +97,13 @@ async function main(): Promise<void> {
       const r: Run = {
         leaseEndMs: (schedulerLogAt(tb, t0, 'host dead', `"host":"${from}"`) ?? NaN) - t0,
         failoverMs: (schedulerLogAt(tb, t0, 'failover: HA VM restarting', vm.id) ?? NaN) - t0,
+        ...(CEPH ? { fencedMs: (schedulerLogAt(tb, t0, 'storage clients of the VM fenced', vm.id) ?? NaN) - t0 } : {}),
         runningMs: running - t0,
         qemuMs: probe.on(to)[0]!.firstSeen - t0,
         overlaps: probe.overlaps().length,
       };
       out.push(r);
-      console.error(`run ${i + 1} (${from} killed → ${to}): lease end seen ${r.leaseEndMs} ms, failover ${r.failoverMs} ms, QEMU there ${r.qemuMs} ms, record running ${r.runningMs} ms${r.overlaps ? `, TWO QEMUs AT ONCE (${r.overlaps})` : ''}`);
+      console.error(`run ${i + 1} (${from} killed → ${to}): lease end seen ${r.leaseEndMs} ms, failover ${r.failoverMs} ms,${CEPH ? ` storage fenced ${r.fencedMs} ms,` : ''} QEMU there ${r.qemuMs} ms, record running ${r.runningMs} ms${r.overlaps ? `, TWO QEMUs AT ONCE (${r.overlaps})` : ''}`);
       await tb.restartHost(from);
     }
   } finally {
@@ -103,11 +112,12 @@ async function main(): Promise<void> {
   const load1 = loadavg()[0]!;
   const col = (f: (r: Run) => number | undefined) => out.map(f).filter((x): x is number => x !== undefined && Number.isFinite(x));
   const line = (name: string, xs: number[]) => `| ${name} | ${xs.length ? `${median(xs).toFixed(0)} ms` : '—'} | ${xs.length ? `${Math.max(...xs).toFixed(0)} ms` : '—'} |`;
-  console.log(`failover of one HA VM (128 MiB, TCG) between two netns hosts; ${out.length} runs; host_lease_ttl ${TTL}, fence_timeout ${FENCE}, failover_margin ${MARGIN}; load average (1 min) ${load0.toFixed(2)} → ${load1.toFixed(2)}`);
+  console.log(`failover of one HA VM (128 MiB, TCG, disk on ${CEPH ? 'Ceph' : 'a shared fs store'}) between two netns hosts; ${out.length} runs; host_lease_ttl ${TTL}, fence_timeout ${FENCE}, failover_margin ${MARGIN}; load average (1 min) ${load0.toFixed(2)} → ${load1.toFixed(2)}`);
   console.log('| from the host\'s death to | median | worst |');
   console.log('|---|---|---|');
   console.log(line('the scheduler sees its lease ended', col((r) => r.leaseEndMs)));
   console.log(line('the failover write (VM unplaced)', col((r) => r.failoverMs)));
+  if (CEPH) console.log(line('its storage fenced (the dead host\'s clients blocklisted)', col((r) => r.fencedMs)));
   console.log(line('its QEMU running on the other host', col((r) => r.qemuMs)));
   console.log(line('`vm show` says running there', col((r) => r.runningMs)));
   const twice = out.reduce((n, r) => n + r.overlaps, 0);

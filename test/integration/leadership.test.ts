@@ -84,8 +84,8 @@ describe('scheduler leadership: the leader killed during a burst of creates', ()
       for (const problem of ['skipped', 'unplaced', 'notBooked', 'bookedElsewhere', 'phantomBookings', 'wrongSize', 'overcommitted', 'mirrorMismatch'] as const) {
         expect(report[problem], problem).toEqual([]);
       }
-      // The standby did the rest, and leads now.
-      expect(second.stderr()).toMatch(/INFO {2}scheduler: placed placed=\d+/);
+      // The standby did the rest, and leads now (it logs a batch after committing it: wait for the line).
+      await until('the standby logs its placements', () => /INFO {2}scheduler: placed placed=\d+/.test(second.stderr()), 10_000, 10);
       expect(await leaderOf(fleet.store, Elections.scheduler)).toBe(identityOf(second.pid));
       const lastPlaced = Math.max(...watch.placedAt.values());
       console.log(
