@@ -1,11 +1,10 @@
 import { UcloudError } from '../common/errors.js';
 import { nowIso, type HostAlive, type Vm } from '../model/index.js';
 import { migrationModeOf } from '../storage/capabilities.js';
-import { storageDriver } from '../storage/registry.js';
-import type { StorageDriver } from '../storage/driver.js';
 import type { VmActor } from '../model/vm-lifecycle.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store, Txn, Versioned } from '../store/store.js';
+import { diskStoreDrivers } from './store-drivers.js';
 import { stageVmWrite } from './vms.js';
 
 /**
@@ -22,16 +21,6 @@ export class FailoverManager {
 
   private guard(t: Txn, host: string, alive: Versioned<HostAlive> | undefined): Txn {
     return alive ? t.unchanged(alive) : t.absent(Keys.hostAlive(host));
-  }
-
-  /** The drivers of the VM's disks' stores, by disk (undefined: the store is gone or its settings do not parse). */
-  private async driversOf(vm: Vm): Promise<(StorageDriver | undefined)[]> {
-    return Promise.all(
-      vm.disks.map(async (d) => {
-        const rec = await this.store.get(Kinds.imageStore, Keys.imageStore(d.store));
-        return rec ? storageDriver(rec.value.driver, rec.value.settings).catch(() => undefined) : undefined;
-      }),
-    );
   }
 
   /**
@@ -53,7 +42,7 @@ export class FailoverManager {
       if (await this.store.get(Kinds.hostAlive, Keys.hostAlive(host))) {
         throw new UcloudError('VM_NOT_RECOVERABLE', `host ${host} is back: its agent takes VM "${cur.name}" back itself`);
       }
-      const drivers = await this.driversOf(cur);
+      const drivers = await diskStoreDrivers(this.store, cur);
       if (migrationModeOf(drivers.map((d) => d?.capabilities)) !== 'shared') {
         throw new UcloudError('VM_NOT_RECOVERABLE', `VM "${cur.name}" has disks on storage only ${host} sees: it runs again when ${host} comes back`);
       }
@@ -80,7 +69,7 @@ export class FailoverManager {
    */
   async fenceStorage(vm: Vm): Promise<string[]> {
     const fenced: string[] = [];
-    const drivers = await this.driversOf(vm);
+    const drivers = await diskStoreDrivers(this.store, vm);
     for (const [i, d] of vm.disks.entries()) {
       // A store that is gone is not shared storage: such a VM is not restarted (Failover.whyNotRestarted).
       const driver = drivers[i];
@@ -101,7 +90,7 @@ export class FailoverManager {
     const from = vm.value.host!;
     const at = nowIso();
     const recoveredBy = vm.value.recover?.by;
-    const fencePending = (await this.driversOf(vm.value)).some((d) => d?.capabilities.fencing === true);
+    const fencePending = (await diskStoreDrivers(this.store, vm.value)).some((d) => d?.capabilities.fencing === true);
     const lastFailover: NonNullable<Vm['lastFailover']> = { from, at, code: 'HOST_DEAD', restarted: true, ...(fencePending ? { fencePending } : {}), ...(recoveredBy ? { recoveredBy } : {}) };
     const why = fencePending ? 'fencing its storage, then restarting elsewhere' : 'restarting elsewhere';
     const next: Vm = { ...vm.value, status: 'pending', reason: `host ${from} died: ${recoveredBy ? `recovered by ${recoveredBy}, ` : ''}${why}`, lastFailover, updatedAt: at };
@@ -155,7 +144,7 @@ export class FailoverManager {
    * maps to []. Read only: what recover checks before it unplaces.
    */
   async holders(vm: Vm): Promise<Map<string, string[]>> {
-    const drivers = await this.driversOf(vm);
+    const drivers = await diskStoreDrivers(this.store, vm);
     const out = new Map<string, string[]>();
     for (const [i, d] of vm.disks.entries()) {
       const driver = drivers[i];

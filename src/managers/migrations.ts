@@ -2,29 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { UcloudError, type ErrorCode } from '../common/errors.js';
 import { qemuMismatch } from '../common/qemu-compat.js';
 import { formatSize } from '../common/units.js';
-import { nowIso, type Host, type HostAllocation, type ImageStore, type MigrationFigures, type MigrationPhase, type Vm, type VmMigration, type VmQemu } from '../model/index.js';
+import { nowIso, type Host, type HostAllocation, type MigrationFigures, type MigrationPhase, type Vm, type VmMigration, type VmQemu } from '../model/index.js';
 import type { VmActor } from '../model/vm-lifecycle.js';
 import { migrationModeOf } from '../storage/capabilities.js';
-import type { StorageCapabilities } from '../storage/driver.js';
-import { storageDriver } from '../storage/registry.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store, Txn, Versioned } from '../store/store.js';
+import { diskStoreDrivers } from './store-drivers.js';
 import { resourcesOf, stageBooking, stageVmWrite } from './vms.js';
 
 // A migration's records: the request (API), the destination's choice and a
 // drain's moves (scheduler), and the settling of a migration (hosts). Every
 // write is one compare-and-swap of the VM record with the bookings it changes,
 // so a VM is never booked on neither host, nor twice on one.
-
-/**
- * The capabilities a store's driver declares (read from the driver, never from
- * its name); undefined for a store that is gone or whose settings no longer
- * parse, which migrationModeOf counts as local.
- */
-async function capabilitiesOf(store: ImageStore | undefined): Promise<StorageCapabilities | undefined> {
-  if (!store) return undefined;
-  return (await storageDriver(store.driver, store.settings).catch(() => undefined))?.capabilities;
-}
 
 export class MigrationManager {
   constructor(
@@ -38,9 +27,7 @@ export class MigrationManager {
 
   /** The mode the VM's disks call for. */
   async modeFor(vm: Vm): Promise<VmMigration['mode']> {
-    const names = [...new Set(vm.disks.map((d) => d.store))];
-    const caps = await Promise.all(names.map(async (n) => capabilitiesOf((await this.store.get(Kinds.imageStore, Keys.imageStore(n)))?.value)));
-    return migrationModeOf(caps);
+    return migrationModeOf((await diskStoreDrivers(this.store, vm)).map((d) => d?.capabilities));
   }
 
   /**

@@ -178,11 +178,15 @@ export class TestCluster {
     return join(this.dir, 'files');
   }
 
-  /** Makes host `name` alive as its agent would (presence on a lease), with no agent running: only the scheduler then decides. */
-  async announceHost(name: string): Promise<void> {
-    const lease = this.store.lease(10_000);
+  /**
+   * Makes host `name` alive as its agent would (presence on a lease of `ttlMs`), with no agent running:
+   * only the scheduler then decides. Revoking the returned lease is the host's death.
+   */
+  async announceHost(name: string, ttlMs = 10_000): Promise<Lease> {
+    const lease = this.store.lease(ttlMs);
     this.hostLeases.push(lease);
     await this.store.put(Kinds.hostAlive, Keys.hostAlive(name), { name, pid: 1, accel: 'tcg', since: new Date().toISOString() }, lease);
+    return lease;
   }
 
   /** Starts a daemon as a real process; `netns` runs it inside that network namespace (a host of its own). */

@@ -19,9 +19,7 @@ describe('a migration whose source host dies', () => {
   const vms = new Map<string, Vm>();
 
   async function alive(name: string): Promise<void> {
-    const lease = c.store.lease(3_000);
-    leases.set(name, lease);
-    await c.store.put(Kinds.hostAlive, Keys.hostAlive(name), { name, pid: 1, accel: 'tcg', since: new Date().toISOString() }, lease);
+    leases.set(name, await c.announceHost(name, 3_000));
   }
 
   /** Creates a VM, waits for its placement, and marks it running as its host would. */

@@ -25,9 +25,7 @@ describe('vm recover: a VM left on a dead host, started elsewhere, its storage f
   const get = async (id: string) => (await c.store.get(Kinds.vm, Keys.vm(id)))!.value;
 
   async function alive(name: string): Promise<void> {
-    const lease = c.store.lease(3_000);
-    leases.set(name, lease);
-    await c.store.put(Kinds.hostAlive, Keys.hostAlive(name), { name, pid: 1, accel: 'tcg', since: new Date().toISOString() }, lease);
+    leases.set(name, await c.announceHost(name, 3_000));
   }
 
   /** A VM running on hv1 as its agent would record it, its disk on `store`, then hv1 dead: the scheduler marks it HOST_DEAD. */
