@@ -124,6 +124,13 @@ describe('API input validation and authorization (real etcd)', () => {
     expect(notDead.statusCode).toBe(409);
     expect(notDead.json().code).toBe('VM_NOT_RECOVERABLE');
     expect((await call('POST', `/v1/vms/${alicesId}/recover`, c.adminToken, { host: 'hv9' })).json().code).toBe('UNKNOWN_FIELD');
+    // Nor can a tenant smuggle the request or a failover record in with a create or a change.
+    const smuggled = { recover: { by: 'admin', at: new Date().toISOString(), hostIsOff: true }, lastFailover: { from: 'hv1', at: new Date().toISOString(), code: 'HOST_DEAD', restarted: true } };
+    for (const [method, url, body] of [['POST', '/v1/vms', { ...good, name: 'sneaky', ...smuggled }], ['PATCH', `/v1/vms/${alicesId}`, { ha: true, ...smuggled }]] as const) {
+      const res = await call(method, url, aliceToken, body);
+      expect(res.statusCode, url).toBe(400);
+      expect(res.json().code, url).toBe('UNKNOWN_FIELD');
+    }
     expect(await revision()).toBe(beforeRecover);
   });
 
