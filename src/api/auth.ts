@@ -1,33 +1,43 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { UcloudError } from '../common/errors.js';
+import type { User } from '../model/index.js';
 import type { UserManager } from '../managers/users.js';
+import { actionOf, authorize, isPublic } from './authz.js';
 
 /**
- * Every route but /v1/health needs `Authorization: Bearer <token>`. A token
- * the cache knows is checked without a promise (most requests); any other
- * goes to etcd.
+ * The one place requests are authenticated and authorized: every route but
+ * the public ones needs `Authorization: Bearer <token>`, and its user's role
+ * must allow the route's declared action (src/api/authz.ts). A token the
+ * cache knows is checked without a promise (most requests); any other goes to
+ * etcd. A path no route matches needs a token too, so an anonymous caller
+ * learns nothing about which routes exist.
  */
 export function authenticate(users: UserManager) {
   return (req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
-    if (req.routeOptions.config && (req.routeOptions.config as { public?: boolean }).public) return done();
+    const action = actionOf(req);
+    if (isPublic(action)) return done();
     const header = req.headers.authorization;
     const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!m) return done(new UcloudError('UNAUTHENTICATED', 'this request needs a bearer token'));
+    const admit = (user: User): void => {
+      req.user = user;
+      if (action) authorize(user, action);
+    };
     const cached = users.authenticateCached(m[1]!);
     if (cached) {
-      req.user = cached;
+      try {
+        admit(cached);
+      } catch (err) {
+        return done(err as Error);
+      }
       return done();
     }
-    users.authenticate(m[1]!).then(
-      (user) => {
-        req.user = user;
-        done();
-      },
-      (err: Error) => done(err),
-    );
+    users
+      .authenticate(m[1]!)
+      .then(admit)
+      .then(
+        () => done(),
+        (err: Error) => done(err),
+      );
   };
-}
-
-export function requireAdmin(req: FastifyRequest): void {
-  if (req.user.role !== 'admin') throw new UcloudError('FORBIDDEN', 'only an admin can do this');
 }

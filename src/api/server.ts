@@ -1,3 +1,4 @@
+import swagger from '@fastify/swagger';
 import Fastify, { LogController } from 'fastify';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from '../common/logger.js';
@@ -5,8 +6,11 @@ import type { TokenCache } from '../managers/token-cache.js';
 import { VmCache } from '../managers/vm-cache.js';
 import { newWriteLog, runWithWriteLog } from '../store/write-log.js';
 import { authenticate } from './auth.js';
+import { requireDeclaredAction } from './authz.js';
 import type { Api, Managers } from './context.js';
 import { errorHandler, notFoundHandler } from './errors.js';
+import { ErrorResponseSchema, Health } from '../model/index.js';
+import { openapiOptions } from './openapi.js';
 import { waitForWrites } from './read-your-writes.js';
 import { fileRoutes } from './routes/files.js';
 import { hostRoutes } from './routes/hosts.js';
@@ -29,7 +33,7 @@ const CONNECTION_IDLE_MS = 120_000;
  * and records intent through the managers. It never touches QEMU or the kernel.
  */
 /** `tokens`: the cache `m.users` authenticates from, started and stopped with the server. */
-export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: number; tokens?: TokenCache; haDefault?: boolean } = {}): Api {
+export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: number; tokens?: TokenCache; haDefault?: boolean; documentOnly?: boolean } = {}): Api {
   const bodyTimeoutMs = opts.bodyTimeoutMs ?? 30_000;
   // Long path parameters reach the schema (a 400 naming the parameter) instead of missing every route.
   // A URL Fastify cannot even decode (a stray "%") answers through the same error handler, with a code.
@@ -46,6 +50,7 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
   })
     .setValidatorCompiler(TypeBoxValidatorCompiler)
     .withTypeProvider<TypeBoxTypeProvider>() as unknown as Api;
+  api.addSchema(ErrorResponseSchema);
   api.setErrorHandler(errorHandler);
   api.setNotFoundHandler(notFoundHandler);
   api.decorateRequest('user', null as never);
@@ -53,7 +58,8 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
   // VMs and hosts are read from watch-fed caches (started with the server, stopped with it).
   const cache = new VmCache(m.store, log);
   const caches = [...cache.informers, ...(opts.tokens?.informers ?? [])];
-  api.addHook('onReady', async () => {
+  // documentOnly: the routes and their schemas, nothing started (`openapiDocument`, docs generation).
+  if (!opts.documentOnly) api.addHook('onReady', async () => {
     cache.start();
     // Not awaited: it retries until etcd answers; until then a token check reads etcd.
     void opts.tokens?.start();
@@ -65,7 +71,7 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
   // Hooks on the read path are callback-style and return at once for a GET: each
   // async hook costs promises per request, and lists and shows are most requests.
   api.addHook('onRequest', (req, reply, done) => {
-    if (!HAS_BODY.has(req.method) || req.raw.complete || (req.routeOptions.config as { streamsBody?: boolean } | undefined)?.streamsBody) return done();
+    if (!HAS_BODY.has(req.method) || req.raw.complete || req.routeOptions.config?.streamsBody) return done();
     const t = setTimeout(() => {
       if (!req.raw.complete) req.raw.socket.destroy();
     }, bodyTimeoutMs);
@@ -73,6 +79,7 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
     reply.raw.once('close', () => clearTimeout(t));
     done();
   });
+  api.addHook('onRoute', requireDeclaredAction);
   api.addHook('onRequest', authenticate(m.users));
   // Read-your-writes: the handler runs with a write log (the Store records each
   // commit in it), and the answer to a request that wrote waits until the
@@ -95,15 +102,21 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
     if (log.isLevelEnabled('debug')) req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
     done();
   });
-  api.get('/v1/health', { config: { public: true } }, async () => ({ ok: true }));
-  vmRoutes(api, m, cache, { haDefault: opts.haDefault === true });
-  hostRoutes(api, m, cache);
-  migrationRoutes(api, m);
-  imageRoutes(api, m);
-  imageStoreRoutes(api, m);
-  fileRoutes(api, m);
-  keyRoutes(api, m);
-  networkRoutes(api, m);
-  userRoutes(api, m);
+  // The document is built from the same route schemas that validate (src/model), by @fastify/swagger.
+  void api.register(swagger, openapiOptions());
+  void api.register(async (scope) => {
+    const r = scope as Api;
+    r.get('/v1/health', { config: { action: 'health:read' }, schema: { operationId: 'health', summary: 'Is the API up', security: [], response: { 200: Health } } }, async () => ({ ok: true }));
+    r.get('/openapi.json', { config: { action: 'openapi:read' }, schema: { hide: true } }, async () => r.swagger());
+    vmRoutes(r, m, cache, { haDefault: opts.haDefault === true });
+    hostRoutes(r, m, cache);
+    migrationRoutes(r, m);
+    imageRoutes(r, m);
+    imageStoreRoutes(r, m);
+    fileRoutes(r, m);
+    keyRoutes(r, m);
+    networkRoutes(r, m);
+    userRoutes(r, m);
+  });
   return api;
 }

@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from 'typebox';
+import { CATALOGUE, type ErrorCode } from '../common/errors.js';
 
 // Resource names: DNS-label-like, so they can become hostnames and device names.
 export const NAME_PATTERN = '^[a-z][a-z0-9-]{0,62}$';
@@ -31,12 +32,28 @@ export const ErrorInfo = Type.Object(
 );
 export type ErrorInfo = Static<typeof ErrorInfo>;
 
-export const ErrorResponse = Type.Object({
-  code: Type.String(),
-  message: Type.String(),
-  hint: Type.Optional(Type.String()),
-  details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-});
+/** Every code of the error catalogue: a client can switch on it. */
+export const ErrorCodeSchema = Type.Unsafe<ErrorCode>({ type: 'string', enum: Object.keys(CATALOGUE), description: 'a stable code of the error catalogue (docs/api.md)' });
+
+/** The body of every error answer, whatever raised it (a handler, validation, the router, the HTTP parser). */
+export const ErrorResponseSchema = Type.Object(
+  {
+    code: ErrorCodeSchema,
+    message: Type.String(),
+    hint: Type.Optional(Type.String()),
+    details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { $id: 'ErrorResponse', description: 'an error: `code` is stable (switch on it), `message` and `hint` are for people' },
+);
+export type ErrorResponse = Static<typeof ErrorResponseSchema>;
+/**
+ * What routes name as their error answers: a reference to the schema the
+ * server registers once (addSchema), so the document holds the catalogue's
+ * code list once rather than in every answer of every route.
+ */
+export const ErrorResponse = Type.Unsafe<ErrorResponse>({ $ref: 'ErrorResponse#' });
+
+export const Health = Type.Object({ ok: Type.Boolean() }, { additionalProperties: false });
 
 /** How many items one page of a list holds: `?limit=` (default and most). */
 export const LIST_LIMITS = { default: 100, max: 1000 } as const;

@@ -44,13 +44,13 @@ const DISCARD_MS = 5000;
 
 export function fileRoutes(api: Api, m: Managers): void {
   // By name (then id: a name is unique in a folder, but the filescanner's records may briefly repeat one).
-  api.get('/v1/files', { schema: { querystring: listQuery(), response: listResponses(UserFile) } }, async (req) =>
+  api.get('/v1/files', { config: { action: 'file:list' }, schema: { operationId: 'listFiles', querystring: listQuery(), response: listResponses(UserFile) } }, async (req) =>
     pageFrom(`files/${req.user.name}`, await m.files.list(req.user.name), (f) => sortKey(f.name, f.id), req.query),
   );
 
   const uploads = m.uploads;
   if (!uploads) return;
-  api.delete('/v1/files/:name', { schema: { params: NameParam, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
+  api.delete('/v1/files/:name', { config: { action: 'file:delete' }, schema: { operationId: 'deleteFile', params: NameParam, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
     await uploads.delete(req.user.name, req.params.name);
     req.log.info({ user: req.user.name, name: req.params.name }, 'file deleted');
     return reply.status(204).send(null);
@@ -62,7 +62,7 @@ export function fileRoutes(api: Api, m: Managers): void {
     (scope as Api).put(
       '/v1/files/:name',
       // streamsBody: the server's whole-body deadline does not apply; the upload's own idle timeout does.
-      { config: { streamsBody: true }, schema: { params: NameParam, querystring: UploadQuery, response: { 200: UploadedFile, ...errors } } },
+      { config: { action: 'file:upload', streamsBody: true }, schema: { operationId: 'uploadFile', params: NameParam, querystring: UploadQuery, response: { 200: UploadedFile, ...errors } } },
       async (req, reply) => {
         const body = req.body as Readable | undefined;
         try {

@@ -2,7 +2,6 @@ import { Type } from 'typebox';
 import { UcloudError } from '../../common/errors.js';
 import { parseSizeInRange } from '../../common/units.js';
 import { AllocationRatio, ErrorResponse, Host, HostSetRequest, Name, Resources, SizeInput, Text } from '../../model/index.js';
-import { requireAdmin } from '../auth.js';
 import type { VmCache } from '../../managers/vm-cache.js';
 import type { Api, Managers } from '../context.js';
 import { listQuery, listResponses, pageFromCache } from '../pages.js';
@@ -34,15 +33,13 @@ const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404
 const bytes = (v: string | number, field: string) => parseSizeInRange(v, field, 0, Number.MAX_SAFE_INTEGER);
 
 export function hostRoutes(api: Api, m: Managers, cache: VmCache): void {
-  api.post('/v1/hosts', { schema: { body: HostAddRequest, response: { 201: Host, ...errors } } }, async (req, reply) => {
-    requireAdmin(req);
+  api.post('/v1/hosts', { config: { action: 'host:create' }, schema: { operationId: 'addHost', body: HostAddRequest, response: { 201: Host, ...errors } } }, async (req, reply) => {
     const b = req.body;
     const capacity = { cpu: b.cpu, ramBytes: bytes(b.ram, 'ram'), diskBytes: bytes(b.disk, 'disk') };
     return reply.status(201).send(await m.hosts.add(b.name, b.address ?? '::1', capacity, b.allocationRatio));
   });
 
-  api.patch('/v1/hosts/:name', { schema: { params: Type.Object({ name: Name }), body: HostSetRequest, response: { 200: Host, ...errors } } }, async (req) => {
-    requireAdmin(req);
+  api.patch('/v1/hosts/:name', { config: { action: 'host:update' }, schema: { operationId: 'updateHost', params: Type.Object({ name: Name }), body: HostSetRequest, response: { 200: Host, ...errors } } }, async (req) => {
     const b = req.body;
     const ratio = b.allocationRatio ?? {};
     if (b.cpu === undefined && b.ram === undefined && b.disk === undefined && Object.keys(ratio).length === 0) {
@@ -58,25 +55,22 @@ export function hostRoutes(api: Api, m: Managers, cache: VmCache): void {
 
   const NameParam = Type.Object({ name: Name });
   // Drained: no new placements; the scheduler migrates its VMs away where they fit.
-  api.post('/v1/hosts/:name/drain', { schema: { params: NameParam, response: { 200: Host, ...errors } } }, async (req) => {
-    requireAdmin(req);
+  api.post('/v1/hosts/:name/drain', { config: { action: 'host:drain' }, schema: { operationId: 'drainHost', params: NameParam, response: { 200: Host, ...errors } } }, async (req) => {
     return m.hosts.setDrained(req.params.name, true);
   });
 
-  api.post('/v1/hosts/:name/undrain', { schema: { params: NameParam, response: { 200: Host, ...errors } } }, async (req) => {
-    requireAdmin(req);
+  api.post('/v1/hosts/:name/undrain', { config: { action: 'host:drain' }, schema: { operationId: 'undrainHost', params: NameParam, response: { 200: Host, ...errors } } }, async (req) => {
     return m.hosts.setDrained(req.params.name, false);
   });
 
   // Only an empty host: HOST_NOT_EMPTY while any VM is booked or mirrored there.
-  api.delete('/v1/hosts/:name', { schema: { params: NameParam, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
-    requireAdmin(req);
+  api.delete('/v1/hosts/:name', { config: { action: 'host:delete' }, schema: { operationId: 'removeHost', params: NameParam, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
     await m.hosts.remove(req.params.name);
     return reply.status(204).send(null);
   });
 
   // From the cache, by name.
-  api.get('/v1/hosts', { schema: { querystring: listQuery(), response: listResponses(HostView) } }, async (req) =>
+  api.get('/v1/hosts', { config: { action: 'host:list' }, schema: { operationId: 'listHosts', querystring: listQuery(), response: listResponses(HostView) } }, async (req) =>
     pageFromCache('hosts', req.query, (after, limit) => cache.hostPage(after, limit)),
   );
 }

@@ -1,7 +1,6 @@
 import { Type } from 'typebox';
 import { ErrorResponse, ImageStore, Name } from '../../model/index.js';
 import { storageDriverNames } from '../../storage/registry.js';
-import { requireAdmin } from '../auth.js';
 import type { Api, Managers } from '../context.js';
 import { listQuery, listResponses, pageFrom } from '../pages.js';
 
@@ -19,12 +18,11 @@ const StoreCreateRequest = Type.Object(
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 409: ErrorResponse, 503: ErrorResponse };
 
 export function imageStoreRoutes(api: Api, m: Managers): void {
-  api.post('/v1/image-stores', { schema: { body: StoreCreateRequest, response: { 200: ImageStore, ...errors } } }, async (req) => {
-    requireAdmin(req);
+  api.post('/v1/image-stores', { config: { action: 'image-store:create' }, schema: { operationId: 'createImageStore', body: StoreCreateRequest, response: { 200: ImageStore, ...errors } } }, async (req) => {
     return m.images.ensureStore(req.body.name, req.body.driver, req.body.settings);
   });
-  api.get('/v1/image-stores', { schema: { querystring: listQuery(), response: listResponses(ImageStore) } }, async (req) =>
+  api.get('/v1/image-stores', { config: { action: 'image-store:list' }, schema: { operationId: 'listImageStores', querystring: listQuery(), response: listResponses(ImageStore) } }, async (req) =>
     pageFrom('image-stores', await m.images.listStores(), (s) => s.name, req.query),
   );
-  api.get('/v1/storage-drivers', { schema: { response: { 200: Type.Array(Type.String()) } } }, async () => storageDriverNames());
+  api.get('/v1/storage-drivers', { config: { action: 'storage-driver:list' }, schema: { operationId: 'listStorageDrivers', response: { 200: Type.Array(Type.String()) } } }, async () => storageDriverNames());
 }

@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import { UcloudError } from '../../common/errors.js';
 import { ErrorResponse, Image, ImageRef, Name, Text } from '../../model/index.js';
 import { sortKey } from '../../common/page.js';
+import { can } from '../authz.js';
 import type { Api, Managers } from '../context.js';
 import { listQuery, listResponses, pageFrom } from '../pages.js';
 
@@ -26,16 +27,16 @@ const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404
 
 export function imageRoutes(api: Api, m: Managers): void {
   // By name, then owner; what a user sees depends on who they are, so the list's name carries it.
-  api.get('/v1/images', { schema: { querystring: listQuery(), response: listResponses(Image) } }, async (req) =>
+  api.get('/v1/images', { config: { action: 'image:list' }, schema: { operationId: 'listImages', querystring: listQuery(), response: listResponses(Image) } }, async (req) =>
     pageFrom(`images/${req.user.name}`, await m.images.listVisible(req.user), (i) => sortKey(i.name, i.owner), req.query),
   );
 
-  api.get('/v1/images/:ref', { schema: { params: Ref, response: { 200: Image, ...errors } } }, async (req) => m.images.find(req.user, req.params.ref));
-  api.get('/v1/images/:owner/:name', { schema: { params: OwnerRef, response: { 200: Image, ...errors } } }, async (req) =>
+  api.get('/v1/images/:ref', { config: { action: 'image:read' }, schema: { operationId: 'getImage', params: Ref, response: { 200: Image, ...errors } } }, async (req) => m.images.find(req.user, req.params.ref));
+  api.get('/v1/images/:owner/:name', { config: { action: 'image:read' }, schema: { operationId: 'getImageOfOwner', params: OwnerRef, response: { 200: Image, ...errors } } }, async (req) =>
     m.images.find(req.user, `${req.params.owner}/${req.params.name}`),
   );
 
-  api.post('/v1/images', { schema: { body: ImageCreateRequest, response: { 202: Image, ...errors } } }, async (req, reply) => {
+  api.post('/v1/images', { config: { action: 'image:create' }, schema: { operationId: 'createImage', body: ImageCreateRequest, response: { 202: Image, ...errors } } }, async (req, reply) => {
     const b = req.body;
     const files = await m.files.list(req.user.name);
     const file = files.find((f) => f.name === b.file || f.id === b.file);
@@ -45,11 +46,11 @@ export function imageRoutes(api: Api, m: Managers): void {
 
   const remove = async (user: Parameters<Managers['images']['find']>[0], ref: string) => {
     const img = await m.images.find(user, ref);
-    if (img.owner !== user.name && user.role !== 'admin') throw new UcloudError('FORBIDDEN', `image "${ref}" belongs to ${img.owner}`);
+    if (img.owner !== user.name && !can(user, 'image:delete-any')) throw new UcloudError('FORBIDDEN', `image "${ref}" belongs to ${img.owner}`);
     return m.images.requestDelete(img, user);
   };
-  api.delete('/v1/images/:ref', { schema: { params: Ref, response: { 202: Image, ...errors } } }, async (req, reply) => reply.status(202).send((await remove(req.user, req.params.ref))!));
-  api.delete('/v1/images/:owner/:name', { schema: { params: OwnerRef, response: { 202: Image, ...errors } } }, async (req, reply) =>
+  api.delete('/v1/images/:ref', { config: { action: 'image:delete' }, schema: { operationId: 'deleteImage', params: Ref, response: { 202: Image, ...errors } } }, async (req, reply) => reply.status(202).send((await remove(req.user, req.params.ref))!));
+  api.delete('/v1/images/:owner/:name', { config: { action: 'image:delete' }, schema: { operationId: 'deleteImageOfOwner', params: OwnerRef, response: { 202: Image, ...errors } } }, async (req, reply) =>
     reply.status(202).send((await remove(req.user, `${req.params.owner}/${req.params.name}`))!),
   );
 }

@@ -3,7 +3,6 @@ import { UcloudError } from '../../common/errors.js';
 import { FailoverManager } from '../../managers/failover.js';
 import { MigrationManager } from '../../managers/migrations.js';
 import { ErrorResponse, Vm, VmMigrateRequest, VmRecoverRequest, VmRef, type User } from '../../model/index.js';
-import { requireAdmin } from '../auth.js';
 import type { Api, Managers } from '../context.js';
 
 // Live migration and recovery off a dead host: an operator's actions (like host drain), so admins only; the VM by id or by the admin's own name.
@@ -21,8 +20,7 @@ export function migrationRoutes(api: Api, m: Managers): void {
     return vm;
   };
 
-  api.post('/v1/vms/:ref/migrate', { schema: { params: Ref, body: VmMigrateRequest, response: { 202: Vm, ...errors } } }, async (req, reply) => {
-    requireAdmin(req);
+  api.post('/v1/vms/:ref/migrate', { config: { action: 'vm:migrate' }, schema: { operationId: 'migrateVm', params: Ref, body: VmMigrateRequest, response: { 202: Vm, ...errors } } }, async (req, reply) => {
     const vm = await findVm(req.user, req.params.ref);
     const b = req.body;
     if (b.cancel) {
@@ -32,8 +30,7 @@ export function migrationRoutes(api: Api, m: Managers): void {
     return reply.status(202).send(await migrations.request(vm.id, b.to, req.user.name));
   });
 
-  api.post('/v1/vms/:ref/recover', { schema: { params: Ref, body: VmRecoverRequest, response: { 202: Vm, ...errors } } }, async (req, reply) => {
-    requireAdmin(req);
+  api.post('/v1/vms/:ref/recover', { config: { action: 'vm:recover' }, schema: { operationId: 'recoverVm', params: Ref, body: VmRecoverRequest, response: { 202: Vm, ...errors } } }, async (req, reply) => {
     const vm = await findVm(req.user, req.params.ref);
     return reply.status(202).send(await failover.requestRecover(vm.id, req.user.name, req.body.hostIsOff === true));
   });

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { ErrorResponse, Name, Network, NetworkCreateRequest, NetworkRoutes, routedVia, type NetworkRoute } from '../../model/index.js';
 import type { FastifyRequest } from 'fastify';
-import { requireAdmin } from '../auth.js';
+import { authorize, can } from '../authz.js';
 import type { Api, Managers } from '../context.js';
 import { listQuery, listResponses, pageFrom } from '../pages.js';
 
@@ -16,23 +16,23 @@ const OwnerQuery = Type.Object({ owner: Type.Optional(Name) }, { additionalPrope
 function ownerOf(req: FastifyRequest): string {
   const owner = (req.query as { owner?: string }).owner;
   if (owner === undefined || owner === req.user.name) return req.user.name;
-  requireAdmin(req);
+  authorize(req.user, 'network:read-any');
   return owner;
 }
 
 export function networkRoutes(api: Api, m: Managers): void {
-  api.post('/v1/networks', { schema: { body: NetworkCreateRequest, response: { 201: Network, ...errors } } }, async (req, reply) =>
+  api.post('/v1/networks', { config: { action: 'network:create' }, schema: { operationId: 'createNetwork', body: NetworkCreateRequest, response: { 201: Network, ...errors } } }, async (req, reply) =>
     reply.status(201).send(await m.networks.create(req.user.name, req.body.name, { ...(req.body.resolvers ? { resolvers: req.body.resolvers } : {}), ...(req.body.routed !== undefined ? { routed: req.body.routed } : {}) })),
   );
-  api.get('/v1/networks', { schema: { querystring: listQuery(), response: listResponses(Network) } }, async (req) =>
+  api.get('/v1/networks', { config: { action: 'network:list' }, schema: { operationId: 'listNetworks', querystring: listQuery(), response: listResponses(Network) } }, async (req) =>
     pageFrom(`networks/${req.user.name}`, await m.networks.list(req.user.name), (n) => n.name, req.query),
   );
-  api.get('/v1/networks/:name', { schema: { params: NetRef, querystring: OwnerQuery, response: { 200: Network, ...errors } } }, async (req) => (await m.networks.resolveExisting(ownerOf(req), req.params.name)).value);
+  api.get('/v1/networks/:name', { config: { action: 'network:read' }, schema: { operationId: 'getNetwork', params: NetRef, querystring: OwnerQuery, response: { 200: Network, ...errors } } }, async (req) => (await m.networks.resolveExisting(ownerOf(req), req.params.name)).value);
   // Where to route each running VM's /128 (route_mode static: the operator's routes; bgp: what the hosts announce).
-  api.get('/v1/networks/:name/routes', { schema: { params: NetRef, querystring: OwnerQuery, response: { 200: NetworkRoutes, ...errors } } }, async (req) => {
+  api.get('/v1/networks/:name/routes', { config: { action: 'network:read' }, schema: { operationId: 'getNetworkRoutes', params: NetRef, querystring: OwnerQuery, response: { 200: NetworkRoutes, ...errors } } }, async (req) => {
     const net = (await m.networks.resolveExisting(ownerOf(req), req.params.name)).value;
     if (!net.routed) return { items: [] };
-    const admin = req.user.role === 'admin';
+    const admin = can(req.user, 'network:read-any');
     const items: NetworkRoute[] = [];
     const hosts = new Map<string, string | undefined>();
     for (const vm of await m.vms.list(net.owner)) {
@@ -46,7 +46,7 @@ export function networkRoutes(api: Api, m: Managers): void {
     }
     return { items: items.sort((a, b) => a.destination.localeCompare(b.destination)) };
   });
-  api.delete('/v1/networks/:name', { schema: { params: NetRef, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
+  api.delete('/v1/networks/:name', { config: { action: 'network:delete' }, schema: { operationId: 'deleteNetwork', params: NetRef, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
     await m.networks.delete(req.user.name, req.params.name);
     return reply.status(204).send(null);
   });

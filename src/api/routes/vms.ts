@@ -4,6 +4,7 @@ import { parseSizeInRange } from '../../common/units.js';
 import { checkUserData } from '../../common/user-data.js';
 import { ConsoleLog, ErrorResponse, Vm, VM_LIMITS, VmCreateRequest, VmRef, VmResizeRequest, VmSetRequest, type User } from '../../model/index.js';
 import type { VmCache } from '../../managers/vm-cache.js';
+import { can } from '../authz.js';
 import type { Api, Managers } from '../context.js';
 import { listQuery, listResponses, rawPageFromCache } from '../pages.js';
 
@@ -22,12 +23,12 @@ async function findVm(m: Managers, user: User, ref: string): Promise<Vm> {
 }
 
 function visible(user: User, ref: string, vm: Vm | undefined): Vm {
-  if (!vm || (vm.owner !== user.name && user.role !== 'admin')) throw new UcloudError('VM_NOT_FOUND', `no VM "${ref}"`);
+  if (!vm || (vm.owner !== user.name && !can(user, 'vm:act-any'))) throw new UcloudError('VM_NOT_FOUND', `no VM "${ref}"`);
   return vm;
 }
 
 export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefault: boolean } = { haDefault: false }): void {
-  api.post('/v1/vms', { schema: { body: VmCreateRequest, response: { 201: Vm, ...errors } } }, async (req, reply) => {
+  api.post('/v1/vms', { config: { action: 'vm:create' }, schema: { operationId: 'createVm', body: VmCreateRequest, response: { 201: Vm, ...errors } } }, async (req, reply) => {
     const b = req.body;
     const userData = b.userData === undefined ? undefined : checkUserData(b.userData);
     const ramBytes = parseSizeInRange(b.ram, 'ram', VM_LIMITS.minRam, VM_LIMITS.maxRam);
@@ -62,15 +63,15 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
 
   // Both from the cache (the records' JSON as kept there, checked when their
   // events arrived): ordered by owner, then name.
-  api.get('/v1/vms', { schema: { querystring: ListQuery, response: listResponses(Vm) } }, async (req, reply) => {
-    const all = req.query.all === true && req.user.role === 'admin';
+  api.get('/v1/vms', { config: { action: 'vm:list' }, schema: { operationId: 'listVms', querystring: ListQuery, response: listResponses(Vm) } }, async (req, reply) => {
+    const all = req.query.all === true && can(req.user, 'vm:list-any');
     const owner = all ? undefined : req.user.name;
     // The list's name carries its scope, so one user's cursor is not another's.
     const page = await rawPageFromCache(all ? 'vms' : `vms/${req.user.name}`, req.query, (after, limit) => cache.vmPageJson(owner, after, limit));
     return reply.type('application/json; charset=utf-8').send(page as never); // JSON text: sent as it is
   });
 
-  api.get('/v1/vms/:ref', { schema: { params: Ref, response: { 200: Vm, ...errors } } }, async (req, reply) => {
+  api.get('/v1/vms/:ref', { config: { action: 'vm:read' }, schema: { operationId: 'getVm', params: Ref, response: { 200: Vm, ...errors } } }, async (req, reply) => {
     const { ref } = req.params;
     const vm = visible(req.user, ref, (await cache.vmByName(req.user.name, ref)) ?? (isId(ref) ? await cache.vmById(ref) : undefined));
     const json = cache.jsonOf(vm.id);
@@ -78,7 +79,7 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
   });
 
   for (const action of ['start', 'stop'] as const) {
-    api.post(`/v1/vms/:ref/${action}`, { schema: { params: Ref, response: { 202: Vm, ...errors } } }, async (req, reply) => {
+    api.post(`/v1/vms/:ref/${action}`, { config: { action: `vm:${action}` }, schema: { operationId: `${action}Vm`, params: Ref, response: { 202: Vm, ...errors } } }, async (req, reply) => {
       const vm = await findVm(m, req.user, req.params.ref);
       if (vm.desired === 'deleted') throw new UcloudError('VM_BUSY', `VM "${vm.name}" is being deleted`);
       const next = await m.vms.request(vm.id, action === 'start' ? 'running' : 'stopped');
@@ -86,7 +87,7 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
     });
   }
 
-  api.post('/v1/vms/:ref/resize', { schema: { params: Ref, body: VmResizeRequest, response: { 202: Vm, ...errors } } }, async (req, reply) => {
+  api.post('/v1/vms/:ref/resize', { config: { action: 'vm:resize' }, schema: { operationId: 'resizeVm', params: Ref, body: VmResizeRequest, response: { 202: Vm, ...errors } } }, async (req, reply) => {
     const vm = await findVm(m, req.user, req.params.ref);
     const b = req.body;
     const ramBytes = b.ram === undefined ? undefined : parseSizeInRange(b.ram, 'ram', VM_LIMITS.minRam, VM_LIMITS.maxRam);
@@ -99,20 +100,20 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
     return reply.status(202).send(next);
   });
 
-  api.patch('/v1/vms/:ref', { schema: { params: Ref, body: VmSetRequest, response: { 200: Vm, ...errors } } }, async (req) => {
+  api.patch('/v1/vms/:ref', { config: { action: 'vm:update' }, schema: { operationId: 'updateVm', params: Ref, body: VmSetRequest, response: { 200: Vm, ...errors } } }, async (req) => {
     const vm = await findVm(m, req.user, req.params.ref);
     const { ha } = req.body;
     return ha === undefined ? vm : m.vms.setHa(vm.id, ha);
   });
 
   // The tail of the VM's console, fetched from its host (see ConsoleManager); the owner's and admins' only.
-  api.get('/v1/vms/:ref/console-log', { schema: { params: Ref, querystring: ConsoleQuery, response: { 200: ConsoleLog, ...errors, 503: ErrorResponse } } }, async (req) => {
+  api.get('/v1/vms/:ref/console-log', { config: { action: 'vm:console-log' }, schema: { operationId: 'getVmConsoleLog', params: Ref, querystring: ConsoleQuery, response: { 200: ConsoleLog, ...errors, 503: ErrorResponse } } }, async (req) => {
     const vm = await findVm(m, req.user, req.params.ref);
     const text = await m.consoles.tail(vm, req.query.lines ?? 100);
     return { vm: vm.name, host: vm.host!, text };
   });
 
-  api.delete('/v1/vms/:ref', { schema: { params: Ref, response: { 202: Vm, 204: Type.Null(), ...errors } } }, async (req, reply) => {
+  api.delete('/v1/vms/:ref', { config: { action: 'vm:delete' }, schema: { operationId: 'deleteVm', params: Ref, response: { 202: Vm, 204: Type.Null(), ...errors } } }, async (req, reply) => {
     const vm = await findVm(m, req.user, req.params.ref);
     const next = await m.vms.request(vm.id, 'deleted');
     // No host held it: it is gone already.
