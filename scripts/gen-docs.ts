@@ -1,7 +1,8 @@
 // Regenerates the reference tables in docs/ from the code (`npm run docs`):
-// the configuration keys and the error catalogue. docs.test.ts fails when they drift.
+// the configuration keys, the error catalogue and the API's operations. docs.test.ts fails when they drift.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { openapiDocument, operationsTable } from '../src/api/openapi.js';
 import { CONFIG_KEYS } from '../src/common/config.js';
 import { CATALOGUE, exitCodeOf, httpStatusOf, type ErrorCode } from '../src/common/errors.js';
 import { packageRoot } from '../src/common/paths.js';
@@ -36,6 +37,7 @@ function splice(file: string, name: string, table: string): void {
   writeFileSync(path, `${text.slice(0, i + begin.length)}\n${table}\n${text.slice(j)}`);
 }
 
+splice('api.md', 'operations', operationsTable(await openapiDocument()));
 splice('configuration.md', 'config-keys', configTable());
 splice('cli.md', 'error-codes', errorTable());
 console.log('docs: tables regenerated');

@@ -21,6 +21,8 @@ export function openapiOptions(): SwaggerOptions {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'an API token (`ucloud token create`, or the one `ucloud up` wrote)' } } },
       security: [{ bearer: [] }],
     },
+    // Shared schemas keep their $id as their name in components.schemas ("ErrorResponse", not "def-0").
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
     transform: ({ schema, url, route }) => {
       const action = (route.config as { action?: Action } | undefined)?.action;
       if (!action || !schema) return { schema, url };
@@ -45,3 +47,25 @@ export async function openapiDocument(): Promise<Record<string, unknown>> {
   await api.close();
   return doc;
 }
+
+interface Op {
+  operationId: string;
+  summary?: string;
+  'x-action': string;
+  'x-roles': string[];
+  responses: Record<string, unknown>;
+}
+
+/** docs/api.md's table of operations (`npm run docs`; docs.test.ts checks it). */
+export function operationsTable(doc: Record<string, unknown>): string {
+  const rows: string[] = [];
+  for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, Op>>)) {
+    for (const [method, op] of Object.entries(ops)) {
+      if (!op.operationId) continue;
+      const ok = Object.keys(op.responses).filter((s) => Number(s) < 400).join(', ');
+      rows.push(`| \`${method.toUpperCase()} ${path}\` | \`${op.operationId}\` | \`${op['x-action']}\` | ${op['x-roles'].join(', ')} | ${ok} |`);
+    }
+  }
+  return ['| method and path | operation id | action | roles | success |', '|---|---|---|---|---|', ...rows].join('\n');
+}
+

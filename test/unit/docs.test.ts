@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { openapiDocument, operationsTable } from '../../src/api/openapi.js';
 import { CONFIG_KEYS } from '../../src/common/config.js';
 import { CATALOGUE } from '../../src/common/errors.js';
 
@@ -16,6 +17,12 @@ describe('docs match the code', () => {
       expect(row, key).toBeDefined();
       expect(row).toContain(`\`${spec.default || '""'}\``);
     }
+  });
+
+  it('docs/api.md lists every operation of the OpenAPI document with its authorization', async () => {
+    const table = operationsTable(await openapiDocument());
+    expect(table.split('\n').length).toBeGreaterThan(30);
+    expect(read('docs/api.md')).toContain(`<!-- generated:operations -->\n${table}\n<!-- /generated:operations -->`);
   });
 
   it('docs/cli.md lists every error code', () => {
