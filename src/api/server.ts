@@ -8,7 +8,7 @@ import { newWriteLog, runWithWriteLog } from '../store/write-log.js';
 import { authenticate } from './auth.js';
 import { requireDeclaredAction } from './authz.js';
 import type { Api, Managers } from './context.js';
-import { errorHandler, notFoundHandler } from './errors.js';
+import { clientErrorHandler, errorHandler, notFoundHandler } from './errors.js';
 import { ErrorResponseSchema, Health } from '../model/index.js';
 import { openapiOptions } from './openapi.js';
 import { waitForWrites } from './read-your-writes.js';
@@ -47,6 +47,7 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
     connectionTimeout: CONNECTION_IDLE_MS,
     routerOptions: { maxParamLength: 16_384 },
     frameworkErrors: (err, req, reply) => errorHandler(err, req, reply),
+    clientErrorHandler,
   })
     .setValidatorCompiler(TypeBoxValidatorCompiler)
     .withTypeProvider<TypeBoxTypeProvider>() as unknown as Api;

@@ -31,6 +31,10 @@ export const CATALOGUE = {
   USER_DATA_INVALID: { class: 'invalid', hint: 'user-data is UTF-8 text without NUL bytes: a #cloud-config, a #! script or a MIME multipart' },
   INVALID_CURSOR: { class: 'invalid', hint: 'pass back the `next` cursor of the same list exactly as it came, or leave cursor out to start from the first page' },
   CURSOR_EXPIRED: { class: 'invalid', hint: 'a cursor is good for 24 hours: list again from the first page (leave cursor out)' },
+  MALFORMED_REQUEST: { class: 'invalid', hint: 'the bytes sent are not an HTTP/1.1 request this server can parse (request line, header syntax, Content-Length or chunking): the connection was closed; send a well-formed request' },
+  REQUEST_HEADERS_TOO_LARGE: { class: 'invalid', status: 431, hint: 'the request line and headers together may be at most 16 KiB: send fewer or shorter headers (a name in the path is at most 64 characters anyway)' },
+  REQUEST_BODY_TOO_LARGE: { class: 'invalid', status: 413, hint: 'a JSON request body is at most 1 MiB (files go up with PUT /v1/files/NAME, which streams)' },
+  REQUEST_TIMEOUT: { class: 'invalid', status: 408, hint: 'the request did not arrive in time (headers or body too slow): send it again, faster' },
   INVALID_CONFIG: { class: 'invalid', hint: 'fix the value in /etc/ucloud/ucloud.conf, the environment or the flag' },
   // authentication and authorization
   UNAUTHENTICATED: { class: 'unauthenticated', hint: 'pass a token: `ucloud up` writes ~/.config/ucloud/config.json, or set UCLOUD_TOKEN' },
