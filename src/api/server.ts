@@ -15,6 +15,7 @@ import { keyRoutes } from './routes/keys.js';
 import { migrationRoutes } from './routes/migrations.js';
 import { networkRoutes } from './routes/networks.js';
 import { imageRoutes } from './routes/images.js';
+import { tokenRoutes } from './routes/tokens.js';
 import { userRoutes } from './routes/users.js';
 import { vmRoutes } from './routes/vms.js';
 
@@ -105,5 +106,6 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
   keyRoutes(api, m);
   networkRoutes(api, m);
   userRoutes(api, m);
+  tokenRoutes(api, m);
   return api;
 }

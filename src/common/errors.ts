@@ -34,6 +34,8 @@ export const CATALOGUE = {
   INVALID_CONFIG: { class: 'invalid', hint: 'fix the value in /etc/ucloud/ucloud.conf, the environment or the flag' },
   // authentication and authorization
   UNAUTHENTICATED: { class: 'unauthenticated', hint: 'pass a token: `ucloud up` writes ~/.config/ucloud/config.json, or set UCLOUD_TOKEN' },
+  TOKEN_EXPIRED: { class: 'unauthenticated', hint: 'make a new token with another one that still works (`ucloud token create NAME --expires 30d`), or ask an admin' },
+  USER_DISABLED: { class: 'unauthenticated', hint: 'an admin disabled this user; an admin enables it again with `ucloud user enable NAME`' },
   FORBIDDEN: { class: 'forbidden' },
   // missing things
   NOT_FOUND: { class: 'not_found' },
@@ -42,11 +44,16 @@ export const CATALOGUE = {
   IMAGE_STORE_NOT_FOUND: { class: 'not_found', hint: 'see `ucloud image-store list`' },
   HOST_NOT_FOUND: { class: 'not_found', hint: 'see `ucloud host list`' },
   HOST_NOT_REGISTERED: { class: 'not_found', hint: 'an admin registers it first: `ucloud host add <name>`' },
-  USER_NOT_FOUND: { class: 'not_found' },
+  USER_NOT_FOUND: { class: 'not_found', hint: 'see `ucloud user list`' },
+  TOKEN_NOT_FOUND: { class: 'not_found', hint: 'see `ucloud token list` (ids are the 12 hex digits in its first column)' },
   // conflicts with what is stored
   CONFLICT: { class: 'conflict', hint: 'someone changed it meanwhile; try again' },
   VM_NAME_TAKEN: { class: 'conflict', hint: 'pick another name or delete the old VM' },
   USER_EXISTS: { class: 'conflict' },
+  USER_HAS_RESOURCES: { class: 'conflict', hint: 'the user (or an admin) deletes their VMs, networks, images and files first; details counts them. Tokens and SSH keys go with the user' },
+  USER_IS_CALLER: { class: 'conflict', hint: 'another admin disables or deletes you; this keeps a cluster from losing the admin who is working on it' },
+  LAST_ADMIN: { class: 'conflict', hint: 'make another admin first (`ucloud user create NAME --role admin`)' },
+  TOKEN_NAME_TAKEN: { class: 'conflict', hint: 'pick another name, or revoke the old token first (`ucloud token list`, `ucloud token revoke ID`)' },
   HOST_EXISTS: { class: 'conflict' },
   UP_ALREADY_RUNNING: { class: 'conflict', hint: 'one `ucloud up` per state directory: stop the running one (Ctrl-C in its terminal, or `kill <pid>`), or give this one another state_dir' },
   IMAGE_EXISTS: { class: 'conflict' },
