@@ -63,7 +63,10 @@ export async function ensureAdminAndCliConfig(config: Config, store: Store, log:
     token = (await users.create(ADMIN, 'admin', tokenName)).token;
     log.info('admin user created');
   } else {
-    const fromCli = await readFile(file, 'utf8').then((t) => (JSON.parse(t) as { token?: unknown }).token, () => undefined);
+    // A file that is missing or not JSON is one more to rewrite, not a reason to stop.
+    const fromCli = await readFile(file, 'utf8')
+      .then((t) => (JSON.parse(t) as { token?: unknown }).token)
+      .catch(() => undefined);
     const fromState = await readFile(stateFile, 'utf8').then((t) => t.trim(), () => undefined);
     for (const t of [fromCli, fromState]) {
       if (typeof t === 'string' && t && !token && (await users.tokenValidFor(t, ADMIN))) token = t;
