@@ -16,6 +16,7 @@ import { migrationRoutes } from './routes/migrations.js';
 import { networkRoutes } from './routes/networks.js';
 import { imageRoutes } from './routes/images.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { totpRoutes } from './routes/totp.js';
 import { userRoutes } from './routes/users.js';
 import { vmRoutes } from './routes/vms.js';
 
@@ -107,5 +108,6 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
   networkRoutes(api, m);
   userRoutes(api, m);
   tokenRoutes(api, m);
+  totpRoutes(api, m);
   return api;
 }

@@ -24,10 +24,11 @@ export function tokenCommand(): Command {
   token.command('create <name>')
     .description('make a new token for yourself and print it (shown once; only its hash is stored)')
     .option('--expires <duration>', 'it stops working after this long, e.g. 30d, 12h, 90m (default: never)')
-    .addHelpText('after', '\nExample:\n  ucloud token create ci --expires 30d\n  UCLOUD_TOKEN=<the token> ucloud vm list')
-    .action(async (name: string, o: { expires?: string }, cmd: Command) => {
+    .option('--totp <code>', 'your authenticator\'s current code, once you enabled a second factor (`ucloud user totp enable`)')
+    .addHelpText('after', '\nExample:\n  ucloud token create ci --expires 30d\n  ucloud token create laptop --totp 123456\n  UCLOUD_TOKEN=<the token> ucloud vm list')
+    .action(async (name: string, o: { expires?: string; totp?: string }, cmd: Command) => {
       const { client, output } = cliContext(cmd);
-      const res = await client.tokens.create(name, o.expires ? { expiresIn: o.expires } : {});
+      const res = await client.tokens.create(name, { ...(o.expires ? { expiresIn: o.expires } : {}), ...(o.totp ? { totp: o.totp } : {}) });
       if (output === 'table') {
         note(`token ${res.info.name} (${res.info.id}) created${res.info.expiresAt ? `, expires ${res.info.expiresAt}` : ''}; it is shown once:`);
         process.stdout.write(`${res.token}\n`);

@@ -186,11 +186,20 @@ export class Client {
     delete: (name: string) => this.request<undefined>('DELETE', `/v1/users/${encodeURIComponent(name)}`),
   };
 
+  /** The caller's second factor for making tokens; `disable` with `user` (admin, no code): another user's. */
+  readonly totp = {
+    status: () => this.request<{ enabled: boolean; pending: boolean }>('GET', '/v1/totp'),
+    enable: () => this.request<{ otpauthUri: string; secret: string }>('POST', '/v1/totp'),
+    confirm: (totp: string) => this.request<{ enabled: boolean }>('POST', '/v1/totp/confirm', { totp }),
+    disable: (opts: { totp?: string; user?: string }) =>
+      this.request<undefined>('DELETE', withQuery('/v1/totp', { user: opts.user }), opts.totp ? { totp: opts.totp } : {}),
+  };
+
   /** Tokens: one's own, or with `user` (an admin) another user's. */
   readonly tokens = {
     list: (user?: string) => this.all<TokenInfo>('/v1/tokens', { user }),
     page: (p: PageParams = {}, user?: string) => this.request<PageOf<TokenInfo>>('GET', withQuery('/v1/tokens', { ...p, user })),
-    create: (name: string, opts: { expiresIn?: string; expiresAt?: string } = {}) => this.request<TokenCreated>('POST', '/v1/tokens', { name, ...opts }),
+    create: (name: string, opts: { expiresIn?: string; expiresAt?: string; totp?: string } = {}) => this.request<TokenCreated>('POST', '/v1/tokens', { name, ...opts }),
     revoke: (id: string, user?: string) => this.request<undefined>('DELETE', withQuery(`/v1/tokens/${encodeURIComponent(id)}`, { user })),
   };
 }

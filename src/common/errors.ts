@@ -37,6 +37,8 @@ export const CATALOGUE = {
   TOKEN_EXPIRED: { class: 'unauthenticated', hint: 'make a new token with another one that still works (`ucloud token create NAME --expires 30d`), or ask an admin' },
   USER_DISABLED: { class: 'unauthenticated', hint: 'an admin disabled this user; an admin enables it again with `ucloud user enable NAME`' },
   FORBIDDEN: { class: 'forbidden' },
+  TOTP_REQUIRED: { class: 'forbidden', hint: 'you enabled a second factor: add the code your authenticator shows (`ucloud token create NAME --totp 123456`)' },
+  TOTP_INVALID: { class: 'forbidden', hint: 'give the code your authenticator shows now (each code works once; after 5 wrong ones wait 5 minutes); lost it? an admin turns it off: `ucloud user totp disable --user NAME`' },
   // missing things
   NOT_FOUND: { class: 'not_found' },
   VM_NOT_FOUND: { class: 'not_found', hint: 'see `ucloud vm list`' },
@@ -53,6 +55,8 @@ export const CATALOGUE = {
   USER_HAS_RESOURCES: { class: 'conflict', hint: 'the user (or an admin) deletes their VMs, networks, images and files first; details counts them. Tokens and SSH keys go with the user' },
   USER_IS_CALLER: { class: 'conflict', hint: 'another admin disables or deletes you; this keeps a cluster from losing the admin who is working on it' },
   LAST_ADMIN: { class: 'conflict', hint: 'make another admin first (`ucloud user create NAME --role admin`)' },
+  TOTP_ENABLED: { class: 'conflict', hint: 'a second factor is already on: turn it off first (`ucloud user totp disable --totp CODE`), then enable again' },
+  TOTP_NOT_ENABLED: { class: 'conflict', hint: 'start with `ucloud user totp enable`, then confirm with `ucloud user totp confirm CODE`' },
   TOKEN_NAME_TAKEN: { class: 'conflict', hint: 'pick another name, or revoke the old token first (`ucloud token list`, `ucloud token revoke ID`)' },
   HOST_EXISTS: { class: 'conflict' },
   UP_ALREADY_RUNNING: { class: 'conflict', hint: 'one `ucloud up` per state directory: stop the running one (Ctrl-C in its terminal, or `kill <pid>`), or give this one another state_dir' },

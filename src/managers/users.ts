@@ -5,6 +5,7 @@ import { nowIso, type Role, type Token, type TokenInfo, type User } from '../mod
 import { Keys, Kinds, lastSegment } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import type { TokenCache } from './token-cache.js';
+import { TotpManager } from './user-totp.js';
 
 // Tokens are 256 random bits, so a plain SHA-256 is a safe at-rest form: the
 // token itself is shown once and never stored.
@@ -52,11 +53,16 @@ export interface TokenOptions {
 const TXN_OPS = 100;
 
 export class UserManager {
+  /** Each user's optional second factor for making tokens. */
+  readonly totp: TotpManager;
+
   /** `tokens`: answers authentication from memory (the API); without it every check reads etcd. */
   constructor(
     private readonly store: Store,
     private readonly tokens?: TokenCache,
-  ) {}
+  ) {
+    this.totp = new TotpManager(store);
+  }
 
   async get(name: string): Promise<User | undefined> {
     return (await this.store.get(Kinds.user, Keys.user(name)))?.value;
@@ -96,7 +102,7 @@ export class UserManager {
   }
 
   /**
-   * Deletes a user with their tokens and SSH keys. Refused while they own VMs,
+   * Deletes a user with their tokens, SSH keys and second factor. Refused while they own VMs,
    * networks, images or files: those hold data or addresses someone must decide
    * about, and an orphan could never be listed by its owner again.
    */
@@ -117,7 +123,9 @@ export class UserManager {
       throw new UcloudError('USER_HAS_RESOURCES', `user "${name}" still owns ${what}`, { details: owns });
     }
     const keys = (await this.store.list(Kinds.sshKey, Keys.keysOf(name))).items;
+    const totp = await this.store.get(Kinds.totp, Keys.totp(name));
     const deletions = [
+      ...(totp ? [totp.key] : []),
       ...(await this.tokenKeysOf(name)),
       ...keys.flatMap((k) => [k.key, Keys.keyFingerprint(name, createHash('sha256').update(k.value.fingerprint).digest('hex'))]),
     ];

@@ -64,6 +64,8 @@ export const TokenCreateRequest = Type.Object(
     /** A duration from now, e.g. "30d", "12h", "90m"; or give expiresAt. */
     expiresIn: Type.Optional(Text({ minLength: 1, maxLength: 20 })),
     expiresAt: Type.Optional(Timestamp),
+    /** The authenticator's current code, when the user has enabled TOTP. */
+    totp: Type.Optional(Type.String({ pattern: '^[0-9]{6}$' })),
   },
   { additionalProperties: false },
 );
@@ -74,3 +76,28 @@ export type TokenCreated = Static<typeof TokenCreated>;
 
 export const UserUpdateRequest = Type.Object({ disabled: Type.Boolean() }, { additionalProperties: false });
 export type UserUpdateRequest = Static<typeof UserUpdateRequest>;
+
+/**
+ * `totp/<user>`: the user's second factor for making tokens. Kept apart from
+ * the user record, which every user list and whoami answers with.
+ */
+export const TotpRecord = Type.Object(
+  {
+    secret: Type.String({ pattern: '^[A-Z2-7]+$' }),
+    /** False until a first code proves the authenticator has the secret. */
+    confirmed: Type.Boolean(),
+    createdAt: Timestamp,
+    /** The last time step a code was accepted for: a code works once. */
+    lastStep: Type.Optional(Type.Integer()),
+    /** Wrong codes in a row, and when the last came (a pause after too many). */
+    failures: Type.Optional(Type.Integer({ minimum: 0 })),
+    failedAt: Type.Optional(Timestamp),
+  },
+  { additionalProperties: false },
+);
+export type TotpRecord = Static<typeof TotpRecord>;
+
+export const TotpCode = Type.String({ pattern: '^[0-9]{6}$', description: 'the 6-digit code the authenticator shows now' });
+export const TotpCodeRequest = Type.Object({ totp: TotpCode }, { additionalProperties: false });
+export const TotpStarted = Type.Object({ otpauthUri: Type.String(), secret: Type.String() });
+export const TotpStatus = Type.Object({ enabled: Type.Boolean(), pending: Type.Boolean() });

@@ -23,6 +23,7 @@ export const Kinds = {
   user: kind('user', M.User),
   token: kind('token', M.Token),
   tokenName: kind('token-name', M.TokenNameRecord),
+  totp: kind('totp', M.TotpRecord),
   imageStore: kind('image-store', M.ImageStore),
   image: kind('image', M.Image),
   file: kind('file', M.UserFile),
@@ -72,6 +73,7 @@ export const Keys = {
   },
   tokenName: (user: string, name: string) => `token-name/${seg(user)}/${seg(name)}`,
   tokenNamesOf: (user: string) => `token-name/${seg(user)}/`,
+  totp: (user: string) => `totp/${seg(user)}`,
   imageStore: (name: string) => `image-store/${seg(name)}`,
   imageStores: () => 'image-store/',
   /** Image names are unique per owner, whatever the store (see ImageManager.find). */

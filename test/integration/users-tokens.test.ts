@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Api } from '../../src/api/context.js';
 import { buildApi } from '../../src/api/server.js';
 import { silentLogger } from '../../src/common/logger.js';
+import { fromBase32, hotp, totpStep } from '../../src/common/totp.js';
 import { TokenCache } from '../../src/managers/token-cache.js';
 import { hashToken, UserManager } from '../../src/managers/users.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
@@ -189,5 +190,48 @@ describe('users and tokens through the API, authenticated from the token cache (
     expect(old?.name).toBeUndefined();
     expect((await call('DELETE', `/v1/tokens/${old!.id}`, token)).statusCode).toBe(204);
     expect(await whoami(legacy)).toBe('UNAUTHENTICATED');
+  });
+
+  it('a user may enable TOTP; then making a token needs a fresh code (each code once); an admin can turn it off', async () => {
+    const ivan = (await call('POST', '/v1/users', admin, { name: 'ivan' })).json().token as string;
+    expect((await call('GET', '/v1/totp', ivan)).json()).toEqual({ enabled: false, pending: false });
+    expect((await call('POST', '/v1/tokens', ivan, { name: 'plain' })).statusCode).toBe(201);
+
+    const started = await call('POST', '/v1/totp', ivan);
+    expect(started.statusCode).toBe(201);
+    const { otpauthUri, secret } = started.json() as { otpauthUri: string; secret: string };
+    expect(otpauthUri).toBe(`otpauth://totp/ucloud:ivan?secret=${secret}&issuer=ucloud&algorithm=SHA1&digits=6&period=30`);
+    // Pending until confirmed: nothing asks for a code yet, and the secret shows nowhere else.
+    expect((await call('POST', '/v1/tokens', ivan, { name: 'pending' })).statusCode).toBe(201);
+    expect((await call('GET', '/v1/whoami', ivan)).body).not.toContain(secret);
+    expect((await call('GET', '/v1/users', admin)).body).not.toContain(secret);
+
+    // Codes at steps s-1, s, s+1 all fall in the ±1 window only if no step boundary passes meanwhile.
+    await until('not near a step boundary', () => Date.now() % 30_000 < 20_000);
+    const s = totpStep();
+    const code = (step: number) => hotp(fromBase32(secret), step);
+    const wrong = ['000000', '111111', '222222'].find((c) => ![s - 1, s, s + 1].map(code).includes(c))!;
+    const bad = await call('POST', '/v1/totp/confirm', ivan, { totp: wrong });
+    expect(bad.statusCode).toBe(403);
+    expect(bad.json()).toMatchObject({ code: 'TOTP_INVALID' });
+    expect((await call('POST', '/v1/totp/confirm', ivan, { totp: code(s - 1) })).json()).toEqual({ enabled: true, pending: false });
+    expect((await call('POST', '/v1/totp', ivan)).json()).toMatchObject({ code: 'TOTP_ENABLED' });
+
+    const without = await call('POST', '/v1/tokens', ivan, { name: 'a' });
+    expect(without.statusCode).toBe(403);
+    expect(without.json()).toMatchObject({ code: 'TOTP_REQUIRED' });
+    expect((await call('POST', '/v1/tokens', ivan, { name: 'a', totp: code(s) })).statusCode).toBe(201);
+    const replay = await call('POST', '/v1/tokens', ivan, { name: 'b', totp: code(s) });
+    expect(replay.statusCode).toBe(403);
+    expect(replay.json()).toMatchObject({ code: 'TOTP_INVALID' });
+    expect((await call('POST', '/v1/tokens', ivan, { name: 'b', totp: code(s + 1) })).statusCode).toBe(201);
+
+    // Off: the owner needs a code; another user may not; an admin may, without one.
+    expect((await call('DELETE', '/v1/totp', ivan, {})).json()).toMatchObject({ code: 'TOTP_REQUIRED' });
+    const judy = (await call('POST', '/v1/users', admin, { name: 'judy' })).json().token as string;
+    expect((await call('DELETE', '/v1/totp?user=ivan', judy, {})).statusCode).toBe(403);
+    expect((await call('DELETE', '/v1/totp?user=ivan', admin, {})).statusCode).toBe(204);
+    expect((await call('GET', '/v1/totp', ivan)).json()).toEqual({ enabled: false, pending: false });
+    expect((await call('POST', '/v1/tokens', ivan, { name: 'c' })).statusCode).toBe(201);
   });
 });

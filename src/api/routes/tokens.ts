@@ -28,6 +28,7 @@ export function tokenRoutes(api: Api, m: Managers): void {
 
   api.post('/v1/tokens', { config: { action: 'token:create' }, schema: { body: TokenCreateRequest, response: { 201: TokenCreated, ...errors } } }, async (req, reply) => {
     const expiresAt = expiresAtFrom(req.body.expiresIn, req.body.expiresAt);
+    await m.users.totp.check(req.user.name, req.body.totp);
     const res = await m.users.issueToken(req.user.name, { name: req.body.name, ...(expiresAt ? { expiresAt } : {}) });
     return reply.status(201).send(res);
   });
