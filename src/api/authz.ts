@@ -65,6 +65,19 @@ export const PERMISSIONS = {
 
   'user:create': ['admin'],
   'user:list': ['admin'],
+  'user:update': ['admin'],
+  'user:delete': ['admin'],
+
+  'token:list': ['user', 'admin'],
+  'token:create': ['user', 'admin'],
+  'token:revoke': ['user', 'admin'],
+  /** An admin lists and revokes another user's tokens (`?user=`). */
+  'token:any': ['admin'],
+  'totp:read': ['user', 'admin'],
+  'totp:enable': ['user', 'admin'],
+  'totp:disable': ['user', 'admin'],
+  /** An admin turns off another user's second factor (a lost phone). */
+  'totp:disable-any': ['admin'],
 } as const satisfies Record<string, readonly (Role | 'anyone')[]>;
 
 export type Action = keyof typeof PERMISSIONS;

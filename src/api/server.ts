@@ -19,6 +19,8 @@ import { keyRoutes } from './routes/keys.js';
 import { migrationRoutes } from './routes/migrations.js';
 import { networkRoutes } from './routes/networks.js';
 import { imageRoutes } from './routes/images.js';
+import { tokenRoutes } from './routes/tokens.js';
+import { totpRoutes } from './routes/totp.js';
 import { userRoutes } from './routes/users.js';
 import { vmRoutes } from './routes/vms.js';
 
@@ -118,6 +120,8 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
     keyRoutes(r, m);
     networkRoutes(r, m);
     userRoutes(r, m);
+    tokenRoutes(r, m);
+    totpRoutes(r, m);
   });
   return api;
 }

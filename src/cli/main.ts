@@ -10,6 +10,7 @@ import { imageStoreCommand } from './image-store.js';
 import { keyCommand } from './key.js';
 import { networkCommand } from './network.js';
 import { OUTPUT_FORMATS, safeText } from './output.js';
+import { tokenCommand } from './token.js';
 import { userCommand } from './user.js';
 import { vmCommand } from './vm.js';
 import { FailedState } from './wait.js';
@@ -70,6 +71,7 @@ Examples:
   p.addCommand(keyCommand());
   p.addCommand(networkCommand());
   p.addCommand(userCommand());
+  p.addCommand(tokenCommand());
   p.addCommand(configCommand());
   const inherit = (c: Command): void => {
     c.exitOverride().showSuggestionAfterError();

@@ -1,7 +1,7 @@
 import type { Static } from 'typebox';
 import { isErrorCode, UcloudError } from '../common/errors.js';
 import { LIST_LIMITS, type PageOf } from '../model/common.js';
-import type { AllocationRatio, ConsoleLog, Host, HostSetRequest, Image, ImageStore, Network, NetworkRoutes, Resources, Role, SshKey, UploadedFile, User, UserFile, Vm, VmCreateRequest, VmMigrateRequest,
+import type { AllocationRatio, ConsoleLog, Host, HostSetRequest, Image, ImageStore, Network, NetworkRoutes, Resources, Role, SshKey, TokenCreated, TokenInfo, UploadedFile, User, UserFile, Vm, VmCreateRequest, VmMigrateRequest,
   VmRecoverRequest, VmResizeRequest, VmSetRequest } from '../model/index.js';
 
 export interface HostView extends Host {
@@ -182,5 +182,24 @@ export class Client {
     list: () => this.all<User>('/v1/users'),
     page: (p: PageParams = {}) => this.page<User>('/v1/users', p),
     whoami: () => this.request<User>('GET', '/v1/whoami'),
+    setDisabled: (name: string, disabled: boolean) => this.request<User>('PATCH', `/v1/users/${encodeURIComponent(name)}`, { disabled }),
+    delete: (name: string) => this.request<undefined>('DELETE', `/v1/users/${encodeURIComponent(name)}`),
+  };
+
+  /** The caller's second factor for making tokens; `disable` with `user` (admin, no code): another user's. */
+  readonly totp = {
+    status: () => this.request<{ enabled: boolean; pending: boolean }>('GET', '/v1/totp'),
+    enable: () => this.request<{ otpauthUri: string; secret: string }>('POST', '/v1/totp'),
+    confirm: (totp: string) => this.request<{ enabled: boolean }>('POST', '/v1/totp/confirm', { totp }),
+    disable: (opts: { totp?: string; user?: string }) =>
+      this.request<undefined>('DELETE', withQuery('/v1/totp', { user: opts.user }), opts.totp ? { totp: opts.totp } : {}),
+  };
+
+  /** Tokens: one's own, or with `user` (an admin) another user's. */
+  readonly tokens = {
+    list: (user?: string) => this.all<TokenInfo>('/v1/tokens', { user }),
+    page: (p: PageParams = {}, user?: string) => this.request<PageOf<TokenInfo>>('GET', withQuery('/v1/tokens', { ...p, user })),
+    create: (name: string, opts: { expiresIn?: string; expiresAt?: string; totp?: string } = {}) => this.request<TokenCreated>('POST', '/v1/tokens', { name, ...opts }),
+    revoke: (id: string, user?: string) => this.request<undefined>('DELETE', withQuery(`/v1/tokens/${encodeURIComponent(id)}`, { user })),
   };
 }

@@ -74,10 +74,10 @@ export function formatSize(bytes: number): string {
   return `${text}${units[i]}`;
 }
 
-const DURATION_RE = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i;
-const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_RE = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i;
+const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** Parses "500ms", "30s", "2m", "1h" (a bare number is seconds) into milliseconds. */
+/** Parses "500ms", "30s", "2m", "1h", "30d" (a bare number is seconds) into milliseconds. */
 export function parseDuration(input: string | number): number {
   if (typeof input === 'number') return input * 1000;
   const m = DURATION_RE.exec(input);

@@ -1,5 +1,6 @@
 import type { Logger } from '../common/logger.js';
 import type { User } from '../model/index.js';
+import { tokenRefusal } from './users.js';
 import { Informer } from '../store/informer.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store } from '../store/store.js';
@@ -40,10 +41,16 @@ export class TokenCache {
     return this.users.byIndex('role', 'admin').map((u) => u.value.name);
   }
 
-  /** The token's user; undefined when the cache does not know the token (or is not synced yet). */
+  /**
+   * The token's user; undefined when the cache does not know the token (or is
+   * not synced yet), or when it would refuse it: expired (checked now, not when
+   * the record arrived) or its user disabled. The caller then reads etcd, which
+   * says why with the error's code.
+   */
   lookup(tokenHash: string): User | undefined {
     if (!this.tokens.synced || !this.users.synced) return undefined;
-    const t = this.tokens.get(Keys.token(tokenHash));
-    return t && this.users.get(Keys.user(t.value.user))?.value;
+    const t = this.tokens.get(Keys.token(tokenHash))?.value;
+    const user = t && this.users.get(Keys.user(t.user))?.value;
+    return tokenRefusal(t, user) ? undefined : user;
   }
 }

@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { UcloudError } from '../common/errors.js';
-import { nowIso, type Role, type User } from '../model/index.js';
-import { Keys, Kinds } from '../store/keys.js';
+import { parseDuration } from '../common/units.js';
+import { nowIso, type Role, type Token, type TokenInfo, type User } from '../model/index.js';
+import { Keys, Kinds, lastSegment } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import type { TokenCache } from './token-cache.js';
+import { TotpManager } from './user-totp.js';
 
 // Tokens are 256 random bits, so a plain SHA-256 is a safe at-rest form: the
 // token itself is shown once and never stored.
@@ -11,12 +13,56 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
+/** A token's public id (see TokenId): derived, so tokens stored before ids existed have one too. */
+export function tokenId(hash: string): string {
+  return hash.slice(0, 12);
+}
+
+/** Why a stored token does not let its bearer in, or undefined when it does. */
+export function tokenRefusal(token: Token | undefined, user: User | undefined, now = Date.now()): UcloudError | undefined {
+  if (!token || !user) return new UcloudError('UNAUTHENTICATED', 'the token is not valid');
+  if (token.expiresAt && Date.parse(token.expiresAt) <= now) return new UcloudError('TOKEN_EXPIRED', `the token expired at ${token.expiresAt}`);
+  if (user.disabled) return new UcloudError('USER_DISABLED', `user "${user.name}" is disabled`);
+  return undefined;
+}
+
+/** A token's expiry from a duration ("30d") or a time, whichever is given (not both); it must lie ahead. */
+export function expiresAtFrom(expiresIn: string | undefined, expiresAt: string | undefined, now = Date.now()): string | undefined {
+  if (expiresIn !== undefined && expiresAt !== undefined) throw new UcloudError('VALIDATION_FAILED', 'give expiresIn or expiresAt, not both');
+  if (expiresIn !== undefined) {
+    const ms = parseDuration(expiresIn);
+    if (ms <= 0) throw new UcloudError('VALIDATION_FAILED', 'expiresIn must be longer than 0');
+    return new Date(now + ms).toISOString();
+  }
+  if (expiresAt === undefined) return undefined;
+  const at = Date.parse(expiresAt);
+  if (Number.isNaN(at)) throw new UcloudError('VALIDATION_FAILED', `expiresAt "${expiresAt}" is not a time (e.g. 2027-01-31T00:00:00Z)`);
+  if (at <= now) throw new UcloudError('VALIDATION_FAILED', `expiresAt ${expiresAt} has passed`);
+  return new Date(at).toISOString();
+}
+
+export interface TokenOptions {
+  name: string;
+  expiresAt?: string;
+  description?: string;
+  /** Revoke the user's token of the same name in the same transaction (`ucloud up`'s own token). */
+  replace?: boolean;
+}
+
+/** etcd refuses a transaction with more than 128 ops; deletions go in batches below that. */
+const TXN_OPS = 100;
+
 export class UserManager {
+  /** Each user's optional second factor for making tokens. */
+  readonly totp: TotpManager;
+
   /** `tokens`: answers authentication from memory (the API); without it every check reads etcd. */
   constructor(
     private readonly store: Store,
     private readonly tokens?: TokenCache,
-  ) {}
+  ) {
+    this.totp = new TotpManager(store);
+  }
 
   async get(name: string): Promise<User | undefined> {
     return (await this.store.get(Kinds.user, Keys.user(name)))?.value;
@@ -26,29 +72,138 @@ export class UserManager {
     return (await this.store.list(Kinds.user, Keys.users())).items.map((i) => i.value).sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** Creates the user and a first token; the token is returned once and only its hash is kept. */
-  async create(name: string, role: Role): Promise<{ user: User; token: string }> {
+  /** Creates the user and a first token (named `tokenName`); the token is returned once and only its hash is kept. */
+  async create(name: string, role: Role, tokenName = 'first'): Promise<{ user: User; token: string }> {
     const user: User = { name, role, createdAt: nowIso() };
     const token = newToken();
+    const hash = hashToken(token);
     const ok = await this.store
       .txn()
       .absent(Keys.user(name))
       .put(Kinds.user, Keys.user(name), user)
-      .put(Kinds.token, Keys.token(hashToken(token)), { user: name, createdAt: user.createdAt, description: 'first token' })
+      .put(Kinds.token, Keys.token(hash), { user: name, createdAt: user.createdAt, description: 'first token', name: tokenName })
+      .put(Kinds.tokenName, Keys.tokenName(name, tokenName), { hash })
       .commit();
     if (!ok) throw new UcloudError('USER_EXISTS', `user "${name}" already exists`);
     return { user, token };
   }
 
-  /** A further token for an existing user (e.g. `ucloud up` on a machine whose CLI config was lost). */
-  async issueToken(name: string, description: string): Promise<string> {
-    const token = newToken();
-    const ok = await this.store.txn().present(Keys.user(name)).put(Kinds.token, Keys.token(hashToken(token)), { user: name, createdAt: nowIso(), description }).commit();
-    if (!ok) throw new UcloudError('USER_NOT_FOUND', `user "${name}" does not exist`);
-    return token;
+  /** Disables or enables a user; `caller` may not disable themselves, nor the last enabled admin go. */
+  async setDisabled(name: string, disabled: boolean, caller: string): Promise<User> {
+    if (disabled && name === caller) throw new UcloudError('USER_IS_CALLER', 'you cannot disable yourself');
+    if (disabled) await this.refuseLastAdmin(name, 'disable');
+    const user = await this.store.update(Kinds.user, Keys.user(name), (u) => {
+      if (!u) throw new UcloudError('USER_NOT_FOUND', `user "${name}" does not exist`);
+      if (Boolean(u.disabled) === disabled) return undefined;
+      const { disabledAt: _, ...rest } = u;
+      return disabled ? { ...rest, disabled: true, disabledAt: nowIso() } : { ...rest, disabled: false };
+    });
+    return user!;
   }
 
-  /** The token's user from the cache alone; undefined when there is no cache or it does not know the token. */
+  /**
+   * Deletes a user with their tokens, SSH keys and second factor. Refused while they own VMs,
+   * networks, images or files: those hold data or addresses someone must decide
+   * about, and an orphan could never be listed by its owner again.
+   */
+  async delete(name: string, caller: string): Promise<void> {
+    if (name === caller) throw new UcloudError('USER_IS_CALLER', 'you cannot delete yourself');
+    const user = await this.store.get(Kinds.user, Keys.user(name));
+    if (!user) throw new UcloudError('USER_NOT_FOUND', `user "${name}" does not exist`);
+    await this.refuseLastAdmin(name, 'delete');
+    const [vms, networks, images, files] = await Promise.all([
+      this.store.list(Kinds.vmName, Keys.vmNamesOf(name)),
+      this.store.list(Kinds.network, Keys.networksOf(name)),
+      this.store.list(Kinds.image, Keys.imagesOf(name)),
+      this.store.list(Kinds.file, Keys.files()),
+    ]);
+    const owns = { vms: vms.items.length, networks: networks.items.length, images: images.items.length, files: files.items.filter((f) => f.value.owner === name).length };
+    if (Object.values(owns).some((n) => n > 0)) {
+      const what = Object.entries(owns).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ');
+      throw new UcloudError('USER_HAS_RESOURCES', `user "${name}" still owns ${what}`, { details: owns });
+    }
+    const keys = (await this.store.list(Kinds.sshKey, Keys.keysOf(name))).items;
+    const totp = await this.store.get(Kinds.totp, Keys.totp(name));
+    const deletions = [
+      ...(totp ? [totp.key] : []),
+      ...(await this.tokenKeysOf(name)),
+      ...keys.flatMap((k) => [k.key, Keys.keyFingerprint(name, createHash('sha256').update(k.value.fingerprint).digest('hex'))]),
+    ];
+    // Atomic when it fits in one transaction. Otherwise the tokens go first, so
+    // no token outlives its user; the user record goes last, with what remains.
+    while (deletions.length > TXN_OPS) {
+      const t = this.store.txn().unchanged(user);
+      for (const k of deletions.splice(0, TXN_OPS)) t.delete(k);
+      if (!(await t.commit())) throw new UcloudError('CONFLICT', `user "${name}" changed meanwhile; try again`);
+    }
+    const t = this.store.txn().unchanged(user).delete(user.key);
+    for (const k of deletions) t.delete(k);
+    if (!(await t.commit())) throw new UcloudError('CONFLICT', `user "${name}" changed meanwhile; try again`);
+    // A token issued between the listing and the commit would otherwise wait for a namesake.
+    for (const k of await this.tokenKeysOf(name)) await this.store.delete(k);
+  }
+
+  private async refuseLastAdmin(name: string, verb: string): Promise<void> {
+    const users = await this.list();
+    const target = users.find((u) => u.name === name);
+    if (target?.role !== 'admin' || target.disabled) return;
+    if (!users.some((u) => u.role === 'admin' && !u.disabled && u.name !== name)) {
+      throw new UcloudError('LAST_ADMIN', `cannot ${verb} "${name}": it is the last enabled admin`);
+    }
+  }
+
+  /** Every key a user's tokens occupy: the token records and their name records. */
+  private async tokenKeysOf(name: string): Promise<string[]> {
+    const [tokens, names] = await Promise.all([this.store.list(Kinds.token, Keys.tokens()), this.store.list(Kinds.tokenName, Keys.tokenNamesOf(name))]);
+    return [...tokens.items.filter((t) => t.value.user === name).map((t) => t.key), ...names.items.map((n) => n.key)];
+  }
+
+  /** A further named token for an existing user; the secret is returned once. */
+  async issueToken(user: string, opts: TokenOptions): Promise<{ token: string; info: TokenInfo }> {
+    const token = newToken();
+    const hash = hashToken(token);
+    const record: Token = { user, createdAt: nowIso(), description: opts.description ?? '', name: opts.name, ...(opts.expiresAt ? { expiresAt: opts.expiresAt } : {}) };
+    const nameKey = Keys.tokenName(user, opts.name);
+    const old = opts.replace ? await this.store.get(Kinds.tokenName, nameKey) : undefined;
+    const t = this.store.txn().present(Keys.user(user));
+    if (old) t.unchanged(old).delete(Keys.token(old.value.hash));
+    else t.absent(nameKey);
+    const ok = await t.put(Kinds.token, Keys.token(hash), record).put(Kinds.tokenName, nameKey, { hash }).commit();
+    if (!ok) {
+      if (!(await this.get(user))) throw new UcloudError('USER_NOT_FOUND', `user "${user}" does not exist`);
+      if (opts.replace) throw new UcloudError('CONFLICT', `token "${opts.name}" changed meanwhile; try again`);
+      throw new UcloudError('TOKEN_NAME_TAKEN', `user "${user}" already has a token named "${opts.name}"`);
+    }
+    return { token, info: infoOf(hash, record) };
+  }
+
+  /** A user's tokens, oldest first: ids, names and dates, never a secret. */
+  async listTokens(user: string): Promise<TokenInfo[]> {
+    const { items } = await this.store.list(Kinds.token, Keys.tokens());
+    return items
+      .filter((t) => t.value.user === user)
+      .map((t) => infoOf(lastSegment(t.key), t.value))
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  /** Revokes one of `user`'s tokens by id; another user's id answers as if it did not exist. */
+  async revokeToken(user: string, id: string): Promise<void> {
+    const found = (await this.store.list(Kinds.token, Keys.tokenById(id))).items.find((t) => t.value.user === user);
+    if (!found) throw new UcloudError('TOKEN_NOT_FOUND', `you have no token ${id}`);
+    const t = this.store.txn().unchanged(found).delete(found.key);
+    if (found.value.name) {
+      const n = await this.store.get(Kinds.tokenName, Keys.tokenName(user, found.value.name));
+      if (n?.value.hash === lastSegment(found.key)) t.unchanged(n).delete(n.key);
+    }
+    if (!(await t.commit())) throw new UcloudError('CONFLICT', `token ${id} changed meanwhile; try again`);
+  }
+
+  /** Whether `token` is one of `user`'s that still lets them in. */
+  async tokenValidFor(token: string, user: string): Promise<boolean> {
+    return this.authenticate(token).then((u) => u.name === user, () => false);
+  }
+
+  /** The token's user from the cache alone; undefined when there is no cache, it does not know the token, or would refuse it (the slow path then says why). */
   authenticateCached(token: string): User | undefined {
     return this.tokens?.lookup(hashToken(token));
   }
@@ -57,11 +212,23 @@ export class UserManager {
     const hash = hashToken(token);
     const cached = this.tokens?.lookup(hash);
     if (cached) return cached;
-    const t = await this.store.get(Kinds.token, Keys.token(hash));
-    const user = t && (await this.get(t.value.user));
-    if (!user) throw new UcloudError('UNAUTHENTICATED', 'the token is not valid');
-    return user;
+    const t = (await this.store.get(Kinds.token, Keys.token(hash)))?.value;
+    const user = t && (await this.get(t.user));
+    const refusal = tokenRefusal(t, user);
+    if (refusal) throw refusal;
+    return user!;
   }
+}
+
+function infoOf(hash: string, t: Token): TokenInfo {
+  return {
+    id: tokenId(hash),
+    user: t.user,
+    ...(t.name ? { name: t.name } : {}),
+    ...(t.description ? { description: t.description } : {}),
+    createdAt: t.createdAt,
+    ...(t.expiresAt ? { expiresAt: t.expiresAt } : {}),
+  };
 }
 
 function newToken(): string {

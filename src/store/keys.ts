@@ -22,6 +22,8 @@ export const Kinds = {
   hostAlloc: kind('host-alloc', M.HostAllocation),
   user: kind('user', M.User),
   token: kind('token', M.Token),
+  tokenName: kind('token-name', M.TokenNameRecord),
+  totp: kind('totp', M.TotpRecord),
   imageStore: kind('image-store', M.ImageStore),
   image: kind('image', M.Image),
   file: kind('file', M.UserFile),
@@ -51,6 +53,7 @@ export const Keys = {
   /** Every host's mirrors (the one-time backfill reads them all). */
   hostVmIndex: () => 'host-vm/',
   vmName: (owner: string, name: string) => `vm-name/${seg(owner)}/${seg(name)}`,
+  vmNamesOf: (owner: string) => `vm-name/${seg(owner)}/`,
   /** A VM's user-data, by VM id (see VmUserData). */
   userData: (vmId: string) => `user-data/${seg(vmId)}`,
   host: (name: string) => `host/${seg(name)}`,
@@ -63,6 +66,14 @@ export const Keys = {
   users: () => 'user/',
   token: (sha256hex: string) => `token/${seg(sha256hex)}`,
   tokens: () => 'token/',
+  /** The token whose hash starts with this id (its one key, or none). */
+  tokenById: (id: string) => {
+    if (!/^[0-9a-f]{12}$/.test(id)) throw new UcloudError('INVALID_NAME', `invalid token id ${JSON.stringify(id.slice(0, 100))}`);
+    return `token/${id}`;
+  },
+  tokenName: (user: string, name: string) => `token-name/${seg(user)}/${seg(name)}`,
+  tokenNamesOf: (user: string) => `token-name/${seg(user)}/`,
+  totp: (user: string) => `totp/${seg(user)}`,
   imageStore: (name: string) => `image-store/${seg(name)}`,
   imageStores: () => 'image-store/',
   /** Image names are unique per owner, whatever the store (see ImageManager.find). */

@@ -46,24 +46,52 @@ export async function bootstrap(config: Config, store: Store, log: Logger): Prom
   }
 }
 
-async function ensureAdminAndCliConfig(config: Config, store: Store, log: Logger): Promise<void> {
+/**
+ * The admin and a CLI config holding an admin token. `up` keeps its own copy of
+ * that token in <state_dir>/admin-token (0600), so a lost or broken CLI config
+ * is rewritten from it instead of minting another admin token at every start.
+ * Only when neither holds a token that still works does it mint one, named
+ * up-<host> and replacing the last token of that name: one per host, ever.
+ */
+export async function ensureAdminAndCliConfig(config: Config, store: Store, log: Logger, file = cliConfigPath()): Promise<void> {
   const users = new UserManager(store);
-  const file = cliConfigPath();
+  const stateFile = join(config.stateDir, 'admin-token');
   const url = apiUrlFor(config.apiListen);
+  const tokenName = upTokenName(config.hostName);
   let token: string | undefined;
   if (!(await users.get(ADMIN))) {
-    token = (await users.create(ADMIN, 'admin')).token;
+    token = (await users.create(ADMIN, 'admin', tokenName)).token;
     log.info('admin user created');
   } else {
-    const existing = await readFile(file, 'utf8').then((t) => JSON.parse(t) as { token?: string }, () => undefined);
-    const valid = existing?.token && (await users.authenticate(existing.token).then((u) => u.name === ADMIN, () => false));
-    token = valid ? existing.token : await users.issueToken(ADMIN, `ucloud up on ${config.hostName}`);
+    // A file that is missing or not JSON is one more to rewrite, not a reason to stop.
+    const fromCli = await readFile(file, 'utf8')
+      .then((t) => (JSON.parse(t) as { token?: unknown }).token)
+      .catch(() => undefined);
+    const fromState = await readFile(stateFile, 'utf8').then((t) => t.trim(), () => undefined);
+    for (const t of [fromCli, fromState]) {
+      if (typeof t === 'string' && t && !token && (await users.tokenValidFor(t, ADMIN))) token = t;
+    }
+    if (!token) {
+      token = (await users.issueToken(ADMIN, { name: tokenName, description: `ucloud up on ${config.hostName}`, replace: true })).token;
+      log.warn({ token: tokenName }, 'neither the CLI config nor the state dir held a working admin token: made a new one, replacing the last one of that name');
+    }
   }
+  await writePrivate(stateFile, `${token}\n`);
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.tmp`;
-  await writeFile(tmp, `${JSON.stringify({ url, token }, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, file);
+  await writePrivate(file, `${JSON.stringify({ url, token }, null, 2)}\n`);
   log.info({ file }, 'CLI config written');
+}
+
+/** `up`'s token name for this host: a valid token name whatever the host name looks like. */
+export function upTokenName(hostName: string): string {
+  const s = `up-${hostName.toLowerCase().replace(/[^a-z0-9-]+/g, '-')}`.slice(0, 63).replace(/-+$/, '');
+  return s;
+}
+
+async function writePrivate(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp`;
+  await writeFile(tmp, text, { mode: 0o600 });
+  await rename(tmp, file);
 }
 
 /**

@@ -64,7 +64,7 @@ describe('a failing etcd call fails alone (real etcd, the API in-process on the 
 
   /** Unrelated requests: a show, a list, a token check with a token etcd alone knows yet, a create (an etcd write). */
   async function unrelated(round: number): Promise<number[]> {
-    const fresh = await c.managers().users.issueToken('alice', `round ${round}`);
+    const fresh = (await c.managers().users.issueToken('alice', { name: `round-${round}` })).token;
     const answers = await Promise.all([
       call('GET', `/v1/vms/${vmId}`, aliceToken),
       call('GET', '/v1/vms', aliceToken),

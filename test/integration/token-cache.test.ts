@@ -34,7 +34,7 @@ describe('authentication from the token cache (real etcd)', () => {
     expect((await users.authenticate(token)).name).toBe('alice');
     await until('cached', () => cache.lookup(hashToken(token))?.name === 'alice');
 
-    const second = await users.issueToken('alice', 'ci');
+    const second = (await users.issueToken('alice', { name: 'ci' })).token;
     expect((await users.authenticate(second)).name).toBe('alice');
     await store.delete(Keys.token(hashToken(second)));
     await until('a revoked token is refused', () => users.authenticate(second).then(() => false, (e: { code?: string }) => e.code === 'UNAUTHENTICATED'));
