@@ -10,6 +10,8 @@ import type { UserManager } from '../managers/users.js';
 export function authenticate(users: UserManager) {
   return (req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     if (req.routeOptions.config && (req.routeOptions.config as { public?: boolean }).public) return done();
+    // The rate limit already found the token's user.
+    if (req.user) return done();
     const header = req.headers.authorization;
     const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!m) return done(new UcloudError('UNAUTHENTICATED', 'this request needs a bearer token'));
