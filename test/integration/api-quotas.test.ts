@@ -205,4 +205,35 @@ describe('quotas and rate limits (real etcd)', () => {
       for (let i = 0; i < 3 * L; i++) expect((await call(limited, 'GET', '/v1/whoami', t)).statusCode).toBe(200);
     });
   });
+
+  describe('the `ucloud api` daemon and `ucloud user quota`', () => {
+    beforeAll(async () => {
+      // The admin's own override, read when the daemon's cache lists: the CLI calls below are never limited.
+      await m.quotas!.set('admin', { rate: 'unlimited' });
+      await c.spawn('api', { UCLOUD_RATE_LIMIT_PER_MINUTE: '4', UCLOUD_QUOTA_VMS: '7' }).ready;
+    }, 60_000);
+
+    it('shows and sets a quota; "default" goes back to the configured quota_vms', async () => {
+      tokens.clio = (await m.users.create('clio', 'user')).token;
+      const set = await c.cli(['user', 'quota', 'clio', '--vms', '2', '--ram', '64GiB', '--rate', 'unlimited']);
+      expect(set.code, set.stderr).toBe(0);
+      expect(set.stdout).toMatch(/^QUOTA\s+LIMIT\s+USED\s+SOURCE/);
+      expect(set.stdout).toMatch(/^vms\s+2\s+0\s+user$/m);
+      expect(set.stdout).toMatch(/^ram\s+64 ?GiB\s+0 ?B?\s+user$/m);
+      const json = JSON.parse((await c.cli(['user', 'quota', 'clio', '--vms', 'default', '-o', 'json'])).stdout);
+      expect(json).toMatchObject({ user: 'clio', vms: { limit: 7, used: 0, source: 'default' }, ram: { limit: 64 * GiB }, rate: { limit: 'unlimited', source: 'user' } });
+      const bad = await c.cli(['user', 'quota', 'clio', '--vms', 'lots']);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/VALIDATION_FAILED/);
+    });
+
+    it('limits a token to rate_limit_per_minute and the CLI reports RATE_LIMITED', async () => {
+      const t = (await m.users.create('hasty', 'user')).token;
+      const answers = [];
+      for (let i = 0; i < 5; i++) answers.push((await c.cli(['user', 'whoami'], { UCLOUD_TOKEN: t })));
+      expect(answers.slice(0, 4).map((a) => a.code)).toEqual([0, 0, 0, 0]);
+      expect(answers[4]!.code).toBe(6);
+      expect(answers[4]!.stderr).toMatch(/RATE_LIMITED/);
+    });
+  });
 });
