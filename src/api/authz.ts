@@ -67,6 +67,10 @@ export const PERMISSIONS = {
   'user:list': ['admin'],
   'user:update': ['admin'],
   'user:delete': ['admin'],
+  /** A user reads their own quota; `…-any`: an admin anyone's. */
+  'user:quota-show': ['user', 'admin'],
+  'user:quota-show-any': ['admin'],
+  'user:quota-set': ['admin'],
 
   'token:list': ['user', 'admin'],
   'token:create': ['user', 'admin'],

@@ -6,6 +6,7 @@ import type { HostManager } from '../managers/hosts.js';
 import type { ImageManager } from '../managers/images.js';
 import type { KeyManager } from '../managers/keys.js';
 import type { NetworkManager } from '../managers/networks.js';
+import type { QuotaManager } from '../managers/quotas.js';
 import type { FileUploads } from '../managers/uploads.js';
 import type { UserManager } from '../managers/users.js';
 import type { VmManager } from '../managers/vms.js';
@@ -24,6 +25,8 @@ export interface Managers {
   keys: KeyManager;
   networks: NetworkManager;
   consoles: ConsoleManager;
+  /** Absent: usage is counted but nothing is limited (tests that build the API without quotas). */
+  quotas?: QuotaManager;
   /** Absent: no upload route (tests that build the API without files_path). */
   uploads?: FileUploads;
 }

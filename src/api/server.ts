@@ -1,5 +1,6 @@
 import swagger from '@fastify/swagger';
 import Fastify, { LogController } from 'fastify';
+import fastifyRateLimit from '@fastify/rate-limit';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from '../common/logger.js';
 import type { TokenCache } from '../managers/token-cache.js';
@@ -11,6 +12,7 @@ import type { Api, Managers } from './context.js';
 import { clientErrorHandler, errorHandler, notFoundHandler } from './errors.js';
 import { ErrorResponseSchema, Health } from '../model/index.js';
 import { openapiOptions } from './openapi.js';
+import { rateLimitParts, type RateLimitOptions } from './rate-limit.js';
 import { waitForWrites } from './read-your-writes.js';
 import { fileRoutes } from './routes/files.js';
 import { hostRoutes } from './routes/hosts.js';
@@ -34,8 +36,12 @@ const CONNECTION_IDLE_MS = 120_000;
  * The REST API: authenticates, validates (unknown fields are errors), authorizes
  * and records intent through the managers. It never touches QEMU or the kernel.
  */
-/** `tokens`: the cache `m.users` authenticates from, started and stopped with the server. */
-export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: number; tokens?: TokenCache; haDefault?: boolean; documentOnly?: boolean } = {}): Api {
+/**
+ * `tokens`: the cache `m.users` authenticates from, started and stopped with the server.
+ * `rateLimit`: requests per token and window (left out: no rate limit at all, not even
+ * users' overrides; `ucloud api` always passes rate_limit_per_minute).
+ */
+export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: number; tokens?: TokenCache; haDefault?: boolean; rateLimit?: RateLimitOptions; documentOnly?: boolean } = {}): Api {
   const bodyTimeoutMs = opts.bodyTimeoutMs ?? 30_000;
   // Long path parameters reach the schema (a 400 naming the parameter) instead of missing every route.
   // A URL Fastify cannot even decode (a stray "%") answers through the same error handler, with a code.
@@ -60,16 +66,18 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
   api.decorateRequest('writeLog', null as never);
   // VMs and hosts are read from watch-fed caches (started with the server, stopped with it).
   const cache = new VmCache(m.store, log);
-  const caches = [...cache.informers, ...(opts.tokens?.informers ?? [])];
+  const rate = opts.rateLimit && rateLimitParts(m.store, m.users, log, opts.rateLimit);
+  const caches = [...cache.informers, ...(opts.tokens?.informers ?? []), ...(rate ? [rate.informer as never] : [])];
   // documentOnly: the routes and their schemas, nothing started (`openapiDocument`, docs generation).
   if (!opts.documentOnly) api.addHook('onReady', async () => {
     cache.start();
     // Not awaited: it retries until etcd answers; until then a token check reads etcd.
     void opts.tokens?.start();
+    if (rate) void rate.informer.start();
     await cache.ready().catch(() => log.warn('api caches not listed yet; reads wait for them'));
   });
   api.addHook('onClose', async () => {
-    await Promise.all([cache.stop(), opts.tokens?.stop()]);
+    await Promise.all([cache.stop(), opts.tokens?.stop(), rate?.informer.stop()]);
   });
   // Hooks on the read path are callback-style and return at once for a GET: each
   // async hook costs promises per request, and lists and shows are most requests.
@@ -83,6 +91,12 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
     done();
   });
   api.addHook('onRoute', requireDeclaredAction);
+  if (rate) {
+    // Counted before the token is checked, so neither floods nor guessed tokens reach etcd unbounded; the hook is
+    // added once the plugin has loaded, and Fastify queues addHook calls, so it still runs before authenticate.
+    void api.register(fastifyRateLimit, rate.options);
+    api.after(() => api.addHook('onRequest', api.rateLimit()));
+  }
   api.addHook('onRequest', authenticate(m.users));
   // Read-your-writes: the handler runs with a write log (the Store records each
   // commit in it), and the answer to a request that wrote waits until the

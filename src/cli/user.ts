@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
-import type { User } from '../model/index.js';
+import { formatSize } from '../common/units.js';
+import type { QuotaSetRequest, QuotaView, User } from '../model/index.js';
 import { cliContext } from './context.js';
 import { note, printList, printObject, type Column } from './output.js';
 import { listed, pageOptions, type PageFlags } from './pages.js';
@@ -29,6 +30,37 @@ export function userCommand(): Command {
     const { client, output } = cliContext(cmd);
     printList(await listed(o, client.users), COLUMNS, output);
   });
+  const LINES = ['vms', 'vcpus', 'ram', 'disk', 'networks', 'images', 'files', 'rate'] as const;
+  const SIZES = new Set<string>(['ram', 'disk', 'files']);
+  const show = (k: string, v: number | 'unlimited' | undefined) => (v === undefined || v === 'unlimited' || !SIZES.has(k) ? v : formatSize(v));
+  user.command('quota <name>')
+    .description("show a user's quotas and usage (yours: your own name); with flags, change them (admin)")
+    .option('--vms <n>', 'VMs')
+    .option('--vcpus <n>', 'vCPUs of all their VMs together')
+    .option('--ram <size>', 'RAM of all their VMs together, e.g. 64GiB')
+    .option('--disk <size>', 'disk of all their VMs together (OS disks and hdds), e.g. 2TiB')
+    .option('--networks <n>', 'networks')
+    .option('--images <n>', 'images')
+    .option('--files <size>', "bytes in their folder under files_path")
+    .option('--rate <n>', 'API requests a minute')
+    .addHelpText(
+      'after',
+      '\nEach value is a number (sizes for --ram, --disk, --files), "unlimited", or "default" for the cluster\'s\n(quota_* and rate_limit_per_minute in the configuration).\n\nExamples:\n  ucloud user quota alice\n  ucloud user quota alice --vms 10 --ram 64GiB --disk 1TiB\n  ucloud user quota alice --rate unlimited --vms default',
+    )
+    .action(async (name: string, o: Partial<Record<(typeof LINES)[number], string>>, cmd: Command) => {
+      const { client, output } = cliContext(cmd);
+      const changes: QuotaSetRequest = {};
+      for (const k of LINES) if (o[k] !== undefined) changes[k] = o[k] === 'default' ? null : o[k];
+      const view: QuotaView = Object.keys(changes).length ? await client.users.setQuota(name, changes) : await client.users.quota(name);
+      const rows = LINES.map((k) => ({ quota: k, ...view[k] }));
+      if (output !== 'table') return printObject(view, output);
+      printList(rows, [
+        { header: 'QUOTA', get: (r) => r.quota },
+        { header: 'LIMIT', get: (r) => show(r.quota, r.limit) },
+        { header: 'USED', get: (r) => show(r.quota, r.used) },
+        { header: 'SOURCE', get: (r) => r.source },
+      ], output);
+    });
   for (const [verb, disabled, what] of [['disable', true, 'refuse every token of a user (their VMs and other objects stay)'], ['enable', false, 'let a disabled user in again']] as const) {
     user.command(`${verb} <name>`)
       .description(`${what} (admin)`)

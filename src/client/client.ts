@@ -1,7 +1,7 @@
 import type { Static } from 'typebox';
 import { isErrorCode, UcloudError } from '../common/errors.js';
 import { LIST_LIMITS, type PageOf } from '../model/common.js';
-import type { AllocationRatio, ConsoleLog, Host, HostSetRequest, Image, ImageStore, Network, NetworkRoutes, Resources, Role, SshKey, TokenCreated, TokenInfo, UploadedFile, User, UserFile, Vm, VmCreateRequest, VmMigrateRequest,
+import type { AllocationRatio, QuotaSetRequest, QuotaView, ConsoleLog, Host, HostSetRequest, Image, ImageStore, Network, NetworkRoutes, Resources, Role, SshKey, TokenCreated, TokenInfo, UploadedFile, User, UserFile, Vm, VmCreateRequest, VmMigrateRequest,
   VmRecoverRequest, VmResizeRequest, VmSetRequest } from '../model/index.js';
 
 export interface HostView extends Host {
@@ -181,6 +181,8 @@ export class Client {
     create: (name: string, role?: Role) => this.request<{ user: User; token: string }>('POST', '/v1/users', { name, ...(role ? { role } : {}) }),
     list: () => this.all<User>('/v1/users'),
     page: (p: PageParams = {}) => this.page<User>('/v1/users', p),
+    quota: (name: string) => this.request<QuotaView>('GET', `/v1/users/${encodeURIComponent(name)}/quota`),
+    setQuota: (name: string, req: QuotaSetRequest) => this.request<QuotaView>('PATCH', `/v1/users/${encodeURIComponent(name)}/quota`, req),
     whoami: () => this.request<User>('GET', '/v1/whoami'),
     setDisabled: (name: string, disabled: boolean) => this.request<User>('PATCH', `/v1/users/${encodeURIComponent(name)}`, { disabled }),
     delete: (name: string) => this.request<undefined>('DELETE', `/v1/users/${encodeURIComponent(name)}`),

@@ -85,6 +85,18 @@ export const CONFIG_KEYS = {
     env: ['UCLOUD_FILES_QUOTA'],
     doc: "Most bytes one user's folder under files_path may hold after an upload (QUOTA_EXCEEDED beyond it), counting the files already there and the uploads in progress. 0: no quota. Files put into the folder by other means are counted but never refused.",
   },
+  quota_vms: { kind: 'int', default: '100', env: ['UCLOUD_QUOTA_VMS'], doc: 'VMs one user may have (QUOTA_VMS_EXCEEDED beyond). 0: no limit. An admin overrides it per user: `ucloud user quota NAME --vms N`.' },
+  quota_vcpus: { kind: 'int', default: '400', env: ['UCLOUD_QUOTA_VCPUS'], doc: "vCPUs one user's VMs may have together (QUOTA_VCPUS_EXCEEDED beyond). 0: no limit." },
+  quota_ram: { kind: 'string', default: '1TiB', env: ['UCLOUD_QUOTA_RAM'], doc: "RAM one user's VMs may have together (QUOTA_RAM_EXCEEDED beyond). 0: no limit." },
+  quota_disk: { kind: 'string', default: '10TiB', env: ['UCLOUD_QUOTA_DISK'], doc: "Disk one user's VMs may have together, OS disks and hdds (QUOTA_DISK_EXCEEDED beyond). 0: no limit." },
+  quota_networks: { kind: 'int', default: '20', env: ['UCLOUD_QUOTA_NETWORKS'], doc: "Networks one user may have (QUOTA_NETWORKS_EXCEEDED beyond); the `default` network made with a user's first VM counts but is never refused. 0: no limit." },
+  quota_images: { kind: 'int', default: '50', env: ['UCLOUD_QUOTA_IMAGES'], doc: 'Images one user may have (QUOTA_IMAGES_EXCEEDED beyond). 0: no limit.' },
+  rate_limit_per_minute: {
+    kind: 'int',
+    default: '1200',
+    env: ['UCLOUD_RATE_LIMIT_PER_MINUTE'],
+    doc: 'Requests one token may make to the API per minute (a request without a known token counts against its IP address); beyond it the API answers 429 RATE_LIMITED with Retry-After. /v1/health is never limited. 0: off. An admin overrides it per user: `ucloud user quota NAME --rate N`.',
+  },
   default_image_store: {
     kind: 'string',
     default: '',
@@ -258,6 +270,10 @@ export interface Config {
   /** 0: no quota. */
   filesQuotaBytes: number;
   uploadIdleMs: number;
+  /** The per-user defaults (`quota_*`); 0: no limit. */
+  quotaDefaults: { vms: number; vcpus: number; ram: number; disk: number; networks: number; images: number };
+  /** Requests a minute per token; 0: off. */
+  rateLimitPerMinute: number;
   apiBodyTimeoutMs: number;
   defaultImageStore: string;
   apiListen: { host: string; port: number };
@@ -576,6 +592,15 @@ function toConfig(raw: Record<ConfigKey, string>): Config {
     uploadMaxBytes: toSize('upload_max_size', raw.upload_max_size, 1),
     filesQuotaBytes: toSize('files_quota', raw.files_quota, 0),
     uploadIdleMs: toDuration('upload_idle_timeout', raw.upload_idle_timeout),
+    quotaDefaults: {
+      vms: toInt('quota_vms', raw.quota_vms),
+      vcpus: toInt('quota_vcpus', raw.quota_vcpus),
+      ram: toSize('quota_ram', raw.quota_ram, 0),
+      disk: toSize('quota_disk', raw.quota_disk, 0),
+      networks: toInt('quota_networks', raw.quota_networks),
+      images: toInt('quota_images', raw.quota_images),
+    },
+    rateLimitPerMinute: toInt('rate_limit_per_minute', raw.rate_limit_per_minute),
     apiBodyTimeoutMs: toDuration('api_body_timeout', raw.api_body_timeout),
     defaultImageStore: raw.default_image_store,
     apiListen: parseListen('api_listen', raw.api_listen),

@@ -4,7 +4,8 @@ import { nowIso, type Image, type ImageStore, type User, type UserFile, type Vm 
 import type { ImportSource } from '../storage/driver.js';
 import { storageDriver } from '../storage/registry.js';
 import { Keys, Kinds } from '../store/keys.js';
-import { DELETE, type Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import { backoff, readUsage, stageUsage, type Limits } from './usage.js';
 
 /** Whether a user may see and use an image: their own, a public one, or any for an admin. */
 function visibleTo(user: User, img: Image): boolean {
@@ -125,7 +126,7 @@ export class ImageManager {
     const volume = await driver.importImage(volumeName(owner, name), source);
     const now = nowIso();
     const img: Image = { name, store: storeName, owner, public: isPublic, status: 'ready', volume, createdAt: existing?.createdAt ?? now, updatedAt: now };
-    await this.store.put(Kinds.image, Keys.image(owner, name), img);
+    await this.write(owner, name, img);
     return img;
   }
 
@@ -176,7 +177,7 @@ export class ImageManager {
   }
 
   /** Records the wish for an image made from a user's file; the imagescanner does the work. */
-  async requestFromFile(owner: string, name: string, storeName: string, file: UserFile, isPublic: boolean): Promise<Image> {
+  async requestFromFile(owner: string, name: string, storeName: string, file: UserFile, isPublic: boolean, limits?: Limits): Promise<Image> {
     if (!(await this.getStore(storeName))) throw new UcloudError('IMAGE_STORE_NOT_FOUND', `image store "${storeName}" does not exist`);
     const now = nowIso();
     const img: Image = {
@@ -191,10 +192,33 @@ export class ImageManager {
       updatedAt: now,
     };
     // Unique per owner: the only name that can conflict is one of the caller's own.
-    if (!(await this.store.create(Kinds.image, Keys.image(owner, name), img))) {
+    if (!(await this.write(owner, name, img, { create: true, limits }))) {
       throw new UcloudError('IMAGE_EXISTS', `you already have an image "${name}"`, { hint: 'pick another name, or delete yours first' });
     }
     return img;
+  }
+
+  /**
+   * Puts (or deletes: `img` undefined) an image record with its owner's usage
+   * changed in the same transaction when the record comes or goes. `create`:
+   * false, writing nothing, when the name is taken.
+   */
+  private async write(owner: string, name: string, img: Image | undefined, opts: { create?: boolean; limits?: Limits | undefined } = {}): Promise<boolean> {
+    const key = Keys.image(owner, name);
+    for (let attempt = 0; attempt < 100; attempt++) {
+      await backoff(attempt);
+      const cur = await this.store.get(Kinds.image, key);
+      if (cur && opts.create) return false;
+      if (!cur && !img) return true;
+      const t = this.store.txn();
+      if (cur) t.unchanged(cur);
+      else t.absent(key);
+      if (!cur || !img) stageUsage(t, await readUsage(this.store, owner), { images: img ? 1 : -1 }, opts.limits);
+      if (img) t.put(Kinds.image, key, img);
+      else t.delete(key);
+      if (await t.commit()) return true;
+    }
+    throw new UcloudError('CONFLICT', `image "${name}" kept changing; try again`);
   }
 
   /** Compare-and-swap change of an image record; `fn` returns undefined to leave it. */
@@ -207,7 +231,7 @@ export class ImageManager {
   }
 
   async removeRecord(owner: string, name: string): Promise<void> {
-    await this.store.update(Kinds.image, Keys.image(owner, name), () => DELETE);
+    await this.write(owner, name, undefined);
   }
 
   /** VMs whose disks come from this image. */

@@ -5,6 +5,7 @@ import { checkResolvers } from '../common/resolvers.js';
 import { nowIso, type Network } from '../model/index.js';
 import { AllocKeys, Keys, Kinds } from '../store/keys.js';
 import type { Store, Versioned } from '../store/store.js';
+import { backoff, readUsage, stageUsage, type Limits } from './usage.js';
 
 export interface NetworkPools {
   vniRange: { first: number; last: number };
@@ -91,21 +92,25 @@ export class NetworkManager {
   /**
    * `resolvers`: the network's own DNS resolvers (INVALID_RESOLVER when bad); left out: the cluster default.
    * `routed`: left out, network_routed_default.
+   * `limits`: the owner's quota (left out: counted, never refused, as the default network made for a first VM).
    */
-  async create(owner: string, name: string, opts: { resolvers?: readonly string[]; routed?: boolean } = {}): Promise<Network> {
+  async create(owner: string, name: string, opts: { resolvers?: readonly string[]; routed?: boolean; limits?: Limits } = {}): Promise<Network> {
     const resolvers = opts.resolvers === undefined ? undefined : checkResolvers(opts.resolvers);
     const routed = opts.routed ?? this.pools.routedDefault ?? false;
     if (routed && (this.pools.routeMode ?? 'off') === 'off') {
       throw new UcloudError('ROUTING_OFF', `network "${name}" cannot be routed: route_mode is off in this cluster`);
     }
     const key = Keys.network(owner, name);
-    for (let attempt = 0; attempt < 64; attempt++) {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      await backoff(attempt);
       if (await this.store.get(Kinds.network, key)) throw new UcloudError('NETWORK_EXISTS', `you already have a network "${name}"`);
+      const usage = await readUsage(this.store, owner);
       const { vni, prefix } = await this.draw();
       const net: Network = { owner, name, vni, prefix, ...(resolvers ? { resolvers } : {}), ...(routed ? { routed } : {}), createdAt: nowIso() };
       const holder = { owner, holder: key };
-      const ok = await this.store
-        .txn()
+      const t = this.store.txn();
+      stageUsage(t, usage, { networks: 1 }, opts.limits);
+      const ok = await t
         .absent(key)
         .absent(Keys.allocVni(vni))
         .absent(Keys.allocPrefix(prefix))
@@ -168,7 +173,14 @@ export class NetworkManager {
       });
       throw err;
     }
-    await this.store.txn().present(key).delete(key).delete(Keys.allocVni(marked.vni)).delete(Keys.allocPrefix(marked.prefix)).commit();
+    for (let attempt = 0; attempt < 100; attempt++) {
+      await backoff(attempt);
+      const t = this.store.txn();
+      stageUsage(t, await readUsage(this.store, owner), { networks: -1 });
+      if (await t.present(key).delete(key).delete(Keys.allocVni(marked.vni)).delete(Keys.allocPrefix(marked.prefix)).commit()) return;
+      if (!(await this.get(owner, name))) return;
+    }
+    throw new UcloudError('CONFLICT', `network "${name}" kept changing while being deleted; try again`);
   }
 
   private async refuseIfUsed(owner: string, name: string): Promise<void> {

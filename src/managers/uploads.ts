@@ -38,6 +38,8 @@ export interface UploadOptions {
 export interface UploadRequest {
   owner: string;
   name: string;
+  /** This user's files quota in bytes (an admin's override, else files_quota); 0: none. Left out: the API's quotaBytes. */
+  quotaBytes?: number;
   /** Replace a file of that name; without it an existing name is FILE_EXISTS. */
   replace: boolean;
   /** The Content-Length, when the client sent one. */
@@ -111,7 +113,8 @@ export class FileUploads {
 
       // The quota: the folder as walked now, plus what this user's uploads placed since, plus every upload of theirs in flight, checked at every chunk.
       let overQuota = (_written: number): UcloudError | undefined => undefined;
-      if (this.opts.quotaBytes > 0) {
+      const quota = req.quotaBytes ?? this.opts.quotaBytes;
+      if (quota > 0) {
         const placedBefore = mine.placed;
         const replaced = existing?.isFile() ? existing.size : 0;
         const base = (await folderUsage(dir, new Set(mine.parts.keys()))) - replaced;
@@ -121,7 +124,7 @@ export class FileUploads {
           const others = inFlight - (mine.parts.get(part) ?? 0);
           const used = base + (mine.placed - placedBefore) + others;
           const wanted = Math.max(written, req.length ?? 0);
-          return used + wanted > this.opts.quotaBytes ? quotaExceeded(wanted, used, this.opts.quotaBytes) : undefined;
+          return used + wanted > quota ? quotaExceeded(wanted, used, quota) : undefined;
         };
         const refused = overQuota(0);
         if (refused) throw refused;

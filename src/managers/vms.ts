@@ -6,6 +6,7 @@ import { allowedOf, DIMENSIONS, overbooked, sumResources } from '../common/capac
 import { checkVmWrite, stampEpoch, type VmActor } from '../model/vm-lifecycle.js';
 import { Keys, Kinds, lastSegment } from '../store/keys.js';
 import { DELETE, type Store, type Txn, type Versioned } from '../store/store.js';
+import { backoff, negate, readUsage, stageUsage, usageOfVm, type Limits, type UsageDelta } from './usage.js';
 
 export interface VmCreate {
   owner: string;
@@ -21,6 +22,8 @@ export interface VmCreate {
   userData?: string;
   /** High availability (docs/architecture.md, "HA and fencing"). */
   ha?: boolean;
+  /** The owner's quota (QuotaManager.limitsOf); left out: counted, never refused. */
+  limits?: Limits;
 }
 
 /** QEMU's locally administered range (52:54:00), random below it. */
@@ -116,9 +119,12 @@ export class VmManager {
    * makes this create fail instead of leaving a VM on a deleted network.
    */
   async create(input: VmCreate): Promise<Vm> {
-    const { networks = [], userData, ...spec } = input;
+    const { networks = [], userData, limits, ...spec } = input;
     const nameKey = Keys.vmName(input.owner, input.name);
-    for (let attempt = 0; attempt < 10; attempt++) {
+    // Enough for every create of one user at once to lose to each other once (see backoff).
+    for (let attempt = 0; attempt < 100; attempt++) {
+      await backoff(attempt);
+      const usage = await readUsage(this.store, input.owner);
       const now = nowIso();
       const nics: VmNic[] = networks.map(({ value: n }) => {
         const mac = randomMac();
@@ -142,6 +148,7 @@ export class VmManager {
       if (userData) t.absent(Keys.userData(vm.id)).put(Kinds.userData, Keys.userData(vm.id), { vmId: vm.id, owner: vm.owner, text: userData });
       for (const n of networks) t.unchanged(n);
       for (const nic of nics) t.absent(Keys.allocMac(nic.mac)).put(Kinds.alloc, Keys.allocMac(nic.mac), { owner: vm.owner, holder: Keys.vm(vm.id) });
+      stageUsage(t, usage, usageOfVm(vm), limits);
       if (await t.commit()) return vm;
       const taken = await this.store.get(Kinds.vmName, nameKey);
       // The etcd client retries an attempt that ended without an answer (a member died, a deadline passed):
@@ -316,10 +323,12 @@ export class VmManager {
 
   /** Removes the VM record, its user-data, its name and its booking, all at once. */
   async finalizeDelete(id: string, opts: { onlyIfHostDead?: boolean } = {}): Promise<void> {
-    for (let attempt = 0; attempt < 20; attempt++) {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      await backoff(attempt);
       const vm = await this.store.get(Kinds.vm, Keys.vm(id));
       if (!vm) return;
       const t = stageVmWrite(this.store.txn(), vm, DELETE, this.actor).delete(Keys.userData(id));
+      stageUsage(t, await readUsage(this.store, vm.value.owner), negate(usageOfVm(vm.value)));
       // Decided from a cache: the host's presence is checked again in the transaction, so a
       // host whose lease lapsed a moment ago and is back never loses a VM it still runs.
       if (opts.onlyIfHostDead && vm.value.host) t.absent(Keys.hostAlive(vm.value.host));
@@ -364,7 +373,7 @@ export class VmManager {
    * dimension must still fit its host, so a resize can never overcommit, and one
    * that grows in none always goes through.
    */
-  async resize(id: string, change: { diskBytes?: number; cpu?: number; ramBytes?: number }): Promise<Vm> {
+  async resize(id: string, change: { diskBytes?: number; cpu?: number; ramBytes?: number }, limits?: Limits): Promise<Vm> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const vm = await this.store.get(Kinds.vm, Keys.vm(id));
       if (!vm || vm.value.desired === 'deleted') throw new UcloudError('VM_NOT_FOUND', 'the VM does not exist');
@@ -379,6 +388,9 @@ export class VmManager {
       }
       const next: Vm = { ...cur, ...change, generation: cur.generation + 1, updatedAt: nowIso() };
       const t = stageVmWrite(this.store.txn(), vm, next, this.actor);
+      const [was, now] = [usageOfVm(cur), usageOfVm(next)];
+      const delta: UsageDelta = { vcpus: now.vcpus - was.vcpus, ram: now.ram - was.ram, disk: now.disk - was.disk };
+      if (delta.vcpus || delta.ram || delta.disk) stageUsage(t, await readUsage(this.store, cur.owner), delta, limits);
       if (cur.host) {
         const [alloc, host] = await Promise.all([this.store.get(Kinds.hostAlloc, Keys.hostAlloc(cur.host)), this.store.get(Kinds.host, Keys.host(cur.host))]);
         const others = Object.entries(alloc?.value.vms ?? {}).filter(([k]) => k !== id).map(([, r]) => r);

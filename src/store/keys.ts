@@ -31,6 +31,8 @@ export const Kinds = {
   network: kind('network', M.Network),
   alloc: kind('alloc', M.Allocation),
   consoleTicket: kind('console-ticket', M.ConsoleTicket),
+  quota: kind('quota', M.QuotaOverride),
+  usage: kind('usage', M.QuotaUsage),
   meta: kind('meta', Type.Record(Type.String(), Type.Unknown())),
 } as const;
 
@@ -97,6 +99,11 @@ export const Keys = {
   files: () => 'file/',
   /** A console ticket, by the sha256 of its secret. */
   consoleTicket: (sha256hex: string) => `console-ticket/${seg(sha256hex)}`,
+  /** An admin's quota override for one user. */
+  quota: (user: string) => `quota/${seg(user)}`,
+  quotas: () => 'quota/',
+  /** What one user's VMs, networks and images hold (see stageUsage). */
+  usage: (user: string) => `usage/${seg(user)}`,
   /** Cluster-wide facts written once, e.g. which admin `ucloud up` made. */
   meta: (name: string) => `meta/${seg(name)}`,
 } as const;

@@ -128,6 +128,8 @@ export class TestCluster {
       IMAGE_PATH: c.imagePath,
       FILES_PATH: join(c.dir, 'files'),
       UCLOUD_FILESCANNER_INTERVAL: '1s',
+      // Tests poll far faster than people (until() every 100 ms, many at once); test/integration/api-quotas.test.ts sets its own.
+      UCLOUD_RATE_LIMIT_PER_MINUTE: '0',
       UCLOUD_API_LISTEN: `[::1]:${apiPort}`,
       UCLOUD_HOST_NAME: 'hv1',
       UCLOUD_ACCEL: 'tcg',

@@ -368,6 +368,12 @@ export class Fleet {
       FILES_PATH: join(this.dir, 'files'),
       UCLOUD_API_LISTEN: `[::1]:${port}`,
       UCLOUD_HOST_NAME: 'fleet',
+      // The fleet measures the API, not its limits: 200 VMs a user and thousands of requests a minute.
+      UCLOUD_QUOTA_VMS: '0',
+      UCLOUD_QUOTA_VCPUS: '0',
+      UCLOUD_QUOTA_RAM: '0',
+      UCLOUD_QUOTA_DISK: '0',
+      UCLOUD_RATE_LIMIT_PER_MINUTE: '0',
       ...this.opts.daemonEnv,
     };
     const t0 = performance.now();

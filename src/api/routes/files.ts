@@ -75,6 +75,7 @@ export function fileRoutes(api: Api, m: Managers): void {
             owner: req.user.name,
             name: req.params.name,
             replace: req.query.replace ?? false,
+            ...(m.quotas ? { quotaBytes: await m.quotas.filesBytes(req.user.name) } : {}),
             ...(lengthHeader !== undefined ? { length: Number(lengthHeader) } : {}),
             ...(req.headers['content-digest'] !== undefined ? { sha512: sha512FromContentDigest(String(req.headers['content-digest'])) } : {}),
             // Not destroyed when the upload stops reading: the answer must still reach the client.

@@ -41,7 +41,7 @@ export function imageRoutes(api: Api, m: Managers): void {
     const files = await m.files.list(req.user.name);
     const file = files.find((f) => f.name === b.file || f.id === b.file);
     if (!file) throw new UcloudError('FILE_NOT_FOUND', `you have no file "${b.file}"`);
-    return reply.status(202).send(await m.images.requestFromFile(req.user.name, b.name, await m.images.chooseStore(b.store), file, b.public ?? false));
+    return reply.status(202).send(await m.images.requestFromFile(req.user.name, b.name, await m.images.chooseStore(b.store), file, b.public ?? false, await m.quotas?.limitsOf(req.user.name)));
   });
 
   const remove = async (user: Parameters<Managers['images']['find']>[0], ref: string) => {

@@ -22,7 +22,13 @@ function ownerOf(req: FastifyRequest): string {
 
 export function networkRoutes(api: Api, m: Managers): void {
   api.post('/v1/networks', { config: { action: 'network:create' }, schema: { operationId: 'createNetwork', body: NetworkCreateRequest, response: { 201: Network, ...errors } } }, async (req, reply) =>
-    reply.status(201).send(await m.networks.create(req.user.name, req.body.name, { ...(req.body.resolvers ? { resolvers: req.body.resolvers } : {}), ...(req.body.routed !== undefined ? { routed: req.body.routed } : {}) })),
+    reply.status(201).send(
+      await m.networks.create(req.user.name, req.body.name, {
+        ...(req.body.resolvers ? { resolvers: req.body.resolvers } : {}),
+        ...(req.body.routed !== undefined ? { routed: req.body.routed } : {}),
+        ...(m.quotas ? { limits: await m.quotas.limitsOf(req.user.name) } : {}),
+      }),
+    ),
   );
   api.get('/v1/networks', { config: { action: 'network:list' }, schema: { operationId: 'listNetworks', querystring: listQuery(), response: listResponses(Network) } }, async (req) =>
     pageFrom(`networks/${req.user.name}`, await m.networks.list(req.user.name), (n) => n.name, req.query),

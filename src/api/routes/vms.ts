@@ -57,6 +57,7 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
       networks,
       ...(userData ? { userData } : {}),
       ...((b.ha ?? opts.haDefault) ? { ha: true } : {}),
+      ...(m.quotas ? { limits: await m.quotas.limitsOf(req.user.name) } : {}),
     });
     return reply.status(201).send(vm);
   });
@@ -92,11 +93,16 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
     const b = req.body;
     const ramBytes = b.ram === undefined ? undefined : parseSizeInRange(b.ram, 'ram', VM_LIMITS.minRam, VM_LIMITS.maxRam);
     if (ramBytes !== undefined && ramBytes % 2 ** 20 !== 0) throw new UcloudError('INVALID_SIZE', 'ram must be a whole number of MiB');
-    const next = await m.vms.resize(vm.id, {
-      ...(b.disk === undefined ? {} : { diskBytes: parseSizeInRange(b.disk, 'disk', VM_LIMITS.minDisk, VM_LIMITS.maxDisk) }),
-      ...(b.cpu === undefined ? {} : { cpu: b.cpu }),
-      ...(ramBytes === undefined ? {} : { ramBytes }),
-    });
+    const next = await m.vms.resize(
+      vm.id,
+      {
+        ...(b.disk === undefined ? {} : { diskBytes: parseSizeInRange(b.disk, 'disk', VM_LIMITS.minDisk, VM_LIMITS.maxDisk) }),
+        ...(b.cpu === undefined ? {} : { cpu: b.cpu }),
+        ...(ramBytes === undefined ? {} : { ramBytes }),
+      },
+      // The owner's quota, whoever resizes (an admin resizing another's VM too).
+      await m.quotas?.limitsOf(vm.owner),
+    );
     return reply.status(202).send(next);
   });
 
