@@ -33,7 +33,7 @@ export const CATALOGUE = {
   CURSOR_EXPIRED: { class: 'invalid', hint: 'a cursor is good for 24 hours: list again from the first page (leave cursor out)' },
   INVALID_CONFIG: { class: 'invalid', hint: 'fix the value in /etc/ucloud/ucloud.conf, the environment or the flag' },
   // authentication and authorization
-  UNAUTHENTICATED: { class: 'unauthenticated', hint: 'pass a token: `ucloud up` writes ~/.config/ucloud/config.json, or set UCLOUD_TOKEN' },
+  UNAUTHENTICATED: { class: 'unauthenticated', hint: 'pass a token: `ucloud up` writes ~/.config/ucloud/config.json, `ucloud profile add` adds one, or set UCLOUD_TOKEN' },
   FORBIDDEN: { class: 'forbidden' },
   // missing things
   NOT_FOUND: { class: 'not_found' },
@@ -43,6 +43,7 @@ export const CATALOGUE = {
   HOST_NOT_FOUND: { class: 'not_found', hint: 'see `ucloud host list`' },
   HOST_NOT_REGISTERED: { class: 'not_found', hint: 'an admin registers it first: `ucloud host add <name>`' },
   USER_NOT_FOUND: { class: 'not_found' },
+  PROFILE_NOT_FOUND: { class: 'not_found', hint: 'see `ucloud profile list`; add one with `ucloud profile add <name> --url <api url>`' },
   // conflicts with what is stored
   CONFLICT: { class: 'conflict', hint: 'someone changed it meanwhile; try again' },
   VM_NAME_TAKEN: { class: 'conflict', hint: 'pick another name or delete the old VM' },

@@ -1,6 +1,7 @@
-import { mkdir, open, readFile, statfs, writeFile, rename, stat } from 'node:fs/promises';
+import { mkdir, open, statfs, stat } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
+import { LEGACY_PROFILE, readCliConfig, writeCliConfig } from '../common/cli-config.js';
 import type { Config } from '../common/config.js';
 import { UcloudError } from '../common/errors.js';
 import { run } from '../common/exec.js';
@@ -46,24 +47,35 @@ export async function bootstrap(config: Config, store: Store, log: Logger): Prom
   }
 }
 
+/** The CLI profile `ucloud up` keeps for the cloud it runs. */
+export const UP_PROFILE = 'local';
+
 async function ensureAdminAndCliConfig(config: Config, store: Store, log: Logger): Promise<void> {
   const users = new UserManager(store);
   const file = cliConfigPath();
   const url = apiUrlFor(config.apiListen);
+  const cli = readCliConfig(file);
+  // A file from before profiles reads as "default"; when that is this cloud it becomes "local", else it stays beside it.
+  const legacy = cli.profiles[LEGACY_PROFILE];
+  if (!cli.profiles[UP_PROFILE] && legacy?.url === url) {
+    cli.profiles[UP_PROFILE] = legacy;
+    delete cli.profiles[LEGACY_PROFILE];
+    if (cli.current === LEGACY_PROFILE) cli.current = UP_PROFILE;
+  }
   let token: string | undefined;
   if (!(await users.get(ADMIN))) {
     token = (await users.create(ADMIN, 'admin')).token;
     log.info('admin user created');
   } else {
-    const existing = await readFile(file, 'utf8').then((t) => JSON.parse(t) as { token?: string }, () => undefined);
-    const valid = existing?.token && (await users.authenticate(existing.token).then((u) => u.name === ADMIN, () => false));
-    token = valid ? existing.token : await users.issueToken(ADMIN, `ucloud up on ${config.hostName}`);
+    const saved = cli.profiles[UP_PROFILE]?.token;
+    const valid = saved && (await users.authenticate(saved).then((u) => u.name === ADMIN, () => false));
+    token = valid ? saved : await users.issueToken(ADMIN, `ucloud up on ${config.hostName}`);
   }
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.tmp`;
-  await writeFile(tmp, `${JSON.stringify({ url, token }, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, file);
-  log.info({ file }, 'CLI config written');
+  cli.profiles[UP_PROFILE] = { url, token };
+  // Someone who chose another cloud keeps it; a fresh machine uses this one.
+  if (cli.current === undefined || !cli.profiles[cli.current]) cli.current = UP_PROFILE;
+  writeCliConfig(cli, file);
+  log.info({ file, profile: UP_PROFILE, current: cli.current }, 'CLI config written');
 }
 
 /**
