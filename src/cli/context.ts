@@ -11,6 +11,10 @@ export interface CliContext {
   output: OutputFormat;
 }
 
+export function profileNotFound(name: string): UcloudError {
+  return new UcloudError('PROFILE_NOT_FOUND', `no profile "${name}" in ${cliConfigPath()}`);
+}
+
 /**
  * The profile the command runs with: --profile, else UCLOUD_PROFILE, else the
  * file's current one. A profile named but absent is an error, never a silent
@@ -24,7 +28,7 @@ export function activeProfile(cmd: Command): { name: string; profile: CliProfile
   const profile = config.profiles[name];
   if (!profile) {
     if (named === undefined) return undefined;
-    throw new UcloudError('PROFILE_NOT_FOUND', `no profile "${name}" in ${cliConfigPath()}`);
+    throw profileNotFound(name);
   }
   return { name, profile };
 }

@@ -2,8 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { checkProfileName, checkProfileUrl, readCliConfig, writeCliConfig } from '../common/cli-config.js';
 import { UcloudError } from '../common/errors.js';
-import { cliConfigPath } from '../common/paths.js';
-import { activeProfile } from './context.js';
+import { activeProfile, profileNotFound } from './context.js';
 import { note, parseOutput, printList, type Column } from './output.js';
 
 /** What list prints: never the token itself, which json or yaml output would otherwise put in logs and pastes. */
@@ -20,10 +19,6 @@ const COLUMNS: Column<ProfileRow>[] = [
   { header: 'URL', get: (p) => p.url },
   { header: 'TOKEN', get: (p) => (p.token ? 'set' : 'none') },
 ];
-
-function notFound(name: string): UcloudError {
-  return new UcloudError('PROFILE_NOT_FOUND', `no profile "${name}" in ${cliConfigPath()}`);
-}
 
 export function profileCommand(): Command {
   const profile = new Command('profile').description('the clouds this CLI talks to: named API urls and tokens in ~/.config/ucloud/config.json');
@@ -58,7 +53,7 @@ export function profileCommand(): Command {
     .description('make a profile the current one')
     .action((name: string) => {
       const config = readCliConfig();
-      if (!config.profiles[name]) throw notFound(name);
+      if (!config.profiles[name]) throw profileNotFound(name);
       writeCliConfig({ ...config, current: name });
       note(`now using profile ${name} (${config.profiles[name].url})`);
     });
@@ -90,7 +85,7 @@ export function profileCommand(): Command {
     .description('remove a profile (removing the current one leaves none current)')
     .action((name: string) => {
       const config = readCliConfig();
-      if (!config.profiles[name]) throw notFound(name);
+      if (!config.profiles[name]) throw profileNotFound(name);
       delete config.profiles[name];
       if (config.current === name) delete config.current;
       writeCliConfig(config);

@@ -50,7 +50,7 @@ export async function bootstrap(config: Config, store: Store, log: Logger): Prom
 /** The CLI profile `ucloud up` keeps for the cloud it runs. */
 export const UP_PROFILE = 'local';
 
-async function ensureAdminAndCliConfig(config: Config, store: Store, log: Logger): Promise<void> {
+export async function ensureAdminAndCliConfig(config: Config, store: Store, log: Logger): Promise<void> {
   const users = new UserManager(store);
   const file = cliConfigPath();
   const url = apiUrlFor(config.apiListen);
