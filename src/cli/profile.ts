@@ -42,7 +42,9 @@ export function profileCommand(): Command {
     .description('list profiles; CURRENT marks the one used when none is named')
     .action((_o: unknown, cmd: Command) => {
       const config = readCliConfig();
-      const active = activeProfile(cmd)?.name;
+      const named = cmd.optsWithGlobals<{ profile?: string }>().profile ?? (process.env.UCLOUD_PROFILE || undefined);
+      // A --profile or UCLOUD_PROFILE naming none is what list helps to fix: it marks none rather than failing.
+      const active = named && !config.profiles[named] ? undefined : activeProfile(cmd)?.name;
       const rows = Object.entries(config.profiles)
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([name, p]) => ({ name, url: p.url, current: name === active, token: p.token !== undefined }));

@@ -88,7 +88,7 @@ describe('the CLI against a real API: output formats, exit codes, escaping, comp
       const keyTable = await c.cli(['key', 'list'], as('alice'));
       expect(keyTable.stdout).toBe(`NAME    TYPE         BITS  FINGERPRINT\nlaptop  ssh-ed25519  256   ${keys[0]!.fingerprint}\n`);
       const who = await c.cli(['user', 'whoami'], as('alice'));
-      expect(who.stdout).toBe('name:  alice\nrole:  user\n');
+      expect(who.stdout).toBe('name: alice\nrole: user\n');
     });
 
     it('an empty list: the table is its header line ending in a newline, json [] and yaml []', async () => {
