@@ -2,7 +2,8 @@
 // directory with its own ports, a client for it, the median, waiting for SSH,
 // and the hand-made bridge their by-hand baselines boot on.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readCliConfig } from '../src/common/cli-config.js';
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,7 +73,7 @@ export async function startCloud(name: string): Promise<BenchCloud> {
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  const { url, token } = JSON.parse(readFileSync(env.UCLOUD_CLI_CONFIG!, 'utf8')) as { url: string; token: string };
+  const { url, token } = readCliConfig(env.UCLOUD_CLI_CONFIG).profiles.local!;
   return { dir, env, client: new Client({ url, token }), stop };
 }
 

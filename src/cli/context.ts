@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { Client } from '../client/client.js';
+import { readCliConfig, type CliProfile } from '../common/cli-config.js';
 import { UcloudError } from '../common/errors.js';
 import { CONFIG_KEYS, parseListen } from '../common/config.js';
 import { apiUrlFor, cliConfigPath } from '../common/paths.js';
@@ -11,18 +11,34 @@ export interface CliContext {
   output: OutputFormat;
 }
 
-/** The API url and token: UCLOUD_URL / UCLOUD_TOKEN, else the file `ucloud up` wrote. */
+export function profileNotFound(name: string): UcloudError {
+  return new UcloudError('PROFILE_NOT_FOUND', `no profile "${name}" in ${cliConfigPath()}`);
+}
+
+/**
+ * The profile the command runs with: --profile, else UCLOUD_PROFILE, else the
+ * file's current one. A profile named but absent is an error, never a silent
+ * fall-back to another cloud. Undefined when none is named and none is current.
+ */
+export function activeProfile(cmd: Command): { name: string; profile: CliProfile } | undefined {
+  const named = cmd.optsWithGlobals<{ profile?: string }>().profile ?? (process.env.UCLOUD_PROFILE || undefined);
+  const config = readCliConfig();
+  const name = named ?? config.current;
+  if (name === undefined) return undefined;
+  const profile = config.profiles[name];
+  if (!profile) {
+    if (named === undefined) return undefined;
+    throw profileNotFound(name);
+  }
+  return { name, profile };
+}
+
+/** The API url and token: UCLOUD_URL / UCLOUD_TOKEN, else the active profile's. */
 export function cliContext(cmd: Command): CliContext {
   const opts = cmd.optsWithGlobals<{ output: string }>();
-  const file = cliConfigPath();
-  let saved: { url?: string; token?: string } = {};
-  try {
-    saved = JSON.parse(readFileSync(file, 'utf8')) as typeof saved;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UcloudError('INVALID_CONFIG', `cannot read ${file}: ${(err as Error).message}`);
-  }
-  const url = process.env.UCLOUD_URL ?? saved.url ?? apiUrlFor(parseListen('api_listen', CONFIG_KEYS.api_listen.default));
-  const token = process.env.UCLOUD_TOKEN ?? saved.token;
+  const saved = activeProfile(cmd)?.profile;
+  const url = process.env.UCLOUD_URL ?? saved?.url ?? apiUrlFor(parseListen('api_listen', CONFIG_KEYS.api_listen.default));
+  const token = process.env.UCLOUD_TOKEN ?? saved?.token;
   return { client: new Client({ url, ...(token ? { token } : {}) }), output: parseOutput(opts.output) };
 }
 

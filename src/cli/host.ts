@@ -8,7 +8,7 @@ import type { AllocationRatio } from '../model/index.js';
 import { formatSize } from '../common/units.js';
 import { cliContext, wholeNumber } from './context.js';
 import { daemonOptions } from './daemon-options.js';
-import { printList, printObject, type Column } from './output.js';
+import { note, parseOutput, printList, printObject, safeText, type Column } from './output.js';
 import { listed, pageOptions, type PageFlags } from './pages.js';
 import { waitForDrain } from './drain-wait.js';
 import { hostPreflightCommand } from './preflight.js';
@@ -171,7 +171,7 @@ export function hostCommand(): Command {
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const { client } = cliContext(cmd);
       await client.hosts.remove(name);
-      process.stdout.write(`host ${name} removed\n`);
+      note(`host ${name} removed`);
     });
 
   host.command('certs')
@@ -195,12 +195,14 @@ export function hostCommand(): Command {
         '  scp -r /root/ucloud-ca/hv2/. root@[2001:db8::2]:/etc/ucloud/pki/migration/',
       ].join('\n'),
     )
-    .action(async (o: { caDir: string; host: string; address: string; out?: string; days: number; force?: boolean }) => {
+    .action(async (o: { caDir: string; host: string; address: string; out?: string; days: number; force?: boolean }, cmd: Command) => {
+      const output = parseOutput(cmd.optsWithGlobals<{ output: string }>().output);
       const { makeHostCerts } = await import('../host/migration/pki.js');
       const outDir = o.out ?? join(o.caDir, o.host);
       const r = await makeHostCerts({ caDir: o.caDir, host: o.host, address: o.address, outDir, days: o.days, force: o.force === true });
-      if (r.caCreated) process.stderr.write(`made the cluster CA in ${o.caDir} (keep ${o.caDir}/ca-key.pem secret)\n`);
-      process.stdout.write(`${r.files.join('\n')}\n`);
+      if (r.caCreated) note(`made the cluster CA in ${o.caDir} (keep ${o.caDir}/ca-key.pem secret)`);
+      if (output === 'table') process.stdout.write(r.files.map((f) => `${safeText(f)}\n`).join(''));
+      else printObject({ caCreated: r.caCreated, files: r.files }, output);
     });
 
   hostPreflightCommand(host);

@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT_CODES, exitCodeOf, toUcloudError } from '../common/errors.js';
 import type { DaemonFlags } from '../common/daemon.js';
+import { completionCommand } from './completion.js';
 import { configCommand } from './config.js';
 import { daemonOptions } from './daemon-options.js';
 import { hostCommand } from './host.js';
@@ -9,6 +10,7 @@ import { imageCommand } from './image.js';
 import { imageStoreCommand } from './image-store.js';
 import { keyCommand } from './key.js';
 import { networkCommand } from './network.js';
+import { profileCommand } from './profile.js';
 import { OUTPUT_FORMATS, safeText } from './output.js';
 import { tokenCommand } from './token.js';
 import { userCommand } from './user.js';
@@ -27,12 +29,20 @@ Exit codes:
   ${EXIT_CODES.failed_state}  --wait ended with the VM in error
 
 Errors print one line "error: CODE: message" and a hint on stderr; never a stack trace.
-Config: ~/.config/ucloud/config.json (written by \`ucloud up\`), or UCLOUD_URL and UCLOUD_TOKEN.`;
+Config: ~/.config/ucloud/config.json holds profiles, one per cloud (\`ucloud up\` keeps "local";
+\`ucloud profile add\` adds others); --profile or UCLOUD_PROFILE picks one; UCLOUD_URL and
+UCLOUD_TOKEN override it.
+
+Examples:
+  ucloud vm list -o json | jq -r '.[].name'
+  ucloud --profile prod vm list -o yaml
+  source <(ucloud completion bash)`;
 
 function program(): Command {
   const p = new Command('ucloud')
     .description('ucloud: IPv6-first virtual machine hosting')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
+    .addOption(new Option('-o, --output <format>', 'output format: table for people; json and yaml print the API\'s objects whole').choices(OUTPUT_FORMATS).default('table'))
+    .addOption(new Option('--profile <name>', 'which cloud: a profile of the config file (default: $UCLOUD_PROFILE, else the current one; see `ucloud profile`)'))
     .showSuggestionAfterError()
     .addHelpText('after', EXIT_HELP)
     .exitOverride();
@@ -73,8 +83,12 @@ Examples:
   p.addCommand(userCommand());
   p.addCommand(tokenCommand());
   p.addCommand(configCommand());
+  p.addCommand(profileCommand());
+  p.addCommand(completionCommand(program));
+  // commander quotes what was typed in its errors: shown escaped, as data is.
+  const output = { writeErr: (s: string) => process.stderr.write(s.split('\n').map(safeText).join('\n')) };
   const inherit = (c: Command): void => {
-    c.exitOverride().showSuggestionAfterError();
+    c.exitOverride().showSuggestionAfterError().configureOutput(output);
     c.commands.forEach(inherit);
   };
   inherit(p);

@@ -214,7 +214,9 @@ export function vmCommand(): Command {
       // The guest wrote this: its control characters (colours, cursor moves,
       // terminal titles) are shown escaped, never run by your terminal.
       const lines = log.text.split('\n').map((l) => l.replace(/\r$/, '').split('\t').map(safeText).join('\t'));
-      process.stdout.write(lines.join('\n'));
+      const text = lines.join('\n');
+      // A guest's last line may lack its newline: the prompt must not follow it on the same line.
+      process.stdout.write(text && !text.endsWith('\n') ? `${text}\n` : text);
     });
 
   vm.command('delete <name>')

@@ -37,7 +37,7 @@ export const CATALOGUE = {
   REQUEST_TIMEOUT: { class: 'invalid', status: 408, hint: 'the request did not arrive in time (headers or body too slow): send it again, faster' },
   INVALID_CONFIG: { class: 'invalid', hint: 'fix the value in /etc/ucloud/ucloud.conf, the environment or the flag' },
   // authentication and authorization
-  UNAUTHENTICATED: { class: 'unauthenticated', hint: 'pass a token: `ucloud up` writes ~/.config/ucloud/config.json, or set UCLOUD_TOKEN' },
+  UNAUTHENTICATED: { class: 'unauthenticated', hint: 'pass a token: `ucloud up` writes ~/.config/ucloud/config.json, `ucloud profile add` adds one, or set UCLOUD_TOKEN' },
   TOKEN_EXPIRED: { class: 'unauthenticated', hint: 'make a new token with another one that still works (`ucloud token create NAME --expires 30d`), or ask an admin' },
   USER_DISABLED: { class: 'unauthenticated', hint: 'an admin disabled this user; an admin enables it again with `ucloud user enable NAME`' },
   FORBIDDEN: { class: 'forbidden' },
@@ -52,6 +52,7 @@ export const CATALOGUE = {
   HOST_NOT_REGISTERED: { class: 'not_found', hint: 'an admin registers it first: `ucloud host add <name>`' },
   USER_NOT_FOUND: { class: 'not_found', hint: 'see `ucloud user list`' },
   TOKEN_NOT_FOUND: { class: 'not_found', hint: 'see `ucloud token list` (ids are the 12 hex digits in its first column)' },
+  PROFILE_NOT_FOUND: { class: 'not_found', hint: 'see `ucloud profile list`; add one with `ucloud profile add <name> --url <api url>`' },
   // conflicts with what is stored
   CONFLICT: { class: 'conflict', hint: 'someone changed it meanwhile; try again' },
   VM_NAME_TAKEN: { class: 'conflict', hint: 'pick another name or delete the old VM' },
@@ -87,7 +88,7 @@ export const CATALOGUE = {
   ETCD_UNAVAILABLE: { class: 'unavailable', hint: 'check that etcd runs and UCLOUD_ETCD_ENDPOINTS points at it' },
   ETCD_AUTH_REQUIRED: { class: 'unavailable', hint: 'etcd wants a user and password: set etcd_password_file (and etcd_username); `ucloud up` keeps its local etcd\'s in <state_dir>/etcd-password' },
   ETCD_AUTH_FAILED: { class: 'unavailable', hint: 'etcd refused the user and password: check etcd_username and the file named by etcd_password_file' },
-  API_UNREACHABLE: { class: 'unavailable', hint: 'is `ucloud up` (or `ucloud api`) running? check the url in ~/.config/ucloud/config.json' },
+  API_UNREACHABLE: { class: 'unavailable', hint: 'is `ucloud up` (or `ucloud api`) running? check the url of the profile in use (`ucloud profile list`)' },
   PREFLIGHT_FAILED: { class: 'unavailable' },
   QEMU_START_FAILED: { class: 'internal', hint: 'see the host log and the VM serial log' },
   QEMU_EXITED: { class: 'internal', hint: 'the VM process ended without being asked; `ucloud vm start` boots it again' },

@@ -1,6 +1,7 @@
 import { mkdir, open, readFile, statfs, writeFile, rename, stat } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
+import { LEGACY_PROFILE, readCliConfig, writeCliConfig, type CliConfig } from '../common/cli-config.js';
 import type { Config } from '../common/config.js';
 import { UcloudError } from '../common/errors.js';
 import { run } from '../common/exec.js';
@@ -46,29 +47,44 @@ export async function bootstrap(config: Config, store: Store, log: Logger): Prom
   }
 }
 
+/** The CLI profile `ucloud up` keeps for the cloud it runs. */
+export const UP_PROFILE = 'local';
+
 /**
- * The admin and a CLI config holding an admin token. `up` keeps its own copy of
- * that token in <state_dir>/admin-token (0600), so a lost or broken CLI config
- * is rewritten from it instead of minting another admin token at every start.
- * Only when neither holds a token that still works does it mint one, named
- * up-<host> and replacing the last token of that name: one per host, ever.
+ * The admin and a CLI profile ("local") holding an admin token. `up` keeps its
+ * own copy of that token in <state_dir>/admin-token (0600), so a lost or broken
+ * CLI config is rewritten from it instead of minting another admin token at
+ * every start. Only when neither holds a token that still works does it mint
+ * one, named up-<host> and replacing the last token of that name: one per host,
+ * ever. Other profiles, and the one chosen, are left alone.
  */
 export async function ensureAdminAndCliConfig(config: Config, store: Store, log: Logger, file = cliConfigPath()): Promise<void> {
   const users = new UserManager(store);
   const stateFile = join(config.stateDir, 'admin-token');
   const url = apiUrlFor(config.apiListen);
   const tokenName = upTokenName(config.hostName);
+  let cli: CliConfig;
+  try {
+    cli = readCliConfig(file);
+  } catch (err) {
+    // Unreadable is one more file to rewrite, not a reason to stop.
+    log.warn({ file, err: (err as Error).message }, 'the CLI config is unreadable: writing it anew');
+    cli = { profiles: {} };
+  }
+  // A file from before profiles reads as "default"; when that is this cloud it becomes "local", else it stays beside it.
+  const legacy = cli.profiles[LEGACY_PROFILE];
+  if (!cli.profiles[UP_PROFILE] && legacy?.url === url) {
+    cli.profiles[UP_PROFILE] = legacy;
+    delete cli.profiles[LEGACY_PROFILE];
+    if (cli.current === LEGACY_PROFILE) cli.current = UP_PROFILE;
+  }
   let token: string | undefined;
   if (!(await users.get(ADMIN))) {
     token = (await users.create(ADMIN, 'admin', tokenName)).token;
     log.info('admin user created');
   } else {
-    // A file that is missing or not JSON is one more to rewrite, not a reason to stop.
-    const fromCli = await readFile(file, 'utf8')
-      .then((t) => (JSON.parse(t) as { token?: unknown }).token)
-      .catch(() => undefined);
     const fromState = await readFile(stateFile, 'utf8').then((t) => t.trim(), () => undefined);
-    for (const t of [fromCli, fromState]) {
+    for (const t of [cli.profiles[UP_PROFILE]?.token, fromState]) {
       if (typeof t === 'string' && t && !token && (await users.tokenValidFor(t, ADMIN))) token = t;
     }
     if (!token) {
@@ -77,9 +93,11 @@ export async function ensureAdminAndCliConfig(config: Config, store: Store, log:
     }
   }
   await writePrivate(stateFile, `${token}\n`);
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  await writePrivate(file, `${JSON.stringify({ url, token }, null, 2)}\n`);
-  log.info({ file }, 'CLI config written');
+  cli.profiles[UP_PROFILE] = { url, token };
+  // Someone who chose another cloud keeps it; a fresh machine uses this one.
+  if (cli.current === undefined || !cli.profiles[cli.current]) cli.current = UP_PROFILE;
+  writeCliConfig(cli, file);
+  log.info({ file, profile: UP_PROFILE, current: cli.current }, 'CLI config written');
 }
 
 /** `up`'s token name for this host: a valid token name whatever the host name looks like. */

@@ -1,4 +1,5 @@
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { readCliConfig } from '../../src/common/cli-config.js';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -33,7 +34,7 @@ describe('ucloud up: CPU overcommit on the all-in-one', () => {
     expect(Object.keys(c.env).filter((k) => /CAPACITY|RATIO/.test(k))).toEqual([]);
     up = c.spawn('up');
     await up.ready;
-    const { url, token } = JSON.parse(readFileSync(c.env.UCLOUD_CLI_CONFIG!, 'utf8')) as { url: string; token: string };
+    const { url, token } = readCliConfig(c.env.UCLOUD_CLI_CONFIG).profiles.local!;
     client = new Client({ url, token });
   });
   afterAll(async () => {

@@ -1,4 +1,5 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { readCliConfig } from '../../src/common/cli-config.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { QmpMonitor, queryStatus } from '../../src/host/qemu/index.js';
@@ -42,8 +43,9 @@ describe('ucloud up and the VM lifecycle through the CLI', () => {
   it('registers the test image, the host and writes the CLI config', async () => {
     const images = await json<Image[]>(['image', 'list']);
     expect(images.map((i) => [i.name, i.status, i.public])).toEqual([['ucloud-test', 'ready', true]]);
-    const cfg = JSON.parse(readFileSync(c.env.UCLOUD_CLI_CONFIG!, 'utf8')) as { url: string; token: string };
-    expect(cfg.token).toMatch(/^uc_/);
+    const cfg = readCliConfig(c.env.UCLOUD_CLI_CONFIG);
+    expect(cfg.current).toBe('local');
+    expect(cfg.profiles.local?.token).toMatch(/^uc_/);
     const hosts = await json<{ name: string; alive: boolean }[]>(['host', 'list']);
     expect(hosts).toMatchObject([{ name: 'hv1', alive: true }]);
     // The admin's files folder is there once `up` is: `ucloud file upload` and copies need no mkdir.

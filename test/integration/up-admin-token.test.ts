@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/common/config.js';
 import { silentLogger } from '../../src/common/logger.js';
+import { apiUrlFor } from '../../src/common/paths.js';
 import { UserManager } from '../../src/managers/users.js';
 import { Store } from '../../src/store/store.js';
 import { ensureAdminAndCliConfig, upTokenName } from '../../src/up/bootstrap.js';
@@ -19,7 +20,7 @@ describe('`ucloud up` keeps one admin token, whatever happens to the CLI config 
   let config: Config;
 
   const up = () => ensureAdminAndCliConfig(config, store, silentLogger, cliFile);
-  const cliToken = () => (JSON.parse(readFileSync(cliFile, 'utf8')) as { token: string }).token;
+  const cliToken = () => (JSON.parse(readFileSync(cliFile, 'utf8')) as { profiles: { local: { token: string } } }).profiles.local.token;
   const adminTokens = () => users.listTokens('admin');
 
   beforeAll(async () => {
@@ -59,9 +60,9 @@ describe('`ucloud up` keeps one admin token, whatever happens to the CLI config 
     expect(cliToken()).toBe(first);
     expect(await adminTokens()).toHaveLength(1);
 
-    // A working admin token in the CLI config (made by hand) is kept too, and becomes the state dir's.
+    // A working admin token in the CLI config for this cloud (made by hand) is kept too, and becomes the state dir's.
     const { token: own } = await users.issueToken('admin', { name: 'laptop' });
-    writeFileSync(cliFile, JSON.stringify({ url: 'http://x', token: own }));
+    writeFileSync(cliFile, JSON.stringify({ url: apiUrlFor(config.apiListen), token: own }));
     await up();
     expect(cliToken()).toBe(own);
     expect(readFileSync(stateFile, 'utf8').trim()).toBe(own);
