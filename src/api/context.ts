@@ -10,8 +10,10 @@ import type { FileUploads } from '../managers/uploads.js';
 import type { UserManager } from '../managers/users.js';
 import type { VmManager } from '../managers/vms.js';
 import type { User } from '../model/index.js';
+import type { EventLog } from '../store/event-log.js';
 import type { Store } from '../store/store.js';
 import type { WriteLog } from '../store/write-log.js';
+import type { Answered } from './audit.js';
 
 export interface Managers {
   /** The API's read caches (VmCache) list and watch through it. */
@@ -24,6 +26,8 @@ export interface Managers {
   keys: KeyManager;
   networks: NetworkManager;
   consoles: ConsoleManager;
+  /** The audit log's writer; absent: one with the default retention. */
+  eventLog?: EventLog;
   /** Absent: no upload route (tests that build the API without files_path). */
   uploads?: FileUploads;
 }
@@ -35,5 +39,7 @@ declare module 'fastify' {
     user: User;
     /** What this request wrote to etcd: its answer waits until the caches show it. */
     writeLog: WriteLog;
+    /** What a changing request's answer said about its object, for its audit event. */
+    answered: Answered | undefined;
   }
 }

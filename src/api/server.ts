@@ -3,11 +3,15 @@ import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/typ
 import type { Logger } from '../common/logger.js';
 import type { TokenCache } from '../managers/token-cache.js';
 import { VmCache } from '../managers/vm-cache.js';
+import { EventManager } from '../managers/events.js';
+import { EventLog } from '../store/event-log.js';
 import { newWriteLog, runWithWriteLog } from '../store/write-log.js';
+import { answered, requestEvent, type Answered } from './audit.js';
 import { authenticate } from './auth.js';
 import type { Api, Managers } from './context.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import { waitForWrites } from './read-your-writes.js';
+import { eventRoutes } from './routes/events.js';
 import { fileRoutes } from './routes/files.js';
 import { hostRoutes } from './routes/hosts.js';
 import { imageStoreRoutes } from './routes/image-stores.js';
@@ -17,6 +21,9 @@ import { networkRoutes } from './routes/networks.js';
 import { imageRoutes } from './routes/images.js';
 import { userRoutes } from './routes/users.js';
 import { vmRoutes } from './routes/vms.js';
+
+/** Methods that change nothing, and so leave no audit event. */
+const IS_READ = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Methods whose requests carry a body, and so get a deadline for it. */
 const HAS_BODY = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -50,6 +57,9 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
   api.setNotFoundHandler(notFoundHandler);
   api.decorateRequest('user', null as never);
   api.decorateRequest('writeLog', null as never);
+  api.decorateRequest('answered', null as never);
+  const events = m.eventLog ?? new EventLog(m.store, { log });
+  const streams = new Set<() => void>();
   // VMs and hosts are read from watch-fed caches (started with the server, stopped with it).
   const cache = new VmCache(m.store, log);
   const caches = [...cache.informers, ...(opts.tokens?.informers ?? [])];
@@ -58,6 +68,11 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
     // Not awaited: it retries until etcd answers; until then a token check reads etcd.
     void opts.tokens?.start();
     await cache.ready().catch(() => log.warn('api caches not listed yet; reads wait for them'));
+  });
+  // Open event streams would hold the server's close forever: they end first.
+  api.addHook('preClose', (done) => {
+    for (const end of streams) end();
+    done();
   });
   api.addHook('onClose', async () => {
     await Promise.all([cache.stop(), opts.tokens?.stop()]);
@@ -84,7 +99,8 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
     req.writeLog = newWriteLog();
     runWithWriteLog(req.writeLog, done);
   });
-  api.addHook('onSend', (req, _reply, payload, done) => {
+  api.addHook('onSend', (req, reply, payload, done) => {
+    if (!IS_READ.has(req.method)) req.answered = answered(payload, reply.statusCode);
     if (!req.writeLog || req.writeLog.keys.size === 0) return done(null, payload);
     waitForWrites(caches, req.writeLog, log).then(
       () => done(null, payload),
@@ -93,6 +109,8 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
   });
   api.addHook('onResponse', (req, reply, done) => {
     if (log.isLevelEnabled('debug')) req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    // After the answer went out, so it never waits for the audit write (nor fails with it).
+    if (!IS_READ.has(req.method) && req.routeOptions.url !== undefined) void events.record(requestEvent(req, reply, req.answered ?? undefined));
     done();
   });
   api.get('/v1/health', { config: { public: true } }, async () => ({ ok: true }));
@@ -105,5 +123,6 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
   keyRoutes(api, m);
   networkRoutes(api, m);
   userRoutes(api, m);
+  eventRoutes(api, new EventManager(m.store, log), streams);
   return api;
 }

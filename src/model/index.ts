@@ -7,3 +7,4 @@ export * from './image.js';
 export * from './file.js';
 export * from './network.js';
 export * from './console.js';
+export * from './event.js';
