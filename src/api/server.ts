@@ -6,7 +6,7 @@ import { VmCache } from '../managers/vm-cache.js';
 import { EventManager } from '../managers/events.js';
 import { EventLog } from '../store/event-log.js';
 import { newWriteLog, runWithWriteLog } from '../store/write-log.js';
-import { answered, requestEvent, type Answered } from './audit.js';
+import { answered, requestEvent } from './audit.js';
 import { authenticate } from './auth.js';
 import type { Api, Managers } from './context.js';
 import { errorHandler, notFoundHandler } from './errors.js';

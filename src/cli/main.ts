@@ -3,6 +3,7 @@ import { EXIT_CODES, exitCodeOf, toUcloudError } from '../common/errors.js';
 import type { DaemonFlags } from '../common/daemon.js';
 import { configCommand } from './config.js';
 import { daemonOptions } from './daemon-options.js';
+import { eventsCommand } from './events.js';
 import { hostCommand } from './host.js';
 import { fileCommand } from './file.js';
 import { imageCommand } from './image.js';
@@ -70,6 +71,7 @@ Examples:
   p.addCommand(keyCommand());
   p.addCommand(networkCommand());
   p.addCommand(userCommand());
+  p.addCommand(eventsCommand());
   p.addCommand(configCommand());
   const inherit = (c: Command): void => {
     c.exitOverride().showSuggestionAfterError();

@@ -38,31 +38,31 @@ export function eventRoutes(api: Api, events: EventManager, streams: Set<() => v
     let open = false;
     const early: string[] = [];
     const send = (text: string) => (open ? res.write(text) : early.push(text));
-    let heartbeat: NodeJS.Timeout | undefined;
+    // Set once each, after `finish` is made (which the watch may call).
+    const held: { heartbeat?: NodeJS.Timeout; watch?: { close(): void } } = {};
     let ended = false;
-    let watch: { close(): void; revision: string } | undefined;
     const finish = () => {
       if (ended) return;
       ended = true;
-      clearInterval(heartbeat);
+      clearInterval(held.heartbeat);
       streams.delete(finish);
-      watch?.close();
+      held.watch?.close();
       if (open) res.end();
     };
     // Opened before the answer starts, so a watch that cannot start is an ordinary error answer.
-    watch = await events.watch(
+    const watch = (held.watch = await events.watch(
       eventScope(req.user, req.query),
       from,
       (e, revision) => send(`id: ${revision}\ndata: ${JSON.stringify(e)}\n\n`),
       () => finish(),
-    );
+    ));
     if (ended) return reply.status(503).send({ code: 'ETCD_UNAVAILABLE', message: 'the event watch ended as it started; try again' });
     reply.hijack();
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
     open = true;
     res.write(`retry: 2000\n: watching from revision ${watch.revision}\n\n`);
     for (const text of early.splice(0)) res.write(text);
-    heartbeat = setInterval(() => res.write(': heartbeat\n\n'), opts.heartbeatMs ?? HEARTBEAT_MS);
+    held.heartbeat = setInterval(() => res.write(': heartbeat\n\n'), opts.heartbeatMs ?? HEARTBEAT_MS);
     streams.add(finish);
     res.once('close', finish);
   });
