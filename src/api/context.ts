@@ -26,7 +26,7 @@ export interface Managers {
   keys: KeyManager;
   networks: NetworkManager;
   consoles: ConsoleManager;
-  /** The audit log's writer; absent: one with the default retention. */
+  /** The audit log's writer; absent: requests leave no events (tests that count etcd writes). */
   eventLog?: EventLog;
   /** Absent: no upload route (tests that build the API without files_path). */
   uploads?: FileUploads;

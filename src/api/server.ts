@@ -4,7 +4,6 @@ import type { Logger } from '../common/logger.js';
 import type { TokenCache } from '../managers/token-cache.js';
 import { VmCache } from '../managers/vm-cache.js';
 import { EventManager } from '../managers/events.js';
-import { EventLog } from '../store/event-log.js';
 import { newWriteLog, runWithWriteLog } from '../store/write-log.js';
 import { answered, requestEvent } from './audit.js';
 import { authenticate } from './auth.js';
@@ -58,7 +57,7 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
   api.decorateRequest('user', null as never);
   api.decorateRequest('writeLog', null as never);
   api.decorateRequest('answered', null as never);
-  const events = m.eventLog ?? new EventLog(m.store, { log });
+  const events = m.eventLog;
   const streams = new Set<() => void>();
   // VMs and hosts are read from watch-fed caches (started with the server, stopped with it).
   const cache = new VmCache(m.store, log);
@@ -100,7 +99,7 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
     runWithWriteLog(req.writeLog, done);
   });
   api.addHook('onSend', (req, reply, payload, done) => {
-    if (!IS_READ.has(req.method)) req.answered = answered(payload, reply.statusCode);
+    if (events && !IS_READ.has(req.method)) req.answered = answered(payload, reply.statusCode);
     if (!req.writeLog || req.writeLog.keys.size === 0) return done(null, payload);
     waitForWrites(caches, req.writeLog, log).then(
       () => done(null, payload),
@@ -110,7 +109,7 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
   api.addHook('onResponse', (req, reply, done) => {
     if (log.isLevelEnabled('debug')) req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
     // After the answer went out, so it never waits for the audit write (nor fails with it).
-    if (!IS_READ.has(req.method) && req.routeOptions.url !== undefined) void events.record(requestEvent(req, reply, req.answered ?? undefined));
+    if (events && !IS_READ.has(req.method) && req.routeOptions.url !== undefined) void events.record(requestEvent(req, reply, req.answered ?? undefined));
     done();
   });
   api.get('/v1/health', { config: { public: true } }, async () => ({ ok: true }));
