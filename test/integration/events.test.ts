@@ -5,6 +5,8 @@ import type { Api } from '../../src/api/context.js';
 import { Client } from '../../src/client/client.js';
 import { silentLogger } from '../../src/common/logger.js';
 import type { Event } from '../../src/model/index.js';
+import { VmManager } from '../../src/managers/vms.js';
+import { hostActor, SCHEDULER_ACTOR } from '../../src/model/vm-lifecycle.js';
 import { EventLog } from '../../src/store/event-log.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import type { Store } from '../../src/store/store.js';
@@ -215,5 +217,31 @@ describe('ucloud events (the CLI against a real API)', () => {
     const table = await c.cli(['events']);
     expect(table.stdout).toMatch(/^TIME\s+ACTOR\s+ACTION\s+OBJECT\s+RESULT/);
     expect(table.stdout).toMatch(/user:admin\s+vm\.create\s+admin\/cli1\s+ok/);
+  });
+
+  it("--wait wakes on the VM's events: it ends as soon as the host records it running", async () => {
+    const child = spawn(process.execPath, [UCLOUD, 'vm', 'create', 'w1', '--image', 'ucloud-test', '--wait', '--timeout', '60s', '-o', 'json'], { env: c.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const exited = new Promise<number>((r) => child.once('exit', (code) => r(code ?? 1)));
+    try {
+      // The test plays the scheduler and hv1's agent (with its event writer), so nothing else moves the VM.
+      const sched = new VmManager(c.store, { actor: SCHEDULER_ACTOR });
+      const host = new VmManager(c.store, { actor: hostActor('hv1'), events: new EventLog(c.newStore(), { log: silentLogger }) });
+      const vm = await until('the VM', () => c.client().vms.get('w1').catch(() => undefined), 20_000);
+      expect(await sched.assign((await c.store.get(Kinds.vm, Keys.vm(vm.id)))!, 'hv1', undefined)).toBe(true);
+      await host.observe(vm.id, (cur) => ({ ...cur, status: 'creating' }));
+      await until('the CLI to follow the VM', () => err.includes('w1: creating on hv1'), 20_000);
+      const t0 = Date.now();
+      await host.observe(vm.id, (cur) => ({ ...cur, status: 'running', observedGeneration: cur.generation }));
+      expect(await exited).toBe(0);
+      // Woken by the event: well inside the 5 s the open stream's fallback poll would take.
+      expect(Date.now() - t0).toBeLessThan(3000);
+      expect(err).toContain('w1: running on hv1');
+      const events = await c.client().events.list({ vm: vm.id });
+      expect(events.filter((e) => e.actor.kind === 'host').map((e) => e.action)).toEqual(['vm.creating', 'vm.running']);
+    } finally {
+      child.kill('SIGINT');
+    }
   });
 });
