@@ -7,7 +7,7 @@ import type { Store } from './store.js';
 /** event_retention's default: a week. */
 export const EVENT_RETENTION_DEFAULT_MS = 7 * 24 * 3600_000;
 /** event_bucket_max's default: events one writer keeps per bucket. */
-export const EVENT_BUCKET_MAX_DEFAULT = 50_000;
+export const EVENT_BUCKET_MAX_DEFAULT = 2000;
 
 export interface EventLogOptions {
   /** How long an event is kept at least (event_retention). */
@@ -35,10 +35,11 @@ export function eventId(ms: number): string {
  * time is cut into buckets (retention/24, between 1 s and 1 h), and every event
  * this writer records in a bucket is put on one lease granted at the bucket's
  * first event, with TTL retention + bucket, not kept alive. So an event lives
- * between `retention` and `retention + bucket`, a writer holds at most 25
- * leases at a time, and the events on record are at most
- * writers × 25 × bucketMax whatever the request rate: a writer records at most
- * `bucketMax` per bucket and drops the rest (a warning per bucket says how many).
+ * between `retention` and `retention + bucket`, a writer holds at most
+ * retention/bucket + 1 leases at a time (169 for a week), and the events on
+ * record are at most writers × that × bucketMax whatever the request rate: a
+ * writer records at most `bucketMax` per bucket and drops the rest (a warning
+ * per bucket says so).
  *
  * Recording never fails the caller's operation: `record` resolves either way
  * and a failed write is a warning in the log.
