@@ -17,6 +17,10 @@ export const PERMISSIONS = {
   'health:read': ['anyone'],
   'openapi:read': ['anyone'],
   'whoami:read': ['user', 'admin'],
+  /** A user's events are those of their own objects; an admin's `all`/`owner` reach everyone's (checked in the route). */
+  'event:list': ['user', 'admin'],
+  'event:stream': ['user', 'admin'],
+  'event:read-any': ['admin'],
 
   'vm:create': ['user', 'admin'],
   'vm:list': ['user', 'admin'],

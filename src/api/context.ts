@@ -11,8 +11,10 @@ import type { FileUploads } from '../managers/uploads.js';
 import type { UserManager } from '../managers/users.js';
 import type { VmManager } from '../managers/vms.js';
 import type { User } from '../model/index.js';
+import type { EventLog } from '../store/event-log.js';
 import type { Store } from '../store/store.js';
 import type { WriteLog } from '../store/write-log.js';
+import type { Answered } from './audit.js';
 
 export interface Managers {
   /** The API's read caches (VmCache) list and watch through it. */
@@ -27,6 +29,8 @@ export interface Managers {
   consoles: ConsoleManager;
   /** Absent: usage is counted but nothing is limited (tests that build the API without quotas). */
   quotas?: QuotaManager;
+  /** The audit log's writer; absent: requests leave no events (tests that count etcd writes). */
+  eventLog?: EventLog;
   /** Absent: no upload route (tests that build the API without files_path). */
   uploads?: FileUploads;
 }
@@ -38,5 +42,7 @@ declare module 'fastify' {
     user: User;
     /** What this request wrote to etcd: its answer waits until the caches show it. */
     writeLog: WriteLog;
+    /** What a changing request's answer said about its object, for its audit event. */
+    answered: Answered | undefined;
   }
 }

@@ -5,7 +5,9 @@ import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/typ
 import type { Logger } from '../common/logger.js';
 import type { TokenCache } from '../managers/token-cache.js';
 import { VmCache } from '../managers/vm-cache.js';
+import { EventManager } from '../managers/events.js';
 import { newWriteLog, runWithWriteLog } from '../store/write-log.js';
+import { answered, requestEvent } from './audit.js';
 import { authenticate } from './auth.js';
 import { requireDeclaredAction } from './authz.js';
 import type { Api, Managers } from './context.js';
@@ -14,6 +16,7 @@ import { ErrorResponseSchema, Health } from '../model/index.js';
 import { openapiOptions } from './openapi.js';
 import { rateLimitParts, type RateLimitOptions } from './rate-limit.js';
 import { waitForWrites } from './read-your-writes.js';
+import { eventRoutes } from './routes/events.js';
 import { fileRoutes } from './routes/files.js';
 import { hostRoutes } from './routes/hosts.js';
 import { imageStoreRoutes } from './routes/image-stores.js';
@@ -25,6 +28,9 @@ import { tokenRoutes } from './routes/tokens.js';
 import { totpRoutes } from './routes/totp.js';
 import { userRoutes } from './routes/users.js';
 import { vmRoutes } from './routes/vms.js';
+
+/** Methods that change nothing, and so leave no audit event. */
+const IS_READ = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Methods whose requests carry a body, and so get a deadline for it. */
 const HAS_BODY = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -64,6 +70,9 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
   api.setNotFoundHandler(notFoundHandler);
   api.decorateRequest('user', null as never);
   api.decorateRequest('writeLog', null as never);
+  api.decorateRequest('answered', null as never);
+  const events = m.eventLog;
+  const streams = new Set<() => void>();
   // VMs and hosts are read from watch-fed caches (started with the server, stopped with it).
   const cache = new VmCache(m.store, log);
   const rate = opts.rateLimit && rateLimitParts(m.store, m.users, log, opts.rateLimit);
@@ -75,6 +84,11 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
     void opts.tokens?.start();
     if (rate) void rate.informer.start();
     await cache.ready().catch(() => log.warn('api caches not listed yet; reads wait for them'));
+  });
+  // Open event streams would hold the server's close forever: they end first.
+  api.addHook('preClose', (done) => {
+    for (const end of streams) end();
+    done();
   });
   api.addHook('onClose', async () => {
     await Promise.all([cache.stop(), opts.tokens?.stop(), rate?.informer.stop()]);
@@ -108,7 +122,8 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
     req.writeLog = newWriteLog();
     runWithWriteLog(req.writeLog, done);
   });
-  api.addHook('onSend', (req, _reply, payload, done) => {
+  api.addHook('onSend', (req, reply, payload, done) => {
+    if (events && !IS_READ.has(req.method)) req.answered = answered(payload, reply.statusCode);
     if (!req.writeLog || req.writeLog.keys.size === 0) return done(null, payload);
     waitForWrites(caches, req.writeLog, log).then(
       () => done(null, payload),
@@ -117,6 +132,8 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
   });
   api.addHook('onResponse', (req, reply, done) => {
     if (log.isLevelEnabled('debug')) req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    // After the answer went out, so it never waits for the audit write (nor fails with it).
+    if (events && !IS_READ.has(req.method) && req.routeOptions.url !== undefined) void events.record(requestEvent(req, reply, req.answered ?? undefined));
     done();
   });
   // The document is built from the same route schemas that validate (src/model), by @fastify/swagger.
@@ -136,6 +153,7 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
     userRoutes(r, m);
     tokenRoutes(r, m);
     totpRoutes(r, m);
+    eventRoutes(r, new EventManager(m.store, log), streams);
   });
   return api;
 }

@@ -4,6 +4,7 @@ import type { DaemonFlags } from '../common/daemon.js';
 import { completionCommand } from './completion.js';
 import { configCommand } from './config.js';
 import { daemonOptions } from './daemon-options.js';
+import { eventsCommand } from './events.js';
 import { hostCommand } from './host.js';
 import { fileCommand } from './file.js';
 import { imageCommand } from './image.js';
@@ -82,6 +83,7 @@ Examples:
   p.addCommand(networkCommand());
   p.addCommand(userCommand());
   p.addCommand(tokenCommand());
+  p.addCommand(eventsCommand());
   p.addCommand(configCommand());
   p.addCommand(profileCommand());
   p.addCommand(completionCommand(program));

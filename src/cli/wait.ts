@@ -1,7 +1,65 @@
 import { UcloudError, type ErrorCode } from '../common/errors.js';
-import type { Client } from '../client/client.js';
+import type { Client, EventQuery } from '../client/client.js';
 import type { Image, UserFile, Vm, VmStatus } from '../model/index.js';
+import { followEvents } from './event-stream.js';
 import { note } from './output.js';
+
+/** Between reads while nothing wakes the wait: the event stream is open (it wakes it), or not. */
+const POLL_STREAM_MS = 5000;
+const POLL_MS = 200;
+
+/**
+ * Wakes a wait when an event about its object arrives, and once the stream
+ * opens (a change made before the server watched is read then). While the
+ * stream is not open, waits are the short poll.
+ */
+class Waker {
+  private readonly stop = new AbortController();
+  private open = false;
+  private poked = false;
+  private wake: (() => void) | undefined;
+
+  constructor(client: Client, q: EventQuery) {
+    void followEvents(
+      client,
+      q,
+      {
+        onEvent: () => this.poke(),
+        onOpen: () => {
+          this.open = true;
+          this.poke();
+        },
+        onBreak: () => {
+          this.open = false;
+        },
+      },
+      this.stop.signal,
+    );
+  }
+
+  private poke(): void {
+    this.poked = true;
+    this.wake?.();
+  }
+
+  /** Until the next event, or the fallback poll. */
+  async next(): Promise<void> {
+    if (this.poked) {
+      this.poked = false;
+      return;
+    }
+    await new Promise<void>((r) => {
+      const t = setTimeout(r, this.open ? POLL_STREAM_MS : POLL_MS);
+      this.wake = () => (clearTimeout(t), r());
+    });
+    this.wake = undefined;
+    this.poked = false;
+  }
+
+  close(): void {
+    this.stop.abort();
+  }
+}
 
 /** A --wait that ended with the thing waited for in error (exit code 7). */
 export class FailedState extends Error {}
@@ -10,6 +68,8 @@ interface Followed<T> {
   /** What is followed, for messages ("VM web1"). */
   what: string;
   get: () => Promise<T>;
+  /** With `events`: the client the event stream is read through. */
+  client?: Client;
   /** The error code `get` fails with once the thing is gone. */
   goneCode: ErrorCode;
   /** True when waiting for it to go away. */
@@ -18,6 +78,8 @@ interface Followed<T> {
   done: (t: T) => boolean;
   /** An error message when it landed in error, else undefined. */
   failed: (t: T) => string | undefined;
+  /** The events that tell it changed: each wakes the wait (else it polls every 200 ms). */
+  events?: (t: T) => EventQuery;
 }
 
 /**
@@ -26,6 +88,15 @@ interface Followed<T> {
  * out (the operation goes on).
  */
 async function follow<T>(f: Followed<T>, timeoutMs: number): Promise<T | undefined> {
+  let waker: Waker | undefined;
+  try {
+    return await followWith(f, timeoutMs, (t) => (waker ??= f.events && t !== undefined ? new Waker(f.client!, f.events(t)) : undefined));
+  } finally {
+    waker?.close();
+  }
+}
+
+async function followWith<T>(f: Followed<T>, timeoutMs: number, wakerFor: (t: T | undefined) => Waker | undefined): Promise<T | undefined> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   let name = f.what;
@@ -48,9 +119,14 @@ async function follow<T>(f: Followed<T>, timeoutMs: number): Promise<T | undefin
     const failure = f.failed(t);
     if (failure) throw new FailedState(failure);
     if (Date.now() > deadline) throw new UcloudError('WAIT_TIMEOUT', `${f.what} is still not done after ${Math.round(timeoutMs / 1000)} s`);
-    await new Promise((r) => setTimeout(r, 200));
+    const waker = wakerFor(t);
+    if (waker) await Promise.race([waker.next(), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref())]);
+    else await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
+
+/** A VM's events, by id; `owner` makes an admin's stream carry another user's VM (a user's own is theirs anyway). */
+const vmEvents = (vm: Vm): EventQuery => ({ vm: vm.id, owner: vm.owner });
 
 const errorText = (e: { code: string; message: string } | undefined) => `${e?.code ?? ''} ${e?.message ?? ''}`.trim();
 
@@ -61,6 +137,8 @@ export function waitForVm(client: Client, ref: string, target: VmStatus | 'delet
     {
       what: `VM "${ref}"`,
       get: () => client.vms.get(ref),
+      client,
+      events: vmEvents,
       goneCode: 'VM_NOT_FOUND',
       untilGone: target === 'deleted',
       describe: (vm) => `${vm.name}: ${vm.status}${vm.reason ? ` (${vm.reason})` : ''}${vm.host ? ` on ${vm.host}` : ''}`,
@@ -78,6 +156,8 @@ export function waitForRecovery(client: Client, ref: string, timeoutMs: number):
     {
       what: `VM "${ref}"`,
       get: () => client.vms.get(ref),
+      client,
+      events: vmEvents,
       goneCode: 'VM_NOT_FOUND',
       untilGone: false,
       describe: (vm) => `${vm.name}: ${vm.recover ? 'waiting for the scheduler to fence its storage and place it' : vm.status}${vm.reason ? ` (${vm.reason})` : ''}${vm.host ? ` on ${vm.host}` : ''}`,

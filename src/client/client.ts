@@ -1,7 +1,7 @@
 import type { Static } from 'typebox';
 import { isErrorCode, UcloudError } from '../common/errors.js';
 import { LIST_LIMITS, type PageOf } from '../model/common.js';
-import type { AllocationRatio, QuotaSetRequest, QuotaView, ConsoleLog, Host, HostSetRequest, Image, ImageStore, Network, NetworkRoutes, Resources, Role, SshKey, TokenCreated, TokenInfo, UploadedFile, User, UserFile, Vm, VmCreateRequest, VmMigrateRequest,
+import type { AllocationRatio, QuotaSetRequest, QuotaView, ConsoleLog, Event, Host, HostSetRequest, Image, ImageStore, Network, NetworkRoutes, Resources, Role, SshKey, TokenCreated, TokenInfo, UploadedFile, User, UserFile, Vm, VmCreateRequest, VmMigrateRequest,
   VmRecoverRequest, VmResizeRequest, VmSetRequest } from '../model/index.js';
 
 export interface HostView extends Host {
@@ -204,4 +204,59 @@ export class Client {
     create: (name: string, opts: { expiresIn?: string; expiresAt?: string; totp?: string } = {}) => this.request<TokenCreated>('POST', '/v1/tokens', { name, ...opts }),
     revoke: (id: string, user?: string) => this.request<undefined>('DELETE', withQuery(`/v1/tokens/${encodeURIComponent(id)}`, { user })),
   };
+
+  readonly events = {
+    /** Every event you may see (`all`/`owner`: an admin's), all pages, oldest first. */
+    list: (q: EventQuery = {}) => this.all<Event>('/v1/events', { ...q }),
+    page: (p: PageParams & EventQuery = {}) => this.page<Event>('/v1/events', p),
+    /**
+     * Events as they are recorded, from now (or from revision `since`), until the
+     * stream ends or `signal` aborts: each with its revision (resume from it + 1).
+     */
+    stream: (q: EventQuery & { since?: string } = {}, signal?: AbortSignal, onOpen?: () => void) => this.streamEvents(q, signal, onOpen),
+  };
+
+  /** `onOpen`: called once the server is watching (what happened before it is read some other way). */
+  private async *streamEvents(q: EventQuery & { since?: string }, signal?: AbortSignal, onOpen?: () => void): AsyncGenerator<{ event: Event; revision: string }> {
+    let res: Response;
+    try {
+      res = await fetch(new URL(withQuery('/v1/events/stream', { ...q }), this.opts.url), {
+        headers: { accept: 'text/event-stream', ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}) },
+        ...(signal ? { signal } : {}),
+      });
+    } catch (err) {
+      if (signal?.aborted) return;
+      throw new UcloudError('API_UNREACHABLE', `cannot reach the ucloud API at ${this.opts.url}`, { cause: err });
+    }
+    if (!res.ok || !res.body) return void (await this.answer(res));
+    onOpen?.();
+    const decoder = new TextDecoder();
+    let buf = '';
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += decoder.decode(chunk, { stream: true });
+        for (let end = buf.indexOf('\n\n'); end >= 0; end = buf.indexOf('\n\n')) {
+          const block = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          let id: string | undefined;
+          let data = '';
+          for (const line of block.split('\n')) {
+            if (line.startsWith('id: ')) id = line.slice(4);
+            else if (line.startsWith('data: ')) data += line.slice(6);
+          }
+          if (id !== undefined && data) yield { event: JSON.parse(data) as Event, revision: id };
+        }
+      }
+    } catch (err) {
+      // An abort is the caller's own end; a broken connection ends the stream like the server's close.
+      if (!signal?.aborted && !(err instanceof TypeError)) throw err;
+    }
+  }
+}
+
+/** Which events: `vm` (name or id) narrows; `all` (every user's) and `owner` are an admin's. */
+export interface EventQuery {
+  vm?: string;
+  all?: boolean;
+  owner?: string;
 }

@@ -103,6 +103,18 @@ export const CONFIG_KEYS = {
     env: ['UCLOUD_DEFAULT_IMAGE_STORE'],
     doc: 'The image store `image create` uses when no store is named. Empty: the only store, if there is exactly one (else IMAGE_STORE_REQUIRED).',
   },
+  event_retention: {
+    kind: 'duration',
+    default: '168h',
+    env: ['UCLOUD_EVENT_RETENTION'],
+    doc: 'How long audit events (`ucloud events`) are kept (168h: a week): each goes with its bucket\'s etcd lease (buckets of retention/24, 1s to 1h), so between this and this plus one bucket. At least 1s.',
+  },
+  event_bucket_max: {
+    kind: 'int',
+    default: '2000',
+    env: ['UCLOUD_EVENT_BUCKET_MAX'],
+    doc: 'Most audit events one daemon records per bucket (an hour with the default retention; see event_retention); more are dropped with a warning in its log, so the events on record stay bounded whatever the request rate: at most daemons × (retention/bucket + 1) × this (with the defaults, about 340,000 per daemon, some 140 MB of etcd). At least 1.',
+  },
   import_concurrency: { kind: 'int', default: '2', env: ['UCLOUD_IMPORT_CONCURRENCY'], doc: 'Image imports the imagescanner runs at once (each a sandboxed qemu-img); more requests wait their turn, oldest first. At least 1.' },
   vni_range: { kind: 'string', default: '10000-16000000', env: ['UCLOUD_VNI_RANGE'], doc: 'VXLAN network identifiers handed to networks, as first-last.' },
   ipv6_pool: { kind: 'string', default: 'fd75:636c:6f75::/48', env: ['UCLOUD_IPV6_POOL'], doc: 'Each network gets one /64 of this pool (a /48 holds 65536 networks).' },
@@ -266,6 +278,8 @@ export interface Config {
   filesPath: string;
   filescannerIntervalMs: number;
   importConcurrency: number;
+  eventRetentionMs: number;
+  eventBucketMax: number;
   uploadMaxBytes: number;
   /** 0: no quota. */
   filesQuotaBytes: number;
@@ -589,6 +603,8 @@ function toConfig(raw: Record<ConfigKey, string>): Config {
     filesPath: raw.files_path,
     filescannerIntervalMs: toDuration('filescanner_interval', raw.filescanner_interval),
     importConcurrency: atLeastOne('import_concurrency', raw.import_concurrency),
+    eventRetentionMs: Math.max(1000, toDuration('event_retention', raw.event_retention)),
+    eventBucketMax: atLeastOne('event_bucket_max', raw.event_bucket_max),
     uploadMaxBytes: toSize('upload_max_size', raw.upload_max_size, 1),
     filesQuotaBytes: toSize('files_quota', raw.files_quota, 0),
     uploadIdleMs: toDuration('upload_idle_timeout', raw.upload_idle_timeout),

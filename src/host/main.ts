@@ -4,6 +4,7 @@ import { runDaemon, type DaemonFlags } from '../common/daemon.js';
 import { HostManager } from '../managers/hosts.js';
 import { ImageManager } from '../managers/images.js';
 import { VmManager } from '../managers/vms.js';
+import { EventLog } from '../store/event-log.js';
 import { hostActor } from '../model/vm-lifecycle.js';
 import { HostAgent } from './agent.js';
 import { checkTlsDir, sweepStagedTls } from './migration/tls.js';
@@ -37,7 +38,7 @@ export function runHostAgent(flags: DaemonFlags): Promise<void> {
     );
     // Every write of a VM compares this incarnation's fencing epoch (vm-lifecycle.ts): read from the agent as it is now.
     let epoch: () => string | undefined = () => undefined;
-    const agent = new HostAgent(store, new VmManager(store, { actor: hostActor(config.hostName, () => epoch()) }), new HostManager(store), runtime, { name: config.hostName, accel, leaseTtlMs: config.hostLeaseTtlMs, runDir: config.runDir, fenceTimeoutMs: config.fenceTimeoutMs, consoleListen: config.consoleListen, dnsResolvers: config.dnsResolvers, migration: { address: config.hostAddress, ports: config.migrationPorts, maxDowntimeMs: config.migrationMaxDowntimeMs, maxBandwidth: config.migrationMaxBandwidth, prepareTimeoutMs: config.migrationPrepareTimeoutMs, timeoutMs: config.migrationTimeoutMs, ...(config.migrationTlsDir ? { tls: { dir: config.migrationTlsDir, stageDir: join(config.runDir, 'migration-tls') } } : {}) }, ...(routes ? { routes } : {}), stores: () => openableStores(new ImageManager(store), log) }, log);
+    const agent = new HostAgent(store, new VmManager(store, { actor: hostActor(config.hostName, () => epoch()), events: new EventLog(store, { retentionMs: config.eventRetentionMs, bucketMax: config.eventBucketMax, log }) }), new HostManager(store), runtime, { name: config.hostName, accel, leaseTtlMs: config.hostLeaseTtlMs, runDir: config.runDir, fenceTimeoutMs: config.fenceTimeoutMs, consoleListen: config.consoleListen, dnsResolvers: config.dnsResolvers, migration: { address: config.hostAddress, ports: config.migrationPorts, maxDowntimeMs: config.migrationMaxDowntimeMs, maxBandwidth: config.migrationMaxBandwidth, prepareTimeoutMs: config.migrationPrepareTimeoutMs, timeoutMs: config.migrationTimeoutMs, ...(config.migrationTlsDir ? { tls: { dir: config.migrationTlsDir, stageDir: join(config.runDir, 'migration-tls') } } : {}) }, ...(routes ? { routes } : {}), stores: () => openableStores(new ImageManager(store), log) }, log);
     epoch = () => agent.epoch;
     await agent.start();
     return () => agent.stop();

@@ -3,6 +3,7 @@ import { UcloudError } from '../common/errors.js';
 import { slaacAddress } from '../metadata/eui64.js';
 import { nowIso, type Host, type HostAllocation, type Network, type Resources, type Vm, type VmDesired, type VmNic } from '../model/index.js';
 import { allowedOf, DIMENSIONS, overbooked, sumResources } from '../common/capacity.js';
+import type { EventLog } from '../store/event-log.js';
 import { checkVmWrite, stampEpoch, type VmActor } from '../model/vm-lifecycle.js';
 import { Keys, Kinds, lastSegment } from '../store/keys.js';
 import { DELETE, type Store, type Txn, type Versioned } from '../store/store.js';
@@ -105,12 +106,33 @@ const HOST_INDEX_MARKER = 'host-vm-index';
 export class VmManager {
   readonly actor: VmActor;
 
-  /** `actor`: who this process writes VMs as; every write is checked against the VM state machine (model/vm-lifecycle.ts). */
+  private readonly events: EventLog | undefined;
+
+  /**
+   * `actor`: who this process writes VMs as; every write is checked against the VM state machine (model/vm-lifecycle.ts).
+   * `events`: a host agent's status moves are recorded there ('vm.running', 'vm.error', …); the API records its requests itself.
+   */
   constructor(
     private readonly store: Store,
-    opts: { actor: VmActor },
+    opts: { actor: VmActor; events?: EventLog },
   ) {
     this.actor = opts.actor;
+    this.events = opts.actor.kind === 'host' ? opts.events : undefined;
+  }
+
+  private recordMove(prev: Vm | undefined, next: Vm | typeof DELETE): void {
+    if (!this.events || this.actor.kind !== 'host' || !prev) return;
+    const status = next === DELETE ? 'deleted' : next.status;
+    if (status === prev.status) return;
+    const vm = next === DELETE ? prev : next;
+    const failed = next !== DELETE && next.status === 'error';
+    void this.events.record({
+      actor: { kind: 'host', name: this.actor.name },
+      action: `vm.${status}`,
+      object: { kind: 'vm', id: vm.id, name: vm.name, owner: vm.owner },
+      result: failed ? 'error' : 'ok',
+      ...(failed && next.error ? { code: next.error.code, message: next.error.message.slice(0, 1000) } : {}),
+    });
   }
 
   /**
@@ -231,7 +253,10 @@ export class VmManager {
       const cur = await this.store.get(Kinds.vm, key);
       const next = fn(cur ? structuredClone(cur.value) : undefined);
       if (next === undefined) return cur?.value;
-      if (await stageVmWrite(this.store.txn(), cur, next, this.actor).commit()) return next === DELETE ? undefined : next;
+      if (await stageVmWrite(this.store.txn(), cur, next, this.actor).commit()) {
+        this.recordMove(cur?.value, next);
+        return next === DELETE ? undefined : next;
+      }
     }
     throw new UcloudError('CONFLICT', `${Kinds.vm.kind} ${key} kept changing; gave up after ${attempts} attempts`);
   }
@@ -345,7 +370,7 @@ export class VmManager {
           t.unchanged(alloc).put(Kinds.hostAlloc, alloc.key, { vms: rest });
         }
       }
-      if (await t.commit()) return;
+      if (await t.commit()) return this.recordMove(vm.value, DELETE);
       // The host is alive after all: its agent finishes the delete.
       if (opts.onlyIfHostDead && vm.value.host && (await this.store.get(Kinds.hostAlive, Keys.hostAlive(vm.value.host)))) return;
     }

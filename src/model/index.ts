@@ -8,3 +8,4 @@ export * from './file.js';
 export * from './network.js';
 export * from './console.js';
 export * from './quota.js';
+export * from './event.js';

@@ -1,5 +1,6 @@
 import { runDaemon, type DaemonFlags } from '../common/daemon.js';
 import { FileManager } from '../managers/files.js';
+import { EventLog } from '../store/event-log.js';
 import { ImageManager } from '../managers/images.js';
 import { Elections } from '../store/keys.js';
 import { Leadership } from '../store/leadership.js';
@@ -13,7 +14,7 @@ export function runImageScanner(flags: DaemonFlags): Promise<void> {
       ttlMs: config.leaderLeaseTtlMs,
       log,
       lead: async () => {
-        const s = new ImageScanner(store, new ImageManager(store), new FileManager(store), { filesPath: config.filesPath, importConcurrency: config.importConcurrency }, log);
+        const s = new ImageScanner(store, new ImageManager(store), new FileManager(store), { filesPath: config.filesPath, importConcurrency: config.importConcurrency, events: new EventLog(store, { retentionMs: config.eventRetentionMs, bucketMax: config.eventBucketMax, log }) }, log);
         await s.start();
         return () => s.stop();
       },

@@ -6,6 +6,7 @@ import { volumeName, type ImageManager } from '../managers/images.js';
 import { nowIso, type Image } from '../model/index.js';
 import { Informer, Reconciler } from '../store/informer.js';
 import { Keys, Kinds } from '../store/keys.js';
+import type { EventLog } from '../store/event-log.js';
 import type { Store } from '../store/store.js';
 import { importUserFile } from './image-source.js';
 
@@ -32,6 +33,8 @@ export class ImageScanner {
       importConcurrency?: number;
       /** TEST ONLY: called between a file's inspection and its conversion (see ImportHooks); daemons never set it. */
       afterInspect?: (img: Image) => Promise<void>;
+      /** The audit log: each import's end ('image.ready' or 'image.error') is recorded there. */
+      events?: EventLog;
     },
     private readonly log: Logger,
   ) {
@@ -106,13 +109,26 @@ export class ImageScanner {
       // Deleted while importing: the bytes have no record to belong to.
       if (done?.status !== 'ready') await driver.deleteImage(volume);
       this.log.info({ image: `${img.owner}/${img.name}`, ms: Date.now() - started, bytes: volume.virtualSize }, 'image imported');
+      if (done?.status === 'ready') this.record(img, 'ok');
     } catch (err) {
       const e = toUcloudError(err);
       this.log.warn({ err, image: `${img.owner}/${img.name}` }, 'image import failed');
       await this.images.update(img.owner, img.name, (cur) =>
         cur.status === 'importing' ? { ...cur, status: 'error', error: { code: e.code, message: e.message, at: nowIso() } } : undefined,
       );
+      this.record(img, 'error', e.code, e.message);
     }
+  }
+
+  private record(img: Image, result: 'ok' | 'error', code?: string, message?: string): void {
+    void this.opts.events?.record({
+      actor: { kind: 'imagescanner', name: 'imagescanner' },
+      action: result === 'ok' ? 'image.ready' : 'image.error',
+      object: { kind: 'image', name: img.name, owner: img.owner },
+      result,
+      ...(code ? { code } : {}),
+      ...(message ? { message: message.slice(0, 1000) } : {}),
+    });
   }
 
   private async deleteImage(img: Image): Promise<void> {

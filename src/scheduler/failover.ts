@@ -3,6 +3,7 @@ import type { Logger } from '../common/logger.js';
 import type { FailoverManager } from '../managers/failover.js';
 import type { MigrationManager } from '../managers/migrations.js';
 import type { HostAlive, Vm } from '../model/index.js';
+import type { EventLog } from '../store/event-log.js';
 import type { Informer } from '../store/informer.js';
 import { Keys, type Kinds } from '../store/keys.js';
 import { monoMs } from '../store/presence-lease.js';
@@ -18,6 +19,8 @@ export interface FailoverOptions {
   marginMs: number;
   /** Asks for another pass (when a host's margin runs out). */
   trigger: () => void;
+  /** The audit log: each failover and recovery decision is recorded there. */
+  events?: EventLog;
 }
 
 /**
@@ -90,10 +93,16 @@ export class Failover {
     const v = vm.value;
     const why = await this.whyNotRestarted(v);
     if (why === undefined) {
-      if (await this.writes.restartElsewhere(vm, alive)) this.log.warn({ vm: v.id, name: v.name, from: v.host }, 'failover: HA VM restarting on another host');
+      if (await this.writes.restartElsewhere(vm, alive)) {
+        this.log.warn({ vm: v.id, name: v.name, from: v.host }, 'failover: HA VM restarting on another host');
+        this.record(v, 'vm.failover', `host ${v.host ?? ''} is dead: restarting elsewhere`);
+      }
       return;
     }
-    if (await this.writes.markHostDead(vm, alive, why)) this.log.warn({ vm: v.id, name: v.name, host: v.host, why }, 'VM on a dead host marked HOST_DEAD');
+    if (await this.writes.markHostDead(vm, alive, why)) {
+      this.log.warn({ vm: v.id, name: v.name, host: v.host, why }, 'VM on a dead host marked HOST_DEAD');
+      this.record(v, 'vm.failover', why, 'HOST_DEAD');
+    }
   }
 
   /**
@@ -110,11 +119,22 @@ export class Failover {
       const unheld = [...(await this.writes.holders(v)).entries()].filter(([, clients]) => clients.length === 0).map(([disk]) => disk);
       if (unheld.length) {
         const why = `nothing holds disk ${unheld.join(', ')} now, so fencing cannot tell that ${v.host}'s QEMU is gone: make sure ${v.host} is off, then \`ucloud vm recover ${v.name} --host-is-off\``;
-        if (await this.writes.dropRecover(vm, why)) this.log.warn({ vm: v.id, name: v.name, host: v.host, unheld }, 'recovery refused: nothing to fence');
+        if (await this.writes.dropRecover(vm, why)) {
+          this.log.warn({ vm: v.id, name: v.name, host: v.host, unheld }, 'recovery refused: nothing to fence');
+          this.record(v, 'vm.recover', why, 'VM_NOT_RECOVERABLE');
+        }
         return;
       }
     }
-    if (await this.writes.restartElsewhere(vm, undefined)) this.log.warn({ vm: v.id, name: v.name, from: v.host, by: v.recover?.by }, 'recovery: VM restarting on another host');
+    if (await this.writes.restartElsewhere(vm, undefined)) {
+      this.log.warn({ vm: v.id, name: v.name, from: v.host, by: v.recover?.by }, 'recovery: VM restarting on another host');
+      this.record(v, 'vm.recover', `restarting elsewhere than ${v.host ?? ''}`);
+    }
+  }
+
+  /** `code`: the decision left the VM in error (or refused), with that code. */
+  private record(v: Vm, action: string, message: string, code?: string): void {
+    void this.opts.events?.record({ actor: { kind: 'scheduler', name: 'scheduler' }, action, object: { kind: 'vm', id: v.id, name: v.name, owner: v.owner }, result: code ? 'error' : 'ok', ...(code ? { code } : {}), message: message.slice(0, 1000) });
   }
 
   /** Storage fencing of an unplaced, failed-over VM; false: it failed (tried again shortly). */

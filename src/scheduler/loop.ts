@@ -4,6 +4,7 @@ import { FailoverManager } from '../managers/failover.js';
 import { MigrationManager } from '../managers/migrations.js';
 import { resourcesOf, stageVmWrite, type VmManager } from '../managers/vms.js';
 import { nowIso, type Vm } from '../model/index.js';
+import type { EventLog } from '../store/event-log.js';
 import { SCHEDULER_ACTOR, vmWriteRefusal } from '../model/vm-lifecycle.js';
 import { Informer, Reconciler } from '../store/informer.js';
 import { Keys, Kinds } from '../store/keys.js';
@@ -35,6 +36,8 @@ export interface SchedulerOptions {
   onPlanned?: (batches: readonly Batch[]) => Promise<void>;
   /** Migrations off one drained host at once (config drain_parallel; default 2). */
   drainParallel?: number;
+  /** The audit log: placements and failovers are recorded there. */
+  events?: EventLog;
   /** failover_margin (default 2 s): src/scheduler/failover.ts. */
   failoverMarginMs?: number;
 }
@@ -102,7 +105,7 @@ export class Scheduler {
     const migrations = new MigrationManager(store, { actor: vms.actor });
     this.migrating = new MigrationScheduling(this.vmInf, this.index, migrations, log, { drainParallel: opts.drainParallel ?? 2 });
     this.reconciler = new Reconciler(() => this.pass(), log, 10_000);
-    this.failover = new Failover(this.vmInf, hosts, alive, new FailoverManager(store, vms.actor), migrations, log, { marginMs: opts.failoverMarginMs ?? 2000, trigger: () => this.reconciler.trigger() });
+    this.failover = new Failover(this.vmInf, hosts, alive, new FailoverManager(store, vms.actor), migrations, log, { marginMs: opts.failoverMarginMs ?? 2000, trigger: () => this.reconciler.trigger(), ...(opts.events ? { events: opts.events } : {}) });
   }
 
   /** Fills every cache first: a pass over VMs with half the hosts' caches would tell them "no host is alive". */
@@ -220,6 +223,7 @@ export class Scheduler {
       this.stats.placed += r.placed.length;
       this.stats.lostBatches += r.lostBatches;
       if (r.placed.length) this.log.info({ placed: r.placed.length, batches: batches.length, lost: r.failed.length }, 'placed');
+      if (this.opts.events) void recordPlaced(this.opts.events, r.placed);
       if (r.failed.length === 0) break;
       // Lost a race: see what won before planning those VMs again, and only those.
       const done = await this.settle(r.failed);
@@ -282,6 +286,14 @@ export class Scheduler {
     packer.txns.forEach((t, i) => {
       if (ok[i]) this.note(this.vmInf, t.revision);
     });
+  }
+}
+
+/** One event per placed VM, one after another in the background: a large pass never floods etcd with them at once. */
+async function recordPlaced(events: EventLog, placed: readonly Booking[]): Promise<void> {
+  for (const b of placed) {
+    const v = b.vm.value;
+    await events.record({ actor: { kind: 'scheduler', name: 'scheduler' }, action: 'vm.placed', object: { kind: 'vm', id: v.id, name: v.name, owner: v.owner }, result: 'ok', message: `placed on ${b.host}` });
   }
 }
 

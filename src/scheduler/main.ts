@@ -1,6 +1,7 @@
 import { runDaemon, type DaemonFlags } from '../common/daemon.js';
 import { VmManager } from '../managers/vms.js';
 import { SCHEDULER_ACTOR } from '../model/vm-lifecycle.js';
+import { EventLog } from '../store/event-log.js';
 import { Elections } from '../store/keys.js';
 import { Leadership } from '../store/leadership.js';
 import { Scheduler } from './loop.js';
@@ -8,6 +9,7 @@ import { Scheduler } from './loop.js';
 export function runScheduler(flags: DaemonFlags): Promise<void> {
   return runDaemon('scheduler', flags, [], async ({ config, log, store }) => {
     const vms = new VmManager(store, { actor: SCHEDULER_ACTOR });
+    const events = new EventLog(store, { retentionMs: config.eventRetentionMs, bucketMax: config.eventBucketMax, log });
     // One scheduler places at a time (a whole batch per transaction); the others stand by.
     const leadership = new Leadership(store, {
       election: Elections.scheduler,
@@ -20,7 +22,7 @@ export function runScheduler(flags: DaemonFlags): Promise<void> {
           const { written, removed } = await vms.backfillHostIndex();
           log.info({ written, removed }, 'per-host VM index backfilled');
         }
-        const s = new Scheduler(store, vms, log, { drainParallel: config.drainParallel, failoverMarginMs: config.failoverMarginMs });
+        const s = new Scheduler(store, vms, log, { drainParallel: config.drainParallel, failoverMarginMs: config.failoverMarginMs, events });
         await s.start();
         return () => s.stop();
       },

@@ -33,6 +33,7 @@ export const Kinds = {
   consoleTicket: kind('console-ticket', M.ConsoleTicket),
   quota: kind('quota', M.QuotaOverride),
   usage: kind('usage', M.QuotaUsage),
+  event: kind('event', M.Event),
   meta: kind('meta', Type.Record(Type.String(), Type.Unknown())),
 } as const;
 
@@ -104,6 +105,14 @@ export const Keys = {
   quotas: () => 'quota/',
   /** What one user's VMs, networks and images hold (see stageUsage). */
   usage: (user: string) => `usage/${seg(user)}`,
+  /**
+   * An audit event, under its object's owner ('-' for the cluster's own objects:
+   * no user name starts with '-'), so a user's list and stream read one prefix.
+   * Ids sort by time; the records go with their hour's lease (src/store/event-log.ts).
+   */
+  event: (owner: string, id: string) => `event/${seg(eventOwnerSeg(owner))}/${seg(id)}`,
+  eventsOf: (owner: string) => `event/${seg(eventOwnerSeg(owner))}/`,
+  events: () => 'event/',
   /** Cluster-wide facts written once, e.g. which admin `ucloud up` made. */
   meta: (name: string) => `meta/${seg(name)}`,
 } as const;
@@ -124,6 +133,10 @@ export const AllocKeys = {
   vni: (key: string) => Number(lastSegment(key)),
   prefixAddress: (key: string) => lastSegment(key).replace(/-/g, ':'),
 } as const;
+
+function eventOwnerSeg(owner: string): string {
+  return owner === '' ? '-' : owner;
+}
 
 /** The last segment of a key (the id or name of the record). */
 export function lastSegment(key: string): string {

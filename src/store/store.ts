@@ -266,6 +266,32 @@ export class Store {
     }
   }
 
+  /** The store's revision now: a watch from the one after it sees every later change. */
+  async revision(): Promise<string> {
+    const res = await call(() => this.ns.get('ping').exec());
+    return res.header.revision;
+  }
+
+  /**
+   * At most `limit` records under `prefix` whose keys sort after `after` (a key
+   * relative to the prefix), in key order; `more`: some follow the last one.
+   * Records that fail their schema are skipped as in `list`.
+   */
+  async range<S extends TSchema>(kind: RecordKind<S>, prefix: string, after: string | undefined, limit: number): Promise<{ items: Versioned<Static<S>>[]; more: boolean; lastKey: string | undefined }> {
+    const start = after === undefined ? Buffer.from(prefix) : Buffer.concat([Buffer.from(after), Buffer.from([0])]);
+    const res = await call(() => this.ns.getAll().inRange(new Range(start, Range.prefix(prefix).end)).limit(limit).exec());
+    const items: Versioned<Static<S>>[] = [];
+    for (const kv of res.kvs) {
+      try {
+        items.push(this.parse(kind, kv));
+      } catch (err) {
+        this.reportSkipped(kv, err);
+      }
+    }
+    const last = res.kvs[res.kvs.length - 1];
+    return { items, more: res.more, lastKey: last ? this.relativeKey(last.key) : undefined };
+  }
+
   /** One read, so a daemon fails at start (unreachable, no or wrong credentials) rather than at its first real call. */
   async ping(): Promise<void> {
     await call(() => this.ns.get('ping').exec());

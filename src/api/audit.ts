@@ -1,0 +1,70 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { EventInput, EventObject } from '../model/index.js';
+
+// The API's share of the audit log: every request that would change something
+// (any method but GET and HEAD) and reached a route is one event, refused or not.
+
+/** Objects of the cluster's own, seen by admins only (owner ''). */
+const CLUSTER_KINDS = new Set(['host', 'image-store', 'storage-driver']);
+
+const METHOD_VERB: Record<string, string> = { POST: 'create', PUT: 'put', PATCH: 'set', DELETE: 'delete' };
+
+/** What one request's answer told about its object, taken from the body as it is sent. */
+export interface Answered {
+  id?: string;
+  name?: string;
+  owner?: string;
+  code?: string;
+  message?: string;
+}
+
+/**
+ * `<noun>.<verb>` for a route: its declared action ('vm:create' → 'vm.create'),
+ * else made from the path: POST /v1/vms → vm.create, POST /v1/vms/:ref/start → vm.start.
+ */
+export function routeAction(method: string, url: string, declared: string | undefined): { kind: string; action: string } {
+  const segs = url.replace(/^\/v1\//, '').split('/');
+  const kind = (segs[0] ?? 'unknown').replace(/s$/, '');
+  if (declared) return { kind: declared.split(':')[0] ?? kind, action: declared.replace(':', '.') };
+  const literals = segs.slice(1).filter((s) => !s.startsWith(':'));
+  const last = segs[segs.length - 1] ?? '';
+  const verb = METHOD_VERB[method] ?? method.toLowerCase();
+  const action = literals.length === 0 ? verb : last.startsWith(':') ? `${literals[literals.length - 1]}-${verb}` : literals[literals.length - 1]!;
+  return { kind, action: `${kind}.${action}` };
+}
+
+/** Reads what the answer says about the object (or the error); non-JSON answers tell nothing. */
+export function answered(payload: unknown, status: number): Answered | undefined {
+  if (typeof payload !== 'string' && !Buffer.isBuffer(payload)) return undefined;
+  if (payload.length === 0 || payload.length > 1 << 16 || payload[0] !== (typeof payload === 'string' ? '{' : 0x7b)) return undefined;
+  try {
+    const body = JSON.parse(payload.toString()) as Record<string, unknown>;
+    const str = (k: string) => (typeof body[k] === 'string' ? { [k]: body[k] as string } : {});
+    return status >= 400 ? { ...str('code'), ...str('message') } : { ...str('id'), ...str('name'), ...str('owner') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The event for a request that reached a route and was answered. */
+export function requestEvent(req: FastifyRequest, reply: FastifyReply, ans: Answered | undefined): EventInput {
+  const declared = (req.routeOptions.config as { action?: string } | undefined)?.action;
+  const { kind, action } = routeAction(req.method, req.routeOptions.url ?? req.url, declared);
+  const params = (req.params ?? {}) as Record<string, unknown>;
+  const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
+  const text = (v: unknown) => (typeof v === 'string' && v.length <= 200 ? v : undefined);
+  const user = req.user as FastifyRequest['user'] | null;
+  const ok = reply.statusCode < 400;
+  const name = (ok ? ans?.name : undefined) ?? text(params.name) ?? text(params.ref) ?? text(body.name);
+  const id = ok ? ans?.id : undefined;
+  const owner = CLUSTER_KINDS.has(kind) ? '' : ((ok ? ans?.owner : undefined) ?? text(params.owner) ?? (kind === 'user' ? name : undefined) ?? user?.name ?? '');
+  const object: EventObject = { kind, owner, ...(id !== undefined ? { id } : {}), ...(name !== undefined ? { name } : {}) };
+  return {
+    actor: { kind: 'user', name: user?.name ?? '' },
+    action,
+    object,
+    result: ok ? 'ok' : 'error',
+    ...(!ok ? { code: ans?.code ?? `HTTP_${reply.statusCode}` } : {}),
+    ...(!ok && ans?.message ? { message: ans.message.slice(0, 1000) } : {}),
+  };
+}

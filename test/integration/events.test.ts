@@ -1,0 +1,247 @@
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApi } from '../../src/api/server.js';
+import type { Api } from '../../src/api/context.js';
+import { Client } from '../../src/client/client.js';
+import { silentLogger } from '../../src/common/logger.js';
+import type { Event } from '../../src/model/index.js';
+import { VmManager } from '../../src/managers/vms.js';
+import { hostActor, SCHEDULER_ACTOR } from '../../src/model/vm-lifecycle.js';
+import { EventLog } from '../../src/store/event-log.js';
+import { Keys, Kinds } from '../../src/store/keys.js';
+import type { Store } from '../../src/store/store.js';
+import { TestCluster, UCLOUD, until } from '../helpers/cluster.js';
+
+/** The next event from `stream` that `pick` accepts, within `ms` (an event that never comes fails the test, it does not hang it). */
+async function nextEvent(stream: AsyncIterator<{ event: Event }>, pick: (e: Event) => boolean, ms = 10_000): Promise<{ event: Event; skipped: Event[] }> {
+  const skipped: Event[] = [];
+  const deadline = Date.now() + ms;
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no such event in time')), Math.max(0, deadline - Date.now()))));
+    const r = await Promise.race([stream.next(), late]).finally(() => clearTimeout(timer));
+    if (r.done) throw new Error('the stream ended');
+    if (pick(r.value.event)) return { event: r.value.event, skipped };
+    skipped.push(r.value.event);
+  }
+}
+
+/** An opened stream: resolves once the server watches, so what is done next is on it. */
+async function openStream(client: Client, q: Parameters<Client['events']['stream']>[0], signal: AbortSignal): Promise<AsyncIterator<{ event: Event; revision: string }>> {
+  let opened!: () => void;
+  const open = new Promise<void>((r) => (opened = r));
+  const it = client.events.stream(q, signal, () => opened())[Symbol.asyncIterator]();
+  const first = it.next();
+  await Promise.race([open, first.then(() => Promise.reject(new Error('the stream ended before it opened')))]);
+  // The first pending next() is handed back as the iterator's first answer.
+  let pending: typeof first | undefined = first;
+  return {
+    next: () => {
+      const p = pending ?? it.next();
+      pending = undefined;
+      return p;
+    },
+  };
+}
+
+describe('audit events (real etcd)', () => {
+  let c: TestCluster;
+  let api: Api;
+  let url = '';
+  const tokens: Record<string, string> = {};
+  const stop = new AbortController();
+
+  const call = (method: 'GET' | 'POST' | 'DELETE', path: string, who: string, payload?: unknown) =>
+    api.inject({ method, url: path, headers: { authorization: `Bearer ${tokens[who]}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
+  const client = (who: string) => new Client({ url, token: tokens[who]! });
+  const eventsOf = async (who: string, q = '') => (await call('GET', `/v1/events${q}`, who)).json().items as Event[];
+
+  beforeAll(async () => {
+    c = await TestCluster.start();
+    await c.bootstrap({ guestImage: c.tinyImage() });
+    const m = c.managers();
+    tokens.admin = c.adminToken;
+    tokens.alice = (await m.users.create('alice', 'user')).token;
+    tokens.bob = (await m.users.create('bob', 'user')).token;
+    api = buildApi({ ...m, eventLog: new EventLog(c.store, { log: silentLogger }) }, silentLogger);
+    await api.listen({ host: '::1', port: 0 });
+    const addr = api.server.address();
+    url = `http://[::1]:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  });
+  afterAll(async () => {
+    stop.abort();
+    await api.close();
+    await c.stop();
+  });
+
+  const vm = { name: 'web1', image: 'ucloud-test', cpu: 1, ram: '256MiB', disk: '1GiB' };
+
+  it('records a create, a refused create and a delete through the API: who, what, which, result and code', async () => {
+    const created = await call('POST', '/v1/vms', 'alice', vm);
+    expect(created.statusCode).toBe(201);
+    const id = created.json().id as string;
+    expect((await call('POST', '/v1/vms', 'alice', vm)).json().code).toBe('VM_NAME_TAKEN');
+    expect((await call('POST', '/v1/vms', 'alice', { ...vm, name: 'web2', colour: 'blue' })).statusCode).toBe(400);
+    expect([202, 204]).toContain((await call('DELETE', '/v1/vms/web1', 'alice')).statusCode);
+
+    const seen = await until('four events of alice', async () => {
+      const items = await eventsOf('alice', '?vm=web1');
+      const all = await eventsOf('alice');
+      return items.length >= 3 && all.length >= 4 ? { items, all } : undefined;
+    }, 10_000);
+    const [create, taken, del] = seen.items;
+    expect(create).toMatchObject({ actor: { kind: 'user', name: 'alice' }, action: 'vm.create', object: { kind: 'vm', id, name: 'web1', owner: 'alice' }, result: 'ok' });
+    expect(create!.code).toBeUndefined();
+    expect(taken).toMatchObject({ actor: { name: 'alice' }, action: 'vm.create', object: { name: 'web1', owner: 'alice' }, result: 'error', code: 'VM_NAME_TAKEN' });
+    expect(del).toMatchObject({ action: 'vm.delete', object: { name: 'web1', owner: 'alice' }, result: 'ok' });
+    // A request the schema refused is an event too, with its code.
+    expect(seen.all.find((e) => e.code === 'UNKNOWN_FIELD')).toMatchObject({ action: 'vm.create', result: 'error', object: { name: 'web2' } });
+    // Ids sort by time, and the list is in that order.
+    expect(seen.all.map((e) => e.id)).toEqual(seen.all.map((e) => e.id).sort());
+    expect(new Date(create!.time).getTime()).toBeLessThanOrEqual(new Date(del!.time).getTime());
+  });
+
+  it("never shows a user another's events, in the list or the stream; an admin sees them with all", async () => {
+    const bobStream = await openStream(client('bob'), {}, stop.signal);
+    expect((await call('POST', '/v1/keys', 'alice', { name: 'laptop', publicKey: 'not a key' })).statusCode).toBe(400);
+    expect((await call('DELETE', '/v1/keys/nonesuch', 'bob')).statusCode).toBe(404);
+    // Events come in revision order: alice's, written first, would be before bob's own.
+    const { event, skipped } = await nextEvent(bobStream, (e) => e.action === 'key.delete');
+    expect(event).toMatchObject({ actor: { name: 'bob' }, object: { owner: 'bob', name: 'nonesuch' }, result: 'error', code: 'KEY_NOT_FOUND' });
+    expect(skipped).toEqual([]);
+
+    await until('alice key event', async () => (await eventsOf('alice')).some((e) => e.action === 'key.create'), 10_000);
+    for (const q of ['', '?all=true', '?owner=alice', '?vm=web1']) {
+      const bobs = await eventsOf('bob', q);
+      if (!q.includes('vm=')) expect(bobs.length).toBeGreaterThan(0);
+      expect(bobs.every((e) => e.object.owner === 'bob'), q).toBe(true);
+    }
+    const all = await eventsOf('admin', '?all=true&limit=1000');
+    expect(new Set(all.map((e) => e.object.owner))).toEqual(new Set(['alice', 'bob']));
+    expect((await eventsOf('admin', '?owner=alice')).every((e) => e.object.owner === 'alice')).toBe(true);
+  });
+
+  it('pages a list with next', async () => {
+    const first = (await call('GET', '/v1/events?limit=2', 'alice')).json();
+    expect(first.items).toHaveLength(2);
+    expect(first.next).toBeTruthy();
+    const second = (await call('GET', `/v1/events?limit=2&cursor=${first.next}`, 'alice')).json();
+    expect(second.items[0].id > first.items[1].id).toBe(true);
+    expect((await call('GET', `/v1/events?cursor=${first.next}`, 'bob')).json().code).toBe('INVALID_CURSOR');
+  });
+
+  it("streams an event another daemon's writer records, at once", async () => {
+    const stream = await openStream(client('alice'), { vm: 'web9' }, stop.signal);
+    const host = new EventLog(c.newStore(), { log: silentLogger });
+    const written = await host.record({ actor: { kind: 'host', name: 'hv1' }, action: 'vm.running', object: { kind: 'vm', id: '00000000-0000-4000-8000-000000000009', name: 'web9', owner: 'alice' }, result: 'ok' });
+    expect(written).toBeDefined();
+    const t0 = Date.now();
+    const { event } = await nextEvent(stream, () => true, 5000);
+    expect(event).toEqual(written);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('keeps events for the retention only: they go with their bucket lease', async () => {
+    const short = new EventLog(c.store, { retentionMs: 1000, log: silentLogger });
+    expect(short.bucketMs).toBe(1000);
+    const e = await short.record({ actor: { kind: 'system', name: 'test' }, action: 'test.expire', object: { kind: 'test', owner: 'carol' }, result: 'ok' });
+    const key = Keys.event('carol', e!.id);
+    expect(await c.store.get(Kinds.event, key)).toBeDefined();
+    const t0 = Date.now();
+    await until('the event to expire', async () => (await c.store.get(Kinds.event, key)) === undefined, 20_000);
+    // Lease TTL = retention + one bucket (2 s); etcd counts whole seconds and expires within about one more.
+    expect(Date.now() - t0).toBeLessThan(6000);
+  });
+
+  it('records at most bucketMax per bucket, so a flood cannot grow the log without bound', async () => {
+    const capped = new EventLog(c.store, { bucketMax: 3, log: silentLogger, now: () => 1_800_000_000_000 });
+    const results = [];
+    for (let i = 0; i < 5; i++) results.push(await capped.record({ actor: { kind: 'system', name: 'test' }, action: 'test.flood', object: { kind: 'test', owner: 'dave' }, result: 'ok' }));
+    expect(results.filter((r) => r !== undefined)).toHaveLength(3);
+    expect((await c.store.list(Kinds.event, Keys.eventsOf('dave'))).items).toHaveLength(3);
+  });
+
+  it("a failing event write does not fail the request it records", async () => {
+    const broken = Object.create(c.store) as Store;
+    broken.put = () => Promise.reject(new Error('etcd refused the event'));
+    const m = c.managers();
+    const api2 = buildApi({ ...m, eventLog: new EventLog(broken, { log: silentLogger }) }, silentLogger);
+    await api2.ready();
+    try {
+      const res = await api2.inject({ method: 'POST', url: '/v1/keys', headers: { authorization: `Bearer ${tokens.bob}` }, payload: { name: 'ok', publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKu0PuDPb0Ax0KgIU7rlSBEgTqEMHUKbFhlXwL1PQm bob@test' } });
+      expect(res.statusCode).toBe(201);
+      expect(await m.keys.get('bob', 'ok')).toBeDefined();
+    } finally {
+      await api2.close();
+    }
+  });
+});
+
+describe('ucloud events (the CLI against a real API)', () => {
+  let c: TestCluster;
+
+  beforeAll(async () => {
+    c = await TestCluster.start();
+    await c.bootstrap({ guestImage: c.tinyImage() });
+    await c.spawn('api').ready;
+  });
+  afterAll(async () => {
+    await c.stop();
+  });
+
+  it('--follow prints each event as a JSON line as it happens; without it, lists them', async () => {
+    const child = spawn(process.execPath, [UCLOUD, 'events', '--follow', '-o', 'json'], { env: c.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const lines = () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Event);
+    try {
+      const admin = c.client();
+      // The stream starts from now: poke until the CLI shows it is watching.
+      let n = 0;
+      await until('the CLI to follow', async () => {
+        await admin.keys.delete(`probe${n++}`).catch(() => undefined);
+        return lines().some((e) => e.action === 'key.delete');
+      }, 20_000, 300);
+      await admin.vms.create({ name: 'cli1', image: 'ucloud-test', cpu: 1, ram: '256MiB', disk: '1GiB' });
+      const created = await until('the create on stdout', () => lines().find((e) => e.action === 'vm.create'), 10_000);
+      expect(created).toMatchObject({ actor: { kind: 'user', name: 'admin' }, object: { kind: 'vm', name: 'cli1', owner: 'admin' }, result: 'ok' });
+    } finally {
+      child.kill('SIGINT');
+      await new Promise((r) => child.once('exit', r));
+    }
+    expect(child.exitCode ?? 0).toBe(0);
+
+    const list = await c.cli(['events', '--vm', 'cli1', '-o', 'json']);
+    expect(list.code).toBe(0);
+    expect((JSON.parse(list.stdout) as Event[]).map((e) => e.action)).toEqual(['vm.create']);
+    const table = await c.cli(['events']);
+    expect(table.stdout).toMatch(/^TIME\s+ACTOR\s+ACTION\s+OBJECT\s+RESULT/);
+    expect(table.stdout).toMatch(/user:admin\s+vm\.create\s+admin\/cli1\s+ok/);
+  });
+
+  it("--wait wakes on the VM's events: it ends as soon as the host records it running", async () => {
+    const child = spawn(process.execPath, [UCLOUD, 'vm', 'create', 'w1', '--image', 'ucloud-test', '--wait', '--timeout', '60s', '-o', 'json'], { env: c.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const exited = new Promise<number>((r) => child.once('exit', (code) => r(code ?? 1)));
+    try {
+      // The test plays the scheduler and hv1's agent (with its event writer), so nothing else moves the VM.
+      const sched = new VmManager(c.store, { actor: SCHEDULER_ACTOR });
+      const host = new VmManager(c.store, { actor: hostActor('hv1'), events: new EventLog(c.newStore(), { log: silentLogger }) });
+      const vm = await until('the VM', () => c.client().vms.get('w1').catch(() => undefined), 20_000);
+      expect(await sched.assign((await c.store.get(Kinds.vm, Keys.vm(vm.id)))!, 'hv1', undefined)).toBe(true);
+      await host.observe(vm.id, (cur) => ({ ...cur, status: 'creating' }));
+      await until('the CLI to follow the VM', () => err.includes('w1: creating on hv1'), 20_000);
+      const t0 = Date.now();
+      await host.observe(vm.id, (cur) => ({ ...cur, status: 'running', observedGeneration: cur.generation }));
+      expect(await exited).toBe(0);
+      // Woken by the event: well inside the 5 s the open stream's fallback poll would take.
+      expect(Date.now() - t0).toBeLessThan(3000);
+      expect(err).toContain('w1: running on hv1');
+      const events = await c.client().events.list({ vm: vm.id });
+      expect(events.filter((e) => e.actor.kind === 'host').map((e) => e.action)).toEqual(['vm.creating', 'vm.running']);
+    } finally {
+      child.kill('SIGINT');
+    }
+  });
+});

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { answered, routeAction } from '../../src/api/audit.js';
+import { eventId } from '../../src/store/event-log.js';
+import { Keys } from '../../src/store/keys.js';
+
+describe('audit events', () => {
+  it("names a request's action by its declared action, else by its route", () => {
+    expect(routeAction('POST', '/v1/vms', undefined)).toEqual({ kind: 'vm', action: 'vm.create' });
+    expect(routeAction('DELETE', '/v1/vms/:ref', undefined)).toEqual({ kind: 'vm', action: 'vm.delete' });
+    expect(routeAction('POST', '/v1/vms/:ref/start', undefined)).toEqual({ kind: 'vm', action: 'vm.start' });
+    expect(routeAction('PATCH', '/v1/hosts/:name', undefined)).toEqual({ kind: 'host', action: 'host.set' });
+    expect(routeAction('PUT', '/v1/files/:name', undefined)).toEqual({ kind: 'file', action: 'file.put' });
+    expect(routeAction('POST', '/v1/image-stores', undefined)).toEqual({ kind: 'image-store', action: 'image-store.create' });
+    expect(routeAction('POST', '/v1/users/:name/quota', 'user:quota-set')).toEqual({ kind: 'user', action: 'user.quota-set' });
+  });
+
+  it("reads the object from a success and the code from a failure, nothing from other answers", () => {
+    expect(answered('{"id":"x","name":"web1","owner":"alice","cpu":1}', 201)).toEqual({ id: 'x', name: 'web1', owner: 'alice' });
+    expect(answered(Buffer.from('{"code":"VM_NAME_TAKEN","message":"taken"}'), 409)).toEqual({ code: 'VM_NAME_TAKEN', message: 'taken' });
+    expect(answered('null', 204)).toBeUndefined();
+    expect(answered('{not json', 200)).toBeUndefined();
+    expect(answered(undefined, 204)).toBeUndefined();
+  });
+
+  it('sorts ids by time and keeps owners apart', () => {
+    const a = eventId(999);
+    const b = eventId(1_764_608_400_123);
+    expect(a < b).toBe(true);
+    expect(a).toMatch(/^0000000000999-[0-9a-f]{8}$/);
+    expect(Keys.event('alice', b).startsWith(Keys.eventsOf('alice'))).toBe(true);
+    expect(Keys.event('alice', b).startsWith(Keys.eventsOf('al'))).toBe(false);
+    expect(Keys.event('', b)).toBe(`event/-/${b}`);
+    expect(() => Keys.event('a/b', b)).toThrow();
+  });
+});
