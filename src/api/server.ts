@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { LogController } from 'fastify';
 import fastifyRateLimit from '@fastify/rate-limit';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { TokenCache } from '../managers/token-cache.js';
 import { VmCache } from '../managers/vm-cache.js';
@@ -112,6 +113,12 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
     api.after(() => api.addHook('onRequest', api.rateLimit()));
   }
   api.addHook('onRequest', authenticate(m.users));
+  // A route that declares no body takes none: whatever is sent is refused, not silently ignored
+  // (a client that thinks it set something must learn it did not).
+  api.addHook('preValidation', (req, _reply, done) => {
+    if (req.body === undefined || req.routeOptions.schema?.body !== undefined || req.routeOptions.config?.streamsBody) return done();
+    done(new UcloudError('VALIDATION_FAILED', `${req.method} ${req.routeOptions.url} takes no request body`));
+  });
   // Read-your-writes: the handler runs with a write log (the Store records each
   // commit in it), and the answer to a request that wrote waits until the
   // caches holding those keys have applied it, so the same client's next read

@@ -3,7 +3,8 @@ import { Command, Option } from 'commander';
 import { formatSize, parseDuration } from '../common/units.js';
 import { UcloudError } from '../common/errors.js';
 import { MAX_USER_DATA_BYTES, userDataFromBytes } from '../common/user-data.js';
-import type { Vm } from '../model/index.js';
+import type { VmListQuery } from '../client/client.js';
+import { VmStatus, type Vm } from '../model/index.js';
 import { cliContext, onOff, wholeNumber } from './context.js';
 import { note, printList, printObject, safeText, type Column } from './output.js';
 import { listed, pageOptions, type PageFlags } from './pages.js';
@@ -12,6 +13,9 @@ import { waitForRecovery, waitForVm } from './wait.js';
 
 /** "owner/name" of the VM's image ("store/name" for VMs made before image names were per owner). */
 const imageOf = (v: Vm) => `${v.image.owner ?? v.image.store}/${v.image.name}`;
+
+/** Every status a VM can be in, for --status's choices. */
+const VM_STATUSES = VmStatus.anyOf.map((s) => String(s.const));
 
 const COLUMNS: Column<Vm>[] = [
   { header: 'NAME', get: (v) => v.name },
@@ -109,11 +113,23 @@ export function vmCommand(): Command {
       printObject(v, output, statusFields(v));
     });
 
-  pageOptions(vm.command('list').description('list your VMs, by owner then name').option('--all', 'admins: every user\'s VMs'))
-    .addHelpText('after', '\nExamples:\n  ucloud vm list\n  ucloud vm list --limit 100                 # one page; stderr names the cursor of the next\n  ucloud vm list --limit 100 --cursor <that cursor>')
-    .action(async (o: PageFlags & { all?: boolean }, cmd: Command) => {
+  pageOptions(
+    vm
+      .command('list')
+      .description('list your VMs, by owner then name')
+      .option('--all', "admins: every user's VMs")
+      .option('--owner <user>', "admins: that user's VMs")
+      .addOption(new Option('--status <status>', 'only VMs in this status').choices(VM_STATUSES))
+      .option('--host <host>', 'only VMs placed on this host'),
+  )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ucloud vm list\n  ucloud vm list --status running --host hv1\n  ucloud vm list --all --status error        # admins\n  ucloud vm list --owner alice               # admins\n  ucloud vm list --limit 100                 # one page; stderr names the cursor of the next\n  ucloud vm list --limit 100 --cursor <that cursor>',
+    )
+    .action(async (o: PageFlags & { all?: boolean } & VmListQuery, cmd: Command) => {
       const { client, output } = cliContext(cmd);
-      printList(await listed(o, { list: () => client.vms.list(o.all), page: (p) => client.vms.page({ ...p, ...(o.all ? { all: true } : {}) }) }), COLUMNS, output);
+      const filter: VmListQuery = { ...(o.status ? { status: o.status } : {}), ...(o.host ? { host: o.host } : {}), ...(o.owner ? { owner: o.owner } : {}) };
+      printList(await listed(o, { list: () => client.vms.list(o.all, filter), page: (p) => client.vms.page({ ...p, ...filter, ...(o.all ? { all: true } : {}) }) }), COLUMNS, output);
     });
 
   for (const verb of ['show', 'status'] as const) {

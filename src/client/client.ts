@@ -2,7 +2,14 @@ import type { Static } from 'typebox';
 import { isErrorCode, UcloudError } from '../common/errors.js';
 import { LIST_LIMITS, type PageOf } from '../model/common.js';
 import type { AllocationRatio, QuotaSetRequest, QuotaView, ConsoleLog, Event, Host, HostSetRequest, Image, ImageStore, Network, NetworkRoutes, Resources, Role, SshKey, TokenCreated, TokenInfo, UploadedFile, User, UserFile, Vm, VmCreateRequest, VmMigrateRequest,
-  VmRecoverRequest, VmResizeRequest, VmSetRequest } from '../model/index.js';
+  VmRecoverRequest, VmResizeRequest, VmSetRequest, VmStatus } from '../model/index.js';
+
+/** `vm list` filters (see VmListFilter in src/model/vm.ts). */
+export interface VmListQuery {
+  status?: VmStatus;
+  host?: string;
+  owner?: string;
+}
 
 export interface HostView extends Host {
   alive: boolean;
@@ -107,9 +114,9 @@ export class Client {
 
   readonly vms = {
     create: (req: Static<typeof VmCreateRequest>) => this.request<Vm>('POST', '/v1/vms', req),
-    /** Every VM of yours (`all`: an admin's every user's), all pages. */
-    list: (all = false) => this.all<Vm>('/v1/vms', { all }),
-    page: (p: PageParams & { all?: boolean } = {}) => this.page<Vm>('/v1/vms', p),
+    /** Every VM of yours (`all`: an admin's every user's; `filter`: by status, host, an admin's by owner), all pages. */
+    list: (all = false, filter: VmListQuery = {}) => this.all<Vm>('/v1/vms', { all, ...filter }),
+    page: (p: PageParams & { all?: boolean } & VmListQuery = {}) => this.page<Vm>('/v1/vms', p),
     get: (ref: string) => this.request<Vm>('GET', `/v1/vms/${encodeURIComponent(ref)}`),
     start: (ref: string) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/start`),
     stop: (ref: string) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/stop`),

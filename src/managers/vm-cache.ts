@@ -21,6 +21,9 @@ export const vmSortKey = (v: Pick<Vm, 'owner' | 'name' | 'id'>): string => sortK
 
 /** How long a read waits for a cache that has not listed yet before answering ETCD_UNAVAILABLE. */
 const SYNC_WAIT_MS = 5000;
+/** A filtered list reads the cache in chunks, at most this many records per page. */
+const FILTER_CHUNK = 1000;
+const FILTER_SCAN_MAX = 20_000;
 
 export interface CachePage<T> {
   items: T[];
@@ -117,10 +120,11 @@ export class VmCache {
    * Up to `limit` VMs after sort key `after` (the owner's, or everyone's when
    * `owner` is undefined), each as its JSON bytes: what the API sends.
    */
-  async vmPageJson(owner: string | undefined, after: string | undefined, limit: number): Promise<CachePage<Buffer>> {
+  async vmPageJson(owner: string | undefined, after: string | undefined, limit: number, filter?: (vm: Vm) => boolean): Promise<CachePage<Buffer>> {
     await this.ready();
     const keys = owner === undefined ? this.all : this.byOwner.get(owner);
     if (!keys) return { items: [], more: false };
+    if (filter) return this.filteredPage(keys, after, limit, filter);
     const { keys: page, more } = keys.after(after, limit);
     const items: Buffer[] = [];
     for (const k of page) {
@@ -128,6 +132,30 @@ export class VmCache {
       if (json !== undefined) items.push(json);
     }
     return { items, ...(page.length ? { last: page[page.length - 1]! } : {}), more };
+  }
+
+  /**
+   * Up to `limit` matching VMs, scanning at most FILTER_SCAN_MAX records: a
+   * filter that matches few VMs of many answers a short (even empty) page
+   * with a cursor to go on from, rather than one request reading the fleet.
+   */
+  private filteredPage(keys: SortedKeys, after: string | undefined, limit: number, filter: (vm: Vm) => boolean): CachePage<Buffer> {
+    const items: Buffer[] = [];
+    let cursor = after;
+    let scanned = 0;
+    for (;;) {
+      const { keys: chunk, more } = keys.after(cursor, Math.min(FILTER_CHUNK, FILTER_SCAN_MAX - scanned));
+      for (const [i, k] of chunk.entries()) {
+        const vm = this.vms.get(Keys.vm(k.slice(k.lastIndexOf('\u0000') + 1)))?.value;
+        const json = this.json.get(k);
+        if (vm && json !== undefined && filter(vm)) items.push(json);
+        if (items.length === limit) return { items, last: k, more: more || i < chunk.length - 1 };
+      }
+      scanned += chunk.length;
+      if (chunk.length) cursor = chunk[chunk.length - 1];
+      if (!more) return { items, ...(cursor !== undefined ? { last: cursor } : {}), more: false };
+      if (scanned >= FILTER_SCAN_MAX) return { items, ...(cursor !== undefined ? { last: cursor } : {}), more: true };
+    }
   }
 
   /** The VM's JSON bytes, as in vmPageJson. */

@@ -19,6 +19,14 @@ export const VmStatus = Type.Union([
 ]);
 export type VmStatus = Static<typeof VmStatus>;
 
+/** `GET /v1/vms` filters: `all` and another `owner` are an admin's; `status` and `host` narrow any list. */
+export const VmListFilter = {
+  all: Type.Optional(Type.Boolean({ description: 'every user\'s VMs (admins)' })),
+  owner: Type.Optional(Name),
+  status: Type.Optional(VmStatus),
+  host: Type.Optional(Name),
+};
+
 export const VmDisk = Type.Object(
   {
     name: Type.String(),

@@ -84,7 +84,9 @@ describe('the API under property-based fuzzing driven by its OpenAPI document (r
       expect(r.statusCode, r.body).toBeLessThan(300);
     }
     const doc = (await api.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, Operation>> };
-    targets = Object.entries(doc.paths).flatMap(([path, ops]) =>
+    // An event stream that is accepted never ends, and inject waits for the end: its malformed requests are
+    // the list route's (same query schema), fuzzed there; its refusals are in the authorization matrix.
+    targets = Object.entries(doc.paths).filter(([path]) => !path.endsWith('/stream')).flatMap(([path, ops]) =>
       Object.entries(ops).map(([method, op]) => ({
         method: method.toUpperCase(),
         path,
@@ -150,7 +152,7 @@ describe('the API under property-based fuzzing driven by its OpenAPI document (r
     // Every operation was fuzzed, thousands of requests in all; none that writes was accepted.
     expect(targets.length).toBeGreaterThan(30);
     expect(sent).toBeGreaterThan(3000);
-    expect(accepted, 'requests that wrote').toEqual([]);
+    expect(accepted.slice(0, 20), 'requests that wrote').toEqual([]);
     expect(await snapshot()).toEqual(before);
     console.log(`contract fuzz: ${sent} requests over ${targets.length} operations; answers ${JSON.stringify(Object.fromEntries(statuses))}`);
   }, 600_000);

@@ -84,9 +84,10 @@ describe('paginated lists (real etcd)', () => {
       expect(items).toHaveLength(n);
       expect(items.every((v) => v.owner === user)).toBe(true);
     }
-    // ?all=true from a user is still only their own
-    const own = (await pages('/v1/vms?all=true', tokens.carol!, 1000)).flatMap((p) => p.items);
-    expect(own.map((v) => v.owner)).toEqual(Array(COUNTS.carol).fill('carol'));
+    // ?all=true from a user is refused: it is an admin's scope (never a list narrowed behind their back)
+    const all = await get('/v1/vms?all=true', tokens.carol!);
+    expect(all.status).toBe(403);
+    expect(all.body.code).toBe('FORBIDDEN');
   });
 
   it('an admin\'s --all pages cover every VM once, by owner then name', async () => {
@@ -217,5 +218,33 @@ describe('paginated lists (real etcd)', () => {
     expect(last.code, last.stderr).toBe(0);
     expect(JSON.parse(last.stdout)).toHaveLength(1000);
     expect(last.stderr).toContain('--cursor');
+  });
+  it('filters by status and host page through only the matching VMs; another owner is an admin\'s filter', async () => {
+    const m = c.managers();
+    const fil = (await m.users.create('fil', 'user')).token;
+    const t = c.store.txn();
+    const want: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const vm = { ...vmRecord('fil', `f${String(i).padStart(2, '0')}`), ...(i % 3 === 2 ? { status: 'stopped' as const, desired: 'stopped' as const } : { status: 'running' as const, host: i % 3 === 0 ? 'hv1' : 'hv2' }) };
+      if (i % 3 === 0) want.push(vm.name);
+      t.absent(Keys.vm(vm.id)).put(Kinds.vm, Keys.vm(vm.id), vm).put(Kinds.vmName, Keys.vmName(vm.owner, vm.name), { id: vm.id });
+    }
+    expect(await t.commit()).toBe(true);
+    const got = (await pages('/v1/vms?status=running&host=hv1', fil, 4)).flatMap((p) => p.items);
+    expect(got.map((v) => v.name)).toEqual(want);
+    expect(got.every((v) => v.status === 'running' && v.host === 'hv1' && v.owner === 'fil')).toBe(true);
+    expect((await pages('/v1/vms?status=stopped', fil, 7)).flatMap((p) => p.items)).toHaveLength(10);
+    // A cursor of one filtered list is not good for another.
+    const first = await get('/v1/vms?status=running&limit=2', fil);
+    expect((await get(`/v1/vms?status=stopped&limit=2&cursor=${first.body.next}`, fil)).body.code).toBe('INVALID_CURSOR');
+    // Another user's VMs: a user is refused (not silently given their own), an admin gets them.
+    for (const q of ['owner=alice', 'all=true']) {
+      const r = await get(`/v1/vms?${q}`, fil);
+      expect(r.status).toBe(403);
+      expect(r.body.code).toBe('FORBIDDEN');
+    }
+    const admin = (await pages('/v1/vms?owner=fil&status=running', c.adminToken, 5)).flatMap((p) => p.items);
+    expect(admin).toHaveLength(20);
+    expect((await get('/v1/vms?status=sleeping', fil)).status).toBe(400);
   });
 });

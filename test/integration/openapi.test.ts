@@ -59,6 +59,8 @@ describe('the OpenAPI document (real etcd, the API as it serves)', () => {
     // And each documented operation reaches a route (not the not-found handler's "no route" answer), asked as an admin.
     for (const r of documented) {
       const [method, path] = r.split(' ') as [string, string];
+      // A stream's answer never ends (inject would wait for it); it is served, as the first check shows.
+      if (path.endsWith('/stream')) continue;
       const url = path.replace(/\{\w+\}/g, 'zz-nothing');
       const res = await api.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${c.adminToken}` } });
       expect(res.json().message ?? '', r).not.toMatch(/^no route /);

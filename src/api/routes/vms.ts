@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import { UcloudError } from '../../common/errors.js';
 import { parseSizeInRange } from '../../common/units.js';
 import { checkUserData } from '../../common/user-data.js';
-import { ConsoleLog, ErrorResponse, Vm, VM_LIMITS, VmCreateRequest, VmRef, VmResizeRequest, VmSetRequest, type User } from '../../model/index.js';
+import { ConsoleLog, ErrorResponse, Vm, VmListFilter, VM_LIMITS, VmCreateRequest, VmRef, VmResizeRequest, VmSetRequest, type User } from '../../model/index.js';
 import type { VmCache } from '../../managers/vm-cache.js';
 import { can } from '../authz.js';
 import type { Api, Managers } from '../context.js';
@@ -12,7 +12,7 @@ import { listQuery, listResponses, rawPageFromCache } from '../pages.js';
 
 const Ref = Type.Object({ ref: VmRef }, { additionalProperties: false });
 const ConsoleQuery = Type.Object({ lines: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) }, { additionalProperties: false });
-const ListQuery = listQuery({ all: Type.Optional(Type.Boolean()) });
+const ListQuery = listQuery(VmListFilter);
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
 
 const isId = (ref: string) => /^[0-9a-f-]{36}$/.test(ref);
@@ -65,10 +65,16 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
   // Both from the cache (the records' JSON as kept there, checked when their
   // events arrived): ordered by owner, then name.
   api.get('/v1/vms', { config: { action: 'vm:list' }, schema: { operationId: 'listVms', querystring: ListQuery, response: listResponses(Vm) } }, async (req, reply) => {
-    const all = req.query.all === true && can(req.user, 'vm:list-any');
-    const owner = all ? undefined : req.user.name;
-    // The list's name carries its scope, so one user's cursor is not another's.
-    const page = await rawPageFromCache(all ? 'vms' : `vms/${req.user.name}`, req.query, (after, limit) => cache.vmPageJson(owner, after, limit));
+    const q = req.query;
+    // Another user's VMs are an admin's scope: asked by a user, it is refused, not silently narrowed.
+    if ((q.all === true || (q.owner !== undefined && q.owner !== req.user.name)) && !can(req.user, 'vm:list-any')) {
+      throw new UcloudError('FORBIDDEN', 'only an admin lists other users\' VMs (all, owner)', { details: { action: 'vm:list-any' } });
+    }
+    const owner = q.owner ?? (q.all === true ? undefined : req.user.name);
+    const filter = q.status === undefined && q.host === undefined ? undefined : (vm: Vm) => (q.status === undefined || vm.status === q.status) && (q.host === undefined || vm.host === q.host);
+    // The list's name carries its scope and filter, so a cursor is good only for the list it came from.
+    const list = `${owner === undefined ? 'vms' : `vms/${owner}`}${filter ? `?${q.status ?? ''}@${q.host ?? ''}` : ''}`;
+    const page = await rawPageFromCache(list, q, (after, limit) => cache.vmPageJson(owner, after, limit, filter));
     return reply.type('application/json; charset=utf-8').send(page as never); // JSON text: sent as it is
   });
 
