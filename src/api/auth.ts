@@ -11,11 +11,16 @@ import { actionOf, authorize, isPublic } from './authz.js';
  * cache knows is checked without a promise (most requests); any other goes to
  * etcd. A path no route matches needs a token too, so an anonymous caller
  * learns nothing about which routes exist.
+ *
+ * `authorize: false` is for bench/api only: it still authenticates but skips the
+ * role check, to measure what the check costs. Never set by a daemon.
  */
-export function authenticate(users: UserManager) {
+export function authenticate(users: UserManager, opts: { authorize?: boolean } = {}) {
+  const check = opts.authorize !== false;
   return (req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
-    const action = actionOf(req);
-    if (isPublic(action)) return done();
+    const declared = actionOf(req);
+    if (isPublic(declared)) return done();
+    const action = check ? declared : undefined;
     // The rate limit already found the token's user: only the role is left to check.
     if (req.user) {
       try {

@@ -47,8 +47,14 @@ const CONNECTION_IDLE_MS = 120_000;
  * `tokens`: the cache `m.users` authenticates from, started and stopped with the server.
  * `rateLimit`: requests per token and window (left out: no rate limit at all, not even
  * users' overrides; `ucloud api` always passes rate_limit_per_minute).
+ * `contract`: bench/api only, to measure what the contract costs: `authorize: false`
+ * skips the role check (the token is still checked). Never set by a daemon.
  */
-export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: number; tokens?: TokenCache; haDefault?: boolean; rateLimit?: RateLimitOptions; documentOnly?: boolean } = {}): Api {
+export function buildApi(
+  m: Managers,
+  log: Logger,
+  opts: { bodyTimeoutMs?: number; tokens?: TokenCache; haDefault?: boolean; rateLimit?: RateLimitOptions; documentOnly?: boolean; contract?: { authorize?: boolean } } = {},
+): Api {
   const bodyTimeoutMs = opts.bodyTimeoutMs ?? 30_000;
   // Long path parameters reach the schema (a 400 naming the parameter) instead of missing every route.
   // A URL Fastify cannot even decode (a stray "%") answers through the same error handler, with a code.
@@ -112,7 +118,7 @@ export function buildApi(m: Managers, log: Logger, opts: { bodyTimeoutMs?: numbe
     void api.register(fastifyRateLimit, rate.options);
     api.after(() => api.addHook('onRequest', api.rateLimit()));
   }
-  api.addHook('onRequest', authenticate(m.users));
+  api.addHook('onRequest', authenticate(m.users, { authorize: opts.contract?.authorize !== false }));
   // A route that declares no body takes none: whatever is sent is refused, not silently ignored
   // (a client that thinks it set something must learn it did not).
   api.addHook('preValidation', (req, _reply, done) => {
