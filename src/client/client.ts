@@ -1,6 +1,8 @@
 import type { Static } from 'typebox';
 import { isErrorCode, UcloudError } from '../common/errors.js';
 import { LIST_LIMITS, type PageOf } from '../model/common.js';
+import type { paths } from './api-types.js';
+import { fillPath, type CallOpts, type ItemOf, type ListPath, type MethodOf, type Ok, type Op, type QueryOf } from './typed-paths.js';
 import type { AllocationRatio, QuotaSetRequest, QuotaView, ConsoleLog, Event, Host, HostSetRequest, Image, ImageStore, Network, NetworkRoutes, Resources, Role, SshKey, TokenCreated, TokenInfo, UploadedFile, User, UserFile, Vm, VmCreateRequest, VmMigrateRequest,
   VmRecoverRequest, VmResizeRequest, VmSetRequest, VmStatus } from '../model/index.js';
 
@@ -27,26 +29,26 @@ export interface PageParams {
   cursor?: string;
 }
 
-type Query = { [k: string]: string | number | boolean | undefined };
-
-function withQuery(path: string, q: Query): string {
-  const qs = new URLSearchParams();
-  for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== false) qs.set(k, String(v));
-  const s = qs.toString();
-  return s ? `${path}?${s}` : path;
-}
-
 /** The typed API client used by the CLI and the tests; errors come back as the server's UcloudError. */
 export class Client {
   constructor(private readonly opts: { url: string; token?: string }) {}
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /**
+   * Every JSON call: `path` is a key of the generated `paths`, and the path
+   * parameters, query, body and answer are that operation's types.
+   */
+  private call<P extends keyof paths, M extends MethodOf<P>>(method: M, path: P, opts: CallOpts<Op<P, M>>): Promise<Ok<Op<P, M>>> {
+    const o = opts as { params?: object; query?: object; body?: unknown };
+    return this.send<Ok<Op<P, M>>>(method.toUpperCase(), fillPath(path, o.params, o.query), o.body);
+  }
+
+  private async send<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
       res = await fetch(new URL(path, this.opts.url), {
         method,
         headers: {
-          ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}),
+          ...this.auth(),
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -58,17 +60,21 @@ export class Client {
     return this.answer<T>(res);
   }
 
+  private auth(): Record<string, string> {
+    return this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {};
+  }
+
   /** One page of the list at `path`. */
-  private page<T>(path: string, p: PageParams & { all?: boolean } = {}): Promise<PageOf<T>> {
-    return this.request<PageOf<T>>('GET', withQuery(path, { ...p }));
+  private page<P extends ListPath>(path: P, query: QueryOf<P>): Promise<{ items: ItemOf<P>[]; next?: string }> {
+    return this.send('GET', fillPath(path, undefined, query));
   }
 
   /** Every item of the list at `path`, following `next` page by page (the largest pages). */
-  private async all<T>(path: string, q: Query = {}): Promise<T[]> {
-    const out: T[] = [];
+  private async all<P extends ListPath>(path: P, query: QueryOf<P>): Promise<ItemOf<P>[]> {
+    const out: ItemOf<P>[] = [];
     let cursor: string | undefined;
     do {
-      const p = await this.page<T>(path, { ...q, limit: LIST_LIMITS.max, cursor });
+      const p = await this.page(path, { ...query, limit: LIST_LIMITS.max, cursor });
       out.push(...p.items);
       cursor = p.next;
     } while (cursor !== undefined);
@@ -89,15 +95,18 @@ export class Client {
   /**
    * Streams `body` (exactly `sizeBytes` bytes whose sha512 is `sha512`, hex) into
    * the caller's folder as `name`: sent as it is read, never held whole. No
-   * overall timeout, as a large file takes long; `signal` aborts it.
+   * overall timeout, as a large file takes long; `signal` aborts it. Its own
+   * fetch for the octet-stream body, the URL still from the typed paths.
    */
   private async uploadFile(name: string, body: AsyncIterable<Uint8Array>, opts: { sizeBytes: number; sha512: string; replace?: boolean; signal?: AbortSignal }): Promise<UploadedFile> {
+    const path: keyof paths = '/v1/files/{name}';
+    const query: CallOpts<Op<typeof path, 'put'>>['query'] = { replace: opts.replace };
     let res: Response;
     try {
-      res = await fetch(new URL(`/v1/files/${encodeURIComponent(name)}${opts.replace ? '?replace=true' : ''}`, this.opts.url), {
+      res = await fetch(new URL(fillPath(path, { name }, query), this.opts.url), {
         method: 'PUT',
         headers: {
-          ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}),
+          ...this.auth(),
           'content-type': 'application/octet-stream',
           'content-length': String(opts.sizeBytes),
           'content-digest': `sha-512=:${Buffer.from(opts.sha512, 'hex').toString('base64')}:`,
@@ -109,113 +118,120 @@ export class Client {
     } catch (err) {
       throw new UcloudError('API_UNREACHABLE', `the upload to the ucloud API at ${this.opts.url} broke off: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`, { cause: err });
     }
-    return this.answer<UploadedFile>(res);
+    return this.answer<Ok<Op<typeof path, 'put'>>>(res);
   }
 
   readonly vms = {
-    create: (req: Static<typeof VmCreateRequest>) => this.request<Vm>('POST', '/v1/vms', req),
+    create: (req: Static<typeof VmCreateRequest>): Promise<Vm> => this.call('post', '/v1/vms', { body: req }),
     /** Every VM of yours (`all`: an admin's every user's; `filter`: by status, host, an admin's by owner), all pages. */
-    list: (all = false, filter: VmListQuery = {}) => this.all<Vm>('/v1/vms', { all, ...filter }),
-    page: (p: PageParams & { all?: boolean } & VmListQuery = {}) => this.page<Vm>('/v1/vms', p),
-    get: (ref: string) => this.request<Vm>('GET', `/v1/vms/${encodeURIComponent(ref)}`),
-    start: (ref: string) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/start`),
-    stop: (ref: string) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/stop`),
-    resize: (ref: string, req: Static<typeof VmResizeRequest>) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/resize`, req),
-    set: (ref: string, req: Static<typeof VmSetRequest>) => this.request<Vm>('PATCH', `/v1/vms/${encodeURIComponent(ref)}`, req),
+    list: (all = false, filter: VmListQuery = {}): Promise<Vm[]> => this.all('/v1/vms', { all, ...filter }),
+    page: (p: PageParams & { all?: boolean } & VmListQuery = {}): Promise<PageOf<Vm>> => this.page('/v1/vms', p),
+    get: (ref: string): Promise<Vm> => this.call('get', '/v1/vms/{ref}', { params: { ref } }),
+    start: (ref: string): Promise<Vm> => this.call('post', '/v1/vms/{ref}/start', { params: { ref } }),
+    stop: (ref: string): Promise<Vm> => this.call('post', '/v1/vms/{ref}/stop', { params: { ref } }),
+    resize: (ref: string, req: Static<typeof VmResizeRequest>): Promise<Vm> => this.call('post', '/v1/vms/{ref}/resize', { params: { ref }, body: req }),
+    set: (ref: string, req: Static<typeof VmSetRequest>): Promise<Vm> => this.call('patch', '/v1/vms/{ref}', { params: { ref }, body: req }),
     /** Live-migrates it to host `to` (absent: the scheduler picks), or cancels the migration under way; admins only. */
-    migrate: (ref: string, req: Static<typeof VmMigrateRequest>) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/migrate`, req),
+    migrate: (ref: string, req: Static<typeof VmMigrateRequest>): Promise<Vm> => this.call('post', '/v1/vms/{ref}/migrate', { params: { ref }, body: req }),
     /** Asks the scheduler to start a VM left on a dead host (error HOST_DEAD) elsewhere, its storage fenced first; admins only. */
-    recover: (ref: string, req: Static<typeof VmRecoverRequest>) => this.request<Vm>('POST', `/v1/vms/${encodeURIComponent(ref)}/recover`, req),
+    recover: (ref: string, req: Static<typeof VmRecoverRequest>): Promise<Vm> => this.call('post', '/v1/vms/{ref}/recover', { params: { ref }, body: req }),
     /** The last `lines` lines of the VM's console (default 100). */
-    consoleLog: (ref: string, lines?: number) => this.request<ConsoleLog>('GET', `/v1/vms/${encodeURIComponent(ref)}/console-log${lines === undefined ? '' : `?lines=${lines}`}`),
+    consoleLog: (ref: string, lines?: number): Promise<ConsoleLog> => this.call('get', '/v1/vms/{ref}/console-log', { params: { ref }, query: { lines } }),
     /** The VM while its host removes it, or undefined when it is gone already. */
-    delete: (ref: string) => this.request<Vm | undefined>('DELETE', `/v1/vms/${encodeURIComponent(ref)}`),
+    delete: (ref: string): Promise<Vm | undefined> => this.call('delete', '/v1/vms/{ref}', { params: { ref } }),
   };
 
   readonly hosts = {
-    list: () => this.all<HostView>('/v1/hosts'),
-    page: (p: PageParams = {}) => this.page<HostView>('/v1/hosts', p),
-    add: (req: { name: string; address?: string; cpu: number; ram: string | number; disk: string | number; allocationRatio?: Partial<AllocationRatio> }) => this.request<Host>('POST', '/v1/hosts', req),
+    list: (): Promise<HostView[]> => this.all('/v1/hosts', {}),
+    page: (p: PageParams = {}): Promise<PageOf<HostView>> => this.page('/v1/hosts', p),
+    add: (req: { name: string; address?: string; cpu: number; ram: string | number; disk: string | number; allocationRatio?: Partial<AllocationRatio> }): Promise<Host> =>
+      this.call('post', '/v1/hosts', { body: req }),
     /** Changes capacity or ratios (admin); CAPACITY_BELOW_BOOKED if it would go below what is booked. */
-    set: (name: string, req: HostSetRequest) => this.request<Host>('PATCH', `/v1/hosts/${encodeURIComponent(name)}`, req),
+    set: (name: string, req: HostSetRequest): Promise<Host> => this.call('patch', '/v1/hosts/{name}', { params: { name }, body: req }),
     /** No new VMs there; the scheduler migrates its VMs away (admin). */
-    drain: (name: string) => this.request<Host>('POST', `/v1/hosts/${encodeURIComponent(name)}/drain`),
-    undrain: (name: string) => this.request<Host>('POST', `/v1/hosts/${encodeURIComponent(name)}/undrain`),
+    drain: (name: string): Promise<Host> => this.call('post', '/v1/hosts/{name}/drain', { params: { name } }),
+    undrain: (name: string): Promise<Host> => this.call('post', '/v1/hosts/{name}/undrain', { params: { name } }),
     /** Forgets an empty host (admin); HOST_NOT_EMPTY while any VM is there. */
-    remove: (name: string) => this.request<undefined>('DELETE', `/v1/hosts/${encodeURIComponent(name)}`),
+    remove: (name: string): Promise<undefined> => this.call('delete', '/v1/hosts/{name}', { params: { name } }),
   };
 
   readonly images = {
-    list: () => this.all<Image>('/v1/images'),
-    page: (p: PageParams = {}) => this.page<Image>('/v1/images', p),
+    list: (): Promise<Image[]> => this.all('/v1/images', {}),
+    page: (p: PageParams = {}): Promise<PageOf<Image>> => this.page('/v1/images', p),
     /** `ref` is "name" or "owner/name". */
-    get: (ref: string) => this.request<Image>('GET', `/v1/images/${ref.split('/').map(encodeURIComponent).join('/')}`),
-    create: (req: { name: string; file: string; store?: string; public?: boolean }) => this.request<Image>('POST', '/v1/images', req),
-    delete: (ref: string) => this.request<Image>('DELETE', `/v1/images/${ref.split('/').map(encodeURIComponent).join('/')}`),
+    get: (ref: string): Promise<Image> => {
+      const o = ownerAndName(ref);
+      return o ? this.call('get', '/v1/images/{owner}/{name}', { params: o }) : this.call('get', '/v1/images/{ref}', { params: { ref } });
+    },
+    create: (req: { name: string; file: string; store?: string; public?: boolean }): Promise<Image> => this.call('post', '/v1/images', { body: req }),
+    delete: (ref: string): Promise<Image> => {
+      const o = ownerAndName(ref);
+      return o ? this.call('delete', '/v1/images/{owner}/{name}', { params: o }) : this.call('delete', '/v1/images/{ref}', { params: { ref } });
+    },
   };
 
   readonly imageStores = {
-    list: () => this.all<ImageStore>('/v1/image-stores'),
-    page: (p: PageParams = {}) => this.page<ImageStore>('/v1/image-stores', p),
-    create: (req: { name: string; driver: string; settings: Record<string, string | boolean | number> }) => this.request<ImageStore>('POST', '/v1/image-stores', req),
+    list: (): Promise<ImageStore[]> => this.all('/v1/image-stores', {}),
+    page: (p: PageParams = {}): Promise<PageOf<ImageStore>> => this.page('/v1/image-stores', p),
+    create: (req: { name: string; driver: string; settings: Record<string, string | boolean | number> }): Promise<ImageStore> => this.call('post', '/v1/image-stores', { body: req }),
   };
 
   readonly keys = {
-    add: (name: string, publicKey: string) => this.request<SshKey>('POST', '/v1/keys', { name, publicKey }),
-    list: () => this.all<SshKey>('/v1/keys'),
-    page: (p: PageParams = {}) => this.page<SshKey>('/v1/keys', p),
-    get: (name: string) => this.request<SshKey>('GET', `/v1/keys/${encodeURIComponent(name)}`),
-    delete: (name: string) => this.request<undefined>('DELETE', `/v1/keys/${encodeURIComponent(name)}`),
+    add: (name: string, publicKey: string): Promise<SshKey> => this.call('post', '/v1/keys', { body: { name, publicKey } }),
+    list: (): Promise<SshKey[]> => this.all('/v1/keys', {}),
+    page: (p: PageParams = {}): Promise<PageOf<SshKey>> => this.page('/v1/keys', p),
+    get: (name: string): Promise<SshKey> => this.call('get', '/v1/keys/{name}', { params: { name } }),
+    delete: (name: string): Promise<undefined> => this.call('delete', '/v1/keys/{name}', { params: { name } }),
   };
 
   readonly networks = {
-    create: (name: string, opts: { resolvers?: string[]; routed?: boolean } = {}) => this.request<Network>('POST', '/v1/networks', { name, ...opts }),
-    list: () => this.all<Network>('/v1/networks'),
-    page: (p: PageParams = {}) => this.page<Network>('/v1/networks', p),
-    get: (name: string, owner?: string) => this.request<Network>('GET', `/v1/networks/${encodeURIComponent(name)}${owner ? `?owner=${encodeURIComponent(owner)}` : ''}`),
-    routes: (name: string, owner?: string) => this.request<NetworkRoutes>('GET', `/v1/networks/${encodeURIComponent(name)}/routes${owner ? `?owner=${encodeURIComponent(owner)}` : ''}`),
-    delete: (name: string) => this.request<undefined>('DELETE', `/v1/networks/${encodeURIComponent(name)}`),
+    create: (name: string, opts: { resolvers?: string[]; routed?: boolean } = {}): Promise<Network> => this.call('post', '/v1/networks', { body: { name, ...opts } }),
+    list: (): Promise<Network[]> => this.all('/v1/networks', {}),
+    page: (p: PageParams = {}): Promise<PageOf<Network>> => this.page('/v1/networks', p),
+    get: (name: string, owner?: string): Promise<Network> => this.call('get', '/v1/networks/{name}', { params: { name }, query: { owner } }),
+    routes: (name: string, owner?: string): Promise<NetworkRoutes> => this.call('get', '/v1/networks/{name}/routes', { params: { name }, query: { owner } }),
+    delete: (name: string): Promise<undefined> => this.call('delete', '/v1/networks/{name}', { params: { name } }),
   };
 
   readonly files = {
-    list: () => this.all<UserFile>('/v1/files'),
-    page: (p: PageParams = {}) => this.page<UserFile>('/v1/files', p),
+    list: (): Promise<UserFile[]> => this.all('/v1/files', {}),
+    page: (p: PageParams = {}): Promise<PageOf<UserFile>> => this.page('/v1/files', p),
     upload: (name: string, body: AsyncIterable<Uint8Array>, opts: { sizeBytes: number; sha512: string; replace?: boolean; signal?: AbortSignal }) => this.uploadFile(name, body, opts),
-    delete: (name: string) => this.request<undefined>('DELETE', `/v1/files/${encodeURIComponent(name)}`),
+    delete: (name: string): Promise<undefined> => this.call('delete', '/v1/files/{name}', { params: { name } }),
   };
 
   readonly users = {
-    create: (name: string, role?: Role) => this.request<{ user: User; token: string }>('POST', '/v1/users', { name, ...(role ? { role } : {}) }),
-    list: () => this.all<User>('/v1/users'),
-    page: (p: PageParams = {}) => this.page<User>('/v1/users', p),
-    quota: (name: string) => this.request<QuotaView>('GET', `/v1/users/${encodeURIComponent(name)}/quota`),
-    setQuota: (name: string, req: QuotaSetRequest) => this.request<QuotaView>('PATCH', `/v1/users/${encodeURIComponent(name)}/quota`, req),
-    whoami: () => this.request<User>('GET', '/v1/whoami'),
-    setDisabled: (name: string, disabled: boolean) => this.request<User>('PATCH', `/v1/users/${encodeURIComponent(name)}`, { disabled }),
-    delete: (name: string) => this.request<undefined>('DELETE', `/v1/users/${encodeURIComponent(name)}`),
+    create: (name: string, role?: Role): Promise<{ user: User; token: string }> => this.call('post', '/v1/users', { body: { name, ...(role ? { role } : {}) } }),
+    list: (): Promise<User[]> => this.all('/v1/users', {}),
+    page: (p: PageParams = {}): Promise<PageOf<User>> => this.page('/v1/users', p),
+    quota: (name: string): Promise<QuotaView> => this.call('get', '/v1/users/{name}/quota', { params: { name } }),
+    setQuota: (name: string, req: QuotaSetRequest): Promise<QuotaView> => this.call('patch', '/v1/users/{name}/quota', { params: { name }, body: req }),
+    whoami: (): Promise<User> => this.call('get', '/v1/whoami', {}),
+    setDisabled: (name: string, disabled: boolean): Promise<User> => this.call('patch', '/v1/users/{name}', { params: { name }, body: { disabled } }),
+    delete: (name: string): Promise<undefined> => this.call('delete', '/v1/users/{name}', { params: { name } }),
   };
 
   /** The caller's second factor for making tokens; `disable` with `user` (admin, no code): another user's. */
   readonly totp = {
-    status: () => this.request<{ enabled: boolean; pending: boolean }>('GET', '/v1/totp'),
-    enable: () => this.request<{ otpauthUri: string; secret: string }>('POST', '/v1/totp'),
-    confirm: (totp: string) => this.request<{ enabled: boolean }>('POST', '/v1/totp/confirm', { totp }),
-    disable: (opts: { totp?: string; user?: string }) =>
-      this.request<undefined>('DELETE', withQuery('/v1/totp', { user: opts.user }), opts.totp ? { totp: opts.totp } : {}),
+    status: (): Promise<{ enabled: boolean; pending: boolean }> => this.call('get', '/v1/totp', {}),
+    enable: (): Promise<{ otpauthUri: string; secret: string }> => this.call('post', '/v1/totp', {}),
+    confirm: (totp: string): Promise<{ enabled: boolean }> => this.call('post', '/v1/totp/confirm', { body: { totp } }),
+    disable: (opts: { totp?: string; user?: string }): Promise<undefined> =>
+      this.call('delete', '/v1/totp', { query: { user: opts.user }, body: opts.totp ? { totp: opts.totp } : {} }),
   };
 
   /** Tokens: one's own, or with `user` (an admin) another user's. */
   readonly tokens = {
-    list: (user?: string) => this.all<TokenInfo>('/v1/tokens', { user }),
-    page: (p: PageParams = {}, user?: string) => this.request<PageOf<TokenInfo>>('GET', withQuery('/v1/tokens', { ...p, user })),
-    create: (name: string, opts: { expiresIn?: string; expiresAt?: string; totp?: string } = {}) => this.request<TokenCreated>('POST', '/v1/tokens', { name, ...opts }),
-    revoke: (id: string, user?: string) => this.request<undefined>('DELETE', withQuery(`/v1/tokens/${encodeURIComponent(id)}`, { user })),
+    list: (user?: string): Promise<TokenInfo[]> => this.all('/v1/tokens', { user }),
+    page: (p: PageParams = {}, user?: string): Promise<PageOf<TokenInfo>> => this.page('/v1/tokens', { ...p, user }),
+    create: (name: string, opts: { expiresIn?: string; expiresAt?: string; totp?: string } = {}): Promise<TokenCreated> => this.call('post', '/v1/tokens', { body: { name, ...opts } }),
+    revoke: (id: string, user?: string): Promise<undefined> => this.call('delete', '/v1/tokens/{id}', { params: { id }, query: { user } }),
   };
 
   readonly events = {
     /** Every event you may see (`all`/`owner`: an admin's), all pages, oldest first. */
-    list: (q: EventQuery = {}) => this.all<Event>('/v1/events', { ...q }),
-    page: (p: PageParams & EventQuery = {}) => this.page<Event>('/v1/events', p),
+    list: (q: EventQuery = {}): Promise<Event[]> => this.all('/v1/events', { ...q }),
+    page: (p: PageParams & EventQuery = {}): Promise<PageOf<Event>> => this.page('/v1/events', p),
     /**
      * Events as they are recorded, from now (or from revision `since`), until the
      * stream ends or `signal` aborts: each with its revision (resume from it + 1).
@@ -227,8 +243,10 @@ export class Client {
   private async *streamEvents(q: EventQuery & { since?: string }, signal?: AbortSignal, onOpen?: () => void): AsyncGenerator<{ event: Event; revision: string }> {
     let res: Response;
     try {
-      res = await fetch(new URL(withQuery('/v1/events/stream', { ...q }), this.opts.url), {
-        headers: { accept: 'text/event-stream', ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}) },
+      const path: keyof paths = '/v1/events/stream';
+      const query: QueryOf<typeof path> = q;
+      res = await fetch(new URL(fillPath(path, undefined, query), this.opts.url), {
+        headers: { accept: 'text/event-stream', ...this.auth() },
         ...(signal ? { signal } : {}),
       });
     } catch (err) {
@@ -259,6 +277,12 @@ export class Client {
       if (!signal?.aborted && !(err instanceof TypeError)) throw err;
     }
   }
+}
+
+/** "owner/name" split at its first "/" (the rest, encoded whole, is the server's to refuse); undefined for a bare name. */
+function ownerAndName(ref: string): { owner: string; name: string } | undefined {
+  const i = ref.indexOf('/');
+  return i < 0 ? undefined : { owner: ref.slice(0, i), name: ref.slice(i + 1) };
 }
 
 /** Which events: `vm` (name or id) narrows; `all` (every user's) and `owner` are an admin's. */

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { loadConfig, parseOverrides } from '../common/config.js';
 import type { DaemonFlags } from '../common/daemon.js';
+import type { paths } from '../client/api-types.js';
 import { exitCodeOf, toUcloudError, UcloudError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { apiUrlFor } from '../common/paths.js';
@@ -82,6 +83,8 @@ export async function runUp(flags: DaemonFlags): Promise<void> {
   process.on('SIGTERM', () => void shutdown());
 }
 
+const HEALTH: keyof paths = '/v1/health';
+
 // Generous: six Node daemons starting at once on a loaded 2-core host (TCG guests, builds) took over 30 s here.
 // The answer counts only while our own API child runs: one that died on "address
 // in use" must not pass for ready because a stranger answers on its port.
@@ -90,7 +93,7 @@ async function waitForApi(url: string, ourApi: () => number | undefined, timeout
   while (Date.now() < deadline) {
     try {
       const before = ourApi();
-      const ok = (await fetch(`${url}/v1/health`, { signal: AbortSignal.timeout(500) })).ok;
+      const ok = (await fetch(`${url}${HEALTH}`, { signal: AbortSignal.timeout(500) })).ok;
       if (ok && before !== undefined && ourApi() === before) return;
     } catch {
       // not yet

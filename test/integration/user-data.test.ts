@@ -115,7 +115,7 @@ describe('user-data and vendor-data (real API, etcd, metadata daemon, cloud-init
     keyB = sshKey('bob');
     await alice.keys.add('laptop', keyA);
     await bob.keys.add('laptop', keyB);
-    netA = await alice.request<Network>('POST', '/v1/networks', { name: 'lab', resolvers: LAB_DNS });
+    netA = await alice.networks.create('lab', { resolvers: LAB_DNS });
     netB = await bob.networks.create('home');
     const spec = { name: 'web1', image: 'ucloud-test', cpu: 1, ram: '128MiB', disk: '1GiB' };
     vmA = await alice.vms.create({ ...spec, networks: ['lab'], userData: USER_DATA });
