@@ -57,7 +57,12 @@ export function requestEvent(req: FastifyRequest, reply: FastifyReply, ans: Answ
   const ok = reply.statusCode < 400;
   const name = (ok ? ans?.name : undefined) ?? text(params.name) ?? text(params.ref) ?? text(body.name);
   const id = ok ? ans?.id : undefined;
-  const owner = CLUSTER_KINDS.has(kind) ? '' : ((ok ? ans?.owner : undefined) ?? text(params.owner) ?? (kind === 'user' ? name : undefined) ?? user?.name ?? '');
+  // A refused request names whatever its caller typed: it goes into the caller's own log (an admin's
+  // into the object's owner's), so nobody writes into another user's events by asking for their things.
+  const fromPath = ok || user?.role === 'admin';
+  const owner = CLUSTER_KINDS.has(kind)
+    ? ''
+    : ((ok ? ans?.owner : undefined) ?? (fromPath ? (text(params.owner) ?? (kind === 'user' ? name : undefined)) : undefined) ?? user?.name ?? '');
   const object: EventObject = { kind, owner, ...(id !== undefined ? { id } : {}), ...(name !== undefined ? { name } : {}) };
   return {
     actor: { kind: 'user', name: user?.name ?? '' },

@@ -53,7 +53,7 @@ const CONNECTION_IDLE_MS = 120_000;
 export function buildApi(
   m: Managers,
   log: Logger,
-  opts: { bodyTimeoutMs?: number; tokens?: TokenCache; haDefault?: boolean; rateLimit?: RateLimitOptions; documentOnly?: boolean; contract?: { authorize?: boolean } } = {},
+  opts: { bodyTimeoutMs?: number; tokens?: TokenCache; haDefault?: boolean; rateLimit?: RateLimitOptions; documentOnly?: boolean; contract?: { authorize?: boolean }; eventHeartbeatMs?: number } = {},
 ): Api {
   const bodyTimeoutMs = opts.bodyTimeoutMs ?? 30_000;
   // Long path parameters reach the schema (a 400 naming the parameter) instead of missing every route.
@@ -146,7 +146,9 @@ export function buildApi(
   api.addHook('onResponse', (req, reply, done) => {
     if (log.isLevelEnabled('debug')) req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
     // After the answer went out, so it never waits for the audit write (nor fails with it).
-    if (events && !IS_READ.has(req.method) && req.routeOptions.url !== undefined) void events.record(requestEvent(req, reply, req.answered ?? undefined));
+    // Only callers with a valid token, and not the requests the rate limit turned away: a flood of
+    // those would spend the audit log's per-bucket budget and hide the real changes.
+    if (events && req.user && reply.statusCode !== 429 && !IS_READ.has(req.method) && req.routeOptions.url !== undefined) void events.record(requestEvent(req, reply, req.answered ?? undefined));
     done();
   });
   // The document is built from the same route schemas that validate (src/model), by @fastify/swagger.
@@ -166,7 +168,15 @@ export function buildApi(
     userRoutes(r, m);
     tokenRoutes(r, m);
     totpRoutes(r, m);
-    eventRoutes(r, new EventManager(m.store, log), streams);
+    eventRoutes(r, new EventManager(m.store, log), streams, {
+      ...(opts.eventHeartbeatMs !== undefined ? { heartbeatMs: opts.eventHeartbeatMs } : {}),
+      // The same token, still valid, for the same user with the same role (a demoted admin's ?all stream ends).
+      stillAllowed: async (req) => {
+        const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+        const now = token === undefined ? undefined : await m.users.authenticate(token).catch(() => undefined);
+        return now !== undefined && now.name === req.user.name && now.role === req.user.role;
+      },
+    });
   });
   return api;
 }

@@ -49,6 +49,9 @@ export interface TokenOptions {
   replace?: boolean;
 }
 
+/** Tokens one user may hold at once (revoke one to make another). */
+export const MAX_TOKENS_PER_USER = 50;
+
 /** etcd refuses a transaction with more than 128 ops; deletions go in batches below that. */
 const TXN_OPS = 100;
 
@@ -124,7 +127,12 @@ export class UserManager {
     }
     const keys = (await this.store.list(Kinds.sshKey, Keys.keysOf(name))).items;
     const totp = await this.store.get(Kinds.totp, Keys.totp(name));
+    // Every counted create changes the usage record: one that lands between the check above and the
+    // commit below fails the commit, so no VM, network or image outlives its owner.
+    const usage = await this.store.get(Kinds.usage, Keys.usage(name));
     const deletions = [
+      // A namesake made later starts from the defaults, not with this user's overrides.
+      Keys.quota(name),
       ...(totp ? [totp.key] : []),
       ...(await this.tokenKeysOf(name)),
       ...keys.flatMap((k) => [k.key, Keys.keyFingerprint(name, createHash('sha256').update(k.value.fingerprint).digest('hex'))]),
@@ -137,10 +145,14 @@ export class UserManager {
       if (!(await t.commit())) throw new UcloudError('CONFLICT', `user "${name}" changed meanwhile; try again`);
     }
     const t = this.store.txn().unchanged(user).delete(user.key);
+    if (usage) t.unchanged(usage).delete(usage.key);
+    else t.absent(Keys.usage(name));
     for (const k of deletions) t.delete(k);
     if (!(await t.commit())) throw new UcloudError('CONFLICT', `user "${name}" changed meanwhile; try again`);
     // A token issued between the listing and the commit would otherwise wait for a namesake.
     for (const k of await this.tokenKeysOf(name)) await this.store.delete(k);
+    // Their audit trail goes with them: a namesake made later must not read it.
+    await this.store.deletePrefix(Keys.eventsOf(name));
   }
 
   private async refuseLastAdmin(name: string, verb: string): Promise<void> {
@@ -160,6 +172,10 @@ export class UserManager {
 
   /** A further named token for an existing user; the secret is returned once. */
   async issueToken(user: string, opts: TokenOptions): Promise<{ token: string; info: TokenInfo }> {
+    // Each token is two keys and an entry in every API's cache: a user's loop must not fill etcd.
+    if (!opts.replace && (await this.listTokens(user)).length >= MAX_TOKENS_PER_USER) {
+      throw new UcloudError('TOO_MANY_TOKENS', `user "${user}" has ${MAX_TOKENS_PER_USER} tokens, the most one user may have`);
+    }
     const token = newToken();
     const hash = hashToken(token);
     const record: Token = { user, createdAt: nowIso(), description: opts.description ?? '', name: opts.name, ...(opts.expiresAt ? { expiresAt: opts.expiresAt } : {}) };

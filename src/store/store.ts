@@ -278,6 +278,8 @@ export class Store {
    * Records that fail their schema are skipped as in `list`.
    */
   async range<S extends TSchema>(kind: RecordKind<S>, prefix: string, after: string | undefined, limit: number): Promise<{ items: Versioned<Static<S>>[]; more: boolean; lastKey: string | undefined }> {
+    // A cursor is the client's to send back: one that points outside the prefix would read other keys.
+    if (after !== undefined && !after.startsWith(prefix)) throw new UcloudError('INVALID_CURSOR', 'the cursor does not belong to this list');
     const start = after === undefined ? Buffer.from(prefix) : Buffer.concat([Buffer.from(after), Buffer.from([0])]);
     const res = await call(() => this.ns.getAll().inRange(new Range(start, Range.prefix(prefix).end)).limit(limit).exec());
     const items: Versioned<Static<S>>[] = [];
@@ -392,6 +394,12 @@ export class Store {
     const text = JSON.stringify(checkRecord(kind, key, value, 'write'));
     const res = await call(() => (typeof lease === 'string' ? this.ns.put(key).value(text).lease(lease).exec() : lease ? lease.put(key).value(text).exec() : this.ns.put(key).value(text).exec()));
     recordWrite(res.header.revision, [key]);
+  }
+
+  /** Deletes every key under `prefix` (one request; for records nothing compares against, e.g. a gone user's events). */
+  async deletePrefix(prefix: string): Promise<void> {
+    if (!prefix.endsWith('/')) throw new Error(`deletePrefix wants a prefix ending in "/", not ${JSON.stringify(prefix)}`);
+    await call(() => this.ns.delete().prefix(prefix).exec());
   }
 
   async delete(key: string): Promise<void> {

@@ -4,9 +4,11 @@ import { buildApi } from '../../src/api/server.js';
 import type { Api, Managers } from '../../src/api/context.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { QuotaManager } from '../../src/managers/quotas.js';
+import { TokenCache } from '../../src/managers/token-cache.js';
 import { countUsage } from '../../src/managers/usage.js';
+import { UserManager } from '../../src/managers/users.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
-import { TestCluster } from '../helpers/cluster.js';
+import { TestCluster, until } from '../helpers/cluster.js';
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
@@ -164,9 +166,14 @@ describe('quotas and rate limits (real etcd)', () => {
 
   describe('rate limit', () => {
     let limited: Api;
+    let users: UserManager;
     const L = 5;
+    /** As the daemon has it: tokens are counted per user once its token cache knows them (else per address). */
+    const known = (token: string) => until('the token cache knows the token', async () => users.authenticateCached(token) !== undefined, 10_000);
     beforeAll(async () => {
-      limited = buildApi(m, silentLogger, { rateLimit: { perWindow: L } });
+      const tokenCache = new TokenCache(c.store, silentLogger);
+      users = new UserManager(c.store, tokenCache);
+      limited = buildApi({ ...m, users }, silentLogger, { rateLimit: { perWindow: L }, tokens: tokenCache });
       await limited.ready();
     });
     afterAll(async () => {
@@ -176,6 +183,8 @@ describe('quotas and rate limits (real etcd)', () => {
     it('lets exactly L requests of a token through, then 429 RATE_LIMITED with Retry-After; other tokens and /v1/health go on', async () => {
       const t = await userWith('chatty', {});
       const quiet = await userWith('quiet', {});
+      await known(t);
+      await known(quiet);
       for (let i = 0; i < L; i++) expect((await call(limited, 'GET', '/v1/whoami', t)).statusCode).toBe(200);
       const refused = await call(limited, 'GET', '/v1/whoami', t);
       expect(refused.statusCode).toBe(429);
@@ -184,6 +193,10 @@ describe('quotas and rate limits (real etcd)', () => {
       expect(refused.json().hint).toMatch(/Retry-After/);
       expect(refused.json().message).toBeTruthy();
       expect((await call(limited, 'GET', '/v1/whoami', quiet)).statusCode).toBe(200);
+      // Per user, not per token: a second token of the same user buys no more requests.
+      const second = (await m.users.issueToken('chatty', { name: 'second' })).token;
+      await known(second);
+      expect((await call(limited, 'GET', '/v1/whoami', second)).statusCode).toBe(429);
       for (let i = 0; i < 3 * L; i++) expect((await call(limited, 'GET', '/v1/health', undefined)).statusCode).toBe(200);
     });
 
@@ -195,6 +208,7 @@ describe('quotas and rate limits (real etcd)', () => {
 
     it('follows an admin override of one user: a higher rate, or none', async () => {
       const t = await userWith('busy', {});
+      await known(t);
       for (let i = 0; i < L; i++) expect((await call(limited, 'GET', '/v1/whoami', t)).statusCode).toBe(200);
       expect((await call(limited, 'GET', '/v1/whoami', t)).statusCode).toBe(429);
       // Through the limited API: its answer waits until that API's cache of overrides has the change.

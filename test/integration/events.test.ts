@@ -63,7 +63,7 @@ describe('audit events (real etcd)', () => {
     tokens.admin = c.adminToken;
     tokens.alice = (await m.users.create('alice', 'user')).token;
     tokens.bob = (await m.users.create('bob', 'user')).token;
-    api = buildApi({ ...m, eventLog: new EventLog(c.store, { log: silentLogger }) }, silentLogger);
+    api = buildApi({ ...m, eventLog: new EventLog(c.store, { log: silentLogger }) }, silentLogger, { eventHeartbeatMs: 200 });
     await api.listen({ host: '::1', port: 0 });
     const addr = api.server.address();
     url = `http://[::1]:${typeof addr === 'object' && addr ? addr.port : 0}`;
@@ -119,6 +119,58 @@ describe('audit events (real etcd)', () => {
     const all = await eventsOf('admin', '?all=true&limit=1000');
     expect(new Set(all.map((e) => e.object.owner))).toEqual(new Set(['alice', 'bob']));
     expect((await eventsOf('admin', '?owner=alice')).every((e) => e.object.owner === 'alice')).toBe(true);
+  });
+
+  it("a cursor forged to start before the caller's prefix is refused, not a window on others' events", async () => {
+    await until('alice has events', async () => (await eventsOf('alice')).length > 0, 10_000);
+    // The list's own name, so only the position is forged: "event/" sorts before every owner's prefix.
+    const forged = Buffer.from(JSON.stringify({ l: 'events/bob/', a: 'event/', t: Math.floor(Date.now() / 1000) })).toString('base64url');
+    const res = await call('GET', `/v1/events?cursor=${forged}`, 'bob');
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json().code).toBe('INVALID_CURSOR');
+  });
+
+  it('a user holds at most 5 streams; a stream ends at the next heartbeat once its token is revoked', async () => {
+    const m = c.managers();
+    // A user of its own: other tests' streams must not count against it.
+    const { token } = await m.users.create('sam', 'user');
+    const streams = new AbortController();
+    try {
+      const opened = await Promise.all(Array.from({ length: 5 }, () => fetch(`${url}/v1/events/stream`, { headers: { authorization: `Bearer ${token}` }, signal: streams.signal })));
+      expect(opened.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+      const sixth = await fetch(`${url}/v1/events/stream`, { headers: { authorization: `Bearer ${token}` } });
+      expect(sixth.status).toBe(429);
+      expect(((await sixth.json()) as { code: string }).code).toBe('TOO_MANY_STREAMS');
+      // Revoked: every open stream ends by itself (the server closes it), within a few heartbeats of 200 ms.
+      const id = (await m.users.listTokens('sam'))[0]!.id;
+      await m.users.revokeToken('sam', id);
+      const ended = await Promise.all(opened.map(async (r) => {
+        const reader = r.body!.getReader();
+        const t0 = Date.now();
+        for (;;) {
+          const { done } = await reader.read();
+          if (done) return Date.now() - t0;
+        }
+      }));
+      expect(Math.max(...ended)).toBeLessThan(10_000);
+      // Their places are free again for a valid token.
+      const fresh = (await m.users.issueToken('sam', { name: 'again' })).token;
+      const again = await fetch(`${url}/v1/events/stream`, { headers: { authorization: `Bearer ${fresh}` }, signal: streams.signal });
+      expect(again.status).toBe(200);
+    } finally {
+      streams.abort();
+    }
+  });
+
+  it("a refused request goes into its caller's log, not the named owner's; one without a valid token into none", async () => {
+    const before = (await eventsOf('admin', '?owner=alice&limit=1000')).length;
+    expect((await api.inject({ method: 'DELETE', url: '/v1/users/alice' })).statusCode).toBe(401);
+    expect((await call('DELETE', '/v1/images/alice/planted-text', 'bob')).statusCode).toBe(404);
+    await until("bob's refusal recorded", async () => (await eventsOf('bob')).some((e) => e.object.name === 'planted-text'), 10_000);
+    const bobs = (await eventsOf('bob')).find((e) => e.object.name === 'planted-text')!;
+    expect(bobs).toMatchObject({ actor: { name: 'bob' }, object: { owner: 'bob' }, result: 'error', code: 'IMAGE_NOT_FOUND' });
+    // Both asked before bob's was recorded, so anything for alice would be there by now.
+    expect((await eventsOf('admin', '?owner=alice&limit=1000')).length).toBe(before);
   });
 
   it('pages a list with next', async () => {

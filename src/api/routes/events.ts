@@ -1,4 +1,6 @@
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { UcloudError } from '../../common/errors.js';
 import { ErrorResponse, Event, LIST_LIMITS, Name, VmRef } from '../../model/index.js';
 import { eventScope, type EventManager } from '../../managers/events.js';
 import { can } from '../authz.js';
@@ -23,8 +25,25 @@ const StreamQuery = Type.Object(
 /** A comment line this often keeps proxies and idle timeouts from closing a quiet stream. */
 export const HEARTBEAT_MS = 15_000;
 
+/** Open streams a user may hold at once, and the API in all: each holds a socket and an etcd watch. */
+export const STREAMS_PER_USER = 5;
+export const STREAMS_TOTAL = 512;
+/** A stream ends after this long; the client reconnects (Last-Event-ID) and is authenticated afresh. */
+export const STREAM_MAX_MS = 3_600_000;
+
+export interface StreamOptions {
+  heartbeatMs?: number;
+  /**
+   * Whether the request's token still stands (not revoked or expired, its user
+   * not disabled, deleted or demoted): asked at each heartbeat, so a stream
+   * outlives none of these by more than one.
+   */
+  stillAllowed?: (req: FastifyRequest) => Promise<boolean>;
+}
+
 /** `streams`: how to end each open stream, so the server's close does not wait for them. */
-export function eventRoutes(api: Api, events: EventManager, streams: Set<() => void>, opts: { heartbeatMs?: number } = {}): void {
+export function eventRoutes(api: Api, events: EventManager, streams: Set<() => void>, opts: StreamOptions = {}): void {
+  const perUser = new Map<string, number>();
   api.get('/v1/events', { config: { action: 'event:list' }, schema: { operationId: 'listEvents', querystring: ListQuery, response: listResponses(Event) } }, async (req) =>
     events.list(eventScope(req.user, req.query, can(req.user, 'event:read-any')), { limit: req.query.limit ?? LIST_LIMITS.default, ...(req.query.cursor !== undefined ? { cursor: req.query.cursor } : {}) }),
   );
@@ -33,6 +52,10 @@ export function eventRoutes(api: Api, events: EventManager, streams: Set<() => v
   // client that reconnects (Last-Event-ID, or `since` = id + 1) misses nothing
   // etcd still keeps.
   api.get('/v1/events/stream', { config: { action: 'event:stream' }, schema: { operationId: 'streamEvents', querystring: StreamQuery, response: { 400: ErrorResponse, 401: ErrorResponse, 503: ErrorResponse } } }, async (req, reply) => {
+    const user = req.user.name;
+    if ((perUser.get(user) ?? 0) >= STREAMS_PER_USER || streams.size >= STREAMS_TOTAL) {
+      throw new UcloudError('TOO_MANY_STREAMS', `you have ${perUser.get(user) ?? 0} event streams open (at most ${STREAMS_PER_USER} each, ${STREAMS_TOTAL} in all)`);
+    }
     const last = req.headers['last-event-id'];
     const from = req.query.since ?? (typeof last === 'string' && /^[0-9]{1,19}$/.test(last) ? String(BigInt(last) + 1n) : undefined);
     const res = reply.raw;
@@ -40,31 +63,60 @@ export function eventRoutes(api: Api, events: EventManager, streams: Set<() => v
     const early: string[] = [];
     const send = (text: string) => (open ? res.write(text) : early.push(text));
     // Set once each, after `finish` is made (which the watch may call).
-    const held: { heartbeat?: NodeJS.Timeout; watch?: { close(): void } } = {};
+    const held: { heartbeat?: NodeJS.Timeout; lifetime?: NodeJS.Timeout; watch?: { close(): void } } = {};
     let ended = false;
+    perUser.set(user, (perUser.get(user) ?? 0) + 1);
     const finish = () => {
       if (ended) return;
       ended = true;
       clearInterval(held.heartbeat);
+      clearTimeout(held.lifetime);
       streams.delete(finish);
+      const n = (perUser.get(user) ?? 1) - 1;
+      if (n > 0) perUser.set(user, n);
+      else perUser.delete(user);
       held.watch?.close();
       if (open) res.end();
     };
+    // Before the watch is awaited: a client that hangs up meanwhile must not leave the watch behind.
+    res.once('close', finish);
+    streams.add(finish);
     // Opened before the answer starts, so a watch that cannot start is an ordinary error answer.
-    const watch = (held.watch = await events.watch(
-      eventScope(req.user, req.query, can(req.user, 'event:read-any')),
-      from,
-      (e, revision) => send(`id: ${revision}\ndata: ${JSON.stringify(e)}\n\n`),
-      () => finish(),
-    ));
-    if (ended) return reply.status(503).send({ code: 'ETCD_UNAVAILABLE', message: 'the event watch ended as it started; try again' });
+    let watch: Awaited<ReturnType<EventManager['watch']>>;
+    try {
+      watch = held.watch = await events.watch(
+        eventScope(req.user, req.query, can(req.user, 'event:read-any')),
+        from,
+        (e, revision) => send(`id: ${revision}\ndata: ${JSON.stringify(e)}\n\n`),
+        () => finish(),
+      );
+    } catch (err) {
+      finish();
+      throw err;
+    }
+    if (req.raw.destroyed || res.destroyed) {
+      // The client left (or the server is closing) while the watch started: nobody to stream to.
+      finish();
+      watch.close();
+      return reply.hijack();
+    }
+    if (ended) {
+      watch.close();
+      return reply.status(503).send({ code: 'ETCD_UNAVAILABLE', message: 'the event watch ended as it started; try again' });
+    }
     reply.hijack();
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
     open = true;
     res.write(`retry: 2000\n: watching from revision ${watch.revision}\n\n`);
     for (const text of early.splice(0)) res.write(text);
-    held.heartbeat = setInterval(() => res.write(': heartbeat\n\n'), opts.heartbeatMs ?? HEARTBEAT_MS);
-    streams.add(finish);
-    res.once('close', finish);
+    held.heartbeat = setInterval(() => {
+      res.write(': heartbeat\n\n');
+      void opts.stillAllowed?.(req).then(
+        (ok) => ok || finish(),
+        () => finish(),
+      );
+    }, opts.heartbeatMs ?? HEARTBEAT_MS);
+    held.lifetime = setTimeout(finish, STREAM_MAX_MS);
+    held.lifetime.unref();
   });
 }
