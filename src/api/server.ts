@@ -120,8 +120,9 @@ export function buildApi(
   }
   api.addHook('onRequest', authenticate(m.users, { authorize: opts.contract?.authorize !== false }));
   // A route that declares no body takes none: whatever is sent is refused, not silently ignored
-  // (a client that thinks it set something must learn it did not).
-  api.addHook('preValidation', (req, _reply, done) => {
+  // (a client that thinks it set something must learn it did not). After validation, so a bad path
+  // parameter is still named first.
+  api.addHook('preHandler', (req, _reply, done) => {
     if (req.body === undefined || req.routeOptions.schema?.body !== undefined || req.routeOptions.config?.streamsBody) return done();
     done(new UcloudError('VALIDATION_FAILED', `${req.method} ${req.routeOptions.url} takes no request body`));
   });

@@ -72,6 +72,24 @@ export class TestCluster {
   get runDir(): string {
     return join(this.dir, 'run');
   }
+  /**
+   * What is stored outside the audit log, as one value: every key and the
+   * revision it was last written at. A refused request may add an event and
+   * must change nothing else; a deletion changes this too.
+   */
+  async stateOutsideEvents(): Promise<string> {
+    const { ns, close } = this.store.connection();
+    try {
+      const res = await ns.getAll().exec();
+      return res.kvs
+        .filter((kv) => !kv.key.toString().startsWith('event/'))
+        .map((kv) => `${kv.key.toString()}@${kv.mod_revision}`)
+        .join('\n');
+    } finally {
+      close();
+    }
+  }
+
   get imagePath(): string {
     return join(this.dir, 'images');
   }

@@ -147,7 +147,7 @@ describe('API path parameters under fuzzing (real etcd)', () => {
     for (const route of routes.filter((r) => r.path.startsWith('/v1/vms/:ref'))) {
       const res = await send(route, urlFor(route, 0, 'a%2Fb'), c.adminToken);
       expect(res.statusCode, `${route.method} ${route.path}`).toBe(400);
-      expect(res.json().code).toBe('INVALID_NAME');
+      expect(res.json().code, `${route.method} ${route.path}: ${res.body}`).toBe('INVALID_NAME');
     }
     expect(await revision()).toBe(before);
   });
