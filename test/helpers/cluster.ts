@@ -82,7 +82,7 @@ export class TestCluster {
     try {
       const res = await ns.getAll().exec();
       return res.kvs
-        .filter((kv) => !kv.key.toString().startsWith('event/'))
+        .filter((kv) => !kv.key.toString().startsWith(Keys.events()))
         .map((kv) => `${kv.key.toString()}@${kv.mod_revision}`)
         .join('\n');
     } finally {

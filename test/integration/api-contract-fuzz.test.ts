@@ -4,6 +4,7 @@ import type { Api } from '../../src/api/context.js';
 import { buildApi } from '../../src/api/server.js';
 import { isErrorCode } from '../../src/common/errors.js';
 import { silentLogger } from '../../src/common/logger.js';
+import { Keys } from '../../src/store/keys.js';
 import { TestCluster } from '../helpers/cluster.js';
 
 interface Param {
@@ -26,7 +27,7 @@ interface Target {
 }
 
 /** Keys under this prefix are the audit trail: a refused request may add to it, and nothing else. */
-const EVENT_PREFIX = 'event/';
+const EVENT_PREFIX = Keys.events();
 
 // Values of every JSON type, including the awkward ones: huge, deep, wrongly typed, prototype names.
 /** A value that would be a valid name makes a real request (create a network "a"), not a malformed one. */

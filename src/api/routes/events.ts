@@ -102,7 +102,7 @@ export function eventRoutes(api: Api, events: EventManager, streams: Set<() => v
     }
     if (ended) {
       watch.close();
-      return reply.status(503).send({ code: 'ETCD_UNAVAILABLE', message: 'the event watch ended as it started; try again' });
+      throw new UcloudError('ETCD_UNAVAILABLE', 'the event watch ended as it started; try again');
     }
     reply.hijack();
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
