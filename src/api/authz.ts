@@ -30,6 +30,7 @@ export const PERMISSIONS = {
   'vm:read': ['user', 'admin'],
   'vm:start': ['user', 'admin'],
   'vm:stop': ['user', 'admin'],
+  'vm:reboot': ['user', 'admin'],
   'vm:resize': ['user', 'admin'],
   'vm:update': ['user', 'admin'],
   'vm:console-log': ['user', 'admin'],

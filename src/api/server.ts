@@ -119,6 +119,12 @@ export function buildApi(
     api.after(() => api.addHook('onRequest', api.rateLimit()));
   }
   api.addHook('onRequest', authenticate(m.users, { authorize: opts.contract?.authorize !== false }));
+  // A body whose every field is optional may be left out (`POST /v1/vms/web1/reboot` with no body is `{}`).
+  api.addHook('preValidation', (req, _reply, done) => {
+    const body = req.routeOptions.schema?.body as { type?: string; required?: string[] } | undefined;
+    if (req.body === undefined && body?.type === 'object' && !body.required?.length) req.body = {};
+    done();
+  });
   // A route that declares no body takes none: whatever is sent is refused, not silently ignored
   // (a client that thinks it set something must learn it did not). After validation, so a bad path
   // parameter is still named first.

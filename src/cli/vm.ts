@@ -9,7 +9,7 @@ import { cliContext, onOff, wholeNumber } from './context.js';
 import { note, printList, printObject, safeText, type Column } from './output.js';
 import { listed, pageOptions, type PageFlags } from './pages.js';
 import { describeMigration, migrateVm } from './migrate.js';
-import { waitForRecovery, waitForVm } from './wait.js';
+import { waitForReboot, waitForRecovery, waitForVm } from './wait.js';
 
 /** "owner/name" of the VM's image ("store/name" for VMs made before image names were per owner). */
 const imageOf = (v: Vm) => `${v.image.owner ?? v.image.store}/${v.image.name}`;
@@ -51,6 +51,8 @@ function statusFields(vm: Vm): [string, string | number | undefined][] {
     ['serial log', vm.qemu?.serialLog],
     ['migration', vm.migration ? describeMigration(vm.name, vm.migration).slice(vm.name.length + 2) : undefined],
     ['last migration', vm.lastMigration ? `${describeMigration(vm.name, vm.lastMigration).slice(vm.name.length + 2)} (${vm.lastMigration.updatedAt})` : undefined],
+    ['reboot', vm.reboot && vm.reboot.id !== vm.lastReboot?.id ? `asked by ${vm.reboot.by} at ${vm.reboot.at}${vm.reboot.force ? ' (force)' : ''}` : undefined],
+    ['last reboot', vm.lastReboot ? `${vm.lastReboot.mode}${vm.lastReboot.error ? ` ${vm.lastReboot.error.code}: ${vm.lastReboot.error.message}` : ''} (${vm.lastReboot.at})` : undefined],
     ['last error', vm.error ? `${vm.error.code}: ${vm.error.message} (${vm.error.at})` : undefined],
     ['created', vm.createdAt],
     ['updated', vm.updatedAt],
@@ -157,6 +159,19 @@ export function vmCommand(): Command {
         printObject(v, output, statusFields(v));
       });
   }
+
+  vm.command('reboot <name>')
+    .description('reboot a running VM in place: the ACPI power button, then a reset if the guest has not powered off after stop_timeout')
+    .option('--force', 'reset at once, without asking the guest (as the reset button does)')
+    .addOption(waitOption())
+    .addOption(timeoutOption())
+    .addHelpText('after', '\nExamples:\n  ucloud vm reboot web1 --wait\n  ucloud vm reboot web1 --force --wait\n  ucloud vm show web1 -o json | jq .lastReboot   # {id, mode: acpi|reset|start|failed, at}')
+    .action(async (name: string, o: { force?: boolean; wait?: boolean; timeout: string }, cmd: Command) => {
+      const { client, output } = cliContext(cmd);
+      let v = await client.vms.reboot(name, o.force === true);
+      if (o.wait) v = await waitForReboot(client, v.id, v.reboot!.id, parseDuration(o.timeout));
+      printObject(v, output, statusFields(v));
+    });
 
   vm.command('set <name>')
     .description('change a VM\'s settings without a restart')

@@ -150,6 +150,30 @@ export function waitForVm(client: Client, ref: string, target: VmStatus | 'delet
   );
 }
 
+/** Follows a VM until its host settled reboot request `id` (a failed reboot, or the VM no longer running, fails). */
+export function waitForReboot(client: Client, ref: string, id: string, timeoutMs: number): Promise<Vm> {
+  const settled = (vm: Vm) => vm.lastReboot?.id === id;
+  return follow<Vm>(
+    {
+      what: `VM "${ref}"`,
+      get: () => client.vms.get(ref),
+      client,
+      events: vmEvents,
+      goneCode: 'VM_NOT_FOUND',
+      untilGone: false,
+      describe: (vm) => `${vm.name}: ${settled(vm) ? `rebooted (${vm.lastReboot!.mode})` : vm.status === 'running' ? 'rebooting' : vm.status}${vm.host ? ` on ${vm.host}` : ''}`,
+      done: (vm) => settled(vm) && vm.lastReboot!.mode !== 'failed',
+      failed: (vm) =>
+        settled(vm) && vm.lastReboot!.mode === 'failed'
+          ? `VM "${vm.name}" did not reboot: ${errorText(vm.lastReboot!.error)}`
+          : !settled(vm) && (vm.desired !== 'running' || vm.status === 'error')
+            ? `VM "${vm.name}" is ${vm.status}${vm.desired !== 'running' ? ` (asked to be ${vm.desired})` : ''}: the reboot will not happen`
+            : undefined,
+    },
+    timeoutMs,
+  ) as Promise<Vm>;
+}
+
 /** Follows a VM that `vm recover` asked to start elsewhere until it runs (an error once the request is done fails). */
 export function waitForRecovery(client: Client, ref: string, timeoutMs: number): Promise<Vm> {
   return follow<Vm>(

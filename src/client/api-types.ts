@@ -482,6 +482,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/vms/{ref}/reboot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["rebootVm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/vms/{ref}/recover": {
         parameters: {
             query?: never;
@@ -4179,6 +4195,18 @@ export interface operations {
                                 /** @description ISO 8601 time */
                                 updatedAt: string;
                             };
+                            lastReboot?: {
+                                /** @description ISO 8601 time */
+                                at: string;
+                                error?: {
+                                    /** @description ISO 8601 time */
+                                    at: string;
+                                    code: string;
+                                    message: string;
+                                };
+                                id: string;
+                                mode: "acpi" | "reset" | "start" | "failed";
+                            };
                             migration?: {
                                 address?: string;
                                 cancel?: boolean;
@@ -4264,6 +4292,14 @@ export interface operations {
                             };
                             ramBytes: number;
                             reason?: string;
+                            reboot?: {
+                                /** @description ISO 8601 time */
+                                at: string;
+                                /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                                by: string;
+                                force?: boolean;
+                                id: string;
+                            };
                             recover?: {
                                 /** @description ISO 8601 time */
                                 at: string;
@@ -4458,6 +4494,18 @@ export interface operations {
                             /** @description ISO 8601 time */
                             updatedAt: string;
                         };
+                        lastReboot?: {
+                            /** @description ISO 8601 time */
+                            at: string;
+                            error?: {
+                                /** @description ISO 8601 time */
+                                at: string;
+                                code: string;
+                                message: string;
+                            };
+                            id: string;
+                            mode: "acpi" | "reset" | "start" | "failed";
+                        };
                         migration?: {
                             address?: string;
                             cancel?: boolean;
@@ -4543,6 +4591,14 @@ export interface operations {
                         };
                         ramBytes: number;
                         reason?: string;
+                        reboot?: {
+                            /** @description ISO 8601 time */
+                            at: string;
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            by: string;
+                            force?: boolean;
+                            id: string;
+                        };
                         recover?: {
                             /** @description ISO 8601 time */
                             at: string;
@@ -4731,6 +4787,18 @@ export interface operations {
                             /** @description ISO 8601 time */
                             updatedAt: string;
                         };
+                        lastReboot?: {
+                            /** @description ISO 8601 time */
+                            at: string;
+                            error?: {
+                                /** @description ISO 8601 time */
+                                at: string;
+                                code: string;
+                                message: string;
+                            };
+                            id: string;
+                            mode: "acpi" | "reset" | "start" | "failed";
+                        };
                         migration?: {
                             address?: string;
                             cancel?: boolean;
@@ -4816,6 +4884,14 @@ export interface operations {
                         };
                         ramBytes: number;
                         reason?: string;
+                        reboot?: {
+                            /** @description ISO 8601 time */
+                            at: string;
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            by: string;
+                            force?: boolean;
+                            id: string;
+                        };
                         recover?: {
                             /** @description ISO 8601 time */
                             at: string;
@@ -5004,6 +5080,18 @@ export interface operations {
                             /** @description ISO 8601 time */
                             updatedAt: string;
                         };
+                        lastReboot?: {
+                            /** @description ISO 8601 time */
+                            at: string;
+                            error?: {
+                                /** @description ISO 8601 time */
+                                at: string;
+                                code: string;
+                                message: string;
+                            };
+                            id: string;
+                            mode: "acpi" | "reset" | "start" | "failed";
+                        };
                         migration?: {
                             address?: string;
                             cancel?: boolean;
@@ -5089,6 +5177,14 @@ export interface operations {
                         };
                         ramBytes: number;
                         reason?: string;
+                        reboot?: {
+                            /** @description ISO 8601 time */
+                            at: string;
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            by: string;
+                            force?: boolean;
+                            id: string;
+                        };
                         recover?: {
                             /** @description ISO 8601 time */
                             at: string;
@@ -5290,6 +5386,18 @@ export interface operations {
                             /** @description ISO 8601 time */
                             updatedAt: string;
                         };
+                        lastReboot?: {
+                            /** @description ISO 8601 time */
+                            at: string;
+                            error?: {
+                                /** @description ISO 8601 time */
+                                at: string;
+                                code: string;
+                                message: string;
+                            };
+                            id: string;
+                            mode: "acpi" | "reset" | "start" | "failed";
+                        };
                         migration?: {
                             address?: string;
                             cancel?: boolean;
@@ -5375,6 +5483,14 @@ export interface operations {
                         };
                         ramBytes: number;
                         reason?: string;
+                        reboot?: {
+                            /** @description ISO 8601 time */
+                            at: string;
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            by: string;
+                            force?: boolean;
+                            id: string;
+                        };
                         recover?: {
                             /** @description ISO 8601 time */
                             at: string;
@@ -5656,6 +5772,18 @@ export interface operations {
                             /** @description ISO 8601 time */
                             updatedAt: string;
                         };
+                        lastReboot?: {
+                            /** @description ISO 8601 time */
+                            at: string;
+                            error?: {
+                                /** @description ISO 8601 time */
+                                at: string;
+                                code: string;
+                                message: string;
+                            };
+                            id: string;
+                            mode: "acpi" | "reset" | "start" | "failed";
+                        };
                         migration?: {
                             address?: string;
                             cancel?: boolean;
@@ -5741,6 +5869,314 @@ export interface operations {
                         };
                         ramBytes: number;
                         reason?: string;
+                        reboot?: {
+                            /** @description ISO 8601 time */
+                            at: string;
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            by: string;
+                            force?: boolean;
+                            id: string;
+                        };
+                        recover?: {
+                            /** @description ISO 8601 time */
+                            at: string;
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            by: string;
+                            hostIsOff?: boolean;
+                        };
+                        status: "pending" | "scheduled" | "creating" | "starting" | "running" | "migrating" | "stopping" | "stopped" | "deleting" | "error";
+                        /** @description ISO 8601 time */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description an error: `code` is stable (switch on it), `message` and `hint` are for people */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description an error: `code` is stable (switch on it), `message` and `hint` are for people */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description an error: `code` is stable (switch on it), `message` and `hint` are for people */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description an error: `code` is stable (switch on it), `message` and `hint` are for people */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description an error: `code` is stable (switch on it), `message` and `hint` are for people */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    rebootVm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description VM name or id */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description reset at once, without asking the guest */
+                    force?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        cpu: number;
+                        /** @description ISO 8601 time */
+                        createdAt: string;
+                        desired: "running" | "stopped" | "deleted";
+                        diskBytes: number;
+                        disks: {
+                            format: "raw" | "qcow2";
+                            name: string;
+                            ref: string;
+                            sizeBytes: number;
+                            standalone?: boolean;
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            store: string;
+                        }[];
+                        epoch?: string;
+                        error?: {
+                            /** @description ISO 8601 time */
+                            at: string;
+                            code: string;
+                            message: string;
+                        };
+                        generation: number;
+                        ha?: boolean;
+                        haArmed?: boolean;
+                        hasUserData?: boolean;
+                        hddBytes?: number[];
+                        /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                        host?: string;
+                        id: string;
+                        image: {
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            name: string;
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            owner?: string;
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            store: string;
+                        };
+                        lastFailover?: {
+                            /** @description ISO 8601 time */
+                            at: string;
+                            code: string;
+                            fenced?: string[];
+                            fencePending?: boolean;
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            from: string;
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            recoveredBy?: string;
+                            restarted: boolean;
+                        };
+                        lastMigration?: {
+                            address?: string;
+                            cancel?: boolean;
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            destination?: string;
+                            destinationQemu?: {
+                                accel: string;
+                                cpu?: string;
+                                machine?: string;
+                                pid: number;
+                                qmpSocket: string;
+                                serialLog: string;
+                                /** @description ISO 8601 time */
+                                startedAt: string;
+                            };
+                            disks?: {
+                                format: "raw" | "qcow2";
+                                name: string;
+                                ref: string;
+                                sizeBytes: number;
+                                standalone?: boolean;
+                                /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                                store: string;
+                            }[];
+                            error?: {
+                                /** @description ISO 8601 time */
+                                at: string;
+                                code: string;
+                                message: string;
+                            };
+                            figures?: {
+                                diskBytes?: number;
+                                downtimeMs: number;
+                                mbps?: number;
+                                ramBytes: number;
+                                setupMs?: number;
+                                totalMs: number;
+                            };
+                            id: string;
+                            mode: "shared" | "copy";
+                            nbdPort?: number;
+                            phase: "requested" | "preparing" | "listening" | "transferring" | "completed" | "failed" | "cancelled";
+                            port?: number;
+                            progress?: {
+                                diskBytes?: number;
+                                diskTotalBytes?: number;
+                                mbps: number;
+                                ramBytes: number;
+                                ramTotalBytes: number;
+                            };
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            requestedBy: string;
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            source: string;
+                            /** @description ISO 8601 time */
+                            startedAt: string;
+                            tls?: boolean;
+                            /** @description ISO 8601 time */
+                            updatedAt: string;
+                        };
+                        lastReboot?: {
+                            /** @description ISO 8601 time */
+                            at: string;
+                            error?: {
+                                /** @description ISO 8601 time */
+                                at: string;
+                                code: string;
+                                message: string;
+                            };
+                            id: string;
+                            mode: "acpi" | "reset" | "start" | "failed";
+                        };
+                        migration?: {
+                            address?: string;
+                            cancel?: boolean;
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            destination?: string;
+                            destinationQemu?: {
+                                accel: string;
+                                cpu?: string;
+                                machine?: string;
+                                pid: number;
+                                qmpSocket: string;
+                                serialLog: string;
+                                /** @description ISO 8601 time */
+                                startedAt: string;
+                            };
+                            disks?: {
+                                format: "raw" | "qcow2";
+                                name: string;
+                                ref: string;
+                                sizeBytes: number;
+                                standalone?: boolean;
+                                /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                                store: string;
+                            }[];
+                            error?: {
+                                /** @description ISO 8601 time */
+                                at: string;
+                                code: string;
+                                message: string;
+                            };
+                            figures?: {
+                                diskBytes?: number;
+                                downtimeMs: number;
+                                mbps?: number;
+                                ramBytes: number;
+                                setupMs?: number;
+                                totalMs: number;
+                            };
+                            id: string;
+                            mode: "shared" | "copy";
+                            nbdPort?: number;
+                            phase: "requested" | "preparing" | "listening" | "transferring" | "completed" | "failed" | "cancelled";
+                            port?: number;
+                            progress?: {
+                                diskBytes?: number;
+                                diskTotalBytes?: number;
+                                mbps: number;
+                                ramBytes: number;
+                                ramTotalBytes: number;
+                            };
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            requestedBy: string;
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            source: string;
+                            /** @description ISO 8601 time */
+                            startedAt: string;
+                            tls?: boolean;
+                            /** @description ISO 8601 time */
+                            updatedAt: string;
+                        };
+                        /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                        name: string;
+                        nics?: {
+                            address: string;
+                            mac: string;
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            network: string;
+                            prefix: string;
+                            vni: number;
+                        }[];
+                        observedGeneration: number;
+                        /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                        owner: string;
+                        qemu?: {
+                            accel: string;
+                            cpu?: string;
+                            machine?: string;
+                            pid: number;
+                            qmpSocket: string;
+                            serialLog: string;
+                            /** @description ISO 8601 time */
+                            startedAt: string;
+                        };
+                        ramBytes: number;
+                        reason?: string;
+                        reboot?: {
+                            /** @description ISO 8601 time */
+                            at: string;
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            by: string;
+                            force?: boolean;
+                            id: string;
+                        };
                         recover?: {
                             /** @description ISO 8601 time */
                             at: string;
@@ -5935,6 +6371,18 @@ export interface operations {
                             /** @description ISO 8601 time */
                             updatedAt: string;
                         };
+                        lastReboot?: {
+                            /** @description ISO 8601 time */
+                            at: string;
+                            error?: {
+                                /** @description ISO 8601 time */
+                                at: string;
+                                code: string;
+                                message: string;
+                            };
+                            id: string;
+                            mode: "acpi" | "reset" | "start" | "failed";
+                        };
                         migration?: {
                             address?: string;
                             cancel?: boolean;
@@ -6020,6 +6468,14 @@ export interface operations {
                         };
                         ramBytes: number;
                         reason?: string;
+                        reboot?: {
+                            /** @description ISO 8601 time */
+                            at: string;
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            by: string;
+                            force?: boolean;
+                            id: string;
+                        };
                         recover?: {
                             /** @description ISO 8601 time */
                             at: string;
@@ -6216,6 +6672,18 @@ export interface operations {
                             /** @description ISO 8601 time */
                             updatedAt: string;
                         };
+                        lastReboot?: {
+                            /** @description ISO 8601 time */
+                            at: string;
+                            error?: {
+                                /** @description ISO 8601 time */
+                                at: string;
+                                code: string;
+                                message: string;
+                            };
+                            id: string;
+                            mode: "acpi" | "reset" | "start" | "failed";
+                        };
                         migration?: {
                             address?: string;
                             cancel?: boolean;
@@ -6301,6 +6769,14 @@ export interface operations {
                         };
                         ramBytes: number;
                         reason?: string;
+                        reboot?: {
+                            /** @description ISO 8601 time */
+                            at: string;
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            by: string;
+                            force?: boolean;
+                            id: string;
+                        };
                         recover?: {
                             /** @description ISO 8601 time */
                             at: string;
@@ -6489,6 +6965,18 @@ export interface operations {
                             /** @description ISO 8601 time */
                             updatedAt: string;
                         };
+                        lastReboot?: {
+                            /** @description ISO 8601 time */
+                            at: string;
+                            error?: {
+                                /** @description ISO 8601 time */
+                                at: string;
+                                code: string;
+                                message: string;
+                            };
+                            id: string;
+                            mode: "acpi" | "reset" | "start" | "failed";
+                        };
                         migration?: {
                             address?: string;
                             cancel?: boolean;
@@ -6574,6 +7062,14 @@ export interface operations {
                         };
                         ramBytes: number;
                         reason?: string;
+                        reboot?: {
+                            /** @description ISO 8601 time */
+                            at: string;
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            by: string;
+                            force?: boolean;
+                            id: string;
+                        };
                         recover?: {
                             /** @description ISO 8601 time */
                             at: string;
@@ -6762,6 +7258,18 @@ export interface operations {
                             /** @description ISO 8601 time */
                             updatedAt: string;
                         };
+                        lastReboot?: {
+                            /** @description ISO 8601 time */
+                            at: string;
+                            error?: {
+                                /** @description ISO 8601 time */
+                                at: string;
+                                code: string;
+                                message: string;
+                            };
+                            id: string;
+                            mode: "acpi" | "reset" | "start" | "failed";
+                        };
                         migration?: {
                             address?: string;
                             cancel?: boolean;
@@ -6847,6 +7355,14 @@ export interface operations {
                         };
                         ramBytes: number;
                         reason?: string;
+                        reboot?: {
+                            /** @description ISO 8601 time */
+                            at: string;
+                            /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                            by: string;
+                            force?: boolean;
+                            id: string;
+                        };
                         recover?: {
                             /** @description ISO 8601 time */
                             at: string;

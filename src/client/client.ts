@@ -129,6 +129,8 @@ export class Client {
     get: (ref: string): Promise<Vm> => this.call('get', '/v1/vms/{ref}', { params: { ref } }),
     start: (ref: string): Promise<Vm> => this.call('post', '/v1/vms/{ref}/start', { params: { ref } }),
     stop: (ref: string): Promise<Vm> => this.call('post', '/v1/vms/{ref}/stop', { params: { ref } }),
+    /** ACPI first, a reset after stop_timeout; `force`: a reset at once. Settled in the VM's `lastReboot`. */
+    reboot: (ref: string, force = false): Promise<Vm> => this.call('post', '/v1/vms/{ref}/reboot', { params: { ref }, body: force ? { force } : {} }),
     resize: (ref: string, req: Static<typeof VmResizeRequest>): Promise<Vm> => this.call('post', '/v1/vms/{ref}/resize', { params: { ref }, body: req }),
     set: (ref: string, req: Static<typeof VmSetRequest>): Promise<Vm> => this.call('patch', '/v1/vms/{ref}', { params: { ref }, body: req }),
     /** Live-migrates it to host `to` (absent: the scheduler picks), or cancels the migration under way; admins only. */

@@ -72,7 +72,7 @@ export const CATALOGUE = {
   VM_MUST_BE_STOPPED: { class: 'conflict', hint: 'stop it first: ucloud vm stop <name> --wait' },
   VM_MIGRATING: { class: 'conflict', hint: 'wait for the migration to end (`ucloud vm migrate <name> --wait`) or cancel it (`--cancel`), then ask again' },
   VM_TRANSITION_REFUSED: { class: 'conflict', hint: 'the VM changed meanwhile or this process may not make that change: see `ucloud vm show <name>`' },
-  VM_NOT_RUNNING: { class: 'conflict', hint: 'only a running VM migrates live: start it (`ucloud vm start <name> --wait`) or wait until `ucloud vm status` says running' },
+  VM_NOT_RUNNING: { class: 'conflict', hint: 'only a running VM migrates live or reboots: start it (`ucloud vm start <name> --wait`) or wait until `ucloud vm status` says running' },
   MIGRATION_IN_PROGRESS: { class: 'conflict', hint: 'one migration at a time: follow it with `ucloud vm migrate <name> --wait`, or cancel it with `--cancel`' },
   // No longer raised (a VM with local disks now migrates with a disk copy); kept so the code stays stable for clients that match on it.
   MIGRATION_NOT_SUPPORTED: { class: 'conflict', hint: 'no longer raised: a VM whose disks are not on a shared store migrates with a disk copy; a client still matching on it can drop the case' },

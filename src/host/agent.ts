@@ -352,6 +352,7 @@ export class HostAgent {
     // Acted on once per intent (generation), so a resize that fails is not retried in a loop.
     if (vm.observedGeneration < vm.generation && vm.disks.some((d) => VmRuntime.wantedSize(vm, d) > d.sizeBytes)) await this.growDisks(vm, pid !== undefined);
     if (vm.desired === 'running') {
+      if (pid && vm.status === 'running' && vm.reboot && vm.reboot.id !== vm.lastReboot?.id) return this.rebootVm(vm);
       if (pid) return this.markRunning(vm, pid);
       // An HA VM is kept running (its QEMU was fenced, or it ended by itself): started again.
       if (vm.status === 'running' && vm.observedGeneration === vm.generation && vm.haArmed === true) {
@@ -442,6 +443,8 @@ export class HostAgent {
       await this.observe(vm.id, (cur) => {
         const next: Vm = { ...withHaArmed(cur, armed), status: 'running', qemu, observedGeneration: gen };
         delete next.error;
+        // A fresh boot is what a reboot asked for before it was done.
+        if (cur.reboot && cur.reboot.id !== cur.lastReboot?.id) next.lastReboot = { id: cur.reboot.id, mode: 'start', at: nowIso() };
         return next;
       });
       r.success();
@@ -452,6 +455,22 @@ export class HostAgent {
       this.log.error({ err, vm: vm.id }, 'VM start failed');
       await this.observe(vm.id, (cur) => ({ ...cur, status: 'error', observedGeneration: gen, error: { code: e.code, message: e.message, at: nowIso() } }));
     }
+  }
+
+  /** The reboot asked for, in this QEMU, then settled in lastReboot (a failed one too, with why; it is not tried again). */
+  private async rebootVm(vm: Vm): Promise<void> {
+    const req = vm.reboot!;
+    let settled: NonNullable<Vm['lastReboot']>;
+    try {
+      const mode = await this.runtime.reboot(vm, req.force === true);
+      settled = { id: req.id, mode, at: nowIso() };
+      this.log.info({ vm: vm.id, name: vm.name, mode }, 'VM rebooted');
+    } catch (err) {
+      const e = toUcloudError(err);
+      this.log.error({ err, vm: vm.id }, 'VM reboot failed');
+      settled = { id: req.id, mode: 'failed', at: nowIso(), error: { code: e.code, message: `reboot failed: ${e.message}`, at: nowIso() } };
+    }
+    await this.observe(vm.id, (cur) => (cur.host === this.opts.name && cur.reboot?.id === req.id && cur.lastReboot?.id !== req.id ? { ...cur, lastReboot: settled } : undefined));
   }
 
   private async stopVm(vm: Vm): Promise<void> {

@@ -15,7 +15,7 @@ import { keeperPid, startKeeper, stopKeeper } from './console/supervise.js';
 import type { HostNetwork } from './network/index.js';
 import { buildCidata, nocloudNetSerial, removeCidata, type NoCloudSeed } from './seed.js';
 import { VmUids, type UidRange } from './vm-uids.js';
-import { blockResize, buildQemuArgs, isOurQemu, killQemu, launchQemu, QmpMonitor, quit, readPidFile, systemPowerdown, waitForExit } from './qemu/index.js';
+import { blockResize, buildQemuArgs, cont, isOurQemu, killQemu, launchQemu, QmpMonitor, queryStatus, quit, readPidFile, setShutdownAction, systemPowerdown, systemReset, waitForExit } from './qemu/index.js';
 
 export interface RuntimeConfig {
   runDir: string;
@@ -398,6 +398,43 @@ export class VmRuntime {
       await mon?.close();
     }
     await killQemu(pid, vm.id);
+  }
+
+  /**
+   * Reboots the guest in the same QEMU. Not forced: the ACPI power button with
+   * QEMU told to pause rather than exit when the guest powers off, then a reset
+   * once it did ('acpi') or after stop_timeout when it did not ('reset'), as a
+   * hypervisor's reboot does for a guest that ignores the button. Forced: the
+   * reset at once. Either way QEMU exits on a guest power-off again afterwards.
+   */
+  async reboot(vm: Vm, force: boolean): Promise<'acpi' | 'reset'> {
+    const mon = await QmpMonitor.connect(this.paths(vm.id).qmpSocket, { timeoutMs: 5000 });
+    try {
+      let mode: 'acpi' | 'reset' = 'reset';
+      if (!force) {
+        await setShutdownAction(mon, 'pause');
+        // Guest-initiated only: a host-side shutdown request is not the guest's answer.
+        const down = mon.waitForEvent('SHUTDOWN', this.cfg.stopTimeoutMs, (e) => (e.data as { guest?: boolean } | undefined)?.guest === true);
+        await systemPowerdown(mon);
+        mode = await down.then(
+          () => 'acpi' as const,
+          (err: unknown) => {
+            if (err instanceof UcloudError && err.code === 'QMP_TIMEOUT') return 'reset' as const;
+            throw err;
+          },
+        );
+        if (mode === 'reset') this.log.warn({ vm: vm.id }, 'guest did not power off in time; resetting it');
+      }
+      const reset = mon.waitForEvent('RESET', 10_000);
+      await systemReset(mon);
+      await reset;
+      // A guest that powered off is paused in state `shutdown`: after the reset it runs again only when told.
+      if (!(await queryStatus(mon)).running) await cont(mon);
+      return mode;
+    } finally {
+      await setShutdownAction(mon, 'poweroff').catch((err: unknown) => this.log.warn({ err, vm: vm.id }, 'cannot restore the power-off action'));
+      await mon.close();
+    }
   }
 
   /** Stops QEMU at once and removes the disks and the run directory. Idempotent. */

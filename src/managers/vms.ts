@@ -122,6 +122,16 @@ export class VmManager {
 
   private recordMove(prev: Vm | undefined, next: Vm | typeof DELETE): void {
     if (!this.events || this.actor.kind !== 'host' || !prev) return;
+    if (next !== DELETE && next.lastReboot && next.lastReboot.id !== prev.lastReboot?.id && next.lastReboot.mode !== 'start') {
+      const r = next.lastReboot;
+      void this.events.record({
+        actor: { kind: 'host', name: this.actor.name },
+        action: 'vm.rebooted',
+        object: { kind: 'vm', id: next.id, name: next.name, owner: next.owner },
+        result: r.error ? 'error' : 'ok',
+        ...(r.error ? { code: r.error.code, message: r.error.message.slice(0, 1000) } : { message: r.mode === 'acpi' ? 'the guest powered off on the ACPI button and was reset' : 'the guest was reset' }),
+      });
+    }
     const status = next === DELETE ? 'deleted' : next.status;
     if (status === prev.status) return;
     const vm = next === DELETE ? prev : next;
@@ -232,6 +242,26 @@ export class VmManager {
       return undefined;
     }
     return vm;
+  }
+
+  /**
+   * Asks the VM's host to reboot it (the host settles it in `lastReboot`). A
+   * reboot already asked for and not yet settled is that one, unless this one
+   * is forced (a reset then follows).
+   */
+  async reboot(id: string, by: string, force: boolean): Promise<Vm> {
+    const vm = await this.update(id, (cur) => {
+      if (!cur) throw new UcloudError('VM_NOT_FOUND', 'the VM does not exist');
+      if (cur.desired === 'deleted') throw new UcloudError('VM_BUSY', `VM "${cur.name}" is being deleted`);
+      if (cur.status === 'migrating') throw new UcloudError('VM_MIGRATING', `VM "${cur.name}" is migrating${cur.migration?.destination ? ` to ${cur.migration.destination}` : ''}: it reboots once the migration ends`);
+      if (cur.status !== 'running' || cur.desired !== 'running') {
+        throw new UcloudError('VM_NOT_RUNNING', `VM "${cur.name}" is ${cur.status}${cur.desired !== 'running' ? ` (asked to be ${cur.desired})` : ''}: only a running VM reboots`);
+      }
+      const pending = cur.reboot !== undefined && cur.reboot.id !== cur.lastReboot?.id;
+      if (pending && (!force || cur.reboot!.force === true)) return undefined;
+      return { ...cur, reboot: { id: randomUUID(), by, at: nowIso(), ...(force ? { force: true } : {}) }, updatedAt: nowIso() };
+    });
+    return vm!;
   }
 
   /** Changes observed state; `fn` returns undefined to leave the record alone. */

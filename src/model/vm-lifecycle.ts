@@ -149,6 +149,13 @@ export function vmWriteRefusal(prev: Vm | undefined, next: Vm | undefined, actor
   if (next?.recover && !isDeepStrictEqual(next.recover, prev?.recover) && !(actor.kind === 'api' && prev?.status === 'error' && prev.error?.code === 'HOST_DEAD' && next.status === 'error')) {
     return 'only the API asks for a recovery, of a VM left on a dead host';
   }
+  if (next?.reboot && !isDeepStrictEqual(next.reboot, prev?.reboot) && !(actor.kind === 'api' && prev?.status === 'running' && prev.desired === 'running' && to === 'running')) {
+    return 'only the API asks for a reboot, of a running VM';
+  }
+  if (prev?.reboot && !next?.reboot && next) return 'a reboot request stays on the record (the host settles it in lastReboot)';
+  if (next?.lastReboot && !isDeepStrictEqual(next.lastReboot, prev?.lastReboot) && !(actor.kind === 'host' && next.host === actor.name && next.lastReboot.id === next.reboot?.id)) {
+    return 'only the VM’s host settles a reboot, the one asked for';
+  }
   if (prev?.migration || next?.migration || from === 'migrating' || to === 'migrating') return migrationRefusal(prev, next, actor, from, to);
   const role = roleOf(actor, prev ?? next);
   if (!role) return actor.kind === 'host' ? `host ${actor.name} does not run it${prev?.host ? ` (it runs on ${prev.host})` : ''}` : 'not this actor’s move';

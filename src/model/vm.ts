@@ -195,6 +195,14 @@ export const Vm = Type.Object(
      * `hostIsOff`: the admin vouched the host is off where a store cannot fence.
      */
     recover: Type.Optional(Type.Object({ by: Name, at: Timestamp, hostIsOff: Type.Optional(Type.Boolean()) }, { additionalProperties: false })),
+    /**
+     * A reboot the user asked for (`vm reboot`, user intent): the VM's host presses the
+     * ACPI power button, resets the guest once it powered off (or after stop_timeout
+     * when it did not), and keeps the same QEMU. `force`: reset at once. Acted on once per `id`.
+     */
+    reboot: Type.Optional(Type.Object({ id: Uuid, by: Name, at: Timestamp, force: Type.Optional(Type.Boolean()) }, { additionalProperties: false })),
+    /** Observed by the host: the last reboot request it settled, and how (VmRebootMode). */
+    lastReboot: Type.Optional(Type.Object({ id: Uuid, mode: Type.Union([Type.Literal('acpi'), Type.Literal('reset'), Type.Literal('start'), Type.Literal('failed')]), at: Timestamp, error: Type.Optional(ErrorInfo) }, { additionalProperties: false })),
     /** Whether the VM has user-data; its text is kept under a key of its own (VmUserData), never in this record. */
     hasUserData: Type.Optional(Type.Boolean()),
     createdAt: Timestamp,
@@ -253,6 +261,10 @@ export const VmResizeRequest = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 export type VmResizeRequest = Static<typeof VmResizeRequest>;
+
+/** `POST /v1/vms/:ref/reboot` (the body may be left out): ACPI first, a reset after stop_timeout; `force`: reset at once. */
+export const VmRebootRequest = Type.Object({ force: Type.Optional(Type.Boolean({ description: 'reset at once, without asking the guest' })) }, { additionalProperties: false });
+export type VmRebootRequest = Static<typeof VmRebootRequest>;
 
 /** `PATCH /v1/vms/:ref`: settings that change without a restart. */
 export const VmSetRequest = Type.Object({ ha: Type.Optional(Type.Boolean()) }, { additionalProperties: false, minProperties: 1 });

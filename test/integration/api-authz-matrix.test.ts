@@ -36,6 +36,8 @@ const EXPECTED: Record<string, Row> = {
   'PATCH /v1/vms/{ref}': users(200, 404, 200),
   'POST /v1/vms/{ref}/start': users(202, 404, 202),
   'POST /v1/vms/{ref}/stop': users(202, 404, 202),
+  // Stopped by now: only a running VM reboots.
+  'POST /v1/vms/{ref}/reboot': users(409, 404, 409),
   'POST /v1/vms/{ref}/resize': users(202, 404, 202),
   // The VM runs on no host here: its console is unavailable to those who may read it.
   'GET /v1/vms/{ref}/console-log': users(503, 404, 503),
@@ -183,6 +185,7 @@ describe('the authorization matrix: every route × every kind of caller (real AP
       'PATCH /v1/vms/{ref}': (col) => ({ ...webRef()(col), body: { ha: true } }),
       'POST /v1/vms/{ref}/start': webRef('/start'),
       'POST /v1/vms/{ref}/stop': webRef('/stop'),
+      'POST /v1/vms/{ref}/reboot': webRef('/reboot'),
       'POST /v1/vms/{ref}/resize': (col) => ({ ...webRef('/resize')(col), body: { disk: col === 'admin' ? '3GiB' : '2GiB' } }),
       'GET /v1/vms/{ref}/console-log': webRef('/console-log'),
       'POST /v1/vms/{ref}/migrate': same({ url: `/v1/vms/${ids.web1}/migrate`, body: { to: 'hv1' } }),

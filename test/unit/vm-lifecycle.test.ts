@@ -209,6 +209,24 @@ describe('VM state machine: the cases that matter', () => {
     expect(vmWriteRefusal(pending, { ...pending, reason: 'no host fits', desired: 'stopped' }, SCHEDULER_ACTOR)).toMatch(/asked for/);
   });
 
+  it('the API asks for a reboot of a running VM only; only its host settles it, the one asked for', () => {
+    const reboot = { id: MIG, by: 'alice', at: T1 };
+    const asked = { ...running, reboot };
+    expect(vmWriteRefusal(running, asked, API_ACTOR)).toBeUndefined();
+    expect(vmWriteRefusal(running, asked, hostActor('h1'))).toMatch(/only the API asks for a reboot/);
+    expect(vmWriteRefusal(running, asked, SCHEDULER_ACTOR)).toMatch(/only the API asks for a reboot/);
+    const stopped = vm('stopped', { host: 'h1', desired: 'stopped', observedGeneration: 2 });
+    expect(vmWriteRefusal(stopped, { ...stopped, reboot }, API_ACTOR)).toMatch(/of a running VM/);
+    const stopping = { ...running, desired: 'stopped' as const };
+    expect(vmWriteRefusal(stopping, { ...stopping, reboot }, API_ACTOR)).toMatch(/of a running VM/);
+    expect(vmWriteRefusal(asked, without(asked, 'reboot'), hostActor('h1'))).toMatch(/stays on the record/);
+    const settled = { ...asked, lastReboot: { id: MIG, mode: 'acpi' as const, at: T1 } };
+    expect(vmWriteRefusal(asked, settled, hostActor('h1'))).toBeUndefined();
+    expect(vmWriteRefusal(asked, settled, hostActor('h3'))).toBeDefined();
+    expect(vmWriteRefusal(asked, settled, API_ACTOR)).toMatch(/only the VM’s host settles a reboot/);
+    expect(vmWriteRefusal(asked, { ...asked, lastReboot: { id: ID, mode: 'acpi', at: T1 } }, hostActor('h1'))).toMatch(/the one asked for/);
+  });
+
   it('a host changes the intent only for a VM that stopped by itself', () => {
     expect(vmWriteRefusal(running, { ...running, status: 'stopped', desired: 'stopped' }, hostActor('h1'))).toBeUndefined();
     expect(vmWriteRefusal(running, { ...running, desired: 'deleted' }, hostActor('h1'))).toMatch(/stopped by itself/);

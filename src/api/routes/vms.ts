@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import { UcloudError } from '../../common/errors.js';
 import { parseSizeInRange } from '../../common/units.js';
 import { checkUserData } from '../../common/user-data.js';
-import { ConsoleLog, ErrorResponse, Vm, VmListFilter, VM_LIMITS, VmCreateRequest, VmRef, VmResizeRequest, VmSetRequest, type User } from '../../model/index.js';
+import { ConsoleLog, ErrorResponse, Vm, VmListFilter, VM_LIMITS, VmCreateRequest, VmRef, VmRebootRequest, VmResizeRequest, VmSetRequest, type User } from '../../model/index.js';
 import type { VmCache } from '../../managers/vm-cache.js';
 import { can } from '../authz.js';
 import type { Api, Managers } from '../context.js';
@@ -93,6 +93,12 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
       return reply.status(202).send(next!);
     });
   }
+
+  // ACPI first, a reset after stop_timeout (or at once with force); the VM's host does it in the same QEMU.
+  api.post('/v1/vms/:ref/reboot', { config: { action: 'vm:reboot' }, schema: { operationId: 'rebootVm', params: Ref, body: VmRebootRequest, response: { 202: Vm, ...errors } } }, async (req, reply) => {
+    const vm = await findVm(m, req.user, req.params.ref);
+    return reply.status(202).send(await m.vms.reboot(vm.id, req.user.name, req.body?.force === true));
+  });
 
   api.post('/v1/vms/:ref/resize', { config: { action: 'vm:resize' }, schema: { operationId: 'resizeVm', params: Ref, body: VmResizeRequest, response: { 202: Vm, ...errors } } }, async (req, reply) => {
     const vm = await findVm(m, req.user, req.params.ref);

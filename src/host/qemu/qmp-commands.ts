@@ -155,6 +155,20 @@ export async function systemPowerdown(qmp: QmpExecutor): Promise<void> {
   await qmp.execute('system_powerdown');
 }
 
+/** Resets the machine at once, as the reset button would (QEMU sends RESET). */
+export async function systemReset(qmp: QmpExecutor): Promise<void> {
+  await qmp.execute('system_reset');
+}
+
+/**
+ * What QEMU does when the guest powers off: `poweroff` exits (how ucloud runs
+ * every QEMU), `pause` keeps the process, stopped in state `shutdown` until a
+ * reset (a reboot's ACPI step). QEMU 6.0 and later.
+ */
+export async function setShutdownAction(qmp: QmpExecutor, action: 'poweroff' | 'pause'): Promise<void> {
+  await qmp.execute('set-action', { shutdown: action });
+}
+
 /**
  * Ends QEMU at once (no guest shutdown). QEMU may close the socket before
  * its reply arrives; since exiting is what was asked, that counts as done.
