@@ -1,6 +1,22 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// Layers only point down (docs/architecture.md, "Layers"): a folder of src may
+// import from the folders listed for it, and from nothing above. A relative
+// import names its target folder after the "../"s, so one pattern per layer does.
+const LAYERS = ['common', 'model', 'store', 'storage', 'host', 'managers', 'api', 'scheduler', 'metadata', 'scanners', 'client', 'cli', 'up'];
+const DAEMONS = ['api', 'scheduler', 'host', 'metadata', 'scanners'];
+
+/** `no-restricted-imports` options for a layer that may import `allowed` (host/network counts apart from host). */
+function importsOnly(layer, allowed, extra = {}) {
+  const hostNetworkOnly = allowed.includes('host/network') && !allowed.includes('host');
+  const forbidden = LAYERS.filter((l) => !allowed.includes(l)).map((l) => (l === 'host' && hostNetworkOnly ? 'host/(?!network/)' : `${l}/`));
+  const message = `${layer} may import only from ${allowed.join(', ')}: layers point down (docs/architecture.md, "Layers").`;
+  return ['error', { ...extra, patterns: [{ regex: `^(\\.\\./)+(${forbidden.join('|')})`, message }, ...(extra.patterns ?? [])] }];
+}
+const rest = (...without) => LAYERS.filter((l) => !without.includes(l));
+const daemonImports = importsOnly('a daemon (api, scheduler, host, metadata, scanners)', rest('cli', 'up', 'client'));
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.cache/**'] },
   js.configs.recommended,
@@ -9,6 +25,29 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'off',
+    },
+  },
+  { files: ['src/common/**', 'src/model/**'], rules: { 'no-restricted-imports': importsOnly('src/common and src/model', ['common', 'model']) } },
+  { files: ['src/store/**'], rules: { 'no-restricted-imports': importsOnly('src/store', ['common', 'model', 'store']) } },
+  { files: ['src/storage/**'], rules: { 'no-restricted-imports': importsOnly('src/storage', ['common', 'model', 'store', 'storage']) } },
+  {
+    files: ['src/host/network/**'],
+    rules: {
+      // "../x" from here is the host agent, above this layer.
+      'no-restricted-imports': importsOnly('src/host/network', ['common', 'model', 'store', 'host/network'], {
+        patterns: [{ regex: '^\\.\\./(?!\\.\\./)', message: 'src/host/network may not import the host agent: layers point down (docs/architecture.md, "Layers").' }],
+      }),
+    },
+  },
+  { files: ['src/managers/**'], rules: { 'no-restricted-imports': importsOnly('src/managers', ['common', 'model', 'store', 'storage', 'host/network', 'managers']) } },
+  { files: DAEMONS.map((d) => `src/${d}/**`), ignores: ['src/host/network/**', 'src/api/routes/**'], rules: { 'no-restricted-imports': daemonImports } },
+  { files: ['src/client/**'], rules: { 'no-restricted-imports': importsOnly('src/client', ['common', 'model', 'client']) } },
+  {
+    // Request and response schemas live in src/model; a route names them.
+    files: ['src/api/routes/**'],
+    rules: {
+      'no-restricted-imports': [daemonImports[0], { ...daemonImports[1], paths: [{ name: 'typebox', message: 'Request and response schemas live in src/model: define the schema there and import it.' }] }],
+      'no-restricted-syntax': ['error', { selector: "CallExpression[callee.object.name='Type']", message: 'Request and response schemas live in src/model: define the schema there and import it.' }],
     },
   },
 );

@@ -1,4 +1,4 @@
-import { runDaemon, type DaemonFlags } from '../common/daemon.js';
+import { runDaemon, type DaemonFlags } from '../store/daemon.js';
 import { ConsoleManager } from '../managers/consoles.js';
 import { FileManager } from '../managers/files.js';
 import { HostManager } from '../managers/hosts.js';

@@ -1,10 +1,7 @@
-import { Type, type TSchema } from 'typebox';
+import type { TSchema } from 'typebox';
 import { decodeCursor, pageOf, paginateSorted } from '../common/page.js';
-import { ErrorResponse, LIST_LIMITS, Page, PageQuery } from '../model/index.js';
+import { ErrorResponse, LIST_LIMITS, Page } from '../model/index.js';
 import type { CachePage } from '../managers/vm-cache.js';
-
-/** The querystring of a list route: `limit`, `cursor`, and the route's own fields. */
-export const listQuery = <P extends Record<string, TSchema>>(extra: P = {} as P) => Type.Object({ ...PageQuery, ...extra }, { additionalProperties: false });
 
 /** Answers of a list route: one page, or an error (a bad cursor is a 400). */
 export const listResponses = <T extends TSchema>(item: T) => ({ 200: Page(item), 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 503: ErrorResponse });

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { HostView } from '../client/client.js';
-import type { DaemonFlags } from '../common/daemon.js';
+import type { DaemonFlags } from '../store/daemon.js';
 import { parseRatio } from '../common/capacity.js';
 import { UcloudError } from '../common/errors.js';
 import type { AllocationRatio } from '../model/index.js';

@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT_CODES, exitCodeOf, toUcloudError } from '../common/errors.js';
-import type { DaemonFlags } from '../common/daemon.js';
+import type { DaemonFlags } from '../store/daemon.js';
 import { completionCommand } from './completion.js';
 import { configCommand } from './config.js';
 import { daemonOptions } from './daemon-options.js';

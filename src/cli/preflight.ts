@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig, parseOverrides } from '../common/config.js';
-import type { DaemonFlags } from '../common/daemon.js';
+import type { DaemonFlags } from '../store/daemon.js';
 import { exitCodeOf, UcloudError } from '../common/errors.js';
 import { daemonOptions } from './daemon-options.js';
 import { parseOutput, printObject, safeText } from './output.js';

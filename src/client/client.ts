@@ -3,7 +3,7 @@ import { isErrorCode, UcloudError } from '../common/errors.js';
 import { LIST_LIMITS, type PageOf } from '../model/common.js';
 import type { paths } from './api-types.js';
 import { fillPath, type CallOpts, type ItemOf, type ListPath, type MethodOf, type Ok, type Op, type QueryOf } from './typed-paths.js';
-import type { AllocationRatio, QuotaSetRequest, QuotaView, ConsoleLog, Event, Host, HostSetRequest, Image, ImageStore, Network, NetworkRoutes, Resources, Role, SshKey, TokenCreated, TokenInfo, UploadedFile, User, UserFile, Vm, VmCreateRequest, VmMigrateRequest,
+import type { QuotaSetRequest, QuotaView, ConsoleLog, Event, Host, HostAddRequest, HostSetRequest, HostView, Image, ImageCreateRequest, ImageStore, ImageStoreCreateRequest, Network, NetworkRoutes, Role, SshKey, TokenCreated, TokenInfo, UploadedFile, User, UserCreated, UserFile, Vm, VmCreateRequest, VmMigrateRequest,
   VmRecoverRequest, VmResizeRequest, VmSetRequest, VmStatus } from '../model/index.js';
 
 /** `vm list` filters (see VmListFilter in src/model/vm.ts). */
@@ -13,15 +13,8 @@ export interface VmListQuery {
   owner?: string;
 }
 
-export interface HostView extends Host {
-  alive: boolean;
-  accel?: string;
-  used: Resources;
-  /** What may be booked: floor(capacity × allocationRatio). */
-  allowed: Resources;
-  allocationRatio: AllocationRatio;
-  vms: number;
-}
+/** A host as `host list` shows it (its schema: src/model/host.ts). */
+export type { HostView };
 
 /** One page of a list: at most `limit` items (the server's default when absent), after `cursor` (a previous page's `next`). */
 export interface PageParams {
@@ -146,7 +139,7 @@ export class Client {
   readonly hosts = {
     list: (): Promise<HostView[]> => this.all('/v1/hosts', {}),
     page: (p: PageParams = {}): Promise<PageOf<HostView>> => this.page('/v1/hosts', p),
-    add: (req: { name: string; address?: string; cpu: number; ram: string | number; disk: string | number; allocationRatio?: Partial<AllocationRatio> }): Promise<Host> =>
+    add: (req: HostAddRequest): Promise<Host> =>
       this.call('post', '/v1/hosts', { body: req }),
     /** Changes capacity or ratios (admin); CAPACITY_BELOW_BOOKED if it would go below what is booked. */
     set: (name: string, req: HostSetRequest): Promise<Host> => this.call('patch', '/v1/hosts/{name}', { params: { name }, body: req }),
@@ -165,7 +158,7 @@ export class Client {
       const o = ownerAndName(ref);
       return o ? this.call('get', '/v1/images/{owner}/{name}', { params: o }) : this.call('get', '/v1/images/{ref}', { params: { ref } });
     },
-    create: (req: { name: string; file: string; store?: string; public?: boolean }): Promise<Image> => this.call('post', '/v1/images', { body: req }),
+    create: (req: ImageCreateRequest): Promise<Image> => this.call('post', '/v1/images', { body: req }),
     delete: (ref: string): Promise<Image> => {
       const o = ownerAndName(ref);
       return o ? this.call('delete', '/v1/images/{owner}/{name}', { params: o }) : this.call('delete', '/v1/images/{ref}', { params: { ref } });
@@ -175,7 +168,7 @@ export class Client {
   readonly imageStores = {
     list: (): Promise<ImageStore[]> => this.all('/v1/image-stores', {}),
     page: (p: PageParams = {}): Promise<PageOf<ImageStore>> => this.page('/v1/image-stores', p),
-    create: (req: { name: string; driver: string; settings: Record<string, string | boolean | number> }): Promise<ImageStore> => this.call('post', '/v1/image-stores', { body: req }),
+    create: (req: ImageStoreCreateRequest): Promise<ImageStore> => this.call('post', '/v1/image-stores', { body: req }),
   };
 
   readonly keys = {
@@ -203,7 +196,7 @@ export class Client {
   };
 
   readonly users = {
-    create: (name: string, role?: Role): Promise<{ user: User; token: string }> => this.call('post', '/v1/users', { body: { name, ...(role ? { role } : {}) } }),
+    create: (name: string, role?: Role): Promise<UserCreated> => this.call('post', '/v1/users', { body: { name, ...(role ? { role } : {}) } }),
     list: (): Promise<User[]> => this.all('/v1/users', {}),
     page: (p: PageParams = {}): Promise<PageOf<User>> => this.page('/v1/users', p),
     quota: (name: string): Promise<QuotaView> => this.call('get', '/v1/users/{name}/quota', { params: { name } }),

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { resolveAccel } from '../common/accel.js';
-import { runDaemon, type DaemonFlags } from '../common/daemon.js';
+import { runDaemon, type DaemonFlags } from '../store/daemon.js';
 import { HostManager } from '../managers/hosts.js';
 import { ImageManager } from '../managers/images.js';
 import { VmManager } from '../managers/vms.js';

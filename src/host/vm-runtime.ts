@@ -8,7 +8,7 @@ import { run } from '../common/exec.js';
 import type { Logger } from '../common/logger.js';
 import { Reverter } from '../common/reverter.js';
 import type { ImageManager } from '../managers/images.js';
-import { linkLocalAddress } from '../metadata/eui64.js';
+import { linkLocalAddress } from '../common/eui64.js';
 import { nowIso, type Vm, type VmDisk, type VmNic, type VmQemu } from '../model/index.js';
 import type { DiskVolume, StorageDriver } from '../storage/driver.js';
 import { keeperPid, startKeeper, stopKeeper } from './console/supervise.js';

@@ -1,20 +1,9 @@
 import { allowedOf, DEFAULT_ALLOCATION_RATIO, RATIO_OF, ratioOf, sumResources, worsened, type Dimension } from '../common/capacity.js';
 import { UcloudError } from '../common/errors.js';
 import { formatSize } from '../common/units.js';
-import { nowIso, type AllocationRatio, type Host, type HostAlive, type HostAllocation, type Resources } from '../model/index.js';
+import { nowIso, type AllocationRatio, type Host, type HostAlive, type HostAllocation, type HostView, type Resources } from '../model/index.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store, Versioned } from '../store/store.js';
-
-export interface HostView extends Host {
-  alive: boolean;
-  accel?: string;
-  used: Resources;
-  /** What may be booked: floor(capacity × allocationRatio). */
-  allowed: Resources;
-  /** The ratios in force (1:1 for a record from before ratios: LEGACY_ALLOCATION_RATIO). */
-  allocationRatio: AllocationRatio;
-  vms: number;
-}
 
 /** A change to a host's capacity or ratios (`ucloud host set`); absent fields stay as they are. */
 export interface HostChange {

@@ -1,12 +1,12 @@
 import { UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { sortKey } from '../common/page.js';
-import type { Vm } from '../model/index.js';
+import type { HostView, Vm } from '../model/index.js';
 import { Informer } from '../store/informer.js';
 import { Keys, Kinds } from '../store/keys.js';
 import { SortedKeys } from '../store/sorted-index.js';
 import type { Store } from '../store/store.js';
-import { hostViewOf, type HostView } from './hosts.js';
+import { hostViewOf } from './hosts.js';
 
 /** How VM records are indexed in an informer; one definition for every daemon that looks VMs up. */
 export const VM_INDEXES = {

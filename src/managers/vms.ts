@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { UcloudError } from '../common/errors.js';
-import { slaacAddress } from '../metadata/eui64.js';
+import { slaacAddress } from '../common/eui64.js';
 import { nowIso, type Host, type HostAllocation, type Network, type Resources, type Vm, type VmDesired, type VmNic } from '../model/index.js';
 import { allowedOf, DIMENSIONS, overbooked, sumResources } from '../common/capacity.js';
 import type { EventLog } from '../store/event-log.js';

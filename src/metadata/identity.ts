@@ -17,7 +17,7 @@
 
 import { parseIPv6 } from '../common/ipv6.js';
 import { parsePrefix64 } from '../host/network/addr.js';
-import { macFromAddress } from './eui64.js';
+import { macFromAddress } from '../common/eui64.js';
 
 /** The network a request arrived on: the bridge whose metadata address it was sent to. */
 export interface Arrival {

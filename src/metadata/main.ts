@@ -1,4 +1,4 @@
-import { runDaemon, type DaemonFlags } from '../common/daemon.js';
+import { runDaemon, type DaemonFlags } from '../store/daemon.js';
 import type { Logger } from '../common/logger.js';
 import { resolversOf } from '../common/resolvers.js';
 import { Ip } from '../host/network/ip.js';

@@ -102,7 +102,7 @@ import type { Logger } from '../common/logger.js';
 import { parseSshPublicKey } from '../common/ssh-keys.js';
 import { toHttpError } from '../api/errors.js';
 import { renderMetaData } from '../managers/cloud-seed.js';
-import { stripZone } from './eui64.js';
+import { stripZone } from '../common/eui64.js';
 import { claimedMac, nicOnArrival, type Arrival, type NicRef } from './identity.js';
 
 /** What the metadata server may tell a VM about itself, and its NICs (to check where it asks from). */

@@ -64,6 +64,16 @@ export const PageQuery = {
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: 'the `next` of the previous page' })),
 };
 
+/** The query of a list route: `?limit=&cursor=` and the list's own filters. */
+export const ListQuery = <P extends Record<string, TSchema>>(filters: P = {} as P) => Type.Object({ ...PageQuery, ...filters }, { additionalProperties: false });
+
+/** `/:name` of an object named by a Name (a host, key, network, user). */
+export const NameParams = Type.Object({ name: Name }, { additionalProperties: false });
+/** `?owner=`: whose object an admin means (their own when absent). */
+export const OwnerQuery = Type.Object({ owner: Type.Optional(Name) }, { additionalProperties: false });
+/** The answer of a 204: no body. */
+export const NoContent = Type.Null();
+
 /** One page of a list: `next` (absent on the last page) asks for the one after. */
 export const Page = <T extends TSchema>(item: T) => Type.Object({ items: Type.Array(item), next: Type.Optional(Type.String()) });
 export interface PageOf<T> {

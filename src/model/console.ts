@@ -13,3 +13,6 @@ export type ConsoleTicket = Static<typeof ConsoleTicket>;
 /** What `GET /v1/vms/<ref>/console-log` answers. */
 export const ConsoleLog = Type.Object({ vm: Name, host: Name, text: Type.String() }, { additionalProperties: false });
 export type ConsoleLog = Static<typeof ConsoleLog>;
+
+/** `?lines=`: how many of the log's last lines. */
+export const ConsoleLogQuery = Type.Object({ lines: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) }, { additionalProperties: false });

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Timestamp } from './common.js';
+import { Name, Timestamp, VmRef } from './common.js';
 
 // Audit events: one record per state change, whoever made it (the API for a
 // user's request, the scheduler, a host agent, a scanner). See docs/api.md, "Events".
@@ -46,3 +46,14 @@ export type Event = Static<typeof Event>;
 
 /** What a writer gives; the log adds id and time. */
 export type EventInput = Omit<Event, 'id' | 'time'>;
+
+/** Which events a reader asks for: a user's own; an admin anyone's (`all`) or one user's (`owner`). */
+export const EventFilter = {
+  vm: Type.Optional(VmRef),
+  all: Type.Optional(Type.Boolean()),
+  owner: Type.Optional(Name),
+};
+export const EventStreamQuery = Type.Object(
+  { ...EventFilter, since: Type.Optional(Type.String({ pattern: '^[0-9]{1,19}$', description: 'etcd revision to start from (an event id: line of a stream)' })) },
+  { additionalProperties: false },
+);

@@ -27,3 +27,8 @@ export const UploadedFile = Type.Object(
   { additionalProperties: false },
 );
 export type UploadedFile = Static<typeof UploadedFile>;
+
+/** `/:name` of a file: its path under the owner's folder. */
+export const FileNameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false });
+/** `PUT /v1/files/:name?replace=true` overwrites a file of that name. */
+export const FileUploadQuery = Type.Object({ replace: Type.Optional(Type.Boolean()) }, { additionalProperties: false });

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Bytes, Name, SizeInput, Timestamp } from './common.js';
+import { Bytes, Name, SizeInput, Text, Timestamp } from './common.js';
 
 export const Resources = Type.Object(
   { cpu: Type.Integer({ minimum: 0 }), ramBytes: Bytes, diskBytes: Bytes },
@@ -43,6 +43,35 @@ export const HostSetRequest = Type.Object(
   { additionalProperties: false },
 );
 export type HostSetRequest = Static<typeof HostSetRequest>;
+
+/** `POST /v1/hosts`: a host to register. */
+export const HostAddRequest = Type.Object(
+  {
+    name: Name,
+    address: Type.Optional(Text({ minLength: 1, maxLength: 100 })),
+    cpu: Type.Integer({ minimum: 1, maximum: 4096 }),
+    ram: SizeInput,
+    disk: SizeInput,
+    /** Absent (or partly): the API's *_allocation_ratio config. */
+    allocationRatio: Type.Optional(HostSetRequest.properties.allocationRatio),
+  },
+  { additionalProperties: false },
+);
+export type HostAddRequest = Static<typeof HostAddRequest>;
+
+/** A host as `host list` shows it: its record, whether its agent is alive, and what is booked on it. */
+export const HostView = Type.Object({
+  ...Host.properties,
+  /** The ratios in force (1:1 for a record from before ratios: LEGACY_ALLOCATION_RATIO). */
+  allocationRatio: AllocationRatio,
+  alive: Type.Boolean(),
+  accel: Type.Optional(Type.String()),
+  used: Resources,
+  /** What may be booked: floor(capacity × allocationRatio). */
+  allowed: Resources,
+  vms: Type.Integer(),
+});
+export type HostView = Static<typeof HostView>;
 
 /** Written on a lease by the running agent: it vanishes when the agent dies. */
 export const HostAlive = Type.Object(

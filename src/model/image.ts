@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Bytes, ErrorInfo, Name, Timestamp, Uuid } from './common.js';
+import { Bytes, ErrorInfo, ImageRef, Name, Text, Timestamp, Uuid } from './common.js';
 
 export const ImageStore = Type.Object(
   {
@@ -39,3 +39,34 @@ export const Image = Type.Object(
   { additionalProperties: false },
 );
 export type Image = Static<typeof Image>;
+
+/** `/:ref`: an image by "name" or "owner/name" (slash encoded). */
+export const ImageRefParams = Type.Object({ ref: ImageRef }, { additionalProperties: false });
+/** `/:owner/:name`: "owner/name" arrives as two segments when the slash is not encoded. */
+export const ImageOwnerParams = Type.Object({ owner: Name, name: Name }, { additionalProperties: false });
+
+/** `POST /v1/images`: an image made from one of the caller's files (by the imagescanner). */
+export const ImageCreateRequest = Type.Object(
+  {
+    name: Name,
+    file: Text({ minLength: 1, maxLength: 1024, description: 'file name (as in `ucloud file list`) or id' }),
+    store: Type.Optional(Name),
+    public: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type ImageCreateRequest = Static<typeof ImageCreateRequest>;
+
+/** `POST /v1/image-stores`: the driver checks the settings (src/storage/registry.ts). */
+export const ImageStoreCreateRequest = Type.Object(
+  {
+    name: Name,
+    driver: Type.String({ minLength: 1, maxLength: 32 }),
+    settings: Type.Record(Type.String({ maxLength: 64 }), Type.Union([Type.String({ maxLength: 4096 }), Type.Boolean(), Type.Integer()])),
+  },
+  { additionalProperties: false },
+);
+export type ImageStoreCreateRequest = Static<typeof ImageStoreCreateRequest>;
+
+/** `GET /v1/storage-drivers`: the names a store's `driver` may take. */
+export const StorageDriverNames = Type.Array(Type.String());

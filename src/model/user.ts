@@ -17,6 +17,15 @@ export const User = Type.Object(
 );
 export type User = Static<typeof User>;
 
+/** `POST /v1/users`: the new user's first token comes back once (UserCreated). */
+export const UserCreateRequest = Type.Object({ name: Name, role: Type.Optional(Role) }, { additionalProperties: false });
+export type UserCreateRequest = Static<typeof UserCreateRequest>;
+export const UserCreated = Type.Object({ user: User, token: Type.String() });
+export type UserCreated = Static<typeof UserCreated>;
+
+/** `?user=`: whose tokens or TOTP an admin means (their own when absent). */
+export const ForUserQuery = Type.Object({ user: Type.Optional(Name) }, { additionalProperties: false });
+
 export const TokenName = Name;
 
 /**
@@ -43,6 +52,11 @@ export type TokenNameRecord = Static<typeof TokenNameRecord>;
 /** A token's public id: the first 12 hex digits of its hash (48 bits; the hash of a 256-bit secret reveals nothing). */
 export const TOKEN_ID_PATTERN = '^[0-9a-f]{12}$';
 export const TokenId = Type.String({ pattern: TOKEN_ID_PATTERN, description: 'a token id, as `ucloud token list` shows it' });
+
+/** `/:id` of a token. */
+export const TokenIdParams = Type.Object({ id: TokenId }, { additionalProperties: false });
+/** `GET /v1/tokens` filter: `?user=` (admins) lists another user's. */
+export const TokenListFilter = { user: Type.Optional(Name) };
 
 /** What a token looks like from outside: never the secret, never the whole hash. */
 export const TokenInfo = Type.Object(
@@ -101,3 +115,6 @@ export const TotpCode = Type.String({ pattern: '^[0-9]{6}$', description: 'the 6
 export const TotpCodeRequest = Type.Object({ totp: TotpCode }, { additionalProperties: false });
 export const TotpStarted = Type.Object({ otpauthUri: Type.String(), secret: Type.String() });
 export const TotpStatus = Type.Object({ enabled: Type.Boolean(), pending: Type.Boolean() });
+/** `DELETE /v1/totp`: the current code, unless an admin disables another user's. */
+export const TotpDisableRequest = Type.Object({ totp: Type.Optional(TotpCode) }, { additionalProperties: false });
+export type TotpDisableRequest = Static<typeof TotpDisableRequest>;

@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { runDaemon, type DaemonFlags } from '../common/daemon.js';
+import { runDaemon, type DaemonFlags } from '../store/daemon.js';
 import { FileManager } from '../managers/files.js';
 import { UserManager } from '../managers/users.js';
 import { FileScanner } from './filescanner.js';

@@ -1,4 +1,4 @@
-import { runDaemon, type DaemonFlags } from '../common/daemon.js';
+import { runDaemon, type DaemonFlags } from '../store/daemon.js';
 import { FileManager } from '../managers/files.js';
 import { EventLog } from '../store/event-log.js';
 import { ImageManager } from '../managers/images.js';

@@ -1,4 +1,4 @@
-import { runDaemon, type DaemonFlags } from '../common/daemon.js';
+import { runDaemon, type DaemonFlags } from '../store/daemon.js';
 import { VmManager } from '../managers/vms.js';
 import { SCHEDULER_ACTOR } from '../model/vm-lifecycle.js';
 import { EventLog } from '../store/event-log.js';

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SUPERVISED_ENV } from '../common/daemon.js';
+import { SUPERVISED_ENV } from '../store/daemon.js';
 import { tailLines } from '../common/file-tail.js';
 import { packageRoot } from '../common/paths.js';
 import { terminate } from '../common/proc.js';
@@ -16,7 +16,7 @@ const DAEMON_STOP_GRACE_MS = 10_000;
 const LAST_WORDS_MS = 500;
 
 /**
- * `ucloud <name>` as a child whose stdin is a pipe it watches (common/daemon.ts):
+ * `ucloud <name>` as a child whose stdin is a pipe it watches (store/daemon.ts):
  * it ends when `up` ends, even by SIGKILL.
  */
 export function daemonService(name: string, args: readonly string[], env: NodeJS.ProcessEnv): Service {

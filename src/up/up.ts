@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { loadConfig, parseOverrides } from '../common/config.js';
-import type { DaemonFlags } from '../common/daemon.js';
+import type { DaemonFlags } from '../store/daemon.js';
 import type { paths } from '../client/api-types.js';
 import { exitCodeOf, toUcloudError, UcloudError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/logger.js';

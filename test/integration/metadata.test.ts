@@ -15,7 +15,7 @@ import { Ip } from '../../src/host/network/ip.js';
 import { KeyManager } from '../../src/managers/keys.js';
 import { NetworkManager } from '../../src/managers/networks.js';
 import { VmManager } from '../../src/managers/vms.js';
-import { expandIPv6, formatIPv6, linkLocalAddress, slaacAddress } from '../../src/metadata/eui64.js';
+import { expandIPv6, formatIPv6, linkLocalAddress, slaacAddress } from '../../src/common/eui64.js';
 import { claimedMac, nicOnArrival, type Arrival } from '../../src/metadata/identity.js';
 import { buildMetadataServer, EC2_VERSIONS, OPENSTACK_VERSIONS, type MetadataVm } from '../../src/metadata/server.js';
 import type { Network, Vm } from '../../src/model/index.js';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import type { Client } from '../../src/client/client.js';
 import type { UcloudError } from '../../src/common/errors.js';
-import { formatIPv6, expandIPv6, linkLocalAddress, slaacAddress } from '../../src/metadata/eui64.js';
+import { formatIPv6, expandIPv6, linkLocalAddress, slaacAddress } from '../../src/common/eui64.js';
 import { renderVendorData, resolversScript } from '../../src/managers/cloud-seed.js';
 import { ensureBridge, removeBridge } from '../../src/host/network/bridge.js';
 import { Ip } from '../../src/host/network/ip.js';

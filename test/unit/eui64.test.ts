@@ -9,7 +9,7 @@ import {
   normalizeMac,
   slaacAddress,
   stripZone,
-} from '../../src/metadata/eui64.js';
+} from '../../src/common/eui64.js';
 
 describe('normalizeMac', () => {
   it.each([

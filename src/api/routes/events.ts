@@ -1,26 +1,16 @@
 import type { FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
 import { UcloudError } from '../../common/errors.js';
-import { ErrorResponse, Event, LIST_LIMITS, Name, VmRef } from '../../model/index.js';
+import { ErrorResponse, Event, EventFilter, EventStreamQuery, LIST_LIMITS, ListQuery } from '../../model/index.js';
 import { eventScope, type EventManager } from '../../managers/events.js';
 import { can } from '../authz.js';
 import type { Api } from '../context.js';
-import { listQuery, listResponses } from '../pages.js';
+import { listResponses } from '../pages.js';
 
 // The audit log: a user reads the events about their own objects; an admin
 // anyone's (`all`) or one user's (`owner`). Another user's events are simply
 // not there, never a 403.
 
-const Scope = {
-  vm: Type.Optional(VmRef),
-  all: Type.Optional(Type.Boolean()),
-  owner: Type.Optional(Name),
-};
-const ListQuery = listQuery(Scope);
-const StreamQuery = Type.Object(
-  { ...Scope, since: Type.Optional(Type.String({ pattern: '^[0-9]{1,19}$', description: 'etcd revision to start from (an event id: line of a stream)' })) },
-  { additionalProperties: false },
-);
+const EventListQuery = ListQuery(EventFilter);
 
 /** A comment line this often keeps proxies and idle timeouts from closing a quiet stream. */
 export const HEARTBEAT_MS = 15_000;
@@ -44,14 +34,14 @@ export interface StreamOptions {
 /** `streams`: how to end each open stream, so the server's close does not wait for them. */
 export function eventRoutes(api: Api, events: EventManager, streams: Set<() => void>, opts: StreamOptions = {}): void {
   const perUser = new Map<string, number>();
-  api.get('/v1/events', { config: { action: 'event:list' }, schema: { operationId: 'listEvents', querystring: ListQuery, response: listResponses(Event) } }, async (req) =>
+  api.get('/v1/events', { config: { action: 'event:list' }, schema: { operationId: 'listEvents', querystring: EventListQuery, response: listResponses(Event) } }, async (req) =>
     events.list(eventScope(req.user, req.query, can(req.user, 'event:read-any')), { limit: req.query.limit ?? LIST_LIMITS.default, ...(req.query.cursor !== undefined ? { cursor: req.query.cursor } : {}) }),
   );
 
   // Server-sent events from an etcd watch: `id:` is the record's revision, so a
   // client that reconnects (Last-Event-ID, or `since` = id + 1) misses nothing
   // etcd still keeps.
-  api.get('/v1/events/stream', { config: { action: 'event:stream' }, schema: { operationId: 'streamEvents', querystring: StreamQuery, response: { 400: ErrorResponse, 401: ErrorResponse, 503: ErrorResponse } } }, async (req, reply) => {
+  api.get('/v1/events/stream', { config: { action: 'event:stream' }, schema: { operationId: 'streamEvents', querystring: EventStreamQuery, response: { 400: ErrorResponse, 401: ErrorResponse, 503: ErrorResponse } } }, async (req, reply) => {
     const user = req.user.name;
     if ((perUser.get(user) ?? 0) >= STREAMS_PER_USER || streams.size >= STREAMS_TOTAL) {
       throw new UcloudError('TOO_MANY_STREAMS', `you have ${perUser.get(user) ?? 0} event streams open (at most ${STREAMS_PER_USER} each, ${STREAMS_TOTAL} in all)`);

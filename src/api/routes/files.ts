@@ -1,16 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Type } from 'typebox';
 import { UcloudError } from '../../common/errors.js';
 import { sortKey } from '../../common/page.js';
-import { ErrorResponse, UploadedFile, UserFile } from '../../model/index.js';
+import { ErrorResponse, FileNameParams, FileUploadQuery, ListQuery, NoContent, UploadedFile, UserFile } from '../../model/index.js';
 import type { Api, Managers } from '../context.js';
-import { listQuery, listResponses, pageFrom } from '../pages.js';
+import { listResponses, pageFrom } from '../pages.js';
 
 // Files: each user sees only the files in their own folder, and uploads only into it.
 
-const NameParam = Type.Object({ name: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false });
-const UploadQuery = Type.Object({ replace: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 429: ErrorResponse, 503: ErrorResponse, 507: ErrorResponse };
 
 /** The sha512 of an RFC 9530 `Content-Digest` field (`sha-512=:<base64>:`, perhaps among others), as hex. */
@@ -44,13 +41,13 @@ const DISCARD_MS = 5000;
 
 export function fileRoutes(api: Api, m: Managers): void {
   // By name (then id: a name is unique in a folder, but the filescanner's records may briefly repeat one).
-  api.get('/v1/files', { config: { action: 'file:list' }, schema: { operationId: 'listFiles', querystring: listQuery(), response: listResponses(UserFile) } }, async (req) =>
+  api.get('/v1/files', { config: { action: 'file:list' }, schema: { operationId: 'listFiles', querystring: ListQuery(), response: listResponses(UserFile) } }, async (req) =>
     pageFrom(`files/${req.user.name}`, await m.files.list(req.user.name), (f) => sortKey(f.name, f.id), req.query),
   );
 
   const uploads = m.uploads;
   if (!uploads) return;
-  api.delete('/v1/files/:name', { config: { action: 'file:delete' }, schema: { operationId: 'deleteFile', params: NameParam, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
+  api.delete('/v1/files/:name', { config: { action: 'file:delete' }, schema: { operationId: 'deleteFile', params: FileNameParams, response: { 204: NoContent, ...errors } } }, async (req, reply) => {
     await uploads.delete(req.user.name, req.params.name);
     req.log.info({ user: req.user.name, name: req.params.name }, 'file deleted');
     return reply.status(204).send(null);
@@ -62,7 +59,7 @@ export function fileRoutes(api: Api, m: Managers): void {
     (scope as Api).put(
       '/v1/files/:name',
       // streamsBody: the server's whole-body deadline does not apply; the upload's own idle timeout does.
-      { config: { action: 'file:upload', streamsBody: true }, schema: { operationId: 'uploadFile', params: NameParam, querystring: UploadQuery, response: { 200: UploadedFile, ...errors } } },
+      { config: { action: 'file:upload', streamsBody: true }, schema: { operationId: 'uploadFile', params: FileNameParams, querystring: FileUploadQuery, response: { 200: UploadedFile, ...errors } } },
       async (req, reply) => {
         const body = req.body as Readable | undefined;
         try {

@@ -1,34 +1,12 @@
-import { Type } from 'typebox';
 import { UcloudError } from '../../common/errors.js';
 import { parseSizeInRange } from '../../common/units.js';
-import { AllocationRatio, ErrorResponse, Host, HostSetRequest, Name, Resources, SizeInput, Text } from '../../model/index.js';
+import { ErrorResponse, Host, HostAddRequest, HostSetRequest, HostView, ListQuery, NameParams, NoContent } from '../../model/index.js';
 import type { VmCache } from '../../managers/vm-cache.js';
 import type { Api, Managers } from '../context.js';
-import { listQuery, listResponses, pageFromCache } from '../pages.js';
+import { listResponses, pageFromCache } from '../pages.js';
 
 // Hosts: an admin registers them and changes their capacity; everyone may see them and what is free.
 
-const HostAddRequest = Type.Object(
-  {
-    name: Name,
-    address: Type.Optional(Text({ minLength: 1, maxLength: 100 })),
-    cpu: Type.Integer({ minimum: 1, maximum: 4096 }),
-    ram: SizeInput,
-    disk: SizeInput,
-    /** Absent (or partly): the API's *_allocation_ratio config. */
-    allocationRatio: Type.Optional(HostSetRequest.properties.allocationRatio),
-  },
-  { additionalProperties: false },
-);
-const HostView = Type.Object({
-  ...Host.properties,
-  allocationRatio: AllocationRatio,
-  alive: Type.Boolean(),
-  accel: Type.Optional(Type.String()),
-  used: Resources,
-  allowed: Resources,
-  vms: Type.Integer(),
-});
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
 const bytes = (v: string | number, field: string) => parseSizeInRange(v, field, 0, Number.MAX_SAFE_INTEGER);
 
@@ -39,7 +17,7 @@ export function hostRoutes(api: Api, m: Managers, cache: VmCache): void {
     return reply.status(201).send(await m.hosts.add(b.name, b.address ?? '::1', capacity, b.allocationRatio));
   });
 
-  api.patch('/v1/hosts/:name', { config: { action: 'host:update' }, schema: { operationId: 'updateHost', params: Type.Object({ name: Name }), body: HostSetRequest, response: { 200: Host, ...errors } } }, async (req) => {
+  api.patch('/v1/hosts/:name', { config: { action: 'host:update' }, schema: { operationId: 'updateHost', params: NameParams, body: HostSetRequest, response: { 200: Host, ...errors } } }, async (req) => {
     const b = req.body;
     const ratio = b.allocationRatio ?? {};
     if (b.cpu === undefined && b.ram === undefined && b.disk === undefined && Object.keys(ratio).length === 0) {
@@ -53,24 +31,23 @@ export function hostRoutes(api: Api, m: Managers, cache: VmCache): void {
     return m.hosts.set(req.params.name, { capacity, ...(Object.keys(ratio).length ? { allocationRatio: ratio } : {}) });
   });
 
-  const NameParam = Type.Object({ name: Name });
   // Drained: no new placements; the scheduler migrates its VMs away where they fit.
-  api.post('/v1/hosts/:name/drain', { config: { action: 'host:drain' }, schema: { operationId: 'drainHost', params: NameParam, response: { 200: Host, ...errors } } }, async (req) => {
+  api.post('/v1/hosts/:name/drain', { config: { action: 'host:drain' }, schema: { operationId: 'drainHost', params: NameParams, response: { 200: Host, ...errors } } }, async (req) => {
     return m.hosts.setDrained(req.params.name, true);
   });
 
-  api.post('/v1/hosts/:name/undrain', { config: { action: 'host:drain' }, schema: { operationId: 'undrainHost', params: NameParam, response: { 200: Host, ...errors } } }, async (req) => {
+  api.post('/v1/hosts/:name/undrain', { config: { action: 'host:drain' }, schema: { operationId: 'undrainHost', params: NameParams, response: { 200: Host, ...errors } } }, async (req) => {
     return m.hosts.setDrained(req.params.name, false);
   });
 
   // Only an empty host: HOST_NOT_EMPTY while any VM is booked or mirrored there.
-  api.delete('/v1/hosts/:name', { config: { action: 'host:delete' }, schema: { operationId: 'removeHost', params: NameParam, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
+  api.delete('/v1/hosts/:name', { config: { action: 'host:delete' }, schema: { operationId: 'removeHost', params: NameParams, response: { 204: NoContent, ...errors } } }, async (req, reply) => {
     await m.hosts.remove(req.params.name);
     return reply.status(204).send(null);
   });
 
   // From the cache, by name.
-  api.get('/v1/hosts', { config: { action: 'host:list' }, schema: { operationId: 'listHosts', querystring: listQuery(), response: listResponses(HostView) } }, async (req) =>
+  api.get('/v1/hosts', { config: { action: 'host:list' }, schema: { operationId: 'listHosts', querystring: ListQuery(), response: listResponses(HostView) } }, async (req) =>
     pageFromCache('hosts', req.query, (after, limit) => cache.hostPage(after, limit)),
   );
 }

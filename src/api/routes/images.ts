@@ -1,38 +1,25 @@
-import { Type } from 'typebox';
 import { UcloudError } from '../../common/errors.js';
-import { ErrorResponse, Image, ImageRef, Name, Text } from '../../model/index.js';
+import { ErrorResponse, Image, ImageCreateRequest, ImageOwnerParams, ImageRefParams, ListQuery } from '../../model/index.js';
 import { sortKey } from '../../common/page.js';
 import { can } from '../authz.js';
 import type { Api, Managers } from '../context.js';
-import { listQuery, listResponses, pageFrom } from '../pages.js';
+import { listResponses, pageFrom } from '../pages.js';
 
 // Images: a user sees and uses their own and the public ones; only the owner
 // (or an admin) deletes one. Names are unique per owner: "name" is the caller's
 // own image (else an admin's public one), "owner/name" anyone's visible one.
 // Making an image from a file is recorded here and done by the imagescanner.
 
-const Ref = Type.Object({ ref: ImageRef }, { additionalProperties: false });
-// "owner/name" arrives as two segments when the slash is not encoded.
-const OwnerRef = Type.Object({ owner: Name, name: Name }, { additionalProperties: false });
-const ImageCreateRequest = Type.Object(
-  {
-    name: Name,
-    file: Text({ minLength: 1, maxLength: 1024, description: 'file name (as in `ucloud file list`) or id' }),
-    store: Type.Optional(Name),
-    public: Type.Optional(Type.Boolean()),
-  },
-  { additionalProperties: false },
-);
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
 
 export function imageRoutes(api: Api, m: Managers): void {
   // By name, then owner; what a user sees depends on who they are, so the list's name carries it.
-  api.get('/v1/images', { config: { action: 'image:list' }, schema: { operationId: 'listImages', querystring: listQuery(), response: listResponses(Image) } }, async (req) =>
+  api.get('/v1/images', { config: { action: 'image:list' }, schema: { operationId: 'listImages', querystring: ListQuery(), response: listResponses(Image) } }, async (req) =>
     pageFrom(`images/${req.user.name}`, await m.images.listVisible(req.user), (i) => sortKey(i.name, i.owner), req.query),
   );
 
-  api.get('/v1/images/:ref', { config: { action: 'image:read' }, schema: { operationId: 'getImage', params: Ref, response: { 200: Image, ...errors } } }, async (req) => m.images.find(req.user, req.params.ref));
-  api.get('/v1/images/:owner/:name', { config: { action: 'image:read' }, schema: { operationId: 'getImageOfOwner', params: OwnerRef, response: { 200: Image, ...errors } } }, async (req) =>
+  api.get('/v1/images/:ref', { config: { action: 'image:read' }, schema: { operationId: 'getImage', params: ImageRefParams, response: { 200: Image, ...errors } } }, async (req) => m.images.find(req.user, req.params.ref));
+  api.get('/v1/images/:owner/:name', { config: { action: 'image:read' }, schema: { operationId: 'getImageOfOwner', params: ImageOwnerParams, response: { 200: Image, ...errors } } }, async (req) =>
     m.images.find(req.user, `${req.params.owner}/${req.params.name}`),
   );
 
@@ -49,8 +36,8 @@ export function imageRoutes(api: Api, m: Managers): void {
     if (img.owner !== user.name && !can(user, 'image:delete-any')) throw new UcloudError('FORBIDDEN', `image "${ref}" belongs to ${img.owner}`);
     return m.images.requestDelete(img, user);
   };
-  api.delete('/v1/images/:ref', { config: { action: 'image:delete' }, schema: { operationId: 'deleteImage', params: Ref, response: { 202: Image, ...errors } } }, async (req, reply) => reply.status(202).send((await remove(req.user, req.params.ref))!));
-  api.delete('/v1/images/:owner/:name', { config: { action: 'image:delete' }, schema: { operationId: 'deleteImageOfOwner', params: OwnerRef, response: { 202: Image, ...errors } } }, async (req, reply) =>
+  api.delete('/v1/images/:ref', { config: { action: 'image:delete' }, schema: { operationId: 'deleteImage', params: ImageRefParams, response: { 202: Image, ...errors } } }, async (req, reply) => reply.status(202).send((await remove(req.user, req.params.ref))!));
+  api.delete('/v1/images/:owner/:name', { config: { action: 'image:delete' }, schema: { operationId: 'deleteImageOfOwner', params: ImageOwnerParams, response: { 202: Image, ...errors } } }, async (req, reply) =>
     reply.status(202).send((await remove(req.user, `${req.params.owner}/${req.params.name}`))!),
   );
 }

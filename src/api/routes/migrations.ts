@@ -1,13 +1,11 @@
-import { Type } from 'typebox';
 import { UcloudError } from '../../common/errors.js';
 import { FailoverManager } from '../../managers/failover.js';
 import { MigrationManager } from '../../managers/migrations.js';
-import { ErrorResponse, Vm, VmMigrateRequest, VmRecoverRequest, VmRef, type User } from '../../model/index.js';
+import { ErrorResponse, Vm, VmMigrateRequest, VmRecoverRequest, VmRefParams, type User } from '../../model/index.js';
 import type { Api, Managers } from '../context.js';
 
 // Live migration and recovery off a dead host: an operator's actions (like host drain), so admins only; the VM by id or by the admin's own name.
 
-const Ref = Type.Object({ ref: VmRef }, { additionalProperties: false });
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
 
 export function migrationRoutes(api: Api, m: Managers): void {
@@ -20,7 +18,7 @@ export function migrationRoutes(api: Api, m: Managers): void {
     return vm;
   };
 
-  api.post('/v1/vms/:ref/migrate', { config: { action: 'vm:migrate' }, schema: { operationId: 'migrateVm', params: Ref, body: VmMigrateRequest, response: { 202: Vm, ...errors } } }, async (req, reply) => {
+  api.post('/v1/vms/:ref/migrate', { config: { action: 'vm:migrate' }, schema: { operationId: 'migrateVm', params: VmRefParams, body: VmMigrateRequest, response: { 202: Vm, ...errors } } }, async (req, reply) => {
     const vm = await findVm(req.user, req.params.ref);
     const b = req.body;
     if (b.cancel) {
@@ -30,7 +28,7 @@ export function migrationRoutes(api: Api, m: Managers): void {
     return reply.status(202).send(await migrations.request(vm.id, b.to, req.user.name));
   });
 
-  api.post('/v1/vms/:ref/recover', { config: { action: 'vm:recover' }, schema: { operationId: 'recoverVm', params: Ref, body: VmRecoverRequest, response: { 202: Vm, ...errors } } }, async (req, reply) => {
+  api.post('/v1/vms/:ref/recover', { config: { action: 'vm:recover' }, schema: { operationId: 'recoverVm', params: VmRefParams, body: VmRecoverRequest, response: { 202: Vm, ...errors } } }, async (req, reply) => {
     const vm = await findVm(req.user, req.params.ref);
     return reply.status(202).send(await failover.requestRecover(vm.id, req.user.name, req.body.hostIsOff === true));
   });

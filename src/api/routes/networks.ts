@@ -1,17 +1,13 @@
-import { Type } from 'typebox';
-import { ErrorResponse, Name, Network, NetworkCreateRequest, NetworkRoutes, routedVia, type NetworkRoute } from '../../model/index.js';
+import { ErrorResponse, ListQuery, NameParams, Network, NetworkCreateRequest, NetworkRoutes, NoContent, OwnerQuery, routedVia, type NetworkRoute } from '../../model/index.js';
 import type { FastifyRequest } from 'fastify';
 import { authorize, can } from '../authz.js';
 import type { Api, Managers } from '../context.js';
-import { listQuery, listResponses, pageFrom } from '../pages.js';
+import { listResponses, pageFrom } from '../pages.js';
 
 // Networks: each user has their own (VNI and /64 allocated here); a VM created
 // without one goes on the user's "default" network.
 
-const NetRef = Type.Object({ name: Name }, { additionalProperties: false });
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
-/** `owner`: an admin looks at another user's network (the operator routing it). */
-const OwnerQuery = Type.Object({ owner: Type.Optional(Name) }, { additionalProperties: false });
 
 function ownerOf(req: FastifyRequest): string {
   const owner = (req.query as { owner?: string }).owner;
@@ -30,12 +26,12 @@ export function networkRoutes(api: Api, m: Managers): void {
       }),
     ),
   );
-  api.get('/v1/networks', { config: { action: 'network:list' }, schema: { operationId: 'listNetworks', querystring: listQuery(), response: listResponses(Network) } }, async (req) =>
+  api.get('/v1/networks', { config: { action: 'network:list' }, schema: { operationId: 'listNetworks', querystring: ListQuery(), response: listResponses(Network) } }, async (req) =>
     pageFrom(`networks/${req.user.name}`, await m.networks.list(req.user.name), (n) => n.name, req.query),
   );
-  api.get('/v1/networks/:name', { config: { action: 'network:read' }, schema: { operationId: 'getNetwork', params: NetRef, querystring: OwnerQuery, response: { 200: Network, ...errors } } }, async (req) => (await m.networks.resolveExisting(ownerOf(req), req.params.name)).value);
+  api.get('/v1/networks/:name', { config: { action: 'network:read' }, schema: { operationId: 'getNetwork', params: NameParams, querystring: OwnerQuery, response: { 200: Network, ...errors } } }, async (req) => (await m.networks.resolveExisting(ownerOf(req), req.params.name)).value);
   // Where to route each running VM's /128 (route_mode static: the operator's routes; bgp: what the hosts announce).
-  api.get('/v1/networks/:name/routes', { config: { action: 'network:read' }, schema: { operationId: 'getNetworkRoutes', params: NetRef, querystring: OwnerQuery, response: { 200: NetworkRoutes, ...errors } } }, async (req) => {
+  api.get('/v1/networks/:name/routes', { config: { action: 'network:read' }, schema: { operationId: 'getNetworkRoutes', params: NameParams, querystring: OwnerQuery, response: { 200: NetworkRoutes, ...errors } } }, async (req) => {
     const net = (await m.networks.resolveExisting(ownerOf(req), req.params.name)).value;
     if (!net.routed) return { items: [] };
     const admin = can(req.user, 'network:read-any');
@@ -52,7 +48,7 @@ export function networkRoutes(api: Api, m: Managers): void {
     }
     return { items: items.sort((a, b) => a.destination.localeCompare(b.destination)) };
   });
-  api.delete('/v1/networks/:name', { config: { action: 'network:delete' }, schema: { operationId: 'deleteNetwork', params: NetRef, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
+  api.delete('/v1/networks/:name', { config: { action: 'network:delete' }, schema: { operationId: 'deleteNetwork', params: NameParams, response: { 204: NoContent, ...errors } } }, async (req, reply) => {
     await m.networks.delete(req.user.name, req.params.name);
     return reply.status(204).send(null);
   });

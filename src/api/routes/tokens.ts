@@ -1,17 +1,14 @@
-import { Type } from 'typebox';
 import { UcloudError } from '../../common/errors.js';
-import { ErrorResponse, Name, TokenCreated, TokenCreateRequest, TokenId, TokenInfo } from '../../model/index.js';
+import { ErrorResponse, ForUserQuery, ListQuery, NoContent, TokenCreated, TokenCreateRequest, TokenIdParams, TokenInfo, TokenListFilter } from '../../model/index.js';
 import { expiresAtFrom } from '../../managers/users.js';
 import type { FastifyRequest } from 'fastify';
 import { can } from '../authz.js';
 import type { Api, Managers } from '../context.js';
-import { listQuery, listResponses, pageFrom } from '../pages.js';
+import { listResponses, pageFrom } from '../pages.js';
 
 // API tokens: each user lists, creates and revokes their own. An admin reaches
 // another user's with ?user= (list and revoke only: a token is made by its owner).
 
-const TokenRef = Type.Object({ id: TokenId }, { additionalProperties: false });
-const ForUser = Type.Object({ user: Type.Optional(Name) }, { additionalProperties: false });
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
 
 /** Whose tokens: one's own, or with ?user= an admin's pick (becomes `can(req.user, 'token:…-any')` with the authz table). */
@@ -22,7 +19,7 @@ function ownerOf(req: FastifyRequest, user: string | undefined): string {
 }
 
 export function tokenRoutes(api: Api, m: Managers): void {
-  api.get('/v1/tokens', { config: { action: 'token:list' }, schema: { operationId: 'listTokens', querystring: listQuery({ user: Type.Optional(Name) }), response: listResponses(TokenInfo) } }, async (req) => {
+  api.get('/v1/tokens', { config: { action: 'token:list' }, schema: { operationId: 'listTokens', querystring: ListQuery(TokenListFilter), response: listResponses(TokenInfo) } }, async (req) => {
     const owner = ownerOf(req, req.query.user);
     return pageFrom(`tokens/${owner}`, await m.users.listTokens(owner), (t) => `${t.createdAt}/${t.id}`, req.query);
   });
@@ -34,7 +31,7 @@ export function tokenRoutes(api: Api, m: Managers): void {
     return reply.status(201).send(res);
   });
 
-  api.delete('/v1/tokens/:id', { config: { action: 'token:revoke' }, schema: { operationId: 'revokeToken', params: TokenRef, querystring: ForUser, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
+  api.delete('/v1/tokens/:id', { config: { action: 'token:revoke' }, schema: { operationId: 'revokeToken', params: TokenIdParams, querystring: ForUserQuery, response: { 204: NoContent, ...errors } } }, async (req, reply) => {
     await m.users.revokeToken(ownerOf(req, req.query.user), req.params.id);
     return reply.status(204).send(null);
   });

@@ -1,6 +1,5 @@
-import { Type } from 'typebox';
 import { UcloudError } from '../../common/errors.js';
-import { ErrorResponse, Name, TotpCode, TotpCodeRequest, TotpStarted, TotpStatus } from '../../model/index.js';
+import { ErrorResponse, ForUserQuery, NoContent, TotpCodeRequest, TotpDisableRequest, TotpStarted, TotpStatus } from '../../model/index.js';
 import { can } from '../authz.js';
 import type { Api, Managers } from '../context.js';
 
@@ -8,8 +7,6 @@ import type { Api, Managers } from '../context.js';
 // secret is answered once, by the enable; a first code confirms it.
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
-const DisableRequest = Type.Object({ totp: Type.Optional(TotpCode) }, { additionalProperties: false });
-const ForUser = Type.Object({ user: Type.Optional(Name) }, { additionalProperties: false });
 
 export function totpRoutes(api: Api, m: Managers): void {
   api.get('/v1/totp', { config: { action: 'totp:read' }, schema: { operationId: 'getTotp', response: { 200: TotpStatus, ...errors } } }, async (req) => m.users.totp.status(req.user.name));
@@ -24,7 +21,7 @@ export function totpRoutes(api: Api, m: Managers): void {
   });
 
   // The owner turns it off with a code; an admin turns off another user's (a lost phone) with ?user= and no code.
-  api.delete('/v1/totp', { config: { action: 'totp:disable' }, schema: { operationId: 'disableTotp', querystring: ForUser, body: DisableRequest, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
+  api.delete('/v1/totp', { config: { action: 'totp:disable' }, schema: { operationId: 'disableTotp', querystring: ForUserQuery, body: TotpDisableRequest, response: { 204: NoContent, ...errors } } }, async (req, reply) => {
     const other = req.query.user !== undefined && req.query.user !== req.user.name;
     if (other && !can(req.user, 'totp:disable-any')) throw new UcloudError('FORBIDDEN', "only an admin turns off another user's second factor");
     if (!other && !req.body.totp) throw new UcloudError('TOTP_REQUIRED', 'turning your second factor off needs a current code');

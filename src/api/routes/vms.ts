@@ -1,18 +1,15 @@
-import { Type } from 'typebox';
 import { UcloudError } from '../../common/errors.js';
 import { parseSizeInRange } from '../../common/units.js';
 import { checkUserData } from '../../common/user-data.js';
-import { ConsoleLog, ErrorResponse, Vm, VmListFilter, VM_LIMITS, VmCreateRequest, VmRef, VmRebootRequest, VmResizeRequest, VmSetRequest, type User } from '../../model/index.js';
+import { ConsoleLog, ConsoleLogQuery, ErrorResponse, ListQuery, NoContent, Vm, VmListFilter, VM_LIMITS, VmCreateRequest, VmRebootRequest, VmRefParams, VmResizeRequest, VmSetRequest, type User } from '../../model/index.js';
 import type { VmCache } from '../../managers/vm-cache.js';
 import { can } from '../authz.js';
 import type { Api, Managers } from '../context.js';
-import { listQuery, listResponses, rawPageFromCache } from '../pages.js';
+import { listResponses, rawPageFromCache } from '../pages.js';
 
 // VMs: users see and act on their own; an admin on all of them (by id).
 
-const Ref = Type.Object({ ref: VmRef }, { additionalProperties: false });
-const ConsoleQuery = Type.Object({ lines: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) }, { additionalProperties: false });
-const ListQuery = listQuery(VmListFilter);
+const VmListQuery = ListQuery(VmListFilter);
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
 
 const isId = (ref: string) => /^[0-9a-f-]{36}$/.test(ref);
@@ -64,7 +61,7 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
 
   // Both from the cache (the records' JSON as kept there, checked when their
   // events arrived): ordered by owner, then name.
-  api.get('/v1/vms', { config: { action: 'vm:list' }, schema: { operationId: 'listVms', querystring: ListQuery, response: listResponses(Vm) } }, async (req, reply) => {
+  api.get('/v1/vms', { config: { action: 'vm:list' }, schema: { operationId: 'listVms', querystring: VmListQuery, response: listResponses(Vm) } }, async (req, reply) => {
     const q = req.query;
     // Another user's VMs are an admin's scope: asked by a user, it is refused, not silently narrowed.
     if ((q.all === true || (q.owner !== undefined && q.owner !== req.user.name)) && !can(req.user, 'vm:list-any')) {
@@ -78,7 +75,7 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
     return reply.type('application/json; charset=utf-8').send(page as never); // JSON text: sent as it is
   });
 
-  api.get('/v1/vms/:ref', { config: { action: 'vm:read' }, schema: { operationId: 'getVm', params: Ref, response: { 200: Vm, ...errors } } }, async (req, reply) => {
+  api.get('/v1/vms/:ref', { config: { action: 'vm:read' }, schema: { operationId: 'getVm', params: VmRefParams, response: { 200: Vm, ...errors } } }, async (req, reply) => {
     const { ref } = req.params;
     const vm = visible(req.user, ref, (await cache.vmByName(req.user.name, ref)) ?? (isId(ref) ? await cache.vmById(ref) : undefined));
     const json = cache.jsonOf(vm.id);
@@ -86,7 +83,7 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
   });
 
   for (const action of ['start', 'stop'] as const) {
-    api.post(`/v1/vms/:ref/${action}`, { config: { action: `vm:${action}` }, schema: { operationId: `${action}Vm`, params: Ref, response: { 202: Vm, ...errors } } }, async (req, reply) => {
+    api.post(`/v1/vms/:ref/${action}`, { config: { action: `vm:${action}` }, schema: { operationId: `${action}Vm`, params: VmRefParams, response: { 202: Vm, ...errors } } }, async (req, reply) => {
       const vm = await findVm(m, req.user, req.params.ref);
       if (vm.desired === 'deleted') throw new UcloudError('VM_BUSY', `VM "${vm.name}" is being deleted`);
       const next = await m.vms.request(vm.id, action === 'start' ? 'running' : 'stopped');
@@ -95,12 +92,12 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
   }
 
   // ACPI first, a reset after stop_timeout (or at once with force); the VM's host does it in the same QEMU.
-  api.post('/v1/vms/:ref/reboot', { config: { action: 'vm:reboot' }, schema: { operationId: 'rebootVm', params: Ref, body: VmRebootRequest, response: { 202: Vm, ...errors } } }, async (req, reply) => {
+  api.post('/v1/vms/:ref/reboot', { config: { action: 'vm:reboot' }, schema: { operationId: 'rebootVm', params: VmRefParams, body: VmRebootRequest, response: { 202: Vm, ...errors } } }, async (req, reply) => {
     const vm = await findVm(m, req.user, req.params.ref);
     return reply.status(202).send(await m.vms.reboot(vm.id, req.user.name, req.body?.force === true));
   });
 
-  api.post('/v1/vms/:ref/resize', { config: { action: 'vm:resize' }, schema: { operationId: 'resizeVm', params: Ref, body: VmResizeRequest, response: { 202: Vm, ...errors } } }, async (req, reply) => {
+  api.post('/v1/vms/:ref/resize', { config: { action: 'vm:resize' }, schema: { operationId: 'resizeVm', params: VmRefParams, body: VmResizeRequest, response: { 202: Vm, ...errors } } }, async (req, reply) => {
     const vm = await findVm(m, req.user, req.params.ref);
     const b = req.body;
     const ramBytes = b.ram === undefined ? undefined : parseSizeInRange(b.ram, 'ram', VM_LIMITS.minRam, VM_LIMITS.maxRam);
@@ -118,20 +115,20 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
     return reply.status(202).send(next);
   });
 
-  api.patch('/v1/vms/:ref', { config: { action: 'vm:update' }, schema: { operationId: 'updateVm', params: Ref, body: VmSetRequest, response: { 200: Vm, ...errors } } }, async (req) => {
+  api.patch('/v1/vms/:ref', { config: { action: 'vm:update' }, schema: { operationId: 'updateVm', params: VmRefParams, body: VmSetRequest, response: { 200: Vm, ...errors } } }, async (req) => {
     const vm = await findVm(m, req.user, req.params.ref);
     const { ha } = req.body;
     return ha === undefined ? vm : m.vms.setHa(vm.id, ha);
   });
 
   // The tail of the VM's console, fetched from its host (see ConsoleManager); the owner's and admins' only.
-  api.get('/v1/vms/:ref/console-log', { config: { action: 'vm:console-log' }, schema: { operationId: 'getVmConsoleLog', params: Ref, querystring: ConsoleQuery, response: { 200: ConsoleLog, ...errors, 503: ErrorResponse } } }, async (req) => {
+  api.get('/v1/vms/:ref/console-log', { config: { action: 'vm:console-log' }, schema: { operationId: 'getVmConsoleLog', params: VmRefParams, querystring: ConsoleLogQuery, response: { 200: ConsoleLog, ...errors, 503: ErrorResponse } } }, async (req) => {
     const vm = await findVm(m, req.user, req.params.ref);
     const text = await m.consoles.tail(vm, req.query.lines ?? 100);
     return { vm: vm.name, host: vm.host!, text };
   });
 
-  api.delete('/v1/vms/:ref', { config: { action: 'vm:delete' }, schema: { operationId: 'deleteVm', params: Ref, response: { 202: Vm, 204: Type.Null(), ...errors } } }, async (req, reply) => {
+  api.delete('/v1/vms/:ref', { config: { action: 'vm:delete' }, schema: { operationId: 'deleteVm', params: VmRefParams, response: { 202: Vm, 204: NoContent, ...errors } } }, async (req, reply) => {
     const vm = await findVm(m, req.user, req.params.ref);
     const next = await m.vms.request(vm.id, 'deleted');
     // No host held it: it is gone already.

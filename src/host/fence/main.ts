@@ -1,5 +1,5 @@
 import { loadConfig, parseOverrides } from '../../common/config.js';
-import type { DaemonFlags } from '../../common/daemon.js';
+import type { DaemonFlags } from '../../store/daemon.js';
 import { toUcloudError } from '../../common/errors.js';
 import { createLogger } from '../../common/logger.js';
 import { FenceWatchdog } from './watchdog.js';

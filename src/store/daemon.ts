@@ -1,9 +1,9 @@
-import { loadConfig, parseOverrides, type Config } from './config.js';
-import { toUcloudError } from './errors.js';
-import { createLogger, type Logger } from './logger.js';
-import { preflight, type CheckName } from './preflight.js';
-import { storeOptions } from '../store/etcd-auth.js';
-import { Store } from '../store/store.js';
+import { loadConfig, parseOverrides, type Config } from '../common/config.js';
+import { toUcloudError } from '../common/errors.js';
+import { createLogger, type Logger } from '../common/logger.js';
+import { preflight, type CheckName } from '../common/preflight.js';
+import { storeOptions } from './etcd-auth.js';
+import { Store } from './store.js';
 
 export interface DaemonFlags {
   config?: string;

@@ -1,5 +1,5 @@
-import { UcloudError } from '../common/errors.js';
-import { formatIPv6 as formatValue, parseIPv6 } from '../common/ipv6.js';
+import { UcloudError } from './errors.js';
+import { formatIPv6 as formatValue, parseIPv6 } from './ipv6.js';
 
 // EUI-64 maths for SLAAC: a guest on a /64 with addr_gen_mode=0 forms its
 // interface id from its MAC (RFC 4291 appendix A): flip the universal/local bit
