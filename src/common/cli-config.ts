@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UcloudError } from './errors.js';
 import { cliConfigPath } from './paths.js';
@@ -79,6 +79,8 @@ export function readCliConfig(file = cliConfigPath()): CliConfig {
 export function writeCliConfig(config: CliConfig, file = cliConfigPath()): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  // Made afresh ('wx'): never written through a file or link already there (the token must stay 0600).
+  rmSync(tmp, { force: true });
+  writeFileSync(tmp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   renameSync(tmp, file);
 }

@@ -3,7 +3,7 @@ import { UcloudError } from '../common/errors.js';
 import { parseDuration } from '../common/units.js';
 import { nowIso, type Role, type Token, type TokenInfo, type User } from '../model/index.js';
 import { Keys, Kinds, lastSegment } from '../store/keys.js';
-import type { Store } from '../store/store.js';
+import type { Store, Versioned } from '../store/store.js';
 import type { TokenCache } from './token-cache.js';
 import { TotpManager } from './user-totp.js';
 
@@ -94,14 +94,18 @@ export class UserManager {
   /** Disables or enables a user; `caller` may not disable themselves, nor the last enabled admin go. */
   async setDisabled(name: string, disabled: boolean, caller: string): Promise<User> {
     if (disabled && name === caller) throw new UcloudError('USER_IS_CALLER', 'you cannot disable yourself');
-    if (disabled) await this.refuseLastAdmin(name, 'disable');
-    const user = await this.store.update(Kinds.user, Keys.user(name), (u) => {
-      if (!u) throw new UcloudError('USER_NOT_FOUND', `user "${name}" does not exist`);
-      if (Boolean(u.disabled) === disabled) return undefined;
-      const { disabledAt: _, ...rest } = u;
-      return disabled ? { ...rest, disabled: true, disabledAt: nowIso() } : { ...rest, disabled: false };
-    });
-    return user!;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const witness = disabled ? await this.otherAdmin(name, 'disable') : undefined;
+      const cur = await this.store.get(Kinds.user, Keys.user(name));
+      if (!cur) throw new UcloudError('USER_NOT_FOUND', `user "${name}" does not exist`);
+      if (Boolean(cur.value.disabled) === disabled) return cur.value;
+      const { disabledAt: _, ...rest } = cur.value;
+      const next: User = disabled ? { ...rest, disabled: true, disabledAt: nowIso() } : { ...rest, disabled: false };
+      const t = this.store.txn().unchanged(cur).put(Kinds.user, cur.key, next);
+      if (witness) t.unchanged(witness);
+      if (await t.commit()) return next;
+    }
+    throw new UcloudError('CONFLICT', `user "${name}" kept changing; try again`);
   }
 
   /**
@@ -113,7 +117,7 @@ export class UserManager {
     if (name === caller) throw new UcloudError('USER_IS_CALLER', 'you cannot delete yourself');
     const user = await this.store.get(Kinds.user, Keys.user(name));
     if (!user) throw new UcloudError('USER_NOT_FOUND', `user "${name}" does not exist`);
-    await this.refuseLastAdmin(name, 'delete');
+    const witness = await this.otherAdmin(name, 'delete');
     const [vms, networks, images, files] = await Promise.all([
       this.store.list(Kinds.vmName, Keys.vmNamesOf(name)),
       this.store.list(Kinds.network, Keys.networksOf(name)),
@@ -145,6 +149,7 @@ export class UserManager {
       if (!(await t.commit())) throw new UcloudError('CONFLICT', `user "${name}" changed meanwhile; try again`);
     }
     const t = this.store.txn().unchanged(user).delete(user.key);
+    if (witness) t.unchanged(witness);
     if (usage) t.unchanged(usage).delete(usage.key);
     else t.absent(Keys.usage(name));
     for (const k of deletions) t.delete(k);
@@ -155,13 +160,19 @@ export class UserManager {
     await this.store.deletePrefix(Keys.eventsOf(name));
   }
 
-  private async refuseLastAdmin(name: string, verb: string): Promise<void> {
-    const users = await this.list();
-    const target = users.find((u) => u.name === name);
-    if (target?.role !== 'admin' || target.disabled) return;
-    if (!users.some((u) => u.role === 'admin' && !u.disabled && u.name !== name)) {
-      throw new UcloudError('LAST_ADMIN', `cannot ${verb} "${name}": it is the last enabled admin`);
-    }
+  /**
+   * Another enabled admin, with its version, when `name` is an enabled admin
+   * (else undefined); LAST_ADMIN when there is none. The write that disables
+   * or deletes `name` requires it unchanged, so two admins disabling each
+   * other at once cannot both succeed.
+   */
+  private async otherAdmin(name: string, verb: string): Promise<Versioned<User> | undefined> {
+    const { items } = await this.store.list(Kinds.user, Keys.users());
+    const target = items.find((u) => u.value.name === name)?.value;
+    if (target?.role !== 'admin' || target.disabled) return undefined;
+    const other = items.find((u) => u.value.role === 'admin' && !u.value.disabled && u.value.name !== name);
+    if (!other) throw new UcloudError('LAST_ADMIN', `cannot ${verb} "${name}": it is the last enabled admin`);
+    return other;
   }
 
   /** Every key a user's tokens occupy: the token records and their name records. */

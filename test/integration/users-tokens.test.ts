@@ -78,6 +78,25 @@ describe('users and tokens through the API, authenticated from the token cache (
     expect(await whoami(admin)).toBe('admin');
   });
 
+  it('two admins disabling (or deleting) each other at once: one wins, one enabled admin always remains', async () => {
+    for (let round = 0; round < 10; round++) {
+      const [a, b] = [`adm-a${round}`, `adm-b${round}`];
+      await users.create(a, 'admin');
+      await users.create(b, 'admin');
+      // The bootstrap admin steps aside for the round, so these two are the only enabled admins.
+      await users.setDisabled('admin', true, a);
+      const del = round % 2 === 1;
+      const results = await Promise.allSettled(del ? [users.delete(b, a), users.delete(a, b)] : [users.setDisabled(b, true, a), users.setDisabled(a, true, b)]);
+      const enabled = (await users.list()).filter((u) => u.role === 'admin' && !u.disabled).map((u) => u.name);
+      expect(enabled, `round ${round}`).toHaveLength(1);
+      expect(results.filter((r) => r.status === 'fulfilled'), `round ${round}`).toHaveLength(1);
+      const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      expect(['LAST_ADMIN', 'CONFLICT']).toContain(refused.reason.code);
+      await users.setDisabled('admin', false, enabled[0]!);
+      for (const n of [a, b]) if (!del || enabled.includes(n)) await users.setDisabled(n, true, 'admin');
+    }
+  });
+
   it('deleting a user who owns a VM or a network is refused with counts; after cleanup it goes with their tokens and keys', async () => {
     const carol = (await call('POST', '/v1/users', admin, { name: 'carol' })).json().token as string;
     const extra = (await call('POST', '/v1/tokens', carol, { name: 'laptop' })).json().token as string;
