@@ -7,6 +7,7 @@ import { isErrorCode } from '../../src/common/errors.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { ensureUserFolder } from '../../src/managers/user-folder.js';
 import { ROOT, TestCluster } from '../helpers/cluster.js';
+import { collectServedRoutes } from '../helpers/served-routes.js';
 
 // The authorization matrix: every route of the server, asked by each kind of
 // caller, against a real API process on real etcd. The expected answers are
@@ -237,9 +238,7 @@ describe('the authorization matrix: every route × every kind of caller (real AP
 
     // The server's routes, as Fastify registers them (an in-process twin of the API process).
     const twin = buildApi({ ...m, uploads: {} as never }, silentLogger, { documentOnly: true });
-    twin.addHook('onRoute', (r) => {
-      for (const method of [r.method].flat()) if (method !== 'HEAD') served.add(`${method} ${r.url.replace(/:(\w+)/g, '{$1}')}`);
-    });
+    collectServedRoutes(twin, served);
     await twin.ready();
     await twin.close();
   }, 240_000);

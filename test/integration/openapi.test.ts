@@ -5,6 +5,7 @@ import { PERMISSIONS } from '../../src/api/authz.js';
 import { buildApi } from '../../src/api/server.js';
 import { CATALOGUE } from '../../src/common/errors.js';
 import { silentLogger } from '../../src/common/logger.js';
+import { collectServedRoutes } from '../helpers/served-routes.js';
 import { TestCluster } from '../helpers/cluster.js';
 
 interface Operation {
@@ -30,9 +31,7 @@ describe('the OpenAPI document (real etcd, the API as it serves)', () => {
     await c.bootstrap({ guestImage: c.tinyImage() });
     api = buildApi(c.managers(), silentLogger);
     // The routes register when the server gets ready, so this hook sees every one of them.
-    api.addHook('onRoute', (r) => {
-      for (const m of [r.method].flat()) if (m !== 'HEAD') served.add(`${m} ${r.url.replace(/:(\w+)/g, '{$1}')}`);
-    });
+    collectServedRoutes(api, served);
     await api.ready();
     const res = await api.inject({ method: 'GET', url: '/openapi.json' });
     expect(res.statusCode).toBe(200);
