@@ -3,13 +3,15 @@ import { formatSize } from '../common/units.js';
 import type { Client } from '../client/client.js';
 import type { Vm, VmMigration } from '../model/index.js';
 import { note } from './output.js';
-import { FailedState } from './wait.js';
+import { FailedState, vmEvents, Waker } from './wait.js';
 
 // `vm migrate --wait`: follows one migration (by its id, so an older or a later
 // one is never taken for it) until it settles, on stderr: a bar redrawn in place
 // on a terminal, else one line per phase and per quarter of the RAM copied.
 
 const BAR = 30;
+/** Between reads of the progress (RAM copied) while a transfer runs; the end comes as an event. */
+const PROGRESS_MS = 1000;
 
 /** "1.2 s" / "37 ms". */
 const ms = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(1)} s` : `${n} ms`);
@@ -51,44 +53,50 @@ export async function followMigration(client: Client, ref: string, id: string, t
     if (drawn) process.stderr.write('\n');
     drawn = false;
   };
-  for (;;) {
-    const vm = await client.vms.get(ref);
-    const m = vm.migration?.id === id ? vm.migration : undefined;
-    const ended = !m && vm.lastMigration?.id === id ? vm.lastMigration : undefined;
-    if (!m && !ended) throw new UcloudError('NO_MIGRATION', `VM "${vm.name}" has no migration ${id} (another one replaced it)`);
-    const cur = (m ?? ended)!;
-    const line = describeMigration(vm.name, cur);
-    if (line !== lastLine) {
-      endBar();
-      note(line);
-      lastLine = line;
-    }
-    if (cur.phase === 'transferring' && cur.progress) {
-      const p = cur.progress;
-      if (tty) {
-        const frac = p.ramTotalBytes > 0 ? Math.min(1, p.ramBytes / p.ramTotalBytes) : 0;
-        const filled = Math.round(frac * BAR);
-        process.stderr.write(`\r${vm.name}: [${'='.repeat(filled)}${' '.repeat(BAR - filled)}] ${progressText(p)}\x1b[K`);
-        drawn = true;
-      } else {
-        // One line per quarter crossed: logs and CI stay short.
-        const q = p.ramTotalBytes > 0 ? Math.floor((p.ramBytes / p.ramTotalBytes) * 4) : 0;
-        if (q >= quarter) {
-          note(`${vm.name}: RAM ${progressText(p)}`);
-          quarter = Math.min(4, q) + 1;
+  let waker: Waker | undefined;
+  try {
+    for (;;) {
+      const vm = await client.vms.get(ref);
+      waker ??= new Waker(client, vmEvents(vm));
+      const m = vm.migration?.id === id ? vm.migration : undefined;
+      const ended = !m && vm.lastMigration?.id === id ? vm.lastMigration : undefined;
+      if (!m && !ended) throw new UcloudError('NO_MIGRATION', `VM "${vm.name}" has no migration ${id} (another one replaced it)`);
+      const cur = (m ?? ended)!;
+      const line = describeMigration(vm.name, cur);
+      if (line !== lastLine) {
+        endBar();
+        note(line);
+        lastLine = line;
+      }
+      if (cur.phase === 'transferring' && cur.progress) {
+        const p = cur.progress;
+        if (tty) {
+          const frac = p.ramTotalBytes > 0 ? Math.min(1, p.ramBytes / p.ramTotalBytes) : 0;
+          const filled = Math.round(frac * BAR);
+          process.stderr.write(`\r${vm.name}: [${'='.repeat(filled)}${' '.repeat(BAR - filled)}] ${progressText(p)}\x1b[K`);
+          drawn = true;
+        } else {
+          // One line per quarter crossed: logs and CI stay short.
+          const q = p.ramTotalBytes > 0 ? Math.floor((p.ramBytes / p.ramTotalBytes) * 4) : 0;
+          if (q >= quarter) {
+            note(`${vm.name}: RAM ${progressText(p)}`);
+            quarter = Math.min(4, q) + 1;
+          }
         }
       }
+      if (ended) {
+        endBar();
+        if (ended.phase === 'completed' || (ended.phase === 'cancelled' && opts.cancelled)) return vm;
+        throw new FailedState(`VM "${vm.name}": migration ${ended.phase}${ended.error ? `: ${ended.error.code} ${ended.error.message}` : ''}`);
+      }
+      if (Date.now() > deadline) {
+        endBar();
+        throw new UcloudError('WAIT_TIMEOUT', `VM "${vm.name}" is still migrating after ${Math.round(timeoutMs / 1000)} s`, { hint: 'the migration goes on: follow it with `ucloud vm migrate <name> --wait`, or stop it with `--cancel`' });
+      }
+      await waker.next(PROGRESS_MS);
     }
-    if (ended) {
-      endBar();
-      if (ended.phase === 'completed' || (ended.phase === 'cancelled' && opts.cancelled)) return vm;
-      throw new FailedState(`VM "${vm.name}": migration ${ended.phase}${ended.error ? `: ${ended.error.code} ${ended.error.message}` : ''}`);
-    }
-    if (Date.now() > deadline) {
-      endBar();
-      throw new UcloudError('WAIT_TIMEOUT', `VM "${vm.name}" is still migrating after ${Math.round(timeoutMs / 1000)} s`, { hint: 'the migration goes on: follow it with `ucloud vm migrate <name> --wait`, or stop it with `--cancel`' });
-    }
-    await new Promise((r) => setTimeout(r, 200));
+  } finally {
+    waker?.close();
   }
 }
 

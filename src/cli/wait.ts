@@ -13,7 +13,7 @@ const POLL_MS = 200;
  * opens (a change made before the server watched is read then). While the
  * stream is not open, waits are the short poll.
  */
-class Waker {
+export class Waker {
   private readonly stop = new AbortController();
   private open = false;
   private poked = false;
@@ -42,14 +42,14 @@ class Waker {
     this.wake?.();
   }
 
-  /** Until the next event, or the fallback poll. */
-  async next(): Promise<void> {
+  /** Until the next event, or the fallback poll (at most `maxMs`). */
+  async next(maxMs = POLL_STREAM_MS): Promise<void> {
     if (this.poked) {
       this.poked = false;
       return;
     }
     await new Promise<void>((r) => {
-      const t = setTimeout(r, this.open ? POLL_STREAM_MS : POLL_MS);
+      const t = setTimeout(r, this.open ? maxMs : Math.min(maxMs, POLL_MS));
       this.wake = () => (clearTimeout(t), r());
     });
     this.wake = undefined;
@@ -126,7 +126,7 @@ async function followWith<T>(f: Followed<T>, timeoutMs: number, wakerFor: (t: T 
 }
 
 /** A VM's events, by id; `owner` makes an admin's stream carry another user's VM (a user's own is theirs anyway). */
-const vmEvents = (vm: Vm): EventQuery => ({ vm: vm.id, owner: vm.owner });
+export const vmEvents = (vm: Vm): EventQuery => ({ vm: vm.id, owner: vm.owner });
 
 const errorText = (e: { code: string; message: string } | undefined) => `${e?.code ?? ''} ${e?.message ?? ''}`.trim();
 
