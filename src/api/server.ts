@@ -98,7 +98,8 @@ export function buildApi(
     done();
   });
   api.addHook('onClose', async () => {
-    await Promise.all([cache.stop(), opts.tokens?.stop(), rate?.informer.stop()]);
+    // The audit events of the last requests are written before the server's close resolves.
+    await Promise.all([cache.stop(), opts.tokens?.stop(), rate?.informer.stop(), events?.close()]);
   });
   // Hooks on the read path are callback-style and return at once for a GET: each
   // async hook costs promises per request, and lists and shows are most requests.
@@ -171,6 +172,7 @@ export function buildApi(
     totpRoutes(r, m);
     eventRoutes(r, new EventManager(m.store, log), streams, {
       ...(opts.eventHeartbeatMs !== undefined ? { heartbeatMs: opts.eventHeartbeatMs } : {}),
+      ...(events ? { recorded: () => events.flushed() } : {}),
       // The same token, still valid, for the same user with the same role (a demoted admin's ?all stream ends).
       stillAllowed: async (req) => {
         const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
