@@ -1,11 +1,12 @@
 import type { FastifyRequest } from 'fastify';
 import { UcloudError } from '../common/errors.js';
-import type { Logger } from '../common/logger.js';
 import { formatIPv6, parseIPv6 } from '../common/ipv6.js';
 import type { UserManager } from '../managers/users.js';
-import { Informer } from '../store/informer.js';
-import { Keys, Kinds } from '../store/keys.js';
-import type { Store } from '../store/store.js';
+import type { Informer } from '../store/informer.js';
+import { Keys, type Kinds } from '../store/keys.js';
+
+/** The users' overrides (`quota/`), watch-fed: the server's, shared with the quota checks. */
+export type QuotaOverrides = Informer<typeof Kinds.quota.schema>;
 
 export interface RateLimitOptions {
   /** Requests per window for a user without an override; 0: no limit for them. */
@@ -32,14 +33,12 @@ const EXEMPT = new Set(['/v1/health']);
  * bucket (keyed by its hash, as etcd keeps it), so one user's flood never
  * slows another; anything else (no token, a wrong one) shares its IP's bucket,
  * so inventing tokens buys no fresh buckets. The limit is the user's override
- * (`ucloud user quota NAME --rate N`) when an admin set one, read from a
- * watch-fed cache of the overrides.
+ * (`ucloud user quota NAME --rate N`) when an admin set one, read from
+ * `overrides`, a watch-fed cache.
  */
-export function rateLimitParts(store: Store, users: UserManager, log: Logger, opts: RateLimitOptions) {
-  const overrides = new Informer(store, Kinds.quota, Keys.quotas(), log);
+export function rateLimitParts(users: UserManager, overrides: QuotaOverrides, opts: RateLimitOptions) {
   const rateOf = (req: FastifyRequest) => (req.user ? overrides.get(Keys.quota(req.user.name))?.value.rate : undefined);
   return {
-    informer: overrides,
     options: {
       global: false,
       // Buckets kept (least recently used go first): enough that fresh addresses cannot flush a limited user's.
