@@ -17,7 +17,7 @@ import type { Api, Managers } from './context.js';
 import { clientErrorHandler, errorHandler, notFoundHandler } from './errors.js';
 import { ErrorResponseSchema, Health } from '../model/index.js';
 import { openapiOptions } from './openapi.js';
-import { rateLimitParts, type RateLimitOptions } from './rate-limit.js';
+import { rateLimitHook, rateLimitParts, type RateLimitOptions } from './rate-limit.js';
 import { waitForWrites } from './read-your-writes.js';
 import { eventRoutes } from './routes/events.js';
 import { fileRoutes } from './routes/files.js';
@@ -123,7 +123,7 @@ export function buildApi(
     // Counted before the token is checked, so neither floods nor guessed tokens reach etcd unbounded; the hook is
     // added once the plugin has loaded, and Fastify queues addHook calls, so it still runs before authenticate.
     void api.register(fastifyRateLimit, rate.options);
-    api.after(() => api.addHook('onRequest', api.rateLimit()));
+    api.after(() => api.addHook('onRequest', rateLimitHook(m.users, overrides!, opts.rateLimit!, api.rateLimit())));
   }
   api.addHook('onRequest', authenticate(m.users, { authorize: opts.contract?.authorize !== false }));
   // A route that declares no body takes none: whatever is sent is refused, not silently ignored
