@@ -2,9 +2,10 @@
 // built in this process from the same code on the same store, listening side
 // by side:
 //   on:  as `ucloud api` wires it: the role check (src/api/authz.ts), quotas
-//        (QuotaManager: the owner's limits read per create), the rate limit
-//        (@fastify/rate-limit, every token counted: a limit nobody reaches) and
-//        audit events (EventLog: one etcd write per changing request);
+//        (QuotaManager: the owner's limits per create, from the API's watch-fed
+//        cache of overrides), the rate limit (@fastify/rate-limit, every token
+//        counted: a limit nobody reaches) and audit events (EventLog: every
+//        changing request, written in batches, one etcd transaction each);
 //   off: the same server without them (buildApi's bench-only
 //        `contract: { authorize: false }`, no `quotas`, no `rateLimit`, no
 //        `eventLog`). It still authenticates every request, and a create still
@@ -41,7 +42,6 @@ import { QuotaManager } from '../src/managers/quotas.js';
 import { TokenCache } from '../src/managers/token-cache.js';
 import { UserManager } from '../src/managers/users.js';
 import { VmManager } from '../src/managers/vms.js';
-import type { EventInput, Event } from '../src/model/index.js';
 import { API_ACTOR } from '../src/model/vm-lifecycle.js';
 import { EventLog } from '../src/store/event-log.js';
 import type { Store } from '../src/store/store.js';
@@ -81,20 +81,6 @@ const GOAL = 0.9;
 /** The daemon's defaults (ucloud.conf's quota_*): limits a create is checked against, lifted per user below. */
 const QUOTA_DEFAULTS = { vms: 100, vcpus: 400, ram: 2 ** 40, disk: 10 * 2 ** 40, networks: 20, images: 50, files: 0, rate: 600 };
 
-/** Its records awaited after each run, so audit writes left over never land in the next run. */
-class AwaitedEventLog extends EventLog {
-  private readonly pending = new Set<Promise<Event | undefined>>();
-  override record(input: EventInput): Promise<Event | undefined> {
-    const p = super.record(input);
-    this.pending.add(p);
-    void p.finally(() => this.pending.delete(p));
-    return p;
-  }
-  async settled(): Promise<void> {
-    while (this.pending.size) await Promise.all(this.pending);
-  }
-}
-
 type Part = 'authz' | 'quotas' | 'rate' | 'audit';
 const PARTS: readonly Part[] = ['authz', 'quotas', 'rate', 'audit'];
 
@@ -102,14 +88,14 @@ interface Server {
   label: string;
   api: Api;
   url: string;
-  events?: AwaitedEventLog;
+  events?: EventLog;
 }
 
 /** The managers as `ucloud api` makes them (src/api/main.ts), with those parts of the contract in `parts`. */
 async function startServer(store: Store, label: string, parts: readonly Part[]): Promise<Server> {
   const has = (p: Part) => parts.includes(p);
   const tokens = new TokenCache(store, silentLogger);
-  const events = has('audit') ? new AwaitedEventLog(store, { log: silentLogger, bucketMax: Number.MAX_SAFE_INTEGER }) : undefined;
+  const events = has('audit') ? new EventLog(store, { log: silentLogger, bucketMax: Number.MAX_SAFE_INTEGER }) : undefined;
   const m: Managers = {
     store,
     users: new UserManager(store, tokens),
@@ -163,7 +149,8 @@ async function measure(s: Server, kind: 'show' | 'create', ctx: { showToken: str
     kind === 'show'
       ? await autocannon({ url: `${s.url}/v1/vms/target`, connections: CONNECTIONS, duration, workers: 1, headers: { authorization: `Bearer ${ctx.showToken}` } })
       : await autocannon({ url: `${s.url}/v1/vms`, connections: CONNECTIONS, duration, workers: 1, requests: [{ method: 'POST', setupRequest: ctx.createRequest }] });
-  await s.events?.settled();
+  // Audit writes left over never land in the next run.
+  await s.events?.flushed();
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, mean: r.latency.average, bad: r.non2xx + r.errors };
 }
 

@@ -1,11 +1,12 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { UcloudError } from '../common/errors.js';
-import type { Logger } from '../common/logger.js';
 import { formatIPv6, parseIPv6 } from '../common/ipv6.js';
 import type { UserManager } from '../managers/users.js';
-import { Informer } from '../store/informer.js';
-import { Keys, Kinds } from '../store/keys.js';
-import type { Store } from '../store/store.js';
+import type { Informer } from '../store/informer.js';
+import { Keys, type Kinds } from '../store/keys.js';
+
+/** The users' overrides (`quota/`), watch-fed: the server's, shared with the quota checks. */
+export type QuotaOverrides = Informer<typeof Kinds.quota.schema>;
 
 export interface RateLimitOptions {
   /** Requests per window for a user without an override; 0: no limit for them. */
@@ -32,14 +33,12 @@ const EXEMPT = new Set(['/v1/health']);
  * bucket (keyed by its hash, as etcd keeps it), so one user's flood never
  * slows another; anything else (no token, a wrong one) shares its IP's bucket,
  * so inventing tokens buys no fresh buckets. The limit is the user's override
- * (`ucloud user quota NAME --rate N`) when an admin set one, read from a
- * watch-fed cache of the overrides.
+ * (`ucloud user quota NAME --rate N`) when an admin set one, read from
+ * `overrides`, a watch-fed cache.
  */
-export function rateLimitParts(store: Store, users: UserManager, log: Logger, opts: RateLimitOptions) {
-  const overrides = new Informer(store, Kinds.quota, Keys.quotas(), log);
+export function rateLimitParts(users: UserManager, overrides: QuotaOverrides, opts: RateLimitOptions) {
   const rateOf = (req: FastifyRequest) => (req.user ? overrides.get(Keys.quota(req.user.name))?.value.rate : undefined);
   return {
-    informer: overrides,
     options: {
       global: false,
       // Buckets kept (least recently used go first): enough that fresh addresses cannot flush a limited user's.
@@ -68,8 +67,66 @@ export function rateLimitParts(store: Store, users: UserManager, log: Logger, op
         const own = rateOf(req);
         return own === 'unlimited' || (own === undefined && opts.perWindow === 0);
       },
-      errorResponseBuilder: (_req: FastifyRequest, ctx: { max: number; ttl: number; after: string }) =>
-        new UcloudError('RATE_LIMITED', `more than ${ctx.max} requests in a minute: try again in ${ctx.after}`, { details: { limit: ctx.max, retryAfterSeconds: Math.ceil(ctx.ttl / 1000) } }),
+      errorResponseBuilder: (_req: FastifyRequest, ctx: { max: number; ttl: number }) => rateLimited(ctx.max, ctx.ttl),
     },
+  };
+}
+
+function rateLimited(max: number, ttlMs: number): UcloudError {
+  const after = Math.ceil(ttlMs / 1000);
+  return new UcloudError('RATE_LIMITED', `more than ${max} requests in a minute: try again in ${after} s`, { details: { limit: max, retryAfterSeconds: after } });
+}
+
+/** Fixed-window counts per key, the least recently used dropped past `max` keys (as @fastify/rate-limit's LocalStore). */
+class WindowCounts {
+  private readonly counts = new Map<string, { n: number; start: number }>();
+  constructor(private readonly max: number) {}
+
+  /** Counts one request; how many in the window so far and the ms left of it. */
+  incr(key: string, windowMs: number, now: number): { current: number; ttl: number } {
+    let c = this.counts.get(key);
+    if (c) this.counts.delete(key);
+    if (!c || c.start + windowMs <= now) c = { n: 0, start: now };
+    c.n++;
+    this.counts.set(key, c);
+    if (this.counts.size > this.max) this.counts.delete(this.counts.keys().next().value!);
+    return { current: c.n, ttl: c.start + windowMs - now };
+  }
+}
+
+/**
+ * The onRequest hook: a token the cache knows (nearly every request) is counted
+ * here without a promise, with the same window, limits, headers and answer as
+ * @fastify/rate-limit's; anything else (no token, an unknown one, /v1/health)
+ * goes to the plugin's `slow` hook, which counts it against its address. Its
+ * async hook cost each request several promises, the role check included.
+ */
+export function rateLimitHook(users: UserManager, overrides: QuotaOverrides, opts: RateLimitOptions, slow: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) {
+  const windowMs = opts.windowMs ?? 60_000;
+  const counts = new WindowCounts(100_000);
+  return (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    const m = req.headers.authorization && !EXEMPT.has(req.routeOptions.url ?? '') ? /^Bearer\s+(\S+)$/i.exec(req.headers.authorization) : null;
+    const user = m ? users.authenticateCached(m[1]!) : undefined;
+    if (!user) {
+      slow(req, reply).then(() => done(), done);
+      return;
+    }
+    req.user = user;
+    const own = overrides.get(Keys.quota(user.name))?.value.rate;
+    if (own === 'unlimited' || (own === undefined && opts.perWindow === 0)) return done();
+    const max = typeof own === 'number' ? own : opts.perWindow;
+    // Per user, not per token: more tokens buy no more requests.
+    const { current, ttl } = counts.incr(`user:${user.name}`, windowMs, Date.now());
+    const reset = Math.ceil(ttl / 1000);
+    reply.header('x-ratelimit-limit', max);
+    if (current <= max) {
+      reply.header('x-ratelimit-remaining', max - current);
+      reply.header('x-ratelimit-reset', reset);
+      return done();
+    }
+    reply.header('x-ratelimit-remaining', 0);
+    reply.header('x-ratelimit-reset', reset);
+    reply.header('retry-after', reset);
+    done(rateLimited(max, ttl));
   };
 }

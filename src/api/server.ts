@@ -7,6 +7,8 @@ import type { Logger } from '../common/logger.js';
 import type { TokenCache } from '../managers/token-cache.js';
 import { VmCache } from '../managers/vm-cache.js';
 import { EventManager } from '../managers/events.js';
+import { Informer } from '../store/informer.js';
+import { Keys, Kinds } from '../store/keys.js';
 import { newWriteLog, runWithWriteLog } from '../store/write-log.js';
 import { answered, requestEvent } from './audit.js';
 import { authenticate } from './auth.js';
@@ -15,7 +17,7 @@ import type { Api, Managers } from './context.js';
 import { clientErrorHandler, errorHandler, notFoundHandler } from './errors.js';
 import { ErrorResponseSchema, Health } from '../model/index.js';
 import { openapiOptions } from './openapi.js';
-import { rateLimitParts, type RateLimitOptions } from './rate-limit.js';
+import { rateLimitHook, rateLimitParts, type RateLimitOptions } from './rate-limit.js';
 import { waitForWrites } from './read-your-writes.js';
 import { eventRoutes } from './routes/events.js';
 import { fileRoutes } from './routes/files.js';
@@ -82,14 +84,18 @@ export function buildApi(
   const streams = new Set<() => void>();
   // VMs and hosts are read from watch-fed caches (started with the server, stopped with it).
   const cache = new VmCache(m.store, log);
-  const rate = opts.rateLimit && rateLimitParts(m.store, m.users, log, opts.rateLimit);
-  const caches = [...cache.informers, ...(opts.tokens?.informers ?? []), ...(rate ? [rate.informer as never] : [])];
+  // Users' quota overrides, watch-fed: the rate limit reads each request's, a create its owner's limits.
+  const overrides = opts.rateLimit || m.quotas ? new Informer(m.store, Kinds.quota, Keys.quotas(), log) : undefined;
+  const rate = opts.rateLimit && overrides && rateLimitParts(m.users, overrides, opts.rateLimit);
+  const caches = [...cache.informers, ...(opts.tokens?.informers ?? []), ...(overrides ? [overrides as never] : [])];
+  // The routes' managers: quota limits from the cache once it has listed (read-your-writes covers `quota/`).
+  const rm: Managers = m.quotas && overrides ? { ...m, quotas: m.quotas.withCache(overrides) } : m;
   // documentOnly: the routes and their schemas, nothing started (`openapiDocument`, docs generation).
   if (!opts.documentOnly) api.addHook('onReady', async () => {
     cache.start();
     // Not awaited: it retries until etcd answers; until then a token check reads etcd.
     void opts.tokens?.start();
-    if (rate) void rate.informer.start();
+    if (overrides) void overrides.start();
     await cache.ready().catch(() => log.warn('api caches not listed yet; reads wait for them'));
   });
   // Open event streams would hold the server's close forever: they end first.
@@ -98,7 +104,8 @@ export function buildApi(
     done();
   });
   api.addHook('onClose', async () => {
-    await Promise.all([cache.stop(), opts.tokens?.stop(), rate?.informer.stop()]);
+    // The audit events of the last requests are written before the server's close resolves.
+    await Promise.all([cache.stop(), opts.tokens?.stop(), overrides?.stop(), events?.close()]);
   });
   // Hooks on the read path are callback-style and return at once for a GET: each
   // async hook costs promises per request, and lists and shows are most requests.
@@ -116,7 +123,7 @@ export function buildApi(
     // Counted before the token is checked, so neither floods nor guessed tokens reach etcd unbounded; the hook is
     // added once the plugin has loaded, and Fastify queues addHook calls, so it still runs before authenticate.
     void api.register(fastifyRateLimit, rate.options);
-    api.after(() => api.addHook('onRequest', api.rateLimit()));
+    api.after(() => api.addHook('onRequest', rateLimitHook(m.users, overrides!, opts.rateLimit!, api.rateLimit())));
   }
   api.addHook('onRequest', authenticate(m.users, { authorize: opts.contract?.authorize !== false }));
   // A body whose every field is optional may be left out (`POST /v1/vms/web1/reboot` with no body is `{}`).
@@ -164,19 +171,20 @@ export function buildApi(
     const r = scope as Api;
     r.get('/v1/health', { config: { action: 'health:read' }, schema: { operationId: 'health', summary: 'Is the API up', security: [], response: { 200: Health } } }, async () => ({ ok: true }));
     r.get('/openapi.json', { config: { action: 'openapi:read' }, schema: { hide: true } }, async () => r.swagger());
-    vmRoutes(r, m, cache, { haDefault: opts.haDefault === true });
-    hostRoutes(r, m, cache);
-    migrationRoutes(r, m);
-    imageRoutes(r, m);
-    imageStoreRoutes(r, m);
-    fileRoutes(r, m);
-    keyRoutes(r, m);
-    networkRoutes(r, m);
-    userRoutes(r, m);
-    tokenRoutes(r, m);
-    totpRoutes(r, m);
+    vmRoutes(r, rm, cache, { haDefault: opts.haDefault === true });
+    hostRoutes(r, rm, cache);
+    migrationRoutes(r, rm);
+    imageRoutes(r, rm);
+    imageStoreRoutes(r, rm);
+    fileRoutes(r, rm);
+    keyRoutes(r, rm);
+    networkRoutes(r, rm);
+    userRoutes(r, rm);
+    tokenRoutes(r, rm);
+    totpRoutes(r, rm);
     eventRoutes(r, new EventManager(m.store, log), streams, {
       ...(opts.eventHeartbeatMs !== undefined ? { heartbeatMs: opts.eventHeartbeatMs } : {}),
+      ...(events ? { recorded: () => events.flushed() } : {}),
       // The same token, still valid, for the same user with the same role (a demoted admin's ?all stream ends).
       stillAllowed: async (req) => {
         const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];

@@ -38,9 +38,14 @@ export function runHostAgent(flags: DaemonFlags): Promise<void> {
     );
     // Every write of a VM compares this incarnation's fencing epoch (vm-lifecycle.ts): read from the agent as it is now.
     let epoch: () => string | undefined = () => undefined;
-    const agent = new HostAgent(store, new VmManager(store, { actor: hostActor(config.hostName, () => epoch()), events: new EventLog(store, { retentionMs: config.eventRetentionMs, bucketMax: config.eventBucketMax, log }) }), new HostManager(store), runtime, { name: config.hostName, accel, leaseTtlMs: config.hostLeaseTtlMs, runDir: config.runDir, fenceTimeoutMs: config.fenceTimeoutMs, consoleListen: config.consoleListen, dnsResolvers: config.dnsResolvers, migration: { address: config.hostAddress, ports: config.migrationPorts, maxDowntimeMs: config.migrationMaxDowntimeMs, maxBandwidth: config.migrationMaxBandwidth, prepareTimeoutMs: config.migrationPrepareTimeoutMs, timeoutMs: config.migrationTimeoutMs, ...(config.migrationTlsDir ? { tls: { dir: config.migrationTlsDir, stageDir: join(config.runDir, 'migration-tls') } } : {}) }, ...(routes ? { routes } : {}), stores: () => openableStores(new ImageManager(store), log) }, log);
+    const events = new EventLog(store, { retentionMs: config.eventRetentionMs, bucketMax: config.eventBucketMax, log });
+    const agent = new HostAgent(store, new VmManager(store, { actor: hostActor(config.hostName, () => epoch()), events }), new HostManager(store), runtime, { name: config.hostName, accel, leaseTtlMs: config.hostLeaseTtlMs, runDir: config.runDir, fenceTimeoutMs: config.fenceTimeoutMs, consoleListen: config.consoleListen, dnsResolvers: config.dnsResolvers, migration: { address: config.hostAddress, ports: config.migrationPorts, maxDowntimeMs: config.migrationMaxDowntimeMs, maxBandwidth: config.migrationMaxBandwidth, prepareTimeoutMs: config.migrationPrepareTimeoutMs, timeoutMs: config.migrationTimeoutMs, ...(config.migrationTlsDir ? { tls: { dir: config.migrationTlsDir, stageDir: join(config.runDir, 'migration-tls') } } : {}) }, ...(routes ? { routes } : {}), stores: () => openableStores(new ImageManager(store), log) }, log);
     epoch = () => agent.epoch;
     await agent.start();
-    return () => agent.stop();
+    return async () => {
+      await agent.stop();
+      // The VMs' last status moves are written before the agent goes.
+      await events.close();
+    };
   });
 }

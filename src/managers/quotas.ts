@@ -29,15 +29,36 @@ function effective(override: QuotaLimit | undefined, dflt: number): QuotaLimit {
 
 export const asNumber = (l: QuotaLimit): number => (l === 'unlimited' ? Infinity : l);
 
+/** A watch-fed copy of `quota/` (the API's Informer): read instead of etcd once it has listed. */
+export interface QuotaCache {
+  readonly synced: boolean;
+  get(key: string): { value: QuotaOverride } | undefined;
+}
+
 /** Reads and sets users' quota overrides (`quota/<user>`); usage itself is kept by usage.ts. */
 export class QuotaManager {
   constructor(
     private readonly store: Store,
     readonly defaults: QuotaDefaults,
+    private readonly cache?: QuotaCache,
   ) {}
+
+  /**
+   * The same manager whose create checks (limitsOf, filesBytes) read `cache` while it
+   * is synced, not etcd. The API's own quota changes wait until its cache shows them
+   * (read-your-writes), so its next create is checked against them; `show` and `set`
+   * still read etcd (a change's answer shows the change).
+   */
+  withCache(cache: QuotaCache): QuotaManager {
+    return new QuotaManager(this.store, this.defaults, cache);
+  }
 
   async override(user: string): Promise<QuotaOverride | undefined> {
     return (await this.store.get(Kinds.quota, Keys.quota(user)))?.value;
+  }
+
+  private async checkedOverride(user: string): Promise<QuotaOverride | undefined> {
+    return this.cache?.synced ? this.cache.get(Keys.quota(user))?.value : this.override(user);
   }
 
   /** One user's limit of each kind, the override's or the default. */
@@ -47,13 +68,13 @@ export class QuotaManager {
 
   /** The limits a create checks against (Infinity: none). */
   async limitsOf(user: string): Promise<Limits> {
-    const o = await this.override(user);
+    const o = await this.checkedOverride(user);
     return Object.fromEntries(COUNTED.map((k) => [k, asNumber(this.limitOf(o, k))])) as Limits;
   }
 
   /** The files quota in bytes as the uploads take it: 0 for none. */
   async filesBytes(user: string): Promise<number> {
-    const l = this.limitOf(await this.override(user), 'files');
+    const l = this.limitOf(await this.checkedOverride(user), 'files');
     return l === 'unlimited' ? 0 : l;
   }
 

@@ -14,9 +14,13 @@ export function runImageScanner(flags: DaemonFlags): Promise<void> {
       ttlMs: config.leaderLeaseTtlMs,
       log,
       lead: async () => {
-        const s = new ImageScanner(store, new ImageManager(store), new FileManager(store), { filesPath: config.filesPath, importConcurrency: config.importConcurrency, events: new EventLog(store, { retentionMs: config.eventRetentionMs, bucketMax: config.eventBucketMax, log }) }, log);
+        const events = new EventLog(store, { retentionMs: config.eventRetentionMs, bucketMax: config.eventBucketMax, log });
+        const s = new ImageScanner(store, new ImageManager(store), new FileManager(store), { filesPath: config.filesPath, importConcurrency: config.importConcurrency, events }, log);
         await s.start();
-        return () => s.stop();
+        return async () => {
+          await s.stop();
+          await events.close();
+        };
       },
     });
     const role = await leadership.start();

@@ -29,6 +29,10 @@ export function runScheduler(flags: DaemonFlags): Promise<void> {
     });
     const role = await leadership.start();
     log.info(role === 'leader' ? 'scheduler ready' : 'scheduler ready (standby)');
-    return () => leadership.stop();
+    return async () => {
+      await leadership.stop();
+      // Its last placements' events are written before the daemon goes.
+      await events.close();
+    };
   });
 }

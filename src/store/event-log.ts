@@ -25,6 +25,18 @@ interface Bucket {
   dropped: number;
 }
 
+/** One event waiting for its batch. */
+interface Queued {
+  event: Event;
+  lease: Promise<string>;
+  done: (written: Event | undefined) => void;
+}
+
+/** Events in one transaction: below etcd's --max-txn-ops (128), with room for the batch's compare. */
+export const EVENT_BATCH_MAX = 100;
+/** Events waiting at most (a stalled etcd): more are dropped and logged, never held without bound. */
+export const EVENT_QUEUE_MAX = 10_000;
+
 /** A time-ordered id: zero-padded ms, then randomness so two writers in one ms never collide. */
 export function eventId(ms: number): string {
   return `${String(ms).padStart(13, '0')}-${randomBytes(4).toString('hex')}`;
@@ -41,6 +53,14 @@ export function eventId(ms: number): string {
  * writer records at most `bucketMax` per bucket and drops the rest (a warning
  * per bucket says so).
  *
+ * Group commit: an etcd put per event cost a busy API more than the request it
+ * recorded (a gRPC call and a raft entry each). Events queue, in the order they
+ * were recorded, and go in one transaction per batch (at most EVENT_BATCH_MAX);
+ * while one batch is being written the next gathers, so an idle writer adds
+ * no delay and a busy one writes fewer, larger transactions. `flushed()` waits
+ * for what was recorded so far (the API's event list does, so a command's own
+ * event is listed right after it); `close()` writes what is left.
+ *
  * Recording never fails the caller's operation: `record` resolves either way
  * and a failed write is a warning in the log.
  */
@@ -49,6 +69,11 @@ export class EventLog {
   readonly bucketMs: number;
   private readonly bucketMax: number;
   private bucket: Bucket | undefined;
+  private queue: Queued[] = [];
+  private writing: Promise<void> | undefined;
+  /** Resolves once the last event recorded so far is written (or given up). */
+  private last: Promise<unknown> = Promise.resolve();
+  private overflowing = false;
 
   constructor(
     private readonly store: Store,
@@ -59,23 +84,92 @@ export class EventLog {
     this.bucketMax = opts.bucketMax ?? EVENT_BUCKET_MAX_DEFAULT;
   }
 
-  /** Records one event; resolves to it (undefined when it was not written). Never rejects. */
-  async record(input: EventInput): Promise<Event | undefined> {
+  /** Records one event; resolves to it once written (undefined when it was not). Never rejects. */
+  record(input: EventInput): Promise<Event | undefined> {
     const ms = (this.opts.now ?? Date.now)();
     const event: Event = { id: eventId(ms), time: new Date(ms).toISOString(), ...input };
+    let bucket: Bucket;
     try {
-      const bucket = this.bucketAt(ms);
-      if (bucket.count >= this.bucketMax) {
-        if (bucket.dropped++ === 0) this.opts.log?.warn({ bucketMax: this.bucketMax, action: input.action }, 'event bucket full: dropping events until the next bucket');
-        return undefined;
-      }
-      bucket.count++;
-      await this.store.put(Kinds.event, Keys.event(input.object.owner, event.id), event, await bucket.lease);
-      return event;
+      bucket = this.bucketAt(ms);
     } catch (err) {
       this.opts.log?.warn({ err, action: input.action, object: input.object }, 'cannot record an audit event; the change itself stands');
-      return undefined;
+      return Promise.resolve(undefined);
     }
+    if (bucket.count >= this.bucketMax) {
+      if (bucket.dropped++ === 0) this.opts.log?.warn({ bucketMax: this.bucketMax, action: input.action }, 'event bucket full: dropping events until the next bucket');
+      return Promise.resolve(undefined);
+    }
+    if (this.queue.length >= EVENT_QUEUE_MAX) {
+      if (!this.overflowing) this.opts.log?.warn({ queued: this.queue.length, action: input.action }, 'audit events are not being written fast enough: dropping events until the queue drains');
+      this.overflowing = true;
+      return Promise.resolve(undefined);
+    }
+    bucket.count++;
+    const written = new Promise<Event | undefined>((done) => this.queue.push({ event, lease: bucket.lease, done }));
+    this.last = written;
+    // The batch starts on the next turn of the event loop: answers sent in this one all join it.
+    this.writing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain());
+    return written;
+  }
+
+  /** Waits until every event recorded before the call is written or given up (a warning says which). */
+  async flushed(): Promise<void> {
+    await this.last;
+  }
+
+  /** Writes what is queued; a writer being shut down calls it so no event it took is left behind. */
+  async close(): Promise<void> {
+    await this.flushed();
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length) {
+        const batch = this.queue.splice(0, EVENT_BATCH_MAX);
+        if (this.queue.length < EVENT_QUEUE_MAX / 2) this.overflowing = false;
+        await this.write(batch);
+      }
+    } finally {
+      this.writing = undefined;
+    }
+  }
+
+  private async write(batch: Queued[]): Promise<void> {
+    const leases = await Promise.allSettled(batch.map((q) => q.lease));
+    const ready: { q: Queued; lease: string }[] = [];
+    batch.forEach((q, i) => {
+      const l = leases[i]!;
+      if (l.status === 'fulfilled') ready.push({ q, lease: l.value });
+      else this.failed(q, l.reason);
+    });
+    const t = this.store.txn();
+    const staged: Queued[] = [];
+    for (const { q, lease } of ready) {
+      const key = Keys.event(q.event.object.owner, q.event.id);
+      try {
+        t.put(Kinds.event, key, q.event, lease);
+      } catch (err) {
+        // One event its schema refuses is lost alone, not with its batch.
+        this.failed(q, err);
+        continue;
+      }
+      // Ids are unique (time and 32 random bits), so the first key is absent unless a retried
+      // commit already wrote the batch: a repeat writes nothing twice.
+      if (!staged.length) t.absent(key);
+      staged.push(q);
+    }
+    if (!staged.length) return;
+    try {
+      await t.commit();
+      for (const q of staged) q.done(q.event);
+    } catch (err) {
+      for (const q of staged) this.failed(q, err);
+    }
+  }
+
+  private failed(q: Queued, err: unknown): void {
+    this.opts.log?.warn({ err, action: q.event.action, object: q.event.object }, 'cannot record an audit event; the change itself stands');
+    q.done(undefined);
   }
 
   private bucketAt(ms: number): Bucket {

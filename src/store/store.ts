@@ -112,9 +112,10 @@ export class Txn {
     return this;
   }
 
-  put<S extends TSchema>(kind: RecordKind<S>, key: string, value: Static<S>, lease?: Lease): this {
+  /** `lease`: the key vanishes with it (a Lease, or a granted lease's id). */
+  put<S extends TSchema>(kind: RecordKind<S>, key: string, value: Static<S>, lease?: Lease | string): this {
     const text = JSON.stringify(checkRecord(kind, key, value, 'write'));
-    this.ops.push((ns) => (lease ? lease.put(key).value(text) : ns.put(key).value(text)) as ReturnType<Namespace['put']>);
+    this.ops.push((ns) => (typeof lease === 'string' ? ns.put(key).value(text).lease(lease) : lease ? lease.put(key).value(text) : ns.put(key).value(text)) as ReturnType<Namespace['put']>);
     this.written.push(key);
     this.bytes += key.length + text.length;
     return this;

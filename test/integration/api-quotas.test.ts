@@ -185,7 +185,11 @@ describe('quotas and rate limits (real etcd)', () => {
       const quiet = await userWith('quiet', {});
       await known(t);
       await known(quiet);
-      for (let i = 0; i < L; i++) expect((await call(limited, 'GET', '/v1/whoami', t)).statusCode).toBe(200);
+      for (let i = 0; i < L; i++) {
+        const ok = await call(limited, 'GET', '/v1/whoami', t);
+        expect(ok.statusCode).toBe(200);
+        expect([ok.headers['x-ratelimit-limit'], ok.headers['x-ratelimit-remaining']]).toEqual([String(L), String(L - i - 1)]);
+      }
       const refused = await call(limited, 'GET', '/v1/whoami', t);
       expect(refused.statusCode).toBe(429);
       expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);

@@ -7,7 +7,7 @@ import { silentLogger } from '../../src/common/logger.js';
 import type { Event } from '../../src/model/index.js';
 import { VmManager } from '../../src/managers/vms.js';
 import { hostActor, SCHEDULER_ACTOR } from '../../src/model/vm-lifecycle.js';
-import { EventLog } from '../../src/store/event-log.js';
+import { EVENT_BATCH_MAX, EventLog } from '../../src/store/event-log.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import type { Store } from '../../src/store/store.js';
 import { TestCluster, UCLOUD, until } from '../helpers/cluster.js';
@@ -213,19 +213,46 @@ describe('audit events (real etcd)', () => {
     expect((await c.store.list(Kinds.event, Keys.eventsOf('dave'))).items).toHaveLength(3);
   });
 
-  it("a failing event write does not fail the request it records", async () => {
+  it("a failing event write does not fail the request it records, and is logged", async () => {
     const broken = Object.create(c.store) as Store;
-    broken.put = () => Promise.reject(new Error('etcd refused the event'));
+    broken.txn = () => {
+      const t = c.store.txn();
+      t.commit = () => Promise.reject(new Error('etcd refused the event'));
+      return t;
+    };
+    const warned: string[] = [];
+    const log = Object.create(silentLogger) as typeof silentLogger;
+    log.warn = ((_o: unknown, msg: string) => void warned.push(msg)) as typeof log.warn;
     const m = c.managers();
-    const api2 = buildApi({ ...m, eventLog: new EventLog(broken, { log: silentLogger }) }, silentLogger);
+    const events = new EventLog(broken, { log });
+    const api2 = buildApi({ ...m, eventLog: events }, silentLogger);
     await api2.ready();
     try {
       const res = await api2.inject({ method: 'POST', url: '/v1/keys', headers: { authorization: `Bearer ${tokens.bob}` }, payload: { name: 'ok', publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKu0PuDPb0Ax0KgIU7rlSBEgTqEMHUKbFhlXwL1PQm bob@test' } });
       expect(res.statusCode).toBe(201);
       expect(await m.keys.get('bob', 'ok')).toBeDefined();
+      await events.flushed();
+      expect(warned).toEqual(['cannot record an audit event; the change itself stands']);
     } finally {
       await api2.close();
     }
+  });
+
+  it("lists a request's event as soon as the request is answered", async () => {
+    for (const name of ['now1', 'now2', 'now3']) {
+      expect((await call('DELETE', `/v1/keys/${name}`, 'alice')).statusCode).toBe(404);
+      expect((await eventsOf('alice', '?limit=1000')).filter((e) => e.action === 'key.delete' && e.object.name === name)).toHaveLength(1);
+    }
+  });
+
+  it('writes events recorded together in batches: every one, once, and flushed() waits for them', async () => {
+    const log = new EventLog(c.store, { log: silentLogger });
+    const n = 2 * EVENT_BATCH_MAX + 7;
+    const recorded = Array.from({ length: n }, (_, i) => log.record({ actor: { kind: 'system', name: 'test' }, action: 'test.batch', object: { kind: 'test', owner: 'erin', name: `b${i}` }, result: 'ok' }));
+    await log.flushed();
+    const stored = (await c.store.list(Kinds.event, Keys.eventsOf('erin'))).items.map((v) => v.value);
+    expect(stored.map((e) => e.object.name).sort()).toEqual(Array.from({ length: n }, (_, i) => `b${i}`).sort());
+    expect((await Promise.all(recorded)).map((e) => e?.id).sort()).toEqual(stored.map((e) => e.id).sort());
   });
 });
 

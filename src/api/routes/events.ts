@@ -29,14 +29,17 @@ export interface StreamOptions {
    * outlives none of these by more than one.
    */
   stillAllowed?: (req: FastifyRequest) => Promise<boolean>;
+  /** Waits for the events this API recorded so far (its EventLog's batches): a list shows the caller's last request. */
+  recorded?: () => Promise<void>;
 }
 
 /** `streams`: how to end each open stream, so the server's close does not wait for them. */
 export function eventRoutes(api: Api, events: EventManager, streams: Set<() => void>, opts: StreamOptions = {}): void {
   const perUser = new Map<string, number>();
-  api.get('/v1/events', { config: { action: 'event:list' }, schema: { operationId: 'listEvents', querystring: EventListQuery, response: listResponses(Event) } }, async (req) =>
-    events.list(eventScope(req.user, req.query, can(req.user, 'event:read-any')), { limit: req.query.limit ?? LIST_LIMITS.default, ...(req.query.cursor !== undefined ? { cursor: req.query.cursor } : {}) }),
-  );
+  api.get('/v1/events', { config: { action: 'event:list' }, schema: { operationId: 'listEvents', querystring: EventListQuery, response: listResponses(Event) } }, async (req) => {
+    await opts.recorded?.();
+    return events.list(eventScope(req.user, req.query, can(req.user, 'event:read-any')), { limit: req.query.limit ?? LIST_LIMITS.default, ...(req.query.cursor !== undefined ? { cursor: req.query.cursor } : {}) });
+  });
 
   // Server-sent events from an etcd watch: `id:` is the record's revision, so a
   // client that reconnects (Last-Event-ID, or `since` = id + 1) misses nothing
