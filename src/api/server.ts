@@ -89,7 +89,7 @@ export function buildApi(
   const rate = opts.rateLimit && overrides && rateLimitParts(m.users, overrides, opts.rateLimit);
   const caches = [...cache.informers, ...(opts.tokens?.informers ?? []), ...(overrides ? [overrides as never] : [])];
   // The routes' managers: quota limits from the cache once it has listed (read-your-writes covers `quota/`).
-  const rm: Managers = m.quotas && overrides ? { ...m, quotas: m.quotas.withCache(overrides) } : m;
+  const rm: Managers = m.quotas && overrides && !opts.documentOnly ? { ...m, quotas: m.quotas.withCache(overrides) } : m;
   // documentOnly: the routes and their schemas, nothing started (`openapiDocument`, docs generation).
   if (!opts.documentOnly) api.addHook('onReady', async () => {
     cache.start();
@@ -103,7 +103,7 @@ export function buildApi(
     for (const end of streams) end();
     done();
   });
-  api.addHook('onClose', async () => {
+  if (!opts.documentOnly) api.addHook('onClose', async () => {
     // The audit events of the last requests are written before the server's close resolves.
     await Promise.all([cache.stop(), opts.tokens?.stop(), overrides?.stop(), events?.close()]);
   });
