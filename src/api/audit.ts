@@ -7,8 +7,6 @@ import type { EventInput, EventObject } from '../model/index.js';
 /** Objects of the cluster's own, seen by admins only (owner ''). */
 const CLUSTER_KINDS = new Set(['host', 'image-store', 'storage-driver']);
 
-const METHOD_VERB: Record<string, string> = { POST: 'create', PUT: 'put', PATCH: 'set', DELETE: 'delete' };
-
 /** What one request's answer told about its object, taken from the body as it is sent. */
 export interface Answered {
   id?: string;
@@ -18,19 +16,9 @@ export interface Answered {
   message?: string;
 }
 
-/**
- * `<noun>.<verb>` for a route: its declared action ('vm:create' → 'vm.create'),
- * else made from the path: POST /v1/vms → vm.create, POST /v1/vms/:ref/start → vm.start.
- */
-export function routeAction(method: string, url: string, declared: string | undefined): { kind: string; action: string } {
-  const segs = url.replace(/^\/v1\//, '').split('/');
-  const kind = (segs[0] ?? 'unknown').replace(/s$/, '');
-  if (declared) return { kind: declared.split(':')[0] ?? kind, action: declared.replace(':', '.') };
-  const literals = segs.slice(1).filter((s) => !s.startsWith(':'));
-  const last = segs[segs.length - 1] ?? '';
-  const verb = METHOD_VERB[method] ?? method.toLowerCase();
-  const action = literals.length === 0 ? verb : last.startsWith(':') ? `${literals[literals.length - 1]}-${verb}` : literals[literals.length - 1]!;
-  return { kind, action: `${kind}.${action}` };
+/** A route's declared action as an event's kind and action: 'vm:create' → vm, 'vm.create' (every route declares one: authz.ts). */
+export function routeAction(declared: string): { kind: string; action: string } {
+  return { kind: declared.slice(0, declared.indexOf(':')), action: declared.replace(':', '.') };
 }
 
 /** Reads what the answer says about the object (or the error); non-JSON answers tell nothing. */
@@ -48,8 +36,7 @@ export function answered(payload: unknown, status: number): Answered | undefined
 
 /** The event for a request that reached a route and was answered. */
 export function requestEvent(req: FastifyRequest, reply: FastifyReply, ans: Answered | undefined): EventInput {
-  const declared = (req.routeOptions.config as { action?: string } | undefined)?.action;
-  const { kind, action } = routeAction(req.method, req.routeOptions.url ?? req.url, declared);
+  const { kind, action } = routeAction((req.routeOptions.config as { action: string }).action);
   const params = (req.params ?? {}) as Record<string, unknown>;
   const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
   const text = (v: unknown) => (typeof v === 'string' && v.length <= 200 ? v : undefined);
