@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../common/logger.js';
 import type { Event, EventInput } from '../model/index.js';
 import { Keys, Kinds } from './keys.js';
@@ -16,6 +17,8 @@ export interface EventLogOptions {
   bucketMax?: number;
   log?: Logger;
   now?: () => number;
+  /** Least time between two batch writes (EVENT_LINGER_MS): a busy writer's events wait that long to share one. */
+  lingerMs?: number;
 }
 
 interface Bucket {
@@ -34,6 +37,11 @@ interface Queued {
 
 /** Events in one transaction: below etcd's --max-txn-ops (128), with room for the batch's compare. */
 export const EVENT_BATCH_MAX = 100;
+/**
+ * Each batch is an etcd transaction, a raft entry and an fsync, competing with
+ * the changes the events record: under load at most one per this many ms.
+ */
+export const EVENT_LINGER_MS = 50;
 /** Events waiting at most (a stalled etcd): more are dropped and logged, never held without bound. */
 export const EVENT_QUEUE_MAX = 10_000;
 
@@ -74,6 +82,8 @@ export class EventLog {
   /** Resolves once the last event recorded so far is written (or given up). */
   private last: Promise<unknown> = Promise.resolve();
   private overflowing = false;
+  /** When the last batch write started (Date.now()). */
+  private lastWriteAt = 0;
 
   constructor(
     private readonly store: Store,
@@ -107,7 +117,8 @@ export class EventLog {
     bucket.count++;
     const written = new Promise<Event | undefined>((done) => this.queue.push({ event, lease: bucket.lease, done }));
     this.last = written;
-    // The batch starts on the next turn of the event loop: answers sent in this one all join it.
+    // The batch starts on the next turn of the event loop (answers sent in this one all join it), or
+    // once the last batch is lingerMs old: an idle writer adds no delay, a busy one writes fewer, larger batches.
     this.writing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain());
     return written;
   }
@@ -125,6 +136,9 @@ export class EventLog {
   private async drain(): Promise<void> {
     try {
       while (this.queue.length) {
+        const wait = this.lastWriteAt + (this.opts.lingerMs ?? EVENT_LINGER_MS) - Date.now();
+        if (wait > 0) await sleep(wait);
+        this.lastWriteAt = Date.now();
         const batch = this.queue.splice(0, EVENT_BATCH_MAX);
         if (this.queue.length < EVENT_QUEUE_MAX / 2) this.overflowing = false;
         await this.write(batch);
