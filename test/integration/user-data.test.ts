@@ -360,6 +360,8 @@ describe('user-data and vendor-data (real API, etcd, metadata daemon, cloud-init
     // Placed: the API's delete only asks; the record and its user-data stay until the host's side is gone.
     expect((await alice.vms.delete('placed'))?.desired).toBe('deleted');
     expect(await c.store.get(Kinds.userData, Keys.userData(placed.id))).toBeDefined();
+    // The API writes its audit events after its answers: listing them waits until they are (so none lands in the count below).
+    await alice.events.list({ vm: placed.id });
     const before = await etcdRevision();
     await m.vmsAs(SCHEDULER_ACTOR).finalizeDelete(placed.id);
     expect(await etcdRevision()).toBe(String(BigInt(before) + 1n)); // one transaction: never a record without its user-data or the reverse
