@@ -86,7 +86,11 @@ describe('vm reboot: ACPI first, a reset when the guest ignores it, the same QEM
     await until('booted a third time', () => boots(forced) === 3, 120_000);
 
     // Each reboot is an event of the host's, after the API's record of the request.
-    const events = await c.client().events.list({ vm: after.id });
+    // The host writes its events a moment after its record (batched): waited for, then counted.
+    const events = await until('both reboots recorded', async () => {
+      const all = await c.client().events.list({ vm: after.id });
+      return all.filter((e) => e.action === 'vm.rebooted').length >= 2 && all;
+    }, 10_000);
     expect(events.filter((e) => e.action === 'vm.rebooted' && e.actor.kind === 'host' && e.result === 'ok')).toHaveLength(2);
     expect(events.filter((e) => e.action === 'vm.reboot' && e.actor.kind === 'user')).toHaveLength(2);
 
