@@ -255,7 +255,8 @@ describe('images and copy-on-write disks', () => {
     const writer = spawn('rbd', ['--conf', ceph.conf, '--id', 'ucloud', '--keyring', driver.keyring, 'bench', '--io-type', 'write', '--io-size', '4K', '--io-total', '100G', '--io-threads', '1', disk.ref], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     writer.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => writer.on('exit', (code) => resolve(code)));
+    // 'close', not 'exit': the process can exit before its stderr has been read to the end.
+    const exited = new Promise<number | null>((resolve) => writer.on('close', (code) => resolve(code)));
     try {
       // Writing: it holds the disk's exclusive lock, as a running QEMU does.
       await until('the writer holds the lock', async () => (await rbd.lockers(pool, 'disk-fenced')).length > 0, 30_000, 100);
