@@ -130,16 +130,18 @@ export const vmEvents = (vm: Vm): EventQuery => ({ vm: vm.id, owner: vm.owner })
 
 const errorText = (e: { code: string; message: string } | undefined) => `${e?.code ?? ''} ${e?.message ?? ''}`.trim();
 
+/** Follows VM `ref`, woken by its events; what it waits for is the caller's. */
+function followVm(client: Client, ref: string, parts: Pick<Followed<Vm>, 'untilGone' | 'describe' | 'done' | 'failed'>, timeoutMs: number): Promise<Vm | undefined> {
+  return follow<Vm>({ what: `VM "${ref}"`, get: () => client.vms.get(ref), client, events: vmEvents, goneCode: 'VM_NOT_FOUND', ...parts }, timeoutMs);
+}
+
 /** Follows a VM until it reaches `target` for its latest request (or is gone, for 'deleted'). */
 export function waitForVm(client: Client, ref: string, target: VmStatus | 'deleted', timeoutMs: number): Promise<Vm | undefined> {
   const settled = (vm: Vm) => vm.observedGeneration >= vm.generation;
-  return follow<Vm>(
+  return followVm(
+    client,
+    ref,
     {
-      what: `VM "${ref}"`,
-      get: () => client.vms.get(ref),
-      client,
-      events: vmEvents,
-      goneCode: 'VM_NOT_FOUND',
       untilGone: target === 'deleted',
       describe: (vm) => `${vm.name}: ${vm.status}${vm.reason ? ` (${vm.reason})` : ''}${vm.host ? ` on ${vm.host}` : ''}`,
       done: (vm) => vm.status === target && settled(vm),
@@ -153,13 +155,10 @@ export function waitForVm(client: Client, ref: string, target: VmStatus | 'delet
 /** Follows a VM until its host settled reboot request `id` (a failed reboot, or the VM no longer running, fails). */
 export function waitForReboot(client: Client, ref: string, id: string, timeoutMs: number): Promise<Vm> {
   const settled = (vm: Vm) => vm.lastReboot?.id === id;
-  return follow<Vm>(
+  return followVm(
+    client,
+    ref,
     {
-      what: `VM "${ref}"`,
-      get: () => client.vms.get(ref),
-      client,
-      events: vmEvents,
-      goneCode: 'VM_NOT_FOUND',
       untilGone: false,
       describe: (vm) => `${vm.name}: ${settled(vm) ? `rebooted (${vm.lastReboot!.mode})` : vm.status === 'running' ? 'rebooting' : vm.status}${vm.host ? ` on ${vm.host}` : ''}`,
       done: (vm) => settled(vm) && vm.lastReboot!.mode !== 'failed',
@@ -176,13 +175,10 @@ export function waitForReboot(client: Client, ref: string, id: string, timeoutMs
 
 /** Follows a VM that `vm recover` asked to start elsewhere until it runs (an error once the request is done fails). */
 export function waitForRecovery(client: Client, ref: string, timeoutMs: number): Promise<Vm> {
-  return follow<Vm>(
+  return followVm(
+    client,
+    ref,
     {
-      what: `VM "${ref}"`,
-      get: () => client.vms.get(ref),
-      client,
-      events: vmEvents,
-      goneCode: 'VM_NOT_FOUND',
       untilGone: false,
       describe: (vm) => `${vm.name}: ${vm.recover ? 'waiting for the scheduler to fence its storage and place it' : vm.status}${vm.reason ? ` (${vm.reason})` : ''}${vm.host ? ` on ${vm.host}` : ''}`,
       done: (vm) => vm.status === 'running' && vm.recover === undefined && vm.observedGeneration >= vm.generation,
