@@ -1,10 +1,8 @@
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Vm } from '../../src/model/index.js';
-import { ROOT, TestCluster, until, type Daemon } from '../helpers/cluster.js';
+import { TestCluster, until, type Daemon } from '../helpers/cluster.js';
+import { guestVariant } from '../helpers/guest-variant.js';
 
 // A guest that powers itself off (from inside, as `poweroff` in a shell would)
 // a moment after booting, but only when it has a second disk: one image, two
@@ -25,13 +23,7 @@ describe('VM events: a guest power-off and a killed QEMU are recorded from the m
 
   beforeAll(async () => {
     c = await TestCluster.start();
-    const recipe = createHash('sha256').update(GUEST).update(readFileSync(join(ROOT, 'guest', 'build-image.sh'))).digest('hex').slice(0, 12);
-    const image = join(ROOT, '.cache', 'guest', `ucloud-poweroff-${recipe}.qcow2`);
-    if (!existsSync(image)) {
-      writeFileSync(join(c.dir, 'poweroff.sh'), GUEST, { mode: 0o755 });
-      execFileSync('bash', [join(ROOT, 'guest', 'build-image.sh'), image], { env: { ...process.env, UCLOUD_GUEST_INIT: join(c.dir, 'poweroff.sh') }, stdio: 'ignore' });
-    }
-    await c.bootstrap({ guestImage: image });
+    await c.bootstrap({ guestImage: guestVariant('poweroff', GUEST, c.dir) });
     host = c.spawn('host');
     await Promise.all([c.spawn('api').ready, c.spawn('scheduler').ready, host.ready]);
   }, 180_000);

@@ -1,10 +1,8 @@
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Vm } from '../../src/model/index.js';
-import { ROOT, TestCluster, until, type Daemon } from '../helpers/cluster.js';
+import { TestCluster, until, type Daemon } from '../helpers/cluster.js';
+import { guestVariant } from '../helpers/guest-variant.js';
 
 // A guest that ignores the ACPI power button (its acpid is stopped) when it has
 // a second disk: one image, two behaviours, chosen per VM with --hdd.
@@ -24,13 +22,7 @@ describe('vm reboot: ACPI first, a reset when the guest ignores it, the same QEM
 
   beforeAll(async () => {
     c = await TestCluster.start();
-    const recipe = createHash('sha256').update(GUEST).update(readFileSync(join(ROOT, 'guest', 'build-image.sh'))).digest('hex').slice(0, 12);
-    const image = join(ROOT, '.cache', 'guest', `ucloud-noacpi-${recipe}.qcow2`);
-    if (!existsSync(image)) {
-      writeFileSync(join(c.dir, 'noacpi.sh'), GUEST, { mode: 0o755 });
-      execFileSync('bash', [join(ROOT, 'guest', 'build-image.sh'), image], { env: { ...process.env, UCLOUD_GUEST_INIT: join(c.dir, 'noacpi.sh') }, stdio: 'ignore' });
-    }
-    await c.bootstrap({ guestImage: image });
+    await c.bootstrap({ guestImage: guestVariant('noacpi', GUEST, c.dir) });
     // A short wait for the power button: the guest that ignores it is reset after 4 s.
     host = c.spawn('host', { UCLOUD_STOP_TIMEOUT: '4s' });
     await Promise.all([c.spawn('api').ready, c.spawn('scheduler').ready, host.ready]);
