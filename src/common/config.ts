@@ -113,7 +113,7 @@ export const CONFIG_KEYS = {
     kind: 'int',
     default: '2000',
     env: ['UCLOUD_EVENT_BUCKET_MAX'],
-    doc: 'Most audit events one daemon records per bucket (an hour with the default retention; see event_retention); more are dropped with a warning in its log, so the events on record stay bounded whatever the request rate: at most daemons × (retention/bucket + 1) × this (with the defaults, about 340,000 per daemon, some 140 MB of etcd). At least 1.',
+    doc: 'Most audit events one daemon records per bucket (an hour with the default retention; see event_retention) for each owner\'s log (the cluster\'s is one more); more of that owner\'s are dropped with a warning in its log, so the events on record stay bounded whatever the request rate, and one tenant\'s flood silences only their own log: at most daemons × (retention/bucket + 1) × owners × this (with the defaults, about 340,000 per owner and daemon). At least 1.',
   },
   import_concurrency: { kind: 'int', default: '2', env: ['UCLOUD_IMPORT_CONCURRENCY'], doc: 'Image imports the imagescanner runs at once (each a sandboxed qemu-img); more requests wait their turn, oldest first. At least 1.' },
   vni_range: { kind: 'string', default: '10000-16000000', env: ['UCLOUD_VNI_RANGE'], doc: 'VXLAN network identifiers handed to networks, as first-last.' },

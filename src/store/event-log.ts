@@ -13,7 +13,7 @@ export const EVENT_BUCKET_MAX_DEFAULT = 2000;
 export interface EventLogOptions {
   /** How long an event is kept at least (event_retention). */
   retentionMs?: number;
-  /** Most events this writer records per bucket; more are dropped (logged once per bucket). */
+  /** Most events this writer records per bucket for each owner's log; more of that owner's are dropped (logged once per owner and bucket). */
   bucketMax?: number;
   log?: Logger;
   now?: () => number;
@@ -24,8 +24,8 @@ export interface EventLogOptions {
 interface Bucket {
   start: number;
   lease: Promise<string>;
-  count: number;
-  dropped: number;
+  /** Events recorded (or dropped) in this bucket, per owner ('' the cluster's): one tenant's flood uses up only its own share. */
+  count: Map<string, number>;
 }
 
 /** One event waiting for its batch. */
@@ -57,9 +57,11 @@ export function eventId(ms: number): string {
  * first event, with TTL retention + bucket, not kept alive. So an event lives
  * between `retention` and `retention + bucket`, a writer holds at most
  * retention/bucket + 1 leases at a time (169 for a week), and the events on
- * record are at most writers × that × bucketMax whatever the request rate: a
- * writer records at most `bucketMax` per bucket and drops the rest (a warning
- * per bucket says so).
+ * record are at most writers × that × owners × bucketMax whatever the request
+ * rate: a writer records at most `bucketMax` per bucket for each owner's log
+ * and drops the rest (a warning per owner and bucket says so). Per owner, so a
+ * tenant who floods the API with refused requests (each one an event in their
+ * own log) silences only their own log, never another's or the cluster's.
  *
  * Group commit: an etcd put per event cost a busy API more than the request it
  * recorded (a gRPC call and a raft entry each). Events queue, in the order they
@@ -105,8 +107,11 @@ export class EventLog {
       this.opts.log?.warn({ err, action: input.action, object: input.object }, 'cannot record an audit event; the change itself stands');
       return Promise.resolve(undefined);
     }
-    if (bucket.count >= this.bucketMax) {
-      if (bucket.dropped++ === 0) this.opts.log?.warn({ bucketMax: this.bucketMax, action: input.action }, 'event bucket full: dropping events until the next bucket');
+    const owner = input.object.owner;
+    const count = bucket.count.get(owner) ?? 0;
+    if (count >= this.bucketMax) {
+      if (count === this.bucketMax) this.opts.log?.warn({ bucketMax: this.bucketMax, owner, action: input.action }, "event bucket full for this owner: dropping the owner's events until the next bucket");
+      bucket.count.set(owner, count + 1);
       return Promise.resolve(undefined);
     }
     if (this.queue.length >= EVENT_QUEUE_MAX) {
@@ -114,7 +119,7 @@ export class EventLog {
       this.overflowing = true;
       return Promise.resolve(undefined);
     }
-    bucket.count++;
+    bucket.count.set(owner, count + 1);
     const written = new Promise<Event | undefined>((done) => this.queue.push({ event, lease: bucket.lease, done }));
     this.last = written;
     // The batch starts on the next turn of the event loop (answers sent in this one all join it), or
@@ -190,7 +195,7 @@ export class EventLog {
     const start = ms - (ms % this.bucketMs);
     if (this.bucket?.start === start) return this.bucket;
     const lease = this.store.lease(this.retentionMs + this.bucketMs, { keepAlive: false }).grant();
-    const bucket: Bucket = { start, lease, count: 0, dropped: 0 };
+    const bucket: Bucket = { start, lease, count: new Map() };
     // A grant that failed is asked again by the next event rather than failing the whole bucket.
     lease.catch(() => {
       if (this.bucket === bucket) this.bucket = undefined;

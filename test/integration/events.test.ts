@@ -213,6 +213,16 @@ describe('audit events (real etcd)', () => {
     expect((await c.store.list(Kinds.event, Keys.eventsOf('dave'))).items).toHaveLength(3);
   });
 
+  it("one owner's flood uses up only that owner's share of a bucket: another's events are still recorded", async () => {
+    const capped = new EventLog(c.store, { bucketMax: 3, log: silentLogger, now: () => 1_900_000_000_000 });
+    const rec = (owner: string) => capped.record({ actor: { kind: 'user', name: owner }, action: 'vm.create', object: { kind: 'vm', owner }, result: 'error', code: 'VALIDATION_FAILED' });
+    for (let i = 0; i < 10; i++) await rec('mallory');
+    expect(await rec('frank')).toBeDefined();
+    expect(await capped.record({ actor: { kind: 'user', name: 'admin' }, action: 'host.create', object: { kind: 'host', owner: '' }, result: 'ok' })).toBeDefined();
+    expect((await c.store.list(Kinds.event, Keys.eventsOf('mallory'))).items).toHaveLength(3);
+    expect((await c.store.list(Kinds.event, Keys.eventsOf('frank'))).items).toHaveLength(1);
+  });
+
   it("a failing event write does not fail the request it records, and is logged", async () => {
     const broken = Object.create(c.store) as Store;
     broken.txn = () => {
