@@ -1,0 +1,61 @@
+import { Counter, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '../common/metrics.js';
+import type { Infeasible } from './planner.js';
+
+/** What a leading scheduler tells its metrics at scrape time. */
+export interface PendingSource {
+  /** VMs that want a host and have none, each with when it was created and why it waits (a `pendingCategory`, or 'unplanned'). */
+  waiting(): { createdAt: string; category: string }[];
+}
+
+/**
+ * The scheduler's metrics (docs/metrics.md). Made once per process: a
+ * scheduler is made anew at each leadership term and attaches itself here.
+ */
+export class SchedulerMetrics {
+  readonly placements: Counter;
+  readonly lostBatches: Counter;
+  readonly passDuration: Histogram;
+  source: PendingSource | undefined;
+
+  constructor(registry: Registry) {
+    const self = this;
+    this.placements = new Counter({ name: 'ucloud_scheduler_placements_total', help: 'VMs this scheduler booked onto a host.', registers: [registry] });
+    this.lostBatches = new Counter({ name: 'ucloud_scheduler_lost_batches_total', help: 'Booking transactions refused because something they compared changed (another scheduler, a host change); their VMs are planned again.', registers: [registry] });
+    this.passDuration = new Histogram({ name: 'ucloud_scheduler_pass_duration_seconds', help: 'One scheduling pass: failover, placing every waiting VM, migrations.', buckets: LATENCY_BUCKETS, registers: [registry] });
+    new Gauge({
+      name: 'ucloud_scheduler_leader',
+      help: '1 while this scheduler leads (places VMs), 0 on standby.',
+      registers: [registry],
+      collect() {
+        this.set(self.source ? 1 : 0);
+      },
+    });
+    const byReason = new Gauge({
+      name: 'ucloud_scheduler_pending_vms',
+      help: 'VMs that want to run and have no host, by why (the check that filtered most hosts, no_host, or unplanned: not planned yet). Only the leader reports them.',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const v of self.source?.waiting() ?? []) byReason.inc({ reason: v.category });
+      },
+    });
+    new Gauge({
+      name: 'ucloud_scheduler_oldest_pending_vm_age_seconds',
+      help: 'Age (since its creation) of the oldest VM that wants to run and has no host; 0 when none waits. Only the leader reports it.',
+      registers: [registry],
+      collect() {
+        const oldest = Math.min(...(self.source?.waiting() ?? []).map((v) => Date.parse(v.createdAt)));
+        this.set(Number.isFinite(oldest) ? Math.max(0, (Date.now() - oldest) / 1000) : 0);
+      },
+    });
+  }
+}
+
+/** A bounded label for why a VM fits nowhere: the check that filtered the most hosts (alive, drained, cpu, ram, …), or no_host. */
+export function pendingCategory(why: Infeasible): string {
+  if (why.hosts === 0) return 'no_host';
+  let best: { check: string; filtered: number } | undefined;
+  for (const c of why.checks) if (c.filtered > 0 && (!best || c.filtered > best.filtered)) best = c;
+  return best?.check ?? 'other';
+}
