@@ -18,35 +18,32 @@ export class SchedulerMetrics {
   source: PendingSource | undefined;
 
   constructor(registry: Registry) {
-    const self = this;
     this.placements = new Counter({ name: 'ucloud_scheduler_placements_total', help: 'VMs this scheduler booked onto a host.', registers: [registry] });
     this.lostBatches = new Counter({ name: 'ucloud_scheduler_lost_batches_total', help: 'Booking transactions refused because something they compared changed (another scheduler, a host change); their VMs are planned again.', registers: [registry] });
     this.passDuration = new Histogram({ name: 'ucloud_scheduler_pass_duration_seconds', help: 'One scheduling pass: failover, placing every waiting VM, migrations.', buckets: LATENCY_BUCKETS, registers: [registry] });
-    new Gauge({
+    const leader: Gauge = new Gauge({
       name: 'ucloud_scheduler_leader',
       help: '1 while this scheduler leads (places VMs), 0 on standby.',
       registers: [registry],
-      collect() {
-        this.set(self.source ? 1 : 0);
-      },
+      collect: () => leader.set(this.source ? 1 : 0),
     });
-    const byReason = new Gauge({
+    const byReason: Gauge<'reason'> = new Gauge({
       name: 'ucloud_scheduler_pending_vms',
       help: 'VMs that want to run and have no host, by why (the check that filtered most hosts, no_host, or unplanned: not planned yet). Only the leader reports them.',
       labelNames: ['reason'],
       registers: [registry],
-      collect() {
-        this.reset();
-        for (const v of self.source?.waiting() ?? []) byReason.inc({ reason: v.category });
+      collect: () => {
+        byReason.reset();
+        for (const v of this.source?.waiting() ?? []) byReason.inc({ reason: v.category });
       },
     });
-    new Gauge({
+    const oldest: Gauge = new Gauge({
       name: 'ucloud_scheduler_oldest_pending_vm_age_seconds',
       help: 'Age (since its creation) of the oldest VM that wants to run and has no host; 0 when none waits. Only the leader reports it.',
       registers: [registry],
-      collect() {
-        const oldest = Math.min(...(self.source?.waiting() ?? []).map((v) => Date.parse(v.createdAt)));
-        this.set(Number.isFinite(oldest) ? Math.max(0, (Date.now() - oldest) / 1000) : 0);
+      collect: () => {
+        const first = Math.min(...(this.source?.waiting() ?? []).map((v) => Date.parse(v.createdAt)));
+        oldest.set(Number.isFinite(first) ? Math.max(0, (Date.now() - first) / 1000) : 0);
       },
     });
   }
