@@ -23,7 +23,7 @@ import { HostPresence } from './presence.js';
 import { VmMonitors } from './vm-monitors.js';
 import { VmRuntime } from './vm-runtime.js';
 import { VmMetrics } from './vm-metrics.js';
-import type { Registry } from '../common/metrics.js';
+import type { MetricsRegistry } from '../common/metrics.js';
 
 export interface AgentOptions {
   name: string;
@@ -53,7 +53,7 @@ export interface AgentOptions {
   /** route_mode bgp: told this host's VMs whenever they change (what it announces follows them). */
   routes?: Pick<RouteAnnouncer, 'sync' | 'stop'>;
   /** The daemon's registry: per-VM figures are read into it at each scrape (src/host/vm-metrics.ts). */
-  metrics?: Registry;
+  metrics?: MetricsRegistry;
 }
 
 /**

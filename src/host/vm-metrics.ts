@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { Counter, Gauge, type Registry } from '../common/metrics.js';
+import { readFileSync } from 'node:fs';
+import { escapeLabel, type MetricsRegistry } from '../common/metrics.js';
 import type { Vm } from '../model/index.js';
 import type { QmpExecutor } from './qemu/index.js';
 
@@ -51,85 +51,81 @@ interface VmSample {
   nics: { nic: string; rxBytes: number; txBytes: number; rxPackets: number; txPackets: number }[];
 }
 
-const VM_LABELS = ['vm', 'name', 'owner', 'host'] as const;
+interface Family {
+  name: string;
+  type: 'counter' | 'gauge';
+  help: string;
+  /** Each series of one VM: its extra labels (already formatted, with a leading comma) and value. */
+  rows(s: VmSample): [string, number][];
+}
+
+const disk = (name: string, help: string, pick: (d: VmSample['disks'][number]) => number): Family => ({
+  name,
+  type: 'counter',
+  help,
+  rows: (s) => s.disks.map((d) => [`,disk="${escapeLabel(d.disk)}"`, pick(d)]),
+});
+const nic = (name: string, help: string, pick: (n: VmSample['nics'][number]) => number): Family => ({
+  name,
+  type: 'counter',
+  help,
+  rows: (s) => s.nics.map((n) => [`,nic="${n.nic}"`, pick(n)]),
+});
+
+/** The per-VM families, documented in docs/metrics.md. */
+export const VM_FAMILIES: readonly Family[] = [
+  { name: 'ucloud_vm_state', type: 'gauge', help: "1 for the VM's status as its record on this host says (pending, starting, running, stopped, error, ...).", rows: (s) => [[`,state="${escapeLabel(s.vm.status)}"`, 1]] },
+  { name: 'ucloud_vm_cpu_seconds_total', type: 'counter', help: "CPU time of the VM's QEMU process (user and system, all vCPUs and QEMU's own threads).", rows: (s) => (s.cpuSeconds === undefined ? [] : [['', s.cpuSeconds]]) },
+  { name: 'ucloud_vm_memory_rss_bytes', type: 'gauge', help: "Resident memory of the VM's QEMU process (guest RAM it touched and QEMU's own).", rows: (s) => (s.rssBytes === undefined ? [] : [['', s.rssBytes]]) },
+  disk('ucloud_vm_disk_read_bytes_total', 'Bytes the guest read from the disk (QEMU query-blockstats).', (d) => d.rdBytes),
+  disk('ucloud_vm_disk_written_bytes_total', 'Bytes the guest wrote to the disk (QEMU query-blockstats).', (d) => d.wrBytes),
+  disk('ucloud_vm_disk_reads_total', 'Read requests the guest made to the disk.', (d) => d.rdOps),
+  disk('ucloud_vm_disk_writes_total', 'Write requests the guest made to the disk.', (d) => d.wrOps),
+  nic('ucloud_vm_network_receive_bytes_total', 'Bytes the guest received on the NIC (its tap sent them).', (n) => n.rxBytes),
+  nic('ucloud_vm_network_transmit_bytes_total', 'Bytes the guest sent on the NIC (its tap received them).', (n) => n.txBytes),
+  nic('ucloud_vm_network_receive_packets_total', 'Packets the guest received on the NIC.', (n) => n.rxPackets),
+  nic('ucloud_vm_network_transmit_packets_total', 'Packets the guest sent on the NIC.', (n) => n.txPackets),
+];
 
 export class VmMetrics {
-  private sampled: { at: number; samples: Promise<VmSample[]> } | undefined;
+  private sampled: { samples: Promise<VmSample[]>; doneAt?: number } | undefined;
 
   constructor(
-    registry: Registry,
+    registry: MetricsRegistry,
     private readonly source: VmStatsSource,
+    private readonly opts: { sampleReuseMs?: number } = {},
   ) {
-    const each = (fill: (s: VmSample) => void) => async () => {
-      for (const s of await this.sample()) fill(s);
-    };
-    const state = new Gauge({
-      name: 'ucloud_vm_state',
-      help: "1 for the VM's status as its record on this host says (pending, starting, running, stopped, error, …).",
-      labelNames: [...VM_LABELS, 'state'],
-      registers: [registry],
-      collect: async () => {
-        state.reset();
-        await each((s) => state.set({ ...s.labels, state: s.vm.status }, 1))();
-      },
-    });
-    const counter = (name: string, help: string, extra: string[], fill: (c: Counter<string>, s: VmSample) => void) => {
-      const c: Counter<string> = new Counter({
-        name,
-        help,
-        labelNames: [...VM_LABELS, ...extra],
-        registers: [registry],
-        collect: async () => {
-          c.reset();
-          await each((s) => fill(c, s))();
-        },
+    registry.addExposition(() => this.exposition());
+  }
+
+  /** The per-VM families in the text exposition format. */
+  async exposition(): Promise<string> {
+    const samples = await this.sample();
+    const labels = samples.map((s) => `vm="${escapeLabel(s.vm.id)}",name="${escapeLabel(s.vm.name)}",owner="${escapeLabel(s.vm.owner)}",host="${escapeLabel(this.source.host)}"`);
+    const out: string[] = [];
+    for (const f of VM_FAMILIES) {
+      out.push(`# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.type}\n`);
+      samples.forEach((s, i) => {
+        for (const [extra, value] of f.rows(s)) out.push(`${f.name}{${labels[i]}${extra}} ${value}\n`);
       });
-    };
-    counter('ucloud_vm_cpu_seconds_total', "CPU time of the VM's QEMU process (user and system, all vCPUs and QEMU's own threads).", [], (c, s) => {
-      if (s.cpuSeconds !== undefined) c.inc(s.labels, s.cpuSeconds);
-    });
-    const rss = new Gauge({
-      name: 'ucloud_vm_memory_rss_bytes',
-      help: "Resident memory of the VM's QEMU process (guest RAM it touched and QEMU's own).",
-      labelNames: [...VM_LABELS],
-      registers: [registry],
-      collect: async () => {
-        rss.reset();
-        await each((s) => {
-          if (s.rssBytes !== undefined) rss.set(s.labels, s.rssBytes);
-        })();
-      },
-    });
-    const disk = (name: string, help: string, pick: (d: VmSample['disks'][number]) => number) =>
-      counter(name, help, ['disk'], (c, s) => {
-        for (const d of s.disks) c.inc({ ...s.labels, disk: d.disk }, pick(d));
-      });
-    disk('ucloud_vm_disk_read_bytes_total', 'Bytes the guest read from the disk (QEMU query-blockstats).', (d) => d.rdBytes);
-    disk('ucloud_vm_disk_written_bytes_total', 'Bytes the guest wrote to the disk (QEMU query-blockstats).', (d) => d.wrBytes);
-    disk('ucloud_vm_disk_reads_total', 'Read requests the guest made to the disk.', (d) => d.rdOps);
-    disk('ucloud_vm_disk_writes_total', 'Write requests the guest made to the disk.', (d) => d.wrOps);
-    const nic = (name: string, help: string, pick: (n: VmSample['nics'][number]) => number) =>
-      counter(name, help, ['nic'], (c, s) => {
-        for (const n of s.nics) c.inc({ ...s.labels, nic: n.nic }, pick(n));
-      });
-    nic('ucloud_vm_network_receive_bytes_total', 'Bytes the guest received on the NIC (its tap sent them).', (n) => n.rxBytes);
-    nic('ucloud_vm_network_transmit_bytes_total', 'Bytes the guest sent on the NIC (its tap received them).', (n) => n.txBytes);
-    nic('ucloud_vm_network_receive_packets_total', 'Packets the guest received on the NIC.', (n) => n.rxPackets);
-    nic('ucloud_vm_network_transmit_packets_total', 'Packets the guest sent on the NIC.', (n) => n.txPackets);
+    }
+    return out.join('');
   }
 
   /** One reading of every VM, shared by the metrics of one scrape. */
   sample(): Promise<VmSample[]> {
-    const now = Date.now();
-    if (this.sampled && now - this.sampled.at < SAMPLE_REUSE_MS) return this.sampled.samples;
-    const samples = this.read();
-    this.sampled = { at: now, samples };
-    return samples;
+    // A scrape calls every metric's collect at once: they share the reading in flight, and one done just now.
+    const s = this.sampled;
+    if (s && (s.doneAt === undefined || Date.now() - s.doneAt < (this.opts.sampleReuseMs ?? SAMPLE_REUSE_MS))) return s.samples;
+    const next: { samples: Promise<VmSample[]>; doneAt?: number } = { samples: this.read() };
+    next.samples.finally(() => (next.doneAt = Date.now())).catch(() => undefined);
+    this.sampled = next;
+    return next.samples;
   }
 
   private async read(): Promise<VmSample[]> {
     const vms = this.source.vms();
-    const netdev = vms.some((vm) => vm.nics?.length) ? await readNetDev() : new Map<string, NetDev>();
+    const netdev = vms.some((vm) => vm.nics?.length) ? readNetDev() : new Map<string, NetDev>();
     return Promise.all(vms.map((vm) => this.readVm(vm, netdev)));
   }
 
@@ -137,9 +133,10 @@ export class VmMetrics {
     const s: VmSample = { vm, labels: { vm: vm.id, name: vm.name, owner: vm.owner, host: this.source.host }, disks: [], nics: [] };
     const pid = this.source.pid(vm);
     if (pid === undefined) return s;
-    const [proc, blocks] = await Promise.all([readProcStat(pid), this.blockStats(vm)]);
+    const blocks = this.blockStats(vm);
+    const proc = readProcStat(pid);
     if (proc) Object.assign(s, proc);
-    for (const b of blocks) {
+    for (const b of await blocks) {
       const index = /^disk(\d+)$/.exec(b.device)?.[1];
       if (index === undefined) continue;
       s.disks.push({ disk: vm.disks[Number(index)]?.name ?? b.device, rdBytes: b.stats.rd_bytes, wrBytes: b.stats.wr_bytes, rdOps: b.stats.rd_operations, wrOps: b.stats.wr_operations });
@@ -174,9 +171,14 @@ function pageBytes(): number {
 }
 
 /** utime + stime (fields 14, 15) and rss (field 24) of /proc/<pid>/stat; fields counted after the command's closing parenthesis. */
-export async function readProcStat(pid: number): Promise<{ cpuSeconds: number; rssBytes: number } | undefined> {
-  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  if (!text) return undefined;
+export function readProcStat(pid: number): { cpuSeconds: number; rssBytes: number } | undefined {
+  let text: string;
+  try {
+    // Sync: a /proc file is made in memory by the kernel (tens of µs), and the thread pool's round trips cost more than the read.
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
   const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // f[0] is field 3 (state).
   return { cpuSeconds: (Number(f[11]) + Number(f[12])) / USER_HZ, rssBytes: Number(f[21]) * pageBytes() };
@@ -190,9 +192,14 @@ interface NetDev {
 }
 
 /** Every interface's counters of this network namespace, from one read of /proc/net/dev. */
-export async function readNetDev(): Promise<Map<string, NetDev>> {
+export function readNetDev(): Map<string, NetDev> {
   const out = new Map<string, NetDev>();
-  const text = await readFile('/proc/net/dev', 'utf8').catch(() => '');
+  let text = '';
+  try {
+    text = readFileSync('/proc/net/dev', 'utf8');
+  } catch {
+    // No /proc/net/dev: no NIC series.
+  }
   for (const line of text.split('\n').slice(2)) {
     const colon = line.indexOf(':');
     if (colon < 0) continue;

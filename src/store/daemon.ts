@@ -1,7 +1,7 @@
 import { loadConfig, parseOverrides, type Config, type MetricsComponent } from '../common/config.js';
 import { toUcloudError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/logger.js';
-import { daemonRegistry, serveMetrics, type Registry } from '../common/metrics.js';
+import { daemonRegistry, serveMetrics, type MetricsRegistry } from '../common/metrics.js';
 import { preflight, type CheckName } from '../common/preflight.js';
 import { storeOptions } from './etcd-auth.js';
 import { measureEtcd, Store } from './store.js';
@@ -16,7 +16,7 @@ export interface DaemonContext {
   log: Logger;
   store: Store;
   /** The daemon's Prometheus registry, served on its `<component>_metrics_listen` (docs/metrics.md). */
-  metrics: Registry;
+  metrics: MetricsRegistry;
 }
 
 /**
