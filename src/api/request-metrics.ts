@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Histogram, LATENCY_BUCKETS, type Registry } from '../common/metrics.js';
 
 /**
- * Counts and times each answered request by its route pattern (`/v1/vms/:name`,
+ * Counts and times each answered request by its route pattern (`/v1/vms/:ref`,
  * never the URL itself, so the series stay bounded); a request that matched
  * no route is `unmatched`.
  */
