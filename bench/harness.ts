@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Client } from '../src/client/client.js';
 import { packageRoot } from '../src/common/paths.js';
 import { waitForExit } from '../src/host/qemu/index.js';
+import { METRICS_OFF_ENV } from '../test/helpers/ports.js';
 
 export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -48,6 +49,7 @@ export async function startCloud(name: string): Promise<BenchCloud> {
     FILES_PATH: join(dir, 'files'),
     UCLOUD_API_LISTEN: `[::1]:${await freePort('::1')}`,
     UCLOUD_HOST_NAME: 'bench',
+    ...METRICS_OFF_ENV,
     UCLOUD_ACCEL: process.env.UCLOUD_ACCEL ?? 'tcg',
   };
   // `up` runs its own etcd and generates its password into the state dir.

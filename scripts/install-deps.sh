@@ -28,6 +28,8 @@ PACKAGES=(
   openssl tcpdump
   # `ucloud host preflight` pings the other hosts over the underlay
   iputils-ping
+  # the metrics test starts its own Prometheus and checks docs/prometheus/ with promtool
+  prometheus
 )
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -37,4 +39,8 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+# The package starts a Prometheus on :9090 for the machine; the tests start their own, so none is left running.
+if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+  systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
 echo "install-deps: $(qemu-system-x86_64 --version | head -1); etcd $(etcd --version | head -1 | awk '{print $3}'); node $(node --version)"

@@ -19,6 +19,8 @@ import { ErrorResponseSchema, Health } from '../model/index.js';
 import { openapiOptions } from './openapi.js';
 import { rateLimitHook, rateLimitParts, type RateLimitOptions } from './rate-limit.js';
 import { waitForWrites } from './read-your-writes.js';
+import { requestMetrics } from './request-metrics.js';
+import type { Registry } from '../common/metrics.js';
 import { eventRoutes } from './routes/events.js';
 import { fileRoutes } from './routes/files.js';
 import { hostRoutes } from './routes/hosts.js';
@@ -55,7 +57,7 @@ const CONNECTION_IDLE_MS = 120_000;
 export function buildApi(
   m: Managers,
   log: Logger,
-  opts: { bodyTimeoutMs?: number; tokens?: TokenCache; haDefault?: boolean; rateLimit?: RateLimitOptions; documentOnly?: boolean; contract?: { authorize?: boolean }; eventHeartbeatMs?: number } = {},
+  opts: { bodyTimeoutMs?: number; tokens?: TokenCache; haDefault?: boolean; rateLimit?: RateLimitOptions; documentOnly?: boolean; contract?: { authorize?: boolean }; eventHeartbeatMs?: number; metrics?: Registry } = {},
 ): Api {
   const bodyTimeoutMs = opts.bodyTimeoutMs ?? 30_000;
   // Long path parameters reach the schema (a 400 naming the parameter) instead of missing every route.
@@ -157,7 +159,9 @@ export function buildApi(
       (err: Error) => done(err),
     );
   });
+  const measure = opts.metrics ? requestMetrics(opts.metrics) : undefined;
   api.addHook('onResponse', (req, reply, done) => {
+    measure?.(req, reply);
     if (log.isLevelEnabled('debug')) req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
     // After the answer went out, so it never waits for the audit write (nor fails with it).
     // Only callers with a valid token, and not the requests the rate limit turned away: a flood of

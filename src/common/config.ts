@@ -165,6 +165,22 @@ export const CONFIG_KEYS = {
   },
   metadata_recheck: { kind: 'duration', default: '1s', env: ['UCLOUD_METADATA_RECHECK'], doc: "How often the metadata server re-reads the host's bridges to listen on new ones and let go of removed ones (a network change in etcd re-reads at once)." },
   api_listen: { kind: 'string', default: '[::1]:8470', env: ['UCLOUD_API_LISTEN'], doc: 'Address and port the API server listens on.' },
+  api_metrics_listen: {
+    kind: 'string',
+    default: '[::1]:9470',
+    env: ['UCLOUD_API_METRICS_LISTEN'],
+    doc: "Where the API serves its Prometheus metrics (GET /metrics, docs/metrics.md): requests by route and status, their latency, etcd round trips. `off`: not served. Unauthenticated: keep it on a loopback or management address.",
+  },
+  scheduler_metrics_listen: { kind: 'string', default: '[::1]:9471', env: ['UCLOUD_SCHEDULER_METRICS_LISTEN'], doc: "Where the scheduler serves its Prometheus metrics (placements, pending VMs by reason, pass duration). `off`: not served." },
+  host_metrics_listen: {
+    kind: 'string',
+    default: '[::1]:9472',
+    env: ['UCLOUD_HOST_METRICS_LISTEN'],
+    doc: "Where the host agent serves its Prometheus metrics: per VM CPU, memory, disk and network counters, read when scraped. `off`: not served. In a fleet, listen on an address your Prometheus reaches.",
+  },
+  imagescanner_metrics_listen: { kind: 'string', default: '[::1]:9473', env: ['UCLOUD_IMAGESCANNER_METRICS_LISTEN'], doc: 'Where the imagescanner serves its Prometheus metrics (imports and their bytes). `off`: not served.' },
+  metadata_metrics_listen: { kind: 'string', default: '[::1]:9474', env: ['UCLOUD_METADATA_METRICS_LISTEN'], doc: "Where the metadata server serves its Prometheus metrics (the process's own and etcd round trips). `off`: not served." },
+  filescanner_metrics_listen: { kind: 'string', default: '[::1]:9475', env: ['UCLOUD_FILESCANNER_METRICS_LISTEN'], doc: "Where the filescanner serves its Prometheus metrics (the process's own and etcd round trips). `off`: not served." },
   host_name: { kind: 'string', default: '', env: ['UCLOUD_HOST_NAME'], doc: "This hypervisor's name in ucloud. Empty: the machine's hostname." },
   host_address: { kind: 'string', default: '::1', env: ['UCLOUD_HOST_ADDRESS'], doc: "This hypervisor's IPv6 address (migration, VXLAN underlay)." },
   host_lease_ttl: {
@@ -291,6 +307,8 @@ export interface Config {
   apiBodyTimeoutMs: number;
   defaultImageStore: string;
   apiListen: { host: string; port: number };
+  /** The *_metrics_listen keys; undefined: `off`. */
+  metricsListen: Record<MetricsComponent, { host: string; port: number } | undefined>;
   vniRange: { first: number; last: number };
   ipv6Pool: string;
   vxlanUnderlay: string;
@@ -338,6 +356,10 @@ export interface Config {
   /** The *_allocation_ratio keys: what a newly registered host gets. */
   allocationRatio: { cpu: number; ram: number; disk: number };
 }
+
+/** The daemons that serve Prometheus metrics, each on its own `<name>_metrics_listen`. */
+export const METRICS_COMPONENTS = ['api', 'scheduler', 'host', 'imagescanner', 'metadata', 'filescanner'] as const;
+export type MetricsComponent = (typeof METRICS_COMPONENTS)[number];
 
 export type ConfigSource = 'default' | 'file' | 'env' | 'flag';
 
@@ -620,6 +642,10 @@ function toConfig(raw: Record<ConfigKey, string>): Config {
     apiBodyTimeoutMs: toDuration('api_body_timeout', raw.api_body_timeout),
     defaultImageStore: raw.default_image_store,
     apiListen: parseListen('api_listen', raw.api_listen),
+    metricsListen: Object.fromEntries(METRICS_COMPONENTS.map((c) => {
+      const key = `${c}_metrics_listen` as const;
+      return [c, raw[key] === 'off' ? undefined : parseListen(key, raw[key])];
+    })) as Config['metricsListen'],
     vniRange: parseRange('vni_range', raw.vni_range),
     ipv6Pool: raw.ipv6_pool,
     vxlanUnderlay: raw.vxlan_underlay,

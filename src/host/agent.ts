@@ -22,6 +22,8 @@ import { DEFAULT_MIGRATION_PORTS } from './network/hostfw.js';
 import { HostPresence } from './presence.js';
 import { VmMonitors } from './vm-monitors.js';
 import { VmRuntime } from './vm-runtime.js';
+import { VmMetrics } from './vm-metrics.js';
+import type { MetricsRegistry } from '../common/metrics.js';
 
 export interface AgentOptions {
   name: string;
@@ -50,6 +52,8 @@ export interface AgentOptions {
   stores?: string[] | (() => Promise<string[]>);
   /** route_mode bgp: told this host's VMs whenever they change (what it announces follows them). */
   routes?: Pick<RouteAnnouncer, 'sync' | 'stop'>;
+  /** The daemon's registry: per-VM figures are read into it at each scrape (src/host/vm-metrics.ts). */
+  metrics?: MetricsRegistry;
 }
 
 /**
@@ -101,6 +105,16 @@ export class HostAgent {
     }, log, 30_000);
     if (typeof opts.stores === 'function') this.storeWatch = new Informer(store, Kinds.imageStore, Keys.imageStores(), log);
     this.monitors = new VmMonitors((id) => runtime.paths(id).eventSocket, { event: (id, e) => this.onQemuEvent(id, e), gone: (id) => this.onQemuGone(id) }, log);
+    if (opts.metrics) {
+      new VmMetrics(opts.metrics, {
+        host: opts.name,
+        vms: () => this.informer.values(),
+        // Only a QEMU the agent watches: a pid from a record alone may be a reused one.
+        pid: (vm) => (vm.qemu && this.monitors.watching(vm.id, vm.qemu.pid) ? vm.qemu.pid : undefined),
+        qmp: (vm) => this.monitors.session(vm.id),
+        taps: (vm) => (vm.nics ?? []).map((_, i) => VmRuntime.tapName(vm.id, i)),
+      });
+    }
     this.console = new ConsoleEndpoint(store, opts.name, (id) => runtime.paths(id).serialLog, log);
     const vniInUse = (vni: number, except: string) => this.vniInUse(vni, except);
     const mig = opts.migration ?? { address: '::1', maxDowntimeMs: 300, maxBandwidth: 0, prepareTimeoutMs: 60_000 };

@@ -17,7 +17,7 @@ import { openableStores } from './stores.js';
 import { VmRuntime } from './vm-runtime.js';
 
 export function runHostAgent(flags: DaemonFlags): Promise<void> {
-  return runDaemon('host', flags, ['qemu', 'qemuImg', 'accel', 'runDir', 'qemuUids', 'mkfsVfat', 'mcopy'], async ({ config, log, store }) => {
+  return runDaemon('host', flags, ['qemu', 'qemuImg', 'accel', 'runDir', 'qemuUids', 'mkfsVfat', 'mcopy'], async ({ config, log, store, metrics }) => {
     // migration_tls on without its certificates: refused at start, not at the first migration (migration/tls.ts).
     if (config.migrationTlsDir) await checkTlsDir(config.migrationTlsDir);
     await sweepStagedTls(join(config.runDir, 'migration-tls'));
@@ -39,7 +39,7 @@ export function runHostAgent(flags: DaemonFlags): Promise<void> {
     // Every write of a VM compares this incarnation's fencing epoch (vm-lifecycle.ts): read from the agent as it is now.
     let epoch: () => string | undefined = () => undefined;
     const events = new EventLog(store, { retentionMs: config.eventRetentionMs, bucketMax: config.eventBucketMax, log });
-    const agent = new HostAgent(store, new VmManager(store, { actor: hostActor(config.hostName, () => epoch()), events }), new HostManager(store), runtime, { name: config.hostName, accel, leaseTtlMs: config.hostLeaseTtlMs, runDir: config.runDir, fenceTimeoutMs: config.fenceTimeoutMs, consoleListen: config.consoleListen, dnsResolvers: config.dnsResolvers, migration: { address: config.hostAddress, ports: config.migrationPorts, maxDowntimeMs: config.migrationMaxDowntimeMs, maxBandwidth: config.migrationMaxBandwidth, prepareTimeoutMs: config.migrationPrepareTimeoutMs, timeoutMs: config.migrationTimeoutMs, ...(config.migrationTlsDir ? { tls: { dir: config.migrationTlsDir, stageDir: join(config.runDir, 'migration-tls') } } : {}) }, ...(routes ? { routes } : {}), stores: () => openableStores(new ImageManager(store), log) }, log);
+    const agent = new HostAgent(store, new VmManager(store, { actor: hostActor(config.hostName, () => epoch()), events }), new HostManager(store), runtime, { name: config.hostName, accel, leaseTtlMs: config.hostLeaseTtlMs, runDir: config.runDir, fenceTimeoutMs: config.fenceTimeoutMs, consoleListen: config.consoleListen, dnsResolvers: config.dnsResolvers, migration: { address: config.hostAddress, ports: config.migrationPorts, maxDowntimeMs: config.migrationMaxDowntimeMs, maxBandwidth: config.migrationMaxBandwidth, prepareTimeoutMs: config.migrationPrepareTimeoutMs, timeoutMs: config.migrationTimeoutMs, ...(config.migrationTlsDir ? { tls: { dir: config.migrationTlsDir, stageDir: join(config.runDir, 'migration-tls') } } : {}) }, ...(routes ? { routes } : {}), metrics, stores: () => openableStores(new ImageManager(store), log) }, log);
     epoch = () => agent.epoch;
     await agent.start();
     return async () => {

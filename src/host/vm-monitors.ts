@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../common/logger.js';
 import { waitForExit } from '../common/proc.js';
-import { isOurQemu, QmpMonitor, type QmpEvent } from './qemu/index.js';
+import { isOurQemu, QmpMonitor, type QmpEvent, type QmpExecutor } from './qemu/index.js';
 
 export interface VmMonitorHooks {
   /** An event QEMU sent (SHUTDOWN, STOP, RESUME, MIGRATION, …). */
@@ -73,6 +73,11 @@ export class VmMonitors {
     this.watches.set(id, w);
     void this.run(id, w);
     return true;
+  }
+
+  /** The open session to VM `id`'s QEMU, if any: a scrape asks it for figures (src/host/vm-metrics.ts). */
+  session(id: string): QmpExecutor | undefined {
+    return this.watches.get(id)?.mon;
   }
 
   unwatch(id: string): void {

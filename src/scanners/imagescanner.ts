@@ -9,6 +9,7 @@ import { Keys, Kinds } from '../store/keys.js';
 import type { EventLog } from '../store/event-log.js';
 import type { Store } from '../store/store.js';
 import { importUserFile } from './image-source.js';
+import type { ImportMetrics } from './import-metrics.js';
 
 /**
  * Turns image requests into images: inspects the user's file, converts and
@@ -35,6 +36,8 @@ export class ImageScanner {
       afterInspect?: (img: Image) => Promise<void>;
       /** The audit log: each import's end ('image.ready' or 'image.error') is recorded there. */
       events?: EventLog;
+      /** The daemon's import metrics (src/scanners/import-metrics.ts). */
+      metrics?: ImportMetrics;
     },
     private readonly log: Logger,
   ) {
@@ -86,6 +89,9 @@ export class ImageScanner {
     const claimed = await this.images.update(img.owner, img.name, (cur) => (cur.status === 'pending' || cur.status === 'importing' ? { ...cur, status: 'importing', progress: 0 } : undefined));
     if (claimed?.status !== 'importing') return;
     const started = Date.now();
+    const m = this.opts.metrics;
+    m?.inProgress.inc();
+    const end = m?.duration.startTimer();
     try {
       const file = img.source && (await this.files.get(img.source.fileId));
       if (!file || file.owner !== img.owner) throw new UcloudError('FILE_NOT_FOUND', `the file "${img.source?.name ?? '?'}" is gone`);
@@ -110,13 +116,20 @@ export class ImageScanner {
       if (done?.status !== 'ready') await driver.deleteImage(volume);
       this.log.info({ image: `${img.owner}/${img.name}`, ms: Date.now() - started, bytes: volume.virtualSize }, 'image imported');
       if (done?.status === 'ready') this.record(img, 'ok');
+      m?.imports.inc({ result: 'ok' });
+      m?.bytes.inc(file.sizeBytes);
+      end?.({ result: 'ok' });
     } catch (err) {
+      m?.imports.inc({ result: 'error' });
+      end?.({ result: 'error' });
       const e = toUcloudError(err);
       this.log.warn({ err, image: `${img.owner}/${img.name}` }, 'image import failed');
       await this.images.update(img.owner, img.name, (cur) =>
         cur.status === 'importing' ? { ...cur, status: 'error', error: { code: e.code, message: e.message, at: nowIso() } } : undefined,
       );
       this.record(img, 'error', e.code, e.message);
+    } finally {
+      m?.inProgress.dec();
     }
   }
 

@@ -12,6 +12,7 @@ import type { Store, Versioned } from '../store/store.js';
 import { ALLOC_ENTRY_BYTES, commitBatches, packBookings, TxnPacker, type Batch, type Booking } from './batch.js';
 import { Failover } from './failover.js';
 import { HostIndex } from './host-index.js';
+import { pendingCategory, type SchedulerMetrics } from './metrics.js';
 import { MIGRATION_INDEXES, MigrationScheduling } from './migrations.js';
 import { Planner, type Infeasible } from './planner.js';
 
@@ -40,6 +41,8 @@ export interface SchedulerOptions {
   events?: EventLog;
   /** failover_margin (default 2 s): src/scheduler/failover.ts. */
   failoverMarginMs?: number;
+  /** The daemon's metrics (src/scheduler/metrics.ts): this scheduler reports there while it runs. */
+  metrics?: SchedulerMetrics;
 }
 
 /** Counters since start, for logs and tests. */
@@ -81,6 +84,8 @@ export class Scheduler {
    */
   private readonly want = new Map<Informer<TSchema>, bigint>();
   private stopped = false;
+  /** Why each VM the last plan could not place waits, as a bounded label (pendingCategory). */
+  private readonly pendingWhy = new Map<string, string>();
   readonly stats: SchedulerStats = { passes: 0, placed: 0, lostBatches: 0, replanned: 0 };
 
   constructor(
@@ -113,10 +118,12 @@ export class Scheduler {
     await Promise.all(this.informers.map((inf) => inf.start()));
     for (const inf of this.informers) inf.on('change', () => this.reconciler.trigger());
     this.reconciler.start();
+    if (this.opts.metrics) this.opts.metrics.source = { waiting: () => this.waitingForMetrics() };
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.opts.metrics) this.opts.metrics.source = undefined;
     this.reconciler.stop();
     this.failover.stop();
     await Promise.all(this.informers.map((i) => i.stop()));
@@ -165,10 +172,20 @@ export class Scheduler {
 
   /** One level-triggered pass over the VMs waiting for a host. */
   async pass(): Promise<void> {
+    const end = this.opts.metrics?.passDuration.startTimer();
     await this.failover.pass();
     await this.placeWaiting();
     if (!this.stopped) await this.migrating.pass();
     this.stats.passes++;
+    end?.();
+  }
+
+  /** The waiting VMs and why, read at scrape time (forgetting the reasons of VMs no longer waiting). */
+  private waitingForMetrics(): { createdAt: string; category: string }[] {
+    const waiting = this.vmInf.byIndex('waiting', 'yes');
+    const keys = new Set(waiting.map((v) => v.key));
+    for (const k of this.pendingWhy.keys()) if (!keys.has(k)) this.pendingWhy.delete(k);
+    return waiting.map((v) => ({ createdAt: v.value.createdAt, category: this.pendingWhy.get(v.key) ?? 'unplanned' }));
   }
 
   private async placeWaiting(): Promise<void> {
@@ -222,6 +239,8 @@ export class Scheduler {
       this.note(this.informers[3], r.committed || undefined);
       this.stats.placed += r.placed.length;
       this.stats.lostBatches += r.lostBatches;
+      this.opts.metrics?.placements.inc(r.placed.length);
+      this.opts.metrics?.lostBatches.inc(r.lostBatches);
       if (r.placed.length) this.log.info({ placed: r.placed.length, batches: batches.length, lost: r.failed.length }, 'placed');
       if (this.opts.events) void recordPlaced(this.opts.events, r.placed);
       if (r.failed.length === 0) break;
@@ -265,6 +284,7 @@ export class Scheduler {
     const packer = new TxnPacker(this.store, this.opts.maxTxnOps);
     const logged = new Set<Infeasible>();
     for (const { vm: planned, why } of unplaced) {
+      this.pendingWhy.set(planned.key, pendingCategory(why));
       const vm = this.vmInf.get(planned.key);
       if (!vm || !wantsHost(vm.value)) continue;
       if (vm.value.status === 'pending' && vm.value.reason === why.reason) continue;

@@ -5,9 +5,11 @@ import { EventLog } from '../store/event-log.js';
 import { Elections } from '../store/keys.js';
 import { Leadership } from '../store/leadership.js';
 import { Scheduler } from './loop.js';
+import { SchedulerMetrics } from './metrics.js';
 
 export function runScheduler(flags: DaemonFlags): Promise<void> {
-  return runDaemon('scheduler', flags, [], async ({ config, log, store }) => {
+  return runDaemon('scheduler', flags, [], async ({ config, log, store, metrics: registry }) => {
+    const metrics = new SchedulerMetrics(registry);
     const vms = new VmManager(store, { actor: SCHEDULER_ACTOR });
     const events = new EventLog(store, { retentionMs: config.eventRetentionMs, bucketMax: config.eventBucketMax, log });
     // One scheduler places at a time (a whole batch per transaction); the others stand by.
@@ -22,7 +24,7 @@ export function runScheduler(flags: DaemonFlags): Promise<void> {
           const { written, removed } = await vms.backfillHostIndex();
           log.info({ written, removed }, 'per-host VM index backfilled');
         }
-        const s = new Scheduler(store, vms, log, { drainParallel: config.drainParallel, failoverMarginMs: config.failoverMarginMs, events });
+        const s = new Scheduler(store, vms, log, { drainParallel: config.drainParallel, failoverMarginMs: config.failoverMarginMs, events, metrics });
         await s.start();
         return () => s.stop();
       },

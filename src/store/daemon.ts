@@ -1,9 +1,10 @@
-import { loadConfig, parseOverrides, type Config } from '../common/config.js';
+import { loadConfig, parseOverrides, type Config, type MetricsComponent } from '../common/config.js';
 import { toUcloudError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/logger.js';
+import { daemonRegistry, serveMetrics, type MetricsRegistry } from '../common/metrics.js';
 import { preflight, type CheckName } from '../common/preflight.js';
 import { storeOptions } from './etcd-auth.js';
-import { Store } from './store.js';
+import { measureEtcd, Store } from './store.js';
 
 export interface DaemonFlags {
   config?: string;
@@ -14,6 +15,8 @@ export interface DaemonContext {
   config: Config;
   log: Logger;
   store: Store;
+  /** The daemon's Prometheus registry, served on its `<component>_metrics_listen` (docs/metrics.md). */
+  metrics: MetricsRegistry;
 }
 
 /**
@@ -21,7 +24,7 @@ export interface DaemonContext {
  * the etcd connection, then `body`, which returns how to stop. SIGINT/SIGTERM
  * stop it cleanly; a failure to start prints one line and exits non-zero.
  */
-export async function runDaemon(component: string, flags: DaemonFlags, checks: CheckName[], body: (ctx: DaemonContext) => Promise<() => Promise<void>>): Promise<void> {
+export async function runDaemon(component: MetricsComponent, flags: DaemonFlags, checks: CheckName[], body: (ctx: DaemonContext) => Promise<() => Promise<void>>): Promise<void> {
   let log: Logger | undefined;
   // From the first moment: `up` may die while this daemon is still starting
   // (an agent re-attaching VMs), and then there is nothing to stop cleanly yet.
@@ -38,14 +41,22 @@ export async function runDaemon(component: string, flags: DaemonFlags, checks: C
     process.on('uncaughtException', crash);
     process.on('unhandledRejection', crash);
     await preflight(config, ['etcdEndpoints', 'etcdCredentials', 'logDir', ...checks]);
+    const metrics = daemonRegistry(component);
+    measureEtcd(metrics);
     const store = new Store({ ...(await storeOptions(config)), log });
     await store.ping();
-    const stop = await body({ config, log, store });
+    const stop = await body({ config, log, store, metrics });
+    // After the body: its metrics are registered by then. A port in use is said loudly but stops nothing:
+    // the control plane matters more than its graphs.
+    const listen = config.metricsListen[component];
+    const server = listen ? await serveMetrics(metrics, listen, log).catch((err: unknown) => void log!.error({ err, listen }, `cannot serve metrics on [${listen.host}]:${listen.port}`)) : undefined;
+    if (server) log.info({ listen: `[${listen!.host}]:${listen!.port}` }, 'metrics served');
     let stopping = false;
     const shutdown = async (signal: string) => {
       if (stopping) return;
       stopping = true;
       log!.info({ signal }, 'stopping');
+      server?.close();
       try {
         await stop();
       } finally {

@@ -44,12 +44,12 @@ export class PresenceLease extends EventEmitter {
     const ttl = Math.max(1, Math.round(ttlMs / 1000));
     if (resume && /^\d+$/.test(resume)) {
       const sent = monoMs();
-      const left = await call(() => ns.leaseClient.leaseTimeToLive({ ID: resume }));
+      const left = await call(() => ns.leaseClient.leaseTimeToLive({ ID: resume }), 'lease');
       // The lease lives at least `left` seconds from when the question was sent.
       if (Number(left.TTL) > 0) return { lease: new PresenceLease(ns, resume, ttl * 1000, sent + Number(left.TTL) * 1000 - ttl * 1000), resumed: true };
     }
     const sent = monoMs();
-    const g = await call(() => ns.leaseClient.leaseGrant({ TTL: ttl, ID: 0 }));
+    const g = await call(() => ns.leaseClient.leaseGrant({ TTL: ttl, ID: 0 }), 'lease');
     return { lease: new PresenceLease(ns, String(g.ID), ttl * 1000, sent), resumed: false };
   }
 
@@ -122,6 +122,6 @@ export class PresenceLease extends EventEmitter {
   /** Ends the lease now: its keys vanish. */
   async revoke(): Promise<void> {
     this.close();
-    await call(() => this.ns.leaseClient.leaseRevoke({ ID: this.id }));
+    await call(() => this.ns.leaseClient.leaseRevoke({ ID: this.id }), 'lease');
   }
 }

@@ -4,6 +4,7 @@ import type { Static, TSchema } from 'typebox';
 import { Compile, type Validator } from 'typebox/compile';
 import { UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { Histogram, LATENCY_BUCKETS, type Registry } from '../common/metrics.js';
 import type { RecordKind } from './keys.js';
 import { recordWrite } from './write-log.js';
 
@@ -60,11 +61,35 @@ function authError(err: unknown): UcloudError | undefined {
   return undefined;
 }
 
+/** What an etcd call did, for its latency's `op` label: a few fixed names, never a key. */
+export type EtcdOp = 'get' | 'range' | 'put' | 'delete' | 'txn' | 'watch' | 'lease' | 'other';
+
+let etcdLatency: Histogram<'op' | 'outcome'> | undefined;
+
+/**
+ * Times every etcd call of this process from now on, in `registry` (one per
+ * daemon process: src/store/daemon.ts). Retries and failover to another
+ * endpoint are inside one call: the figure is what the caller waited.
+ */
+export function measureEtcd(registry: Registry): void {
+  etcdLatency = new Histogram({
+    name: 'ucloud_etcd_request_duration_seconds',
+    help: 'Round trip of one etcd call as its caller waited for it (retries included), by operation and outcome (ok, error).',
+    labelNames: ['op', 'outcome'],
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+}
+
 /** Runs an etcd call, turning "etcd is not there" into ETCD_UNAVAILABLE and a refusal into ETCD_AUTH_*. */
-export async function call<T>(fn: () => Promise<T>): Promise<T> {
+export async function call<T>(fn: () => Promise<T>, op: EtcdOp = 'other'): Promise<T> {
+  const end = etcdLatency?.startTimer({ op });
   try {
-    return await fn();
+    const res = await fn();
+    end?.({ outcome: 'ok' });
+    return res;
   } catch (err) {
+    end?.({ outcome: 'error' });
     if (err instanceof UcloudError) throw err;
     const refused = authError(err);
     if (refused) throw refused;
@@ -133,7 +158,7 @@ export class Txn {
     let b = this.ns.if(first.key, first.target, first.cmp, first.value);
     for (const c of rest) b = b.and(c.key, c.target, c.cmp, c.value);
     const ops = this.ops.map((op) => op(this.ns));
-    const res = await call(() => b.then(...(ops as never[])).commit());
+    const res = await call(() => b.then(...(ops as never[])).commit(), 'txn');
     this.revision = res.header.revision;
     if (res.succeeded) recordWrite(res.header.revision, this.written);
     return res.succeeded;
@@ -257,7 +282,7 @@ export class Store {
       const late = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new UcloudError('ETCD_UNAVAILABLE', `a watch on ${prefix} did not start within ${WATCH_START_MS} ms`)), WATCH_START_MS);
       });
-      const watcher = await call(() => Promise.race([client.namespace(this.opts.prefix).watch().prefix(prefix).startRevision(startRevision).create(), late]));
+      const watcher = await call(() => Promise.race([client.namespace(this.opts.prefix).watch().prefix(prefix).startRevision(startRevision).create(), late]), 'watch');
       return { watcher, close: () => client.close() };
     } catch (err) {
       client.close();
@@ -269,7 +294,7 @@ export class Store {
 
   /** The store's revision now: a watch from the one after it sees every later change. */
   async revision(): Promise<string> {
-    const res = await call(() => this.ns.get('ping').exec());
+    const res = await call(() => this.ns.get('ping').exec(), 'get');
     return res.header.revision;
   }
 
@@ -282,7 +307,7 @@ export class Store {
     // A cursor is the client's to send back: one that points outside the prefix would read other keys.
     if (after !== undefined && !after.startsWith(prefix)) throw new UcloudError('INVALID_CURSOR', 'the cursor does not belong to this list');
     const start = after === undefined ? Buffer.from(prefix) : Buffer.concat([Buffer.from(after), Buffer.from([0])]);
-    const res = await call(() => this.ns.getAll().inRange(new Range(start, Range.prefix(prefix).end)).limit(limit).exec());
+    const res = await call(() => this.ns.getAll().inRange(new Range(start, Range.prefix(prefix).end)).limit(limit).exec(), 'range');
     const items: Versioned<Static<S>>[] = [];
     for (const kv of res.kvs) {
       try {
@@ -297,7 +322,7 @@ export class Store {
 
   /** One read, so a daemon fails at start (unreachable, no or wrong credentials) rather than at its first real call. */
   async ping(): Promise<void> {
-    await call(() => this.ns.get('ping').exec());
+    await call(() => this.ns.get('ping').exec(), 'get');
   }
 
   /**
@@ -321,7 +346,7 @@ export class Store {
   }
 
   async get<S extends TSchema>(kind: RecordKind<S>, key: string): Promise<Versioned<Static<S>> | undefined> {
-    const res = await call(() => this.ns.get(key).exec());
+    const res = await call(() => this.ns.get(key).exec(), 'get');
     const kv = res.kvs[0];
     return kv ? this.parse(kind, kv) : undefined;
   }
@@ -358,7 +383,7 @@ export class Store {
     for (;;) {
       const range = this.ns.getAll().inRange(new Range(start, end)).limit(LIST_PAGE);
       if (revision !== undefined) range.revision(revision);
-      const res = await call(() => range.exec());
+      const res = await call(() => range.exec(), 'range');
       revision ??= res.header.revision;
       for (const kv of res.kvs) {
         try {
@@ -393,18 +418,18 @@ export class Store {
   /** `lease`: the key vanishes with it (a Lease, or a lease id such as a PresenceLease's). */
   async put<S extends TSchema>(kind: RecordKind<S>, key: string, value: Static<S>, lease?: Lease | string): Promise<void> {
     const text = JSON.stringify(checkRecord(kind, key, value, 'write'));
-    const res = await call(() => (typeof lease === 'string' ? this.ns.put(key).value(text).lease(lease).exec() : lease ? lease.put(key).value(text).exec() : this.ns.put(key).value(text).exec()));
+    const res = await call(() => (typeof lease === 'string' ? this.ns.put(key).value(text).lease(lease).exec() : lease ? lease.put(key).value(text).exec() : this.ns.put(key).value(text).exec()), 'put');
     recordWrite(res.header.revision, [key]);
   }
 
   /** Deletes every key under `prefix` (one request; for records nothing compares against, e.g. a gone user's events). */
   async deletePrefix(prefix: string): Promise<void> {
     if (!prefix.endsWith('/')) throw new Error(`deletePrefix wants a prefix ending in "/", not ${JSON.stringify(prefix)}`);
-    await call(() => this.ns.delete().prefix(prefix).exec());
+    await call(() => this.ns.delete().prefix(prefix).exec(), 'delete');
   }
 
   async delete(key: string): Promise<void> {
-    const res = await call(() => this.ns.delete().key(key).exec());
+    const res = await call(() => this.ns.delete().key(key).exec(), 'delete');
     recordWrite(res.header.revision, [key]);
   }
 
@@ -458,7 +483,7 @@ export class Store {
 
   /** Deletes a record and returns what it held, atomically: a single-use token can be used once. */
   async take<S extends TSchema>(kind: RecordKind<S>, key: string): Promise<Static<S> | undefined> {
-    const prev = await call(() => this.ns.delete().key(key).getPrevious());
+    const prev = await call(() => this.ns.delete().key(key).getPrevious(), 'delete');
     return prev[0] ? this.parse(kind, prev[0]).value : undefined;
   }
 }

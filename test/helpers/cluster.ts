@@ -18,7 +18,7 @@ import * as qemuImg from '../../src/storage/qemu-img.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { Store, type StoreOptions } from '../../src/store/store.js';
 import { startTestEtcd, startTestEtcdCluster, type TestEtcdCluster } from './etcd.js';
-import { freePort } from './ports.js';
+import { freePort, METRICS_OFF_ENV } from './ports.js';
 import { API_ACTOR, type VmActor } from '../../src/model/vm-lifecycle.js';
 
 /** The repository root, from test/ under vitest or from dist/test/ when a bench imports this compiled. */
@@ -155,6 +155,7 @@ export class TestCluster {
       // host_lease_ttl and fence_timeout as in production (5 s, 4 s): a restarted agent must resume its lease within them.
       // Any free port: the agent announces the one it got, so test files never collide.
       UCLOUD_CONSOLE_LISTEN: '[::1]:0',
+      ...METRICS_OFF_ENV,
     };
     return c;
   }

@@ -21,7 +21,7 @@ import { startTestEtcd, type TestEtcd } from './etcd.js';
 
 /** What the fleet needs of its etcd: one member (startTestEtcd) or a cluster (startTestEtcdCluster). */
 export type FleetEtcd = Pick<TestEtcd, 'dir' | 'storeOptions' | 'env' | 'stop'>;
-import { freePort } from './ports.js';
+import { freePort, METRICS_OFF_ENV } from './ports.js';
 import { vmRecord } from './vm-record.js';
 import { API_ACTOR } from '../../src/model/vm-lifecycle.js';
 
@@ -368,6 +368,7 @@ export class Fleet {
       FILES_PATH: join(this.dir, 'files'),
       UCLOUD_API_LISTEN: `[::1]:${port}`,
       UCLOUD_HOST_NAME: 'fleet',
+      ...METRICS_OFF_ENV,
       // The fleet measures the API, not its limits: 200 VMs a user and thousands of requests a minute.
       UCLOUD_QUOTA_VMS: '0',
       UCLOUD_QUOTA_VCPUS: '0',

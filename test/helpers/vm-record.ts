@@ -21,3 +21,25 @@ export function vmRecord(owner: string, name: string): Vm {
     updatedAt: now,
   };
 }
+
+/**
+ * A VM running on `host` as its agent records it, with `disks` disks and `nics`
+ * NICs (taps named by the caller); its QEMU pid is `pid`. For the metrics
+ * collector's tests and bench/metrics: figures of a host without QEMU.
+ */
+export function runningVmRecord(owner: string, name: string, host: string, pid: number, disks: number, nics: number): Vm {
+  const vm = vmRecord(owner, name);
+  return {
+    ...vm,
+    host,
+    status: 'running',
+    disks: Array.from({ length: disks }, (_, i) => ({ name: i === 0 ? 'os' : `hdd${i - 1}`, store: 'local', ref: `${vm.id}-${i}`, format: 'qcow2' as const, sizeBytes: 2 ** 30 })),
+    nics: Array.from({ length: nics }, (_, i) => ({ network: 'default', vni: 10000, prefix: 'fd75:636c:6f75::/64', mac: `52:54:00:00:00:${String(i).padStart(2, '0')}`, address: `fd75:636c:6f75::${i + 1}` })),
+    qemu: { pid, qmpSocket: '/nonexistent', serialLog: '/nonexistent', accel: 'tcg', startedAt: nowIso() },
+  };
+}
+
+/** What QEMU's query-blockstats answers for `disks` drives (ids disk0…), with figures that grow with `n`. */
+export function blockStatsReply(disks: number, n = 1): unknown[] {
+  return Array.from({ length: disks }, (_, i) => ({ device: `disk${i}`, qdev: `/machine/peripheral-anon/device[${i}]/virtio-backend`, stats: { rd_bytes: 4096 * n, wr_bytes: 8192 * n, rd_operations: n, wr_operations: 2 * n, flush_operations: 0 } }));
+}
