@@ -30,8 +30,8 @@ export function openConsole(el: HTMLElement, token: string, vmId: string, onStat
   void (async () => {
     const res = await fetch(`/v1/vms/${encodeURIComponent(vmId)}/console`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: '{}',
+      // No body: every field of it is optional (the contract), and none is wanted here.
+      headers: { authorization: `Bearer ${token}` },
       signal: ctl.signal,
     });
     const body = (await res.json().catch(() => ({}))) as { ticket?: string; path?: string; code?: string; message?: string; hint?: string };

@@ -165,19 +165,22 @@ function renderView(): void {
   const list = document.getElementById('list');
   const s = st;
   if (!list || !s) return;
+  // Not while a choice in the list is being made (a migration's target): the next event redraws it.
+  if (list.contains(document.activeElement) && document.activeElement?.tagName === 'SELECT') return;
   const { view } = currentView();
   const admin = s.me.role === 'admin';
-  if (view === 'vms') fill(list, table('vms', ['Name', ...(admin ? ['Owner'] : []), 'Status', 'Size', 'Host', 'Addresses', ''], s.vms.map((v) => vmRow(v, admin))));
+  if (view === 'vms') fill(list, table('vms', ['Name', ...(admin ? ['Owner'] : []), 'Status', '~Size', 'Host', '~Addresses', ''], s.vms.map((v) => vmRow(v, admin))));
   if (view === 'networks') fill(list, table('networks', ['Name', ...(admin ? ['Owner'] : []), 'Prefix', 'VNI', ''], s.networks.map((n) => h('tr', { 'data-network': n.name }, h('td', {}, n.name), admin && h('td', {}, n.owner), h('td', { class: 'mono' }, n.prefix), h('td', {}, n.vni), h('td', { class: 'actions' }, n.owner === s.me.name && h('button', { 'data-act': 'delete', class: 'danger', onclick: () => confirm(`Delete network ${n.name}?`) && void run(() => s.client.networks.delete(n.name).then(refresh).then(renderView), `network ${n.name} deleted`) }, 'Delete'))))));
   if (view === 'keys') fill(list, table('keys', ['Name', 'Type', 'Fingerprint', ''], s.keys.map((k) => h('tr', { 'data-key': k.name }, h('td', {}, k.name), h('td', {}, `${k.type} ${k.bits}`), h('td', { class: 'mono' }, k.fingerprint), h('td', { class: 'actions' }, h('button', { 'data-act': 'delete', class: 'danger', onclick: () => confirm(`Delete key ${k.name}?`) && void run(() => s.client.keys.delete(k.name).then(refresh).then(renderView), `key ${k.name} deleted`) }, 'Delete'))))));
   if (view === 'images') fill(list, table('images', ['Name', 'Owner', 'Status', 'Store', 'Public'], s.images.map((i) => h('tr', { 'data-image': `${i.owner}/${i.name}` }, h('td', {}, i.name), h('td', {}, i.owner), h('td', {}, statusBadge(i.status), i.progress !== undefined && i.status !== 'ready' ? ` ${Math.round(i.progress * 100)}%` : ''), h('td', {}, i.store), h('td', {}, i.public ? 'yes' : 'no')))));
   if (view === 'hosts') fill(list, table('hosts', ['Name', 'State', 'VMs', 'CPU used', 'RAM used', 'Disk used', ''], s.hosts.map(hostRow)));
 }
 
+/** `head`: the column titles; a leading "~" marks a column left out on a narrow screen (its cells have class wide-only). */
 function table(name: string, head: string[], rows: HTMLElement[]): HTMLElement {
   return h('div', { class: 'card' },
     h('h2', {}, TITLES[name as View] ?? name),
-    rows.length === 0 ? h('p', { class: 'muted', 'data-empty': name }, 'None yet.') : h('div', { class: 'scroll' }, h('table', { 'data-list': name }, h('thead', {}, h('tr', {}, head.map((t) => h('th', {}, t)))), h('tbody', {}, rows))));
+    rows.length === 0 ? h('p', { class: 'muted', 'data-empty': name }, 'None yet.') : h('div', { class: 'scroll' }, h('table', { 'data-list': name }, h('thead', {}, h('tr', {}, head.map((t) => h('th', { class: t.startsWith('~') ? 'wide-only' : undefined }, t.replace(/^~/, ''))))), h('tbody', {}, rows))));
 }
 
 function statusBadge(status: string): HTMLElement {
@@ -199,9 +202,9 @@ function vmRow(v: Vm, admin: boolean): HTMLElement {
     h('td', {}, v.name),
     admin && h('td', {}, v.owner),
     h('td', { class: 'status' }, statusBadge(v.status), v.error ? h('div', { class: 'muted small' }, v.error.code) : null),
-    h('td', {}, `${v.cpu} CPU, ${bytes(v.ramBytes)}, ${bytes(v.diskBytes)}`),
+    h('td', { class: 'wide-only' }, `${v.cpu} CPU, ${bytes(v.ramBytes)}, ${bytes(v.diskBytes)}`),
     h('td', {}, v.host ?? '–'),
-    h('td', { class: 'mono small' }, (v.nics ?? []).map((n) => h('div', {}, n.address))),
+    h('td', { class: 'mono small wide-only' }, (v.nics ?? []).map((n) => h('div', {}, n.address))),
     h('td', { class: 'actions' },
       stopped && act('start', 'Start', () => s.client.vms.start(v.id)),
       running && act('stop', 'Stop', () => s.client.vms.stop(v.id)),
@@ -216,7 +219,7 @@ const SIZES: Record<string, [number, string, string]> = { tiny: [1, '128MiB', '1
 function vmForm(el: HTMLElement): void {
   const s = st!;
   const field = (label: string, input: HTMLElement) => h('label', {}, h('span', {}, label), input);
-  const name = h('input', { id: 'vm-name', required: true, pattern: '[a-z][a-z0-9-]{0,62}', placeholder: 'web1', autocomplete: 'off' });
+  const name = h('input', { id: 'vm-name', required: true, pattern: '[a-z][a-z0-9\\-]{0,62}', placeholder: 'web1', autocomplete: 'off' });
   const image = h('select', { id: 'vm-image', required: true });
   const cpu = h('input', { id: 'vm-cpu', type: 'number', min: '1', value: '1', required: true });
   const ram = h('input', { id: 'vm-ram', value: '1GiB', required: true });
@@ -261,7 +264,7 @@ function vmForm(el: HTMLElement): void {
 
 function networkForm(el: HTMLElement): void {
   const s = st!;
-  const name = h('input', { id: 'net-name', required: true, pattern: '[a-z][a-z0-9-]{0,62}', placeholder: 'lab', autocomplete: 'off' });
+  const name = h('input', { id: 'net-name', required: true, pattern: '[a-z][a-z0-9\\-]{0,62}', placeholder: 'lab', autocomplete: 'off' });
   fill(el, h('form', { class: 'card row', method: 'post', onsubmit: (e: SubmitEvent) => {
     e.preventDefault();
     void run(async () => {
