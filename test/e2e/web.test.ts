@@ -48,7 +48,7 @@ describe('the web dashboard: log in, create a VM, see it run, its console, stop,
     await page.setViewport({ width, height: 860 });
     await page.evaluateOnNewDocument(`document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))`);
     page.on('console', (msg) => {
-      if (msg.type() === 'error') problems.push(`${who}: console error: ${msg.text()}`);
+      if (msg.type() === 'error') problems.push(`${who}: console error: ${msg.text()} (${msg.location().url ?? ''})`);
     });
     page.on('pageerror', (err) => problems.push(`${who}: page error: ${(err as Error).message}`));
     page.on('requestfailed', (r) => {
@@ -136,6 +136,16 @@ describe('the web dashboard: log in, create a VM, see it run, its console, stop,
     const answer = (await ticket.json()) as { message?: string };
     if (ticket.status === 404 && /^no route/.test(answer.message ?? '')) {
       console.log('web.test: the API has no console route yet: console step skipped');
+      // The view still opens (xterm.js under the CSP, its styles through the shim) and says why there is no console.
+      await page.locator('tr[data-vm="webvm"] [data-act="console"]').click();
+      await page.waitForSelector('#console-state[data-state="unavailable"]', { timeout: 30_000 });
+      expect(await text(page, '#console-state')).toContain('no interactive console');
+      expect(await page.evaluate('document.querySelector(".xterm-screen") !== null && document.adoptedStyleSheets.length > 0')).toBe(true);
+      // The browser reports the 404 of the ticket request as an error: expected here, and only here.
+      const i = problems.findIndex((p) => /status of 404/.test(p) && /\/console\)$/.test(p));
+      expect(i, problems.join('\n')).toBeGreaterThanOrEqual(0);
+      problems.splice(i, 1);
+      await page.locator('a[href="#/vms"]').click();
     } else {
       expect(ticket.status, JSON.stringify(answer)).toBe(201);
       await page.locator('tr[data-vm="webvm"] [data-act="console"]').click();
