@@ -150,10 +150,11 @@ describe('the web dashboard: log in, create a VM, see it run, its console, stop,
       expect(ticket.status, JSON.stringify(answer)).toBe(201);
       await page.locator('tr[data-vm="webvm"] [data-act="console"]').click();
       await page.waitForSelector('#console-state[data-state="open"]', { timeout: 30_000 });
-      const rows = () => text(page, '.xterm-rows');
+      // One line per row (the rows' textContent runs together; spaces are U+00A0, which \s matches).
+      const rows = () => page.$$eval('.xterm-rows > div', (r) => r.map((d) => d.textContent ?? '').join('\n'));
       // The replayed tail, then a fresh prompt for an Enter.
       await page.keyboard.press('Enter');
-      await until('the guest prompt', async () => /[#$] *$/m.test(await rows()), 30_000);
+      await until('the guest prompt', async () => /[#$]\s*$/m.test(await rows()), 30_000);
       await page.keyboard.type('echo UCLOUD-WEB-$((6*7))\n');
       await until('the command ran in the guest', async () => (await rows()).includes('UCLOUD-WEB-42'), 30_000);
       await shot(page, '4-console');
