@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { escapeLabel, type MetricsRegistry } from '../common/metrics.js';
-import type { Vm } from '../model/index.js';
+import type { Vm, VmStats } from '../model/index.js';
 import type { QmpExecutor } from './qemu/index.js';
 
 // Per-VM figures of a host, read when Prometheus scrapes (never on a timer):
@@ -90,13 +90,32 @@ export const VM_FAMILIES: readonly Family[] = [
 export class VmMetrics {
   private sampled: { samples: Promise<VmSample[]>; doneAt?: number } | undefined;
   private readonly procStats = new ProcStatFiles();
+  private readonly oneOff: Pick<ProcStatFiles, 'read'> = { read: readProcStat };
 
+  /** Without a registry (metrics off), it still answers `statsOf` for the console endpoint's `/stats`. */
   constructor(
-    registry: MetricsRegistry,
+    registry: MetricsRegistry | undefined,
     private readonly source: VmStatsSource,
     private readonly opts: { sampleReuseMs?: number } = {},
   ) {
-    registry.addExposition(() => this.exposition());
+    registry?.addExposition(() => this.exposition());
+  }
+
+  /** One VM's figures now, as `GET /v1/vms/<ref>/stats` shows them; undefined: no such VM on this host. */
+  async statsOf(vmId: string): Promise<VmStats | undefined> {
+    const vm = this.source.vms().find((v) => v.id === vmId);
+    if (!vm) return undefined;
+    // Its own descriptor, not the scrape's: a scrape closes the files of pids it did not read.
+    const s = await this.readVm(vm, vm.nics?.length ? readNetDev() : new Map<string, NetDev>(), this.oneOff);
+    return {
+      vm: vm.name,
+      host: this.source.host,
+      at: new Date().toISOString(),
+      ...(s.cpuSeconds === undefined ? {} : { cpuSeconds: s.cpuSeconds }),
+      ...(s.rssBytes === undefined ? {} : { memoryRssBytes: s.rssBytes }),
+      disks: s.disks.map((d) => ({ disk: d.disk, readBytes: d.rdBytes, writtenBytes: d.wrBytes, reads: d.rdOps, writes: d.wrOps })),
+      nics: s.nics.map((n) => ({ nic: n.nic, receiveBytes: n.rxBytes, transmitBytes: n.txBytes, receivePackets: n.rxPackets, transmitPackets: n.txPackets })),
+    };
   }
 
   /** The per-VM families in the text exposition format. */
@@ -133,13 +152,13 @@ export class VmMetrics {
     return samples;
   }
 
-  private async readVm(vm: Vm, netdev: Map<string, NetDev>): Promise<VmSample> {
+  private async readVm(vm: Vm, netdev: Map<string, NetDev>, proc: Pick<ProcStatFiles, 'read'> = this.procStats): Promise<VmSample> {
     const s: VmSample = { vm, labels: { vm: vm.id, name: vm.name, owner: vm.owner, host: this.source.host }, disks: [], nics: [] };
     const pid = this.source.pid(vm);
     if (pid === undefined) return s;
     const blocks = this.blockStats(vm);
-    const proc = this.procStats.read(pid);
-    if (proc) Object.assign(s, proc);
+    const cpu = proc.read(pid);
+    if (cpu) Object.assign(s, cpu);
     for (const b of await blocks) {
       const index = /^disk(\d+)$/.exec(b.device)?.[1];
       if (index === undefined) continue;
@@ -172,6 +191,15 @@ function pageBytes(): number {
     }
   }
   return pageSize;
+}
+
+/** CPU and RSS of a process, from one open, read and close of its stat file. */
+function readProcStat(pid: number): { cpuSeconds: number; rssBytes: number } | undefined {
+  try {
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** utime + stime (fields 14, 15) and rss (field 24) of /proc/<pid>/stat; fields counted after the command's closing parenthesis. */
