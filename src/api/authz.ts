@@ -36,6 +36,7 @@ export const PERMISSIONS = {
   'vm:resize': ['user', 'admin'],
   'vm:update': ['user', 'admin'],
   'vm:console-log': ['user', 'admin'],
+  'vm:stats': ['user', 'admin'],
   'vm:delete': ['user', 'admin'],
   'vm:migrate': ['admin'],
   'vm:recover': ['admin'],

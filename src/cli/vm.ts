@@ -250,6 +250,23 @@ export function vmCommand(): Command {
       process.stdout.write(text && !text.endsWith('\n') ? `${text}\n` : text);
     });
 
+  vm.command('stats <name>')
+    .description("the VM's counters now, as its host reads them: CPU seconds, memory, disk and network (the figures of its Prometheus metrics)")
+    .addHelpText('after', '\nExamples:\n  ucloud vm stats web1\n  ucloud vm stats web1 --output json   # the counters to compute rates from')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const { client, output } = cliContext(cmd);
+      const s = await client.vms.stats(name);
+      printObject(s, output, [
+        ['vm', s.vm],
+        ['host', s.host],
+        ['at', s.at],
+        ['cpu seconds', s.cpuSeconds?.toFixed(2)],
+        ['memory (rss)', s.memoryRssBytes === undefined ? undefined : formatSize(s.memoryRssBytes)],
+        ...s.disks.map((d): [string, string] => [`disk ${d.disk}`, `read ${formatSize(d.readBytes)} (${d.reads}), written ${formatSize(d.writtenBytes)} (${d.writes})`]),
+        ...s.nics.map((n): [string, string] => [`nic ${n.nic}`, `received ${formatSize(n.receiveBytes)} (${n.receivePackets} packets), sent ${formatSize(n.transmitBytes)} (${n.transmitPackets} packets)`]),
+      ]);
+    });
+
   vm.command('delete <name>')
     .description('delete a VM, its disks and its record')
     .addOption(waitOption())

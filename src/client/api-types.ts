@@ -546,6 +546,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/vms/{ref}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["getVmStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/vms/{ref}/stop": {
         parameters: {
             query?: never;
@@ -7121,6 +7137,106 @@ export interface operations {
             };
             /** @description an error: `code` is stable (switch on it), `message` and `hint` are for people */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getVmStats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description VM name or id */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description ISO 8601 time */
+                        at: string;
+                        cpuSeconds?: number;
+                        disks: {
+                            disk: string;
+                            readBytes: number;
+                            reads: number;
+                            writes: number;
+                            writtenBytes: number;
+                        }[];
+                        /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                        host: string;
+                        memoryRssBytes?: number;
+                        nics: {
+                            nic: string;
+                            receiveBytes: number;
+                            receivePackets: number;
+                            transmitBytes: number;
+                            transmitPackets: number;
+                        }[];
+                        /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
+                        vm: string;
+                    };
+                };
+            };
+            /** @description an error: `code` is stable (switch on it), `message` and `hint` are for people */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description an error: `code` is stable (switch on it), `message` and `hint` are for people */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description an error: `code` is stable (switch on it), `message` and `hint` are for people */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description an error: `code` is stable (switch on it), `message` and `hint` are for people */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description an error: `code` is stable (switch on it), `message` and `hint` are for people */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description an error: `code` is stable (switch on it), `message` and `hint` are for people */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -3,7 +3,7 @@ import { isErrorCode, UcloudError } from '../common/errors.js';
 import { LIST_LIMITS, type PageOf } from '../model/common.js';
 import type { paths } from './api-types.js';
 import { fillPath, type CallOpts, type ItemOf, type ListPath, type MethodOf, type Ok, type Op, type QueryOf } from './typed-paths.js';
-import type { QuotaSetRequest, QuotaView, ConsoleLog, Event, Host, HostAddRequest, HostSetRequest, HostView, Image, ImageCreateRequest, ImageStore, ImageStoreCreateRequest, Network, NetworkRoutes, Role, SshKey, TokenCreated, TokenInfo, UploadedFile, User, UserCreated, UserFile, Vm, VmCreateRequest, VmMigrateRequest,
+import type { QuotaSetRequest, QuotaView, ConsoleLog, VmStats, Event, Host, HostAddRequest, HostSetRequest, HostView, Image, ImageCreateRequest, ImageStore, ImageStoreCreateRequest, Network, NetworkRoutes, Role, SshKey, TokenCreated, TokenInfo, UploadedFile, User, UserCreated, UserFile, Vm, VmCreateRequest, VmMigrateRequest,
   VmRecoverRequest, VmResizeRequest, VmSetRequest, VmStatus } from '../model/index.js';
 
 /** `vm list` filters (see VmListFilter in src/model/vm.ts). */
@@ -133,6 +133,7 @@ export class Client {
     recover: (ref: string, req: Static<typeof VmRecoverRequest>): Promise<Vm> => this.call('post', '/v1/vms/{ref}/recover', { params: { ref }, body: req }),
     /** The last `lines` lines of the VM's console (default 100). */
     consoleLog: (ref: string, lines?: number): Promise<ConsoleLog> => this.call('get', '/v1/vms/{ref}/console-log', { params: { ref }, query: { lines } }),
+    stats: (ref: string): Promise<VmStats> => this.call('get', '/v1/vms/{ref}/stats', { params: { ref } }),
     /** The VM while its host removes it, or undefined when it is gone already. */
     delete: (ref: string): Promise<Vm | undefined> => this.call('delete', '/v1/vms/{ref}', { params: { ref } }),
   };

@@ -105,17 +105,15 @@ export class HostAgent {
     }, log, 30_000);
     if (typeof opts.stores === 'function') this.storeWatch = new Informer(store, Kinds.imageStore, Keys.imageStores(), log);
     this.monitors = new VmMonitors((id) => runtime.paths(id).eventSocket, { event: (id, e) => this.onQemuEvent(id, e), gone: (id) => this.onQemuGone(id) }, log);
-    if (opts.metrics) {
-      new VmMetrics(opts.metrics, {
-        host: opts.name,
-        vms: () => this.informer.values(),
-        // Only a QEMU the agent watches: a pid from a record alone may be a reused one.
-        pid: (vm) => (vm.qemu && this.monitors.watching(vm.id, vm.qemu.pid) ? vm.qemu.pid : undefined),
-        qmp: (vm) => this.monitors.session(vm.id),
-        taps: (vm) => (vm.nics ?? []).map((_, i) => VmRuntime.tapName(vm.id, i)),
-      });
-    }
-    this.console = new ConsoleEndpoint(store, opts.name, (id) => runtime.paths(id).serialLog, log);
+    const vmMetrics = new VmMetrics(opts.metrics, {
+      host: opts.name,
+      vms: () => this.informer.values(),
+      // Only a QEMU the agent watches: a pid from a record alone may be a reused one.
+      pid: (vm) => (vm.qemu && this.monitors.watching(vm.id, vm.qemu.pid) ? vm.qemu.pid : undefined),
+      qmp: (vm) => this.monitors.session(vm.id),
+      taps: (vm) => (vm.nics ?? []).map((_, i) => VmRuntime.tapName(vm.id, i)),
+    });
+    this.console = new ConsoleEndpoint(store, opts.name, (id) => runtime.paths(id).serialLog, log, (id) => vmMetrics.statsOf(id));
     const vniInUse = (vni: number, except: string) => this.vniInUse(vni, except);
     const mig = opts.migration ?? { address: '::1', maxDowntimeMs: 300, maxBandwidth: 0, prepareTimeoutMs: 60_000 };
     this.migrations = new HostMigrations(

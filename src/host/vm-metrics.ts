@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { escapeLabel, type MetricsRegistry } from '../common/metrics.js';
-import type { Vm } from '../model/index.js';
+import type { Vm, VmStats } from '../model/index.js';
 import type { QmpExecutor } from './qemu/index.js';
 
 // Per-VM figures of a host, read when Prometheus scrapes (never on a timer):
@@ -89,13 +89,33 @@ export const VM_FAMILIES: readonly Family[] = [
 
 export class VmMetrics {
   private sampled: { samples: Promise<VmSample[]>; doneAt?: number } | undefined;
+  private readonly procStats = new ProcStatFiles();
+  private readonly oneOff: Pick<ProcStatFiles, 'read'> = { read: readProcStat };
 
+  /** Without a registry (metrics off), it still answers `statsOf` for the console endpoint's `/stats`. */
   constructor(
-    registry: MetricsRegistry,
+    registry: MetricsRegistry | undefined,
     private readonly source: VmStatsSource,
     private readonly opts: { sampleReuseMs?: number } = {},
   ) {
-    registry.addExposition(() => this.exposition());
+    registry?.addExposition(() => this.exposition());
+  }
+
+  /** One VM's figures now, as `GET /v1/vms/<ref>/stats` shows them; undefined: no such VM on this host. */
+  async statsOf(vmId: string): Promise<VmStats | undefined> {
+    const vm = this.source.vms().find((v) => v.id === vmId);
+    if (!vm) return undefined;
+    // Its own descriptor, not the scrape's: a scrape closes the files of pids it did not read.
+    const s = await this.readVm(vm, vm.nics?.length ? readNetDev() : new Map<string, NetDev>(), this.oneOff);
+    return {
+      vm: vm.name,
+      host: this.source.host,
+      at: new Date().toISOString(),
+      ...(s.cpuSeconds === undefined ? {} : { cpuSeconds: s.cpuSeconds }),
+      ...(s.rssBytes === undefined ? {} : { memoryRssBytes: s.rssBytes }),
+      disks: s.disks.map((d) => ({ disk: d.disk, readBytes: d.rdBytes, writtenBytes: d.wrBytes, reads: d.rdOps, writes: d.wrOps })),
+      nics: s.nics.map((n) => ({ nic: n.nic, receiveBytes: n.rxBytes, transmitBytes: n.txBytes, receivePackets: n.rxPackets, transmitPackets: n.txPackets })),
+    };
   }
 
   /** The per-VM families in the text exposition format. */
@@ -126,16 +146,19 @@ export class VmMetrics {
   private async read(): Promise<VmSample[]> {
     const vms = this.source.vms();
     const netdev = vms.some((vm) => vm.nics?.length) ? readNetDev() : new Map<string, NetDev>();
-    return Promise.all(vms.map((vm) => this.readVm(vm, netdev)));
+    const samples = Promise.all(vms.map((vm) => this.readVm(vm, netdev)));
+    // Every pid was read synchronously above: files of QEMUs gone since the last scrape close now.
+    this.procStats.closeUnused();
+    return samples;
   }
 
-  private async readVm(vm: Vm, netdev: Map<string, NetDev>): Promise<VmSample> {
+  private async readVm(vm: Vm, netdev: Map<string, NetDev>, proc: Pick<ProcStatFiles, 'read'> = this.procStats): Promise<VmSample> {
     const s: VmSample = { vm, labels: { vm: vm.id, name: vm.name, owner: vm.owner, host: this.source.host }, disks: [], nics: [] };
     const pid = this.source.pid(vm);
     if (pid === undefined) return s;
     const blocks = this.blockStats(vm);
-    const proc = readProcStat(pid);
-    if (proc) Object.assign(s, proc);
+    const cpu = proc.read(pid);
+    if (cpu) Object.assign(s, cpu);
     for (const b of await blocks) {
       const index = /^disk(\d+)$/.exec(b.device)?.[1];
       if (index === undefined) continue;
@@ -170,18 +193,60 @@ function pageBytes(): number {
   return pageSize;
 }
 
-/** utime + stime (fields 14, 15) and rss (field 24) of /proc/<pid>/stat; fields counted after the command's closing parenthesis. */
-export function readProcStat(pid: number): { cpuSeconds: number; rssBytes: number } | undefined {
-  let text: string;
+/** CPU and RSS of a process, from one open, read and close of its stat file. */
+function readProcStat(pid: number): { cpuSeconds: number; rssBytes: number } | undefined {
   try {
-    // Sync: a /proc file is made in memory by the kernel (tens of µs), and the thread pool's round trips cost more than the read.
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'latin1'));
   } catch {
     return undefined;
   }
+}
+
+/** utime + stime (fields 14, 15) and rss (field 24) of /proc/<pid>/stat; fields counted after the command's closing parenthesis. */
+function parseProcStat(text: string): { cpuSeconds: number; rssBytes: number } {
   const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // f[0] is field 3 (state).
   return { cpuSeconds: (Number(f[11]) + Number(f[12])) / USER_HZ, rssBytes: Number(f[21]) * pageBytes() };
+}
+
+/**
+ * /proc/<pid>/stat of each QEMU, opened once and read again from offset 0 at
+ * each scrape (procfs makes it afresh): a quarter of the cost of open, read and
+ * close per VM per scrape. The descriptor stays with the process it was opened
+ * for, so a reused pid never reads a stranger: the dead one's reads fail (ESRCH).
+ */
+export class ProcStatFiles {
+  private readonly fds = new Map<number, number>();
+  private readonly used = new Set<number>();
+  private readonly buffer = Buffer.alloc(2048);
+
+  read(pid: number): { cpuSeconds: number; rssBytes: number } | undefined {
+    this.used.add(pid);
+    let fd = this.fds.get(pid);
+    try {
+      if (fd === undefined) {
+        fd = openSync(`/proc/${pid}/stat`, 'r');
+        this.fds.set(pid, fd);
+      }
+      const n = readSync(fd, this.buffer, 0, this.buffer.length, 0);
+      return parseProcStat(this.buffer.toString('latin1', 0, n));
+    } catch {
+      if (fd !== undefined) this.close(pid);
+      return undefined;
+    }
+  }
+
+  /** Closes the files of pids not read since the last call. */
+  closeUnused(): void {
+    for (const pid of this.fds.keys()) if (!this.used.has(pid)) this.close(pid);
+    this.used.clear();
+  }
+
+  private close(pid: number): void {
+    const fd = this.fds.get(pid);
+    this.fds.delete(pid);
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 interface NetDev {

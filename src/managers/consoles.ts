@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { isErrorCode, UcloudError } from '../common/errors.js';
-import type { Vm } from '../model/index.js';
+import type { Vm, VmStats } from '../model/index.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 
@@ -22,7 +22,17 @@ export function ticketHash(secret: string): string {
 export class ConsoleManager {
   constructor(private readonly store: Store) {}
 
-  async tail(vm: Vm, lines: number): Promise<string> {
+  tail(vm: Vm, lines: number): Promise<string> {
+    return this.fromHost(vm, `console-log?lines=${lines}`);
+  }
+
+  /** The VM's counters now, read by its host (the readings of its Prometheus metrics). */
+  async stats(vm: Vm): Promise<VmStats> {
+    return JSON.parse(await this.fromHost(vm, 'stats')) as VmStats;
+  }
+
+  /** `GET /v1/vms/<id>/<path>` on the console endpoint of the VM's host, with a ticket of its own. */
+  private async fromHost(vm: Vm, path: string): Promise<string> {
     const hostName = vm.host;
     if (!hostName) throw new UcloudError('CONSOLE_UNAVAILABLE', `VM "${vm.name}" is not placed on a host yet`);
     const [alive, host] = await Promise.all([this.store.get(Kinds.hostAlive, Keys.hostAlive(hostName)), this.store.get(Kinds.host, Keys.host(hostName))]);
@@ -37,7 +47,7 @@ export class ConsoleManager {
       const addr = host.value.address.includes(':') ? `[${host.value.address}]` : host.value.address;
       let res: Response;
       try {
-        res = await fetch(`http://${addr}:${port}/v1/vms/${vm.id}/console-log?lines=${lines}`, {
+        res = await fetch(`http://${addr}:${port}/v1/vms/${vm.id}/${path}`, {
           headers: { authorization: `Ticket ${secret}` },
           signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
         });
@@ -52,7 +62,7 @@ export class ConsoleManager {
         } catch {
           // not one of ours
         }
-        throw new UcloudError('CONSOLE_UNAVAILABLE', `host ${hostName} refused the console request (${isErrorCode(code) ? code : `HTTP ${res.status}`})`);
+        throw new UcloudError('CONSOLE_UNAVAILABLE', `host ${hostName} refused the request for VM "${vm.name}" (${isErrorCode(code) ? code : `HTTP ${res.status}`})`);
       }
       return text;
     } finally {

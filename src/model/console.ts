@@ -16,3 +16,22 @@ export type ConsoleLog = Static<typeof ConsoleLog>;
 
 /** `?lines=`: how many of the log's last lines. */
 export const ConsoleLogQuery = Type.Object({ lines: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) }, { additionalProperties: false });
+
+/**
+ * What `GET /v1/vms/<ref>/stats` answers: the VM's counters as its host reads
+ * them now (the same readings as the host's Prometheus metrics); a graph is
+ * the difference between two of them. Absent figures: QEMU is not running.
+ */
+export const VmStats = Type.Object(
+  {
+    vm: Name,
+    host: Name,
+    at: Timestamp,
+    cpuSeconds: Type.Optional(Type.Number({ minimum: 0 })),
+    memoryRssBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+    disks: Type.Array(Type.Object({ disk: Type.String(), readBytes: Type.Integer({ minimum: 0 }), writtenBytes: Type.Integer({ minimum: 0 }), reads: Type.Integer({ minimum: 0 }), writes: Type.Integer({ minimum: 0 }) }, { additionalProperties: false })),
+    nics: Type.Array(Type.Object({ nic: Type.String(), receiveBytes: Type.Integer({ minimum: 0 }), transmitBytes: Type.Integer({ minimum: 0 }), receivePackets: Type.Integer({ minimum: 0 }), transmitPackets: Type.Integer({ minimum: 0 }) }, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+export type VmStats = Static<typeof VmStats>;

@@ -109,6 +109,21 @@ describe.skipIf(!existsSync(PROMETHEUS))('metrics: a real Prometheus scrapes eve
     expect(w2 - w1).toBeGreaterThanOrEqual(2 * MiB);
     expect(await one(`ucloud_vm_memory_rss_bytes{${sel}}`)).toBeGreaterThan(16 * MiB);
 
+    // The same readings for the VM's owner through the API (the dashboard's graphs), fetched from the host with a ticket.
+    const stats = await c.client().vms.stats('m1');
+    expect(stats).toMatchObject({ vm: 'm1', host: 'hv1' });
+    expect(stats.cpuSeconds).toBeGreaterThanOrEqual(cpu2);
+    expect(stats.memoryRssBytes).toBeGreaterThan(16 * MiB);
+    expect(stats.disks.find((d) => d.disk === 'hdd0')!.writtenBytes).toBeGreaterThanOrEqual(w2);
+    const shown = await c.cli(['vm', 'stats', 'm1']);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/^cpu seconds: +\d+\.\d\d$/m);
+    expect(shown.stdout).toMatch(/^disk hdd0: +read .* written \d/m);
+    // Another user's VM answers like a missing one, and asks nothing of the host.
+    const eve = c.client((await c.managers().users.create('eve', 'user')).token);
+    await expect(eve.vms.stats('m1')).rejects.toMatchObject({ code: 'VM_NOT_FOUND' });
+    await expect(eve.vms.stats(running.id)).rejects.toMatchObject({ code: 'VM_NOT_FOUND' });
+
     // The other daemons' figures, with bounded labels: the route pattern, never the VM's name in a URL.
     expect(await until('VM creates counted by route', () => one('sum(ucloud_api_requests_total{method="POST",route="/v1/vms",status="201"})'), 30_000, 250)).toBeGreaterThanOrEqual(1);
     expect(await until('VM shows counted by route pattern', () => one('sum(ucloud_api_requests_total{method="GET",route="/v1/vms/:ref"})'), 30_000, 250)).toBeGreaterThanOrEqual(1);

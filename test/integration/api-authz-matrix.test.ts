@@ -45,6 +45,7 @@ const EXPECTED: Record<string, Row> = {
   'POST /v1/vms/{ref}/resize': users(202, 404, 202),
   // The VM runs on no host here: its console is unavailable to those who may read it.
   'GET /v1/vms/{ref}/console-log': users(503, 404, 503),
+  'GET /v1/vms/{ref}/stats': users(503, 404, 503),
   // Admins only; the VM is not running (migrate) and its host is not dead (recover).
   'POST /v1/vms/{ref}/migrate': adminOnly(409),
   'POST /v1/vms/{ref}/recover': adminOnly(409),
@@ -194,6 +195,7 @@ describe('the authorization matrix: every route × every kind of caller (real AP
       'POST /v1/vms/{ref}/reboot': webRef('/reboot'),
       'POST /v1/vms/{ref}/resize': (col) => ({ ...webRef('/resize')(col), body: { disk: col === 'admin' ? '3GiB' : '2GiB' } }),
       'GET /v1/vms/{ref}/console-log': webRef('/console-log'),
+      'GET /v1/vms/{ref}/stats': webRef('/stats'),
       'POST /v1/vms/{ref}/migrate': same({ url: `/v1/vms/${ids.web1}/migrate`, body: { to: 'hv1' } }),
       'POST /v1/vms/{ref}/recover': same({ url: `/v1/vms/${ids.web1}/recover`, body: {} }),
       'DELETE /v1/vms/{ref}': per({ url: '/v1/vms/del-o' }, { url: `/v1/vms/${ids.delA}` }, { url: `/v1/vms/${ids.delA}` }),

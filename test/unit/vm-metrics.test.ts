@@ -1,4 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MetricsRegistry } from '../../src/common/metrics.js';
 import type { Vm } from '../../src/model/index.js';
 import { QmpMonitor } from '../../src/host/qemu/index.js';
-import { MAX_SERIES_PER_VM, VmMetrics } from '../../src/host/vm-metrics.js';
+import { MAX_SERIES_PER_VM, ProcStatFiles, VmMetrics } from '../../src/host/vm-metrics.js';
 import { fakeQmpServer, qmpReply } from '../helpers/fake-qmp.js';
 import { blockStatsReply, runningVmRecord } from '../helpers/vm-record.js';
 
@@ -94,5 +96,46 @@ describe('per-VM metrics of a host', () => {
     list = vms.slice(1, 3);
     const after = await seriesByVm(registry);
     expect([...after.byVm.keys()].sort()).toEqual([vms[1]!.id, vms[2]!.id].sort());
+  });
+});
+
+describe("a QEMU's /proc/<pid>/stat, kept open between scrapes", () => {
+  it('reads CPU and RSS afresh each time, and a process gone gives nothing and closes its file', async () => {
+    // Descriptors of this process open on a pid's stat file.
+    const statFds = (pid: number) =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === `/proc/${pid}/stat`;
+        } catch {
+          return false;
+        }
+      }).length;
+    // A busy child: its CPU time must grow between two reads of the same descriptor.
+    const child = spawn(process.execPath, ['-e', 'const end = Date.now() + 60000; while (Date.now() < end);'], { stdio: 'ignore' });
+    const idle = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      const files = new ProcStatFiles();
+      // Read until node has loaded in the child (its RSS is near 0 while it execs).
+      let first = files.read(child.pid!)!;
+      while (first.rssBytes < 1024 * 1024) first = files.read(child.pid!)!;
+      expect(statFds(child.pid!)).toBe(1);
+      let later = files.read(child.pid!)!;
+      while (later.cpuSeconds <= first.cpuSeconds) later = files.read(child.pid!)!;
+      expect(statFds(child.pid!)).toBe(1);
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+      expect(files.read(child.pid!)).toBeUndefined();
+      expect(statFds(child.pid!)).toBe(0);
+      // A pid no longer read is closed at the end of the next scrape.
+      files.read(idle.pid!);
+      expect(statFds(idle.pid!)).toBe(1);
+      files.closeUnused();
+      expect(statFds(idle.pid!)).toBe(1);
+      files.closeUnused();
+      expect(statFds(idle.pid!)).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+      idle.kill('SIGKILL');
+    }
   });
 });

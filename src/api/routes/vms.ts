@@ -1,7 +1,7 @@
 import { UcloudError } from '../../common/errors.js';
 import { parseSizeInRange } from '../../common/units.js';
 import { checkUserData } from '../../common/user-data.js';
-import { ConsoleLog, ConsoleLogQuery, ErrorResponse, ListQuery, NoContent, Vm, VmListFilter, VM_LIMITS, VmCreateRequest, VmRebootRequest, VmRefParams, VmResizeRequest, VmSetRequest, type User } from '../../model/index.js';
+import { ConsoleLog, ConsoleLogQuery, VmStats, ErrorResponse, ListQuery, NoContent, Vm, VmListFilter, VM_LIMITS, VmCreateRequest, VmRebootRequest, VmRefParams, VmResizeRequest, VmSetRequest, type User } from '../../model/index.js';
 import type { VmCache } from '../../managers/vm-cache.js';
 import { can } from '../authz.js';
 import type { Api, Managers } from '../context.js';
@@ -126,6 +126,12 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
     const vm = await findVm(m, req.user, req.params.ref);
     const text = await m.consoles.tail(vm, req.query.lines ?? 100);
     return { vm: vm.name, host: vm.host!, text };
+  });
+
+  // The VM's counters now, read by its host like the console log (see ConsoleManager); the dashboard graphs their differences.
+  api.get('/v1/vms/:ref/stats', { config: { action: 'vm:stats' }, schema: { operationId: 'getVmStats', params: VmRefParams, response: { 200: VmStats, ...errors, 503: ErrorResponse } } }, async (req) => {
+    const vm = await findVm(m, req.user, req.params.ref);
+    return m.consoles.stats(vm);
   });
 
   api.delete('/v1/vms/:ref', { config: { action: 'vm:delete' }, schema: { operationId: 'deleteVm', params: VmRefParams, response: { 202: Vm, 204: NoContent, ...errors } } }, async (req, reply) => {
