@@ -5,6 +5,7 @@ import { UcloudError } from '../common/errors.js';
 import type { Event, HostView, Image, Network, SshKey, User, Vm } from '../model/index.js';
 import { bytes, fill, h } from './dom.js';
 import { follow } from './live.js';
+import { showStats } from './stats.js';
 import { session } from './session.js';
 
 /** The dashboard (docs/web.md): one page, views chosen by the URL's #fragment. */
@@ -26,7 +27,7 @@ const TITLES: Record<View, string> = { vms: 'VMs', networks: 'Networks', keys: '
 const app = document.getElementById('app')!;
 let st: State | undefined;
 let stopFollowing: (() => void) | undefined;
-let closeConsole: (() => void) | undefined;
+let closeView: (() => void) | undefined;
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
 
 function describe(err: unknown): string {
@@ -98,8 +99,8 @@ async function login(token: string): Promise<void> {
 
 function logout(message?: string): void {
   stopFollowing?.();
-  closeConsole?.();
-  stopFollowing = closeConsole = undefined;
+  closeView?.();
+  stopFollowing = closeView = undefined;
   session.clear();
   st = undefined;
   if (location.hash) history.replaceState(null, '', location.pathname);
@@ -126,9 +127,10 @@ async function refresh(): Promise<void> {
 
 // ---- the frame ----
 
-function currentView(): { view: View; consoleOf?: string } {
+function currentView(): { view: View; consoleOf?: string; statsOf?: string } {
   const [v, arg] = location.hash.replace(/^#\/?/, '').split('/');
   if (v === 'console' && arg) return { view: 'vms', consoleOf: decodeURIComponent(arg) };
+  if (v === 'stats' && arg) return { view: 'vms', statsOf: decodeURIComponent(arg) };
   return { view: VIEWS.includes(v as View) && (v !== 'hosts' || st?.me.role === 'admin') ? (v as View) : 'vms' };
 }
 
@@ -146,13 +148,14 @@ function shell(): void {
 
 function route(): void {
   if (!st) return;
-  closeConsole?.();
-  closeConsole = undefined;
+  closeView?.();
+  closeView = undefined;
   notice('');
-  const { view, consoleOf } = currentView();
-  for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a')) a.setAttribute('aria-current', a.dataset.view === view && !consoleOf ? 'page' : 'false');
+  const { view, consoleOf, statsOf } = currentView();
+  for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a')) a.setAttribute('aria-current', a.dataset.view === view && !consoleOf && !statsOf ? 'page' : 'false');
   const main = document.getElementById('view')!;
   if (consoleOf) return consoleView(main, consoleOf);
+  if (statsOf) return statsView(main, statsOf);
   fill(main, h('div', { id: 'form' }), h('div', { id: 'list' }));
   if (view === 'vms') vmForm(document.getElementById('form')!);
   if (view === 'networks') networkForm(document.getElementById('form')!);
@@ -210,6 +213,7 @@ function vmRow(v: Vm, admin: boolean): HTMLElement {
       running && act('stop', 'Stop', () => s.client.vms.stop(v.id)),
       running && act('reboot', 'Reboot', () => s.client.vms.reboot(v.id)),
       running && h('a', { class: 'button', href: `#/console/${encodeURIComponent(v.id)}`, 'data-act': 'console' }, 'Console'),
+      running && h('a', { class: 'button', href: `#/stats/${encodeURIComponent(v.id)}`, 'data-act': 'stats' }, 'Stats'),
       admin && running && h('span', { class: 'migrate' }, target, act('migrate', 'Migrate', () => s.client.vms.migrate(v.id, target.value ? { to: target.value } : {}))),
       h('button', { 'data-act': 'delete', class: 'danger', onclick: () => confirm(`Delete VM ${v.name} and its disks?`) && void run(() => s.client.vms.delete(v.id), `deleting ${v.name}`) }, 'Delete')));
 }
@@ -308,6 +312,19 @@ function hostRow(x: HostView): HTMLElement {
       : h('button', { 'data-act': 'drain', onclick: () => confirm(`Drain ${x.name}? Its VMs migrate away.`) && void run(() => s.client.hosts.drain(x.name).then(refresh).then(renderView), `draining ${x.name}`) }, 'Drain')));
 }
 
+// ---- stats ----
+
+function statsView(main: HTMLElement, id: string): void {
+  const s = st!;
+  const vm = s.vms.find((v) => v.id === id || v.name === id);
+  const body = h('div', { id: 'stats' });
+  fill(main, h('div', { class: 'card' },
+    h('div', { class: 'row' }, h('a', { href: '#/vms', class: 'button' }, '← VMs'), h('h2', {}, `Stats: ${vm?.name ?? id}`)),
+    body,
+    h('p', { class: 'muted small' }, 'Read from its host every 2 s; the graphs keep two minutes.')));
+  closeView = showStats(body, s.client, vm?.id ?? id, (err) => notice(describe(err)));
+}
+
 // ---- console ----
 
 function consoleView(main: HTMLElement, id: string): void {
@@ -322,7 +339,7 @@ function consoleView(main: HTMLElement, id: string): void {
   // xterm.js is most of the bundle: loaded when a console is first opened.
   void import('./console.js').then(({ openConsole }) => {
     if (location.hash !== `#/console/${encodeURIComponent(id)}` && location.hash !== `#/console/${id}`) return;
-    closeConsole = openConsole(term, s.token, vm?.id ?? id, (c) => {
+    closeView = openConsole(term, s.token, vm?.id ?? id, (c) => {
       state.textContent = c.text;
       state.className = `badge ${c.kind === 'open' ? 'ok' : c.kind === 'connecting' ? 'warn' : 'bad'}`;
       state.dataset.state = c.kind;

@@ -131,6 +131,13 @@ describe('the web dashboard: log in, create a VM, see it run, its console, stop,
     const vm = (await c.client(tokens.alice).vms.get('webvm'));
     expect(vm.status).toBe('running');
 
+    // Its stats, sampled from its host: CPU as a share once there are two samples, memory at once.
+    await page.locator('tr[data-vm="webvm"] [data-act="stats"]').click();
+    await page.waitForFunction('/%$/.test(document.querySelector(\'[data-stat="0"]\')?.textContent ?? "")', { timeout: 30_000 });
+    expect(await text(page, '[data-stat="1"]')).toMatch(/^[\d.]+ (KiB|MiB|GiB)$/);
+    await shot(page, '3b-stats');
+    await page.locator('a[href="#/vms"]').click();
+
     // The console (the console contract, s26): runs once the API serves POST /v1/vms/:ref/console.
     // Asked as the page asks (no body): a server without the route answers 404 "no route".
     const ticket = await fetch(`${c.apiUrl}/v1/vms/${vm.id}/console`, { method: 'POST', headers: { authorization: `Bearer ${tokens.alice}` } });
