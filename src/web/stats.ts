@@ -85,7 +85,8 @@ function draw(canvas: HTMLCanvasElement, values: number[]): void {
   g.lineWidth = 1.5;
   g.beginPath();
   values.forEach((v, i) => {
-    const x = values.length === 1 ? w : (i / (KEEP - 1)) * w;
+    // The newest at the right edge, older ones to its left.
+    const x = w - ((values.length - 1 - i) / (KEEP - 1)) * w;
     const y = hgt - 2 - (v / max) * (hgt - 4);
     if (i === 0) g.moveTo(x, y);
     else g.lineTo(x, y);
