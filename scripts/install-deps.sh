@@ -28,6 +28,8 @@ PACKAGES=(
   openssl tcpdump
   # `ucloud host preflight` pings the other hosts over the underlay
   iputils-ping
+  # the web dashboard's e2e test drives Debian's headless Chromium (puppeteer-core; no browser is downloaded)
+  chromium
   # the metrics test starts its own Prometheus and checks docs/prometheus/ with promtool
   prometheus
 )

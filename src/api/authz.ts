@@ -16,6 +16,8 @@ import type { Role, User } from '../model/index.js';
 export const PERMISSIONS = {
   'health:read': ['anyone'],
   'openapi:read': ['anyone'],
+  /** The dashboard's static files (docs/web.md): public, like a login page; every call the page makes needs a token. */
+  'web:read': ['anyone'],
   'whoami:read': ['user', 'admin'],
   /** A user's events are those of their own objects; an admin's `all`/`owner` reach everyone's (checked in the route). */
   'event:list': ['user', 'admin'],

@@ -33,6 +33,7 @@ import { tokenRoutes } from './routes/tokens.js';
 import { totpRoutes } from './routes/totp.js';
 import { userRoutes } from './routes/users.js';
 import { vmRoutes } from './routes/vms.js';
+import { defaultWebDir, webRoutes } from './web.js';
 
 /** Methods that change nothing, and so leave no audit event. */
 const IS_READ = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -53,11 +54,12 @@ const CONNECTION_IDLE_MS = 120_000;
  * users' overrides; `ucloud api` always passes rate_limit_per_minute).
  * `contract`: bench/api only, to measure what the contract costs: `authorize: false`
  * skips the role check (the token is still checked). Never set by a daemon.
+ * `web`: the folder of the dashboard's built files, served at `/` (default dist/web); false: no dashboard.
  */
 export function buildApi(
   m: Managers,
   log: Logger,
-  opts: { bodyTimeoutMs?: number; tokens?: TokenCache; haDefault?: boolean; rateLimit?: RateLimitOptions; documentOnly?: boolean; contract?: { authorize?: boolean }; eventHeartbeatMs?: number; metrics?: Registry } = {},
+  opts: { bodyTimeoutMs?: number; tokens?: TokenCache; haDefault?: boolean; rateLimit?: RateLimitOptions; documentOnly?: boolean; contract?: { authorize?: boolean }; eventHeartbeatMs?: number; metrics?: Registry; web?: string | false } = {},
 ): Api {
   const bodyTimeoutMs = opts.bodyTimeoutMs ?? 30_000;
   // Long path parameters reach the schema (a 400 naming the parameter) instead of missing every route.
@@ -175,6 +177,7 @@ export function buildApi(
     const r = scope as Api;
     r.get('/v1/health', { config: { action: 'health:read' }, schema: { operationId: 'health', summary: 'Is the API up', security: [], response: { 200: Health } } }, async () => ({ ok: true }));
     r.get('/openapi.json', { config: { action: 'openapi:read' }, schema: { hide: true } }, async () => r.swagger());
+    if (opts.web !== false) webRoutes(r, opts.web ?? defaultWebDir());
     vmRoutes(r, rm, cache, { haDefault: opts.haDefault === true });
     hostRoutes(r, rm, cache);
     migrationRoutes(r, rm);

@@ -37,9 +37,14 @@ export function activeProfile(cmd: Command): { name: string; profile: CliProfile
 export function cliContext(cmd: Command): CliContext {
   const opts = cmd.optsWithGlobals<{ output: string }>();
   const saved = activeProfile(cmd)?.profile;
-  const url = process.env.UCLOUD_URL ?? saved?.url ?? apiUrlFor(parseListen('api_listen', CONFIG_KEYS.api_listen.default));
+  const url = apiUrlOf(saved);
   const token = process.env.UCLOUD_TOKEN ?? saved?.token;
   return { client: new Client({ url, ...(token ? { token } : {}) }), output: parseOutput(opts.output) };
+}
+
+/** The API url: UCLOUD_URL, else the profile's, else api_listen's default. */
+export function apiUrlOf(profile: { url?: string } | undefined): string {
+  return process.env.UCLOUD_URL ?? profile?.url ?? apiUrlFor(parseListen('api_listen', CONFIG_KEYS.api_listen.default));
 }
 
 /** commander argument parser for counts: a usage error (exit 2) before anything is sent. */

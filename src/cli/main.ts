@@ -5,6 +5,7 @@ import { completionCommand } from './completion.js';
 import { configCommand } from './config.js';
 import { daemonOptions } from './daemon-options.js';
 import { eventsCommand } from './events.js';
+import { webCommand } from './web.js';
 import { hostCommand } from './host.js';
 import { fileCommand } from './file.js';
 import { imageCommand } from './image.js';
@@ -84,6 +85,7 @@ Examples:
   p.addCommand(userCommand());
   p.addCommand(tokenCommand());
   p.addCommand(eventsCommand());
+  p.addCommand(webCommand());
   p.addCommand(configCommand());
   p.addCommand(profileCommand());
   p.addCommand(completionCommand(program));

@@ -104,7 +104,8 @@ export class Client {
           'content-length': String(opts.sizeBytes),
           'content-digest': `sha-512=:${Buffer.from(opts.sha512, 'hex').toString('base64')}:`,
         },
-        body: ReadableStream.from(body),
+        // Node's ReadableStream.from (the DOM typings, which src/web checks this file with, lack it).
+        body: (ReadableStream as unknown as { from(it: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> }).from(body),
         duplex: 'half',
         ...(opts.signal ? { signal: opts.signal } : {}),
       } as RequestInit);
@@ -254,8 +255,10 @@ export class Client {
     const decoder = new TextDecoder();
     let buf = '';
     try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
+      // A reader, not `for await`: browsers without async-iterable streams (Safari) run the dashboard on this too.
+      const reader = res.body.getReader();
+      for (let r = await reader.read(); !r.done; r = await reader.read()) {
+        buf += decoder.decode(r.value, { stream: true });
         for (let end = buf.indexOf('\n\n'); end >= 0; end = buf.indexOf('\n\n')) {
           const block = buf.slice(0, end);
           buf = buf.slice(end + 2);

@@ -201,6 +201,7 @@ export const CONFIG_KEYS = {
     env: ['UCLOUD_FAILOVER_MARGIN'],
     doc: "HA: how long the scheduler waits after a host's presence lease ended before it restarts that host's HA VMs elsewhere. Covers the watchdog's kill (it looks every 200 ms) and the rates of the clocks of etcd's leader and the host.",
   },
+  web: { kind: 'enum', default: 'on', env: ['UCLOUD_WEB'], values: ['on', 'off'], doc: "Whether the API serves the web dashboard at `/` (docs/web.md): static files under a strict Content-Security-Policy, no token needed to load them (every call the page makes needs one). `off`: `/` answers 401 like any unknown path." },
   ha_default: { kind: 'enum', default: 'off', env: ['UCLOUD_HA_DEFAULT'], values: ['off', 'on'], doc: 'Whether a VM is HA when `vm create` says neither --ha nor --no-ha (read by the API).' },
   accel: {
     kind: 'enum',
@@ -330,6 +331,8 @@ export interface Config {
   fenceTimeoutMs: number;
   failoverMarginMs: number;
   haDefault: boolean;
+  /** The API serves the web dashboard at `/`. */
+  web: boolean;
   accel: 'auto' | 'kvm' | 'tcg';
   qemuBinary: string;
   qemuMachine: 'pc' | 'q35';
@@ -657,6 +660,7 @@ function toConfig(raw: Record<ConfigKey, string>): Config {
     hostAddress: raw.host_address,
     ...fencingTimes(raw.host_lease_ttl, raw.fence_timeout, raw.failover_margin),
     haDefault: raw.ha_default === 'on',
+    web: raw.web === 'on',
     accel: raw.accel as Config['accel'],
     qemuBinary: raw.qemu_binary,
     qemuMachine: raw.qemu_machine as Config['qemuMachine'],

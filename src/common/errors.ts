@@ -89,6 +89,7 @@ export const CATALOGUE = {
   ETCD_UNAVAILABLE: { class: 'unavailable', hint: 'check that etcd runs and UCLOUD_ETCD_ENDPOINTS points at it' },
   ETCD_AUTH_REQUIRED: { class: 'unavailable', hint: 'etcd wants a user and password: set etcd_password_file (and etcd_username); `ucloud up` keeps its local etcd\'s in <state_dir>/etcd-password' },
   ETCD_AUTH_FAILED: { class: 'unavailable', hint: 'etcd refused the user and password: check etcd_username and the file named by etcd_password_file' },
+  WEB_NOT_BUILT: { class: 'unavailable', hint: 'the dashboard\'s files are not built: run `npm run build` (it bundles src/web into dist/web), or turn the dashboard off with web = off' },
   API_UNREACHABLE: { class: 'unavailable', hint: 'is `ucloud up` (or `ucloud api`) running? check the url of the profile in use (`ucloud profile list`)' },
   PREFLIGHT_FAILED: { class: 'unavailable' },
   QEMU_START_FAILED: { class: 'internal', hint: 'see the host log and the VM serial log' },

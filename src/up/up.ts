@@ -12,6 +12,7 @@ import { bootstrap } from './bootstrap.js';
 import { lockStateDir } from './instance-lock.js';
 import { daemonService, localEtcdService } from './services.js';
 import { Supervisor } from './supervisor.js';
+import { upUrls } from './urls.js';
 
 /** The daemons `ucloud up` runs, by their subcommand. */
 export const UP_COMPONENTS = ['api', 'scheduler', 'host', 'metadata', 'filescanner', 'imagescanner'] as const;
@@ -64,6 +65,8 @@ export async function runUp(flags: DaemonFlags): Promise<void> {
     const url = apiUrlFor(config.apiListen);
     await waitForApi(url, () => supervisor!.pid('api'));
     log.info({ api: url }, 'ucloud is up; try `ucloud image list` in another terminal (Ctrl-C stops the daemons; VMs keep running)');
+    const where = upUrls(config);
+    log.info(where, `dashboard: ${where.dashboard ?? 'off (web = off)'}; metrics: ${Object.entries(where.metrics).map(([c, u]) => `${c} ${u}`).join(', ') || 'off'}`);
   } catch (err) {
     const e = toUcloudError(err);
     if (log) log.fatal({ err }, 'ucloud up failed');

@@ -12,12 +12,16 @@ declare module 'vitest' {
 const root = join(import.meta.dirname, '..', '..');
 
 /**
- * Once per run: compile the CLI the integration tests start as real processes,
+ * Once per run: compile the CLI the integration tests start as real processes (and bundle the web dashboard),
  * and build the test guest image (cached in .cache/, a few seconds when warm).
  */
 export default function setup(project: TestProject): void {
   // UCLOUD_TEST_NO_BUILD=1 skips the compile when dist/ is known to be current.
-  if (!process.env.UCLOUD_TEST_NO_BUILD) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  if (!process.env.UCLOUD_TEST_NO_BUILD) {
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+    // The dashboard the API serves at / (dist/web).
+    execFileSync(process.execPath, [join(root, 'dist', 'scripts', 'build-web.js')], { cwd: root, stdio: 'inherit' });
+  }
   const image = join(root, '.cache', 'guest', 'ucloud-test.qcow2');
   if (!existsSync(image)) {
     mkdirSync(join(root, '.cache', 'guest'), { recursive: true });

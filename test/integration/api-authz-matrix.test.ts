@@ -29,6 +29,9 @@ const adminOnly = (admin: number): Row => [403, 403, admin, 401, 401, 401, 401];
 const EXPECTED: Record<string, Row> = {
   'GET /v1/health': ANYONE,
   'GET /openapi.json': ANYONE,
+  // The dashboard's page and files: public; each call the page makes carries the user's token.
+  'GET /': ANYONE,
+  'GET /web/{file}': ANYONE,
   'GET /v1/whoami': users(200),
 
   'POST /v1/vms': users(201),
@@ -180,6 +183,8 @@ describe('the authorization matrix: every route × every kind of caller (real AP
     requests = {
       'GET /v1/health': same({ url: '/v1/health' }),
       'GET /openapi.json': same({ url: '/openapi.json' }),
+      'GET /': same({ url: '/' }),
+      'GET /web/{file}': same({ url: '/web/app.js' }),
       'GET /v1/whoami': same({ url: '/v1/whoami' }),
       'POST /v1/vms': per({ url: '/v1/vms', body: vmBody('new-o') }, { url: '/v1/vms', body: vmBody('new-b') }, { url: '/v1/vms', body: vmBody('new-a') }),
       'GET /v1/vms': same({ url: '/v1/vms' }),

@@ -31,7 +31,7 @@ describe('the OpenAPI document (real etcd, the API as it serves)', () => {
     await c.bootstrap({ guestImage: c.tinyImage() });
     api = buildApi(c.managers(), silentLogger);
     // The routes register when the server gets ready, so this hook sees every one of them.
-    collectServedRoutes(api, served);
+    collectServedRoutes(api, served, { apiOnly: true });
     await api.ready();
     const res = await api.inject({ method: 'GET', url: '/openapi.json' });
     expect(res.statusCode).toBe(200);
@@ -50,7 +50,6 @@ describe('the OpenAPI document (real etcd, the API as it serves)', () => {
   });
 
   it('documents every route the server has, and every documented route exists on the server', async () => {
-    served.delete('GET /openapi.json');
     const documented = new Set(Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).filter((k) => METHODS.includes(k)).map((m) => `${m.toUpperCase()} ${path}`)));
     expect(served.size).toBeGreaterThan(30);
     expect([...served].filter((r) => !documented.has(r))).toEqual([]);

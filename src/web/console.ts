@@ -1,0 +1,68 @@
+import { FitAddon } from '@xterm/addon-fit';
+import { Terminal } from '@xterm/xterm';
+import { routeStyleElementsToSheets } from './style-shim.js';
+
+let shimmed = false;
+
+/** What the console shows above the terminal. */
+export type ConsoleState = { kind: 'connecting' | 'open' | 'closed' | 'unavailable'; text: string };
+
+/**
+ * A VM's serial console in `el` (docs/web.md, the console contract): a ticket
+ * from `POST /v1/vms/:ref/console` (with the token), then a WebSocket to the
+ * ticket's path whose first message is the ticket, so no secret is ever in a URL.
+ * Returns a function that closes it.
+ */
+export function openConsole(el: HTMLElement, token: string, vmId: string, onState: (s: ConsoleState) => void): () => void {
+  if (!shimmed) routeStyleElementsToSheets();
+  shimmed = true;
+  const term = new Terminal({ cursorBlink: true, fontSize: 14, scrollback: 5000, fontFamily: 'ui-monospace, "DejaVu Sans Mono", monospace' });
+  const fit = new FitAddon();
+  term.loadAddon(fit);
+  term.open(el);
+  fit.fit();
+  const onResize = () => fit.fit();
+  window.addEventListener('resize', onResize);
+  let ws: WebSocket | undefined;
+  let closed = false;
+  const ctl = new AbortController();
+  onState({ kind: 'connecting', text: 'connecting…' });
+  void (async () => {
+    const res = await fetch(`/v1/vms/${encodeURIComponent(vmId)}/console`, {
+      method: 'POST',
+      // No body: every field of it is optional (the contract), and none is wanted here.
+      headers: { authorization: `Bearer ${token}` },
+      signal: ctl.signal,
+    });
+    const body = (await res.json().catch(() => ({}))) as { ticket?: string; path?: string; code?: string; message?: string; hint?: string };
+    if (!res.ok || !body.ticket || !body.path) {
+      const text = res.status === 404 && /^no route/.test(body.message ?? '') ? 'this API serves no interactive console yet' : `${body.code ?? res.status}: ${body.message ?? ''}${body.hint ? ` (${body.hint})` : ''}`;
+      return onState({ kind: 'unavailable', text });
+    }
+    if (closed) return;
+    const url = new URL(body.path, location.href);
+    url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const sock = new WebSocket(url);
+    ws = sock;
+    sock.binaryType = 'arraybuffer';
+    sock.onopen = () => {
+      sock.send(body.ticket!);
+      onState({ kind: 'open', text: 'connected' });
+      term.focus();
+    };
+    sock.onmessage = (m: MessageEvent<ArrayBuffer | string>) => term.write(typeof m.data === 'string' ? m.data : new Uint8Array(m.data));
+    sock.onclose = (e) => onState({ kind: 'closed', text: e.code === 1000 ? 'the VM stopped: console closed' : `console closed (${e.code}${e.reason ? ` ${e.reason}` : ''})` });
+  })().catch((err: unknown) => {
+    if (!closed) onState({ kind: 'unavailable', text: `cannot open the console: ${(err as Error).message}` });
+  });
+  term.onData((d) => {
+    if (ws?.readyState === WebSocket.OPEN) ws.send(d);
+  });
+  return () => {
+    closed = true;
+    ctl.abort();
+    ws?.close(1000);
+    window.removeEventListener('resize', onResize);
+    term.dispose();
+  };
+}

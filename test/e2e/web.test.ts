@@ -1,0 +1,241 @@
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppeteer-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, TestCluster, until } from '../helpers/cluster.js';
+import { guestVariant } from '../helpers/guest-variant.js';
+import { pngStats } from '../helpers/png.js';
+
+// Issue 15: the web dashboard, in headless Chromium (Debian's, never a downloaded
+// one), against real daemons and a real QEMU guest.
+
+/** Screenshots of each step (gitignored); with UPDATE_DOC_IMAGES=1 the README's two are copied to docs/img. */
+const ARTIFACTS = join(ROOT, 'test-artifacts', 'web');
+const docImage = (shot: string, name: string) => (process.env.UPDATE_DOC_IMAGES === '1' ? copyFile(join(ARTIFACTS, shot), join(ROOT, 'docs', 'img', name)) : Promise.resolve());
+const CHROMIUM = process.env.UCLOUD_CHROMIUM ?? '/usr/bin/chromium';
+// A root shell on the serial console (guest/build-image.sh), for the console step.
+const GUEST_APPEND = 'console=ttyS0 quiet no_timer_check 8250.nr_uarts=1 i8042.noaux i8042.nopnp cryptomgr.notests ucloud.shell';
+
+describe('the web dashboard: log in, create a VM, see it run, its console, stop, delete; tenants apart', () => {
+  let c: TestCluster;
+  let browser: Browser;
+  const tokens: Record<string, string> = {};
+  /** Console errors, uncaught exceptions and CSP violations of every page, each with the page's user. */
+  const problems: string[] = [];
+  /** Every URL any page asked for: no token may ever be in one. */
+  const urls: string[] = [];
+  const shots: string[] = [];
+
+  beforeAll(async () => {
+    c = await TestCluster.start();
+    await c.bootstrap({ guestImage: guestVariant('webshell', '#!/bin/sh\n', c.dir, { append: GUEST_APPEND }) });
+    await Promise.all([c.spawn('api').ready, c.spawn('scheduler').ready, c.spawn('host').ready]);
+    const m = c.managers();
+    tokens.alice = (await m.users.create('alice', 'user')).token;
+    tokens.bob = (await m.users.create('bob', 'user')).token;
+    tokens.admin = c.adminToken;
+    await mkdir(ARTIFACTS, { recursive: true });
+    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
+  }, 300_000);
+  afterAll(async () => {
+    await browser?.close();
+    await c?.stop();
+  });
+
+  /** A fresh browser profile (nothing shared: sessionStorage, cache) with a page that reports its problems. */
+  async function newPage(who: string, width = 1280): Promise<{ ctx: BrowserContext; page: Page }> {
+    const ctx = await browser.createBrowserContext();
+    const page = await ctx.newPage();
+    await page.setViewport({ width, height: 860 });
+    await page.evaluateOnNewDocument(`document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))`);
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') problems.push(`${who}: console error: ${msg.text()} (${msg.location().url ?? ''})`);
+    });
+    page.on('pageerror', (err) => problems.push(`${who}: page error: ${(err as Error).message}`));
+    page.on('requestfailed', (r) => {
+      // The event stream is cut when a page closes or logs out; anything else failing is a problem.
+      if (!r.url().includes('/v1/events/stream')) problems.push(`${who}: request failed: ${r.url()} ${r.failure()?.errorText}`);
+    });
+    page.on('request', (r) => urls.push(r.url()));
+    page.on('dialog', (d) => void d.accept());
+    return { ctx, page };
+  }
+
+  async function shot(page: Page, name: string): Promise<void> {
+    const png = Buffer.from(await page.screenshot({ type: 'png' }));
+    const file = join(ARTIFACTS, `${name}.png`);
+    await writeFile(file, png);
+    const s = pngStats(png);
+    // Not a blank page: text, buttons and badges in several colours.
+    expect(s.colours, `${name}.png colours`).toBeGreaterThan(20);
+    expect(s.nonBackground, `${name}.png share of pixels not the background`).toBeGreaterThan(0.03);
+    shots.push(`${name}: ${s.width}x${s.height}, ${s.colours} colours, ${(s.nonBackground * 100).toFixed(1)}% not background`);
+  }
+
+  async function logIn(page: Page, token: string): Promise<void> {
+    await page.waitForSelector('#token');
+    await page.type('#token', token);
+    await page.locator('#login').click();
+    await page.waitForSelector('#live.ok', { timeout: 30_000 });
+  }
+
+  const text = (page: Page, selector: string) => page.$eval(selector, (e) => e.textContent ?? '');
+  const statusOf = (page: Page, vm: string) => page.$eval(`tr[data-vm="${vm}"] [data-status]`, (e) => e.getAttribute('data-status')).catch(() => undefined);
+
+  it('is served at / with a strict CSP and security headers; /web/ files only', async () => {
+    const res = await fetch(`${c.apiUrl}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    const csp = res.headers.get('content-security-policy')!;
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("connect-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toMatch(/unsafe-(inline|eval)/);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    const js = await fetch(`${c.apiUrl}/web/app.js`);
+    expect(js.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect((await js.arrayBuffer()).byteLength).toBeGreaterThan(10_000);
+    // Again: the file has not changed, so nothing is sent.
+    expect((await fetch(`${c.apiUrl}/web/app.js`, { headers: { 'if-none-match': js.headers.get('etag')! } })).status).toBe(304);
+    const none = await fetch(`${c.apiUrl}/web/nothing.js`);
+    expect([none.status, ((await none.json()) as { code: string }).code]).toEqual([404, 'NOT_FOUND']);
+    expect((await fetch(`${c.apiUrl}/web/..%2Fpackage.json`)).status).toBe(404);
+    // `ucloud web`: the profile's API, at /.
+    const cli = await c.cli(['web']);
+    expect([cli.code, cli.stdout]).toEqual([0, `${c.apiUrl}/\n`]);
+    expect(cli.stderr).toContain('ucloud token create');
+  });
+
+  it('alice logs in, creates a VM from the form, sees it become running without a reload, opens its console, stops and deletes it', async () => {
+    const { ctx, page } = await newPage('alice');
+    await page.goto(`${c.apiUrl}/`);
+    await shot(page, '1-login');
+    await logIn(page, tokens.alice!);
+    // No reload from here on: this mark would be gone.
+    await page.evaluate('window.__sameDocument = true');
+    await page.type('#vm-name', 'webvm');
+    await page.select('#vm-size', 'tiny');
+    expect(await page.$eval('#vm-ram', (e) => (e as unknown as { value: string }).value)).toBe('128MiB');
+    await page.select('#vm-image', 'admin/ucloud-test');
+    await shot(page, '2-create-form');
+    await page.locator('#vm-create').click();
+    await page.waitForSelector('tr[data-vm="webvm"]');
+    const firstSeen = await statusOf(page, 'webvm');
+    await page.waitForSelector('tr[data-vm="webvm"] [data-status="running"]', { timeout: 180_000 });
+    expect(firstSeen).not.toBe('running');
+    expect(await page.evaluate('window.__sameDocument')).toBe(true);
+    await shot(page, '3-running');
+    await docImage('3-running.png', 'dashboard.png');
+    const vm = (await c.client(tokens.alice).vms.get('webvm'));
+    expect(vm.status).toBe('running');
+
+    // Its stats, sampled from its host: CPU as a share once there are two samples, memory at once.
+    await page.locator('tr[data-vm="webvm"] [data-act="stats"]').click();
+    await page.waitForFunction('/%$/.test(document.querySelector(\'[data-stat="0"]\')?.textContent ?? "")', { timeout: 30_000 });
+    expect(await text(page, '[data-stat="1"]')).toMatch(/^[\d.]+ (KiB|MiB|GiB)$/);
+    await shot(page, '3b-stats');
+    await page.locator('a[href="#/vms"]').click();
+
+    // The console (the console contract, s26): runs once the API serves POST /v1/vms/:ref/console.
+    // Asked as the page asks (no body): a server without the route answers 404 "no route".
+    const ticket = await fetch(`${c.apiUrl}/v1/vms/${vm.id}/console`, { method: 'POST', headers: { authorization: `Bearer ${tokens.alice}` } });
+    const answer = (await ticket.json()) as { message?: string };
+    if (ticket.status === 404 && /^no route/.test(answer.message ?? '')) {
+      console.log('web.test: the API has no console route yet: console step skipped');
+      // The view still opens (xterm.js under the CSP, its styles through the shim) and says why there is no console.
+      await page.locator('tr[data-vm="webvm"] [data-act="console"]').click();
+      await page.waitForSelector('#console-state[data-state="unavailable"]', { timeout: 30_000 });
+      expect(await text(page, '#console-state')).toContain('no interactive console');
+      expect(await page.evaluate('document.querySelector(".xterm-screen") !== null && document.adoptedStyleSheets.length > 0')).toBe(true);
+      // The browser reports the 404 of the ticket request as an error: expected here, and only here.
+      const i = problems.findIndex((p) => /status of 404/.test(p) && /\/console\)$/.test(p));
+      expect(i, problems.join('\n')).toBeGreaterThanOrEqual(0);
+      problems.splice(i, 1);
+      await page.locator('a[href="#/vms"]').click();
+    } else {
+      expect(ticket.status, JSON.stringify(answer)).toBe(201);
+      await page.locator('tr[data-vm="webvm"] [data-act="console"]').click();
+      await page.waitForSelector('#console-state[data-state="open"]', { timeout: 30_000 });
+      // One line per row (the rows' textContent runs together; spaces are U+00A0, which \s matches).
+      const rows = () => page.$$eval('.xterm-rows > div', (r) => r.map((d) => d.textContent ?? '').join('\n'));
+      // The replayed tail, then a fresh prompt for an Enter.
+      await page.keyboard.press('Enter');
+      await until('the guest prompt', async () => /[#$]\s*$/m.test(await rows()), 30_000);
+      await page.keyboard.type('echo UCLOUD-WEB-$((6*7))\n');
+      await until('the command ran in the guest', async () => (await rows()).includes('UCLOUD-WEB-42'), 30_000);
+      await shot(page, '4-console');
+      await docImage('4-console.png', 'console.png');
+      await page.locator('a[href="#/vms"]').click();
+    }
+
+    await page.waitForSelector('tr[data-vm="webvm"] [data-act="stop"]');
+    await page.locator('tr[data-vm="webvm"] [data-act="stop"]').click();
+    await page.waitForSelector('tr[data-vm="webvm"] [data-status="stopped"]', { timeout: 120_000 });
+    await shot(page, '5-stopped');
+    await page.locator('tr[data-vm="webvm"] [data-act="delete"]').click();
+    await page.waitForSelector('[data-empty="vms"]', { timeout: 120_000 });
+    expect(await page.$('tr[data-vm="webvm"]')).toBeNull();
+    await shot(page, '6-deleted');
+    await until('the VM is gone from the API too', async () => !(await c.client(tokens.alice).vms.list()).some((v) => v.name === 'webvm'), 60_000);
+    expect(await page.evaluate('window.__sameDocument')).toBe(true);
+    // The token is in this tab's sessionStorage, nowhere else.
+    expect(await page.evaluate('sessionStorage.getItem("ucloud.token")')).toBe(tokens.alice);
+    expect(await page.evaluate('localStorage.length')).toBe(0);
+    await ctx.close();
+  }, 600_000);
+
+  it("bob, logged in, never sees alice's VMs, networks or keys, not even live as she makes them", async () => {
+    const alice = c.client(tokens.alice);
+    await alice.vms.create({ name: 'alice-secret', image: 'ucloud-test', cpu: 1, ram: '128MiB', disk: '1GiB' });
+    await alice.networks.create('alice-net');
+    const { ctx, page } = await newPage('bob');
+    await page.goto(`${c.apiUrl}/`);
+    await logIn(page, tokens.bob!);
+    // While bob watches: alice makes another VM, then bob a network; once his shows, the list has been reloaded after hers.
+    await alice.vms.create({ name: 'alice-live', image: 'ucloud-test', cpu: 1, ram: '128MiB', disk: '1GiB' });
+    await c.client(tokens.bob).networks.create('bob-net');
+    await page.goto(`${c.apiUrl}/#/networks`);
+    await page.waitForSelector('tr[data-network="bob-net"]', { timeout: 30_000 });
+    for (const view of ['vms', 'networks', 'keys', 'images']) {
+      await page.goto(`${c.apiUrl}/#/${view}`);
+      await page.waitForSelector('#list .card');
+      const body = await text(page, 'main');
+      expect(body, view).not.toMatch(/alice-secret|alice-live|alice-net/);
+      await shot(page, `7-bob-${view}`);
+    }
+    expect(await page.$('nav a[data-view="hosts"]')).toBeNull();
+    await ctx.close();
+  }, 240_000);
+
+  it('an admin sees the hosts and drains one; the page fits a 375 px wide screen', async () => {
+    const { ctx, page } = await newPage('admin', 375);
+    await page.goto(`${c.apiUrl}/`);
+    await logIn(page, tokens.admin!);
+    // An admin sees every user's VMs.
+    await page.waitForSelector('tr[data-vm="alice-secret"]');
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
+    await shot(page, '8-admin-vms-375px');
+    await page.goto(`${c.apiUrl}/#/hosts`);
+    await page.waitForSelector('tr[data-host="hv1"] [data-status="alive"]');
+    await page.locator('tr[data-host="hv1"] [data-act="drain"]').click();
+    await page.waitForSelector('tr[data-host="hv1"] [data-status="drained"]', { timeout: 30_000 });
+    expect((await c.client().hosts.list()).find((h) => h.name === 'hv1')?.drained).toBe(true);
+    await page.locator('tr[data-host="hv1"] [data-act="undrain"]').click();
+    await page.waitForSelector('tr[data-host="hv1"] [data-status="alive"]', { timeout: 30_000 });
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
+    await shot(page, '9-admin-hosts-375px');
+    await page.locator('#logout').click();
+    await page.waitForSelector('#token');
+    expect(await page.evaluate('sessionStorage.getItem("ucloud.token")')).toBeNull();
+    await ctx.close();
+  }, 240_000);
+
+  it('no page had a console error, an uncaught exception or a CSP violation, and no URL held a token', () => {
+    console.log(`web.test screenshots (${ARTIFACTS}):\n  ${shots.join('\n  ')}`);
+    expect(problems).toEqual([]);
+    expect(urls.length).toBeGreaterThan(10);
+    expect(urls.filter((u) => Object.values(tokens).some((t) => u.includes(t)))).toEqual([]);
+  });
+});
