@@ -16,6 +16,8 @@ import type { Role, User } from '../model/index.js';
 export const PERMISSIONS = {
   'health:read': ['anyone'],
   'openapi:read': ['anyone'],
+  /** The console WebSocket: its ticket (from `vm:console`) is the credential, sent as its first message. */
+  'console:attach': ['anyone'],
   'whoami:read': ['user', 'admin'],
   /** A user's events are those of their own objects; an admin's `all`/`owner` reach everyone's (checked in the route). */
   'event:list': ['user', 'admin'],
@@ -34,6 +36,8 @@ export const PERMISSIONS = {
   'vm:resize': ['user', 'admin'],
   'vm:update': ['user', 'admin'],
   'vm:console-log': ['user', 'admin'],
+  /** A ticket for the VM's interactive console. */
+  'vm:console': ['user', 'admin'],
   'vm:delete': ['user', 'admin'],
   'vm:migrate': ['admin'],
   'vm:recover': ['admin'],

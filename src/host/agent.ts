@@ -115,7 +115,7 @@ export class HostAgent {
         taps: (vm) => (vm.nics ?? []).map((_, i) => VmRuntime.tapName(vm.id, i)),
       });
     }
-    this.console = new ConsoleEndpoint(store, opts.name, (id) => runtime.paths(id).serialLog, log);
+    this.console = new ConsoleEndpoint(store, opts.name, (id) => runtime.paths(id).serialLog, log, (id) => runtime.paths(id).consoleAttach);
     const vniInUse = (vni: number, except: string) => this.vniInUse(vni, except);
     const mig = opts.migration ?? { address: '::1', maxDowntimeMs: 300, maxBandwidth: 0, prepareTimeoutMs: 60_000 };
     this.migrations = new HostMigrations(
