@@ -112,7 +112,13 @@ export class ConsoleEndpoint {
       sock.end(`HTTP/1.1 ${e.httpStatus} ${STATUS_CODES[e.httpStatus] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
       return;
     }
-    this.wss.handleUpgrade(req, sock, head, (ws) => bridge(ws, keeper));
+    // A handshake ws refuses (a bad key) never calls back: the keeper's connection must not outlive it.
+    let bridged = false;
+    sock.once('close', () => bridged || keeper.destroy());
+    this.wss.handleUpgrade(req, sock, head, (ws) => {
+      bridged = true;
+      bridge(ws, keeper);
+    });
   }
 }
 
