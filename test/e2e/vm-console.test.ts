@@ -70,7 +70,7 @@ describe('vm console: the interactive serial console (real QEMU, daemons, etcd)'
     a.ws.close();
   }, 180_000);
 
-  it('refuses a wrong, an expired, a reused and a console-log ticket with 4403 CONSOLE_TICKET_INVALID', async () => {
+  it('refuses a wrong, an expired, a reused, a console-log ticket and none within 5 s with 4403 CONSOLE_TICKET_INVALID', async () => {
     const refused = { code: 4403, reason: 'CONSOLE_TICKET_INVALID' };
     const t = await c.client(alice).vms.consoleTicket('sh1');
     expect(t.ticket).toMatch(/^[0-9a-f]{64}$/);
@@ -82,6 +82,13 @@ describe('vm console: the interactive serial console (real QEMU, daemons, etcd)'
     await sees(first, /# /, 'the replayed prompt');
     expect(await open(t).closed).toEqual(refused);
     first.ws.close();
+    // No ticket at all: the API waits 5 s for it.
+    const silent = new WebSocket(`${c.apiUrl.replace(/^http/, 'ws')}/v1/console`);
+    silent.on('error', () => undefined);
+    const t0 = Date.now();
+    const silentClosed = await new Promise<{ code: number; reason: string }>((r) => silent.on('close', (code, why) => r({ code, reason: why.toString() })));
+    expect(silentClosed).toEqual(refused);
+    expect(Date.now() - t0).toBeGreaterThan(4_500);
     // Expired, though still in etcd; and one minted for the log's tail, not the console.
     const store = c.newStore();
     try {
