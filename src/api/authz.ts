@@ -18,6 +18,8 @@ export const PERMISSIONS = {
   'openapi:read': ['anyone'],
   /** The dashboard's static files (docs/web.md): public, like a login page; every call the page makes needs a token. */
   'web:read': ['anyone'],
+  /** The console WebSocket: its ticket (from `vm:console`) is the credential, sent as its first message. */
+  'console:attach': ['anyone'],
   'whoami:read': ['user', 'admin'],
   /** A user's events are those of their own objects; an admin's `all`/`owner` reach everyone's (checked in the route). */
   'event:list': ['user', 'admin'],
@@ -37,6 +39,8 @@ export const PERMISSIONS = {
   'vm:update': ['user', 'admin'],
   'vm:console-log': ['user', 'admin'],
   'vm:stats': ['user', 'admin'],
+  /** A ticket for the VM's interactive console. */
+  'vm:console': ['user', 'admin'],
   'vm:delete': ['user', 'admin'],
   'vm:migrate': ['admin'],
   'vm:recover': ['admin'],

@@ -1,6 +1,7 @@
 import swagger from '@fastify/swagger';
 import Fastify, { LogController } from 'fastify';
 import fastifyRateLimit from '@fastify/rate-limit';
+import fastifyWebsocket from '@fastify/websocket';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
@@ -21,6 +22,7 @@ import { rateLimitHook, rateLimitParts, type RateLimitOptions } from './rate-lim
 import { waitForWrites } from './read-your-writes.js';
 import { requestMetrics } from './request-metrics.js';
 import type { Registry } from '../common/metrics.js';
+import { consoleRoutes } from './routes/console.js';
 import { eventRoutes } from './routes/events.js';
 import { fileRoutes } from './routes/files.js';
 import { hostRoutes } from './routes/hosts.js';
@@ -173,12 +175,15 @@ export function buildApi(
   });
   // The document is built from the same route schemas that validate (src/model), by @fastify/swagger.
   void api.register(swagger, openapiOptions());
+  // Consoles (routes/console.ts); a frame is a few keystrokes, never more than this.
+  void api.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024, perMessageDeflate: false } });
   void api.register(async (scope) => {
     const r = scope as Api;
     r.get('/v1/health', { config: { action: 'health:read' }, schema: { operationId: 'health', summary: 'Is the API up', security: [], response: { 200: Health } } }, async () => ({ ok: true }));
     r.get('/openapi.json', { config: { action: 'openapi:read' }, schema: { hide: true } }, async () => r.swagger());
     if (opts.web !== false) webRoutes(r, opts.web ?? defaultWebDir());
     vmRoutes(r, rm, cache, { haDefault: opts.haDefault === true });
+    consoleRoutes(r, rm.consoles, log);
     hostRoutes(r, rm, cache);
     migrationRoutes(r, rm);
     imageRoutes(r, rm);

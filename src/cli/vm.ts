@@ -9,6 +9,7 @@ import { cliContext, onOff, wholeNumber } from './context.js';
 import { note, printList, printObject, safeText, type Column } from './output.js';
 import { listed, pageOptions, type PageFlags } from './pages.js';
 import { describeMigration, migrateVm } from './migrate.js';
+import { runConsole } from './console.js';
 import { waitForReboot, waitForRecovery, waitForVm } from './wait.js';
 
 /** "owner/name" of the VM's image ("store/name" for VMs made before image names were per owner). */
@@ -232,6 +233,29 @@ export function vmCommand(): Command {
       let v = await client.vms.recover(name, o.hostIsOff ? { hostIsOff: true } : {});
       if (o.wait) v = await waitForRecovery(client, v.id, parseDuration(o.timeout));
       printObject(v, output, statusFields(v));
+    });
+
+  vm.command('console <name>')
+    .description("the VM's serial console in this terminal (ttyS0): what it prints, and what you type; Ctrl-] leaves")
+    .option('--read-only', 'watch only: what you type is not sent')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Several people may watch one console; the first one attached read-write types, the others watch',
+        '(they type once it leaves). You first see the last 16 KiB of output, then live output.',
+        '',
+        'Exit codes: 0 you left (Ctrl-]) or the VM stopped; 3 no such VM; 4 the VM is not running;',
+        '5 the ticket was refused; 6 the console is unavailable (its host, or the connection, went away).',
+        '',
+        'Examples:',
+        '  ucloud vm console web1',
+        '  ucloud vm console web1 --read-only     # watch a boot without typing into it',
+      ].join('\n'),
+    )
+    .action(async (name: string, o: { readOnly?: boolean }, cmd: Command) => {
+      const { client } = cliContext(cmd);
+      await runConsole(client, name, o.readOnly === true);
     });
 
   vm.command('console-log <name>')

@@ -1,6 +1,26 @@
 // generated; do not edit; npm run gen:client
 // The API's paths, parameters and bodies from its OpenAPI document (src/api/openapi.ts).
 export interface paths {
+    "/v1/console": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A VM's interactive serial console (WebSocket)
+         * @description Open as a WebSocket; the first message is the text of a ticket from `POST /v1/vms/{ref}/console`. Then: binary frames of console output (first a replay of up to 16 KiB of the recent log), frames sent are keystrokes. Closes 4403 `CONSOLE_TICKET_INVALID` for a wrong, expired or used ticket (or none within 5 s), 4503 `CONSOLE_UNAVAILABLE` when the host or its console cannot be reached, 1000 when the VM stops.
+         */
+        get: operations["attachConsole"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/events": {
         parameters: {
             query?: never;
@@ -450,6 +470,23 @@ export interface paths {
         patch: operations["updateVm"];
         trace?: never;
     };
+    "/v1/vms/{ref}/console": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A ticket for the VM's interactive serial console (valid 30 s, once) */
+        post: operations["createVmConsoleTicket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/vms/{ref}/console-log": {
         parameters: {
             query?: never;
@@ -604,7 +641,7 @@ export interface components {
              * @description a stable code of the error catalogue (docs/api.md)
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "UNKNOWN_FIELD" | "INVALID_SIZE" | "SIZE_OUT_OF_RANGE" | "INVALID_NAME" | "DISK_SMALLER_THAN_IMAGE" | "USER_DATA_TOO_LARGE" | "USER_DATA_INVALID" | "INVALID_CURSOR" | "CURSOR_EXPIRED" | "MALFORMED_REQUEST" | "REQUEST_HEADERS_TOO_LARGE" | "REQUEST_BODY_TOO_LARGE" | "REQUEST_TIMEOUT" | "INVALID_CONFIG" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "USER_DISABLED" | "FORBIDDEN" | "TOTP_REQUIRED" | "TOTP_INVALID" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_STORE_NOT_FOUND" | "HOST_NOT_FOUND" | "HOST_NOT_REGISTERED" | "USER_NOT_FOUND" | "TOKEN_NOT_FOUND" | "PROFILE_NOT_FOUND" | "CONFLICT" | "VM_NAME_TAKEN" | "USER_EXISTS" | "USER_HAS_RESOURCES" | "USER_IS_CALLER" | "LAST_ADMIN" | "TOTP_ENABLED" | "TOTP_NOT_ENABLED" | "TOO_MANY_TOKENS" | "TOKEN_NAME_TAKEN" | "HOST_EXISTS" | "UP_ALREADY_RUNNING" | "IMAGE_EXISTS" | "IMAGE_NOT_READY" | "VM_BUSY" | "VM_MUST_BE_STOPPED" | "VM_MIGRATING" | "VM_TRANSITION_REFUSED" | "VM_NOT_RUNNING" | "MIGRATION_IN_PROGRESS" | "MIGRATION_NOT_SUPPORTED" | "HOST_INCOMPATIBLE" | "MIGRATION_SAME_HOST" | "NO_MIGRATION" | "HOST_FENCED" | "VM_NOT_RECOVERABLE" | "HOST_NOT_FENCED" | "HOST_DEAD" | "HOST_NOT_EMPTY" | "HOST_DRAINED" | "ETCD_UNAVAILABLE" | "ETCD_AUTH_REQUIRED" | "ETCD_AUTH_FAILED" | "WEB_NOT_BUILT" | "API_UNREACHABLE" | "PREFLIGHT_FAILED" | "QEMU_START_FAILED" | "QEMU_EXITED" | "QMP_ERROR" | "MIGRATION_DESTINATION_LOST" | "MIGRATION_FAILED" | "MIGRATION_TIMEOUT" | "MIGRATION_STORE_FULL" | "MIGRATION_GUEST_ON_DESTINATION" | "HOST_CERTS_EXIST" | "MIGRATION_TLS_FILES_MISSING" | "MIGRATION_TLS_MISMATCH" | "MIGRATION_TLS_FAILED" | "QMP_TIMEOUT" | "QMP_DISCONNECTED" | "STORAGE_FAILED" | "COMMAND_FAILED" | "COMMAND_TIMEOUT" | "NO_CAPACITY" | "CAPACITY_BELOW_BOOKED" | "HOST_UIDS_EXHAUSTED" | "DISK_SHRINK_REFUSED" | "DISK_TAMPERED" | "IMAGE_INVALID" | "IMAGE_HAS_BACKING_FILE" | "IMAGE_IN_USE" | "IMAGE_AMBIGUOUS" | "IMAGE_TOO_LARGE" | "IMAGE_STORE_EXISTS" | "IMAGE_STORE_REQUIRED" | "UNKNOWN_STORAGE_DRIVER" | "INVALID_STORE_SETTINGS" | "INVALID_STORAGE_REF" | "FILE_NOT_FOUND" | "FILE_REFUSED" | "FILE_HARD_LINKED" | "INVALID_FILE_NAME" | "FILE_EXISTS" | "FILE_TOO_LARGE" | "QUOTA_EXCEEDED" | "QUOTA_VMS_EXCEEDED" | "QUOTA_VCPUS_EXCEEDED" | "QUOTA_RAM_EXCEEDED" | "QUOTA_DISK_EXCEEDED" | "QUOTA_NETWORKS_EXCEEDED" | "QUOTA_IMAGES_EXCEEDED" | "RATE_LIMITED" | "CHECKSUM_MISMATCH" | "UPLOAD_INCOMPLETE" | "TOO_MANY_STREAMS" | "TOO_MANY_UPLOADS" | "STORAGE_FULL" | "FILES_PATH_MISSING" | "FOLDER_TOO_LARGE" | "USER_FOLDER_REFUSED" | "CEPH_UNAVAILABLE" | "INVALID_SSH_KEY" | "KEY_EXISTS" | "KEY_NOT_FOUND" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "POOL_EXHAUSTED" | "INVALID_RESOLVER" | "ROUTING_OFF" | "CONSOLE_UNAVAILABLE" | "CONSOLE_TICKET_INVALID" | "WAIT_TIMEOUT" | "INTERNAL";
+            code: "VALIDATION_FAILED" | "UNKNOWN_FIELD" | "INVALID_SIZE" | "SIZE_OUT_OF_RANGE" | "INVALID_NAME" | "DISK_SMALLER_THAN_IMAGE" | "USER_DATA_TOO_LARGE" | "USER_DATA_INVALID" | "INVALID_CURSOR" | "CURSOR_EXPIRED" | "MALFORMED_REQUEST" | "REQUEST_HEADERS_TOO_LARGE" | "REQUEST_BODY_TOO_LARGE" | "REQUEST_TIMEOUT" | "INVALID_CONFIG" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "USER_DISABLED" | "FORBIDDEN" | "TOTP_REQUIRED" | "TOTP_INVALID" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_STORE_NOT_FOUND" | "HOST_NOT_FOUND" | "HOST_NOT_REGISTERED" | "USER_NOT_FOUND" | "TOKEN_NOT_FOUND" | "PROFILE_NOT_FOUND" | "CONFLICT" | "VM_NAME_TAKEN" | "USER_EXISTS" | "USER_HAS_RESOURCES" | "USER_IS_CALLER" | "LAST_ADMIN" | "TOTP_ENABLED" | "TOTP_NOT_ENABLED" | "TOO_MANY_TOKENS" | "TOKEN_NAME_TAKEN" | "HOST_EXISTS" | "UP_ALREADY_RUNNING" | "IMAGE_EXISTS" | "IMAGE_NOT_READY" | "VM_BUSY" | "VM_MUST_BE_STOPPED" | "VM_MIGRATING" | "VM_TRANSITION_REFUSED" | "VM_NOT_RUNNING" | "MIGRATION_IN_PROGRESS" | "MIGRATION_NOT_SUPPORTED" | "HOST_INCOMPATIBLE" | "MIGRATION_SAME_HOST" | "NO_MIGRATION" | "HOST_FENCED" | "VM_NOT_RECOVERABLE" | "HOST_NOT_FENCED" | "HOST_DEAD" | "HOST_NOT_EMPTY" | "HOST_DRAINED" | "ETCD_UNAVAILABLE" | "ETCD_AUTH_REQUIRED" | "ETCD_AUTH_FAILED" | "WEB_NOT_BUILT" | "API_UNREACHABLE" | "PREFLIGHT_FAILED" | "QEMU_START_FAILED" | "QEMU_EXITED" | "QMP_ERROR" | "MIGRATION_DESTINATION_LOST" | "MIGRATION_FAILED" | "MIGRATION_TIMEOUT" | "MIGRATION_STORE_FULL" | "MIGRATION_GUEST_ON_DESTINATION" | "HOST_CERTS_EXIST" | "MIGRATION_TLS_FILES_MISSING" | "MIGRATION_TLS_MISMATCH" | "MIGRATION_TLS_FAILED" | "QMP_TIMEOUT" | "QMP_DISCONNECTED" | "STORAGE_FAILED" | "COMMAND_FAILED" | "COMMAND_TIMEOUT" | "NO_CAPACITY" | "CAPACITY_BELOW_BOOKED" | "HOST_UIDS_EXHAUSTED" | "DISK_SHRINK_REFUSED" | "DISK_TAMPERED" | "IMAGE_INVALID" | "IMAGE_HAS_BACKING_FILE" | "IMAGE_IN_USE" | "IMAGE_AMBIGUOUS" | "IMAGE_TOO_LARGE" | "IMAGE_STORE_EXISTS" | "IMAGE_STORE_REQUIRED" | "UNKNOWN_STORAGE_DRIVER" | "INVALID_STORE_SETTINGS" | "INVALID_STORAGE_REF" | "FILE_NOT_FOUND" | "FILE_REFUSED" | "FILE_HARD_LINKED" | "INVALID_FILE_NAME" | "FILE_EXISTS" | "FILE_TOO_LARGE" | "QUOTA_EXCEEDED" | "QUOTA_VMS_EXCEEDED" | "QUOTA_VCPUS_EXCEEDED" | "QUOTA_RAM_EXCEEDED" | "QUOTA_DISK_EXCEEDED" | "QUOTA_NETWORKS_EXCEEDED" | "QUOTA_IMAGES_EXCEEDED" | "RATE_LIMITED" | "CHECKSUM_MISMATCH" | "UPLOAD_INCOMPLETE" | "TOO_MANY_STREAMS" | "TOO_MANY_UPLOADS" | "STORAGE_FULL" | "FILES_PATH_MISSING" | "FOLDER_TOO_LARGE" | "USER_FOLDER_REFUSED" | "CEPH_UNAVAILABLE" | "INVALID_SSH_KEY" | "KEY_EXISTS" | "KEY_NOT_FOUND" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "POOL_EXHAUSTED" | "INVALID_RESOLVER" | "ROUTING_OFF" | "CONSOLE_UNAVAILABLE" | "CONSOLE_TICKET_INVALID" | "WEBSOCKET_REQUIRED" | "WAIT_TIMEOUT" | "INTERNAL";
             details?: {
                 [key: string]: unknown;
             };
@@ -620,6 +657,33 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    attachConsole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching Protocols: the console */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an error: `code` is stable (switch on it), `message` and `hint` are for people */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     listEvents: {
         parameters: {
             query?: {
@@ -5558,6 +5622,97 @@ export interface operations {
             };
             /** @description an error: `code` is stable (switch on it), `message` and `hint` are for people */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    createVmConsoleTicket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description VM name or id */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description watch only: keystrokes are dropped */
+                    readOnly?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description ISO 8601 time */
+                        expiresAt: string;
+                        /** @description the WebSocket to open on the API: /v1/console */
+                        path: string;
+                        /** @description the first (text) message on the WebSocket at `path`; it works once, until `expiresAt` */
+                        ticket: string;
+                    };
+                };
+            };
+            /** @description an error: `code` is stable (switch on it), `message` and `hint` are for people */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description an error: `code` is stable (switch on it), `message` and `hint` are for people */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description an error: `code` is stable (switch on it), `message` and `hint` are for people */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description an error: `code` is stable (switch on it), `message` and `hint` are for people */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description an error: `code` is stable (switch on it), `message` and `hint` are for people */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description an error: `code` is stable (switch on it), `message` and `hint` are for people */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,9 +1,10 @@
 import type { Static } from 'typebox';
 import { isErrorCode, UcloudError } from '../common/errors.js';
 import { LIST_LIMITS, type PageOf } from '../model/common.js';
+import WebSocket from 'ws';
 import type { paths } from './api-types.js';
 import { fillPath, type CallOpts, type ItemOf, type ListPath, type MethodOf, type Ok, type Op, type QueryOf } from './typed-paths.js';
-import type { QuotaSetRequest, QuotaView, ConsoleLog, VmStats, Event, Host, HostAddRequest, HostSetRequest, HostView, Image, ImageCreateRequest, ImageStore, ImageStoreCreateRequest, Network, NetworkRoutes, Role, SshKey, TokenCreated, TokenInfo, UploadedFile, User, UserCreated, UserFile, Vm, VmCreateRequest, VmMigrateRequest,
+import type { QuotaSetRequest, QuotaView, ConsoleAttachTicket, ConsoleLog, VmStats, Event, Host, HostAddRequest, HostSetRequest, HostView, Image, ImageCreateRequest, ImageStore, ImageStoreCreateRequest, Network, NetworkRoutes, Role, SshKey, TokenCreated, TokenInfo, UploadedFile, User, UserCreated, UserFile, Vm, VmCreateRequest, VmMigrateRequest,
   VmRecoverRequest, VmResizeRequest, VmSetRequest, VmStatus } from '../model/index.js';
 
 /** `vm list` filters (see VmListFilter in src/model/vm.ts). */
@@ -74,6 +75,20 @@ export class Client {
     return out;
   }
 
+  /**
+   * The console WebSocket a ticket opens, with the ticket sent as its first
+   * message. Output arrives as binary messages; send keystrokes. It closes
+   * 4403 (reason CONSOLE_TICKET_INVALID), 4503 (CONSOLE_UNAVAILABLE), or 1000
+   * when the VM stops.
+   */
+  openConsole(t: ConsoleAttachTicket): WebSocket {
+    const url = new URL(t.path, this.opts.url);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    ws.once('open', () => ws.send(t.ticket));
+    return ws;
+  }
+
   private async answer<T>(res: Response): Promise<T> {
     const text = await res.text();
     const data = text ? (JSON.parse(text) as unknown) : undefined;
@@ -134,6 +149,8 @@ export class Client {
     /** The last `lines` lines of the VM's console (default 100). */
     consoleLog: (ref: string, lines?: number): Promise<ConsoleLog> => this.call('get', '/v1/vms/{ref}/console-log', { params: { ref }, query: { lines } }),
     stats: (ref: string): Promise<VmStats> => this.call('get', '/v1/vms/{ref}/stats', { params: { ref } }),
+    /** A ticket for the VM's interactive console (open it with `openConsole`); valid 30 s, once. */
+    consoleTicket: (ref: string, opts: { readOnly?: boolean } = {}): Promise<ConsoleAttachTicket> => this.call('post', '/v1/vms/{ref}/console', { params: { ref }, body: opts.readOnly ? { readOnly: true } : {} }),
     /** The VM while its host removes it, or undefined when it is gone already. */
     delete: (ref: string): Promise<Vm | undefined> => this.call('delete', '/v1/vms/{ref}', { params: { ref } }),
   };

@@ -162,6 +162,7 @@ export const CATALOGUE = {
   // consoles
   CONSOLE_UNAVAILABLE: { class: 'unavailable', hint: 'the console is kept by the agent of the VM\'s host: see `ucloud vm status` (host) and `ucloud host list` (alive)' },
   CONSOLE_TICKET_INVALID: { class: 'forbidden', hint: 'console tickets are minted by the API and work once, for a few seconds' },
+  WEBSOCKET_REQUIRED: { class: 'invalid', status: 426, hint: 'this route is a WebSocket: open it with `Upgrade: websocket` (`ucloud vm console NAME` does)' },
   WAIT_TIMEOUT: { class: 'unavailable', hint: 'the operation goes on; follow it with `ucloud vm status`' },
   INTERNAL: { class: 'internal' },
 } as const satisfies Record<string, CatalogueEntry>;

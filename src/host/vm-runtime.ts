@@ -125,6 +125,8 @@ export class VmRuntime {
       serialSocket: join(d, 'serial.sock'),
       // Written by the console keeper, capped: console.log (newest) and console.log.1.
       serialLog: join(d, 'console.log'),
+      // The keeper's socket for interactive consoles (root only).
+      consoleAttach: join(d, 'console.sock'),
       local: join(d, 'vm.json'),
     };
   }
@@ -132,7 +134,7 @@ export class VmRuntime {
   private keeperPaths(id: string) {
     const d = this.dir(id);
     const p = this.paths(id);
-    return { dir: d, socket: p.serialSocket, log: p.serialLog, pidFile: join(d, 'keeper.pid'), errFile: join(d, 'keeper.err') };
+    return { dir: d, socket: p.serialSocket, log: p.serialLog, pidFile: join(d, 'keeper.pid'), errFile: join(d, 'keeper.err'), attach: p.consoleAttach };
   }
 
   /**

@@ -1,11 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { isErrorCode, UcloudError } from '../common/errors.js';
-import type { Vm, VmStats } from '../model/index.js';
+import type { ConsoleAttachTicket, Vm, VmStats } from '../model/index.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 
 // A ticket lives long enough for one request to the host, no longer.
 const TICKET_TTL_MS = 10_000;
+// An attach ticket goes to a browser or a terminal first, which then opens the WebSocket.
+export const ATTACH_TICKET_TTL_MS = 30_000;
+/** The API's WebSocket for interactive consoles. */
+export const CONSOLE_ATTACH_PATH = '/v1/console';
+const SECRET_RE = /^[0-9a-f]{64}$/;
 const FETCH_TIMEOUT_MS = 8_000;
 
 /** Tickets are stored under this hash: reading etcd does not give the secret away. */
@@ -22,6 +27,46 @@ export function ticketHash(secret: string): string {
 export class ConsoleManager {
   constructor(private readonly store: Store) {}
 
+  /** `host:port` of the console endpoint of the agent of `hostName`, when it is alive. */
+  private async endpoint(hostName: string, vmName: string): Promise<string> {
+    const [alive, host] = await Promise.all([this.store.get(Kinds.hostAlive, Keys.hostAlive(hostName)), this.store.get(Kinds.host, Keys.host(hostName))]);
+    if (!alive || !host) throw new UcloudError('CONSOLE_UNAVAILABLE', `VM "${vmName}" is on host ${hostName}, whose agent is not running`);
+    const port = alive.value.consolePort;
+    if (!port) throw new UcloudError('CONSOLE_UNAVAILABLE', `the agent of host ${hostName} serves no console endpoint`);
+    const addr = host.value.address.includes(':') ? `[${host.value.address}]` : host.value.address;
+    return `${addr}:${port}`;
+  }
+
+  /**
+   * A ticket for the VM's interactive serial console: the caller (the API) has
+   * authorised the user. It stays in etcd on its own lease until used (the
+   * host's agent deletes it) or until it expires.
+   */
+  async attachTicket(vm: Vm, readOnly: boolean): Promise<ConsoleAttachTicket> {
+    if (vm.status !== 'running' || !vm.host) throw new UcloudError('VM_NOT_RUNNING', `VM "${vm.name}" is ${vm.status}: only a running VM has a console to attach to`);
+    await this.endpoint(vm.host, vm.name);
+    const secret = randomBytes(32).toString('hex');
+    const expiresAt = new Date(Date.now() + ATTACH_TICKET_TTL_MS).toISOString();
+    const lease = this.store.lease(ATTACH_TICKET_TTL_MS, { keepAlive: false });
+    await this.store.put(Kinds.consoleTicket, Keys.consoleTicket(ticketHash(secret)), { vm: vm.id, host: vm.host, expiresAt, kind: 'serial', ...(readOnly ? { readOnly: true } : {}) }, lease);
+    return { ticket: secret, path: CONSOLE_ATTACH_PATH, expiresAt };
+  }
+
+  /**
+   * Where the API takes a console WebSocket that presented `secret`: the
+   * console endpoint of the VM's host. The ticket is only read here; the host
+   * takes it (once) and checks it again, so a ticket copied from here is no
+   * use anywhere else.
+   */
+  async attachTarget(secret: string): Promise<{ url: string; headers: Record<string, string> }> {
+    const ticket = SECRET_RE.test(secret) ? await this.store.get(Kinds.consoleTicket, Keys.consoleTicket(ticketHash(secret))) : undefined;
+    if (!ticket || ticket.value.kind !== 'serial' || Date.parse(ticket.value.expiresAt) < Date.now()) {
+      throw new UcloudError('CONSOLE_TICKET_INVALID', 'no valid console ticket: ask for one with POST /v1/vms/<vm>/console');
+    }
+    const at = await this.endpoint(ticket.value.host, ticket.value.vm);
+    return { url: `ws://${at}/v1/vms/${ticket.value.vm}/console`, headers: { authorization: `Ticket ${secret}` } };
+  }
+
   tail(vm: Vm, lines: number): Promise<string> {
     return this.fromHost(vm, `console-log?lines=${lines}`);
   }
@@ -31,28 +76,24 @@ export class ConsoleManager {
     return JSON.parse(await this.fromHost(vm, 'stats')) as VmStats;
   }
 
-  /** `GET /v1/vms/<id>/<path>` on the console endpoint of the VM's host, with a ticket of its own. */
+  /** `GET /v1/vms/<id>/<path>` on the console endpoint of the VM's host, with a read ticket of its own. */
   private async fromHost(vm: Vm, path: string): Promise<string> {
     const hostName = vm.host;
     if (!hostName) throw new UcloudError('CONSOLE_UNAVAILABLE', `VM "${vm.name}" is not placed on a host yet`);
-    const [alive, host] = await Promise.all([this.store.get(Kinds.hostAlive, Keys.hostAlive(hostName)), this.store.get(Kinds.host, Keys.host(hostName))]);
-    if (!alive || !host) throw new UcloudError('CONSOLE_UNAVAILABLE', `VM "${vm.name}" is on host ${hostName}, whose agent is not running`);
-    const port = alive.value.consolePort;
-    if (!port) throw new UcloudError('CONSOLE_UNAVAILABLE', `the agent of host ${hostName} serves no console endpoint`);
+    const addr = await this.endpoint(hostName, vm.name);
 
     const secret = randomBytes(32).toString('hex');
     const lease = this.store.lease(TICKET_TTL_MS, { keepAlive: false });
     try {
       await this.store.put(Kinds.consoleTicket, Keys.consoleTicket(ticketHash(secret)), { vm: vm.id, host: hostName, expiresAt: new Date(Date.now() + TICKET_TTL_MS).toISOString() }, lease);
-      const addr = host.value.address.includes(':') ? `[${host.value.address}]` : host.value.address;
       let res: Response;
       try {
-        res = await fetch(`http://${addr}:${port}/v1/vms/${vm.id}/${path}`, {
+        res = await fetch(`http://${addr}/v1/vms/${vm.id}/${path}`, {
           headers: { authorization: `Ticket ${secret}` },
           signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
         });
       } catch (err) {
-        throw new UcloudError('CONSOLE_UNAVAILABLE', `cannot reach the console endpoint of host ${hostName} at ${addr}:${port}`, { cause: err });
+        throw new UcloudError('CONSOLE_UNAVAILABLE', `cannot reach the console endpoint of host ${hostName} at ${addr}`, { cause: err });
       }
       const text = await res.text();
       if (!res.ok) {

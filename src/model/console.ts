@@ -7,7 +7,18 @@ import { Name, Timestamp, Uuid } from './common.js';
  * Stored under the hash of the secret and on a short lease, so an unused ticket
  * vanishes by itself.
  */
-export const ConsoleTicket = Type.Object({ vm: Uuid, host: Name, expiresAt: Timestamp }, { additionalProperties: false });
+export const ConsoleTicket = Type.Object(
+  {
+    vm: Uuid,
+    host: Name,
+    expiresAt: Timestamp,
+    /** What it opens: the log's tail (`vm console-log`; the default) or the interactive serial console. */
+    kind: Type.Optional(Type.Union([Type.Literal('log'), Type.Literal('serial')])),
+    /** An interactive console that may not type. */
+    readOnly: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
 export type ConsoleTicket = Static<typeof ConsoleTicket>;
 
 /** What `GET /v1/vms/<ref>/console-log` answers. */
@@ -35,3 +46,22 @@ export const VmStats = Type.Object(
   { additionalProperties: false },
 );
 export type VmStats = Static<typeof VmStats>;
+/** `POST /v1/vms/<ref>/console`: a ticket for the interactive serial console. */
+export const ConsoleAttachRequest = Type.Object(
+  { readOnly: Type.Optional(Type.Boolean({ description: 'watch only: keystrokes are dropped' })) },
+  { additionalProperties: false },
+);
+export type ConsoleAttachRequest = Static<typeof ConsoleAttachRequest>;
+
+export const ConsoleAttachTicket = Type.Object(
+  {
+    ticket: Type.String({ pattern: '^[0-9a-f]{64}$', description: "the first (text) message on the WebSocket at `path`; it works once, until `expiresAt`" }),
+    path: Type.String({ description: 'the WebSocket to open on the API: /v1/console' }),
+    expiresAt: Timestamp,
+  },
+  { additionalProperties: false },
+);
+export type ConsoleAttachTicket = Static<typeof ConsoleAttachTicket>;
+
+/** `GET /v1/console` upgraded: the console itself (no JSON body). */
+export const ConsoleUpgraded = Type.Null({ description: 'Switching Protocols: the console' });

@@ -46,6 +46,10 @@ const EXPECTED: Record<string, Row> = {
   // The VM runs on no host here: its console is unavailable to those who may read it.
   'GET /v1/vms/{ref}/console-log': users(503, 404, 503),
   'GET /v1/vms/{ref}/stats': users(503, 404, 503),
+  // Stopped: no console to attach to.
+  'POST /v1/vms/{ref}/console': users(409, 404, 409),
+  // The ticket is the credential, sent on the WebSocket: a plain GET is told to upgrade, whoever sends it.
+  'GET /v1/console': [426, 426, 426, 426, 426, 426, 426],
   // Admins only; the VM is not running (migrate) and its host is not dead (recover).
   'POST /v1/vms/{ref}/migrate': adminOnly(409),
   'POST /v1/vms/{ref}/recover': adminOnly(409),
@@ -196,6 +200,8 @@ describe('the authorization matrix: every route × every kind of caller (real AP
       'POST /v1/vms/{ref}/resize': (col) => ({ ...webRef('/resize')(col), body: { disk: col === 'admin' ? '3GiB' : '2GiB' } }),
       'GET /v1/vms/{ref}/console-log': webRef('/console-log'),
       'GET /v1/vms/{ref}/stats': webRef('/stats'),
+      'POST /v1/vms/{ref}/console': webRef('/console'),
+      'GET /v1/console': same({ url: '/v1/console' }),
       'POST /v1/vms/{ref}/migrate': same({ url: `/v1/vms/${ids.web1}/migrate`, body: { to: 'hv1' } }),
       'POST /v1/vms/{ref}/recover': same({ url: `/v1/vms/${ids.web1}/recover`, body: {} }),
       'DELETE /v1/vms/{ref}': per({ url: '/v1/vms/del-o' }, { url: `/v1/vms/${ids.delA}` }, { url: `/v1/vms/${ids.delA}` }),

@@ -156,7 +156,7 @@ _ucloud_complete; printf '%s\\n' "\${COMPREPLY[@]}"`;
 
     it('the bash script loads and completes nouns, verbs, options and --output values from the command tree', async () => {
       expect(await complete(['ucloud', 'v'])).toEqual(['vm']);
-      expect(await complete(['ucloud', 'vm', ''])).toEqual(['create', 'list', 'show', 'status', 'start', 'stop', 'reboot', 'set', 'resize', 'migrate', 'recover', 'console-log', 'stats', 'delete']);
+      expect(await complete(['ucloud', 'vm', ''])).toEqual(['create', 'list', 'show', 'status', 'start', 'stop', 'reboot', 'set', 'resize', 'migrate', 'recover', 'console', 'console-log', 'stats', 'delete']);
       expect(await complete(['ucloud', 'vm', 'list', '--o'])).toEqual(['--owner', '--output']);
       expect(await complete(['ucloud', 'vm', 'list', '--output', ''])).toEqual(['table', 'json', 'yaml']);
       expect(await complete(['ucloud', '-o', 'json', 'profile', ''])).toEqual(['list', 'use', 'add', 'remove']);

@@ -1,7 +1,7 @@
 import { UcloudError } from '../../common/errors.js';
 import { parseSizeInRange } from '../../common/units.js';
 import { checkUserData } from '../../common/user-data.js';
-import { ConsoleLog, ConsoleLogQuery, VmStats, ErrorResponse, ListQuery, NoContent, Vm, VmListFilter, VM_LIMITS, VmCreateRequest, VmRebootRequest, VmRefParams, VmResizeRequest, VmSetRequest, type User } from '../../model/index.js';
+import { ConsoleAttachRequest, ConsoleAttachTicket, ConsoleLog, ConsoleLogQuery, VmStats, ErrorResponse, ListQuery, NoContent, Vm, VmListFilter, VM_LIMITS, VmCreateRequest, VmRebootRequest, VmRefParams, VmResizeRequest, VmSetRequest, type User } from '../../model/index.js';
 import type { VmCache } from '../../managers/vm-cache.js';
 import { can } from '../authz.js';
 import type { Api, Managers } from '../context.js';
@@ -132,6 +132,12 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
   api.get('/v1/vms/:ref/stats', { config: { action: 'vm:stats' }, schema: { operationId: 'getVmStats', params: VmRefParams, response: { 200: VmStats, ...errors, 503: ErrorResponse } } }, async (req) => {
     const vm = await findVm(m, req.user, req.params.ref);
     return m.consoles.stats(vm);
+  });
+
+  // A ticket for the VM's interactive console; the console itself is the WebSocket at its `path` (routes/console.ts).
+  api.post('/v1/vms/:ref/console', { config: { action: 'vm:console' }, schema: { operationId: 'createVmConsoleTicket', summary: "A ticket for the VM's interactive serial console (valid 30 s, once)", params: VmRefParams, body: ConsoleAttachRequest, response: { 201: ConsoleAttachTicket, ...errors, 503: ErrorResponse } } }, async (req, reply) => {
+    const vm = await findVm(m, req.user, req.params.ref);
+    return reply.status(201).send(await m.consoles.attachTicket(vm, req.body.readOnly === true));
   });
 
   api.delete('/v1/vms/:ref', { config: { action: 'vm:delete' }, schema: { operationId: 'deleteVm', params: VmRefParams, response: { 202: Vm, 204: NoContent, ...errors } } }, async (req, reply) => {

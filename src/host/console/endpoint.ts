@@ -7,9 +7,15 @@
 //   → 200 text/plain: the last N lines of the VM's console log
 //   GET /v1/vms/<vm id>/stats                  Authorization: Ticket <secret>
 //   → 200 application/json: the VM's counters now (model VmStats)
+//   GET /v1/vms/<vm id>/console (WebSocket)    Authorization: Ticket <secret>
+//   → the VM's interactive serial console, bridged to its keeper's attach
+//     socket: binary frames of output; frames from the client are keystrokes.
+//     A refused ticket is refused before the upgrade (HTTP 403, the error's JSON).
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { toUcloudError, UcloudError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { ticketHash } from '../../managers/consoles.js';
@@ -20,10 +26,17 @@ import { readTail } from './log-ring.js';
 
 export const MAX_CONSOLE_LINES = 10_000;
 const PATH_RE = /^\/v1\/vms\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/(console-log|stats)$/;
+const ATTACH_RE = /^\/v1\/vms\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/console$/;
+/** Output queued to the WebSocket beyond this and the keeper's socket is paused (the keeper then skips output for it). */
+const WS_BACKLOG_BYTES = 256 * 1024;
+/** Close codes of the console WebSocket (docs/api.md): a refused ticket, anything else that stops it. */
+export const CLOSE_TICKET_INVALID = 4403;
+export const CLOSE_UNAVAILABLE = 4503;
 const TICKET_RE = /^Ticket ([0-9a-f]{64})$/;
 
 export class ConsoleEndpoint {
   private server: Server | undefined;
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
 
   constructor(
     private readonly store: Store,
@@ -31,6 +44,8 @@ export class ConsoleEndpoint {
     /** The console log of a VM on this host. */
     private readonly logPath: (vmId: string) => string,
     private readonly log: Logger,
+    /** The keeper's attach socket of a VM on this host. */
+    private readonly attachPath: (vmId: string) => string = () => '',
     /** A VM's counters now (src/host/vm-metrics.ts); undefined: not on this host. */
     private readonly stats?: (vmId: string) => Promise<VmStats | undefined>,
   ) {}
@@ -38,6 +53,7 @@ export class ConsoleEndpoint {
   /** Listens; returns the port (useful with port 0). */
   async listen(host: string, port: number): Promise<number> {
     const server = createServer((req, res) => void this.handle(req, res));
+    server.on('upgrade', (req: IncomingMessage, sock: Duplex, head: Buffer) => void this.upgrade(req, sock, head));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host, port }, () => resolve());
@@ -50,6 +66,7 @@ export class ConsoleEndpoint {
     const s = this.server;
     if (!s) return;
     const closed = new Promise<void>((r) => s.close(() => r()));
+    for (const ws of this.wss.clients) ws.close(1001);
     // Idle keep-alive connections (the API's fetch keeps them) would hold close() open.
     s.closeAllConnections();
     await closed;
@@ -65,7 +82,7 @@ export class ConsoleEndpoint {
       const linesText = url.searchParams.get('lines') ?? '100';
       const lines = /^\d{1,5}$/.test(linesText) ? Number(linesText) : NaN;
       if (!(lines >= 1 && lines <= MAX_CONSOLE_LINES)) throw new UcloudError('VALIDATION_FAILED', `lines must be 1-${MAX_CONSOLE_LINES}`);
-      await this.takeTicket(req, vmId);
+      await this.takeTicket(req, vmId, 'log');
       const text = readTail(this.logPath(vmId), lines);
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(text);
     } catch (err) {
@@ -75,19 +92,92 @@ export class ConsoleEndpoint {
     }
   }
 
+  /** A read-only view of the VM's data like its log: the same kind of ticket. */
   private async answerStats(req: IncomingMessage, res: ServerResponse, vmId: string): Promise<void> {
-    await this.takeTicket(req, vmId);
+    await this.takeTicket(req, vmId, 'log');
     const stats = await this.stats?.(vmId);
     if (!stats) throw new UcloudError('NOT_FOUND', `VM ${vmId} is not on host ${this.hostName}`);
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(stats));
   }
 
-  /** The request's ticket, taken from etcd (it works once) and checked against this VM on this host. */
-  private async takeTicket(req: IncomingMessage, vmId: string): Promise<void> {
+  /** Takes the request's ticket out of etcd (it works once) and checks that it opens `kind` of this VM on this host. */
+  private async takeTicket(req: IncomingMessage, vmId: string, kind: 'log' | 'serial') {
     const secret = TICKET_RE.exec(req.headers.authorization ?? '')?.[1];
     const ticket = secret === undefined ? undefined : await this.store.take(Kinds.consoleTicket, Keys.consoleTicket(ticketHash(secret)));
-    if (!ticket || ticket.vm !== vmId || ticket.host !== this.hostName || Date.parse(ticket.expiresAt) < Date.now()) {
+    if (!ticket || ticket.vm !== vmId || ticket.host !== this.hostName || Date.parse(ticket.expiresAt) < Date.now() || (ticket.kind ?? 'log') !== kind) {
       throw new UcloudError('CONSOLE_TICKET_INVALID', 'no valid console ticket for this VM on this host');
     }
+    return ticket;
   }
+
+  private async upgrade(req: IncomingMessage, sock: Duplex, head: Buffer): Promise<void> {
+    sock.on('error', () => undefined);
+    let keeper: Socket;
+    try {
+      const m = ATTACH_RE.exec(new URL(req.url ?? '/', 'http://console').pathname);
+      if (req.method !== 'GET' || !m) throw new UcloudError('NOT_FOUND', `no WebSocket at ${req.url}`);
+      const vmId = m[1]!;
+      const ticket = await this.takeTicket(req, vmId, 'serial');
+      keeper = await attachKeeper(this.attachPath(vmId), ticket.readOnly ? 'r' : 'w');
+    } catch (err) {
+      const e = toUcloudError(err);
+      if (e.httpStatus >= 500) this.log.error({ err }, 'console attach failed');
+      const body = JSON.stringify(e.toBody());
+      sock.end(`HTTP/1.1 ${e.httpStatus} ${STATUS_CODES[e.httpStatus] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      return;
+    }
+    // A handshake ws refuses (a bad key) never calls back: the keeper's connection must not outlive it.
+    let bridged = false;
+    sock.once('close', () => bridged || keeper.destroy());
+    this.wss.handleUpgrade(req, sock, head, (ws) => {
+      bridged = true;
+      bridge(ws, keeper);
+    });
+  }
+}
+
+/** Connects to a VM's keeper and says the mode; fails with CONSOLE_UNAVAILABLE when no keeper listens. */
+function attachKeeper(path: string, mode: 'r' | 'w'): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.off('error', fail);
+      s.write(mode);
+      resolve(s);
+    });
+    const fail = (err: Error) => reject(new UcloudError('CONSOLE_UNAVAILABLE', 'the VM has no console keeper to attach to (is it running?)', { cause: err }));
+    s.once('error', fail);
+  });
+}
+
+/** Keeper ⇄ WebSocket, each side throttled by the other: a slow browser pauses the keeper's socket, never fills memory here. */
+export function bridge(ws: WebSocket, keeper: Socket): void {
+  keeper.on('error', () => undefined);
+  ws.on('error', () => undefined);
+  let paused = false;
+  keeper.on('data', (d: Buffer) => {
+    ws.send(d, { binary: true });
+    if (!paused && ws.bufferedAmount > WS_BACKLOG_BYTES) {
+      // ws has no drain event of its own: look again shortly (only while a client is this far behind).
+      paused = true;
+      keeper.pause();
+      const wait = setInterval(() => {
+        if (ws.bufferedAmount <= WS_BACKLOG_BYTES / 2 || ws.readyState !== ws.OPEN) {
+          clearInterval(wait);
+          paused = false;
+          keeper.resume();
+        }
+      }, 10);
+    }
+  });
+  // The keeper ends the stream when QEMU goes away: a normal close.
+  keeper.on('close', () => ws.close(1000));
+  ws.on('message', (d: Buffer | ArrayBuffer | Buffer[]) => {
+    const data = Array.isArray(d) ? Buffer.concat(d) : Buffer.from(d as ArrayBuffer);
+    if (!keeper.write(data)) {
+      ws.pause();
+      keeper.once('drain', () => ws.resume());
+    }
+  });
+  ws.on('close', () => keeper.destroy());
 }

@@ -5,11 +5,12 @@
 // agent loses no output and a guest never blocks on a full socket.
 //
 // QEMU's socket chardev serves one client at a time: the keeper is that client.
-// Interactive consoles (later) attach to the keeper, not to QEMU, which is why
-// the keeper, not QEMU, owns the log.
+// Interactive consoles attach to the keeper (attach.ts), not to QEMU, which is
+// why the keeper, not QEMU, owns the log.
 
 import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { AttachHub, logTail } from './attach.js';
 import { RotatingLog } from './log-ring.js';
 
 export interface KeeperOptions {
@@ -20,13 +21,15 @@ export interface KeeperOptions {
   capBytes: number;
   /** The VM's run directory: when it is gone (VM deleted), the keeper ends. */
   dir: string;
+  /** Where interactive consoles attach (absent: none can). */
+  attach?: string;
 }
 
 const RETRY_FIRST_MS = 50;
 const RETRY_MAX_MS = 1000;
 const READ_BUFFER_BYTES = 64 * 1024;
 
-export function runKeeper(o: KeeperOptions): Promise<void> {
+export async function runKeeper(o: KeeperOptions): Promise<void> {
   const log = new RotatingLog(o.log, o.capBytes);
   const readBuffer = Buffer.alloc(READ_BUFFER_BYTES);
   let sock: Socket | undefined;
@@ -35,11 +38,13 @@ export function runKeeper(o: KeeperOptions): Promise<void> {
   let stopped = false;
   let done: () => void;
   const finished = new Promise<void>((r) => (done = r));
+  const hub = o.attach ? new AttachHub({ path: o.attach, replay: () => logTail(o.log), target: () => sock }) : undefined;
 
   const stop = () => {
     stopped = true;
     if (timer) clearTimeout(timer);
     sock?.destroy();
+    hub?.close();
     log.close();
     done();
   };
@@ -53,17 +58,25 @@ export function runKeeper(o: KeeperOptions): Promise<void> {
     const onread = {
       buffer: readBuffer,
       callback: (n: number, buf: Uint8Array) => {
-        log.write(Buffer.from(buf.buffer, buf.byteOffset, n));
+        const chunk = Buffer.from(buf.buffer, buf.byteOffset, n);
+        log.write(chunk);
+        hub?.broadcast(chunk);
         return true;
       },
     };
     const s = connect({ path: o.socket, onread });
     sock = s;
-    s.on('connect', () => (retryMs = RETRY_FIRST_MS));
+    let connected = false;
+    s.on('connect', () => {
+      connected = true;
+      retryMs = RETRY_FIRST_MS;
+    });
     s.on('error', () => undefined);
     s.on('close', () => {
       if (stopped || sock !== s) return;
       sock = undefined;
+      // The guest's console is gone (QEMU stopped or restarts): attached clients learn it by their stream's end.
+      if (connected) hub?.endAll();
       // QEMU not up yet, restarting, or stopped: try again, slower each time.
       timer = setTimeout(attach, retryMs);
       retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
@@ -72,6 +85,7 @@ export function runKeeper(o: KeeperOptions): Promise<void> {
 
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  await hub?.listen();
   attach();
   return finished;
 }

@@ -19,6 +19,8 @@ export interface KeeperPaths {
   pidFile: string;
   /** The keeper's own stderr: a crash's last words, truncated at each start. */
   errFile: string;
+  /** Where interactive consoles attach to the keeper. */
+  attach?: string;
 }
 
 // A keeper holds one socket and one file descriptor and never buffers the
@@ -34,7 +36,7 @@ export async function startKeeper(p: KeeperPaths, capBytes: number): Promise<num
   try {
     const child = spawn(
       process.execPath,
-      [...KEEPER_NODE_FLAGS, join(packageRoot(), 'bin', 'ucloud'), KEEPER_COMMAND, '--dir', p.dir, '--socket', p.socket, '--log', p.log, '--size', String(capBytes)],
+      [...KEEPER_NODE_FLAGS, join(packageRoot(), 'bin', 'ucloud'), KEEPER_COMMAND, '--dir', p.dir, '--socket', p.socket, '--log', p.log, '--size', String(capBytes), ...(p.attach ? ['--attach', p.attach] : [])],
       { detached: true, stdio: ['ignore', 'ignore', err] },
     );
     child.on('error', () => undefined);

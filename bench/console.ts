@@ -1,0 +1,132 @@
+// bench/console: keystroke → echo round trip through the WebSocket console
+// (client → API → host agent → console keeper → QEMU's serial socket → guest's
+// tty echo → back) against a direct connection to the serial socket of a plain
+// QEMU running the same guest image (same shell, same TCG), alternating one
+// keystroke each. Prints medians side by side and what the console path adds.
+// Usage: node dist/bench/console.js [keystrokes=200]   (root: real daemons and QEMU)
+import { spawn } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import type WebSocket from 'ws';
+import { run } from '../src/common/exec.js';
+import { TestCluster, until } from '../test/helpers/cluster.js';
+import { guestVariant } from '../test/helpers/guest-variant.js';
+import { median } from './harness.js';
+
+const N = Number(process.argv[2] ?? 200);
+const APPEND = 'console=ttyS0 quiet no_timer_check 8250.nr_uarts=1 i8042.noaux i8042.nopnp cryptomgr.notests ucloud.shell';
+
+/** One side: send bytes, and be told of every byte that comes back. */
+interface Side {
+  send(s: string): void;
+  onData(f: (s: string) => void): void;
+}
+
+/** Types until the shell answers with 42: its prompt is up. */
+async function shellUp(side: Side, what: string): Promise<void> {
+  let out = '';
+  side.onData((s) => (out += s));
+  await until(`${what}: the shell answers`, () => {
+    side.send('echo $((6*7))\r');
+    return /^42\r?$/m.test(out);
+  }, 180_000, 1000);
+}
+
+/** ms from sending one key to the first byte of its echo; `a` then backspace, so the line never grows. */
+async function roundTrip(side: Side, key: string): Promise<number> {
+  // Quiet first: the previous echo (and any guest noise) has passed.
+  let last = performance.now();
+  side.onData(() => (last = performance.now()));
+  while (performance.now() - last < 30) await new Promise((r) => setTimeout(r, 10));
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    side.onData(() => resolve(performance.now() - t0));
+    side.send(key);
+  });
+}
+
+function wsSide(ws: WebSocket): Side {
+  let f: (s: string) => void = () => undefined;
+  ws.on('message', (d: Buffer) => f(d.toString('latin1')));
+  return { send: (s) => ws.send(s), onData: (g) => (f = g) };
+}
+
+function sockSide(s: Socket): Side {
+  let f: (s: string) => void = () => undefined;
+  s.on('data', (d: Buffer) => f(d.toString('latin1')));
+  return { send: (x) => s.write(x), onData: (g) => (f = g) };
+}
+
+async function main(): Promise<void> {
+  const c = await TestCluster.start();
+  const image = guestVariant('shell', undefined, c.dir, { append: APPEND });
+  let plain: ReturnType<typeof spawn> | undefined;
+  try {
+    await c.bootstrap({ guestImage: image });
+    const alice = (await c.managers().users.create('alice', 'user')).token;
+    await Promise.all([c.spawn('api').ready, c.spawn('scheduler').ready, c.spawn('host').ready]);
+    const client = c.client(alice);
+    await client.vms.create({ name: 'b1', image: 'ucloud-test', cpu: 1, ram: '128MiB', disk: '1GiB' });
+    await until('running', async () => (await client.vms.get('b1')).status === 'running', 120_000);
+
+    // The plain QEMU: the same image, its serial on a socket this process connects to directly.
+    const disk = join(c.dir, 'plain.qcow2');
+    await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', image, '-F', 'qcow2', disk, String(2 ** 30)]);
+    const serial = join(c.dir, 'plain-serial.sock');
+    plain = spawn(process.env.UCLOUD_QEMU_BINARY ?? 'qemu-system-x86_64', ['-machine', 'pc', '-accel', 'tcg', '-m', '128', '-smp', '1', '-nodefaults', '-display', 'none', '-drive', `file=${disk},if=virtio`, '-chardev', `socket,id=s0,path=${serial},server=on,wait=off`, '-serial', 'chardev:s0'], { stdio: 'ignore' });
+    const sock = await until('the plain QEMU listens', () => new Promise<Socket | undefined>((r) => {
+      const s = connect(serial);
+      s.once('connect', () => r(s));
+      s.once('error', () => r(undefined));
+    }), 20_000, 100);
+    const direct = sockSide(sock);
+    const ws = client.openConsole(await client.vms.consoleTicket('b1'));
+    const viaApi = wsSide(ws);
+    await Promise.all([shellUp(direct, 'plain QEMU'), shellUp(viaApi, 'ucloud VM')]);
+
+    const through: number[] = [];
+    const byHand: number[] = [];
+    for (let i = 0; i < N; i++) {
+      const key = i % 2 ? '\x7f' : 'a';
+      through.push(await roundTrip(viaApi, key));
+      byHand.push(await roundTrip(direct, key));
+    }
+    // The writer slot frees when the WebSocket goes: then the keeper's socket itself, as the writer.
+    ws.close();
+    const vm = await client.vms.get('b1');
+    const keeperSock = connect(join(c.runDir, 'vms', vm.id, 'console.sock'));
+    keeperSock.write('w');
+    const keeper = sockSide(keeperSock);
+    await shellUp(keeper, 'the keeper directly');
+    const viaKeeper: number[] = [];
+    const byHand2: number[] = [];
+    for (let i = 0; i < N; i++) {
+      const key = i % 2 ? '\x7f' : 'a';
+      viaKeeper.push(await roundTrip(keeper, key));
+      byHand2.push(await roundTrip(direct, key));
+    }
+    const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)]!;
+    const row = (what: string, xs: number[]) => console.log(`| ${what} | ${median(xs).toFixed(2)} ms | ${p90(xs).toFixed(2)} ms |`);
+    console.log(`\n## console: keystroke → echo (${N} each, alternating with the plain QEMU; TCG guest)`);
+    console.log('| path | median | p90 |');
+    console.log('|---|---|---|');
+    row('WebSocket console (client → API → host agent → keeper → QEMU)', through);
+    row("direct to a plain QEMU's serial socket (same rounds)", byHand);
+    row("the VM's keeper attach socket directly (keeper → QEMU)", viaKeeper);
+    row("direct to a plain QEMU's serial socket (same rounds)", byHand2);
+    console.log(`added by the whole console path: ${(median(through) - median(byHand)).toFixed(2)} ms; by the keeper hop and the VM's QEMU: ${(median(viaKeeper) - median(byHand2)).toFixed(2)} ms; so API + host agent: ${(median(through) - median(byHand) - (median(viaKeeper) - median(byHand2))).toFixed(2)} ms (medians)`);
+    keeperSock.destroy();
+    sock.destroy();
+  } finally {
+    plain?.kill('SIGKILL');
+    await c.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
