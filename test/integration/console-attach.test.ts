@@ -181,8 +181,9 @@ describe('console keeper: the attach socket', () => {
     // Until its queue has drained below the cap, new output is skipped for it too.
     await reaches(slow, 'AFTER-FLOOD');
     console.log(`attach flood: ${total / MiB} MiB to a reading and a stalled client; keeper RSS ${rssBefore} KiB before, at most ${early} KiB in the first half, ${maxRss} KiB in all; the reader got ${fast.bytes} B, the stalled one ${slow.bytes} B, the rest skipped (cap ${CLIENT_BACKLOG_BYTES / 1024} KiB queued)`);
-    // The reader shares this process with the flood, so it may fall behind now and then too; it gets most of it.
-    expect(fast.bytes).toBeGreaterThan(total / 2);
+    // The reader shares this process (and, in the suite, two busy cores) with the flood, so it falls behind now
+    // and then too: 47-100 % of it seen; a reader held up by the stalled one would get no more than the stalled one.
+    expect(fast.bytes).toBeGreaterThan(total / 8);
     expect(slow.text()).toMatch(/\[ucloud: \d+ bytes of console output skipped/);
     // What it got: at most the keeper's queue, a chunk, and the kernel's socket buffers.
     expect(slow.bytes).toBeLessThan(CLIENT_BACKLOG_BYTES + 4 * MiB);
