@@ -3,7 +3,7 @@ import Fastify, { LogController } from 'fastify';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyWebsocket from '@fastify/websocket';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { UcloudError } from '../common/errors.js';
+import { toUcloudError, UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { TokenCache } from '../managers/token-cache.js';
 import { VmCache } from '../managers/vm-cache.js';
@@ -183,7 +183,16 @@ export function buildApi(
     r.get('/openapi.json', { config: { action: 'openapi:read' }, schema: { hide: true } }, async () => r.swagger());
     if (opts.web !== false) webRoutes(r, opts.web ?? defaultWebDir());
     vmRoutes(r, rm, cache, { haDefault: opts.haDefault === true });
-    consoleRoutes(r, rm.consoles, log);
+    // A console stays open while its ticket's token still lets the same user in with the same role.
+    consoleRoutes(r, rm.consoles, log, async (t) => {
+      if (!t.token || !t.user) return 'UNAUTHENTICATED';
+      try {
+        const u = await m.users.authenticateHash(t.token);
+        return u.name === t.user && u.role === t.role ? undefined : 'FORBIDDEN';
+      } catch (err) {
+        return toUcloudError(err).code;
+      }
+    });
     hostRoutes(r, rm, cache);
     migrationRoutes(r, rm);
     imageRoutes(r, rm);

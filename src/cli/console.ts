@@ -6,6 +6,33 @@ import { isErrorCode, UcloudError } from '../common/errors.js';
 export const ESCAPE_BYTE = 0x1d;
 
 /**
+ * What a guest may not make the user's terminal do: OSC 52 (write the
+ * clipboard, which a later paste into a host shell would run) and OSC 8
+ * (hyperlinks), each ended by BEL or ST. Other output passes as the guest
+ * wrote it; that is what a console is.
+ */
+// eslint-disable-next-line no-control-regex -- matching terminal control sequences is the point
+const OSC_DENIED = /\x1b\](?:52|8);[^\x07\x1b]*(?:\x07|\x1b\\)/g;
+/** An OSC 52/8 still open at the end of a chunk: held back until the next one ends it. */
+// eslint-disable-next-line no-control-regex -- as above
+const OSC_OPEN = /\x1b(?:\](?:(?:5|52|8)(?:;[^\x07\x1b]*)?)?)?$/;
+/** Left behind by a guest, undone on leaving: attributes, alternate screen, mouse reporting, bracketed paste, a hidden cursor. */
+export const TERMINAL_RESET = '\x1b[0m\x1b[?1049l\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?2004l\x1b[?25h';
+
+/** Filters the guest's output stream chunk by chunk (latin1: one char per byte, so nothing is re-encoded). */
+export function guestOutputFilter(): (chunk: Buffer) => Buffer {
+  let held = '';
+  return (chunk) => {
+    let text = (held + chunk.toString('latin1')).replace(OSC_DENIED, '');
+    const open = OSC_OPEN.exec(text);
+    // A sequence held back longer than any real one is no sequence: let it go.
+    held = open && open[0].length < 4096 ? open[0] : '';
+    if (held) text = text.slice(0, text.length - held.length);
+    return Buffer.from(text, 'latin1');
+  };
+}
+
+/**
  * `ucloud vm console`: the terminal becomes the VM's serial console (raw mode,
  * so Ctrl-C, arrows and tab reach the guest) until Ctrl-] or the VM stops.
  * Resolves when the user left or the VM's console ended; anything else that
@@ -37,7 +64,8 @@ export async function runConsole(client: Client, name: string, readOnly: boolean
         stdin.on('data', onInput);
         stdin.resume();
       });
-      ws.on('message', (d: Buffer) => process.stdout.write(d));
+      const filter = guestOutputFilter();
+      ws.on('message', (d: Buffer) => process.stdout.write(filter(d)));
       ws.on('error', (err) => {
         if (!left) reject(new UcloudError('API_UNREACHABLE', `the console WebSocket failed: ${err.message}`, { cause: err }));
       });
@@ -54,6 +82,7 @@ export async function runConsole(client: Client, name: string, readOnly: boolean
     });
     if (left) say('[left the console]');
   } finally {
+    if (process.stdout.isTTY) process.stdout.write(TERMINAL_RESET);
     if (raw) stdin.setRawMode(false);
     stdin.off('data', onInput);
     stdin.pause();

@@ -142,6 +142,7 @@ export const CATALOGUE = {
   RATE_LIMITED: { class: 'unavailable', status: 429, hint: 'wait the seconds the Retry-After header names, then send again; an admin can raise your rate (`ucloud user quota NAME --rate N`)' },
   CHECKSUM_MISMATCH: { class: 'invalid', hint: 'the bytes that arrived are not the ones sent (the file changed while being read, or the transfer was damaged): upload it again' },
   UPLOAD_INCOMPLETE: { class: 'invalid', hint: 'the connection ended before the whole file arrived, or sent more or less than its Content-Length: upload it again' },
+  TOO_MANY_CONSOLES: { class: 'unavailable', status: 429, hint: 'each user has at most 16 interactive consoles open through one API at once: close one (Ctrl-] in `ucloud vm console`, or the browser tab)' },
   TOO_MANY_STREAMS: { class: 'unavailable', status: 429, hint: 'each user has at most 5 event streams open at once (ucloud events --follow, --wait): close one, then follow again' },
   TOO_MANY_UPLOADS: { class: 'unavailable', status: 429, hint: 'each user has at most 4 uploads at once (and the API 32 in all): wait for one to finish, then upload again' },
   STORAGE_FULL: { class: 'unavailable', status: 507, hint: 'the disk under files_path is full, over its quota or read-only: an admin frees space; nothing of the upload was kept' },

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { isErrorCode, UcloudError } from '../common/errors.js';
-import type { ConsoleAttachTicket, Vm, VmStats } from '../model/index.js';
+import type { ConsoleAttachTicket, ConsoleTicket, Vm, VmStats } from '../model/index.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 
@@ -42,13 +42,13 @@ export class ConsoleManager {
    * authorised the user. It stays in etcd on its own lease until used (the
    * host's agent deletes it) or until it expires.
    */
-  async attachTicket(vm: Vm, readOnly: boolean): Promise<ConsoleAttachTicket> {
+  async attachTicket(vm: Vm, readOnly: boolean, by: { user: string; role: 'user' | 'admin'; tokenHash: string }): Promise<ConsoleAttachTicket> {
     if (vm.status !== 'running' || !vm.host) throw new UcloudError('VM_NOT_RUNNING', `VM "${vm.name}" is ${vm.status}: only a running VM has a console to attach to`);
     await this.endpoint(vm.host, vm.name);
     const secret = randomBytes(32).toString('hex');
     const expiresAt = new Date(Date.now() + ATTACH_TICKET_TTL_MS).toISOString();
     const lease = this.store.lease(ATTACH_TICKET_TTL_MS, { keepAlive: false });
-    await this.store.put(Kinds.consoleTicket, Keys.consoleTicket(ticketHash(secret)), { vm: vm.id, host: vm.host, expiresAt, kind: 'serial', ...(readOnly ? { readOnly: true } : {}) }, lease);
+    await this.store.put(Kinds.consoleTicket, Keys.consoleTicket(ticketHash(secret)), { vm: vm.id, host: vm.host, expiresAt, kind: 'serial', ...(readOnly ? { readOnly: true } : {}), user: by.user, role: by.role, token: by.tokenHash }, lease);
     return { ticket: secret, path: CONSOLE_ATTACH_PATH, expiresAt };
   }
 
@@ -58,13 +58,13 @@ export class ConsoleManager {
    * takes it (once) and checks it again, so a ticket copied from here is no
    * use anywhere else.
    */
-  async attachTarget(secret: string): Promise<{ url: string; headers: Record<string, string> }> {
+  async attachTarget(secret: string): Promise<{ url: string; headers: Record<string, string>; ticket: ConsoleTicket }> {
     const ticket = SECRET_RE.test(secret) ? await this.store.get(Kinds.consoleTicket, Keys.consoleTicket(ticketHash(secret))) : undefined;
     if (!ticket || ticket.value.kind !== 'serial' || Date.parse(ticket.value.expiresAt) < Date.now()) {
       throw new UcloudError('CONSOLE_TICKET_INVALID', 'no valid console ticket: ask for one with POST /v1/vms/<vm>/console');
     }
     const at = await this.endpoint(ticket.value.host, ticket.value.vm);
-    return { url: `ws://${at}/v1/vms/${ticket.value.vm}/console`, headers: { authorization: `Ticket ${secret}` } };
+    return { url: `ws://${at}/v1/vms/${ticket.value.vm}/console`, headers: { authorization: `Ticket ${secret}` }, ticket: ticket.value };
   }
 
   tail(vm: Vm, lines: number): Promise<string> {

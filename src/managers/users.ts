@@ -236,7 +236,11 @@ export class UserManager {
   }
 
   async authenticate(token: string): Promise<User> {
-    const hash = hashToken(token);
+    return this.authenticateHash(hashToken(token));
+  }
+
+  /** `authenticate` for a token known by its hash (a console ticket keeps that, never the token). */
+  async authenticateHash(hash: string): Promise<User> {
     const cached = this.tokens?.lookup(hash);
     if (cached) return cached;
     const t = (await this.store.get(Kinds.token, Keys.token(hash)))?.value;

@@ -16,6 +16,10 @@ export const ConsoleTicket = Type.Object(
     kind: Type.Optional(Type.Union([Type.Literal('log'), Type.Literal('serial')])),
     /** An interactive console that may not type. */
     readOnly: Type.Optional(Type.Boolean()),
+    /** Who asked for an interactive console, and with which token (its sha256, as `token/<hash>` is keyed): the API ends the session when they may no longer. */
+    user: Type.Optional(Name),
+    role: Type.Optional(Type.Union([Type.Literal('user'), Type.Literal('admin')])),
+    token: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
   },
   { additionalProperties: false },
 );

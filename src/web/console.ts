@@ -16,7 +16,8 @@ export type ConsoleState = { kind: 'connecting' | 'open' | 'closed' | 'unavailab
 export function openConsole(el: HTMLElement, token: string, vmId: string, onState: (s: ConsoleState) => void): () => void {
   if (!shimmed) routeStyleElementsToSheets();
   shimmed = true;
-  const term = new Terminal({ cursorBlink: true, fontSize: 14, scrollback: 5000, fontFamily: 'ui-monospace, "DejaVu Sans Mono", monospace' });
+  // Links the guest prints (OSC 8) are not followed: the guest is not to send people anywhere.
+  const term = new Terminal({ cursorBlink: true, fontSize: 14, scrollback: 5000, fontFamily: 'ui-monospace, "DejaVu Sans Mono", monospace', linkHandler: { activate: () => undefined } });
   const fit = new FitAddon();
   term.loadAddon(fit);
   term.open(el);

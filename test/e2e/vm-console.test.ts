@@ -26,6 +26,7 @@ describe('vm console: the interactive serial console (real QEMU, daemons, etcd)'
   let alice = '';
   let bob = '';
   let vm: Vm;
+  let daemons: { name: string; stderr: () => string; ready: Promise<void> }[] = [];
   const attached: Attached[] = [];
 
   const open = (t: ConsoleAttachTicket, token = alice): Attached => {
@@ -47,7 +48,8 @@ describe('vm console: the interactive serial console (real QEMU, daemons, etcd)'
     const m = c.managers();
     alice = (await m.users.create('alice', 'user')).token;
     bob = (await m.users.create('bob', 'user')).token;
-    await Promise.all([c.spawn('api').ready, c.spawn('scheduler').ready, c.spawn('host').ready]);
+    daemons = ['api', 'scheduler', 'host'].map((d) => c.spawn(d as 'api'));
+    await Promise.all(daemons.map((d) => d.ready));
     await c.client(alice).vms.create({ name: 'sh1', image: 'ucloud-test', cpu: 1, ram: '128MiB', disk: '1GiB' });
     vm = await until('running', async () => {
       const v = await c.client(alice).vms.get('sh1');
@@ -63,9 +65,13 @@ describe('vm console: the interactive serial console (real QEMU, daemons, etcd)'
     const a = await attach();
     // The shell starts late in the boot: type until it answers (the typed line shows `$((6*7))`, only the shell prints 42).
     await until('the shell answered', () => {
-      a.type('echo $((6*7))\r');
+      if (a.ws.readyState === WebSocket.OPEN) a.type('echo $((6*7))\r');
       return /^42\r?$/m.test(a.text());
-    }, 120_000, 1000);
+    }, 120_000, 1000).catch(async (err: Error) => {
+      const closed = a.ws.readyState === WebSocket.CLOSED ? JSON.stringify(await a.closed) : `state ${a.ws.readyState}`;
+      const logs = daemons.map((d) => `${d.name}: ${d.stderr().split('\n').filter((l) => /console|error|warn/i.test(l)).slice(-15).join('\n')}`).join('\n');
+      throw new Error(`${err.message}; WebSocket ${closed}; the console showed: ${JSON.stringify(a.text().slice(-2000))}\n${logs}`);
+    });
     expect(a.text()).toMatch(/root@ucloud-guest:\/# /);
     a.ws.close();
   }, 180_000);
@@ -146,6 +152,20 @@ describe('vm console: the interactive serial console (real QEMU, daemons, etcd)'
     child.stdin.write('\x1d');
     expect(await exited).toBe(0);
     expect(out).toContain('[left the console]');
+  }, 60_000);
+
+  it("ends when the token it was opened with is revoked (4401), within the API's re-check", async () => {
+    const m = c.managers();
+    const second = await m.users.issueToken('alice', { name: 'console-only' });
+    const a = open(await c.client(second.token).vms.consoleTicket('sh1'), second.token);
+    await sees(a, /# /, 'the replayed prompt');
+    const t0 = Date.now();
+    await m.users.revokeToken('alice', second.info.id);
+    const closed = await a.closed;
+    expect(closed.code).toBe(4401);
+    expect(closed.reason).toMatch(/^(UNAUTHENTICATED|TOKEN_EXPIRED)$/);
+    // CONSOLE_RECHECK_MS (10 s) and the API's token cache following the revocation.
+    expect(Date.now() - t0).toBeLessThan(25_000);
   }, 60_000);
 
   it('ends with 1000 when the VM stops', async () => {

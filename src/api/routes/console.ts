@@ -1,8 +1,8 @@
 import WebSocket from 'ws';
-import { toUcloudError, UcloudError } from '../../common/errors.js';
+import { toUcloudError, UcloudError, type ErrorCode } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { CONSOLE_ATTACH_PATH, type ConsoleManager } from '../../managers/consoles.js';
-import { ConsoleUpgraded, ErrorResponse } from '../../model/index.js';
+import { ConsoleUpgraded, ErrorResponse, type ConsoleTicket } from '../../model/index.js';
 import type { Api } from '../context.js';
 
 // The interactive console's WebSocket on the API. The ticket (POST
@@ -12,16 +12,26 @@ import type { Api } from '../context.js';
 // endpoint; the host takes the ticket (once) and checks it again. From then
 // on the API only relays frames: it holds no console state.
 
-/** Close codes (docs/api.md): the ticket refused; anything else that stops the console. The reason is the error code. */
+/** Close codes (docs/api.md): the ticket refused; the user may no longer (token revoked or expired, user disabled, deleted or demoted); too many consoles; anything else that stops the console. The reason is the error code. */
 export const CLOSE_TICKET_INVALID = 4403;
+export const CLOSE_NOT_ALLOWED = 4401;
+export const CLOSE_TOO_MANY = 4429;
 export const CLOSE_UNAVAILABLE = 4503;
+/** How often an open console asks again whether its user still may: what a revoked token or a disabled user keeps at most. */
+export const CONSOLE_RECHECK_MS = 10_000;
+/** Interactive consoles one user may have open through this API at once. */
+export const CONSOLES_PER_USER = 16;
 const TICKET_WAIT_MS = 5_000;
 /** Keystrokes sent before the host's side is open; more than this and the rest are dropped. */
 const PENDING_INPUT_BYTES = 64 * 1024;
-/** Output queued to a client beyond this and the host's side is paused until it catches up. */
-const CLIENT_BACKLOG_BYTES = 1024 * 1024;
+/** Output queued to a client beyond this and the host's side is paused until it catches up (the keeper then skips output for it). */
+const CLIENT_BACKLOG_BYTES = 128 * 1024;
 
-export function consoleRoutes(api: Api, consoles: ConsoleManager, log: Logger): void {
+/** Whether the console's user still may (the same token, still valid, for the same user with the same role); the error code when not. */
+export type ConsoleAllowed = (ticket: ConsoleTicket) => Promise<ErrorCode | undefined>;
+
+export function consoleRoutes(api: Api, consoles: ConsoleManager, log: Logger, stillAllowed: ConsoleAllowed): void {
+  const perUser = new Map<string, number>();
   api.route({
       method: 'GET',
       url: CONSOLE_ATTACH_PATH,
@@ -34,7 +44,7 @@ export function consoleRoutes(api: Api, consoles: ConsoleManager, log: Logger): 
         security: [],
         response: { 101: ConsoleUpgraded, 426: ErrorResponse },
       },
-      wsHandler: (client: WebSocket) => attach(client, consoles, log),
+      wsHandler: (client: WebSocket) => attach(client, consoles, log, stillAllowed, perUser),
       handler: async () => {
         throw new UcloudError('WEBSOCKET_REQUIRED', `GET ${CONSOLE_ATTACH_PATH} is a WebSocket`);
       },
@@ -43,7 +53,11 @@ export function consoleRoutes(api: Api, consoles: ConsoleManager, log: Logger): 
 
 function closeWith(ws: WebSocket, err: unknown): void {
   const e = toUcloudError(err);
-  if (ws.readyState === WebSocket.OPEN) ws.close(e.code === 'CONSOLE_TICKET_INVALID' ? CLOSE_TICKET_INVALID : CLOSE_UNAVAILABLE, e.code === 'CONSOLE_TICKET_INVALID' ? e.code : 'CONSOLE_UNAVAILABLE');
+  if (ws.readyState !== WebSocket.OPEN) return;
+  const code = e.code === 'CONSOLE_TICKET_INVALID' ? CLOSE_TICKET_INVALID : e.code === 'TOO_MANY_CONSOLES' ? CLOSE_TOO_MANY : e.httpStatus === 401 || e.httpStatus === 403 ? CLOSE_NOT_ALLOWED : CLOSE_UNAVAILABLE;
+  ws.close(code, code === CLOSE_UNAVAILABLE ? 'CONSOLE_UNAVAILABLE' : e.code);
+  // A peer that never answers the close frame must not hold the socket for ws's 30 s.
+  setTimeout(() => ws.terminate(), 1000).unref();
 }
 
 /** `from`'s messages to `to`; `from` is paused while `to` has more than `backlog` bytes queued (ws has no drain event). */
@@ -65,7 +79,7 @@ function relay(from: WebSocket, to: WebSocket, backlog: number): void {
   from.on('close', () => clearInterval(waiting));
 }
 
-function attach(client: WebSocket, consoles: ConsoleManager, log: Logger): void {
+function attach(client: WebSocket, consoles: ConsoleManager, log: Logger, stillAllowed: ConsoleAllowed, perUser: Map<string, number>): void {
   client.on('error', () => undefined);
   const timer = setTimeout(() => closeWith(client, new UcloudError('CONSOLE_TICKET_INVALID', 'no ticket within 5 s')), TICKET_WAIT_MS);
   const pending: Buffer[] = [];
@@ -84,6 +98,23 @@ function attach(client: WebSocket, consoles: ConsoleManager, log: Logger): void 
     consoles.attachTarget(String(first).trim()).then(
       (target) => {
         if (client.readyState !== WebSocket.OPEN) return;
+        const user = target.ticket.user ?? '';
+        if ((perUser.get(user) ?? 0) >= CONSOLES_PER_USER) {
+          return closeWith(client, new UcloudError('TOO_MANY_CONSOLES', `${user} has ${CONSOLES_PER_USER} consoles open through this API`));
+        }
+        perUser.set(user, (perUser.get(user) ?? 0) + 1);
+        const recheck = setInterval(() => {
+          stillAllowed(target.ticket).then(
+            (refusal) => refusal && closeWith(client, new UcloudError(refusal, 'you may no longer use this console')),
+            () => undefined,
+          );
+        }, CONSOLE_RECHECK_MS);
+        client.once('close', () => {
+          clearInterval(recheck);
+          const n = (perUser.get(user) ?? 1) - 1;
+          if (n > 0) perUser.set(user, n);
+          else perUser.delete(user);
+        });
         const host = new WebSocket(target.url, { headers: target.headers, perMessageDeflate: false, handshakeTimeout: 10_000 });
         host.on('unexpected-response', (req, res) => {
           req.destroy();

@@ -113,12 +113,14 @@ export class ConsoleEndpoint {
   private async upgrade(req: IncomingMessage, sock: Duplex, head: Buffer): Promise<void> {
     sock.on('error', () => undefined);
     let keeper: Socket;
+    let readOnly = false;
     try {
       const m = ATTACH_RE.exec(new URL(req.url ?? '/', 'http://console').pathname);
       if (req.method !== 'GET' || !m) throw new UcloudError('NOT_FOUND', `no WebSocket at ${req.url}`);
       const vmId = m[1]!;
       const ticket = await this.takeTicket(req, vmId, 'serial');
-      keeper = await attachKeeper(this.attachPath(vmId), ticket.readOnly ? 'r' : 'w');
+      readOnly = ticket.readOnly === true;
+      keeper = await attachKeeper(this.attachPath(vmId), readOnly ? 'r' : 'w');
     } catch (err) {
       const e = toUcloudError(err);
       if (e.httpStatus >= 500) this.log.error({ err }, 'console attach failed');
@@ -131,27 +133,48 @@ export class ConsoleEndpoint {
     sock.once('close', () => bridged || keeper.destroy());
     this.wss.handleUpgrade(req, sock, head, (ws) => {
       bridged = true;
-      bridge(ws, keeper);
+      bridge(ws, keeper, readOnly);
     });
   }
 }
 
-/** Connects to a VM's keeper and says the mode; fails with CONSOLE_UNAVAILABLE when no keeper listens. */
-function attachKeeper(path: string, mode: 'r' | 'w'): Promise<Socket> {
+/** How long an attach waits for a keeper that is still starting (its socket appears once its process runs). */
+const KEEPER_START_WAIT_MS = 5_000;
+
+/**
+ * Connects to a VM's keeper and says the mode. A keeper is started with its
+ * VM and makes its socket a moment later, so a console asked for as the VM
+ * comes up waits for it a little; then it is CONSOLE_UNAVAILABLE.
+ */
+async function attachKeeper(path: string, mode: 'r' | 'w'): Promise<Socket> {
+  const deadline = Date.now() + KEEPER_START_WAIT_MS;
+  for (;;) {
+    try {
+      return await connectKeeper(path, mode);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code !== 'ENOENT' && code !== 'ECONNREFUSED') || Date.now() >= deadline) {
+        throw new UcloudError('CONSOLE_UNAVAILABLE', 'the VM has no console keeper to attach to (is it running?)', { cause: err });
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+function connectKeeper(path: string, mode: 'r' | 'w'): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = connect(path);
     s.once('connect', () => {
-      s.off('error', fail);
+      s.off('error', reject);
       s.write(mode);
       resolve(s);
     });
-    const fail = (err: Error) => reject(new UcloudError('CONSOLE_UNAVAILABLE', 'the VM has no console keeper to attach to (is it running?)', { cause: err }));
-    s.once('error', fail);
+    s.once('error', reject);
   });
 }
 
 /** Keeper ⇄ WebSocket, each side throttled by the other: a slow browser pauses the keeper's socket, never fills memory here. */
-export function bridge(ws: WebSocket, keeper: Socket): void {
+export function bridge(ws: WebSocket, keeper: Socket, readOnly = false): void {
   keeper.on('error', () => undefined);
   ws.on('error', () => undefined);
   let paused = false;
@@ -173,6 +196,8 @@ export function bridge(ws: WebSocket, keeper: Socket): void {
   // The keeper ends the stream when QEMU goes away: a normal close.
   keeper.on('close', () => ws.close(1000));
   ws.on('message', (d: Buffer | ArrayBuffer | Buffer[]) => {
+    // A viewer's keystrokes would only be dropped by the keeper: not even carried there.
+    if (readOnly) return;
     const data = Array.isArray(d) ? Buffer.concat(d) : Buffer.from(d as ArrayBuffer);
     if (!keeper.write(data)) {
       ws.pause();
