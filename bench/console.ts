@@ -84,13 +84,18 @@ async function main(): Promise<void> {
     const viaApi = wsSide(ws);
     await Promise.all([shellUp(direct, 'plain QEMU'), shellUp(viaApi, 'ucloud VM')]);
 
-    const through: number[] = [];
-    const byHand: number[] = [];
-    for (let i = 0; i < N; i++) {
-      const key = i % 2 ? '\x7f' : 'a';
-      through.push(await roundTrip(viaApi, key));
-      byHand.push(await roundTrip(direct, key));
-    }
+    // One key each way in turn (`a`, then backspace, so the line never grows): both paths see the same moments.
+    const alternate = async (a: Parameters<typeof roundTrip>[0], b: Parameters<typeof roundTrip>[0]) => {
+      const xs: number[] = [];
+      const ys: number[] = [];
+      for (let i = 0; i < N; i++) {
+        const key = i % 2 ? '\x7f' : 'a';
+        xs.push(await roundTrip(a, key));
+        ys.push(await roundTrip(b, key));
+      }
+      return [xs, ys] as const;
+    };
+    const [through, byHand] = await alternate(viaApi, direct);
     // The writer slot frees when the WebSocket goes: then the keeper's socket itself, as the writer.
     ws.close();
     const vm = await client.vms.get('b1');
@@ -98,13 +103,7 @@ async function main(): Promise<void> {
     keeperSock.write('w');
     const keeper = sockSide(keeperSock);
     await shellUp(keeper, 'the keeper directly');
-    const viaKeeper: number[] = [];
-    const byHand2: number[] = [];
-    for (let i = 0; i < N; i++) {
-      const key = i % 2 ? '\x7f' : 'a';
-      viaKeeper.push(await roundTrip(keeper, key));
-      byHand2.push(await roundTrip(direct, key));
-    }
+    const [viaKeeper, byHand2] = await alternate(keeper, direct);
     const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)]!;
     const row = (what: string, xs: number[]) => console.log(`| ${what} | ${median(xs).toFixed(2)} ms | ${p90(xs).toFixed(2)} ms |`);
     console.log(`\n## console: keystroke → echo (${N} each, alternating with the plain QEMU; TCG guest)`);

@@ -15,6 +15,12 @@ import { actionOf, authorize, isPublic } from './authz.js';
  * `authorize: false` is for bench/api only: it still authenticates but skips the
  * role check, to measure what the check costs. Never set by a daemon.
  */
+/** The token of `Authorization: Bearer <token>`, if the request carries one. */
+export function bearerToken(req: FastifyRequest): string | undefined {
+  const header = req.headers.authorization;
+  return header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : undefined;
+}
+
 export function authenticate(users: UserManager, opts: { authorize?: boolean } = {}) {
   const check = opts.authorize !== false;
   return (req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
@@ -30,14 +36,13 @@ export function authenticate(users: UserManager, opts: { authorize?: boolean } =
       }
       return done();
     }
-    const header = req.headers.authorization;
-    const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    if (!m) return done(new UcloudError('UNAUTHENTICATED', 'this request needs a bearer token'));
+    const token = bearerToken(req);
+    if (token === undefined) return done(new UcloudError('UNAUTHENTICATED', 'this request needs a bearer token'));
     const admit = (user: User): void => {
       req.user = user;
       if (action) authorize(user, action);
     };
-    const cached = users.authenticateCached(m[1]!);
+    const cached = users.authenticateCached(token);
     if (cached) {
       try {
         admit(cached);
@@ -47,7 +52,7 @@ export function authenticate(users: UserManager, opts: { authorize?: boolean } =
       return done();
     }
     users
-      .authenticate(m[1]!)
+      .authenticate(token)
       .then(admit)
       .then(
         () => done(),

@@ -67,5 +67,15 @@ export const ConsoleAttachTicket = Type.Object(
 );
 export type ConsoleAttachTicket = Static<typeof ConsoleAttachTicket>;
 
+/**
+ * Close codes of the console WebSockets, the API's and each host's (docs/api.md); the reason is the error code.
+ * A refused ticket; the user may no longer (token revoked or expired, user disabled, deleted or demoted);
+ * too many consoles; anything else that stops the console.
+ */
+export const CLOSE_TICKET_INVALID = 4403;
+export const CLOSE_NOT_ALLOWED = 4401;
+export const CLOSE_TOO_MANY = 4429;
+export const CLOSE_UNAVAILABLE = 4503;
+
 /** `GET /v1/console` upgraded: the console itself (no JSON body). */
 export const ConsoleUpgraded = Type.Null({ description: 'Switching Protocols: the console' });

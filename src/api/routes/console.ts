@@ -2,7 +2,7 @@ import WebSocket from 'ws';
 import { toUcloudError, UcloudError, type ErrorCode } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { CONSOLE_ATTACH_PATH, type ConsoleManager } from '../../managers/consoles.js';
-import { ConsoleUpgraded, ErrorResponse, type ConsoleTicket } from '../../model/index.js';
+import { CLOSE_NOT_ALLOWED, CLOSE_TICKET_INVALID, CLOSE_TOO_MANY, CLOSE_UNAVAILABLE, ConsoleUpgraded, ErrorResponse, type ConsoleTicket } from '../../model/index.js';
 import type { Api } from '../context.js';
 
 // The interactive console's WebSocket on the API. The ticket (POST
@@ -12,11 +12,6 @@ import type { Api } from '../context.js';
 // endpoint; the host takes the ticket (once) and checks it again. From then
 // on the API only relays frames: it holds no console state.
 
-/** Close codes (docs/api.md): the ticket refused; the user may no longer (token revoked or expired, user disabled, deleted or demoted); too many consoles; anything else that stops the console. The reason is the error code. */
-export const CLOSE_TICKET_INVALID = 4403;
-export const CLOSE_NOT_ALLOWED = 4401;
-export const CLOSE_TOO_MANY = 4429;
-export const CLOSE_UNAVAILABLE = 4503;
 /** How often an open console asks again whether its user still may: what a revoked token or a disabled user keeps at most. */
 export const CONSOLE_RECHECK_MS = 10_000;
 /** Interactive consoles one user may have open through this API at once. */

@@ -4,6 +4,7 @@ import { checkUserData } from '../../common/user-data.js';
 import { ConsoleAttachRequest, ConsoleAttachTicket, ConsoleLog, ConsoleLogQuery, VmStats, ErrorResponse, ListQuery, NoContent, Vm, VmListFilter, VM_LIMITS, VmCreateRequest, VmRebootRequest, VmRefParams, VmResizeRequest, VmSetRequest, type User } from '../../model/index.js';
 import type { VmCache } from '../../managers/vm-cache.js';
 import { hashToken } from '../../managers/users.js';
+import { bearerToken } from '../auth.js';
 import { can } from '../authz.js';
 import type { Api, Managers } from '../context.js';
 import { listResponses, rawPageFromCache } from '../pages.js';
@@ -138,7 +139,7 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
   // A ticket for the VM's interactive console; the console itself is the WebSocket at its `path` (routes/console.ts).
   api.post('/v1/vms/:ref/console', { config: { action: 'vm:console' }, schema: { operationId: 'createVmConsoleTicket', summary: "A ticket for the VM's interactive serial console (valid 30 s, once)", params: VmRefParams, body: ConsoleAttachRequest, response: { 201: ConsoleAttachTicket, ...errors, 503: ErrorResponse } } }, async (req, reply) => {
     const vm = await findVm(m, req.user, req.params.ref);
-    const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    const token = bearerToken(req) ?? '';
     return reply.status(201).send(await m.consoles.attachTicket(vm, req.body.readOnly === true, { user: req.user.name, role: req.user.role, tokenHash: hashToken(token) }));
   });
 

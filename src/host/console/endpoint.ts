@@ -29,9 +29,6 @@ const PATH_RE = /^\/v1\/vms\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0
 const ATTACH_RE = /^\/v1\/vms\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/console$/;
 /** Output queued to the WebSocket beyond this and the keeper's socket is paused (the keeper then skips output for it). */
 const WS_BACKLOG_BYTES = 256 * 1024;
-/** Close codes of the console WebSocket (docs/api.md): a refused ticket, anything else that stops it. */
-export const CLOSE_TICKET_INVALID = 4403;
-export const CLOSE_UNAVAILABLE = 4503;
 const TICKET_RE = /^Ticket ([0-9a-f]{64})$/;
 
 export class ConsoleEndpoint {
