@@ -26,6 +26,8 @@ export interface PresenceOptions {
 
 export class HostPresence {
   private lease: PresenceLease | undefined;
+  /** The lease the presence record was last written on: a VM write under an epoch no record announces would be read as a dead host's. */
+  private announced: PresenceLease | undefined;
   private stopped = false;
   /** What the record says besides name, epoch and fence (asked at each write; set by start). */
   private describe: (() => Omit<HostAlive, 'name' | 'epoch' | 'fence'>) | undefined;
@@ -48,7 +50,7 @@ export class HostPresence {
    */
   get epoch(): string | undefined {
     const lease = this.lease;
-    return lease && monoMs() <= lease.aliveUntil ? lease.id : undefined;
+    return lease && lease === this.announced && monoMs() <= lease.aliveUntil ? lease.id : undefined;
   }
 
   private watchdogSeen: boolean | undefined;
@@ -96,6 +98,7 @@ export class HostPresence {
     lease.start();
     try {
       await this.put();
+      if (this.lease === lease) this.announced = lease;
     } catch (err) {
       // Not announced: this lease must not go on renewing and petting as if it were.
       lease.close();

@@ -327,7 +327,12 @@ describe('HA: a frozen agent is fenced by its watchdog before its HA VM starts e
     const again = await until('ha1 running again', async () => {
       const v = await get(ha.id);
       return v.status === 'running' && v.qemu && probe.on(v.host!).some((s) => s.gone === undefined) ? v : undefined;
-    }, 120_000, 250);
+    }, 120_000, 250).catch(async (err: unknown) => {
+      // What CI keeps of a failure is this output: the record and what each host's agent last said.
+      console.log(`[failover] ha1 now: ${JSON.stringify(await get(ha.id).catch(() => undefined))}`);
+      for (const h of tb.hosts) console.log(`[failover] ${h.name} agent log, last lines:\n${log(h.name, 'host').split('\n').slice(-40).join('\n')}`);
+      throw err;
+    });
     for (const v of others) {
       const now = await until(`${v.name} running, no error`, async () => {
         const cur = await get(v.id);
