@@ -120,7 +120,7 @@ export class HostAgent {
       opts.name,
       new MigrationSource({
         vms,
-        migrations: new MigrationManager(store, { actor: vms.actor }),
+        migrations: new MigrationManager(store, { actor: vms.actor, ...(vms.events ? { events: vms.events } : {}) }),
         runtime,
         hostAlive: async (name) => (await store.get(Kinds.hostAlive, Keys.hostAlive(name))) !== undefined,
         recheck: (id, afterMs) => this.recheck(id, afterMs),

@@ -6,6 +6,7 @@ import { nowIso, type Host, type HostAllocation, type MigrationFigures, type Mig
 import type { VmActor } from '../model/vm-lifecycle.js';
 import { migrationModeOf } from '../storage/capabilities.js';
 import { Keys, Kinds } from '../store/keys.js';
+import type { EventLog } from '../store/event-log.js';
 import type { Store, Txn, Versioned } from '../store/store.js';
 import { diskStoreDrivers } from './store-drivers.js';
 import { resourcesOf, stageBooking, stageVmWrite } from './vms.js';
@@ -16,10 +17,28 @@ import { resourcesOf, stageBooking, stageVmWrite } from './vms.js';
 // so a VM is never booked on neither host, nor twice on one.
 
 export class MigrationManager {
+  /** `events`: where a migration's end is recorded ('vm.migrated'), so `ucloud events` and the dashboard's live view learn of it; the API records the request itself. */
   constructor(
     private readonly store: Store,
-    private readonly opts: { actor: VmActor },
+    private readonly opts: { actor: VmActor; events?: EventLog },
   ) {}
+
+  /** A migration that ended: moved (ok), or stayed where it was (error, with the code). */
+  private recordEnd(vm: Vm): void {
+    const m = vm.lastMigration;
+    const a = this.opts.actor;
+    if (!this.opts.events || !m || (a.kind !== 'host' && a.kind !== 'scheduler')) return;
+    const moved = m.phase === 'completed';
+    void this.opts.events.record({
+      actor: a.kind === 'host' ? { kind: 'host', name: a.name } : { kind: 'scheduler', name: 'scheduler' },
+      action: 'vm.migrated',
+      object: { kind: 'vm', id: vm.id, name: vm.name, owner: vm.owner },
+      result: moved ? 'ok' : 'error',
+      ...(moved
+        ? { message: `moved from ${m.source} to ${m.destination}${m.figures ? ` in ${m.figures.totalMs} ms (downtime ${m.figures.downtimeMs} ms)` : ''}` }
+        : { code: m.error?.code ?? 'MIGRATION_FAILED', message: `stayed on ${m.source}: ${m.phase}${m.error ? `: ${m.error.message}` : ''}`.slice(0, 1000) }),
+    });
+  }
 
   private write(t: Txn, prev: Versioned<Vm>, next: Vm): Txn {
     return stageVmWrite(t, prev, next, this.opts.actor);
@@ -145,7 +164,9 @@ export class MigrationManager {
     if (outcome.code) last.error = { code: outcome.code, message: outcome.message ?? outcome.code, at: now };
     const next: Vm = { ...vm.value, status: 'running', lastMigration: last, updatedAt: now };
     delete next.migration;
-    return this.write(this.store.txn(), vm, next).commit();
+    const done = await this.write(this.store.txn(), vm, next).commit();
+    if (done) this.recordEnd(next);
+    return done;
   }
 
   /**
@@ -205,7 +226,10 @@ export class MigrationManager {
           t.unchanged(alloc).put(Kinds.hostAlloc, alloc.key, { vms: rest });
         }
       }
-      if (await t.commit()) return true;
+      if (await t.commit()) {
+        this.recordEnd(next);
+        return true;
+      }
     }
     throw new UcloudError('CONFLICT', `VM ${vm.id} kept changing while its migration was settled`);
   }

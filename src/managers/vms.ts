@@ -106,7 +106,8 @@ const HOST_INDEX_MARKER = 'host-vm-index';
 export class VmManager {
   readonly actor: VmActor;
 
-  private readonly events: EventLog | undefined;
+  /** A host agent's event log (undefined for other writers). */
+  readonly events: EventLog | undefined;
 
   /**
    * `actor`: who this process writes VMs as; every write is checked against the VM state machine (model/vm-lifecycle.ts).

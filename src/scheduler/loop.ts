@@ -107,7 +107,7 @@ export class Scheduler {
     const allocs = new Informer(store, Kinds.hostAlloc, Keys.hostAllocs(), log);
     this.informers = [this.vmInf, hosts, alive, allocs] as const;
     this.index = new HostIndex(hosts, alive, allocs);
-    const migrations = new MigrationManager(store, { actor: vms.actor });
+    const migrations = new MigrationManager(store, { actor: vms.actor, ...(opts.events ? { events: opts.events } : {}) });
     this.migrating = new MigrationScheduling(this.vmInf, this.index, migrations, log, { drainParallel: opts.drainParallel ?? 2 });
     this.reconciler = new Reconciler(() => this.pass(), log, 10_000);
     this.failover = new Failover(this.vmInf, hosts, alive, new FailoverManager(store, vms.actor), migrations, log, { marginMs: opts.failoverMarginMs ?? 2000, trigger: () => this.reconciler.trigger(), ...(opts.events ? { events: opts.events } : {}) });

@@ -187,7 +187,7 @@ function table(name: string, head: string[], rows: HTMLElement[]): HTMLElement {
 }
 
 function statusBadge(status: string): HTMLElement {
-  const tone = ['running', 'ready'].includes(status) ? 'ok' : ['error', 'failed'].includes(status) ? 'bad' : ['stopped'].includes(status) ? 'off' : 'warn';
+  const tone = ['running', 'ready', 'alive'].includes(status) ? 'ok' : ['error', 'failed', 'dead'].includes(status) ? 'bad' : ['stopped'].includes(status) ? 'off' : 'warn';
   return h('span', { class: `badge ${tone}`, 'data-status': status }, status);
 }
 
@@ -206,7 +206,7 @@ function vmRow(v: Vm, admin: boolean): HTMLElement {
     admin && h('td', {}, v.owner),
     h('td', { class: 'status' }, statusBadge(v.status), v.error ? h('div', { class: 'muted small' }, v.error.code) : null),
     h('td', { class: 'wide-only' }, `${v.cpu} CPU, ${bytes(v.ramBytes)}, ${bytes(v.diskBytes)}`),
-    h('td', {}, v.host ?? '–'),
+    h('td', { 'data-host': v.host ?? '' }, v.host ?? '–'),
     h('td', { class: 'mono small wide-only' }, (v.nics ?? []).map((n) => h('div', {}, n.address))),
     h('td', { class: 'actions' },
       stopped && act('start', 'Start', () => s.client.vms.start(v.id)),

@@ -243,6 +243,13 @@ describe('host drain: the scheduler starts the moves (real etcd, api, scheduler)
     expect(vm.migration).toBeUndefined();
     expect(vm.lastMigration).toMatchObject({ phase: 'failed', source: 'src', error: { code: 'NO_CAPACITY' } });
     expect(vm.lastMigration!.destination).toBeUndefined();
+    // The end is an event of its own, the VM's owner's to see (the dashboard's live view refreshes on it).
+    const events = await until('the migration\'s end recorded', async () => {
+      const r = await c.cli(['events', '--vm', stays.name, '-o', 'json']);
+      const all = JSON.parse(r.stdout) as { action: string; result: string; code?: string; message?: string; actor: { kind: string } }[];
+      return all.some((e) => e.action === 'vm.migrated') ? all : undefined;
+    }, 30_000, 200);
+    expect(events.filter((e) => e.action === 'vm.migrated')).toEqual([expect.objectContaining({ result: 'error', code: 'NO_CAPACITY', actor: expect.objectContaining({ kind: 'scheduler' }) })]);
     await checkAllocations(c);
   });
 

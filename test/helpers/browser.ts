@@ -1,0 +1,75 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppeteer-core';
+import { expect } from 'vitest';
+import { ROOT } from './cluster.js';
+import { pngStats } from './png.js';
+
+// The dashboard's tests drive Debian's headless Chromium (never a downloaded
+// one) and keep what a user would have seen: each step's screenshot, checked
+// for non-blank content, and every console error, uncaught exception, CSP
+// violation and URL the pages asked for.
+
+const CHROMIUM = process.env.UCLOUD_CHROMIUM ?? '/usr/bin/chromium';
+
+export class BrowserSession {
+  /** Console errors, uncaught exceptions and CSP violations of every page, each with the page's user. */
+  readonly problems: string[] = [];
+  /** Every URL any page asked for: no token may ever be in one. */
+  readonly urls: string[] = [];
+  readonly shots: string[] = [];
+
+  private constructor(
+    private readonly browser: Browser,
+    /** Where screenshots go (gitignored test-artifacts/<name>). */
+    readonly artifacts: string,
+  ) {}
+
+  static async launch(name: string): Promise<BrowserSession> {
+    const artifacts = join(ROOT, 'test-artifacts', name);
+    await mkdir(artifacts, { recursive: true });
+    const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
+    return new BrowserSession(browser, artifacts);
+  }
+
+  close(): Promise<void> {
+    return this.browser.close();
+  }
+
+  /** A fresh browser profile (nothing shared: sessionStorage, cache) with a page that reports its problems; dialogs are accepted. */
+  async newPage(who: string, width = 1280): Promise<{ ctx: BrowserContext; page: Page }> {
+    const ctx = await this.browser.createBrowserContext();
+    const page = await ctx.newPage();
+    await page.setViewport({ width, height: 860 });
+    await page.evaluateOnNewDocument(`document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))`);
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') this.problems.push(`${who}: console error: ${msg.text()} (${msg.location().url ?? ''})`);
+    });
+    page.on('pageerror', (err) => this.problems.push(`${who}: page error: ${(err as Error).message}`));
+    page.on('requestfailed', (r) => {
+      // The event stream is cut when a page closes or logs out; anything else failing is a problem.
+      if (!r.url().includes('/v1/events/stream')) this.problems.push(`${who}: request failed: ${r.url()} ${r.failure()?.errorText}`);
+    });
+    page.on('request', (r) => this.urls.push(r.url()));
+    page.on('dialog', (d) => void d.accept());
+    return { ctx, page };
+  }
+
+  /** Saves the page as `<name>.png` and checks it is not blank: text, buttons and badges in several colours. */
+  async shot(page: Page, name: string): Promise<void> {
+    const png = Buffer.from(await page.screenshot({ type: 'png' }));
+    await writeFile(join(this.artifacts, `${name}.png`), png);
+    const s = pngStats(png);
+    expect(s.colours, `${name}.png colours`).toBeGreaterThan(20);
+    expect(s.nonBackground, `${name}.png share of pixels not the background`).toBeGreaterThan(0.03);
+    this.shots.push(`${name}: ${s.width}x${s.height}, ${s.colours} colours, ${(s.nonBackground * 100).toFixed(1)}% not background`);
+  }
+}
+
+/** Logs in with a token and waits for the live event stream. */
+export async function logIn(page: Page, token: string): Promise<void> {
+  await page.waitForSelector('#token');
+  await page.type('#token', token);
+  await page.locator('#login').click();
+  await page.waitForSelector('#live.ok', { timeout: 30_000 });
+}
