@@ -1,0 +1,190 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { ticketHash } from '../../src/managers/consoles.js';
+import type { ConsoleAttachTicket, Vm } from '../../src/model/index.js';
+import { Keys, Kinds } from '../../src/store/keys.js';
+import { TestCluster, until } from '../helpers/cluster.js';
+
+/** The bytes a WebSocket received, read in order as a stream (RFB has no message framing of its own). */
+class Stream {
+  private buf = Buffer.alloc(0);
+  private wake: (() => void) | undefined;
+  readonly closed: Promise<{ code: number; reason: string }>;
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (d: Buffer) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      this.wake?.();
+    });
+    ws.on('error', () => undefined);
+    this.closed = new Promise((r) => ws.on('close', (code, why) => r({ code, reason: why.toString() })));
+  }
+  async read(n: number, timeoutMs = 20_000): Promise<Buffer> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.buf.length < n) {
+      if (this.ws.readyState === WebSocket.CLOSED || Date.now() > deadline) throw new Error(`wanted ${n} bytes, have ${this.buf.length} (WebSocket state ${this.ws.readyState})`);
+      await new Promise<void>((r) => {
+        this.wake = r;
+        setTimeout(r, 200);
+      });
+    }
+    const out = this.buf.subarray(0, n);
+    this.buf = this.buf.subarray(n);
+    return out;
+  }
+}
+
+// Issue 15: a VM's screen (display vnc): QEMU's VNC server on a unix socket on its host, reached through the console ticket path.
+describe('vm display vnc: the VM screen over the console WebSocket (real QEMU, daemons, etcd)', () => {
+  let c: TestCluster;
+  let alice = '';
+  let bob = '';
+  let vm: Vm;
+  const opened: WebSocket[] = [];
+
+  const open = (t: ConsoleAttachTicket) => {
+    const s = new Stream(c.client(alice).openConsole(t));
+    opened.push(s.ws);
+    return s;
+  };
+  /** The host endpoint's URL for a ticket the API minted (read, not taken), with its path's last part swapped. */
+  const hostUrl = async (t: ConsoleAttachTicket, last: 'console' | 'vnc') => {
+    const target = await c.managers().consoles.attachTarget(t.ticket);
+    return { url: target.url.replace(/\/(console|vnc)$/, `/${last}`), headers: target.headers };
+  };
+  /** What the host answers a WebSocket upgrade: the HTTP status and error code of a refusal, or 101. */
+  const upgrade = ({ url, headers }: { url: string; headers: Record<string, string> }) =>
+    new Promise<{ status: number; code?: string }>((resolve) => {
+      const ws = new WebSocket(url, { headers });
+      ws.on('error', () => undefined);
+      ws.on('open', () => {
+        ws.terminate();
+        resolve({ status: 101 });
+      });
+      ws.on('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, code: (JSON.parse(body) as { code?: string }).code }));
+      });
+    });
+
+  beforeAll(async () => {
+    c = await TestCluster.start();
+    // An empty disk: SeaBIOS writes "No bootable device" on the VGA text screen and QEMU keeps running: pixels without a guest to boot.
+    await c.bootstrap({ guestImage: c.tinyImage() });
+    const m = c.managers();
+    alice = (await m.users.create('alice', 'user')).token;
+    bob = (await m.users.create('bob', 'user')).token;
+    const daemons = ['api', 'scheduler', 'host'].map((d) => c.spawn(d as 'api'));
+    await Promise.all(daemons.map((d) => d.ready));
+    await c.client(alice).vms.create({ name: 'desk1', image: 'ucloud-test', cpu: 1, ram: '64MiB', disk: '1GiB', display: 'vnc' });
+    vm = await until('running', async () => {
+      const v = await c.client(alice).vms.get('desk1');
+      return v.status === 'running' && v;
+    }, 90_000);
+  }, 180_000);
+  afterAll(async () => {
+    for (const ws of opened) ws.terminate();
+    await c?.stop();
+  });
+
+  it('is recorded on the VM and given to QEMU as a VGA card with VNC on a unix socket only', async () => {
+    expect(vm.display).toBe('vnc');
+    const { readFileSync } = await import('node:fs');
+    const argv = readFileSync(`/proc/${vm.qemu!.pid}/cmdline`, 'latin1').split('\0');
+    expect(argv[argv.indexOf('-vnc') + 1]).toMatch(/^unix:\/.*\/vnc\.sock$/);
+    expect(argv.filter((a) => a === '-vnc')).toHaveLength(1);
+    expect(argv[argv.indexOf('-device', argv.indexOf('-vga')) + 1]).toBe('VGA');
+  });
+
+  it('speaks RFB 3.8 through the ticket: security None, a framebuffer, and pixels that are not all black', async () => {
+    const s = open(await c.client(alice).vms.consoleTicket('desk1', { display: 'vnc' }));
+    expect((await s.read(12)).toString('latin1')).toBe('RFB 003.008\n');
+    s.ws.send(Buffer.from('RFB 003.008\n', 'latin1'));
+    const n = (await s.read(1))[0]!;
+    const types = [...(await s.read(n))];
+    expect(types).toContain(1); // None: the ticket was the authentication
+    s.ws.send(Buffer.from([1]));
+    expect((await s.read(4)).readUInt32BE(0)).toBe(0); // SecurityResult OK
+    s.ws.send(Buffer.from([1])); // ClientInit, shared
+    const init = await s.read(24);
+    const width = init.readUInt16BE(0);
+    const height = init.readUInt16BE(2);
+    const bpp = init[4]!;
+    await s.read(init.readUInt32BE(20)); // the desktop's name
+    expect(width).toBeGreaterThan(0);
+    expect(height).toBeGreaterThan(0);
+    expect([8, 16, 32]).toContain(bpp);
+    // SetEncodings: Raw only, so every rectangle is plain pixels in the server's format.
+    s.ws.send(Buffer.from([2, 0, 0, 1, 0, 0, 0, 0]));
+    // Whole-screen updates until one shows something other than black (SeaBIOS's text; the screen may still be blank just after start).
+    let lit = 0;
+    let pixels = 0;
+    await until('the screen shows something', async () => {
+      const req = Buffer.alloc(10);
+      req.writeUInt8(3, 0); // FramebufferUpdateRequest, not incremental
+      req.writeUInt16BE(width, 6);
+      req.writeUInt16BE(height, 8);
+      s.ws.send(req);
+      let head = await s.read(1);
+      // Bell (2) or cut text (3) may come first; this test asks for nothing else.
+      while (head[0] !== 0) {
+        if (head[0] === 3) await s.read((await s.read(7)).readUInt32BE(3));
+        head = await s.read(1);
+      }
+      const rects = (await s.read(3)).readUInt16BE(1);
+      for (let i = 0; i < rects; i++) {
+        const r = await s.read(12);
+        expect(r.readInt32BE(8)).toBe(0); // Raw
+        const data = await s.read(r.readUInt16BE(4) * r.readUInt16BE(6) * (bpp / 8));
+        pixels += data.length / (bpp / 8);
+        for (const b of data) if (b !== 0) lit++;
+      }
+      return lit > 0;
+    }, 30_000, 500);
+    expect(pixels).toBeGreaterThan(0);
+    expect(lit).toBeGreaterThan(0);
+    s.ws.close();
+  }, 60_000);
+
+  it('a serial ticket does not open the screen, nor a vnc ticket the serial console (403 CONSOLE_TICKET_INVALID at the host)', async () => {
+    const serial = await c.client(alice).vms.consoleTicket('desk1');
+    expect(await upgrade(await hostUrl(serial, 'vnc'))).toEqual({ status: 403, code: 'CONSOLE_TICKET_INVALID' });
+    const vnc = await c.client(alice).vms.consoleTicket('desk1', { display: 'vnc' });
+    expect(await upgrade(await hostUrl(vnc, 'console'))).toEqual({ status: 403, code: 'CONSOLE_TICKET_INVALID' });
+    // The host took each ticket on the wrong path: it is spent, not left for the right one.
+    expect(await c.managers().store.get(Kinds.consoleTicket, Keys.consoleTicket(ticketHash(vnc.ticket)))).toBeUndefined();
+    // Through the API, each kind goes where it belongs: a vnc ticket answers RFB, a serial ticket does not.
+    const screen = open(await c.client(alice).vms.consoleTicket('desk1', { display: 'vnc' }));
+    expect((await screen.read(12)).toString('latin1')).toBe('RFB 003.008\n');
+    screen.ws.close();
+    const log = open(await c.client(alice).vms.consoleTicket('desk1'));
+    await until('the serial console opened', () => log.ws.readyState === WebSocket.OPEN, 10_000, 50);
+    const first = await log.read(1, 3_000).catch(() => Buffer.alloc(0));
+    expect(first.toString('latin1')).not.toBe('R');
+    log.ws.close();
+  }, 60_000);
+
+  it('refuses a screen for a VM created without a display (409 VM_NO_DISPLAY) and a read-only screen (VALIDATION_FAILED)', async () => {
+    await c.client(alice).vms.create({ name: 'plain', image: 'ucloud-test', cpu: 1, ram: '64MiB', disk: '1GiB' });
+    try {
+      expect((await c.client(alice).vms.get('plain')).display).toBeUndefined();
+      await expect(c.client(alice).vms.consoleTicket('plain', { display: 'vnc' })).rejects.toMatchObject({ code: 'VM_NO_DISPLAY' });
+    } finally {
+      await c.client(alice).vms.delete('plain');
+    }
+    await expect(c.client(alice).vms.consoleTicket('desk1', { display: 'vnc', readOnly: true })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+  });
+
+  it("another user's VM is not found, by name or by id", async () => {
+    await expect(c.client(bob).vms.consoleTicket('desk1', { display: 'vnc' })).rejects.toMatchObject({ code: 'VM_NOT_FOUND' });
+    await expect(c.client(bob).vms.consoleTicket(vm.id, { display: 'vnc' })).rejects.toMatchObject({ code: 'VM_NOT_FOUND' });
+  });
+
+  // Deleted rather than stopped: a guest with nothing booted ignores the ACPI power button until stop_timeout.
+  it('ends with 1000 when the VM\'s QEMU goes away', async () => {
+    const s = open(await c.client(alice).vms.consoleTicket('desk1', { display: 'vnc' }));
+    expect((await s.read(12)).toString('latin1')).toBe('RFB 003.008\n');
+    await c.client(alice).vms.delete('desk1');
+    expect((await s.closed).code).toBe(1000);
+  }, 90_000);
+});
