@@ -1,9 +1,16 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import puppeteer from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ticketHash } from '../../src/managers/consoles.js';
 import type { ConsoleAttachTicket, Vm } from '../../src/model/index.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
-import { TestCluster, until } from '../helpers/cluster.js';
+import { ROOT, TestCluster, until } from '../helpers/cluster.js';
+
+const CHROMIUM = process.env.UCLOUD_CHROMIUM ?? '/usr/bin/chromium';
+/** The dashboard's screenshot of the VM's screen (gitignored, like web.test.ts's). */
+const ARTIFACTS = join(ROOT, 'test-artifacts', 'web');
 
 /** The bytes a WebSocket received, read in order as a stream (RFB has no message framing of its own). */
 class Stream {
@@ -143,6 +150,7 @@ describe('vm display vnc: the VM screen over the console WebSocket (real QEMU, d
     }, 30_000, 500);
     expect(pixels).toBeGreaterThan(0);
     expect(lit).toBeGreaterThan(0);
+    console.log(`vm-vnc: ServerInit ${width}x${height} ${bpp} bpp; ${pixels} pixels received, ${lit} bytes not black`);
     s.ws.close();
   }, 60_000);
 
@@ -179,6 +187,44 @@ describe('vm display vnc: the VM screen over the console WebSocket (real QEMU, d
     await expect(c.client(bob).vms.consoleTicket('desk1', { display: 'vnc' })).rejects.toMatchObject({ code: 'VM_NOT_FOUND' });
     await expect(c.client(bob).vms.consoleTicket(vm.id, { display: 'vnc' })).rejects.toMatchObject({ code: 'VM_NOT_FOUND' });
   });
+
+  it('the dashboard shows it: Screen opens noVNC under the strict CSP, and its canvas is not blank', async () => {
+    const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
+    const problems: string[] = [];
+    try {
+      const page = await browser.newPage();
+      await page.setViewport({ width: 1280, height: 860 });
+      await page.evaluateOnNewDocument(`document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))`);
+      page.on('console', (msg) => void (msg.type() === 'error' && problems.push(`console error: ${msg.text()}`)));
+      page.on('pageerror', (err) => problems.push(`page error: ${(err as Error).message}`));
+      await page.goto(`${c.apiUrl}/`);
+      await page.waitForSelector('#token');
+      await page.type('#token', alice);
+      await page.locator('#login').click();
+      await page.waitForSelector('#live.ok', { timeout: 30_000 });
+      await page.locator('tr[data-vm="desk1"] [data-act="screen"]').click();
+      await page.waitForSelector('#screen-state[data-state="open"]', { timeout: 30_000 });
+      // Lit pixels in noVNC's canvas: the framebuffer arrived and was drawn (black would be a screen that never came).
+      const lit = `(() => {
+        const cv = document.querySelector('#screen canvas');
+        if (!cv || cv.width === 0) return 0;
+        const px = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
+        let n = 0;
+        for (let i = 0; i < px.length; i += 4) if (px[i] + px[i + 1] + px[i + 2] > 96) n++;
+        return n;
+      })()`;
+      await page.waitForFunction(`${lit} > 0`, { timeout: 30_000, polling: 250 });
+      const [width, height, lighted] = (await page.evaluate(`[document.querySelector('#screen canvas').width, document.querySelector('#screen canvas').height, ${lit}]`)) as number[];
+      expect(width! * height!).toBeGreaterThan(0);
+      expect(lighted).toBeGreaterThan(100);
+      console.log(`vm-vnc: noVNC canvas ${width}x${height}, ${lighted} lit pixels`);
+      await mkdir(ARTIFACTS, { recursive: true });
+      await writeFile(join(ARTIFACTS, 'screen-vnc.png'), Buffer.from(await page.screenshot({ type: 'png' })));
+    } finally {
+      await browser.close();
+    }
+    expect(problems).toEqual([]);
+  }, 120_000);
 
   // Deleted rather than stopped: a guest with nothing booted ignores the ACPI power button until stop_timeout.
   it('ends with 1000 when the VM\'s QEMU goes away', async () => {
