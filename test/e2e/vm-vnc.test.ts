@@ -98,26 +98,30 @@ describe('vm display vnc: the VM screen over the console WebSocket (real QEMU, d
     expect(vm.display).toBe('vnc');
     const { readFileSync } = await import('node:fs');
     const argv = readFileSync(`/proc/${vm.qemu!.pid}/cmdline`, 'latin1').split('\0');
-    expect(argv[argv.indexOf('-vnc') + 1]).toMatch(/^unix:\/.*\/vnc\.sock$/);
+    expect(argv[argv.indexOf('-vnc') + 1]).toMatch(/^unix:\/.*\/vnc\.sock,share=force-shared$/);
     expect(argv.filter((a) => a === '-vnc')).toHaveLength(1);
     expect(argv[argv.indexOf('-device', argv.indexOf('-vga')) + 1]).toBe('VGA');
   });
 
-  it('speaks RFB 3.8 through the ticket: security None, a framebuffer, and pixels that are not all black', async () => {
+  /** A screen through a fresh ticket, up to ServerInit: RFB 3.8, security None (the ticket was the authentication). */
+  const screen = async (shared = true) => {
     const s = open(await c.client(alice).vms.consoleTicket('desk1', { display: 'vnc' }));
     expect((await s.read(12)).toString('latin1')).toBe('RFB 003.008\n');
     s.ws.send(Buffer.from('RFB 003.008\n', 'latin1'));
     const n = (await s.read(1))[0]!;
-    const types = [...(await s.read(n))];
-    expect(types).toContain(1); // None: the ticket was the authentication
+    expect([...(await s.read(n))]).toContain(1); // None
     s.ws.send(Buffer.from([1]));
     expect((await s.read(4)).readUInt32BE(0)).toBe(0); // SecurityResult OK
-    s.ws.send(Buffer.from([1])); // ClientInit, shared
+    s.ws.send(Buffer.from([shared ? 1 : 0])); // ClientInit
+    // Asking for the screen alone, QEMU (share=force-shared) answers no ServerInit: it drops that client.
+    if (!shared) return { s, width: 0, height: 0, bpp: 0 };
     const init = await s.read(24);
-    const width = init.readUInt16BE(0);
-    const height = init.readUInt16BE(2);
-    const bpp = init[4]!;
     await s.read(init.readUInt32BE(20)); // the desktop's name
+    return { s, width: init.readUInt16BE(0), height: init.readUInt16BE(2), bpp: init[4]! };
+  };
+
+  it('speaks RFB 3.8 through the ticket: security None, a framebuffer, and pixels that are not all black', async () => {
+    const { s, width, height, bpp } = await screen();
     expect(width).toBeGreaterThan(0);
     expect(height).toBeGreaterThan(0);
     expect([8, 16, 32]).toContain(bpp);
@@ -152,6 +156,20 @@ describe('vm display vnc: the VM screen over the console WebSocket (real QEMU, d
     expect(lit).toBeGreaterThan(0);
     console.log(`vm-vnc: ServerInit ${width}x${height} ${bpp} bpp; ${pixels} pixels received, ${lit} bytes not black`);
     s.ws.close();
+  }, 60_000);
+
+  it('several watch one screen: a client asking for it alone is dropped, the others stay (share=force-shared)', async () => {
+    const first = await screen();
+    const second = await screen();
+    const alone = await screen(false);
+    expect((await alone.s.closed).code).toBe(1000);
+    // The others still get answers: an update of one pixel each.
+    for (const { s } of [first, second]) {
+      s.ws.send(Buffer.from([3, 0, 0, 0, 0, 0, 0, 1, 0, 1]));
+      expect((await s.read(1))[0]).toBe(0); // FramebufferUpdate
+      expect(s.ws.readyState).toBe(WebSocket.OPEN);
+      s.ws.close();
+    }
   }, 60_000);
 
   it('a serial ticket does not open the screen, nor a vnc ticket the serial console (403 CONSOLE_TICKET_INVALID at the host)', async () => {

@@ -180,7 +180,7 @@ describe('buildQemuArgs', () => {
   it('gives a VM with a VNC socket a VGA card and VNC on that unix socket only; none without', () => {
     const vnc = '/run/ucloud/vms/x/vnc,1.sock';
     const args = buildQemuArgs(spec({ paths: { ...spec().paths, vncSocket: vnc } }));
-    expect(values(args, '-vnc')).toEqual(['unix:/run/ucloud/vms/x/vnc,,1.sock']);
+    expect(values(args, '-vnc')).toEqual(['unix:/run/ucloud/vms/x/vnc,,1.sock,share=force-shared']);
     expect(values(args, '-device')).toContain('VGA');
     // -vga none stays: the card is the one -device above, not a default one.
     expect(values(args, '-vga')).toEqual(['none']);

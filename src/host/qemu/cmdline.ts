@@ -178,7 +178,8 @@ export function buildQemuArgs(spec: QemuVmSpec): string[] {
     // the boot loader and a kernel's text console, then VBE for framebuffers,
     // with any guest and under TCG. No password: the console ticket is the
     // credential, and only root on the host reaches the socket (run dir 0700).
-    args.push('-device', 'VGA', '-vnc', `unix:${escapeOptValue(spec.paths.vncSocket)}`);
+    // force-shared: a client asking for the screen alone is dropped rather than cutting off the others watching.
+    args.push('-device', 'VGA', '-vnc', `unix:${escapeOptValue(spec.paths.vncSocket)},share=force-shared`);
   }
   if (spec.smbiosSerial !== undefined) args.push('-smbios', `type=1,serial=${escapeOptValue(spec.smbiosSerial)}`);
 
