@@ -16,7 +16,7 @@ await build({
   entryPoints: { app: 'src/web/main.ts' },
   outdir: out,
   bundle: true,
-  // The console (xterm.js, most of the bytes) is a chunk of its own, fetched when first opened.
+  // The console (xterm.js, most of the bytes) and the screen (noVNC) are chunks of their own, fetched when first opened.
   splitting: true,
   chunkNames: 'chunk-[hash]',
   format: 'esm',

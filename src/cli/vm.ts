@@ -44,6 +44,7 @@ function statusFields(vm: Vm): [string, string | number | undefined][] {
     ['image', imageOf(vm)],
     ['nics', (vm.nics ?? []).map((n) => `${n.network} ${n.mac} ${n.address}`).join(', ') || undefined],
     ['user-data', vm.hasUserData ? 'set' : 'none'],
+    ['display', vm.display ?? 'none'],
     ['ha', vm.ha ? (vm.haArmed ? 'on (armed)' : vm.host ? 'on (not armed: no fence watchdog on its host)' : 'on') : 'off'],
     ['last failover', vm.lastFailover ? `${vm.lastFailover.restarted ? 'restarted off' : 'left on'} dead host ${vm.lastFailover.from} (${vm.lastFailover.code}, ${vm.lastFailover.at})` : undefined],
     ['storage fenced', vm.lastFailover?.fenced?.length ? vm.lastFailover.fenced.join(', ') : undefined],
@@ -93,11 +94,12 @@ export function vmCommand(): Command {
     .option('--network <name>', 'attach to this network of yours (repeatable; default: your network "default")', (v: string, prev: string[] = []) => [...prev, v])
     .option('--ha', 'high availability: restarted on another host when its host dies (shared storage; docs/architecture.md, "HA and fencing")')
     .option('--no-ha', 'not HA, whatever the cluster\'s ha_default says')
+    .addOption(new Option('--display <display>', 'vnc: a VGA screen, seen in the dashboard (Screen) through the console ticket; fixed for the VM\'s life').choices(['none', 'vnc']).default('none'))
     .option('--user-data <file>', 'cloud-init user-data: a #cloud-config, a #! script or a MIME multipart; UTF-8, at most 16 KiB (docs/networking.md#user-data-and-vendor-data)')
     .addOption(waitOption())
     .addOption(timeoutOption())
-    .addHelpText('after', '\nExamples:\n  ucloud vm create web1 --image ucloud-test --cpu 1 --ram 256MiB --os-ssd 1GiB --wait\n  ucloud vm create web2 --image debian12 --network lab --os-ssd 10GiB --user-data cloud-config.yaml --wait')
-    .action(async (name: string, o: { image: string; cpu: number; ram: string; osSsd: string; hdd?: string[]; network?: string[]; userData?: string; ha?: boolean; wait?: boolean; timeout: string }, cmd: Command) => {
+    .addHelpText('after', '\nExamples:\n  ucloud vm create web1 --image ucloud-test --cpu 1 --ram 256MiB --os-ssd 1GiB --wait\n  ucloud vm create web2 --image debian12 --network lab --os-ssd 10GiB --user-data cloud-config.yaml --wait\n  ucloud vm create desk1 --image ucloud-test --display vnc --wait    # then Screen in `ucloud web`')
+    .action(async (name: string, o: { image: string; cpu: number; ram: string; osSsd: string; hdd?: string[]; network?: string[]; userData?: string; ha?: boolean; display: 'none' | 'vnc'; wait?: boolean; timeout: string }, cmd: Command) => {
       const { client, output } = cliContext(cmd);
       const userData = o.userData === undefined ? undefined : readUserData(o.userData);
       let v = await client.vms.create({
@@ -110,6 +112,7 @@ export function vmCommand(): Command {
         ...(o.network ? { networks: o.network } : {}),
         ...(userData ? { userData } : {}),
         ...(o.ha !== undefined ? { ha: o.ha } : {}),
+        ...(o.display === 'vnc' ? { display: 'vnc' as const } : {}),
       });
       note(`${v.name}: created (${v.id})`);
       if (o.wait) v = (await waitForVm(client, v.id, 'running', parseDuration(o.timeout)))!;

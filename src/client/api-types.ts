@@ -9,8 +9,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * A VM's interactive serial console (WebSocket)
-         * @description Open as a WebSocket; the first message is the text of a ticket from `POST /v1/vms/{ref}/console`. Then: binary frames of console output (first a replay of up to 16 KiB of the recent log), frames sent are keystrokes. Closes 4403 `CONSOLE_TICKET_INVALID` for a wrong, expired or used ticket (or none within 5 s), 4503 `CONSOLE_UNAVAILABLE` when the host or its console cannot be reached, 1000 when the VM stops.
+         * A VM's interactive serial console, or its VNC screen (WebSocket)
+         * @description Open as a WebSocket; the first message is the text of a ticket from `POST /v1/vms/{ref}/console`. A screen ticket (`display: vnc`): then RFB (VNC 3.8, security None) in binary frames both ways. A console ticket: then binary frames of console output (first a replay of up to 16 KiB of the recent log), frames sent are keystrokes. Closes 4403 `CONSOLE_TICKET_INVALID` for a wrong, expired or used ticket (or none within 5 s), 4503 `CONSOLE_UNAVAILABLE` when the host or its console cannot be reached, 1000 when the VM stops.
          */
         get: operations["attachConsole"];
         put?: never;
@@ -479,7 +479,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** A ticket for the VM's interactive serial console (valid 30 s, once) */
+        /** A ticket for the VM's interactive serial console, or with display vnc its VNC screen (valid 30 s, once) */
         post: operations["createVmConsoleTicket"];
         delete?: never;
         options?: never;
@@ -641,7 +641,7 @@ export interface components {
              * @description a stable code of the error catalogue (docs/api.md)
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "UNKNOWN_FIELD" | "INVALID_SIZE" | "SIZE_OUT_OF_RANGE" | "INVALID_NAME" | "DISK_SMALLER_THAN_IMAGE" | "USER_DATA_TOO_LARGE" | "USER_DATA_INVALID" | "INVALID_CURSOR" | "CURSOR_EXPIRED" | "MALFORMED_REQUEST" | "REQUEST_HEADERS_TOO_LARGE" | "REQUEST_BODY_TOO_LARGE" | "REQUEST_TIMEOUT" | "INVALID_CONFIG" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "USER_DISABLED" | "FORBIDDEN" | "TOTP_REQUIRED" | "TOTP_INVALID" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_STORE_NOT_FOUND" | "HOST_NOT_FOUND" | "HOST_NOT_REGISTERED" | "USER_NOT_FOUND" | "TOKEN_NOT_FOUND" | "PROFILE_NOT_FOUND" | "CONFLICT" | "VM_NAME_TAKEN" | "USER_EXISTS" | "USER_HAS_RESOURCES" | "USER_IS_CALLER" | "LAST_ADMIN" | "TOTP_ENABLED" | "TOTP_NOT_ENABLED" | "TOO_MANY_TOKENS" | "TOKEN_NAME_TAKEN" | "HOST_EXISTS" | "UP_ALREADY_RUNNING" | "IMAGE_EXISTS" | "IMAGE_NOT_READY" | "VM_BUSY" | "VM_MUST_BE_STOPPED" | "VM_MIGRATING" | "VM_TRANSITION_REFUSED" | "VM_NOT_RUNNING" | "MIGRATION_IN_PROGRESS" | "MIGRATION_NOT_SUPPORTED" | "HOST_INCOMPATIBLE" | "MIGRATION_SAME_HOST" | "NO_MIGRATION" | "HOST_FENCED" | "VM_NOT_RECOVERABLE" | "HOST_NOT_FENCED" | "HOST_DEAD" | "HOST_NOT_EMPTY" | "HOST_DRAINED" | "ETCD_UNAVAILABLE" | "ETCD_AUTH_REQUIRED" | "ETCD_AUTH_FAILED" | "WEB_NOT_BUILT" | "API_UNREACHABLE" | "PREFLIGHT_FAILED" | "QEMU_START_FAILED" | "QEMU_EXITED" | "QMP_ERROR" | "MIGRATION_DESTINATION_LOST" | "MIGRATION_FAILED" | "MIGRATION_TIMEOUT" | "MIGRATION_STORE_FULL" | "MIGRATION_GUEST_ON_DESTINATION" | "HOST_CERTS_EXIST" | "MIGRATION_TLS_FILES_MISSING" | "MIGRATION_TLS_MISMATCH" | "MIGRATION_TLS_FAILED" | "QMP_TIMEOUT" | "QMP_DISCONNECTED" | "STORAGE_FAILED" | "COMMAND_FAILED" | "COMMAND_TIMEOUT" | "NO_CAPACITY" | "CAPACITY_BELOW_BOOKED" | "HOST_UIDS_EXHAUSTED" | "DISK_SHRINK_REFUSED" | "DISK_TAMPERED" | "IMAGE_INVALID" | "IMAGE_HAS_BACKING_FILE" | "IMAGE_IN_USE" | "IMAGE_AMBIGUOUS" | "IMAGE_TOO_LARGE" | "IMAGE_STORE_EXISTS" | "IMAGE_STORE_REQUIRED" | "UNKNOWN_STORAGE_DRIVER" | "INVALID_STORE_SETTINGS" | "INVALID_STORAGE_REF" | "FILE_NOT_FOUND" | "FILE_REFUSED" | "FILE_HARD_LINKED" | "INVALID_FILE_NAME" | "FILE_EXISTS" | "FILE_TOO_LARGE" | "QUOTA_EXCEEDED" | "QUOTA_VMS_EXCEEDED" | "QUOTA_VCPUS_EXCEEDED" | "QUOTA_RAM_EXCEEDED" | "QUOTA_DISK_EXCEEDED" | "QUOTA_NETWORKS_EXCEEDED" | "QUOTA_IMAGES_EXCEEDED" | "RATE_LIMITED" | "CHECKSUM_MISMATCH" | "UPLOAD_INCOMPLETE" | "TOO_MANY_CONSOLES" | "TOO_MANY_STREAMS" | "TOO_MANY_UPLOADS" | "STORAGE_FULL" | "FILES_PATH_MISSING" | "FOLDER_TOO_LARGE" | "USER_FOLDER_REFUSED" | "CEPH_UNAVAILABLE" | "INVALID_SSH_KEY" | "KEY_EXISTS" | "KEY_NOT_FOUND" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "POOL_EXHAUSTED" | "INVALID_RESOLVER" | "ROUTING_OFF" | "CONSOLE_UNAVAILABLE" | "CONSOLE_TICKET_INVALID" | "WEBSOCKET_REQUIRED" | "WAIT_TIMEOUT" | "INTERNAL";
+            code: "VALIDATION_FAILED" | "UNKNOWN_FIELD" | "INVALID_SIZE" | "SIZE_OUT_OF_RANGE" | "INVALID_NAME" | "DISK_SMALLER_THAN_IMAGE" | "USER_DATA_TOO_LARGE" | "USER_DATA_INVALID" | "INVALID_CURSOR" | "CURSOR_EXPIRED" | "MALFORMED_REQUEST" | "REQUEST_HEADERS_TOO_LARGE" | "REQUEST_BODY_TOO_LARGE" | "REQUEST_TIMEOUT" | "INVALID_CONFIG" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "USER_DISABLED" | "FORBIDDEN" | "TOTP_REQUIRED" | "TOTP_INVALID" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_STORE_NOT_FOUND" | "HOST_NOT_FOUND" | "HOST_NOT_REGISTERED" | "USER_NOT_FOUND" | "TOKEN_NOT_FOUND" | "PROFILE_NOT_FOUND" | "CONFLICT" | "VM_NAME_TAKEN" | "USER_EXISTS" | "USER_HAS_RESOURCES" | "USER_IS_CALLER" | "LAST_ADMIN" | "TOTP_ENABLED" | "TOTP_NOT_ENABLED" | "TOO_MANY_TOKENS" | "TOKEN_NAME_TAKEN" | "HOST_EXISTS" | "UP_ALREADY_RUNNING" | "IMAGE_EXISTS" | "IMAGE_NOT_READY" | "VM_BUSY" | "VM_MUST_BE_STOPPED" | "VM_MIGRATING" | "VM_TRANSITION_REFUSED" | "VM_NOT_RUNNING" | "MIGRATION_IN_PROGRESS" | "MIGRATION_NOT_SUPPORTED" | "HOST_INCOMPATIBLE" | "MIGRATION_SAME_HOST" | "NO_MIGRATION" | "HOST_FENCED" | "VM_NOT_RECOVERABLE" | "HOST_NOT_FENCED" | "HOST_DEAD" | "HOST_NOT_EMPTY" | "HOST_DRAINED" | "ETCD_UNAVAILABLE" | "ETCD_AUTH_REQUIRED" | "ETCD_AUTH_FAILED" | "WEB_NOT_BUILT" | "API_UNREACHABLE" | "PREFLIGHT_FAILED" | "QEMU_START_FAILED" | "QEMU_EXITED" | "QMP_ERROR" | "MIGRATION_DESTINATION_LOST" | "MIGRATION_FAILED" | "MIGRATION_TIMEOUT" | "MIGRATION_STORE_FULL" | "MIGRATION_GUEST_ON_DESTINATION" | "HOST_CERTS_EXIST" | "MIGRATION_TLS_FILES_MISSING" | "MIGRATION_TLS_MISMATCH" | "MIGRATION_TLS_FAILED" | "QMP_TIMEOUT" | "QMP_DISCONNECTED" | "STORAGE_FAILED" | "COMMAND_FAILED" | "COMMAND_TIMEOUT" | "NO_CAPACITY" | "CAPACITY_BELOW_BOOKED" | "HOST_UIDS_EXHAUSTED" | "DISK_SHRINK_REFUSED" | "DISK_TAMPERED" | "IMAGE_INVALID" | "IMAGE_HAS_BACKING_FILE" | "IMAGE_IN_USE" | "IMAGE_AMBIGUOUS" | "IMAGE_TOO_LARGE" | "IMAGE_STORE_EXISTS" | "IMAGE_STORE_REQUIRED" | "UNKNOWN_STORAGE_DRIVER" | "INVALID_STORE_SETTINGS" | "INVALID_STORAGE_REF" | "FILE_NOT_FOUND" | "FILE_REFUSED" | "FILE_HARD_LINKED" | "INVALID_FILE_NAME" | "FILE_EXISTS" | "FILE_TOO_LARGE" | "QUOTA_EXCEEDED" | "QUOTA_VMS_EXCEEDED" | "QUOTA_VCPUS_EXCEEDED" | "QUOTA_RAM_EXCEEDED" | "QUOTA_DISK_EXCEEDED" | "QUOTA_NETWORKS_EXCEEDED" | "QUOTA_IMAGES_EXCEEDED" | "RATE_LIMITED" | "CHECKSUM_MISMATCH" | "UPLOAD_INCOMPLETE" | "TOO_MANY_CONSOLES" | "TOO_MANY_STREAMS" | "TOO_MANY_UPLOADS" | "STORAGE_FULL" | "FILES_PATH_MISSING" | "FOLDER_TOO_LARGE" | "USER_FOLDER_REFUSED" | "CEPH_UNAVAILABLE" | "INVALID_SSH_KEY" | "KEY_EXISTS" | "KEY_NOT_FOUND" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "POOL_EXHAUSTED" | "INVALID_RESOLVER" | "ROUTING_OFF" | "CONSOLE_UNAVAILABLE" | "CONSOLE_TICKET_INVALID" | "VM_NO_DISPLAY" | "WEBSOCKET_REQUIRED" | "WAIT_TIMEOUT" | "INTERNAL";
             details?: {
                 [key: string]: unknown;
             };
@@ -4180,6 +4180,7 @@ export interface operations {
                                 /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
                                 store: string;
                             }[];
+                            display?: "none" | "vnc";
                             epoch?: string;
                             error?: {
                                 /** @description ISO 8601 time */
@@ -4445,6 +4446,7 @@ export interface operations {
                 "application/json": {
                     cpu: number;
                     disk: string | number;
+                    display?: "none" | "vnc";
                     ha?: boolean;
                     hdd?: (string | number)[];
                     /** @description image name, or owner/name */
@@ -4479,6 +4481,7 @@ export interface operations {
                             /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
                             store: string;
                         }[];
+                        display?: "none" | "vnc";
                         epoch?: string;
                         error?: {
                             /** @description ISO 8601 time */
@@ -4772,6 +4775,7 @@ export interface operations {
                             /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
                             store: string;
                         }[];
+                        display?: "none" | "vnc";
                         epoch?: string;
                         error?: {
                             /** @description ISO 8601 time */
@@ -5065,6 +5069,7 @@ export interface operations {
                             /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
                             store: string;
                         }[];
+                        display?: "none" | "vnc";
                         epoch?: string;
                         error?: {
                             /** @description ISO 8601 time */
@@ -5371,6 +5376,7 @@ export interface operations {
                             /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
                             store: string;
                         }[];
+                        display?: "none" | "vnc";
                         epoch?: string;
                         error?: {
                             /** @description ISO 8601 time */
@@ -5644,7 +5650,12 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description watch only: keystrokes are dropped */
+                    /**
+                     * @description the VM's VNC screen instead of its serial console: the WebSocket then carries RFB (binary frames)
+                     * @enum {string}
+                     */
+                    display?: "vnc";
+                    /** @description watch only: keystrokes are dropped (serial only: QEMU cannot hold a VNC client to viewing, so with display vnc it is refused) */
                     readOnly?: boolean;
                 };
             };
@@ -5848,6 +5859,7 @@ export interface operations {
                             /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
                             store: string;
                         }[];
+                        display?: "none" | "vnc";
                         epoch?: string;
                         error?: {
                             /** @description ISO 8601 time */
@@ -6148,6 +6160,7 @@ export interface operations {
                             /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
                             store: string;
                         }[];
+                        display?: "none" | "vnc";
                         epoch?: string;
                         error?: {
                             /** @description ISO 8601 time */
@@ -6447,6 +6460,7 @@ export interface operations {
                             /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
                             store: string;
                         }[];
+                        display?: "none" | "vnc";
                         epoch?: string;
                         error?: {
                             /** @description ISO 8601 time */
@@ -6748,6 +6762,7 @@ export interface operations {
                             /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
                             store: string;
                         }[];
+                        display?: "none" | "vnc";
                         epoch?: string;
                         error?: {
                             /** @description ISO 8601 time */
@@ -7041,6 +7056,7 @@ export interface operations {
                             /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
                             store: string;
                         }[];
+                        display?: "none" | "vnc";
                         epoch?: string;
                         error?: {
                             /** @description ISO 8601 time */
@@ -7434,6 +7450,7 @@ export interface operations {
                             /** @description 1-63 of a-z, 0-9 and "-", starting with a letter */
                             store: string;
                         }[];
+                        display?: "none" | "vnc";
                         epoch?: string;
                         error?: {
                             /** @description ISO 8601 time */

@@ -149,8 +149,9 @@ export class Client {
     /** The last `lines` lines of the VM's console (default 100). */
     consoleLog: (ref: string, lines?: number): Promise<ConsoleLog> => this.call('get', '/v1/vms/{ref}/console-log', { params: { ref }, query: { lines } }),
     stats: (ref: string): Promise<VmStats> => this.call('get', '/v1/vms/{ref}/stats', { params: { ref } }),
-    /** A ticket for the VM's interactive console (open it with `openConsole`); valid 30 s, once. */
-    consoleTicket: (ref: string, opts: { readOnly?: boolean } = {}): Promise<ConsoleAttachTicket> => this.call('post', '/v1/vms/{ref}/console', { params: { ref }, body: opts.readOnly ? { readOnly: true } : {} }),
+    /** A ticket for the VM's interactive console, or with `display: 'vnc'` its VNC screen (open it with `openConsole`); valid 30 s, once. */
+    consoleTicket: (ref: string, opts: { readOnly?: boolean; display?: 'vnc' } = {}): Promise<ConsoleAttachTicket> =>
+      this.call('post', '/v1/vms/{ref}/console', { params: { ref }, body: { ...(opts.readOnly ? { readOnly: true } : {}), ...(opts.display ? { display: opts.display } : {}) } }),
     /** The VM while its host removes it, or undefined when it is gone already. */
     delete: (ref: string): Promise<Vm | undefined> => this.call('delete', '/v1/vms/{ref}', { params: { ref } }),
   };

@@ -113,7 +113,7 @@ export class HostAgent {
       qmp: (vm) => this.monitors.session(vm.id),
       taps: (vm) => (vm.nics ?? []).map((_, i) => VmRuntime.tapName(vm.id, i)),
     });
-    this.console = new ConsoleEndpoint(store, opts.name, (id) => runtime.paths(id).serialLog, log, (id) => runtime.paths(id).consoleAttach, (id) => vmMetrics.statsOf(id));
+    this.console = new ConsoleEndpoint(store, opts.name, (id) => runtime.paths(id).serialLog, log, (id) => runtime.paths(id).consoleAttach, (id) => vmMetrics.statsOf(id), (id) => runtime.paths(id).vncSocket);
     const vniInUse = (vni: number, except: string) => this.vniInUse(vni, except);
     const mig = opts.migration ?? { address: '::1', maxDowntimeMs: 300, maxBandwidth: 0, prepareTimeoutMs: 60_000 };
     this.migrations = new HostMigrations(

@@ -127,6 +127,8 @@ export class VmRuntime {
       serialLog: join(d, 'console.log'),
       // The keeper's socket for interactive consoles (root only).
       consoleAttach: join(d, 'console.sock'),
+      // QEMU's VNC server, for a VM with display vnc (root only, like the others).
+      vncSocket: join(d, 'vnc.sock'),
       local: join(d, 'vm.json'),
     };
   }
@@ -337,6 +339,7 @@ export class VmRuntime {
     await rm(p.qmpSocket, { force: true });
     await rm(p.serialSocket, { force: true });
     await rm(p.eventSocket, { force: true });
+    await rm(p.vncSocket, { force: true });
     // This VM's QEMU is gone (the agent starts only a stopped VM), so what it
     // may have written into its disks' metadata is checked now, before QEMU
     // opens them as root. Disks stay root's: no VM uid can open any of them.
@@ -364,7 +367,7 @@ export class VmRuntime {
       disks: drives,
       nics,
       ...(firstNic ? { smbiosSerial: nocloudNetSerial(firstNic.prefix, this.cfg.metadataPort) } : {}),
-      paths: { pidFile: p.pidFile, qmpSocket: p.qmpSocket, serialSocket: p.serialSocket, eventSocket: p.eventSocket },
+      paths: { pidFile: p.pidFile, qmpSocket: p.qmpSocket, serialSocket: p.serialSocket, eventSocket: p.eventSocket, ...(vm.display === 'vnc' ? { vncSocket: p.vncSocket } : {}) },
       ...(opts.incoming ? { incoming: opts.incoming } : {}),
     });
     const { pid } = await launchQemu(this.cfg.qemuBinary, args, { timeoutMs: 30_000 });

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { isErrorCode, UcloudError } from '../common/errors.js';
-import type { ConsoleAttachTicket, ConsoleTicket, Vm, VmStats } from '../model/index.js';
+import type { ConsoleAttachTicket, ConsoleKind, ConsoleTicket, Vm, VmStats } from '../model/index.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 
@@ -12,6 +12,11 @@ export const ATTACH_TICKET_TTL_MS = 30_000;
 export const CONSOLE_ATTACH_PATH = '/v1/console';
 const SECRET_RE = /^[0-9a-f]{64}$/;
 const FETCH_TIMEOUT_MS = 8_000;
+
+/** The WebSocket on a host's console endpoint that a ticket of `kind` opens: the one place the kinds map to paths. */
+export function hostAttachPath(vmId: string, kind: Extract<ConsoleKind, 'serial' | 'vnc'>): string {
+  return `/v1/vms/${vmId}/${kind === 'vnc' ? 'vnc' : 'console'}`;
+}
 
 /** Tickets are stored under this hash: reading etcd does not give the secret away. */
 export function ticketHash(secret: string): string {
@@ -38,17 +43,23 @@ export class ConsoleManager {
   }
 
   /**
-   * A ticket for the VM's interactive serial console: the caller (the API) has
-   * authorised the user. It stays in etcd on its own lease until used (the
-   * host's agent deletes it) or until it expires.
+   * A ticket for the VM's interactive serial console, or its VNC screen: the
+   * caller (the API) has authorised the user. It stays in etcd on its own
+   * lease until used (the host's agent deletes it) or until it expires.
    */
-  async attachTicket(vm: Vm, readOnly: boolean, by: { user: string; role: 'user' | 'admin'; tokenHash: string }): Promise<ConsoleAttachTicket> {
+  async attachTicket(vm: Vm, opts: { readOnly: boolean; kind: 'serial' | 'vnc' }, by: { user: string; role: 'user' | 'admin'; tokenHash: string }): Promise<ConsoleAttachTicket> {
+    const { readOnly, kind } = opts;
+    if (kind === 'vnc') {
+      if (vm.display !== 'vnc') throw new UcloudError('VM_NO_DISPLAY', `VM "${vm.name}" was created without a display: it has a serial console only`);
+      // QEMU has no view-only VNC client (its `share` policy is per server), so a read-only screen would be a promise not kept.
+      if (readOnly) throw new UcloudError('VALIDATION_FAILED', 'a VNC screen cannot be read-only: QEMU passes every client\'s keys and pointer to the guest', { details: { field: 'readOnly' } });
+    }
     if (vm.status !== 'running' || !vm.host) throw new UcloudError('VM_NOT_RUNNING', `VM "${vm.name}" is ${vm.status}: only a running VM has a console to attach to`);
     await this.endpoint(vm.host, vm.name);
     const secret = randomBytes(32).toString('hex');
     const expiresAt = new Date(Date.now() + ATTACH_TICKET_TTL_MS).toISOString();
     const lease = this.store.lease(ATTACH_TICKET_TTL_MS, { keepAlive: false });
-    await this.store.put(Kinds.consoleTicket, Keys.consoleTicket(ticketHash(secret)), { vm: vm.id, host: vm.host, expiresAt, kind: 'serial', ...(readOnly ? { readOnly: true } : {}), user: by.user, role: by.role, token: by.tokenHash }, lease);
+    await this.store.put(Kinds.consoleTicket, Keys.consoleTicket(ticketHash(secret)), { vm: vm.id, host: vm.host, expiresAt, kind, ...(readOnly ? { readOnly: true } : {}), user: by.user, role: by.role, token: by.tokenHash }, lease);
     return { ticket: secret, path: CONSOLE_ATTACH_PATH, expiresAt };
   }
 
@@ -60,11 +71,12 @@ export class ConsoleManager {
    */
   async attachTarget(secret: string): Promise<{ url: string; headers: Record<string, string>; ticket: ConsoleTicket }> {
     const ticket = SECRET_RE.test(secret) ? await this.store.get(Kinds.consoleTicket, Keys.consoleTicket(ticketHash(secret))) : undefined;
-    if (!ticket || ticket.value.kind !== 'serial' || Date.parse(ticket.value.expiresAt) < Date.now()) {
+    const kind = ticket?.value.kind;
+    if (!ticket || (kind !== 'serial' && kind !== 'vnc') || Date.parse(ticket.value.expiresAt) < Date.now()) {
       throw new UcloudError('CONSOLE_TICKET_INVALID', 'no valid console ticket: ask for one with POST /v1/vms/<vm>/console');
     }
     const at = await this.endpoint(ticket.value.host, ticket.value.vm);
-    return { url: `ws://${at}/v1/vms/${ticket.value.vm}/console`, headers: { authorization: `Ticket ${secret}` }, ticket: ticket.value };
+    return { url: `ws://${at}${hostAttachPath(ticket.value.vm, kind)}`, headers: { authorization: `Ticket ${secret}` }, ticket: ticket.value };
   }
 
   tail(vm: Vm, lines: number): Promise<string> {

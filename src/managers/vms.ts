@@ -23,6 +23,8 @@ export interface VmCreate {
   userData?: string;
   /** High availability (docs/architecture.md, "HA and fencing"). */
   ha?: boolean;
+  /** A VNC screen (model VmDisplay); left out: none. */
+  display?: 'vnc';
   /** The owner's quota (QuotaManager.limitsOf); left out: counted, never refused. */
   limits?: Limits;
 }

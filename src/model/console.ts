@@ -1,6 +1,10 @@
 import { Type, type Static } from 'typebox';
 import { Name, Timestamp, Uuid } from './common.js';
 
+/** What a console ticket opens; each kind opens only its own endpoint on the host. */
+export const ConsoleKind = Type.Union([Type.Literal('log'), Type.Literal('serial'), Type.Literal('vnc')]);
+export type ConsoleKind = Static<typeof ConsoleKind>;
+
 /**
  * Permission to read one VM's console on one host, minted by the API for a user
  * it has authorised and consumed (deleted) by that host's agent on first use.
@@ -12,8 +16,8 @@ export const ConsoleTicket = Type.Object(
     vm: Uuid,
     host: Name,
     expiresAt: Timestamp,
-    /** What it opens: the log's tail (`vm console-log`; the default) or the interactive serial console. */
-    kind: Type.Optional(Type.Union([Type.Literal('log'), Type.Literal('serial')])),
+    /** What it opens: the log's tail (`vm console-log`; the default), the interactive serial console, or the VNC screen (display vnc). */
+    kind: Type.Optional(ConsoleKind),
     /** An interactive console that may not type. */
     readOnly: Type.Optional(Type.Boolean()),
     /** Who asked for an interactive console, and with which token (its sha256, as `token/<hash>` is keyed): the API ends the session when they may no longer. */
@@ -50,9 +54,12 @@ export const VmStats = Type.Object(
   { additionalProperties: false },
 );
 export type VmStats = Static<typeof VmStats>;
-/** `POST /v1/vms/<ref>/console`: a ticket for the interactive serial console. */
+/** `POST /v1/vms/<ref>/console`: a ticket for the interactive serial console, or for the VNC screen of a VM with display vnc. */
 export const ConsoleAttachRequest = Type.Object(
-  { readOnly: Type.Optional(Type.Boolean({ description: 'watch only: keystrokes are dropped' })) },
+  {
+    readOnly: Type.Optional(Type.Boolean({ description: 'watch only: keystrokes are dropped (serial only: QEMU cannot hold a VNC client to viewing, so with display vnc it is refused)' })),
+    display: Type.Optional(Type.Literal('vnc', { description: "the VM's VNC screen instead of its serial console: the WebSocket then carries RFB (binary frames)" })),
+  },
   { additionalProperties: false },
 );
 export type ConsoleAttachRequest = Static<typeof ConsoleAttachRequest>;

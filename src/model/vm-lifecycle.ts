@@ -142,6 +142,8 @@ export function vmWriteRefusal(prev: Vm | undefined, next: Vm | undefined, actor
     if (actor.kind !== 'host' || (prev.host === actor.name || prev.migration?.destination === actor.name)) return undefined;
     return `host ${actor.name} neither runs nor receives it`;
   }
+  // Its QEMU is built with it (and a migration's two ends must build the same machine).
+  if (prev && next && next.display !== prev.display) return 'a VM’s display is set when it is made';
   if (prev && actor.kind === 'host' && prev.host === actor.name) {
     const why = epochRefusal(prev, next, actor);
     if (why) return why;

@@ -132,6 +132,10 @@ export const VmMigration = Type.Object(
 );
 export type VmMigration = Static<typeof VmMigration>;
 
+/** A VM's graphical display: none (serial console only) or a VGA screen served over VNC on a unix socket on its host. */
+export const VmDisplay = Type.Union([Type.Literal('none'), Type.Literal('vnc')]);
+export type VmDisplay = Static<typeof VmDisplay>;
+
 /**
  * One record per VM: the user's intent (`desired`, bumped `generation`) and what
  * the system observed (`status`, `host`, `error`, `qemu`). `observedGeneration`
@@ -170,6 +174,8 @@ export const Vm = Type.Object(
      * fencing"). Absent: ha_default.
      */
     ha: Type.Optional(Type.Boolean()),
+    /** A graphical display (`vnc`: a VGA card whose screen is reached through a console ticket of kind vnc); absent: none. Set at creation, never changed. */
+    display: Type.Optional(VmDisplay),
     /** Observed by the host: its fence watchdog knows this VM is HA (it kills its QEMU when the agent goes silent); only an armed VM is restarted elsewhere. */
     haArmed: Type.Optional(Type.Boolean()),
     /** The presence lease of the host incarnation the VM was placed with (its fencing epoch); only that incarnation's writes land. */
@@ -249,6 +255,8 @@ export const VmCreateRequest = Type.Object(
     userData: Type.Optional(Type.String()),
     /** High availability: restarted on another host when its host dies (default: the cluster's ha_default). */
     ha: Type.Optional(Type.Boolean()),
+    /** `vnc`: a VGA display, shown by the dashboard's Screen (noVNC) through a console ticket; default none. Fixed for the VM's life. */
+    display: Type.Optional(VmDisplay),
   },
   { additionalProperties: false },
 );

@@ -127,9 +127,10 @@ async function refresh(): Promise<void> {
 
 // ---- the frame ----
 
-function currentView(): { view: View; consoleOf?: string; statsOf?: string } {
+function currentView(): { view: View; consoleOf?: string; screenOf?: string; statsOf?: string } {
   const [v, arg] = location.hash.replace(/^#\/?/, '').split('/');
   if (v === 'console' && arg) return { view: 'vms', consoleOf: decodeURIComponent(arg) };
+  if (v === 'screen' && arg) return { view: 'vms', screenOf: decodeURIComponent(arg) };
   if (v === 'stats' && arg) return { view: 'vms', statsOf: decodeURIComponent(arg) };
   return { view: VIEWS.includes(v as View) && (v !== 'hosts' || st?.me.role === 'admin') ? (v as View) : 'vms' };
 }
@@ -151,10 +152,11 @@ function route(): void {
   closeView?.();
   closeView = undefined;
   notice('');
-  const { view, consoleOf, statsOf } = currentView();
-  for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a')) a.setAttribute('aria-current', a.dataset.view === view && !consoleOf && !statsOf ? 'page' : 'false');
+  const { view, consoleOf, screenOf, statsOf } = currentView();
+  for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a')) a.setAttribute('aria-current', a.dataset.view === view && !consoleOf && !screenOf && !statsOf ? 'page' : 'false');
   const main = document.getElementById('view')!;
   if (consoleOf) return consoleView(main, consoleOf);
+  if (screenOf) return screenView(main, screenOf);
   if (statsOf) return statsView(main, statsOf);
   fill(main, h('div', { id: 'form' }), h('div', { id: 'list' }));
   if (view === 'vms') vmForm(document.getElementById('form')!);
@@ -213,6 +215,7 @@ function vmRow(v: Vm, admin: boolean): HTMLElement {
       running && act('stop', 'Stop', () => s.client.vms.stop(v.id)),
       running && act('reboot', 'Reboot', () => s.client.vms.reboot(v.id)),
       running && h('a', { class: 'button', href: `#/console/${encodeURIComponent(v.id)}`, 'data-act': 'console' }, 'Console'),
+      running && v.display === 'vnc' && h('a', { class: 'button', href: `#/screen/${encodeURIComponent(v.id)}`, 'data-act': 'screen' }, 'Screen'),
       running && h('a', { class: 'button', href: `#/stats/${encodeURIComponent(v.id)}`, 'data-act': 'stats' }, 'Stats'),
       admin && running && h('span', { class: 'migrate' }, target, act('migrate', 'Migrate', () => s.client.vms.migrate(v.id, target.value ? { to: target.value } : {}))),
       h('button', { 'data-act': 'delete', class: 'danger', onclick: () => confirm(`Delete VM ${v.name} and its disks?`) && void run(() => s.client.vms.delete(v.id), `deleting ${v.name}`) }, 'Delete')));
@@ -233,6 +236,7 @@ function vmForm(el: HTMLElement): void {
     if (p) [cpu.value, ram.value, disk.value] = [String(p[0]), p[1], p[2]];
   } }, Object.entries(SIZES).map(([k, [c, r, d]]) => h('option', { value: k, selected: k === 'small' }, `${k}: ${c} CPU, ${r}, ${d}`)), h('option', { value: 'custom' }, 'custom'));
   const network = h('select', { id: 'vm-network' });
+  const display = h('select', { id: 'vm-display' }, h('option', { value: 'none' }, 'none (serial console)'), h('option', { value: 'vnc' }, 'VNC screen'));
   const keys = h('p', { class: 'muted small', id: 'vm-keys' });
   const fillChoices = () => {
     const chosen = image.value;
@@ -249,14 +253,14 @@ function vmForm(el: HTMLElement): void {
   const form = h('form', { class: 'card grid', id: 'vm-form', method: 'post', onsubmit: (e: SubmitEvent) => {
     e.preventDefault();
     void run(async () => {
-      const vm = await s.client.vms.create({ name: name.value, image: image.value, cpu: Number(cpu.value), ram: ram.value, disk: disk.value, ...(network.value ? { networks: [network.value] } : {}) });
+      const vm = await s.client.vms.create({ name: name.value, image: image.value, cpu: Number(cpu.value), ram: ram.value, disk: disk.value, ...(network.value ? { networks: [network.value] } : {}), ...(display.value === 'vnc' ? { display: 'vnc' as const } : {}) });
       name.value = '';
       s.vms = [...s.vms.filter((v) => v.id !== vm.id), vm];
       renderView();
     }, `VM ${name.value} created: it starts in a moment`);
   } },
   h('h2', {}, 'New VM'),
-  field('Name', name), field('Image', image), field('Size', size), field('CPUs', cpu), field('RAM', ram), field('Disk', disk), field('Network', network),
+  field('Name', name), field('Image', image), field('Size', size), field('CPUs', cpu), field('RAM', ram), field('Disk', disk), field('Network', network), field('Display', display),
   keys,
   h('button', { id: 'vm-create', type: 'submit' }, 'Create VM'));
   // The choices follow the lists as they change.
@@ -345,6 +349,32 @@ function consoleView(main: HTMLElement, id: string): void {
       state.dataset.state = c.kind;
     });
   }, (err: unknown) => notice(`cannot load the console: ${(err as Error).message}`));
+}
+
+// ---- screen (display vnc) ----
+
+function screenView(main: HTMLElement, id: string): void {
+  const s = st!;
+  const vm = s.vms.find((v) => v.id === id || v.name === id);
+  const state = h('span', { id: 'screen-state', class: 'badge warn' }, 'connecting…');
+  const screen = h('div', { id: 'screen', class: 'screen' });
+  const cad = h('button', { 'data-act': 'ctrl-alt-del', disabled: true }, 'Ctrl-Alt-Del');
+  fill(main, h('div', { class: 'card console' },
+    h('div', { class: 'row' }, h('a', { href: '#/vms', class: 'button' }, '← VMs'), h('h2', {}, `Screen: ${vm?.name ?? id}`), cad, state),
+    screen,
+    h('p', { class: 'muted small' }, 'The VM\'s display (VNC): keys and pointer go to the guest, for everyone who has it open.')));
+  // noVNC, like xterm.js, is a chunk of its own, loaded when a screen is first opened.
+  void import('./screen.js').then(({ openScreen }) => {
+    if (location.hash !== `#/screen/${encodeURIComponent(id)}` && location.hash !== `#/screen/${id}`) return;
+    const opened = openScreen(screen, s.token, vm?.id ?? id, (c) => {
+      state.textContent = c.text;
+      state.className = `badge ${c.kind === 'open' ? 'ok' : c.kind === 'connecting' ? 'warn' : 'bad'}`;
+      state.dataset.state = c.kind;
+      cad.disabled = c.kind !== 'open';
+    });
+    cad.onclick = () => opened.ctrlAltDel();
+    closeView = opened.close;
+  }, (err: unknown) => notice(`cannot load the screen: ${(err as Error).message}`));
 }
 
 /** The list, and the create form's choices (what was typed stays). */

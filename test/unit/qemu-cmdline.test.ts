@@ -177,6 +177,18 @@ describe('buildQemuArgs', () => {
     expect(values(args, '-pidfile')).toEqual(['/srv/a,b/qemu.pid']);
   });
 
+  it('gives a VM with a VNC socket a VGA card and VNC on that unix socket only; none without', () => {
+    const vnc = '/run/ucloud/vms/x/vnc,1.sock';
+    const args = buildQemuArgs(spec({ paths: { ...spec().paths, vncSocket: vnc } }));
+    expect(values(args, '-vnc')).toEqual(['unix:/run/ucloud/vms/x/vnc,,1.sock,share=force-shared']);
+    expect(values(args, '-device')).toContain('VGA');
+    // -vga none stays: the card is the one -device above, not a default one.
+    expect(values(args, '-vga')).toEqual(['none']);
+    expect(values(buildQemuArgs(spec()), '-vnc')).toEqual([]);
+    expect(values(buildQemuArgs(spec()), '-device')).not.toContain('VGA');
+    expect(errorOf(() => buildQemuArgs(spec({ paths: { ...spec().paths, vncSocket: `/${'v'.repeat(120)}` } }))).details).toMatchObject({ field: 'paths.vncSocket' });
+  });
+
   it('adds -incoming for a migration destination', () => {
     expect(values(buildQemuArgs(spec({ incoming: 'tcp:[2001:db8::1]:49152' })), '-incoming')).toEqual(['tcp:[2001:db8::1]:49152']);
     expect(buildQemuArgs(spec())).not.toContain('-incoming');

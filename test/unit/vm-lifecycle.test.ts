@@ -227,6 +227,17 @@ describe('VM state machine: the cases that matter', () => {
     expect(vmWriteRefusal(asked, { ...asked, lastReboot: { id: ID, mode: 'acpi', at: T1 } }, hostActor('h1'))).toMatch(/the one asked for/);
   });
 
+  it('a VM’s display is set when it is made, and no writer changes it', () => {
+    const pending = vm('pending');
+    expect(vmWriteRefusal(undefined, { ...pending, display: 'vnc' }, API_ACTOR)).toBeUndefined();
+    const withScreen = { ...running, display: 'vnc' as const };
+    for (const actor of [API_ACTOR, SCHEDULER_ACTOR, hostActor('h1')]) {
+      expect(vmWriteRefusal(running, withScreen, actor)).toMatch(/display is set when it is made/);
+      expect(vmWriteRefusal(withScreen, without(withScreen, 'display'), actor)).toMatch(/display is set when it is made/);
+    }
+    expect(vmWriteRefusal(withScreen, { ...withScreen, status: 'stopped', desired: 'stopped' }, hostActor('h1'))).toBeUndefined();
+  });
+
   it('a host changes the intent only for a VM that stopped by itself', () => {
     expect(vmWriteRefusal(running, { ...running, status: 'stopped', desired: 'stopped' }, hostActor('h1'))).toBeUndefined();
     expect(vmWriteRefusal(running, { ...running, desired: 'deleted' }, hostActor('h1'))).toMatch(/stopped by itself/);

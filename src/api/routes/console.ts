@@ -33,9 +33,9 @@ export function consoleRoutes(api: Api, consoles: ConsoleManager, log: Logger, s
       config: { action: 'console:attach' },
       schema: {
         operationId: 'attachConsole',
-        summary: "A VM's interactive serial console (WebSocket)",
+        summary: "A VM's interactive serial console, or its VNC screen (WebSocket)",
         description:
-          'Open as a WebSocket; the first message is the text of a ticket from `POST /v1/vms/{ref}/console`. Then: binary frames of console output (first a replay of up to 16 KiB of the recent log), frames sent are keystrokes. Closes 4403 `CONSOLE_TICKET_INVALID` for a wrong, expired or used ticket (or none within 5 s), 4503 `CONSOLE_UNAVAILABLE` when the host or its console cannot be reached, 1000 when the VM stops.',
+          'Open as a WebSocket; the first message is the text of a ticket from `POST /v1/vms/{ref}/console`. A screen ticket (`display: vnc`): then RFB (VNC 3.8, security None) in binary frames both ways. A console ticket: then binary frames of console output (first a replay of up to 16 KiB of the recent log), frames sent are keystrokes. Closes 4403 `CONSOLE_TICKET_INVALID` for a wrong, expired or used ticket (or none within 5 s), 4503 `CONSOLE_UNAVAILABLE` when the host or its console cannot be reached, 1000 when the VM stops.',
         security: [],
         response: { 101: ConsoleUpgraded, 426: ErrorResponse },
       },

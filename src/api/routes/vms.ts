@@ -56,6 +56,7 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
       networks,
       ...(userData ? { userData } : {}),
       ...((b.ha ?? opts.haDefault) ? { ha: true } : {}),
+      ...(b.display === 'vnc' ? { display: 'vnc' as const } : {}),
       ...(m.quotas ? { limits: await m.quotas.limitsOf(req.user.name) } : {}),
     });
     return reply.status(201).send(vm);
@@ -137,10 +138,10 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
   });
 
   // A ticket for the VM's interactive console; the console itself is the WebSocket at its `path` (routes/console.ts).
-  api.post('/v1/vms/:ref/console', { config: { action: 'vm:console' }, schema: { operationId: 'createVmConsoleTicket', summary: "A ticket for the VM's interactive serial console (valid 30 s, once)", params: VmRefParams, body: ConsoleAttachRequest, response: { 201: ConsoleAttachTicket, ...errors, 503: ErrorResponse } } }, async (req, reply) => {
+  api.post('/v1/vms/:ref/console', { config: { action: 'vm:console' }, schema: { operationId: 'createVmConsoleTicket', summary: "A ticket for the VM's interactive serial console, or with display vnc its VNC screen (valid 30 s, once)", params: VmRefParams, body: ConsoleAttachRequest, response: { 201: ConsoleAttachTicket, ...errors, 503: ErrorResponse } } }, async (req, reply) => {
     const vm = await findVm(m, req.user, req.params.ref);
     const token = bearerToken(req) ?? '';
-    return reply.status(201).send(await m.consoles.attachTicket(vm, req.body.readOnly === true, { user: req.user.name, role: req.user.role, tokenHash: hashToken(token) }));
+    return reply.status(201).send(await m.consoles.attachTicket(vm, { readOnly: req.body.readOnly === true, kind: req.body.display === 'vnc' ? 'vnc' : 'serial' }, { user: req.user.name, role: req.user.role, tokenHash: hashToken(token) }));
   });
 
   api.delete('/v1/vms/:ref', { config: { action: 'vm:delete' }, schema: { operationId: 'deleteVm', params: VmRefParams, response: { 202: Vm, 204: NoContent, ...errors } } }, async (req, reply) => {

@@ -10,6 +10,9 @@
 //   GET /v1/vms/<vm id>/console (WebSocket)    Authorization: Ticket <secret>
 //   → the VM's interactive serial console, bridged to its keeper's attach
 //     socket: binary frames of output; frames from the client are keystrokes.
+//   GET /v1/vms/<vm id>/vnc (WebSocket)        Authorization: Ticket <secret>
+//   → the VM's screen (display vnc), bridged to QEMU's VNC socket: RFB in
+//     binary frames both ways, unchanged; a ticket of kind vnc only.
 //     A refused ticket is refused before the upgrade (HTTP 403, the error's JSON).
 
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -21,12 +24,12 @@ import type { Logger } from '../../common/logger.js';
 import { ticketHash } from '../../managers/consoles.js';
 import { Keys, Kinds } from '../../store/keys.js';
 import type { Store } from '../../store/store.js';
-import type { VmStats } from '../../model/index.js';
+import type { ConsoleKind, VmStats } from '../../model/index.js';
 import { readTail } from './log-ring.js';
 
 export const MAX_CONSOLE_LINES = 10_000;
 const PATH_RE = /^\/v1\/vms\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/(console-log|stats)$/;
-const ATTACH_RE = /^\/v1\/vms\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/console$/;
+const ATTACH_RE = /^\/v1\/vms\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/(console|vnc)$/;
 /** Output queued to the WebSocket beyond this and the keeper's socket is paused (the keeper then skips output for it). */
 const WS_BACKLOG_BYTES = 256 * 1024;
 const TICKET_RE = /^Ticket ([0-9a-f]{64})$/;
@@ -45,6 +48,8 @@ export class ConsoleEndpoint {
     private readonly attachPath: (vmId: string) => string = () => '',
     /** A VM's counters now (src/host/vm-metrics.ts); undefined: not on this host. */
     private readonly stats?: (vmId: string) => Promise<VmStats | undefined>,
+    /** QEMU's VNC socket of a VM on this host (display vnc). */
+    private readonly vncPath: (vmId: string) => string = () => '',
   ) {}
 
   /** Listens; returns the port (useful with port 0). */
@@ -98,7 +103,7 @@ export class ConsoleEndpoint {
   }
 
   /** Takes the request's ticket out of etcd (it works once) and checks that it opens `kind` of this VM on this host. */
-  private async takeTicket(req: IncomingMessage, vmId: string, kind: 'log' | 'serial') {
+  private async takeTicket(req: IncomingMessage, vmId: string, kind: ConsoleKind) {
     const secret = TICKET_RE.exec(req.headers.authorization ?? '')?.[1];
     const ticket = secret === undefined ? undefined : await this.store.take(Kinds.consoleTicket, Keys.consoleTicket(ticketHash(secret)));
     if (!ticket || ticket.vm !== vmId || ticket.host !== this.hostName || Date.parse(ticket.expiresAt) < Date.now() || (ticket.kind ?? 'log') !== kind) {
@@ -115,9 +120,14 @@ export class ConsoleEndpoint {
       const m = ATTACH_RE.exec(new URL(req.url ?? '/', 'http://console').pathname);
       if (req.method !== 'GET' || !m) throw new UcloudError('NOT_FOUND', `no WebSocket at ${req.url}`);
       const vmId = m[1]!;
-      const ticket = await this.takeTicket(req, vmId, 'serial');
-      readOnly = ticket.readOnly === true;
-      keeper = await attachKeeper(this.attachPath(vmId), readOnly ? 'r' : 'w');
+      if (m[2] === 'vnc') {
+        await this.takeTicket(req, vmId, 'vnc');
+        keeper = await connectWhenUp(this.vncPath(vmId), 'the VM has no VNC display to attach to (is it running?)');
+      } else {
+        const ticket = await this.takeTicket(req, vmId, 'serial');
+        readOnly = ticket.readOnly === true;
+        keeper = await connectWhenUp(this.attachPath(vmId), 'the VM has no console keeper to attach to (is it running?)', readOnly ? 'r' : 'w');
+      }
     } catch (err) {
       const e = toUcloudError(err);
       if (e.httpStatus >= 500) this.log.error({ err }, 'console attach failed');
@@ -135,42 +145,43 @@ export class ConsoleEndpoint {
   }
 }
 
-/** How long an attach waits for a keeper that is still starting (its socket appears once its process runs). */
+/** How long an attach waits for a socket that is still to appear (a keeper's once its process runs, QEMU's VNC as it starts). */
 const KEEPER_START_WAIT_MS = 5_000;
 
 /**
- * Connects to a VM's keeper and says the mode. A keeper is started with its
- * VM and makes its socket a moment later, so a console asked for as the VM
- * comes up waits for it a little; then it is CONSOLE_UNAVAILABLE.
+ * Connects to a VM's keeper (and says the mode) or its VNC socket. A keeper
+ * is started with its VM and makes its socket a moment later, so a console
+ * asked for as the VM comes up waits for it a little; then it is
+ * CONSOLE_UNAVAILABLE.
  */
-async function attachKeeper(path: string, mode: 'r' | 'w'): Promise<Socket> {
+async function connectWhenUp(path: string, unavailable: string, mode?: 'r' | 'w'): Promise<Socket> {
   const deadline = Date.now() + KEEPER_START_WAIT_MS;
   for (;;) {
     try {
-      return await connectKeeper(path, mode);
+      return await connectUnix(path, mode);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if ((code !== 'ENOENT' && code !== 'ECONNREFUSED') || Date.now() >= deadline) {
-        throw new UcloudError('CONSOLE_UNAVAILABLE', 'the VM has no console keeper to attach to (is it running?)', { cause: err });
+        throw new UcloudError('CONSOLE_UNAVAILABLE', unavailable, { cause: err });
       }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
 }
 
-function connectKeeper(path: string, mode: 'r' | 'w'): Promise<Socket> {
+function connectUnix(path: string, mode?: 'r' | 'w'): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = connect(path);
     s.once('connect', () => {
       s.off('error', reject);
-      s.write(mode);
+      if (mode) s.write(mode);
       resolve(s);
     });
     s.once('error', reject);
   });
 }
 
-/** Keeper ⇄ WebSocket, each side throttled by the other: a slow browser pauses the keeper's socket, never fills memory here. */
+/** Keeper (or VNC socket) ⇄ WebSocket, each side throttled by the other: a slow browser pauses the keeper's socket, never fills memory here. */
 export function bridge(ws: WebSocket, keeper: Socket, readOnly = false): void {
   keeper.on('error', () => undefined);
   ws.on('error', () => undefined);
@@ -190,7 +201,7 @@ export function bridge(ws: WebSocket, keeper: Socket, readOnly = false): void {
       }, 10);
     }
   });
-  // The keeper ends the stream when QEMU goes away: a normal close.
+  // The keeper (QEMU's VNC server) ends the stream when QEMU goes away: a normal close.
   keeper.on('close', () => ws.close(1000));
   ws.on('message', (d: Buffer | ArrayBuffer | Buffer[]) => {
     // A viewer's keystrokes would only be dropped by the keeper: not even carried there.

@@ -25,6 +25,8 @@ export interface QemuPaths {
    * `qmpSocket` stays free for one-shot commands (stop, resize, migrate).
    */
   eventSocket?: string;
+  /** The VNC server's socket, for a VM with a display: QEMU listens, the host's console endpoint connects (never a TCP port). */
+  vncSocket?: string;
 }
 
 export interface QemuVmSpec {
@@ -171,6 +173,14 @@ export function buildQemuArgs(spec: QemuVmSpec): string[] {
     '-smp', String(spec.cpus),
     '-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none',
   ];
+  if (spec.paths.vncSocket !== undefined) {
+    // Standard VGA, not bochs-display: its legacy text mode shows the firmware,
+    // the boot loader and a kernel's text console, then VBE for framebuffers,
+    // with any guest and under TCG. No password: the console ticket is the
+    // credential, and only root on the host reaches the socket (run dir 0700).
+    // force-shared: a client asking for the screen alone is dropped rather than cutting off the others watching.
+    args.push('-device', 'VGA', '-vnc', `unix:${escapeOptValue(spec.paths.vncSocket)},share=force-shared`);
+  }
   if (spec.smbiosSerial !== undefined) args.push('-smbios', `type=1,serial=${escapeOptValue(spec.smbiosSerial)}`);
 
   spec.disks.forEach((disk, i) => {
@@ -268,9 +278,10 @@ function validate(spec: QemuVmSpec): void {
     if (spec.paths[key] === '') throw invalid(`paths.${key} is empty`, { field: `paths.${key}` });
   }
   if (spec.paths.eventSocket === '') throw invalid('paths.eventSocket is empty', { field: 'paths.eventSocket' });
-  for (const key of ['qmpSocket', 'serialSocket', 'eventSocket'] as const) {
+  if (spec.paths.vncSocket === '') throw invalid('paths.vncSocket is empty', { field: 'paths.vncSocket' });
+  for (const key of ['qmpSocket', 'serialSocket', 'eventSocket', 'vncSocket'] as const) {
     if (Buffer.byteLength(spec.paths[key] ?? '') > MAX_UNIX_SOCKET_PATH_BYTES) {
-      throw invalid(`${key === 'qmpSocket' ? 'QMP' : key === 'eventSocket' ? 'QMP event' : 'serial'} socket path is longer than ${MAX_UNIX_SOCKET_PATH_BYTES} bytes: ${spec.paths[key] ?? ''}`, {
+      throw invalid(`${key === 'qmpSocket' ? 'QMP' : key === 'eventSocket' ? 'QMP event' : key === 'vncSocket' ? 'VNC' : 'serial'} socket path is longer than ${MAX_UNIX_SOCKET_PATH_BYTES} bytes: ${spec.paths[key] ?? ''}`, {
         field: `paths.${key}`,
       });
     }
