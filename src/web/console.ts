@@ -1,11 +1,9 @@
 import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
+import { attachSocket, type ConsoleState } from './attach.js';
 import { routeStyleElementsToSheets } from './style-shim.js';
 
 let shimmed = false;
-
-/** What the console shows above the terminal. */
-export type ConsoleState = { kind: 'connecting' | 'open' | 'closed' | 'unavailable'; text: string };
 
 /**
  * A VM's serial console in `el` (docs/web.md, the console contract): a ticket
@@ -29,32 +27,19 @@ export function openConsole(el: HTMLElement, token: string, vmId: string, onStat
   const ctl = new AbortController();
   onState({ kind: 'connecting', text: 'connecting…' });
   void (async () => {
-    const res = await fetch(`/v1/vms/${encodeURIComponent(vmId)}/console`, {
-      method: 'POST',
-      // No body: every field of it is optional (the contract), and none is wanted here.
-      headers: { authorization: `Bearer ${token}` },
-      signal: ctl.signal,
-    });
-    const body = (await res.json().catch(() => ({}))) as { ticket?: string; path?: string; code?: string; message?: string; hint?: string };
-    if (!res.ok || !body.ticket || !body.path) {
-      const text = res.status === 404 && /^no route/.test(body.message ?? '') ? 'this API serves no interactive console yet' : `${body.code ?? res.status}: ${body.message ?? ''}${body.hint ? ` (${body.hint})` : ''}`;
-      return onState({ kind: 'unavailable', text });
-    }
-    if (closed) return;
-    const url = new URL(body.path, location.href);
-    url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const sock = new WebSocket(url);
+    const a = await attachSocket(token, vmId, {}, ctl.signal);
+    if (!a || closed) return;
+    const sock = a.sock;
     ws = sock;
-    sock.binaryType = 'arraybuffer';
     sock.onopen = () => {
-      sock.send(body.ticket!);
+      sock.send(a.ticket);
       onState({ kind: 'open', text: 'connected' });
       term.focus();
     };
     sock.onmessage = (m: MessageEvent<ArrayBuffer | string>) => term.write(typeof m.data === 'string' ? m.data : new Uint8Array(m.data));
     sock.onclose = (e) => onState({ kind: 'closed', text: e.code === 1000 ? 'the VM stopped: console closed' : `console closed (${e.code}${e.reason ? ` ${e.reason}` : ''})` });
   })().catch((err: unknown) => {
-    if (!closed) onState({ kind: 'unavailable', text: `cannot open the console: ${(err as Error).message}` });
+    if (!closed) onState({ kind: 'unavailable', text: (err as Error).message });
   });
   term.onData((d) => {
     if (ws?.readyState === WebSocket.OPEN) ws.send(d);

@@ -1,5 +1,5 @@
 import RFB from '@novnc/novnc';
-import type { ConsoleState } from './console.js';
+import { attachSocket, type ConsoleState } from './attach.js';
 
 /**
  * A VM's VNC screen in `el` (display vnc): the serial console's ticket path
@@ -15,22 +15,12 @@ export function openScreen(el: HTMLElement, token: string, vmId: string, onState
   const ctl = new AbortController();
   onState({ kind: 'connecting', text: 'connecting…' });
   void (async () => {
-    const res = await fetch(`/v1/vms/${encodeURIComponent(vmId)}/console`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ display: 'vnc' }),
-      signal: ctl.signal,
-    });
-    const body = (await res.json().catch(() => ({}))) as { ticket?: string; path?: string; code?: string; message?: string; hint?: string };
-    if (!res.ok || !body.ticket || !body.path) return onState({ kind: 'unavailable', text: `${body.code ?? res.status}: ${body.message ?? ''}${body.hint ? ` (${body.hint})` : ''}` });
-    if (closed) return;
-    const url = new URL(body.path, location.href);
-    url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const sock = new WebSocket(url);
+    const a = await attachSocket(token, vmId, { display: 'vnc' }, ctl.signal);
+    if (!a || closed) return;
+    const sock = a.sock;
     ws = sock;
-    sock.binaryType = 'arraybuffer';
     sock.onopen = () => {
-      sock.send(body.ticket!);
+      sock.send(a.ticket);
       // In the same task as the send: no frame of the server's can arrive before noVNC listens.
       const r = new RFB(el, sock, { shared: true });
       r.scaleViewport = true;
@@ -40,7 +30,7 @@ export function openScreen(el: HTMLElement, token: string, vmId: string, onState
     // Before noVNC has it, or a refusal: the close code says why (the console's codes).
     sock.addEventListener('close', (e) => onState({ kind: 'closed', text: e.code === 1000 ? 'the VM stopped: screen closed' : `screen closed (${e.code}${e.reason ? ` ${e.reason}` : ''})` }));
   })().catch((err: unknown) => {
-    if (!closed) onState({ kind: 'unavailable', text: `cannot open the screen: ${(err as Error).message}` });
+    if (!closed) onState({ kind: 'unavailable', text: (err as Error).message });
   });
   return {
     close: () => {

@@ -1,16 +1,10 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import puppeteer from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ticketHash } from '../../src/managers/consoles.js';
 import type { ConsoleAttachTicket, Vm } from '../../src/model/index.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
-import { ROOT, TestCluster, until } from '../helpers/cluster.js';
-
-const CHROMIUM = process.env.UCLOUD_CHROMIUM ?? '/usr/bin/chromium';
-/** The dashboard's screenshot of the VM's screen (gitignored, like web.test.ts's). */
-const ARTIFACTS = join(ROOT, 'test-artifacts', 'web');
+import { BrowserSession, logIn } from '../helpers/browser.js';
+import { TestCluster, until } from '../helpers/cluster.js';
 
 /** The bytes a WebSocket received, read in order as a stream (RFB has no message framing of its own). */
 class Stream {
@@ -201,19 +195,11 @@ describe('vm display vnc: the VM screen over the console WebSocket (real QEMU, d
   });
 
   it('the dashboard shows it: Screen opens noVNC under the strict CSP, and its canvas is not blank', async () => {
-    const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
-    const problems: string[] = [];
+    const web = await BrowserSession.launch('web');
     try {
-      const page = await browser.newPage();
-      await page.setViewport({ width: 1280, height: 860 });
-      await page.evaluateOnNewDocument(`document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))`);
-      page.on('console', (msg) => void (msg.type() === 'error' && problems.push(`console error: ${msg.text()}`)));
-      page.on('pageerror', (err) => problems.push(`page error: ${(err as Error).message}`));
+      const { page } = await web.newPage('alice');
       await page.goto(`${c.apiUrl}/`);
-      await page.waitForSelector('#token');
-      await page.type('#token', alice);
-      await page.locator('#login').click();
-      await page.waitForSelector('#live.ok', { timeout: 30_000 });
+      await logIn(page, alice);
       await page.locator('tr[data-vm="desk1"] [data-act="screen"]').click();
       await page.waitForSelector('#screen-state[data-state="open"]', { timeout: 30_000 });
       // Lit pixels in noVNC's canvas: the framebuffer arrived and was drawn (black would be a screen that never came).
@@ -230,12 +216,12 @@ describe('vm display vnc: the VM screen over the console WebSocket (real QEMU, d
       expect(width! * height!).toBeGreaterThan(0);
       expect(lighted).toBeGreaterThan(100);
       console.log(`vm-vnc: noVNC canvas ${width}x${height}, ${lighted} lit pixels`);
-      await mkdir(ARTIFACTS, { recursive: true });
-      await writeFile(join(ARTIFACTS, 'screen-vnc.png'), Buffer.from(await page.screenshot({ type: 'png' })));
+      await web.shot(page, 'screen-vnc');
     } finally {
-      await browser.close();
+      await web.close();
     }
-    expect(problems).toEqual([]);
+    expect(web.problems).toEqual([]);
+    expect(web.urls.filter((u) => u.includes(alice))).toEqual([]);
   }, 120_000);
 
   // Deleted rather than stopped: a guest with nothing booted ignores the ACPI power button until stop_timeout.

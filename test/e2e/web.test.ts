@@ -1,10 +1,10 @@
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppeteer-core';
+import type { Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BrowserSession, logIn } from '../helpers/browser.js';
 import { ROOT, TestCluster, until } from '../helpers/cluster.js';
 import { guestVariant } from '../helpers/guest-variant.js';
-import { pngStats } from '../helpers/png.js';
 
 // Issue 15: the web dashboard, in headless Chromium (Debian's, never a downloaded
 // one), against real daemons and a real QEMU guest.
@@ -12,19 +12,13 @@ import { pngStats } from '../helpers/png.js';
 /** Screenshots of each step (gitignored); with UPDATE_DOC_IMAGES=1 the README's two are copied to docs/img. */
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'web');
 const docImage = (shot: string, name: string) => (process.env.UPDATE_DOC_IMAGES === '1' ? copyFile(join(ARTIFACTS, shot), join(ROOT, 'docs', 'img', name)) : Promise.resolve());
-const CHROMIUM = process.env.UCLOUD_CHROMIUM ?? '/usr/bin/chromium';
 // A root shell on the serial console (guest/build-image.sh), for the console step.
 const GUEST_APPEND = 'console=ttyS0 quiet no_timer_check 8250.nr_uarts=1 i8042.noaux i8042.nopnp cryptomgr.notests ucloud.shell';
 
 describe('the web dashboard: log in, create a VM, see it run, its console, stop, delete; tenants apart', () => {
   let c: TestCluster;
-  let browser: Browser;
+  let web: BrowserSession;
   const tokens: Record<string, string> = {};
-  /** Console errors, uncaught exceptions and CSP violations of every page, each with the page's user. */
-  const problems: string[] = [];
-  /** Every URL any page asked for: no token may ever be in one. */
-  const urls: string[] = [];
-  const shots: string[] = [];
 
   beforeAll(async () => {
     c = await TestCluster.start();
@@ -34,50 +28,15 @@ describe('the web dashboard: log in, create a VM, see it run, its console, stop,
     tokens.alice = (await m.users.create('alice', 'user')).token;
     tokens.bob = (await m.users.create('bob', 'user')).token;
     tokens.admin = c.adminToken;
-    await mkdir(ARTIFACTS, { recursive: true });
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
+    web = await BrowserSession.launch('web');
   }, 300_000);
   afterAll(async () => {
-    await browser?.close();
+    await web?.close();
     await c?.stop();
   });
 
-  /** A fresh browser profile (nothing shared: sessionStorage, cache) with a page that reports its problems. */
-  async function newPage(who: string, width = 1280): Promise<{ ctx: BrowserContext; page: Page }> {
-    const ctx = await browser.createBrowserContext();
-    const page = await ctx.newPage();
-    await page.setViewport({ width, height: 860 });
-    await page.evaluateOnNewDocument(`document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))`);
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') problems.push(`${who}: console error: ${msg.text()} (${msg.location().url ?? ''})`);
-    });
-    page.on('pageerror', (err) => problems.push(`${who}: page error: ${(err as Error).message}`));
-    page.on('requestfailed', (r) => {
-      // The event stream is cut when a page closes or logs out; anything else failing is a problem.
-      if (!r.url().includes('/v1/events/stream')) problems.push(`${who}: request failed: ${r.url()} ${r.failure()?.errorText}`);
-    });
-    page.on('request', (r) => urls.push(r.url()));
-    page.on('dialog', (d) => void d.accept());
-    return { ctx, page };
-  }
-
-  async function shot(page: Page, name: string): Promise<void> {
-    const png = Buffer.from(await page.screenshot({ type: 'png' }));
-    const file = join(ARTIFACTS, `${name}.png`);
-    await writeFile(file, png);
-    const s = pngStats(png);
-    // Not a blank page: text, buttons and badges in several colours.
-    expect(s.colours, `${name}.png colours`).toBeGreaterThan(20);
-    expect(s.nonBackground, `${name}.png share of pixels not the background`).toBeGreaterThan(0.03);
-    shots.push(`${name}: ${s.width}x${s.height}, ${s.colours} colours, ${(s.nonBackground * 100).toFixed(1)}% not background`);
-  }
-
-  async function logIn(page: Page, token: string): Promise<void> {
-    await page.waitForSelector('#token');
-    await page.type('#token', token);
-    await page.locator('#login').click();
-    await page.waitForSelector('#live.ok', { timeout: 30_000 });
-  }
+  const newPage = (who: string, width?: number) => web.newPage(who, width);
+  const shot = (page: Page, name: string) => web.shot(page, name);
 
   const text = (page: Page, selector: string) => page.$eval(selector, (e) => e.textContent ?? '');
   const statusOf = (page: Page, vm: string) => page.$eval(`tr[data-vm="${vm}"] [data-status]`, (e) => e.getAttribute('data-status')).catch(() => undefined);
@@ -221,9 +180,9 @@ describe('the web dashboard: log in, create a VM, see it run, its console, stop,
   }, 240_000);
 
   it('no page had a console error, an uncaught exception or a CSP violation, and no URL held a token', () => {
-    console.log(`web.test screenshots (${ARTIFACTS}):\n  ${shots.join('\n  ')}`);
-    expect(problems).toEqual([]);
-    expect(urls.length).toBeGreaterThan(10);
-    expect(urls.filter((u) => Object.values(tokens).some((t) => u.includes(t)))).toEqual([]);
+    console.log(`web.test screenshots (${ARTIFACTS}):\n  ${web.shots.join('\n  ')}`);
+    expect(web.problems).toEqual([]);
+    expect(web.urls.length).toBeGreaterThan(10);
+    expect(web.urls.filter((u) => Object.values(tokens).some((t) => u.includes(t)))).toEqual([]);
   });
 });

@@ -181,11 +181,11 @@ describe('buildQemuArgs', () => {
     const vnc = '/run/ucloud/vms/x/vnc,1.sock';
     const args = buildQemuArgs(spec({ paths: { ...spec().paths, vncSocket: vnc } }));
     expect(values(args, '-vnc')).toEqual(['unix:/run/ucloud/vms/x/vnc,,1.sock,share=force-shared']);
-    expect(values(args, '-device')).toContain('VGA');
+    expect(values(args, '-device')).toEqual(expect.arrayContaining(['VGA', 'qemu-xhci,id=xhci', 'usb-tablet,bus=xhci.0']));
     // -vga none stays: the card is the one -device above, not a default one.
     expect(values(args, '-vga')).toEqual(['none']);
     expect(values(buildQemuArgs(spec()), '-vnc')).toEqual([]);
-    expect(values(buildQemuArgs(spec()), '-device')).not.toContain('VGA');
+    expect(values(buildQemuArgs(spec()), '-device').filter((d) => /^(VGA|qemu-xhci|usb-tablet)/.test(d))).toEqual([]);
     expect(errorOf(() => buildQemuArgs(spec({ paths: { ...spec().paths, vncSocket: `/${'v'.repeat(120)}` } }))).details).toMatchObject({ field: 'paths.vncSocket' });
   });
 

@@ -179,7 +179,8 @@ export function buildQemuArgs(spec: QemuVmSpec): string[] {
     // with any guest and under TCG. No password: the console ticket is the
     // credential, and only root on the host reaches the socket (run dir 0700).
     // force-shared: a client asking for the screen alone is dropped rather than cutting off the others watching.
-    args.push('-device', 'VGA', '-vnc', `unix:${escapeOptValue(spec.paths.vncSocket)},share=force-shared`);
+    // A USB tablet: an absolute pointer, so the guest's cursor is where the viewer's is (a PS/2 mouse is relative and drifts).
+    args.push('-device', 'VGA', '-device', 'qemu-xhci,id=xhci', '-device', 'usb-tablet,bus=xhci.0', '-vnc', `unix:${escapeOptValue(spec.paths.vncSocket)},share=force-shared`);
   }
   if (spec.smbiosSerial !== undefined) args.push('-smbios', `type=1,serial=${escapeOptValue(spec.smbiosSerial)}`);
 
