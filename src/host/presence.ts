@@ -98,7 +98,9 @@ export class HostPresence {
     lease.start();
     try {
       await this.put();
-      if (this.lease === lease) this.announced = lease;
+      // Lost while its record was written: that record goes with it, so this lease is no epoch.
+      if (this.lease !== lease) throw new Error(`presence lease ${lease.id} lost while announcing`);
+      this.announced = lease;
     } catch (err) {
       // Not announced: this lease must not go on renewing and petting as if it were.
       lease.close();
@@ -108,25 +110,45 @@ export class HostPresence {
     this.log.info({ epoch: lease.id, resumed }, resumed ? 'presence lease resumed' : 'presence lease granted');
   }
 
-  /** A new lease after a lost one, retried until etcd answers. */
+  private againRunning = false;
+
+  /** A new lease after a lost one, retried until etcd answers; one loop at a time (a lease lost while announcing is retried by it). */
   private async again(): Promise<void> {
-    for (let wait = 500; !this.stopped; wait = Math.min(wait * 2, 5000)) {
-      try {
-        await this.acquire(undefined);
-        this.onNewEpoch();
-        return;
-      } catch (err) {
-        this.log.warn({ err }, 'cannot announce this host yet');
-        await new Promise((r) => setTimeout(r, wait));
+    if (this.againRunning) return;
+    this.againRunning = true;
+    try {
+      for (let wait = 500; !this.stopped; wait = Math.min(wait * 2, 5000)) {
+        try {
+          await this.acquire(undefined);
+          this.onNewEpoch();
+          return;
+        } catch (err) {
+          this.log.warn({ err }, 'cannot announce this host yet');
+          await new Promise((r) => setTimeout(r, wait));
+        }
       }
+    } finally {
+      this.againRunning = false;
     }
   }
 
+  /** Record writes, one after another: a late write on a lost lease must never land after its successor's. */
+  private writes: Promise<void> = Promise.resolve();
+
   /** Writes the presence record again, on the current lease (what it says changed). */
-  async put(): Promise<void> {
+  put(): Promise<void> {
+    const run = this.writes.then(() => this.write());
+    this.writes = run.catch(() => undefined);
+    return run;
+  }
+
+  private async write(): Promise<void> {
     const lease = this.lease;
     if (!lease || !this.describe) return;
-    await this.hosts.announce({ ...this.describe(), name: this.opts.name, epoch: lease.id, fence: await this.watchdogRunning() }, lease.id);
+    const fence = await this.watchdogRunning();
+    // Lost meanwhile: the next lease's own write says it all.
+    if (this.lease !== lease) return;
+    await this.hosts.announce({ ...this.describe(), name: this.opts.name, epoch: lease.id, fence }, lease.id);
   }
 
   /**

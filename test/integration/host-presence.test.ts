@@ -24,12 +24,24 @@ class GatedHosts extends HostManager {
     this.gate = undefined;
   }
 
+  /** Announcements under way at once, now and at most: the record's writes must never overlap. */
+  inFlight = 0;
+  maxInFlight = 0;
+  /** The lease of each announcement, in the order they were made. */
+  readonly leases: string[] = [];
+
   override async announce(alive: HostAlive, lease: Parameters<HostManager['announce']>[1]): Promise<void> {
-    if (this.gate) {
-      this.waiting++;
-      await this.gate;
+    this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
+    try {
+      this.leases.push(String(lease));
+      if (this.gate) {
+        this.waiting++;
+        await this.gate;
+      }
+      await super.announce(alive, lease);
+    } finally {
+      this.inFlight--;
     }
-    await super.announce(alive, lease);
   }
 }
 
@@ -80,6 +92,34 @@ describe('host presence: an epoch only once its record is in etcd', () => {
       expect(second).toBeDefined();
       expect(second).not.toBe(first);
       expect((await aliveRecord())?.epoch).toBe(second);
+    } finally {
+      hosts.release();
+      await presence.stop(true);
+    }
+  }, 60_000);
+
+  it('a record write still under way on a lost lease ends before the next lease\'s begins: the record is never left on the lost one', async () => {
+    const hosts = new GatedHosts(c.store);
+    let newEpochs = 0;
+    const presence = new HostPresence(c.store, hosts, { name: 'hp2', ttlMs: 3000, runDir, fenceTimeoutMs: 2000 }, silentLogger, () => newEpochs++);
+    const record = async () => (await c.store.get(Kinds.hostAlive, Keys.hostAlive('hp2')))?.value;
+    try {
+      await presence.start(() => ({ pid: process.pid, accel: 'tcg', since: new Date().toISOString() }));
+      const first = presence.epoch!;
+      // A write on the first lease (as for a watchdog change) is held; meanwhile that lease is lost.
+      hosts.close();
+      const late = presence.put();
+      await until('the write on the first lease waiting', () => hosts.waiting === 1, 10_000, 10);
+      await c.store.ns.leaseClient.leaseRevoke({ ID: first });
+      await until('the host asks for a new lease', async () => (await c.store.ns.leaseClient.leaseLeases()).leases.some((l) => String(l.ID) !== first && !hosts.leases.includes(String(l.ID))), 10_000, 20).catch(() => undefined);
+      hosts.release();
+      await late.catch(() => undefined);
+      await until('announced on a new lease', () => newEpochs === 1, 10_000, 10);
+      expect(hosts.maxInFlight, 'two record writes at once').toBe(1);
+      const second = presence.epoch!;
+      expect(second).not.toBe(first);
+      expect(hosts.leases.at(-1)).toBe(second);
+      expect((await record())?.epoch).toBe(second);
     } finally {
       hosts.release();
       await presence.stop(true);

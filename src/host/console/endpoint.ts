@@ -114,6 +114,9 @@ export class ConsoleEndpoint {
 
   private async upgrade(req: IncomingMessage, sock: Duplex, head: Buffer): Promise<void> {
     sock.on('error', () => undefined);
+    // A caller that goes while the ticket is taken and the socket connected: seen here, before any wait.
+    let gone = false;
+    sock.once('close', () => (gone = true));
     let keeper: Socket;
     let readOnly = false;
     try {
@@ -135,6 +138,7 @@ export class ConsoleEndpoint {
       sock.end(`HTTP/1.1 ${e.httpStatus} ${STATUS_CODES[e.httpStatus] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
       return;
     }
+    if (gone) return void keeper.destroy();
     // A handshake ws refuses (a bad key) never calls back: the keeper's connection must not outlive it.
     let bridged = false;
     sock.once('close', () => bridged || keeper.destroy());
