@@ -429,6 +429,7 @@ export class HostAgent {
 
   private async startVm(vm: Vm): Promise<void> {
     const gen = vm.generation;
+    const epoch = this.presence.epoch;
     const r = new Reverter(this.log);
     try {
       // Armed again only once this run's QEMU is (haArmed says so of a running QEMU).
@@ -464,6 +465,13 @@ export class HostAgent {
     } catch (err) {
       await r.revert();
       const e = toUcloudError(err);
+      // Begun without this host's epoch, or it changed meanwhile (a lost lease): the host's failure, not the VM's.
+      // Recorded as the VM's error it would stay (an error is not retried); the new epoch looks at every VM again.
+      if (epoch === undefined || epoch !== this.presence.epoch) {
+        this.log.warn({ err, vm: vm.id }, 'VM start cut short by a lost presence lease: tried again once this host is announced');
+        this.recheck(vm.id, 1000);
+        return;
+      }
       this.log.error({ err, vm: vm.id }, 'VM start failed');
       await this.observe(vm.id, (cur) => ({ ...cur, status: 'error', observedGeneration: gen, error: { code: e.code, message: e.message, at: nowIso() } }));
     }
