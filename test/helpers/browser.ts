@@ -68,7 +68,7 @@ export class BrowserSession {
 
 /** Logs in with a token and waits for the live event stream. */
 export async function logIn(page: Page, token: string): Promise<void> {
-  await page.waitForSelector('#token').catch(async (err: unknown) => {
+  await page.waitForSelector('#token', { timeout: 60_000 }).catch(async (err: unknown) => {
     // What the page showed instead: the failure's only witness in a CI log.
     throw new Error(`no login form at ${page.url()}: ${(await page.evaluate('document.documentElement.outerHTML.slice(0, 2000)').catch(() => '?')) as string}`, { cause: err });
   });
