@@ -4,6 +4,12 @@ import type { User } from '../model/index.js';
 import type { UserManager } from '../managers/users.js';
 import { actionOf, authorize, isPublic } from './authz.js';
 
+/** The token of `Authorization: Bearer <token>`, if the request carries one. */
+export function bearerToken(req: FastifyRequest): string | undefined {
+  const header = req.headers.authorization;
+  return header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : undefined;
+}
+
 /**
  * The one place requests are authenticated and authorized: every route but
  * the public ones needs `Authorization: Bearer <token>`, and its user's role
@@ -15,12 +21,6 @@ import { actionOf, authorize, isPublic } from './authz.js';
  * `authorize: false` is for bench/api only: it still authenticates but skips the
  * role check, to measure what the check costs. Never set by a daemon.
  */
-/** The token of `Authorization: Bearer <token>`, if the request carries one. */
-export function bearerToken(req: FastifyRequest): string | undefined {
-  const header = req.headers.authorization;
-  return header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : undefined;
-}
-
 export function authenticate(users: UserManager, opts: { authorize?: boolean } = {}) {
   const check = opts.authorize !== false;
   return (req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ticketHash } from '../../src/managers/consoles.js';
@@ -17,16 +18,24 @@ class Stream {
       this.wake?.();
     });
     ws.on('error', () => undefined);
-    this.closed = new Promise((r) => ws.on('close', (code, why) => r({ code, reason: why.toString() })));
+    this.closed = new Promise((r) =>
+      ws.on('close', (code, why) => {
+        r({ code, reason: why.toString() });
+        this.wake?.();
+      }),
+    );
   }
+  /** The next `n` bytes, woken by each message or the close; fails at the deadline or once closed short of them. */
   async read(n: number, timeoutMs = 20_000): Promise<Buffer> {
     const deadline = Date.now() + timeoutMs;
     while (this.buf.length < n) {
-      if (this.ws.readyState === WebSocket.CLOSED || Date.now() > deadline) throw new Error(`wanted ${n} bytes, have ${this.buf.length} (WebSocket state ${this.ws.readyState})`);
+      if (this.ws.readyState === WebSocket.CLOSED || Date.now() >= deadline) throw new Error(`wanted ${n} bytes, have ${this.buf.length} (WebSocket state ${this.ws.readyState})`);
+      let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((r) => {
         this.wake = r;
-        setTimeout(r, 200);
+        timer = setTimeout(r, deadline - Date.now());
       });
+      clearTimeout(timer);
     }
     const out = this.buf.subarray(0, n);
     this.buf = this.buf.subarray(n);
@@ -90,7 +99,6 @@ describe('vm display vnc: the VM screen over the console WebSocket (real QEMU, d
 
   it('is recorded on the VM and given to QEMU as a VGA card with VNC on a unix socket only', async () => {
     expect(vm.display).toBe('vnc');
-    const { readFileSync } = await import('node:fs');
     const argv = readFileSync(`/proc/${vm.qemu!.pid}/cmdline`, 'latin1').split('\0');
     expect(argv[argv.indexOf('-vnc') + 1]).toMatch(/^unix:\/.*\/vnc\.sock,share=force-shared$/);
     expect(argv.filter((a) => a === '-vnc')).toHaveLength(1);
