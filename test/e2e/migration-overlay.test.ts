@@ -14,9 +14,10 @@ import { Testbed } from '../helpers/testbed.js';
 // bridges: VM frames cross the VXLAN overlay from guest to guest, no host
 // routes them. After the switch-over the overlay must learn the VM's new
 // location (the other hosts' VXLAN forwarding tables still point at the
-// source) before the peer's packets reach it again: the guest's own
-// announcement (virtio-net guest announce → unsolicited neighbour
-// advertisements) and QEMU's self-announce teach every host's VXLAN.
+// source) before the peer's packets reach it again: QEMU's self-announce
+// (RARP broadcasts from the VM's MAC, which the tap filter lets through) and
+// the guest's own announcement (virtio-net guest announce → unsolicited
+// neighbour advertisements) teach every host's VXLAN.
 
 const PING_INTERVAL_S = 0.2;
 
@@ -172,7 +173,17 @@ describe('live migration on the overlay: a VM on a third host keeps its ping and
     expect(r.code, r.stderr).toBe(0);
     const answered = () => session!.lines.filter((l) => /seq=\d+/.test(l.text)).length;
     const atEnd = answered();
-    await until('pings answered after the migration', () => answered() >= atEnd + 10, 30_000);
+    await until('pings answered after the migration', () => answered() >= atEnd + 10, 30_000).catch(async (err: unknown) => {
+      // Where each host's overlay sends m's MAC, what each VXLAN device carried, and the guest's last words.
+      for (const h of tb.hosts) {
+        const fdb = (await tb.exec(h.name, ['bridge', 'fdb', 'show', 'dev', `vx${state!.vni}`])).stdout.split('\n').filter((l) => l.startsWith(state!.mac));
+        const vx = (await tb.exec(h.name, ['ip', '-s', 'link', 'show', `vx${state!.vni}`])).stdout;
+        console.error(`${h.name}: fdb ${JSON.stringify(fdb)}\n${vx}`);
+      }
+      console.error(`ping session:\n${session!.lines.slice(-20).map((l) => l.text).join('\n')}`);
+      console.error(`m's console (last 1500 chars):\n${serial(await cli(['vm', 'show', 'm'])).slice(-1500)}`);
+      throw err;
+    });
     expect((await tb.sshSession('h3', key(), xAddr, 'touch /tmp/stop && echo ok', { timeoutMs: 60_000 })).out.trim()).toBe('ok');
     expect(await Promise.race([session.done, until('ping ended', () => false, 60_000).catch(() => -1)])).toBe(0);
     const out = session.lines.map((l) => l.text).join('\n');

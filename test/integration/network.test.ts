@@ -112,8 +112,9 @@ describe('host networking helpers (pure)', () => {
     expect(conf).not.toContain('RDNSS');
     expect(() => renderRadvdConf({ interface: 'ucbr7', prefix: 'fd00:1:2:3::/48' })).toThrow(/\/64/);
     const rules = renderNicRules({ ifname: 'tap1', mac: '52:54:00:12:00:01', allowedSources: ['FE80::5054:ff:fe12:1', '::'] });
-    expect(rules[0]).toMatch(/^add rule bridge ucloud nic-tap1 ether saddr != 52:54:00:12:00:01 drop comment "ucloud:v1:[0-9a-f]{16}"$/);
-    expect(rules[2]).toBe('add rule bridge ucloud nic-tap1 ip6 saddr != { ::, fe80::5054:ff:fe12:1 } drop');
+    expect(rules[0]).toMatch(/^add rule bridge ucloud nic-tap1 ether saddr != 52:54:00:12:00:01 drop comment "ucloud:v2:[0-9a-f]{16}"$/);
+    expect(rules[1]).toBe('add rule bridge ucloud nic-tap1 ether type 0x8035 ether daddr ff:ff:ff:ff:ff:ff accept');
+    expect(rules[3]).toBe('add rule bridge ucloud nic-tap1 ip6 saddr != { ::, fe80::5054:ff:fe12:1 } drop');
     expect(() => renderNicRules({ ifname: 'tap 1', mac: '52:54:00:12:00:01', allowedSources: ['fe80::1'] })).toThrow();
     // The host firewall: a guest's VXLAN is dropped before anything is accepted; metadata on metadata_port only.
     const fw = renderHostFirewall(8080).split('\n');
@@ -276,6 +277,49 @@ describe('host networking (bridge, VXLAN, radvd, taps, anti-spoofing) in network
       if (a.dev === 'eth0' && a.scope === 0 && a.addr !== globalOf(MAC.g1)) await sh('ip', ['-n', NS.g1, 'addr', 'del', `${a.addr}/64`, 'dev', 'eth0']);
     }
     expect(await ping(NS.g1, g2addr, { attempts: 3 })).toBe(true);
+  });
+
+  it("passes a guest's RARP broadcast (QEMU's announcement after a migration), which moves the other hosts' stale VXLAN entry at once; ARP and another MAC's RARP stay out", async () => {
+    const vx2 = hn2.vxlanName(VNI);
+    const dstOf = async () => {
+      const rows = JSON.parse((await ip2.bridge(['-j', 'fdb', 'show', 'dev', vx2])).stdout || '[]') as { mac: string; dst?: string }[];
+      return rows.find((r) => r.mac === MAC.g1 && r.dst)?.dst;
+    };
+    // h2 believes g1 is elsewhere (as every host does of a VM that just moved): a learnt, dynamic entry.
+    const elsewhere = `fdff:${tag}::99`;
+    await sh('ip', ['netns', 'exec', NS.h2, 'bridge', 'fdb', 'replace', MAC.g1, 'dev', vx2, 'dst', elsewhere, 'dynamic']);
+    expect(await dstOf()).toBe(elsewhere);
+    // What crosses the overlay from g1, counted as it enters h2's bridge.
+    await run('ip', ['netns', 'exec', NS.h2, 'nft', '-f', '-'], {
+      input: [
+        'add table bridge uctest', 'add chain bridge uctest pre { type filter hook prerouting priority -300; }',
+        `add rule bridge uctest pre iifname ${vx2} ether type arp counter comment "arp"`,
+        `add rule bridge uctest pre iifname ${vx2} ether type 0x8035 ether saddr 52:54:00:12:00:77 counter comment "foreign"`,
+        `add rule bridge uctest pre iifname ${vx2} ether type 0x8035 ether saddr ${MAC.g1} counter comment "rarp"`, '',
+      ].join('\n'),
+    });
+    const counted = async () => {
+      const out = JSON.parse((await inNs(NS.h2, 'nft', ['-j', 'list', 'chain', 'bridge', 'uctest', 'pre'])).stdout) as { nftables: { rule?: { comment?: string; expr: { counter?: { packets: number } }[] } }[] };
+      return Object.fromEntries(out.nftables.filter((o) => o.rule?.comment).map((o) => [o.rule!.comment, o.rule!.expr.reduce((n, e) => n + (e.counter?.packets ?? 0), 0)]));
+    };
+    // QEMU's frame (net/announce.c): broadcast, ethertype 0x8035, op 3, the MAC as sender and target, padded to 60 bytes.
+    const hex = (mac: string) => mac.replaceAll(':', '');
+    const frame = (src: string, type: string, op: string) => `ffffffffffff${hex(src)}${type}000108000604${op}${hex(src)}00000000${hex(src)}00000000`.padEnd(120, '0');
+    const send = (...frames: string[]) =>
+      inNs(NS.g1, 'python3', ['-c', 'import socket,sys\ns=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)\ns.bind(("eth0",0))\nfor f in sys.argv[1:]: s.send(bytes.fromhex(f))', ...frames]);
+    try {
+      // In order on one path: an ARP request and another MAC's RARP (both dropped at g1's port), then g1's own RARP.
+      await send(frame(MAC.g1, '0806', '0001'), frame('52:54:00:12:00:77', '8035', '0003'), frame(MAC.g1, '8035', '0003'));
+      await until("h2 learns g1's place from its RARP", async () => (await dstOf()) === UNDERLAY.h1, 10_000);
+      expect(await counted()).toEqual({ arp: 0, foreign: 0, rarp: 1 });
+      // Control: without g1's rules the ARP frame crosses.
+      await removeNicFilter(ip1, PORT.g1);
+      await send(frame(MAC.g1, '0806', '0001'));
+      await until('the unfiltered ARP frame crosses', async () => (await counted()).arp === 1, 10_000);
+    } finally {
+      await ensureNicFilter(ip1, { ifname: PORT.g1, mac: MAC.g1, allowedSources: [linkLocal(MAC.g1), globalOf(MAC.g1)] });
+      await inNs(NS.h2, 'nft', ['delete', 'table', 'bridge', 'uctest']);
+    }
   });
 
   it("advertises the network's DNS resolvers as RDNSS in its router advertisements, and a changed list at once", async () => {

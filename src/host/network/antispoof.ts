@@ -46,7 +46,7 @@ import { fingerprint as layoutFingerprint, listTable, nft } from './nft.js';
 export const TABLE = 'ucloud';
 const FAMILY = 'bridge';
 const T = `${FAMILY} ${TABLE}`;
-const VERSION = 'v1';
+const VERSION = 'v2'; // v2: RARP broadcasts pass (renderNicRules)
 
 export interface NicFilterSpec {
   ifname: string;
@@ -82,7 +82,13 @@ function fingerprint(spec: { mac: string; sources: string[] }): string {
  * The rules of one tap's chain, in order. Frames from the tap are dropped if:
  * 1. their Ethernet source is not the VM's MAC;
  * 2. they are not IPv6 (IPv4, ARP, VLAN-tagged, anything else: IPv6-only
- *    platform, and a tag would hide the IPv6 header from the next rules);
+ *    platform, and a tag would hide the IPv6 header from the next rules),
+ *    but for a RARP broadcast (from the VM's own MAC, rule 1): what QEMU
+ *    sends for the guest when it resumes after a live migration, so every
+ *    host's VXLAN learns at once where the MAC now is, whatever the guest
+ *    does (its own announcement needs its kernel's cooperation, and under
+ *    load can come too late: a peer that only answers stays unreachable
+ *    until its neighbour cache expires). No host stack handles RARP;
  * 3. their IPv6 source is not `::` or one of the allowed addresses;
  * 4. they are router advertisements or redirects (RA guard: a VM is not the
  *    router of its network);
@@ -100,6 +106,7 @@ export function renderNicRules(spec: NicFilterSpec): string[] {
   const targets = `{ ${s.sources.map(hex128).join(', ')} }`;
   return [
     `add rule ${T} ${chain} ether saddr != ${s.mac} drop comment "${fingerprint(s)}"`,
+    `add rule ${T} ${chain} ether type 0x8035 ether daddr ff:ff:ff:ff:ff:ff accept`,
     `add rule ${T} ${chain} ether type != ip6 drop`,
     `add rule ${T} ${chain} ip6 saddr != ${srcSet} drop`,
     `add rule ${T} ${chain} icmpv6 type { nd-router-advert, nd-redirect } drop`,
