@@ -136,6 +136,7 @@ async function ucloudRun(tb: Testbed, i: number, mode: Mode): Promise<Figures> {
   const cur = await cli(tb, ['vm', 'show', 'mig']);
   const to = cur.host === 'h1' ? 'h2' : 'h1';
   const t0 = performance.now();
+  const t0Epoch = Date.now();
   const cpu = process.env.BENCH_CPU ? new CpuSampler() : undefined;
   await cli(tb, ['vm', 'migrate', 'mig', '--to', to, '--wait']);
   const wallMs = performance.now() - t0;
@@ -148,6 +149,10 @@ async function ucloudRun(tb: Testbed, i: number, mode: Mode): Promise<Figures> {
   const pauseMs = mode === 'copy' ? copyPauseMs(tb.host(cur.host!), tb.host(to), vm.id) : undefined;
   console.error(`ucloud ${mode} #${i + 1} (${cur.host} → ${to}): total ${f.totalMs} ms, downtime ${f.downtimeMs} ms, setup ${f.setupMs ?? '?'} ms, RAM ${mib(f.ramBytes)}, sent in pause ${mib(pauseBytes)}, syncs ${ram?.['dirty-sync-count'] ?? '?'},${pauseMs !== undefined ? ` guest pause ${pauseMs} ms,` : ''} wall ${wallMs.toFixed(0)} ms`);
   const started = logRecords(tb.host(cur.host!), vm.lastMigration!.id).find((r) => r.msg === 'migration started')?.time;
+  // Where the wall time goes, by the agents' own records (ms after the command was spawned).
+  const at = (h: string, msg: string) => logRecords(tb.host(h), vm.lastMigration!.id).find((r) => r.msg === msg && r.migration === vm.lastMigration!.id)?.time;
+  const marks: [string, number | undefined][] = [['destination listening', at(to, 'incoming migration listening')], ['source started', started], ['source completed', at(cur.host!, 'migration completed')]];
+  console.error(`  timeline: ${[...marks.map(([k, t]) => `${k} +${t === undefined ? '?' : t - t0Epoch}`), `CLI exited +${wallMs.toFixed(0)}`].join(', ')} ms`);
   if (cpu && started) console.error(`  CPU during ucloud's transfer: ${cpu.between(started, started + f.totalMs).map((c) => `${c.who} ${c.ms}`).join(', ')}`);
   return { totalMs: f.totalMs, downtimeMs: f.downtimeMs, wallMs, ramBytes: f.ramBytes, pauseBytes, syncs: ram?.['dirty-sync-count'], pauseMs };
 }

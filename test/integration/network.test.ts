@@ -113,7 +113,9 @@ describe('host networking helpers (pure)', () => {
     expect(() => renderRadvdConf({ interface: 'ucbr7', prefix: 'fd00:1:2:3::/48' })).toThrow(/\/64/);
     const rules = renderNicRules({ ifname: 'tap1', mac: '52:54:00:12:00:01', allowedSources: ['FE80::5054:ff:fe12:1', '::'] });
     expect(rules[0]).toMatch(/^add rule bridge ucloud nic-tap1 ether saddr != 52:54:00:12:00:01 drop comment "ucloud:v2:[0-9a-f]{16}"$/);
-    expect(rules[1]).toBe('add rule bridge ucloud nic-tap1 ether type 0x8035 ether daddr ff:ff:ff:ff:ff:ff accept');
+    expect(rules[1]).toBe(
+      'add rule bridge ucloud nic-tap1 ether type 0x8035 ether daddr ff:ff:ff:ff:ff:ff @nh,0,64 0x0001080006040003 @nh,64,48 0x525400120001 @nh,144,48 0x525400120001 limit rate 10/second burst 10 packets counter accept',
+    );
     expect(rules[3]).toBe('add rule bridge ucloud nic-tap1 ip6 saddr != { ::, fe80::5054:ff:fe12:1 } drop');
     expect(() => renderNicRules({ ifname: 'tap 1', mac: '52:54:00:12:00:01', allowedSources: ['fe80::1'] })).toThrow();
     // The host firewall: a guest's VXLAN is dropped before anything is accepted; metadata on metadata_port only.
@@ -279,7 +281,7 @@ describe('host networking (bridge, VXLAN, radvd, taps, anti-spoofing) in network
     expect(await ping(NS.g1, g2addr, { attempts: 3 })).toBe(true);
   });
 
-  it("passes a guest's RARP broadcast (QEMU's announcement after a migration), which moves the other hosts' stale VXLAN entry at once; ARP and another MAC's RARP stay out", async () => {
+  it("passes a guest's RARP broadcast (QEMU's announcement after a migration), which moves the other hosts' stale VXLAN entry at once; ARP, another MAC's RARP, one naming another MAC and a tagged one stay out", async () => {
     const vx2 = hn2.vxlanName(VNI);
     const dstOf = async () => {
       const rows = JSON.parse((await ip2.bridge(['-j', 'fdb', 'show', 'dev', vx2])).stdout || '[]') as { mac: string; dst?: string }[];
@@ -295,7 +297,9 @@ describe('host networking (bridge, VXLAN, radvd, taps, anti-spoofing) in network
         'add table bridge uctest', 'add chain bridge uctest pre { type filter hook prerouting priority -300; }',
         `add rule bridge uctest pre iifname ${vx2} ether type arp counter comment "arp"`,
         `add rule bridge uctest pre iifname ${vx2} ether type 0x8035 ether saddr 52:54:00:12:00:77 counter comment "foreign"`,
-        `add rule bridge uctest pre iifname ${vx2} ether type 0x8035 ether saddr ${MAC.g1} counter comment "rarp"`, '',
+        `add rule bridge uctest pre iifname ${vx2} ether type 0x8035 ether saddr ${MAC.g1} @nh,64,48 0x525400120077 counter comment "names another"`,
+        `add rule bridge uctest pre iifname ${vx2} ether type 8021q counter comment "tagged"`,
+        `add rule bridge uctest pre iifname ${vx2} ether type 0x8035 ether saddr ${MAC.g1} @nh,64,48 0x${MAC.g1.replaceAll(':', '')} counter comment "rarp"`, '',
       ].join('\n'),
     });
     const counted = async () => {
@@ -304,14 +308,19 @@ describe('host networking (bridge, VXLAN, radvd, taps, anti-spoofing) in network
     };
     // QEMU's frame (net/announce.c): broadcast, ethertype 0x8035, op 3, the MAC as sender and target, padded to 60 bytes.
     const hex = (mac: string) => mac.replaceAll(':', '');
-    const frame = (src: string, type: string, op: string) => `ffffffffffff${hex(src)}${type}000108000604${op}${hex(src)}00000000${hex(src)}00000000`.padEnd(120, '0');
+    const frame = (src: string, type: string, op: string, named = src) => `ffffffffffff${hex(src)}${type}000108000604${op}${hex(named)}00000000${hex(named)}00000000`.padEnd(120, '0');
     const send = (...frames: string[]) =>
       inNs(NS.g1, 'python3', ['-c', 'import socket,sys\ns=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)\ns.bind(("eth0",0))\nfor f in sys.argv[1:]: s.send(bytes.fromhex(f))', ...frames]);
     try {
-      // In order on one path: an ARP request and another MAC's RARP (both dropped at g1's port), then g1's own RARP.
-      await send(frame(MAC.g1, '0806', '0001'), frame('52:54:00:12:00:77', '8035', '0003'), frame(MAC.g1, '8035', '0003'));
+      // In order on one path: an ARP request, another MAC's RARP, a RARP from g1 naming another MAC, and g1's RARP
+      // under a VLAN tag (all dropped at g1's port); then g1's own RARP, as QEMU sends it.
+      const other = '52:54:00:12:00:77';
+      await send(
+        frame(MAC.g1, '0806', '0001'), frame(other, '8035', '0003'), frame(MAC.g1, '8035', '0003', other),
+        frame(MAC.g1, `81000005${'8035'}`, '0003'), frame(MAC.g1, '8035', '0003'),
+      );
       await until("h2 learns g1's place from its RARP", async () => (await dstOf()) === UNDERLAY.h1, 10_000);
-      expect(await counted()).toEqual({ arp: 0, foreign: 0, rarp: 1 });
+      expect(await counted()).toEqual({ arp: 0, foreign: 0, 'names another': 0, tagged: 0, rarp: 1 });
       // Control: without g1's rules the ARP frame crosses.
       await removeNicFilter(ip1, PORT.g1);
       await send(frame(MAC.g1, '0806', '0001'));

@@ -60,6 +60,11 @@ export interface NicFilterSpec {
   allowedSources: string[];
 }
 
+/** QEMU's RARP announcement (net/announce.c): Ethernet, IPv4, lengths 6 and 4, opcode 3 (reverse request); then its MAC as sender and target. */
+const RARP_HEAD = '@nh,0,64 0x0001080006040003';
+/** QEMU sends 5 rounds per NIC after a migration; more than this a second is not an announcement. */
+const RARP_PER_SECOND = 10;
+
 export function nicChainName(ifname: string): string {
   return `nic-${checkIfname(ifname)}`;
 }
@@ -83,7 +88,8 @@ function fingerprint(spec: { mac: string; sources: string[] }): string {
  * 1. their Ethernet source is not the VM's MAC;
  * 2. they are not IPv6 (IPv4, ARP, VLAN-tagged, anything else: IPv6-only
  *    platform, and a tag would hide the IPv6 header from the next rules),
- *    but for a RARP broadcast (from the VM's own MAC, rule 1): what QEMU
+ *    but for a RARP broadcast naming the VM's own MAC (as Ethernet source,
+ *    rule 1, and as sender and target; at most RARP_PER_SECOND): what QEMU
  *    sends for the guest when it resumes after a live migration, so every
  *    host's VXLAN learns at once where the MAC now is, whatever the guest
  *    does (its own announcement needs its kernel's cooperation, and under
@@ -104,9 +110,10 @@ export function renderNicRules(spec: NicFilterSpec): string[] {
   const chain = nicChainName(s.ifname);
   const srcSet = `{ ::, ${s.sources.join(', ')} }`;
   const targets = `{ ${s.sources.map(hex128).join(', ')} }`;
+  const macHex = `0x${s.mac.replaceAll(':', '')}`;
   return [
     `add rule ${T} ${chain} ether saddr != ${s.mac} drop comment "${fingerprint(s)}"`,
-    `add rule ${T} ${chain} ether type 0x8035 ether daddr ff:ff:ff:ff:ff:ff accept`,
+    `add rule ${T} ${chain} ether type 0x8035 ether daddr ff:ff:ff:ff:ff:ff ${RARP_HEAD} @nh,64,48 ${macHex} @nh,144,48 ${macHex} limit rate ${RARP_PER_SECOND}/second burst ${RARP_PER_SECOND} packets counter accept`,
     `add rule ${T} ${chain} ether type != ip6 drop`,
     `add rule ${T} ${chain} ip6 saddr != ${srcSet} drop`,
     `add rule ${T} ${chain} icmpv6 type { nd-router-advert, nd-redirect } drop`,
