@@ -12,8 +12,11 @@ export interface StreamHandlers {
   onBreak?: (err: unknown) => void;
 }
 
+// An abort that came first ends it at once: its 'abort' event has fired already,
+// and a timer left behind keeps the CLI's process alive that long after its work.
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((r) => {
+    if (signal.aborted) return r();
     const t = setTimeout(r, ms);
     signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
   });
@@ -30,7 +33,9 @@ export async function followEvents(client: Client, q: EventQuery, h: StreamHandl
         since = String(BigInt(revision) + 1n);
         h.onEvent(event);
       }
-      if (!signal.aborted) h.onBreak?.(new Error('the server ended the stream'));
+      // The client's stream ends quietly when aborted: that is the caller's end, not a break.
+      if (signal.aborted) return;
+      h.onBreak?.(new Error('the server ended the stream'));
     } catch (err) {
       if (signal.aborted) return;
       h.onBreak?.(err);

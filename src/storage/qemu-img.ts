@@ -98,6 +98,7 @@ export async function convert(src: ConvertSource, target: ConvertTarget, opts: C
     let stalled = false;
     const kill = () => child.kill('SIGKILL');
     opts.signal?.addEventListener('abort', kill, { once: true });
+    if (opts.signal?.aborted) kill(); // aborted before the spawn: its 'abort' has fired already
     let timer = setTimeout(stall, idleMs);
     function stall(): void {
       stalled = true;
