@@ -7,7 +7,9 @@
 // so a restarted agent resumes it while it lives: an agent restart neither
 // fences HA VMs nor looks like a dead host.
 
+import { UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { Serial } from '../common/serial.js';
 import type { HostManager } from '../managers/hosts.js';
 import type { HostAlive } from '../model/index.js';
 import { monoMs, PresenceLease } from '../store/presence-lease.js';
@@ -99,7 +101,7 @@ export class HostPresence {
     try {
       await this.put();
       // Lost while its record was written: that record goes with it, so this lease is no epoch.
-      if (this.lease !== lease) throw new Error(`presence lease ${lease.id} lost while announcing`);
+      if (this.lease !== lease) throw new UcloudError('HOST_FENCED', `presence lease ${lease.id} lost while announcing`);
       this.announced = lease;
     } catch (err) {
       // Not announced: this lease must not go on renewing and petting as if it were.
@@ -110,36 +112,33 @@ export class HostPresence {
     this.log.info({ epoch: lease.id, resumed }, resumed ? 'presence lease resumed' : 'presence lease granted');
   }
 
-  private againRunning = false;
+  /** The re-announce loop under way, if any: one at a time (a lease lost while announcing is retried by it). */
+  private reannouncing: Promise<void> | undefined;
 
-  /** A new lease after a lost one, retried until etcd answers; one loop at a time (a lease lost while announcing is retried by it). */
-  private async again(): Promise<void> {
-    if (this.againRunning) return;
-    this.againRunning = true;
-    try {
-      for (let wait = 500; !this.stopped; wait = Math.min(wait * 2, 5000)) {
-        try {
-          await this.acquire(undefined);
-          this.onNewEpoch();
-          return;
-        } catch (err) {
-          this.log.warn({ err }, 'cannot announce this host yet');
-          await new Promise((r) => setTimeout(r, wait));
-        }
+  private again(): Promise<void> {
+    return (this.reannouncing ??= this.reannounce().finally(() => (this.reannouncing = undefined)));
+  }
+
+  /** A new lease after a lost one, retried until etcd answers. */
+  private async reannounce(): Promise<void> {
+    for (let wait = 500; !this.stopped; wait = Math.min(wait * 2, 5000)) {
+      try {
+        await this.acquire(undefined);
+        this.onNewEpoch();
+        return;
+      } catch (err) {
+        this.log.warn({ err }, 'cannot announce this host yet');
+        await new Promise((r) => setTimeout(r, wait));
       }
-    } finally {
-      this.againRunning = false;
     }
   }
 
   /** Record writes, one after another: a late write on a lost lease must never land after its successor's. */
-  private writes: Promise<void> = Promise.resolve();
+  private readonly writes = new Serial();
 
   /** Writes the presence record again, on the current lease (what it says changed). */
   put(): Promise<void> {
-    const run = this.writes.then(() => this.write());
-    this.writes = run.catch(() => undefined);
-    return run;
+    return this.writes.run(() => this.write());
   }
 
   private async write(): Promise<void> {

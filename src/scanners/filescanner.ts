@@ -1,3 +1,4 @@
+import { Serial } from '../common/serial.js';
 import { randomUUID, createHash } from 'node:crypto';
 import { watch, type Dirent, type FSWatcher, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, realpath, type FileHandle } from 'node:fs/promises';
@@ -100,7 +101,7 @@ export class FileScanner {
   private readonly hashSlots: Semaphore;
   private readonly abort = new AbortController();
   /** Scans run one after another, whoever asks (the loop, fs.watch, a caller of scanOnce). */
-  private lock: Promise<unknown> = Promise.resolve();
+  private readonly scans = new Serial();
   private started = false;
   private stopped = false;
   private loop: Promise<void> | undefined;
@@ -146,14 +147,12 @@ export class FileScanner {
     this.watchers.clear();
     this.abort.abort();
     await this.loop;
-    await this.lock.catch(() => undefined);
+    await this.scans.idle();
   }
 
   /** One full scan; waits for a scan already running to end first (never two at once). */
   scanOnce(): Promise<ScanReport> {
-    const run = this.lock.then(() => this.scan());
-    this.lock = run.catch(() => undefined);
-    return run;
+    return this.scans.run(() => this.scan());
   }
 
   // ---- scheduling -------------------------------------------------------

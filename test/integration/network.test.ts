@@ -81,6 +81,22 @@ async function until(what: string, fn: () => Promise<boolean>, timeoutMs: number
 }
 
 /** One echo from the guest in `ns` (optionally from `src`); neighbour caches flushed first. */
+/**
+ * A table of the test's own in `ns` (`bridge uctest`, chain `pre`, ahead of
+ * ucloud's): one counting rule per name, matching what it maps to.
+ */
+async function addCounters(ns: string, rules: Record<string, string>): Promise<void> {
+  const lines = ['add table bridge uctest', 'add chain bridge uctest pre { type filter hook prerouting priority -300; }'];
+  for (const [name, match] of Object.entries(rules)) lines.push(`add rule bridge uctest pre ${match} counter comment "${name}"`);
+  await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: `${lines.join('\n')}\n` });
+}
+
+/** The packets each of addCounters' rules in `ns` has counted, by name. */
+async function counters(ns: string): Promise<Record<string, number>> {
+  const out = JSON.parse((await inNs(ns, 'nft', ['-j', 'list', 'chain', 'bridge', 'uctest', 'pre'])).stdout) as { nftables: { rule?: { comment?: string; expr: { counter?: { packets: number } }[] } }[] };
+  return Object.fromEntries(out.nftables.flatMap((o) => (o.rule?.comment ? [[o.rule.comment, o.rule.expr.reduce((n, e) => n + (e.counter?.packets ?? 0), 0)]] : [])));
+}
+
 async function ping(ns: string, dst: string, opts: { src?: string; attempts?: number } = {}): Promise<boolean> {
   for (let i = 0; i < (opts.attempts ?? 1); i++) {
     await sh('ip', ['-n', NS.g1, 'neigh', 'flush', 'all']);
@@ -292,20 +308,14 @@ describe('host networking (bridge, VXLAN, radvd, taps, anti-spoofing) in network
     await sh('ip', ['netns', 'exec', NS.h2, 'bridge', 'fdb', 'replace', MAC.g1, 'dev', vx2, 'dst', elsewhere, 'dynamic']);
     expect(await dstOf()).toBe(elsewhere);
     // What crosses the overlay from g1, counted as it enters h2's bridge.
-    await run('ip', ['netns', 'exec', NS.h2, 'nft', '-f', '-'], {
-      input: [
-        'add table bridge uctest', 'add chain bridge uctest pre { type filter hook prerouting priority -300; }',
-        `add rule bridge uctest pre iifname ${vx2} ether type arp counter comment "arp"`,
-        `add rule bridge uctest pre iifname ${vx2} ether type 0x8035 ether saddr 52:54:00:12:00:77 counter comment "foreign"`,
-        `add rule bridge uctest pre iifname ${vx2} ether type 0x8035 ether saddr ${MAC.g1} @nh,64,48 0x525400120077 counter comment "names another"`,
-        `add rule bridge uctest pre iifname ${vx2} ether type 8021q counter comment "tagged"`,
-        `add rule bridge uctest pre iifname ${vx2} ether type 0x8035 ether saddr ${MAC.g1} @nh,64,48 0x${MAC.g1.replaceAll(':', '')} counter comment "rarp"`, '',
-      ].join('\n'),
+    await addCounters(NS.h2, {
+      arp: `iifname ${vx2} ether type arp`,
+      foreign: `iifname ${vx2} ether type 0x8035 ether saddr 52:54:00:12:00:77`,
+      'names another': `iifname ${vx2} ether type 0x8035 ether saddr ${MAC.g1} @nh,64,48 0x525400120077`,
+      tagged: `iifname ${vx2} ether type 8021q`,
+      rarp: `iifname ${vx2} ether type 0x8035 ether saddr ${MAC.g1} @nh,64,48 0x${MAC.g1.replaceAll(':', '')}`,
     });
-    const counted = async () => {
-      const out = JSON.parse((await inNs(NS.h2, 'nft', ['-j', 'list', 'chain', 'bridge', 'uctest', 'pre'])).stdout) as { nftables: { rule?: { comment?: string; expr: { counter?: { packets: number } }[] } }[] };
-      return Object.fromEntries(out.nftables.filter((o) => o.rule?.comment).map((o) => [o.rule!.comment, o.rule!.expr.reduce((n, e) => n + (e.counter?.packets ?? 0), 0)]));
-    };
+    const counted = () => counters(NS.h2);
     // QEMU's frame (net/announce.c): broadcast, ethertype 0x8035, op 3, the MAC as sender and target, padded to 60 bytes.
     const hex = (mac: string) => mac.replaceAll(':', '');
     const frame = (src: string, type: string, op: string, named = src) => `ffffffffffff${hex(src)}${type}000108000604${op}${hex(named)}00000000${hex(named)}00000000`.padEnd(120, '0');
@@ -394,13 +404,8 @@ describe('host networking (bridge, VXLAN, radvd, taps, anti-spoofing) in network
     // The kernel binds one VXLAN socket to [::]:4789 whatever local/dev the devices have.
     expect((await inNs(NS.h1, 'ss', ['-Hnlu', 'sport = :4789'])).stdout).toMatch(/\[::\]:4789/);
     expect((await ip1.linkShow(victim.vxlan))?.linkinfo?.info_data).toMatchObject({ local6: UNDERLAY.h1, link: 'eth0' });
-    await run('ip', ['netns', 'exec', NS.h1, 'nft', '-f', '-'], {
-      input: `add table bridge uctest\nadd chain bridge uctest pre { type filter hook prerouting priority -300; }\nadd rule bridge uctest pre iifname ${victim.vxlan} counter\n`,
-    });
-    const injected = async () => {
-      const out = JSON.parse((await inNs(NS.h1, 'nft', ['-j', 'list', 'chain', 'bridge', 'uctest', 'pre'])).stdout) as { nftables: { rule?: { expr: { counter?: { packets: number } }[] } }[] };
-      return out.nftables.flatMap((o) => o.rule?.expr ?? []).reduce((n, e) => n + (e.counter?.packets ?? 0), 0);
-    };
+    await addCounters(NS.h1, { victim: `iifname ${victim.vxlan}` });
+    const injected = async () => (await counters(NS.h1)).victim ?? NaN;
     // What the victim's VXLAN device learned (remote MAC → underlay address): its multicast default entry aside, nothing.
     const learned = async () => {
       const rows = JSON.parse((await ip1.bridge(['-j', 'fdb', 'show', 'dev', victim.vxlan])).stdout || '[]') as { mac: string; dst?: string }[];

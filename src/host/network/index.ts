@@ -6,6 +6,7 @@
 // disturbing running VMs: nothing that already matches is deleted or
 // recreated, and radvd is restarted only when its config changed.
 
+import { Serial } from '../../common/serial.js';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Reverter } from '../../common/reverter.js';
@@ -113,13 +114,13 @@ export class HostNetwork {
   private readonly ip: Ip;
   private readonly log: Logger;
   /** One change at a time: check-then-act on shared kernel state must not interleave. */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly changes = new Serial();
   /**
    * BIRD's own (announce, stopAnnouncing): it touches no kernel object, and a
    * migrated VM's withdrawal must not wait behind the teardown of its taps
    * and network that follows the switch-over on the same host.
    */
-  private birdQueue: Promise<unknown> = Promise.resolve();
+  private readonly bird = new Serial();
 
   constructor(private readonly opts: HostNetworkOptions) {
     checkIfname(opts.underlay);
@@ -133,12 +134,6 @@ export class HostNetwork {
 
   vxlanName(vni: number): string {
     return vxlanName(vni);
-  }
-
-  private serial<T>(fn: () => Promise<T>, queue: 'queue' | 'birdQueue' = 'queue'): Promise<T> {
-    const next = this[queue].then(fn, fn);
-    this[queue] = next.catch(() => undefined);
-    return next;
   }
 
   /**
@@ -166,7 +161,7 @@ export class HostNetwork {
 
   /** Bridge + VXLAN + radvd for one network on this host. */
   ensureNetwork(o: EnsureNetworkOptions): Promise<NetworkState> {
-    return this.serial(() => new Reverter(this.log).run((undo) => this.doEnsureNetwork(o, undo)));
+    return this.changes.run(() => new Reverter(this.log).run((undo) => this.doEnsureNetwork(o, undo)));
   }
 
   private async doEnsureNetwork(o: EnsureNetworkOptions, undo: Reverter): Promise<NetworkState> {
@@ -230,7 +225,7 @@ export class HostNetwork {
 
   /** Stops radvd and deletes the VXLAN port and the bridge. Missing pieces are fine. */
   removeNetwork(vni: number): Promise<void> {
-    return this.serial(async () => {
+    return this.changes.run(async () => {
       checkVni(vni);
       const vx = vxlanName(vni);
       await stopRadvd(this.opts.runDir, vni, { removeFiles: true });
@@ -245,7 +240,7 @@ export class HostNetwork {
 
   /** A tap on the network's bridge with its anti-spoofing rules (rules first). */
   ensureNic(o: EnsureNicOptions): Promise<NicState> {
-    return this.serial(() => new Reverter(this.log).run((undo) => this.doEnsureNic(o, undo)));
+    return this.changes.run(() => new Reverter(this.log).run((undo) => this.doEnsureNic(o, undo)));
   }
 
   private async doEnsureNic(o: EnsureNicOptions, undo: Reverter): Promise<NicState> {
@@ -278,21 +273,21 @@ export class HostNetwork {
 
   /** A port of the migration range: open to `source` (the source host's address) only, until closeMigrationPort. */
   openMigrationPort(source: string, port: number): Promise<void> {
-    return this.serial(async () => {
+    return this.changes.run(async () => {
       await ensureHostFirewall(this.ip, this.firewallOptions());
       await openMigrationPort(this.ip, source, port);
     });
   }
 
   closeMigrationPort(port: number): Promise<void> {
-    return this.serial(async () => {
+    return this.changes.run(async () => {
       await closeMigrationPort(this.ip, port);
     });
   }
 
   /** Deletes the tap, then its rules (never a moment with the tap up and unfiltered). */
   removeNic(ifname: string): Promise<void> {
-    return this.serial(async () => {
+    return this.changes.run(async () => {
       checkIfname(ifname);
       await removeTap(this.ip, ifname);
       await removeNicFilter(this.ip, ifname);
@@ -357,18 +352,18 @@ export class HostNetwork {
    * reloading its config as needed. Without bgp: nothing to do.
    */
   announce(addresses: readonly string[]): Promise<BirdState | undefined> {
-    return this.serial(async () => {
+    return this.bird.run(async () => {
       const bgp = this.opts.routing?.bgp;
       if (!bgp) return undefined;
       const state = await ensureBird(this.ip, { runDir: this.opts.runDir, ...bgp, addresses });
       if (state.action !== 'none') this.log.info({ action: state.action, addresses: addresses.length }, 'BGP announcements updated');
       return state;
-    }, 'birdQueue');
+    });
   }
 
   /** Stops BIRD: the upstream drops every route of this host. */
   stopAnnouncing(): Promise<boolean> {
-    return this.serial(() => stopBird(this.opts.runDir), 'birdQueue');
+    return this.bird.run(() => stopBird(this.opts.runDir));
   }
 
   /** The pid of the network's radvd, if it runs. */
