@@ -466,10 +466,11 @@ export class HostAgent {
       await r.revert();
       const e = toUcloudError(err);
       // Begun without this host's epoch, or it changed meanwhile (a lost lease): the host's failure, not the VM's.
-      // Recorded as the VM's error it would stay (an error is not retried); the new epoch looks at every VM again.
+      // Recorded as the VM's error it would stay (an error is not retried). No timer of its own either: a fenced
+      // host would retry each such VM every second for as long as etcd is away. The new epoch's pass looks at
+      // every VM again (onNewEpoch; a pass asked for while this one ran follows it, KeyedQueue).
       if (epoch === undefined || epoch !== this.presence.epoch) {
         this.log.warn({ err, vm: vm.id }, 'VM start cut short by a lost presence lease: tried again once this host is announced');
-        this.recheck(vm.id, 1000);
         return;
       }
       this.log.error({ err, vm: vm.id }, 'VM start failed');
