@@ -5,10 +5,12 @@
 // keystroke each. Prints medians side by side and what the console path adds.
 // Usage: node dist/bench/console.js [keystrokes=200]   (root: real daemons and QEMU)
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import type WebSocket from 'ws';
+import WebSocket from 'ws';
 import { run } from '../src/common/exec.js';
+import { readArgv } from '../src/common/proc.js';
 import { TestCluster, until } from '../test/helpers/cluster.js';
 import { guestVariant } from '../test/helpers/guest-variant.js';
 import { median } from './harness.js';
@@ -69,11 +71,16 @@ async function main(): Promise<void> {
     await client.vms.create({ name: 'b1', image: 'ucloud-test', cpu: 1, ram: '128MiB', disk: '1GiB' });
     await until('running', async () => (await client.vms.get('b1')).status === 'running', 120_000);
 
-    // The plain QEMU: the same image, its serial on a socket this process connects to directly.
+    // The plain QEMU: the same image, and the VM's own machine, CPU, memory and
+    // vCPUs (a CPU model alone moves a TCG guest's echo by tenths of a ms), its
+    // serial on a socket this process connects to directly.
+    const vmId = (await client.vms.get('b1')).id;
+    const vmArgs = readArgv(Number(await readFile(join(c.runDir, 'vms', vmId, 'qemu.pid'), 'utf8'))) ?? [];
+    const same = ['-machine', '-cpu', '-m', '-smp'].flatMap((o) => (vmArgs.includes(o) ? [o, vmArgs[vmArgs.indexOf(o) + 1]!] : []));
     const disk = join(c.dir, 'plain.qcow2');
     await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', image, '-F', 'qcow2', disk, String(2 ** 30)]);
     const serial = join(c.dir, 'plain-serial.sock');
-    plain = spawn(process.env.UCLOUD_QEMU_BINARY ?? 'qemu-system-x86_64', ['-machine', 'pc', '-accel', 'tcg', '-m', '128', '-smp', '1', '-nodefaults', '-display', 'none', '-drive', `file=${disk},if=virtio`, '-chardev', `socket,id=s0,path=${serial},server=on,wait=off`, '-serial', 'chardev:s0'], { stdio: 'ignore' });
+    plain = spawn(process.env.UCLOUD_QEMU_BINARY ?? 'qemu-system-x86_64', [...same, '-nodefaults', '-display', 'none', '-drive', `file=${disk},if=virtio`, '-chardev', `socket,id=s0,path=${serial},server=on,wait=off`, '-serial', 'chardev:s0'], { stdio: 'ignore' });
     const sock = await until('the plain QEMU listens', () => new Promise<Socket | undefined>((r) => {
       const s = connect(serial);
       s.once('connect', () => r(s));
@@ -96,8 +103,18 @@ async function main(): Promise<void> {
       return [xs, ys] as const;
     };
     const [through, byHand] = await alternate(viaApi, direct);
-    // The writer slot frees when the WebSocket goes: then the keeper's socket itself, as the writer.
+    // The writer slot frees when the WebSocket goes: then the host agent's endpoint directly (without the API)…
     ws.close();
+    await new Promise((r) => ws.once('close', r));
+    const target = await c.managers().consoles.attachTarget((await client.vms.consoleTicket('b1')).ticket);
+    const hostWs = new WebSocket(target.url, { headers: target.headers, perMessageDeflate: false });
+    await new Promise((r, j) => hostWs.once('open', r).once('error', j));
+    const viaHost = wsSide(hostWs);
+    await shellUp(viaHost, 'the host endpoint directly');
+    const [throughHost, byHand3] = await alternate(viaHost, direct);
+    hostWs.close();
+    await new Promise((r) => hostWs.once('close', r));
+    // … then the keeper's socket itself, as the writer.
     const vm = await client.vms.get('b1');
     const keeperSock = connect(join(c.runDir, 'vms', vm.id, 'console.sock'));
     keeperSock.write('w');
@@ -106,14 +123,19 @@ async function main(): Promise<void> {
     const [viaKeeper, byHand2] = await alternate(keeper, direct);
     const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)]!;
     const row = (what: string, xs: number[]) => console.log(`| ${what} | ${median(xs).toFixed(2)} ms | ${p90(xs).toFixed(2)} ms |`);
+    console.log(`plain QEMU: ${same.join(' ')} (the VM's own)`);
     console.log(`\n## console: keystroke → echo (${N} each, alternating with the plain QEMU; TCG guest)`);
     console.log('| path | median | p90 |');
     console.log('|---|---|---|');
     row('WebSocket console (client → API → host agent → keeper → QEMU)', through);
     row("direct to a plain QEMU's serial socket (same rounds)", byHand);
+    row('the host endpoint directly (host agent → keeper → QEMU)', throughHost);
+    row("direct to a plain QEMU's serial socket (same rounds)", byHand3);
     row("the VM's keeper attach socket directly (keeper → QEMU)", viaKeeper);
     row("direct to a plain QEMU's serial socket (same rounds)", byHand2);
-    console.log(`added by the whole console path: ${(median(through) - median(byHand)).toFixed(2)} ms; by the keeper hop and the VM's QEMU: ${(median(viaKeeper) - median(byHand2)).toFixed(2)} ms; so API + host agent: ${(median(through) - median(byHand) - (median(viaKeeper) - median(byHand2))).toFixed(2)} ms (medians)`);
+    const added = (xs: number[], ys: number[]) => median(xs) - median(ys);
+    const [all, uptoHost, uptoKeeper] = [added(through, byHand), added(throughHost, byHand3), added(viaKeeper, byHand2)];
+    console.log(`added by the whole console path: ${all.toFixed(2)} ms; of it the API hop ${(all - uptoHost).toFixed(2)} ms, the host agent hop ${(uptoHost - uptoKeeper).toFixed(2)} ms, the keeper hop ${uptoKeeper.toFixed(2)} ms (differences of medians)`);
     keeperSock.destroy();
     sock.destroy();
   } finally {

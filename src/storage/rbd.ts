@@ -77,6 +77,8 @@ const NOT_CONNECTED = [
   'unable to open config file',
   'authenticate timed out',
   'monclient(hunting)',
+  // the ceph CLI's own connect timeout (--connect-timeout) prints just this, with exit 1 (= EPERM)
+  'timed out',
 ];
 
 /** `pool/image` for the command line. */

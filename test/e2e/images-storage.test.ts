@@ -42,7 +42,7 @@ describe('user files → images → VM disks, on fs and on Ceph', () => {
     c = await TestCluster.start();
     ceph = await startCeph();
     rbd = new RbdClient({ conf: ceph.conf });
-    await rbd.ensurePool(pool);
+    await ceph.ensurePool(pool);
     await c.bootstrap({ guestImage: inject('guestImage'), hosts: [{ name: 'hv1', cpu: 8, ram: 4 * GiB, disk: 200 * GiB }] });
     const m = c.managers();
     alice = (await m.users.create('alice', 'user')).token;

@@ -12,17 +12,24 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { toUcloudError } from '../../src/common/errors.js';
 import { packageRoot } from '../../src/common/paths.js';
+import { RbdClient } from '../../src/storage/rbd.js';
 
 // From the repository root, so a compiled bench (dist/…) finds it too.
 const SCRIPT = join(packageRoot(), 'scripts', 'ceph-test-cluster.sh');
 
 export const DEFAULT_CEPH_DIR = join(tmpdir(), 'ucloud-test-ceph');
 
+/** Tries of `ensurePool`: the shared cluster's mon can miss a 10 s connect under the suite's load. */
+const POOL_TRIES = 3;
+
 export interface TestCeph {
   /** ceph.conf for clients (`ceph -c`, `rbd -c`, `rbd:…:conf=`). */
   conf: string;
   dir: string;
+  /** Makes `pool` (RBD) unless it exists, trying again while the cluster does not answer in time. */
+  ensurePool(pool: string): Promise<void>;
   /** Leaves the cluster; the last user stops its daemons. */
   stop(): Promise<void>;
 }
@@ -55,6 +62,16 @@ export async function startCeph(dir: string = DEFAULT_CEPH_DIR, opts: { address?
   return {
     conf,
     dir,
+    async ensurePool(pool: string) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await new RbdClient({ conf }).ensurePool(pool);
+        } catch (err) {
+          if (attempt >= POOL_TRIES || toUcloudError(err).code !== 'CEPH_UNAVAILABLE') throw err;
+          console.log(`test Ceph: ensurePool(${pool}) try ${attempt} failed (${toUcloudError(err).message}); trying again`);
+        }
+      }
+    },
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -218,7 +218,7 @@ export class Testbed {
       clearTimeout(timer);
     }
     this.cephPool = uniquePool('tb');
-    await new RbdClient({ conf: this.ceph.conf }).ensurePool(this.cephPool);
+    await this.ceph.ensurePool(this.cephPool);
     await this.c.managers().images.ensureStore('ceph', 'ceph', { pool: this.cephPool, conf: this.ceph.conf });
   }
 

@@ -93,7 +93,7 @@ describe('one safe import path', () => {
     fs = await storageDriver('fs', { path: join(dir, 'store') });
     ceph = await startCeph();
     rbd = new RbdClient({ conf: ceph.conf });
-    await rbd.ensurePool(pool);
+    await ceph.ensurePool(pool);
     cephDriver = (await storageDriver('ceph', { pool, conf: ceph.conf, user: 'admin' })) as CephDriver;
   }, 240_000);
   afterAll(async () => {

@@ -71,8 +71,8 @@ describe('QEMU least privilege: own uid, seccomp, own disks, restricted Ceph cli
     chmodSync(c.dir, 0o711);
     ceph = await startCeph();
     admin = new RbdClient({ conf: ceph.conf });
-    await admin.ensurePool(pool);
-    await admin.ensurePool(foreignPool);
+    await ceph.ensurePool(pool);
+    await ceph.ensurePool(foreignPool);
     await c.bootstrap({ guestImage: inject('guestImage'), hosts: [{ name: 'hv1', cpu: 8, ram: 4 * GiB, disk: 200 * GiB }] });
     // Creating the store is where client.admin is used, once, to make client.ucloud.
     const m = c.managers();

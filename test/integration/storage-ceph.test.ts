@@ -67,7 +67,7 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'ucloud-ceph-test-'));
   pool = uniquePool('storage');
   rbd = new RbdClient({ conf: ceph.conf });
-  await rbd.ensurePool(pool);
+  await ceph.ensurePool(pool);
   driver = cephDriver({ pool, conf: ceph.conf }) as CephDriver;
   // startCeph may wait for another file's start or stop (its lock) and then bootstrap: up to 240 s under load.
 }, 300_000);
@@ -133,7 +133,7 @@ describe('settings and check()', () => {
     // writer that read before another wrote drops that other's pool again.
     const pools = [uniquePool('race'), uniquePool('race'), uniquePool('race')];
     try {
-      for (const p of pools) await rbd.ensurePool(p);
+      for (const p of pools) await ceph.ensurePool(p);
       await Promise.all(pools.map((p) => cephDriver({ pool: p, conf: ceph.conf }).check()));
       const asUcloud = new RbdClient({ conf: ceph.conf, user: 'ucloud', keyring: driver.keyring });
       for (const p of pools) expect(await asUcloud.list(p), p).toEqual([]);

@@ -71,7 +71,7 @@ describe('vm recover: a VM left on a dead host, started elsewhere, its storage f
     await c.store.put(Kinds.imageStore, local.key, { ...local.value, settings: { ...local.value.settings, shared: true } });
     ceph = await startCeph();
     pool = uniquePool('recover');
-    await new RbdClient({ conf: ceph.conf }).ensurePool(pool);
+    await ceph.ensurePool(pool);
     await c.managers().images.ensureStore('ceph', 'ceph', { pool, conf: ceph.conf });
     driver = (await storageDriver('ceph', { pool, conf: ceph.conf })) as CephDriver;
     await Promise.all([c.spawn('api').ready, c.spawn('scheduler', { UCLOUD_FAILOVER_MARGIN: '1s' }).ready]);
