@@ -1,11 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/common/logger.js';
-import { ConsoleEndpoint } from '../../src/host/console/endpoint.js';
+import { ConsoleEndpoint, REFUSED_TICKETS_PER_MINUTE } from '../../src/host/console/endpoint.js';
 import { ticketHash } from '../../src/managers/consoles.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { TestCluster, until } from '../helpers/cluster.js';
@@ -67,6 +67,36 @@ describe('host console endpoint: a caller that goes early leaves nothing open', 
     } finally {
       for (const s of conns) s.destroy();
       keeper.close();
+    }
+  }, 60_000);
+
+  it('turns away a source that presented too many refused tickets, before etcd is asked; another source still gets in', async () => {
+    const open = new ConsoleEndpoint(c.store, 'h1', () => join(dir, 'console.log'), silentLogger, keeperPath);
+    const openPort = await open.listen('::', 0);
+    try {
+      writeFileSync(join(dir, 'console.log'), 'UCLOUD-GUEST-BOOTED\n');
+      const vm = randomUUID();
+      const get = (host: string, secret: string) =>
+        fetch(`http://${host}:${openPort}/v1/vms/${vm}/console-log?lines=5`, { headers: { authorization: `Ticket ${secret}` } });
+      for (let i = 0; i < REFUSED_TICKETS_PER_MINUTE; i++) {
+        const res = await get('[::1]', randomBytes(32).toString('hex'));
+        expect(res.status).toBe(403);
+        expect(((await res.json()) as { code: string }).code).toBe('CONSOLE_TICKET_INVALID');
+      }
+      const secret = randomBytes(32).toString('hex');
+      const key = Keys.consoleTicket(ticketHash(secret));
+      await c.store.put(Kinds.consoleTicket, key, { vm, host: 'h1', expiresAt: new Date(Date.now() + 30_000).toISOString(), kind: 'log' });
+      const throttled = await get('[::1]', secret);
+      expect(throttled.status).toBe(429);
+      expect(((await throttled.json()) as { code: string; message: string })).toMatchObject({ code: 'CONSOLE_TICKETS_THROTTLED', message: expect.stringMatching(/^20 refused console tickets from ::\/64 within a minute: try again in \d+ s$/) });
+      // Turned away before the take: the ticket is still there, and works from another source.
+      expect(await c.store.get(Kinds.consoleTicket, key)).toBeDefined();
+      const other = await get('127.0.0.1', secret);
+      expect(other.status).toBe(200);
+      expect(await other.text()).toContain('UCLOUD-GUEST-BOOTED');
+      expect(await c.store.get(Kinds.consoleTicket, key)).toBeUndefined();
+    } finally {
+      await open.close();
     }
   }, 60_000);
 });

@@ -59,8 +59,9 @@ export async function runKeeper(o: KeeperOptions): Promise<void> {
       buffer: readBuffer,
       callback: (n: number, buf: Uint8Array) => {
         const chunk = Buffer.from(buf.buffer, buf.byteOffset, n);
-        log.write(chunk);
+        // Viewers first: the log's synchronous write is not in a keystroke's echo.
         hub?.broadcast(chunk);
+        log.write(chunk);
         return true;
       },
     };
