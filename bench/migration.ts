@@ -44,7 +44,9 @@
 // migration_max_downtime_ms. UCLOUD_MIGRATION_MAX_DOWNTIME_MS sets the limit
 // both sides use (default: the config default). BENCH_CPU=1 also prints, for
 // each run, the CPU each process (QEMU: each thread) used during the transfer
-// (bench/cpu-sampler.ts).
+// (bench/cpu-sampler.ts). BENCH_SETTLE_MS (default 4000; 0: none) is the quiet
+// before every run, so both sides start from memory the hypervisor has taken
+// back (see SETTLE_MS).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, type Stats } from 'node:fs';
@@ -86,6 +88,31 @@ const variants = (flag('--variants')?.split(',') ?? []).map((v) => {
   if (!caps) throw new Error(`unknown variant ${v} (no-ac, no-rp, bare)`);
   return { name: v, caps: { ...SOURCE_CAPS, ...caps } };
 });
+/**
+ * Quiet before every run, either side. On a VM whose hypervisor takes freed
+ * memory back (virtio-balloon free page reporting, as on this machine: freed
+ * 2 MiB blocks are handed back after about 2 s), memory freed moments ago is
+ * still backed and a destination QEMU that gets it loads the stream up to 3×
+ * faster than one that gets memory the host must fault in again. Without the
+ * pause the twin, which stops its old source right before its next run, got
+ * warm memory and ucloud (whose agent stops the source after the settle)
+ * mostly cold: the "ucloud's incoming QEMU spends more CPU" of earlier rounds
+ * was that (all of it kernel time zeroing huge pages, perf: clear_page_erms).
+ * BENCH_SETTLE_MS=0 turns it off.
+ */
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 4000);
+
+/** Whether this machine's memory balloon reports free pages to its hypervisor (VIRTIO_BALLOON_F_REPORTING, feature bit 5). */
+function freePageReporting(): boolean {
+  try {
+    return readdirSync('/sys/bus/virtio/devices').some((d) => {
+      const dir = join('/sys/bus/virtio/devices', d);
+      return readFileSync(join(dir, 'device'), 'utf8').trim() === '0x0005' && readFileSync(join(dir, 'features'), 'utf8')[5] === '1';
+    });
+  } catch {
+    return false;
+  }
+}
 /** source.ts's "no limit" (QEMU's own default would be 32 MiB/s). */
 const UNLIMITED_BANDWIDTH = 2 ** 40;
 /** Twin ports: below the ephemeral range and outside migration_ports (49152–49407), which the hosts' firewall guards. */
@@ -516,6 +543,7 @@ async function runCase(mode: Mode, base: string, rows: Row[]): Promise<void> {
       // Alternating which goes first, so a burst of load elsewhere hits both sides alike.
       const order = i % 2 === 0 ? ['ucloud', 'plain'] : ['plain', 'ucloud'];
       for (const side of order) {
+        if (SETTLE_MS) await new Promise((r) => setTimeout(r, SETTLE_MS));
         if (side === 'plain') {
           const from = twin.host;
           const f = await twin.migrate(DOWNTIME_LIMIT_MS);
@@ -581,6 +609,7 @@ async function main(): Promise<void> {
   const load1 = loadavg();
   console.log(`live migration, ${RAM_MIB} MiB guest under TCG, between two netns hosts; medians of ${runs} runs; downtime-limit ${DOWNTIME_LIMIT_MS} ms on both sides`);
   console.log(`load average (1 min) at start ${load0[0]!.toFixed(2)}, at end ${load1[0]!.toFixed(2)}`);
+  console.log(`${SETTLE_MS} ms of quiet before every run (BENCH_SETTLE_MS); free page reporting to a hypervisor: ${freePageReporting() ? 'on (freed memory goes cold after ~2 s)' : 'off'}`);
   console.log('| side | disk | total-time | downtime | guest pause | RAM sent | sent in pause | mirror to READY | wall |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
