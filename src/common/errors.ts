@@ -163,7 +163,7 @@ export const CATALOGUE = {
   // consoles
   CONSOLE_UNAVAILABLE: { class: 'unavailable', hint: 'the console is kept by the agent of the VM\'s host: see `ucloud vm status` (host) and `ucloud host list` (alive)' },
   CONSOLE_TICKET_INVALID: { class: 'forbidden', hint: 'console tickets are minted by the API and work once, for a few seconds' },
-  CONSOLE_TICKETS_THROTTLED: { class: 'unavailable', status: 429, hint: 'a host turns away, for a minute, a source that presented too many refused console tickets; only the API presents tickets there, and it checks them first' },
+  CONSOLE_TICKETS_THROTTLED: { class: 'unavailable', status: 429, hint: "a host's console endpoint turns away, for the rest of a minute, an address that presented 20 refused tickets in it; the API's own tickets are never refused, so look for what else on the management network sends tickets to the host" },
   VM_NO_DISPLAY: { class: 'conflict', hint: 'only a VM created with a display has a screen (`ucloud vm create NAME --display vnc`); the display is fixed at creation: this VM has its serial console (`ucloud vm console NAME`)' },
   WEBSOCKET_REQUIRED: { class: 'invalid', status: 426, hint: 'this route is a WebSocket: open it with `Upgrade: websocket` (`ucloud vm console NAME` does)' },
   WAIT_TIMEOUT: { class: 'unavailable', hint: 'the operation goes on; follow it with `ucloud vm status`' },

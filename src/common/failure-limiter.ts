@@ -1,40 +1,40 @@
 // Refusals counted per source in fixed windows, so a source that keeps
 // presenting wrong credentials is turned away before each one costs a lookup
-// (the host console endpoint: an etcd take per ticket). Memory is bounded:
-// past `maxKeys` sources the oldest windows are forgotten first.
+// (the host console endpoint: an etcd take per ticket). An attempt counts as
+// refused from the moment it starts until it is known to have succeeded, so
+// many at once cannot all slip past the count. Memory is bounded: past
+// `maxKeys` sources the oldest windows are forgotten first.
 
 export interface FailureLimiterOptions {
-  /** Refusals a source may have per window; the next attempt is turned away until the window ends. */
+  /** Refused attempts a source may have per window; the next is turned away until the window ends. */
   max: number;
   windowMs: number;
   maxKeys?: number;
+  /** A monotonic clock (ms). */
   now?: () => number;
 }
 
+interface Window {
+  n: number;
+  until: number;
+}
+
 export class FailureLimiter {
-  private readonly windows = new Map<string, { n: number; until: number }>();
+  private readonly windows = new Map<string, Window>();
   private readonly maxKeys: number;
   private readonly now: () => number;
 
   constructor(private readonly o: FailureLimiterOptions) {
     this.maxKeys = o.maxKeys ?? 4096;
-    this.now = o.now ?? Date.now;
+    this.now = o.now ?? (() => performance.now());
   }
 
-  /** ms until `key` may try again; 0 when it may now. */
-  retryAfterMs(key: string): number {
-    const w = this.windows.get(key);
-    if (!w) return 0;
-    const left = w.until - this.now();
-    if (left <= 0) {
-      this.windows.delete(key);
-      return 0;
-    }
-    return w.n >= this.o.max ? left : 0;
-  }
-
-  /** One more refusal of `key`. */
-  refused(key: string): void {
+  /**
+   * Starts an attempt of `key`, counted as refused until `succeeded` is
+   * called with what this returns. Turned away (nothing counted):
+   * `{ retryAfterMs, first }`, `first` on the first turn-away of the window.
+   */
+  attempt(key: string): { window: Window } | { retryAfterMs: number; first: boolean } {
     const t = this.now();
     let w = this.windows.get(key);
     if (!w || w.until <= t) {
@@ -43,7 +43,18 @@ export class FailureLimiter {
       w = { n: 0, until: t + this.o.windowMs };
       this.windows.set(key, w);
     }
+    if (w.n >= this.o.max) {
+      const first = w.n === this.o.max;
+      if (first) w.n++;
+      return { retryAfterMs: w.until - t, first };
+    }
     w.n++;
+    return { window: w };
+  }
+
+  /** The attempt did not fail after all: it no longer counts (unless its window has ended). */
+  succeeded(a: { window: Window }): void {
+    if (a.window.n > 0) a.window.n--;
   }
 
   get size(): number {

@@ -8,6 +8,8 @@ import type { Store } from '../store/store.js';
 const TICKET_TTL_MS = 10_000;
 // An attach ticket goes to a browser or a terminal first, which then opens the WebSocket.
 export const ATTACH_TICKET_TTL_MS = 30_000;
+/** How long the API's own ticket, exchanged for a user's at attach, stays valid: the host takes it within a moment. */
+const RELAY_TICKET_TTL_MS = 15_000;
 /** The API's WebSocket for interactive consoles. */
 export const CONSOLE_ATTACH_PATH = '/v1/console';
 const SECRET_RE = /^[0-9a-f]{64}$/;
@@ -65,18 +67,31 @@ export class ConsoleManager {
 
   /**
    * Where the API takes a console WebSocket that presented `secret`: the
-   * console endpoint of the VM's host. The ticket is only read here; the host
-   * takes it (once) and checks it again, so a ticket copied from here is no
-   * use anywhere else.
+   * console endpoint of the VM's host, with a ticket of its own. The user's
+   * ticket is exchanged for it in one transaction (taken, and the same grant
+   * put under a secret only this relay knows), so of two attaches with one
+   * ticket (two sockets, two APIs) one goes on and the other is refused here:
+   * a user cannot make an API present refused tickets to a host, which turns
+   * away a source after 20 of them a minute, everyone's
+   * consoles through that API with it.
    */
   async attachTarget(secret: string): Promise<{ url: string; headers: Record<string, string>; ticket: ConsoleTicket }> {
-    const ticket = SECRET_RE.test(secret) ? await this.store.get(Kinds.consoleTicket, Keys.consoleTicket(ticketHash(secret))) : undefined;
+    const key = Keys.consoleTicket(ticketHash(secret));
+    const ticket = SECRET_RE.test(secret) ? await this.store.get(Kinds.consoleTicket, key) : undefined;
     const kind = ticket?.value.kind;
-    if (!ticket || (kind !== 'serial' && kind !== 'vnc') || Date.parse(ticket.value.expiresAt) < Date.now()) {
-      throw new UcloudError('CONSOLE_TICKET_INVALID', 'no valid console ticket: ask for one with POST /v1/vms/<vm>/console');
-    }
+    const invalid = () => new UcloudError('CONSOLE_TICKET_INVALID', 'no valid console ticket: ask for one with POST /v1/vms/<vm>/console');
+    if (!ticket || (kind !== 'serial' && kind !== 'vnc') || Date.parse(ticket.value.expiresAt) < Date.now()) throw invalid();
     const at = await this.endpoint(ticket.value.host, ticket.value.vm);
-    return { url: `ws://${at}${hostAttachPath(ticket.value.vm, kind)}`, headers: { authorization: `Ticket ${secret}` }, ticket: ticket.value };
+    const relay = randomBytes(32).toString('hex');
+    // Its own expiry: one taken at the user's ticket's last moment must not expire on its way to the host.
+    const lease = this.store.lease(RELAY_TICKET_TTL_MS, { keepAlive: false });
+    const grant = { ...ticket.value, expiresAt: new Date(Date.now() + RELAY_TICKET_TTL_MS).toISOString() };
+    const exchanged = await this.store.txn().unchanged(ticket).delete(key).put(Kinds.consoleTicket, Keys.consoleTicket(ticketHash(relay)), grant, lease).commit();
+    if (!exchanged) {
+      await lease.revoke().catch(() => undefined);
+      throw invalid();
+    }
+    return { url: `ws://${at}${hostAttachPath(ticket.value.vm, kind)}`, headers: { authorization: `Ticket ${relay}` }, ticket: ticket.value };
   }
 
   tail(vm: Vm, lines: number): Promise<string> {

@@ -77,8 +77,6 @@ const NOT_CONNECTED = [
   'unable to open config file',
   'authenticate timed out',
   'monclient(hunting)',
-  // the ceph CLI's own connect timeout (--connect-timeout) prints just this, with exit 1 (= EPERM)
-  'timed out',
 ];
 
 /** `pool/image` for the command line. */
@@ -153,7 +151,9 @@ export class RbdClient {
     const stderr = res.stderr.trim();
     const details = { command: `${tool} ${args.join(' ')}`, exitCode: res.code, stderr: stderr.slice(-2000), conf: this.conf, user: this.user };
     const last = lastMeaningfulLine(stderr);
-    if (isConnectFailure(stderr) || res.code === ERRNO.ETIMEDOUT) {
+    // The ceph CLI's own connect timeout (--connect-timeout) prints just "timed out", with exit 1 (= EPERM).
+    const cliTimeout = tool === 'ceph' && res.code === 1 && /^timed out$/i.test(last);
+    if (isConnectFailure(stderr) || res.code === ERRNO.ETIMEDOUT || cliTimeout) {
       return new UcloudError('CEPH_UNAVAILABLE', `cannot reach the Ceph cluster${this.conf ? ` of ${this.conf}` : ''} as client.${this.user}: ${last}`, { details });
     }
     if (res.code === ERRNO.EPERM || res.code === ERRNO.EACCES) {

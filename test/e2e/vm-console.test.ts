@@ -154,6 +154,23 @@ describe('vm console: the interactive serial console (real QEMU, daemons, etcd)'
     expect(out).toContain('[left the console]');
   }, 60_000);
 
+  it("one ticket on two sockets at once: one console opens, the other is refused by the API; a user racing so never gets the API turned away by the host", async () => {
+    // The host turns away a source after 20 refused tickets a minute: had the API relayed both, the host would refuse one
+    // of each pair (it takes a ticket once), and after 20 pairs every console through this API to that host.
+    for (let i = 0; i < 25; i++) {
+      const t = await c.client(alice).vms.consoleTicket('sh1', { readOnly: true });
+      const pair = [open(t), open(t)];
+      const first = await Promise.race(pair.map((a, k) => a.closed.then((why) => ({ k, why }))));
+      expect(first.why).toEqual({ code: 4403, reason: 'CONSOLE_TICKET_INVALID' });
+      const other = pair[1 - first.k]!;
+      await sees(other, /# /, `the replayed prompt (pair ${i})`);
+      other.ws.close();
+    }
+    const a = await attach({ readOnly: true });
+    await sees(a, /# /, 'the replayed prompt after the races');
+    a.ws.close();
+  }, 120_000);
+
   it("ends when the token it was opened with is revoked (4401), within the API's re-check", async () => {
     const m = c.managers();
     const second = await m.users.issueToken('alice', { name: 'console-only' });

@@ -56,7 +56,7 @@ describe('vm display vnc: the VM screen over the console WebSocket (real QEMU, d
     opened.push(s.ws);
     return s;
   };
-  /** The host endpoint's URL for a ticket the API minted (read, not taken), with its path's last part swapped. */
+  /** The host endpoint's URL for a ticket the API minted (exchanged, as the API does, for one of the relay's own), with its path's last part swapped. */
   const hostUrl = async (t: ConsoleAttachTicket, last: 'console' | 'vnc') => {
     const target = await c.managers().consoles.attachTarget(t.ticket);
     return { url: target.url.replace(/\/(console|vnc)$/, `/${last}`), headers: target.headers };

@@ -67,7 +67,8 @@ export async function startCeph(dir: string = DEFAULT_CEPH_DIR, opts: { address?
         try {
           return await new RbdClient({ conf }).ensurePool(pool);
         } catch (err) {
-          if (attempt >= POOL_TRIES || toUcloudError(err).code !== 'CEPH_UNAVAILABLE') throw err;
+          // Only a cluster that did not answer: a refusal is the same code, and trying again would not help.
+          if (attempt >= POOL_TRIES || !toUcloudError(err).message.startsWith('cannot reach')) throw err;
           console.log(`test Ceph: ensurePool(${pool}) try ${attempt} failed (${toUcloudError(err).message}); trying again`);
         }
       }

@@ -88,7 +88,7 @@ describe('host console endpoint: a caller that goes early leaves nothing open', 
       await c.store.put(Kinds.consoleTicket, key, { vm, host: 'h1', expiresAt: new Date(Date.now() + 30_000).toISOString(), kind: 'log' });
       const throttled = await get('[::1]', secret);
       expect(throttled.status).toBe(429);
-      expect(((await throttled.json()) as { code: string; message: string })).toMatchObject({ code: 'CONSOLE_TICKETS_THROTTLED', message: expect.stringMatching(/^20 refused console tickets from ::\/64 within a minute: try again in \d+ s$/) });
+      expect(((await throttled.json()) as { code: string; message: string })).toMatchObject({ code: 'CONSOLE_TICKETS_THROTTLED', message: expect.stringMatching(/^20 refused console tickets from ::1 within a minute: try again in \d+ s$/) });
       // Turned away before the take: the ticket is still there, and works from another source.
       expect(await c.store.get(Kinds.consoleTicket, key)).toBeDefined();
       const other = await get('127.0.0.1', secret);

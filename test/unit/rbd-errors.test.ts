@@ -29,6 +29,12 @@ describe('RbdClient errors', () => {
     expect(err).toMatchObject({ code: 'CEPH_UNAVAILABLE', message: expect.stringMatching(/^cannot reach the Ceph cluster of \/etc\/ceph\/x\.conf as client\.admin: timed out$/) });
   });
 
+  it("keeps an rbd failure that merely mentions a timeout what it is (only the ceph CLI's bare 'timed out' is a connect timeout)", async () => {
+    tool('rbd', 'rbd: error opening image x: (110) Connection timed out somewhere', 5);
+    const err = await new RbdClient().list('p').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'STORAGE_FAILED' });
+  });
+
   it('names a real refusal (EPERM) a refusal, with the caps hint', async () => {
     tool('ceph', 'Error EPERM: access denied', 1);
     const err = await new RbdClient({ user: 'ucloud' }).poolExists('p').catch((e: unknown) => e);

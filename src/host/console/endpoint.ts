@@ -21,7 +21,6 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { toUcloudError, UcloudError } from '../../common/errors.js';
 import { FailureLimiter } from '../../common/failure-limiter.js';
-import { addressBucket } from '../../common/ipv6.js';
 import type { Logger } from '../../common/logger.js';
 import { ticketHash } from '../../managers/consoles.js';
 import { Keys, Kinds } from '../../store/keys.js';
@@ -36,10 +35,10 @@ const ATTACH_RE = /^\/v1\/vms\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-
 const WS_BACKLOG_BYTES = 256 * 1024;
 const TICKET_RE = /^Ticket ([0-9a-f]{64})$/;
 /**
- * Refused tickets one source (an IPv6 /64, an IPv4 address) may present per
- * minute; then it is turned away without etcd being asked. The API checks a
- * ticket before it comes here, so only a race (a ticket used or expired
- * meanwhile) makes it present a refused one.
+ * Refused tickets one source address may present per minute (an attempt
+ * counts as refused while it is in flight); then it is turned away without
+ * etcd being asked. The API presents only tickets it has just exchanged for
+ * its own (ConsoleManager.attachTarget), so it is not refused.
  */
 export const REFUSED_TICKETS_PER_MINUTE = 20;
 
@@ -114,17 +113,19 @@ export class ConsoleEndpoint {
 
   /** Takes the request's ticket out of etcd (it works once) and checks that it opens `kind` of this VM on this host. */
   private async takeTicket(req: IncomingMessage, vmId: string, kind: ConsoleKind) {
-    const source = addressBucket(req.socket.remoteAddress ?? '');
-    const waitMs = this.refusals.retryAfterMs(source);
-    if (waitMs > 0) {
-      throw new UcloudError('CONSOLE_TICKETS_THROTTLED', `${REFUSED_TICKETS_PER_MINUTE} refused console tickets from ${source} within a minute: try again in ${Math.ceil(waitMs / 1000)} s`);
+    // The exact address, not its /64: the API and the hosts often share one management /64.
+    const source = req.socket.remoteAddress ?? '';
+    const attempt = this.refusals.attempt(source);
+    if ('retryAfterMs' in attempt) {
+      if (attempt.first) this.log.warn({ source }, `console endpoint: ${REFUSED_TICKETS_PER_MINUTE} refused tickets from ${source} within a minute; turning it away for ${Math.ceil(attempt.retryAfterMs / 1000)} s`);
+      throw new UcloudError('CONSOLE_TICKETS_THROTTLED', `${REFUSED_TICKETS_PER_MINUTE} refused console tickets from ${source} within a minute: try again in ${Math.ceil(attempt.retryAfterMs / 1000)} s`);
     }
     const secret = TICKET_RE.exec(req.headers.authorization ?? '')?.[1];
     const ticket = secret === undefined ? undefined : await this.store.take(Kinds.consoleTicket, Keys.consoleTicket(ticketHash(secret)));
     if (!ticket || ticket.vm !== vmId || ticket.host !== this.hostName || Date.parse(ticket.expiresAt) < Date.now() || (ticket.kind ?? 'log') !== kind) {
-      this.refusals.refused(source);
       throw new UcloudError('CONSOLE_TICKET_INVALID', 'no valid console ticket for this VM on this host');
     }
+    this.refusals.succeeded(attempt);
     return ticket;
   }
 
