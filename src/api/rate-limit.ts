@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { UcloudError } from '../common/errors.js';
-import { addressBucket } from '../common/ipv6.js';
+import { formatIPv6, parseIPv6 } from '../common/ipv6.js';
 import type { UserManager } from '../managers/users.js';
 import type { Informer } from '../store/informer.js';
 import { Keys, type Kinds } from '../store/keys.js';
@@ -14,6 +14,16 @@ export interface RateLimitOptions {
   perWindow: number;
   /** Default one minute (rate_limit_per_minute); tests shorten nothing, they count. */
   windowMs?: number;
+}
+
+/** An IPv6 client's /64 (one host usually holds a whole /64, so its addresses are one bucket); an IPv4 address as it is. */
+export function addressBucket(ip: string): string {
+  if (!ip.includes(':') || ip.startsWith('::ffff:')) return ip;
+  try {
+    return `${formatIPv6((parseIPv6(ip) >> 64n) << 64n)}/64`;
+  } catch {
+    return ip;
+  }
 }
 
 /** Never limited: load balancers and `ucloud up` poll it. */

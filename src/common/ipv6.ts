@@ -52,13 +52,3 @@ export function formatIPv6(value: bigint): string {
 export function canonicalIPv6(text: string): string {
   return formatIPv6(parseIPv6(text));
 }
-
-/** An IPv6 client's /64 (one host usually holds a whole /64, so its addresses are one bucket); an IPv4 address as it is. */
-export function addressBucket(ip: string): string {
-  if (!ip.includes(':') || ip.startsWith('::ffff:')) return ip;
-  try {
-    return `${formatIPv6((parseIPv6(ip) >> 64n) << 64n)}/64`;
-  } catch {
-    return ip;
-  }
-}

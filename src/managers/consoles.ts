@@ -34,6 +34,12 @@ export function ticketHash(secret: string): string {
 export class ConsoleManager {
   constructor(private readonly store: Store) {}
 
+  /** A new ticket's secret, its key, its expiry and the lease it is put on (it vanishes with it if never used). */
+  private fresh(ttlMs: number) {
+    const secret = randomBytes(32).toString('hex');
+    return { secret, key: Keys.consoleTicket(ticketHash(secret)), expiresAt: new Date(Date.now() + ttlMs).toISOString(), lease: this.store.lease(ttlMs, { keepAlive: false }) };
+  }
+
   /** `host:port` of the console endpoint of the agent of `hostName`, when it is alive. */
   private async endpoint(hostName: string, vmName: string): Promise<string> {
     const [alive, host] = await Promise.all([this.store.get(Kinds.hostAlive, Keys.hostAlive(hostName)), this.store.get(Kinds.host, Keys.host(hostName))]);
@@ -58,11 +64,9 @@ export class ConsoleManager {
     }
     if (vm.status !== 'running' || !vm.host) throw new UcloudError('VM_NOT_RUNNING', `VM "${vm.name}" is ${vm.status}: only a running VM has a console to attach to`);
     await this.endpoint(vm.host, vm.name);
-    const secret = randomBytes(32).toString('hex');
-    const expiresAt = new Date(Date.now() + ATTACH_TICKET_TTL_MS).toISOString();
-    const lease = this.store.lease(ATTACH_TICKET_TTL_MS, { keepAlive: false });
-    await this.store.put(Kinds.consoleTicket, Keys.consoleTicket(ticketHash(secret)), { vm: vm.id, host: vm.host, expiresAt, kind, ...(readOnly ? { readOnly: true } : {}), user: by.user, role: by.role, token: by.tokenHash }, lease);
-    return { ticket: secret, path: CONSOLE_ATTACH_PATH, expiresAt };
+    const t = this.fresh(ATTACH_TICKET_TTL_MS);
+    await this.store.put(Kinds.consoleTicket, t.key, { vm: vm.id, host: vm.host, expiresAt: t.expiresAt, kind, ...(readOnly ? { readOnly: true } : {}), user: by.user, role: by.role, token: by.tokenHash }, t.lease);
+    return { ticket: t.secret, path: CONSOLE_ATTACH_PATH, expiresAt: t.expiresAt };
   }
 
   /**
@@ -82,16 +86,14 @@ export class ConsoleManager {
     const invalid = () => new UcloudError('CONSOLE_TICKET_INVALID', 'no valid console ticket: ask for one with POST /v1/vms/<vm>/console');
     if (!ticket || (kind !== 'serial' && kind !== 'vnc') || Date.parse(ticket.value.expiresAt) < Date.now()) throw invalid();
     const at = await this.endpoint(ticket.value.host, ticket.value.vm);
-    const relay = randomBytes(32).toString('hex');
     // Its own expiry: one taken at the user's ticket's last moment must not expire on its way to the host.
-    const lease = this.store.lease(RELAY_TICKET_TTL_MS, { keepAlive: false });
-    const grant = { ...ticket.value, expiresAt: new Date(Date.now() + RELAY_TICKET_TTL_MS).toISOString() };
-    const exchanged = await this.store.txn().unchanged(ticket).delete(key).put(Kinds.consoleTicket, Keys.consoleTicket(ticketHash(relay)), grant, lease).commit();
+    const relay = this.fresh(RELAY_TICKET_TTL_MS);
+    const exchanged = await this.store.txn().unchanged(ticket).delete(key).put(Kinds.consoleTicket, relay.key, { ...ticket.value, expiresAt: relay.expiresAt }, relay.lease).commit();
     if (!exchanged) {
-      await lease.revoke().catch(() => undefined);
+      await relay.lease.revoke().catch(() => undefined);
       throw invalid();
     }
-    return { url: `ws://${at}${hostAttachPath(ticket.value.vm, kind)}`, headers: { authorization: `Ticket ${relay}` }, ticket: ticket.value };
+    return { url: `ws://${at}${hostAttachPath(ticket.value.vm, kind)}`, headers: { authorization: `Ticket ${relay.secret}` }, ticket: ticket.value };
   }
 
   tail(vm: Vm, lines: number): Promise<string> {
@@ -109,10 +111,9 @@ export class ConsoleManager {
     if (!hostName) throw new UcloudError('CONSOLE_UNAVAILABLE', `VM "${vm.name}" is not placed on a host yet`);
     const addr = await this.endpoint(hostName, vm.name);
 
-    const secret = randomBytes(32).toString('hex');
-    const lease = this.store.lease(TICKET_TTL_MS, { keepAlive: false });
+    const { secret, key, expiresAt, lease } = this.fresh(TICKET_TTL_MS);
     try {
-      await this.store.put(Kinds.consoleTicket, Keys.consoleTicket(ticketHash(secret)), { vm: vm.id, host: hostName, expiresAt: new Date(Date.now() + TICKET_TTL_MS).toISOString() }, lease);
+      await this.store.put(Kinds.consoleTicket, key, { vm: vm.id, host: hostName, expiresAt }, lease);
       let res: Response;
       try {
         res = await fetch(`http://${addr}/v1/vms/${vm.id}/${path}`, {

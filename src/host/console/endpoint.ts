@@ -117,8 +117,9 @@ export class ConsoleEndpoint {
     const source = req.socket.remoteAddress ?? '';
     const attempt = this.refusals.attempt(source);
     if ('retryAfterMs' in attempt) {
-      if (attempt.first) this.log.warn({ source }, `console endpoint: ${REFUSED_TICKETS_PER_MINUTE} refused tickets from ${source} within a minute; turning it away for ${Math.ceil(attempt.retryAfterMs / 1000)} s`);
-      throw new UcloudError('CONSOLE_TICKETS_THROTTLED', `${REFUSED_TICKETS_PER_MINUTE} refused console tickets from ${source} within a minute: try again in ${Math.ceil(attempt.retryAfterMs / 1000)} s`);
+      const err = new UcloudError('CONSOLE_TICKETS_THROTTLED', `${REFUSED_TICKETS_PER_MINUTE} refused console tickets from ${source} within a minute: try again in ${Math.ceil(attempt.retryAfterMs / 1000)} s`);
+      if (attempt.first) this.log.warn({ source }, `console endpoint: ${err.message}`);
+      throw err;
     }
     const secret = TICKET_RE.exec(req.headers.authorization ?? '')?.[1];
     const ticket = secret === undefined ? undefined : await this.store.take(Kinds.consoleTicket, Keys.consoleTicket(ticketHash(secret)));
