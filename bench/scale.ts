@@ -7,12 +7,15 @@
 // API's and scheduler's CPU seconds and RSS (from /proc).
 //
 // Usage: node dist/bench/scale.js [--vms 100000] [--hosts 5000] [--users 1000]
-//   [--direct] [--probe 1000] [--concurrency 32] [--duration 10] [--connections 10]
+//   [--direct] [--probe 1000] [--concurrency 32] [--duration 3] [--rounds 5] [--connections 10]
 // --direct writes the VM records straight to etcd (as the API would, through
 // stageVmWrite), then starts the scheduler on the whole backlog; `--probe` more
 // VMs are then created through the API on the live fleet for creates/s and
 // create→placed. Without --direct every VM goes through the API while the
-// scheduler runs.
+// scheduler runs. Each read alternates with its bare route, `--rounds` times
+// `--duration` seconds each after a warm-up of both: medians, and the median of
+// the rounds' ratios (this machine's speed drifts over a minute by more than
+// the difference measured).
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -42,7 +45,8 @@ const { values: args } = parseArgs({
     direct: { type: 'boolean', default: false },
     probe: { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '32' },
-    duration: { type: 'string', default: '10' },
+    duration: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     connections: { type: 'string', default: '10' },
   },
 });
@@ -148,18 +152,36 @@ async function main(): Promise<void> {
     const readRows: string[] = [];
     const duration = Number(args.duration);
     const connections = Number(args.connections);
+    const rounds = Number(args.rounds);
+    const median = (xs: number[]) => quantile(xs, 0.5);
     for (const r of reads) {
       const sample = await fleet.http.call('GET', r.path, r.token);
       if (sample.status !== 200) throw new Error(`${r.name}: ${sample.status} ${sample.body.toString().slice(0, 200)}`);
       const bare = await bareRoute(fleet.dir, r.name.replace(/\W+/g, '-'), sample.body, sample.contentType);
       try {
-        const { result: ours, cpu } = await cpuDuring([api], () => autocannon({ url: `${fleet.apiUrl}${r.path}`, connections, duration, headers: { authorization: `Bearer ${r.token}` } }));
-        const base = await autocannon({ url: `${bare.url}${r.path}`, connections, duration });
-        const ratio = ours.requests.average / base.requests.average;
-        const line = `| \`${r.name}\` (${(sample.body.length / 1024).toFixed(1)} KiB) | ${ours.requests.average.toFixed(0)} req/s, p50 ${ours.latency.p50} ms, p99 ${ours.latency.p99} ms | ${base.requests.average.toFixed(0)} req/s, p50 ${base.latency.p50} ms, p99 ${base.latency.p99} ms | ${ratio.toFixed(2)} |`;
+        const oursRun = (secs: number) => autocannon({ url: `${fleet.apiUrl}${r.path}`, connections, duration: secs, headers: { authorization: `Bearer ${r.token}` } });
+        const bareRun = (secs: number) => autocannon({ url: `${bare.url}${r.path}`, connections, duration: secs });
+        // Warm-up: both sides' JIT and sockets, not counted.
+        await oursRun(1);
+        await bareRun(1);
+        const ours: CannonResult[] = [];
+        const base: CannonResult[] = [];
+        const { cpu } = await cpuDuring([api], async () => {
+          for (let i = 0; i < rounds; i++) {
+            ours.push(await oursRun(duration));
+            base.push(await bareRun(duration));
+          }
+        });
+        const rps = (xs: CannonResult[]) => median(xs.map((x) => x.requests.average));
+        const p = (xs: CannonResult[], k: 'p50' | 'p99') => median(xs.map((x) => x.latency[k]));
+        const ratios = ours.map((o, i) => o.requests.average / base[i]!.requests.average);
+        const line = `| \`${r.name}\` (${(sample.body.length / 1024).toFixed(1)} KiB) | ${rps(ours).toFixed(0)} req/s, p50 ${p(ours, 'p50')} ms, p99 ${p(ours, 'p99')} ms | ${rps(base).toFixed(0)} req/s, p50 ${p(base, 'p50')} ms, p99 ${p(base, 'p99')} ms | ${median(ratios).toFixed(2)} (${ratios.map((x) => x.toFixed(2)).join(', ')}) |`;
         readRows.push(line);
-        console.log(`  ${line}  (API CPU ${cpu[0]!.toFixed(1)} s; non-2xx ${ours.non2xx}, errors ${ours.errors})`);
-        if (ours.non2xx || ours.errors) console.log(`  ! ${r.name}: ${ours.non2xx} non-2xx, ${ours.errors} errors`);
+        const served = ours.reduce((a, o) => a + o.requests.average * duration, 0);
+        const non2xx = ours.reduce((a, o) => a + o.non2xx, 0);
+        const errors = ours.reduce((a, o) => a + o.errors, 0);
+        console.log(`  ${line}  (API ${((cpu[0]! * 1e6) / served).toFixed(0)} µs CPU per request; non-2xx ${non2xx}, errors ${errors})`);
+        if (non2xx || errors) console.log(`  ! ${r.name}: ${non2xx} non-2xx, ${errors} errors`);
       } finally {
         bare.stop();
       }
@@ -177,7 +199,7 @@ async function main(): Promise<void> {
     console.log(`\n## scale: ${VMS} VMs, ${HOSTS} hosts, ${USERS} users${args.direct ? ' (--direct)' : ''}\n`);
     console.log('| measure | value |\n|---|---|');
     for (const [w, v] of rows) console.log(`| ${w} | ${v} |`);
-    console.log(`\n| read (autocannon, ${connections} connections, ${duration} s) | ucloud API | bare Fastify route, same bytes | ratio |\n|---|---|---|---|`);
+    console.log(`\n| read (autocannon, ${connections} connections, ${rounds} alternating rounds of ${duration} s; medians) | ucloud API | bare Fastify route, same bytes | ratio (median; each round) |\n|---|---|---|---|`);
     for (const l of readRows) console.log(l);
   } finally {
     await fleet.stop();

@@ -2,6 +2,8 @@ import type { TSchema } from 'typebox';
 import { decodeCursor, pageOf, paginateSorted } from '../common/page.js';
 import { ErrorResponse, LIST_LIMITS, Page } from '../model/index.js';
 import type { CachePage } from '../managers/vm-cache.js';
+import type { AnswerBuffers } from './answer-buffers.js';
+import type { ServerResponse } from 'node:http';
 
 /** Answers of a list route: one page, or an error (a bad cursor is a 400). */
 export const listResponses = <T extends TSchema>(item: T) => ({ 200: Page(item), 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 503: ErrorResponse });
@@ -26,10 +28,16 @@ const CLOSE = Buffer.from(']}');
 
 /**
  * A page whose items are JSON bytes already (a cache keeps each record's):
- * concatenated into the page as it is sent, with no serializer run and no
- * string encoded per request.
+ * concatenated into the page as it is sent (in one of `buffers`, reused once
+ * `res` has sent it), with no serializer run and no string encoded per request.
  */
-export async function rawPageFromCache(list: string, q: { limit?: number; cursor?: string }, read: (after: string | undefined, limit: number) => Promise<CachePage<Buffer>>): Promise<Buffer> {
+export async function rawPageFromCache(
+  list: string,
+  q: { limit?: number; cursor?: string },
+  read: (after: string | undefined, limit: number) => Promise<CachePage<Buffer>>,
+  buffers: AnswerBuffers,
+  res: ServerResponse,
+): Promise<Buffer> {
   const after = q.cursor === undefined ? undefined : decodeCursor(list, q.cursor);
   const page = await read(after, limitOf(q));
   const { next } = pageOf(list, [], page.last, page.more);
@@ -39,5 +47,5 @@ export async function rawPageFromCache(list: string, q: { limit?: number; cursor
     parts.push(item);
   });
   parts.push(next === undefined ? CLOSE : Buffer.from(`],"next":${JSON.stringify(next)}}`));
-  return Buffer.concat(parts);
+  return buffers.join(parts, res);
 }

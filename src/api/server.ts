@@ -2,7 +2,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { LogController } from 'fastify';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyWebsocket from '@fastify/websocket';
-import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { toUcloudError, UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { TokenCache } from '../managers/token-cache.js';
@@ -36,6 +36,7 @@ import { totpRoutes } from './routes/totp.js';
 import { userRoutes } from './routes/users.js';
 import { vmRoutes } from './routes/vms.js';
 import { defaultWebDir, webRoutes } from './web.js';
+import { validatorCompiler } from './validator.js';
 
 /** Methods that change nothing, and so leave no audit event. */
 const IS_READ = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -78,7 +79,7 @@ export function buildApi(
     frameworkErrors: (err, req, reply) => errorHandler(err, req, reply),
     clientErrorHandler,
   })
-    .setValidatorCompiler(TypeBoxValidatorCompiler)
+    .setValidatorCompiler(validatorCompiler)
     .withTypeProvider<TypeBoxTypeProvider>() as unknown as Api;
   api.addSchema(ErrorResponseSchema);
   api.setErrorHandler(errorHandler);

@@ -32,14 +32,25 @@ export function negate(d: UsageDelta): UsageDelta {
   return Object.fromEntries(Object.entries(d).map(([k, v]) => [k, -v])) as UsageDelta;
 }
 
-/** Counts what the user holds from the records themselves. */
+/** VM records read at once while counting (a user may own thousands). */
+const COUNT_READS_AT_ONCE = 64;
+
+/**
+ * Counts what the user holds from the records themselves: their VMs found
+ * through their name index (`vm-name/<owner>/`), so the count reads what the
+ * user owns, never the whole fleet's `vm/` prefix.
+ */
 export async function countUsage(store: Store, owner: string): Promise<QuotaUsage> {
-  const [vms, nets, imgs] = await Promise.all([store.list(Kinds.vm, Keys.vms()), store.list(Kinds.network, Keys.networksOf(owner)), store.list(Kinds.image, Keys.imagesOf(owner))]);
+  const [names, nets, imgs] = await Promise.all([store.list(Kinds.vmName, Keys.vmNamesOf(owner)), store.list(Kinds.network, Keys.networksOf(owner)), store.list(Kinds.image, Keys.imagesOf(owner))]);
   const u: QuotaUsage = { vms: 0, vcpus: 0, ram: 0, disk: 0, networks: nets.items.length, images: imgs.items.length };
-  for (const { value: vm } of vms.items) {
-    if (vm.owner !== owner) continue;
-    const v = usageOfVm(vm);
-    for (const k of COUNTED) u[k] += v[k];
+  const ids = names.items.map((n) => n.value.id);
+  for (let i = 0; i < ids.length; i += COUNT_READS_AT_ONCE) {
+    const vms = await Promise.all(ids.slice(i, i + COUNT_READS_AT_ONCE).map((id) => store.get(Kinds.vm, Keys.vm(id))));
+    for (const vm of vms) {
+      if (vm?.value.owner !== owner) continue;
+      const v = usageOfVm(vm.value);
+      for (const k of COUNTED) u[k] += v[k];
+    }
   }
   return u;
 }

@@ -10,7 +10,7 @@ import { Informer, Reconciler } from '../store/informer.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store, Versioned } from '../store/store.js';
 import { ALLOC_ENTRY_BYTES, commitBatches, packBookings, TxnPacker, type Batch, type Booking } from './batch.js';
-import { Failover } from './failover.js';
+import { Failover, FAILOVER_INDEXES } from './failover.js';
 import { HostIndex } from './host-index.js';
 import { pendingCategory, type SchedulerMetrics } from './metrics.js';
 import { MIGRATION_INDEXES, MigrationScheduling } from './migrations.js';
@@ -100,6 +100,7 @@ export class Scheduler {
         fencing: (v) => (!v.host && v.lastFailover?.fencePending ? 'yes' : undefined),
         deleting: (v) => (v.desired === 'deleted' && v.host ? 'yes' : undefined),
         ...MIGRATION_INDEXES,
+        ...FAILOVER_INDEXES,
       },
     });
     const hosts = new Informer(store, Kinds.host, Keys.hosts(), log);

@@ -97,6 +97,13 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
     return ok;
   }
 
+  /** How many records index `index` holds under `value` (no array built). */
+  countByIndex(index: string, value: string): number {
+    const m = this.index.get(index);
+    if (!m) throw new Error(`informer on ${this.prefix} has no index "${index}"`);
+    return m.get(value)?.size ?? 0;
+  }
+
   /** Records whose index function `index` returned `value`. */
   byIndex(index: string, value: string): Versioned<Static<S>>[] {
     const m = this.index.get(index);

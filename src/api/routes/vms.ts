@@ -7,6 +7,7 @@ import { hashToken } from '../../managers/users.js';
 import { bearerToken } from '../auth.js';
 import { can } from '../authz.js';
 import type { Api, Managers } from '../context.js';
+import { AnswerBuffers } from '../answer-buffers.js';
 import { listResponses, rawPageFromCache } from '../pages.js';
 
 // VMs: users see and act on their own; an admin on all of them (by id).
@@ -27,6 +28,7 @@ function visible(user: User, ref: string, vm: Vm | undefined): Vm {
 }
 
 export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefault: boolean } = { haDefault: false }): void {
+  const pages = new AnswerBuffers();
   api.post('/v1/vms', { config: { action: 'vm:create' }, schema: { operationId: 'createVm', body: VmCreateRequest, response: { 201: Vm, ...errors } } }, async (req, reply) => {
     const b = req.body;
     const userData = b.userData === undefined ? undefined : checkUserData(b.userData);
@@ -74,7 +76,7 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
     const filter = q.status === undefined && q.host === undefined ? undefined : (vm: Vm) => (q.status === undefined || vm.status === q.status) && (q.host === undefined || vm.host === q.host);
     // The list's name carries its scope and filter, so a cursor is good only for the list it came from.
     const list = `${owner === undefined ? 'vms' : `vms/${owner}`}${filter ? `?${q.status ?? ''}@${q.host ?? ''}` : ''}`;
-    const page = await rawPageFromCache(list, q, (after, limit) => cache.vmPageJson(owner, after, limit, filter));
+    const page = await rawPageFromCache(list, q, (after, limit) => cache.vmPageJson(owner, after, limit, filter), pages, reply.raw);
     return reply.type('application/json; charset=utf-8').send(page as never); // JSON text: sent as it is
   });
 
