@@ -32,25 +32,21 @@ export function negate(d: UsageDelta): UsageDelta {
   return Object.fromEntries(Object.entries(d).map(([k, v]) => [k, -v])) as UsageDelta;
 }
 
-/** VM records read at once while counting (a user may own thousands). */
-const COUNT_READS_AT_ONCE = 64;
-
 /**
  * Counts what the user holds from the records themselves: their VMs found
  * through their name index (`vm-name/<owner>/`), so the count reads what the
- * user owns, never the whole fleet's `vm/` prefix.
+ * user owns, never the whole fleet's `vm/` prefix. A record that fails its
+ * schema is left out (as a list leaves it), so one bad record cannot stop
+ * every write of its owner.
  */
 export async function countUsage(store: Store, owner: string): Promise<QuotaUsage> {
   const [names, nets, imgs] = await Promise.all([store.list(Kinds.vmName, Keys.vmNamesOf(owner)), store.list(Kinds.network, Keys.networksOf(owner)), store.list(Kinds.image, Keys.imagesOf(owner))]);
   const u: QuotaUsage = { vms: 0, vcpus: 0, ram: 0, disk: 0, networks: nets.items.length, images: imgs.items.length };
-  const ids = names.items.map((n) => n.value.id);
-  for (let i = 0; i < ids.length; i += COUNT_READS_AT_ONCE) {
-    const vms = await Promise.all(ids.slice(i, i + COUNT_READS_AT_ONCE).map((id) => store.get(Kinds.vm, Keys.vm(id))));
-    for (const vm of vms) {
-      if (vm?.value.owner !== owner) continue;
-      const v = usageOfVm(vm.value);
-      for (const k of COUNTED) u[k] += v[k];
-    }
+  const ids = [...new Set(names.items.map((n) => n.value.id))];
+  for (const { value: vm } of await store.getEach(Kinds.vm, ids.map((id) => Keys.vm(id)))) {
+    if (vm.owner !== owner) continue;
+    const v = usageOfVm(vm);
+    for (const k of COUNTED) u[k] += v[k];
   }
   return u;
 }

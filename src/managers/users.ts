@@ -1,4 +1,5 @@
-import { createHash, hash, randomBytes } from 'node:crypto';
+import * as crypto from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { UcloudError } from '../common/errors.js';
 import { parseDuration } from '../common/units.js';
 import { nowIso, type Role, type Token, type TokenInfo, type User } from '../model/index.js';
@@ -10,8 +11,8 @@ import { TotpManager } from './user-totp.js';
 // Tokens are 256 random bits, so a plain SHA-256 is a safe at-rest form: the
 // token itself is shown once and never stored.
 export function hashToken(token: string): string {
-  // One call, no Hash object: every API request hashes its token.
-  return hash('sha256', token, 'hex');
+  // One call, no Hash object, where Node has it (20.12+): every API request hashes its token.
+  return crypto.hash ? crypto.hash('sha256', token, 'hex') : createHash('sha256').update(token).digest('hex');
 }
 
 /** A token's public id (see TokenId): derived, so tokens stored before ids existed have one too. */

@@ -164,6 +164,29 @@ describe('quotas and rate limits (real etcd)', () => {
     expect(stored).toEqual(truth);
   });
 
+  it('counts a user from before quotas whose VM record fails its schema: that one left out, their creates go on', async () => {
+    const t = await userWith('patchy', { vms: 5 });
+    const made = [];
+    for (const n of ['p1', 'p2']) {
+      const res = await call(api, 'POST', '/v1/vms', t, vm(n));
+      expect(res.statusCode).toBe(201);
+      made.push(res.json().id as string);
+    }
+    const { ns, close } = c.store.connection();
+    try {
+      await ns.put(Keys.vm(made[1]!)).value(JSON.stringify({ id: made[1], owner: 'patchy' }));
+      await c.store.delete(Keys.usage('patchy'));
+      const res = await call(api, 'POST', '/v1/vms', t, vm('p3'));
+      expect(res.statusCode, res.body).toBe(201);
+      const [stored, truth] = await usageAndTruth('patchy');
+      expect(stored).toEqual(truth);
+      expect(truth?.vms).toBe(2);
+    } finally {
+      await ns.delete().key(Keys.vm(made[1]!));
+      close();
+    }
+  });
+
   describe('rate limit', () => {
     let limited: Api;
     let users: UserManager;

@@ -24,7 +24,7 @@ describe('failover: a host back as another incarnation', () => {
     c = await TestCluster.start();
     await c.bootstrap({ guestImage: c.tinyImage(), hosts: [{ name: 'hv1', cpu: 8, ram: 8 * GiB, disk: 100 * GiB }] });
     await announce('hv1', 'one');
-    await Promise.all([c.spawn('api').ready, c.spawn('scheduler', { UCLOUD_FAILOVER_MARGIN: '1s' }).ready]);
+    await Promise.all([c.spawn('api').ready, c.spawn('scheduler', { UCLOUD_FAILOVER_MARGIN: '3s' }).ready]);
   }, 120_000);
 
   afterAll(async () => {
