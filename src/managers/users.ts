@@ -10,9 +10,11 @@ import { TotpManager } from './user-totp.js';
 
 // Tokens are 256 random bits, so a plain SHA-256 is a safe at-rest form: the
 // token itself is shown once and never stored.
+// One call and no Hash object where Node has it (20.12+; engines allow 20.9): every API request hashes its token.
+const sha256Hex: (text: string) => string = crypto.hash ? (text) => crypto.hash('sha256', text, 'hex') : (text) => createHash('sha256').update(text).digest('hex');
+
 export function hashToken(token: string): string {
-  // One call, no Hash object, where Node has it (20.12+): every API request hashes its token.
-  return crypto.hash ? crypto.hash('sha256', token, 'hex') : createHash('sha256').update(token).digest('hex');
+  return sha256Hex(token);
 }
 
 /** A token's public id (see TokenId): derived, so tokens stored before ids existed have one too. */

@@ -13,7 +13,7 @@ import { allowedOf, DIMENSIONS, sumResources } from '../../src/common/capacity.j
 import { packageRoot } from '../../src/common/paths.js';
 import { HostManager } from '../../src/managers/hosts.js';
 import { UserManager } from '../../src/managers/users.js';
-import { usageOfVm } from '../../src/managers/usage.js';
+import { stageUsage, usageOfVm } from '../../src/managers/usage.js';
 import { resourcesOf, stageVmWrite } from '../../src/managers/vms.js';
 import { nowIso, type Resources, type Vm } from '../../src/model/index.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
@@ -562,10 +562,14 @@ export class Fleet {
       if (!u) usage.set(s.owner, add);
       else for (const k of Object.keys(add) as (keyof typeof add)[]) u[k] += add[k];
     }
+    // As the API's creates change it: added to in a transaction that compares it (stageUsage).
     await pool([...usage], opts.concurrency ?? 4, async ([owner, add]) => {
       const key = Keys.usage(owner);
-      const cur = (await this.store.get(Kinds.usage, key))?.value;
-      await this.store.put(Kinds.usage, key, cur ? { ...cur, vms: cur.vms + add.vms, vcpus: cur.vcpus + add.vcpus, ram: cur.ram + add.ram, disk: cur.disk + add.disk } : add);
+      const cur = await this.store.get(Kinds.usage, key);
+      const t = this.store.txn();
+      if (cur) stageUsage(t, cur, add);
+      else t.absent(key).put(Kinds.usage, key, add);
+      if (!(await t.commit())) throw new Error(`direct create: the usage record of ${owner} changed meanwhile`);
     });
     return { writtenAt, seconds: (performance.now() - t0) / 1000 };
   }
