@@ -74,6 +74,9 @@ describe('the web dashboard: log in, create a VM, see it run, its console, stop,
     await logIn(page, tokens.alice!);
     // No reload from here on: this mark would be gone.
     await page.evaluate('window.__sameDocument = true');
+    // The form is drawn once the first lists arrive, a moment after the stream is live: page.type and
+    // page.select do not wait for their element.
+    await page.waitForSelector('#vm-image option[value="admin/ucloud-test"]', { timeout: 30_000 });
     await page.type('#vm-name', 'webvm');
     await page.select('#vm-size', 'tiny');
     expect(await page.$eval('#vm-ram', (e) => (e as unknown as { value: string }).value)).toBe('128MiB');

@@ -1,8 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readTail, RotatingLog, rotatedPath } from '../../src/host/console/log-ring.js';
+import { ROOT } from '../helpers/cluster.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ucloud-console-ring-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -58,5 +60,34 @@ describe('the console log ring', () => {
     expect(readTail(path, 2)).toBe('two\nthree\n');
     expect(readTail(path, 10)).toBe('one\ntwo\nthree\n');
     expect(readTail(join(dir, 'none.log'), 10)).toBe('');
+  });
+
+  // The host agent reads the log while the keeper, another process, rotates it.
+  it('a tail read while the keeper rotates is neither missing the newest half nor holding a half twice', async () => {
+    const path = join(dir, 'f.log');
+    // The real ring (compiled by the suite's global setup) in a process of its own, as the keeper is.
+    const writer = spawn(process.execPath, ['--input-type=module', '-e', `
+      const { RotatingLog } = await import(${JSON.stringify(join(ROOT, 'dist', 'src', 'host', 'console', 'log-ring.js'))});
+      const log = new RotatingLog(${JSON.stringify(path)}, 8192);
+      for (let i = 0; ; i++) log.write(Buffer.from(i + '\\n'));
+    `], { stdio: 'ignore' });
+    try {
+      while (!existsSync(rotatedPath(path))) await new Promise((r) => setTimeout(r, 10));
+      let reads = 0;
+      const bad: string[] = [];
+      for (const deadline = Date.now() + 1500; Date.now() < deadline; reads++) {
+        const text = readTail(path, 1_000_000);
+        const lines = text.split('\n').slice(0, -1).map(Number);
+        // A half missing between the two is a jump; a half read twice, a step back.
+        const gap = lines.findIndex((n, i) => i > 0 && n !== lines[i - 1]! + 1);
+        if (gap > 0) bad.push(`${lines[gap - 1]} then ${lines[gap]}`);
+        // Past its first rotation the writer always has a full half (4 KiB, less a line) on disk.
+        if (text.length < 4096 - 16) bad.push(`only ${text.length} bytes`);
+      }
+      expect(reads).toBeGreaterThan(100);
+      expect(bad.slice(0, 5)).toEqual([]);
+    } finally {
+      writer.kill('SIGKILL');
+    }
   });
 });

@@ -4,7 +4,7 @@
 // run directory is a tmpfs on a standard host), and the newest output is always
 // in `console.log`.
 
-import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 
 // The keeper runs as root: never follow a link someone put in the log's place.
 const APPEND = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
@@ -60,15 +60,7 @@ export class RotatingLog {
  * Reads at most the cap; bytes that are not UTF-8 become U+FFFD.
  */
 export function readTail(path: string, lines: number): string {
-  const parts: Buffer[] = [];
-  for (const p of [rotatedPath(path), path]) {
-    try {
-      parts.push(readFileSync(p));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-  }
-  const text = Buffer.concat(parts).toString('utf8');
+  const text = readBoth(path).toString('utf8');
   if (lines <= 0) return '';
   // Walk back from the end: the cost is the tail, not the whole log.
   let end = text.length;
@@ -80,4 +72,43 @@ export function readTail(path: string, lines: number): string {
     start = nl;
   }
   return text.slice(start + 1);
+}
+
+/** How often a read torn by the keeper's rotation is tried again before what it got is returned. */
+const TORN_READ_ATTEMPTS = 5;
+
+/**
+ * Both halves, oldest first, read from another process than the keeper's. A
+ * rotation while the two are opened would drop the newest half or return one
+ * twice; every rotation puts a new inode at console.log.1, so the halves are
+ * opened, console.log.1 looked up again, and opened again if it changed. Once
+ * both are open, later rotations no longer matter: the files are read by fd.
+ */
+function readBoth(path: string): Buffer {
+  const rotated = rotatedPath(path);
+  for (let attempt = 1; ; attempt++) {
+    const old = openIfThere(rotated);
+    const current = openIfThere(path);
+    try {
+      const settled = inode(rotated) === (old === undefined ? undefined : fstatSync(old).ino) && (current !== undefined || old === undefined);
+      if (settled || attempt >= TORN_READ_ATTEMPTS) {
+        return Buffer.concat([old, current].filter((fd): fd is number => fd !== undefined).map((fd) => readFileSync(fd)));
+      }
+    } finally {
+      for (const fd of [old, current]) if (fd !== undefined) closeSync(fd);
+    }
+  }
+}
+
+function openIfThere(path: string): number | undefined {
+  try {
+    return openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+function inode(path: string): number | undefined {
+  return statSync(path, { throwIfNoEntry: false })?.ino;
 }
