@@ -5,6 +5,7 @@ import { checkResolvers } from '../common/resolvers.js';
 import { nowIso, type Network } from '../model/index.js';
 import { AllocKeys, Keys, Kinds } from '../store/keys.js';
 import type { Store, Versioned } from '../store/store.js';
+import { vmsOf } from './owner-vms.js';
 import { backoff, readUsage, stageUsage, type Limits } from './usage.js';
 
 export interface NetworkPools {
@@ -184,8 +185,7 @@ export class NetworkManager {
   }
 
   private async refuseIfUsed(owner: string, name: string): Promise<void> {
-    const { items } = await this.store.list(Kinds.vm, Keys.vms());
-    const users = items.filter((v) => v.value.owner === owner && (v.value.nics ?? []).some((n) => n.network === name)).map((v) => v.value.name);
+    const users = (await vmsOf(this.store, owner)).filter((vm) => (vm.nics ?? []).some((n) => n.network === name)).map((vm) => vm.name).sort();
     if (users.length) throw new UcloudError('NETWORK_IN_USE', `network "${name}" is used by ${users.join(', ')}`);
   }
 }

@@ -2,6 +2,7 @@ import { UcloudError, type ErrorCode } from '../common/errors.js';
 import { COUNTED, type CountedQuota, type QuotaUsage, type Vm } from '../model/index.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store, Txn, Versioned } from '../store/store.js';
+import { vmsOf } from './owner-vms.js';
 
 // A user's usage record changes in the same transaction as the VM, network or
 // image it counts, compared unchanged since it was read: of two creates racing
@@ -40,11 +41,9 @@ export function negate(d: UsageDelta): UsageDelta {
  * every write of its owner.
  */
 export async function countUsage(store: Store, owner: string): Promise<QuotaUsage> {
-  const [names, nets, imgs] = await Promise.all([store.list(Kinds.vmName, Keys.vmNamesOf(owner)), store.list(Kinds.network, Keys.networksOf(owner)), store.list(Kinds.image, Keys.imagesOf(owner))]);
+  const [vms, nets, imgs] = await Promise.all([vmsOf(store, owner), store.list(Kinds.network, Keys.networksOf(owner)), store.list(Kinds.image, Keys.imagesOf(owner))]);
   const u: QuotaUsage = { vms: 0, vcpus: 0, ram: 0, disk: 0, networks: nets.items.length, images: imgs.items.length };
-  const ids = [...new Set(names.items.map((n) => n.value.id))];
-  for (const { value: vm } of await store.getEach(Kinds.vm, ids.map((id) => Keys.vm(id)))) {
-    if (vm.owner !== owner) continue;
+  for (const vm of vms) {
     const v = usageOfVm(vm);
     for (const k of COUNTED) u[k] += v[k];
   }

@@ -7,6 +7,7 @@ import type { EventLog } from '../store/event-log.js';
 import { checkVmWrite, stampEpoch, type VmActor } from '../model/vm-lifecycle.js';
 import { Keys, Kinds, lastSegment } from '../store/keys.js';
 import { DELETE, type Store, type Txn, type Versioned } from '../store/store.js';
+import { vmsOf } from './owner-vms.js';
 import { backoff, negate, readUsage, stageUsage, usageOfVm, type Limits, type UsageDelta } from './usage.js';
 
 export interface VmCreate {
@@ -208,12 +209,10 @@ export class VmManager {
     return ref ? this.get(ref.value.id) : undefined;
   }
 
+  /** A user's VMs (through their name index), or with no owner every VM (all of `vm/`, in pages). */
   async list(owner?: string): Promise<Vm[]> {
-    const { items } = await this.store.list(Kinds.vm, Keys.vms());
-    return items
-      .map((i) => i.value)
-      .filter((vm) => owner === undefined || vm.owner === owner)
-      .sort((a, b) => a.owner.localeCompare(b.owner) || a.name.localeCompare(b.name));
+    const vms = owner === undefined ? (await this.store.list(Kinds.vm, Keys.vms())).items.map((i) => i.value) : await vmsOf(this.store, owner);
+    return vms.sort((a, b) => a.owner.localeCompare(b.owner) || a.name.localeCompare(b.name));
   }
 
   /**

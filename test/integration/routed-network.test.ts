@@ -66,7 +66,8 @@ describe('routed networks: create, default, refusal (real etcd)', () => {
     const nic = (mac: string) => ({ network: 'edge', vni: net.vni, prefix: net.prefix, mac, address: net.prefix.replace('::/64', `::${mac.slice(-5).replace(':', '')}`) });
     const running = { ...vmRecord('alice', 'r1'), host: 'hv1', status: 'running' as const, nics: [nic('52:54:00:00:00:01')] };
     const stopped = { ...vmRecord('alice', 'r2'), host: 'hv1', status: 'stopped' as const, desired: 'stopped' as const, nics: [nic('52:54:00:00:00:02')] };
-    for (const vm of [running, stopped]) await c.store.put(Kinds.vm, Keys.vm(vm.id), vm);
+    // As a create writes them: the record and its name.
+    for (const vm of [running, stopped]) await c.store.txn().absent(Keys.vm(vm.id)).put(Kinds.vm, Keys.vm(vm.id), vm).put(Kinds.vmName, Keys.vmName(vm.owner, vm.name), { id: vm.id }).commit();
     const get = (url: string, tok: string) => apis.at(-1)!.inject({ method: 'GET', url, headers: { authorization: `Bearer ${tok}` } });
     const hv1 = (await c.managers().hosts.get('hv1'))!.address;
     const dest = `${running.nics[0]!.address}/128`;
