@@ -1,8 +1,10 @@
 // bench/console: keystroke → echo round trip through the WebSocket console
-// (client → API → host agent → console keeper → QEMU's serial socket → guest's
-// tty echo → back) against a direct connection to the serial socket of a plain
+// (client → API → console keeper, handed the connection by the host agent →
+// QEMU's serial socket → guest's tty echo → back) against a direct connection to the serial socket of a plain
 // QEMU running the same guest image (same shell, same TCG), alternating one
-// keystroke each. Prints medians side by side and what the console path adds.
+// keystroke each. Prints medians side by side and what the console path adds;
+// then the same after a restart of the host agent, whose consoles it relays
+// (a keeper from an earlier agent has no channel to the new one).
 // Usage: node dist/bench/console.js [keystrokes=200]   (root: real daemons and QEMU)
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -66,7 +68,8 @@ async function main(): Promise<void> {
   try {
     await c.bootstrap({ guestImage: image });
     const alice = (await c.managers().users.create('alice', 'user')).token;
-    await Promise.all([c.spawn('api').ready, c.spawn('scheduler').ready, c.spawn('host').ready]);
+    const host = c.spawn('host');
+    await Promise.all([c.spawn('api').ready, c.spawn('scheduler').ready, host.ready]);
     const client = c.client(alice);
     await client.vms.create({ name: 'b1', image: 'ucloud-test', cpu: 1, ram: '128MiB', disk: '1GiB' });
     await until('running', async () => (await client.vms.get('b1')).status === 'running', 120_000);
@@ -121,22 +124,37 @@ async function main(): Promise<void> {
     const keeper = sockSide(keeperSock);
     await shellUp(keeper, 'the keeper directly');
     const [viaKeeper, byHand2] = await alternate(keeper, direct);
+    keeperSock.destroy();
+    await new Promise((r) => keeperSock.once('close', r));
+    // … and last the relayed path: a new agent did not start the keeper, so it relays through the attach socket.
+    await host.kill9();
+    await c.spawn('host').ready;
+    const relayedWs = await until('a console through the restarted agent', async () => {
+      const w = client.openConsole(await client.vms.consoleTicket('b1'));
+      return new Promise<WebSocket | undefined>((r) => w.once('open', () => r(w)).once('error', () => r(undefined)));
+    }, 60_000, 500);
+    const relayed = wsSide(relayedWs);
+    await shellUp(relayed, 'the relayed console');
+    const [throughRelay, byHand4] = await alternate(relayed, direct);
+    relayedWs.close();
     const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)]!;
     const row = (what: string, xs: number[]) => console.log(`| ${what} | ${median(xs).toFixed(2)} ms | ${p90(xs).toFixed(2)} ms |`);
     console.log(`plain QEMU: ${same.join(' ')} (the VM's own)`);
     console.log(`\n## console: keystroke → echo (${N} each, alternating with the plain QEMU; TCG guest)`);
     console.log('| path | median | p90 |');
     console.log('|---|---|---|');
-    row('WebSocket console (client → API → host agent → keeper → QEMU)', through);
+    row('WebSocket console (client → API → keeper, handed over by the host agent → QEMU)', through);
     row("direct to a plain QEMU's serial socket (same rounds)", byHand);
-    row('the host endpoint directly (host agent → keeper → QEMU)', throughHost);
+    row("the host endpoint directly (the keeper's WebSocket → QEMU)", throughHost);
     row("direct to a plain QEMU's serial socket (same rounds)", byHand3);
     row("the VM's keeper attach socket directly (keeper → QEMU)", viaKeeper);
     row("direct to a plain QEMU's serial socket (same rounds)", byHand2);
+    row('relayed, after an agent restart (client → API → host agent → keeper → QEMU)', throughRelay);
+    row("direct to a plain QEMU's serial socket (same rounds)", byHand4);
     const added = (xs: number[], ys: number[]) => median(xs) - median(ys);
-    const [all, uptoHost, uptoKeeper] = [added(through, byHand), added(throughHost, byHand3), added(viaKeeper, byHand2)];
-    console.log(`added by the whole console path: ${all.toFixed(2)} ms; of it the API hop ${(all - uptoHost).toFixed(2)} ms, the host agent hop ${(uptoHost - uptoKeeper).toFixed(2)} ms, the keeper hop ${uptoKeeper.toFixed(2)} ms (differences of medians)`);
-    keeperSock.destroy();
+    const [all, uptoHost, uptoKeeper, relay] = [added(through, byHand), added(throughHost, byHand3), added(viaKeeper, byHand2), added(throughRelay, byHand4)];
+    console.log(`added by the whole console path: ${all.toFixed(2)} ms; of it the API hop ${(all - uptoHost).toFixed(2)} ms, the keeper's WebSocket against its attach socket ${(uptoHost - uptoKeeper).toFixed(2)} ms, the keeper hop ${uptoKeeper.toFixed(2)} ms (differences of medians)`);
+    console.log(`relayed by the host agent (a keeper from an earlier agent): ${relay.toFixed(2)} ms added, ${(relay - all).toFixed(2)} ms more than handed over`);
     sock.destroy();
   } finally {
     plain?.kill('SIGKILL');

@@ -14,6 +14,7 @@ import type { QmpEvent } from './qemu/index.js';
 import { Keys, Kinds, lastSegment } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import { ConsoleEndpoint } from './console/endpoint.js';
+import { keeperChild } from './console/supervise.js';
 import { KeyedQueue } from './keyed-queue.js';
 import type { RouteAnnouncer } from './routes.js';
 import { HostMigrations, MigrationDestination, MigrationSource, type SourceConfig } from './migration/index.js';
@@ -113,7 +114,7 @@ export class HostAgent {
       qmp: (vm) => this.monitors.session(vm.id),
       taps: (vm) => (vm.nics ?? []).map((_, i) => VmRuntime.tapName(vm.id, i)),
     });
-    this.console = new ConsoleEndpoint(store, opts.name, (id) => runtime.paths(id).serialLog, log, (id) => runtime.paths(id).consoleAttach, (id) => vmMetrics.statsOf(id), (id) => runtime.paths(id).vncSocket);
+    this.console = new ConsoleEndpoint(store, opts.name, (id) => runtime.paths(id).serialLog, log, (id) => runtime.paths(id).consoleAttach, (id) => vmMetrics.statsOf(id), (id) => runtime.paths(id).vncSocket, (id) => keeperChild(runtime.paths(id).consoleAttach));
     const vniInUse = (vni: number, except: string) => this.vniInUse(vni, except);
     const mig = opts.migration ?? { address: '::1', maxDowntimeMs: 300, maxBandwidth: 0, prepareTimeoutMs: 60_000 };
     this.migrations = new HostMigrations(

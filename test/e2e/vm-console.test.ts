@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -6,7 +8,7 @@ import type { UcloudError } from '../../src/common/errors.js';
 import { ticketHash } from '../../src/managers/consoles.js';
 import type { ConsoleAttachTicket, Vm } from '../../src/model/index.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
-import { TestCluster, UCLOUD, until } from '../helpers/cluster.js';
+import { TestCluster, UCLOUD, until, type Daemon } from '../helpers/cluster.js';
 import { guestVariant } from '../helpers/guest-variant.js';
 
 // The test guest with a root shell on ttyS0 (guest/build-image.sh: `ucloud.shell`).
@@ -26,7 +28,7 @@ describe('vm console: the interactive serial console (real QEMU, daemons, etcd)'
   let alice = '';
   let bob = '';
   let vm: Vm;
-  let daemons: { name: string; stderr: () => string; ready: Promise<void> }[] = [];
+  let daemons: Daemon[] = [];
   const attached: Attached[] = [];
 
   const open = (t: ConsoleAttachTicket, token = alice): Attached => {
@@ -185,6 +187,44 @@ describe('vm console: the interactive serial console (real QEMU, daemons, etcd)'
     expect(Date.now() - t0).toBeLessThan(25_000);
   }, 60_000);
 
+  it('the keeper its agent started holds the console itself (handed over, not relayed), past the agent\'s stop; after an agent restart it is relayed and works', async () => {
+    const keeper = Number(readFileSync(join(c.runDir, 'vms', vm.id, 'keeper.pid'), 'utf8').split(' ')[0]);
+    const a = await attach();
+    await sees(a, /# /, 'the replayed prompt');
+    expect(tcpConnections(keeper)).toBe(1);
+    a.type('echo handed-$((20+3))\r');
+    await sees(a, /^handed-23\r?$/m, 'handed-23');
+    // The agent stops by itself (SIGTERM), not killed after 15 s waiting for the console it handed over…
+    const agent = daemons[2]!;
+    await agent.stop();
+    expect(agent.child.signalCode).not.toBe('SIGKILL');
+    // … and the console goes on without it.
+    a.type('echo without-agent-$((1+1))\r');
+    await sees(a, /^without-agent-2\r?$/m, 'without-agent-2');
+    a.ws.close();
+    await until('the keeper let the connection go', () => tcpConnections(keeper) === 0, 10_000);
+    // A new agent did not start this keeper: no channel to it, so the console goes through the attach socket.
+    daemons[2] = c.spawn('host');
+    await daemons[2].ready;
+    const b = await until('a console through the new agent', async () => attach().catch(() => undefined), 30_000, 500);
+    await sees(b, /# /, 'the replayed prompt');
+    b.type('echo relayed-$((40+2))\r');
+    await sees(b, /^relayed-42\r?$/m, 'relayed-42');
+    expect(tcpConnections(keeper)).toBe(0);
+    b.ws.close();
+    // The stopped agent's lease went with it: the VM may pass through HOST_DEAD until the new one takes it back.
+    const store = c.newStore();
+    try {
+      await until('sh1 running under the new agent', async () => {
+        const alive = await store.get(Kinds.hostAlive, Keys.hostAlive(vm.host!));
+        const v = await c.client(alice).vms.get('sh1');
+        return v.status === 'running' && alive !== undefined && v.epoch === alive.value.epoch;
+      }, 60_000, 250);
+    } finally {
+      store.close();
+    }
+  }, 120_000);
+
   it('ends with 1000 when the VM stops', async () => {
     const a = await attach({ readOnly: true });
     await sees(a, /# /, 'the replayed prompt');
@@ -194,3 +234,27 @@ describe('vm console: the interactive serial console (real QEMU, daemons, etcd)'
     await expect(c.client(alice).vms.consoleTicket('sh1')).rejects.toMatchObject({ code: 'VM_NOT_RUNNING' });
   }, 90_000);
 });
+
+/** TCP connections a process holds (its socket fds found in its network namespace's TCP tables). */
+function tcpConnections(pid: number): number {
+  const inodes = new Set<string>();
+  for (const table of ['tcp', 'tcp6']) {
+    for (const line of readFileSync(`/proc/${pid}/net/${table}`, 'utf8').split('\n').slice(1)) {
+      const inode = line.trim().split(/\s+/)[9];
+      if (inode && inode !== '0') inodes.add(inode);
+    }
+  }
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    const target = (() => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        return '';
+      }
+    })();
+    const m = /^socket:\[(\d+)\]$/.exec(target);
+    if (m && inodes.has(m[1]!)) n++;
+  }
+  return n;
+}

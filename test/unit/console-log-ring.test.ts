@@ -69,7 +69,14 @@ describe('the console log ring', () => {
     const writer = spawn(process.execPath, ['--input-type=module', '-e', `
       const { RotatingLog } = await import(${JSON.stringify(join(ROOT, 'dist', 'src', 'host', 'console', 'log-ring.js'))});
       const log = new RotatingLog(${JSON.stringify(path)}, 8192);
-      for (let i = 0; ; i++) log.write(Buffer.from(i + '\\n'));
+      // A rotation every fraction of a millisecond: far faster than a guest flooding its console
+      // fills even the smallest cap's halves, so that a read torn by one is all but certain.
+      let i = 0;
+      const tick = () => {
+        for (let k = 0; k < 16; k++) log.write(Buffer.from(i++ + '\\n'));
+        setImmediate(tick);
+      };
+      tick();
     `], { stdio: 'ignore' });
     try {
       while (!existsSync(rotatedPath(path))) await new Promise((r) => setTimeout(r, 10));

@@ -34,6 +34,21 @@ interface Client {
   skipped: number;
 }
 
+/**
+ * An attached client as the hub uses it: a socket on the attach socket, or a
+ * WebSocket the host agent handed over (handover.ts).
+ */
+export interface Peer {
+  write(chunk: Buffer): void;
+  /** Output queued to it and not yet sent. */
+  readonly writableLength: number;
+  /** The guest's console is gone: a normal end. */
+  end(): void;
+  destroy(): void;
+  pause(): void;
+  resume(): void;
+}
+
 /** What a client that fell behind is told, in the stream, when it catches up. */
 export function skippedNote(bytes: number): Buffer {
   return Buffer.from(`\r\n[ucloud: ${bytes} bytes of console output skipped: this console read too slowly]\r\n`);
@@ -82,8 +97,10 @@ export interface AttachHubOptions {
 export class AttachHub {
   private readonly server: Server;
   /** Attached clients and their modes, in the order they attached. */
-  private readonly clients = new Map<Socket, Client>();
-  private writer: Socket | undefined;
+  private readonly clients = new Map<Peer, Client>();
+  private writer: Peer | undefined;
+  /** Writers paused until QEMU's socket drains. */
+  private readonly waiting = new Set<Peer>();
 
   constructor(private readonly o: AttachHubOptions) {
     this.server = createServer((s) => this.accept(s));
@@ -143,9 +160,23 @@ export class AttachHub {
     rmSync(this.o.path, { force: true });
   }
 
+  /** Whether another client may attach. */
+  get full(): boolean {
+    return this.clients.size >= MAX_CLIENTS;
+  }
+
+  /**
+   * Attaches a client that already said its mode (a WebSocket handed over by
+   * the agent). Its caller passes on its input and says when it has gone.
+   */
+  attach(peer: Peer, mode: AttachMode): { input: (d: Buffer) => void; gone: () => void } {
+    this.join(peer, mode);
+    return { input: (d) => this.input(peer, d), gone: () => this.leave(peer) };
+  }
+
   private accept(s: Socket): void {
     s.on('error', () => undefined);
-    if (this.clients.size >= MAX_CLIENTS) {
+    if (this.full) {
       s.destroy();
       return;
     }
@@ -154,35 +185,42 @@ export class AttachHub {
       clearTimeout(timer);
       const mode = String.fromCharCode(first[0]!);
       if (mode !== 'w' && mode !== 'r') return void s.destroy();
+      if (s.destroyed) return;
       this.join(s, mode);
+      s.on('data', (d: Buffer) => this.input(s, d));
       if (first.length > 1) this.input(s, first.subarray(1));
     });
     s.on('close', () => {
       clearTimeout(timer);
-      this.clients.delete(s);
-      if (this.writer === s) this.writer = [...this.clients].find(([, c]) => c.mode === 'w')?.[0];
+      this.leave(s);
     });
   }
 
-  private join(s: Socket, mode: AttachMode): void {
-    if (s.destroyed) return;
+  private join(s: Peer, mode: AttachMode): void {
     // Synchronously, between two chunks of output: the replay and the live stream neither overlap nor leave a gap.
     s.write(this.o.replay());
     this.clients.set(s, { mode, skipped: 0 });
     if (mode === 'w' && !this.writer) this.writer = s;
-    s.on('data', (d: Buffer) => this.input(s, d));
   }
 
-  private input(s: Socket, d: Buffer): void {
+  private leave(s: Peer): void {
+    this.clients.delete(s);
+    if (this.writer === s) this.writer = [...this.clients].find(([, c]) => c.mode === 'w')?.[0];
+  }
+
+  private input(s: Peer, d: Buffer): void {
     if (s !== this.writer) return;
     const q = this.o.target();
     if (!q || !q.writable) return;
     // QEMU takes input only as fast as the guest reads its UART: the writer waits, nothing piles up here.
-    if (!q.write(d)) {
+    // (A WebSocket still delivers the rest of a chunk's messages once paused: they wait on the same drain.)
+    if (!q.write(d) && !this.waiting.has(s)) {
       s.pause();
+      this.waiting.add(s);
       const resume = () => {
         q.off('drain', resume);
         q.off('close', resume);
+        this.waiting.delete(s);
         s.resume();
       };
       q.on('drain', resume);

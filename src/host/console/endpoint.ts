@@ -15,6 +15,7 @@
 //     binary frames both ways, unchanged; a ticket of kind vnc only.
 //     A refused ticket is refused before the upgrade (HTTP 403, the error's JSON).
 
+import type { ChildProcess } from 'node:child_process';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -26,6 +27,7 @@ import { ticketHash } from '../../managers/consoles.js';
 import { Keys, Kinds } from '../../store/keys.js';
 import type { Store } from '../../store/store.js';
 import type { ConsoleKind, VmStats } from '../../model/index.js';
+import { CONSOLE_MAX_PAYLOAD, handOver } from './handover.js';
 import { readTail } from './log-ring.js';
 
 export const MAX_CONSOLE_LINES = 10_000;
@@ -44,7 +46,7 @@ export const REFUSED_TICKETS_PER_MINUTE = 20;
 
 export class ConsoleEndpoint {
   private server: Server | undefined;
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: CONSOLE_MAX_PAYLOAD });
   private readonly refusals = new FailureLimiter({ max: REFUSED_TICKETS_PER_MINUTE, windowMs: 60_000 });
 
   constructor(
@@ -59,6 +61,8 @@ export class ConsoleEndpoint {
     private readonly stats?: (vmId: string) => Promise<VmStats | undefined>,
     /** QEMU's VNC socket of a VM on this host (display vnc). */
     private readonly vncPath: (vmId: string) => string = () => '',
+    /** The VM's keeper when this agent started it: its consoles are handed over, not relayed (handover.ts). */
+    private readonly keeperOf: (vmId: string) => ChildProcess | undefined = () => undefined,
   ) {}
 
   /** Listens; returns the port (useful with port 0). */
@@ -80,7 +84,9 @@ export class ConsoleEndpoint {
     for (const ws of this.wss.clients) ws.close(1001);
     // Idle keep-alive connections (the API's fetch keeps them) would hold close() open.
     s.closeAllConnections();
-    await closed;
+    // A connection handed to a keeper stays the server's until the keeper closes it (Node's
+    // socket tracking across IPC): the listener is closed at once, the rest is not waited for.
+    await Promise.race([closed, new Promise((r) => setTimeout(r, CLOSE_WAIT_MS).unref())]);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -147,6 +153,9 @@ export class ConsoleEndpoint {
       } else {
         const ticket = await this.takeTicket(req, vmId, 'serial');
         readOnly = ticket.readOnly === true;
+        const child = this.keeperOf(vmId);
+        if (gone) return;
+        if (child && handOver(child, sock as Socket, req, head, readOnly ? 'r' : 'w')) return;
         keeper = await connectWhenUp(this.attachPath(vmId), 'the VM has no console keeper to attach to (is it running?)', readOnly ? 'r' : 'w');
       }
     } catch (err) {
@@ -166,6 +175,9 @@ export class ConsoleEndpoint {
     });
   }
 }
+
+/** How long close() waits for the server's connections to end (a handed-over console's lasts as long as the console). */
+const CLOSE_WAIT_MS = 1_000;
 
 /** How long an attach waits for a socket that is still to appear (a keeper's once its process runs, QEMU's VNC as it starts). */
 const KEEPER_START_WAIT_MS = 5_000;

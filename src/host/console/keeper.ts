@@ -11,6 +11,7 @@
 import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { AttachHub, logTail } from './attach.js';
+import { acceptHandovers } from './handover.js';
 import { RotatingLog } from './log-ring.js';
 
 export interface KeeperOptions {
@@ -87,6 +88,7 @@ export async function runKeeper(o: KeeperOptions): Promise<void> {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   await hub?.listen();
+  if (hub) acceptHandovers(hub);
   attach();
   return finished;
 }

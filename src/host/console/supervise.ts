@@ -3,7 +3,7 @@
 // file that also holds its start time (a pid alone may have been reused) and
 // its command line (which names the VM's run directory).
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { UcloudError } from '../../common/errors.js';
@@ -29,6 +29,15 @@ const KEEPER_NODE_FLAGS = ['--max-old-space-size=16', '--max-semi-space-size=1']
 
 export const KEEPER_COMMAND = 'console-keeper';
 
+/** Keepers this process started that take interactive consoles over IPC (handover.ts), by attach socket. */
+const children = new Map<string, ChildProcess>();
+
+/** The keeper this process started for that attach socket, while its IPC channel is open. */
+export function keeperChild(attach: string): ChildProcess | undefined {
+  const child = children.get(attach);
+  return child?.connected ? child : undefined;
+}
+
 /** Starts a detached keeper (its own session) and records its pid and start time. */
 export async function startKeeper(p: KeeperPaths, capBytes: number): Promise<number> {
   const err = openSync(p.errFile, 'w', 0o640);
@@ -37,10 +46,19 @@ export async function startKeeper(p: KeeperPaths, capBytes: number): Promise<num
     const child = spawn(
       process.execPath,
       [...KEEPER_NODE_FLAGS, join(packageRoot(), 'bin', 'ucloud'), KEEPER_COMMAND, '--dir', p.dir, '--socket', p.socket, '--log', p.log, '--size', String(capBytes), ...(p.attach ? ['--attach', p.attach] : [])],
-      { detached: true, stdio: ['ignore', 'ignore', err] },
+      // An IPC channel when consoles attach: the agent hands their connections over (handover.ts).
+      { detached: true, stdio: ['ignore', 'ignore', err, ...(p.attach ? (['ipc'] as const) : [])] },
     );
     child.on('error', () => undefined);
     child.unref();
+    if (p.attach && child.channel) {
+      const attach = p.attach;
+      // Neither the channel nor the keeper holds the agent: keepers outlive it.
+      child.channel.unref();
+      children.set(attach, child);
+      child.once('exit', () => children.get(attach) === child && children.delete(attach));
+      child.once('disconnect', () => children.get(attach) === child && children.delete(attach));
+    }
     pid = child.pid;
   } finally {
     closeSync(err);
