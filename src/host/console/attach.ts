@@ -47,7 +47,12 @@ export interface Peer {
   destroy(): void;
   pause(): void;
   resume(): void;
+  /** For a peer whose end is a message of its own (a WebSocket's close frame): when it has gone. */
+  readonly ended?: Promise<void>;
 }
+
+/** How long a stopping keeper waits for its clients' close frames to go out. */
+const CLOSE_FLUSH_MS = 1_000;
 
 /** What a client that fell behind is told, in the stream, when it catches up. */
 export function skippedNote(bytes: number): Buffer {
@@ -154,10 +159,17 @@ export class AttachHub {
     for (const c of this.clients.keys()) c.end();
   }
 
-  close(): void {
-    for (const c of this.clients.keys()) c.destroy();
+  /** Ends every client and stops listening; resolves once their ends have gone out (at most CLOSE_FLUSH_MS). */
+  async close(): Promise<void> {
+    const peers = [...this.clients.keys()];
+    for (const c of peers) c.destroy();
     this.server.close();
     rmSync(this.o.path, { force: true });
+    const ends = peers.flatMap((p) => (p.ended ? [p.ended] : []));
+    if (ends.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(ends), new Promise((r) => (timer = setTimeout(r, CLOSE_FLUSH_MS)))]);
+    clearTimeout(timer);
   }
 
   /** Whether another client may attach. */

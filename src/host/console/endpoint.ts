@@ -86,7 +86,9 @@ export class ConsoleEndpoint {
     s.closeAllConnections();
     // A connection handed to a keeper stays the server's until the keeper closes it (Node's
     // socket tracking across IPC): the listener is closed at once, the rest is not waited for.
-    await Promise.race([closed, new Promise((r) => setTimeout(r, CLOSE_WAIT_MS).unref())]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closed, new Promise((r) => (timer = setTimeout(r, CLOSE_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

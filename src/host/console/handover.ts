@@ -33,21 +33,40 @@ interface Handover {
 /** The frame size limit of every console WebSocket (endpoint.ts has the same for the relayed ones). */
 export const CONSOLE_MAX_PAYLOAD = 64 * 1024;
 
+/** The keeper's answer to each handover, once it has the socket (Node's own handle ACK precedes it on the channel). */
+const TAKEN = 'ucloud-console-taken';
+
+/** Per keeper, the handles sent and not yet taken, oldest first: closed here if the keeper exits first. */
+const inFlight = new WeakMap<ChildProcess, (() => void)[]>();
+
+function pendingOf(keeper: ChildProcess): (() => void)[] {
+  let pending = inFlight.get(keeper);
+  if (!pending) {
+    const list: (() => void)[] = [];
+    pending = list;
+    inFlight.set(keeper, list);
+    keeper.on('message', (m: { kind?: string } | undefined) => m?.kind === TAKEN && list.shift());
+    // Node closes neither a handle it holds until the keeper's ACK nor one still queued, when the channel ends.
+    const orphan = () => list.splice(0).forEach((close) => close());
+    keeper.once('exit', orphan);
+    keeper.once('disconnect', orphan);
+  }
+  return pending;
+}
+
 /**
  * Sends the connection to the keeper. True: it is the keeper's now (the
- * agent's handle is closed once sent). False: the channel is gone (the keeper
- * exited, or it is being stopped) and the caller still owns the socket.
+ * agent's handle is closed once the keeper has it, or when the keeper exits
+ * first). False: the channel is gone (the keeper exited, or it is being
+ * stopped) and the caller still owns the socket.
  */
 export function handOver(keeper: ChildProcess, sock: Socket, req: IncomingMessage, head: Buffer, mode: AttachMode): boolean {
   if (!keeper.connected) return false;
   // Nothing more is read here: what the agent has read past the headers goes with the socket.
   // (Node stops calling back for a handle it sends, but not reading from it.)
   const buffered = sock.read() as Buffer | null;
-  const handle = (sock as Socket & { _handle?: { reading?: boolean; readStop?: () => number; close?: () => void } | null })._handle;
-  if (handle?.readStop) {
-    handle.readStop();
-    handle.reading = false; // so that net starts it again should the socket stay here after all
-  }
+  const handle = (sock as Socket & { _handle?: { readStop?: () => number; close?: () => void } | null })._handle;
+  handle?.readStop?.();
   const h = req.headers;
   const msg: Handover = {
     kind: KIND,
@@ -55,26 +74,17 @@ export function handOver(keeper: ChildProcess, sock: Socket, req: IncomingMessag
     headers: { upgrade: h.upgrade, 'sec-websocket-key': h['sec-websocket-key'], 'sec-websocket-version': h['sec-websocket-version'], 'sec-websocket-protocol': h['sec-websocket-protocol'], 'sec-websocket-extensions': h['sec-websocket-extensions'] },
     head: (buffered ? Buffer.concat([head, buffered]) : head).toString('base64'),
   };
-  // A keeper that exits before it took the socket: Node neither closes the handle nor calls back.
-  const orphaned = () => {
+  const close = () => {
     try {
       handle?.close?.();
     } catch {
-      // already closed once sent
+      // closed already
     }
   };
-  keeper.once('exit', orphaned);
-  try {
-    // false is backpressure (queued behind another handle), not a refusal: the socket is the keeper's either way.
-    keeper.send(msg, sock, { keepOpen: false }, (err) => {
-      keeper.off('exit', orphaned);
-      if (err) orphaned();
-    });
-    return true;
-  } catch {
-    keeper.off('exit', orphaned);
-    return false;
-  }
+  pendingOf(keeper).push(close);
+  // false is backpressure (queued behind another handle), not a refusal: the socket is the keeper's either way.
+  keeper.send(msg, sock, { keepOpen: false }, (err) => err && close());
+  return true;
 }
 
 /** In the keeper: takes the consoles its agent hands over and attaches them to the hub. */
@@ -84,6 +94,7 @@ export function acceptHandovers(hub: AttachHub): void {
   let wss: Promise<WebSocketServer> | undefined;
   process.on('message', (msg: Handover, sock?: Socket) => {
     if (!sock) return;
+    process.send?.({ kind: TAKEN });
     if (msg?.kind !== KIND || (msg.mode !== 'r' && msg.mode !== 'w') || hub.full) return void sock.destroy();
     sock.on('error', () => undefined);
     // Loaded on the first console only: most keepers never have one, and each VM has a keeper.
@@ -115,6 +126,7 @@ function attachWebSocket(hub: AttachHub, ws: WebSocket, mode: AttachMode): void 
     end: () => ws.close(1000),
     // The keeper stops (the VM stopped or was deleted): the same end as a relayed console's.
     destroy: () => ws.close(1000),
+    ended: new Promise<void>((r) => ws.once('close', () => r())),
     pause: () => ws.pause(),
     resume: () => ws.resume(),
   };

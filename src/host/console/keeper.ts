@@ -42,12 +42,15 @@ export async function runKeeper(o: KeeperOptions): Promise<void> {
   const hub = o.attach ? new AttachHub({ path: o.attach, replay: () => logTail(o.log), target: () => sock }) : undefined;
 
   const stop = () => {
+    if (stopped) return;
     stopped = true;
     if (timer) clearTimeout(timer);
     sock?.destroy();
-    hub?.close();
-    log.close();
-    done();
+    // The clients' ends first (a WebSocket's 1000 must reach it before the process exits).
+    void (hub?.close() ?? Promise.resolve()).finally(() => {
+      log.close();
+      done();
+    });
   };
 
   const attach = () => {
