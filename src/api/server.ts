@@ -10,7 +10,7 @@ import { VmCache } from '../managers/vm-cache.js';
 import { EventManager } from '../managers/events.js';
 import { Informer } from '../store/informer.js';
 import { Keys, Kinds } from '../store/keys.js';
-import { newWriteLog, runWithWriteLog } from '../store/write-log.js';
+import { closeWriteLog, openWriteLog } from '../store/write-log.js';
 import { answered, requestEvent } from './audit.js';
 import { authenticate, bearerToken } from './auth.js';
 import { requireDeclaredAction } from './authz.js';
@@ -146,19 +146,23 @@ export function buildApi(
     if (req.body === undefined || req.routeOptions.schema?.body !== undefined || req.routeOptions.config?.streamsBody) return done();
     done(new UcloudError('VALIDATION_FAILED', `${req.method} ${req.routeOptions.url} takes no request body`));
   });
-  // Read-your-writes: the handler runs with a write log (the Store records each
-  // commit in it), and the answer to a request that wrote waits until the
-  // caches holding those keys have applied it, so the same client's next read
-  // through this API sees its write. Entered here, after the body is read, so
-  // the handler's whole async chain carries it.
-  api.addHook('preHandler', (req, _reply, done) => {
+  // Read-your-writes: a write log is open while the handler runs (the Store
+  // records each commit in it), and the answer to a request that wrote waits
+  // until the caches holding those keys have applied it, so the same client's
+  // next read through this API sees its write. Opened here, after the body is
+  // read; closed when the answer is sent or the connection goes.
+  api.addHook('preHandler', (req, reply, done) => {
     if (req.method === 'GET' || req.method === 'HEAD') return done();
-    req.writeLog = newWriteLog();
-    runWithWriteLog(req.writeLog, done);
+    const writeLog = openWriteLog();
+    req.writeLog = writeLog;
+    reply.raw.once('close', () => closeWriteLog(writeLog));
+    done();
   });
   api.addHook('onSend', (req, reply, payload, done) => {
     if (events && !IS_READ.has(req.method)) req.answered = answered(payload, reply.statusCode);
-    if (!req.writeLog || req.writeLog.keys.size === 0) return done(null, payload);
+    if (!req.writeLog) return done(null, payload);
+    closeWriteLog(req.writeLog);
+    if (req.writeLog.revision === 0n) return done(null, payload);
     waitForWrites(caches, req.writeLog, log).then(
       () => done(null, payload),
       (err: Error) => done(err),

@@ -1,3 +1,4 @@
+import { tuneHeapForCaches } from '../common/cache-heap.js';
 import { runDaemon, type DaemonFlags } from '../store/daemon.js';
 import { VmManager } from '../managers/vms.js';
 import { SCHEDULER_ACTOR } from '../model/vm-lifecycle.js';
@@ -8,6 +9,7 @@ import { Scheduler } from './loop.js';
 import { SchedulerMetrics } from './metrics.js';
 
 export function runScheduler(flags: DaemonFlags): Promise<void> {
+  tuneHeapForCaches();
   return runDaemon('scheduler', flags, [], async ({ config, log, store, metrics: registry }) => {
     const metrics = new SchedulerMetrics(registry);
     const vms = new VmManager(store, { actor: SCHEDULER_ACTOR });

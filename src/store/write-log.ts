@@ -1,32 +1,52 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-
 /**
  * What one unit of work (an API request) wrote to etcd: the highest revision
- * it committed and the keys. A cache that holds any of those keys waits until
- * it has applied that revision before the request is answered, so a client
- * that wrote through the API and then reads through it sees its own write.
+ * committed while it was open and the keys. A cache that holds any of those
+ * keys waits until it has applied that revision before the request is
+ * answered, so a client that wrote through the API and then reads through it
+ * sees its own write.
+ *
+ * A log collects every write this process commits while it is open — its
+ * own and those of requests running beside it, which only makes its wait cover
+ * a little more (they are committed, so the caches get there). Not an
+ * AsyncLocalStorage: on Node 20 one turns on async hooks for every promise of
+ * the process for as long as it exists, which cost each read of the API about
+ * 15 % once the first write had run (bench/scale).
  */
 export interface WriteLog {
   revision: bigint;
   keys: Set<string>;
+  /** More keys were written than a log keeps: every cache waits for `revision`. */
+  overflowed: boolean;
 }
 
-const als = new AsyncLocalStorage<WriteLog>();
+/** Keys a log keeps before it stands for "everything" (a long request beside a busy API). */
+export const WRITE_LOG_MAX_KEYS = 4096;
 
-export function newWriteLog(): WriteLog {
-  return { revision: 0n, keys: new Set() };
+const open = new Set<WriteLog>();
+
+/** A log that records every write committed from now until `closeWriteLog`. */
+export function openWriteLog(): WriteLog {
+  const log: WriteLog = { revision: 0n, keys: new Set(), overflowed: false };
+  open.add(log);
+  return log;
 }
 
-/** Runs `fn` (and everything it starts) with `log` recording its writes. */
-export function runWithWriteLog<T>(log: WriteLog, fn: () => T): T {
-  return als.run(log, fn);
+/** Stops recording into `log` (idempotent); what it holds stays readable. */
+export function closeWriteLog(log: WriteLog): void {
+  open.delete(log);
 }
 
-/** Called by the Store after a successful write; a no-op outside runWithWriteLog. */
+/** Called by the Store after a successful write; a no-op while no log is open. */
 export function recordWrite(revision: string, keys: Iterable<string>): void {
-  const log = als.getStore();
-  if (!log) return;
+  if (open.size === 0) return;
   const rev = BigInt(revision);
-  if (rev > log.revision) log.revision = rev;
-  for (const k of keys) log.keys.add(k);
+  for (const log of open) {
+    if (rev > log.revision) log.revision = rev;
+    if (log.overflowed) continue;
+    for (const k of keys) log.keys.add(k);
+    if (log.keys.size > WRITE_LOG_MAX_KEYS) {
+      log.overflowed = true;
+      log.keys.clear();
+    }
+  }
 }

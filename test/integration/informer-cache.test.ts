@@ -5,7 +5,7 @@ import { silentLogger } from '../../src/common/logger.js';
 import { Informer } from '../../src/store/informer.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { Store } from '../../src/store/store.js';
-import { newWriteLog, runWithWriteLog } from '../../src/store/write-log.js';
+import { closeWriteLog, openWriteLog } from '../../src/store/write-log.js';
 import { until } from '../helpers/cluster.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { freePort } from '../helpers/ports.js';
@@ -86,14 +86,16 @@ describe('informer as a cache (real etcd)', () => {
     const inf = new Informer(store, Kinds.user, 'user/', silentLogger);
     await inf.start();
     for (let i = 0; i < 50; i++) {
-      const log = newWriteLog();
-      await runWithWriteLog(log, () => store.txn().absent(Keys.user(`ryw${i}`)).put(Kinds.user, Keys.user(`ryw${i}`), user(`ryw${i}`)).commit());
+      const log = openWriteLog();
+      await store.txn().absent(Keys.user(`ryw${i}`)).put(Kinds.user, Keys.user(`ryw${i}`), user(`ryw${i}`)).commit();
+      closeWriteLog(log);
       expect(log.keys.has(Keys.user(`ryw${i}`))).toBe(true);
       // Checked synchronously after the wait: no later event could have helped.
       expect(await inf.waitFor(log.revision)).toBe(true);
       expect(inf.get(Keys.user(`ryw${i}`))?.value.name).toBe(`ryw${i}`);
-      const del = newWriteLog();
-      await runWithWriteLog(del, () => store.delete(Keys.user(`ryw${i}`)));
+      const del = openWriteLog();
+      await store.delete(Keys.user(`ryw${i}`));
+      closeWriteLog(del);
       expect(await inf.waitFor(del.revision)).toBe(true);
       expect(inf.get(Keys.user(`ryw${i}`))).toBeUndefined();
     }
