@@ -10,7 +10,7 @@ import { VmCache } from '../managers/vm-cache.js';
 import { EventManager } from '../managers/events.js';
 import { Informer } from '../store/informer.js';
 import { Keys, Kinds } from '../store/keys.js';
-import { closeWriteLog, openWriteLog } from '../store/write-log.js';
+import { writeJournal } from '../store/write-log.js';
 import { answered, requestEvent } from './audit.js';
 import { authenticate, bearerToken } from './auth.js';
 import { requireDeclaredAction } from './authz.js';
@@ -151,18 +151,19 @@ export function buildApi(
   // until the caches holding those keys have applied it, so the same client's
   // next read through this API sees its write. Opened here, after the body is
   // read; closed when the answer is sent or the connection goes.
+  // A client already gone gets no answer to wait for: no log.
   api.addHook('preHandler', (req, reply, done) => {
-    if (req.method === 'GET' || req.method === 'HEAD') return done();
-    const writeLog = openWriteLog();
+    if (req.method === 'GET' || req.method === 'HEAD' || reply.raw.destroyed) return done();
+    const writeLog = writeJournal.open();
     req.writeLog = writeLog;
-    reply.raw.once('close', () => closeWriteLog(writeLog));
+    reply.raw.once('close', () => writeJournal.close(writeLog));
     done();
   });
   api.addHook('onSend', (req, reply, payload, done) => {
     if (events && !IS_READ.has(req.method)) req.answered = answered(payload, reply.statusCode);
     if (!req.writeLog) return done(null, payload);
-    closeWriteLog(req.writeLog);
-    if (req.writeLog.revision === 0n) return done(null, payload);
+    writeJournal.close(req.writeLog);
+    if (req.writeLog.revisions.size === 0) return done(null, payload);
     waitForWrites(caches, req.writeLog, log).then(
       () => done(null, payload),
       (err: Error) => done(err),

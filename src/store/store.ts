@@ -6,7 +6,7 @@ import { UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { Histogram, LATENCY_BUCKETS, type Registry } from '../common/metrics.js';
 import type { RecordKind } from './keys.js';
-import { recordWrite } from './write-log.js';
+import { writeJournal, type WriteJournal } from './write-log.js';
 
 export interface Versioned<T> {
   key: string;
@@ -106,7 +106,10 @@ export class Txn {
   /** The store revision the last commit answered at: the new revision when it succeeded, the current one when not. */
   revision: string | undefined;
 
-  constructor(private readonly ns: Namespace) {}
+  constructor(
+    private readonly ns: Namespace,
+    private readonly journal: WriteJournal,
+  ) {}
 
   private bytes = 0;
 
@@ -160,7 +163,7 @@ export class Txn {
     const ops = this.ops.map((op) => op(this.ns));
     const res = await call(() => b.then(...(ops as never[])).commit(), 'txn');
     this.revision = res.header.revision;
-    if (res.succeeded) recordWrite(res.header.revision, this.written);
+    if (res.succeeded) this.journal.record(res.header.revision, this.written);
     return res.succeeded;
   }
 }
@@ -441,7 +444,7 @@ export class Store {
   async put<S extends TSchema>(kind: RecordKind<S>, key: string, value: Static<S>, lease?: Lease | string): Promise<void> {
     const text = JSON.stringify(checkRecord(kind, key, value, 'write'));
     const res = await call(() => (typeof lease === 'string' ? this.ns.put(key).value(text).lease(lease).exec() : lease ? lease.put(key).value(text).exec() : this.ns.put(key).value(text).exec()), 'put');
-    recordWrite(res.header.revision, [key]);
+    writeJournal.record(res.header.revision, [key]);
   }
 
   /** Deletes every key under `prefix` (one request; for records nothing compares against, e.g. a gone user's events). */
@@ -452,11 +455,11 @@ export class Store {
 
   async delete(key: string): Promise<void> {
     const res = await call(() => this.ns.delete().key(key).exec(), 'delete');
-    recordWrite(res.header.revision, [key]);
+    writeJournal.record(res.header.revision, [key]);
   }
 
   txn(): Txn {
-    return new Txn(this.ns);
+    return new Txn(this.ns, writeJournal);
   }
 
   /**

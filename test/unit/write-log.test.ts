@@ -1,67 +1,71 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/common/logger.js';
 import { waitForWrites } from '../../src/api/read-your-writes.js';
-import { closeWriteLog, openWriteLog, recordWrite, WRITE_LOG_MAX_KEYS } from '../../src/store/write-log.js';
+import { topLevelPrefix, WriteJournal } from '../../src/store/write-log.js';
 
 const cache = (prefix: string) => {
   const waited: bigint[] = [];
   return { prefix, revision: '0', waited, waitFor: async (r: bigint) => (waited.push(r), true) };
 };
 
-describe('write log: the writes committed while a request is open', () => {
+describe('write log: per top-level prefix, what is committed while a request is open', () => {
   it('records what is committed between open and close, and nothing else', () => {
-    recordWrite('5', ['vm/before']);
-    const log = openWriteLog();
-    recordWrite('7', ['vm/a', 'vm-name/alice/a']);
-    recordWrite('6', ['user/alice']);
-    closeWriteLog(log);
-    recordWrite('9', ['vm/after']);
-    expect(log.revision).toBe(7n);
-    expect([...log.keys].sort()).toEqual(['user/alice', 'vm-name/alice/a', 'vm/a']);
-    expect(log.overflowed).toBe(false);
+    const j = new WriteJournal();
+    j.record('5', ['vm/before']);
+    const log = j.open();
+    j.record('7', ['vm/a', 'vm-name/alice/a']);
+    j.record('6', ['vm/b', 'user/alice']);
+    j.close(log);
+    j.record('9', ['vm/after']);
+    expect(Object.fromEntries(log.revisions)).toEqual({ 'vm/': 7n, 'vm-name/': 7n, 'user/': 6n });
   });
 
-  it('requests open at once each see their own writes (and, harmlessly, each other\'s)', () => {
-    const a = openWriteLog();
-    recordWrite('10', ['vm/a']);
-    const b = openWriteLog();
-    recordWrite('11', ['vm/b']);
-    closeWriteLog(a);
-    recordWrite('12', ['key/b']);
-    closeWriteLog(b);
-    expect(a.revision).toBe(11n);
-    expect(a.keys.has('vm/a')).toBe(true);
-    expect(b.revision).toBe(12n);
-    expect([...b.keys].sort()).toEqual(['key/b', 'vm/b']);
+  it('requests open at once each see their own writes (and those of each other)', () => {
+    const j = new WriteJournal();
+    const a = j.open();
+    j.record('10', ['vm/a']);
+    const b = j.open();
+    j.record('11', ['key/b']);
+    j.close(a);
+    j.record('12', ['vm/b']);
+    j.close(b);
+    expect(Object.fromEntries(a.revisions)).toEqual({ 'vm/': 10n, 'key/': 11n });
+    expect(Object.fromEntries(b.revisions)).toEqual({ 'key/': 11n, 'vm/': 12n });
   });
 
-  it('a log past its key bound stands for everything: every cache waits for its last revision', async () => {
-    const log = openWriteLog();
-    for (let i = 0; i <= WRITE_LOG_MAX_KEYS; i++) recordWrite(String(100 + i), [`vm/${i}`]);
-    recordWrite('99', ['user/x']);
-    closeWriteLog(log);
-    expect(log.overflowed).toBe(true);
-    expect(log.keys.size).toBe(0);
-    expect(log.revision).toBe(BigInt(100 + WRITE_LOG_MAX_KEYS));
+  it('a cache waits for the last write under its own prefix, not a later one elsewhere it will never see', async () => {
+    const j = new WriteJournal();
+    const log = j.open();
+    j.record('20', ['vm/a', 'vm-name/alice/a']);
+    // The request's audit event (and any other write) lands after, under a prefix no cache follows.
+    j.record('25', ['event/x']);
+    j.record('22', ['quota/alice']);
+    j.close(log);
     const vms = cache('vm/');
+    const quotas = cache('quota/');
     const users = cache('user/');
-    await waitForWrites([vms, users], log, silentLogger);
-    expect(vms.waited).toEqual([log.revision]);
-    expect(users.waited).toEqual([log.revision]);
-  });
-
-  it('only caches holding a written key wait; a request that wrote nothing waits for none', async () => {
-    const log = openWriteLog();
-    recordWrite('20', ['vm/a']);
-    closeWriteLog(log);
-    const vms = cache('vm/');
-    const users = cache('user/');
-    await waitForWrites([vms, users], log, silentLogger);
+    await waitForWrites([vms, quotas, users], log, silentLogger);
     expect(vms.waited).toEqual([20n]);
+    expect(quotas.waited).toEqual([22n]);
     expect(users.waited).toEqual([]);
-    const none = openWriteLog();
-    closeWriteLog(none);
-    await waitForWrites([vms, users], none, silentLogger);
-    expect(vms.waited).toEqual([20n]);
+  });
+
+  it('a request that wrote nothing waits for no cache; another journal\'s writes are not in its log', async () => {
+    const mine = new WriteJournal();
+    const other = new WriteJournal();
+    const log = mine.open();
+    other.record('30', ['vm/elsewhere']);
+    mine.close(log);
+    const vms = cache('vm/');
+    await waitForWrites([vms], log, silentLogger);
+    expect(log.revisions.size).toBe(0);
+    expect(vms.waited).toEqual([]);
+  });
+
+  it('top-level prefixes', () => {
+    expect(topLevelPrefix('vm/abc')).toBe('vm/');
+    expect(topLevelPrefix('vm-name/alice/web')).toBe('vm-name/');
+    expect(topLevelPrefix('host-alive/')).toBe('host-alive/');
+    expect(topLevelPrefix('meta')).toBe('meta');
   });
 });
