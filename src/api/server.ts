@@ -10,7 +10,7 @@ import { VmCache } from '../managers/vm-cache.js';
 import { EventManager } from '../managers/events.js';
 import { Informer } from '../store/informer.js';
 import { Keys, Kinds } from '../store/keys.js';
-import { writeJournal } from '../store/write-log.js';
+import { topLevelPrefix, writeJournal } from '../store/write-log.js';
 import { answered, requestEvent } from './audit.js';
 import { authenticate, bearerToken } from './auth.js';
 import { requireDeclaredAction } from './authz.js';
@@ -95,6 +95,8 @@ export function buildApi(
   const overrides = opts.rateLimit || m.quotas ? new Informer(m.store, Kinds.quota, Keys.quotas(), log) : undefined;
   const rate = opts.rateLimit && overrides && rateLimitParts(m.users, overrides, opts.rateLimit);
   const caches = [...cache.informers, ...(opts.tokens?.informers ?? []), ...(overrides ? [overrides as never] : [])];
+  // A write log keeps one revision per top-level prefix: a cache on a deeper one could wait for a write it never sees.
+  for (const c of caches) if (topLevelPrefix(c.prefix) !== c.prefix) throw new Error(`read-your-writes needs caches on top-level prefixes, not ${c.prefix}`);
   // The routes' managers: quota limits from the cache once it has listed (read-your-writes covers `quota/`).
   const rm: Managers = m.quotas && overrides && !opts.documentOnly ? { ...m, quotas: m.quotas.withCache(overrides) } : m;
   // documentOnly: the routes and their schemas, nothing started (`openapiDocument`, docs generation).

@@ -163,7 +163,8 @@ export class Txn {
     const ops = this.ops.map((op) => op(this.ns));
     const res = await call(() => b.then(...(ops as never[])).commit(), 'txn');
     this.revision = res.header.revision;
-    if (res.succeeded) this.journal.record(res.header.revision, this.written);
+    // A delete of a key already gone changes nothing and makes no event: a cache would wait for it in vain.
+    if (res.succeeded) this.journal.record(res.header.revision, this.written.filter((_, i) => res.responses[i]?.response_delete_range?.deleted !== '0'));
     return res.succeeded;
   }
 }
@@ -258,6 +259,8 @@ const REPORTED_MAX = 10_000;
 export class Store {
   readonly client: Etcd3;
   readonly ns: Namespace;
+  /** Where its writes are recorded for read-your-writes (src/store/write-log.ts): the process's journal. */
+  private readonly journal: WriteJournal = writeJournal;
 
   constructor(readonly opts: StoreOptions) {
     this.client = newClient(opts);
@@ -444,7 +447,7 @@ export class Store {
   async put<S extends TSchema>(kind: RecordKind<S>, key: string, value: Static<S>, lease?: Lease | string): Promise<void> {
     const text = JSON.stringify(checkRecord(kind, key, value, 'write'));
     const res = await call(() => (typeof lease === 'string' ? this.ns.put(key).value(text).lease(lease).exec() : lease ? lease.put(key).value(text).exec() : this.ns.put(key).value(text).exec()), 'put');
-    writeJournal.record(res.header.revision, [key]);
+    this.journal.record(res.header.revision, [key]);
   }
 
   /** Deletes every key under `prefix` (one request; for records nothing compares against, e.g. a gone user's events). */
@@ -455,11 +458,11 @@ export class Store {
 
   async delete(key: string): Promise<void> {
     const res = await call(() => this.ns.delete().key(key).exec(), 'delete');
-    writeJournal.record(res.header.revision, [key]);
+    if (res.deleted !== '0') this.journal.record(res.header.revision, [key]);
   }
 
   txn(): Txn {
-    return new Txn(this.ns, writeJournal);
+    return new Txn(this.ns, this.journal);
   }
 
   /**

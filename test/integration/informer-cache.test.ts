@@ -13,6 +13,15 @@ import { freePort } from '../helpers/ports.js';
 
 const user = (name: string, role: 'user' | 'admin' = 'user') => ({ name, role, createdAt: new Date().toISOString() });
 
+/** An informer on user/ (started), and a logger that keeps what was warned: a read-your-writes wait that timed out. */
+async function userCacheAndWarnings(store: Store) {
+  const inf = new Informer(store, Kinds.user, 'user/', silentLogger);
+  await inf.start();
+  const warned: unknown[] = [];
+  const log = { ...silentLogger, warn: (...a: unknown[]) => void warned.push(a) } as unknown as typeof silentLogger;
+  return { inf, log, warned };
+}
+
 /** A TCP relay that can be cut and restored: a network partition between one client and etcd. */
 async function relay(target: URL): Promise<{ url: string; cut(): void; restore(): void; close(): void }> {
   const sockets = new Set<Socket>();
@@ -106,10 +115,7 @@ describe('informer as a cache (real etcd)', () => {
   });
 
   it('a write elsewhere after the request\'s own (its audit event) does not hold the answer: the cache waits for its prefix\'s revision', async () => {
-    const inf = new Informer(store, Kinds.user, 'user/', silentLogger);
-    await inf.start();
-    const warned: unknown[] = [];
-    const log = { ...silentLogger, warn: (...a: unknown[]) => void warned.push(a) } as unknown as typeof silentLogger;
+    const { inf, log, warned } = await userCacheAndWarnings(store);
     for (let i = 0; i < 5; i++) {
       const w = writeJournal.open();
       await store.put(Kinds.user, Keys.user(`aud${i}`), user(`aud${i}`));
@@ -119,6 +125,29 @@ describe('informer as a cache (real etcd)', () => {
       await waitForWrites([inf], w, log, 3000);
       expect(inf.get(Keys.user(`aud${i}`))?.value.name).toBe(`aud${i}`);
     }
+    expect(warned).toEqual([]);
+    await inf.stop();
+  });
+
+  it('deleting a key that is already gone is not waited for: it makes no event, and the answer would time out', async () => {
+    const { inf, log, warned } = await userCacheAndWarnings(store);
+    const w = writeJournal.open();
+    // As a user's delete stages their quota override whether or not there is one.
+    expect(await store.txn().absent('gone-test/a').put(Kinds.user, 'gone-test/a', user('a')).delete(Keys.user('never-was')).commit()).toBe(true);
+    await store.delete(Keys.user('never-was-either'));
+    writeJournal.close(w);
+    expect(w.revisions.has('user/')).toBe(false);
+    await waitForWrites([inf], w, log, 3000);
+    expect(warned).toEqual([]);
+    // A delete that removes something is still waited for, and seen.
+    await store.put(Kinds.user, Keys.user('was'), user('was'));
+    await until('was seen', () => inf.get(Keys.user('was')) !== undefined);
+    const d = writeJournal.open();
+    await store.txn().present(Keys.user('was')).delete(Keys.user('was')).delete(Keys.user('never-was')).commit();
+    writeJournal.close(d);
+    expect(d.revisions.has('user/')).toBe(true);
+    await waitForWrites([inf], d, log, 3000);
+    expect(inf.get(Keys.user('was'))).toBeUndefined();
     expect(warned).toEqual([]);
     await inf.stop();
   });
