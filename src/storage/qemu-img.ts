@@ -58,6 +58,14 @@ export interface ConvertOptions {
   /** Parallel requests (qemu-img -m); more helps a network target. */
   coroutines?: number;
   signal?: AbortSignal;
+  /**
+   * qemu-img starts only once this resolves (the sandbox around it is set up
+   * meanwhile). For an NBD target whose export is still being made: QEMU's NBD
+   * client tries a socket that is not there yet again only after 1 s, then 2,
+   * 4… s (qemu 7.2, `open-timeout`), so a conversion that came too soon sat out
+   * a whole second or three of every import. Rejected: the conversion is killed.
+   */
+  startWhen?: Promise<void>;
 }
 
 /**
@@ -85,21 +93,38 @@ export async function convert(src: ConvertSource, target: ConvertTarget, opts: C
     files.push({ fd: target.fd, at: '/out', writable: true });
     args.push('-O', 'raw', '/out');
   } else {
-    // The server may still be starting: open-timeout retries the connection.
+    // Without startWhen the server may still be starting: open-timeout retries the connection (after 1 s, 2 s, …).
     dirs = [{ path: dirname(target.nbdSocket), at: '/nbd' }];
     args.push('--target-image-opts', `driver=raw,file.driver=nbd,file.server.type=unix,file.server.path=/nbd/${basename(target.nbdSocket)},file.open-timeout=30`);
   }
-  const box = sandboxed(['qemu-img', ...args], { files, dirs, ...(maxFileSize === undefined ? {} : { maxFileSize }) });
+  // Gated: a shell in the box waits for a line on its stdin, then becomes qemu-img ("$@", nothing interpolated),
+  // found where setpriv finds it ungated (glibc's default path; dash's own would look in /usr/local first).
+  const argv = opts.startWhen ? ['/bin/sh', '-c', 'read -r _ && PATH=/bin:/usr/bin && exec "$@"', 'sh', 'qemu-img', ...args] : ['qemu-img', ...args];
+  const box = sandboxed(argv, { files, dirs, ...(maxFileSize === undefined ? {} : { maxFileSize }) });
+  if (opts.startWhen) box.stdio[0] = 'pipe';
   const idleMs = opts.idleMs ?? 300_000;
   await new Promise<void>((resolve, reject) => {
     const child = spawn(box.cmd, box.args, { stdio: box.stdio, env: {} });
     const err: Buffer[] = [];
     let buf = '';
     let stalled = false;
+    let closed = false;
     const kill = () => child.kill('SIGKILL');
     opts.signal?.addEventListener('abort', kill, { once: true });
     if (opts.signal?.aborted) kill(); // aborted before the spawn: its 'abort' has fired already
-    let timer = setTimeout(stall, idleMs);
+    // Progress is watched from qemu-img's start: a wait at the gate is not a stall.
+    let timer = opts.startWhen ? undefined : setTimeout(stall, idleMs);
+    if (opts.startWhen) {
+      child.stdin!.on('error', () => undefined); // gone already: its exit is reported below
+      opts.startWhen.then(
+        () => {
+          if (closed) return;
+          timer = setTimeout(stall, idleMs);
+          child.stdin!.end('\n');
+        },
+        kill,
+      );
+    }
     function stall(): void {
       stalled = true;
       kill();
@@ -120,10 +145,12 @@ export async function convert(src: ConvertSource, target: ConvertTarget, opts: C
     });
     child.stderr!.on('data', (b: Buffer) => err.push(b));
     child.on('error', (e) => {
+      closed = true;
       clearTimeout(timer);
       reject(new UcloudError('STORAGE_FAILED', `cannot run the import sandbox: ${e.message}`, { hint: 'apt-get install bubblewrap qemu-utils', cause: e }));
     });
     child.on('close', (code, signal) => {
+      closed = true;
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', kill);
       const stderr = Buffer.concat(err).toString('utf8').trim();

@@ -7,7 +7,8 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, chownSync, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { mkdtemp, open } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +22,7 @@ import { ImageScanner } from '../../src/scanners/imagescanner.js';
 import { importUserFile } from '../../src/scanners/image-source.js';
 import type { ImageVolume, StorageDriver } from '../../src/storage/driver.js';
 import { CephDriver } from '../../src/storage/drivers/ceph.js';
+import { convert as convertInSandbox } from '../../src/storage/qemu-img.js';
 import { storageDriver } from '../../src/storage/registry.js';
 import { RbdClient } from '../../src/storage/rbd.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
@@ -225,6 +227,73 @@ describe('one safe import path', () => {
       execFileSync('umount', [small]);
     }
   });
+
+  /** read(2)'s number in /proc/<pid>/syscall. */
+  const READ_SYSCALL = process.arch === 'arm64' ? '63' : '0';
+  /** This process's gated conversion, once its sandboxed shell waits in read(2) on its stdin for the gate. */
+  const gateWaiting = (): boolean => {
+    const parentOf = (pid: string) => /^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      try {
+        if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('/bin/sh\0-c\0read -r _')) continue;
+        let up = parentOf(pid);
+        while (up && up !== '0' && up !== String(process.pid)) up = parentOf(up);
+        const [nr, fd] = readFileSync(`/proc/${pid}/syscall`, 'utf8').split(' ');
+        if (up === String(process.pid) && nr === READ_SYSCALL && fd === '0x0') return true;
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return false;
+  };
+
+  it('a conversion gated on its NBD export: qemu-img starts only once the gate opens, never if it fails', async () => {
+    const good = join(dir, 'gated.qcow2');
+    innocent(good);
+    const sockDir = await mkdtemp(join(dir, 'gate-'));
+    const src = await open(good, 'r');
+    const abort = new AbortController(); // a failed step leaves no sandbox waiting at its gate
+    let connections = 0;
+    const server = createServer((s) => {
+      connections++;
+      s.destroy();
+    });
+    let qsd: ReturnType<typeof spawn> | undefined;
+    try {
+      // A gate that fails, with a server already listening: qemu-img, had it started, would have connected.
+      const fake = join(sockDir, 'fake.sock');
+      await new Promise<void>((resolve) => server.listen(fake, resolve));
+      let fail!: (err: Error) => void;
+      const failing = convertInSandbox({ fd: src.fd, format: 'qcow2' }, { nbdSocket: fake }, { startWhen: new Promise((_, reject) => (fail = reject)), signal: abort.signal });
+      failing.catch(() => undefined);
+      await until('the sandbox waiting at its gate', gateWaiting, 30_000, 20);
+      fail(new Error('no export'));
+      expect((await rejection(failing)).code).toBe('STORAGE_FAILED');
+      expect(connections).toBe(0);
+
+      // A gate that opens once the export exists (its socket did not before): the conversion goes through.
+      const out = join(dir, 'gated.raw');
+      qemuImg('create', '-q', '-f', 'raw', out, '64M');
+      const sock = join(sockDir, 'nbd.sock');
+      let go!: () => void;
+      const gated = convertInSandbox({ fd: src.fd, format: 'qcow2' }, { nbdSocket: sock }, { startWhen: new Promise<void>((resolve) => (go = resolve)), signal: abort.signal });
+      gated.catch(() => undefined);
+      await until('the sandbox waiting at its gate', gateWaiting, 30_000, 20);
+      qsd = spawn('qemu-storage-daemon', ['--blockdev', `driver=file,node-name=f,filename=${out}`, '--nbd-server', `addr.type=unix,addr.path=${sock}`, '--export', 'type=nbd,id=e,node-name=f,name=,writable=on'], { stdio: 'ignore' });
+      await until('the export', () => existsSync(sock), 30_000, 20);
+      go();
+      await gated;
+      const exited = new Promise((resolve) => qsd!.once('exit', resolve));
+      qsd.kill();
+      await exited;
+      await run('qemu-img', ['compare', '-q', '-f', 'qcow2', '-F', 'raw', good, out]);
+    } finally {
+      abort.abort();
+      qsd?.kill();
+      server.close();
+      await src.close();
+    }
+  }, 60_000);
 
   it("the sandbox's file size limit: a program handed a writable file cannot write past the size it was given", async () => {
     const out = join(dir, 'capped.out');

@@ -278,8 +278,9 @@ export class CephDriver implements StorageDriver {
    * One storage daemon (storage-daemon.ts) does the root side of the import on its own
    * cluster connections: creates the image under its final name, serves it over NBD to the
    * sandboxed conversion (qemu-img.ts), which cannot hold the Ceph keyring, then takes the
-   * base snapshot. The conversion starts at once, beside the daemon, and connects when the
-   * export appears. The snapshot is the mark of a whole image: it is taken only after
+   * base snapshot. The sandbox starts at once, beside the daemon; qemu-img in it starts and
+   * connects the moment the export exists (qemuImg.convert's startWhen: sooner, it sat out
+   * QEMU's 1 s reconnect delay). The snapshot is the mark of a whole image: it is taken only after
    * every byte is written and flushed, and nothing clones an image without it, so an
    * import killed at any point leaves an image that is never used and that the next
    * import of that name removes (LeftoverImage).
@@ -291,10 +292,13 @@ export class CephDriver implements StorageDriver {
     const dir = await mkdtemp(join(tmpdir(), 'ucloud-import-'));
     const socket = join(dir, 'nbd.sock');
     const abort = new AbortController();
+    let exported!: () => void;
+    const startWhen = new Promise<void>((resolve) => (exported = resolve));
     const conversion = qemuImg.convert(source, { nbdSocket: socket }, {
       onProgress: (f) => onProgress?.(Math.min(total, Math.round(f * total)), total),
       coroutines: 16,
       signal: abort.signal,
+      startWhen,
     });
     conversion.catch(() => undefined);
     let daemon: StorageDaemon | undefined;
@@ -309,6 +313,7 @@ export class CephDriver implements StorageDriver {
       await daemon.request('nbd-server-start', { addr: { type: 'unix', data: { path: join(dir, 'listen.sock') } } });
       await daemon.request('block-export-add', { type: 'nbd', id: 'img', 'node-name': 'img', name: '', writable: true });
       await rename(join(dir, 'listen.sock'), socket);
+      exported();
       // A daemon that dies (Ceph gone) ends the conversion at once, not after qemu-img's own timeout.
       await Promise.race([conversion, daemon.done.then(() => Promise.reject(new UcloudError('STORAGE_FAILED', 'qemu-storage-daemon quit during the import')))]);
       await daemon.request('blockdev-snapshot-internal-sync', { device: 'img', name: BASE_SNAP });
