@@ -7,6 +7,7 @@ import { Keys, Kinds } from '../store/keys.js';
 import { SortedKeys } from '../store/sorted-index.js';
 import type { Store } from '../store/store.js';
 import { hostViewOf } from './hosts.js';
+import { imageUseKey, imageUseKeys, type ImageUsers } from './images.js';
 
 /** How VM records are indexed in an informer; one definition for every daemon that looks VMs up. */
 export const VM_INDEXES = {
@@ -56,8 +57,12 @@ export class VmCache {
   private readonly json = new Map<string, Buffer>();
   private started = false;
 
-  constructor(store: Store, log: Logger) {
-    this.vms = new Informer(store, Kinds.vm, Keys.vms(), log, { indexes: VM_INDEXES });
+  constructor(
+    private readonly store: Store,
+    log: Logger,
+  ) {
+    // By image too, here only: an image's delete asks which VMs use it (the other daemons never do).
+    this.vms = new Informer(store, Kinds.vm, Keys.vms(), log, { indexes: { ...VM_INDEXES, image: (v: Vm) => imageUseKey(v.image) } });
     this.hosts = new Informer(store, Kinds.host, Keys.hosts(), log);
     this.alive = new Informer(store, Kinds.hostAlive, Keys.hostsAlive(), log);
     this.allocs = new Informer(store, Kinds.hostAlloc, Keys.hostAllocs(), log);
@@ -90,6 +95,17 @@ export class VmCache {
     if (this.informers.every((i) => i.synced)) return;
     const ok = await Promise.all(this.informers.map((i) => i.whenSynced(timeoutMs)));
     if (!ok.every(Boolean)) throw new UcloudError('ETCD_UNAVAILABLE', 'the API has not read its records from etcd yet; try again shortly');
+  }
+
+  /**
+   * The VMs whose disks come from `img`, once the cache has applied every change
+   * etcd had committed when asked (a VM created a moment ago elsewhere is
+   * counted, as a read of etcd would count it); undefined when it cannot catch
+   * up within its bound: the caller reads etcd.
+   */
+  async usersOfImage(img: Parameters<ImageUsers>[0]): Promise<Pick<Vm, 'owner' | 'name'>[] | undefined> {
+    if (!(await this.vms.waitFor(await this.store.revision()))) return undefined;
+    return imageUseKeys(img).flatMap((k) => this.vms.byIndex('image', k).map(({ value: v }) => ({ owner: v.owner, name: v.name })));
   }
 
   private resortVm(key: string): void {
