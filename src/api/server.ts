@@ -101,7 +101,7 @@ export function buildApi(
   // An image's VMs from the cache's index by image (an image's delete read every VM twice).
   const rm: Managers = opts.documentOnly
     ? m
-    : { ...m, images: m.images.withUsersFrom((img) => cache.usersOfImage(img)), ...(m.quotas && overrides ? { quotas: m.quotas.withCache(overrides) } : {}) };
+    : { ...m, images: m.images.withUsersFrom(cache.usersOfImage), ...(m.quotas && overrides ? { quotas: m.quotas.withCache(overrides) } : {}) };
   // documentOnly: the routes and their schemas, nothing started (`openapiDocument`, docs generation).
   if (!opts.documentOnly) api.addHook('onReady', async () => {
     cache.start();

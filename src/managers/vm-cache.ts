@@ -103,10 +103,10 @@ export class VmCache {
    * counted, as a read of etcd would count it); undefined when it cannot catch
    * up within its bound: the caller reads etcd.
    */
-  async usersOfImage(img: Parameters<ImageUsers>[0]): Promise<Pick<Vm, 'owner' | 'name'>[] | undefined> {
+  readonly usersOfImage: ImageUsers = async (img) => {
     if (!(await this.vms.waitFor(await this.store.revision()))) return undefined;
     return imageUseKeys(img).flatMap((k) => this.vms.byIndex('image', k).map(({ value: v }) => ({ owner: v.owner, name: v.name })));
-  }
+  };
 
   private resortVm(key: string): void {
     const cur = this.vms.get(key)?.value;

@@ -97,11 +97,7 @@ export async function convert(src: ConvertSource, target: ConvertTarget, opts: C
     dirs = [{ path: dirname(target.nbdSocket), at: '/nbd' }];
     args.push('--target-image-opts', `driver=raw,file.driver=nbd,file.server.type=unix,file.server.path=/nbd/${basename(target.nbdSocket)},file.open-timeout=30`);
   }
-  // Gated: a shell in the box waits for a line on its stdin, then becomes qemu-img ("$@", nothing interpolated),
-  // found where setpriv finds it ungated (glibc's default path; dash's own would look in /usr/local first).
-  const argv = opts.startWhen ? ['/bin/sh', '-c', 'read -r _ && PATH=/bin:/usr/bin && exec "$@"', 'sh', 'qemu-img', ...args] : ['qemu-img', ...args];
-  const box = sandboxed(argv, { files, dirs, ...(maxFileSize === undefined ? {} : { maxFileSize }) });
-  if (opts.startWhen) box.stdio[0] = 'pipe';
+  const box = sandboxed(['qemu-img', ...args], { files, dirs, gated: opts.startWhen !== undefined, ...(maxFileSize === undefined ? {} : { maxFileSize }) });
   const idleMs = opts.idleMs ?? 300_000;
   await new Promise<void>((resolve, reject) => {
     const child = spawn(box.cmd, box.args, { stdio: box.stdio, env: {} });

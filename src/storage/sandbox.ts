@@ -28,6 +28,13 @@ export interface SandboxSpec {
   dirs?: { path: string; at: string }[];
   /** RLIMIT_FSIZE: no write may reach past this many bytes of any file (EFBIG/SIGXFSZ instead). */
   maxFileSize?: number;
+  /**
+   * The program starts only once a line arrives on its stdin (then a pipe): the
+   * box is set up meanwhile. A shell in the box reads the line, then becomes the
+   * program ("$@", nothing interpolated), found where setpriv finds it ungated
+   * (glibc's default path; dash's own would look in /usr/local first).
+   */
+  gated?: boolean;
 }
 
 /** /lib, /lib64, /bin: symlinks into /usr on a merged-/usr system, copied as such; real folders elsewhere, bound read-only. */
@@ -89,7 +96,8 @@ export function sandboxed(argv: string[], spec: SandboxSpec): { cmd: string; arg
     '--',
     // Lowering a limit needs no capability; the program cannot raise it again.
     ...(spec.maxFileSize === undefined ? [] : ['/usr/bin/prlimit', `--fsize=${spec.maxFileSize}:${spec.maxFileSize}`, '--']),
+    ...(spec.gated ? ['/bin/sh', '-c', 'read -r _ && PATH=/bin:/usr/bin && exec "$@"', 'sh'] : []),
     ...argv,
   );
-  return { cmd: 'bwrap', args, stdio: ['ignore', 'pipe', 'pipe', ...spec.files.map((f) => f.fd)] };
+  return { cmd: 'bwrap', args, stdio: [spec.gated ? 'pipe' : 'ignore', 'pipe', 'pipe', ...spec.files.map((f) => f.fd)] };
 }

@@ -6,7 +6,7 @@ import { UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { Histogram, LATENCY_BUCKETS, type Registry } from '../common/metrics.js';
 import type { RecordKind } from './keys.js';
-import { writeJournal, type WriteJournal } from './write-log.js';
+import { writeJournal } from './write-log.js';
 
 export interface Versioned<T> {
   key: string;
@@ -106,10 +106,7 @@ export class Txn {
   /** The store revision the last commit answered at: the new revision when it succeeded, the current one when not. */
   revision: string | undefined;
 
-  constructor(
-    private readonly ns: Namespace,
-    private readonly journal: WriteJournal,
-  ) {}
+  constructor(private readonly ns: Namespace) {}
 
   private bytes = 0;
 
@@ -164,7 +161,7 @@ export class Txn {
     const res = await call(() => b.then(...(ops as never[])).commit(), 'txn');
     this.revision = res.header.revision;
     // A delete of a key already gone changes nothing and makes no event: a cache would wait for it in vain.
-    if (res.succeeded) this.journal.record(res.header.revision, this.written.filter((_, i) => res.responses[i]?.response_delete_range?.deleted !== '0'));
+    if (res.succeeded) writeJournal.record(res.header.revision, this.written.filter((_, i) => res.responses[i]?.response_delete_range?.deleted !== '0'));
     return res.succeeded;
   }
 }
@@ -259,8 +256,6 @@ const REPORTED_MAX = 10_000;
 export class Store {
   readonly client: Etcd3;
   readonly ns: Namespace;
-  /** Where its writes are recorded for read-your-writes (src/store/write-log.ts): the process's journal. */
-  private readonly journal: WriteJournal = writeJournal;
 
   constructor(readonly opts: StoreOptions) {
     this.client = newClient(opts);
@@ -447,7 +442,7 @@ export class Store {
   async put<S extends TSchema>(kind: RecordKind<S>, key: string, value: Static<S>, lease?: Lease | string): Promise<void> {
     const text = JSON.stringify(checkRecord(kind, key, value, 'write'));
     const res = await call(() => (typeof lease === 'string' ? this.ns.put(key).value(text).lease(lease).exec() : lease ? lease.put(key).value(text).exec() : this.ns.put(key).value(text).exec()), 'put');
-    this.journal.record(res.header.revision, [key]);
+    writeJournal.record(res.header.revision, [key]);
   }
 
   /** Deletes every key under `prefix` (one request; for records nothing compares against, e.g. a gone user's events). */
@@ -458,11 +453,11 @@ export class Store {
 
   async delete(key: string): Promise<void> {
     const res = await call(() => this.ns.delete().key(key).exec(), 'delete');
-    if (res.deleted !== '0') this.journal.record(res.header.revision, [key]);
+    if (res.deleted !== '0') writeJournal.record(res.header.revision, [key]);
   }
 
   txn(): Txn {
-    return new Txn(this.ns, this.journal);
+    return new Txn(this.ns);
   }
 
   /**

@@ -8,13 +8,13 @@
  * later write elsewhere (an audit event, another request's write) is a
  * revision it would never reach.
  *
- * A log collects every write the process commits while it is open (any
- * Store: a test's API may write through another Store on the same etcd than
- * the one its caches follow): its own request's and those of requests beside
- * it (committed under the prefix the cache follows, so the cache gets there). Not an AsyncLocalStorage: on Node
- * 20 one turns on async hooks for every promise of the process for as long as
- * it exists, which cost each read of the API about 15 % once the first write
- * had run (bench/scale).
+ * A log collects every write the process commits while it is open, through
+ * any Store (a test's API may write through another Store on the same etcd
+ * than the one its caches follow): its own request's and those of requests
+ * beside it (committed under the prefix the cache follows, so the cache gets
+ * there). Not an AsyncLocalStorage: on Node 20 one turns on async hooks for
+ * every promise of the process for as long as it exists, which cost each read
+ * of the API about 15 % once the first write had run (bench/scale).
  */
 export interface WriteLog {
   /** Top-level prefix (with its "/") → the highest revision committed under it. */
