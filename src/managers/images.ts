@@ -29,8 +29,8 @@ export const imageUseKey = (ref: Vm['image']): string => (ref.owner === undefine
 /** The index keys of every VM whose disk comes from `img` (either form of reference). */
 export const imageUseKeys = (img: Pick<Image, 'store' | 'owner' | 'name'>): string[] => [imageUseKey({ owner: img.owner, store: img.store, name: img.name }), imageUseKey({ store: img.store, name: img.name })];
 
-/** The VMs using an image, from a cache that has caught up with etcd; undefined: it could not, read etcd. */
-export type ImageUsers = (img: Pick<Image, 'store' | 'owner' | 'name'>) => Promise<Pick<Vm, 'owner' | 'name'>[] | undefined>;
+/** The VMs using an image, from a cache once it has caught up with etcd (ETCD_UNAVAILABLE when it cannot). */
+export type ImageUsers = (img: Pick<Image, 'store' | 'owner' | 'name'>) => Promise<Pick<Vm, 'owner' | 'name'>[]>;
 
 /** Owns image-store and image records; the storage drivers do the bytes. */
 export class ImageManager {
@@ -254,8 +254,7 @@ export class ImageManager {
 
   /** VMs whose disks come from this image. */
   async users(img: Pick<Image, 'store' | 'owner' | 'name'>): Promise<Pick<Vm, 'owner' | 'name'>[]> {
-    const cached = await this.opts.usersOf?.(img);
-    if (cached) return cached;
+    if (this.opts.usersOf) return this.opts.usersOf(img);
     const keys = new Set(imageUseKeys(img));
     const { items } = await this.store.list(Kinds.vm, Keys.vms());
     return items.filter((v) => keys.has(imageUseKey(v.value.image))).map((v) => ({ owner: v.value.owner, name: v.value.name }));

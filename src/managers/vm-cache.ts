@@ -100,11 +100,15 @@ export class VmCache {
   /**
    * The VMs whose disks come from `img`, once the cache has applied every change
    * etcd had committed when asked (a VM created a moment ago elsewhere is
-   * counted, as a read of etcd would count it); undefined when it cannot catch
-   * up within its bound: the caller reads etcd.
+   * counted, as a read of etcd would count it). A cache that cannot catch up
+   * within its bound answers ETCD_UNAVAILABLE, as every read of it does: never
+   * a read of the whole fleet, which any user with an image could otherwise
+   * set off whenever etcd is slow.
    */
   readonly usersOfImage: ImageUsers = async (img) => {
-    if (!(await this.vms.waitFor(await this.store.revision()))) return undefined;
+    if (!(await this.vms.waitFor(await this.store.revision(), SYNC_WAIT_MS))) {
+      throw new UcloudError('ETCD_UNAVAILABLE', "the API's VM cache is behind etcd; try again shortly");
+    }
     return imageUseKeys(img).flatMap((k) => this.vms.byIndex('image', k).map(({ value: v }) => ({ owner: v.owner, name: v.name })));
   };
 

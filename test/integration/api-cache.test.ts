@@ -6,6 +6,7 @@ import { buildApi } from '../../src/api/server.js';
 import { Client } from '../../src/client/client.js';
 import { UcloudError } from '../../src/common/errors.js';
 import { silentLogger } from '../../src/common/logger.js';
+import { VmCache } from '../../src/managers/vm-cache.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { Store } from '../../src/store/store.js';
 import { freePort } from '../helpers/ports.js';
@@ -178,6 +179,32 @@ describe('API read caches (real etcd)', () => {
       slow.close();
       lagging.close();
       await proxy.close();
+    }
+  });
+
+  it("an image's delete whose VM cache cannot catch up answers ETCD_UNAVAILABLE, never reading every VM, and changes nothing", async () => {
+    const m = c.managers();
+    const stale = new VmCache(m.store, silentLogger); // never started: it catches up with nothing
+    let vmLists = 0;
+    const list = m.store.list.bind(m.store);
+    m.store.list = ((kind, prefix) => {
+      if (prefix === Keys.vms()) vmLists++;
+      return list(kind, prefix);
+    }) as typeof m.store.list;
+    try {
+      const img = (await m.images.get('admin', 'ucloud-test'))!;
+      const err = await m.images
+        .withUsersFrom(stale.usersOfImage)
+        .requestDelete(img, (await m.users.get('admin'))!)
+        .then(
+          () => undefined,
+          (e: UcloudError) => e,
+        );
+      expect(err?.code).toBe('ETCD_UNAVAILABLE');
+      expect(vmLists).toBe(0);
+      expect((await m.images.get('admin', 'ucloud-test'))?.status).toBe('ready');
+    } finally {
+      m.store.list = list;
     }
   });
 
