@@ -98,10 +98,7 @@ export function buildApi(
   // A write log keeps one revision per top-level prefix: a cache on a deeper one could wait for a write it never sees.
   for (const c of caches) if (topLevelPrefix(c.prefix) !== c.prefix) throw new Error(`read-your-writes needs caches on top-level prefixes, not ${c.prefix}`);
   // The routes' managers: quota limits from the cache once it has listed (read-your-writes covers `quota/`).
-  // An image's VMs from the cache's index by image (an image's delete read every VM twice).
-  const rm: Managers = opts.documentOnly
-    ? m
-    : { ...m, images: m.images.withUsersFrom(cache.usersOfImage), ...(m.quotas && overrides ? { quotas: m.quotas.withCache(overrides) } : {}) };
+  const rm: Managers = m.quotas && overrides && !opts.documentOnly ? { ...m, quotas: m.quotas.withCache(overrides) } : m;
   // documentOnly: the routes and their schemas, nothing started (`openapiDocument`, docs generation).
   if (!opts.documentOnly) api.addHook('onReady', async () => {
     cache.start();

@@ -20,32 +20,14 @@ export function volumeName(owner: string, name: string): string {
   return `${owner}.${name}`;
 }
 
-/**
- * The image a VM's disk comes from, as one index key: by owner, or by store for
- * a reference without one (records from before images had owners).
- */
-export const imageUseKey = (ref: Vm['image']): string => (ref.owner === undefined ? `store\u0000${ref.store}\u0000${ref.name}` : `owner\u0000${ref.owner}\u0000${ref.name}`);
-
-/** The index keys of every VM whose disk comes from `img` (either form of reference). */
-export const imageUseKeys = (img: Pick<Image, 'store' | 'owner' | 'name'>): string[] => [imageUseKey({ owner: img.owner, store: img.store, name: img.name }), imageUseKey({ store: img.store, name: img.name })];
-
-/** The VMs using an image, from a cache once it has caught up with etcd (ETCD_UNAVAILABLE when it cannot). */
-export type ImageUsers = (img: Pick<Image, 'store' | 'owner' | 'name'>) => Promise<Pick<Vm, 'owner' | 'name'>[]>;
-
 /** Owns image-store and image records; the storage drivers do the bytes. */
 export class ImageManager {
   constructor(
     private readonly store: Store,
     /** defaultStore: the store an image goes to when none is named (config default_image_store; empty: none set). */
     /** admins: the admins' names from a cache (the API's); without it they are read from etcd. */
-    /** usersOf: an image's VMs from a cache (the API's, withUsersFrom); without it every VM is read from etcd. */
-    private readonly opts: { defaultStore?: string; admins?: () => string[] | undefined; usersOf?: ImageUsers } = {},
+    private readonly opts: { defaultStore?: string; admins?: () => string[] | undefined } = {},
   ) {}
-
-  /** The same manager, finding an image's VMs through `usersOf` (an index) instead of reading every VM. */
-  withUsersFrom(usersOf: ImageUsers): ImageManager {
-    return new ImageManager(this.store, { ...this.opts, usersOf });
-  }
 
   /**
    * The store an image is made in: the one named, else default_image_store,
@@ -254,10 +236,9 @@ export class ImageManager {
 
   /** VMs whose disks come from this image. */
   async users(img: Pick<Image, 'store' | 'owner' | 'name'>): Promise<Pick<Vm, 'owner' | 'name'>[]> {
-    if (this.opts.usersOf) return this.opts.usersOf(img);
-    const keys = new Set(imageUseKeys(img));
     const { items } = await this.store.list(Kinds.vm, Keys.vms());
-    return items.filter((v) => keys.has(imageUseKey(v.value.image))).map((v) => ({ owner: v.value.owner, name: v.value.name }));
+    const madeFrom = (r: Vm['image']) => r.name === img.name && (r.owner === undefined ? r.store === img.store : r.owner === img.owner);
+    return items.filter((v) => madeFrom(v.value.image)).map((v) => ({ owner: v.value.owner, name: v.value.name }));
   }
 
   /**

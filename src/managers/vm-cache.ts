@@ -7,7 +7,6 @@ import { Keys, Kinds } from '../store/keys.js';
 import { SortedKeys } from '../store/sorted-index.js';
 import type { Store } from '../store/store.js';
 import { hostViewOf } from './hosts.js';
-import { imageUseKey, imageUseKeys, type ImageUsers } from './images.js';
 
 /** How VM records are indexed in an informer; one definition for every daemon that looks VMs up. */
 export const VM_INDEXES = {
@@ -57,12 +56,8 @@ export class VmCache {
   private readonly json = new Map<string, Buffer>();
   private started = false;
 
-  constructor(
-    private readonly store: Store,
-    log: Logger,
-  ) {
-    // By image too, here only: an image's delete asks which VMs use it (the other daemons never do).
-    this.vms = new Informer(store, Kinds.vm, Keys.vms(), log, { indexes: { ...VM_INDEXES, image: (v: Vm) => imageUseKey(v.image) } });
+  constructor(store: Store, log: Logger) {
+    this.vms = new Informer(store, Kinds.vm, Keys.vms(), log, { indexes: VM_INDEXES });
     this.hosts = new Informer(store, Kinds.host, Keys.hosts(), log);
     this.alive = new Informer(store, Kinds.hostAlive, Keys.hostsAlive(), log);
     this.allocs = new Informer(store, Kinds.hostAlloc, Keys.hostAllocs(), log);
@@ -96,21 +91,6 @@ export class VmCache {
     const ok = await Promise.all(this.informers.map((i) => i.whenSynced(timeoutMs)));
     if (!ok.every(Boolean)) throw new UcloudError('ETCD_UNAVAILABLE', 'the API has not read its records from etcd yet; try again shortly');
   }
-
-  /**
-   * The VMs whose disks come from `img`, once the cache has applied every change
-   * etcd had committed when asked (a VM created a moment ago elsewhere is
-   * counted, as a read of etcd would count it). A cache that cannot catch up
-   * within its bound answers ETCD_UNAVAILABLE, as every read of it does: never
-   * a read of the whole fleet, which any user with an image could otherwise
-   * set off whenever etcd is slow.
-   */
-  readonly usersOfImage: ImageUsers = async (img) => {
-    if (!(await this.vms.waitFor(await this.store.revision(), SYNC_WAIT_MS))) {
-      throw new UcloudError('ETCD_UNAVAILABLE', "the API's VM cache is behind etcd; try again shortly");
-    }
-    return imageUseKeys(img).flatMap((k) => this.vms.byIndex('image', k).map(({ value: v }) => ({ owner: v.owner, name: v.name })));
-  };
 
   private resortVm(key: string): void {
     const cur = this.vms.get(key)?.value;
