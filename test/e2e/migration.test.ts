@@ -233,7 +233,11 @@ describe('live migration between two hosts, shared storage', () => {
     // The destination removes what it prepared once its mirror is gone.
     await until('destination tap removed', () => !linkExists(nsOf(to), VmRuntime.tapName(vm.id, 0)), 30_000);
     await until('destination run dir removed', () => !existsSync(runDirOf(to, vm.id)), 30_000);
-    await until('destination migration port closed', () => migrationPeers(nsOf(to)).length === 0, 30_000);
+    await until('destination migration port closed', () => migrationPeers(nsOf(to)).length === 0, 30_000).catch((err: Error) => {
+      // Seen once under the full suite's load, never alone: what the destination's agent said goes with the failure.
+      const said = agents[Number(to.slice(1)) - 1]!.stderr().split('\n').filter((l) => /port|migration|firewall|nft/i.test(l)).slice(-20);
+      throw new Error(`${err.message}; peers ${JSON.stringify(migrationPeers(nsOf(to)))}; ${to}'s agent:\n${said.join('\n')}`);
+    });
     expect(await uptime(settled, from)).toBeGreaterThan(before);
     vm = settled;
   }, 300_000);
