@@ -2,6 +2,8 @@ import '@xterm/xterm/css/xterm.css';
 import './style.css';
 import type { Client } from '../client/client.js';
 import { UcloudError } from '../common/errors.js';
+// From common.js itself, as the client does: the model's index would bring every schema into the bundle.
+import { LIST_LIMITS } from '../model/common.js';
 import type { Event, HostView, Image, Network, SshKey, User, Vm } from '../model/index.js';
 import { bytes, fill, h } from './dom.js';
 import { follow } from './live.js';
@@ -13,7 +15,12 @@ interface State {
   client: Client;
   token: string;
   me: User;
+  /** One page of VMs (an admin's fleet can be 100,000): the page at `vmCursor` (undefined: the first). */
   vms: Vm[];
+  vmCursor?: string;
+  /** The cursors of the pages before this one, nearest last. */
+  vmBack: (string | undefined)[];
+  vmNext?: string;
   networks: Network[];
   keys: SshKey[];
   images: Image[];
@@ -79,7 +86,7 @@ async function login(token: string): Promise<void> {
   const client = session.client(token);
   const me = await client.users.whoami();
   session.save(token);
-  st = { client, token, me, vms: [], networks: [], keys: [], images: [], hosts: [] };
+  st = { client, token, me, vms: [], vmBack: [], networks: [], keys: [], images: [], hosts: [] };
   shell();
   stopFollowing = follow(client, {
     all: me.role === 'admin',
@@ -120,9 +127,47 @@ async function refresh(): Promise<void> {
   if (!s) return;
   const admin = s.me.role === 'admin';
   await run(async () => {
-    const [vms, networks, keys, images, hosts] = await Promise.all([s.client.vms.list(admin), s.client.networks.list(), s.client.keys.list(), s.client.images.list(), admin ? s.client.hosts.list() : Promise.resolve([])]);
-    Object.assign(s, { vms, networks, keys, images, hosts });
+    const [vms, networks, keys, images, hosts] = await Promise.all([vmPage(s, admin), s.client.networks.list(), s.client.keys.list(), s.client.images.list(), admin ? s.client.hosts.list() : Promise.resolve([])]);
+    Object.assign(s, { vms: vms.items, vmNext: vms.next, networks, keys, images, hosts });
   });
+}
+
+/**
+ * The VMs of the page the view is on; a cursor the API no longer takes (24 h
+ * old) starts over at the first page, and a page emptied by deletes goes back
+ * to the one before it.
+ */
+async function vmPage(s: State, admin: boolean): Promise<{ items: Vm[]; next?: string }> {
+  for (;;) {
+    const at = s.vmCursor;
+    const page = await s.client.vms.page({ all: admin, limit: LIST_LIMITS.default, ...(at !== undefined ? { cursor: at } : {}) }).catch((err: unknown) => {
+      if (!(err instanceof UcloudError) || (err.code !== 'CURSOR_EXPIRED' && err.code !== 'INVALID_CURSOR') || at === undefined) throw err;
+      return undefined;
+    });
+    if (page && (page.items.length > 0 || at === undefined)) return page;
+    s.vmCursor = page ? s.vmBack.pop() : undefined;
+    if (!page) s.vmBack = [];
+  }
+}
+
+function turnVmPage(forward: boolean): void {
+  const s = st!;
+  if (forward && s.vmNext !== undefined) {
+    s.vmBack.push(s.vmCursor);
+    s.vmCursor = s.vmNext;
+  } else if (!forward && s.vmBack.length > 0) s.vmCursor = s.vmBack.pop();
+  else return;
+  void refresh().then(renderView);
+}
+
+/** Previous / page n / next, under the VMs when there is more than one page. */
+function vmPager(s: State): HTMLElement | null {
+  if (s.vmBack.length === 0 && s.vmNext === undefined) return null;
+  const n = s.vmBack.length + 1;
+  return h('div', { class: 'row pager', id: 'vm-pager' },
+    h('button', { 'data-act': 'vms-previous', disabled: s.vmBack.length === 0, onclick: () => turnVmPage(false) }, '← Previous'),
+    h('span', { class: 'muted', 'data-page': String(n) }, `page ${n}`),
+    h('button', { 'data-act': 'vms-next', disabled: s.vmNext === undefined, onclick: () => turnVmPage(true) }, 'Next →'));
 }
 
 // ---- the frame ----
@@ -174,7 +219,7 @@ function renderView(): void {
   if (list.contains(document.activeElement) && document.activeElement?.tagName === 'SELECT') return;
   const { view } = currentView();
   const admin = s.me.role === 'admin';
-  if (view === 'vms') fill(list, table('vms', ['Name', ...(admin ? ['Owner'] : []), 'Status', '~Size', 'Host', '~Addresses', ''], s.vms.map((v) => vmRow(v, admin))));
+  if (view === 'vms') fill(list, table('vms', ['Name', ...(admin ? ['Owner'] : []), 'Status', '~Size', 'Host', '~Addresses', ''], s.vms.map((v) => vmRow(v, admin))), vmPager(s));
   if (view === 'networks') fill(list, table('networks', ['Name', ...(admin ? ['Owner'] : []), 'Prefix', 'VNI', ''], s.networks.map((n) => h('tr', { 'data-network': n.name }, h('td', {}, n.name), admin && h('td', {}, n.owner), h('td', { class: 'mono' }, n.prefix), h('td', {}, n.vni), h('td', { class: 'actions' }, n.owner === s.me.name && h('button', { 'data-act': 'delete', class: 'danger', onclick: () => confirm(`Delete network ${n.name}?`) && void run(() => s.client.networks.delete(n.name).then(refresh).then(renderView), `network ${n.name} deleted`) }, 'Delete'))))));
   if (view === 'keys') fill(list, table('keys', ['Name', 'Type', 'Fingerprint', ''], s.keys.map((k) => h('tr', { 'data-key': k.name }, h('td', {}, k.name), h('td', {}, `${k.type} ${k.bits}`), h('td', { class: 'mono' }, k.fingerprint), h('td', { class: 'actions' }, h('button', { 'data-act': 'delete', class: 'danger', onclick: () => confirm(`Delete key ${k.name}?`) && void run(() => s.client.keys.delete(k.name).then(refresh).then(renderView), `key ${k.name} deleted`) }, 'Delete'))))));
   if (view === 'images') fill(list, table('images', ['Name', 'Owner', 'Status', 'Store', 'Public'], s.images.map((i) => h('tr', { 'data-image': `${i.owner}/${i.name}` }, h('td', {}, i.name), h('td', {}, i.owner), h('td', {}, statusBadge(i.status), i.progress !== undefined && i.status !== 'ready' ? ` ${Math.round(i.progress * 100)}%` : ''), h('td', {}, i.store), h('td', {}, i.public ? 'yes' : 'no')))));

@@ -285,7 +285,8 @@ export class TestCluster {
     for (const pid of this.pidsMentioning(this.dir)) process.kill(pid, 'SIGKILL');
     this.ownStore?.close();
     await this.stopEtcd();
-    rmSync(this.dir, { recursive: true, force: true });
+    // UCLOUD_TEST_KEEP=1: left for its logs (README, Tests).
+    if (!process.env.UCLOUD_TEST_KEEP) rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
