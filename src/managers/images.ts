@@ -244,7 +244,8 @@ export class ImageManager {
   /**
    * Marks the image for deletion (the imagescanner removes the bytes, then the
    * record). Refused while a VM uses it. Marking first means no new VM can be
-   * made from it while the check runs.
+   * made from it while the check runs: a VM create compares the image record
+   * (VmManager.create), so one that did not commit before the mark fails.
    */
   async requestDelete(img: Image, caller: User): Promise<Image | undefined> {
     const inUse = await this.users(img);

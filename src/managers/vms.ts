@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { UcloudError } from '../common/errors.js';
 import { slaacAddress } from '../common/eui64.js';
-import { nowIso, type Host, type HostAllocation, type Network, type Resources, type Vm, type VmDesired, type VmNic } from '../model/index.js';
+import { nowIso, type Host, type HostAllocation, type Image, type Network, type Resources, type Vm, type VmDesired, type VmNic } from '../model/index.js';
 import { allowedOf, DIMENSIONS, overbooked, sumResources } from '../common/capacity.js';
 import type { EventLog } from '../store/event-log.js';
 import { checkVmWrite, stampEpoch, type VmActor } from '../model/vm-lifecycle.js';
@@ -151,8 +151,9 @@ export class VmManager {
 
   /**
    * Records a new VM, its name, its user-data and a unique MAC per NIC in one transaction that
-   * also requires its networks unchanged: a network being deleted (marked first)
-   * makes this create fail instead of leaving a VM on a deleted network.
+   * also requires its networks and its image unchanged: a network or an image being deleted
+   * (marked first) makes this create fail instead of leaving a VM on a deleted network or
+   * over a deleted image's bytes.
    */
   async create(input: VmCreate): Promise<Vm> {
     const { networks = [], userData, limits, ...spec } = input;
@@ -160,7 +161,7 @@ export class VmManager {
     // Enough for every create of one user at once to lose to each other once (see backoff).
     for (let attempt = 0; attempt < 100; attempt++) {
       await backoff(attempt);
-      const usage = await readUsage(this.store, input.owner);
+      const [usage, image] = await Promise.all([readUsage(this.store, input.owner), this.readyImage(input.image)]);
       const now = nowIso();
       const nics: VmNic[] = networks.map(({ value: n }) => {
         const mac = randomMac();
@@ -183,6 +184,7 @@ export class VmManager {
       const t = stageVmWrite(this.store.txn(), undefined, vm, this.actor).absent(nameKey).put(Kinds.vmName, nameKey, { id: vm.id });
       if (userData) t.absent(Keys.userData(vm.id)).put(Kinds.userData, Keys.userData(vm.id), { vmId: vm.id, owner: vm.owner, text: userData });
       for (const n of networks) t.unchanged(n);
+      if (image) t.unchanged(image);
       for (const nic of nics) t.absent(Keys.allocMac(nic.mac)).put(Kinds.alloc, Keys.allocMac(nic.mac), { owner: vm.owner, holder: Keys.vm(vm.id) });
       stageUsage(t, usage, usageOfVm(vm), limits);
       if (await t.commit()) return vm;
@@ -198,6 +200,20 @@ export class VmManager {
       }
     }
     throw new UcloudError('CONFLICT', 'could not record the VM; try again');
+  }
+
+  /**
+   * The record of the image a VM is made from, ready (else IMAGE_NOT_READY or
+   * IMAGE_NOT_FOUND): what the create compares, so an image delete's mark
+   * (ImageManager.requestDelete) fails every create that has not committed.
+   * A reference of the layout before owners (no owner) names no one record.
+   */
+  private async readyImage(ref: Vm['image']): Promise<Versioned<Image> | undefined> {
+    if (ref.owner === undefined) return undefined;
+    const img = await this.store.get(Kinds.image, Keys.image(ref.owner, ref.name));
+    if (!img) throw new UcloudError('IMAGE_NOT_FOUND', `no image "${ref.owner}/${ref.name}"`);
+    if (img.value.status !== 'ready') throw new UcloudError('IMAGE_NOT_READY', `image "${ref.owner}/${ref.name}" is ${img.value.status}`);
+    return img;
   }
 
   async get(id: string): Promise<Vm | undefined> {

@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../src/api/server.js';
 import type { Api } from '../../src/api/context.js';
 import { silentLogger } from '../../src/common/logger.js';
+import { VmManager } from '../../src/managers/vms.js';
+import { API_ACTOR } from '../../src/model/vm-lifecycle.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { TestCluster } from '../helpers/cluster.js';
 
@@ -259,6 +261,51 @@ describe('API input validation and authorization (real etcd)', () => {
       expect(res.body).not.toContain('alices-secret-vm');
       expect(res.body).not.toContain('alice');
       expect(res.json().message).toContain('2 VM(s): bobs-vm, 1 of other users');
+    });
+
+    it('an image marked for deletion makes no more VMs: a create that resolved it before, or read it ready just before its commit, fails IMAGE_NOT_READY and writes no VM', async () => {
+      const m = c.managers();
+      const admins = await m.images.get('admin', 'ucloud-test');
+      const bob = (await m.users.get('bob'))!;
+      const now = new Date().toISOString();
+      const ready = (name: string) => c.store.put(Kinds.image, Keys.image('bob', name), { name, store: 'local', owner: 'bob', public: false, status: 'ready' as const, volume: admins!.volume!, createdAt: now, updatedAt: now });
+      const spec = (name: string, image: string) => ({ owner: 'bob', name, image: { store: 'local', owner: 'bob', name: image }, cpu: 1, ramBytes: 256 * 2 ** 20, diskBytes: 2 ** 30 });
+      const vmsBefore = (await c.store.list(Kinds.vm, Keys.vms())).items.length;
+
+      // The route resolves the image, then records the VM: a delete marked in between.
+      await ready('gone-os');
+      const resolved = await m.images.resolve(bob, 'gone-os');
+      expect((await m.images.requestDelete(resolved, bob))?.status).toBe('deleting');
+      await expect(m.vms.create(spec('late1', 'gone-os'))).rejects.toMatchObject({ code: 'IMAGE_NOT_READY' });
+
+      // Inside the create: the image read ready, then marked, then the transaction: its compare on the image fails.
+      await ready('race-os');
+      const store = c.newStore();
+      const txn = store.txn.bind(store);
+      let marked = false;
+      store.txn = () => {
+        const t = txn();
+        const commit = t.commit.bind(t);
+        t.commit = async () => {
+          if (!marked) {
+            marked = true;
+            // No VM uses it yet: the delete's own check lets it through.
+            expect((await m.images.requestDelete((await m.images.get('bob', 'race-os'))!, bob))?.status).toBe('deleting');
+          }
+          return commit();
+        };
+        return t;
+      };
+      try {
+        await expect(new VmManager(store, { actor: API_ACTOR }).create(spec('late2', 'race-os'))).rejects.toMatchObject({ code: 'IMAGE_NOT_READY' });
+      } finally {
+        store.close();
+      }
+      expect(marked).toBe(true);
+      expect((await c.store.list(Kinds.vm, Keys.vms())).items.length).toBe(vmsBefore);
+      expect(await m.vms.findByName('bob', 'late1')).toBeUndefined();
+      expect(await m.vms.findByName('bob', 'late2')).toBeUndefined();
+      for (const name of ['gone-os', 'race-os']) await m.images.removeRecord('bob', name);
     });
 
     it('an image reference that is not a name or owner/name is a 400 with a code, and writes nothing', async () => {
