@@ -20,14 +20,32 @@ export function volumeName(owner: string, name: string): string {
   return `${owner}.${name}`;
 }
 
+/**
+ * The image a VM's disk comes from, as one index key: by owner, or by store for
+ * a reference without one (records from before images had owners).
+ */
+export const imageUseKey = (ref: Vm['image']): string => (ref.owner === undefined ? `store\u0000${ref.store}\u0000${ref.name}` : `owner\u0000${ref.owner}\u0000${ref.name}`);
+
+/** The index keys of every VM whose disk comes from `img` (either form of reference). */
+export const imageUseKeys = (img: Pick<Image, 'store' | 'owner' | 'name'>): string[] => [imageUseKey({ owner: img.owner, store: img.store, name: img.name }), imageUseKey({ store: img.store, name: img.name })];
+
+/** An image's VMs as a cache holds them (it may be a moment behind etcd); undefined: it has not listed yet. */
+export type ImageUsers = (img: Pick<Image, 'store' | 'owner' | 'name'>) => Pick<Vm, 'owner' | 'name'>[] | undefined;
+
 /** Owns image-store and image records; the storage drivers do the bytes. */
 export class ImageManager {
   constructor(
     private readonly store: Store,
     /** defaultStore: the store an image goes to when none is named (config default_image_store; empty: none set). */
     /** admins: the admins' names from a cache (the API's); without it they are read from etcd. */
-    private readonly opts: { defaultStore?: string; admins?: () => string[] | undefined } = {},
+    /** cachedUsers: an image's VMs from a cache (the API's), for a delete's first look; without it etcd is read. */
+    private readonly opts: { defaultStore?: string; admins?: () => string[] | undefined; cachedUsers?: ImageUsers } = {},
   ) {}
+
+  /** The same manager, taking a delete's first look at an image's VMs in `cachedUsers` (an index) instead of etcd. */
+  withCachedUsers(cachedUsers: ImageUsers): ImageManager {
+    return new ImageManager(this.store, { ...this.opts, cachedUsers });
+  }
 
   /**
    * The store an image is made in: the one named, else default_image_store,
@@ -234,11 +252,11 @@ export class ImageManager {
     await this.write(owner, name, undefined);
   }
 
-  /** VMs whose disks come from this image. */
+  /** VMs whose disks come from this image, as etcd has them (every VM is read, in pages). */
   async users(img: Pick<Image, 'store' | 'owner' | 'name'>): Promise<Pick<Vm, 'owner' | 'name'>[]> {
+    const keys = new Set(imageUseKeys(img));
     const { items } = await this.store.list(Kinds.vm, Keys.vms());
-    const madeFrom = (r: Vm['image']) => r.name === img.name && (r.owner === undefined ? r.store === img.store : r.owner === img.owner);
-    return items.filter((v) => madeFrom(v.value.image)).map((v) => ({ owner: v.value.owner, name: v.value.name }));
+    return items.filter((v) => keys.has(imageUseKey(v.value.image))).map((v) => ({ owner: v.value.owner, name: v.value.name }));
   }
 
   /**
@@ -246,9 +264,12 @@ export class ImageManager {
    * record). Refused while a VM uses it. Marking first means no new VM can be
    * made from it while the check runs: a VM create compares the image record
    * (VmManager.create), so one that did not commit before the mark fails.
+   * The first look may come from a cache (a refusal, however often asked,
+   * then reads nothing from etcd); the one after the mark is etcd's, so a VM
+   * the cache has not seen yet still blocks the delete.
    */
   async requestDelete(img: Image, caller: User): Promise<Image | undefined> {
-    const inUse = await this.users(img);
+    const inUse = this.opts.cachedUsers?.(img) ?? (await this.users(img));
     if (inUse.length) throw inUseError(img, inUse, caller);
     const marked = await this.update(img.owner, img.name, (cur) => ({ ...cur, status: 'deleting' }));
     const raced = await this.users(img);

@@ -7,6 +7,7 @@ import { Keys, Kinds } from '../store/keys.js';
 import { SortedKeys } from '../store/sorted-index.js';
 import type { Store } from '../store/store.js';
 import { hostViewOf } from './hosts.js';
+import { imageUseKey, imageUseKeys, type ImageUsers } from './images.js';
 
 /** How VM records are indexed in an informer; one definition for every daemon that looks VMs up. */
 export const VM_INDEXES = {
@@ -57,7 +58,8 @@ export class VmCache {
   private started = false;
 
   constructor(store: Store, log: Logger) {
-    this.vms = new Informer(store, Kinds.vm, Keys.vms(), log, { indexes: VM_INDEXES });
+    // By image too, here only: an image's delete asks which VMs use it (the other daemons never do).
+    this.vms = new Informer(store, Kinds.vm, Keys.vms(), log, { indexes: { ...VM_INDEXES, image: (v: Vm) => imageUseKey(v.image) } });
     this.hosts = new Informer(store, Kinds.host, Keys.hosts(), log);
     this.alive = new Informer(store, Kinds.hostAlive, Keys.hostsAlive(), log);
     this.allocs = new Informer(store, Kinds.hostAlloc, Keys.hostAllocs(), log);
@@ -90,6 +92,12 @@ export class VmCache {
     if (this.informers.every((i) => i.synced)) return;
     const ok = await Promise.all(this.informers.map((i) => i.whenSynced(timeoutMs)));
     if (!ok.every(Boolean)) throw new UcloudError('ETCD_UNAVAILABLE', 'the API has not read its records from etcd yet; try again shortly');
+  }
+
+  /** The VMs whose disks come from `img`, as this cache has them now; undefined before its first list. */
+  usersOfImage(img: Parameters<ImageUsers>[0]): ReturnType<ImageUsers> {
+    if (!this.vms.synced) return undefined;
+    return imageUseKeys(img).flatMap((k) => this.vms.byIndex('image', k).map(({ value: v }) => ({ owner: v.owner, name: v.name })));
   }
 
   private resortVm(key: string): void {

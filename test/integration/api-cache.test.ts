@@ -140,6 +140,73 @@ describe('API read caches (real etcd)', () => {
     }
   });
 
+  /** Reads of all of vm/ from etcd through the managers' store, from now until restore(). */
+  const countVmLists = () => {
+    const list = c.store.list.bind(c.store);
+    const counter = { count: 0, restore: () => void (c.store.list = list) };
+    c.store.list = ((kind, prefix, ...rest) => {
+      if (prefix === Keys.vms()) counter.count++;
+      return list(kind, prefix, ...rest);
+    }) as typeof c.store.list;
+    return counter;
+  };
+
+  it("an image's delete takes its first look at the image's VMs in the cache's index: refused again and again, it reads nothing of vm/ from etcd", async () => {
+    const vm = vmRecord('alice', 'made-from-image'); // of the admins' public ucloud-test
+    const other = c.newStore();
+    const vmLists = countVmLists();
+    try {
+      expect(await other.txn().absent(Keys.vm(vm.id)).put(Kinds.vm, Keys.vm(vm.id), vm).put(Kinds.vmName, Keys.vmName('alice', vm.name), { id: vm.id }).commit()).toBe(true);
+      await until('the VM in the cache', () => alice.vms.get(vm.name).catch(() => undefined), 5000, 20);
+      for (let i = 0; i < 5; i++) {
+        const err = await admin.images.delete('ucloud-test').then(() => undefined, (e: UcloudError) => e);
+        expect(err?.code).toBe('IMAGE_IN_USE');
+        expect(err?.message).toContain('made-from-image');
+      }
+      expect(vmLists.count).toBe(0);
+      expect((await admin.images.get('ucloud-test')).status).toBe('ready');
+    } finally {
+      vmLists.restore();
+      await other.delete(Keys.vm(vm.id));
+      await other.delete(Keys.vmName('alice', vm.name));
+      other.close();
+    }
+  });
+
+  it("a VM the cache has not seen yet still refuses an image's delete: the look after the mark is etcd's, and the image stays ready", async () => {
+    // This API's caches hear from etcd 1.5 s late; its managers read etcd directly.
+    const proxy = await laggingProxy(new URL(c.store.opts.endpoints[0]!), 1500);
+    const lagging = c.newStore();
+    const slow = new Store({ ...lagging.opts, endpoints: [proxy.url] });
+    const m = c.managers();
+    const slowApi = buildApi({ ...m, store: slow }, silentLogger);
+    const other = c.newStore();
+    const vmLists = countVmLists();
+    const vm = vmRecord('alice', 'just-made');
+    try {
+      await slowApi.listen({ host: '::1', port: 0 });
+      const { port } = slowApi.server.address() as AddressInfo;
+      const slowAdmin = new Client({ url: `http://[::1]:${port}`, token: c.adminToken });
+      await slowAdmin.vms.list(true); // its cache has listed
+      expect(await other.txn().absent(Keys.vm(vm.id)).put(Kinds.vm, Keys.vm(vm.id), vm).put(Kinds.vmName, Keys.vmName('alice', vm.name), { id: vm.id }).commit()).toBe(true);
+      const err = await slowAdmin.images.delete('ucloud-test').then(() => undefined, (e: UcloudError) => e);
+      expect(err?.code).toBe('IMAGE_IN_USE');
+      expect(err?.message).toContain('just-made');
+      // The cache had not seen it: the first look found nobody, the second (etcd's) found it.
+      expect(vmLists.count).toBe(1);
+      expect((await admin.images.get('ucloud-test')).status).toBe('ready');
+    } finally {
+      vmLists.restore();
+      await other.delete(Keys.vm(vm.id));
+      await other.delete(Keys.vmName('alice', vm.name));
+      await slowApi.close();
+      other.close();
+      slow.close();
+      lagging.close();
+      await proxy.close();
+    }
+  });
+
   it('hosts come from the cache: registration, presence and bookings show up', async () => {
     await c.managers().hosts.add('hv7', '::1', { cpu: 4, ramBytes: 8 * 2 ** 30, diskBytes: 100 * 2 ** 30 });
     const hv7 = () => admin.hosts.list().then((hs) => hs.find((h) => h.name === 'hv7'));
