@@ -261,23 +261,19 @@ export class ImageManager {
 
   /**
    * Marks the image for deletion (the imagescanner removes the bytes, then the
-   * record). Refused while a VM uses it. Marking first means no new VM can be
-   * made from it while the check runs: a VM create compares the image record
-   * (VmManager.create), so one that did not commit before the mark fails.
-   * The first look may come from a cache (a refusal, however often asked,
-   * then reads nothing from etcd); the one after the mark is etcd's, so a VM
-   * the cache has not seen yet still blocks the delete.
+   * record). Refused while a VM uses it. A refusal may come from a cache (one
+   * asked again and again then reads nothing from etcd); going ahead never
+   * does: etcd is looked at first. Once marked, the image makes no more VMs
+   * (a create compares its record, VmManager.create), and the imagescanner
+   * looks again before it removes anything: a VM made between the look and
+   * the mark keeps the image.
    */
   async requestDelete(img: Image, caller: User): Promise<Image | undefined> {
-    const inUse = this.opts.cachedUsers?.(img) ?? (await this.users(img));
+    const cached = this.opts.cachedUsers?.(img);
+    if (cached?.length) throw inUseError(img, cached, caller);
+    const inUse = await this.users(img);
     if (inUse.length) throw inUseError(img, inUse, caller);
-    const marked = await this.update(img.owner, img.name, (cur) => ({ ...cur, status: 'deleting' }));
-    const raced = await this.users(img);
-    if (raced.length) {
-      await this.update(img.owner, img.name, (cur) => ({ ...cur, status: img.status }));
-      throw inUseError(img, raced, caller);
-    }
-    return marked;
+    return this.update(img.owner, img.name, (cur) => ({ ...cur, status: 'deleting' }));
   }
 }
 

@@ -14,6 +14,8 @@ export interface VmCreate {
   owner: string;
   name: string;
   image: Vm['image'];
+  /** The createdAt of the image the caller resolved (and checked the user may use): another of the same name made since is refused. */
+  imageCreatedAt?: string;
   cpu: number;
   ramBytes: number;
   diskBytes: number;
@@ -156,12 +158,12 @@ export class VmManager {
    * over a deleted image's bytes.
    */
   async create(input: VmCreate): Promise<Vm> {
-    const { networks = [], userData, limits, ...spec } = input;
+    const { networks = [], userData, limits, imageCreatedAt, ...spec } = input;
     const nameKey = Keys.vmName(input.owner, input.name);
     // Enough for every create of one user at once to lose to each other once (see backoff).
     for (let attempt = 0; attempt < 100; attempt++) {
       await backoff(attempt);
-      const [usage, image] = await Promise.all([readUsage(this.store, input.owner), this.readyImage(input.image)]);
+      const [usage, image] = await Promise.all([readUsage(this.store, input.owner), this.readyImage(input.image, imageCreatedAt)]);
       const now = nowIso();
       const nics: VmNic[] = networks.map(({ value: n }) => {
         const mac = randomMac();
@@ -206,12 +208,14 @@ export class VmManager {
    * The record of the image a VM is made from, ready (else IMAGE_NOT_READY or
    * IMAGE_NOT_FOUND): what the create compares, so an image delete's mark
    * (ImageManager.requestDelete) fails every create that has not committed.
-   * A reference of the layout before owners (no owner) names no one record.
+   * With `createdAt`, only the image the caller resolved, not another made
+   * under its name since. A reference of the layout before owners (no owner)
+   * names no one record.
    */
-  private async readyImage(ref: Vm['image']): Promise<Versioned<Image> | undefined> {
+  private async readyImage(ref: Vm['image'], createdAt: string | undefined): Promise<Versioned<Image> | undefined> {
     if (ref.owner === undefined) return undefined;
     const img = await this.store.get(Kinds.image, Keys.image(ref.owner, ref.name));
-    if (!img) throw new UcloudError('IMAGE_NOT_FOUND', `no image "${ref.owner}/${ref.name}"`);
+    if (!img || (createdAt !== undefined && img.value.createdAt !== createdAt)) throw new UcloudError('IMAGE_NOT_FOUND', `no image "${ref.owner}/${ref.name}"`);
     if (img.value.status !== 'ready') throw new UcloudError('IMAGE_NOT_READY', `image "${ref.owner}/${ref.name}" is ${img.value.status}`);
     return img;
   }

@@ -15,12 +15,12 @@ interface State {
   client: Client;
   token: string;
   me: User;
-  /** One page of VMs (an admin's fleet can be 100,000): the page at `vmCursor` (undefined: the first). */
+  /** One page of VMs (an admin's fleet can be 100,000), on view: its number and the next one's cursor. */
   vms: Vm[];
-  vmCursor?: string;
-  /** The cursors of the pages before this one, nearest last. */
-  vmBack: (string | undefined)[];
+  vmPageNo: number;
   vmNext?: string;
+  /** The page of VMs the next read asks for (turned to, not yet arrived, or the one on view). */
+  vmAt: VmPageAt;
   networks: Network[];
   keys: SshKey[];
   images: Image[];
@@ -86,7 +86,7 @@ async function login(token: string): Promise<void> {
   const client = session.client(token);
   const me = await client.users.whoami();
   session.save(token);
-  st = { client, token, me, vms: [], vmBack: [], networks: [], keys: [], images: [], hosts: [] };
+  st = { client, token, me, vms: [], vmPageNo: 1, vmAt: { cursor: undefined, back: [] }, networks: [], keys: [], images: [], hosts: [] };
   shell();
   stopFollowing = follow(client, {
     all: me.role === 'admin',
@@ -122,50 +122,68 @@ function scheduleRefresh(_e?: Event): void {
   refreshTimer = setTimeout(() => void refresh().then(renderAll), 150);
 }
 
+/** Which page of VMs: its cursor (undefined: the first) and those of the pages before it, nearest last. */
+interface VmPageAt {
+  cursor: string | undefined;
+  back: (string | undefined)[];
+}
+
+let loads = 0;
+
+/** Reads the lists (the VMs' page the view is on) and keeps them, unless a later read has begun meanwhile. */
 async function refresh(): Promise<void> {
   const s = st;
   if (!s) return;
   const admin = s.me.role === 'admin';
+  const seq = ++loads;
   await run(async () => {
-    const [vms, networks, keys, images, hosts] = await Promise.all([vmPage(s, admin), s.client.networks.list(), s.client.keys.list(), s.client.images.list(), admin ? s.client.hosts.list() : Promise.resolve([])]);
-    Object.assign(s, { vms: vms.items, vmNext: vms.next, networks, keys, images, hosts });
+    const [vms, networks, keys, images, hosts] = await Promise.all([vmPage(s.client, admin, s.vmAt), s.client.networks.list(), s.client.keys.list(), s.client.images.list(), admin ? s.client.hosts.list() : Promise.resolve([])]);
+    // Older than what the read begun since will bring (a page turned, another burst of events).
+    if (seq !== loads || st !== s) return;
+    Object.assign(s, { vms: vms.items, vmNext: vms.next, vmPageNo: vms.at.back.length + 1, vmAt: vms.at, networks, keys, images, hosts });
   });
 }
 
 /**
- * The VMs of the page the view is on; a cursor the API no longer takes (24 h
- * old) starts over at the first page, and a page emptied by deletes goes back
- * to the one before it.
+ * The VMs of page `at`; a cursor the API no longer takes (24 h old) starts
+ * over at the first page, and a page emptied by deletes goes back to the one
+ * before it. Returns the page it read.
  */
-async function vmPage(s: State, admin: boolean): Promise<{ items: Vm[]; next?: string }> {
+async function vmPage(client: Client, admin: boolean, at: VmPageAt): Promise<{ items: Vm[]; next?: string; at: VmPageAt }> {
+  let { cursor, back } = at;
   for (;;) {
-    const at = s.vmCursor;
-    const page = await s.client.vms.page({ all: admin, limit: LIST_LIMITS.default, ...(at !== undefined ? { cursor: at } : {}) }).catch((err: unknown) => {
-      if (!(err instanceof UcloudError) || (err.code !== 'CURSOR_EXPIRED' && err.code !== 'INVALID_CURSOR') || at === undefined) throw err;
+    const c = cursor;
+    const page = await client.vms.page({ all: admin, limit: LIST_LIMITS.default, ...(c !== undefined ? { cursor: c } : {}) }).catch((err: unknown) => {
+      if (!(err instanceof UcloudError) || (err.code !== 'CURSOR_EXPIRED' && err.code !== 'INVALID_CURSOR') || c === undefined) throw err;
       return undefined;
     });
-    if (page && (page.items.length > 0 || at === undefined)) return page;
-    s.vmCursor = page ? s.vmBack.pop() : undefined;
-    if (!page) s.vmBack = [];
+    if (page && (page.items.length > 0 || c === undefined)) return { items: page.items, ...(page.next !== undefined ? { next: page.next } : {}), at: { cursor: c, back } };
+    [cursor, back] = page ? [back.at(-1), back.slice(0, -1)] : [undefined, []];
   }
 }
 
+/**
+ * Turns to the page after or before the one on view: at once in the state
+ * (a read begun meanwhile, by a burst of events, asks for it too), on screen
+ * when it has arrived. Next does nothing until then (its cursor is the new
+ * page's to give); each click on Previous goes one page further back.
+ */
 function turnVmPage(forward: boolean): void {
   const s = st!;
-  if (forward && s.vmNext !== undefined) {
-    s.vmBack.push(s.vmCursor);
-    s.vmCursor = s.vmNext;
-  } else if (!forward && s.vmBack.length > 0) s.vmCursor = s.vmBack.pop();
+  const { cursor, back } = s.vmAt;
+  if (forward && s.vmNext !== undefined) s.vmAt = { cursor: s.vmNext, back: [...back, cursor] };
+  else if (!forward && back.length > 0) s.vmAt = { cursor: back.at(-1), back: back.slice(0, -1) };
   else return;
+  s.vmNext = undefined;
   void refresh().then(renderView);
 }
 
 /** Previous / page n / next, under the VMs when there is more than one page. */
 function vmPager(s: State): HTMLElement | null {
-  if (s.vmBack.length === 0 && s.vmNext === undefined) return null;
-  const n = s.vmBack.length + 1;
+  const n = s.vmPageNo;
+  if (n === 1 && s.vmNext === undefined) return null;
   return h('div', { class: 'row pager', id: 'vm-pager' },
-    h('button', { 'data-act': 'vms-previous', disabled: s.vmBack.length === 0, onclick: () => turnVmPage(false) }, '← Previous'),
+    h('button', { 'data-act': 'vms-previous', disabled: n === 1, onclick: () => turnVmPage(false) }, '← Previous'),
     h('span', { class: 'muted', 'data-page': String(n) }, `page ${n}`),
     h('button', { 'data-act': 'vms-next', disabled: s.vmNext === undefined, onclick: () => turnVmPage(true) }, 'Next →'));
 }

@@ -305,7 +305,13 @@ describe('API input validation and authorization (real etcd)', () => {
       expect((await c.store.list(Kinds.vm, Keys.vms())).items.length).toBe(vmsBefore);
       expect(await m.vms.findByName('bob', 'late1')).toBeUndefined();
       expect(await m.vms.findByName('bob', 'late2')).toBeUndefined();
-      for (const name of ['gone-os', 'race-os']) await m.images.removeRecord('bob', name);
+      // Deleted and made again under its name while the create ran: not the image the caller resolved and was allowed.
+      await ready('swap-os');
+      const first = await m.images.resolve(bob, 'swap-os');
+      await c.store.put(Kinds.image, Keys.image('bob', 'swap-os'), { ...first, createdAt: new Date(Date.parse(first.createdAt) + 1000).toISOString() });
+      await expect(m.vms.create({ ...spec('late3', 'swap-os'), imageCreatedAt: first.createdAt })).rejects.toMatchObject({ code: 'IMAGE_NOT_FOUND' });
+      expect(await m.vms.findByName('bob', 'late3')).toBeUndefined();
+      for (const name of ['gone-os', 'race-os', 'swap-os']) await m.images.removeRecord('bob', name);
     });
 
     it('an image reference that is not a name or owner/name is a 400 with a code, and writes nothing', async () => {

@@ -51,6 +51,7 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
       owner: req.user.name,
       name: b.name,
       image: { store: image.store, owner: image.owner, name: image.name },
+      imageCreatedAt: image.createdAt,
       cpu: b.cpu,
       ramBytes,
       diskBytes,
