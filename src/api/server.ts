@@ -99,7 +99,7 @@ export function buildApi(
   for (const c of caches) if (topLevelPrefix(c.prefix) !== c.prefix) throw new Error(`read-your-writes needs caches on top-level prefixes, not ${c.prefix}`);
   // The routes' managers: quota limits from the cache once it has listed (read-your-writes covers `quota/`);
   // an image delete's first look at the image's VMs from the cache's index by image.
-  const rm: Managers = opts.documentOnly ? m : { ...m, images: m.images.withCachedUsers((img) => cache.usersOfImage(img)), ...(m.quotas && overrides ? { quotas: m.quotas.withCache(overrides) } : {}) };
+  const rm: Managers = opts.documentOnly ? m : { ...m, images: m.images.withCachedUsers(cache.usersOfImage), ...(m.quotas && overrides ? { quotas: m.quotas.withCache(overrides) } : {}) };
   // documentOnly: the routes and their schemas, nothing started (`openapiDocument`, docs generation).
   if (!opts.documentOnly) api.addHook('onReady', async () => {
     cache.start();

@@ -95,10 +95,10 @@ export class VmCache {
   }
 
   /** The VMs whose disks come from `img`, as this cache has them now; undefined before its first list. */
-  usersOfImage(img: Parameters<ImageUsers>[0]): ReturnType<ImageUsers> {
+  readonly usersOfImage: ImageUsers = (img) => {
     if (!this.vms.synced) return undefined;
     return imageUseKeys(img).flatMap((k) => this.vms.byIndex('image', k).map(({ value: v }) => ({ owner: v.owner, name: v.name })));
-  }
+  };
 
   private resortVm(key: string): void {
     const cur = this.vms.get(key)?.value;

@@ -1,10 +1,9 @@
 import type { Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Vm } from '../../src/model/index.js';
-import { Keys, Kinds } from '../../src/store/keys.js';
 import { BrowserSession, logIn } from '../helpers/browser.js';
 import { TestCluster } from '../helpers/cluster.js';
-import { vmRecord } from '../helpers/vm-record.js';
+import { vmRecord, writeVms } from '../helpers/vm-record.js';
 
 // The dashboard shows one page of VMs at a time, the API's (an admin's fleet can
 // be 100,000 VMs: the page must not load them all). VM records are written
@@ -25,12 +24,7 @@ describe('the web dashboard pages the VM list (real API daemon, etcd, Chromium)'
     for (const u of Object.keys(COUNTS)) tokens[u] = (await m.users.create(u, 'user')).token;
     tokens.admin = c.adminToken;
     const records = Object.entries(COUNTS).flatMap(([owner, n]) => Array.from({ length: n }, (_, i) => vmRecord(owner, nameOf(i))));
-    // 50 VMs (100 puts, 50 compares) per transaction: within etcd's 128 ops.
-    for (let i = 0; i < records.length; i += 50) {
-      const t = c.store.txn();
-      for (const vm of records.slice(i, i + 50)) t.absent(Keys.vm(vm.id)).put(Kinds.vm, Keys.vm(vm.id), vm).put(Kinds.vmName, Keys.vmName(vm.owner, vm.name), { id: vm.id });
-      expect(await t.commit()).toBe(true);
-    }
+    await writeVms(c.store, records);
     // alice holds more VMs than the default quota lets anyone create: one more is made from the API below.
     await c.spawn('api', { UCLOUD_QUOTA_VMS: '0' }).ready;
     web = await BrowserSession.launch('web-paging');

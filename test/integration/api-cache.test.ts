@@ -9,7 +9,7 @@ import { silentLogger } from '../../src/common/logger.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { Store } from '../../src/store/store.js';
 import { freePort } from '../helpers/ports.js';
-import { vmRecord } from '../helpers/vm-record.js';
+import { removeVm, vmRecord, writeVms } from '../helpers/vm-record.js';
 import { TestCluster, until } from '../helpers/cluster.js';
 
 // The API answers VM and host reads from watch-fed caches. A client that wrote
@@ -160,7 +160,7 @@ describe('API read caches (real etcd)', () => {
     const other = c.newStore();
     const vmLists = countVmLists();
     try {
-      expect(await other.txn().absent(Keys.vm(vm.id)).put(Kinds.vm, Keys.vm(vm.id), vm).put(Kinds.vmName, Keys.vmName('alice', vm.name), { id: vm.id }).commit()).toBe(true);
+      await writeVms(other, [vm]);
       await until('the VM in the cache', () => alice.vms.get(vm.name).catch(() => undefined), 5000, 20);
       for (let i = 0; i < 5; i++) {
         const err = await admin.images.delete('ucloud-test').then(() => undefined, (e: UcloudError) => e);
@@ -171,8 +171,7 @@ describe('API read caches (real etcd)', () => {
       expect((await admin.images.get('ucloud-test')).status).toBe('ready');
     } finally {
       vmLists.restore();
-      await other.delete(Keys.vm(vm.id));
-      await other.delete(Keys.vmName('alice', vm.name));
+      await removeVm(other, vm);
       other.close();
     }
   });
@@ -193,7 +192,7 @@ describe('API read caches (real etcd)', () => {
       const slowAdmin = new Client({ url: `http://[::1]:${port}`, token: c.adminToken });
       await slowAdmin.vms.list(true); // its cache has listed
       proxy.hold();
-      expect(await other.txn().absent(Keys.vm(vm.id)).put(Kinds.vm, Keys.vm(vm.id), vm).put(Kinds.vmName, Keys.vmName('alice', vm.name), { id: vm.id }).commit()).toBe(true);
+      await writeVms(other, [vm]);
       const err = await slowAdmin.images.delete('ucloud-test').then(() => undefined, (e: UcloudError) => e);
       expect(err?.code).toBe('IMAGE_IN_USE');
       expect(err?.message).toContain('just-made');
@@ -202,8 +201,7 @@ describe('API read caches (real etcd)', () => {
       expect((await admin.images.get('ucloud-test')).status).toBe('ready');
     } finally {
       vmLists.restore();
-      await other.delete(Keys.vm(vm.id));
-      await other.delete(Keys.vmName('alice', vm.name));
+      await removeVm(other, vm);
       await slowApi.close();
       other.close();
       slow.close();

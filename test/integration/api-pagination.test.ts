@@ -6,7 +6,7 @@ import { silentLogger } from '../../src/common/logger.js';
 import { CURSOR_TTL_S, encodeCursor } from '../../src/common/page.js';
 import type { Vm } from '../../src/model/index.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
-import { vmRecord } from '../helpers/vm-record.js';
+import { vmRecord, writeVms } from '../helpers/vm-record.js';
 import { TestCluster, until } from '../helpers/cluster.js';
 
 // Every list route answers { items, next? } with ?limit=&cursor=; these tests
@@ -49,12 +49,7 @@ describe('paginated lists (real etcd)', () => {
     for (const u of Object.keys(COUNTS)) tokens[u] = (await m.users.create(u, 'user')).token;
     const records = Object.entries(COUNTS).flatMap(([owner, n]) => Array.from({ length: n }, (_, i) => vmRecord(owner, nameOf(i))));
     records.sort(() => Math.random() - 0.5);
-    // 50 VMs (100 puts, 50 compares) per transaction: within etcd's 128 ops.
-    for (let i = 0; i < records.length; i += 50) {
-      const t = c.store.txn();
-      for (const vm of records.slice(i, i + 50)) t.absent(Keys.vm(vm.id)).put(Kinds.vm, Keys.vm(vm.id), vm).put(Kinds.vmName, Keys.vmName(vm.owner, vm.name), { id: vm.id });
-      expect(await t.commit()).toBe(true);
-    }
+    await writeVms(c.store, records);
     api = buildApi(m, silentLogger);
     await api.listen({ host: '::1', port: Number(new URL(c.apiUrl).port) });
   }, 120_000);

@@ -8,7 +8,7 @@ import type { Image } from '../../src/model/index.js';
 import { ImageScanner } from '../../src/scanners/imagescanner.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { TestCluster, until } from '../helpers/cluster.js';
-import { vmRecord } from '../helpers/vm-record.js';
+import { removeVm, vmRecord, writeVms } from '../helpers/vm-record.js';
 
 // An image's bytes go only when no VM uses it, whatever the API's look missed:
 // the imagescanner looks at etcd again before it removes anything.
@@ -39,7 +39,7 @@ describe('image delete: the imagescanner keeps an image a VM uses (real etcd, fs
   it('an image marked deleting that a VM made before the mark uses is ready again with IMAGE_IN_USE, its bytes kept; once the VM is gone it is deleted', async () => {
     // As if the VM committed between the API's look and its mark.
     const vm = { ...vmRecord('alice', 'late'), image: { store: 'keep', owner: 'alice', name: 'kept' } };
-    await c.store.txn().absent(Keys.vm(vm.id)).put(Kinds.vm, Keys.vm(vm.id), vm).put(Kinds.vmName, Keys.vmName('alice', 'late'), { id: vm.id }).commit();
+    await writeVms(c.store, [vm]);
     await images.update('alice', 'kept', (cur) => ({ ...cur, status: 'deleting' }));
     const back = await until('the image ready again', async () => {
       const cur = await images.get('alice', 'kept');
@@ -50,8 +50,7 @@ describe('image delete: the imagescanner keeps an image a VM uses (real etcd, fs
     expect(back.error!.message).not.toContain('late'); // the image's viewers are not the VM's owner
     expect(existsSync(bytes())).toBe(true);
 
-    await c.store.delete(Keys.vm(vm.id));
-    await c.store.delete(Keys.vmName('alice', 'late'));
+    await removeVm(c.store, vm);
     await images.update('alice', 'kept', (cur) => ({ ...cur, status: 'deleting' }));
     await until('the image deleted', async () => !(await images.get('alice', 'kept')), 30_000, 50);
     expect(existsSync(bytes())).toBe(false);
