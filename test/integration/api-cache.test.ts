@@ -162,12 +162,16 @@ describe('API read caches (real etcd)', () => {
     try {
       await writeVms(other, [vm]);
       await until('the VM in the cache', () => alice.vms.get(vm.name).catch(() => undefined), 5000, 20);
+      const imageKey = Keys.image('admin', 'ucloud-test');
+      const before = (await c.store.get(Kinds.image, imageKey))!.modRevision;
       for (let i = 0; i < 5; i++) {
         const err = await admin.images.delete('ucloud-test').then(() => undefined, (e: UcloudError) => e);
         expect(err?.code).toBe('IMAGE_IN_USE');
         expect(err?.message).toContain('made-from-image');
       }
       expect(vmLists.count).toBe(0);
+      // Nor was the image touched: no mark and put back, during which every other user's create from it would fail.
+      expect((await c.store.get(Kinds.image, imageKey))!.modRevision).toBe(before);
       expect((await admin.images.get('ucloud-test')).status).toBe('ready');
     } finally {
       vmLists.restore();
