@@ -243,7 +243,7 @@ export class Scheduler {
       this.opts.metrics?.placements.inc(r.placed.length);
       this.opts.metrics?.lostBatches.inc(r.lostBatches);
       if (r.placed.length) this.log.info({ placed: r.placed.length, batches: batches.length, lost: r.failed.length }, 'placed');
-      if (this.opts.events) void recordPlaced(this.opts.events, r.placed);
+      if (this.opts.events) recordPlaced(this.opts.events, r.placed);
       if (r.failed.length === 0) break;
       // Lost a race: see what won before planning those VMs again, and only those.
       const done = await this.settle(r.failed);
@@ -310,11 +310,15 @@ export class Scheduler {
   }
 }
 
-/** One event per placed VM, one after another in the background: a large pass never floods etcd with them at once. */
-async function recordPlaced(events: EventLog, placed: readonly Booking[]): Promise<void> {
+/**
+ * Queued all at once, in order: the log writes them in full batches. (Waiting
+ * for each one's write first let a pass's events in one per batch, and a
+ * backlog's placements reached the log over minutes, etcd busy all along.)
+ */
+function recordPlaced(events: EventLog, placed: readonly Booking[]): void {
   for (const b of placed) {
     const v = b.vm.value;
-    await events.record({ actor: { kind: 'scheduler', name: 'scheduler' }, action: 'vm.placed', object: { kind: 'vm', id: v.id, name: v.name, owner: v.owner }, result: 'ok', message: `placed on ${b.host}` });
+    void events.record({ actor: { kind: 'scheduler', name: 'scheduler' }, action: 'vm.placed', object: { kind: 'vm', id: v.id, name: v.name, owner: v.owner }, result: 'ok', message: `placed on ${b.host}` });
   }
 }
 

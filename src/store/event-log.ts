@@ -45,9 +45,17 @@ export const EVENT_LINGER_MS = 50;
 /** Events waiting at most (a stalled etcd): more are dropped and logged, never held without bound. */
 export const EVENT_QUEUE_MAX = 10_000;
 
-/** A time-ordered id: zero-padded ms, then randomness so two writers in one ms never collide. */
+/**
+ * The random part of this process's next event id: a random start, then one
+ * more per id, so ids one writer makes never collide and cost no getrandom call
+ * each (that call was a scheduler's largest cost of recording a burst).
+ */
+let idSeq = randomBytes(4).readUInt32BE(0);
+
+/** A time-ordered id: zero-padded ms, then a part no other writer is likely to use in the same ms. */
 export function eventId(ms: number): string {
-  return `${String(ms).padStart(13, '0')}-${randomBytes(4).toString('hex')}`;
+  idSeq = (idSeq + 1) >>> 0;
+  return `${String(ms).padStart(13, '0')}-${idSeq.toString(16).padStart(8, '0')}`;
 }
 
 /**
@@ -67,7 +75,9 @@ export function eventId(ms: number): string {
  * recorded (a gRPC call and a raft entry each). Events queue, in the order they
  * were recorded, and go in one transaction per batch (at most EVENT_BATCH_MAX);
  * while one batch is being written the next gathers, so an idle writer adds
- * no delay and a busy one writes fewer, larger transactions. `flushed()` waits
+ * no delay and a busy one writes fewer, larger transactions. A short batch
+ * waits out the linger; full ones go back to back, so a burst (a scheduler's
+ * thousands of placements) is on record at once, not spread over minutes. `flushed()` waits
  * for what was recorded so far (the API's event list does, so a command's own
  * event is listed right after it); `close()` writes what is left.
  *
@@ -141,7 +151,8 @@ export class EventLog {
   private async drain(): Promise<void> {
     try {
       while (this.queue.length) {
-        const wait = this.lastWriteAt + (this.opts.lingerMs ?? EVENT_LINGER_MS) - Date.now();
+        // A full batch has nothing to wait for: lingering only lets a short one fill.
+        const wait = this.queue.length >= EVENT_BATCH_MAX ? 0 : this.lastWriteAt + (this.opts.lingerMs ?? EVENT_LINGER_MS) - Date.now();
         if (wait > 0) await sleep(wait);
         this.lastWriteAt = Date.now();
         const batch = this.queue.splice(0, EVENT_BATCH_MAX);
@@ -172,7 +183,7 @@ export class EventLog {
         this.failed(q, err);
         continue;
       }
-      // Ids are unique (time and 32 random bits), so the first key is absent unless a retried
+      // Ids are unique (time, and a random start counted up per id), so the first key is absent unless a retried
       // commit already wrote the batch: a repeat writes nothing twice.
       if (!staged.length) t.absent(key);
       staged.push(q);

@@ -264,6 +264,16 @@ describe('audit events (real etcd)', () => {
     expect(stored.map((e) => e.object.name).sort()).toEqual(Array.from({ length: n }, (_, i) => `b${i}`).sort());
     expect((await Promise.all(recorded)).map((e) => e?.id).sort()).toEqual(stored.map((e) => e.id).sort());
   });
+
+  it('a burst goes out in full batches back to back: only a short batch waits out the linger', async () => {
+    // A minute's linger: were full batches held to it, the third would not be written within the test's time.
+    const log = new EventLog(c.store, { log: silentLogger, lingerMs: 60_000 });
+    const n = 3 * EVENT_BATCH_MAX;
+    const recorded = Array.from({ length: n }, (_, i) => log.record({ actor: { kind: 'system', name: 'test' }, action: 'test.burst', object: { kind: 'test', owner: 'fay', name: `f${i}` }, result: 'ok' }));
+    await log.flushed();
+    expect((await Promise.all(recorded)).filter((e) => e === undefined)).toHaveLength(0);
+    expect((await c.store.list(Kinds.event, Keys.eventsOf('fay'))).items).toHaveLength(n);
+  }, 20_000);
 });
 
 describe('ucloud events (the CLI against a real API)', () => {

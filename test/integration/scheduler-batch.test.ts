@@ -6,6 +6,7 @@ import { stageVmWrite, VmManager } from '../../src/managers/vms.js';
 import type { Host, Vm } from '../../src/model/index.js';
 import type { Batch } from '../../src/scheduler/batch.js';
 import { Scheduler, type SchedulerOptions } from '../../src/scheduler/loop.js';
+import { EVENT_BATCH_MAX, EventLog } from '../../src/store/event-log.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { Store, type Txn } from '../../src/store/store.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -198,6 +199,28 @@ describe('scheduler: placement in batches (real etcd)', () => {
     await checkPlacements(store, 300, [phantom]);
     const alloc = await store.get(Kinds.hostAlloc, Keys.hostAlloc(lost!.host));
     expect(alloc?.value.vms[phantom]).toEqual({ cpu: 1, ramBytes: GiB, diskBytes: GiB });
+    await s.stop();
+  });
+
+  it("a pass's placements are all on record at once, in full event batches, not one after another", async () => {
+    const prefix = '/sched-batch-events/';
+    const store = storeFor(prefix);
+    await addHosts(store, Array.from({ length: 20 }, (_, i) => ({ name: `hv${String(i).padStart(2, '0')}`, cores: 8, ramGiB: 64 })));
+    const n = 3 * EVENT_BATCH_MAX;
+    const vms = await addVms(store, n, () => ({ cpu: 1, ramGiB: 1 }));
+    // A minute's linger: had each placement's event waited for the one before it to be written, the second would wait it out.
+    const events = new EventLog(storeFor(prefix), { log: silentLogger, lingerMs: 60_000 });
+    const s = await startScheduler(storeFor(prefix), { events });
+    await until(`${n} placed`, () => s.stats.placed >= n, 60_000, 20);
+    const owners = [...new Set(vms.map((v) => v.owner))];
+    const placed = await until(`${n} vm.placed events`, async () => {
+      const all = (await Promise.all(owners.map((o) => store.list(Kinds.event, Keys.eventsOf(o))))).flatMap((l) => l.items.map((i) => i.value));
+      return all.length >= n && all;
+    }, 20_000, 20);
+    expect(placed.every((e) => e.action === 'vm.placed' && e.result === 'ok')).toBe(true);
+    expect(new Set(placed.map((e) => e.object.id))).toEqual(new Set(vms.map((v) => v.id)));
+    const hostOf = new Map((await store.list(Kinds.vm, Keys.vms())).items.map((v) => [v.value.id, v.value.host]));
+    for (const e of placed) expect(e.message).toBe(`placed on ${hostOf.get(e.object.id!)}`);
     await s.stop();
   });
 

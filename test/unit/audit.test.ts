@@ -31,4 +31,10 @@ describe('audit events', () => {
     expect(Keys.event('', b)).toBe(`event/-/${b}`);
     expect(() => Keys.event('a/b', b)).toThrow();
   });
+
+  it("never gives one writer's ids made in one millisecond twice", () => {
+    const ids = Array.from({ length: 3000 }, () => eventId(1_764_608_400_123));
+    expect(new Set(ids).size).toBe(3000);
+    for (const id of ids) expect(id).toMatch(/^1764608400123-[0-9a-f]{8}$/);
+  });
 });
