@@ -243,7 +243,11 @@ export class Scheduler {
       this.opts.metrics?.placements.inc(r.placed.length);
       this.opts.metrics?.lostBatches.inc(r.lostBatches);
       if (r.placed.length) this.log.info({ placed: r.placed.length, batches: batches.length, lost: r.failed.length }, 'placed');
-      if (this.opts.events) recordPlaced(this.opts.events, r.placed);
+      if (this.opts.events) {
+        // Placement waits for the audit log rather than outrun a slow etcd until the log drops events.
+        await this.opts.events.roomFor(r.placed.length);
+        recordPlaced(this.opts.events, r.placed);
+      }
       if (r.failed.length === 0) break;
       // Lost a race: see what won before planning those VMs again, and only those.
       const done = await this.settle(r.failed);

@@ -19,6 +19,8 @@ export interface EventLogOptions {
   now?: () => number;
   /** Least time between two batch writes (EVENT_LINGER_MS): a busy writer's events wait that long to share one. */
   lingerMs?: number;
+  /** Makes event ids (default eventId; a test forces a collision with it). */
+  newId?: (ms: number) => string;
 }
 
 interface Bucket {
@@ -45,17 +47,29 @@ export const EVENT_LINGER_MS = 50;
 /** Events waiting at most (a stalled etcd): more are dropped and logged, never held without bound. */
 export const EVENT_QUEUE_MAX = 10_000;
 
-/**
- * The random part of this process's next event id: a random start, then one
- * more per id, so ids one writer makes never collide and cost no getrandom call
- * each (that call was a scheduler's largest cost of recording a burst).
- */
-let idSeq = randomBytes(4).readUInt32BE(0);
+/** This process's event id counter and the random key that scrambles it (below). */
+const idKey = randomBytes(8);
+let idSeq = idKey.readUInt32BE(0);
+const idMix = idKey.readUInt32BE(4);
 
-/** A time-ordered id: zero-padded ms, then a part no other writer is likely to use in the same ms. */
+/**
+ * A time-ordered id: zero-padded ms, then 32 bits no other writer is likely to
+ * use in the same ms. They are a per-process counter (from a random start)
+ * scrambled with a random key by a one-to-one mix: one writer's ids never
+ * repeat until 2^32 of them, no id costs a getrandom call (that call was a
+ * scheduler's largest cost of recording a burst), and the difference between
+ * two ids a tenant sees does not count the events recorded in between.
+ */
 export function eventId(ms: number): string {
   idSeq = (idSeq + 1) >>> 0;
-  return `${String(ms).padStart(13, '0')}-${idSeq.toString(16).padStart(8, '0')}`;
+  let x = (idSeq ^ idMix) >>> 0;
+  // murmur3's finalizer: each step (xor-shift, multiply by an odd number) is one-to-one on 32 bits.
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  x ^= x >>> 16;
+  return `${String(ms).padStart(13, '0')}-${(x >>> 0).toString(16).padStart(8, '0')}`;
 }
 
 /**
@@ -96,6 +110,10 @@ export class EventLog {
   private overflowing = false;
   /** When the last batch write started (Date.now()). */
   private lastWriteAt = 0;
+  /** Ends the linger early: a batch filled while it waited. */
+  private wakeLinger: (() => void) | undefined;
+  /** Writers waiting for the queue to shrink (roomFor). */
+  private roomWaiters: { below: number; resolve: () => void }[] = [];
 
   constructor(
     private readonly store: Store,
@@ -109,7 +127,7 @@ export class EventLog {
   /** Records one event; resolves to it once written (undefined when it was not). Never rejects. */
   record(input: EventInput): Promise<Event | undefined> {
     const ms = (this.opts.now ?? Date.now)();
-    const event: Event = { id: eventId(ms), time: new Date(ms).toISOString(), ...input };
+    const event: Event = { id: (this.opts.newId ?? eventId)(ms), time: new Date(ms).toISOString(), ...input };
     let bucket: Bucket;
     try {
       bucket = this.bucketAt(ms);
@@ -132,6 +150,7 @@ export class EventLog {
     bucket.count.set(owner, count + 1);
     const written = new Promise<Event | undefined>((done) => this.queue.push({ event, lease: bucket.lease, done }));
     this.last = written;
+    if (this.queue.length >= EVENT_BATCH_MAX) this.wakeLinger?.();
     // The batch starts on the next turn of the event loop (answers sent in this one all join it), or
     // once the last batch is lingerMs old: an idle writer adds no delay, a busy one writes fewer, larger batches.
     this.writing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain());
@@ -141,6 +160,28 @@ export class EventLog {
   /** Waits until every event recorded before the call is written or given up (a warning says which). */
   async flushed(): Promise<void> {
     await this.last;
+  }
+
+  /**
+   * Resolves once `n` more events fit below half the queue's bound (at once
+   * when they do, or when the queue is empty): a writer that records thousands
+   * at a time (the scheduler's placements) waits here rather than have the log
+   * drop events when etcd is slower than it.
+   */
+  roomFor(n: number): Promise<void> {
+    const below = Math.max(0, EVENT_QUEUE_MAX / 2 - n);
+    if (this.queue.length <= below || this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.roomWaiters.push({ below, resolve }));
+  }
+
+  private wakeRoomWaiters(): void {
+    if (!this.roomWaiters.length) return;
+    const left = this.queue.length;
+    this.roomWaiters = this.roomWaiters.filter((w) => {
+      if (left > w.below && left > 0) return true;
+      w.resolve();
+      return false;
+    });
   }
 
   /** Writes what is queued; a writer being shut down calls it so no event it took is left behind. */
@@ -153,14 +194,29 @@ export class EventLog {
       while (this.queue.length) {
         // A full batch has nothing to wait for: lingering only lets a short one fill.
         const wait = this.queue.length >= EVENT_BATCH_MAX ? 0 : this.lastWriteAt + (this.opts.lingerMs ?? EVENT_LINGER_MS) - Date.now();
-        if (wait > 0) await sleep(wait);
+        if (wait > 0) await this.linger(wait);
         this.lastWriteAt = Date.now();
         const batch = this.queue.splice(0, EVENT_BATCH_MAX);
         if (this.queue.length < EVENT_QUEUE_MAX / 2) this.overflowing = false;
         await this.write(batch);
+        this.wakeRoomWaiters();
       }
     } finally {
       this.writing = undefined;
+      this.wakeRoomWaiters();
+    }
+  }
+
+  /** Waits `ms`, or less if a full batch gathers meanwhile. */
+  private async linger(ms: number): Promise<void> {
+    const ac = new AbortController();
+    this.wakeLinger = () => ac.abort();
+    try {
+      await sleep(ms, undefined, { signal: ac.signal });
+    } catch {
+      // woken: a batch is full
+    } finally {
+      this.wakeLinger = undefined;
     }
   }
 
@@ -190,11 +246,22 @@ export class EventLog {
     }
     if (!staged.length) return;
     try {
-      await t.commit();
+      if (!(await t.commit()) && !(await this.wroteBefore(staged[0]!.event))) {
+        // The first key was another writer's event (ids collide once in 2^32): the batch again, under new ids.
+        for (const q of staged) q.event = { ...q.event, id: (this.opts.newId ?? eventId)(Date.parse(q.event.time)) };
+        await this.write(staged);
+        return;
+      }
       for (const q of staged) q.done(q.event);
     } catch (err) {
       for (const q of staged) this.failed(q, err);
     }
+  }
+
+  /** Whether `e` is on record as it is: a commit retried after etcd applied it finds its own first event. */
+  private async wroteBefore(e: Event): Promise<boolean> {
+    const cur = await this.store.get(Kinds.event, Keys.event(e.object.owner, e.id));
+    return cur !== undefined && JSON.stringify(cur.value) === JSON.stringify(e);
   }
 
   private failed(q: Queued, err: unknown): void {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Api } from '../../src/api/context.js';
 import { buildApi } from '../../src/api/server.js';
@@ -11,47 +11,12 @@ import { Store } from '../../src/store/store.js';
 import { freePort } from '../helpers/ports.js';
 import { removeVm, vmRecord, writeVms } from '../helpers/vm-record.js';
 import { TestCluster, until } from '../helpers/cluster.js';
+import { laggingProxy } from '../helpers/etcd-proxy.js';
 
 // The API answers VM and host reads from watch-fed caches. A client that wrote
 // through the API reads its write at once (the write's answer waits for the
 // caches); what other processes write straight into etcd shows up within a
 // bounded wait; a cache that cannot list answers 503, never stale nothing.
-
-/**
- * A TCP proxy to etcd that holds every byte etcd sends for `lagMs` (in order):
- * a cache behind it learns of each change that much later. After hold(),
- * nothing etcd sends gets through any more (a cache behind it that has
- * listed then never learns of a change).
- */
-async function laggingProxy(target: URL, lagMs: number): Promise<{ url: string; hold(): void; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  let held = false;
-  const server = createServer((client) => {
-    const upstream = connect({ host: target.hostname, port: Number(target.port) });
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => {
-        sockets.delete(s);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream);
-    upstream.on('data', (chunk: Buffer) => held || setTimeout(() => client.write(chunk), lagMs));
-  });
-  await new Promise<void>((r) => server.listen({ host: '127.0.0.1', port: 0 }, r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    hold: () => void (held = true),
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
 
 describe('API read caches (real etcd)', () => {
   let c: TestCluster;

@@ -7,10 +7,11 @@ import { silentLogger } from '../../src/common/logger.js';
 import type { Event } from '../../src/model/index.js';
 import { VmManager } from '../../src/managers/vms.js';
 import { hostActor, SCHEDULER_ACTOR } from '../../src/model/vm-lifecycle.js';
-import { EVENT_BATCH_MAX, EventLog } from '../../src/store/event-log.js';
+import { EVENT_BATCH_MAX, EVENT_QUEUE_MAX, EventLog, eventId } from '../../src/store/event-log.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
-import type { Store } from '../../src/store/store.js';
+import { Store } from '../../src/store/store.js';
 import { TestCluster, UCLOUD, until } from '../helpers/cluster.js';
+import { laggingProxy } from '../helpers/etcd-proxy.js';
 
 /** The next event from `stream` that `pick` accepts, within `ms` (an event that never comes fails the test, it does not hang it). */
 async function nextEvent(stream: AsyncIterator<{ event: Event }>, pick: (e: Event) => boolean, ms = 10_000): Promise<{ event: Event; skipped: Event[] }> {
@@ -274,6 +275,54 @@ describe('audit events (real etcd)', () => {
     expect((await Promise.all(recorded)).filter((e) => e === undefined)).toHaveLength(0);
     expect((await c.store.list(Kinds.event, Keys.eventsOf('fay'))).items).toHaveLength(n);
   }, 20_000);
+
+  it('a writer that waits for room (the scheduler) is held while etcd does not answer, and then nothing it recorded is lost', async () => {
+    const proxy = await laggingProxy(new URL(c.store.opts.endpoints[0]!), 0);
+    const slow = new Store({ ...c.newStore().opts, endpoints: [proxy.url] });
+    const log = new EventLog(slow, { log: silentLogger, bucketMax: 100_000 });
+    const ev = (i: number) => ({ actor: { kind: 'system' as const, name: 'test' }, action: 'test.room', object: { kind: 'test', owner: 'gus', name: `g${i}` }, result: 'ok' as const });
+    try {
+      await log.record(ev(-1)); // its lease granted and one batch written before etcd goes quiet
+      proxy.hold();
+      const n = EVENT_QUEUE_MAX / 2 + EVENT_BATCH_MAX;
+      const recorded = Array.from({ length: n }, (_, i) => log.record(ev(i)));
+      // Half the queue's bound is taken, and no batch can be answered while held: no room for 2,000 more.
+      let roomy = false;
+      const room = log.roomFor(2000).then(() => (roomy = true));
+      await new Promise((r) => setImmediate(r));
+      expect(roomy).toBe(false);
+      proxy.release();
+      await room;
+      await Promise.all(recorded);
+      const stored = await c.store.list(Kinds.event, Keys.eventsOf('gus'));
+      expect(stored.items).toHaveLength(n + 1);
+    } finally {
+      proxy.release();
+      slow.close();
+      await proxy.close();
+    }
+  }, 60_000);
+
+  it("a batch whose first id another writer already used goes again under new ids; a retried commit that had gone through is not written twice", async () => {
+    const at = 1_950_000_000_000;
+    const [clash, retried] = ['1950000000000-0000c0de', '1950000000000-0000c0e0'];
+    const ids = [clash, '1950000000000-0000c0df', retried];
+    const log = new EventLog(c.store, { log: silentLogger, now: () => at, newId: (ms) => ids.shift() ?? eventId(ms) });
+    const input = { actor: { kind: 'system' as const, name: 'test' }, action: 'test.mine', object: { kind: 'test', owner: 'hal', name: 'h0' }, result: 'ok' as const };
+    // Another writer's event under the first id this writer gives.
+    const theirs: Event = { id: clash, time: new Date(at).toISOString(), actor: { kind: 'system', name: 'other' }, action: 'test.theirs', object: { kind: 'test', owner: 'hal', name: 'other' }, result: 'ok' };
+    await c.store.put(Kinds.event, Keys.event('hal', theirs.id), theirs);
+    const mine = await log.record(input);
+    expect(mine).toBeDefined();
+    expect(mine!.id).toBe('1950000000000-0000c0df');
+    // This writer's own event already on record under its next id, as a commit etcd applied but whose answer was lost leaves it.
+    const again: Event = { id: retried, time: new Date(at).toISOString(), ...input, object: { ...input.object, name: 'h1' } };
+    await c.store.put(Kinds.event, Keys.event('hal', again.id), again);
+    expect((await log.record({ ...input, object: { ...input.object, name: 'h1' } }))?.id).toBe(again.id);
+    const stored = (await c.store.list(Kinds.event, Keys.eventsOf('hal'))).items.map((i) => i.value);
+    expect(stored.map((e) => `${e.action}:${e.object.name}`).sort()).toEqual(['test.mine:h0', 'test.mine:h1', 'test.theirs:other']);
+    expect(stored.find((e) => e.object.name === 'other')).toEqual(theirs);
+  });
 });
 
 describe('ucloud events (the CLI against a real API)', () => {
