@@ -173,7 +173,13 @@ describe('the web dashboard: log in, create a VM, see it run, its console, stop,
     await page.waitForSelector('tr[data-host="hv1"] [data-status="drained"]', { timeout: 30_000 });
     expect((await c.client().hosts.list()).find((h) => h.name === 'hv1')?.drained).toBe(true);
     await page.locator('tr[data-host="hv1"] [data-act="undrain"]').click();
-    await page.waitForSelector('tr[data-host="hv1"] [data-status="alive"]', { timeout: 30_000 });
+    await page.waitForSelector('tr[data-host="hv1"] [data-status="alive"]', { timeout: 30_000 }).catch(async (err: unknown) => {
+      // What the page shows (its row, its notice) and what the API says, to tell a stale page from a host that died.
+      const row = await page.$eval('tr[data-host="hv1"]', (e) => e.outerHTML).catch(() => '(no row)');
+      const shown = await page.$eval('#notice', (e) => e.textContent ?? '').catch(() => '');
+      const api = (await c.client().hosts.list()).find((h) => h.name === 'hv1');
+      throw new Error(`hv1 not shown alive after undrain: row ${row}; notice "${shown}"; API says ${JSON.stringify(api)}`, { cause: err });
+    });
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
     await shot(page, '9-admin-hosts-375px');
     await page.locator('#logout').click();
