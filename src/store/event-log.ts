@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from '../common/logger.js';
 import type { Event, EventInput } from '../model/index.js';
 import { Keys, Kinds } from './keys.js';
@@ -114,6 +115,7 @@ export class EventLog {
   private wakeLinger: (() => void) | undefined;
   /** Writers waiting for the queue to shrink (roomFor). */
   private roomWaiters: { below: number; resolve: () => void }[] = [];
+  private readonly newId: (ms: number) => string;
 
   constructor(
     private readonly store: Store,
@@ -122,12 +124,13 @@ export class EventLog {
     this.retentionMs = Math.max(1000, opts.retentionMs ?? EVENT_RETENTION_DEFAULT_MS);
     this.bucketMs = Math.min(3600_000, Math.max(1000, Math.floor(this.retentionMs / 24)));
     this.bucketMax = opts.bucketMax ?? EVENT_BUCKET_MAX_DEFAULT;
+    this.newId = opts.newId ?? eventId;
   }
 
   /** Records one event; resolves to it once written (undefined when it was not). Never rejects. */
   record(input: EventInput): Promise<Event | undefined> {
     const ms = (this.opts.now ?? Date.now)();
-    const event: Event = { id: (this.opts.newId ?? eventId)(ms), time: new Date(ms).toISOString(), ...input };
+    const event: Event = { id: this.newId(ms), time: new Date(ms).toISOString(), ...input };
     let bucket: Bucket;
     try {
       bucket = this.bucketAt(ms);
@@ -163,14 +166,14 @@ export class EventLog {
   }
 
   /**
-   * Resolves once `n` more events fit below half the queue's bound (at once
-   * when they do, or when the queue is empty): a writer that records thousands
+   * Resolves once `n` more events fit below half the queue's bound (or the
+   * queue is empty, for `n` beyond it): a writer that records thousands
    * at a time (the scheduler's placements) waits here rather than have the log
    * drop events when etcd is slower than it.
    */
   roomFor(n: number): Promise<void> {
     const below = Math.max(0, EVENT_QUEUE_MAX / 2 - n);
-    if (this.queue.length <= below || this.queue.length === 0) return Promise.resolve();
+    if (this.queue.length <= below) return Promise.resolve();
     return new Promise((resolve) => this.roomWaiters.push({ below, resolve }));
   }
 
@@ -178,7 +181,7 @@ export class EventLog {
     if (!this.roomWaiters.length) return;
     const left = this.queue.length;
     this.roomWaiters = this.roomWaiters.filter((w) => {
-      if (left > w.below && left > 0) return true;
+      if (left > w.below) return true;
       w.resolve();
       return false;
     });
@@ -239,7 +242,7 @@ export class EventLog {
         this.failed(q, err);
         continue;
       }
-      // Ids are unique (time, and a random start counted up per id), so the first key is absent unless a retried
+      // Ids are unique (time, and this process's scrambled counter), so the first key is absent unless a retried
       // commit already wrote the batch: a repeat writes nothing twice.
       if (!staged.length) t.absent(key);
       staged.push(q);
@@ -248,7 +251,7 @@ export class EventLog {
     try {
       if (!(await t.commit()) && !(await this.wroteBefore(staged[0]!.event))) {
         // The first key was another writer's event (ids collide once in 2^32): the batch again, under new ids.
-        for (const q of staged) q.event = { ...q.event, id: (this.opts.newId ?? eventId)(Date.parse(q.event.time)) };
+        for (const q of staged) q.event = { ...q.event, id: this.newId(Date.parse(q.event.time)) };
         await this.write(staged);
         return;
       }
@@ -261,7 +264,7 @@ export class EventLog {
   /** Whether `e` is on record as it is: a commit retried after etcd applied it finds its own first event. */
   private async wroteBefore(e: Event): Promise<boolean> {
     const cur = await this.store.get(Kinds.event, Keys.event(e.object.owner, e.id));
-    return cur !== undefined && JSON.stringify(cur.value) === JSON.stringify(e);
+    return cur !== undefined && isDeepStrictEqual(cur.value, e);
   }
 
   private failed(q: Queued, err: unknown): void {
