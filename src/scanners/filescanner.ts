@@ -168,6 +168,7 @@ export class FileScanner {
       do {
         this.again = false;
         const t0 = Date.now();
+        this.log.debug('scan start');
         try {
           const r = await this.scanOnce();
           const changed = r.hashed + r.removed > 0;
@@ -183,8 +184,10 @@ export class FileScanner {
   }
 
   /** Debounced: a burst of events (a copy of many files) makes one scan, at the latest 4 debounces after the first event. */
-  private onFsEvent(): void {
+  private onFsEvent(dir: string, type: string, file: string | null): void {
     if (this.stopped) return;
+    // What woke the scanner, for whoever wonders why it scanned (and for the test that it never wakes itself).
+    this.log.debug({ dir, file, type }, 'fs event');
     const now = Date.now();
     if (!this.debounce) this.firstEventAt = now;
     clearTimeout(this.debounce);
@@ -207,7 +210,7 @@ export class FileScanner {
     for (const [path, ino] of dirs) {
       if (this.watchers.has(path)) continue;
       try {
-        const watcher = watch(path, { persistent: false }, () => this.onFsEvent());
+        const watcher = watch(path, { persistent: false }, (type, file) => this.onFsEvent(path, type, file));
         watcher.on('error', (err) => {
           this.log.debug({ err, path }, 'watch ended; it is renewed by the next scan');
           watcher.close();

@@ -258,16 +258,26 @@ describe('filescanner (real etcd, real files)', () => {
     await s.start();
     await until('the first scan', async () => logLines.some((l) => l.includes('scan done')), 10_000);
     const t0 = Date.now();
+    const before = logLines.length;
     writeFileSync(join(base, 'alice', 'dropped.iso'), 'new');
     const rec = await until('dropped.iso recorded', async () => (await byName('alice')).get('dropped.iso'), 10_000, 50);
     expect(rec.sha512).toBe(sha512sum(join(base, 'alice', 'dropped.iso')));
     console.log(`[filescanner] watch: a new file recorded after ${Date.now() - t0} ms`);
-    // Its own reads do not wake the scanner up: once settled, no scan runs until something changes.
-    const scans = () => logLines.filter((l) => l.includes('"msg":"scan done"')).length;
-    await new Promise((r) => setTimeout(r, 500));
-    const settled = scans();
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(scans()).toBe(settled);
+    // Its own reads do not wake the scanner up: the scan that recorded dropped.iso (whose write's events all came
+    // before it started, after the debounce) causes no fs event. inotify reports in order, so once the event of a
+    // marker written after that scan has come, every event the scan caused has come before it.
+    const line = (l: string) => JSON.parse(l) as { msg: string; hashed?: number };
+    const msg = (l: string) => line(l).msg;
+    const recorded = (l: string, i: number) => i >= before && msg(l) === 'scan done' && line(l).hashed! > 0;
+    await until('the scan that recorded it done', async () => logLines.some(recorded), 10_000, 20);
+    const done = logLines.findIndex(recorded);
+    const start = logLines.slice(0, done).findLastIndex((l) => msg(l) === 'scan start');
+    expect(start).toBeGreaterThan(before);
+    writeFileSync(join(base, 'alice', 'marker'), 'm');
+    const isMarker = (l: string) => msg(l) === 'fs event' && l.includes('"file":"marker"');
+    await until('the marker\'s fs event', async () => logLines.some(isMarker), 10_000, 20);
+    const between = logLines.slice(start, logLines.findIndex(isMarker));
+    expect(between.filter((l) => msg(l) === 'fs event')).toEqual([]);
 
     await users.create('frank', 'user');
     mkdirSync(join(base, 'frank'), { recursive: true });
