@@ -15,6 +15,7 @@ import { HostIndex } from './host-index.js';
 import { pendingCategory, type SchedulerMetrics } from './metrics.js';
 import { MIGRATION_INDEXES, MigrationScheduling } from './migrations.js';
 import { Planner, type Infeasible } from './planner.js';
+import { recordPresence } from './presence-events.js';
 
 /** Rounds of re-planning what lost a race, in one pass, before leaving the rest to the next pass. */
 const MAX_ROUNDS = 10;
@@ -84,6 +85,7 @@ export class Scheduler {
    */
   private readonly want = new Map<Informer<TSchema>, bigint>();
   private stopped = false;
+  private stopPresence: (() => void) | undefined;
   /** Why each VM the last plan could not place waits, as a bounded label (pendingCategory). */
   private readonly pendingWhy = new Map<string, string>();
   readonly stats: SchedulerStats = { passes: 0, placed: 0, lostBatches: 0, replanned: 0 };
@@ -118,6 +120,7 @@ export class Scheduler {
   async start(): Promise<void> {
     await Promise.all(this.informers.map((inf) => inf.start()));
     for (const inf of this.informers) inf.on('change', () => this.reconciler.trigger());
+    if (this.opts.events) this.stopPresence = recordPresence(this.informers[2], this.opts.events);
     this.reconciler.start();
     if (this.opts.metrics) this.opts.metrics.source = { waiting: () => this.waitingForMetrics() };
   }
@@ -126,6 +129,7 @@ export class Scheduler {
     this.stopped = true;
     if (this.opts.metrics) this.opts.metrics.source = undefined;
     this.reconciler.stop();
+    this.stopPresence?.();
     this.failover.stop();
     await Promise.all(this.informers.map((i) => i.stop()));
   }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserSession, logIn } from '../helpers/browser.js';
-import { ROOT, TestCluster, until } from '../helpers/cluster.js';
+import { ROOT, TestCluster, until, type Daemon } from '../helpers/cluster.js';
 import { guestVariant } from '../helpers/guest-variant.js';
 
 // Issue 15: the web dashboard, in headless Chromium (Debian's, never a downloaded
@@ -19,11 +19,13 @@ describe('the web dashboard: log in, create a VM, see it run, its console, stop,
   let c: TestCluster;
   let web: BrowserSession;
   const tokens: Record<string, string> = {};
+  let agent: Daemon;
 
   beforeAll(async () => {
     c = await TestCluster.start();
     await c.bootstrap({ guestImage: guestVariant('webshell', '#!/bin/sh\n', c.dir, { append: GUEST_APPEND }) });
-    await Promise.all([c.spawn('api').ready, c.spawn('scheduler').ready, c.spawn('host').ready]);
+    agent = c.spawn('host');
+    await Promise.all([c.spawn('api').ready, c.spawn('scheduler').ready, agent.ready]);
     const m = c.managers();
     tokens.alice = (await m.users.create('alice', 'user')).token;
     tokens.bob = (await m.users.create('bob', 'user')).token;
@@ -159,7 +161,7 @@ describe('the web dashboard: log in, create a VM, see it run, its console, stop,
     await ctx.close();
   }, 240_000);
 
-  it('an admin sees the hosts and drains one; the page fits a 375 px wide screen', async () => {
+  it('an admin sees the hosts, drains one and sees it die and come back live; the page fits a 375 px wide screen', async () => {
     const { ctx, page } = await newPage('admin', 375);
     await page.goto(`${c.apiUrl}/`);
     await logIn(page, tokens.admin!);
@@ -182,6 +184,16 @@ describe('the web dashboard: log in, create a VM, see it run, its console, stop,
     });
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
     await shot(page, '9-admin-hosts-375px');
+    // The view follows presence, which no request changes: the agent stops, the row turns dead; it starts, alive.
+    // No VM is left on hv1 first, so no VM's event (a failover) reloads the page instead.
+    const alice = c.client(tokens.alice);
+    await Promise.all(['alice-secret', 'alice-live'].map((n) => alice.vms.delete(n)));
+    await until('alice\'s VMs gone', async () => (await alice.vms.list()).length === 0, 60_000);
+    await agent.stop();
+    await page.waitForSelector('tr[data-host="hv1"] [data-status="dead"]', { timeout: 30_000 });
+    agent = c.spawn('host');
+    await agent.ready;
+    await page.waitForSelector('tr[data-host="hv1"] [data-status="alive"]', { timeout: 30_000 });
     await page.locator('#logout').click();
     await page.waitForSelector('#token');
     expect(await page.evaluate('sessionStorage.getItem("ucloud.token")')).toBeNull();

@@ -57,4 +57,22 @@ describe('failover: a host back as another incarnation', () => {
     // A pass acts on every VM of the host it walks: the others were looked at then, and left alone.
     for (const id of [new1, none1]) expect((await get(id)).status).toBe('running');
   }, 90_000);
+
+  it('host presence is in the audit log: host.alive for the incarnation that came, host.dead when its lease ends, nothing for what the scheduler found at its start', async () => {
+    const hostEvents = async () => (await c.client().events.list({ all: true })).filter((e) => e.object.kind === 'host');
+    // As a lease that ran out: the presence record goes.
+    await c.store.delete(Keys.hostAlive('hv1'));
+    const seen = await until('host.dead recorded', async () => {
+      const e = await hostEvents();
+      return e.some((x) => x.action === 'host.dead') ? e : undefined;
+    }, 30_000);
+    expect(seen.map((e) => [e.action, e.object.name, e.object.owner, e.result, e.code ?? '-'])).toEqual([
+      ['host.alive', 'hv1', '', 'ok', '-'],
+      ['host.dead', 'hv1', '', 'error', 'HOST_DEAD'],
+    ]);
+    expect(seen[0]!.message).toContain('another incarnation');
+    // The cluster's own objects are for admins: a user's view of the log has none of them.
+    const user = c.client((await c.managers().users.create('presence-reader', 'user')).token);
+    expect((await user.events.list({})).filter((e) => e.object.kind === 'host')).toEqual([]);
+  }, 60_000);
 });
