@@ -26,10 +26,79 @@ const OPEN = Buffer.from('{"items":[');
 const COMMA = Buffer.from(',');
 const CLOSE = Buffer.from(']}');
 
+/** A kept page is given again for at most this long, so the cursor in it is never much older than a fresh one. */
+const PAGE_KEEP_MS = 60_000;
+
+/**
+ * Whole answers of list pages, each kept with the version of its list (a
+ * number the cache changes whenever anything in that list changes, read
+ * before the page was) and given again while the version is the same: a
+ * page asked for again and again (a dashboard, a script polling) is then
+ * found, not assembled from a hundred records scattered in the heap. A page
+ * is kept from the second time it is asked for under one version, so a list
+ * that changes between every two reads (everyone's, in a busy fleet) is
+ * assembled in the reused answer buffers as before, not in a fresh buffer a
+ * request. Bounded in bytes and in lists, the least recently used out first.
+ */
+export class PageCache {
+  private readonly pages = new Map<string, { version: number; at: number; bytes?: Buffer }>();
+  private bytes = 0;
+
+  constructor(
+    private readonly maxBytes = 16 * 1024 * 1024,
+    private readonly keepMs = PAGE_KEEP_MS,
+    private readonly now = () => Date.now(),
+    private readonly maxLists = 4096,
+  ) {}
+
+  /** The kept page; else 'keep' when asked for before under this version (make it and `set` it), 'once' the first time. */
+  get(key: string, version: number): Buffer | 'keep' | 'once' {
+    const p = this.pages.get(key);
+    const now = this.now();
+    if (p && p.version === version && now - p.at <= this.keepMs) {
+      // Most recently used last (a Map keeps insertion order).
+      this.pages.delete(key);
+      this.pages.set(key, p);
+      return p.bytes ?? 'keep';
+    }
+    this.put(key, { version, at: now });
+    return 'once';
+  }
+
+  set(key: string, version: number, bytes: Buffer): void {
+    if (bytes.length > this.maxBytes / 8) return;
+    this.put(key, { version, at: this.now(), bytes });
+  }
+
+  /** Bytes held (for tests). */
+  get size(): number {
+    return this.bytes;
+  }
+
+  private put(key: string, entry: { version: number; at: number; bytes?: Buffer }): void {
+    this.drop(key);
+    this.pages.set(key, entry);
+    this.bytes += entry.bytes?.length ?? 0;
+    for (const [k] of this.pages) {
+      if (this.bytes <= this.maxBytes && this.pages.size <= this.maxLists) break;
+      this.drop(k);
+    }
+  }
+
+  private drop(key: string): void {
+    const p = this.pages.get(key);
+    if (!p) return;
+    this.bytes -= p.bytes?.length ?? 0;
+    this.pages.delete(key);
+  }
+}
+
 /**
  * A page whose items are JSON bytes already (a cache keeps each record's):
  * concatenated into the page as it is sent (in one of `buffers`, reused once
  * `res` has sent it), with no serializer run and no string encoded per request.
+ * With `kept`, a page whose list has not changed since (its version) is sent as
+ * it was kept; one asked for the second time is assembled in a buffer of its own and kept.
  */
 export async function rawPageFromCache(
   list: string,
@@ -37,8 +106,13 @@ export async function rawPageFromCache(
   read: (after: string | undefined, limit: number) => Promise<CachePage<Buffer>>,
   buffers: AnswerBuffers,
   res: ServerResponse,
+  kept?: { pages: PageCache; version: number },
 ): Promise<Buffer> {
+  // Checked first, kept page or not: a cursor for another list, or one expired since, is refused the same.
   const after = q.cursor === undefined ? undefined : decodeCursor(list, q.cursor);
+  const key = `${list}\u0000${limitOf(q)}\u0000${q.cursor ?? ''}`;
+  const found = kept?.pages.get(key, kept.version);
+  if (found instanceof Buffer) return found;
   const page = await read(after, limitOf(q));
   const { next } = pageOf(list, [], page.last, page.more);
   const parts: Buffer[] = [OPEN];
@@ -47,5 +121,8 @@ export async function rawPageFromCache(
     parts.push(item);
   });
   parts.push(next === undefined ? CLOSE : Buffer.from(`],"next":${JSON.stringify(next)}}`));
-  return buffers.join(parts, res);
+  if (!kept || found !== 'keep') return buffers.join(parts, res);
+  const bytes = Buffer.concat(parts);
+  kept.pages.set(key, kept.version, bytes);
+  return bytes;
 }

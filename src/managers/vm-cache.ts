@@ -55,6 +55,9 @@ export class VmCache {
    * is then concatenated, not serialized or encoded, per request.
    */
   private readonly json = new Map<string, Buffer>();
+  /** Counts every VM change this cache applies; an owner's entry is the count at the last change of one of theirs. */
+  private changes = 0;
+  private readonly ownerChanged = new Map<string, number>();
   private started = false;
 
   constructor(store: Store, log: Logger) {
@@ -104,6 +107,9 @@ export class VmCache {
     const cur = this.vms.get(key)?.value;
     const was = this.sorted.get(key);
     const now = cur ? vmSortKey(cur) : undefined;
+    this.changes++;
+    const owner = cur?.owner ?? was?.slice(0, was.indexOf('\u0000'));
+    if (owner !== undefined) this.ownerChanged.set(owner, this.changes);
     if (was !== undefined) this.json.delete(was);
     if (cur && now !== undefined) this.json.set(now, Buffer.from(JSON.stringify(cur)));
     if (was === now) return;
@@ -164,6 +170,15 @@ export class VmCache {
       if (!more) return { items, ...(cursor !== undefined ? { last: cursor } : {}), more: false };
       if (scanned >= FILTER_SCAN_MAX) return { items, ...(cursor !== undefined ? { last: cursor } : {}), more: true };
     }
+  }
+
+  /**
+   * A number that changes whenever a VM of `owner` (undefined: any VM) changes
+   * in this cache, read before a page is: a page kept with it is still the
+   * page while the number is the same (the API's PageCache).
+   */
+  vmListVersion(owner: string | undefined): number {
+    return owner === undefined ? this.changes : (this.ownerChanged.get(owner) ?? 0);
   }
 
   /** The VM's JSON bytes, as in vmPageJson. */

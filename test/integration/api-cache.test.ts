@@ -93,6 +93,8 @@ describe('API read caches (real etcd)', () => {
 
   it('a VM another process writes straight into etcd shows up, changes and goes within a bounded wait', async () => {
     const vm = vmRecord('alice', 'outside');
+    const admin = c.client();
+    expect((await admin.vms.list(true)).some((v) => v.id === vm.id)).toBe(false);
     const other = c.newStore();
     try {
       expect(await other.txn().absent(Keys.vm(vm.id)).put(Kinds.vm, Keys.vm(vm.id), vm).put(Kinds.vmName, Keys.vmName('alice', 'outside'), { id: vm.id }).commit()).toBe(true);
@@ -101,9 +103,13 @@ describe('API read caches (real etcd)', () => {
       // as a scheduler would book it
       await other.put(Kinds.vm, Keys.vm(vm.id), { ...vm, host: 'hv1', status: 'scheduled' });
       await until('the booking in show', async () => (await alice.vms.get('outside')).host === 'hv1', 5000, 20);
+      // Lists answered before the change are kept pages now (PageCache, kept up to a minute): they must not be given again.
+      await until('the booking in the list', async () => (await listed('outside'))?.host === 'hv1', 5000, 20);
+      await until('the booking in the admin\'s list of all', async () => (await admin.vms.list(true)).find((v) => v.id === vm.id)?.host === 'hv1', 5000, 20);
       await other.delete(Keys.vm(vm.id));
       await until('the VM gone from show', async () => (await alice.vms.get(vm.id).catch((e: UcloudError) => e.code)) === 'VM_NOT_FOUND', 5000, 20);
       expect(await listed('outside')).toBeUndefined();
+      expect((await admin.vms.list(true)).some((v) => v.id === vm.id)).toBe(false);
     } finally {
       other.close();
     }

@@ -8,7 +8,7 @@ import { bearerToken } from '../auth.js';
 import { can } from '../authz.js';
 import type { Api, Managers } from '../context.js';
 import { AnswerBuffers } from '../answer-buffers.js';
-import { listResponses, rawPageFromCache } from '../pages.js';
+import { listResponses, PageCache, rawPageFromCache } from '../pages.js';
 
 // VMs: users see and act on their own; an admin on all of them (by id).
 
@@ -29,6 +29,7 @@ function visible(user: User, ref: string, vm: Vm | undefined): Vm {
 
 export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefault: boolean } = { haDefault: false }): void {
   const pages = new AnswerBuffers();
+  const kept = new PageCache();
   api.post('/v1/vms', { config: { action: 'vm:create' }, schema: { operationId: 'createVm', body: VmCreateRequest, response: { 201: Vm, ...errors } } }, async (req, reply) => {
     const b = req.body;
     const userData = b.userData === undefined ? undefined : checkUserData(b.userData);
@@ -77,7 +78,9 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
     const filter = q.status === undefined && q.host === undefined ? undefined : (vm: Vm) => (q.status === undefined || vm.status === q.status) && (q.host === undefined || vm.host === q.host);
     // The list's name carries its scope and filter, so a cursor is good only for the list it came from.
     const list = `${owner === undefined ? 'vms' : `vms/${owner}`}${filter ? `?${q.status ?? ''}@${q.host ?? ''}` : ''}`;
-    const page = await rawPageFromCache(list, q, (after, limit) => cache.vmPageJson(owner, after, limit, filter), pages, reply.raw);
+    // An unfiltered page is kept while its list is unchanged; a filtered one is made each time (its version would be the whole fleet's).
+    const version = filter ? undefined : cache.vmListVersion(owner);
+    const page = await rawPageFromCache(list, q, (after, limit) => cache.vmPageJson(owner, after, limit, filter), pages, reply.raw, version === undefined ? undefined : { pages: kept, version });
     return reply.type('application/json; charset=utf-8').send(page as never); // JSON text: sent as it is
   });
 
