@@ -78,7 +78,8 @@ export class PageCache {
   private put(key: string, entry: { version: number; at: number; bytes?: Buffer }): void {
     this.drop(key);
     this.pages.set(key, entry);
-    this.bytes += entry.bytes?.length ?? 0;
+    // The key too: a cursor in it may be long, and lists asked once hold no bytes but their key.
+    this.bytes += key.length + (entry.bytes?.length ?? 0);
     for (const [k] of this.pages) {
       if (this.bytes <= this.maxBytes && this.pages.size <= this.maxLists) break;
       this.drop(k);
@@ -88,7 +89,7 @@ export class PageCache {
   private drop(key: string): void {
     const p = this.pages.get(key);
     if (!p) return;
-    this.bytes -= p.bytes?.length ?? 0;
+    this.bytes -= key.length + (p.bytes?.length ?? 0);
     this.pages.delete(key);
   }
 }

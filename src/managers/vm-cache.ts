@@ -108,8 +108,9 @@ export class VmCache {
     const was = this.sorted.get(key);
     const now = cur ? vmSortKey(cur) : undefined;
     this.changes++;
-    const owner = cur?.owner ?? was?.slice(0, was.indexOf('\u0000'));
-    if (owner !== undefined) this.ownerChanged.set(owner, this.changes);
+    // Both owners' lists when a record changes hands (no API route does; a restore or a hand edit may).
+    const owners = new Set([cur?.owner, was?.slice(0, was.indexOf('\u0000'))]);
+    for (const owner of owners) if (owner !== undefined) this.ownerChanged.set(owner, this.changes);
     if (was !== undefined) this.json.delete(was);
     if (cur && now !== undefined) this.json.set(now, Buffer.from(JSON.stringify(cur)));
     if (was === now) return;

@@ -118,9 +118,15 @@ export class Scheduler {
 
   /** Fills every cache first: a pass over VMs with half the hosts' caches would tell them "no host is alive". */
   async start(): Promise<void> {
-    await Promise.all(this.informers.map((inf) => inf.start()));
+    const [, , alive] = this.informers;
+    await Promise.all(
+      this.informers.map(async (inf) => {
+        await inf.start();
+        // As soon as presence has listed (the VMs may take many seconds more): what changes after is news.
+        if (inf === alive && this.opts.events && !this.stopped) this.stopPresence = recordPresence(alive, this.opts.events);
+      }),
+    );
     for (const inf of this.informers) inf.on('change', () => this.reconciler.trigger());
-    if (this.opts.events) this.stopPresence = recordPresence(this.informers[2], this.opts.events);
     this.reconciler.start();
     if (this.opts.metrics) this.opts.metrics.source = { waiting: () => this.waitingForMetrics() };
   }

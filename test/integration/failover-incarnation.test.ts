@@ -75,4 +75,25 @@ describe('failover: a host back as another incarnation', () => {
     const user = c.client((await c.managers().users.create('presence-reader', 'user')).token);
     expect((await user.events.list({})).filter((e) => e.object.kind === 'host')).toEqual([]);
   }, 60_000);
+
+  it('many hosts changing at once (an etcd outage, a rack) make one event each way, not one per host', async () => {
+    const hostEvents = async () => (await c.client().events.list({ all: true })).filter((e) => e.object.kind === 'host' && e.action.startsWith('hosts.'));
+    const rack = Array.from({ length: 12 }, (_, i) => `rack${String(i).padStart(2, '0')}`);
+    await Promise.all(rack.map((h) => announce(h, 'r1')));
+    await until('hosts.alive recorded', async () => ((await hostEvents()).length === 1 ? true : undefined), 30_000);
+    await Promise.all(rack.map((h) => c.store.delete(Keys.hostAlive(h))));
+    const seen = await until('hosts.dead recorded', async () => {
+      const e = await hostEvents();
+      return e.length === 2 ? e : undefined;
+    }, 30_000);
+    expect(seen.map((e) => [e.action, e.result, e.code ?? '-', e.object.name ?? '-'])).toEqual([
+      ['hosts.alive', 'ok', '-', '-'],
+      ['hosts.dead', 'error', 'HOST_DEAD', '-'],
+    ]);
+    for (const e of seen) expect(e.message).toContain(`12 hosts`);
+    expect(seen[1]!.message).toContain(rack.join(', '));
+    // And not one per host besides.
+    const each = (await c.client().events.list({ all: true })).filter((e) => e.object.kind === 'host' && e.object.name?.startsWith('rack'));
+    expect(each).toEqual([]);
+  }, 60_000);
 });

@@ -19,13 +19,13 @@ describe('PageCache', () => {
     const pages = new PageCache();
     const k = 'vms/alice\u0000100\u0000';
     expect(ask(pages, k, 7, page(10))).toBe('once');
-    expect(pages.size).toBe(0);
+    expect(pages.size).toBe(k.length); // its key only
     expect(ask(pages, k, 7, page(10))).toBe('keep');
-    expect(pages.size).toBe(10);
+    expect(pages.size).toBe(k.length + 10);
     expect((pages.get(k, 7) as Buffer).toString()).toBe('x'.repeat(10));
     // The list changed: not given, and dropped, not kept beside the new one.
     expect(pages.get(k, 8)).toBe('once');
-    expect(pages.size).toBe(0);
+    expect(pages.size).toBe(k.length);
     expect(pages.get(k, 7)).toBe('once');
     expect(pages.get('vms/bob\u0000100\u0000', 7)).toBe('once');
   });
@@ -33,7 +33,7 @@ describe('PageCache', () => {
   it('a list that changes between every two reads is never kept', () => {
     const pages = new PageCache();
     for (let v = 0; v < 100; v++) expect(ask(pages, 'vms\u0000100\u0000', v, page(1000))).toBe('once');
-    expect(pages.size).toBe(0);
+    expect(pages.size).toBe('vms\u0000100\u0000'.length);
   });
 
   it('gives a page for at most the keep time, so the cursor in it is never much older than a fresh one', () => {
@@ -69,8 +69,8 @@ describe('PageCache', () => {
     expect(pages.size).toBe(before);
     expect((pages.get('a', 2) as Buffer).toString()).toBe('A'.repeat(100));
     // Lists asked once each (no bytes) are bounded too, and push out the oldest.
-    for (let i = 0; i < 60; i++) pages.get(`once${i}`, 1);
+    for (let i = 0; i < 60; i++) pages.get(`o${i}`, 1);
     expect(pages.get('a', 2)).toBe('once');
-    expect(pages.size).toBe(0);
+    expect(pages.size).toBeLessThanOrEqual(50 * 3);
   });
 });
