@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
+import { safeText } from './safe-text.js';
 
 export type { Logger } from 'pino';
 
@@ -10,12 +11,18 @@ export type { Logger } from 'pino';
 const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 const HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'component', 'err', 'stack']);
 
-function humanLine(json: string): string {
+/**
+ * One JSON log record as the short line people read on stderr. Names, file
+ * names and messages may come from users (a file in a user's folder, a VM
+ * name): the line is passed through safeText, so none of them drives the
+ * operator's terminal.
+ */
+export function humanLine(json: string): string {
   let rec: Record<string, unknown>;
   try {
     rec = JSON.parse(json) as Record<string, unknown>;
   } catch {
-    return json;
+    return `${safeText(json.replace(/\n$/, ''))}\n`;
   }
   const time = new Date(Number(rec.time)).toISOString().slice(11, 19);
   const level = LEVEL_NAMES[Number(rec.level)] ?? 'INFO';
@@ -24,7 +31,7 @@ function humanLine(json: string): string {
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
   const err = rec.err as { code?: string; message?: string } | undefined;
   if (err) extras.push(`error=${err.code ? `${err.code}: ` : ''}${err.message ?? ''}`);
-  return `${time} ${level.padEnd(5)} ${rec.component ?? ''}: ${rec.msg ?? ''}${extras.length ? ` ${extras.join(' ')}` : ''}\n`;
+  return `${safeText(`${time} ${level.padEnd(5)} ${rec.component ?? ''}: ${rec.msg ?? ''}${extras.length ? ` ${extras.join(' ')}` : ''}`)}\n`;
 }
 
 export interface LoggerOptions {

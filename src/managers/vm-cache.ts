@@ -107,19 +107,18 @@ export class VmCache {
     const cur = this.vms.get(key)?.value;
     const was = this.sorted.get(key);
     const now = cur ? vmSortKey(cur) : undefined;
+    const wasOwner = was?.slice(0, was.indexOf('\u0000'));
     this.changes++;
     // Both owners' lists when a record changes hands (no API route does; a restore or a hand edit may).
-    const owners = new Set([cur?.owner, was?.slice(0, was.indexOf('\u0000'))]);
-    for (const owner of owners) if (owner !== undefined) this.ownerChanged.set(owner, this.changes);
+    for (const owner of [cur?.owner, wasOwner]) if (owner !== undefined) this.ownerChanged.set(owner, this.changes);
     if (was !== undefined) this.json.delete(was);
     if (cur && now !== undefined) this.json.set(now, Buffer.from(JSON.stringify(cur)));
     if (was === now) return;
     if (was !== undefined) {
       this.all.delete(was);
-      const owner = was.slice(0, was.indexOf('\u0000'));
-      const mine = this.byOwner.get(owner);
+      const mine = this.byOwner.get(wasOwner!);
       mine?.delete(was);
-      if (mine?.size === 0) this.byOwner.delete(owner);
+      if (mine?.size === 0) this.byOwner.delete(wasOwner!);
       this.sorted.delete(key);
     }
     if (cur && now !== undefined) {

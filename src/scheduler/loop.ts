@@ -118,14 +118,13 @@ export class Scheduler {
 
   /** Fills every cache first: a pass over VMs with half the hosts' caches would tell them "no host is alive". */
   async start(): Promise<void> {
-    const [, , alive] = this.informers;
-    await Promise.all(
-      this.informers.map(async (inf) => {
-        await inf.start();
-        // As soon as presence has listed (the VMs may take many seconds more): what changes after is news.
-        if (inf === alive && this.opts.events && !this.stopped) this.stopPresence = recordPresence(alive, this.opts.events);
-      }),
-    );
+    const [vms, hosts, alive, allocs] = this.informers;
+    const events = this.opts.events;
+    // Presence is recorded as soon as it has listed (the VMs may take many seconds more): what changes after is news.
+    const presence = alive.start().then(() => {
+      if (events && !this.stopped) this.stopPresence = recordPresence(alive, events);
+    });
+    await Promise.all([vms.start(), hosts.start(), presence, allocs.start()]);
     for (const inf of this.informers) inf.on('change', () => this.reconciler.trigger());
     this.reconciler.start();
     if (this.opts.metrics) this.opts.metrics.source = { waiting: () => this.waitingForMetrics() };

@@ -54,10 +54,10 @@ export function recordPresence(alive: Informer<(typeof Kinds)['hostAlive']['sche
       }
     }
     changed.clear();
-    if (went.length > ONE_EACH_MAX) summary(events, 'hosts.dead', went.map((p) => p.name), 'their presence leases ended', 'HOST_DEAD');
-    else for (const p of went) record(events, p.name, 'host.dead', 'its presence lease ended: the agent stopped or cannot reach etcd', 'HOST_DEAD');
-    if (came.length > ONE_EACH_MAX) summary(events, 'hosts.alive', came.map((c) => c.p.name), 'present again or for the first time');
-    else for (const { p, back } of came) record(events, p.name, 'host.alive', back ? `came back as another incarnation (${p.accel})` : `present (${p.accel})`);
+    if (went.length > ONE_EACH_MAX) record(events, 'hosts.dead', undefined, summary(went.map((p) => p.name), 'their presence leases ended'), 'HOST_DEAD');
+    else for (const p of went) record(events, 'host.dead', p.name, 'its presence lease ended: the agent stopped or cannot reach etcd', 'HOST_DEAD');
+    if (came.length > ONE_EACH_MAX) record(events, 'hosts.alive', undefined, summary(came.map((c) => c.p.name), 'present again or for the first time'));
+    else for (const { p, back } of came) record(events, 'host.alive', p.name, back ? `came back as another incarnation (${p.accel})` : `present (${p.accel})`);
   };
   const onChange = (key: string) => {
     changed.add(key);
@@ -70,12 +70,15 @@ export function recordPresence(alive: Informer<(typeof Kinds)['hostAlive']['sche
   };
 }
 
-function record(events: EventLog, host: string, action: string, message: string, code?: string): void {
-  void events.record({ actor: { kind: 'scheduler', name: 'scheduler' }, action, object: { kind: 'host', name: host, owner: '' }, result: code ? 'error' : 'ok', ...(code ? { code } : {}), message });
+/** One event about a host (`host` named) or about many (a summary). */
+function record(events: EventLog, action: string, host: string | undefined, message: string, code?: string): void {
+  const object = { kind: 'host', ...(host !== undefined ? { name: host } : {}), owner: '' };
+  void events.record({ actor: { kind: 'scheduler', name: 'scheduler' }, action, object, result: code ? 'error' : 'ok', ...(code ? { code } : {}), message: message.slice(0, 1000) });
 }
 
-function summary(events: EventLog, action: string, names: string[], what: string, code?: string): void {
-  names.sort();
-  const named = names.slice(0, NAMED_MAX).join(', ') + (names.length > NAMED_MAX ? `, … and ${names.length - NAMED_MAX} more` : '');
-  void events.record({ actor: { kind: 'scheduler', name: 'scheduler' }, action, object: { kind: 'host', owner: '' }, result: code ? 'error' : 'ok', ...(code ? { code } : {}), message: `${names.length} hosts, ${what}: ${named}`.slice(0, 1000) });
+/** "12 hosts, <what>: a, b, …" naming the first NAMED_MAX in order. */
+function summary(names: string[], what: string): string {
+  const sorted = [...names].sort();
+  const more = sorted.length > NAMED_MAX ? `, … and ${sorted.length - NAMED_MAX} more` : '';
+  return `${sorted.length} hosts, ${what}: ${sorted.slice(0, NAMED_MAX).join(', ')}${more}`;
 }

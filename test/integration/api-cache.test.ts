@@ -93,7 +93,6 @@ describe('API read caches (real etcd)', () => {
 
   it('a VM another process writes straight into etcd shows up, changes and goes within a bounded wait', async () => {
     const vm = vmRecord('alice', 'outside');
-    const admin = c.client();
     expect((await admin.vms.list(true)).some((v) => v.id === vm.id)).toBe(false);
     const other = c.newStore();
     try {
@@ -118,6 +117,38 @@ describe('API read caches (real etcd)', () => {
     } finally {
       other.close();
     }
+  });
+
+  it("a kept page is its list's alone: another tenant gets neither alice's kept page nor a page through her cursor, nor she an admin's", async () => {
+    const aaronToken = (await c.managers().users.create('aaron', 'user')).token;
+    const aaron = new Client({ url: c.apiUrl, token: aaronToken });
+    await aaron.vms.create({ name: 'first', ...spec });
+    // Alice's change is the cache's last: her list's version is then the same number as everyone's list's.
+    for (const name of ['kept1', 'kept2']) await alice.vms.create({ name, ...spec });
+    const malloryToken = (await c.managers().users.create('mallory', 'user')).token;
+    const get = async (token: string, path: string) => {
+      const r = await fetch(`${c.apiUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
+      return { status: r.status, body: (await r.json()) as { items?: { owner: string }[]; next?: string; code?: string } };
+    };
+    // Asked twice: alice's first page of one is kept, with a cursor in it.
+    await get(aliceToken, '/v1/vms?limit=1');
+    const hers = await get(aliceToken, '/v1/vms?limit=1');
+    expect(hers.body.items?.[0]?.owner).toBe('alice');
+    expect(hers.body.next).toBeDefined();
+    // The same query by mallory is mallory's list (empty), however often asked.
+    for (let i = 0; i < 3; i++) expect(await get(malloryToken, '/v1/vms?limit=1')).toEqual({ status: 200, body: { items: [] } });
+    expect((await get(malloryToken, '/v1/vms?limit=1&owner=alice')).status).toBe(403);
+    // Her cursor names her list: refused for his, though the page it continues was kept for hers.
+    await get(aliceToken, `/v1/vms?limit=1&cursor=${hers.body.next}`);
+    expect((await get(aliceToken, `/v1/vms?limit=1&cursor=${hers.body.next}`)).body.items?.[0]?.owner).toBe('alice');
+    const his = await get(malloryToken, `/v1/vms?limit=1&cursor=${hers.body.next}`);
+    expect([his.status, his.body.code]).toEqual([400, 'INVALID_CURSOR']);
+    // An admin's first page of everyone's (aaron's VM sorts first), kept; alice's own first page stays hers.
+    await get(c.adminToken, '/v1/vms?all=true&limit=1');
+    expect((await get(c.adminToken, '/v1/vms?all=true&limit=1')).body.items?.[0]?.owner).toBe('aaron');
+    expect((await get(aliceToken, '/v1/vms?limit=1')).body.items?.[0]?.owner).toBe('alice');
+    await Promise.all(['kept1', 'kept2'].map((name) => alice.vms.delete(name)));
+    await aaron.vms.delete('first');
   });
 
   /** Reads of all of vm/ from etcd through the managers' store, from now until restore(). */

@@ -79,8 +79,8 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
     // The list's name carries its scope and filter, so a cursor is good only for the list it came from.
     const list = `${owner === undefined ? 'vms' : `vms/${owner}`}${filter ? `?${q.status ?? ''}@${q.host ?? ''}` : ''}`;
     // An unfiltered page is kept while its list is unchanged; a filtered one is made each time (its version would be the whole fleet's).
-    const version = filter ? undefined : cache.vmListVersion(owner);
-    const page = await rawPageFromCache(list, q, (after, limit) => cache.vmPageJson(owner, after, limit, filter), pages, reply.raw, version === undefined ? undefined : { pages: kept, version });
+    const keep = filter ? undefined : { pages: kept, version: cache.vmListVersion(owner) };
+    const page = await rawPageFromCache(list, q, (after, limit) => cache.vmPageJson(owner, after, limit, filter), pages, reply.raw, keep);
     return reply.type('application/json; charset=utf-8').send(page as never); // JSON text: sent as it is
   });
 
