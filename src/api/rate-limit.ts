@@ -4,7 +4,7 @@ import { formatIPv6, parseIPv6 } from '../common/ipv6.js';
 import type { UserManager } from '../managers/users.js';
 import type { Informer } from '../store/informer.js';
 import { Keys, type Kinds } from '../store/keys.js';
-import { bearerToken } from './auth.js';
+import { tokenHashOf } from './auth.js';
 
 /** The users' overrides (`quota/`), watch-fed: the server's, shared with the quota checks. */
 export type QuotaOverrides = Informer<typeof Kinds.quota.schema>;
@@ -50,8 +50,8 @@ export function rateLimitParts(users: UserManager, overrides: QuotaOverrides, op
       // counts against its address, so guessing costs no etcd read until the address is limited.
       keyGenerator: (req: FastifyRequest): string => {
         if (EXEMPT.has(req.routeOptions.url ?? '')) return 'exempt';
-        const token = bearerToken(req);
-        const user = token === undefined ? undefined : users.authenticateCached(token);
+        const hash = tokenHashOf(req);
+        const user = hash === undefined ? undefined : users.authenticateCached(hash);
         if (user) {
           req.user = user;
           // Per user, not per token: more tokens buy no more requests.
@@ -106,8 +106,8 @@ export function rateLimitHook(users: UserManager, overrides: QuotaOverrides, opt
   const windowMs = opts.windowMs ?? 60_000;
   const counts = new WindowCounts(100_000);
   return (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
-    const token = EXEMPT.has(req.routeOptions.url ?? '') ? undefined : bearerToken(req);
-    const user = token === undefined ? undefined : users.authenticateCached(token);
+    const hash = EXEMPT.has(req.routeOptions.url ?? '') ? undefined : tokenHashOf(req);
+    const user = hash === undefined ? undefined : users.authenticateCached(hash);
     if (!user) {
       slow(req, reply).then(() => done(), done);
       return;

@@ -12,7 +12,7 @@ import { Informer } from '../store/informer.js';
 import { Keys, Kinds } from '../store/keys.js';
 import { topLevelPrefix, writeJournal } from '../store/write-log.js';
 import { answered, requestEvent } from './audit.js';
-import { authenticate, bearerToken } from './auth.js';
+import { authenticate, tokenHashOf } from './auth.js';
 import { requireDeclaredAction } from './authz.js';
 import type { Api, Managers } from './context.js';
 import { clientErrorHandler, errorHandler, notFoundHandler } from './errors.js';
@@ -217,8 +217,8 @@ export function buildApi(
       ...(events ? { recorded: () => events.flushed() } : {}),
       // The same token, still valid, for the same user with the same role (a demoted admin's ?all stream ends).
       stillAllowed: async (req) => {
-        const token = bearerToken(req);
-        const now = token === undefined ? undefined : await m.users.authenticate(token).catch(() => undefined);
+        const hash = tokenHashOf(req);
+        const now = hash === undefined ? undefined : await m.users.authenticateHash(hash).catch(() => undefined);
         return now !== undefined && now.name === req.user.name && now.role === req.user.role;
       },
     });

@@ -234,9 +234,9 @@ export class UserManager {
     return this.authenticate(token).then((u) => u.name === user, () => false);
   }
 
-  /** The token's user from the cache alone; undefined when there is no cache, it does not know the token, or would refuse it (the slow path then says why). */
-  authenticateCached(token: string): User | undefined {
-    return this.tokens?.lookup(hashToken(token));
+  /** The user of the token of this hash from the cache alone; undefined when there is no cache, it does not know the token, or would refuse it (the slow path then says why). */
+  authenticateCached(tokenHash: string): User | undefined {
+    return this.tokens?.lookup(tokenHash);
   }
 
   async authenticate(token: string): Promise<User> {

@@ -6,7 +6,7 @@ import { silentLogger } from '../../src/common/logger.js';
 import { QuotaManager } from '../../src/managers/quotas.js';
 import { TokenCache } from '../../src/managers/token-cache.js';
 import { countUsage } from '../../src/managers/usage.js';
-import { UserManager } from '../../src/managers/users.js';
+import { hashToken, UserManager } from '../../src/managers/users.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { TestCluster, until } from '../helpers/cluster.js';
 
@@ -192,7 +192,7 @@ describe('quotas and rate limits (real etcd)', () => {
     let users: UserManager;
     const L = 5;
     /** As the daemon has it: tokens are counted per user once its token cache knows them (else per address). */
-    const known = (token: string) => until('the token cache knows the token', async () => users.authenticateCached(token) !== undefined, 10_000);
+    const known = (token: string) => until('the token cache knows the token', async () => users.authenticateCached(hashToken(token)) !== undefined, 10_000);
     beforeAll(async () => {
       const tokenCache = new TokenCache(c.store, silentLogger);
       users = new UserManager(c.store, tokenCache);

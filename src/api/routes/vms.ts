@@ -3,8 +3,7 @@ import { parseSizeInRange } from '../../common/units.js';
 import { checkUserData } from '../../common/user-data.js';
 import { ConsoleAttachRequest, ConsoleAttachTicket, ConsoleLog, ConsoleLogQuery, VmStats, ErrorResponse, ListQuery, NoContent, Vm, VmListFilter, VM_LIMITS, VmCreateRequest, VmRebootRequest, VmRefParams, VmResizeRequest, VmSetRequest, type User } from '../../model/index.js';
 import type { VmCache } from '../../managers/vm-cache.js';
-import { hashToken } from '../../managers/users.js';
-import { bearerToken } from '../auth.js';
+import { tokenHashOf } from '../auth.js';
 import { can } from '../authz.js';
 import type { Api, Managers } from '../context.js';
 import { AnswerBuffers } from '../answer-buffers.js';
@@ -146,8 +145,7 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
   // A ticket for the VM's interactive console; the console itself is the WebSocket at its `path` (routes/console.ts).
   api.post('/v1/vms/:ref/console', { config: { action: 'vm:console' }, schema: { operationId: 'createVmConsoleTicket', summary: "A ticket for the VM's interactive serial console, or with display vnc its VNC screen (valid 30 s, once)", params: VmRefParams, body: ConsoleAttachRequest, response: { 201: ConsoleAttachTicket, ...errors, 503: ErrorResponse } } }, async (req, reply) => {
     const vm = await findVm(m, req.user, req.params.ref);
-    const token = bearerToken(req) ?? '';
-    return reply.status(201).send(await m.consoles.attachTicket(vm, { readOnly: req.body.readOnly === true, kind: req.body.display === 'vnc' ? 'vnc' : 'serial' }, { user: req.user.name, role: req.user.role, tokenHash: hashToken(token) }));
+    return reply.status(201).send(await m.consoles.attachTicket(vm, { readOnly: req.body.readOnly === true, kind: req.body.display === 'vnc' ? 'vnc' : 'serial' }, { user: req.user.name, role: req.user.role, tokenHash: tokenHashOf(req) ?? '' }));
   });
 
   api.delete('/v1/vms/:ref', { config: { action: 'vm:delete' }, schema: { operationId: 'deleteVm', params: VmRefParams, response: { 202: Vm, 204: NoContent, ...errors } } }, async (req, reply) => {
