@@ -1,5 +1,5 @@
-import { BrokenCircuitError, CircuitState, ExponentialBackoff, handleWhen, isBrokenCircuitError, retry, type IDefaultPolicyContext, type IPolicy } from 'cockatiel';
-import { Etcd3, GRPCDeadlineExceededError, GRPCResourceExhastedError, GRPCUnavailableError, isRecoverableError, Range, type IKeyValue, type Lease, type Namespace, type Watcher } from 'etcd3';
+import { BrokenCircuitError, CircuitState, isBrokenCircuitError, type IDefaultPolicyContext, type IPolicy } from 'cockatiel';
+import { castGrpcError, Etcd3, GRPCDeadlineExceededError, GRPCResourceExhastedError, GRPCUnavailableError, isRecoverableError, Range, type IKeyValue, type Lease, type Namespace, type Watcher } from 'etcd3';
 import type { Static, TSchema } from 'typebox';
 import { Compile, type Validator } from 'typebox/compile';
 import { UcloudError } from '../common/errors.js';
@@ -189,8 +189,25 @@ const GETS_AT_ONCE = 64;
 const ETCD_CALL_DEADLINE_MS = 3000;
 /** How long a new watch may take to start before its client is closed and the caller told ETCD_UNAVAILABLE. */
 const WATCH_START_MS = 3 * ETCD_CALL_DEADLINE_MS;
-/** Retries of a failed attempt, each on the next endpoint, after 200 ms, then 400 ms (a new leader is elected within ~2 s). */
-const ETCD_RETRIES = 2;
+/**
+ * How long after a call's first attempt a failed one is still sent again. A
+ * budget of time, not of attempts: attempts on a dead member, or on one whose
+ * breaker is open, fail at once, and the three a call had could all be spent
+ * before a killed leader's successor was elected (1-2 s). With no quorum the
+ * last attempt starts before 5 s and waits at most one deadline (and one auth
+ * token request): ETCD_UNAVAILABLE within ~10 s.
+ */
+const ETCD_RETRY_WITHIN_MS = 5000;
+/**
+ * gRPC's wait before it connects again to an endpoint that refused it, at most
+ * (its default grows ×1.6 up to 2 min): a member back from a restart is reached
+ * within ~1 s. Until then every call to it failed at once ("No connection
+ * established. Last error: null", its breaker opening too): a cluster whose
+ * quorum had come back seemed unreachable once any other member was lost, the
+ * leader say.
+ */
+const ETCD_RECONNECT_MAX_MS = 1000;
+const GRPC_OPTIONS = { 'grpc.max_reconnect_backoff_ms': ETCD_RECONNECT_MAX_MS };
 
 /**
  * One endpoint's circuit breaker: after 3 unreachable answers in a row its calls
@@ -225,28 +242,87 @@ class EndpointBreaker {
 }
 
 /**
+ * The client's retries: a failed attempt that may pass (not an answer too large
+ * or a caller's own deadline, which would only repeat; not a refusal by every
+ * endpoint's breaker) is sent again, on the next endpoint, after 200 ms, 400 ms,
+ * 800 ms, then every second (200 ms again after an attempt that waited a second
+ * or more), until ETCD_RETRY_WITHIN_MS after the call's first attempt. etcd3
+ * makes a call that met "invalid auth token" (a restarted member forgot it)
+ * again from inside the attempt, through this policy, with a budget of its own:
+ * that is rare (once per member restart) and bounded. Not an AsyncLocalStorage
+ * to share the budget: on Node 20 one turns on async hooks for every promise
+ * of the process, a tenth of the API's time per cached read.
+ */
+const NO_ABORT = { signal: new AbortController().signal };
+
+class RetryWithin {
+  async execute<T>(fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T): Promise<T> {
+    const until = Date.now() + ETCD_RETRY_WITHIN_MS;
+    for (let delay = 200; ; delay = Math.min(2 * delay, 1000)) {
+      const started = Date.now();
+      try {
+        return await fn(NO_ABORT);
+      } catch (err) {
+        const waited = Date.now() - started;
+        // A deadline met sooner than an attempt's own is one the caller set (options({ deadline })): every repeat would meet it.
+        const callersDeadline = err instanceof GRPCDeadlineExceededError && waited < ETCD_CALL_DEADLINE_MS - 500;
+        // Only quick failures back off: after one that waited (for a leader, say) the next endpoint is tried soon.
+        if (waited >= 1000) delay = 200;
+        if (!isRecoverableError(err as Error) || err instanceof GRPCResourceExhastedError || callersDeadline || Date.now() + delay >= until) throw err;
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+}
+
+interface PoolInternals {
+  hosts: { host: string; getServiceClient(name: 'Auth'): unknown }[];
+  authenticator: { getCredentialsFromHost(address: string, name: string, password: string, options: object | undefined): Promise<string> };
+}
+type AuthService = { authenticate(req: { name: string; password: string }, options: object, done: (err: Error | null, res?: { token: string }) => void): void };
+
+/**
+ * etcd3 asks for an auth token on a gRPC client of its own, one per request,
+ * made without the client's grpcOptions: gRPC's default reconnect backoff kept
+ * a member back from a restart unreachable there for seconds, and every token
+ * request failed at once. The request goes over the endpoint's own connection.
+ */
+function authenticateOverPool(client: Etcd3): void {
+  const pool = (client as unknown as { pool: PoolInternals }).pool;
+  // Loud on an etcd3 upgrade that moved them: every test that opens a store fails here.
+  if (typeof pool?.authenticator?.getCredentialsFromHost !== 'function' || !Array.isArray(pool.hosts)) throw new Error('etcd3 internals changed: authenticateOverPool (src/store/store.ts) needs review');
+  pool.authenticator.getCredentialsFromHost = (address, name, password, options) =>
+    new Promise((resolve, reject) => {
+      const host = pool.hosts.find((h) => h.host === address);
+      if (!host) return reject(new Error(`no etcd endpoint ${address}`));
+      (host.getServiceClient('Auth') as AuthService).authenticate({ name, password }, options ?? {}, (err, res) => (err ? reject(castGrpcError(err)) : resolve(res!.token)));
+    });
+}
+
+/**
  * A client whose circuit breaker opens only when etcd cannot be reached. By
  * default etcd3 counts every "recoverable" failure, an oversized answer
  * (RESOURCE_EXHAUSTED) and a timed-out call included, and after three of them
  * fails every call for 5 s: one bad request took the whole API down with it.
  * With several endpoints a dead member's calls fail over to the next one; with
- * no quorum a call fails as ETCD_UNAVAILABLE after at most
- * (ETCD_RETRIES + 1) × ETCD_CALL_DEADLINE_MS and the backoffs (~10 s).
+ * no quorum a call fails as ETCD_UNAVAILABLE within ~10 s (ETCD_RETRY_WITHIN_MS);
+ * a leader's election is waited out.
  */
 function newClient(opts: StoreOptions): Etcd3 {
-  // Retried (on another endpoint when there are several): what may pass; never an answer too large, which would only repeat.
-  const transient = handleWhen((err) => isRecoverableError(err) && !(err instanceof GRPCResourceExhastedError));
-  return new Etcd3({
+  const client = new Etcd3({
     hosts: opts.endpoints,
     dialTimeout: 3000,
+    grpcOptions: GRPC_OPTIONS,
     ...(opts.auth ? { auth: opts.auth } : {}),
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + ETCD_CALL_DEADLINE_MS }),
     faultHandling: {
       // A member that comes back is tried again within 2 s: a call that finds every breaker open fails without trying any.
       host: () => new EndpointBreaker() as unknown as IPolicy<IDefaultPolicyContext>,
-      global: retry(transient, { maxAttempts: ETCD_RETRIES, backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 1000 }) }),
+      global: new RetryWithin() as unknown as IPolicy<IDefaultPolicyContext>,
     },
   });
+  authenticateOverPool(client);
+  return client;
 }
 
 /** How many skipped (key, revision) pairs are remembered, so a bad record is logged once, not on every list. */
