@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { EventInput, EventObject } from '../model/index.js';
+import { routeOf } from './route-of.js';
 
 // The API's share of the audit log: every request that would change something
 // (any method but GET and HEAD) and reached a route is one event, refused or not.
@@ -36,7 +37,7 @@ export function answered(payload: unknown, status: number): Answered | undefined
 
 /** The event for a request that reached a route and was answered. */
 export function requestEvent(req: FastifyRequest, reply: FastifyReply, ans: Answered | undefined): EventInput {
-  const { kind, action } = routeAction((req.routeOptions.config as { action: string }).action);
+  const { kind, action } = routeAction((routeOf(req).config as { action: string }).action);
   const params = (req.params ?? {}) as Record<string, unknown>;
   const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
   const text = (v: unknown) => (typeof v === 'string' && v.length <= 200 ? v : undefined);

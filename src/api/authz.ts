@@ -1,6 +1,7 @@
 import type { FastifyRequest, RouteOptions } from 'fastify';
 import { UcloudError } from '../common/errors.js';
 import type { Role, User } from '../model/index.js';
+import { routeOf } from './route-of.js';
 
 /**
  * Who may do what: the one table of roles × actions. Every route names its
@@ -139,5 +140,5 @@ export function requireDeclaredAction(route: RouteOptions): void {
 
 /** The action of the route a request matched; undefined for a request that matched none (404). */
 export function actionOf(req: FastifyRequest): Action | undefined {
-  return (req.routeOptions.config as { action?: Action } | undefined)?.action;
+  return (routeOf(req).config as { action?: Action } | undefined)?.action;
 }

@@ -44,5 +44,7 @@ declare module 'fastify' {
     writeLog: WriteLog;
     /** What a changing request's answer said about its object, for its audit event. */
     answered: Answered | undefined;
+    /** The matched route's options, once read (`routeOf`, route-of.ts). */
+    route: FastifyRequest['routeOptions'] | null;
   }
 }

@@ -5,6 +5,7 @@ import type { UserManager } from '../managers/users.js';
 import type { Informer } from '../store/informer.js';
 import { Keys, type Kinds } from '../store/keys.js';
 import { tokenHashOf } from './auth.js';
+import { routeOf } from './route-of.js';
 
 /** The users' overrides (`quota/`), watch-fed: the server's, shared with the quota checks. */
 export type QuotaOverrides = Informer<typeof Kinds.quota.schema>;
@@ -49,7 +50,7 @@ export function rateLimitParts(users: UserManager, overrides: QuotaOverrides, op
       // Only the cache is asked: a token it does not know (guessed, or minted a moment ago elsewhere)
       // counts against its address, so guessing costs no etcd read until the address is limited.
       keyGenerator: (req: FastifyRequest): string => {
-        if (EXEMPT.has(req.routeOptions.url ?? '')) return 'exempt';
+        if (EXEMPT.has(routeOf(req).url ?? '')) return 'exempt';
         const hash = tokenHashOf(req);
         const user = hash === undefined ? undefined : users.authenticateCached(hash);
         if (user) {
@@ -64,7 +65,7 @@ export function rateLimitParts(users: UserManager, overrides: QuotaOverrides, op
         return typeof own === 'number' ? own : opts.perWindow;
       },
       allowList: (req: FastifyRequest): boolean => {
-        if (EXEMPT.has(req.routeOptions.url ?? '')) return true;
+        if (EXEMPT.has(routeOf(req).url ?? '')) return true;
         const own = rateOf(req);
         return own === 'unlimited' || (own === undefined && opts.perWindow === 0);
       },
@@ -106,7 +107,7 @@ export function rateLimitHook(users: UserManager, overrides: QuotaOverrides, opt
   const windowMs = opts.windowMs ?? 60_000;
   const counts = new WindowCounts(100_000);
   return (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
-    const hash = EXEMPT.has(req.routeOptions.url ?? '') ? undefined : tokenHashOf(req);
+    const hash = EXEMPT.has(routeOf(req).url ?? '') ? undefined : tokenHashOf(req);
     const user = hash === undefined ? undefined : users.authenticateCached(hash);
     if (!user) {
       slow(req, reply).then(() => done(), done);

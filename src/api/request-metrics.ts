@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { routeOf } from './route-of.js';
 import { Counter, Histogram, LATENCY_BUCKETS, type Registry } from '../common/metrics.js';
 
 /**
@@ -16,7 +17,7 @@ export function requestMetrics(registry: Registry): (req: FastifyRequest, reply:
     registers: [registry],
   });
   return (req, reply) => {
-    const route = req.routeOptions.url ?? 'unmatched';
+    const route = routeOf(req).url ?? 'unmatched';
     // Methods outside the usual few are folded, so a client inventing verbs adds no series.
     const method = KNOWN_METHODS.has(req.method) ? req.method : 'OTHER';
     requests.inc({ method, route, status: String(reply.statusCode) });

@@ -14,6 +14,7 @@ import { topLevelPrefix, writeJournal } from '../store/write-log.js';
 import { answered, requestEvent } from './audit.js';
 import { authenticate, tokenHashOf } from './auth.js';
 import { requireDeclaredAction } from './authz.js';
+import { routeOf } from './route-of.js';
 import type { Api, Managers } from './context.js';
 import { clientErrorHandler, errorHandler, notFoundHandler } from './errors.js';
 import { ErrorResponseSchema, Health } from '../model/index.js';
@@ -87,6 +88,7 @@ export function buildApi(
   api.decorateRequest('user', null as never);
   api.decorateRequest('writeLog', null as never);
   api.decorateRequest('answered', null as never);
+  api.decorateRequest('route', null);
   const events = m.eventLog;
   const streams = new Set<() => void>();
   // VMs and hosts are read from watch-fed caches (started with the server, stopped with it).
@@ -120,7 +122,7 @@ export function buildApi(
   // Hooks on the read path are callback-style and return at once for a GET: each
   // async hook costs promises per request, and lists and shows are most requests.
   api.addHook('onRequest', (req, reply, done) => {
-    if (!HAS_BODY.has(req.method) || req.raw.complete || req.routeOptions.config?.streamsBody) return done();
+    if (!HAS_BODY.has(req.method) || req.raw.complete || routeOf(req).config?.streamsBody) return done();
     const t = setTimeout(() => {
       if (!req.raw.complete) req.raw.socket.destroy();
     }, bodyTimeoutMs);
@@ -138,7 +140,7 @@ export function buildApi(
   api.addHook('onRequest', authenticate(m.users, { authorize: opts.contract?.authorize !== false }));
   // A body whose every field is optional may be left out (`POST /v1/vms/web1/reboot` with no body is `{}`).
   api.addHook('preValidation', (req, _reply, done) => {
-    const body = req.routeOptions.schema?.body as { type?: string; required?: string[] } | undefined;
+    const body = routeOf(req).schema?.body as { type?: string; required?: string[] } | undefined;
     if (req.body === undefined && body?.type === 'object' && !body.required?.length) req.body = {};
     done();
   });
@@ -146,8 +148,8 @@ export function buildApi(
   // (a client that thinks it set something must learn it did not). After validation, so a bad path
   // parameter is still named first.
   api.addHook('preHandler', (req, _reply, done) => {
-    if (req.body === undefined || req.routeOptions.schema?.body !== undefined || req.routeOptions.config?.streamsBody) return done();
-    done(new UcloudError('VALIDATION_FAILED', `${req.method} ${req.routeOptions.url} takes no request body`));
+    if (req.body === undefined || routeOf(req).schema?.body !== undefined || routeOf(req).config?.streamsBody) return done();
+    done(new UcloudError('VALIDATION_FAILED', `${req.method} ${routeOf(req).url} takes no request body`));
   });
   // Read-your-writes: a write log is open while the handler runs (the Store
   // records each commit in it), and the answer to a request that wrote waits
@@ -174,33 +176,45 @@ export function buildApi(
   });
   const measure = opts.metrics ? requestMetrics(opts.metrics) : undefined;
   api.addHook('onResponse', (req, reply, done) => {
+    // An upgrade request a route answered over HTTP: its socket left Node's HTTP parser, so nothing else
+    // would ever read from or close it (a console's upgrade is hijacked and never gets here).
+    if ((req.raw as { upgrade?: boolean }).upgrade) req.raw.socket.destroy();
     measure?.(req, reply);
     if (log.isLevelEnabled('debug')) req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
     // After the answer went out, so it never waits for the audit write (nor fails with it).
     // Only callers with a valid token, and not the requests the rate limit turned away: a flood of
     // those would spend the audit log's per-bucket budget and hide the real changes.
-    if (events && req.user && reply.statusCode !== 429 && !IS_READ.has(req.method) && req.routeOptions.url !== undefined) void events.record(requestEvent(req, reply, req.answered ?? undefined));
+    if (events && req.user && reply.statusCode !== 429 && !IS_READ.has(req.method) && routeOf(req).url !== undefined) void events.record(requestEvent(req, reply, req.answered ?? undefined));
     done();
   });
   // The document is built from the same route schemas that validate (src/model), by @fastify/swagger.
   void api.register(swagger, openapiOptions());
-  // Consoles (routes/console.ts); a frame is a few keystrokes, never more than this.
-  void api.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024, perMessageDeflate: false } });
   void api.register(async (scope) => {
     const r = scope as Api;
     r.get('/v1/health', { config: { action: 'health:read' }, schema: { operationId: 'health', summary: 'Is the API up', security: [], response: { 200: Health } } }, async () => ({ ok: true }));
     r.get('/openapi.json', { config: { action: 'openapi:read' }, schema: { hide: true } }, async () => r.swagger());
     if (opts.web !== false) webRoutes(r, opts.web ?? defaultWebDir());
     vmRoutes(r, rm, cache, { haDefault: opts.haDefault === true });
-    // A console stays open while its ticket's token still lets the same user in with the same role.
-    consoleRoutes(r, rm.consoles, log, async (t) => {
-      if (!t.token || !t.user) return 'UNAUTHENTICATED';
-      try {
-        const u = await m.users.authenticateHash(t.token);
-        return u.name === t.user && u.role === t.role ? undefined : 'FORBIDDEN';
-      } catch (err) {
-        return toUcloudError(err).code;
-      }
+    // Consoles (routes/console.ts), in a scope of their own: @fastify/websocket's hooks and handler wrapper
+    // cost every request of a route they cover, and only these take WebSockets. An upgrade request to any
+    // other route is answered and its socket closed by the onResponse hook above, as the plugin would.
+    void r.register(async (scope) => {
+      // A frame is a few keystrokes, never more than this.
+      void scope.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024, perMessageDeflate: false } });
+      // In a plugin of its own, loaded after the one above, so the WebSocket plugin's onRoute hook wraps the route
+      // (a route added beside an awaited register was not wrapped when the rate limit was on: api-upgrade.test).
+      void scope.register(async (routes) => {
+        // A console stays open while its ticket's token still lets the same user in with the same role.
+        consoleRoutes(routes as Api, rm.consoles, log, async (t) => {
+          if (!t.token || !t.user) return 'UNAUTHENTICATED';
+          try {
+            const u = await m.users.authenticateHash(t.token);
+            return u.name === t.user && u.role === t.role ? undefined : 'FORBIDDEN';
+          } catch (err) {
+            return toUcloudError(err).code;
+          }
+        });
+      });
     });
     hostRoutes(r, rm, cache);
     migrationRoutes(r, rm);
