@@ -197,7 +197,7 @@ export function buildApi(
     vmRoutes(r, rm, cache, { haDefault: opts.haDefault === true });
     // Consoles (routes/console.ts), in a scope of their own: @fastify/websocket's hooks and handler wrapper
     // cost every request of a route they cover, and only these take WebSockets. An upgrade request to any
-    // other route is answered and its socket closed by the onResponse hook above, as the plugin would.
+    // other route is answered by that route over HTTP and its socket closed by the onResponse hook above.
     void r.register(async (scope) => {
       // A frame is a few keystrokes, never more than this.
       void scope.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024, perMessageDeflate: false } });

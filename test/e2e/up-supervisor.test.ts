@@ -74,7 +74,11 @@ describe('ucloud up supervises like a service manager', () => {
   it('a second `ucloud up` on the same state dir is refused, naming the running one, and changes nothing', async () => {
     const before = await settled(up.child.pid!);
     const cliConfig = readFileSync(c.env.UCLOUD_CLI_CONFIG!, 'utf8');
-    const upLog = readFileSync(join(c.dir, 'log', 'up.log'), 'utf8');
+    // Its log file is written apart from its stderr: the snapshot waits for the start's last line to reach it.
+    const upLog = await until('up.log has the start\'s last line', () => {
+      const text = readFileSync(join(c.dir, 'log', 'up.log'), 'utf8');
+      return text.includes('"msg":"dashboard: ') ? text : undefined;
+    }, 10_000);
     const second = c.spawn('up');
     const code = await new Promise<number | null>((r) => second.child.once('exit', (x) => r(x)));
     expect(code).toBe(4); // conflict
