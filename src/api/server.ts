@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import swagger from '@fastify/swagger';
 import Fastify, { LogController } from 'fastify';
 import fastifyRateLimit from '@fastify/rate-limit';
@@ -48,6 +49,11 @@ const HAS_BODY = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Slow-loris bound: any socket idle this long is closed (a request body's own deadline is api_body_timeout). */
 const CONNECTION_IDLE_MS = 120_000;
 
+/** A request Node handed over as an upgrade: its socket left Node's HTTP server, which will never close it. */
+function isUpgrade(raw: IncomingMessage): boolean {
+  return (raw as { upgrade?: boolean }).upgrade === true;
+}
+
 /**
  * The REST API: authenticates, validates (unknown fields are errors), authorizes
  * and records intent through the managers. It never touches QEMU or the kernel.
@@ -77,7 +83,11 @@ export function buildApi(
     // other routes get bodyTimeoutMs below, uploads their own idle timeout.
     connectionTimeout: CONNECTION_IDLE_MS,
     routerOptions: { maxParamLength: 16_384 },
-    frameworkErrors: (err, req, reply) => errorHandler(err, req, reply),
+    frameworkErrors: (err, req, reply) => {
+      // A URL the router cannot decode is answered before any hook, so onResponse (below) never sees it.
+      if (isUpgrade(req.raw)) reply.raw.once('finish', () => req.raw.socket.destroy());
+      errorHandler(err, req, reply);
+    },
     clientErrorHandler,
   })
     .setValidatorCompiler(validatorCompiler)
@@ -178,7 +188,7 @@ export function buildApi(
   api.addHook('onResponse', (req, reply, done) => {
     // An upgrade request a route answered over HTTP: its socket left Node's HTTP parser, so nothing else
     // would ever read from or close it (a console's upgrade is hijacked and never gets here).
-    if ((req.raw as { upgrade?: boolean }).upgrade) req.raw.socket.destroy();
+    if (isUpgrade(req.raw)) req.raw.socket.destroy();
     measure?.(req, reply);
     if (log.isLevelEnabled('debug')) req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
     // After the answer went out, so it never waits for the audit write (nor fails with it).

@@ -29,8 +29,15 @@ describe('WebSocket upgrades to the API (real etcd, real sockets)', () => {
       s.setEncoding('utf8');
       s.on('data', (d: string) => (text += d));
       s.on('error', reject);
-      // The server closing the connection is the event awaited: a socket it kept would time the test out.
-      s.on('close', () => resolve(text));
+      // The server closing the connection is the event awaited; one it keeps open fails the test.
+      const kept = setTimeout(() => {
+        s.destroy();
+        reject(new Error(`the server kept the connection of ${path} open for 10 s after answering: ${text.split('\r\n')[0]}`));
+      }, 10_000);
+      s.on('close', () => {
+        clearTimeout(kept);
+        resolve(text);
+      });
       s.write(
         `GET ${path} HTTP/1.1\r\nHost: api\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n` +
           (authorization ? `Authorization: ${authorization}\r\n` : '') +
@@ -67,6 +74,8 @@ describe('WebSocket upgrades to the API (real etcd, real sockets)', () => {
     // Refused before any handler (no token; a route that does not exist): answered and closed all the same.
     expect(await upgradeTo('/v1/vms')).toMatch(/^HTTP\/1\.1 401 [^]*"code":"UNAUTHENTICATED"/);
     expect(await upgradeTo('/v1/nothing-here', `Bearer ${alice}`)).toMatch(/^HTTP\/1\.1 404 /);
+    // A URL the router cannot decode is answered before any hook runs: closed all the same.
+    expect(await upgradeTo('/v1/%zz', `Bearer ${alice}`)).toMatch(/^HTTP\/1\.1 400 [^]*"code":"VALIDATION_FAILED"/);
 
     // The server is still whole: the same routes over plain HTTP.
     const res = await fetch(`http://[::1]:${port}/v1/vms`, { headers: { authorization: `Bearer ${alice}` } });
