@@ -27,7 +27,6 @@ import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import type { Api, Managers } from '../src/api/context.js';
 import { buildApi } from '../src/api/server.js';
@@ -46,6 +45,7 @@ import { API_ACTOR } from '../src/model/vm-lifecycle.js';
 import { EventLog } from '../src/store/event-log.js';
 import type { Store } from '../src/store/store.js';
 import { TestCluster, until } from '../test/helpers/cluster.js';
+import { benchArgs } from './args.js';
 import { median } from './harness.js';
 
 interface CannonResult {
@@ -64,14 +64,7 @@ const autocannon = createRequire(import.meta.url)('autocannon') as (opts: {
   requests?: { method: string; setupRequest?: string }[];
 }) => Promise<CannonResult>;
 
-const { values: args } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '3' },
-    duration: { type: 'string', default: '6' },
-    connections: { type: 'string', default: '10' },
-    breakdown: { type: 'boolean', default: false },
-  },
-});
+const args = benchArgs('usage: node dist/bench/api.js [--rounds 3] [--duration 6] [--connections 10] [--breakdown]   (root)', { rounds: 3, duration: 6, connections: 10 }, { flags: ['breakdown'] });
 const ROUNDS = Number(args.rounds);
 const DURATION = Number(args.duration);
 const CONNECTIONS = Number(args.connections);

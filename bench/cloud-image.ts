@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import { run } from '../src/common/exec.js';
 import { packageRoot } from '../src/common/paths.js';
 import { isOurQemu } from '../src/host/qemu/index.js';
+import { benchArgs } from './args.js';
 import { handBridge, median, startCloud, untilSsh, type HandBridge } from './harness.js';
 
-const runs = Number(process.argv[2] ?? 3);
+const { runs } = benchArgs('usage: node dist/bench/cloud-image.js [runs=3]   (or --runs N; root; port 80 of the prefix must be free)', { runs: 3 }, { positional: ['runs'] });
 const NS = 'uclbenchci';
 const CPU = 2;
 const RAM = '1GiB';

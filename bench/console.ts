@@ -15,9 +15,10 @@ import { run } from '../src/common/exec.js';
 import { readArgv } from '../src/common/proc.js';
 import { TestCluster, until } from '../test/helpers/cluster.js';
 import { guestVariant } from '../test/helpers/guest-variant.js';
+import { benchArgs } from './args.js';
 import { median } from './harness.js';
 
-const N = Number(process.argv[2] ?? 200);
+const { keystrokes: N } = benchArgs('usage: node dist/bench/console.js [keystrokes=200]   (or --keystrokes N; root: real daemons and QEMU)', { keystrokes: 200 }, { positional: ['keystrokes'] });
 const APPEND = 'console=ttyS0 quiet no_timer_check 8250.nr_uarts=1 i8042.noaux i8042.nopnp cryptomgr.notests ucloud.shell';
 
 /** One side: send bytes, and be told of every byte that comes back. */

@@ -6,7 +6,7 @@
 // nothing is copied first; and (2) VM disk creation time from a 1 GiB and a
 // 10 GiB image on each driver against a full copy. Starts a throw-away
 // single-node Ceph for the ceph driver.
-// Usage: node dist/bench/image-import.js [dataMiB=512] [rounds=3]
+// Usage: node dist/bench/image-import.js [dataMiB=512] [rounds=3]  (or --data-mib N --rounds N)
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,9 +16,9 @@ import { importUserFile } from '../src/scanners/image-source.js';
 import type { ImageVolume, StorageDriver } from '../src/storage/driver.js';
 import { storageDriver } from '../src/storage/registry.js';
 import { RbdClient } from '../src/storage/rbd.js';
+import { benchArgs } from './args.js';
 
-const dataMiB = Number(process.argv[2] ?? 512);
-const rounds = Number(process.argv[3] ?? 3);
+const { 'data-mib': dataMiB, rounds } = benchArgs('usage: node dist/bench/image-import.js [dataMiB=512] [rounds=3]   (or --data-mib N --rounds N; root)', { 'data-mib': 512, rounds: 3 }, { positional: ['data-mib', 'rounds'] });
 
 async function time(fn: () => Promise<unknown>): Promise<number> {
   const t = performance.now();

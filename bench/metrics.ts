@@ -14,15 +14,15 @@ import { request } from 'node:http';
 import type { AddressInfo, Server } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { daemonRegistry, serveMetrics } from '../src/common/metrics.js';
 import { QmpMonitor } from '../src/host/qemu/index.js';
 import { VmMetrics } from '../src/host/vm-metrics.js';
 import { fakeQmpServer, qmpReply } from '../test/helpers/fake-qmp.js';
 import { blockStatsReply, runningVmRecord } from '../test/helpers/vm-record.js';
+import { benchArgs } from './args.js';
 
-const { values: args } = parseArgs({ args: isMainThread ? process.argv.slice(2) : [], options: { vms: { type: 'string', default: '200' }, scrapes: { type: 'string', default: '100' }, disks: { type: 'string', default: '2' }, nics: { type: 'string', default: '2' } } });
+const args = benchArgs('usage: node dist/bench/metrics.js [--vms 200] [--scrapes 100] [--disks 2] [--nics 2]', { vms: 200, scrapes: 100, disks: 2, nics: 2 }, { argv: isMainThread ? process.argv.slice(2) : [] });
 const VMS = Number(args.vms);
 const SCRAPES = Number(args.scrapes);
 const GOAL_MS = 50;

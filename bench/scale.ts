@@ -20,9 +20,9 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/common/paths.js';
 import { Fleet, fleetPlan, PlacementWatch, quantile, type FleetDaemon, type VmSpec } from '../test/helpers/fleet.js';
+import { benchArgs } from './args.js';
 
 interface CannonResult {
   requests: { average: number };
@@ -37,19 +37,11 @@ const autocannon = createRequire(import.meta.url)('autocannon') as (opts: {
   headers?: Record<string, string>;
 }) => Promise<CannonResult>;
 
-const { values: args } = parseArgs({
-  options: {
-    vms: { type: 'string', default: '100000' },
-    hosts: { type: 'string', default: '5000' },
-    users: { type: 'string', default: '1000' },
-    direct: { type: 'boolean', default: false },
-    probe: { type: 'string', default: '1000' },
-    concurrency: { type: 'string', default: '32' },
-    duration: { type: 'string', default: '3' },
-    rounds: { type: 'string', default: '5' },
-    connections: { type: 'string', default: '10' },
-  },
-});
+const args = benchArgs(
+  'usage: node dist/bench/scale.js [--vms 100000] [--hosts 5000] [--users 1000] [--direct] [--probe 1000]\n  [--concurrency 32] [--duration 3] [--rounds 5] [--connections 10]   (root; see the comment atop bench/scale.ts)',
+  { vms: 100000, hosts: 5000, users: 1000, probe: 1000, concurrency: 32, duration: 3, rounds: 5, connections: 10 },
+  { flags: ['direct'] },
+);
 const VMS = Number(args.vms);
 const HOSTS = Number(args.hosts);
 const USERS = Number(args.users);

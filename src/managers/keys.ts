@@ -21,6 +21,8 @@ export class KeyManager {
       .put(Kinds.alloc, fp, { owner, holder: Keys.key(owner, name) })
       .commit();
     if (ok) return key;
+    // The etcd client sends again an attempt whose answer was lost: when the first did commit, this very key is on record.
+    if (await this.store.holds(Kinds.sshKey, Keys.key(owner, name), key)) return key;
     if (await this.get(owner, name)) throw new UcloudError('KEY_EXISTS', `you already have a key named "${name}"`);
     throw new UcloudError('KEY_EXISTS', `you already added this key (${parsed.fingerprint}) under another name`);
   }

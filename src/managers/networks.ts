@@ -120,6 +120,8 @@ export class NetworkManager {
         .put(Kinds.alloc, Keys.allocPrefix(prefix), holder)
         .commit();
       if (ok) return net;
+      // The etcd client sends again an attempt whose answer was lost: when the first did commit, this network is on record.
+      if (await this.store.holds(Kinds.network, key, net)) return net;
     }
     throw new UcloudError('CONFLICT', 'networks kept being created at the same time; try again');
   }

@@ -91,7 +91,8 @@ export class UserManager {
       .put(Kinds.token, Keys.token(hash), { user: name, createdAt: user.createdAt, description: 'first token', name: tokenName })
       .put(Kinds.tokenName, Keys.tokenName(name, tokenName), { hash })
       .commit();
-    if (!ok) throw new UcloudError('USER_EXISTS', `user "${name}" already exists`);
+    // The etcd client sends again an attempt whose answer was lost: when the first did commit, its token's name record is on record.
+    if (!ok && !(await this.store.holds(Kinds.tokenName, Keys.tokenName(name, tokenName), { hash }))) throw new UcloudError('USER_EXISTS', `user "${name}" already exists`);
     return { user, token };
   }
 
@@ -200,7 +201,8 @@ export class UserManager {
     if (old) t.unchanged(old).delete(Keys.token(old.value.hash));
     else t.absent(nameKey);
     const ok = await t.put(Kinds.token, Keys.token(hash), record).put(Kinds.tokenName, nameKey, { hash }).commit();
-    if (!ok) {
+    // A commit sent again after its answer was lost (see create) fails on its own name record.
+    if (!ok && !(await this.store.holds(Kinds.tokenName, nameKey, { hash }))) {
       if (!(await this.get(user))) throw new UcloudError('USER_NOT_FOUND', `user "${user}" does not exist`);
       if (opts.replace) throw new UcloudError('CONFLICT', `token "${opts.name}" changed meanwhile; try again`);
       throw new UcloudError('TOKEN_NAME_TAKEN', `user "${user}" already has a token named "${opts.name}"`);

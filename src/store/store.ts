@@ -509,9 +509,23 @@ export class Store {
     this.opts.log?.error({ err, key: this.relativeKey(kv.key), modRevision: kv.mod_revision }, 'skipping a record that fails its schema');
   }
 
-  /** Creates the record only if the key is absent; false when it already exists. */
+  /**
+   * Creates the record only if the key is absent; false when it already exists.
+   * True also when the client sent the create again after etcd applied it but
+   * its answer was lost (RetryWithin): the record is then the very one given.
+   */
   async create<S extends TSchema>(kind: RecordKind<S>, key: string, value: Static<S>): Promise<boolean> {
-    return this.txn().absent(key).put(kind, key, value).commit();
+    return (await this.txn().absent(key).put(kind, key, value).commit()) || this.holds(kind, key, value);
+  }
+
+  /**
+   * Whether the record at `key` is `value`, byte for byte as it would be
+   * written: how a write whose compares failed tells that its own earlier
+   * attempt committed (a record with a fresh time or random id is no one else's).
+   */
+  async holds<S extends TSchema>(kind: RecordKind<S>, key: string, value: Static<S>): Promise<boolean> {
+    const cur = await this.get(kind, key);
+    return cur !== undefined && JSON.stringify(cur.value) === JSON.stringify(value);
   }
 
   /** `lease`: the key vanishes with it (a Lease, or a lease id such as a PresenceLease's). */

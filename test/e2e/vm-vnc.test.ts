@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import { ticketHash } from '../../src/managers/consoles.js';
 import type { ConsoleAttachTicket, Vm } from '../../src/model/index.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
-import { BrowserSession, logIn } from '../helpers/browser.js';
+import { BrowserSession, click, logIn } from '../helpers/browser.js';
 import { TestCluster, until } from '../helpers/cluster.js';
 
 /** The bytes a WebSocket received, read in order as a stream (RFB has no message framing of its own). */
@@ -208,7 +208,7 @@ describe('vm display vnc: the VM screen over the console WebSocket (real QEMU, d
       const { page } = await web.newPage('alice');
       await page.goto(`${c.apiUrl}/`);
       await logIn(page, alice);
-      await page.locator('tr[data-vm="desk1"] [data-act="screen"]').click();
+      await click(page, 'tr[data-vm="desk1"] [data-act="screen"]');
       // Under load (the whole suite on 2 cores) the RFB handshake through API, agent and QEMU has taken over 30 s.
       await page.waitForSelector('#screen-state[data-state="open"]', { timeout: 90_000 }).catch(async (err: unknown) => {
         throw new Error(`the screen did not open: ${(await page.$eval('#screen-state', (e) => `${e.getAttribute('data-state')}: ${e.textContent}`).catch(() => '?'))}`, { cause: err });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Vm } from '../../src/model/index.js';
 import { until } from '../helpers/cluster.js';
-import { BrowserSession, logIn } from '../helpers/browser.js';
+import { BrowserSession, click, logIn } from '../helpers/browser.js';
 import { Testbed } from '../helpers/testbed.js';
 
 // Issue 15: an admin migrates a VM and drains a host from the dashboard, in
@@ -67,7 +67,7 @@ describe('the dashboard, two hosts: an admin migrates a VM and drains its host',
     // Drain the host it is on now: it moves back, live, and that host takes nothing new.
     await page.goto(`${tb.c.apiUrl}/#/hosts`);
     await page.waitForSelector(`tr[data-host="${to}"] [data-status="alive"]`);
-    await page.locator(`tr[data-host="${to}"] [data-act="drain"]`).click();
+    await click(page, `tr[data-host="${to}"] [data-act="drain"]`);
     await page.waitForSelector(`tr[data-host="${to}"] [data-status="drained"]`, { timeout: 30_000 });
     await web.shot(page, '3-drained');
     await page.goto(`${tb.c.apiUrl}/#/vms`);
@@ -82,7 +82,7 @@ describe('the dashboard, two hosts: an admin migrates a VM and drains its host',
     expect(await page.evaluate('window.__sameDocument')).toBe(true);
 
     await page.goto(`${tb.c.apiUrl}/#/hosts`);
-    await page.locator(`tr[data-host="${to}"] [data-act="undrain"]`).click();
+    await click(page, `tr[data-host="${to}"] [data-act="undrain"]`);
     await page.waitForSelector(`tr[data-host="${to}"] [data-status="alive"]`, { timeout: 30_000 });
     await ctx.close();
     console.log(`web-migrate screenshots (${web.artifacts}):\n  ${web.shots.join('\n  ')}`);

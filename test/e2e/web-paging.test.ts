@@ -1,7 +1,7 @@
 import type { Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Vm } from '../../src/model/index.js';
-import { BrowserSession, logIn } from '../helpers/browser.js';
+import { BrowserSession, click, logIn } from '../helpers/browser.js';
 import { TestCluster } from '../helpers/cluster.js';
 import { vmRecord, writeVms } from '../helpers/vm-record.js';
 
@@ -49,9 +49,9 @@ describe('the web dashboard pages the VM list (real API daemon, etcd, Chromium)'
     const expected = Array.from({ length: COUNTS.alice }, (_, i) => nameOf(i));
     expect(await namesShown(page, 1)).toEqual(expected.slice(0, 100));
     expect([await disabled(page, 'vms-previous'), await disabled(page, 'vms-next')]).toEqual([true, false]);
-    await page.locator('[data-act="vms-next"]').click();
+    await click(page, '[data-act="vms-next"]');
     expect(await namesShown(page, 2)).toEqual(expected.slice(100, 200));
-    await page.locator('[data-act="vms-next"]').click();
+    await click(page, '[data-act="vms-next"]');
     expect(await namesShown(page, 3)).toEqual(expected.slice(200));
     expect([await disabled(page, 'vms-previous'), await disabled(page, 'vms-next')]).toEqual([false, true]);
     await web.shot(page, 'alice-page-3');
@@ -61,9 +61,9 @@ describe('the web dashboard pages the VM list (real API daemon, etcd, Chromium)'
     await page.waitForSelector('tr[data-vm="vm-zzz"]', { timeout: 30_000 });
     expect(await namesShown(page, 3)).toEqual([...expected.slice(200), 'vm-zzz']);
     expect(await page.evaluate('window.__sameDocument')).toBe(true);
-    await page.locator('[data-act="vms-previous"]').click();
+    await click(page, '[data-act="vms-previous"]');
     expect(await namesShown(page, 2)).toEqual(expected.slice(100, 200));
-    await page.locator('[data-act="vms-previous"]').click();
+    await click(page, '[data-act="vms-previous"]');
     expect(await namesShown(page, 1)).toEqual(expected.slice(0, 100));
     await ctx.close();
   }, 240_000);
@@ -78,7 +78,7 @@ describe('the web dashboard pages the VM list (real API daemon, etcd, Chromium)'
       expect(rows.length).toBeLessThanOrEqual(100);
       seen.push(...rows);
       if (await disabled(page, 'vms-next')) break;
-      await page.locator('[data-act="vms-next"]').click();
+      await click(page, '[data-act="vms-next"]');
     }
     const all = (await c.client().vms.list(true)).map((v: Vm) => `${v.owner}/${v.name}`);
     expect(all).toHaveLength(COUNTS.alice + 1 + COUNTS.bob);

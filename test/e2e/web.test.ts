@@ -2,7 +2,7 @@ import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BrowserSession, logIn } from '../helpers/browser.js';
+import { BrowserSession, click, logIn } from '../helpers/browser.js';
 import { ROOT, TestCluster, until, type Daemon } from '../helpers/cluster.js';
 import { guestVariant } from '../helpers/guest-variant.js';
 
@@ -84,7 +84,7 @@ describe('the web dashboard: log in, create a VM, see it run, its console, stop,
     expect(await page.$eval('#vm-ram', (e) => (e as unknown as { value: string }).value)).toBe('128MiB');
     await page.select('#vm-image', 'admin/ucloud-test');
     await shot(page, '2-create-form');
-    await page.locator('#vm-create').click();
+    await click(page, '#vm-create');
     await page.waitForSelector('tr[data-vm="webvm"]');
     const firstSeen = await statusOf(page, 'webvm');
     await page.waitForSelector('tr[data-vm="webvm"] [data-status="running"]', { timeout: 180_000 });
@@ -96,14 +96,14 @@ describe('the web dashboard: log in, create a VM, see it run, its console, stop,
     expect(vm.status).toBe('running');
 
     // Its stats, sampled from its host: CPU as a share once there are two samples, memory at once.
-    await page.locator('tr[data-vm="webvm"] [data-act="stats"]').click();
+    await click(page, 'tr[data-vm="webvm"] [data-act="stats"]');
     await page.waitForFunction('/%$/.test(document.querySelector(\'[data-stat="0"]\')?.textContent ?? "")', { timeout: 30_000 });
     expect(await text(page, '[data-stat="1"]')).toMatch(/^[\d.]+ (KiB|MiB|GiB)$/);
     await shot(page, '3b-stats');
-    await page.locator('a[href="#/vms"]').click();
+    await click(page, 'a[href="#/vms"]');
 
     // The console: a one-time ticket, the WebSocket, the guest's shell on ttyS0 (ucloud.shell).
-    await page.locator('tr[data-vm="webvm"] [data-act="console"]').click();
+    await click(page, 'tr[data-vm="webvm"] [data-act="console"]');
     await page.waitForSelector('#console-state[data-state="open"]', { timeout: 30_000 });
     // One line per row (the rows' textContent runs together; spaces are U+00A0, which \s matches).
     const rows = () => page.$$eval('.xterm-rows > div', (r) => r.map((d) => d.textContent ?? '').join('\n'));
@@ -120,13 +120,13 @@ describe('the web dashboard: log in, create a VM, see it run, its console, stop,
     await until('the command ran in the guest', async () => (await rows()).includes('UCLOUD-WEB-42'), 30_000);
     await shot(page, '4-console');
     await docImage('4-console.png', 'console.png');
-    await page.locator('a[href="#/vms"]').click();
+    await click(page, 'a[href="#/vms"]');
 
     await page.waitForSelector('tr[data-vm="webvm"] [data-act="stop"]');
-    await page.locator('tr[data-vm="webvm"] [data-act="stop"]').click();
+    await click(page, 'tr[data-vm="webvm"] [data-act="stop"]');
     await page.waitForSelector('tr[data-vm="webvm"] [data-status="stopped"]', { timeout: 120_000 });
     await shot(page, '5-stopped');
-    await page.locator('tr[data-vm="webvm"] [data-act="delete"]').click();
+    await click(page, 'tr[data-vm="webvm"] [data-act="delete"]');
     await page.waitForSelector('[data-empty="vms"]', { timeout: 120_000 });
     expect(await page.$('tr[data-vm="webvm"]')).toBeNull();
     await shot(page, '6-deleted');
@@ -171,10 +171,10 @@ describe('the web dashboard: log in, create a VM, see it run, its console, stop,
     await shot(page, '8-admin-vms-375px');
     await page.goto(`${c.apiUrl}/#/hosts`);
     await page.waitForSelector('tr[data-host="hv1"] [data-status="alive"]');
-    await page.locator('tr[data-host="hv1"] [data-act="drain"]').click();
+    await click(page, 'tr[data-host="hv1"] [data-act="drain"]');
     await page.waitForSelector('tr[data-host="hv1"] [data-status="drained"]', { timeout: 30_000 });
     expect((await c.client().hosts.list()).find((h) => h.name === 'hv1')?.drained).toBe(true);
-    await page.locator('tr[data-host="hv1"] [data-act="undrain"]').click();
+    await click(page, 'tr[data-host="hv1"] [data-act="undrain"]');
     await page.waitForSelector('tr[data-host="hv1"] [data-status="alive"]', { timeout: 30_000 }).catch(async (err: unknown) => {
       // What the page shows (its row, its notice) and what the API says, to tell a stale page from a host that died.
       const row = await page.$eval('tr[data-host="hv1"]', (e) => e.outerHTML).catch(() => '(no row)');
@@ -194,7 +194,7 @@ describe('the web dashboard: log in, create a VM, see it run, its console, stop,
     agent = c.spawn('host');
     await agent.ready;
     await page.waitForSelector('tr[data-host="hv1"] [data-status="alive"]', { timeout: 30_000 });
-    await page.locator('#logout').click();
+    await click(page, '#logout');
     await page.waitForSelector('#token');
     expect(await page.evaluate('sessionStorage.getItem("ucloud.token")')).toBeNull();
     await ctx.close();

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppeteer-core';
+import puppeteer, { TimeoutError, type Browser, type BrowserContext, type Page } from 'puppeteer-core';
 import { expect } from 'vitest';
 import { ROOT } from './cluster.js';
 import { pngStats } from './png.js';
@@ -73,6 +73,24 @@ export async function logIn(page: Page, token: string): Promise<void> {
     throw new Error(`no login form at ${page.url()}: ${(await page.evaluate('document.documentElement.outerHTML.slice(0, 2000)').catch(() => '?')) as string}`, { cause: err });
   });
   await page.type('#token', token);
-  await page.locator('#login').click();
+  await click(page, '#login');
   await page.waitForSelector('#live.ok', { timeout: 30_000 });
+}
+
+/**
+ * Clicks what `selector` finds once it is visible, enabled and still, as a user
+ * would, within `timeout` ms. Puppeteer's Locator keeps the element it found
+ * while it waits for those: when a live update redraws the list meanwhile, the
+ * element it holds is detached, never comes into view, and the click times out
+ * though the new one is there to click. Each short try finds the element again.
+ */
+export async function click(page: Page, selector: string, timeout = 30_000): Promise<void> {
+  const until = Date.now() + timeout;
+  for (;;) {
+    try {
+      return await page.locator(selector).setTimeout(Math.max(1, Math.min(2_000, until - Date.now()))).click();
+    } catch (err) {
+      if (!(err instanceof TimeoutError) || Date.now() >= until) throw err;
+    }
+  }
 }
