@@ -25,9 +25,10 @@ import { Keys, Kinds } from '../src/store/keys.js';
 import { until } from '../test/helpers/cluster.js';
 import { QemuProbe } from '../test/helpers/qemu-probe.js';
 import { Testbed } from '../test/helpers/testbed.js';
+import { benchArgs } from './args.js';
 import { median } from './harness.js';
 
-const runs = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 5);
+const { runs } = benchArgs('usage: npm run bench:failover [-- RUNS=5]   (or --runs N; root; BENCH_STORE=ceph for Ceph)', { runs: 5 }, { positional: ['runs'] });
 const TTL = process.env.UCLOUD_HOST_LEASE_TTL ?? CONFIG_KEYS.host_lease_ttl.default;
 const FENCE = process.env.UCLOUD_FENCE_TIMEOUT ?? CONFIG_KEYS.fence_timeout.default;
 const MARGIN = process.env.UCLOUD_FAILOVER_MARGIN ?? CONFIG_KEYS.failover_margin.default;

@@ -22,7 +22,7 @@ import { fakeQmpServer, qmpReply } from '../test/helpers/fake-qmp.js';
 import { blockStatsReply, runningVmRecord } from '../test/helpers/vm-record.js';
 import { benchArgs } from './args.js';
 
-const args = benchArgs('usage: node dist/bench/metrics.js [--vms 200] [--scrapes 100] [--disks 2] [--nics 2]', { vms: 200, scrapes: 100, disks: 2, nics: 2 }, { argv: isMainThread ? process.argv.slice(2) : [] });
+const args = benchArgs('usage: node dist/bench/metrics.js [--vms 200] [--scrapes 100] [--disks 2] [--nics 2]', { vms: 200, scrapes: 100, disks: 2, nics: 2 }, { zeroOk: ['disks', 'nics'], argv: isMainThread ? process.argv.slice(2) : [] });
 const VMS = Number(args.vms);
 const SCRAPES = Number(args.scrapes);
 const GOAL_MS = 50;

@@ -38,7 +38,7 @@
 // A case ucloud refuses (e.g. copy before it is built) prints the refusal.
 //
 // Usage (root: makes namespaces, runs QEMU):
-//   npm run bench:migration [-- RUNS] [--cases shared,copy,ceph] [--sweep 300,100,50]
+//   npm run bench:migration [-- RUNS] [--cases shared,copy,ceph] [--sweep 300,100,50] [--variants no-ac,no-rp,bare]
 // --sweep L1,L2,…: on the shared testbed, also RUNS plain-twin migrations at
 // each downtime-limit (ms): the evidence for the default of
 // migration_max_downtime_ms. UCLOUD_MIGRATION_MAX_DOWNTIME_MS sets the limit
@@ -61,18 +61,18 @@ import type { Vm } from '../src/model/index.js';
 import { until } from '../test/helpers/cluster.js';
 import { Testbed, type TestbedHost } from '../test/helpers/testbed.js';
 import { CpuSampler } from './cpu-sampler.js';
+import { benchArgs, usageError } from './args.js';
 import { median } from './harness.js';
 
 type Mode = 'shared' | 'copy' | 'ceph';
 
-const argv = process.argv.slice(2);
-const flag = (name: string): string | undefined => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
-const runs = Number(argv.find((a, i) => /^\d+$/.test(a) && !argv[i - 1]?.startsWith('--')) ?? 5);
-const cases = (flag('--cases') ?? 'shared,copy,ceph').split(',') as Mode[];
-const sweep = flag('--sweep')?.split(',').map(Number);
+const USAGE = 'usage: npm run bench:migration [-- RUNS=5] [--cases shared,copy,ceph] [--sweep 300,100,50] [--variants no-ac,no-rp,bare]   (or --runs N; root: makes namespaces, runs QEMU)';
+const args = benchArgs(USAGE, { runs: 5 }, { positional: ['runs'], strings: ['cases', 'sweep', 'variants'] });
+const runs = args.runs;
+const cases = (args.cases ?? 'shared,copy,ceph').split(',') as Mode[];
+for (const m of cases) if (!['shared', 'copy', 'ceph'].includes(m)) usageError(USAGE, `--cases takes shared, copy and ceph, not "${m}"`);
+const sweep = args.sweep?.split(',').map(Number);
+if (sweep?.some((ms) => !(ms > 0))) usageError(USAGE, `--sweep takes downtime limits in ms above 0, not "${args.sweep}"`);
 const RAM_MIB = 256;
 /** The limit both sides switch over under: ucloud's default unless the environment says otherwise. */
 const DOWNTIME_LIMIT_MS = Number(process.env.UCLOUD_MIGRATION_MAX_DOWNTIME_MS ?? CONFIG_KEYS.migration_max_downtime_ms.default);
@@ -83,9 +83,9 @@ const SOURCE_CAPS = { events: true, 'auto-converge': true, 'return-path': true }
  * auto-converge off, return-path off, or both (QEMU's defaults), alternating
  * with ucloud's capabilities: what each capability costs.
  */
-const variants = (flag('--variants')?.split(',') ?? []).map((v) => {
-  const caps = { 'no-ac': { 'auto-converge': false }, 'no-rp': { 'return-path': false }, bare: { 'auto-converge': false, 'return-path': false } }[v];
-  if (!caps) throw new Error(`unknown variant ${v} (no-ac, no-rp, bare)`);
+const variants = (args.variants?.split(',') ?? []).map((v) => {
+  const caps = ({ 'no-ac': { 'auto-converge': false }, 'no-rp': { 'return-path': false }, bare: { 'auto-converge': false, 'return-path': false } } as Record<string, object>)[v];
+  if (!caps) usageError(USAGE, `--variants takes no-ac, no-rp and bare, not "${v}"`);
   return { name: v, caps: { ...SOURCE_CAPS, ...caps } };
 });
 /**

@@ -30,9 +30,10 @@ import type { Vm } from '../src/model/index.js';
 import { until } from '../test/helpers/cluster.js';
 import { streamLines, type LineStream } from '../test/helpers/ssh.js';
 import { Testbed } from '../test/helpers/testbed.js';
+import { benchArgs } from './args.js';
 import { median } from './harness.js';
 
-const runs = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 5);
+const { runs } = benchArgs('usage: npm run bench:routing [-- RUNS=5]   (or --runs N; root: makes namespaces, runs QEMU)', { runs: 5 }, { positional: ['runs'] });
 const RAM_MIB = 256;
 const PING_INTERVAL_S = 0.01;
 

@@ -40,7 +40,7 @@ const autocannon = createRequire(import.meta.url)('autocannon') as (opts: {
 const args = benchArgs(
   'usage: node dist/bench/scale.js [--vms 100000] [--hosts 5000] [--users 1000] [--direct] [--probe 1000]\n  [--concurrency 32] [--duration 3] [--rounds 5] [--connections 10]   (root; see the comment atop bench/scale.ts)',
   { vms: 100000, hosts: 5000, users: 1000, probe: 1000, concurrency: 32, duration: 3, rounds: 5, connections: 10 },
-  { flags: ['direct'] },
+  { flags: ['direct'], zeroOk: ['probe'] },
 );
 const VMS = Number(args.vms);
 const HOSTS = Number(args.hosts);

@@ -8,10 +8,11 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { run } from '../src/common/exec.js';
 import { isOurQemu, waitForExit } from '../src/host/qemu/index.js';
+import { benchArgs } from './args.js';
 import { median, startCloud } from './harness.js';
 
 const MARKER = 'UCLOUD-GUEST-BOOTED';
-const runs = Number(process.argv[2] ?? 5);
+const { runs } = benchArgs('usage: node dist/bench/vm-boot.js [runs=5]   (or --runs N; root)', { runs: 5 }, { positional: ['runs'] });
 
 /**
  * The plain side has no console keeper: read QEMU's serial socket directly,

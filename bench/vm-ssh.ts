@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { run } from '../src/common/exec.js';
 import { packageRoot } from '../src/common/paths.js';
 import { isOurQemu } from '../src/host/qemu/index.js';
+import { benchArgs } from './args.js';
 import { handBridge, median, startCloud, untilSsh, type HandBridge } from './harness.js';
 
-const runs = Number(process.argv[2] ?? 5);
+const { runs } = benchArgs('usage: node dist/bench/vm-ssh.js [runs=5]   (or --runs N; root; port 80 must be free)', { runs: 5 }, { positional: ['runs'] });
 const NS = 'uclbench';
 
 async function main(): Promise<void> {

@@ -84,15 +84,14 @@ export class UserManager {
     const user: User = { name, role, createdAt: nowIso() };
     const token = newToken();
     const hash = hashToken(token);
-    const ok = await this.store
+    const t = this.store
       .txn()
       .absent(Keys.user(name))
       .put(Kinds.user, Keys.user(name), user)
       .put(Kinds.token, Keys.token(hash), { user: name, createdAt: user.createdAt, description: 'first token', name: tokenName })
-      .put(Kinds.tokenName, Keys.tokenName(name, tokenName), { hash })
-      .commit();
-    // The etcd client sends again an attempt whose answer was lost: when the first did commit, its token's name record is on record.
-    if (!ok && !(await this.store.holds(Kinds.tokenName, Keys.tokenName(name, tokenName), { hash }))) throw new UcloudError('USER_EXISTS', `user "${name}" already exists`);
+      .put(Kinds.tokenName, Keys.tokenName(name, tokenName), { hash });
+    // A repeat by the etcd client of an attempt that did commit fails on its own writes: the new token's hash under its name.
+    if (!(await t.commit()) && !(await t.landed(Kinds.tokenName, Keys.tokenName(name, tokenName), { hash }))) throw new UcloudError('USER_EXISTS', `user "${name}" already exists`);
     return { user, token };
   }
 
@@ -200,9 +199,9 @@ export class UserManager {
     const t = this.store.txn().present(Keys.user(user));
     if (old) t.unchanged(old).delete(Keys.token(old.value.hash));
     else t.absent(nameKey);
-    const ok = await t.put(Kinds.token, Keys.token(hash), record).put(Kinds.tokenName, nameKey, { hash }).commit();
+    t.put(Kinds.token, Keys.token(hash), record).put(Kinds.tokenName, nameKey, { hash });
     // A commit sent again after its answer was lost (see create) fails on its own name record.
-    if (!ok && !(await this.store.holds(Kinds.tokenName, nameKey, { hash }))) {
+    if (!(await t.commit()) && !(await t.landed(Kinds.tokenName, nameKey, { hash }))) {
       if (!(await this.get(user))) throw new UcloudError('USER_NOT_FOUND', `user "${user}" does not exist`);
       if (opts.replace) throw new UcloudError('CONFLICT', `token "${opts.name}" changed meanwhile; try again`);
       throw new UcloudError('TOKEN_NAME_TAKEN', `user "${user}" already has a token named "${opts.name}"`);

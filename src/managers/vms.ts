@@ -189,11 +189,10 @@ export class VmManager {
       if (image) t.unchanged(image);
       for (const nic of nics) t.absent(Keys.allocMac(nic.mac)).put(Kinds.alloc, Keys.allocMac(nic.mac), { owner: vm.owner, holder: Keys.vm(vm.id) });
       stageUsage(t, usage, usageOfVm(vm), limits);
-      if (await t.commit()) return vm;
-      const taken = await this.store.get(Kinds.vmName, nameKey);
       // The etcd client retries an attempt that ended without an answer (a member died, a deadline passed):
       // when the first one did commit, the retry fails its compares on this very VM.
-      if (taken?.value.id === vm.id) return vm;
+      if ((await t.commit()) || (await t.landed(Kinds.vmName, nameKey, { id: vm.id }))) return vm;
+      const taken = await this.store.get(Kinds.vmName, nameKey);
       if (taken) throw new UcloudError('VM_NAME_TAKEN', `you already have a VM named "${input.name}"`);
       for (const n of networks) {
         const cur = await this.store.get(Kinds.network, n.key);

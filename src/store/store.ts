@@ -164,6 +164,23 @@ export class Txn {
     if (res.succeeded) writeJournal.record(res.header.revision, this.written.filter((_, i) => res.responses[i]?.response_delete_range?.deleted !== '0'));
     return res.succeeded;
   }
+
+  /**
+   * After a failed commit: whether an earlier attempt of this very transaction
+   * committed. The etcd client sends an attempt again when its answer was lost
+   * (RetryWithin), and the repeat's compares then fail on the first one's own
+   * writes. `key` is one this transaction put `value` at, a record no other
+   * writer makes byte for byte (a fresh time, a random id or hash). When it
+   * did, its writes go to the write journal as a commit's do, so a request's
+   * caches wait for them before it is answered.
+   */
+  async landed<S extends TSchema>(kind: RecordKind<S>, key: string, value: Static<S>): Promise<boolean> {
+    const text = JSON.stringify(checkRecord(kind, key, value, 'write'));
+    const kv = (await call(() => this.ns.get(key).exec(), 'get')).kvs[0];
+    if (kv?.value.toString() !== text) return false;
+    writeJournal.record(kv.mod_revision, this.written);
+    return true;
+  }
 }
 
 export interface StoreOptions {
@@ -509,23 +526,9 @@ export class Store {
     this.opts.log?.error({ err, key: this.relativeKey(kv.key), modRevision: kv.mod_revision }, 'skipping a record that fails its schema');
   }
 
-  /**
-   * Creates the record only if the key is absent; false when it already exists.
-   * True also when the client sent the create again after etcd applied it but
-   * its answer was lost (RetryWithin): the record is then the very one given.
-   */
+  /** Creates the record only if the key is absent; false when it already exists. */
   async create<S extends TSchema>(kind: RecordKind<S>, key: string, value: Static<S>): Promise<boolean> {
-    return (await this.txn().absent(key).put(kind, key, value).commit()) || this.holds(kind, key, value);
-  }
-
-  /**
-   * Whether the record at `key` is `value`, byte for byte as it would be
-   * written: how a write whose compares failed tells that its own earlier
-   * attempt committed (a record with a fresh time or random id is no one else's).
-   */
-  async holds<S extends TSchema>(kind: RecordKind<S>, key: string, value: Static<S>): Promise<boolean> {
-    const cur = await this.get(kind, key);
-    return cur !== undefined && JSON.stringify(cur.value) === JSON.stringify(value);
+    return this.txn().absent(key).put(kind, key, value).commit();
   }
 
   /** `lease`: the key vanishes with it (a Lease, or a lease id such as a PresenceLease's). */
