@@ -65,9 +65,9 @@ const autocannon = createRequire(import.meta.url)('autocannon') as (opts: {
 }) => Promise<CannonResult>;
 
 const args = benchArgs('usage: node dist/bench/api.js [--rounds 3] [--duration 6] [--connections 10] [--breakdown]   (root)', { rounds: 3, duration: 6, connections: 10 }, { flags: ['breakdown'] });
-const ROUNDS = Number(args.rounds);
-const DURATION = Number(args.duration);
-const CONNECTIONS = Number(args.connections);
+const ROUNDS = args.rounds;
+const DURATION = args.duration;
+const CONNECTIONS = args.connections;
 const USERS = 2 * CONNECTIONS;
 const GOAL = 0.9;
 

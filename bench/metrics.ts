@@ -23,8 +23,8 @@ import { blockStatsReply, runningVmRecord } from '../test/helpers/vm-record.js';
 import { benchArgs } from './args.js';
 
 const args = benchArgs('usage: node dist/bench/metrics.js [--vms 200] [--scrapes 100] [--disks 2] [--nics 2]', { vms: 200, scrapes: 100, disks: 2, nics: 2 }, { zeroOk: ['disks', 'nics'], argv: isMainThread ? process.argv.slice(2) : [] });
-const VMS = Number(args.vms);
-const SCRAPES = Number(args.scrapes);
+const VMS = args.vms;
+const SCRAPES = args.scrapes;
 const GOAL_MS = 50;
 
 function get(port: number): Promise<{ ms: number; body: string }> {
@@ -59,9 +59,9 @@ async function main(): Promise<void> {
   const sessions = new Map<string, QmpMonitor>();
   let worker: Worker | undefined;
   try {
-    const vms = Array.from({ length: VMS }, (_, i) => runningVmRecord(`user${i % 20}`, `vm${i}`, 'bench', process.pid, Number(args.disks), Number(args.nics)));
+    const vms = Array.from({ length: VMS }, (_, i) => runningVmRecord(`user${i % 20}`, `vm${i}`, 'bench', process.pid, args.disks, args.nics));
     const paths = vms.map((vm) => join(dir, `${vm.id.slice(0, 8)}.sock`));
-    worker = new Worker(new URL(import.meta.url), { workerData: { paths, disks: Number(args.disks) } });
+    worker = new Worker(new URL(import.meta.url), { workerData: { paths, disks: args.disks } });
     await new Promise((resolve, reject) => worker!.once('message', resolve).once('error', reject));
     for (const [i, vm] of vms.entries()) sessions.set(vm.id, await QmpMonitor.connect(paths[i]!, { timeoutMs: 5000 }));
     const registry = daemonRegistry('host');
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
     times.sort((a, b) => a - b);
     const series = body.split('\n').filter((l) => l && !l.startsWith('#')).length;
     const vmSeries = body.split('\n').filter((l) => l.startsWith('ucloud_vm_')).length;
-    const r = { vms: VMS, disksPerVm: Number(args.disks), nicsPerVm: Number(args.nics), scrapes: SCRAPES, series, vmSeries, bytes: body.length, medianMs: +pct(times, 0.5).toFixed(2), p95Ms: +pct(times, 0.95).toFixed(2), maxMs: +times[times.length - 1]!.toFixed(2), cpuMsPerScrape: cpuMs, load: +loadavg()[0]!.toFixed(1), goalMs: GOAL_MS };
+    const r = { vms: VMS, disksPerVm: args.disks, nicsPerVm: args.nics, scrapes: SCRAPES, series, vmSeries, bytes: body.length, medianMs: +pct(times, 0.5).toFixed(2), p95Ms: +pct(times, 0.95).toFixed(2), maxMs: +times[times.length - 1]!.toFixed(2), cpuMsPerScrape: cpuMs, load: +loadavg()[0]!.toFixed(1), goalMs: GOAL_MS };
     console.log(`bench/metrics: GET /metrics of a host with ${VMS} VMs (${args.disks} disks, ${args.nics} NICs each): ${series} series (${vmSeries} per-VM), ${(body.length / 1024).toFixed(0)} KiB`);
     console.log(`  ${SCRAPES} scrapes: median ${r.medianMs} ms, p95 ${r.p95Ms} ms, max ${r.maxMs} ms (goal < ${GOAL_MS} ms): ${r.medianMs < GOAL_MS ? 'met' : 'MISSED'}; CPU ${cpuMs} ms a scrape (fake QEMUs included), load ${r.load}`);
     console.log(JSON.stringify(r));

@@ -64,13 +64,13 @@ import { CpuSampler } from './cpu-sampler.js';
 import { benchArgs, usageError } from './args.js';
 import { median } from './harness.js';
 
-type Mode = 'shared' | 'copy' | 'ceph';
+const MODES = ['shared', 'copy', 'ceph'] as const;
+type Mode = (typeof MODES)[number];
 
 const USAGE = 'usage: npm run bench:migration [-- RUNS=5] [--cases shared,copy,ceph] [--sweep 300,100,50] [--variants no-ac,no-rp,bare]   (or --runs N; root: makes namespaces, runs QEMU)';
 const args = benchArgs(USAGE, { runs: 5 }, { positional: ['runs'], strings: ['cases', 'sweep', 'variants'] });
-const runs = args.runs;
-const cases = (args.cases ?? 'shared,copy,ceph').split(',') as Mode[];
-for (const m of cases) if (!['shared', 'copy', 'ceph'].includes(m)) usageError(USAGE, `--cases takes shared, copy and ceph, not "${m}"`);
+const { runs } = args;
+const cases = (args.cases?.split(',') ?? MODES).map((m) => (MODES.includes(m as Mode) ? (m as Mode) : usageError(USAGE, `--cases takes ${MODES.join(', ')}, not "${m}"`)));
 const sweep = args.sweep?.split(',').map(Number);
 if (sweep?.some((ms) => !(ms > 0))) usageError(USAGE, `--sweep takes downtime limits in ms above 0, not "${args.sweep}"`);
 const RAM_MIB = 256;

@@ -42,11 +42,11 @@ const args = benchArgs(
   { vms: 100000, hosts: 5000, users: 1000, probe: 1000, concurrency: 32, duration: 3, rounds: 5, connections: 10 },
   { flags: ['direct'], zeroOk: ['probe'] },
 );
-const VMS = Number(args.vms);
-const HOSTS = Number(args.hosts);
-const USERS = Number(args.users);
-const PROBE = args.direct ? Number(args.probe) : 0;
-const CONCURRENCY = Number(args.concurrency);
+const VMS = args.vms;
+const HOSTS = args.hosts;
+const USERS = args.users;
+const PROBE = args.direct ? args.probe : 0;
+const CONCURRENCY = args.concurrency;
 
 const rows: [string, string][] = [];
 const row = (what: string, value: string) => {
@@ -144,9 +144,7 @@ async function main(): Promise<void> {
       { name: 'vm list --all (first page)', path: '/v1/vms?all=true', token: fleet.adminToken },
     ];
     const readRows: string[] = [];
-    const duration = Number(args.duration);
-    const connections = Number(args.connections);
-    const rounds = Number(args.rounds);
+    const { duration, connections, rounds } = args;
     const median = (xs: number[]) => quantile(xs, 0.5);
     for (const r of reads) {
       const sample = await fleet.http.call('GET', r.path, r.token);

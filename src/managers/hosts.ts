@@ -20,9 +20,9 @@ export class HostManager {
 
   async add(name: string, address: string, capacity: Resources, allocationRatio?: Partial<AllocationRatio>): Promise<Host> {
     const host: Host = { name, address, capacity, allocationRatio: { ...(this.opts.allocationRatio ?? DEFAULT_ALLOCATION_RATIO), ...allocationRatio }, createdAt: nowIso() };
-    const t = this.store.txn().absent(Keys.host(name)).put(Kinds.host, Keys.host(name), host);
-    // A repeat by the etcd client of an attempt that did commit fails on its own write: this very record, to the millisecond.
-    if (!(await t.commit()) && !(await t.landed(Kinds.host, Keys.host(name), host))) {
+    const key = Keys.host(name);
+    // Not store.create: its own attempt repeated by the etcd client is told by the record, to the millisecond.
+    if (!(await this.store.txn().absent(key).put(Kinds.host, key, host).commit({ witness: key }))) {
       throw new UcloudError('HOST_EXISTS', `host "${name}" is already registered`);
     }
     return host;

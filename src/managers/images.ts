@@ -234,8 +234,8 @@ export class ImageManager {
       if (!cur || !img) stageUsage(t, await readUsage(this.store, owner), { images: img ? 1 : -1 }, opts.limits);
       if (img) t.put(Kinds.image, key, img);
       else t.delete(key);
-      // A repeat by the etcd client of an attempt that did commit fails on its own write (createdAt and updatedAt to the millisecond).
-      if ((await t.commit()) || (img && (await t.landed(Kinds.image, key, img)))) return true;
+      // The witness: createdAt and updatedAt to the millisecond.
+      if (await t.commit(img ? { witness: key } : {})) return true;
     }
     throw new UcloudError('CONFLICT', `image "${name}" kept changing; try again`);
   }

@@ -13,14 +13,14 @@ export class KeyManager {
     const parsed = parseSshPublicKey(text);
     const key: SshKey = { owner, name, type: parsed.type, bits: parsed.bits, fingerprint: parsed.fingerprint, publicKey: parsed.canonical, createdAt: nowIso() };
     const fp = Keys.keyFingerprint(owner, createHash('sha256').update(parsed.fingerprint).digest('hex'));
-    const t = this.store
+    const ok = await this.store
       .txn()
       .absent(Keys.key(owner, name))
       .absent(fp)
       .put(Kinds.sshKey, Keys.key(owner, name), key)
-      .put(Kinds.alloc, fp, { owner, holder: Keys.key(owner, name) });
-    // A repeat by the etcd client of an attempt that did commit fails on its own writes: this very key, to the millisecond.
-    if ((await t.commit()) || (await t.landed(Kinds.sshKey, Keys.key(owner, name), key))) return key;
+      .put(Kinds.alloc, fp, { owner, holder: Keys.key(owner, name) })
+      .commit({ witness: Keys.key(owner, name) }); // the record, to the millisecond
+    if (ok) return key;
     if (await this.get(owner, name)) throw new UcloudError('KEY_EXISTS', `you already have a key named "${name}"`);
     throw new UcloudError('KEY_EXISTS', `you already added this key (${parsed.fingerprint}) under another name`);
   }

@@ -111,14 +111,15 @@ export class NetworkManager {
       const holder = { owner, holder: key };
       const t = this.store.txn();
       stageUsage(t, usage, { networks: 1 }, opts.limits);
-      t.absent(key)
+      const ok = await t
+        .absent(key)
         .absent(Keys.allocVni(vni))
         .absent(Keys.allocPrefix(prefix))
         .put(Kinds.network, key, net)
         .put(Kinds.alloc, Keys.allocVni(vni), holder)
-        .put(Kinds.alloc, Keys.allocPrefix(prefix), holder);
-      // A repeat by the etcd client of an attempt that did commit fails on its own writes: this network, its random VNI and prefix.
-      if ((await t.commit()) || (await t.landed(Kinds.network, key, net))) return net;
+        .put(Kinds.alloc, Keys.allocPrefix(prefix), holder)
+        .commit({ witness: key }); // its random VNI and prefix
+      if (ok) return net;
     }
     throw new UcloudError('CONFLICT', 'networks kept being created at the same time; try again');
   }

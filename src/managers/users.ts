@@ -84,14 +84,15 @@ export class UserManager {
     const user: User = { name, role, createdAt: nowIso() };
     const token = newToken();
     const hash = hashToken(token);
-    const t = this.store
+    const nameKey = Keys.tokenName(name, tokenName);
+    const ok = await this.store
       .txn()
       .absent(Keys.user(name))
       .put(Kinds.user, Keys.user(name), user)
       .put(Kinds.token, Keys.token(hash), { user: name, createdAt: user.createdAt, description: 'first token', name: tokenName })
-      .put(Kinds.tokenName, Keys.tokenName(name, tokenName), { hash });
-    // A repeat by the etcd client of an attempt that did commit fails on its own writes: the new token's hash under its name.
-    if (!(await t.commit()) && !(await t.landed(Kinds.tokenName, Keys.tokenName(name, tokenName), { hash }))) throw new UcloudError('USER_EXISTS', `user "${name}" already exists`);
+      .put(Kinds.tokenName, nameKey, { hash })
+      .commit({ witness: nameKey }); // the new token's random hash under its name
+    if (!ok) throw new UcloudError('USER_EXISTS', `user "${name}" already exists`);
     return { user, token };
   }
 
@@ -199,9 +200,8 @@ export class UserManager {
     const t = this.store.txn().present(Keys.user(user));
     if (old) t.unchanged(old).delete(Keys.token(old.value.hash));
     else t.absent(nameKey);
-    t.put(Kinds.token, Keys.token(hash), record).put(Kinds.tokenName, nameKey, { hash });
-    // A commit sent again after its answer was lost (see create) fails on its own name record.
-    if (!(await t.commit()) && !(await t.landed(Kinds.tokenName, nameKey, { hash }))) {
+    const ok = await t.put(Kinds.token, Keys.token(hash), record).put(Kinds.tokenName, nameKey, { hash }).commit({ witness: nameKey });
+    if (!ok) {
       if (!(await this.get(user))) throw new UcloudError('USER_NOT_FOUND', `user "${user}" does not exist`);
       if (opts.replace) throw new UcloudError('CONFLICT', `token "${opts.name}" changed meanwhile; try again`);
       throw new UcloudError('TOKEN_NAME_TAKEN', `user "${user}" already has a token named "${opts.name}"`);

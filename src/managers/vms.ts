@@ -189,9 +189,8 @@ export class VmManager {
       if (image) t.unchanged(image);
       for (const nic of nics) t.absent(Keys.allocMac(nic.mac)).put(Kinds.alloc, Keys.allocMac(nic.mac), { owner: vm.owner, holder: Keys.vm(vm.id) });
       stageUsage(t, usage, usageOfVm(vm), limits);
-      // The etcd client retries an attempt that ended without an answer (a member died, a deadline passed):
-      // when the first one did commit, the retry fails its compares on this very VM.
-      if ((await t.commit()) || (await t.landed(Kinds.vmName, nameKey, { id: vm.id }))) return vm;
+      // The witness: the VM's random id under its name.
+      if (await t.commit({ witness: nameKey })) return vm;
       const taken = await this.store.get(Kinds.vmName, nameKey);
       if (taken) throw new UcloudError('VM_NAME_TAKEN', `you already have a VM named "${input.name}"`);
       for (const n of networks) {

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from '../common/logger.js';
 import type { Event, EventInput } from '../model/index.js';
 import { Keys, Kinds } from './keys.js';
@@ -249,7 +248,8 @@ export class EventLog {
     }
     if (!staged.length) return;
     try {
-      if (!(await t.commit()) && !(await this.wroteBefore(staged[0]!.event))) {
+      const first = staged[0]!.event;
+      if (!(await t.commit({ witness: Keys.event(first.object.owner, first.id) }))) {
         // The first key was another writer's event (ids collide once in 2^32): the batch again, under new ids.
         for (const q of staged) q.event = { ...q.event, id: this.newId(Date.parse(q.event.time)) };
         await this.write(staged);
@@ -259,12 +259,6 @@ export class EventLog {
     } catch (err) {
       for (const q of staged) this.failed(q, err);
     }
-  }
-
-  /** Whether `e` is on record as it is: a commit retried after etcd applied it finds its own first event. */
-  private async wroteBefore(e: Event): Promise<boolean> {
-    const cur = await this.store.get(Kinds.event, Keys.event(e.object.owner, e.id));
-    return cur !== undefined && isDeepStrictEqual(cur.value, e);
   }
 
   private failed(q: Queued, err: unknown): void {

@@ -103,6 +103,8 @@ export class Txn {
   private compares: { key: string; target: 'Mod' | 'Create'; value: string | number; cmp: '==' | '>' }[] = [];
   private ops: ((ns: Namespace) => ReturnType<Namespace['put']> | ReturnType<ReturnType<Namespace['delete']>['key']>)[] = [];
   private readonly written: string[] = [];
+  /** What each put writes, as stored: how a commit tells its own earlier attempt (`witness`). */
+  private readonly texts = new Map<string, string>();
   /** The store revision the last commit answered at: the new revision when it succeeded, the current one when not. */
   revision: string | undefined;
 
@@ -142,6 +144,7 @@ export class Txn {
     const text = JSON.stringify(checkRecord(kind, key, value, 'write'));
     this.ops.push((ns) => (typeof lease === 'string' ? ns.put(key).value(text).lease(lease) : lease ? lease.put(key).value(text) : ns.put(key).value(text)) as ReturnType<Namespace['put']>);
     this.written.push(key);
+    this.texts.set(key, text);
     this.bytes += key.length + text.length;
     return this;
   }
@@ -152,7 +155,15 @@ export class Txn {
     return this;
   }
 
-  async commit(): Promise<boolean> {
+  /**
+   * Applies the transaction; false when a compare failed. `witness`: a key
+   * this transaction puts a record no other writer makes byte for byte (a fresh
+   * time, a random id or hash). The etcd client sends an attempt again when its
+   * answer was lost (RetryWithin), and that repeat's compares fail on the first
+   * attempt's own writes: a failed commit whose witness holds what this put
+   * there is the first attempt's success, and answers true.
+   */
+  async commit(opts: { witness?: string } = {}): Promise<boolean> {
     const [first, ...rest] = this.compares;
     if (!first) throw new UcloudError('INTERNAL', 'a transaction needs at least one compare');
     let b = this.ns.if(first.key, first.target, first.cmp, first.value);
@@ -161,24 +172,19 @@ export class Txn {
     const res = await call(() => b.then(...(ops as never[])).commit(), 'txn');
     this.revision = res.header.revision;
     // A delete of a key already gone changes nothing and makes no event: a cache would wait for it in vain.
-    if (res.succeeded) writeJournal.record(res.header.revision, this.written.filter((_, i) => res.responses[i]?.response_delete_range?.deleted !== '0'));
-    return res.succeeded;
+    if (!res.succeeded) return opts.witness !== undefined && (await this.landed(opts.witness));
+    writeJournal.record(res.header.revision, this.written.filter((_, i) => res.responses[i]?.response_delete_range?.deleted !== '0'));
+    return true;
   }
 
-  /**
-   * After a failed commit: whether an earlier attempt of this very transaction
-   * committed. The etcd client sends an attempt again when its answer was lost
-   * (RetryWithin), and the repeat's compares then fail on the first one's own
-   * writes. `key` is one this transaction put `value` at, a record no other
-   * writer makes byte for byte (a fresh time, a random id or hash). When it
-   * did, its writes go to the write journal as a commit's do, so a request's
-   * caches wait for them before it is answered.
-   */
-  async landed<S extends TSchema>(kind: RecordKind<S>, key: string, value: Static<S>): Promise<boolean> {
-    const text = JSON.stringify(checkRecord(kind, key, value, 'write'));
-    const kv = (await call(() => this.ns.get(key).exec(), 'get')).kvs[0];
+  /** Whether `witness` holds what this transaction put there; then its writes go to the journal as a commit's do (a request's caches wait for them). */
+  private async landed(witness: string): Promise<boolean> {
+    const text = this.texts.get(witness);
+    if (text === undefined) throw new UcloudError('INTERNAL', `the witness ${witness} is not a key the transaction puts`);
+    const kv = (await call(() => this.ns.get(witness).exec(), 'get')).kvs[0];
     if (kv?.value.toString() !== text) return false;
     writeJournal.record(kv.mod_revision, this.written);
+    this.revision = kv.mod_revision;
     return true;
   }
 }

@@ -160,8 +160,9 @@ export class TestCluster {
     return c;
   }
 
-  managers() {
-    return { store: this.store, users: new UserManager(this.store), vms: new VmManager(this.store, { actor: API_ACTOR }), vmsAs: (actor: VmActor) => new VmManager(this.store, { actor }), hosts: new HostManager(this.store), images: new ImageManager(this.store), files: new FileManager(this.store), keys: new KeyManager(this.store), networks: new NetworkManager(this.store, { vniRange: { first: 10000, last: 16000000 }, ipv6Pool: 'fd75:636c:6f75::/48' }), consoles: new ConsoleManager(this.store) };
+  /** The managers on the test's Store, or on `store` (another view of the same etcd). */
+  managers(store: Store = this.store) {
+    return { store, users: new UserManager(store), vms: new VmManager(store, { actor: API_ACTOR }), vmsAs: (actor: VmActor) => new VmManager(store, { actor }), hosts: new HostManager(store), images: new ImageManager(store), files: new FileManager(store), keys: new KeyManager(store), networks: new NetworkManager(store, { vniRange: { first: 10000, last: 16000000 }, ipv6Pool: 'fd75:636c:6f75::/48' }), consoles: new ConsoleManager(store) };
   }
 
   client(token = this.adminToken): Client {

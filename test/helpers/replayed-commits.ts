@@ -15,7 +15,7 @@ export function replayCommits(store: Store): Store {
   store.txn = () => {
     const t = txn();
     const commit = t.commit.bind(t);
-    t.commit = async () => {
+    t.commit = async (opts) => {
       const record = writeJournal.record;
       writeJournal.record = () => undefined;
       try {
@@ -23,7 +23,7 @@ export function replayCommits(store: Store): Store {
       } finally {
         writeJournal.record = record;
       }
-      return commit();
+      return commit(opts);
     };
     return t;
   };

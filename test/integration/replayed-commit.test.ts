@@ -3,13 +3,6 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HostManager } from '../../src/managers/hosts.js';
-import { ImageManager } from '../../src/managers/images.js';
-import { KeyManager } from '../../src/managers/keys.js';
-import { NetworkManager } from '../../src/managers/networks.js';
-import { UserManager } from '../../src/managers/users.js';
-import { VmManager } from '../../src/managers/vms.js';
-import { API_ACTOR } from '../../src/model/vm-lifecycle.js';
 import type { UserFile } from '../../src/model/index.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import type { Store } from '../../src/store/store.js';
@@ -26,14 +19,7 @@ import { replayCommits } from '../helpers/replayed-commits.js';
 describe('a create etcd applied whose answer was lost, sent again by the client (real etcd)', () => {
   let c: TestCluster;
   let replayed: Store;
-  const m = () => ({
-    users: new UserManager(replayed),
-    keys: new KeyManager(replayed),
-    networks: new NetworkManager(replayed, { vniRange: { first: 10000, last: 16000000 }, ipv6Pool: 'fd75:636c:6f75::/48' }),
-    hosts: new HostManager(replayed),
-    vms: new VmManager(replayed, { actor: API_ACTOR }),
-    images: new ImageManager(replayed),
-  });
+  const m = () => c.managers(replayed);
   const vmSpec = { image: { store: 'local', owner: 'admin', name: 'ucloud-test' }, cpu: 1, ramBytes: 128 * 2 ** 20, diskBytes: GiB };
   const file: UserFile = { id: randomUUID(), owner: 'rita', name: 'img1.qcow2', sizeBytes: 1, sha512: 'a'.repeat(128), mtimeMs: 0, seenAt: new Date().toISOString() };
 
