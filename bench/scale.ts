@@ -132,7 +132,7 @@ async function main(): Promise<void> {
     const report = await fleet.check();
     row(
       'fleet check',
-      `${report.vms} VMs on ${report.hosts} hosts: unplaced ${report.unplaced.length}, overcommitted hosts ${report.overcommitted.length}, booked wrong ${report.notBooked.length + report.bookedElsewhere.length + report.phantomBookings.length + report.wrongSize.length}, mirror mismatches ${report.mirrorMismatch.length}`,
+      `${report.vms} VMs on ${report.hosts} hosts: unplaced ${report.unplaced.length}, overcommitted hosts ${report.overcommitted.length}, booked wrong ${report.notBooked.length + report.bookedElsewhere.length + report.phantomBookings.length + report.wrongSize.length}, mirror mismatches ${report.mirrorMismatch.length}, image index mismatches ${report.imageIndexMismatch.length}`,
     );
 
     // Reads: each against a bare route serving the very bytes it answered.

@@ -14,7 +14,7 @@ function staysBecause(vm: Vm): string | undefined {
 }
 
 /**
- * Follows a drain (`host drain --wait`): polls the VMs until none is on `host`,
+ * Follows a drain (`host drain --wait`): polls the host's VMs until none is left,
  * printing one line per VM that left with its new host. When every VM still
  * there stays (fits nowhere, or is not running), FailedState naming each with
  * its reason; WAIT_TIMEOUT when time runs out (the drain goes on).
@@ -23,16 +23,16 @@ export async function waitForDrain(client: Client, host: string, timeoutMs: numb
   const deadline = Date.now() + timeoutMs;
   const seen = new Map<string, string>();
   for (;;) {
-    const all = await client.vms.list(true);
-    const here = all.filter((v) => v.host === host);
-    for (const v of all) {
-      if (seen.has(v.id) && v.host !== host) {
-        note(`${seen.get(v.id)}: moved to ${v.host ?? '(no host)'}`);
-        seen.delete(v.id);
-      }
-    }
-    for (const id of [...seen.keys()]) if (!all.some((v) => v.id === id)) {
-      note(`${seen.get(id)}: deleted`);
+    // The host's VMs only (the API's index by host): a poll costs that host's VMs, not the fleet's.
+    const here = await client.vms.list(true, { host });
+    const still = new Set(here.map((v) => v.id));
+    for (const [id, name] of [...seen]) {
+      if (still.has(id)) continue;
+      const now = await client.vms.get(id).catch((err: unknown) => {
+        if (err instanceof UcloudError && err.code === 'VM_NOT_FOUND') return undefined;
+        throw err;
+      });
+      note(now ? `${name}: moved to ${now.host ?? '(no host)'}` : `${name}: deleted`);
       seen.delete(id);
     }
     for (const v of here) seen.set(v.id, v.name);

@@ -5,6 +5,7 @@ import type { ImportSource } from '../storage/driver.js';
 import { storageDriver } from '../storage/registry.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store } from '../store/store.js';
+import { imageIndexComplete, indexedUsersOf } from './image-vm-index.js';
 import { backoff, readUsage, stageUsage, type Limits } from './usage.js';
 
 /** Whether a user may see and use an image: their own, a public one, or any for an admin. */
@@ -253,8 +254,13 @@ export class ImageManager {
     await this.write(owner, name, undefined);
   }
 
-  /** VMs whose disks come from this image, as etcd has them (every VM is read, in pages). */
+  /**
+   * VMs whose disks come from this image, as etcd has them: from the image
+   * index (image-vm-index.ts), or on a cluster whose index is not yet
+   * backfilled, from every VM (read in pages).
+   */
   async users(img: Pick<Image, 'store' | 'owner' | 'name'>): Promise<Pick<Vm, 'owner' | 'name'>[]> {
+    if (await imageIndexComplete(this.store)) return indexedUsersOf(this.store, img);
     const keys = new Set(imageUseKeys(img));
     const { items } = await this.store.list(Kinds.vm, Keys.vms());
     return items.filter((v) => keys.has(imageUseKey(v.value.image))).map((v) => ({ owner: v.value.owner, name: v.value.name }));

@@ -26,6 +26,12 @@ const SYNC_WAIT_MS = 5000;
 const FILTER_CHUNK = 1000;
 const FILTER_SCAN_MAX = 20_000;
 
+/** What a VM list may be narrowed to (`GET /v1/vms?status=&host=`). */
+export interface VmFilter {
+  status?: string;
+  host?: string;
+}
+
 export interface CachePage<T> {
   items: T[];
   /** Sort key of the last item (for the next cursor). */
@@ -134,11 +140,12 @@ export class VmCache {
    * Up to `limit` VMs after sort key `after` (the owner's, or everyone's when
    * `owner` is undefined), each as its JSON bytes: what the API sends.
    */
-  async vmPageJson(owner: string | undefined, after: string | undefined, limit: number, filter?: (vm: Vm) => boolean): Promise<CachePage<Buffer>> {
+  async vmPageJson(owner: string | undefined, after: string | undefined, limit: number, filter: VmFilter = {}): Promise<CachePage<Buffer>> {
     await this.ready();
+    if (filter.host !== undefined) return this.hostPageOf(filter.host, owner, after, limit, filter.status);
     const keys = owner === undefined ? this.all : this.byOwner.get(owner);
     if (!keys) return { items: [], more: false };
-    if (filter) return this.filteredPage(keys, after, limit, filter);
+    if (filter.status !== undefined) return this.filteredPage(keys, after, limit, (vm) => vm.status === filter.status);
     const { keys: page, more } = keys.after(after, limit);
     const items: Buffer[] = [];
     for (const k of page) {
@@ -146,6 +153,23 @@ export class VmCache {
       if (json !== undefined) items.push(json);
     }
     return { items, ...(page.length ? { last: page[page.length - 1]! } : {}), more };
+  }
+
+  /**
+   * A page of the VMs on `host` (of `owner` when given), from the index by
+   * host: its cost is the host's VMs, not the fleet's (what `host drain
+   * --wait` polls).
+   */
+  private hostPageOf(host: string, owner: string | undefined, after: string | undefined, limit: number, status: string | undefined): CachePage<Buffer> {
+    const keys: string[] = [];
+    for (const { key, value } of this.vms.byIndex('host', host)) {
+      const k = this.sorted.get(key);
+      if (k !== undefined && (after === undefined || k > after) && (owner === undefined || value.owner === owner) && (status === undefined || value.status === status)) keys.push(k);
+    }
+    keys.sort();
+    const page = keys.slice(0, limit);
+    const items = page.flatMap((k) => this.json.get(k) ?? []);
+    return { items, ...(page.length ? { last: page[page.length - 1]! } : {}), more: keys.length > limit };
   }
 
   /**

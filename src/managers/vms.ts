@@ -7,6 +7,7 @@ import type { EventLog } from '../store/event-log.js';
 import { checkVmWrite, stampEpoch, type VmActor } from '../model/vm-lifecycle.js';
 import { Keys, Kinds, lastSegment } from '../store/keys.js';
 import { DELETE, type Store, type Txn, type Versioned } from '../store/store.js';
+import { stageImageIndex } from './image-vm-index.js';
 import { vmsOf } from './owner-vms.js';
 import { backoff, negate, readUsage, stageUsage, usageOfVm, type Limits, type UsageDelta } from './usage.js';
 
@@ -57,8 +58,9 @@ export function mirrorHostsOf(vm: Pick<Vm, 'host' | 'migration'>): string[] {
  * Stages one write of a VM record: `vm/<id>` compared unchanged since `prev`
  * was read (or absent when there is no `prev`), then put or deleted, and its
  * per-host mirrors (`host-vm/<host>/<id>`) put for the hosts it has now and
- * deleted for the hosts it had before. Every write of `vm/<id>` goes through
- * here, so the mirrors can never disagree with the record past one commit.
+ * deleted for the hosts it had before, and its entry in the image index
+ * (`image-vm/…/<id>`, see image-vm-index.ts). Every write of `vm/<id>` goes
+ * through here, so neither index can disagree with the record past one commit.
  */
 export function stageVmWrite(t: Txn, prev: Versioned<Vm> | undefined, given: Vm | typeof DELETE, actor: VmActor): Txn {
   const next = given === DELETE ? given : stampEpoch(prev?.value, given, actor);
@@ -77,6 +79,7 @@ export function stageVmWrite(t: Txn, prev: Versioned<Vm> | undefined, given: Vm 
     for (const h of hostsNow) t.put(Kinds.vm, Keys.hostVm(h, id), next);
   }
   for (const h of prev ? mirrorHostsOf(prev.value) : []) if (!hostsNow.includes(h)) t.delete(Keys.hostVm(h, id));
+  stageImageIndex(t, id, prev?.value, next);
   return t;
 }
 

@@ -233,6 +233,14 @@ export type VmUserData = Static<typeof VmUserData>;
 export const VmName = Type.Object({ id: Uuid }, { additionalProperties: false });
 export type VmName = Static<typeof VmName>;
 
+/**
+ * A VM under the image its disk comes from (`image-vm/…/<vm id>`), written and
+ * deleted with the VM record: an image delete finds the image's VMs by one
+ * prefix instead of reading every VM.
+ */
+export const ImageVm = Type.Object({ owner: Name, name: Name }, { additionalProperties: false });
+export type ImageVm = Static<typeof ImageVm>;
+
 export const VM_LIMITS = {
   maxCpu: 64,
   minRam: 32 * 2 ** 20,

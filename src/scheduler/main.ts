@@ -1,5 +1,6 @@
 import { tuneHeapForCaches } from '../common/cache-heap.js';
 import { runDaemon, type DaemonFlags } from '../store/daemon.js';
+import { backfillImageIndex, imageIndexComplete } from '../managers/image-vm-index.js';
 import { VmManager } from '../managers/vms.js';
 import { SCHEDULER_ACTOR } from '../model/vm-lifecycle.js';
 import { EventLog } from '../store/event-log.js';
@@ -25,6 +26,11 @@ export function runScheduler(flags: DaemonFlags): Promise<void> {
         if (!(await vms.hostIndexComplete())) {
           const { written, removed } = await vms.backfillHostIndex();
           log.info({ written, removed }, 'per-host VM index backfilled');
+        }
+        // Likewise the image index: until its marker, an image delete reads all of vm/.
+        if (!(await imageIndexComplete(store))) {
+          const { written, removed } = await backfillImageIndex(store);
+          log.info({ written, removed }, 'image VM index backfilled');
         }
         const s = new Scheduler(store, vms, log, { drainParallel: config.drainParallel, failoverMarginMs: config.failoverMarginMs, events, metrics });
         await s.start();

@@ -16,6 +16,7 @@ const kind = <S extends TSchema>(name: string, schema: S): RecordKind<S> => ({ k
 export const Kinds = {
   vm: kind('vm', M.Vm),
   vmName: kind('vm-name', M.VmName),
+  imageVm: kind('image-vm', M.ImageVm),
   userData: kind('user-data', M.VmUserData),
   host: kind('host', M.Host),
   hostAlive: kind('host-alive', M.HostAlive),
@@ -57,6 +58,15 @@ export const Keys = {
   hostVmIndex: () => 'host-vm/',
   vmName: (owner: string, name: string) => `vm-name/${seg(owner)}/${seg(name)}`,
   vmNamesOf: (owner: string) => `vm-name/${seg(owner)}/`,
+  /**
+   * The VMs made from one image, by the reference their record holds: by owner,
+   * or by store for a reference without one (VMs from before images had owners).
+   * Written with `vm/<id>` (see stageVmWrite).
+   */
+  imageVm: (ref: M.Vm['image'], id: string) => `${imageVmsOf(ref)}${seg(id)}`,
+  imageVms: (ref: M.Vm['image']) => imageVmsOf(ref),
+  /** Every image's VMs (the one-time backfill reads them all). */
+  imageVmIndex: () => 'image-vm/',
   /** A VM's user-data, by VM id (see VmUserData). */
   userData: (vmId: string) => `user-data/${seg(vmId)}`,
   host: (name: string) => `host/${seg(name)}`,
@@ -133,6 +143,10 @@ export const AllocKeys = {
   vni: (key: string) => Number(lastSegment(key)),
   prefixAddress: (key: string) => lastSegment(key).replace(/-/g, ':'),
 } as const;
+
+function imageVmsOf(ref: M.Vm['image']): string {
+  return ref.owner === undefined ? `image-vm/store/${seg(ref.store)}/${seg(ref.name)}/` : `image-vm/owner/${seg(ref.owner)}/${seg(ref.name)}/`;
+}
 
 function eventOwnerSeg(owner: string): string {
   return owner === '' ? '-' : owner;

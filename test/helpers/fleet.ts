@@ -295,6 +295,8 @@ export interface FleetReport {
   overcommitted: string[];
   /** Placed VMs without their host's mirror (host-vm/<host>/<id>), or mirrors that disagree with the record. */
   mirrorMismatch: string[];
+  /** VMs without their entry in the image index (image-vm/…/<id>), and entries no VM calls for or that name it wrongly. */
+  imageIndexMismatch: string[];
 }
 
 export interface FleetOptions {
@@ -591,6 +593,7 @@ export class Fleet {
       wrongSize: [],
       overcommitted: [],
       mirrorMismatch: [],
+      imageIndexMismatch: [],
     };
     const vmById = new Map(vms.items.map((v) => [v.value.id, v.value]));
     const hostByName = new Map(hosts.items.map((h) => [h.value.name, h.value]));
@@ -632,6 +635,15 @@ export class Fleet {
       });
       for (const vm of vmById.values()) if (vm.host && !(mirrored.get(vm.id) ?? []).includes(vm.host)) r.mirrorMismatch.push(`${vm.id}: no mirror under ${vm.host}`);
     }
+    const index = await this.store.list(Kinds.imageVm, Keys.imageVmIndex());
+    r.skipped.push(...index.skipped);
+    const entryAt = new Map(index.items.map((e) => [e.key, e.value]));
+    for (const vm of vmById.values()) {
+      const e = entryAt.get(Keys.imageVm(vm.image, vm.id));
+      if (!e || e.owner !== vm.owner || e.name !== vm.name) r.imageIndexMismatch.push(`${vm.id}: ${e ? 'a wrong' : 'no'} entry in the image index`);
+      entryAt.delete(Keys.imageVm(vm.image, vm.id));
+    }
+    for (const key of entryAt.keys()) r.imageIndexMismatch.push(`${key}: no VM calls for it`);
     return r;
   }
 

@@ -240,6 +240,13 @@ describe('paginated lists (real etcd)', () => {
     }
     const admin = (await pages('/v1/vms?owner=fil&status=running', c.adminToken, 5)).flatMap((p) => p.items);
     expect(admin).toHaveLength(20);
+    // By host across owners (from the index by host, not a scan of the fleet): in list order, paged, the cursor kept to its list.
+    const onHv1 = (await pages('/v1/vms?all=true&host=hv1', c.adminToken, 3)).flatMap((p) => p.items);
+    expect(onHv1.map((v) => v.name)).toEqual(want);
+    expect((await pages('/v1/vms?all=true&host=hv2&status=running', c.adminToken, 4)).flatMap((p) => p.items)).toHaveLength(10);
+    const hv2 = await get('/v1/vms?all=true&host=hv2&limit=4', c.adminToken);
+    expect((await get(`/v1/vms?all=true&host=hv1&limit=4&cursor=${hv2.body.next}`, c.adminToken)).body.code).toBe('INVALID_CURSOR');
+    expect((await get('/v1/vms?all=true&host=nowhere', c.adminToken)).body).toEqual({ items: [] });
     expect((await get('/v1/vms?status=sleeping', fil)).status).toBe(400);
   });
 });

@@ -44,7 +44,7 @@ describe('a 3-member etcd cluster: a lost member, a lost quorum (real etcd, api,
   async function checkFleet(specs: readonly VmSpec[]): Promise<void> {
     const report = await fleet.check();
     expect(report.vms).toBe(specs.length);
-    expect({ ...report, vms: 0, hosts: 0 }).toEqual({ vms: 0, hosts: 0, skipped: [], unplaced: [], notBooked: [], bookedElsewhere: [], phantomBookings: [], wrongSize: [], overcommitted: [], mirrorMismatch: [] });
+    expect({ ...report, vms: 0, hosts: 0 }).toEqual({ vms: 0, hosts: 0, skipped: [], unplaced: [], notBooked: [], bookedElsewhere: [], phantomBookings: [], wrongSize: [], overcommitted: [], mirrorMismatch: [], imageIndexMismatch: [] });
     const names = (await fleet.store.list(Kinds.vm, Keys.vms())).items.map((v) => `${v.value.owner}/${v.value.name}`);
     expect(new Set(names).size).toBe(names.length);
     expect(names.sort()).toEqual(specs.map((s) => `${s.owner}/${s.name}`).sort());

@@ -16,7 +16,7 @@ import { Informer } from '../../src/store/informer.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { DELETE, Store } from '../../src/store/store.js';
 import { MiB, until } from '../helpers/cluster.js';
-import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { etcdPerSuite } from '../helpers/etcd-suite.js';
 
 const capacity = { cpu: 64, ramBytes: 1024 * 1024 * MiB, diskBytes: 1024 * 1024 * MiB };
 const image = { store: 'local', name: 'img' };
@@ -30,21 +30,7 @@ function placedVm(host: string, name: string): Vm {
 // The per-host VM index: `host-vm/<host>/<id>` mirrors `vm/<id>` in the same
 // transaction, so an agent watches its own VMs instead of the whole fleet.
 describe('per-host VM index (real etcd)', () => {
-  let etcd: TestEtcd;
-  const stores: Store[] = [];
-  const storeFor = (prefix: string) => {
-    const s = new Store(etcd.storeOptions(prefix));
-    stores.push(s);
-    return s;
-  };
-
-  beforeAll(async () => {
-    etcd = await startTestEtcd();
-  });
-  afterAll(async () => {
-    for (const s of stores) s.close();
-    await etcd?.stop();
-  });
+  const { storeFor } = etcdPerSuite();
 
   /** The mirror keys under host-vm/, whatever host. */
   const mirrorKeys = async (store: Store) => (await store.list(Kinds.vm, Keys.hostVmIndex())).items.map((i) => i.key).sort();

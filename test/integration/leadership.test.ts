@@ -81,7 +81,7 @@ describe('scheduler leadership: the leader killed during a burst of creates', ()
       expect(fleet.http.serverErrors).toEqual([]);
       const report = await fleet.check();
       expect(report.vms).toBe(VMS);
-      for (const problem of ['skipped', 'unplaced', 'notBooked', 'bookedElsewhere', 'phantomBookings', 'wrongSize', 'overcommitted', 'mirrorMismatch'] as const) {
+      for (const problem of ['skipped', 'unplaced', 'notBooked', 'bookedElsewhere', 'phantomBookings', 'wrongSize', 'overcommitted', 'mirrorMismatch', 'imageIndexMismatch'] as const) {
         expect(report[problem], problem).toEqual([]);
       }
       // The standby did the rest, and leads now (it logs a batch after committing it: wait for the line).

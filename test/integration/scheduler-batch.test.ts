@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { allowedOf, sumResources } from '../../src/common/capacity.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { stageVmWrite, VmManager } from '../../src/managers/vms.js';
@@ -9,7 +9,7 @@ import { Scheduler, type SchedulerOptions } from '../../src/scheduler/loop.js';
 import { EVENT_BATCH_MAX, EventLog } from '../../src/store/event-log.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { Store, type Txn } from '../../src/store/store.js';
-import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { etcdPerSuite } from '../helpers/etcd-suite.js';
 import { until } from '../helpers/cluster.js';
 import { API_ACTOR, SCHEDULER_ACTOR } from '../../src/model/vm-lifecycle.js';
 
@@ -41,23 +41,11 @@ const GiB = 2 ** 30;
 // hosts made alive by their presence keys on a lease (as an agent would): no
 // API, no agent, so only the schedulers decide where VMs go.
 describe('scheduler: placement in batches (real etcd)', () => {
-  let etcd: TestEtcd;
-  const stores: Store[] = [];
+  const { storeFor } = etcdPerSuite();
   const schedulers: Scheduler[] = [];
 
-  const storeFor = (prefix: string) => {
-    const s = new Store(etcd.storeOptions(prefix));
-    stores.push(s);
-    return s;
-  };
-
-  beforeAll(async () => {
-    etcd = await startTestEtcd();
-  });
   afterAll(async () => {
     await Promise.all(schedulers.map((s) => s.stop()));
-    for (const s of stores) s.close();
-    await etcd?.stop();
   });
 
   /** Registers hosts and makes them alive on one lease. */
@@ -101,9 +89,10 @@ describe('scheduler: placement in batches (real etcd)', () => {
         updatedAt: at,
       };
     });
-    for (let i = 0; i < vms.length; i += 100) {
+    // 60 a transaction: each is a compare and two puts (record and image index), within etcd's 128.
+    for (let i = 0; i < vms.length; i += 60) {
       const t = store.txn();
-      for (const vm of vms.slice(i, i + 100)) stageVmWrite(t, undefined, vm, API_ACTOR);
+      for (const vm of vms.slice(i, i + 60)) stageVmWrite(t, undefined, vm, API_ACTOR);
       expect(await t.commit()).toBe(true);
     }
     return vms;

@@ -109,6 +109,7 @@ describe(`fleet scale: ${VMS} VMs on ${HOSTS} hosts for ${USERS} users (real etc
       expect(report.wrongSize.slice(0, 5)).toEqual([]);
       expect(report.overcommitted.slice(0, 5)).toEqual([]);
       expect(report.mirrorMismatch.slice(0, 5)).toEqual([]);
+      expect(report.imageIndexMismatch.slice(0, 5)).toEqual([]);
       expect(fleet.http.serverErrors).toEqual([]);
       expect(fleet.http.failures()).toBe(0);
       // Neither daemon hit an error on the way (a failed scheduler pass, an etcd call refused).

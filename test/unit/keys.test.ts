@@ -22,8 +22,12 @@ describe('key layout', () => {
     expect(Keys.hostAlloc('a').startsWith(Keys.hosts())).toBe(false);
     expect(Keys.vmName('a', 'b').startsWith(Keys.vms())).toBe(false);
     expect(Keys.imageStore('a').startsWith(Keys.images())).toBe(false);
+    expect(Keys.imageVmIndex().startsWith(Keys.images())).toBe(false);
     // An agent's index holds its host's VMs only: not another host's whose name starts alike.
     expect(Keys.hostVm('hv1', 'x')).toBe('host-vm/hv1/x');
+    expect(Keys.imageVm({ store: 'local', owner: 'alice', name: 'deb' }, 'x')).toBe('image-vm/owner/alice/deb/x');
+    expect(Keys.imageVm({ store: 'local', name: 'deb' }, 'x')).toBe('image-vm/store/local/deb/x');
+    expect(() => Keys.imageVms({ store: 'local', owner: 'a/b', name: 'deb' })).toThrow(/invalid name/);
     expect(Keys.hostVm('hv1', 'x').startsWith(Keys.hostVms('hv1'))).toBe(true);
     expect(Keys.hostVm('hv10', 'x').startsWith(Keys.hostVms('hv1'))).toBe(false);
     expect(Keys.hostVms('hv1').startsWith(Keys.hostVmIndex())).toBe(true);

@@ -74,11 +74,12 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
       throw new UcloudError('FORBIDDEN', 'only an admin lists other users\' VMs (all, owner)', { details: { action: 'vm:list-any' } });
     }
     const owner = q.owner ?? (q.all === true ? undefined : req.user.name);
-    const filter = q.status === undefined && q.host === undefined ? undefined : (vm: Vm) => (q.status === undefined || vm.status === q.status) && (q.host === undefined || vm.host === q.host);
+    const filtered = q.status !== undefined || q.host !== undefined;
+    const filter = { ...(q.status !== undefined ? { status: q.status } : {}), ...(q.host !== undefined ? { host: q.host } : {}) };
     // The list's name carries its scope and filter, so a cursor is good only for the list it came from.
-    const list = `${owner === undefined ? 'vms' : `vms/${owner}`}${filter ? `?${q.status ?? ''}@${q.host ?? ''}` : ''}`;
+    const list = `${owner === undefined ? 'vms' : `vms/${owner}`}${filtered ? `?${q.status ?? ''}@${q.host ?? ''}` : ''}`;
     // An unfiltered page is kept while its list is unchanged; a filtered one is made each time (its version would be the whole fleet's).
-    const keep = filter ? undefined : { pages: kept, version: cache.vmListVersion(owner) };
+    const keep = filtered ? undefined : { pages: kept, version: cache.vmListVersion(owner) };
     const page = await rawPageFromCache(list, q, (after, limit) => cache.vmPageJson(owner, after, limit, filter), pages, reply.raw, keep);
     return reply.type('application/json; charset=utf-8').send(page as never); // JSON text: sent as it is
   });
