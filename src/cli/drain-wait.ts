@@ -32,6 +32,8 @@ export async function waitForDrain(client: Client, host: string, timeoutMs: numb
         if (err instanceof UcloudError && err.code === 'VM_NOT_FOUND') return undefined;
         throw err;
       });
+      // Another API server's cache may be a moment behind the list's: still here, it is looked at again.
+      if (now?.host === host) continue;
       note(now ? `${name}: moved to ${now.host ?? '(no host)'}` : `${name}: deleted`);
       seen.delete(id);
     }

@@ -5,7 +5,7 @@ import type { ImportSource } from '../storage/driver.js';
 import { storageDriver } from '../storage/registry.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store } from '../store/store.js';
-import { imageIndexComplete, indexedUsersOf } from './image-vm-index.js';
+import { imageIndexComplete, indexedUsersOf, scannedUsersOf } from './image-vm-index.js';
 import { backoff, readUsage, stageUsage, type Limits } from './usage.js';
 
 /** Whether a user may see and use an image: their own, a public one, or any for an admin. */
@@ -256,14 +256,21 @@ export class ImageManager {
 
   /**
    * VMs whose disks come from this image, as etcd has them: from the image
-   * index (image-vm-index.ts), or on a cluster whose index is not yet
-   * backfilled, from every VM (read in pages).
+   * index once it is backfilled (image-vm-index.ts; the cost is the image's
+   * VMs), before that from every VM (read in pages). A request's look.
    */
   async users(img: Pick<Image, 'store' | 'owner' | 'name'>): Promise<Pick<Vm, 'owner' | 'name'>[]> {
-    if (await imageIndexComplete(this.store)) return indexedUsersOf(this.store, img);
-    const keys = new Set(imageUseKeys(img));
-    const { items } = await this.store.list(Kinds.vm, Keys.vms());
-    return items.filter((v) => keys.has(imageUseKey(v.value.image))).map((v) => ({ owner: v.value.owner, name: v.value.name }));
+    return (await imageIndexComplete(this.store)) ? indexedUsersOf(this.store, img) : scannedUsersOf(this.store, img);
+  }
+
+  /**
+   * VMs whose disks come from this image, from every VM record (in pages),
+   * whatever wrote them (a writer older than the index writes no entries):
+   * the imagescanner's look before it removes the bytes. The entries missing
+   * for the VMs found are written, so the next request's look sees them too.
+   */
+  async usersFromRecords(img: Pick<Image, 'store' | 'owner' | 'name'>): Promise<Pick<Vm, 'owner' | 'name'>[]> {
+    return scannedUsersOf(this.store, img, { index: true });
   }
 
   /**

@@ -147,7 +147,8 @@ export class ImageScanner {
   private async deleteImage(img: Image): Promise<void> {
     try {
       // Marked, it makes no more VMs; one made before the mark that the API's look missed keeps it (ready again, with this error).
-      const users = await this.images.users(img);
+      // Every VM record is read, not the index: a writer older than the index (a rolling upgrade) leaves VMs out of it.
+      const users = await this.images.usersFromRecords(img);
       if (users.length) throw new UcloudError('IMAGE_IN_USE', `image "${img.name}" is used by ${users.length} VM(s)`);
       if (img.volume) await (await this.images.driverFor(img.store)).deleteImage(img.volume);
       await this.images.removeRecord(img.owner, img.name);

@@ -27,13 +27,15 @@ export function runScheduler(flags: DaemonFlags): Promise<void> {
           const { written, removed } = await vms.backfillHostIndex();
           log.info({ written, removed }, 'per-host VM index backfilled');
         }
-        // Likewise the image index: until its marker, an image delete reads all of vm/.
-        if (!(await imageIndexComplete(store))) {
-          const { written, removed } = await backfillImageIndex(store);
-          log.info({ written, removed }, 'image VM index backfilled');
-        }
         const s = new Scheduler(store, vms, log, { drainParallel: config.drainParallel, failoverMarginMs: config.failoverMarginMs, events, metrics });
         await s.start();
+        // The image index, once per cluster from before it, beside placement (a write per VM would hold it for
+        // minutes at fleet size); until its marker an image delete's request reads all of vm/. Safe beside another.
+        void (async () => {
+          if (await imageIndexComplete(store)) return;
+          const { written, removed } = await backfillImageIndex(store);
+          log.info({ written, removed }, 'image VM index backfilled');
+        })().catch((err: unknown) => log.warn({ err }, 'image VM index backfill failed; the next leader tries again'));
         return () => s.stop();
       },
     });

@@ -1,25 +1,30 @@
 import { randomUUID } from 'node:crypto';
 import { nowIso, type Vm } from '../../src/model/index.js';
+import { stageImageIndex } from '../../src/managers/image-vm-index.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import type { Store } from '../../src/store/store.js';
 
 /**
- * Writes new VM records and their name keys straight into etcd, as a create
- * would (50 per transaction: 100 puts and 50 compares, within etcd's 128 ops);
- * throws if one of them is there already.
+ * Writes new VM records, their name keys and image index entries straight
+ * into etcd, as a create would (40 per transaction: 120 puts and 40 compares,
+ * within etcd's 128 ops); throws if one of them is there already.
  */
 export async function writeVms(store: Store, vms: readonly Vm[]): Promise<void> {
-  for (let i = 0; i < vms.length; i += 50) {
+  for (let i = 0; i < vms.length; i += 40) {
     const t = store.txn();
-    for (const vm of vms.slice(i, i + 50)) t.absent(Keys.vm(vm.id)).put(Kinds.vm, Keys.vm(vm.id), vm).put(Kinds.vmName, Keys.vmName(vm.owner, vm.name), { id: vm.id });
-    if (!(await t.commit())) throw new Error(`writeVms: a VM (of ${vms.slice(i, i + 50).map((v) => `${v.owner}/${v.name}`).join(', ')}) or its name is in etcd already`);
+    for (const vm of vms.slice(i, i + 40)) {
+      t.absent(Keys.vm(vm.id)).put(Kinds.vm, Keys.vm(vm.id), vm).put(Kinds.vmName, Keys.vmName(vm.owner, vm.name), { id: vm.id });
+      stageImageIndex(t, vm.id, undefined, vm);
+    }
+    if (!(await t.commit())) throw new Error(`writeVms: a VM (of ${vms.slice(i, i + 40).map((v) => `${v.owner}/${v.name}`).join(', ')}) or its name is in etcd already`);
   }
 }
 
-/** Removes a VM record and its name key that writeVms wrote. */
-export async function removeVm(store: Store, vm: Pick<Vm, 'id' | 'owner' | 'name'>): Promise<void> {
+/** Removes a VM record, its name key and its image index entry that writeVms wrote. */
+export async function removeVm(store: Store, vm: Pick<Vm, 'id' | 'owner' | 'name' | 'image'>): Promise<void> {
   await store.delete(Keys.vm(vm.id));
   await store.delete(Keys.vmName(vm.owner, vm.name));
+  await store.delete(Keys.imageVm(vm.image, vm.id));
 }
 
 /** A valid, never-placed VM record, for tests that write VMs straight into etcd (as the scheduler and agents do). */

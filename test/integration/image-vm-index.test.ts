@@ -147,4 +147,33 @@ describe('image index (real etcd)', () => {
     // Run again (a second scheduler, a restart): nothing to do.
     expect(await backfillImageIndex(store)).toEqual({ written: 0, removed: 0 });
   });
+
+  it('after the marker, an older writer (a rolling upgrade) cannot make an image lose its bytes under a VM, nor stick it in use', async () => {
+    const store = storeFor('/ivi-c/');
+    await store.put(Kinds.image, Keys.image('admin', 'base'), imageRecord('admin', 'base'));
+    await backfillImageIndex(store);
+    const images = new ImageManager(store);
+    const vms = new VmManager(store, { actor: API_ACTOR });
+    const base = { store: 'local', owner: 'admin', name: 'base' };
+
+    // An older API deletes a VM (no entry removed) and makes one (no entry written).
+    const a = await vms.create({ owner: 'u1', name: 'a', image: base, ...size });
+    await store.txn().present(Keys.vm(a.id)).delete(Keys.vm(a.id)).delete(Keys.vmName('u1', 'a')).commit();
+    const old = oldVm('u2', 'b', base);
+    await store.create(Kinds.vm, Keys.vm(old.id), old);
+
+    // The request's look: the gone VM's entry is dropped, not counted (the delete is not stuck on it) …
+    expect(await images.users(base)).toEqual([]);
+    expect(await store.get(Kinds.imageVm, Keys.imageVm(base, a.id))).toBeUndefined();
+    // … and an entry whose VM is there, though unreadable, still counts.
+    const c = await vms.create({ owner: 'u3', name: 'c', image: base, ...size });
+    await store.ns.put(Keys.vm(c.id)).value('{"not":"a vm"}');
+    expect(await images.users(base)).toEqual([{ owner: 'u3', name: 'c' }]);
+    await store.ns.put(Keys.vm(c.id)).value(JSON.stringify(c));
+
+    // The imagescanner's look before removing the bytes reads every record: the older writer's VM is found, and indexed.
+    expect(await images.usersFromRecords(base)).toEqual(expect.arrayContaining([{ owner: 'u2', name: 'b' }, { owner: 'u3', name: 'c' }]));
+    expect(await store.get(Kinds.imageVm, Keys.imageVm(base, old.id))).toMatchObject({ value: { owner: 'u2', name: 'b' } });
+    expect(await images.users(base)).toEqual(expect.arrayContaining([{ owner: 'u2', name: 'b' }, { owner: 'u3', name: 'c' }]));
+  });
 });

@@ -50,6 +50,7 @@ describe('migration destination (fakes)', () => {
   let server: net.Server | undefined;
   let qemu: FakeQemu;
   let fw: string[];
+  let failClose: Set<number>;
   let destroyed: VmDisk[][];
   let local: { disks: VmDisk[] } | undefined;
   let pid: number | undefined;
@@ -76,6 +77,7 @@ describe('migration destination (fakes)', () => {
     qemu = { status: 'paused', migration: 'completed', commands: [] };
     server = await fakeQemu(join(dir, 'qmp.sock'), qemu);
     fw = [];
+    failClose = new Set();
     destroyed = [];
     local = undefined;
     pid = 4242;
@@ -89,7 +91,7 @@ describe('migration destination (fakes)', () => {
         },
         close: (port: number) => {
           fw.push(`close ${port}`);
-          return Promise.resolve();
+          return failClose.delete(port) ? Promise.reject(new Error('nft: resource busy')) : Promise.resolve();
         },
       },
       address: 'fd00::2',
@@ -159,6 +161,29 @@ describe('migration destination (fakes)', () => {
     const bindPort = (dest as unknown as { bindPort: (id: string, holes: Map<string, number>, source: string, bind: (p: number) => Promise<void>) => Promise<number> }).bindPort.bind(dest);
     expect(await bindPort('vm2', new Map(), 'fd00::1', () => Promise.resolve())).toBe(49152);
     expect(fw).toEqual(['close 49152', 'open fd00::1 49152']);
+  });
+
+  it('a hole whose close failed is closed at a later reconcile, and no other migration is given its port meanwhile', async () => {
+    const vm = { id: 'vm', host: 'hv2', nics: [], disks: [], lastMigration: migration({ address: 'fd00::2', port: 49152, nbdPort: 49153 }) } as unknown as Vm;
+    pid = undefined;
+    failClose.add(49152);
+    const r = roles();
+    await r.reconcile(vm);
+    expect(fw).toEqual(['close 49153', 'close 49152']);
+    expect(rec.lines.some((l) => l.level === 'warn' && l.msg.startsWith('cannot close the migration port') && l.obj.port === 49152)).toBe(true);
+    expect(dest.hasHole('vm')).toBe(true);
+    fw = [];
+    const bindPort = (dest as unknown as { bindPort: (id: string, holes: Map<string, number>, source: string, bind: (p: number) => Promise<void>) => Promise<number> }).bindPort.bind(dest);
+    // vm2's incoming migration takes the next free port: the NBD port closed above, never 49152.
+    const holes = (dest as unknown as { holes: Map<string, number> }).holes;
+    expect(await bindPort('vm2', holes, 'fd00::1', () => Promise.resolve())).toBe(49153);
+    fw = [];
+    await r.reconcile(vm);
+    expect(fw).toEqual(['close 49152']);
+    expect(dest.hasHole('vm')).toBe(false);
+    fw = [];
+    await r.reconcile(vm);
+    expect(fw).toEqual([]);
   });
 
   it('resumes an arrived guest only from the pause it made for that migration', async () => {

@@ -174,8 +174,14 @@ export class MigrationDestination {
   private async closePort(id: string, holes: Map<string, number>, recorded: number | undefined, what: string): Promise<void> {
     const port = holes.get(id) ?? (recorded !== undefined && !this.portTaken(recorded) ? recorded : undefined);
     if (port === undefined) return;
-    await this.d.firewall.close(port).catch((err: unknown) => this.d.log.warn({ err, vm: id, port }, `cannot close the ${what} port`));
-    holes.delete(id);
+    try {
+      await this.d.firewall.close(port);
+      holes.delete(id);
+    } catch (err) {
+      // Still open: kept as this VM's hole, so the next reconcile (hasHole) tries again and no other migration is handed the port.
+      holes.set(id, port);
+      this.d.log.warn({ err, vm: id, port }, `cannot close the ${what} port; trying again at the next reconcile`);
+    }
   }
 
   /** Whether this host holds a firewall hole for VM `id`'s incoming migration. */
