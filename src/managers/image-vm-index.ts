@@ -20,7 +20,7 @@ const BACKFILL_BATCH = 40;
 const sameRef = (a: Vm['image'], b: Vm['image']): boolean => Keys.imageVms(a) === Keys.imageVms(b);
 
 /** Both forms a VM may name `img` by: its owner's, and its store's (records from before images had owners). */
-const refsOf = (img: Pick<Image, 'store' | 'owner' | 'name'>): Vm['image'][] => [
+export const refsOf = (img: Pick<Image, 'store' | 'owner' | 'name'>): Vm['image'][] => [
   { owner: img.owner, store: img.store, name: img.name },
   { store: img.store, name: img.name },
 ];

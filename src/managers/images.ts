@@ -5,7 +5,7 @@ import type { ImportSource } from '../storage/driver.js';
 import { storageDriver } from '../storage/registry.js';
 import { Keys, Kinds } from '../store/keys.js';
 import type { Store } from '../store/store.js';
-import { imageIndexComplete, indexedUsersOf, scannedUsersOf } from './image-vm-index.js';
+import { imageIndexComplete, indexedUsersOf, refsOf, scannedUsersOf } from './image-vm-index.js';
 import { backoff, readUsage, stageUsage, type Limits } from './usage.js';
 
 /** Whether a user may see and use an image: their own, a public one, or any for an admin. */
@@ -28,7 +28,7 @@ export function volumeName(owner: string, name: string): string {
 export const imageUseKey = (ref: Vm['image']): string => (ref.owner === undefined ? `store\u0000${ref.store}\u0000${ref.name}` : `owner\u0000${ref.owner}\u0000${ref.name}`);
 
 /** The index keys of every VM whose disk comes from `img` (either form of reference). */
-export const imageUseKeys = (img: Pick<Image, 'store' | 'owner' | 'name'>): string[] => [imageUseKey({ owner: img.owner, store: img.store, name: img.name }), imageUseKey({ store: img.store, name: img.name })];
+export const imageUseKeys = (img: Pick<Image, 'store' | 'owner' | 'name'>): string[] => refsOf(img).map(imageUseKey);
 
 /** An image's VMs as a cache holds them (it may be a moment behind etcd); undefined: it has not listed yet. */
 export type ImageUsers = (img: Pick<Image, 'store' | 'owner' | 'name'>) => Pick<Vm, 'owner' | 'name'>[] | undefined;

@@ -224,7 +224,11 @@ describe('paginated lists (real etcd)', () => {
       if (i % 3 === 0) want.push(vm.name);
       t.absent(Keys.vm(vm.id)).put(Kinds.vm, Keys.vm(vm.id), vm).put(Kinds.vmName, Keys.vmName(vm.owner, vm.name), { id: vm.id });
     }
+    // Another tenant's VM on the same host: a user's list by host must never show it.
+    const stranger = { ...vmRecord('alice', 'zz-on-hv1'), status: 'running' as const, host: 'hv1' };
+    t.absent(Keys.vm(stranger.id)).put(Kinds.vm, Keys.vm(stranger.id), stranger).put(Kinds.vmName, Keys.vmName(stranger.owner, stranger.name), { id: stranger.id });
     expect(await t.commit()).toBe(true);
+    expect((await pages('/v1/vms?host=hv1', fil, 4)).flatMap((p) => p.items).map((v) => v.name)).toEqual(want);
     const got = (await pages('/v1/vms?status=running&host=hv1', fil, 4)).flatMap((p) => p.items);
     expect(got.map((v) => v.name)).toEqual(want);
     expect(got.every((v) => v.status === 'running' && v.host === 'hv1' && v.owner === 'fil')).toBe(true);
@@ -242,7 +246,8 @@ describe('paginated lists (real etcd)', () => {
     expect(admin).toHaveLength(20);
     // By host across owners (from the index by host, not a scan of the fleet): in list order, paged, the cursor kept to its list.
     const onHv1 = (await pages('/v1/vms?all=true&host=hv1', c.adminToken, 3)).flatMap((p) => p.items);
-    expect(onHv1.map((v) => v.name)).toEqual(want);
+    expect(onHv1.filter((v) => v.owner === 'fil').map((v) => v.name)).toEqual(want);
+    expect(onHv1.filter((v) => v.owner !== 'fil').map((v) => v.name)).toEqual(['zz-on-hv1']);
     expect((await pages('/v1/vms?all=true&host=hv2&status=running', c.adminToken, 4)).flatMap((p) => p.items)).toHaveLength(10);
     const hv2 = await get('/v1/vms?all=true&host=hv2&limit=4', c.adminToken);
     expect((await get(`/v1/vms?all=true&host=hv1&limit=4&cursor=${hv2.body.next}`, c.adminToken)).body.code).toBe('INVALID_CURSOR');
