@@ -1,7 +1,12 @@
 /** A child of h(): nodes, text (always as text, never parsed as HTML), or nothing. */
 export type Child = Node | string | number | false | null | undefined | Child[];
 
+import morphdom from 'morphdom';
+
 type Props = Record<string, unknown>;
+
+/** Each element's listeners from h(), so patch() can hand a kept element the new ones. */
+const listeners = new WeakMap<Element, [string, EventListener][]>();
 
 /**
  * Builds an element. `on<event>` props are listeners, `class` the class name,
@@ -12,7 +17,10 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props = 
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) {
     if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v as EventListener);
+    if (k.startsWith('on') && typeof v === 'function') {
+      el.addEventListener(k.slice(2), v as EventListener);
+      listeners.set(el, [...(listeners.get(el) ?? []), [k.slice(2), v as EventListener]]);
+    }
     else if (k === 'class') el.className = String(v);
     else if (k === 'value' || k === 'checked' || k === 'disabled' || k === 'selected') (el as unknown as Record<string, unknown>)[k] = v;
     else el.setAttribute(k, v === true ? '' : String(v));
@@ -33,6 +41,46 @@ function append(el: Node, children: Child[]): void {
 export function fill(el: Element, ...children: Child[]): void {
   el.replaceChildren();
   append(el, children);
+}
+
+/** The attribute that names a list's row (a VM, a host, …), so a row is kept as it moves in the list. */
+const ROW_KEYS = ['data-vm', 'data-host', 'data-network', 'data-key', 'data-image'];
+
+/**
+ * Makes what `el` holds look like `children`, keeping the elements that are
+ * still there rather than drawing anew. A live update redraws a list while
+ * its user points at it: with every row replaced, a click whose press and
+ * release straddle the redraw lands on no button at all and is lost. A kept
+ * element takes the new one's attributes, text and listeners (its handler
+ * then acts on the new state). A focused <select> is left as the user holds
+ * it, and any other keeps the choice made in it while that is still offered.
+ */
+export function patch(el: Element, ...children: Child[]): void {
+  const next = el.cloneNode(false) as Element;
+  append(next, children);
+  morphdom(el, next, {
+    childrenOnly: true,
+    getNodeKey: (node) => {
+      if (!(node instanceof Element)) return undefined;
+      if (node.id) return node.id;
+      const key = ROW_KEYS.find((k) => node.hasAttribute(k));
+      return key ? `${node.tagName}[${key}=${node.getAttribute(key)}]` : undefined;
+    },
+    onBeforeElUpdated: (from, to) => {
+      if (from instanceof HTMLSelectElement) {
+        if (from === document.activeElement) return false;
+        // morphdom selects the option that has the attribute (none: a blank choice).
+        const options = [...(to as HTMLSelectElement).options];
+        const chosen = options.find((o) => o.value === from.value) ?? options[(to as HTMLSelectElement).selectedIndex];
+        for (const o of options) o.toggleAttribute('selected', o === chosen);
+      }
+      for (const [type, fn] of listeners.get(from) ?? []) from.removeEventListener(type, fn);
+      const fresh = listeners.get(to) ?? [];
+      for (const [type, fn] of fresh) from.addEventListener(type, fn);
+      listeners.set(from, fresh);
+      return true;
+    },
+  });
 }
 
 /** 1073741824 → "1 GiB". */

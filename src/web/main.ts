@@ -5,7 +5,7 @@ import { UcloudError } from '../common/errors.js';
 // From common.js itself, as the client does: the model's index would bring every schema into the bundle.
 import { LIST_LIMITS } from '../model/common.js';
 import type { Event, HostView, Image, Network, SshKey, User, Vm } from '../model/index.js';
-import { bytes, fill, h } from './dom.js';
+import { bytes, fill, h, patch } from './dom.js';
 import { follow } from './live.js';
 import { showStats } from './stats.js';
 import { session } from './session.js';
@@ -233,15 +233,13 @@ function renderView(): void {
   const list = document.getElementById('list');
   const s = st;
   if (!list || !s) return;
-  // Not while a choice in the list is being made (a migration's target): the next event redraws it.
-  if (list.contains(document.activeElement) && document.activeElement?.tagName === 'SELECT') return;
   const { view } = currentView();
   const admin = s.me.role === 'admin';
-  if (view === 'vms') fill(list, table('vms', ['Name', ...(admin ? ['Owner'] : []), 'Status', '~Size', 'Host', '~Addresses', ''], s.vms.map((v) => vmRow(v, admin))), vmPager(s));
-  if (view === 'networks') fill(list, table('networks', ['Name', ...(admin ? ['Owner'] : []), 'Prefix', 'VNI', ''], s.networks.map((n) => h('tr', { 'data-network': n.name }, h('td', {}, n.name), admin && h('td', {}, n.owner), h('td', { class: 'mono' }, n.prefix), h('td', {}, n.vni), h('td', { class: 'actions' }, n.owner === s.me.name && h('button', { 'data-act': 'delete', class: 'danger', onclick: () => confirm(`Delete network ${n.name}?`) && void run(() => s.client.networks.delete(n.name).then(refresh).then(renderView), `network ${n.name} deleted`) }, 'Delete'))))));
-  if (view === 'keys') fill(list, table('keys', ['Name', 'Type', 'Fingerprint', ''], s.keys.map((k) => h('tr', { 'data-key': k.name }, h('td', {}, k.name), h('td', {}, `${k.type} ${k.bits}`), h('td', { class: 'mono' }, k.fingerprint), h('td', { class: 'actions' }, h('button', { 'data-act': 'delete', class: 'danger', onclick: () => confirm(`Delete key ${k.name}?`) && void run(() => s.client.keys.delete(k.name).then(refresh).then(renderView), `key ${k.name} deleted`) }, 'Delete'))))));
-  if (view === 'images') fill(list, table('images', ['Name', 'Owner', 'Status', 'Store', 'Public'], s.images.map((i) => h('tr', { 'data-image': `${i.owner}/${i.name}` }, h('td', {}, i.name), h('td', {}, i.owner), h('td', {}, statusBadge(i.status), i.progress !== undefined && i.status !== 'ready' ? ` ${Math.round(i.progress * 100)}%` : ''), h('td', {}, i.store), h('td', {}, i.public ? 'yes' : 'no')))));
-  if (view === 'hosts') fill(list, table('hosts', ['Name', 'State', 'VMs', 'CPU used', 'RAM used', 'Disk used', ''], s.hosts.map(hostRow)));
+  if (view === 'vms') patch(list, table('vms', ['Name', ...(admin ? ['Owner'] : []), 'Status', '~Size', 'Host', '~Addresses', ''], s.vms.map((v) => vmRow(v, admin))), vmPager(s));
+  if (view === 'networks') patch(list, table('networks', ['Name', ...(admin ? ['Owner'] : []), 'Prefix', 'VNI', ''], s.networks.map((n) => h('tr', { 'data-network': n.name }, h('td', {}, n.name), admin && h('td', {}, n.owner), h('td', { class: 'mono' }, n.prefix), h('td', {}, n.vni), h('td', { class: 'actions' }, n.owner === s.me.name && h('button', { 'data-act': 'delete', class: 'danger', onclick: () => confirm(`Delete network ${n.name}?`) && void run(() => s.client.networks.delete(n.name).then(refresh).then(renderView), `network ${n.name} deleted`) }, 'Delete'))))));
+  if (view === 'keys') patch(list, table('keys', ['Name', 'Type', 'Fingerprint', ''], s.keys.map((k) => h('tr', { 'data-key': k.name }, h('td', {}, k.name), h('td', {}, `${k.type} ${k.bits}`), h('td', { class: 'mono' }, k.fingerprint), h('td', { class: 'actions' }, h('button', { 'data-act': 'delete', class: 'danger', onclick: () => confirm(`Delete key ${k.name}?`) && void run(() => s.client.keys.delete(k.name).then(refresh).then(renderView), `key ${k.name} deleted`) }, 'Delete'))))));
+  if (view === 'images') patch(list, table('images', ['Name', 'Owner', 'Status', 'Store', 'Public'], s.images.map((i) => h('tr', { 'data-image': `${i.owner}/${i.name}` }, h('td', {}, i.name), h('td', {}, i.owner), h('td', {}, statusBadge(i.status), i.progress !== undefined && i.status !== 'ready' ? ` ${Math.round(i.progress * 100)}%` : ''), h('td', {}, i.store), h('td', {}, i.public ? 'yes' : 'no')))));
+  if (view === 'hosts') patch(list, table('hosts', ['Name', 'State', 'VMs', 'CPU used', 'RAM used', 'Disk used', ''], s.hosts.map(hostRow)));
 }
 
 /** `head`: the column titles; a leading "~" marks a column left out on a narrow screen (its cells have class wide-only). */

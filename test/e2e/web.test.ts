@@ -171,7 +171,17 @@ describe('the web dashboard: log in, create a VM, see it run, its console, stop,
     await shot(page, '8-admin-vms-375px');
     await page.goto(`${c.apiUrl}/#/hosts`);
     await page.waitForSelector('tr[data-host="hv1"] [data-status="alive"]');
-    await click(page, 'tr[data-host="hv1"] [data-act="drain"]');
+    // A live update redraws the list between the press on Drain and its release: the click still lands (the
+    // button is kept, not drawn anew; on a replaced one no click fires). The mark on the row goes when it is redrawn.
+    const drain = (await page.waitForSelector('tr[data-host="hv1"] [data-act="drain"]'))!;
+    await drain.scrollIntoView();
+    const at = await drain.clickablePoint();
+    await page.$eval('tr[data-host="hv1"]', (e) => e.setAttribute('data-marked', ''));
+    await page.mouse.move(at.x, at.y);
+    await page.mouse.down();
+    await c.client(tokens.alice).networks.create('redraw-net');
+    await page.waitForFunction('!document.querySelector(\'tr[data-host="hv1"]\').hasAttribute("data-marked")', { timeout: 30_000 });
+    await page.mouse.up();
     await page.waitForSelector('tr[data-host="hv1"] [data-status="drained"]', { timeout: 30_000 });
     expect((await c.client().hosts.list()).find((h) => h.name === 'hv1')?.drained).toBe(true);
     await click(page, 'tr[data-host="hv1"] [data-act="undrain"]');

@@ -84,7 +84,8 @@ export async function logIn(page: Page, token: string): Promise<void> {
  * redraws the list meanwhile, that element is detached and the click times
  * out though the new one is there (5 of 40 clicks in a reproduction). Here each
  * try finds the element again; a try fails before its click, never after (no
- * timer runs around it), so nothing is clicked twice.
+ * timer runs around it), or when the click did not reach the element (the
+ * page moved under the mouse), so nothing is clicked twice.
  */
 export async function click(page: Page, selector: string, timeout = 30_000): Promise<void> {
   const until = Date.now() + timeout;
@@ -94,8 +95,13 @@ export async function click(page: Page, selector: string, timeout = 30_000): Pro
       { timeout: Math.max(1, until - Date.now()), polling: 50 },
     );
     try {
+      const el = found.asElement()!;
+      // Whether the press and release reached this element: a redraw between them (or a row that moved) loses the click.
+      await el.evaluate((e) => e.addEventListener('click', () => Object.assign(e, { __clicked: true }), { once: true }));
       // Detached since it was found: this throws before it scrolls or clicks.
-      return await found.asElement()!.click();
+      await el.click();
+      if (await el.evaluate((e) => '__clicked' in e)) return;
+      if (Date.now() >= until) throw new Error(`the click on ${selector} reached another element`);
     } catch (err) {
       if (Date.now() >= until) throw err;
     } finally {
