@@ -1,9 +1,9 @@
 import type { Logger } from '../common/logger.js';
-import type { User } from '../model/index.js';
+import type { Token, User } from '../model/index.js';
 import { tokenRefusal } from './users.js';
 import { Informer } from '../store/informer.js';
 import { Keys, Kinds } from '../store/keys.js';
-import type { Store } from '../store/store.js';
+import type { Store, Versioned } from '../store/store.js';
 
 /**
  * Tokens and users held in memory for the API's authentication, fed by
@@ -18,7 +18,7 @@ export class TokenCache {
   private readonly users: Informer<typeof Kinds.user.schema>;
 
   constructor(store: Store, log: Logger) {
-    this.tokens = new Informer(store, Kinds.token, Keys.tokens(), log);
+    this.tokens = new Informer(store, Kinds.token, Keys.tokens(), log, { indexes: { user: (t) => t.user } });
     this.users = new Informer(store, Kinds.user, Keys.users(), log, { indexes: { role: (u) => u.role } });
   }
 
@@ -39,6 +39,15 @@ export class TokenCache {
   admins(): string[] | undefined {
     if (!this.users.synced) return undefined;
     return this.users.byIndex('role', 'admin').map((u) => u.value.name);
+  }
+
+  /**
+   * A user's token records; undefined until synced (the caller reads etcd).
+   * A list is then the user's tokens, not a read of every user's: a write
+   * through this API waits for the cache to show it before it answers.
+   */
+  tokensOf(user: string): Versioned<Token>[] | undefined {
+    return this.tokens.synced ? this.tokens.byIndex('user', user) : undefined;
   }
 
   /**

@@ -211,9 +211,9 @@ export class UserManager {
 
   /** A user's tokens, oldest first: ids, names and dates, never a secret. */
   async listTokens(user: string): Promise<TokenInfo[]> {
-    const { items } = await this.store.list(Kinds.token, Keys.tokens());
+    const cached = this.tokens?.tokensOf(user);
+    const items = cached ?? (await this.store.list(Kinds.token, Keys.tokens())).items.filter((t) => t.value.user === user);
     return items
-      .filter((t) => t.value.user === user)
       .map((t) => infoOf(lastSegment(t.key), t.value))
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   }

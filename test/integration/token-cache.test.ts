@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../src/common/logger.js';
 import { TokenCache } from '../../src/managers/token-cache.js';
 import { hashToken, UserManager } from '../../src/managers/users.js';
@@ -44,6 +44,21 @@ describe('authentication from the token cache (real etcd)', () => {
     expect(cache.admins()).toEqual([]);
     await users.create('root', 'admin');
     await until('an admin is known', () => cache.admins()?.join() === 'root');
+
+    // A user's token list is theirs from memory, not a read of every user's tokens; it follows issues and revokes.
+    await users.create('bob', 'user');
+    const list = vi.spyOn(store, 'list');
+    try {
+      const made = await users.issueToken('alice', { name: 'deploy' });
+      await until('the new token is cached', () => cache.tokensOf('alice')?.some((t) => t.key === Keys.token(hashToken(made.token))) ?? false);
+      expect((await users.listTokens('alice')).map((t) => t.name).sort()).toEqual(['deploy', 'first']);
+      expect((await users.listTokens('bob')).map((t) => t.name)).toEqual(['first']);
+      await users.revokeToken('alice', made.info.id);
+      await until('a revoked token leaves the list', async () => (await users.listTokens('alice')).length === 1);
+      expect(list.mock.calls.filter(([, prefix]) => prefix === Keys.tokens())).toEqual([]);
+    } finally {
+      list.mockRestore();
+    }
 
     await store.delete(Keys.user('alice'));
     await until('a deleted user is refused', () => users.authenticate(token).then(() => false, (e: { code?: string }) => e.code === 'UNAUTHENTICATED'));
