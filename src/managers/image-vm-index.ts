@@ -65,22 +65,23 @@ export async function indexedUsersOf(store: Store, img: Pick<Image, 'store' | 'o
 }
 
 /**
- * The VMs whose disks come from `img`, from every VM record (read in pages),
- * whatever wrote them: what the imagescanner asks before it removes an image's
- * bytes. `index`: also write the entries missing for the VMs it finds.
+ * The VMs whose disks come from each of `imgs`, from one read of every VM
+ * record (in pages): what the index cannot yet be trusted for. With `index`,
+ * the entries missing for the VMs found are written, so the next look by the
+ * index sees them.
  */
-export async function scannedUsersOf(store: Store, img: Pick<Image, 'store' | 'owner' | 'name'>, opts: { index?: boolean } = {}): Promise<ImageVm[]> {
-  const prefixes = new Set(refsOf(img).map((r) => Keys.imageVms(r)));
-  const [vms, entries] = await Promise.all([store.list(Kinds.vm, Keys.vms()), opts.index ? entriesOf(store, img) : []]);
-  const users = vms.items.filter((v) => prefixes.has(Keys.imageVms(v.value.image)));
+export async function scannedUsersOf(store: Store, imgs: readonly Pick<Image, 'store' | 'owner' | 'name'>[], opts: { index?: boolean } = {}): Promise<ImageVm[][]> {
+  const [vms, entries] = await Promise.all([store.list(Kinds.vm, Keys.vms()), opts.index ? Promise.all(imgs.map((img) => entriesOf(store, img))) : []]);
+  const found = imgs.map((img) => {
+    const prefixes = new Set(refsOf(img).map((r) => Keys.imageVms(r)));
+    return vms.items.filter((v) => prefixes.has(Keys.imageVms(v.value.image)));
+  });
   if (opts.index) {
-    const have = new Set(entries.map((e) => e.key));
-    await writeMissing(
-      store,
-      users.filter((v) => !have.has(Keys.imageVm(v.value.image, v.value.id))),
-    );
+    const have = new Set(entries.flat().map((e) => e.key));
+    const missing = new Map(found.flat().filter((v) => !have.has(Keys.imageVm(v.value.image, v.value.id))).map((v) => [v.key, v]));
+    await writeMissing(store, [...missing.values()]);
   }
-  return users.map((v) => ({ owner: v.value.owner, name: v.value.name }));
+  return found.map((users) => users.map((v) => ({ owner: v.value.owner, name: v.value.name })));
 }
 
 /**

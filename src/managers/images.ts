@@ -1,5 +1,6 @@
 import { UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { SharedRun } from '../common/shared-run.js';
 import { nowIso, type Image, type ImageStore, type User, type UserFile, type Vm } from '../model/index.js';
 import type { ImportSource } from '../storage/driver.js';
 import { storageDriver } from '../storage/registry.js';
@@ -42,6 +43,8 @@ export class ImageManager {
     /** cachedUsers: an image's VMs from a cache (the API's), for a delete's first look; without it etcd is read. */
     private readonly opts: { defaultStore?: string; admins?: () => string[] | undefined; cachedUsers?: ImageUsers } = {},
   ) {}
+
+  private readonly recordScan = new SharedRun((imgs: Pick<Image, 'store' | 'owner' | 'name'>[]) => scannedUsersOf(this.store, imgs, { index: true }));
 
   /** The same manager, taking a delete's first look at an image's VMs in `cachedUsers` (an index) instead of etcd. */
   withCachedUsers(cachedUsers: ImageUsers): ImageManager {
@@ -260,7 +263,7 @@ export class ImageManager {
    * VMs), before that from every VM (read in pages). A request's look.
    */
   async users(img: Pick<Image, 'store' | 'owner' | 'name'>): Promise<Pick<Vm, 'owner' | 'name'>[]> {
-    return (await imageIndexComplete(this.store)) ? indexedUsersOf(this.store, img) : scannedUsersOf(this.store, img);
+    return (await imageIndexComplete(this.store)) ? indexedUsersOf(this.store, img) : (await scannedUsersOf(this.store, [img]))[0]!;
   }
 
   /**
@@ -268,9 +271,11 @@ export class ImageManager {
    * whatever wrote them (a writer older than the index writes no entries):
    * the imagescanner's look before it removes the bytes. The entries missing
    * for the VMs found are written, so the next request's look sees them too.
+   * The deletes that wait at once share one read (a tenant's loop of image
+   * deletes is not a read of the fleet each).
    */
   async usersFromRecords(img: Pick<Image, 'store' | 'owner' | 'name'>): Promise<Pick<Vm, 'owner' | 'name'>[]> {
-    return scannedUsersOf(this.store, img, { index: true });
+    return this.recordScan.ask(img);
   }
 
   /**

@@ -176,4 +176,24 @@ describe('image index (real etcd)', () => {
     expect(await store.get(Kinds.imageVm, Keys.imageVm(base, old.id))).toMatchObject({ value: { owner: 'u2', name: 'b' } });
     expect(await images.users(base)).toEqual(expect.arrayContaining([{ owner: 'u2', name: 'b' }, { owner: 'u3', name: 'c' }]));
   });
+
+  it("image deletes waiting at once share one read of every VM, each answered with its own image's VMs", async () => {
+    const store = storeFor('/ivi-d/');
+    const names = ['i0', 'i1', 'i2', 'i3', 'i4', 'i5'];
+    for (const n of names) await store.put(Kinds.image, Keys.image('u1', n), imageRecord('u1', n));
+    const refs = names.map((name) => ({ store: 'local', owner: 'u1', name }));
+    // Older records (no entries): one VM on each image but the last, two on the first.
+    const made = [oldVm('u1', 'a', refs[0]!), oldVm('u2', 'b', refs[0]!), ...refs.slice(1, -1).map((r, i) => oldVm('u3', `c${i}`, r))];
+    for (const v of made) await store.create(Kinds.vm, Keys.vm(v.id), v);
+    const images = new ImageManager(store);
+    let answers: { owner: string; name: string }[][] = [];
+    const listed = await prefixesListed(store, async () => {
+      answers = await Promise.all(refs.map((r) => images.usersFromRecords(r)));
+    });
+    // Asked together (before a read began): one read answers all six (test/unit/shared-run.test.ts: asks during a read share the next).
+    expect(listed.filter((p) => p === Keys.vms())).toHaveLength(1);
+    expect(answers.map((a) => a.map((u) => u.name).sort())).toEqual([['a', 'b'], ['c0'], ['c1'], ['c2'], ['c3'], []]);
+    // Each VM found was indexed.
+    expect(await entries(store)).toEqual(await expected(store));
+  });
 });
