@@ -35,6 +35,11 @@ export class TokenCache {
     await Promise.all([this.tokens.stop(), this.users.stop()]);
   }
 
+  /** Every user, from memory; undefined until synced (the caller reads etcd). */
+  allUsers(): User[] | undefined {
+    return this.users.synced ? this.users.values() : undefined;
+  }
+
   /** Every admin's name; undefined until synced. */
   admins(): string[] | undefined {
     if (!this.users.synced) return undefined;

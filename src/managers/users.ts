@@ -75,8 +75,10 @@ export class UserManager {
     return (await this.store.get(Kinds.user, Keys.user(name)))?.value;
   }
 
+  /** Every user, by name: from the API's cache when it has listed, else from etcd. */
   async list(): Promise<User[]> {
-    return (await this.store.list(Kinds.user, Keys.users())).items.map((i) => i.value).sort((a, b) => a.name.localeCompare(b.name));
+    const users = this.tokens?.allUsers() ?? (await this.store.list(Kinds.user, Keys.users())).items.map((i) => i.value);
+    return users.sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** Creates the user and a first token (named `tokenName`); the token is returned once and only its hash is kept. */

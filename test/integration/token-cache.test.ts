@@ -55,7 +55,9 @@ describe('authentication from the token cache (real etcd)', () => {
       expect((await users.listTokens('bob')).map((t) => t.name)).toEqual(['first']);
       await users.revokeToken('alice', made.info.id);
       await until('a revoked token leaves the list', async () => (await users.listTokens('alice')).length === 1);
-      expect(list.mock.calls.filter(([, prefix]) => prefix === Keys.tokens())).toEqual([]);
+      // And an admin's user list, from the same cache.
+      await until('bob is cached', async () => (await users.list()).map((u) => u.name).join() === 'alice,bob,root');
+      expect(list.mock.calls.filter(([, prefix]) => prefix === Keys.tokens() || prefix === Keys.users())).toEqual([]);
     } finally {
       list.mockRestore();
     }
