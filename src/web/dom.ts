@@ -43,8 +43,12 @@ export function fill(el: Element, ...children: Child[]): void {
   append(el, children);
 }
 
-/** The attribute that names a list's row (a VM, a host, …), so a row is kept as it moves in the list. */
-const ROW_KEYS = ['data-vm', 'data-host', 'data-network', 'data-key', 'data-image'];
+/**
+ * The attribute that names a list's row, so a row is kept as it moves in the
+ * list: `data-id` where names are not unique on the page (an admin sees two
+ * users' VMs or networks of one name), else the row's name.
+ */
+const ROW_KEYS = ['data-id', 'data-vm', 'data-host', 'data-network', 'data-key', 'data-image'];
 
 /**
  * Makes what `el` holds look like `children`, keeping the elements that are
