@@ -50,13 +50,35 @@ export function fill(el: Element, ...children: Child[]): void {
  */
 const ROW_KEYS = ['data-id', 'data-vm', 'data-host', 'data-network', 'data-key', 'data-image'];
 
+function rowKey(tr: Element): string | undefined {
+  const k = ROW_KEYS.find((a) => tr.hasAttribute(a));
+  return k && `${k}=${tr.getAttribute(k)}`;
+}
+
+/**
+ * What morphdom keeps an element as: rows by their name; an action (`data-act`)
+ * only as the same action of the same row, so a pressed Stop whose VM stopped
+ * meanwhile is replaced (the click is lost) rather than turned into Start
+ * under the mouse (the click would start it). Other elements by position.
+ */
+function keyOf(node: Node): string | undefined {
+  if (!(node instanceof Element)) return undefined;
+  if (node.id) return node.id;
+  if (node.tagName === 'TR') return rowKey(node);
+  const act = node.getAttribute('data-act');
+  if (act === null) return undefined;
+  const tr = node.closest('tr');
+  return `${(tr && rowKey(tr)) ?? ''}/${act}`;
+}
+
 /**
  * Makes what `el` holds look like `children`, keeping the elements that are
  * still there rather than drawing anew. A live update redraws a list while
  * its user points at it: with every row replaced, a click whose press and
  * release straddle the redraw lands on no button at all and is lost. A kept
  * element takes the new one's attributes, text and listeners (its handler
- * then acts on the new state). A focused <select> is left as the user holds
+ * then acts on the new state; one that needs what the user chose reads it
+ * from the page when clicked). A focused <select> is left as the user holds
  * it, and any other keeps the choice made in it while that is still offered.
  */
 export function patch(el: Element, ...children: Child[]): void {
@@ -64,12 +86,7 @@ export function patch(el: Element, ...children: Child[]): void {
   append(next, children);
   morphdom(el, next, {
     childrenOnly: true,
-    getNodeKey: (node) => {
-      if (!(node instanceof Element)) return undefined;
-      if (node.id) return node.id;
-      const key = ROW_KEYS.find((k) => node.hasAttribute(k));
-      return key ? `${node.tagName}[${key}=${node.getAttribute(key)}]` : undefined;
-    },
+    getNodeKey: keyOf,
     onBeforeElUpdated: (from, to) => {
       if (from instanceof HTMLSelectElement) {
         if (from === document.activeElement) return false;

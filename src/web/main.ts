@@ -258,8 +258,8 @@ function statusBadge(status: string): HTMLElement {
 
 function vmRow(v: Vm, admin: boolean): HTMLElement {
   const s = st!;
-  const act = (verb: string, label: string, fn: () => Promise<unknown>, cls = '') =>
-    h('button', { 'data-act': verb, class: cls, onclick: () => void run(fn, `${label}: ${v.name}`) }, label);
+  const act = (verb: string, label: string, fn: (e: MouseEvent) => Promise<unknown>, cls = '') =>
+    h('button', { 'data-act': verb, class: cls, onclick: (e: MouseEvent) => void run(() => fn(e), `${label}: ${v.name}`) }, label);
   const running = v.status === 'running';
   const stopped = v.status === 'stopped';
   const others = s.hosts.filter((x) => x.alive && !x.drained && x.name !== v.host);
@@ -278,7 +278,11 @@ function vmRow(v: Vm, admin: boolean): HTMLElement {
       running && h('a', { class: 'button', href: `#/console/${encodeURIComponent(v.id)}`, 'data-act': 'console' }, 'Console'),
       running && v.display === 'vnc' && h('a', { class: 'button', href: `#/screen/${encodeURIComponent(v.id)}`, 'data-act': 'screen' }, 'Screen'),
       running && h('a', { class: 'button', href: `#/stats/${encodeURIComponent(v.id)}`, 'data-act': 'stats' }, 'Stats'),
-      admin && running && h('span', { class: 'migrate' }, target, act('migrate', 'Migrate', () => s.client.vms.migrate(v.id, target.value ? { to: target.value } : {}))),
+      // The host chosen in the select on the page (a live update keeps that one, not `target`).
+      admin && running && h('span', { class: 'migrate' }, target, act('migrate', 'Migrate', (e) => {
+        const to = (e.currentTarget as HTMLElement).closest('.migrate')?.querySelector('select')?.value;
+        return s.client.vms.migrate(v.id, to ? { to } : {});
+      })),
       h('button', { 'data-act': 'delete', class: 'danger', onclick: () => confirm(`Delete VM ${v.name} and its disks?`) && void run(() => s.client.vms.delete(v.id), `deleting ${v.name}`) }, 'Delete')));
 }
 

@@ -38,12 +38,14 @@ describe('the dashboard, two hosts: an admin migrates a VM and drains its host',
     await page.waitForSelector(`${hostCell('wm1')}[data-host="${from}"]`);
     await page.waitForSelector(`tr[data-vm="wm1"] [data-status="running"]`);
     await web.shot(page, '1-before-migrate');
-    // The list re-renders on every event: choose and click at once, in the page.
-    await page.evaluate(`(() => {
-      const row = document.querySelector('tr[data-vm="wm1"]');
-      row.querySelector('select').value = ${JSON.stringify(to)};
-      row.querySelector('[data-act="migrate"]').click();
-    })()`);
+    // As a user does: choose the host, and a live update redraws the list before Migrate is clicked (the
+    // row is marked; the update takes the mark off). The choice on the page is what the click sends.
+    await page.select('tr[data-vm="wm1"] select', to);
+    await page.$eval('tr[data-vm="wm1"]', (e) => e.setAttribute('data-marked', ''));
+    await tb.cliJson(['network', 'create', 'redraw-net']);
+    await page.waitForFunction('!document.querySelector(\'tr[data-vm="wm1"]\').hasAttribute("data-marked")', { timeout: 30_000 });
+    expect(await page.$eval('tr[data-vm="wm1"] select', (e) => (e as unknown as { value: string }).value)).toBe(to);
+    await click(page, 'tr[data-vm="wm1"] [data-act="migrate"]');
     // The page says how the request went: accepted, or the error's message.
     await page.waitForSelector('#notice p', { timeout: 30_000 });
     expect(await page.$eval('#notice p', (e) => `${e.className}: ${e.textContent}`)).toMatch(/^notice ok: /);

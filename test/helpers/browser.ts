@@ -84,8 +84,9 @@ export async function logIn(page: Page, token: string): Promise<void> {
  * redraws the list meanwhile, that element is detached and the click times
  * out though the new one is there (5 of 40 clicks in a reproduction). Here each
  * try finds the element again; a try fails before its click, never after (no
- * timer runs around it), or when the click did not reach the element (the
- * page moved under the mouse), so nothing is clicked twice.
+ * timer runs around it), or when the click reached no element (the page was
+ * redrawn under the mouse), so nothing is clicked twice. A click that reached
+ * another element fails the test.
  */
 export async function click(page: Page, selector: string, timeout = 30_000): Promise<void> {
   const until = Date.now() + timeout;
@@ -94,18 +95,32 @@ export async function click(page: Page, selector: string, timeout = 30_000): Pro
       `(() => { const e = document.querySelector(${JSON.stringify(selector)}); return e && !e.disabled && e.getClientRects().length > 0 ? e : null; })()`,
       { timeout: Math.max(1, until - Date.now()), polling: 50 },
     );
+    const el = found.asElement()!;
+    let hit: string;
     try {
-      const el = found.asElement()!;
-      // Whether the press and release reached this element: a redraw between them (or a row that moved) loses the click.
-      await el.evaluate((e) => e.addEventListener('click', () => Object.assign(e, { __clicked: true }), { once: true }));
+      // Where the press and release went: a redraw between them loses the click (tried again); one that
+      // reached another element may have done something else, and fails the test rather than hide in a retry.
+      await el.evaluate(`document.addEventListener('click', (ev) => { window.__clickedOn = ev.target; }, { capture: true, once: true }); window.__clickedOn = null`);
       // Detached since it was found: this throws before it scrolls or clicks.
       await el.click();
-      if (await el.evaluate((e) => '__clicked' in e)) return;
-      if (Date.now() >= until) throw new Error(`the click on ${selector} reached another element`);
     } catch (err) {
+      await found.dispose();
       if (Date.now() >= until) throw err;
+      continue;
+    }
+    try {
+      hit = await el.evaluate((e) => {
+        const on = (globalThis as unknown as { __clickedOn: Parameters<typeof e.contains>[0] }).__clickedOn;
+        return on === null ? 'none' : e.contains(on) ? 'this' : ((on as { outerHTML?: string }).outerHTML?.slice(0, 200) ?? String(on));
+      });
+    } catch {
+      // The page went (a navigation): the click did land; never clicked again.
+      hit = 'this';
     } finally {
       await found.dispose();
     }
+    if (hit === 'this') return;
+    if (hit !== 'none') throw new Error(`the click on ${selector} reached another element: ${hit}`);
+    if (Date.now() >= until) throw new Error(`the click on ${selector} reached no element within ${timeout} ms`);
   }
 }

@@ -24,7 +24,7 @@ describe('the dashboard list update in place (patch, real Chromium)', () => {
       window.acted = [];
       window.draw = (rows) => dom.patch(document.getElementById('list'), dom.h('table', {}, dom.h('tbody', {}, rows.map((r) =>
         dom.h('tr', { 'data-vm': r.name, 'data-id': r.id },
-          dom.h('td', {}, r.name), dom.h('td', {}, r.owner),
+          dom.h('td', {}, r.name), dom.h('td', {}, r.owner), dom.h('td', { 'data-host': r.host }, r.host),
           dom.h('td', {}, dom.h('select', {}, dom.h('option', { value: '' }, 'any host'), r.hosts.map((x) => dom.h('option', { value: x }, x)))),
           dom.h('td', {}, dom.h('button', { 'data-act': r.act, onclick: () => window.acted.push(r.act + ' ' + r.id) }, r.act)))))));
     })()`);
@@ -35,20 +35,48 @@ describe('the dashboard list update in place (patch, real Chromium)', () => {
   });
 
   const draw = (rows: unknown[]) => page.evaluate(`window.draw(${JSON.stringify(rows)})`);
-  const row = (id: string, owner: string, act: string, hosts = ['h1', 'h2']) => ({ id, name: 'twin', owner, act, hosts });
+  const row = (id: string, owner: string, act: string, hosts = ['h1', 'h2'], host = 'hv1') => ({ id, name: 'twin', owner, act, hosts, host });
 
-  it('keeps each row by its id (two users\' VMs of one name), hands kept buttons the new handlers, leaves no old one behind', async () => {
+  it('keeps each row by its id (two users\' VMs of one name), and each button runs the handler of the data on screen, once', async () => {
     await draw([row('a', 'alice', 'stop'), row('b', 'bob', 'stop')]);
-    await page.evaluate(`window.kept = [...document.querySelectorAll('tr')]; window.keptButton = document.querySelector('tr[data-id="a"] button')`);
+    await page.evaluate(`window.kept = [...document.querySelectorAll('tr')]; window.keptButton = document.querySelector('tr[data-id="b"] button')`);
     // Reordered, one changed: alice's VM stopped, so its button is now Start.
     await draw([row('b', 'bob', 'stop'), row('a', 'alice', 'start')]);
     expect(await page.evaluate(`[...document.querySelectorAll('tr')].map((r) => window.kept.indexOf(r))`)).toEqual([1, 0]);
-    expect(await page.evaluate(`document.querySelector('tr[data-id="a"] button') === window.keptButton`)).toBe(true);
-    expect(await page.$$eval('tr', (rs) => rs.map((r) => `${r.getAttribute('data-id')} ${r.textContent}`))).toEqual(['b twinbobany hosth1h2stop', 'a twinaliceany hosth1h2start']);
+    // bob's Stop is still the same element (an action is kept as the same action of the same row).
+    expect(await page.evaluate(`document.querySelector('tr[data-id="b"] button') === window.keptButton`)).toBe(true);
+    expect(await page.$$eval('tr', (rs) => rs.map((r) => `${r.getAttribute('data-id')} ${r.textContent}`))).toEqual(['b twinbobhv1any hosth1h2stop', 'a twinalicehv1any hosth1h2start']);
     await page.click('tr[data-id="a"] button');
     await page.click('tr[data-id="b"] button');
     // One call each, by the handler of the data on screen (a left-over one would add "stop a").
     expect(await page.evaluate('window.acted')).toEqual(['start a', 'stop b']);
+  });
+
+  it('never turns a pressed action into another: a Stop whose VM stopped under the press does not start it', async () => {
+    await page.evaluate('window.acted = []');
+    await draw([row('a', 'alice', 'stop')]);
+    const at = await (await page.$('tr[data-id="a"] button'))!.clickablePoint();
+    await page.mouse.move(at.x, at.y);
+    await page.mouse.down();
+    await draw([row('a', 'alice', 'start')]);
+    await page.mouse.up();
+    // Released on the Start button drawn meanwhile: a new element, so no click at all.
+    expect(await page.$eval('tr[data-id="a"] button', (b) => b.textContent)).toBe('start');
+    expect(await page.evaluate('window.acted')).toEqual([]);
+    // The same action kept under the press is clicked.
+    await page.mouse.down();
+    await draw([row('a', 'alice', 'start', ['h3'])]);
+    await page.mouse.up();
+    expect(await page.evaluate('window.acted')).toEqual(['start a']);
+  });
+
+  it('keeps rows whole when cells of several rows share an attribute (VMs moving between hosts)', async () => {
+    const hosts = ['hv1', 'hv2', 'hv3'];
+    const fleet = (turn: number) => [0, 1, 2, 3, 4, 5].map((i) => row(`v${i}`, 'alice', 'stop', ['h1'], hosts[(i * 7 + turn * (i + 1)) % 3]!));
+    for (let turn = 0; turn < 12; turn++) {
+      await draw(fleet(turn));
+      expect(await page.$$eval('tr', (rs) => rs.map((r) => `${r.getAttribute('data-id')}:${r.children.length}:${r.children[2]!.textContent}`))).toEqual(fleet(turn).map((r) => `${r.id}:5:${r.host}`));
+    }
   });
 
   it('keeps a choice made in a select while it is offered, and resets it when its option went', async () => {
