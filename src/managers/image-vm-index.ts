@@ -78,6 +78,7 @@ export async function scannedUsersOf(store: Store, imgs: readonly Pick<Image, 's
   });
   if (opts.index) {
     const have = new Set(entries.flat().map((e) => e.key));
+    // By VM: two images of one name in one store share the store-form reference, so one VM may be found for both.
     const missing = new Map(found.flat().filter((v) => !have.has(Keys.imageVm(v.value.image, v.value.id))).map((v) => [v.key, v]));
     await writeMissing(store, [...missing.values()]);
   }

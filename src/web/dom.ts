@@ -1,7 +1,7 @@
+import morphdom from 'morphdom';
+
 /** A child of h(): nodes, text (always as text, never parsed as HTML), or nothing. */
 export type Child = Node | string | number | false | null | undefined | Child[];
-
-import morphdom from 'morphdom';
 
 type Props = Record<string, unknown>;
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Vm } from '../../src/model/index.js';
 import { until } from '../helpers/cluster.js';
-import { BrowserSession, click, logIn } from '../helpers/browser.js';
+import { BrowserSession, click, logIn, redrawnBy } from '../helpers/browser.js';
 import { Testbed } from '../helpers/testbed.js';
 
 // Issue 15: an admin migrates a VM and drains a host from the dashboard, in
@@ -38,12 +38,10 @@ describe('the dashboard, two hosts: an admin migrates a VM and drains its host',
     await page.waitForSelector(`${hostCell('wm1')}[data-host="${from}"]`);
     await page.waitForSelector(`tr[data-vm="wm1"] [data-status="running"]`);
     await web.shot(page, '1-before-migrate');
-    // As a user does: choose the host, and a live update redraws the list before Migrate is clicked (the
-    // row is marked; the update takes the mark off). The choice on the page is what the click sends.
+    // As a user does: choose the host, and a live update redraws the list before Migrate is clicked.
+    // The choice on the page is what the click sends.
     await page.select('tr[data-vm="wm1"] select', to);
-    await page.$eval('tr[data-vm="wm1"]', (e) => e.setAttribute('data-marked', ''));
-    await tb.cliJson(['network', 'create', 'redraw-net']);
-    await page.waitForFunction('!document.querySelector(\'tr[data-vm="wm1"]\').hasAttribute("data-marked")', { timeout: 30_000 });
+    await redrawnBy(page, 'tr[data-vm="wm1"]', () => tb.cliJson(['network', 'create', 'redraw-net']));
     expect(await page.$eval('tr[data-vm="wm1"] select', (e) => (e as unknown as { value: string }).value)).toBe(to);
     await click(page, 'tr[data-vm="wm1"] [data-act="migrate"]');
     // The page says how the request went: accepted, or the error's message.

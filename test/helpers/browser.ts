@@ -66,6 +66,17 @@ export class BrowserSession {
   }
 }
 
+/**
+ * Runs `cause` (something that makes an event the page follows) and waits
+ * until a live update has redrawn `row`: a mark set on it first is taken off
+ * by the redraw (the list keeps only the attributes it draws).
+ */
+export async function redrawnBy(page: Page, row: string, cause: () => Promise<unknown>): Promise<void> {
+  await page.$eval(row, (e) => e.setAttribute('data-marked', ''));
+  await cause();
+  await page.waitForFunction(`!document.querySelector(${JSON.stringify(row)}).hasAttribute('data-marked')`, { timeout: 30_000 });
+}
+
 /** Logs in with a token and waits for the live event stream. */
 export async function logIn(page: Page, token: string): Promise<void> {
   await page.waitForSelector('#token', { timeout: 60_000 }).catch(async (err: unknown) => {

@@ -88,6 +88,11 @@ async function until(what: string, fn: () => Promise<boolean>, timeoutMs: number
 async function addCounters(ns: string, rules: Record<string, string>): Promise<void> {
   const lines = ['add table bridge uctest', 'add chain bridge uctest pre { type filter hook prerouting priority -300; }'];
   for (const [name, match] of Object.entries(rules)) lines.push(`add rule bridge uctest pre ${match} counter comment "${name}"`);
+  await nftIn(ns, lines);
+}
+
+/** Runs nft commands in `ns`, one transaction. */
+async function nftIn(ns: string, lines: string[]): Promise<void> {
   await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: `${lines.join('\n')}\n` });
 }
 
@@ -305,14 +310,12 @@ describe('host networking (bridge, VXLAN, radvd, taps, anti-spoofing) in network
     };
     // g1's own IPv6 traffic (ND, MLD, RS at any moment) would teach h2 g1's place before the RARP does, and did
     // (a flaky run): held back at g1's port on h1 while this test runs. The test's frames are not IPv6.
-    await run('ip', ['netns', 'exec', NS.h1, 'nft', '-f', '-'], {
-      input: `add table bridge ucquiet\nadd chain bridge ucquiet pre { type filter hook prerouting priority -400; }\nadd rule bridge ucquiet pre iifname ${PORT.g1} ether type ip6 drop\n`,
-    });
+    await nftIn(NS.h1, ['add table bridge ucquiet', 'add chain bridge ucquiet pre { type filter hook prerouting priority -400; }', `add rule bridge ucquiet pre iifname ${PORT.g1} ether type ip6 drop`]);
     // h2 believes g1 is elsewhere (as every host does of a VM that just moved): a learnt, dynamic entry, set again
     // should a frame of g1's that passed before the drop overwrite it.
     const elsewhere = `fdff:${tag}::99`;
     await until('h2 holds the stale entry', async () => {
-      await sh('ip', ['netns', 'exec', NS.h2, 'bridge', 'fdb', 'replace', MAC.g1, 'dev', vx2, 'dst', elsewhere, 'dynamic']);
+      await inNs(NS.h2, 'bridge', ['fdb', 'replace', MAC.g1, 'dev', vx2, 'dst', elsewhere, 'dynamic']);
       return (await dstOf()) === elsewhere;
     }, 10_000);
     // What crosses the overlay from g1, counted as it enters h2's bridge.
