@@ -98,7 +98,7 @@ export class HostAgent {
       // (moved ones leave their leftovers here, HOST_DEAD ones are taken back), and so is what lies here without a record.
       this.enqueueAll();
       void this.collectOrphans();
-    }, () => this.enqueueAll());
+    }, () => this.enqueueAll(), () => this.enqueueAll());
     this.queue = new KeyedQueue((id) => this.reconcileVm(id), log);
     this.resync = new Reconciler(async () => {
       this.enqueueAll();
@@ -431,6 +431,14 @@ export class HostAgent {
   private async startVm(vm: Vm): Promise<void> {
     const gen = vm.generation;
     const epoch = this.presence.epoch;
+    const petResumes = this.presence.petResumes;
+    // The watchdog is fencing (etcd answered no renewal within fence_timeout) and would kill this QEMU
+    // as it starts; the pass that follows the next pet starts it (onPetsResumed).
+    if (vm.ha === true && this.presence.petLapsed && (await this.presence.watchdogRunning())) {
+      this.log.warn({ vm: vm.id, name: vm.name }, 'HA VM not started while the fence watchdog is fencing: started once etcd answers again');
+      return;
+    }
+    let armed = false;
     const r = new Reverter(this.log);
     try {
       // Armed again only once this run's QEMU is (haArmed says so of a running QEMU).
@@ -446,9 +454,10 @@ export class HostAgent {
       const seed = vm.nics?.length ? undefined : await seedForVm(this.store, vm, { resolvers: this.opts.dnsResolvers ?? [] });
       // Marked before QEMU starts: the watchdog can kill it from its first instant.
       const armedUnder = await this.armHa(vm);
-      const armed = armedUnder !== undefined;
+      armed = armedUnder !== undefined;
       // Armed under a lease this agent has since lost: no QEMU under it (the watchdog would kill it, a moment too late).
       if (armed && this.presence.epoch !== armedUnder) throw new UcloudError('HOST_FENCED', `lost presence lease ${armedUnder} while starting the VM`);
+      if (armed && this.presence.petLapsed) throw new UcloudError('HOST_FENCED', 'the fence watchdog began fencing while the VM was starting');
       const qemu = await this.runtime.start(vm, disks, seed);
       // A QEMU whose start is not recorded (this agent fenced meanwhile) must not run on unseen.
       r.add('stop the QEMU', () => this.runtime.stop(vm, false));
@@ -472,6 +481,11 @@ export class HostAgent {
       // every VM again (onNewEpoch; a pass asked for while this one ran follows it, KeyedQueue).
       if (epoch === undefined || epoch !== this.presence.epoch) {
         this.log.warn({ err, vm: vm.id }, 'VM start cut short by a lost presence lease: tried again once this host is announced');
+        return;
+      }
+      // An armed QEMU the watchdog may have killed as it started (its pet ran out meanwhile): the host's failure too.
+      if (armed && (this.presence.petLapsed || this.presence.petResumes !== petResumes)) {
+        this.log.warn({ err, vm: vm.id }, 'HA VM start cut short by the fence watchdog: tried again once etcd answers');
         return;
       }
       this.log.error({ err, vm: vm.id }, 'VM start failed');

@@ -43,7 +43,41 @@ export class HostPresence {
     private readonly onNewEpoch: () => void,
     /** Called when the fence watchdog starts or stops beating: HA VMs are armed or disarmed. */
     private readonly onWatchdogChange: () => void = () => undefined,
+    /** Called once a pet lands again after one ran out (the watchdog stops fencing): HA VMs it fenced can start again. */
+    private readonly onPetsResumed: () => void = () => undefined,
   ) {}
+
+  /** The deadline of the last pet written (CLOCK_MONOTONIC ms); -Infinity before the first. */
+  private petUntil = -Infinity;
+  /** How many times a pet landed after the one before had run out. */
+  private resumes = 0;
+
+  /**
+   * Whether the fence watchdog may be fencing now: the last pet's deadline
+   * passed. The epoch outlives it (fence_timeout < host_lease_ttl), so an HA VM
+   * started in between would be killed by the watchdog as it starts.
+   */
+  get petLapsed(): boolean {
+    return monoMs() > this.petUntil;
+  }
+
+  /** Changes whenever pets resume after a lapse: a start that saw it change may have been fenced. */
+  get petResumes(): number {
+    return this.resumes;
+  }
+
+  private async pet(lease: PresenceLease, sentAt: number): Promise<void> {
+    const until = sentAt + this.opts.fenceTimeoutMs;
+    await writePet(this.opts.runDir, { until, epoch: lease.id, agentPid: process.pid });
+    // Only now does the watchdog read a live pet; before, it may still be fencing.
+    const before = this.petUntil;
+    this.petUntil = Math.max(before, until);
+    if (Number.isFinite(before) && monoMs() > before && !this.petLapsed) {
+      this.resumes++;
+      this.log.info({ epoch: lease.id }, 'fence watchdog petted again after its deadline: HA VMs may start');
+      this.onPetsResumed();
+    }
+  }
 
   /**
    * This incarnation's epoch (its lease id); undefined while it has none:
@@ -86,7 +120,7 @@ export class HostPresence {
     lease.on('renewed', (sentAt: number) => {
       // Only the current lease pets: a lost one's late answer says nothing of the new one.
       if (this.lease !== lease) return;
-      void writePet(this.opts.runDir, { until: sentAt + this.opts.fenceTimeoutMs, epoch: lease.id, agentPid: process.pid }).catch((err: unknown) => this.log.error({ err }, 'cannot pet the fence watchdog'));
+      void this.pet(lease, sentAt).catch((err: unknown) => this.log.error({ err }, 'cannot pet the fence watchdog'));
       void this.checkWatchdog();
     });
     lease.on('lost', (reason: string) => {

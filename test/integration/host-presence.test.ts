@@ -3,10 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/common/logger.js';
+import { readPet } from '../../src/host/fence/files.js';
 import { HostPresence } from '../../src/host/presence.js';
 import { HostManager } from '../../src/managers/hosts.js';
 import type { HostAlive } from '../../src/model/index.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
+import { monoMs } from '../../src/store/presence-lease.js';
 import { TestCluster, until } from '../helpers/cluster.js';
 
 /** A HostManager whose announcements wait at a gate the test opens: the window between a new lease and its record. */
@@ -123,6 +125,40 @@ describe('host presence: an epoch only once its record is in etcd', () => {
     } finally {
       hosts.release();
       await presence.stop(true);
+    }
+  }, 60_000);
+  // fence_timeout < TTL: after etcd stops answering renewals, the watchdog's pet
+  // runs out a while before the epoch does. An HA VM started in that window is
+  // killed by the watchdog as it starts (and was recorded as failed for good):
+  // the agent must see the lapse, and be told when the watchdog stops fencing.
+  it('a pet that ran out is seen while the epoch still lives; once etcd answers, a live pet is written before the host is told', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ucloud-presence-'));
+    let told: { lapsed: boolean; petUntil: number | undefined; now: number } | undefined;
+    const presence: HostPresence = new HostPresence(c.store, new HostManager(c.store), { name: 'hp3', ttlMs: 4000, runDir: dir, fenceTimeoutMs: 2000 }, silentLogger, () => undefined, () => undefined, () => {
+      told ??= { lapsed: presence.petLapsed, petUntil: undefined, now: monoMs() };
+      void readPet(dir).then((p) => (told!.petUntil = p?.until));
+    });
+    let frozen = false;
+    try {
+      await presence.start(() => ({ pid: process.pid, accel: 'tcg', since: new Date().toISOString() }));
+      await until('a live pet', () => !presence.petLapsed, 10_000, 10);
+      expect(presence.petResumes).toBe(0);
+      process.kill(c.etcdPid!, 'SIGSTOP');
+      frozen = true;
+      await until('the pet ran out', () => presence.petLapsed, 10_000, 5);
+      expect(presence.epoch, 'the lease outlives the pet').toBeDefined();
+      expect(told, 'not told while etcd is frozen').toBeUndefined();
+      process.kill(c.etcdPid!, 'SIGCONT');
+      frozen = false;
+      await until('told the pets resumed', () => told?.petUntil !== undefined, 10_000, 10);
+      expect(told!.lapsed, 'told only once the pet is live').toBe(false);
+      expect(told!.petUntil! > told!.now, 'the pet file held a live deadline when the host was told').toBe(true);
+      expect(presence.petResumes).toBe(1);
+      expect(presence.epoch).toBeDefined();
+    } finally {
+      if (frozen) process.kill(c.etcdPid!, 'SIGCONT');
+      await presence.stop(true);
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,11 +20,23 @@ import {
   waitForExit,
   type QemuVmSpec,
 } from '../../src/host/qemu/index.js';
+import { readArgv } from '../../src/common/proc.js';
+import { vmIdOfArgv } from '../../src/host/qemu/cmdline.js';
 import type { QemuDrive } from '../../src/storage/driver.js';
+import { until } from '../helpers/cluster.js';
 import { rejection } from '../helpers/rejection.js';
 
 // Real QEMU under TCG (KVM on these machines is nested and unusable), no guest
 // OS: firmware alone keeps the VM "running", which is all QMP needs.
+
+/** The pid of the QEMU whose command line carries VM `id`'s marker. */
+function qemuPidOf(id: string): number | undefined {
+  for (const name of readdirSync('/proc')) {
+    const argv = /^\d+$/.test(name) ? readArgv(Number(name)) : undefined;
+    if (argv && vmIdOfArgv(argv) === id) return Number(name);
+  }
+  return undefined;
+}
 
 describe('QEMU under QMP (TCG)', () => {
   let dir: string;
@@ -186,6 +198,23 @@ describe('QEMU under QMP (TCG)', () => {
     expect(err.code).toBe('QEMU_START_FAILED');
     expect(String(err.details?.stderr)).toContain('unsupported machine type');
     expect(err.message).toBe('QEMU failed to start: unsupported machine type');
+  });
+
+  // As the fence watchdog does to an HA VM it fences while the agent starts it:
+  // the monitor and the process fail together, and whichever the launcher sees
+  // first, the error says QEMU was killed (it read "did not finish starting
+  // within 30000 ms" when the monitor's failure came first).
+  it('reports a QEMU killed while it starts as killed, not as a start that timed out', async () => {
+    for (let round = 0; round < 3; round++) {
+      const spec = vmSpec(`killed${round}`);
+      const sock = spec.paths.qmpSocket;
+      const launch = rejection(launchQemu(DEFAULT_QEMU_BINARY, buildQemuArgs(spec), { timeoutMs: 30_000 }));
+      const pid = await until('QEMU listening on its monitor', () => (existsSync(sock) ? qemuPidOf(spec.id) : undefined), 30_000, 2);
+      process.kill(pid, 'SIGKILL');
+      const err = await launch;
+      expect(err.code).toBe('QEMU_START_FAILED');
+      expect(err.message).toBe('QEMU failed to start: QEMU exited with SIGKILL');
+    }
   });
 
   it('reports QEMU_START_FAILED when the binary is missing', async () => {

@@ -7,6 +7,7 @@
 
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { basename } from 'node:path';
 import { UcloudError } from '../../common/errors.js';
 import { readArgv, signal, waitForExit } from '../../common/proc.js';
@@ -23,6 +24,8 @@ export interface LaunchResult {
 
 // What is kept of QEMU's stderr while it starts: its errors are one line.
 const MAX_STDERR_BYTES = 64 * 1024;
+// How long a QEMU whose monitor failed is given to exit (and so say why) before it is killed.
+const EXIT_GRACE_MS = 2000;
 
 /**
  * Starts a QEMU whose args include `-pidfile` and a `-qmp unix:` socket, in a
@@ -63,13 +66,20 @@ export async function launchQemu(binary: string, args: readonly string[], opts: 
   });
   ready.catch(() => undefined);
 
-  const outcome = await Promise.race([ready.catch((err: unknown) => ({ timeout: err })), exited]);
-  if (outcome !== 'ready') {
-    if ('timeout' in outcome) {
+  let outcome = await Promise.race([ready.catch((err: unknown) => ({ monitor: err })), exited]);
+  if (outcome !== 'ready' && 'monitor' in outcome) {
+    // A monitor that failed before the deadline is mostly a QEMU on its way out
+    // (an error, or killed): its exit, which says why, follows at once.
+    const failed = outcome.monitor;
+    const exit = isTimeout(failed) ? undefined : await Promise.race([exited, sleep(EXIT_GRACE_MS)]);
+    if (!exit) {
       child.kill('SIGKILL');
       await exited;
-      throw startFailed(binary, args, new UcloudError('COMMAND_TIMEOUT', `QEMU did not finish starting within ${timeoutMs} ms`), stderr, timeoutMs);
+      throw startFailed(binary, args, failed, stderr, timeoutMs);
     }
+    outcome = exit;
+  }
+  if (outcome !== 'ready') {
     // Let the last of stderr arrive: it holds the reason.
     await new Promise((r) => (child.stderr.readableEnded ? r(undefined) : child.stderr.once('close', r)));
     const cause = outcome.error ?? new Error(`QEMU exited with ${outcome.signal ?? `code ${String(outcome.code)}`}`);
@@ -143,9 +153,12 @@ export async function killQemu(pid: number, vmId: string, opts: { graceMs?: numb
   });
 }
 
+/** The monitor's own deadline (no socket, or no greeting, in time), not a failure of QEMU. */
+const isTimeout = (err: unknown): boolean => err instanceof UcloudError && err.code === 'QMP_TIMEOUT';
+
 function startFailed(binary: string, args: readonly string[], err: unknown, stderr: string, timeoutMs: number): UcloudError {
   const details: Record<string, unknown> = { binary, args: [...args], stderr: stderr.trim().slice(-2000) };
-  if (err instanceof UcloudError && err.code === 'COMMAND_TIMEOUT') {
+  if (isTimeout(err)) {
     return new UcloudError('QEMU_START_FAILED', `QEMU did not finish starting within ${timeoutMs} ms`, { details, cause: err });
   }
   if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
