@@ -394,6 +394,8 @@ export class HostAgent {
   }
 
   private async markRunning(vm: Vm, pid: number): Promise<void> {
+    // Armed now, the watchdog would kill it: looked at again once it stops fencing (onPetsResumed).
+    if (vm.ha === true && this.presence.petLapsed && (await this.presence.watchdogRunning())) return;
     if (!this.networked.has(vm.id)) {
       // After an agent restart: make sure bridges, taps, rules and radvd are there (a no-op when they are),
       // and find the VM's console keeper (or start one).

@@ -43,7 +43,7 @@ export class HostPresence {
     private readonly onNewEpoch: () => void,
     /** Called when the fence watchdog starts or stops beating: HA VMs are armed or disarmed. */
     private readonly onWatchdogChange: () => void = () => undefined,
-    /** Called once a pet lands again after one ran out (the watchdog stops fencing): HA VMs it fenced can start again. */
+    /** Called once a live pet lands after one ran out, or after none (the watchdog stops fencing): HA VMs can start. */
     private readonly onPetsResumed: () => void = () => undefined,
   ) {}
 
@@ -61,22 +61,29 @@ export class HostPresence {
     return monoMs() > this.petUntil;
   }
 
-  /** Changes whenever pets resume after a lapse: a start that saw it change may have been fenced. */
+  /** Changes whenever a live pet follows a lapsed one (or none): a start that saw it change may have been fenced. */
   get petResumes(): number {
     return this.resumes;
   }
 
-  private async pet(lease: PresenceLease, sentAt: number): Promise<void> {
+  /** Pets, one after another: renewals answered together after a freeze must not leave an older deadline in the file last. */
+  private readonly pets = new Serial();
+
+  private pet(lease: PresenceLease, sentAt: number): Promise<void> {
     const until = sentAt + this.opts.fenceTimeoutMs;
-    await writePet(this.opts.runDir, { until, epoch: lease.id, agentPid: process.pid });
-    // Only now does the watchdog read a live pet; before, it may still be fencing.
-    const before = this.petUntil;
-    this.petUntil = Math.max(before, until);
-    if (Number.isFinite(before) && monoMs() > before && !this.petLapsed) {
-      this.resumes++;
-      this.log.info({ epoch: lease.id }, 'fence watchdog petted again after its deadline: HA VMs may start');
-      this.onPetsResumed();
-    }
+    return this.pets.run(async () => {
+      if (until <= this.petUntil) return;
+      await writePet(this.opts.runDir, { until, epoch: lease.id, agentPid: process.pid });
+      // Only now does the watchdog read a live pet; before, it may still be fencing. The first pet counts
+      // too: a start put off before it is not left to the next resync.
+      const before = this.petUntil;
+      this.petUntil = until;
+      if (monoMs() > before && !this.petLapsed) {
+        this.resumes++;
+        if (Number.isFinite(before)) this.log.info({ epoch: lease.id }, 'fence watchdog petted again after its deadline: HA VMs may start');
+        this.onPetsResumed();
+      }
+    });
   }
 
   /**

@@ -133,16 +133,21 @@ describe('host presence: an epoch only once its record is in etcd', () => {
   // the agent must see the lapse, and be told when the watchdog stops fencing.
   it('a pet that ran out is seen while the epoch still lives; once etcd answers, a live pet is written before the host is told', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ucloud-presence-'));
-    let told: { lapsed: boolean; petUntil: number | undefined; now: number } | undefined;
+    type Told = { lapsed: boolean; petUntil: number | undefined; now: number };
+    let told: Told | undefined;
     const presence: HostPresence = new HostPresence(c.store, new HostManager(c.store), { name: 'hp3', ttlMs: 4000, runDir: dir, fenceTimeoutMs: 2000 }, silentLogger, () => undefined, () => undefined, () => {
-      told ??= { lapsed: presence.petLapsed, petUntil: undefined, now: monoMs() };
-      void readPet(dir).then((p) => (told!.petUntil = p?.until));
+      if (told) return;
+      const t: Told = { lapsed: presence.petLapsed, petUntil: undefined, now: monoMs() };
+      told = t;
+      void readPet(dir).then((p) => (t.petUntil = p?.until));
     });
     let frozen = false;
     try {
       await presence.start(() => ({ pid: process.pid, accel: 'tcg', since: new Date().toISOString() }));
-      await until('a live pet', () => !presence.petLapsed, 10_000, 10);
-      expect(presence.petResumes).toBe(0);
+      // The first pet is a resume too (a start put off before it is looked at again).
+      await until('a live pet, and the host told', () => !presence.petLapsed && told !== undefined, 10_000, 10);
+      expect(presence.petResumes).toBe(1);
+      told = undefined;
       process.kill(c.etcdPid!, 'SIGSTOP');
       frozen = true;
       await until('the pet ran out', () => presence.petLapsed, 10_000, 5);
@@ -153,7 +158,7 @@ describe('host presence: an epoch only once its record is in etcd', () => {
       await until('told the pets resumed', () => told?.petUntil !== undefined, 10_000, 10);
       expect(told!.lapsed, 'told only once the pet is live').toBe(false);
       expect(told!.petUntil! > told!.now, 'the pet file held a live deadline when the host was told').toBe(true);
-      expect(presence.petResumes).toBe(1);
+      expect(presence.petResumes, 'told once, though renewals queued while frozen were answered together').toBe(2);
       expect(presence.epoch).toBeDefined();
     } finally {
       if (frozen) process.kill(c.etcdPid!, 'SIGCONT');

@@ -26,6 +26,8 @@ export interface LaunchResult {
 const MAX_STDERR_BYTES = 64 * 1024;
 // How long a QEMU whose monitor failed is given to exit (and so say why) before it is killed.
 const EXIT_GRACE_MS = 2000;
+// How long a QEMU killed because its start failed is waited for.
+const KILL_WAIT_MS = 10_000;
 
 /**
  * Starts a QEMU whose args include `-pidfile` and a `-qmp unix:` socket, in a
@@ -71,10 +73,11 @@ export async function launchQemu(binary: string, args: readonly string[], opts: 
     // A monitor that failed before the deadline is mostly a QEMU on its way out
     // (an error, or killed): its exit, which says why, follows at once.
     const failed = outcome.monitor;
-    const exit = isTimeout(failed) ? undefined : await Promise.race([exited, sleep(EXIT_GRACE_MS)]);
+    const exit = isTimeout(failed) ? undefined : await Promise.race([exited, sleep(EXIT_GRACE_MS, undefined, { ref: false })]);
     if (!exit) {
       child.kill('SIGKILL');
-      await exited;
+      // A QEMU stuck in disk I/O dies only when that returns: the start has failed either way.
+      await Promise.race([exited, sleep(KILL_WAIT_MS, undefined, { ref: false })]);
       throw startFailed(binary, args, failed, stderr, timeoutMs);
     }
     outcome = exit;
@@ -83,7 +86,8 @@ export async function launchQemu(binary: string, args: readonly string[], opts: 
     // Let the last of stderr arrive: it holds the reason.
     await new Promise((r) => (child.stderr.readableEnded ? r(undefined) : child.stderr.once('close', r)));
     const cause = outcome.error ?? new Error(`QEMU exited with ${outcome.signal ?? `code ${String(outcome.code)}`}`);
-    throw startFailed(binary, args, cause, stderr, timeoutMs);
+    // Killed, its last line is no reason (a warning at most): the signal is.
+    throw startFailed(binary, args, cause, stderr, timeoutMs, outcome.signal !== null);
   }
   child.stderr.destroy();
   child.unref();
@@ -156,7 +160,7 @@ export async function killQemu(pid: number, vmId: string, opts: { graceMs?: numb
 /** The monitor's own deadline (no socket, or no greeting, in time), not a failure of QEMU. */
 const isTimeout = (err: unknown): boolean => err instanceof UcloudError && err.code === 'QMP_TIMEOUT';
 
-function startFailed(binary: string, args: readonly string[], err: unknown, stderr: string, timeoutMs: number): UcloudError {
+function startFailed(binary: string, args: readonly string[], err: unknown, stderr: string, timeoutMs: number, killed = false): UcloudError {
   const details: Record<string, unknown> = { binary, args: [...args], stderr: stderr.trim().slice(-2000) };
   if (isTimeout(err)) {
     return new UcloudError('QEMU_START_FAILED', `QEMU did not finish starting within ${timeoutMs} ms`, { details, cause: err });
@@ -164,7 +168,7 @@ function startFailed(binary: string, args: readonly string[], err: unknown, stde
   if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
     return new UcloudError('QEMU_START_FAILED', `cannot run ${binary}: not installed`, { details, cause: err });
   }
-  const reason = qemuErrorLine(binary, stderr) ?? (err instanceof Error ? err.message : String(err));
+  const reason = (killed ? undefined : qemuErrorLine(binary, stderr)) ?? (err instanceof Error ? err.message : String(err));
   return new UcloudError('QEMU_START_FAILED', `QEMU failed to start: ${reason}`, { details, cause: err });
 }
 
