@@ -79,7 +79,8 @@ function keyOf(node: Node): string | undefined {
  * element takes the new one's attributes, text and listeners (its handler
  * then acts on the new state; one that needs what the user chose reads it
  * from the page when clicked). A focused <select> is left as the user holds
- * it, and any other keeps the choice made in it while that is still offered.
+ * it, and any other keeps the choice made in it while that is still offered;
+ * a field keeps what was typed into it.
  */
 export function patch(el: Element, ...children: Child[]): void {
   const next = el.cloneNode(false) as Element;
@@ -88,6 +89,8 @@ export function patch(el: Element, ...children: Child[]): void {
     childrenOnly: true,
     getNodeKey: keyOf,
     onBeforeElUpdated: (from, to) => {
+      // What was typed into a field stays (morphdom would set the new render's empty value).
+      if (from instanceof HTMLInputElement) (to as HTMLInputElement).value = from.value;
       if (from instanceof HTMLSelectElement) {
         if (from === document.activeElement) return false;
         // morphdom selects the option that has the attribute (none: a blank choice).

@@ -7,6 +7,7 @@ import { LIST_LIMITS } from '../model/common.js';
 import type { Event, HostView, Image, Network, SshKey, User, Vm } from '../model/index.js';
 import { bytes, fill, h, patch } from './dom.js';
 import { follow } from './live.js';
+import { Paged } from './paging.js';
 import { showStats } from './stats.js';
 import { session } from './session.js';
 
@@ -15,16 +16,11 @@ interface State {
   client: Client;
   token: string;
   me: User;
-  /** One page of VMs (an admin's fleet can be 100,000), on view: its number and the next one's cursor. */
-  vms: Vm[];
-  vmPageNo: number;
-  vmNext?: string;
-  /** The page of VMs the next read asks for (turned to, not yet arrived, or the one on view). */
-  vmAt: VmPageAt;
+  vms: Paged<Vm>;
   networks: Network[];
   keys: SshKey[];
   images: Image[];
-  hosts: HostView[];
+  hosts: Paged<HostView>;
 }
 
 const VIEWS = ['vms', 'networks', 'keys', 'images', 'hosts'] as const;
@@ -86,7 +82,12 @@ async function login(token: string): Promise<void> {
   const client = session.client(token);
   const me = await client.users.whoami();
   session.save(token);
-  st = { client, token, me, vms: [], vmPageNo: 1, vmAt: { cursor: undefined, back: [] }, networks: [], keys: [], images: [], hosts: [] };
+  const limit = LIST_LIMITS.default;
+  st = {
+    client, token, me, networks: [], keys: [], images: [],
+    vms: new Paged('vms', 'vm-pager', (cursor) => client.vms.page({ all: me.role === 'admin', limit, ...(cursor !== undefined ? { cursor } : {}) })),
+    hosts: new Paged('hosts', 'host-pager', (cursor) => client.hosts.page({ limit, ...(cursor !== undefined ? { cursor } : {}) })),
+  };
   shell();
   stopFollowing = follow(client, {
     all: me.role === 'admin',
@@ -100,6 +101,7 @@ async function login(token: string): Promise<void> {
     },
     onAuth: () => logout('your token no longer works: log in again'),
   });
+  // Before the first view is drawn: a console or stats link names its VM from the page read.
   await refresh();
   route();
 }
@@ -122,70 +124,33 @@ function scheduleRefresh(_e?: Event): void {
   refreshTimer = setTimeout(() => void refresh().then(renderAll), 150);
 }
 
-/** Which page of VMs: its cursor (undefined: the first) and those of the pages before it, nearest last. */
-interface VmPageAt {
-  cursor: string | undefined;
-  back: (string | undefined)[];
-}
-
 let loads = 0;
 
-/** Reads the lists (the VMs' page the view is on) and keeps them, unless a later read has begun meanwhile. */
+/**
+ * Reads what the view on screen shows (the VMs view: the page of VMs and the
+ * create form's choices) and keeps it, unless a later read has begun
+ * meanwhile. Only that: every burst of events reloads, and an admin's fleet
+ * has thousands of hosts that no other view needs.
+ */
 async function refresh(): Promise<void> {
   const s = st;
   if (!s) return;
-  const admin = s.me.role === 'admin';
+  const { view } = currentView();
   const seq = ++loads;
+  const keep = <K extends 'networks' | 'keys' | 'images'>(k: K, read: Promise<State[K]>) => read.then((v) => () => void (s[k] = v));
   await run(async () => {
-    const [vms, networks, keys, images, hosts] = await Promise.all([vmPage(s.client, admin, s.vmAt), s.client.networks.list(), s.client.keys.list(), s.client.images.list(), admin ? s.client.hosts.list() : Promise.resolve([])]);
-    // Older than what the read begun since will bring (a page turned, another burst of events).
+    const reads = {
+      vms: () => [s.vms.read(), keep('networks', s.client.networks.list()), keep('keys', s.client.keys.list()), keep('images', s.client.images.list())],
+      networks: () => [keep('networks', s.client.networks.list())],
+      keys: () => [keep('keys', s.client.keys.list())],
+      images: () => [keep('images', s.client.images.list())],
+      hosts: () => [s.hosts.read()],
+    }[view]();
+    const arrived = await Promise.all(reads);
+    // Older than what the read begun since will bring (a page turned, another burst of events, another view).
     if (seq !== loads || st !== s) return;
-    Object.assign(s, { vms: vms.items, vmNext: vms.next, vmPageNo: vms.at.back.length + 1, vmAt: vms.at, networks, keys, images, hosts });
+    for (const put of arrived) put();
   });
-}
-
-/**
- * The VMs of page `at`; a cursor the API no longer takes (24 h old) starts
- * over at the first page, and a page emptied by deletes goes back to the one
- * before it. Returns the page it read.
- */
-async function vmPage(client: Client, admin: boolean, at: VmPageAt): Promise<{ items: Vm[]; next?: string; at: VmPageAt }> {
-  let { cursor, back } = at;
-  for (;;) {
-    const c = cursor;
-    const page = await client.vms.page({ all: admin, limit: LIST_LIMITS.default, ...(c !== undefined ? { cursor: c } : {}) }).catch((err: unknown) => {
-      if (!(err instanceof UcloudError) || (err.code !== 'CURSOR_EXPIRED' && err.code !== 'INVALID_CURSOR') || c === undefined) throw err;
-      return undefined;
-    });
-    if (page && (page.items.length > 0 || c === undefined)) return { items: page.items, ...(page.next !== undefined ? { next: page.next } : {}), at: { cursor: c, back } };
-    [cursor, back] = page ? [back.at(-1), back.slice(0, -1)] : [undefined, []];
-  }
-}
-
-/**
- * Turns to the page after or before the one on view: at once in the state
- * (a read begun meanwhile, by a burst of events, asks for it too), on screen
- * when it has arrived. Next does nothing until then (its cursor is the new
- * page's to give); each click on Previous goes one page further back.
- */
-function turnVmPage(forward: boolean): void {
-  const s = st!;
-  const { cursor, back } = s.vmAt;
-  if (forward && s.vmNext !== undefined) s.vmAt = { cursor: s.vmNext, back: [...back, cursor] };
-  else if (!forward && back.length > 0) s.vmAt = { cursor: back.at(-1), back: back.slice(0, -1) };
-  else return;
-  s.vmNext = undefined;
-  void refresh().then(renderView);
-}
-
-/** Previous / page n / next, under the VMs when there is more than one page. */
-function vmPager(s: State): HTMLElement | null {
-  const n = s.vmPageNo;
-  if (n === 1 && s.vmNext === undefined) return null;
-  return h('div', { class: 'row pager', id: 'vm-pager' },
-    h('button', { 'data-act': 'vms-previous', disabled: n === 1, onclick: () => turnVmPage(false) }, '← Previous'),
-    h('span', { class: 'muted', 'data-page': String(n) }, `page ${n}`),
-    h('button', { 'data-act': 'vms-next', disabled: s.vmNext === undefined, onclick: () => turnVmPage(true) }, 'Next →'));
 }
 
 // ---- the frame ----
@@ -207,7 +172,8 @@ function shell(): void {
       nav,
       h('span', { class: 'who' }, h('span', { id: 'live', class: 'badge warn' }, 'connecting…'), ` ${s.me.name} (${s.me.role}) `, h('button', { id: 'logout', class: 'link', onclick: () => logout() }, 'Log out'))),
     h('div', { id: 'notice' }),
-    h('main', { id: 'view' }));
+    h('main', { id: 'view' }),
+    h('datalist', { id: MIGRATE_HOSTS }));
 }
 
 function route(): void {
@@ -225,7 +191,9 @@ function route(): void {
   if (view === 'vms') vmForm(document.getElementById('form')!);
   if (view === 'networks') networkForm(document.getElementById('form')!);
   if (view === 'keys') keyForm(document.getElementById('form')!);
+  // What was last read at once, then what this view shows now (other views' lists are not kept current).
   renderView();
+  void refresh().then(renderAll);
 }
 
 /** Redraws the current list from the state (forms keep what was typed). */
@@ -235,11 +203,12 @@ function renderView(): void {
   if (!list || !s) return;
   const { view } = currentView();
   const admin = s.me.role === 'admin';
-  if (view === 'vms') patch(list, table('vms', ['Name', ...(admin ? ['Owner'] : []), 'Status', '~Size', 'Host', '~Addresses', ''], s.vms.map((v) => vmRow(v, admin))), vmPager(s));
+  const turned = () => void refresh().then(renderView);
+  if (view === 'vms') patch(list, table('vms', ['Name', ...(admin ? ['Owner'] : []), 'Status', '~Size', 'Host', '~Addresses', ''], s.vms.items.map((v) => vmRow(v, admin))), s.vms.pager(turned));
   if (view === 'networks') patch(list, table('networks', ['Name', ...(admin ? ['Owner'] : []), 'Prefix', 'VNI', ''], s.networks.map((n) => h('tr', { 'data-network': n.name, 'data-id': `${n.owner}/${n.name}` }, h('td', {}, n.name), admin && h('td', {}, n.owner), h('td', { class: 'mono' }, n.prefix), h('td', {}, n.vni), h('td', { class: 'actions' }, n.owner === s.me.name && h('button', { 'data-act': 'delete', class: 'danger', onclick: () => confirm(`Delete network ${n.name}?`) && void run(() => s.client.networks.delete(n.name).then(refresh).then(renderView), `network ${n.name} deleted`) }, 'Delete'))))));
   if (view === 'keys') patch(list, table('keys', ['Name', 'Type', 'Fingerprint', ''], s.keys.map((k) => h('tr', { 'data-key': k.name }, h('td', {}, k.name), h('td', {}, `${k.type} ${k.bits}`), h('td', { class: 'mono' }, k.fingerprint), h('td', { class: 'actions' }, h('button', { 'data-act': 'delete', class: 'danger', onclick: () => confirm(`Delete key ${k.name}?`) && void run(() => s.client.keys.delete(k.name).then(refresh).then(renderView), `key ${k.name} deleted`) }, 'Delete'))))));
   if (view === 'images') patch(list, table('images', ['Name', 'Owner', 'Status', 'Store', 'Public'], s.images.map((i) => h('tr', { 'data-image': `${i.owner}/${i.name}` }, h('td', {}, i.name), h('td', {}, i.owner), h('td', {}, statusBadge(i.status), i.progress !== undefined && i.status !== 'ready' ? ` ${Math.round(i.progress * 100)}%` : ''), h('td', {}, i.store), h('td', {}, i.public ? 'yes' : 'no')))));
-  if (view === 'hosts') patch(list, table('hosts', ['Name', 'State', 'VMs', 'CPU used', 'RAM used', 'Disk used', ''], s.hosts.map(hostRow)));
+  if (view === 'hosts') patch(list, table('hosts', ['Name', 'State', 'VMs', 'CPU used', 'RAM used', 'Disk used', ''], s.hosts.items.map(hostRow)), s.hosts.pager(turned));
 }
 
 /** `head`: the column titles; a leading "~" marks a column left out on a narrow screen (its cells have class wide-only). */
@@ -262,8 +231,8 @@ function vmRow(v: Vm, admin: boolean): HTMLElement {
     h('button', { 'data-act': verb, class: cls, onclick: (e: MouseEvent) => void run(() => fn(e), `${label}: ${v.name}`) }, label);
   const running = v.status === 'running';
   const stopped = v.status === 'stopped';
-  const others = s.hosts.filter((x) => x.alive && !x.drained && x.name !== v.host);
-  const target = h('select', { 'aria-label': `migrate ${v.name} to` }, h('option', { value: '' }, 'any host'), others.map((x) => h('option', { value: x.name }, x.name)));
+  // Its choices are read when it is focused: a fleet's thousands of hosts in every row would be a page of options.
+  const target = h('input', { 'aria-label': `migrate ${v.name} to`, list: MIGRATE_HOSTS, placeholder: 'any host', autocomplete: 'off', spellcheck: 'false', onfocus: () => void run(() => offerHosts(v.host)) });
   return h('tr', { 'data-vm': v.name, 'data-id': v.id },
     h('td', {}, v.name),
     admin && h('td', {}, v.owner),
@@ -278,12 +247,22 @@ function vmRow(v: Vm, admin: boolean): HTMLElement {
       running && h('a', { class: 'button', href: `#/console/${encodeURIComponent(v.id)}`, 'data-act': 'console' }, 'Console'),
       running && v.display === 'vnc' && h('a', { class: 'button', href: `#/screen/${encodeURIComponent(v.id)}`, 'data-act': 'screen' }, 'Screen'),
       running && h('a', { class: 'button', href: `#/stats/${encodeURIComponent(v.id)}`, 'data-act': 'stats' }, 'Stats'),
-      // The host chosen in the select on the page (a live update keeps that one, not `target`).
+      // The host typed or chosen in the field on the page (a live update keeps that one, not `target`).
       admin && running && h('span', { class: 'migrate' }, target, act('migrate', 'Migrate', (e) => {
-        const to = (e.currentTarget as HTMLElement).closest('.migrate')?.querySelector('select')?.value;
+        const to = (e.currentTarget as HTMLElement).closest('.migrate')?.querySelector('input')?.value.trim();
         return s.client.vms.migrate(v.id, to ? { to } : {});
       })),
       h('button', { 'data-act': 'delete', class: 'danger', onclick: () => confirm(`Delete VM ${v.name} and its disks?`) && void run(() => s.client.vms.delete(v.id), `deleting ${v.name}`) }, 'Delete')));
+}
+
+/** The one list of hosts every migrate field offers (`<datalist>`), outside the redrawn list. */
+const MIGRATE_HOSTS = 'migrate-hosts';
+
+/** Offers the hosts a VM on `from` can move to: alive, not drained, not its own; every page of them, read now. */
+async function offerHosts(from: string | undefined): Promise<void> {
+  const hosts = await st!.client.hosts.list();
+  const list = document.getElementById(MIGRATE_HOSTS);
+  if (list) fill(list, hosts.filter((x) => x.alive && !x.drained && x.name !== from).map((x) => h('option', { value: x.name })));
 }
 
 const SIZES: Record<string, [number, string, string]> = { tiny: [1, '128MiB', '1GiB'], small: [1, '1GiB', '10GiB'], medium: [2, '4GiB', '40GiB'], large: [4, '8GiB', '80GiB'] };
@@ -320,7 +299,7 @@ function vmForm(el: HTMLElement): void {
     void run(async () => {
       const vm = await s.client.vms.create({ name: name.value, image: image.value, cpu: Number(cpu.value), ram: ram.value, disk: disk.value, ...(network.value ? { networks: [network.value] } : {}), ...(display.value === 'vnc' ? { display: 'vnc' as const } : {}) });
       name.value = '';
-      s.vms = [...s.vms.filter((v) => v.id !== vm.id), vm];
+      s.vms.items = [...s.vms.items.filter((v) => v.id !== vm.id), vm];
       renderView();
     }, `VM ${name.value} created: it starts in a moment`);
   } },
@@ -385,7 +364,7 @@ function hostRow(x: HostView): HTMLElement {
 
 function statsView(main: HTMLElement, id: string): void {
   const s = st!;
-  const vm = s.vms.find((v) => v.id === id || v.name === id);
+  const vm = s.vms.items.find((v) => v.id === id || v.name === id);
   const body = h('div', { id: 'stats' });
   fill(main, h('div', { class: 'card' },
     h('div', { class: 'row' }, h('a', { href: '#/vms', class: 'button' }, '← VMs'), h('h2', {}, `Stats: ${vm?.name ?? id}`)),
@@ -398,7 +377,7 @@ function statsView(main: HTMLElement, id: string): void {
 
 function consoleView(main: HTMLElement, id: string): void {
   const s = st!;
-  const vm = s.vms.find((v) => v.id === id || v.name === id);
+  const vm = s.vms.items.find((v) => v.id === id || v.name === id);
   const state = h('span', { id: 'console-state', class: 'badge warn' }, 'connecting…');
   const term = h('div', { id: 'term', class: 'term' });
   fill(main, h('div', { class: 'card console' },
@@ -420,7 +399,7 @@ function consoleView(main: HTMLElement, id: string): void {
 
 function screenView(main: HTMLElement, id: string): void {
   const s = st!;
-  const vm = s.vms.find((v) => v.id === id || v.name === id);
+  const vm = s.vms.items.find((v) => v.id === id || v.name === id);
   const state = h('span', { id: 'screen-state', class: 'badge warn' }, 'connecting…');
   const screen = h('div', { id: 'screen', class: 'screen' });
   const cad = h('button', { 'data-act': 'ctrl-alt-del', disabled: true }, 'Ctrl-Alt-Del');

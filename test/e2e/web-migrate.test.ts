@@ -38,11 +38,15 @@ describe('the dashboard, two hosts: an admin migrates a VM and drains its host',
     await page.waitForSelector(`${hostCell('wm1')}[data-host="${from}"]`);
     await page.waitForSelector(`tr[data-vm="wm1"] [data-status="running"]`);
     await web.shot(page, '1-before-migrate');
-    // As a user does: choose the host, and a live update redraws the list before Migrate is clicked.
-    // The choice on the page is what the click sends.
-    await page.select('tr[data-vm="wm1"] select', to);
+    // As a user does: the field offers the other host once focused; type it, and a live update redraws
+    // the list before Migrate is clicked. What is in the field on the page is what the click sends.
+    const field = 'tr[data-vm="wm1"] .migrate input';
+    await click(page, field);
+    await page.waitForSelector(`#migrate-hosts option[value="${to}"]`, { timeout: 30_000 });
+    expect(await page.$$eval('#migrate-hosts option', (o) => o.map((x) => x.getAttribute('value')))).toEqual([to]);
+    await page.type(field, to);
     await redrawnBy(page, 'tr[data-vm="wm1"]', () => tb.cliJson(['network', 'create', 'redraw-net']));
-    expect(await page.$eval('tr[data-vm="wm1"] select', (e) => (e as unknown as { value: string }).value)).toBe(to);
+    expect(await page.$eval(field, (e) => (e as unknown as { value: string }).value)).toBe(to);
     await click(page, 'tr[data-vm="wm1"] [data-act="migrate"]');
     // The page says how the request went: accepted, or the error's message.
     await page.waitForSelector('#notice p', { timeout: 30_000 });
