@@ -80,7 +80,7 @@ function keyOf(node: Node): string | undefined {
  * then acts on the new state; one that needs what the user chose reads it
  * from the page when clicked). A focused <select> is left as the user holds
  * it, and any other keeps the choice made in it while that is still offered;
- * a field keeps what was typed into it.
+ * a field marked `data-typed` keeps what was typed into it.
  */
 export function patch(el: Element, ...children: Child[]): void {
   const next = el.cloneNode(false) as Element;
@@ -89,8 +89,8 @@ export function patch(el: Element, ...children: Child[]): void {
     childrenOnly: true,
     getNodeKey: keyOf,
     onBeforeElUpdated: (from, to) => {
-      // What was typed into a field stays (morphdom would set the new render's empty value).
-      if (from instanceof HTMLInputElement) (to as HTMLInputElement).value = from.value;
+      // What was typed into a field marked data-typed stays (morphdom would set the new render's empty value).
+      if (from instanceof HTMLInputElement && from.hasAttribute('data-typed')) (to as HTMLInputElement).value = from.value;
       if (from instanceof HTMLSelectElement) {
         if (from === document.activeElement) return false;
         // morphdom selects the option that has the attribute (none: a blank choice).

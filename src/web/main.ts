@@ -101,8 +101,6 @@ async function login(token: string): Promise<void> {
     },
     onAuth: () => logout('your token no longer works: log in again'),
   });
-  // Before the first view is drawn: a console or stats link names its VM from the page read.
-  await refresh();
   route();
 }
 
@@ -135,7 +133,9 @@ let loads = 0;
 async function refresh(): Promise<void> {
   const s = st;
   if (!s) return;
-  const { view } = currentView();
+  const { view, consoleOf, screenOf, statsOf } = currentView();
+  // A console, a screen or stats draws nothing from the lists.
+  if (consoleOf ?? screenOf ?? statsOf) return;
   const seq = ++loads;
   const keep = <K extends 'networks' | 'keys' | 'images'>(k: K, read: Promise<State[K]>) => read.then((v) => () => void (s[k] = v));
   await run(async () => {
@@ -203,7 +203,7 @@ function renderView(): void {
   if (!list || !s) return;
   const { view } = currentView();
   const admin = s.me.role === 'admin';
-  const turned = () => void refresh().then(renderView);
+  const turned = () => void refresh().then(renderAll);
   if (view === 'vms') patch(list, table('vms', ['Name', ...(admin ? ['Owner'] : []), 'Status', '~Size', 'Host', '~Addresses', ''], s.vms.items.map((v) => vmRow(v, admin))), s.vms.pager(turned));
   if (view === 'networks') patch(list, table('networks', ['Name', ...(admin ? ['Owner'] : []), 'Prefix', 'VNI', ''], s.networks.map((n) => h('tr', { 'data-network': n.name, 'data-id': `${n.owner}/${n.name}` }, h('td', {}, n.name), admin && h('td', {}, n.owner), h('td', { class: 'mono' }, n.prefix), h('td', {}, n.vni), h('td', { class: 'actions' }, n.owner === s.me.name && h('button', { 'data-act': 'delete', class: 'danger', onclick: () => confirm(`Delete network ${n.name}?`) && void run(() => s.client.networks.delete(n.name).then(refresh).then(renderView), `network ${n.name} deleted`) }, 'Delete'))))));
   if (view === 'keys') patch(list, table('keys', ['Name', 'Type', 'Fingerprint', ''], s.keys.map((k) => h('tr', { 'data-key': k.name }, h('td', {}, k.name), h('td', {}, `${k.type} ${k.bits}`), h('td', { class: 'mono' }, k.fingerprint), h('td', { class: 'actions' }, h('button', { 'data-act': 'delete', class: 'danger', onclick: () => confirm(`Delete key ${k.name}?`) && void run(() => s.client.keys.delete(k.name).then(refresh).then(renderView), `key ${k.name} deleted`) }, 'Delete'))))));
@@ -232,7 +232,7 @@ function vmRow(v: Vm, admin: boolean): HTMLElement {
   const running = v.status === 'running';
   const stopped = v.status === 'stopped';
   // Its choices are read when it is focused: a fleet's thousands of hosts in every row would be a page of options.
-  const target = h('input', { 'aria-label': `migrate ${v.name} to`, list: MIGRATE_HOSTS, placeholder: 'any host', autocomplete: 'off', spellcheck: 'false', onfocus: () => void run(() => offerHosts(v.host)) });
+  const target = h('input', { 'aria-label': `migrate ${v.name} to`, list: MIGRATE_HOSTS, placeholder: 'any host', autocomplete: 'off', spellcheck: 'false', 'data-typed': true, onfocus: (e: FocusEvent) => void run(() => offerHosts(e.currentTarget as HTMLInputElement, v.host)) });
   return h('tr', { 'data-vm': v.name, 'data-id': v.id },
     h('td', {}, v.name),
     admin && h('td', {}, v.owner),
@@ -248,9 +248,12 @@ function vmRow(v: Vm, admin: boolean): HTMLElement {
       running && v.display === 'vnc' && h('a', { class: 'button', href: `#/screen/${encodeURIComponent(v.id)}`, 'data-act': 'screen' }, 'Screen'),
       running && h('a', { class: 'button', href: `#/stats/${encodeURIComponent(v.id)}`, 'data-act': 'stats' }, 'Stats'),
       // The host typed or chosen in the field on the page (a live update keeps that one, not `target`).
-      admin && running && h('span', { class: 'migrate' }, target, act('migrate', 'Migrate', (e) => {
-        const to = (e.currentTarget as HTMLElement).closest('.migrate')?.querySelector('input')?.value.trim();
-        return s.client.vms.migrate(v.id, to ? { to } : {});
+      admin && running && h('span', { class: 'migrate' }, target, act('migrate', 'Migrate', async (e) => {
+        const field = (e.currentTarget as HTMLElement).closest('.migrate')?.querySelector('input');
+        const to = field?.value.trim();
+        await s.client.vms.migrate(v.id, to ? { to } : {});
+        // Where it goes is its own host soon: a second Migrate must not send it there.
+        if (field) field.value = '';
       })),
       h('button', { 'data-act': 'delete', class: 'danger', onclick: () => confirm(`Delete VM ${v.name} and its disks?`) && void run(() => s.client.vms.delete(v.id), `deleting ${v.name}`) }, 'Delete')));
 }
@@ -258,11 +261,30 @@ function vmRow(v: Vm, admin: boolean): HTMLElement {
 /** The one list of hosts every migrate field offers (`<datalist>`), outside the redrawn list. */
 const MIGRATE_HOSTS = 'migrate-hosts';
 
-/** Offers the hosts a VM on `from` can move to: alive, not drained, not its own; every page of them, read now. */
-async function offerHosts(from: string | undefined): Promise<void> {
-  const hosts = await st!.client.hosts.list();
+/** How long the hosts read for one migrate field serve the next ones (tabbing down a page reads them once). */
+const HOSTS_FRESH_MS = 10_000;
+let hostsRead: { at: number; hosts: Promise<HostView[]> } | undefined;
+let offers = 0;
+
+/**
+ * Offers the hosts the VM of `field`, on `from`, can move to: alive, not
+ * drained, not its own (every page of them). Nothing is offered until they
+ * are known, and only while that field still has the focus: a slower read for
+ * a field left meanwhile must not fill another VM's suggestions.
+ */
+async function offerHosts(field: HTMLInputElement, from: string | undefined): Promise<void> {
   const list = document.getElementById(MIGRATE_HOSTS);
-  if (list) fill(list, hosts.filter((x) => x.alive && !x.drained && x.name !== from).map((x) => h('option', { value: x.name })));
+  if (!list) return;
+  const seq = ++offers;
+  fill(list);
+  if (!hostsRead || Date.now() - hostsRead.at > HOSTS_FRESH_MS) {
+    const read = { at: Date.now(), hosts: st!.client.hosts.list() };
+    hostsRead = read;
+    read.hosts.catch(() => hostsRead === read && (hostsRead = undefined));
+  }
+  const hosts = await hostsRead.hosts;
+  if (seq !== offers || document.activeElement !== field) return;
+  fill(list, hosts.filter((x) => x.alive && !x.drained && x.name !== from).map((x) => h('option', { value: x.name })));
 }
 
 const SIZES: Record<string, [number, string, string]> = { tiny: [1, '128MiB', '1GiB'], small: [1, '1GiB', '10GiB'], medium: [2, '4GiB', '40GiB'], large: [4, '8GiB', '80GiB'] };
@@ -360,6 +382,15 @@ function hostRow(x: HostView): HTMLElement {
       : h('button', { 'data-act': 'drain', onclick: () => confirm(`Drain ${x.name}? Its VMs migrate away.`) && void run(() => s.client.hosts.drain(x.name).then(refresh).then(renderView), `draining ${x.name}`) }, 'Drain')));
 }
 
+/** `<what>: <the VM's name>`: from the page read when it is there, else asked of the API (a link opened directly). */
+function vmTitle(what: string, id: string): HTMLElement {
+  const s = st!;
+  const known = s.vms.items.find((v) => v.id === id || v.name === id);
+  const title = h('h2', {}, `${what}: ${known?.name ?? id}`);
+  if (!known) void s.client.vms.get(id).then((v) => (title.textContent = `${what}: ${v.name}`), () => undefined);
+  return title;
+}
+
 // ---- stats ----
 
 function statsView(main: HTMLElement, id: string): void {
@@ -367,7 +398,7 @@ function statsView(main: HTMLElement, id: string): void {
   const vm = s.vms.items.find((v) => v.id === id || v.name === id);
   const body = h('div', { id: 'stats' });
   fill(main, h('div', { class: 'card' },
-    h('div', { class: 'row' }, h('a', { href: '#/vms', class: 'button' }, '← VMs'), h('h2', {}, `Stats: ${vm?.name ?? id}`)),
+    h('div', { class: 'row' }, h('a', { href: '#/vms', class: 'button' }, '← VMs'), vmTitle('Stats', id)),
     body,
     h('p', { class: 'muted small' }, 'Read from its host every 2 s; the graphs keep two minutes.')));
   closeView = showStats(body, s.client, vm?.id ?? id, (err) => notice(describe(err)));
@@ -381,7 +412,7 @@ function consoleView(main: HTMLElement, id: string): void {
   const state = h('span', { id: 'console-state', class: 'badge warn' }, 'connecting…');
   const term = h('div', { id: 'term', class: 'term' });
   fill(main, h('div', { class: 'card console' },
-    h('div', { class: 'row' }, h('a', { href: '#/vms', class: 'button' }, '← VMs'), h('h2', {}, `Console: ${vm?.name ?? id}`), state),
+    h('div', { class: 'row' }, h('a', { href: '#/vms', class: 'button' }, '← VMs'), vmTitle('Console', id), state),
     term,
     h('p', { class: 'muted small' }, 'The serial console: what you type goes to the guest. One viewer at a time can type; others watch.')));
   // xterm.js is most of the bundle: loaded when a console is first opened.
@@ -404,7 +435,7 @@ function screenView(main: HTMLElement, id: string): void {
   const screen = h('div', { id: 'screen', class: 'screen' });
   const cad = h('button', { 'data-act': 'ctrl-alt-del', disabled: true }, 'Ctrl-Alt-Del');
   fill(main, h('div', { class: 'card console' },
-    h('div', { class: 'row' }, h('a', { href: '#/vms', class: 'button' }, '← VMs'), h('h2', {}, `Screen: ${vm?.name ?? id}`), cad, state),
+    h('div', { class: 'row' }, h('a', { href: '#/vms', class: 'button' }, '← VMs'), vmTitle('Screen', id), cad, state),
     screen,
     h('p', { class: 'muted small' }, 'The VM\'s display (VNC): keys and pointer go to the guest, for everyone who has it open.')));
   // noVNC, like xterm.js, is a chunk of its own, loaded when a screen is first opened.

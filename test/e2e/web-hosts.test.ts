@@ -27,8 +27,8 @@ describe('the web dashboard on a fleet of hosts (real API daemon, etcd, Chromium
     for (let i = 0; i < HOSTS; i++) await hosts.add(hostOf(i), `fd00::${i + 1}`, { cpu: 8, ramBytes: 16 * 2 ** 30, diskBytes: 2 ** 40 });
     for (const i of [0, 1, 2, 3]) await c.announceHost(hostOf(i), 60_000);
     await hosts.setDrained(hostOf(2), true);
-    const vm: Vm = { ...vmRecord('admin', 'wv1'), host: hostOf(0), status: 'running', observedGeneration: 1 };
-    await writeVms(c.store, [vm]);
+    const running = (name: string, host: string): Vm => ({ ...vmRecord('admin', name), host, status: 'running', observedGeneration: 1 });
+    await writeVms(c.store, [running('wv1', hostOf(0)), running('wv2', hostOf(1))]);
     await c.spawn('api').ready;
     web = await BrowserSession.launch('web-hosts');
   }, 300_000);
@@ -85,6 +85,13 @@ describe('the web dashboard on a fleet of hosts (real API daemon, etcd, Chromium
     await page.type(field, hostOf(3));
     await redrawnBy(page, row, () => c.client().networks.create('redraw2'));
     expect(await page.$eval(field, (e) => (e as unknown as { value: string }).value)).toBe(hostOf(3));
+
+    // Another VM's field, on hv-001: its own suggestions (hv-000 now, not hv-001).
+    const offered = () => page.$$eval('#migrate-hosts option', (o) => o.map((x) => x.getAttribute('value')).join(','));
+    await click(page, 'tr[data-vm="wv2"] .migrate input');
+    await page.waitForFunction(`[...document.querySelectorAll('#migrate-hosts option')].map((x) => x.value).join(',') === ${JSON.stringify(`${hostOf(0)},${hostOf(3)}`)}`, { timeout: 30_000 }).catch(async (err: unknown) => {
+      throw new Error(`wv2's field offers ${await offered()}`, { cause: err });
+    });
     await ctx.close();
   }, 120_000);
 
