@@ -78,8 +78,11 @@ describe('VmMonitors: one standing QMP session per VM', () => {
     const vm = await start();
     await monitors.watch(vm.id, vm.pid);
     const mon = await QmpMonitor.connect(spec.get(vm.id)!.paths.qmpSocket, { timeoutMs: 5000 });
+    // Stopped and resumed each try: a stop of a paused VM makes no STOP, so one the session missed
+    // while still connecting (a loaded machine) would never be heard again.
     await until('session open', async () => {
       await stop(mon);
+      await cont(mon);
       return events.some((x) => x.id === vm.id && x.e.event === 'STOP');
     }, 10_000, 200);
     await mon.close();
