@@ -393,9 +393,17 @@ export class HostAgent {
     }
   }
 
+  /**
+   * Whether HA VM `vm` must wait: the watchdog is fencing (etcd answered no renewal within fence_timeout) and
+   * would kill its QEMU; the pass that follows the next pet looks at it again (onPetsResumed).
+   */
+  private async fencedNow(vm: Vm): Promise<boolean> {
+    return vm.ha === true && this.presence.petLapsed && (await this.presence.watchdogRunning());
+  }
+
   private async markRunning(vm: Vm, pid: number): Promise<void> {
-    // Armed now, the watchdog would kill it: looked at again once it stops fencing (onPetsResumed).
-    if (vm.ha === true && this.presence.petLapsed && (await this.presence.watchdogRunning())) return;
+    // Armed now, it would be killed.
+    if (await this.fencedNow(vm)) return;
     if (!this.networked.has(vm.id)) {
       // After an agent restart: make sure bridges, taps, rules and radvd are there (a no-op when they are),
       // and find the VM's console keeper (or start one).
@@ -434,9 +442,7 @@ export class HostAgent {
     const gen = vm.generation;
     const epoch = this.presence.epoch;
     const petResumes = this.presence.petResumes;
-    // The watchdog is fencing (etcd answered no renewal within fence_timeout) and would kill this QEMU
-    // as it starts; the pass that follows the next pet starts it (onPetsResumed).
-    if (vm.ha === true && this.presence.petLapsed && (await this.presence.watchdogRunning())) {
+    if (await this.fencedNow(vm)) {
       this.log.warn({ vm: vm.id, name: vm.name }, 'HA VM not started while the fence watchdog is fencing: started once etcd answers again');
       return;
     }

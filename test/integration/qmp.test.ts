@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,23 +20,12 @@ import {
   waitForExit,
   type QemuVmSpec,
 } from '../../src/host/qemu/index.js';
-import { readArgv } from '../../src/common/proc.js';
-import { vmIdOfArgv } from '../../src/host/qemu/cmdline.js';
 import type { QemuDrive } from '../../src/storage/driver.js';
 import { until } from '../helpers/cluster.js';
 import { rejection } from '../helpers/rejection.js';
 
 // Real QEMU under TCG (KVM on these machines is nested and unusable), no guest
 // OS: firmware alone keeps the VM "running", which is all QMP needs.
-
-/** The pid of the QEMU whose command line carries VM `id`'s marker. */
-function qemuPidOf(id: string): number | undefined {
-  for (const name of readdirSync('/proc')) {
-    const argv = /^\d+$/.test(name) ? readArgv(Number(name)) : undefined;
-    if (argv && vmIdOfArgv(argv) === id) return Number(name);
-  }
-  return undefined;
-}
 
 describe('QEMU under QMP (TCG)', () => {
   let dir: string;
@@ -209,7 +198,8 @@ describe('QEMU under QMP (TCG)', () => {
       const spec = vmSpec(`killed${round}`);
       const sock = spec.paths.qmpSocket;
       const launch = rejection(launchQemu(DEFAULT_QEMU_BINARY, buildQemuArgs(spec), { timeoutMs: 30_000 }));
-      const pid = await until('QEMU listening on its monitor', () => (existsSync(sock) ? qemuPidOf(spec.id) : undefined), 30_000, 2);
+      // QEMU writes its pid file before it opens its sockets.
+      const pid = await until('QEMU listening on its monitor', () => (existsSync(sock) ? readPidFile(spec.paths.pidFile) : undefined), 30_000, 2);
       process.kill(pid, 'SIGKILL');
       const err = await launch;
       expect(err.code).toBe('QEMU_START_FAILED');

@@ -7,8 +7,8 @@
 
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { basename } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { UcloudError } from '../../common/errors.js';
 import { readArgv, signal, waitForExit } from '../../common/proc.js';
 import { argvHasVmMarker } from './cmdline.js';
