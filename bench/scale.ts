@@ -86,10 +86,12 @@ async function main(): Promise<void> {
   const fleetVms = plan.slice(0, VMS);
   const probe: VmSpec[] = plan.slice(VMS);
   // UCLOUD_BENCH_CPU_PROF=<dir>: each daemon writes a V8 CPU profile there when it exits.
-  // UCLOUD_BENCH_NODE_ARGS: more node flags for both daemons, space-separated (e.g. --trace-gc).
+  // UCLOUD_BENCH_NODE_ARGS: more node flags for both daemons, space-separated (e.g. --trace-gc);
+  // UCLOUD_BENCH_STDOUT_DIR: a folder for their stdout (api.out, scheduler.out), where --trace-gc writes.
   const prof = process.env.UCLOUD_BENCH_CPU_PROF;
   const nodeArgs = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...(process.env.UCLOUD_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
-  const fleet = await Fleet.start({ users: USERS, hosts: HOSTS, log: (l) => console.log(l), daemonNodeArgs: nodeArgs }, plan);
+  const stdoutDir = process.env.UCLOUD_BENCH_STDOUT_DIR;
+  const fleet = await Fleet.start({ users: USERS, hosts: HOSTS, log: (l) => console.log(l), daemonNodeArgs: nodeArgs, ...(stdoutDir ? { daemonStdoutDir: stdoutDir } : {}) }, plan);
   try {
     const api = await fleet.startApi();
     const watch = await PlacementWatch.start(fleet.store, await fleet.revision());

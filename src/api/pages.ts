@@ -101,20 +101,20 @@ export class PageCache {
  * With `kept`, a page whose list has not changed since (its version) is sent as
  * it was kept; one asked for the second time is assembled in a buffer of its own and kept.
  */
-export async function rawPageFromCache(
+export function rawPageFromCache(
   list: string,
   q: { limit?: number; cursor?: string },
-  read: (after: string | undefined, limit: number) => Promise<CachePage<Buffer>>,
+  read: (after: string | undefined, limit: number) => CachePage<Buffer>,
   buffers: AnswerBuffers,
   res: ServerResponse,
   kept?: { pages: PageCache; version: number },
-): Promise<Buffer> {
+): Buffer {
   // Checked first, kept page or not: a cursor for another list, or one expired since, is refused the same.
   const after = q.cursor === undefined ? undefined : decodeCursor(list, q.cursor);
   const key = `${list}\u0000${limitOf(q)}\u0000${q.cursor ?? ''}`;
   const found = kept?.pages.get(key, kept.version);
   if (found instanceof Buffer) return found;
-  const page = await read(after, limitOf(q));
+  const page = read(after, limitOf(q));
   const { next } = pageOf(list, [], page.last, page.more);
   const parts: Buffer[] = [OPEN];
   page.items.forEach((item, i) => {

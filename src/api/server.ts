@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import swagger from '@fastify/swagger';
-import Fastify, { LogController } from 'fastify';
+import Fastify, { LogController, type onSendHookHandler, type preHandlerHookHandler, type preValidationHookHandler } from 'fastify';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyWebsocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -22,8 +22,9 @@ import { ErrorResponseSchema, Health } from '../model/index.js';
 import { openapiOptions } from './openapi.js';
 import { rateLimitHook, rateLimitParts, type RateLimitOptions } from './rate-limit.js';
 import { waitForWrites } from './read-your-writes.js';
+import { requestLogFactory } from './request-log.js';
 import { requestMetrics } from './request-metrics.js';
-import type { Registry } from '../common/metrics.js';
+import type { MetricsRegistry } from '../common/metrics.js';
 import { consoleRoutes } from './routes/console.js';
 import { eventRoutes } from './routes/events.js';
 import { fileRoutes } from './routes/files.js';
@@ -69,7 +70,7 @@ function isUpgrade(raw: IncomingMessage): boolean {
 export function buildApi(
   m: Managers,
   log: Logger,
-  opts: { bodyTimeoutMs?: number; tokens?: TokenCache; haDefault?: boolean; rateLimit?: RateLimitOptions; documentOnly?: boolean; contract?: { authorize?: boolean }; eventHeartbeatMs?: number; metrics?: Registry; web?: string | false } = {},
+  opts: { bodyTimeoutMs?: number; tokens?: TokenCache; haDefault?: boolean; rateLimit?: RateLimitOptions; documentOnly?: boolean; contract?: { authorize?: boolean }; eventHeartbeatMs?: number; metrics?: MetricsRegistry; web?: string | false } = {},
 ): Api {
   const bodyTimeoutMs = opts.bodyTimeoutMs ?? 30_000;
   // Long path parameters reach the schema (a 400 naming the parameter) instead of missing every route.
@@ -77,6 +78,7 @@ export function buildApi(
   const api = Fastify({
     loggerInstance: log,
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: requestLogFactory,
     bodyLimit: 1 << 20,
     // A socket that sends and receives nothing this long goes. Not requestTimeout: in Fastify 5 that is
     // Node's server.requestTimeout, a deadline for the WHOLE request body, which would cut long uploads;
@@ -140,7 +142,6 @@ export function buildApi(
     reply.raw.once('close', () => clearTimeout(t));
     done();
   });
-  api.addHook('onRoute', requireDeclaredAction);
   if (rate) {
     // Counted before the token is checked, so neither floods nor guessed tokens reach etcd unbounded; the hook is
     // added once the plugin has loaded, and Fastify queues addHook calls, so it still runs before authenticate.
@@ -149,33 +150,33 @@ export function buildApi(
   }
   api.addHook('onRequest', authenticate(m.users, { authorize: opts.contract?.authorize !== false }));
   // A body whose every field is optional may be left out (`POST /v1/vms/web1/reboot` with no body is `{}`).
-  api.addHook('preValidation', (req, _reply, done) => {
+  const defaultBody: preValidationHookHandler = (req, _reply, done) => {
     const body = routeOf(req).schema?.body as { type?: string; required?: string[] } | undefined;
     if (req.body === undefined && body?.type === 'object' && !body.required?.length) req.body = {};
     done();
-  });
+  };
   // A route that declares no body takes none: whatever is sent is refused, not silently ignored
   // (a client that thinks it set something must learn it did not). After validation, so a bad path
   // parameter is still named first.
-  api.addHook('preHandler', (req, _reply, done) => {
+  const refuseBody: preHandlerHookHandler = (req, _reply, done) => {
     if (req.body === undefined || routeOf(req).schema?.body !== undefined || routeOf(req).config?.streamsBody) return done();
     done(new UcloudError('VALIDATION_FAILED', `${req.method} ${routeOf(req).url} takes no request body`));
-  });
+  };
   // Read-your-writes: a write log is open while the handler runs (the Store
   // records each commit in it), and the answer to a request that wrote waits
   // until the caches holding those keys have applied it, so the same client's
   // next read through this API sees its write. Opened here, after the body is
   // read; closed when the answer is sent or the connection goes.
   // A client already gone gets no answer to wait for: no log.
-  api.addHook('preHandler', (req, reply, done) => {
-    if (req.method === 'GET' || req.method === 'HEAD' || reply.raw.destroyed) return done();
+  const openWriteLog: preHandlerHookHandler = (req, reply, done) => {
+    if (reply.raw.destroyed) return done();
     const writeLog = writeJournal.open();
     req.writeLog = writeLog;
     reply.raw.once('close', () => writeJournal.close(writeLog));
     done();
-  });
-  api.addHook('onSend', (req, reply, payload, done) => {
-    if (events && !IS_READ.has(req.method)) req.answered = answered(payload, reply.statusCode);
+  };
+  const awaitWrites: onSendHookHandler = (req, reply, payload, done) => {
+    if (events) req.answered = answered(payload, reply.statusCode);
     if (!req.writeLog) return done(null, payload);
     writeJournal.close(req.writeLog);
     if (req.writeLog.revisions.size === 0) return done(null, payload);
@@ -183,6 +184,16 @@ export function buildApi(
       () => done(null, payload),
       (err: Error) => done(err),
     );
+  };
+  // Only on the routes that can write: Fastify runs a route's hooks through a runner per hook, and
+  // GETs (lists and shows, most requests) read no body and write nothing. Route hooks run after the
+  // server's own (rate limit, authentication), as these did.
+  api.addHook('onRoute', (route) => {
+    requireDeclaredAction(route);
+    if ([route.method].flat().every((m) => IS_READ.has(m))) return;
+    route.preValidation = [defaultBody, ...[route.preValidation ?? []].flat()];
+    route.preHandler = [refuseBody, openWriteLog, ...[route.preHandler ?? []].flat()];
+    route.onSend = [awaitWrites, ...[route.onSend ?? []].flat()];
   });
   const measure = opts.metrics ? requestMetrics(opts.metrics) : undefined;
   api.addHook('onResponse', (req, reply, done) => {

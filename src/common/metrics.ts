@@ -15,6 +15,19 @@ export { Counter, Gauge, Histogram, Registry } from 'prom-client';
  */
 export class MetricsRegistry extends Registry {
   private readonly expositions: (() => Promise<string>)[] = [];
+  private defaults = '';
+
+  override setDefaultLabels(labels: object): void {
+    super.setDefaultLabels(labels);
+    this.defaults = Object.entries(labels)
+      .map(([k, v]) => `${k}="${escapeLabel(String(v))}"`)
+      .join(',');
+  }
+
+  /** The registry's default labels as an exposition writes them (`component="api"`), for families formatted by their owner. */
+  defaultLabelText(): string {
+    return this.defaults;
+  }
 
   /** `text`: whole families in the text exposition format (HELP, TYPE, then samples), each line ending in \n. */
   addExposition(text: () => Promise<string>): void {

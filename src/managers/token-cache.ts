@@ -17,9 +17,19 @@ export class TokenCache {
   private readonly tokens: Informer<typeof Kinds.token.schema>;
   private readonly users: Informer<typeof Kinds.user.schema>;
 
+  /**
+   * Tokens by hash and users by name, kept beside the informers' maps (keyed
+   * `token/<hash>`, `user/<name>`): a request's check then builds and hashes no
+   * key string; it is on every request (bench/scale).
+   */
+  private readonly byHash = new Map<string, Token>();
+  private readonly byName = new Map<string, User>();
+
   constructor(store: Store, log: Logger) {
     this.tokens = new Informer(store, Kinds.token, Keys.tokens(), log, { indexes: { user: (t) => t.user } });
     this.users = new Informer(store, Kinds.user, Keys.users(), log, { indexes: { role: (u) => u.role } });
+    mirror(this.tokens, Keys.tokens(), this.byHash);
+    mirror(this.users, Keys.users(), this.byName);
   }
 
   /** The prefixes it caches, for read-your-writes (a request that issued a token waits for it here). */
@@ -63,8 +73,17 @@ export class TokenCache {
    */
   lookup(tokenHash: string): User | undefined {
     if (!this.tokens.synced || !this.users.synced) return undefined;
-    const t = this.tokens.get(Keys.token(tokenHash))?.value;
-    const user = t && this.users.get(Keys.user(t.user))?.value;
+    const t = this.byHash.get(tokenHash);
+    const user = t && this.byName.get(t.user);
     return tokenRefusal(t, user) ? undefined : user;
   }
+}
+
+/** Keeps `into` equal to the informer's records, keyed by what follows `prefix`. */
+function mirror<V>(informer: { on(e: 'change', f: (key: string) => void): unknown; get(key: string): { value: V } | undefined }, prefix: string, into: Map<string, V>): void {
+  informer.on('change', (key) => {
+    const v = informer.get(key)?.value;
+    if (v === undefined) into.delete(key.slice(prefix.length));
+    else into.set(key.slice(prefix.length), v);
+  });
 }

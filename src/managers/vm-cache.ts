@@ -61,10 +61,17 @@ export class VmCache {
    * is then concatenated, not serialized or encoded, per request.
    */
   private readonly json = new Map<string, Buffer>();
+  /**
+   * owner → name → the VM the name index gives first, with its JSON: a show is
+   * two lookups in small maps (six in large ones through the indexes was a
+   * measurable part of each show at 100,000 VMs: bench/scale).
+   */
+  private readonly named = new Map<string, Map<string, { vm: Vm; json: Buffer }>>();
   /** Counts every VM change this cache applies; an owner's entry is the count at the last change of one of theirs. */
   private changes = 0;
   private readonly ownerChanged = new Map<string, number>();
   private started = false;
+  private listedOnce = false;
 
   constructor(store: Store, log: Logger) {
     // By image too, here only: an image's delete asks which VMs use it (the other daemons never do).
@@ -96,9 +103,18 @@ export class VmCache {
     await Promise.all(this.informers.map((i) => i.stop()));
   }
 
+  /**
+   * Whether every informer has listed once (and so serves reads from then on).
+   * The `…Now` reads below are for a cache that has: the API answers from them
+   * without a promise once it has, and after `ready` before that.
+   */
+  get listed(): boolean {
+    return (this.listedOnce ||= this.informers.every((i) => i.synced));
+  }
+
   /** Waits (bounded) for every informer's first list; ETCD_UNAVAILABLE when one has none. */
   async ready(timeoutMs = SYNC_WAIT_MS): Promise<void> {
-    if (this.informers.every((i) => i.synced)) return;
+    if (this.listed) return;
     const ok = await Promise.all(this.informers.map((i) => i.whenSynced(timeoutMs)));
     if (!ok.every(Boolean)) throw new UcloudError('ETCD_UNAVAILABLE', 'the API has not read its records from etcd yet; try again shortly');
   }
@@ -119,6 +135,10 @@ export class VmCache {
     for (const owner of [cur?.owner, wasOwner]) if (owner !== undefined) this.ownerChanged.set(owner, this.changes);
     if (was !== undefined) this.json.delete(was);
     if (cur && now !== undefined) this.json.set(now, Buffer.from(JSON.stringify(cur)));
+    // Both names: the old one may now belong to another record of that owner (only a hand edit makes two).
+    const [prevOwner, prevName] = was === undefined ? [] : was.split('\u0000');
+    if (prevOwner !== undefined && prevName !== undefined) this.rename(prevOwner, prevName);
+    if (cur && (cur.owner !== prevOwner || cur.name !== prevName)) this.rename(cur.owner, cur.name);
     if (was === now) return;
     if (was !== undefined) {
       this.all.delete(was);
@@ -136,12 +156,22 @@ export class VmCache {
     }
   }
 
+  /** Sets `named` for one owner and name from the name index, as it is now. */
+  private rename(owner: string, name: string): void {
+    const vm = this.vms.byIndex('name', `${owner}/${name}`)[0]?.value;
+    const json = vm && this.json.get(vmSortKey(vm));
+    let names = this.named.get(owner);
+    if (vm && json) {
+      if (!names) this.named.set(owner, (names = new Map()));
+      names.set(name, { vm, json });
+    } else if (names?.delete(name) && names.size === 0) this.named.delete(owner);
+  }
+
   /**
    * Up to `limit` VMs after sort key `after` (the owner's, or everyone's when
    * `owner` is undefined), each as its JSON bytes: what the API sends.
    */
-  async vmPageJson(owner: string | undefined, after: string | undefined, limit: number, filter: VmFilter = {}): Promise<CachePage<Buffer>> {
-    await this.ready();
+  vmPageJsonNow(owner: string | undefined, after: string | undefined, limit: number, filter: VmFilter = {}): CachePage<Buffer> {
     if (filter.host !== undefined) return this.hostPageOf(filter.host, owner, after, limit, filter.status);
     const keys = owner === undefined ? this.all : this.byOwner.get(owner);
     if (!keys) return { items: [], more: false };
@@ -211,13 +241,12 @@ export class VmCache {
     return k === undefined ? undefined : this.json.get(k);
   }
 
-  async vmByName(owner: string, name: string): Promise<Vm | undefined> {
-    await this.ready();
-    return this.vms.byIndex('name', `${owner}/${name}`)[0]?.value;
+  /** The owner's VM by name with its JSON bytes (what a show sends). */
+  shownByNameNow(owner: string, name: string): { vm: Vm; json: Buffer } | undefined {
+    return this.named.get(owner)?.get(name);
   }
 
-  async vmById(id: string): Promise<Vm | undefined> {
-    await this.ready();
+  vmByIdNow(id: string): Vm | undefined {
     return this.vms.get(Keys.vm(id))?.value;
   }
 

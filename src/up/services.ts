@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SUPERVISED_ENV } from '../store/daemon.js';
+import { daemonNodeFlags } from '../common/cache-heap.js';
 import { tailLines } from '../common/file-tail.js';
 import { packageRoot } from '../common/paths.js';
 import { terminate } from '../common/proc.js';
@@ -20,7 +21,7 @@ const LAST_WORDS_MS = 500;
  * it ends when `up` ends, even by SIGKILL.
  */
 export function daemonService(name: string, args: readonly string[], env: NodeJS.ProcessEnv): Service {
-  return processService(name, process.execPath, [join(packageRoot(), 'bin', 'ucloud'), name, ...args], { ...env, [SUPERVISED_ENV]: '1' });
+  return processService(name, process.execPath, [...daemonNodeFlags(name), join(packageRoot(), 'bin', 'ucloud'), name, ...args], { ...env, [SUPERVISED_ENV]: '1' });
 }
 
 /**

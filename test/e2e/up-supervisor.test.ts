@@ -36,7 +36,9 @@ describe('ucloud up supervises like a service manager', () => {
         const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
         if (fields[0] === 'Z') continue;
-        const name = argv[0]!.endsWith('etcd') ? 'etcd' : argv[1]?.endsWith('bin/ucloud') ? argv[2] : undefined;
+        // node [its flags] …/bin/ucloud <daemon>
+        const script = argv.findIndex((a) => a.endsWith('bin/ucloud'));
+        const name = argv[0]!.endsWith('etcd') ? 'etcd' : script > 0 ? argv[script + 1] : undefined;
         if (name && (DAEMONS as readonly string[]).includes(name)) found.push({ pid: Number(entry), ppid: Number(fields[1]), name: name as Name });
       } catch {
         // gone meanwhile

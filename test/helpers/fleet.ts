@@ -5,10 +5,11 @@
 // presence keys (no agent, no QEMU), VMs created through the HTTP API with
 // every response's status counted, and a check of the whole fleet's records.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import type { IKeyValue, Lease } from 'etcd3';
+import { daemonNodeFlags } from '../../src/common/cache-heap.js';
 import { allowedOf, DIMENSIONS, sumResources } from '../../src/common/capacity.js';
 import { packageRoot } from '../../src/common/paths.js';
 import { HostManager } from '../../src/managers/hosts.js';
@@ -306,6 +307,8 @@ export interface FleetOptions {
   daemonEnv?: NodeJS.ProcessEnv;
   /** Extra node flags for both daemons (e.g. --cpu-prof, which NODE_OPTIONS may not carry). */
   daemonNodeArgs?: string[];
+  /** A folder for each daemon's stdout, `<name>.out` (what --trace-gc writes); default: discarded. */
+  daemonStdoutDir?: string;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
   /** Its etcd (default: startTestEtcd); the fleet stops it. */
@@ -424,7 +427,10 @@ export class Fleet {
   }
 
   private spawnDaemon(name: 'api' | 'scheduler'): FleetDaemon {
-    const child = spawn(process.execPath, [...(this.opts.daemonNodeArgs ?? []), join(packageRoot(), 'bin', 'ucloud'), name], { env: this.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const out = this.opts.daemonStdoutDir === undefined ? 'ignore' : openSync(join(this.opts.daemonStdoutDir, `${name}.out`), 'w');
+    // Started as `ucloud up` starts it (its node flags), and then the caller's.
+    const child = spawn(process.execPath, [...daemonNodeFlags(name), ...(this.opts.daemonNodeArgs ?? []), join(packageRoot(), 'bin', 'ucloud'), name], { env: this.env, stdio: ['ignore', out, 'pipe'] });
+    if (typeof out === 'number') closeSync(out);
     let err = '';
     let partial = '';
     const logged = { errors: [] as string[], errorCount: 0, warnCount: 0 };

@@ -112,8 +112,34 @@ describe('API read caches (real etcd)', () => {
       await until('the booking in the admin\'s list of all', async () => (await admin.vms.list(true)).find((v) => v.id === vm.id)?.host === 'hv1', 5000, 20);
       await other.delete(Keys.vm(vm.id));
       await until('the VM gone from show', async () => (await alice.vms.get(vm.id).catch((e: UcloudError) => e.code)) === 'VM_NOT_FOUND', 5000, 20);
+      expect(await alice.vms.get('outside').catch((e: UcloudError) => e.code)).toBe('VM_NOT_FOUND');
       expect(await listed('outside')).toBeUndefined();
       expect((await admin.vms.list(true)).some((v) => v.id === vm.id)).toBe(false);
+    } finally {
+      other.close();
+    }
+  });
+
+  it('a show by name follows records renamed or doubled by hand in etcd: the name is found while any record has it, and only then', async () => {
+    const a = vmRecord('alice', 'twin');
+    const b = { ...vmRecord('alice', 'twin'), createdAt: new Date(Date.now() + 1000).toISOString() };
+    const other = c.newStore();
+    const shown = (ref: string) => alice.vms.get(ref).then((v) => v.id, (e: UcloudError) => e.code);
+    try {
+      await other.put(Kinds.vm, Keys.vm(a.id), a);
+      await until('the first twin in show', async () => (await shown('twin')) === a.id, 5000, 20);
+      await other.put(Kinds.vm, Keys.vm(b.id), b);
+      await until('both twins in the list', async () => (await alice.vms.list()).filter((v) => v.name === 'twin').length === 2, 5000, 20);
+      const first = await shown('twin');
+      expect([a.id, b.id]).toContain(first);
+      const [gone, left] = first === a.id ? [a, b] : [b, a];
+      await other.delete(Keys.vm(gone.id));
+      await until('the other twin in show once the first is gone', async () => (await shown('twin')) === left.id, 5000, 20);
+      await other.put(Kinds.vm, Keys.vm(left.id), { ...left, name: 'single' });
+      await until('the renamed VM in show by its new name', async () => (await shown('single')) === left.id, 5000, 20);
+      expect(await shown('twin')).toBe('VM_NOT_FOUND');
+      await other.delete(Keys.vm(left.id));
+      await until('the renamed VM gone from show', async () => (await shown('single')) === 'VM_NOT_FOUND', 5000, 20);
     } finally {
       other.close();
     }

@@ -21,6 +21,16 @@ async function findVm(m: Managers, user: User, ref: string): Promise<Vm> {
   return visible(user, ref, (await m.vms.findByName(user.name, ref)) ?? (isId(ref) ? await m.vms.get(ref) : undefined));
 }
 
+/**
+ * Runs a read's `answer` from the cache: at once, with no promise, once the
+ * cache has listed (lists and shows are most requests, and a promise and its
+ * ticks were a measurable part of each: bench/scale); before that, once it has.
+ */
+function fromCache(cache: VmCache, answer: () => void): void | Promise<void> {
+  if (cache.listed) return answer();
+  return cache.ready().then(answer);
+}
+
 function visible(user: User, ref: string, vm: Vm | undefined): Vm {
   if (!vm || (vm.owner !== user.name && !can(user, 'vm:act-any'))) throw new UcloudError('VM_NOT_FOUND', `no VM "${ref}"`);
   return vm;
@@ -67,7 +77,7 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
 
   // Both from the cache (the records' JSON as kept there, checked when their
   // events arrived): ordered by owner, then name.
-  api.get('/v1/vms', { config: { action: 'vm:list' }, schema: { operationId: 'listVms', querystring: VmListQuery, response: listResponses(Vm) } }, async (req, reply) => {
+  api.get('/v1/vms', { config: { action: 'vm:list' }, schema: { operationId: 'listVms', querystring: VmListQuery, response: listResponses(Vm) } }, (req, reply) => fromCache(cache, () => {
     const q = req.query;
     // Another user's VMs are an admin's scope: asked by a user, it is refused, not silently narrowed.
     if ((q.all === true || (q.owner !== undefined && q.owner !== req.user.name)) && !can(req.user, 'vm:list-any')) {
@@ -80,16 +90,18 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
     const list = `${owner === undefined ? 'vms' : `vms/${owner}`}${filtered ? `?${q.status ?? ''}@${q.host ?? ''}` : ''}`;
     // An unfiltered page is kept while its list is unchanged; a filtered one is made each time (its version would be the whole fleet's).
     const keep = filtered ? undefined : { pages: kept, version: cache.vmListVersion(owner) };
-    const page = await rawPageFromCache(list, q, (after, limit) => cache.vmPageJson(owner, after, limit, filter), pages, reply.raw, keep);
-    return reply.type('application/json; charset=utf-8').send(page as never); // JSON text: sent as it is
-  });
+    const page = rawPageFromCache(list, q, (after, limit) => cache.vmPageJsonNow(owner, after, limit, filter), pages, reply.raw, keep);
+    void reply.type('application/json; charset=utf-8').send(page as never); // JSON text: sent as it is
+  }));
 
-  api.get('/v1/vms/:ref', { config: { action: 'vm:read' }, schema: { operationId: 'getVm', params: VmRefParams, response: { 200: Vm, ...errors } } }, async (req, reply) => {
+  api.get('/v1/vms/:ref', { config: { action: 'vm:read' }, schema: { operationId: 'getVm', params: VmRefParams, response: { 200: Vm, ...errors } } }, (req, reply) => fromCache(cache, () => {
     const { ref } = req.params;
-    const vm = visible(req.user, ref, (await cache.vmByName(req.user.name, ref)) ?? (isId(ref) ? await cache.vmById(ref) : undefined));
+    const mine = cache.shownByNameNow(req.user.name, ref);
+    if (mine) return void reply.type('application/json; charset=utf-8').send(mine.json as never);
+    const vm = visible(req.user, ref, isId(ref) ? cache.vmByIdNow(ref) : undefined);
     const json = cache.jsonOf(vm.id);
-    return json === undefined ? vm : reply.type('application/json; charset=utf-8').send(json as never);
-  });
+    void (json === undefined ? reply.send(vm) : reply.type('application/json; charset=utf-8').send(json as never));
+  }));
 
   for (const action of ['start', 'stop'] as const) {
     api.post(`/v1/vms/:ref/${action}`, { config: { action: `vm:${action}` }, schema: { operationId: `${action}Vm`, params: VmRefParams, response: { 202: Vm, ...errors } } }, async (req, reply) => {
