@@ -13,6 +13,8 @@ const CLOCK_SKEW_S = 300;
 
 /** Parts of a composite sort key: NUL sorts before every character a name or file name may hold. */
 export const sortKey = (...parts: string[]): string => parts.join('\u0000');
+/** The parts `sortKey` joined. */
+export const sortKeyParts = (key: string): string[] => key.split('\u0000');
 
 interface CursorBody {
   /** The list it belongs to (with its scope, e.g. the owner): another list's cursor is refused. */

@@ -1,6 +1,6 @@
 import { UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import { sortKey } from '../common/page.js';
+import { sortKey, sortKeyParts } from '../common/page.js';
 import type { HostView, Vm } from '../model/index.js';
 import { Informer } from '../store/informer.js';
 import { Keys, Kinds } from '../store/keys.js';
@@ -9,11 +9,14 @@ import type { Store } from '../store/store.js';
 import { hostViewOf } from './hosts.js';
 import { imageUseKey, imageUseKeys, type ImageUsers } from './images.js';
 
+/** A VM's value in the `name` index (VM_INDEXES). */
+const vmNameIndexValue = (owner: string, name: string): string => `${owner}/${name}`;
+
 /** How VM records are indexed in an informer; one definition for every daemon that looks VMs up. */
 export const VM_INDEXES = {
   owner: (v: Vm) => v.owner,
   /** "owner/name": names are unique per owner. */
-  name: (v: Vm) => `${v.owner}/${v.name}`,
+  name: (v: Vm) => vmNameIndexValue(v.owner, v.name),
   host: (v: Vm) => v.host,
 };
 
@@ -129,16 +132,15 @@ export class VmCache {
     const cur = this.vms.get(key)?.value;
     const was = this.sorted.get(key);
     const now = cur ? vmSortKey(cur) : undefined;
-    const wasOwner = was?.slice(0, was.indexOf('\u0000'));
+    const [wasOwner, wasName] = was === undefined ? [] : sortKeyParts(was);
     this.changes++;
     // Both owners' lists when a record changes hands (no API route does; a restore or a hand edit may).
     for (const owner of [cur?.owner, wasOwner]) if (owner !== undefined) this.ownerChanged.set(owner, this.changes);
     if (was !== undefined) this.json.delete(was);
     if (cur && now !== undefined) this.json.set(now, Buffer.from(JSON.stringify(cur)));
     // Both names: the old one may now belong to another record of that owner (only a hand edit makes two).
-    const [prevOwner, prevName] = was === undefined ? [] : was.split('\u0000');
-    if (prevOwner !== undefined && prevName !== undefined) this.rename(prevOwner, prevName);
-    if (cur && (cur.owner !== prevOwner || cur.name !== prevName)) this.rename(cur.owner, cur.name);
+    if (wasOwner !== undefined && wasName !== undefined) this.rename(wasOwner, wasName);
+    if (cur && (cur.owner !== wasOwner || cur.name !== wasName)) this.rename(cur.owner, cur.name);
     if (was === now) return;
     if (was !== undefined) {
       this.all.delete(was);
@@ -158,7 +160,7 @@ export class VmCache {
 
   /** Sets `named` for one owner and name from the name index, as it is now. */
   private rename(owner: string, name: string): void {
-    const vm = this.vms.byIndex('name', `${owner}/${name}`)[0]?.value;
+    const vm = this.vms.byIndex('name', vmNameIndexValue(owner, name))[0]?.value;
     const json = vm && this.json.get(vmSortKey(vm));
     let names = this.named.get(owner);
     if (vm && json) {
@@ -214,7 +216,7 @@ export class VmCache {
     for (;;) {
       const { keys: chunk, more } = keys.after(cursor, Math.min(FILTER_CHUNK, FILTER_SCAN_MAX - scanned));
       for (const [i, k] of chunk.entries()) {
-        const vm = this.vms.get(Keys.vm(k.slice(k.lastIndexOf('\u0000') + 1)))?.value;
+        const vm = this.vms.get(Keys.vm(sortKeyParts(k).at(-1)!))?.value;
         const json = this.json.get(k);
         if (vm && json !== undefined && filter(vm)) items.push(json);
         if (items.length === limit) return { items, last: k, more: more || i < chunk.length - 1 };

@@ -21,7 +21,12 @@ const LAST_WORDS_MS = 500;
  * it ends when `up` ends, even by SIGKILL.
  */
 export function daemonService(name: string, args: readonly string[], env: NodeJS.ProcessEnv): Service {
-  return processService(name, process.execPath, [...daemonNodeFlags(name), join(packageRoot(), 'bin', 'ucloud'), name, ...args], { ...env, [SUPERVISED_ENV]: '1' });
+  return processService(name, process.execPath, daemonArgv(name, args), { ...env, [SUPERVISED_ENV]: '1' });
+}
+
+/** Node's arguments for `ucloud <name> <args>` as `up` runs it: its node flags (`nodeFlags` after them), the CLI, the daemon. */
+export function daemonArgv(name: string, args: readonly string[] = [], nodeFlags: readonly string[] = []): string[] {
+  return [...daemonNodeFlags(name), ...nodeFlags, join(packageRoot(), 'bin', 'ucloud'), name, ...args];
 }
 
 /**

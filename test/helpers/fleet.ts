@@ -9,9 +9,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } f
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import type { IKeyValue, Lease } from 'etcd3';
-import { daemonNodeFlags } from '../../src/common/cache-heap.js';
 import { allowedOf, DIMENSIONS, sumResources } from '../../src/common/capacity.js';
-import { packageRoot } from '../../src/common/paths.js';
 import { HostManager } from '../../src/managers/hosts.js';
 import { UserManager } from '../../src/managers/users.js';
 import { stageUsage, usageOfVm } from '../../src/managers/usage.js';
@@ -19,6 +17,7 @@ import { resourcesOf, stageVmWrite } from '../../src/managers/vms.js';
 import { nowIso, type Resources, type Vm } from '../../src/model/index.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { Store } from '../../src/store/store.js';
+import { daemonArgv } from '../../src/up/services.js';
 import { startTestEtcd, type TestEtcd } from './etcd.js';
 
 /** What the fleet needs of its etcd: one member (startTestEtcd) or a cluster (startTestEtcdCluster). */
@@ -428,8 +427,8 @@ export class Fleet {
 
   private spawnDaemon(name: 'api' | 'scheduler'): FleetDaemon {
     const out = this.opts.daemonStdoutDir === undefined ? 'ignore' : openSync(join(this.opts.daemonStdoutDir, `${name}.out`), 'w');
-    // Started as `ucloud up` starts it (its node flags), and then the caller's.
-    const child = spawn(process.execPath, [...daemonNodeFlags(name), ...(this.opts.daemonNodeArgs ?? []), join(packageRoot(), 'bin', 'ucloud'), name], { env: this.env, stdio: ['ignore', out, 'pipe'] });
+    // Started as `ucloud up` starts it, with the caller's node flags too.
+    const child = spawn(process.execPath, daemonArgv(name, [], this.opts.daemonNodeArgs), { env: this.env, stdio: ['ignore', out, 'pipe'] });
     if (typeof out === 'number') closeSync(out);
     let err = '';
     let partial = '';
