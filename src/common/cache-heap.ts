@@ -17,7 +17,8 @@ export function tuneHeapForCaches(): void {
 
 /**
  * Node flags for a daemon's process, given where it is started (`ucloud up`,
- * bench/scale's fleet): for the two that hold the fleet in caches, a floor
+ * bench/scale's fleet; deploy/systemd's units, checked by systemd-units.test): for
+ * the two that hold the fleet in caches, a floor
  * under the young generation (per semi-space, MiB). V8 shrinks it to 1 MiB
  * when the process idles and grows it back only as objects survive, which a
  * server's request objects hardly do, so after a quiet minute the API

@@ -272,6 +272,14 @@ describe('API read caches (real etcd)', () => {
         expect([res.statusCode, res.json().code], url).toEqual([503, 'ETCD_UNAVAILABLE']);
       }
       expect(Date.now() - t0).toBeLessThan(2 * 7000);
+      // What is refused whatever the cache holds is refused at once, not after that wait: a user asking for
+      // everyone's VMs, and a cursor that is not one (the admin's read above shows the wait is still on).
+      const t1 = Date.now();
+      const mine = await blind.inject({ method: 'GET', url: '/v1/vms?all=true', headers: { authorization: `Bearer ${aliceToken}` } });
+      expect([mine.statusCode, mine.json().code]).toEqual([403, 'FORBIDDEN']);
+      const cursor = await blind.inject({ method: 'GET', url: '/v1/vms?cursor=nonsense', headers: { authorization: `Bearer ${aliceToken}` } });
+      expect([cursor.statusCode, cursor.json().code]).toEqual([400, 'INVALID_CURSOR']);
+      expect(Date.now() - t1).toBeLessThan(2000);
       // Routes that do not read the cache still answer.
       expect((await blind.inject({ method: 'GET', url: '/v1/whoami', headers: { authorization: `Bearer ${c.adminToken}` } })).statusCode).toBe(200);
     } finally {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { daemonNodeFlags } from '../../src/common/cache-heap.js';
 import { commandExists } from '../../src/common/exec.js';
 import { ROOT, UCLOUD } from '../helpers/cluster.js';
 
@@ -13,6 +14,8 @@ import { ROOT, UCLOUD } from '../helpers/cluster.js';
 const run = promisify(execFile);
 const UNIT_DIR = join(ROOT, 'deploy', 'systemd');
 const INSTALLED = '/usr/local/bin/ucloud';
+/** How a unit gives Node flags: node found on systemd's PATH, as the launcher's own `#!/usr/bin/env node` finds it. */
+const ENV_NODE = ['/usr/bin/env', 'node'];
 const units = readdirSync(UNIT_DIR).filter((f) => f.endsWith('.service')).sort();
 
 /** The `key=value` lines of a unit's section (comments and blank lines left out). */
@@ -34,13 +37,20 @@ function section(text: string, name: string): Map<string, string[]> {
   return out;
 }
 
-/** ExecStart split into the subcommand path and its options (`--config FILE` pairs). */
-function execStart(file: string): { binary: string; path: string[]; options: string[] } {
+/**
+ * ExecStart split into Node's flags (a daemon `ucloud up` starts with some runs as
+ * `/usr/bin/env node <flags> /usr/local/bin/ucloud …`), the ucloud binary, the
+ * subcommand path, its options (`--config FILE` pairs) and every argument after the binary.
+ */
+function execStart(file: string): { nodeFlags: string[]; binary: string; path: string[]; options: string[]; args: string[] } {
   const exec = section(readFileSync(join(UNIT_DIR, file), 'utf8'), 'Service').get('ExecStart') ?? [];
   expect(exec, `${file}: one ExecStart`).toHaveLength(1);
-  const [binary, ...args] = exec[0]!.split(/\s+/);
+  const words = exec[0]!.split(/\s+/);
+  const viaNode = words[0] === ENV_NODE[0] && words[1] === ENV_NODE[1];
+  const at = viaNode ? words.findIndex((w, i) => i >= 2 && !w.startsWith('-')) : 0;
+  const [binary, ...args] = words.slice(at);
   const firstOption = args.findIndex((a) => a.startsWith('-'));
-  return { binary: binary!, path: firstOption < 0 ? args : args.slice(0, firstOption), options: args.filter((a) => a.startsWith('--')) };
+  return { nodeFlags: viaNode ? words.slice(2, at) : [], binary: binary!, path: firstOption < 0 ? args : args.slice(0, firstOption), options: args.filter((a) => a.startsWith('--')), args };
 }
 
 describe('systemd units (deploy/systemd)', () => {
@@ -60,9 +70,11 @@ describe('systemd units (deploy/systemd)', () => {
   });
 
   it.each(units)('%s runs a real ucloud subcommand with options it parses', async (unit) => {
-    const { binary, path, options } = execStart(unit);
+    const { nodeFlags, binary, path, options, args: line } = execStart(unit);
     expect(binary).toBe(INSTALLED);
     expect(path.length).toBeGreaterThan(0);
+    // The same Node flags as `ucloud up` gives this daemon, no more, no fewer.
+    expect(nodeFlags, `${unit}: node flags`).toEqual(daemonNodeFlags(path.join(' ')));
     // --help on the exact command line: commander prints the help of the command it resolved to.
     const { stdout } = await run(process.execPath, [UCLOUD, ...path, '--help']);
     expect(stdout.split('\n')[0]).toBe(`Usage: ucloud ${path.join(' ')} [options]`);
@@ -71,9 +83,8 @@ describe('systemd units (deploy/systemd)', () => {
     // A bad log_level stops every daemon right after, while it reads its configuration (exit 1).
     const conf = join(scratch, `${basename(unit)}.conf`);
     writeFileSync(conf, '');
-    const line = readFileSync(join(UNIT_DIR, unit), 'utf8').match(/^ExecStart=\S+ (.*)$/m)![1]!.split(/\s+/);
     const args = line.map((a) => (a === '/etc/ucloud/ucloud.conf' ? conf : a));
-    const r = await run(process.execPath, [UCLOUD, ...args, '--set', 'log_level=nonesuch']).then(
+    const r = await run(process.execPath, [...nodeFlags, UCLOUD, ...args, '--set', 'log_level=nonesuch']).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => e,
     );

@@ -8,6 +8,7 @@ import { can } from '../authz.js';
 import type { Api, Managers } from '../context.js';
 import { AnswerBuffers } from '../answer-buffers.js';
 import { listResponses, PageCache, rawPageFromCache } from '../pages.js';
+import { decodeCursor } from '../../common/page.js';
 
 // VMs: users see and act on their own; an admin on all of them (by id).
 
@@ -77,7 +78,7 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
 
   // Both from the cache (the records' JSON as kept there, checked when their
   // events arrived): ordered by owner, then name.
-  api.get('/v1/vms', { config: { action: 'vm:list' }, schema: { operationId: 'listVms', querystring: VmListQuery, response: listResponses(Vm) } }, (req, reply) => fromCache(cache, () => {
+  api.get('/v1/vms', { config: { action: 'vm:list' }, schema: { operationId: 'listVms', querystring: VmListQuery, response: listResponses(Vm) } }, (req, reply) => {
     const q = req.query;
     // Another user's VMs are an admin's scope: asked by a user, it is refused, not silently narrowed.
     if ((q.all === true || (q.owner !== undefined && q.owner !== req.user.name)) && !can(req.user, 'vm:list-any')) {
@@ -88,11 +89,16 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
     const filter = { ...(q.status !== undefined ? { status: q.status } : {}), ...(q.host !== undefined ? { host: q.host } : {}) };
     // The list's name carries its scope and filter, so a cursor is good only for the list it came from.
     const list = `${owner === undefined ? 'vms' : `vms/${owner}`}${filtered ? `?${q.status ?? ''}@${q.host ?? ''}` : ''}`;
-    // An unfiltered page is kept while its list is unchanged; a filtered one is made each time (its version would be the whole fleet's).
-    const keep = filtered ? undefined : { pages: kept, version: cache.vmListVersion(owner) };
-    const page = rawPageFromCache(list, q, (after, limit) => cache.vmPageJsonNow(owner, after, limit, filter), pages, reply.raw, keep);
-    void reply.type('application/json; charset=utf-8').send(page as never); // JSON text: sent as it is
-  }));
+    // The refusals above and a cursor's (rawPageFromCache decodes it) need no cache: before its first list
+    // they are answered at once, not after the wait for it (and its 503 while etcd is away).
+    if (!cache.listed && q.cursor !== undefined) decodeCursor(list, q.cursor);
+    return fromCache(cache, () => {
+      // An unfiltered page is kept while its list is unchanged; a filtered one is made each time (its version would be the whole fleet's).
+      const keep = filtered ? undefined : { pages: kept, version: cache.vmListVersion(owner) };
+      const page = rawPageFromCache(list, q, (after, limit) => cache.vmPageJsonNow(owner, after, limit, filter), pages, reply.raw, keep);
+      void reply.type('application/json; charset=utf-8').send(page as never); // JSON text: sent as it is
+    });
+  });
 
   api.get('/v1/vms/:ref', { config: { action: 'vm:read' }, schema: { operationId: 'getVm', params: VmRefParams, response: { 200: Vm, ...errors } } }, (req, reply) => fromCache(cache, () => {
     const { ref } = req.params;
