@@ -56,6 +56,9 @@ export interface TokenOptions {
 /** Tokens one user may hold at once (revoke one to make another). */
 export const MAX_TOKENS_PER_USER = 50;
 
+/** Tries of a token issue that another write to its user interrupted (each counts the tokens again). */
+const ISSUE_ATTEMPTS = 5;
+
 /** etcd refuses a transaction with more than 128 ops; deletions go in batches below that. */
 const TXN_OPS = 100;
 
@@ -188,10 +191,27 @@ export class UserManager {
     return [...tokens.items.filter((t) => t.value.user === name).map((t) => t.key), ...names.items.map((n) => n.key)];
   }
 
-  /** A further named token for an existing user; the secret is returned once. */
+  /**
+   * A further named token for an existing user; the secret is returned once.
+   * The cap is counted from etcd (the user's token names) after reading the
+   * user's record, and the commit requires that record unchanged and writes it
+   * again: two issues at once cannot both count one below the cap, as the later
+   * commit fails and counts again.
+   */
   async issueToken(user: string, opts: TokenOptions): Promise<{ token: string; info: TokenInfo }> {
+    for (let attempt = 1; ; attempt++) {
+      const issued = await this.tryIssueToken(user, opts);
+      if (issued) return issued;
+      if (attempt === ISSUE_ATTEMPTS) throw new UcloudError('CONFLICT', `the tokens of "${user}" kept changing meanwhile; try again`);
+    }
+  }
+
+  /** One attempt of issueToken; undefined when another write to the user came between the count and the commit. */
+  private async tryIssueToken(user: string, opts: TokenOptions): Promise<{ token: string; info: TokenInfo } | undefined> {
+    const owner = await this.store.get(Kinds.user, Keys.user(user));
+    if (!owner) throw new UcloudError('USER_NOT_FOUND', `user "${user}" does not exist`);
     // Each token is two keys and an entry in every API's cache: a user's loop must not fill etcd.
-    if (!opts.replace && (await this.listTokens(user)).length >= MAX_TOKENS_PER_USER) {
+    if (!opts.replace && (await this.store.list(Kinds.tokenName, Keys.tokenNamesOf(user))).items.length >= MAX_TOKENS_PER_USER) {
       throw new UcloudError('TOO_MANY_TOKENS', `user "${user}" has ${MAX_TOKENS_PER_USER} tokens, the most one user may have`);
     }
     const token = newToken();
@@ -199,16 +219,18 @@ export class UserManager {
     const record: Token = { user, createdAt: nowIso(), description: opts.description ?? '', name: opts.name, ...(opts.expiresAt ? { expiresAt: opts.expiresAt } : {}) };
     const nameKey = Keys.tokenName(user, opts.name);
     const old = opts.replace ? await this.store.get(Kinds.tokenName, nameKey) : undefined;
-    const t = this.store.txn().present(Keys.user(user));
+    const t = this.store.txn().unchanged(owner).put(Kinds.user, owner.key, owner.value);
     if (old) t.unchanged(old).delete(Keys.token(old.value.hash));
     else t.absent(nameKey);
-    const ok = await t.put(Kinds.token, Keys.token(hash), record).put(Kinds.tokenName, nameKey, { hash }).commit({ witness: nameKey });
-    if (!ok) {
-      if (!(await this.get(user))) throw new UcloudError('USER_NOT_FOUND', `user "${user}" does not exist`);
+    if (await t.put(Kinds.token, Keys.token(hash), record).put(Kinds.tokenName, nameKey, { hash }).commit({ witness: nameKey })) {
+      return { token, info: infoOf(hash, record) };
+    }
+    const now = await this.store.get(Kinds.tokenName, nameKey);
+    if (opts.replace ? now?.modRevision !== old?.modRevision : now) {
       if (opts.replace) throw new UcloudError('CONFLICT', `token "${opts.name}" changed meanwhile; try again`);
       throw new UcloudError('TOKEN_NAME_TAKEN', `user "${user}" already has a token named "${opts.name}"`);
     }
-    return { token, info: infoOf(hash, record) };
+    return undefined;
   }
 
   /** A user's tokens, oldest first: ids, names and dates, never a secret. */

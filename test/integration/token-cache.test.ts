@@ -2,8 +2,8 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../src/common/logger.js';
 import { TokenCache } from '../../src/managers/token-cache.js';
-import { hashToken, UserManager } from '../../src/managers/users.js';
-import { Keys } from '../../src/store/keys.js';
+import { hashToken, MAX_TOKENS_PER_USER, UserManager } from '../../src/managers/users.js';
+import { Keys, Kinds } from '../../src/store/keys.js';
 import { Store } from '../../src/store/store.js';
 import { until } from '../helpers/cluster.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -65,5 +65,30 @@ describe('authentication from the token cache (real etcd)', () => {
     await store.delete(Keys.user('alice'));
     await until('a deleted user is refused', () => users.authenticate(token).then(() => false, (e: { code?: string }) => e.code === 'UNAUTHENTICATED'));
     await expect(users.authenticate('uc_not-a-token')).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('a user holds at most MAX_TOKENS_PER_USER tokens, even when many are asked for at once', async () => {
+    await users.create('carol', 'user');
+    for (let i = 2; i < MAX_TOKENS_PER_USER - 1; i++) await users.issueToken('carol', { name: `t${i}` });
+    // Two below the cap, ten at once: each counts two free, but only two may land.
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => users.issueToken('carol', { name: `burst${i}` })));
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => (r.reason as { code?: string }).code);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+    expect(refused).toEqual(Array(8).fill('TOO_MANY_TOKENS'));
+    const names = await store.list(Kinds.tokenName, Keys.tokenNamesOf('carol'));
+    expect(names.items).toHaveLength(MAX_TOKENS_PER_USER);
+    const tokens = await store.list(Kinds.token, Keys.tokens());
+    expect(tokens.items.filter((t) => t.value.user === 'carol')).toHaveLength(MAX_TOKENS_PER_USER);
+    // Rotating one in place is no further token; a revoke makes room for exactly one.
+    await users.issueToken('carol', { name: 't2', replace: true });
+    await expect(users.issueToken('carol', { name: 'one-more' })).rejects.toMatchObject({ code: 'TOO_MANY_TOKENS' });
+    const id = (await users.listTokens('carol')).find((t) => t.name === 't3')!.id;
+    await users.revokeToken('carol', id);
+    await users.issueToken('carol', { name: 'one-more' });
+    await expect(users.issueToken('carol', { name: 'and-another' })).rejects.toMatchObject({ code: 'TOO_MANY_TOKENS' });
+    // A name taken and a user gone are still told apart from a lost race.
+    await users.revokeToken('carol', (await users.listTokens('carol')).find((t) => t.name === 't4')!.id);
+    await expect(users.issueToken('carol', { name: 'one-more' })).rejects.toMatchObject({ code: 'TOKEN_NAME_TAKEN' });
+    await expect(users.issueToken('dave-is-absent', { name: 'x' })).rejects.toMatchObject({ code: 'USER_NOT_FOUND' });
   });
 });
