@@ -6,6 +6,7 @@ import { nowIso, type Role, type Token, type TokenInfo, type User } from '../mod
 import { Keys, Kinds, lastSegment } from '../store/keys.js';
 import type { Store, Versioned } from '../store/store.js';
 import type { TokenCache } from './token-cache.js';
+import { backoff } from './usage.js';
 import { TotpManager } from './user-totp.js';
 
 // Tokens are 256 random bits, so a plain SHA-256 is a safe at-rest form: the
@@ -56,8 +57,8 @@ export interface TokenOptions {
 /** Tokens one user may hold at once (revoke one to make another). */
 export const MAX_TOKENS_PER_USER = 50;
 
-/** Tries of a token issue that another write to its user interrupted (each counts the tokens again). */
-const ISSUE_ATTEMPTS = 5;
+/** Tries of a token issue that another write to its user interrupted (each counts the tokens again), as many as a VM create's. */
+const ISSUE_ATTEMPTS = 100;
 
 /** etcd refuses a transaction with more than 128 ops; deletions go in batches below that. */
 const TXN_OPS = 100;
@@ -199,26 +200,29 @@ export class UserManager {
    * commit fails and counts again.
    */
   async issueToken(user: string, opts: TokenOptions): Promise<{ token: string; info: TokenInfo }> {
-    for (let attempt = 1; ; attempt++) {
+    // Issues of one user serialize on the record: with n at once the last may lose n-1 times (see backoff).
+    for (let attempt = 0; attempt < ISSUE_ATTEMPTS; attempt++) {
+      await backoff(attempt);
       const issued = await this.tryIssueToken(user, opts);
       if (issued) return issued;
-      if (attempt === ISSUE_ATTEMPTS) throw new UcloudError('CONFLICT', `the tokens of "${user}" kept changing meanwhile; try again`);
     }
+    throw new UcloudError('CONFLICT', `the tokens of "${user}" kept changing meanwhile; try again`);
   }
 
   /** One attempt of issueToken; undefined when another write to the user came between the count and the commit. */
   private async tryIssueToken(user: string, opts: TokenOptions): Promise<{ token: string; info: TokenInfo } | undefined> {
     const owner = await this.store.get(Kinds.user, Keys.user(user));
     if (!owner) throw new UcloudError('USER_NOT_FOUND', `user "${user}" does not exist`);
+    const nameKey = Keys.tokenName(user, opts.name);
+    const old = opts.replace ? await this.store.get(Kinds.tokenName, nameKey) : undefined;
     // Each token is two keys and an entry in every API's cache: a user's loop must not fill etcd.
-    if (!opts.replace && (await this.store.list(Kinds.tokenName, Keys.tokenNamesOf(user))).items.length >= MAX_TOKENS_PER_USER) {
+    // Replacing one is no further token; a replace of a name not held is a new one.
+    if (!old && (await this.tokensHeld(user)) >= MAX_TOKENS_PER_USER) {
       throw new UcloudError('TOO_MANY_TOKENS', `user "${user}" has ${MAX_TOKENS_PER_USER} tokens, the most one user may have`);
     }
     const token = newToken();
     const hash = hashToken(token);
     const record: Token = { user, createdAt: nowIso(), description: opts.description ?? '', name: opts.name, ...(opts.expiresAt ? { expiresAt: opts.expiresAt } : {}) };
-    const nameKey = Keys.tokenName(user, opts.name);
-    const old = opts.replace ? await this.store.get(Kinds.tokenName, nameKey) : undefined;
     const t = this.store.txn().unchanged(owner).put(Kinds.user, owner.key, owner.value);
     if (old) t.unchanged(old).delete(Keys.token(old.value.hash));
     else t.absent(nameKey);
@@ -233,11 +237,25 @@ export class UserManager {
     return undefined;
   }
 
+  /**
+   * How many tokens `user` holds: the named by their name records in etcd (as
+   * of this read, which the issue's commit then guards), and those made before
+   * names existed by their records (none is made now, so the cache's view of
+   * them is current).
+   */
+  private async tokensHeld(user: string): Promise<number> {
+    const [names, records] = await Promise.all([this.store.list(Kinds.tokenName, Keys.tokenNamesOf(user)), this.tokenRecordsOf(user)]);
+    return names.items.length + records.filter((t) => t.value.name === undefined).length;
+  }
+
+  /** A user's token records: from the API's cache when it has listed, else from etcd. */
+  private async tokenRecordsOf(user: string): Promise<Versioned<Token>[]> {
+    return this.tokens?.tokensOf(user) ?? (await this.store.list(Kinds.token, Keys.tokens())).items.filter((t) => t.value.user === user);
+  }
+
   /** A user's tokens, oldest first: ids, names and dates, never a secret. */
   async listTokens(user: string): Promise<TokenInfo[]> {
-    const cached = this.tokens?.tokensOf(user);
-    const items = cached ?? (await this.store.list(Kinds.token, Keys.tokens())).items.filter((t) => t.value.user === user);
-    return items
+    return (await this.tokenRecordsOf(user))
       .map((t) => infoOf(lastSegment(t.key), t.value))
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   }

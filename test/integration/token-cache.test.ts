@@ -79,9 +79,10 @@ describe('authentication from the token cache (real etcd)', () => {
     expect(names.items).toHaveLength(MAX_TOKENS_PER_USER);
     const tokens = await store.list(Kinds.token, Keys.tokens());
     expect(tokens.items.filter((t) => t.value.user === 'carol')).toHaveLength(MAX_TOKENS_PER_USER);
-    // Rotating one in place is no further token; a revoke makes room for exactly one.
+    // Rotating one in place is no further token, but a "replace" of a name not held is; a revoke makes room for exactly one.
     await users.issueToken('carol', { name: 't2', replace: true });
     await expect(users.issueToken('carol', { name: 'one-more' })).rejects.toMatchObject({ code: 'TOO_MANY_TOKENS' });
+    await expect(users.issueToken('carol', { name: 'one-more', replace: true })).rejects.toMatchObject({ code: 'TOO_MANY_TOKENS' });
     const id = (await users.listTokens('carol')).find((t) => t.name === 't3')!.id;
     await users.revokeToken('carol', id);
     await users.issueToken('carol', { name: 'one-more' });
@@ -90,5 +91,28 @@ describe('authentication from the token cache (real etcd)', () => {
     await users.revokeToken('carol', (await users.listTokens('carol')).find((t) => t.name === 't4')!.id);
     await expect(users.issueToken('carol', { name: 'one-more' })).rejects.toMatchObject({ code: 'TOKEN_NAME_TAKEN' });
     await expect(users.issueToken('dave-is-absent', { name: 'x' })).rejects.toMatchObject({ code: 'USER_NOT_FOUND' });
+  });
+
+  it('tokens asked for at once far below the cap all land, and tokens made before names existed count', async () => {
+    // They serialize on the user's record: each that loses counts again and tries again, none gives up.
+    await users.create('erin', 'user');
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => users.issueToken('erin', { name: `at-once${i}` })));
+    expect(results.filter((r) => r.status === 'rejected').map((r) => ((r as PromiseRejectedResult).reason as { code?: string }).code)).toEqual([]);
+    expect((await store.list(Kinds.tokenName, Keys.tokenNamesOf('erin'))).items).toHaveLength(21);
+
+    // Ten tokens of the days before names: a record each, no name record.
+    await users.create('frank', 'user');
+    for (let i = 0; i < 10; i++) await store.put(Kinds.token, Keys.token(hashToken(`uc_legacy-${i}`)), { user: 'frank', createdAt: new Date().toISOString(), description: `old ${i}` });
+    await until('the old tokens are cached', async () => (await users.listTokens('frank')).length === 11);
+    let issued = 0;
+    for (;;) {
+      const r = await users.issueToken('frank', { name: `n${issued}` }).then(() => true, (e: { code?: string }) => e.code);
+      if (r !== true) {
+        expect(r).toBe('TOO_MANY_TOKENS');
+        break;
+      }
+      issued++;
+    }
+    expect(issued).toBe(MAX_TOKENS_PER_USER - 11);
   });
 });

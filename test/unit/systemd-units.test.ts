@@ -116,7 +116,8 @@ describe('systemd units (deploy/systemd)', () => {
 
   it('pass systemd-analyze verify', async (ctx) => {
     if (!(await commandExists('systemd-analyze'))) ctx.skip();
-    // Pointed at this checkout's CLI: verify also checks that ExecStart's binary exists.
+    // Pointed at this checkout's CLI: verify also checks that ExecStart's binary exists (for the units that
+    // give Node flags that is /usr/bin/env; the ucloud path after it is checked exactly above).
     const files = units.map((u) => {
       const copy = join(scratch, u);
       writeFileSync(copy, readFileSync(join(UNIT_DIR, u), 'utf8').replaceAll(INSTALLED, UCLOUD));
