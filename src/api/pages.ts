@@ -15,10 +15,12 @@ export function pageFrom<T>(list: string, all: T[], keyOf: (item: T) => string, 
   return paginateSorted(list, all, keyOf, { limit: limitOf(q), ...(q.cursor !== undefined ? { cursor: q.cursor } : {}) });
 }
 
+/** The sort key the request's cursor continues after (none without one); INVALID_CURSOR or CURSOR_EXPIRED when it is not for `list`. */
+export const cursorAfter = (list: string, q: { cursor?: string }): string | undefined => (q.cursor === undefined ? undefined : decodeCursor(list, q.cursor));
+
 /** A page read from a cache's sorted index: `read(after, limit)`. */
 export async function pageFromCache<T>(list: string, q: { limit?: number; cursor?: string }, read: (after: string | undefined, limit: number) => Promise<CachePage<T>>) {
-  const after = q.cursor === undefined ? undefined : decodeCursor(list, q.cursor);
-  const page = await read(after, limitOf(q));
+  const page = await read(cursorAfter(list, q), limitOf(q));
   return pageOf(list, page.items, page.last, page.more);
 }
 
@@ -98,19 +100,21 @@ export class PageCache {
  * A page whose items are JSON bytes already (a cache keeps each record's):
  * concatenated into the page as it is sent (in one of `buffers`, reused once
  * `res` has sent it), with no serializer run and no string encoded per request.
+ * `after`: the sort key `q.cursor` continues after, decoded by the caller
+ * (cursorAfter) before anything else, so a cursor for another list, or one
+ * expired since, is refused the same whether a page is kept or not.
  * With `kept`, a page whose list has not changed since (its version) is sent as
  * it was kept; one asked for the second time is assembled in a buffer of its own and kept.
  */
 export function rawPageFromCache(
   list: string,
   q: { limit?: number; cursor?: string },
+  after: string | undefined,
   read: (after: string | undefined, limit: number) => CachePage<Buffer>,
   buffers: AnswerBuffers,
   res: ServerResponse,
   kept?: { pages: PageCache; version: number },
 ): Buffer {
-  // Checked first, kept page or not: a cursor for another list, or one expired since, is refused the same.
-  const after = q.cursor === undefined ? undefined : decodeCursor(list, q.cursor);
   const key = `${list}\u0000${limitOf(q)}\u0000${q.cursor ?? ''}`;
   const found = kept?.pages.get(key, kept.version);
   if (found instanceof Buffer) return found;

@@ -2,7 +2,7 @@ import type { Logger } from '../common/logger.js';
 import type { Token, User } from '../model/index.js';
 import { tokenRefusal } from './users.js';
 import { Informer } from '../store/informer.js';
-import { Keys, Kinds } from '../store/keys.js';
+import { Keys, Kinds, lastSegment } from '../store/keys.js';
 import type { Store, Versioned } from '../store/store.js';
 
 /**
@@ -28,8 +28,8 @@ export class TokenCache {
   constructor(store: Store, log: Logger) {
     this.tokens = new Informer(store, Kinds.token, Keys.tokens(), log, { indexes: { user: (t) => t.user } });
     this.users = new Informer(store, Kinds.user, Keys.users(), log, { indexes: { role: (u) => u.role } });
-    mirror(this.tokens, Keys.tokens(), this.byHash);
-    mirror(this.users, Keys.users(), this.byName);
+    mirror(this.tokens, this.byHash);
+    mirror(this.users, this.byName);
   }
 
   /** The prefixes it caches, for read-your-writes (a request that issued a token waits for it here). */
@@ -79,11 +79,11 @@ export class TokenCache {
   }
 }
 
-/** Keeps `into` equal to the informer's records, keyed by what follows `prefix`. */
-function mirror<V>(informer: { on(e: 'change', f: (key: string) => void): unknown; get(key: string): { value: V } | undefined }, prefix: string, into: Map<string, V>): void {
+/** Keeps `into` equal to the informer's records, keyed by their keys' last segment (the hash, the name). */
+function mirror<V>(informer: { on(e: 'change', f: (key: string) => void): unknown; get(key: string): { value: V } | undefined }, into: Map<string, V>): void {
   informer.on('change', (key) => {
     const v = informer.get(key)?.value;
-    if (v === undefined) into.delete(key.slice(prefix.length));
-    else into.set(key.slice(prefix.length), v);
+    if (v === undefined) into.delete(lastSegment(key));
+    else into.set(lastSegment(key), v);
   });
 }

@@ -229,11 +229,10 @@ export class UserManager {
     if (await t.put(Kinds.token, Keys.token(hash), record).put(Kinds.tokenName, nameKey, { hash }).commit({ witness: nameKey })) {
       return { token, info: infoOf(hash, record) };
     }
+    // Not this name's doing: another write to the user came between; the caller counts again.
     const now = await this.store.get(Kinds.tokenName, nameKey);
-    if (opts.replace ? now?.modRevision !== old?.modRevision : now) {
-      if (opts.replace) throw new UcloudError('CONFLICT', `token "${opts.name}" changed meanwhile; try again`);
-      throw new UcloudError('TOKEN_NAME_TAKEN', `user "${user}" already has a token named "${opts.name}"`);
-    }
+    if (opts.replace && now?.modRevision !== old?.modRevision) throw new UcloudError('CONFLICT', `token "${opts.name}" changed meanwhile; try again`);
+    if (!opts.replace && now) throw new UcloudError('TOKEN_NAME_TAKEN', `user "${user}" already has a token named "${opts.name}"`);
     return undefined;
   }
 

@@ -139,8 +139,8 @@ export class VmCache {
     if (was !== undefined) this.json.delete(was);
     if (cur && now !== undefined) this.json.set(now, Buffer.from(JSON.stringify(cur)));
     // Both names: the old one may now belong to another record of that owner (only a hand edit makes two).
-    if (wasOwner !== undefined && wasName !== undefined) this.rename(wasOwner, wasName);
-    if (cur && (cur.owner !== wasOwner || cur.name !== wasName)) this.rename(cur.owner, cur.name);
+    if (wasOwner !== undefined && wasName !== undefined) this.setNamed(wasOwner, wasName);
+    if (cur && (cur.owner !== wasOwner || cur.name !== wasName)) this.setNamed(cur.owner, cur.name);
     if (was === now) return;
     if (was !== undefined) {
       this.all.delete(was);
@@ -159,7 +159,7 @@ export class VmCache {
   }
 
   /** Sets `named` for one owner and name from the name index, as it is now. */
-  private rename(owner: string, name: string): void {
+  private setNamed(owner: string, name: string): void {
     const vm = this.vms.byIndex('name', vmNameIndexValue(owner, name))[0]?.value;
     const json = vm && this.json.get(vmSortKey(vm));
     let names = this.named.get(owner);

@@ -7,8 +7,7 @@ import { tokenHashOf } from '../auth.js';
 import { can } from '../authz.js';
 import type { Api, Managers } from '../context.js';
 import { AnswerBuffers } from '../answer-buffers.js';
-import { listResponses, PageCache, rawPageFromCache } from '../pages.js';
-import { decodeCursor } from '../../common/page.js';
+import { cursorAfter, listResponses, PageCache, rawPageFromCache } from '../pages.js';
 
 // VMs: users see and act on their own; an admin on all of them (by id).
 
@@ -89,13 +88,13 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
     const filter = { ...(q.status !== undefined ? { status: q.status } : {}), ...(q.host !== undefined ? { host: q.host } : {}) };
     // The list's name carries its scope and filter, so a cursor is good only for the list it came from.
     const list = `${owner === undefined ? 'vms' : `vms/${owner}`}${filtered ? `?${q.status ?? ''}@${q.host ?? ''}` : ''}`;
-    // The refusals above and a cursor's (rawPageFromCache decodes it) need no cache: before its first list
-    // they are answered at once, not after the wait for it (and its 503 while etcd is away).
-    if (!cache.listed && q.cursor !== undefined) decodeCursor(list, q.cursor);
+    // The refusals above and a cursor's need no cache: before its first list they are answered at once,
+    // not after the wait for it (and its 503 while etcd is away).
+    const after = cursorAfter(list, q);
     return fromCache(cache, () => {
       // An unfiltered page is kept while its list is unchanged; a filtered one is made each time (its version would be the whole fleet's).
       const keep = filtered ? undefined : { pages: kept, version: cache.vmListVersion(owner) };
-      const page = rawPageFromCache(list, q, (after, limit) => cache.vmPageJsonNow(owner, after, limit, filter), pages, reply.raw, keep);
+      const page = rawPageFromCache(list, q, after, (from, limit) => cache.vmPageJsonNow(owner, from, limit, filter), pages, reply.raw, keep);
       void reply.type('application/json; charset=utf-8').send(page as never); // JSON text: sent as it is
     });
   });
