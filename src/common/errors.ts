@@ -62,7 +62,7 @@ export const CATALOGUE = {
   LAST_ADMIN: { class: 'conflict', hint: 'make another admin first (`ucloud user create NAME --role admin`)' },
   TOTP_ENABLED: { class: 'conflict', hint: 'a second factor is already on: turn it off first (`ucloud user totp disable --totp CODE`), then enable again' },
   TOTP_NOT_ENABLED: { class: 'conflict', hint: 'start with `ucloud user totp enable`, then confirm with `ucloud user totp confirm CODE`' },
-  TOO_MANY_TOKENS: { class: 'conflict', hint: 'a user holds at most 50 tokens: revoke the ones no longer used (`ucloud token list`, `ucloud token revoke ID`)' },
+  TOO_MANY_TOKENS: { class: 'conflict', hint: 'a user holds at most 50 tokens (expired ones make room for new ones): revoke the ones no longer used (`ucloud token list`, `ucloud token revoke ID`)' },
   TOKEN_NAME_TAKEN: { class: 'conflict', hint: 'pick another name, or revoke the old token first (`ucloud token list`, `ucloud token revoke ID`)' },
   HOST_EXISTS: { class: 'conflict' },
   UP_ALREADY_RUNNING: { class: 'conflict', hint: 'one `ucloud up` per state directory: stop the running one (Ctrl-C in its terminal, or `kill <pid>`), or give this one another state_dir' },

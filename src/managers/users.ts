@@ -214,10 +214,17 @@ export class UserManager {
     const owner = await this.store.get(Kinds.user, Keys.user(user));
     if (!owner) throw new UcloudError('USER_NOT_FOUND', `user "${user}" does not exist`);
     const nameKey = Keys.tokenName(user, opts.name);
-    const old = opts.replace ? await this.store.get(Kinds.tokenName, nameKey) : undefined;
+    const held = await this.tokensHeld(user);
+    const existing = held.names.find((n) => n.key === nameKey);
+    // A name whose token has expired is free again: the new token takes it and the expired one goes.
+    const old = existing && (opts.replace || held.expired.some((e) => e.name === existing)) ? existing : undefined;
+    if (existing && !old) throw new UcloudError('TOKEN_NAME_TAKEN', `user "${user}" already has a token named "${opts.name}"`);
     // Each token is two keys and an entry in every API's cache: a user's loop must not fill etcd.
-    // Replacing one is no further token; a replace of a name not held is a new one.
-    if (!old && (await this.tokensHeld(user)) >= MAX_TOKENS_PER_USER) {
+    // Replacing one is no further token; a replace of a name not held is a new one. At the cap,
+    // expired tokens make room, those that expired first going first.
+    const room = old ? 0 : held.count - MAX_TOKENS_PER_USER + 1;
+    const reaped = room > 0 ? held.expired.slice(0, room) : [];
+    if (reaped.length < room) {
       throw new UcloudError('TOO_MANY_TOKENS', `user "${user}" has ${MAX_TOKENS_PER_USER} tokens, the most one user may have`);
     }
     const token = newToken();
@@ -226,25 +233,40 @@ export class UserManager {
     const t = this.store.txn().unchanged(owner).put(Kinds.user, owner.key, owner.value);
     if (old) t.unchanged(old).delete(Keys.token(old.value.hash));
     else t.absent(nameKey);
+    for (const e of reaped) {
+      if (e.name) t.unchanged(e.name).delete(e.name.key);
+      t.delete(e.key);
+    }
     if (await t.put(Kinds.token, Keys.token(hash), record).put(Kinds.tokenName, nameKey, { hash }).commit({ witness: nameKey })) {
       return { token, info: infoOf(hash, record) };
     }
     // Not this name's doing: another write to the user came between; the caller counts again.
     const now = await this.store.get(Kinds.tokenName, nameKey);
     if (opts.replace && now?.modRevision !== old?.modRevision) throw new UcloudError('CONFLICT', `token "${opts.name}" changed meanwhile; try again`);
-    if (!opts.replace && now) throw new UcloudError('TOKEN_NAME_TAKEN', `user "${user}" already has a token named "${opts.name}"`);
+    if (!opts.replace && now && now.modRevision !== old?.modRevision) throw new UcloudError('TOKEN_NAME_TAKEN', `user "${user}" already has a token named "${opts.name}"`);
     return undefined;
   }
 
   /**
-   * How many tokens `user` holds: the named by their name records in etcd (as
-   * of this read, which the issue's commit then guards), and those made before
+   * The tokens `user` holds: the named by their name records in etcd (as of
+   * this read, which the issue's commit then guards), and those made before
    * names existed by their records (none is made now, so the cache's view of
-   * them is current).
+   * them is current); and of them the expired, the first to expire first,
+   * each with the name record that holds it (none for one without a name).
    */
-  private async tokensHeld(user: string): Promise<number> {
+  private async tokensHeld(user: string): Promise<{ count: number; names: Versioned<{ hash: string }>[]; expired: { key: string; name?: Versioned<{ hash: string }> }[] }> {
     const [names, records] = await Promise.all([this.store.list(Kinds.tokenName, Keys.tokenNamesOf(user)), this.tokenRecordsOf(user)]);
-    return names.items.length + records.filter((t) => t.value.name === undefined).length;
+    const now = Date.now();
+    const expiry = new Map(records.filter((r) => r.value.expiresAt !== undefined && Date.parse(r.value.expiresAt) <= now).map((r) => [lastSegment(r.key), r]));
+    const expired = [
+      ...names.items.filter((n) => expiry.has(n.value.hash)).map((n) => ({ record: expiry.get(n.value.hash)!, name: n })),
+      ...[...expiry.values()].filter((r) => r.value.name === undefined).map((record) => ({ record, name: undefined })),
+    ].sort((a, b) => Date.parse(a.record.value.expiresAt!) - Date.parse(b.record.value.expiresAt!));
+    return {
+      count: names.items.length + records.filter((t) => t.value.name === undefined).length,
+      names: names.items,
+      expired: expired.map((e) => ({ key: e.record.key, ...(e.name ? { name: e.name } : {}) })),
+    };
   }
 
   /** A user's token records: from the API's cache when it has listed, else from etcd. */

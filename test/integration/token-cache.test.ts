@@ -115,4 +115,44 @@ describe('authentication from the token cache (real etcd)', () => {
     }
     expect(issued).toBe(MAX_TOKENS_PER_USER - 11);
   });
+  it('at the cap, expired tokens make room (the first to expire goes first), and an expired token\'s name is free again', async () => {
+    await users.create('gina', 'user');
+    const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+    // The manager takes any time (the route refuses one that has passed): two named tokens long expired, one legacy.
+    const stale = await users.issueToken('gina', { name: 'ci', expiresAt: ago(60_000) });
+    await users.issueToken('gina', { name: 'nightly', expiresAt: ago(120_000) });
+    await store.put(Kinds.token, Keys.token(hashToken('uc_legacy-gina')), { user: 'gina', createdAt: ago(600_000), description: 'old', expiresAt: ago(30_000) });
+    for (let i = 4; i < MAX_TOKENS_PER_USER; i++) await users.issueToken('gina', { name: `live${i}`, expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
+    await until('all 50 are cached', async () => (await users.listTokens('gina')).length === MAX_TOKENS_PER_USER);
+    // An expired token still lists, so its owner sees why it stopped working.
+    expect((await users.listTokens('gina')).map((t) => t.name ?? t.description)).toEqual(expect.arrayContaining(['ci', 'nightly', 'old']));
+
+    // Ten at once at the cap with three expired: exactly three land, each taking the place of one expired token.
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => users.issueToken('gina', { name: `burst${i}` })));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
+    expect(results.filter((r) => r.status === 'rejected').map((r) => ((r as PromiseRejectedResult).reason as { code?: string }).code)).toEqual(Array(7).fill('TOO_MANY_TOKENS'));
+    const names = (await store.list(Kinds.tokenName, Keys.tokenNamesOf('gina'))).items.map((n) => n.key.split('/').pop());
+    expect(names).not.toContain('ci');
+    expect(names).not.toContain('nightly');
+    const records = (await store.list(Kinds.token, Keys.tokens())).items.filter((t) => t.value.user === 'gina');
+    expect(records).toHaveLength(MAX_TOKENS_PER_USER);
+    expect(records.filter((t) => t.value.expiresAt && Date.parse(t.value.expiresAt) <= Date.now())).toEqual([]);
+    await expect(users.authenticate(stale.token)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(users.issueToken('gina', { name: 'one-more' })).rejects.toMatchObject({ code: 'TOO_MANY_TOKENS' });
+
+    // The first to expire goes first; a name held by an expired token is taken over without "replace", a live one is not.
+    await users.create('hal', 'user');
+    const first = await users.issueToken('hal', { name: 'a', expiresAt: ago(50_000) });
+    const second = await users.issueToken('hal', { name: 'b', expiresAt: ago(10_000) });
+    for (let i = 3; i < MAX_TOKENS_PER_USER; i++) await users.issueToken('hal', { name: `t${i}` });
+    await until('all 50 are cached', async () => (await users.listTokens('hal')).length === MAX_TOKENS_PER_USER);
+    await users.issueToken('hal', { name: 'c' });
+    await expect(users.authenticate(first.token)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(users.authenticate(second.token)).rejects.toMatchObject({ code: 'TOKEN_EXPIRED' });
+    const again = await users.issueToken('hal', { name: 'b' });
+    expect((await users.authenticate(again.token)).name).toBe('hal');
+    await expect(users.authenticate(second.token)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(users.issueToken('hal', { name: 't3' })).rejects.toMatchObject({ code: 'TOKEN_NAME_TAKEN' });
+    expect((await store.list(Kinds.tokenName, Keys.tokenNamesOf('hal'))).items).toHaveLength(MAX_TOKENS_PER_USER);
+  });
 });
