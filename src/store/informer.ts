@@ -3,6 +3,7 @@ import type { Watcher } from 'etcd3';
 import type { Static, TSchema } from 'typebox';
 import type { Logger } from '../common/logger.js';
 import type { RecordKind } from './keys.js';
+import { monoMs } from './presence-lease.js';
 import type { Store, Versioned } from './store.js';
 
 /**
@@ -21,6 +22,9 @@ export interface InformerOptions<T> {
   indexes?: Record<string, (value: T) => string | undefined>;
 }
 
+/** The least silence that makes a watch suspect, whatever the progress interval (a busy event loop delays what it hears). */
+const SILENCE_MIN_MS = 5000;
+
 export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: string]; synced: [] }> {
   readonly items = new Map<string, Versioned<Static<S>>>();
   /**
@@ -31,6 +35,10 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
    */
   readonly unreadable = new Set<string>();
   private watcher: { watcher: Watcher; close(): void } | undefined;
+  /** Checks the current watch for silence (see watch()). */
+  private silenceCheck: NodeJS.Timeout | undefined;
+  /** etcd's progress interval as the current watch measured it (ms); Infinity until it has. */
+  progressInterval = Infinity;
   private stopped = false;
   private rev = 0n;
   private waiters: { rev: bigint; resolve: (ok: boolean) => void }[] = [];
@@ -183,8 +191,17 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
     for (const w of this.waiters.splice(0)) w.resolve(false);
     const w = this.watcher;
     this.watcher = undefined;
+    clearInterval(this.silenceCheck);
     // Closing its client ends the watch; a cancel could wait on a stream that never answers.
     w?.close();
+  }
+
+  /** Drops the current watch (it broke, or went silent) and lists again. */
+  private rewatch(session: { close(): void }): void {
+    this.watcher = undefined;
+    clearInterval(this.silenceCheck);
+    session.close();
+    void this.relist();
   }
 
   private async relist(): Promise<void> {
@@ -228,6 +245,21 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
       return;
     }
     this.watcher = session;
+    // A watch on a member that froze (SIGSTOP, a stalled disk) neither ends nor errs: it goes silent, and
+    // the cache with it. etcd tells a quiet watch its progress every --experimental-watch-progress-notify-interval
+    // (ucloud's own etcd: 2 s), so a watch hears from it at least every two intervals; two notifications in a
+    // row measure the interval. Silent four times that long (at least 5 s): listed and watched again, on
+    // another member in turn. Before it has measured one (etcd's default interval is 10 minutes), nothing is assumed.
+    const heard = { at: monoMs(), progressAt: undefined as number | undefined };
+    this.progressInterval = Infinity;
+    clearInterval(this.silenceCheck);
+    this.silenceCheck = setInterval(() => {
+      const silent = monoMs() - heard.at;
+      if (this.watcher !== session || silent <= Math.max(SILENCE_MIN_MS, 4 * this.progressInterval)) return;
+      this.log.warn({ prefix: this.prefix, silentMs: silent, progressIntervalMs: this.progressInterval }, 'watch silent past its progress interval; re-listing');
+      this.rewatch(session);
+    }, 1000);
+    this.silenceCheck.unref();
     w.on('put', (kv) => {
       let item: Versioned<Static<S>>;
       try {
@@ -254,6 +286,13 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
     // sent to a watch that has caught up) may use its header.
     w.on('data', (res) => {
       if (this.watcher !== session) return;
+      const now = monoMs();
+      if (res.events.length > 0) heard.progressAt = undefined;
+      else {
+        if (heard.progressAt !== undefined) this.progressInterval = Math.min(this.progressInterval, now - heard.progressAt);
+        heard.progressAt = now;
+      }
+      heard.at = now;
       const last = res.events[res.events.length - 1];
       this.advance(last ? last.kv.mod_revision : res.header.revision);
     });
@@ -268,16 +307,12 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
     w.on('connected', () => {
       if (!dropped || this.stopped || this.watcher !== session) return;
       this.log.info({ prefix: this.prefix }, 'watch reconnected; re-listing');
-      this.watcher = undefined;
-      session.close();
-      void this.relist();
+      this.rewatch(session);
     });
     w.on('error', (err) => {
       if (this.stopped || this.watcher !== session) return;
       this.log.warn({ err, prefix: this.prefix }, 'watch broke; re-listing');
-      this.watcher = undefined;
-      session.close();
-      void this.relist();
+      this.rewatch(session);
     });
   }
 }
