@@ -1,10 +1,9 @@
 import { EventEmitter } from 'node:events';
-import type { Watcher } from 'etcd3';
 import type { Static, TSchema } from 'typebox';
 import type { Logger } from '../common/logger.js';
 import type { RecordKind } from './keys.js';
 import { monoMs } from './presence-lease.js';
-import type { Store, Versioned } from './store.js';
+import type { Store, Versioned, WatchSession } from './store.js';
 
 /**
  * A local copy of every record under a prefix, kept current by a watch that
@@ -23,7 +22,10 @@ export interface InformerOptions<T> {
 }
 
 /** The least silence that makes a watch suspect, whatever the progress interval (a busy event loop delays what it hears). */
-const SILENCE_MIN_MS = 5000;
+const SILENCE_MIN_MS = 6000;
+
+/** A gap shorter than this before a progress notification measures a stalled reader, not etcd's interval. */
+const PROGRESS_MIN_MS = 1000;
 
 export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: string]; synced: [] }> {
   readonly items = new Map<string, Versioned<Static<S>>>();
@@ -34,11 +36,9 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
    * (an agent would remove a VM it thought deleted).
    */
   readonly unreadable = new Set<string>();
-  private watcher: { watcher: Watcher; close(): void } | undefined;
+  private watcher: WatchSession | undefined;
   /** Checks the current watch for silence (see watch()). */
   private silenceCheck: NodeJS.Timeout | undefined;
-  /** etcd's progress interval as the current watch measured it (ms); Infinity until it has. */
-  progressInterval = Infinity;
   private stopped = false;
   private rev = 0n;
   private waiters: { rev: bigint; resolve: (ok: boolean) => void }[] = [];
@@ -197,14 +197,14 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
   }
 
   /** Drops the current watch (it broke, or went silent) and lists again. */
-  private rewatch(session: { close(): void }): void {
+  private rewatch(session: WatchSession, avoid?: string): void {
     this.watcher = undefined;
     clearInterval(this.silenceCheck);
     session.close();
-    void this.relist();
+    void this.relist(avoid);
   }
 
-  private async relist(): Promise<void> {
+  private async relist(avoid?: string): Promise<void> {
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
         const { items, revision, skipped } = await this.store.list(this.kind, this.prefix);
@@ -223,7 +223,7 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
             this.emit('change', key);
           }
         }
-        await this.watch(revision);
+        await this.watch(revision, avoid);
         if (!this.synced) {
           this.synced = true;
           this.emit('synced');
@@ -237,8 +237,8 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
     }
   }
 
-  private async watch(revision: string): Promise<void> {
-    const session = await this.store.watch(this.prefix, String(BigInt(revision) + 1n));
+  private async watch(revision: string, avoid?: string): Promise<void> {
+    const session = await this.store.watch(this.prefix, String(BigInt(revision) + 1n), avoid);
     const w = session.watcher;
     if (this.stopped) {
       session.close();
@@ -246,21 +246,26 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
     }
     this.watcher = session;
     // A watch on a member that froze (SIGSTOP, a stalled disk) neither ends nor errs: it goes silent, and
-    // the cache with it. etcd tells a quiet watch its progress every --experimental-watch-progress-notify-interval
-    // (ucloud's own etcd: 2 s), so a watch hears from it at least every two intervals; two notifications in a
-    // row measure the interval. Silent four times that long (at least 5 s): listed and watched again, on
-    // another member in turn. Before it has measured one (etcd's default interval is 10 minutes), nothing is assumed.
-    const heard = { at: monoMs(), progressAt: undefined as number | undefined };
-    this.progressInterval = Infinity;
+    // the cache with it. etcd sends a watch a progress notification at a tick of its
+    // --experimental-watch-progress-notify-interval (ucloud's own etcd: 2 s) when nothing was sent to it since
+    // the tick before (a notification counts, so a quiet watch hears one every two intervals), and never
+    // sooner than one interval after its previous answer: the shortest such gap seen by any watch of the store
+    // (a quiet one measures it for the busy) bounds how long a live watch stays silent. Silent twice that long
+    // (at least 6 s): listed and watched again, away from that member. Before one is measured (etcd's default
+    // interval is 10 minutes), nothing is assumed.
+    const heard = { at: monoMs(), first: true };
     clearInterval(this.silenceCheck);
     this.silenceCheck = setInterval(() => {
       const silent = monoMs() - heard.at;
-      if (this.watcher !== session || silent <= Math.max(SILENCE_MIN_MS, 4 * this.progressInterval)) return;
-      this.log.warn({ prefix: this.prefix, silentMs: silent, progressIntervalMs: this.progressInterval }, 'watch silent past its progress interval; re-listing');
-      this.rewatch(session);
+      if (this.watcher !== session || silent <= Math.max(SILENCE_MIN_MS, 2 * this.store.watchProgressMs)) return;
+      const endpoint = session.endpoint();
+      this.log.warn({ prefix: this.prefix, silentMs: silent, progressIntervalMs: this.store.watchProgressMs, endpoint }, 'watch silent past its progress interval; re-listing');
+      this.rewatch(session, endpoint);
     }, 1000);
     this.silenceCheck.unref();
     w.on('put', (kv) => {
+      // A watch replaced may still deliver (its member woke up): its events are older than the list that replaced it.
+      if (this.watcher !== session) return;
       let item: Versioned<Static<S>>;
       try {
         item = this.store.parse(this.kind, kv);
@@ -274,6 +279,7 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
       this.emit('change', item.key);
     });
     w.on('delete', (kv) => {
+      if (this.watcher !== session) return;
       const key = this.store.relativeKey(kv.key);
       this.unreadable.delete(key);
       this.deleteItem(key);
@@ -287,11 +293,10 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
     w.on('data', (res) => {
       if (this.watcher !== session) return;
       const now = monoMs();
-      if (res.events.length > 0) heard.progressAt = undefined;
-      else {
-        if (heard.progressAt !== undefined) this.progressInterval = Math.min(this.progressInterval, now - heard.progressAt);
-        heard.progressAt = now;
-      }
+      // Not the first answer (a new watch's first notification comes at etcd's next tick, however soon),
+      // nor two read back to back after this process was busy.
+      if (res.events.length === 0 && !heard.first && now - heard.at >= PROGRESS_MIN_MS) this.store.watchProgressMs = Math.min(this.store.watchProgressMs, now - heard.at);
+      heard.first = false;
       heard.at = now;
       const last = res.events[res.events.length - 1];
       this.advance(last ? last.kv.mod_revision : res.header.revision);

@@ -29,6 +29,8 @@ function* always<T>(x: T): Generator<T> {
 interface Channel {
   s: KeepAliveStream;
   inflight: number[];
+  /** Whether etcd answered a renewal on it. */
+  answered: boolean;
 }
 
 /**
@@ -40,13 +42,15 @@ interface Channel {
  * agent resumes its predecessor's lease by id while it lives, so an agent
  * restart neither fences HA VMs nor looks like a dead host.
  *
- * Renewals go over one stream to one endpoint. A stream that fails, or leaves a
- * renewal unanswered for half the renewal interval (a frozen member, one whose
- * disk stalls, or a follower still forwarding to a leader that froze: a member
- * handles one stream's renewals one after another), is replaced by a stream to
- * the next endpoint in turn, so one bad member out of three costs at most two
- * such waits, short of fence_timeout. The stream replaced stays open until the
- * new one answers: a late answer to an earlier renewal still counts.
+ * Renewals go over one stream to one endpoint. When every stream has left a
+ * renewal unanswered for half the renewal interval (a member frozen or with a
+ * stalled disk holds its connections and answers nothing; a follower handles
+ * one stream's renewals one after another and holds each it forwards to a
+ * leader that froze for seconds), or the last one failed, a fresh stream is
+ * opened to every endpoint and each sends a renewal: the first to answer
+ * carries on alone. After a leader froze, the first fresh stream that reaches a
+ * follower knowing the new leader is answered. Stalled streams stay open for a
+ * late answer, a few per endpoint.
  *
  * Events: `renewed` (sentAtMono: number) after each renewal etcd answered;
  * `lost` (reason: string) once no renewal sent within the TTL was answered,
@@ -55,15 +59,14 @@ interface Channel {
 export class PresenceLease extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
   private watcher: NodeJS.Timeout | undefined;
-  private current: Channel | undefined;
-  /** Streams replaced that may still answer a renewal sent on them. */
-  private readonly draining = new Set<Channel>();
-  private opening = false;
+  private readonly channels = new Set<Channel>();
+  private opening = 0;
   private closed = false;
   private readonly pool: PoolInternals;
-  /** The endpoint the next stream opens on: agents start on different ones. */
-  private at: number;
   private stallMs = 500;
+  private everyMs = 1000;
+  /** No fresh streams before then (CLOCK_MONOTONIC ms): after streams that failed without an answer, a renewal interval. */
+  private nextOpenAt = -Infinity;
 
   private constructor(
     private readonly ns: Namespace,
@@ -74,7 +77,6 @@ export class PresenceLease extends EventEmitter {
   ) {
     super();
     this.pool = poolOf(ns);
-    this.at = Math.floor(Math.random() * this.pool.hosts.length);
   }
 
   /**
@@ -103,17 +105,24 @@ export class PresenceLease extends EventEmitter {
   /** Starts renewing, every `everyMs` (default a third of the TTL, at most 1 s), and says `renewed` for the grant. */
   start(everyMs = Math.min(1000, this.ttlMs / 3)): void {
     this.emit('renewed', this.renewedAt);
+    this.everyMs = everyMs;
     this.stallMs = everyMs / 2;
     this.timer = setInterval(() => this.tick(), everyMs);
     this.watcher = setInterval(() => this.watch(), everyMs / 4);
     this.tick();
   }
 
+  private stalled(ch: Channel, now = monoMs()): boolean {
+    const oldest = ch.inflight[0];
+    return oldest !== undefined && now - oldest > this.stallMs;
+  }
+
   private tick(): void {
     if (this.closed) return;
     if (monoMs() > this.aliveUntil) return this.lose('no renewal was answered within the lease TTL');
-    if (!this.current) return void this.open();
-    this.send(this.current);
+    const live = [...this.channels].filter((ch) => !this.stalled(ch));
+    if (live.length === 0) return this.openAll();
+    for (const ch of live) this.send(ch);
   }
 
   private send(ch: Channel): void {
@@ -121,29 +130,33 @@ export class PresenceLease extends EventEmitter {
     ch.s.write({ ID: this.id });
   }
 
-  /** Between renewals: a stream that has left one unanswered too long is replaced; with none, one is opened. */
+  /** Between renewals: when no stream is left that is not stalled, fresh ones. */
   private watch(): void {
     if (this.closed) return;
-    const ch = this.current;
-    if (!ch) return void this.open();
-    const oldest = ch.inflight[0];
-    if (oldest === undefined || monoMs() - oldest <= this.stallMs) return;
-    this.current = undefined;
-    this.draining.add(ch);
-    // With no quorum every stream stalls: the oldest give way, a few per endpoint stay to answer late.
-    for (const old of this.draining) {
-      if (this.draining.size <= 2 * this.pool.hosts.length) break;
-      old.s.end();
-      this.draining.delete(old);
-    }
-    this.at++;
-    void this.open();
+    const now = monoMs();
+    if ([...this.channels].some((ch) => !this.stalled(ch, now))) return;
+    this.openAll();
   }
 
-  private async open(): Promise<void> {
-    if (this.opening || this.closed) return;
-    this.opening = true;
-    const host = this.pool.hosts[this.at % this.pool.hosts.length];
+  /** A fresh stream to every endpoint, each sending a renewal; the oldest stalled ones give way past a few per endpoint. */
+  private openAll(): void {
+    const now = monoMs();
+    if (this.closed || this.opening > 0 || now < this.nextOpenAt) return;
+    this.nextOpenAt = now + this.stallMs;
+    for (const ch of this.channels) {
+      if (this.channels.size < 2 * this.pool.hosts.length) break;
+      this.drop(ch);
+    }
+    for (const host of this.pool.hosts) void this.open(host);
+  }
+
+  private drop(ch: Channel): void {
+    this.channels.delete(ch);
+    ch.s.end();
+  }
+
+  private async open(host: unknown): Promise<void> {
+    this.opening++;
     try {
       const ch: Channel = {
         s: await this.pool.withConnection('Lease', ({ resource, client, metadata }) => {
@@ -153,41 +166,42 @@ export class PresenceLease extends EventEmitter {
           return s;
         }, always(host)),
         inflight: [],
+        answered: false,
       };
-      if (this.closed) return void ch.s.end();
+      // Another opened beside it answered meanwhile: that one carries on alone.
+      if (this.closed || [...this.channels].some((c) => c.answered && !this.stalled(c))) return void ch.s.end();
       const gone = () => {
-        this.draining.delete(ch);
-        if (this.current !== ch) return;
-        this.current = undefined;
-        this.at++;
-        // At once, not at the next renewal: the next endpoint may answer within the fence's deadline.
-        setImmediate(() => void this.open());
+        if (!this.channels.delete(ch)) return;
+        if (ch.answered && this.channels.size === 0) {
+          // A stream that was answering ended (its member went away): fresh ones at once, not at the next renewal.
+          this.nextOpenAt = -Infinity;
+          setImmediate(() => this.openAll());
+        } else if (!ch.answered) this.nextOpenAt = Math.max(this.nextOpenAt, monoMs() + this.everyMs);
       };
       ch.s.on('error', gone);
       ch.s.on('end', gone);
       ch.s.on('data', (res: ILeaseKeepAliveResponse) => this.answered(ch, res));
-      this.current = ch;
+      this.channels.add(ch);
       this.send(ch);
     } catch {
-      // That endpoint refused (or its breaker is open): the next watch tries the next one, until the TTL says lost.
-      this.at++;
+      // That endpoint refused (or its breaker is open): the others may answer; if none does, the watch opens again.
     } finally {
-      this.opening = false;
+      this.opening--;
     }
   }
 
   private answered(ch: Channel, res: ILeaseKeepAliveResponse): void {
     const sent = ch.inflight.shift();
     if (Number(res.TTL) <= 0) return this.lose('etcd says the lease is gone');
-    if (ch === this.current) {
-      // The streams it replaced are behind it now.
-      for (const old of this.draining) old.s.end();
-      this.draining.clear();
-    }
     if (sent !== undefined && sent > this.renewedAt) {
       this.renewedAt = sent;
       this.emit('renewed', sent);
     }
+    // A stream dropped may still answer what it was sent: that counts, but it does not carry on.
+    if (!this.channels.has(ch)) return;
+    ch.answered = true;
+    // The first to answer carries on alone.
+    for (const other of this.channels) if (other !== ch) this.drop(other);
   }
 
   private lose(reason: string): void {
@@ -201,10 +215,7 @@ export class PresenceLease extends EventEmitter {
     this.closed = true;
     clearInterval(this.timer);
     clearInterval(this.watcher);
-    this.current?.s.end();
-    for (const ch of this.draining) ch.s.end();
-    this.draining.clear();
-    this.current = undefined;
+    for (const ch of [...this.channels]) this.drop(ch);
   }
 
   /** Ends the lease now: its keys vanish. */

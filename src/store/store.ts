@@ -352,6 +352,28 @@ function newClient(opts: StoreOptions): Etcd3 {
 const REPORTED_MAX = 10_000;
 
 /** Typed, validated access to ucloud's records under one etcd prefix. */
+/** A watch on a connection of its own (Store.watch). */
+export interface WatchSession {
+  watcher: Watcher;
+  /** The endpoint its stream is on, when known. */
+  endpoint(): string | undefined;
+  close(): void;
+}
+
+/** The endpoint of `endpoints` a watcher's stream is connected to, from gRPC's peer address (etcd3 keeps the stream private). */
+function endpointOf(watcher: Watcher, endpoints: readonly string[]): string | undefined {
+  const peer = (watcher as unknown as { manager?: { stream?: { getPeer?(): string } } }).manager?.stream?.getPeer?.();
+  if (!peer) return undefined;
+  const address = peer.replace(/^ipv[46]:/, '');
+  return endpoints.find((e) => {
+    try {
+      return new URL(e).host === address;
+    } catch {
+      return false;
+    }
+  });
+}
+
 export class Store {
   readonly client: Etcd3;
   readonly ns: Namespace;
@@ -360,6 +382,13 @@ export class Store {
     this.client = newClient(opts);
     this.ns = this.client.namespace(opts.prefix);
   }
+
+  /**
+   * etcd's watch progress interval (--experimental-watch-progress-notify-interval),
+   * as the watches on this store measured it (ms): the shortest time from one
+   * answer of a watch to a progress notification after it. Infinity until one has.
+   */
+  watchProgressMs = Infinity;
 
   close(): void {
     this.client.close();
@@ -375,8 +404,10 @@ export class Store {
    * client per watch authenticates anew and carries one watch, so a broken
    * watch is replaced by closing its client and opening another.
    */
-  async watch(prefix: string, startRevision: string): Promise<{ watcher: Watcher; close(): void }> {
-    const client = newClient(this.opts);
+  async watch(prefix: string, startRevision: string, avoid?: string): Promise<WatchSession> {
+    // `avoid`: a member whose watch went silent (frozen); etcd3 would pick it again one time in three.
+    const others = this.opts.endpoints.filter((e) => e !== avoid);
+    const client = newClient(others.length ? { ...this.opts, endpoints: others } : this.opts);
     let timer: NodeJS.Timeout | undefined;
     try {
       // etcd3 keeps reconnecting a watch stream that cannot start (no quorum, a member still restarting) and
@@ -385,7 +416,20 @@ export class Store {
         timer = setTimeout(() => reject(new UcloudError('ETCD_UNAVAILABLE', `a watch on ${prefix} did not start within ${WATCH_START_MS} ms`)), WATCH_START_MS);
       });
       const watcher = await call(() => Promise.race([client.namespace(this.opts.prefix).watch().prefix(prefix).startRevision(startRevision).create(), late]), 'watch');
-      return { watcher, close: () => client.close() };
+      // Canceled first: closing the client alone leaves a stream on a member that answers nothing open,
+      // delivering old events when the member wakes, and its manager reconnecting for ever once it ends.
+      return {
+        watcher,
+        endpoint: () => endpointOf(watcher, this.opts.endpoints),
+        close: () => {
+          try {
+            watcher.cancel().catch(() => undefined);
+          } catch {
+            // Its manager in a state that cannot cancel: closing the client ends it.
+          }
+          client.close();
+        },
+      };
     } catch (err) {
       client.close();
       throw err;
