@@ -12,7 +12,8 @@ import type { Logger } from '../common/logger.js';
 import { Serial } from '../common/serial.js';
 import type { HostManager } from '../managers/hosts.js';
 import type { HostAlive } from '../model/index.js';
-import { monoMs, PresenceLease } from '../store/presence-lease.js';
+import { monoMs } from '../common/clock.js';
+import { PresenceLease } from '../store/presence-lease.js';
 import type { Store } from '../store/store.js';
 import { BEAT_FRESH_MS, readBeat, readLeaseId, writeLeaseId, writePet } from './fence/files.js';
 

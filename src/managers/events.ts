@@ -1,4 +1,5 @@
 import type { Watcher } from 'etcd3';
+import { UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { decodeCursor, pageOf } from '../common/page.js';
 import type { Event, User } from '../model/index.js';
@@ -76,7 +77,12 @@ export class EventManager {
    */
   async watch(scope: EventScope, from: string | undefined, onEvent: (e: Event, revision: string) => void, onEnd: (err?: unknown) => void): Promise<{ close(): void; revision: string }> {
     const start = from ?? String(BigInt(await this.store.revision()) + 1n);
-    const w: { watcher: Watcher; close(): void } = await this.store.watch(this.prefixOf(scope), start);
+    // Silent (its member froze): ended like a broken watch, so the reader resumes through another member.
+    const onSilent = (endpoint: string | undefined, silentMs: number) => {
+      this.log?.warn({ endpoint, silentMs }, 'event watch silent past its progress interval');
+      end(new UcloudError('ETCD_UNAVAILABLE', `the event watch heard nothing from etcd for ${silentMs} ms`));
+    };
+    const w: { watcher: Watcher; close(): void } = await this.store.watch(this.prefixOf(scope), start, { onSilent });
     let ended = false;
     const end = (err?: unknown) => {
       if (ended) return;

@@ -6,7 +6,7 @@ import type { HostAlive, Vm } from '../model/index.js';
 import type { EventLog } from '../store/event-log.js';
 import type { Informer } from '../store/informer.js';
 import { Keys, type Kinds } from '../store/keys.js';
-import { monoMs } from '../store/presence-lease.js';
+import { monoMs } from '../common/clock.js';
 import type { Versioned } from '../store/store.js';
 
 type Inf<K extends keyof typeof Kinds> = Informer<(typeof Kinds)[K]['schema']>;

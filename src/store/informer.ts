@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { Static, TSchema } from 'typebox';
 import type { Logger } from '../common/logger.js';
 import type { RecordKind } from './keys.js';
-import { monoMs } from './presence-lease.js';
-import type { Store, Versioned, WatchSession } from './store.js';
+import type { Store, Versioned } from './store.js';
+import type { WatchSession } from './watch-session.js';
 
 /**
  * A local copy of every record under a prefix, kept current by a watch that
@@ -21,12 +21,6 @@ export interface InformerOptions<T> {
   indexes?: Record<string, (value: T) => string | undefined>;
 }
 
-/** The least silence that makes a watch suspect, whatever the progress interval (a busy event loop delays what it hears). */
-const SILENCE_MIN_MS = 6000;
-
-/** A gap shorter than this before a progress notification measures a stalled reader, not etcd's interval. */
-const PROGRESS_MIN_MS = 1000;
-
 export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: string]; synced: [] }> {
   readonly items = new Map<string, Versioned<Static<S>>>();
   /**
@@ -37,8 +31,6 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
    */
   readonly unreadable = new Set<string>();
   private watcher: WatchSession | undefined;
-  /** Checks the current watch for silence (see watch()). */
-  private silenceCheck: NodeJS.Timeout | undefined;
   private stopped = false;
   private rev = 0n;
   private waiters: { rev: bigint; resolve: (ok: boolean) => void }[] = [];
@@ -191,7 +183,6 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
     for (const w of this.waiters.splice(0)) w.resolve(false);
     const w = this.watcher;
     this.watcher = undefined;
-    clearInterval(this.silenceCheck);
     // Closing its client ends the watch; a cancel could wait on a stream that never answers.
     w?.close();
   }
@@ -199,7 +190,6 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
   /** Drops the current watch (it broke, or went silent) and lists again. */
   private rewatch(session: WatchSession, avoid?: string): void {
     this.watcher = undefined;
-    clearInterval(this.silenceCheck);
     session.close();
     void this.relist(avoid);
   }
@@ -238,31 +228,19 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
   }
 
   private async watch(revision: string, avoid?: string): Promise<void> {
-    const session = await this.store.watch(this.prefix, String(BigInt(revision) + 1n), avoid);
+    // A watch on a member that froze goes silent without an error (see watchSession): listed and watched again without it.
+    const onSilent = (endpoint: string | undefined, silentMs: number) => {
+      if (this.watcher !== session) return;
+      this.log.warn({ prefix: this.prefix, silentMs, progressIntervalMs: this.store.watchProgress.ms, endpoint }, 'watch silent past its progress interval; re-listing');
+      this.rewatch(session, endpoint);
+    };
+    const session: WatchSession = await this.store.watch(this.prefix, String(BigInt(revision) + 1n), { avoid, onSilent });
     const w = session.watcher;
     if (this.stopped) {
       session.close();
       return;
     }
     this.watcher = session;
-    // A watch on a member that froze (SIGSTOP, a stalled disk) neither ends nor errs: it goes silent, and
-    // the cache with it. etcd sends a watch a progress notification at a tick of its
-    // --experimental-watch-progress-notify-interval (ucloud's own etcd: 2 s) when nothing was sent to it since
-    // the tick before (a notification counts, so a quiet watch hears one every two intervals), and never
-    // sooner than one interval after its previous answer: the shortest such gap seen by any watch of the store
-    // (a quiet one measures it for the busy) bounds how long a live watch stays silent. Silent twice that long
-    // (at least 6 s): listed and watched again, away from that member. Before one is measured (etcd's default
-    // interval is 10 minutes), nothing is assumed.
-    const heard = { at: monoMs(), first: true };
-    clearInterval(this.silenceCheck);
-    this.silenceCheck = setInterval(() => {
-      const silent = monoMs() - heard.at;
-      if (this.watcher !== session || silent <= Math.max(SILENCE_MIN_MS, 2 * this.store.watchProgressMs)) return;
-      const endpoint = session.endpoint();
-      this.log.warn({ prefix: this.prefix, silentMs: silent, progressIntervalMs: this.store.watchProgressMs, endpoint }, 'watch silent past its progress interval; re-listing');
-      this.rewatch(session, endpoint);
-    }, 1000);
-    this.silenceCheck.unref();
     w.on('put', (kv) => {
       // A watch replaced may still deliver (its member woke up): its events are older than the list that replaced it.
       if (this.watcher !== session) return;
@@ -292,12 +270,6 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
     // sent to a watch that has caught up) may use its header.
     w.on('data', (res) => {
       if (this.watcher !== session) return;
-      const now = monoMs();
-      // Not the first answer (a new watch's first notification comes at etcd's next tick, however soon),
-      // nor two read back to back after this process was busy.
-      if (res.events.length === 0 && !heard.first && now - heard.at >= PROGRESS_MIN_MS) this.store.watchProgressMs = Math.min(this.store.watchProgressMs, now - heard.at);
-      heard.first = false;
-      heard.at = now;
       const last = res.events[res.events.length - 1];
       this.advance(last ? last.kv.mod_revision : res.header.revision);
     });

@@ -1,9 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse, Namespace } from 'etcd3';
+import { monoMs } from '../common/clock.js';
 import { call } from './store.js';
 
-/** CLOCK_MONOTONIC in ms: one clock for every process on the machine, deaf to wall-clock jumps. */
-export const monoMs = (): number => Number(process.hrtime.bigint() / 1_000_000n);
 
 /** What PresenceLease needs of etcd3's connection pool (not public API; checked when a lease is made). */
 interface PoolInternals {

@@ -1,5 +1,5 @@
 import { BrokenCircuitError, CircuitState, isBrokenCircuitError, type IDefaultPolicyContext, type IPolicy } from 'cockatiel';
-import { castGrpcError, Etcd3, GRPCDeadlineExceededError, GRPCResourceExhastedError, GRPCUnavailableError, isRecoverableError, Range, type IKeyValue, type Lease, type Namespace, type Watcher } from 'etcd3';
+import { castGrpcError, Etcd3, GRPCDeadlineExceededError, GRPCResourceExhastedError, GRPCUnavailableError, isRecoverableError, Range, type IKeyValue, type Lease, type Namespace } from 'etcd3';
 import type { Static, TSchema } from 'typebox';
 import { Compile, type Validator } from 'typebox/compile';
 import { UcloudError } from '../common/errors.js';
@@ -7,6 +7,7 @@ import type { Logger } from '../common/logger.js';
 import { Histogram, LATENCY_BUCKETS, type Registry } from '../common/metrics.js';
 import type { RecordKind } from './keys.js';
 import { writeJournal } from './write-log.js';
+import { watchSession, WatchProgress, type WatchSession, type WatchSessionOptions } from './watch-session.js';
 
 export interface Versioned<T> {
   key: string;
@@ -352,28 +353,6 @@ function newClient(opts: StoreOptions): Etcd3 {
 const REPORTED_MAX = 10_000;
 
 /** Typed, validated access to ucloud's records under one etcd prefix. */
-/** A watch on a connection of its own (Store.watch). */
-export interface WatchSession {
-  watcher: Watcher;
-  /** The endpoint its stream is on, when known. */
-  endpoint(): string | undefined;
-  close(): void;
-}
-
-/** The endpoint of `endpoints` a watcher's stream is connected to, from gRPC's peer address (etcd3 keeps the stream private). */
-function endpointOf(watcher: Watcher, endpoints: readonly string[]): string | undefined {
-  const peer = (watcher as unknown as { manager?: { stream?: { getPeer?(): string } } }).manager?.stream?.getPeer?.();
-  if (!peer) return undefined;
-  const address = peer.replace(/^ipv[46]:/, '');
-  return endpoints.find((e) => {
-    try {
-      return new URL(e).host === address;
-    } catch {
-      return false;
-    }
-  });
-}
-
 export class Store {
   readonly client: Etcd3;
   readonly ns: Namespace;
@@ -383,12 +362,8 @@ export class Store {
     this.ns = this.client.namespace(opts.prefix);
   }
 
-  /**
-   * etcd's watch progress interval (--experimental-watch-progress-notify-interval),
-   * as the watches on this store measured it (ms): the shortest time from one
-   * answer of a watch to a progress notification after it. Infinity until one has.
-   */
-  watchProgressMs = Infinity;
+  /** etcd's watch progress interval as this store's watches measured it (see watchSession). */
+  readonly watchProgress = new WatchProgress();
 
   close(): void {
     this.client.close();
@@ -404,9 +379,9 @@ export class Store {
    * client per watch authenticates anew and carries one watch, so a broken
    * watch is replaced by closing its client and opening another.
    */
-  async watch(prefix: string, startRevision: string, avoid?: string): Promise<WatchSession> {
+  async watch(prefix: string, startRevision: string, opts: WatchSessionOptions & { avoid?: string } = {}): Promise<WatchSession> {
     // `avoid`: a member whose watch went silent (frozen); etcd3 would pick it again one time in three.
-    const others = this.opts.endpoints.filter((e) => e !== avoid);
+    const others = this.opts.endpoints.filter((e) => e !== opts.avoid);
     const client = newClient(others.length ? { ...this.opts, endpoints: others } : this.opts);
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -416,20 +391,7 @@ export class Store {
         timer = setTimeout(() => reject(new UcloudError('ETCD_UNAVAILABLE', `a watch on ${prefix} did not start within ${WATCH_START_MS} ms`)), WATCH_START_MS);
       });
       const watcher = await call(() => Promise.race([client.namespace(this.opts.prefix).watch().prefix(prefix).startRevision(startRevision).create(), late]), 'watch');
-      // Canceled first: closing the client alone leaves a stream on a member that answers nothing open,
-      // delivering old events when the member wakes, and its manager reconnecting for ever once it ends.
-      return {
-        watcher,
-        endpoint: () => endpointOf(watcher, this.opts.endpoints),
-        close: () => {
-          try {
-            watcher.cancel().catch(() => undefined);
-          } catch {
-            // Its manager in a state that cannot cancel: closing the client ends it.
-          }
-          client.close();
-        },
-      };
+      return watchSession(watcher, client, this.opts.endpoints, this.watchProgress, opts);
     } catch (err) {
       client.close();
       throw err;

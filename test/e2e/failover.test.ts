@@ -8,7 +8,7 @@ import { isOurQemu } from '../../src/host/qemu/index.js';
 import type { HostAlive, Vm } from '../../src/model/index.js';
 import { RbdClient } from '../../src/storage/rbd.js';
 import { storageDriver } from '../../src/storage/registry.js';
-import { monoMs } from '../../src/store/presence-lease.js';
+import { monoMs } from '../../src/common/clock.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { until } from '../helpers/cluster.js';
 import { bootRecords, consoleBootRecords } from '../helpers/boot-records.js';

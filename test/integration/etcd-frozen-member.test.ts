@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/common/logger.js';
+import { EventManager } from '../../src/managers/events.js';
 import { etcdHealth, judgeEtcdHealth } from '../../src/store/etcd-health.js';
 import { Informer } from '../../src/store/informer.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
-import { monoMs, PresenceLease } from '../../src/store/presence-lease.js';
+import { monoMs } from '../../src/common/clock.js';
+import { PresenceLease } from '../../src/store/presence-lease.js';
 import { Store } from '../../src/store/store.js';
 import { until } from '../helpers/cluster.js';
 import { startTestEtcdCluster, type TestEtcdCluster } from '../helpers/etcd.js';
@@ -121,8 +123,8 @@ describe('one frozen member of a 3-member etcd (real etcd)', () => {
       await writer.put(Kinds.tokenName, Keys.tokenName('w', 'warm'), { hash: 'a'.repeat(64) });
       await until('the first write is seen', () => cache.get(Keys.tokenName('w', 'warm')) !== undefined, 30_000, 50);
       // As a daemon's watches have: etcd's progress interval, measured (2 s on ucloud's etcd).
-      await until('the store has measured etcd\'s progress interval', () => store.watchProgressMs < 10_000, 30_000, 100);
-      expect(store.watchProgressMs).toBeGreaterThanOrEqual(1_000);
+      await until('the store has measured etcd\'s progress interval', () => store.watchProgress.ms < 10_000, 30_000, 100);
+      expect(store.watchProgress.ms).toBeGreaterThanOrEqual(1_000);
       // The member its watch is on, twice (the second time wherever it went), and the leader.
       for (const [n, target] of (['watch', 'leader', 'watch'] as const).entries()) {
         const i = target === 'watch' ? await memberWith(watchers) : await leader();
@@ -146,4 +148,21 @@ describe('one frozen member of a 3-member etcd (real etcd)', () => {
       await cache.stop();
     }
   }, 300_000);
+
+  it('an event stream whose watch is on the frozen member ends with ETCD_UNAVAILABLE, so its reader resumes through another', async () => {
+    await until('no watch is left', async () => (await Promise.all([0, 1, 2].map(watchers))).every((n) => n === 0), 30_000, 100);
+    let ended: unknown;
+    const stream = await new EventManager(store).watch({ owner: 'ev' }, undefined, () => undefined, (err) => (ended = err ?? 'ended without an error'));
+    try {
+      await until('the store has measured etcd\'s progress interval', () => store.watchProgress.ms < 10_000, 30_000, 100);
+      const i = await memberWith(watchers);
+      await frozen(i, async (frozenAt) => {
+        await until(`the stream on frozen member ${i} ends`, () => ended !== undefined, 60_000, 50);
+        console.log(`[frozen-member] event stream: member ${i} frozen: ended ${monoMs() - frozenAt} ms after the freeze`);
+      });
+      expect(ended).toMatchObject({ code: 'ETCD_UNAVAILABLE' });
+    } finally {
+      stream.close();
+    }
+  }, 120_000);
 });

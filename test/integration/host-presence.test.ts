@@ -8,7 +8,7 @@ import { HostPresence } from '../../src/host/presence.js';
 import { HostManager } from '../../src/managers/hosts.js';
 import type { HostAlive } from '../../src/model/index.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
-import { monoMs } from '../../src/store/presence-lease.js';
+import { monoMs } from '../../src/common/clock.js';
 import { TestCluster, until } from '../helpers/cluster.js';
 
 /** A HostManager whose announcements wait at a gate the test opens: the window between a new lease and its record. */

@@ -12,7 +12,7 @@ import { clockSync } from '../../src/host/preflight/clock.js';
 import { fenceWatchdog } from '../../src/host/preflight/fence.js';
 import { migrationPorts } from '../../src/host/preflight/ports.js';
 import { judgeEtcdHealth, type EtcdHealth } from '../../src/store/etcd-health.js';
-import { monoMs } from '../../src/store/presence-lease.js';
+import { monoMs } from '../../src/common/clock.js';
 
 // The checks of `ucloud host preflight` that need no etcd, each against the
 // real thing it reads: programs on a PATH, this host's interfaces, its sockets.

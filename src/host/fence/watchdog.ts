@@ -12,7 +12,7 @@ import { readdirSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import type { Logger } from '../../common/logger.js';
 import { readArgv, signal, waitForExit } from '../../common/proc.js';
-import { monoMs } from '../../store/presence-lease.js';
+import { monoMs } from '../../common/clock.js';
 import { vmIdOfArgv } from '../qemu/cmdline.js';
 import { haVms, readPet, writeBeat } from './files.js';
 

@@ -1,5 +1,5 @@
 import { CheckFailed, type Check } from '../../common/preflight.js';
-import { monoMs } from '../../store/presence-lease.js';
+import { monoMs } from '../../common/clock.js';
 import { BEAT_FRESH_MS, readBeat } from '../fence/files.js';
 
 // The agent arms this host's HA VMs only while the fence watchdog beats; a host
