@@ -183,18 +183,18 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
     for (const w of this.waiters.splice(0)) w.resolve(false);
     const w = this.watcher;
     this.watcher = undefined;
-    // Closing its client ends the watch; a cancel could wait on a stream that never answers.
+    // Canceled and its client closed, without waiting: a cancel could wait on a stream that never answers.
     w?.close();
   }
 
   /** Drops the current watch (it broke, or went silent) and lists again. */
-  private rewatch(session: WatchSession, avoid?: string): void {
+  private rewatch(session: WatchSession): void {
     this.watcher = undefined;
     session.close();
-    void this.relist(avoid);
+    void this.relist();
   }
 
-  private async relist(avoid?: string): Promise<void> {
+  private async relist(): Promise<void> {
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
         const { items, revision, skipped } = await this.store.list(this.kind, this.prefix);
@@ -213,7 +213,7 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
             this.emit('change', key);
           }
         }
-        await this.watch(revision, avoid);
+        await this.watch(revision);
         if (!this.synced) {
           this.synced = true;
           this.emit('synced');
@@ -227,14 +227,14 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
     }
   }
 
-  private async watch(revision: string, avoid?: string): Promise<void> {
-    // A watch on a member that froze goes silent without an error (see watchSession): listed and watched again without it.
+  private async watch(revision: string): Promise<void> {
+    // A watch on a member that froze goes silent without an error (see watchSession): listed and watched again elsewhere.
     const onSilent = (endpoint: string | undefined, silentMs: number) => {
       if (this.watcher !== session) return;
       this.log.warn({ prefix: this.prefix, silentMs, progressIntervalMs: this.store.watchProgress.ms, endpoint }, 'watch silent past its progress interval; re-listing');
-      this.rewatch(session, endpoint);
+      this.rewatch(session);
     };
-    const session: WatchSession = await this.store.watch(this.prefix, String(BigInt(revision) + 1n), { avoid, onSilent });
+    const session: WatchSession = await this.store.watch(this.prefix, String(BigInt(revision) + 1n), { onSilent });
     const w = session.watcher;
     if (this.stopped) {
       session.close();

@@ -42,7 +42,7 @@ interface Channel {
  * restart neither fences HA VMs nor looks like a dead host.
  *
  * Renewals go over one stream to one endpoint. When every stream has left a
- * renewal unanswered for half the renewal interval (a member frozen or with a
+ * renewal unanswered for a quarter of the renewal interval (a member frozen or with a
  * stalled disk holds its connections and answers nothing; a follower handles
  * one stream's renewals one after another and holds each it forwards to a
  * leader that froze for seconds), or the last one failed, a fresh stream is
@@ -62,7 +62,7 @@ export class PresenceLease extends EventEmitter {
   private opening = 0;
   private closed = false;
   private readonly pool: PoolInternals;
-  private stallMs = 500;
+  private stallMs = 250;
   private everyMs = 1000;
   /** No fresh streams before then (CLOCK_MONOTONIC ms): after streams that failed without an answer, a renewal interval. */
   private nextOpenAt = -Infinity;
@@ -105,9 +105,9 @@ export class PresenceLease extends EventEmitter {
   start(everyMs = Math.min(1000, this.ttlMs / 3)): void {
     this.emit('renewed', this.renewedAt);
     this.everyMs = everyMs;
-    this.stallMs = everyMs / 2;
+    this.stallMs = everyMs / 4;
     this.timer = setInterval(() => this.tick(), everyMs);
-    this.watcher = setInterval(() => this.watch(), everyMs / 4);
+    this.watcher = setInterval(() => this.watch(), everyMs / 8);
     this.tick();
   }
 

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { BrokenCircuitError, CircuitState, isBrokenCircuitError, type IDefaultPolicyContext, type IPolicy } from 'cockatiel';
 import { castGrpcError, Etcd3, GRPCDeadlineExceededError, GRPCResourceExhastedError, GRPCUnavailableError, isRecoverableError, Range, type IKeyValue, type Lease, type Namespace } from 'etcd3';
 import type { Static, TSchema } from 'typebox';
@@ -7,7 +8,7 @@ import type { Logger } from '../common/logger.js';
 import { Histogram, LATENCY_BUCKETS, type Registry } from '../common/metrics.js';
 import type { RecordKind } from './keys.js';
 import { writeJournal } from './write-log.js';
-import { watchSession, WatchProgress, type WatchSession, type WatchSessionOptions } from './watch-session.js';
+import { closeWatch, watchSession, WatchProgress, type WatchSession, type WatchSessionOptions } from './watch-session.js';
 
 export interface Versioned<T> {
   key: string;
@@ -379,21 +380,22 @@ export class Store {
    * client per watch authenticates anew and carries one watch, so a broken
    * watch is replaced by closing its client and opening another.
    */
-  async watch(prefix: string, startRevision: string, opts: WatchSessionOptions & { avoid?: string } = {}): Promise<WatchSession> {
-    // `avoid`: a member whose watch went silent (frozen); etcd3 would pick it again one time in three.
-    const others = this.opts.endpoints.filter((e) => e !== opts.avoid);
-    const client = newClient(others.length ? { ...this.opts, endpoints: others } : this.opts);
+  async watch(prefix: string, startRevision: string, opts: WatchSessionOptions = {}): Promise<WatchSession> {
+    // Not on a member whose watch went silent lately (frozen): etcd3 would pick it again one time in three.
+    const client = newClient({ ...this.opts, endpoints: [...this.watchProgress.usable(this.opts.endpoints)] });
+    const watcher = client.namespace(this.opts.prefix).watch().prefix(prefix).startRevision(startRevision).watcher();
     let timer: NodeJS.Timeout | undefined;
     try {
-      // etcd3 keeps reconnecting a watch stream that cannot start (no quorum, a member still restarting) and
-      // its create() waits through all of it: bounded here, so the caller retries on a fresh client.
+      // etcd3 keeps reconnecting a watch stream that cannot start (no quorum, a member still restarting or
+      // frozen) and waits through all of it: bounded here, so the caller retries on a fresh client.
       const late = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new UcloudError('ETCD_UNAVAILABLE', `a watch on ${prefix} did not start within ${WATCH_START_MS} ms`)), WATCH_START_MS);
       });
-      const watcher = await call(() => Promise.race([client.namespace(this.opts.prefix).watch().prefix(prefix).startRevision(startRevision).create(), late]), 'watch');
+      await call(() => Promise.race([once(watcher, 'connected'), late]), 'watch');
       return watchSession(watcher, client, this.opts.endpoints, this.watchProgress, opts);
     } catch (err) {
-      client.close();
+      // Canceled too: a watcher left attached would have its closed client's manager retry it for ever.
+      closeWatch(watcher, client);
       throw err;
     } finally {
       clearTimeout(timer);

@@ -7,13 +7,32 @@ const PROGRESS_MIN_MS = 1000;
 /** The least silence that makes a watch suspect, whatever the progress interval (a busy event loop delays what it hears). */
 const SILENCE_MIN_MS = 6000;
 
+/** How often a watch's silence is looked at. */
+const SILENCE_CHECK_MS = 1000;
+
+/** How long a member whose watch went silent is left out of new watches (if others remain). */
+const SILENT_AVOID_MS = 30_000;
+
 /**
- * What the watches on one etcd have learned of its progress interval: the
+ * What the watches on one etcd have learned: its progress interval, the
  * shortest time from one answer of a watch to a progress notification after
- * it (ms); Infinity until one has seen one.
+ * it (ms; Infinity until one has seen one), and which members' watches went
+ * silent lately.
  */
 export class WatchProgress {
   ms = Infinity;
+  private readonly silentAt = new Map<string, number>();
+
+  silent(endpoint: string): void {
+    this.silentAt.set(endpoint, monoMs());
+  }
+
+  /** `endpoints` without those whose watch went silent lately; all of them if that leaves none. */
+  usable(endpoints: readonly string[]): readonly string[] {
+    const now = monoMs();
+    const ok = endpoints.filter((e) => !(now - (this.silentAt.get(e) ?? -Infinity) < SILENT_AVOID_MS));
+    return ok.length ? ok : endpoints;
+  }
 }
 
 /** A watch on a connection of its own (Store.watch). */
@@ -28,8 +47,8 @@ export interface WatchSession {
 export interface WatchSessionOptions {
   /**
    * Called once if the watch goes silent past what etcd's progress interval
-   * allows (its member froze): the caller closes it and watches again,
-   * avoiding that endpoint.
+   * allows (its member froze): the caller closes it and watches again (new
+   * watches leave that member out for a while).
    */
   onSilent?(endpoint: string | undefined, silentMs: number): void;
 }
@@ -38,13 +57,14 @@ export interface WatchSessionOptions {
  * Wraps a new watch. A watch on a member that froze (SIGSTOP, a stalled disk)
  * neither ends nor errs: it goes silent. etcd sends a watch a progress
  * notification at a tick of its --experimental-watch-progress-notify-interval
- * (ucloud's own etcd: 2 s) when nothing was sent to it since the tick before
- * (a notification counts, so a quiet watch hears one every two intervals), and
- * never sooner than one interval after its previous answer: the shortest such
- * gap seen by any watch of the same etcd (a quiet one measures it for a busy
- * one) bounds how long a live watch stays silent. Silent twice that long (at
- * least 6 s): `onSilent`. Before one is measured (etcd's default interval is
- * 10 minutes), nothing is assumed.
+ * (ucloud's own etcd: 2 s, each stream's a tenth longer at most) if no event
+ * was sent to it since the tick before: a quiet watch hears one every
+ * interval, one with an event just after a tick waits up to two, and none
+ * sooner than one interval after its previous answer. The shortest such gap
+ * seen by any watch of the same etcd (a quiet one measures it for a busy one)
+ * is the interval; silent three times that long (at least 6 s): the member is
+ * left out of new watches for a while, and `onSilent`. Before one is measured
+ * (etcd's default interval is 10 minutes), nothing is assumed.
  */
 export function watchSession(watcher: Watcher, client: { close(): void }, endpoints: readonly string[], progress: WatchProgress, opts: WatchSessionOptions = {}): WatchSession {
   const heard = { at: monoMs(), first: true };
@@ -57,13 +77,21 @@ export function watchSession(watcher: Watcher, client: { close(): void }, endpoi
   });
   const endpoint = () => endpointOf(watcher, endpoints);
   const onSilent = opts.onSilent;
+  let checkedAt = monoMs();
   const check = onSilent
     ? setInterval(() => {
-        const silent = monoMs() - heard.at;
-        if (silent <= Math.max(SILENCE_MIN_MS, 2 * progress.ms)) return;
+        const now = monoMs();
+        // Late itself (this process was busy): what etcd sent meanwhile may still be unread.
+        const late = now - checkedAt > 2 * SILENCE_CHECK_MS;
+        checkedAt = now;
+        if (late) return void (heard.at = Math.max(heard.at, now - SILENCE_CHECK_MS));
+        const silent = now - heard.at;
+        if (silent <= Math.max(SILENCE_MIN_MS, 3 * progress.ms)) return;
         clearInterval(check);
-        onSilent(endpoint(), silent);
-      }, 1000)
+        const e = endpoint();
+        if (e) progress.silent(e);
+        onSilent(e, silent);
+      }, SILENCE_CHECK_MS)
     : undefined;
   check?.unref();
   let closed = false;
@@ -74,16 +102,23 @@ export function watchSession(watcher: Watcher, client: { close(): void }, endpoi
       if (closed) return;
       closed = true;
       clearInterval(check);
-      // Canceled first: closing the client alone leaves a stream on a member that answers nothing open,
-      // delivering old events when the member wakes, and its manager reconnecting for ever once it ends.
-      try {
-        watcher.cancel().catch(() => undefined);
-      } catch {
-        // Its manager in a state that cannot cancel: closing the client ends it.
-      }
-      client.close();
+      closeWatch(watcher, client);
     },
   };
+}
+
+/**
+ * Cancels `watcher`, then closes its client. Closing the client alone leaves a stream on a member that
+ * answers nothing open, delivering old events when the member wakes, and the watch's manager
+ * reconnecting for ever once it ends.
+ */
+export function closeWatch(watcher: Watcher, client: { close(): void }): void {
+  try {
+    watcher.cancel().catch(() => undefined);
+  } catch {
+    // Its manager in a state that cannot cancel: closing the client ends it.
+  }
+  client.close();
 }
 
 /** The endpoint of `endpoints` a watcher's stream is connected to, from gRPC's peer address (etcd3 keeps the stream private). */
