@@ -1,4 +1,3 @@
-import type { Watcher } from 'etcd3';
 import { UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { decodeCursor, pageOf } from '../common/page.js';
@@ -82,7 +81,7 @@ export class EventManager {
       this.log?.warn({ endpoint, silentMs }, 'event watch silent past its progress interval');
       end(new UcloudError('ETCD_UNAVAILABLE', `the event watch heard nothing from etcd for ${silentMs} ms`));
     };
-    const w: { watcher: Watcher; close(): void } = await this.store.watch(this.prefixOf(scope), start, { onSilent });
+    const w = await this.store.watch(this.prefixOf(scope), start, { onSilent });
     let ended = false;
     const end = (err?: unknown) => {
       if (ended) return;

@@ -257,15 +257,17 @@ export class UserManager {
   private async tokensHeld(user: string): Promise<{ count: number; names: Versioned<{ hash: string }>[]; expired: { key: string; name?: Versioned<{ hash: string }> }[] }> {
     const [names, records] = await Promise.all([this.store.list(Kinds.tokenName, Keys.tokenNamesOf(user)), this.tokenRecordsOf(user)]);
     const now = Date.now();
-    const expiry = new Map(records.filter((r) => r.value.expiresAt !== undefined && Date.parse(r.value.expiresAt) <= now).map((r) => [lastSegment(r.key), r]));
+    const expiredAt = new Map(records.map((r) => [lastSegment(r.key), r.value.expiresAt === undefined ? Infinity : Date.parse(r.value.expiresAt)]));
     const expired = [
-      ...names.items.filter((n) => expiry.has(n.value.hash)).map((n) => ({ record: expiry.get(n.value.hash)!, name: n })),
-      ...[...expiry.values()].filter((r) => r.value.name === undefined).map((record) => ({ record, name: undefined })),
-    ].sort((a, b) => Date.parse(a.record.value.expiresAt!) - Date.parse(b.record.value.expiresAt!));
+      ...names.items.map((n) => ({ key: Keys.token(n.value.hash), name: n, at: expiredAt.get(n.value.hash) ?? Infinity })),
+      ...records.filter((r) => r.value.name === undefined).map((r) => ({ key: r.key, name: undefined, at: expiredAt.get(lastSegment(r.key))! })),
+    ]
+      .filter((e) => e.at <= now)
+      .sort((a, b) => a.at - b.at);
     return {
       count: names.items.length + records.filter((t) => t.value.name === undefined).length,
       names: names.items,
-      expired: expired.map((e) => ({ key: e.record.key, ...(e.name ? { name: e.name } : {}) })),
+      expired: expired.map((e) => ({ key: e.key, ...(e.name ? { name: e.name } : {}) })),
     };
   }
 

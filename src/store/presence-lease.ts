@@ -3,7 +3,6 @@ import type { IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse, Na
 import { monoMs } from '../common/clock.js';
 import { call } from './store.js';
 
-
 /** What PresenceLease needs of etcd3's connection pool (not public API; checked when a lease is made). */
 interface PoolInternals {
   hosts: unknown[];
@@ -57,7 +56,7 @@ interface Channel {
  */
 export class PresenceLease extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
-  private watcher: NodeJS.Timeout | undefined;
+  private stallCheck: NodeJS.Timeout | undefined;
   private readonly channels = new Set<Channel>();
   private opening = 0;
   private closed = false;
@@ -83,6 +82,7 @@ export class PresenceLease extends EventEmitter {
    * `ttlMs` (whole seconds, at least 1). `resumed`: the old one lives on.
    */
   static async acquire(ns: Namespace, ttlMs: number, resume?: string): Promise<{ lease: PresenceLease; resumed: boolean }> {
+    // Before a lease is granted: one that could not be kept alive would only expire.
     poolOf(ns);
     const ttl = Math.max(1, Math.round(ttlMs / 1000));
     if (resume && /^\d+$/.test(resume)) {
@@ -107,7 +107,7 @@ export class PresenceLease extends EventEmitter {
     this.everyMs = everyMs;
     this.stallMs = everyMs / 4;
     this.timer = setInterval(() => this.tick(), everyMs);
-    this.watcher = setInterval(() => this.watch(), everyMs / 8);
+    this.stallCheck = setInterval(() => this.checkStalls(), everyMs / 8);
     this.tick();
   }
 
@@ -130,7 +130,7 @@ export class PresenceLease extends EventEmitter {
   }
 
   /** Between renewals: when no stream is left that is not stalled, fresh ones. */
-  private watch(): void {
+  private checkStalls(): void {
     if (this.closed) return;
     const now = monoMs();
     if ([...this.channels].some((ch) => !this.stalled(ch, now))) return;
@@ -183,7 +183,7 @@ export class PresenceLease extends EventEmitter {
       this.channels.add(ch);
       this.send(ch);
     } catch {
-      // That endpoint refused (or its breaker is open): the others may answer; if none does, the watch opens again.
+      // That endpoint refused (or its breaker is open): the others may answer; if none does, checkStalls opens again.
     } finally {
       this.opening--;
     }
@@ -213,7 +213,7 @@ export class PresenceLease extends EventEmitter {
   close(): void {
     this.closed = true;
     clearInterval(this.timer);
-    clearInterval(this.watcher);
+    clearInterval(this.stallCheck);
     for (const ch of [...this.channels]) this.drop(ch);
   }
 

@@ -38,8 +38,6 @@ export class WatchProgress {
 /** A watch on a connection of its own (Store.watch). */
 export interface WatchSession {
   watcher: Watcher;
-  /** The endpoint its stream is on, when known. */
-  endpoint(): string | undefined;
   /** Cancels the watch and closes its connection. */
   close(): void;
 }
@@ -75,7 +73,6 @@ export function watchSession(watcher: Watcher, client: { close(): void }, endpoi
     heard.first = false;
     heard.at = now;
   });
-  const endpoint = () => endpointOf(watcher, endpoints);
   const onSilent = opts.onSilent;
   let checkedAt = monoMs();
   const check = onSilent
@@ -88,7 +85,7 @@ export function watchSession(watcher: Watcher, client: { close(): void }, endpoi
         const silent = now - heard.at;
         if (silent <= Math.max(SILENCE_MIN_MS, 3 * progress.ms)) return;
         clearInterval(check);
-        const e = endpoint();
+        const e = endpointOf(watcher, endpoints);
         if (e) progress.silent(e);
         onSilent(e, silent);
       }, SILENCE_CHECK_MS)
@@ -97,7 +94,6 @@ export function watchSession(watcher: Watcher, client: { close(): void }, endpoi
   let closed = false;
   return {
     watcher,
-    endpoint,
     close: () => {
       if (closed) return;
       closed = true;
