@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { BrokenCircuitError, CircuitState, isBrokenCircuitError, type IDefaultPolicyContext, type IPolicy } from 'cockatiel';
+import { isBrokenCircuitError, type IDefaultPolicyContext, type IPolicy } from 'cockatiel';
 import { castGrpcError, Etcd3, GRPCDeadlineExceededError, GRPCResourceExhastedError, GRPCUnavailableError, isRecoverableError, Range, type IKeyValue, type Lease, type Namespace } from 'etcd3';
 import type { Static, TSchema } from 'typebox';
 import { Compile, type Validator } from 'typebox/compile';
@@ -8,6 +8,7 @@ import type { Logger } from '../common/logger.js';
 import { Histogram, LATENCY_BUCKETS, type Registry } from '../common/metrics.js';
 import type { RecordKind } from './keys.js';
 import { writeJournal } from './write-log.js';
+import { EndpointBreaker, SilentMembers } from './endpoint-breaker.js';
 import { closeWatch, watchSession, WatchProgress, type WatchSession, type WatchSessionOptions } from './watch-session.js';
 
 export interface Versioned<T> {
@@ -235,38 +236,6 @@ const ETCD_RECONNECT_MAX_MS = 1000;
 const GRPC_OPTIONS = { 'grpc.max_reconnect_backoff_ms': ETCD_RECONNECT_MAX_MS };
 
 /**
- * One endpoint's circuit breaker: after 3 unreachable answers in a row its calls
- * fail at once (the client tries the next endpoint) for 2 s; after that calls go
- * through again, and the first unreachable one opens it anew. Not cockatiel's
- * breaker: once half-open, that one holds every call until its single trial call
- * ends, and etcd3 makes a trial that meets "invalid auth token" (a restarted
- * member forgot the token) call again from inside itself, onto any endpoint, this
- * one included: the trial then waits on itself, and every later call to that
- * member with it, forever.
- */
-class EndpointBreaker {
-  private failures = 0;
-  private openedAt = 0;
-
-  /** Read by tests, as cockatiel's breaker's. */
-  get state(): CircuitState {
-    return this.failures >= 3 && Date.now() - this.openedAt < 2000 ? CircuitState.Open : CircuitState.Closed;
-  }
-
-  async execute<T>(fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T): Promise<T> {
-    if (this.state === CircuitState.Open) throw new BrokenCircuitError();
-    try {
-      const result = await fn({ signal: new AbortController().signal });
-      this.failures = 0;
-      return result;
-    } catch (err) {
-      if (err instanceof GRPCUnavailableError && ++this.failures >= 3) this.openedAt = Date.now();
-      throw err;
-    }
-  }
-}
-
-/**
  * The client's retries: a failed attempt that may pass (not an answer too large
  * or a caller's own deadline, which would only repeat; not a refusal by every
  * endpoint's breaker) is sent again, on the next endpoint, after 200 ms, 400 ms,
@@ -325,15 +294,18 @@ function authenticateOverPool(client: Etcd3): void {
 }
 
 /**
- * A client whose circuit breaker opens only when etcd cannot be reached. By
- * default etcd3 counts every "recoverable" failure, an oversized answer
- * (RESOURCE_EXHAUSTED) and a timed-out call included, and after three of them
- * fails every call for 5 s: one bad request took the whole API down with it.
- * With several endpoints a dead member's calls fail over to the next one; with
+ * A client whose breakers leave out only an endpoint that cannot be reached
+ * or that answers nothing (src/store/endpoint-breaker.ts). By default etcd3
+ * counts every "recoverable" failure, an oversized answer (RESOURCE_EXHAUSTED)
+ * and a timed-out call included, and after three of them fails every call for
+ * 5 s: one bad request took the whole API down with it. With several
+ * endpoints a dead or frozen member's calls fail over to the next one; with
  * no quorum a call fails as ETCD_UNAVAILABLE within ~10 s (ETCD_RETRY_WITHIN_MS);
  * a leader's election is waited out.
  */
 function newClient(opts: StoreOptions): Etcd3 {
+  const silent = new SilentMembers(opts.endpoints.length);
+  const breakerOpts = { callDeadlineMs: ETCD_CALL_DEADLINE_MS, probeKey: `${opts.prefix}ping`, ...(opts.auth ? { auth: opts.auth } : {}) };
   const client = new Etcd3({
     hosts: opts.endpoints,
     dialTimeout: 3000,
@@ -342,7 +314,7 @@ function newClient(opts: StoreOptions): Etcd3 {
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + ETCD_CALL_DEADLINE_MS }),
     faultHandling: {
       // A member that comes back is tried again within 2 s: a call that finds every breaker open fails without trying any.
-      host: () => new EndpointBreaker() as unknown as IPolicy<IDefaultPolicyContext>,
+      host: (endpoint) => new EndpointBreaker(endpoint, silent, breakerOpts) as unknown as IPolicy<IDefaultPolicyContext>,
       global: new RetryWithin() as unknown as IPolicy<IDefaultPolicyContext>,
     },
   });

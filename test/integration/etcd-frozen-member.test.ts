@@ -1,3 +1,4 @@
+import { CircuitState } from 'cockatiel';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventManager } from '../../src/managers/events.js';
@@ -49,7 +50,6 @@ describe('one frozen member of a 3-member etcd (real etcd)', () => {
   async function memberWith(count: (i: number) => Promise<number | undefined>): Promise<number> {
     return until('the member that carries it', async () => {
       const counts = await Promise.all([0, 1, 2].map(count));
-      if (process.env.DBG) console.log("DBG counts", counts);
       const i = counts.findIndex((n) => (n ?? 0) > 0);
       if (i >= 0) return i;
       return undefined;
@@ -62,6 +62,8 @@ describe('one frozen member of a 3-member etcd (real etcd)', () => {
     return started === undefined || handled === undefined ? undefined : started - handled;
   };
   const watchers = (i: number) => metric(i, 'etcd_debugging_mvcc_watcher_total');
+  /** The store's breaker of each member, in endpoint order. */
+  const breakerStates = () => (store.client as unknown as { pool: { hosts: { faultHandling: { state: CircuitState } }[] } }).pool.hosts.map((h) => h.faultHandling.state);
 
   async function leader(): Promise<number> {
     const h = await etcdHealth(cluster.endpoints, cluster.credentials, 1_000);
@@ -167,6 +169,33 @@ describe('one frozen member of a 3-member etcd (real etcd)', () => {
       await cache.stop();
     }
   }, 300_000);
+
+  it('reads and writes with a follower frozen: one call waits out its deadline on it, the rest go to the others; thawed, it takes calls again', async () => {
+    const lead = await leader();
+    expect(lead).toBeGreaterThanOrEqual(0);
+    const i = (lead + 1) % 3;
+    const key = Keys.tokenName('u', 'frozen');
+    // A call that waited a whole deadline (3 s) on the frozen member before it was sent to another.
+    const WAITED_OUT_MS = 2_500;
+    const took: number[] = [];
+    await frozen(i, async () => {
+      for (let n = 0; n < 30; n++) {
+        const t = monoMs();
+        if (n % 2) await store.put(Kinds.tokenName, key, { hash: String(n % 10).repeat(64) });
+        else await store.revision();
+        took.push(monoMs() - t);
+      }
+      console.log(`[frozen-member] unary calls: follower ${i} frozen: ${took.filter((ms) => ms >= WAITED_OUT_MS).length} of ${took.length} waited out a deadline, longest ${Math.max(...took)} ms`);
+      // Before, each call went to it one time in three and waited out its deadline every time, for as long as it stayed frozen.
+      expect(took.filter((ms) => ms >= WAITED_OUT_MS).length).toBeLessThanOrEqual(1);
+      expect(breakerStates()[i]).toBe(CircuitState.Open);
+    });
+    // Thawed: a probe, sent when a call would have gone to it, finds it answering again.
+    await until(`member ${i} takes calls again`, async () => {
+      await store.revision();
+      return breakerStates()[i] === CircuitState.Closed;
+    }, 30_000, 100);
+  }, 120_000);
 
   it('an event stream whose watch is on the frozen member ends with ETCD_UNAVAILABLE (its reader resumes)', async () => {
     await until('no watch is left', async () => (await Promise.all([0, 1, 2].map(watchers))).every((n) => n === 0), 30_000, 100);
