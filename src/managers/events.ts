@@ -78,7 +78,7 @@ export class EventManager {
     const start = from ?? String(BigInt(await this.store.revision()) + 1n);
     // Silent (its member froze): ended like a broken watch, so the reader resumes through another member.
     const onSilent = (endpoint: string | undefined, silentMs: number) => {
-      this.log?.warn({ endpoint, silentMs }, 'event watch silent past its progress interval');
+      this.log?.warn({ endpoint, silentMs }, 'event watch silent: its member answers no progress request');
       end(new UcloudError('ETCD_UNAVAILABLE', `the event watch heard nothing from etcd for ${silentMs} ms`));
     };
     const w = await this.store.watch(this.prefixOf(scope), start, { onSilent });

@@ -1,43 +1,49 @@
-import { BrokenCircuitError, CircuitState, noop, type IDefaultPolicyContext } from 'cockatiel';
-import { Etcd3, GRPCDeadlineExceededError, GRPCUnavailableError } from 'etcd3';
-import { withTimeout } from '../common/timeout.js';
+import { BrokenCircuitError, CircuitState, type IDefaultPolicyContext } from 'cockatiel';
+import { GRPCDeadlineExceededError, GRPCUnavailableError } from 'etcd3';
 
-/** How long a probe of a silent member may take to answer. */
-const PROBE_MS = 1000;
-/** The least time between two probes of one silent member. */
+/** The pause between two probes of one silent member. */
 const PROBE_EVERY_MS = 500;
 
+/** What a probe found: the member answered, or the client was closed (no more probes). */
+export type ProbeResult = 'answered' | 'closed';
+
 /**
- * The endpoints of one client whose last call waited out its whole deadline
- * (a member that froze: SIGSTOP, a stalled disk; it keeps its connections and
- * answers nothing). Shared by the client's breakers so that when every member
- * is silent none is left out: calls then wait as they would without breakers.
+ * One client's endpoints, as its breakers see them: which waited out a call's
+ * whole deadline lately (silent: a member that froze, SIGSTOP or a stalled
+ * disk, keeps its connections and answers nothing). A silent member is left
+ * out only while another endpoint is neither silent nor refusing: with none
+ * such, calls wait as they would without breakers.
  */
-export class SilentMembers {
+export class ClientEndpoints {
+  private readonly breakers: EndpointBreaker[] = [];
   private readonly silent = new Set<string>();
 
-  constructor(private readonly count: number) {}
+  add(b: EndpointBreaker): void {
+    this.breakers.push(b);
+  }
 
   mark(endpoint: string): void {
+    if (this.silent.has(endpoint)) return;
     this.silent.add(endpoint);
+    for (const b of this.breakers) if (b.endpoint === endpoint) b.probeUntilAnswered();
+  }
+
+  /** The endpoints silent now. */
+  silentNow(): string[] {
+    return [...this.silent];
   }
 
   clear(endpoint: string): void {
     this.silent.delete(endpoint);
   }
 
-  /** Calls to `endpoint` are left to the others: it is silent and some other is not. */
-  avoids(endpoint: string): boolean {
-    return this.silent.has(endpoint) && this.silent.size < this.count;
+  isSilent(endpoint: string): boolean {
+    return this.silent.has(endpoint);
   }
-}
 
-export interface EndpointBreakerOptions {
-  /** A unary call's own deadline (ms): a call that failed on it after nearly this long met a silent member. */
-  callDeadlineMs: number;
-  /** The key a probe reads (within what the client's etcd user may read). */
-  probeKey: string;
-  auth?: { username: string; password: string };
+  avoids(endpoint: string): boolean {
+    return this.silent.has(endpoint) && this.breakers.some((b) => b.endpoint !== endpoint && !this.silent.has(b.endpoint) && !b.refusing());
+  }
 }
 
 /**
@@ -45,72 +51,84 @@ export interface EndpointBreakerOptions {
  * - after 3 unreachable answers in a row its calls fail at once (the client
  *   tries the next endpoint) for 2 s; after that calls go through again, and
  *   the first unreachable one opens it anew;
- * - after a call that waited out its whole deadline there (a member that froze
- *   does not refuse; without this, every third call waited a deadline for as
- *   long as it stayed frozen), calls are left to the other members until a
- *   probe of this one, the read every call begins with (a linearizable get, on
- *   a client of its own), answers within a second. A probe is sent when a call
- *   would have gone there, one at a time, at most every half second, so a quiet
- *   client sends none; a slow call to a healthy member costs a probe's round
- *   trip. Deadlines a caller set itself, other errors (an oversized answer) and
- *   a refusal of our credentials open neither: one bad request must not take
- *   an endpoint away from the rest.
- * Not cockatiel's breaker: once half-open, that one holds every call until its
- * single trial call ends, and etcd3 makes a trial that meets "invalid auth
- * token" (a restarted member forgot the token) call again from inside itself,
- * onto any endpoint, this one included: the trial then waits on itself, and
- * every later call to that member with it, forever.
+ * - after a unary call waited out its whole deadline there (before, every call
+ *   sent to a frozen member, one in three, waited its deadline for as long as
+ *   it stayed frozen), calls are left to the others (ClientEndpoints.avoids)
+ *   until a probe finds it answering: the read every call begins with, over
+ *   the client's own connection to it with the token it holds (`probeWith`),
+ *   one at a time, half a second after the last one failed, until it answers
+ *   or the client is closed. So a member only slow for a moment (a follower
+ *   waiting out an election) is back within a second.
+ * A caller's own shorter deadline, other errors (an oversized answer) and a
+ * refusal of our credentials open neither: one bad request must not take an
+ * endpoint away from the rest. Not cockatiel's breaker: once half-open, that
+ * one holds every call until its single trial call ends, and etcd3 makes a
+ * trial that meets "invalid auth token" (a restarted member forgot the token)
+ * call again from inside itself, onto any endpoint, this one included: the
+ * trial then waits on itself, and every later call to that member with it,
+ * forever.
  */
 export class EndpointBreaker {
   private failures = 0;
   private openedAt = 0;
   private probing = false;
-  private probedAt = -Infinity;
+  private probe: (() => Promise<ProbeResult>) | undefined;
 
   constructor(
-    private readonly endpoint: string,
-    private readonly silent: SilentMembers,
-    private readonly opts: EndpointBreakerOptions,
-  ) {}
+    readonly endpoint: string,
+    private readonly endpoints: ClientEndpoints,
+    /** A unary call's own deadline (ms): one that failed on a deadline after nearly this long met a silent member. */
+    private readonly callDeadlineMs: number,
+  ) {
+    endpoints.add(this);
+  }
+
+  /** How to ask this member whether it answers (rejects while it does not). */
+  probeWith(probe: () => Promise<ProbeResult>): void {
+    this.probe = probe;
+  }
+
+  /** Open after unreachable answers. */
+  refusing(): boolean {
+    return this.failures >= 3 && Date.now() - this.openedAt < 2000;
+  }
 
   /** Read by tests, as cockatiel's breaker's. */
   get state(): CircuitState {
-    if (this.silent.avoids(this.endpoint)) return CircuitState.Open;
-    return this.failures >= 3 && Date.now() - this.openedAt < 2000 ? CircuitState.Open : CircuitState.Closed;
+    return this.refusing() || this.endpoints.avoids(this.endpoint) ? CircuitState.Open : CircuitState.Closed;
   }
 
   async execute<T>(fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T): Promise<T> {
-    if (this.state === CircuitState.Open) {
-      if (this.silent.avoids(this.endpoint)) this.probe();
-      throw new BrokenCircuitError();
-    }
+    if (this.refusing() || this.endpoints.avoids(this.endpoint)) throw new BrokenCircuitError();
     const started = Date.now();
     try {
       const result = await fn({ signal: new AbortController().signal });
       this.failures = 0;
-      this.silent.clear(this.endpoint);
+      // A stream (a watch, a keepalive) is returned before the member says anything: no answer.
+      if (typeof (result as { on?: unknown } | undefined)?.on !== 'function') this.endpoints.clear(this.endpoint);
       return result;
     } catch (err) {
       if (err instanceof GRPCUnavailableError && ++this.failures >= 3) this.openedAt = Date.now();
-      if (err instanceof GRPCDeadlineExceededError && Date.now() - started >= this.opts.callDeadlineMs - 500) this.silent.mark(this.endpoint);
+      if (err instanceof GRPCDeadlineExceededError && Date.now() - started >= this.callDeadlineMs - 500) this.endpoints.mark(this.endpoint);
       throw err;
     }
   }
 
-  private probe(): void {
-    if (this.probing || Date.now() - this.probedAt < PROBE_EVERY_MS) return;
+  /** Probes until the member answers (then it is no longer silent), it answers a call, or the client is closed. */
+  probeUntilAnswered(): void {
+    const probe = this.probe;
+    if (!probe || this.probing) return;
     this.probing = true;
-    this.probedAt = Date.now();
-    // A client per probe, closed after it: nothing is left open for a member that stays frozen.
-    const client = new Etcd3({ hosts: [this.endpoint], dialTimeout: PROBE_MS, ...(this.opts.auth ? { auth: this.opts.auth } : {}), faultHandling: { host: () => noop, global: noop } });
-    withTimeout(client.get(this.opts.probeKey).exec(), PROBE_MS, () => new Error('no answer'))
-      .then(
-        () => this.silent.clear(this.endpoint),
-        () => undefined,
-      )
-      .finally(() => {
-        this.probing = false;
-        client.close();
-      });
+    const next = (): void => {
+      if (!this.endpoints.isSilent(this.endpoint)) return void (this.probing = false);
+      probe().then(
+        (found) => {
+          this.probing = false;
+          if (found === 'answered') this.endpoints.clear(this.endpoint);
+        },
+        () => void setTimeout(next, PROBE_EVERY_MS).unref(),
+      );
+    };
+    next();
   }
 }

@@ -231,7 +231,7 @@ export class Informer<S extends TSchema> extends EventEmitter<{ change: [key: st
     // A watch on a member that froze goes silent without an error (see watchSession): listed and watched again elsewhere.
     const onSilent = (endpoint: string | undefined, silentMs: number) => {
       if (this.watcher !== session) return;
-      this.log.warn({ prefix: this.prefix, silentMs, progressIntervalMs: this.store.watchProgress.ms, endpoint }, 'watch silent past its progress interval; re-listing');
+      this.log.warn({ prefix: this.prefix, silentMs, endpoint }, 'watch silent: its member answers no progress request; re-listing');
       this.rewatch(session);
     };
     const session: WatchSession = await this.store.watch(this.prefix, String(BigInt(revision) + 1n), { onSilent });

@@ -233,8 +233,6 @@ async function spawnEtcd(run: Run, clientUrl: string): Promise<Spawned> {
       '--enable-grpc-gateway=false',
       // Simple tokens expire after this much idleness; a watch-only daemon must not lose its token overnight.
       '--auth-token-ttl', '86400',
-      // A quiet watch hears its progress every 2 s, so one that goes silent (its member froze) is known (src/store/watch-session.ts).
-      '--experimental-watch-progress-notify-interval', '2s',
       // Revisions older than an hour are compacted away; watchers re-list when that bites.
       '--auto-compaction-retention', '1',
     ],

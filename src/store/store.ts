@@ -7,9 +7,10 @@ import { UcloudError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { Histogram, LATENCY_BUCKETS, type Registry } from '../common/metrics.js';
 import type { RecordKind } from './keys.js';
+import { withTimeout } from '../common/timeout.js';
 import { writeJournal } from './write-log.js';
-import { EndpointBreaker, SilentMembers } from './endpoint-breaker.js';
-import { closeWatch, watchSession, WatchProgress, type WatchSession, type WatchSessionOptions } from './watch-session.js';
+import { ClientEndpoints, EndpointBreaker } from './endpoint-breaker.js';
+import { closeWatch, SilentWatches, watchSession, type WatchSession, type WatchSessionOptions } from './watch-session.js';
 
 export interface Versioned<T> {
   key: string;
@@ -270,10 +271,47 @@ class RetryWithin {
 }
 
 interface PoolInternals {
-  hosts: { host: string; getServiceClient(name: 'Auth'): unknown }[];
-  authenticator: { getCredentialsFromHost(address: string, name: string, password: string, options: object | undefined): Promise<string> };
+  hosts: { host: string; closed: boolean; getServiceClient(name: 'Auth' | 'KV'): unknown; faultHandling: unknown }[];
+  authenticator: {
+    getCredentialsFromHost(address: string, name: string, password: string, options: object | undefined): Promise<string>;
+    getMetadata(): Promise<unknown>;
+  };
 }
 type AuthService = { authenticate(req: { name: string; password: string }, options: object, done: (err: Error | null, res?: { token: string }) => void): void };
+type KVService = { range(req: { key: Buffer }, metadata: unknown, options: object, done: (err: Error | null) => void): void };
+const isSilence = (err: Error) => err instanceof GRPCDeadlineExceededError || err instanceof GRPCUnavailableError;
+
+/** etcd3's pool of `client` (not public API: checked where it is used, so an etcd3 upgrade that moves it fails loudly). */
+function poolInternals(client: Etcd3, user: string): PoolInternals {
+  const pool = (client as unknown as { pool: PoolInternals }).pool;
+  if (typeof pool?.authenticator?.getCredentialsFromHost !== 'function' || typeof pool.authenticator.getMetadata !== 'function' || !Array.isArray(pool.hosts)) {
+    throw new Error(`etcd3 internals changed: ${user} (src/store/store.ts) needs review`);
+  }
+  return pool;
+}
+
+/**
+ * Each endpoint's breaker probes a silent member with the read every call
+ * begins with, over the pool's own connection to it and with the token the
+ * client holds: no connection or token request of its own to leak when the
+ * member stays frozen. Any answer but a deadline or "unavailable" is one.
+ */
+function probeOverPool(client: Etcd3, key: string): void {
+  const pool = poolInternals(client, 'probeOverPool');
+  for (const host of pool.hosts) {
+    if (!(host.faultHandling instanceof EndpointBreaker)) throw new Error('etcd3 internals changed: probeOverPool (src/store/store.ts) needs review');
+    host.faultHandling.probeWith(async () => {
+      if (host.closed) return 'closed';
+      const metadata = await withTimeout(pool.authenticator.getMetadata(), ETCD_CALL_DEADLINE_MS, () => new Error('no token'));
+      if (host.closed) return 'closed';
+      return new Promise<'answered'>((resolve, reject) =>
+        (host.getServiceClient('KV') as KVService).range({ key: Buffer.from(key) }, metadata, { deadline: Date.now() + ETCD_CALL_DEADLINE_MS }, (err) =>
+          err && isSilence(castGrpcError(err)) ? reject(err) : resolve('answered'),
+        ),
+      );
+    });
+  }
+}
 
 /**
  * etcd3 asks for an auth token on a gRPC client of its own, one per request,
@@ -282,9 +320,8 @@ type AuthService = { authenticate(req: { name: string; password: string }, optio
  * request failed at once. The request goes over the endpoint's own connection.
  */
 function authenticateOverPool(client: Etcd3): void {
-  const pool = (client as unknown as { pool: PoolInternals }).pool;
   // Loud on an etcd3 upgrade that moved them: every test that opens a store fails here.
-  if (typeof pool?.authenticator?.getCredentialsFromHost !== 'function' || !Array.isArray(pool.hosts)) throw new Error('etcd3 internals changed: authenticateOverPool (src/store/store.ts) needs review');
+  const pool = poolInternals(client, 'authenticateOverPool');
   pool.authenticator.getCredentialsFromHost = (address, name, password, options) =>
     new Promise((resolve, reject) => {
       const host = pool.hosts.find((h) => h.host === address);
@@ -303,9 +340,7 @@ function authenticateOverPool(client: Etcd3): void {
  * no quorum a call fails as ETCD_UNAVAILABLE within ~10 s (ETCD_RETRY_WITHIN_MS);
  * a leader's election is waited out.
  */
-function newClient(opts: StoreOptions): Etcd3 {
-  const silent = new SilentMembers(opts.endpoints.length);
-  const breakerOpts = { callDeadlineMs: ETCD_CALL_DEADLINE_MS, probeKey: `${opts.prefix}ping`, ...(opts.auth ? { auth: opts.auth } : {}) };
+function newClient(opts: StoreOptions, endpoints = new ClientEndpoints()): Etcd3 {
   const client = new Etcd3({
     hosts: opts.endpoints,
     dialTimeout: 3000,
@@ -314,11 +349,12 @@ function newClient(opts: StoreOptions): Etcd3 {
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + ETCD_CALL_DEADLINE_MS }),
     faultHandling: {
       // A member that comes back is tried again within 2 s: a call that finds every breaker open fails without trying any.
-      host: (endpoint) => new EndpointBreaker(endpoint, silent, breakerOpts) as unknown as IPolicy<IDefaultPolicyContext>,
+      host: (endpoint) => new EndpointBreaker(endpoint, endpoints, ETCD_CALL_DEADLINE_MS) as unknown as IPolicy<IDefaultPolicyContext>,
       global: new RetryWithin() as unknown as IPolicy<IDefaultPolicyContext>,
     },
   });
   authenticateOverPool(client);
+  probeOverPool(client, `${opts.prefix}ping`);
   return client;
 }
 
@@ -329,14 +365,21 @@ const REPORTED_MAX = 10_000;
 export class Store {
   readonly client: Etcd3;
   readonly ns: Namespace;
+  /** What the client's breakers know of each member: a frozen one found by a call or by a watch. */
+  private readonly endpoints = new ClientEndpoints();
 
   constructor(readonly opts: StoreOptions) {
-    this.client = newClient(opts);
+    this.client = newClient(opts, this.endpoints);
     this.ns = this.client.namespace(opts.prefix);
   }
 
-  /** etcd's watch progress interval as this store's watches measured it (see watchSession). */
-  readonly watchProgress = new WatchProgress();
+  /** The members a call or a watch found answering nothing, until a probe finds them answering (src/store/endpoint-breaker.ts). */
+  silentMembers(): string[] {
+    return this.endpoints.silentNow();
+  }
+
+  /** The members whose watches went silent lately (see watchSession); calls leave them out too, until they answer. */
+  readonly silentWatches = new SilentWatches((endpoint) => this.endpoints.mark(endpoint));
 
   close(): void {
     this.client.close();
@@ -353,8 +396,9 @@ export class Store {
    * watch is replaced by closing its client and opening another.
    */
   async watch(prefix: string, startRevision: string, opts: WatchSessionOptions = {}): Promise<WatchSession> {
-    // Not on a member whose watch went silent lately (frozen): etcd3 would pick it again one time in three.
-    const client = newClient({ ...this.opts, endpoints: [...this.watchProgress.usable(this.opts.endpoints)] });
+    // Not on a member found frozen lately, by a watch or a call: etcd3 would pick it again one time in three.
+    const endpoints = this.silentWatches.usable(this.opts.endpoints.filter((e) => !this.endpoints.avoids(e)));
+    const client = newClient({ ...this.opts, endpoints: [...endpoints] });
     const watcher = client.namespace(this.opts.prefix).watch().prefix(prefix).startRevision(startRevision).watcher();
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -364,7 +408,7 @@ export class Store {
         timer = setTimeout(() => reject(new UcloudError('ETCD_UNAVAILABLE', `a watch on ${prefix} did not start within ${WATCH_START_MS} ms`)), WATCH_START_MS);
       });
       await call(() => Promise.race([once(watcher, 'connected'), late]), 'watch');
-      return watchSession(watcher, client, this.opts.endpoints, this.watchProgress, opts);
+      return watchSession(watcher, client, this.opts.endpoints, this.silentWatches, opts);
     } catch (err) {
       // Canceled too: a watcher left attached would have its closed client's manager retry it for ever.
       closeWatch(watcher, client);

@@ -1,30 +1,28 @@
 import type { Watcher } from 'etcd3';
 import { monoMs } from '../common/clock.js';
 
-/** A gap shorter than this before a progress notification measures a reader that was busy, not etcd's interval. */
-const PROGRESS_MIN_MS = 1000;
+/** How often a watch with silence detection asks its member for its progress. */
+const ASK_EVERY_MS = 1000;
 
-/** The least silence that makes a watch suspect, whatever the progress interval (a busy event loop delays what it hears). */
-const SILENCE_MIN_MS = 6000;
-
-/** How often a watch's silence is looked at. */
-const SILENCE_CHECK_MS = 1000;
+/**
+ * Heard nothing this long though asked every ASK_EVERY_MS: its member froze. A
+ * live member answers a progress request within milliseconds; the margin is
+ * for a busy machine.
+ */
+const SILENT_MS = 5000;
 
 /** How long a member whose watch went silent is left out of new watches (if others remain). */
 const SILENT_AVOID_MS = 30_000;
 
-/**
- * What the watches on one etcd have learned: its progress interval, the
- * shortest time from one answer of a watch to a progress notification after
- * it (ms; Infinity until one has seen one), and which members' watches went
- * silent lately.
- */
-export class WatchProgress {
-  ms = Infinity;
+/** The members of one etcd whose watches went silent lately (one per Store). */
+export class SilentWatches {
   private readonly silentAt = new Map<string, number>();
+
+  constructor(private readonly onSilent?: (endpoint: string) => void) {}
 
   silent(endpoint: string): void {
     this.silentAt.set(endpoint, monoMs());
+    this.onSilent?.(endpoint);
   }
 
   /** `endpoints` without those whose watch went silent lately; all of them if that leaves none. */
@@ -44,51 +42,67 @@ export interface WatchSession {
 
 export interface WatchSessionOptions {
   /**
-   * Called once if the watch goes silent past what etcd's progress interval
-   * allows (its member froze): the caller closes it and watches again (new
-   * watches leave that member out for a while).
+   * Called once if the watch's member stops answering (it froze): the caller
+   * closes it and watches again (new watches leave that member out for a
+   * while).
    */
   onSilent?(endpoint: string | undefined, silentMs: number): void;
 }
 
+/** What etcd3's watch manager keeps private and a session needs (checked, so an etcd3 upgrade that moves it fails loudly). */
+interface ManagerInternals {
+  stream?: { write(req: object): unknown; getPeer?(): string } | null;
+  handleResponse(res: { watch_id: string }): void;
+}
+
+function managerOf(watcher: Watcher): ManagerInternals {
+  const m = (watcher as unknown as { manager?: ManagerInternals }).manager;
+  if (typeof m?.handleResponse !== 'function' || !('stream' in m)) throw new Error('etcd3 internals changed: watchSession (src/store/watch-session.ts) needs review');
+  return m;
+}
+
 /**
  * Wraps a new watch. A watch on a member that froze (SIGSTOP, a stalled disk)
- * neither ends nor errs: it goes silent. etcd sends a watch a progress
- * notification at a tick of its --experimental-watch-progress-notify-interval
- * (ucloud's own etcd: 2 s, each stream's a tenth longer at most) if no event
- * was sent to it since the tick before: a quiet watch hears one every
- * interval, one with an event just after a tick waits up to two, and none
- * sooner than one interval after its previous answer. The shortest such gap
- * seen by any watch of the same etcd (a quiet one measures it for a busy one)
- * is the interval; silent three times that long (at least 6 s): the member is
- * left out of new watches for a while, and `onSilent`. Before one is measured
- * (etcd's default interval is 10 minutes), nothing is assumed.
+ * neither ends nor errs: it goes silent. So, as Kubernetes' watch cache does,
+ * the session asks the member for its progress every second (etcd's
+ * WatchProgressRequest, v3.4+), which a live member answers at once whatever
+ * its --experimental-watch-progress-notify-interval; silent SILENT_MS, the
+ * member is left out of new watches for a while and `onSilent` is called.
+ * etcd answers a progress request with watch id -1, which etcd3 (1.1.2) does
+ * not know and would throw on: the session takes those answers first.
  */
-export function watchSession(watcher: Watcher, client: { close(): void }, endpoints: readonly string[], progress: WatchProgress, opts: WatchSessionOptions = {}): WatchSession {
-  const heard = { at: monoMs(), first: true };
-  watcher.on('data', (res) => {
-    const now = monoMs();
-    // Not a new watch's first answer: its first notification comes at etcd's next tick, however soon.
-    if (res.events.length === 0 && !heard.first && now - heard.at >= PROGRESS_MIN_MS) progress.ms = Math.min(progress.ms, now - heard.at);
-    heard.first = false;
-    heard.at = now;
-  });
+export function watchSession(watcher: Watcher, client: { close(): void }, endpoints: readonly string[], silentWatches: SilentWatches, opts: WatchSessionOptions = {}): WatchSession {
+  const manager = managerOf(watcher);
+  let heardAt = monoMs();
+  const handle = manager.handleResponse.bind(manager);
+  manager.handleResponse = (res) => {
+    heardAt = monoMs();
+    if (String(res.watch_id) !== '-1') handle(res);
+  };
   const onSilent = opts.onSilent;
   let checkedAt = monoMs();
   const check = onSilent
     ? setInterval(() => {
         const now = monoMs();
         // Late itself (this process was busy): what etcd sent meanwhile may still be unread.
-        const late = now - checkedAt > 2 * SILENCE_CHECK_MS;
+        const late = now - checkedAt > 2 * ASK_EVERY_MS;
         checkedAt = now;
-        if (late) return void (heard.at = Math.max(heard.at, now - SILENCE_CHECK_MS));
-        const silent = now - heard.at;
-        if (silent <= Math.max(SILENCE_MIN_MS, 3 * progress.ms)) return;
+        if (late) heardAt = Math.max(heardAt, now - ASK_EVERY_MS);
+        const silent = now - heardAt;
+        if (silent <= SILENT_MS) {
+          // Between streams (etcd3 reconnecting after an error) there is nothing to ask.
+          try {
+            manager.stream?.write({ progress_request: {} });
+          } catch {
+            // A stream ending under it: etcd3 replaces it, or the session is closed.
+          }
+          return;
+        }
         clearInterval(check);
-        const e = endpointOf(watcher, endpoints);
-        if (e) progress.silent(e);
+        const e = endpointOf(manager, endpoints);
+        if (e) silentWatches.silent(e);
         onSilent(e, silent);
-      }, SILENCE_CHECK_MS)
+      }, ASK_EVERY_MS)
     : undefined;
   check?.unref();
   let closed = false;
@@ -117,9 +131,9 @@ export function closeWatch(watcher: Watcher, client: { close(): void }): void {
   client.close();
 }
 
-/** The endpoint of `endpoints` a watcher's stream is connected to, from gRPC's peer address (etcd3 keeps the stream private). */
-function endpointOf(watcher: Watcher, endpoints: readonly string[]): string | undefined {
-  const peer = (watcher as unknown as { manager?: { stream?: { getPeer?(): string } } }).manager?.stream?.getPeer?.();
+/** The endpoint of `endpoints` a watch's stream is connected to, from gRPC's peer address (etcd3 keeps the stream private). */
+function endpointOf(manager: ManagerInternals, endpoints: readonly string[]): string | undefined {
+  const peer = manager.stream?.getPeer?.();
   if (!peer) return undefined;
   const address = peer.replace(/^ipv[46]:/, '');
   return endpoints.find((e) => {

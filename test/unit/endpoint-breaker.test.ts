@@ -1,48 +1,113 @@
+import { EventEmitter } from 'node:events';
 import { CircuitState, isBrokenCircuitError } from 'cockatiel';
 import { GRPCDeadlineExceededError, GRPCResourceExhastedError, GRPCUnavailableError } from 'etcd3';
 import { describe, expect, it } from 'vitest';
-import { EndpointBreaker, SilentMembers } from '../../src/store/endpoint-breaker.js';
+import { ClientEndpoints, EndpointBreaker } from '../../src/store/endpoint-breaker.js';
+import { until } from '../helpers/cluster.js';
 
 // A call's own deadline of 1 s: one that failed on a deadline after 500 ms or more waited it out.
-const opts = { callDeadlineMs: 1000, probeKey: '/t/ping' };
-// Nothing listens there: a probe never answers, so a silent endpoint stays silent.
-const endpoints = ['http://127.0.0.1:1', 'http://127.0.0.1:2', 'http://127.0.0.1:3'];
+const DEADLINE_MS = 1000;
+const { Open, Closed } = CircuitState;
 
 const failAfter = (ms: number, err: Error) => () => new Promise<never>((_, reject) => setTimeout(() => reject(err), ms));
+const waitedOut = (b: EndpointBreaker) => expect(b.execute(failAfter(600, new GRPCDeadlineExceededError('deadline')))).rejects.toThrow(GRPCDeadlineExceededError);
+const unreachable = async (b: EndpointBreaker) => {
+  for (let i = 0; i < 3; i++) await expect(b.execute(failAfter(0, new GRPCUnavailableError('unreachable')))).rejects.toThrow(GRPCUnavailableError);
+};
 
-function breakers(): EndpointBreaker[] {
-  const silent = new SilentMembers(endpoints.length);
-  return endpoints.map((e) => new EndpointBreaker(e, silent, opts));
+function breakers(endpoints = ['a', 'b', 'c']): EndpointBreaker[] {
+  const all = new ClientEndpoints();
+  return endpoints.map((e) => {
+    const b = new EndpointBreaker(e, all, DEADLINE_MS);
+    // As a closed client's: no probe loops left behind by these tests.
+    b.probeWith(() => Promise.resolve('closed' as const));
+    return b;
+  });
 }
+const states = (bs: EndpointBreaker[]) => bs.map((b) => b.state);
 
 describe('EndpointBreaker', () => {
-  it('a call that waited out its own deadline leaves the endpoint out; a caller\'s shorter deadline, an oversized answer and one unreachable answer do not', async () => {
-    const [a, b] = breakers();
+  it('a call that waited out its own deadline leaves the endpoint out, refused without calling; a caller\'s shorter deadline, an oversized answer and one unreachable answer do not', async () => {
+    const [a, b, c] = breakers();
     await expect(a!.execute(failAfter(10, new GRPCDeadlineExceededError('deadline')))).rejects.toThrow(GRPCDeadlineExceededError);
     await expect(a!.execute(failAfter(0, new GRPCResourceExhastedError('too large')))).rejects.toThrow(GRPCResourceExhastedError);
     await expect(a!.execute(failAfter(0, new GRPCUnavailableError('unreachable')))).rejects.toThrow(GRPCUnavailableError);
-    expect(a!.state).toBe(CircuitState.Closed);
-    expect(await a!.execute(() => 'answered')).toBe('answered');
+    expect(states([a!, b!, c!])).toEqual([Closed, Closed, Closed]);
 
-    await expect(b!.execute(failAfter(600, new GRPCDeadlineExceededError('deadline')))).rejects.toThrow(GRPCDeadlineExceededError);
-    expect(b!.state).toBe(CircuitState.Open);
-    // Refused at once, without calling: the client tries the next endpoint.
+    await waitedOut(b!);
+    expect(states([a!, b!, c!])).toEqual([Closed, Open, Closed]);
     let called = false;
     const refused = await b!.execute(() => (called = true)).catch((e: unknown) => e);
     expect(isBrokenCircuitError(refused)).toBe(true);
     expect(called).toBe(false);
-    expect(a!.state).toBe(CircuitState.Closed);
   });
 
-  it('when every endpoint waited out a deadline, none is left out; an answer from one clears it', async () => {
+  it('is left out only while another endpoint is neither silent nor refusing: all silent, or the rest unreachable (a killed leader), none is left out', async () => {
     const all = breakers();
-    for (const [n, br] of all.entries()) {
-      await expect(br.execute(failAfter(600, new GRPCDeadlineExceededError('deadline')))).rejects.toThrow();
-      expect(all.map((x) => x.state)).toEqual(all.map((_, k) => (k <= n && n < all.length - 1 ? CircuitState.Open : CircuitState.Closed)));
-    }
-    expect(await all[0]!.execute(() => 'answered')).toBe('answered');
-    await expect(all[1]!.execute(failAfter(0, new GRPCUnavailableError('unreachable')))).rejects.toThrow();
-    // Two silent of three again: both left out, the one that answered not.
-    expect(all.map((x) => x.state)).toEqual([CircuitState.Closed, CircuitState.Open, CircuitState.Open]);
+    await waitedOut(all[0]!);
+    await waitedOut(all[1]!);
+    expect(states(all)).toEqual([Open, Open, Closed]);
+    await unreachable(all[2]!);
+    // c refuses (dead), a and b are silent: calls go to a and b again rather than nowhere.
+    expect(states(all)).toEqual([Closed, Closed, Open]);
+
+    const others = breakers();
+    await Promise.all(others.map(waitedOut));
+    expect(states(others)).toEqual([Closed, Closed, Closed]);
+    // An answer clears the one that gave it; the others are silent again beside it.
+    expect(await others[0]!.execute(() => 'answered')).toBe('answered');
+    expect(states(others)).toEqual([Closed, Open, Open]);
+  });
+
+  it('a stream opened is no answer; a duplicate endpoint counts once', async () => {
+    const [a, b] = breakers(['a', 'b']);
+    await waitedOut(a!);
+    await waitedOut(b!);
+    // Both silent: calls go through. A stream returned by one (a watch, a keepalive) does not clear it.
+    await a!.execute(() => new EventEmitter());
+    expect(states([a!, b!])).toEqual([Closed, Closed]);
+    expect(await a!.execute(() => ({ kvs: [] }))).toEqual({ kvs: [] });
+    expect(states([a!, b!])).toEqual([Closed, Open]);
+
+    const dup = breakers(['a', 'a', 'b']);
+    await waitedOut(dup[0]!);
+    await waitedOut(dup[2]!);
+    expect(states(dup)).toEqual([Closed, Closed, Closed]);
+  });
+
+  it('a silent member is probed every half second until it answers; a closed client stops the probes', async () => {
+    const [a, b] = breakers(['a', 'b']);
+    let answers = false;
+    let probes = 0;
+    a!.probeWith(async () => {
+      probes++;
+      if (!answers) throw new Error('still frozen');
+      return 'answered';
+    });
+    await waitedOut(a!);
+    expect(states([a!, b!])).toEqual([Open, Closed]);
+    await until('three probes', () => probes >= 3, 5_000, 10);
+    expect(states([a!, b!])).toEqual([Open, Closed]);
+    answers = true;
+    await until('a probe answered', () => a!.state === Closed, 5_000, 10);
+    const answeredAfter = probes;
+    expect(await a!.execute(() => 'x')).toBe('x');
+
+    let closed = false;
+    let calls = 0;
+    b!.probeWith(async () => {
+      calls++;
+      if (closed) return 'closed';
+      throw new Error('still frozen');
+    });
+    await waitedOut(b!);
+    await until('b probed', () => calls >= 1, 5_000, 10);
+    closed = true;
+    const before = calls;
+    await until('the probe that finds the client closed', () => calls > before, 5_000, 10);
+    // Two more intervals: a probe loop still running would have called again.
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect(calls).toBe(before + 1);
+    expect(probes).toBe(answeredAfter);
   });
 });
