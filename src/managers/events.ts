@@ -102,6 +102,9 @@ export class EventManager {
       end(err);
     });
     w.watcher.on('end', () => end());
+    // etcd3 resumes a dropped watch from its last header revision + 1, which skips what a catch-up had not delivered
+    // yet: ended instead, so the reader resumes from the last event it saw.
+    w.watcher.on('disconnected', () => end(new UcloudError('ETCD_UNAVAILABLE', 'the event watch lost its connection to etcd')));
     return { close: () => end(), revision: start };
   }
 }

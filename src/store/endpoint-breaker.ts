@@ -37,6 +37,11 @@ export class ClientEndpoints {
     this.silent.delete(endpoint);
   }
 
+  /** Some endpoint takes calls now. */
+  anyCallable(): boolean {
+    return this.breakers.some((b) => !b.refusing() && !this.avoids(b.endpoint));
+  }
+
   isSilent(endpoint: string): boolean {
     return this.silent.has(endpoint);
   }
@@ -72,7 +77,7 @@ export class EndpointBreaker {
   private failures = 0;
   private openedAt = 0;
   private probing = false;
-  private probe: (() => Promise<ProbeResult>) | undefined;
+  private probe: ((deadlineMs: number) => Promise<ProbeResult>) | undefined;
 
   constructor(
     readonly endpoint: string,
@@ -83,8 +88,8 @@ export class EndpointBreaker {
     endpoints.add(this);
   }
 
-  /** How to ask this member whether it answers (rejects while it does not). */
-  probeWith(probe: () => Promise<ProbeResult>): void {
+  /** How to ask this member whether it answers within a deadline (rejects while it does not). */
+  probeWith(probe: (deadlineMs: number) => Promise<ProbeResult>): void {
     this.probe = probe;
   }
 
@@ -114,6 +119,15 @@ export class EndpointBreaker {
     }
   }
 
+  /** Whether the member answers one probe within `deadlineMs` (false without a probe, or when the client is closed). */
+  async answers(deadlineMs: number): Promise<boolean> {
+    if (!this.probe) return false;
+    return this.probe(deadlineMs).then(
+      (found) => found === 'answered',
+      () => false,
+    );
+  }
+
   /** Probes until the member answers (then it is no longer silent), it answers a call, or the client is closed. */
   probeUntilAnswered(): void {
     const probe = this.probe;
@@ -121,7 +135,7 @@ export class EndpointBreaker {
     this.probing = true;
     const next = (): void => {
       if (!this.endpoints.isSilent(this.endpoint)) return void (this.probing = false);
-      probe().then(
+      probe(this.callDeadlineMs).then(
         (found) => {
           this.probing = false;
           if (found === 'answered') this.endpoints.clear(this.endpoint);

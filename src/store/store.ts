@@ -239,9 +239,10 @@ const GRPC_OPTIONS = { 'grpc.max_reconnect_backoff_ms': ETCD_RECONNECT_MAX_MS };
 /**
  * The client's retries: a failed attempt that may pass (not an answer too large
  * or a caller's own deadline, which would only repeat; not a refusal by every
- * endpoint's breaker) is sent again, on the next endpoint, after 200 ms, 400 ms,
- * 800 ms, then every second (200 ms again after an attempt that waited a second
- * or more), until ETCD_RETRY_WITHIN_MS after the call's first attempt. etcd3
+ * endpoint's breaker, unless some endpoint takes calls: an attempt tries as
+ * many endpoints as there are, in a shuffled order that may repeat one) is
+ * sent again, on the next endpoint, after 200 ms, 400 ms, 800 ms, then every
+ * second (200 ms again after an attempt that waited a second or more), until ETCD_RETRY_WITHIN_MS after the call's first attempt. etcd3
  * makes a call that met "invalid auth token" (a restarted member forgot it)
  * again from inside the attempt, through this policy, with a budget of its own:
  * that is rare (once per member restart) and bounded. Not an AsyncLocalStorage
@@ -250,7 +251,9 @@ const GRPC_OPTIONS = { 'grpc.max_reconnect_backoff_ms': ETCD_RECONNECT_MAX_MS };
  */
 const NO_ABORT = { signal: new AbortController().signal };
 
-class RetryWithin {
+export class RetryWithin {
+  constructor(private readonly endpoints: ClientEndpoints) {}
+
   async execute<T>(fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T): Promise<T> {
     const until = Date.now() + ETCD_RETRY_WITHIN_MS;
     for (let delay = 200; ; delay = Math.min(2 * delay, 1000)) {
@@ -263,7 +266,11 @@ class RetryWithin {
         const callersDeadline = err instanceof GRPCDeadlineExceededError && waited < ETCD_CALL_DEADLINE_MS - 500;
         // Only quick failures back off: after one that waited (for a leader, say) the next endpoint is tried soon.
         if (waited >= 1000) delay = 200;
-        if (!isRecoverableError(err as Error) || err instanceof GRPCResourceExhastedError || callersDeadline || Date.now() + delay >= until) throw err;
+        // Refused by every endpoint it tried (one call tries as many as there are, in a shuffled order that may repeat one):
+        // again only if some endpoint takes calls.
+        const refused = isBrokenCircuitError(err) && !this.endpoints.anyCallable();
+        const again = (isRecoverableError(err as Error) || (isBrokenCircuitError(err) && !refused)) && !(err instanceof GRPCResourceExhastedError) && !callersDeadline;
+        if (!again || Date.now() + delay >= until) throw err;
         await new Promise((r) => setTimeout(r, delay));
       }
     }
@@ -290,6 +297,15 @@ function poolInternals(client: Etcd3, user: string): PoolInternals {
   return pool;
 }
 
+/** How long a member whose watch went silent has to answer a read before the watch is given up. */
+const WATCH_CONFIRM_MS = 1500;
+
+/** Whether `endpoint`'s member answers a read over `client`'s own connection to it within WATCH_CONFIRM_MS. */
+async function askOverPool(client: Etcd3, endpoint: string): Promise<boolean> {
+  const host = poolInternals(client, 'askOverPool').hosts.find((h) => h.faultHandling instanceof EndpointBreaker && h.faultHandling.endpoint === endpoint);
+  return host ? (host.faultHandling as EndpointBreaker).answers(WATCH_CONFIRM_MS) : false;
+}
+
 /**
  * Each endpoint's breaker probes a silent member with the read every call
  * begins with, over the pool's own connection to it and with the token the
@@ -300,12 +316,12 @@ function probeOverPool(client: Etcd3, key: string): void {
   const pool = poolInternals(client, 'probeOverPool');
   for (const host of pool.hosts) {
     if (!(host.faultHandling instanceof EndpointBreaker)) throw new Error('etcd3 internals changed: probeOverPool (src/store/store.ts) needs review');
-    host.faultHandling.probeWith(async () => {
+    host.faultHandling.probeWith(async (deadlineMs) => {
       if (host.closed) return 'closed';
-      const metadata = await withTimeout(pool.authenticator.getMetadata(), ETCD_CALL_DEADLINE_MS, () => new Error('no token'));
+      const metadata = await withTimeout(pool.authenticator.getMetadata(), deadlineMs, () => new Error('no token'));
       if (host.closed) return 'closed';
       return new Promise<'answered'>((resolve, reject) =>
-        (host.getServiceClient('KV') as KVService).range({ key: Buffer.from(key) }, metadata, { deadline: Date.now() + ETCD_CALL_DEADLINE_MS }, (err) =>
+        (host.getServiceClient('KV') as KVService).range({ key: Buffer.from(key) }, metadata, { deadline: Date.now() + deadlineMs }, (err) =>
           err && isSilence(castGrpcError(err)) ? reject(err) : resolve('answered'),
         ),
       );
@@ -350,7 +366,7 @@ function newClient(opts: StoreOptions, endpoints = new ClientEndpoints()): Etcd3
     faultHandling: {
       // A member that comes back is tried again within 2 s: a call that finds every breaker open fails without trying any.
       host: (endpoint) => new EndpointBreaker(endpoint, endpoints, ETCD_CALL_DEADLINE_MS) as unknown as IPolicy<IDefaultPolicyContext>,
-      global: new RetryWithin() as unknown as IPolicy<IDefaultPolicyContext>,
+      global: new RetryWithin(endpoints) as unknown as IPolicy<IDefaultPolicyContext>,
     },
   });
   authenticateOverPool(client);
@@ -408,7 +424,9 @@ export class Store {
         timer = setTimeout(() => reject(new UcloudError('ETCD_UNAVAILABLE', `a watch on ${prefix} did not start within ${WATCH_START_MS} ms`)), WATCH_START_MS);
       });
       await call(() => Promise.race([once(watcher, 'connected'), late]), 'watch');
-      return watchSession(watcher, client, this.opts.endpoints, this.silentWatches, opts);
+      // Silence confirmed over the watch's own connection: a member that answers a read there is alive and so is the connection.
+      const answers = (endpoint: string) => askOverPool(client, endpoint);
+      return watchSession(watcher, client, this.opts.endpoints, this.silentWatches, { ...opts, answers });
     } catch (err) {
       // Canceled too: a watcher left attached would have its closed client's manager retry it for ever.
       closeWatch(watcher, client);

@@ -47,6 +47,14 @@ export interface WatchSessionOptions {
    * while).
    */
   onSilent?(endpoint: string | undefined, silentMs: number): void;
+  /**
+   * Whether the member answers a read over the watch's own connection. A watch
+   * that hears nothing is given up only if its member does not answer that
+   * either: etcd 3.4.24+ and 3.5.8+ hold a progress answer until a watch has
+   * caught up (and some of those versions lose it, etcd #17507), so silence
+   * alone is no proof of a frozen member there.
+   */
+  answers?(endpoint: string): Promise<boolean>;
 }
 
 /** What etcd3's watch manager keeps private and a session needs (checked, so an etcd3 upgrade that moves it fails loudly). */
@@ -66,8 +74,9 @@ function managerOf(watcher: Watcher): ManagerInternals {
  * neither ends nor errs: it goes silent. So, as Kubernetes' watch cache does,
  * the session asks the member for its progress every second (etcd's
  * WatchProgressRequest, v3.4+), which a live member answers at once whatever
- * its --experimental-watch-progress-notify-interval; silent SILENT_MS, the
- * member is left out of new watches for a while and `onSilent` is called.
+ * its --experimental-watch-progress-notify-interval; silent SILENT_MS, and
+ * the member not answering a read over the same connection either (`answers`),
+ * the member is left out of new watches for a while and `onSilent` is called.
  * etcd answers a progress request with watch id -1, which etcd3 (1.1.2) does
  * not know and would throw on: the session takes those answers first.
  */
@@ -79,10 +88,13 @@ export function watchSession(watcher: Watcher, client: { close(): void }, endpoi
     heardAt = monoMs();
     if (String(res.watch_id) !== '-1') handle(res);
   };
-  const onSilent = opts.onSilent;
+  const { onSilent, answers } = opts;
   let checkedAt = monoMs();
+  let asking = false;
+  let closed = false;
   const check = onSilent
     ? setInterval(() => {
+        if (asking) return;
         const now = monoMs();
         // Late itself (this process was busy): what etcd sent meanwhile may still be unread.
         const late = now - checkedAt > 2 * ASK_EVERY_MS;
@@ -98,14 +110,24 @@ export function watchSession(watcher: Watcher, client: { close(): void }, endpoi
           }
           return;
         }
-        clearInterval(check);
         const e = endpointOf(manager, endpoints);
-        if (e) silentWatches.silent(e);
-        onSilent(e, silent);
+        const giveUp = () => {
+          if (closed) return;
+          clearInterval(check);
+          if (e) silentWatches.silent(e);
+          onSilent(e, monoMs() - heardAt);
+        };
+        if (!e || !answers) return giveUp();
+        asking = true;
+        void answers(e).then((alive) => {
+          asking = false;
+          // Alive, connection and all: the watch is catching up, or its etcd holds progress answers until it has.
+          if (alive) heardAt = monoMs();
+          else giveUp();
+        });
       }, ASK_EVERY_MS)
     : undefined;
   check?.unref();
-  let closed = false;
   return {
     watcher,
     close: () => {

@@ -194,6 +194,33 @@ describe('one frozen member of a 3-member etcd (real etcd)', () => {
     await until(`member ${i} takes calls again`, () => store.silentMembers().length === 0 && breakerStates()[i] === CircuitState.Closed, 30_000, 100);
   }, 120_000);
 
+  it('a watch whose etcd holds progress answers (3.4.24+, 3.5.8+ while catching up) is kept while its member answers reads; frozen, it is given up', async () => {
+    await until('no watch is left', async () => (await Promise.all([0, 1, 2].map(watchers))).every((n) => n === 0), 30_000, 100);
+    let silentAt: number | undefined;
+    const session = await store.watch('held/', String(BigInt(await store.revision()) + 1n), { onSilent: () => (silentAt ??= monoMs()) });
+    try {
+      // Progress requests dropped on their way: the watch hears nothing, as on an etcd that holds the answers.
+      const manager = (session.watcher as unknown as { manager: { stream: { write(req: object): unknown } } }).manager;
+      const write = manager.stream.write.bind(manager.stream);
+      manager.stream.write = (req: object) => ('progress_request' in req ? true : write(req));
+      // Past the silence it would have been given up at, and again: the member answers reads on that connection.
+      const startedAt = monoMs();
+      await until('three silences confirmed alive', () => monoMs() - startedAt > 16_000 || silentAt !== undefined, 30_000, 200);
+      expect(silentAt).toBeUndefined();
+      const got = new Promise((resolve) => session.watcher.once('put', (kv) => resolve(kv.key.toString())));
+      await store.ns.put('held/k').value('v').exec();
+      expect(await got).toBe('held/k');
+      // Frozen: the read is not answered either, and it is given up.
+      const i = await memberWith(watchers);
+      await frozen(i, async (frozenAt) => {
+        await until(`the watch on frozen member ${i} is given up`, () => silentAt !== undefined, 30_000, 50);
+        console.log(`[frozen-member] progress held: member ${i} frozen: given up ${silentAt! - frozenAt} ms after the freeze`);
+      });
+    } finally {
+      session.close();
+    }
+  }, 120_000);
+
   it('an event stream whose watch is on the frozen member ends with ETCD_UNAVAILABLE (its reader resumes)', async () => {
     await until('no watch is left', async () => (await Promise.all([0, 1, 2].map(watchers))).every((n) => n === 0), 30_000, 100);
     let ended: unknown;
@@ -209,5 +236,23 @@ describe('one frozen member of a 3-member etcd (real etcd)', () => {
       stream.close();
     }
     await until('no watch is left', async () => (await Promise.all([0, 1, 2].map(watchers))).every((n) => n === 0), 30_000, 100);
+  }, 120_000);
+
+  it('an event stream whose member is killed ends with ETCD_UNAVAILABLE at once, rather than resuming past events a catch-up had not delivered', async () => {
+    await until('no watch is left', async () => (await Promise.all([0, 1, 2].map(watchers))).every((n) => n === 0), 30_000, 100);
+    let ended: unknown;
+    const stream = await new EventManager(store).watch({ owner: 'ev' }, undefined, () => undefined, (err) => (ended = err ?? 'ended without an error'));
+    const i = await memberWith(watchers);
+    try {
+      const killedAt = monoMs();
+      await cluster.kill(i);
+      await until(`the stream on killed member ${i} ends`, () => ended !== undefined, 30_000, 50);
+      console.log(`[frozen-member] event stream: member ${i} killed: ended ${monoMs() - killedAt} ms after the kill`);
+      expect(ended).toMatchObject({ code: 'ETCD_UNAVAILABLE' });
+    } finally {
+      stream.close();
+      await cluster.restart(i);
+      await until(`member ${i} answers again`, async () => judgeEtcdHealth(await etcdHealth(cluster.endpoints, cluster.credentials, 1_000), cluster.endpoints).ok, 30_000, 200);
+    }
   }, 120_000);
 });

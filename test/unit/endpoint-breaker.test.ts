@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { CircuitState, isBrokenCircuitError } from 'cockatiel';
+import { BrokenCircuitError, CircuitState, isBrokenCircuitError } from 'cockatiel';
 import { GRPCDeadlineExceededError, GRPCResourceExhastedError, GRPCUnavailableError } from 'etcd3';
 import { describe, expect, it } from 'vitest';
 import { ClientEndpoints, EndpointBreaker } from '../../src/store/endpoint-breaker.js';
+import { RetryWithin } from '../../src/store/store.js';
 import { until } from '../helpers/cluster.js';
 
 // A call's own deadline of 1 s: one that failed on a deadline after 500 ms or more waited it out.
@@ -15,8 +16,7 @@ const unreachable = async (b: EndpointBreaker) => {
   for (let i = 0; i < 3; i++) await expect(b.execute(failAfter(0, new GRPCUnavailableError('unreachable')))).rejects.toThrow(GRPCUnavailableError);
 };
 
-function breakers(endpoints = ['a', 'b', 'c']): EndpointBreaker[] {
-  const all = new ClientEndpoints();
+function breakers(endpoints = ['a', 'b', 'c'], all = new ClientEndpoints()): EndpointBreaker[] {
   return endpoints.map((e) => {
     const b = new EndpointBreaker(e, all, DEADLINE_MS);
     // As a closed client's: no probe loops left behind by these tests.
@@ -109,5 +109,27 @@ describe('EndpointBreaker', () => {
     await new Promise((r) => setTimeout(r, 1_200));
     expect(calls).toBe(before + 1);
     expect(probes).toBe(answeredAfter);
+  });
+
+  it('the client\'s retries send a call refused by every endpoint it tried again while some endpoint takes calls, and not when none does', async () => {
+    const all = new ClientEndpoints();
+    const [a, b] = breakers(['a', 'b'], all);
+    const retry = new RetryWithin(all);
+    await waitedOut(a!);
+    // The shuffled endpoints a call tries may repeat the one left out: refused, though b takes calls.
+    let attempts = 0;
+    const refusedOnce = () => (attempts++ === 0 ? Promise.reject(new BrokenCircuitError()) : Promise.resolve('answered'));
+    expect(await retry.execute(refusedOnce)).toBe('answered');
+    expect(attempts).toBe(2);
+
+    await unreachable(b!);
+    expect(states([a!, b!])).toEqual([Closed, Open]);
+    // a is silent but no longer left out (b refuses): still callable.
+    expect(all.anyCallable()).toBe(true);
+    await unreachable(a!);
+    expect(all.anyCallable()).toBe(false);
+    attempts = 0;
+    await expect(retry.execute(refusedOnce)).rejects.toThrow(BrokenCircuitError);
+    expect(attempts).toBe(1);
   });
 });
