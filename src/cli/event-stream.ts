@@ -29,7 +29,12 @@ export async function followEvents(client: Client, q: EventQuery, h: StreamHandl
   let since: string | undefined;
   while (!signal.aborted) {
     try {
-      for await (const { event, revision } of client.events.stream({ ...q, ...(since ? { since } : {}) }, signal, h.onOpen)) {
+      // Before the first event, the server says where it watches from: a break then resumes there, not from "now".
+      const opened = (from?: string) => {
+        if (since === undefined && from && /^[0-9]+$/.test(from)) since = from;
+        h.onOpen?.();
+      };
+      for await (const { event, revision } of client.events.stream({ ...q, ...(since ? { since } : {}) }, signal, opened)) {
         since = String(BigInt(revision) + 1n);
         h.onEvent(event);
       }

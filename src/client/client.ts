@@ -251,11 +251,14 @@ export class Client {
      * Events as they are recorded, from now (or from revision `since`), until the
      * stream ends or `signal` aborts: each with its revision (resume from it + 1).
      */
-    stream: (q: EventQuery & { since?: string } = {}, signal?: AbortSignal, onOpen?: () => void) => this.streamEvents(q, signal, onOpen),
+    stream: (q: EventQuery & { since?: string } = {}, signal?: AbortSignal, onOpen?: (from?: string) => void) => this.streamEvents(q, signal, onOpen),
   };
 
-  /** `onOpen`: called once the server is watching (what happened before it is read some other way). */
-  private async *streamEvents(q: EventQuery & { since?: string }, signal?: AbortSignal, onOpen?: () => void): AsyncGenerator<{ event: Event; revision: string }> {
+  /**
+   * `onOpen`: called once the server is watching (what happened before it is read some other way), with the
+   * first revision it watches (resume from there if the stream breaks before an event).
+   */
+  private async *streamEvents(q: EventQuery & { since?: string }, signal?: AbortSignal, onOpen?: (from?: string) => void): AsyncGenerator<{ event: Event; revision: string }> {
     let res: Response;
     try {
       const path: keyof paths = '/v1/events/stream';
@@ -269,7 +272,7 @@ export class Client {
       throw new UcloudError('API_UNREACHABLE', `cannot reach the ucloud API at ${this.opts.url}`, { cause: err });
     }
     if (!res.ok || !res.body) return void (await this.answer(res));
-    onOpen?.();
+    onOpen?.(res.headers.get('x-ucloud-watch-from') ?? undefined);
     const decoder = new TextDecoder();
     let buf = '';
     try {

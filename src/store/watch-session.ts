@@ -11,6 +11,13 @@ const ASK_EVERY_MS = 1000;
  */
 const SILENT_MS = 5000;
 
+/**
+ * Silent this long, a watch is given up even though its member answers reads:
+ * stuck on the server (an etcd that holds progress answers for a watch that
+ * never catches up), it would otherwise never be replaced.
+ */
+const SILENT_MAX_MS = 60_000;
+
 /** How long a member whose watch went silent is left out of new watches (if others remain). */
 const SILENT_AVOID_MS = 30_000;
 
@@ -91,6 +98,8 @@ export function watchSession(watcher: Watcher, client: { close(): void }, endpoi
   const { onSilent, answers } = opts;
   let checkedAt = monoMs();
   let asking = false;
+  /** Its member answered a read though the watch was silent: not asked again before then. */
+  let askAgainAt = -Infinity;
   let closed = false;
   const check = onSilent
     ? setInterval(() => {
@@ -100,16 +109,14 @@ export function watchSession(watcher: Watcher, client: { close(): void }, endpoi
         const late = now - checkedAt > 2 * ASK_EVERY_MS;
         checkedAt = now;
         if (late) heardAt = Math.max(heardAt, now - ASK_EVERY_MS);
-        const silent = now - heardAt;
-        if (silent <= SILENT_MS) {
+        try {
           // Between streams (etcd3 reconnecting after an error) there is nothing to ask.
-          try {
-            manager.stream?.write({ progress_request: {} });
-          } catch {
-            // A stream ending under it: etcd3 replaces it, or the session is closed.
-          }
-          return;
+          manager.stream?.write({ progress_request: {} });
+        } catch {
+          // A stream ending under it: etcd3 replaces it, or the session is closed.
         }
+        const silent = now - heardAt;
+        if (silent <= SILENT_MS || now < askAgainAt) return;
         const e = endpointOf(manager, endpoints);
         const giveUp = () => {
           if (closed) return;
@@ -117,14 +124,18 @@ export function watchSession(watcher: Watcher, client: { close(): void }, endpoi
           if (e) silentWatches.silent(e);
           onSilent(e, monoMs() - heardAt);
         };
-        if (!e || !answers) return giveUp();
+        if (!e || !answers || silent > SILENT_MAX_MS) return giveUp();
         asking = true;
-        void answers(e).then((alive) => {
-          asking = false;
-          // Alive, connection and all: the watch is catching up, or its etcd holds progress answers until it has.
-          if (alive) heardAt = monoMs();
-          else giveUp();
-        });
+        void answers(e)
+          .catch(() => false)
+          .then((alive) => {
+            asking = false;
+            // Heard meanwhile (an answer slow in an election, say): not silent after all.
+            if (monoMs() - heardAt <= SILENT_MS) return;
+            // Alive, connection and all: the watch is catching up, or its etcd holds progress answers until it has.
+            if (alive) askAgainAt = monoMs() + SILENT_MS;
+            else giveUp();
+          });
       }, ASK_EVERY_MS)
     : undefined;
   check?.unref();

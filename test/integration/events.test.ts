@@ -194,6 +194,22 @@ describe('audit events (real etcd)', () => {
     expect(Date.now() - t0).toBeLessThan(5000);
   });
 
+  it('a stream says where it watches from, so a reader cut off before its first event resumes there and misses nothing', async () => {
+    const first = new AbortController();
+    const res = await fetch(`${url}/v1/events/stream?vm=web8`, { headers: { authorization: `Bearer ${tokens.alice}` }, signal: first.signal });
+    const from = res.headers.get('x-ucloud-watch-from');
+    expect(from).toMatch(/^[0-9]+$/);
+    const reader = res.body!.getReader();
+    const head = new TextDecoder().decode((await reader.read()).value);
+    expect(head).toContain(`id: ${BigInt(from!) - 1n}\n`);
+    // Recorded while the reader is cut off, before any event reached it.
+    first.abort();
+    const host = new EventLog(c.newStore(), { log: silentLogger });
+    const written = await host.record({ actor: { kind: 'host', name: 'hv1' }, action: 'vm.running', object: { kind: 'vm', id: '00000000-0000-4000-8000-000000000008', name: 'web8', owner: 'alice' }, result: 'ok' });
+    const again = await openStream(client('alice'), { vm: 'web8', since: from! }, stop.signal);
+    expect((await nextEvent(again, () => true, 5000)).event).toEqual(written);
+  });
+
   it('keeps events for the retention only: they go with their bucket lease', async () => {
     const short = new EventLog(c.store, { retentionMs: 1000, log: silentLogger });
     expect(short.bucketMs).toBe(1000);

@@ -75,4 +75,33 @@ describe('followEvents', () => {
     expect(vi.getTimerCount()).toBe(0);
     await done;
   });
+
+  it('a stream that breaks before its first event opens again from where the server started watching, not from "now"', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const sinces: (string | undefined)[] = [];
+    let calls = 0;
+    const client = {
+      events: {
+        async *stream(q: { since?: string }, signal?: AbortSignal, onOpen?: (from?: string) => void) {
+          sinces.push(q.since);
+          onOpen?.(q.since ?? '500');
+          if (++calls === 1) return; // the server ended the stream (its watch broke) before any event
+          if (calls === 2) {
+            yield { event: { action: 'vm.start' } as Event, revision: '503' };
+            return;
+          }
+          await new Promise<void>((r) => signal?.addEventListener('abort', () => r(), { once: true }));
+        },
+      },
+    } as unknown as Client;
+    const stop = new AbortController();
+    const done = followEvents(client, {}, { onEvent: () => undefined }, stop.signal);
+    await settle();
+    await vi.advanceTimersByTimeAsync(1000);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(sinces).toEqual([undefined, '500', '504']);
+    stop.abort();
+    await done;
+  });
 });
+

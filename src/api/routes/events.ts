@@ -98,9 +98,11 @@ export function eventRoutes(api: Api, events: EventManager, streams: Set<() => v
       throw new UcloudError('ETCD_UNAVAILABLE', 'the event watch ended as it started; try again');
     }
     reply.hijack();
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
+    // Where it watches from, before any event: a reader that breaks off before the first event resumes there, not
+    // from "now" (the header for ucloud's client, the id for any EventSource's Last-Event-ID).
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', 'x-ucloud-watch-from': watch.revision });
     open = true;
-    res.write(`retry: 2000\n: watching from revision ${watch.revision}\n\n`);
+    res.write(`retry: 2000\nid: ${BigInt(watch.revision) - 1n}\n: watching from revision ${watch.revision}\n\n`);
     for (const text of early.splice(0)) res.write(text);
     held.heartbeat = setInterval(() => {
       res.write(': heartbeat\n\n');
