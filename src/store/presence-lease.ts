@@ -1,23 +1,11 @@
 import { EventEmitter } from 'node:events';
 import type { IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse, Namespace } from 'etcd3';
 import { monoMs } from '../common/clock.js';
+import { poolOf, type PoolInternals } from './etcd3-pool.js';
 import { call } from './store.js';
 
-/** What PresenceLease needs of etcd3's connection pool (not public API; checked when a lease is made). */
-interface PoolInternals {
-  hosts: unknown[];
-  withConnection<T>(service: 'Lease', fn: (c: { resource: unknown; client: LeaseService; metadata: unknown }) => T, hosts: Iterator<unknown>): Promise<T>;
-  markFailed(resource: unknown, err: Error): void;
-}
 type LeaseService = { leaseKeepAlive(metadata: unknown, options: object): KeepAliveStream };
 type KeepAliveStream = IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse> & { writable: boolean };
-
-function poolOf(ns: Namespace): PoolInternals {
-  const pool = (ns.leaseClient as unknown as { client: PoolInternals }).client;
-  // Loud on an etcd3 upgrade that moved them: every agent test fails here.
-  if (!Array.isArray(pool?.hosts) || typeof pool.withConnection !== 'function' || typeof pool.markFailed !== 'function') throw new Error('etcd3 internals changed: PresenceLease (src/store/presence-lease.ts) needs review');
-  return pool;
-}
 
 function* always<T>(x: T): Generator<T> {
   for (;;) yield x;
@@ -74,7 +62,7 @@ export class PresenceLease extends EventEmitter {
     private renewedAt: number,
   ) {
     super();
-    this.pool = poolOf(ns);
+    this.pool = poolOf(ns, 'PresenceLease');
   }
 
   /**
@@ -83,7 +71,7 @@ export class PresenceLease extends EventEmitter {
    */
   static async acquire(ns: Namespace, ttlMs: number, resume?: string): Promise<{ lease: PresenceLease; resumed: boolean }> {
     // Before a lease is granted: one that could not be kept alive would only expire.
-    poolOf(ns);
+    poolOf(ns, 'PresenceLease');
     const ttl = Math.max(1, Math.round(ttlMs / 1000));
     if (resume && /^\d+$/.test(resume)) {
       const sent = monoMs();
@@ -159,7 +147,7 @@ export class PresenceLease extends EventEmitter {
     try {
       const ch: Channel = {
         s: await this.pool.withConnection('Lease', ({ resource, client, metadata }) => {
-          const s = client.leaseKeepAlive(metadata, {});
+          const s = (client as LeaseService).leaseKeepAlive(metadata, {});
           // As etcd3's own keepalive: a failed stream counts against its endpoint's breaker.
           s.on('error', (err: Error) => s.writable && this.pool.markFailed(resource, err));
           return s;

@@ -10,7 +10,8 @@ import type { RecordKind } from './keys.js';
 import { withTimeout } from '../common/timeout.js';
 import { writeJournal } from './write-log.js';
 import { ClientEndpoints, EndpointBreaker } from './endpoint-breaker.js';
-import { closeWatch, SilentWatches, watchSession, type WatchSession, type WatchSessionOptions } from './watch-session.js';
+import { poolOf } from './etcd3-pool.js';
+import { closeWatch, watchSession, type WatchSession, type WatchSessionOptions } from './watch-session.js';
 
 export interface Versioned<T> {
   key: string;
@@ -242,10 +243,11 @@ const GRPC_OPTIONS = { 'grpc.max_reconnect_backoff_ms': ETCD_RECONNECT_MAX_MS };
  * endpoint's breaker, unless some endpoint takes calls: an attempt tries as
  * many endpoints as there are, in a shuffled order that may repeat one) is
  * sent again, on the next endpoint, after 200 ms, 400 ms, 800 ms, then every
- * second (200 ms again after an attempt that waited a second or more), until ETCD_RETRY_WITHIN_MS after the call's first attempt. etcd3
- * makes a call that met "invalid auth token" (a restarted member forgot it)
- * again from inside the attempt, through this policy, with a budget of its own:
- * that is rare (once per member restart) and bounded. Not an AsyncLocalStorage
+ * second (200 ms again after an attempt that waited a second or more), until
+ * ETCD_RETRY_WITHIN_MS after the call's first attempt. etcd3 makes a call that
+ * met "invalid auth token" (a restarted member forgot it) again from inside
+ * the attempt, through this policy, with a budget of its own: that is rare
+ * (once per member restart) and bounded. Not an AsyncLocalStorage
  * to share the budget: on Node 20 one turns on async hooks for every promise
  * of the process, a tenth of the API's time per cached read.
  */
@@ -266,10 +268,9 @@ export class RetryWithin {
         const callersDeadline = err instanceof GRPCDeadlineExceededError && waited < ETCD_CALL_DEADLINE_MS - 500;
         // Only quick failures back off: after one that waited (for a leader, say) the next endpoint is tried soon.
         if (waited >= 1000) delay = 200;
-        // Refused by every endpoint it tried (one call tries as many as there are, in a shuffled order that may repeat one):
+        // Refused by every endpoint it tried (as many tries as endpoints, in a shuffled order that may repeat one):
         // again only if some endpoint takes calls.
-        const refused = isBrokenCircuitError(err) && !this.endpoints.anyCallable();
-        const again = (isRecoverableError(err as Error) || (isBrokenCircuitError(err) && !refused)) && !(err instanceof GRPCResourceExhastedError) && !callersDeadline;
+        const again = isBrokenCircuitError(err) ? this.endpoints.anyCallable() : isRecoverableError(err as Error) && !(err instanceof GRPCResourceExhastedError) && !callersDeadline;
         if (!again || Date.now() + delay >= until) throw err;
         await new Promise((r) => setTimeout(r, delay));
       }
@@ -277,32 +278,16 @@ export class RetryWithin {
   }
 }
 
-interface PoolInternals {
-  hosts: { host: string; closed: boolean; getServiceClient(name: 'Auth' | 'KV'): unknown; faultHandling: unknown }[];
-  authenticator: {
-    getCredentialsFromHost(address: string, name: string, password: string, options: object | undefined): Promise<string>;
-    getMetadata(): Promise<unknown>;
-  };
-}
 type AuthService = { authenticate(req: { name: string; password: string }, options: object, done: (err: Error | null, res?: { token: string }) => void): void };
 type KVService = { range(req: { key: Buffer }, metadata: unknown, options: object, done: (err: Error | null) => void): void };
 const isSilence = (err: Error) => err instanceof GRPCDeadlineExceededError || err instanceof GRPCUnavailableError;
-
-/** etcd3's pool of `client` (not public API: checked where it is used, so an etcd3 upgrade that moves it fails loudly). */
-function poolInternals(client: Etcd3, user: string): PoolInternals {
-  const pool = (client as unknown as { pool: PoolInternals }).pool;
-  if (typeof pool?.authenticator?.getCredentialsFromHost !== 'function' || typeof pool.authenticator.getMetadata !== 'function' || !Array.isArray(pool.hosts)) {
-    throw new Error(`etcd3 internals changed: ${user} (src/store/store.ts) needs review`);
-  }
-  return pool;
-}
 
 /** How long a member whose watch went silent has to answer a read before the watch is given up. */
 const WATCH_CONFIRM_MS = 1500;
 
 /** Whether `endpoint`'s member answers a read over `client`'s own connection to it within WATCH_CONFIRM_MS. */
 async function askOverPool(client: Etcd3, endpoint: string): Promise<boolean> {
-  const host = poolInternals(client, 'askOverPool').hosts.find((h) => h.faultHandling instanceof EndpointBreaker && h.faultHandling.endpoint === endpoint);
+  const host = poolOf(client, 'askOverPool').hosts.find((h) => h.faultHandling instanceof EndpointBreaker && h.faultHandling.endpoint === endpoint);
   return host ? (host.faultHandling as EndpointBreaker).answers(WATCH_CONFIRM_MS) : false;
 }
 
@@ -313,7 +298,7 @@ async function askOverPool(client: Etcd3, endpoint: string): Promise<boolean> {
  * member stays frozen. Any answer but a deadline or "unavailable" is one.
  */
 function probeOverPool(client: Etcd3, key: string): void {
-  const pool = poolInternals(client, 'probeOverPool');
+  const pool = poolOf(client, 'probeOverPool');
   for (const host of pool.hosts) {
     if (!(host.faultHandling instanceof EndpointBreaker)) throw new Error('etcd3 internals changed: probeOverPool (src/store/store.ts) needs review');
     host.faultHandling.probeWith(async (deadlineMs) => {
@@ -336,8 +321,7 @@ function probeOverPool(client: Etcd3, key: string): void {
  * request failed at once. The request goes over the endpoint's own connection.
  */
 function authenticateOverPool(client: Etcd3): void {
-  // Loud on an etcd3 upgrade that moved them: every test that opens a store fails here.
-  const pool = poolInternals(client, 'authenticateOverPool');
+  const pool = poolOf(client, 'authenticateOverPool');
   pool.authenticator.getCredentialsFromHost = (address, name, password, options) =>
     new Promise((resolve, reject) => {
       const host = pool.hosts.find((h) => h.host === address);
@@ -394,8 +378,6 @@ export class Store {
     return this.endpoints.silentNow();
   }
 
-  /** The members whose watches went silent lately (see watchSession); calls leave them out too, until they answer. */
-  readonly silentWatches = new SilentWatches((endpoint) => this.endpoints.mark(endpoint));
 
   close(): void {
     this.client.close();
@@ -412,9 +394,8 @@ export class Store {
    * watch is replaced by closing its client and opening another.
    */
   async watch(prefix: string, startRevision: string, opts: WatchSessionOptions = {}): Promise<WatchSession> {
-    // Not on a member found frozen lately, by a watch or a call: etcd3 would pick it again one time in three.
-    const endpoints = this.silentWatches.usable(this.opts.endpoints.filter((e) => !this.endpoints.avoids(e)));
-    const client = newClient({ ...this.opts, endpoints: [...endpoints] });
+    // Not on a member found frozen, by a watch or a call, until it answers again: etcd3 would pick it one time in three.
+    const client = newClient({ ...this.opts, endpoints: this.opts.endpoints.filter((e) => !this.endpoints.avoids(e)) });
     const watcher = client.namespace(this.opts.prefix).watch().prefix(prefix).startRevision(startRevision).watcher();
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -426,7 +407,13 @@ export class Store {
       await call(() => Promise.race([once(watcher, 'connected'), late]), 'watch');
       // Silence confirmed over the watch's own connection: a member that answers a read there is alive and so is the connection.
       const answers = (endpoint: string) => askOverPool(client, endpoint);
-      return watchSession(watcher, client, this.opts.endpoints, this.silentWatches, { ...opts, answers });
+      const callers = opts.onSilent;
+      // The member is then left out of the store's calls and new watches until a probe finds it answering.
+      const onSilent = (endpoint: string | undefined, silentMs: number) => {
+        if (endpoint) this.endpoints.mark(endpoint);
+        callers?.(endpoint, silentMs);
+      };
+      return watchSession(watcher, client, this.opts.endpoints, { answers, ...(callers ? { onSilent } : {}) });
     } catch (err) {
       // Canceled too: a watcher left attached would have its closed client's manager retry it for ever.
       closeWatch(watcher, client);

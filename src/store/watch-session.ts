@@ -18,28 +18,6 @@ const SILENT_MS = 5000;
  */
 const SILENT_MAX_MS = 60_000;
 
-/** How long a member whose watch went silent is left out of new watches (if others remain). */
-const SILENT_AVOID_MS = 30_000;
-
-/** The members of one etcd whose watches went silent lately (one per Store). */
-export class SilentWatches {
-  private readonly silentAt = new Map<string, number>();
-
-  constructor(private readonly onSilent?: (endpoint: string) => void) {}
-
-  silent(endpoint: string): void {
-    this.silentAt.set(endpoint, monoMs());
-    this.onSilent?.(endpoint);
-  }
-
-  /** `endpoints` without those whose watch went silent lately; all of them if that leaves none. */
-  usable(endpoints: readonly string[]): readonly string[] {
-    const now = monoMs();
-    const ok = endpoints.filter((e) => !(now - (this.silentAt.get(e) ?? -Infinity) < SILENT_AVOID_MS));
-    return ok.length ? ok : endpoints;
-  }
-}
-
 /** A watch on a connection of its own (Store.watch). */
 export interface WatchSession {
   watcher: Watcher;
@@ -49,9 +27,8 @@ export interface WatchSession {
 
 export interface WatchSessionOptions {
   /**
-   * Called once if the watch's member stops answering (it froze): the caller
-   * closes it and watches again (new watches leave that member out for a
-   * while).
+   * Called once if the watch's member stops answering (it froze), with that
+   * member when it is known: the caller closes it and watches again.
    */
   onSilent?(endpoint: string | undefined, silentMs: number): void;
   /**
@@ -83,11 +60,11 @@ function managerOf(watcher: Watcher): ManagerInternals {
  * WatchProgressRequest, v3.4+), which a live member answers at once whatever
  * its --experimental-watch-progress-notify-interval; silent SILENT_MS, and
  * the member not answering a read over the same connection either (`answers`),
- * the member is left out of new watches for a while and `onSilent` is called.
+ * `onSilent` is called.
  * etcd answers a progress request with watch id -1, which etcd3 (1.1.2) does
  * not know and would throw on: the session takes those answers first.
  */
-export function watchSession(watcher: Watcher, client: { close(): void }, endpoints: readonly string[], silentWatches: SilentWatches, opts: WatchSessionOptions = {}): WatchSession {
+export function watchSession(watcher: Watcher, client: { close(): void }, endpoints: readonly string[], opts: WatchSessionOptions = {}): WatchSession {
   const manager = managerOf(watcher);
   let heardAt = monoMs();
   const handle = manager.handleResponse.bind(manager);
@@ -121,7 +98,6 @@ export function watchSession(watcher: Watcher, client: { close(): void }, endpoi
         const giveUp = () => {
           if (closed) return;
           clearInterval(check);
-          if (e) silentWatches.silent(e);
           onSilent(e, monoMs() - heardAt);
         };
         if (!e || !answers || silent > SILENT_MAX_MS) return giveUp();

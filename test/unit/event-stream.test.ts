@@ -7,18 +7,21 @@ import type { Event } from '../../src/model/index.js';
 // then abort it; nothing of it may keep the process alive afterwards (a 1 s
 // reconnect timer did: `vm migrate --wait` exited a second after printing).
 
+type Stream = (q: { since?: string }, signal?: AbortSignal, onOpen?: (from?: string) => void) => AsyncGenerator<{ event: Event; revision: string }>;
+
+/** A client whose event stream is `stream`. */
+const clientWith = (stream: Stream) => ({ events: { stream } }) as unknown as Client;
+
+const aborted = (signal?: AbortSignal) => new Promise<void>((r) => signal?.addEventListener('abort', () => r(), { once: true }));
+
 /** A stream like the client's: one event, then quiet until aborted, then it ends without throwing. */
 function fakeClient(opened: { n: number }): Client {
-  return {
-    events: {
-      async *stream(_q: unknown, signal?: AbortSignal, onOpen?: () => void) {
-        opened.n++;
-        onOpen?.();
-        yield { event: { action: 'vm.migrated' } as Event, revision: '7' };
-        await new Promise<void>((r) => signal?.addEventListener('abort', () => r(), { once: true }));
-      },
-    },
-  } as unknown as Client;
+  return clientWith(async function* (_q, signal, onOpen) {
+    opened.n++;
+    onOpen?.();
+    yield { event: { action: 'vm.migrated' } as Event, revision: '7' };
+    await aborted(signal);
+  });
 }
 
 const settle = async () => {
@@ -51,18 +54,14 @@ describe('followEvents', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const sinces: (string | undefined)[] = [];
     let calls = 0;
-    const client = {
-      events: {
-        async *stream(q: { since?: string }, signal?: AbortSignal) {
-          sinces.push(q.since);
-          if (++calls === 1) {
-            yield { event: { action: 'vm.start' } as Event, revision: '41' };
-            return; // the server ended the stream
-          }
-          await new Promise<void>((r) => signal?.addEventListener('abort', () => r(), { once: true }));
-        },
-      },
-    } as unknown as Client;
+    const client = clientWith(async function* (q, signal) {
+      sinces.push(q.since);
+      if (++calls === 1) {
+        yield { event: { action: 'vm.start' } as Event, revision: '41' };
+        return; // the server ended the stream
+      }
+      await aborted(signal);
+    });
     const stop = new AbortController();
     const breaks: unknown[] = [];
     const done = followEvents(client, {}, { onEvent: () => undefined, onBreak: (err) => breaks.push(err) }, stop.signal);
@@ -80,20 +79,16 @@ describe('followEvents', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const sinces: (string | undefined)[] = [];
     let calls = 0;
-    const client = {
-      events: {
-        async *stream(q: { since?: string }, signal?: AbortSignal, onOpen?: (from?: string) => void) {
-          sinces.push(q.since);
-          onOpen?.(q.since ?? '500');
-          if (++calls === 1) return; // the server ended the stream (its watch broke) before any event
-          if (calls === 2) {
-            yield { event: { action: 'vm.start' } as Event, revision: '503' };
-            return;
-          }
-          await new Promise<void>((r) => signal?.addEventListener('abort', () => r(), { once: true }));
-        },
-      },
-    } as unknown as Client;
+    const client = clientWith(async function* (q, signal, onOpen) {
+      sinces.push(q.since);
+      onOpen?.(q.since ?? '500');
+      if (++calls === 1) return; // the server ended the stream (its watch broke) before any event
+      if (calls === 2) {
+        yield { event: { action: 'vm.start' } as Event, revision: '503' };
+        return;
+      }
+      await aborted(signal);
+    });
     const stop = new AbortController();
     const done = followEvents(client, {}, { onEvent: () => undefined }, stop.signal);
     await settle();
