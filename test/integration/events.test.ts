@@ -208,6 +208,15 @@ describe('audit events (real etcd)', () => {
     const written = await host.record({ actor: { kind: 'host', name: 'hv1' }, action: 'vm.running', object: { kind: 'vm', id: '00000000-0000-4000-8000-000000000008', name: 'web8', owner: 'alice' }, result: 'ok' });
     const again = await openStream(client('alice'), { vm: 'web8', since: from! }, stop.signal);
     expect((await nextEvent(again, () => true, 5000)).event).toEqual(written);
+    // What the start echoes is the server's own number: a crafted `since` is refused, a crafted Last-Event-ID ignored.
+    const crafted = await call('GET', '/v1/events/stream?since=1%0d%0ax-evil:%201', 'alice');
+    expect(crafted.statusCode).toBe(400);
+    expect(crafted.json().code).toMatch(/^[A-Z_]+$/);
+    const lying = new AbortController();
+    const res2 = await fetch(`${url}/v1/events/stream`, { headers: { authorization: `Bearer ${tokens.alice}`, 'last-event-id': '7\r\nx-evil: 1'.replace(/[\r\n]/g, ' ') }, signal: lying.signal });
+    expect(res2.headers.get('x-evil')).toBeNull();
+    expect(res2.headers.get('x-ucloud-watch-from')).toMatch(/^[0-9]+$/);
+    lying.abort();
   });
 
   it('keeps events for the retention only: they go with their bucket lease', async () => {
