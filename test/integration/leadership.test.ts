@@ -139,6 +139,8 @@ describe('imagescanner leadership: only the leader imports', () => {
     await imported('two');
     // The new leader imports what waits in its first pass, and only then logs that it leads.
     await until('b logs its leadership', () => b.stderr().includes('became leader'), 10_000, 10);
+    // That pass only starts the import: its line comes after `ready`, which the wait above saw (one run read stderr first).
+    await until('b logs the import of two', () => imports(b.stderr(), 'two') > 0, 10_000, 10);
     // By now a standby that imported too would long have finished "one".
     expect([imports(a.stderr(), 'one'), imports(b.stderr(), 'one')]).toEqual([1, 0]);
     expect(imports(b.stderr(), 'two')).toBe(1);
