@@ -21,6 +21,8 @@ export default function setup(project: TestProject): void {
     execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
     // The dashboard the API serves at / (dist/web).
     execFileSync(process.execPath, [join(root, 'dist', 'scripts', 'build-web.js')], { cwd: root, stdio: 'inherit' });
+    // The CLI and daemons as bin/ucloud starts them (dist/src/bundle).
+    execFileSync(process.execPath, [join(root, 'dist', 'scripts', 'build-cli.js')], { cwd: root, stdio: 'inherit' });
   }
   const image = join(root, '.cache', 'guest', 'ucloud-test.qcow2');
   if (!existsSync(image)) {
