@@ -1,5 +1,4 @@
 import { defineConfig } from 'vitest/config';
-import LongFilesFirst from './test/helpers/sequencer.js';
 
 // Two cores: at most two test files at once; QEMU-heavy files serialise themselves
 // through the shared guest image and their own etcd, so they are safe side by side.
@@ -12,7 +11,6 @@ export default defineConfig({
     // Once for the whole run (compile, guest image); the projects do not repeat it.
     globalSetup: ['test/helpers/global-setup.ts'],
     reporters: ['default', './test/helpers/summary-reporter.ts'],
-    sequence: { sequencer: LongFilesFirst },
     projects: [
       { test: { ...common, name: 'suite', include: ['test/**/*.test.ts'], exclude: ['test/scale/**'], sequence: { groupOrder: 0 } } },
       { test: { ...common, name: 'scale', include: ['test/scale/**/*.test.ts'], sequence: { groupOrder: 1 } } },
