@@ -13,6 +13,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../src/common/paths.js';
 import { benchArgs } from './args.js';
+import { median } from './harness.js';
 
 const args = benchArgs('usage: node dist/bench/cli-start.js [--rounds 30]', { rounds: 30 });
 const root = packageRoot();
@@ -35,10 +36,12 @@ function run(argv: readonly string[]): number {
   if (r.error) throw r.error;
   return ms;
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 const times = new Map<string, number[]>();
-const add = (k: string, ms: number) => times.set(k, [...(times.get(k) ?? []), ms]);
+const add = (k: string, ms: number) => {
+  const xs = times.get(k);
+  if (xs) xs.push(ms);
+  else times.set(k, [ms]);
+};
 try {
   run(starts.bundled.concat('--help')); // the page cache warm for both
   run(starts['one file at a time'].concat('--help'));

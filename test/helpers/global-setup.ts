@@ -18,11 +18,8 @@ const root = join(import.meta.dirname, '..', '..');
 export default function setup(project: TestProject): void {
   // UCLOUD_TEST_NO_BUILD=1 skips the compile when dist/ is known to be current.
   if (!process.env.UCLOUD_TEST_NO_BUILD) {
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-    // The dashboard the API serves at / (dist/web).
-    execFileSync(process.execPath, [join(root, 'dist', 'scripts', 'build-web.js')], { cwd: root, stdio: 'inherit' });
-    // The CLI and daemons as bin/ucloud starts them (dist/src/bundle).
-    execFileSync(process.execPath, [join(root, 'dist', 'scripts', 'build-cli.js')], { cwd: root, stdio: 'inherit' });
+    // The one build recipe (package.json): tsc, the dashboard (dist/web), the CLI's bundle (dist/src/bundle).
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
   }
   const image = join(root, '.cache', 'guest', 'ucloud-test.qcow2');
   if (!existsSync(image)) {
