@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { canonicalIPv6 } from '../../src/common/ipv6.js';
 import { readPet } from '../../src/host/fence/files.js';
 import { isOurQemu } from '../../src/host/qemu/index.js';
@@ -64,6 +64,17 @@ describe('HA: a frozen agent is fenced by its watchdog before its HA VM starts e
     await cli(['key', 'add', 'laptop', '--file', `${key()}.pub`]);
     await cli(['network', 'create', 'lab']);
   }, 180_000);
+
+  // What CI keeps of a failure is this output (the cluster's folder goes with it): every VM's
+  // state and what the scheduler and each host's agent last said.
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state !== 'fail' || !tb) return;
+    const vms = (await tb.c.store.list(Kinds.vm, Keys.vms()).catch(() => undefined))?.items ?? [];
+    for (const { value: v } of vms) console.log(`[failover] ${v.name}: ${JSON.stringify({ host: v.host, status: v.status, desired: v.desired, epoch: v.epoch, error: v.error, generation: v.generation, observedGeneration: v.observedGeneration, pid: v.qemu?.pid })}`);
+    for (const h of tb.hosts) console.log(`[failover] ${h.name}: presence ${JSON.stringify(await alive(h.name).then((a) => a && { epoch: a.epoch, since: a.since, fence: a.fence }).catch(() => undefined))}; agent log, last lines:\n${log(h.name, 'host').split('\n').slice(-40).join('\n')}`);
+    const sched = join(tb.c.dir, 'log', 'scheduler.log');
+    console.log(`[failover] scheduler log, last lines:\n${existsSync(sched) ? readFileSync(sched, 'utf8').split('\n').slice(-40).join('\n') : ''}`);
+  });
 
   afterAll(async () => {
     // A test that failed midway may leave an agent stopped: it must take SIGTERM.
@@ -327,12 +338,7 @@ describe('HA: a frozen agent is fenced by its watchdog before its HA VM starts e
     const again = await until('ha1 running again', async () => {
       const v = await get(ha.id);
       return v.status === 'running' && v.qemu && probe.on(v.host!).some((s) => s.gone === undefined) ? v : undefined;
-    }, 120_000, 250).catch(async (err: unknown) => {
-      // What CI keeps of a failure is this output: the record and what each host's agent last said.
-      console.log(`[failover] ha1 now: ${JSON.stringify(await get(ha.id).catch(() => undefined))}`);
-      for (const h of tb.hosts) console.log(`[failover] ${h.name} agent log, last lines:\n${log(h.name, 'host').split('\n').slice(-40).join('\n')}`);
-      throw err;
-    });
+    }, 120_000, 250);
     for (const v of others) {
       const now = await until(`${v.name} running, no error`, async () => {
         const cur = await get(v.id);
