@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Image, Network, Vm } from '../../src/model/index.js';
@@ -12,14 +12,20 @@ const DISK = 4 * GiB;
 
 // Issue 8: a stock Debian 12 cloud image (Debian's packages, Debian's own
 // /etc/cloud, nothing of ucloud inside) uploaded, imported and booted as a user
-// would, contextualised by its own cloud-init from the SMBIOS NoCloud-net seed.
-describe('a stock Debian 12 cloud image: upload, import, boot, and it just works', () => {
+// would, contextualised by its own cloud-init from the SMBIOS NoCloud-net seed;
+// and the same image in a VM with no NIC at all, whose only seed is the agent's
+// cidata disk (no SSH without a network: its user-data reports on the serial
+// console what cloud-init made of the seed). The two boot at once: each is a
+// couple of minutes of TCG, and one after the other in two files the second
+// used to be the last file of the whole run.
+describe('a stock Debian 12 cloud image: upload, import, boot, and it just works; without a network, from the cidata disk', () => {
   let c: TestCluster;
   let alice = '';
   let bob = '';
   let aliceVm: Vm | undefined;
   let aliceNet: Network | undefined;
   let image = '';
+  let offlineAt = 0;
   const key = () => join(c.dir, 'alice_ed25519');
   const as = (token: string) => ({ UCLOUD_TOKEN: token });
   const json = async <T>(args: string[], token: string): Promise<T> => {
@@ -34,8 +40,8 @@ describe('a stock Debian 12 cloud image: upload, import, boot, and it just works
     image = execFileSync('bash', [join(ROOT, 'guest', 'build-debian-image.sh'), '--cached'], { stdio: ['ignore', 'pipe', 'inherit'] }).toString().trim();
     console.log(`[stock-cloud-image] image ${image} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     c = await TestCluster.start();
-    // Room for alice's 2-vCPU stock VM and, beside it, bob's small test-image VM.
-    await c.bootstrap({ guestImage: inject('guestImage'), hosts: [{ name: 'hv1', cpu: 4, ram: 3 * GiB, disk: 20 * GiB }] });
+    // Room for alice's two 2-vCPU stock VMs and, beside them, bob's small test-image VM.
+    await c.bootstrap({ guestImage: inject('guestImage'), hosts: [{ name: 'hv1', cpu: 6, ram: 4 * GiB, disk: 20 * GiB }] });
     alice = (await c.managers().users.create('alice', 'user')).token;
     bob = (await c.managers().users.create('bob', 'user')).token;
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'alice', '-f', key()]);
@@ -54,6 +60,16 @@ describe('a stock Debian 12 cloud image: upload, import, boot, and it just works
     const img = await json<Image>(['image', 'create', 'debian12', '--from-file', 'debian-12-genericcloud-amd64.qcow2', '--wait'], alice);
     expect(img.status).toBe('ready');
     console.log(`[stock-cloud-image] upload + import of ${(statSync(image).size / 2 ** 20).toFixed(0)} MiB in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    // The VM without a network, booting beside web1; checked by the last test.
+    const report = [
+      '#cloud-config',
+      'runcmd:',
+      // `cloud-init query` reads what the datasource found; the console is the only way out of a VM without a network.
+      '  - [sh, -c, \'echo "CIDATA-REPORT host=$(hostname) ds=$(cloud-init query platform) sub=$(cloud-init query subplatform | tr -d " ") keys=$(cut -d" " -f3 /home/debian/.ssh/authorized_keys | tr "\\n" ,)" > /dev/ttyS0\']',
+      '',
+    ].join('\n');
+    offlineAt = Date.now();
+    await c.client(alice).vms.create({ name: 'offline1', image: 'debian12', cpu: 2, ram: '1GiB', disk: '4GiB', networks: [], userData: report });
     const lab = await json<Network>(['network', 'create', 'lab', '--dns', RESOLVER], alice);
 
     const userData = join(c.dir, 'cloud-config.yaml');
@@ -122,4 +138,20 @@ describe('a stock Debian 12 cloud image: upload, import, boot, and it just works
     expect(r.out).not.toContain(alicePub);
     expect(r.out).not.toContain(aliceVm!.id);
   }, 600_000);
+
+  it("with no network, cloud-init finds NoCloud on the cidata disk: the VM's name, its owner's key for debian, its user-data", async () => {
+    expect(offlineAt).toBeGreaterThan(0);
+    const vm = await until('offline1 running', async () => {
+      const v = await c.client(alice).vms.get('offline1');
+      return v.status === 'running' && v.qemu ? v : undefined;
+    }, 120_000, 250);
+    expect(vm.nics ?? []).toEqual([]);
+    const serial = (v: Vm) => (existsSync(v.qemu!.serialLog) ? readFileSync(v.qemu!.serialLog, 'utf8') : '');
+    const line = await until('the guest reported', () => /CIDATA-REPORT (.*)/.exec(serial(vm))?.[1], 600_000, 1000);
+    console.log(`[stock-cloud-image] offline1: vm create -> cloud-init final report: ${((Date.now() - offlineAt) / 1000).toFixed(1)} s: ${line}`);
+    expect(line).toContain('host=offline1');
+    expect(line).toContain('ds=nocloud');
+    expect(line).toMatch(/sub=config-disk\(\/dev\/vd[b-z]\)/);
+    expect(line).toContain('keys=alice,');
+  }, 900_000);
 });
