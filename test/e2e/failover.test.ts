@@ -38,10 +38,9 @@ describe('HA: a frozen agent is fenced by its watchdog before its HA VM starts e
   };
   /** The host whose address a Ceph client (`[ip]:port/nonce`, as Ceph prints it) connected from. */
   const clientHost = (client: string) => tb.hosts.find((h) => canonicalIPv6(h.address) === canonicalIPv6(/^\[([^\]]+)\]/.exec(client)?.[1] ?? '::'))?.name;
-  const log = (host: string, name: string) => {
-    const p = join(tb.host(host).logDir, `${name}.log`);
-    return existsSync(p) ? readFileSync(p, 'utf8') : '';
-  };
+  const readLog = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8') : '');
+  const log = (host: string, name: string) => readLog(join(tb.host(host).logDir, `${name}.log`));
+  const lastLines = (text: string) => text.split('\n').slice(-40).join('\n');
   /** Creates VM `name`, running on `host` (moved there live if the scheduler put it elsewhere). */
   const createOn = async (host: string, name: string, ha: boolean, image = 'ucloud-test') => {
     const vm = await cli(['vm', 'create', name, '--image', image, '--network', 'lab', '--ram', '128MiB', ...(ha ? ['--ha'] : [])]);
@@ -71,9 +70,8 @@ describe('HA: a frozen agent is fenced by its watchdog before its HA VM starts e
     if (ctx.task.result?.state !== 'fail' || !tb) return;
     const vms = (await tb.c.store.list(Kinds.vm, Keys.vms()).catch(() => undefined))?.items ?? [];
     for (const { value: v } of vms) console.log(`[failover] ${v.name}: ${JSON.stringify({ host: v.host, status: v.status, desired: v.desired, epoch: v.epoch, error: v.error, generation: v.generation, observedGeneration: v.observedGeneration, pid: v.qemu?.pid })}`);
-    for (const h of tb.hosts) console.log(`[failover] ${h.name}: presence ${JSON.stringify(await alive(h.name).then((a) => a && { epoch: a.epoch, since: a.since, fence: a.fence }).catch(() => undefined))}; agent log, last lines:\n${log(h.name, 'host').split('\n').slice(-40).join('\n')}`);
-    const sched = join(tb.c.dir, 'log', 'scheduler.log');
-    console.log(`[failover] scheduler log, last lines:\n${existsSync(sched) ? readFileSync(sched, 'utf8').split('\n').slice(-40).join('\n') : ''}`);
+    for (const h of tb.hosts) console.log(`[failover] ${h.name}: presence ${JSON.stringify(await alive(h.name).then((a) => a && { epoch: a.epoch, since: a.since, fence: a.fence }).catch(() => undefined))}; agent log, last lines:\n${lastLines(log(h.name, 'host'))}`);
+    console.log(`[failover] scheduler log, last lines:\n${lastLines(readLog(join(tb.c.dir, 'log', 'scheduler.log')))}`);
   });
 
   afterAll(async () => {
