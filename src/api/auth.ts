@@ -1,12 +1,13 @@
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { UcloudError } from '../common/errors.js';
 import type { User } from '../model/index.js';
 import { hashToken, type UserManager } from '../managers/users.js';
-import { actionOf, authorize, isPublic } from './authz.js';
+import { actionOf, authorize, can, isPublic, type Action } from './authz.js';
 
 /** The token of `Authorization: Bearer <token>`, if the request carries one. */
-export function bearerToken(req: FastifyRequest): string | undefined {
+export function bearerToken(req: IncomingMessage): string | undefined {
   const header = req.headers.authorization;
   return header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : undefined;
 }
@@ -21,10 +22,10 @@ type RememberingSocket = Socket & { [kLastAuthorization]?: { header: string; has
  * header and its hash are kept on the connection, compared whole, and gone
  * with it.
  */
-export function tokenHashOf(req: FastifyRequest): string | undefined {
+export function tokenHashOf(req: IncomingMessage): string | undefined {
   const header = req.headers.authorization;
   if (!header) return undefined;
-  const socket = req.raw.socket as RememberingSocket | null;
+  const socket = req.socket as RememberingSocket | null;
   const last = socket?.[kLastAuthorization];
   if (last?.header === header) return last.hash;
   const token = bearerToken(req);
@@ -35,7 +36,21 @@ export function tokenHashOf(req: FastifyRequest): string | undefined {
 }
 
 /**
- * The one place requests are authenticated and authorized: every route but
+ * The caller of a request the token cache can answer for, if their role allows
+ * `action` (undefined: no role check, bench/api's contract-off server); undefined for anything else (no token, one the cache does not know,
+ * a role that may not), which the full path then authenticates, or refuses, as
+ * any request. For the cached reads answered below Fastify (cached-reads.ts).
+ */
+export function cachedCaller(users: UserManager, req: IncomingMessage, action: Action | undefined): User | undefined {
+  const hash = tokenHashOf(req);
+  const user = hash === undefined ? undefined : users.authenticateCached(hash);
+  return user && (action === undefined || can(user, action)) ? user : undefined;
+}
+
+/**
+ * The one place requests that reach Fastify are authenticated and authorized
+ * (the cached reads answered before it admit only what this would admit:
+ * cachedCaller above, the same cache and the same role check): every route but
  * the public ones needs `Authorization: Bearer <token>`, and its user's role
  * must allow the route's declared action (src/api/authz.ts). A token the
  * cache knows is checked without a promise (most requests); any other goes to
@@ -60,7 +75,7 @@ export function authenticate(users: UserManager, opts: { authorize?: boolean } =
       }
       return done();
     }
-    const hash = tokenHashOf(req);
+    const hash = tokenHashOf(req.raw);
     if (hash === undefined) return done(new UcloudError('UNAUTHENTICATED', 'this request needs a bearer token'));
     const admit = (user: User): void => {
       req.user = user;

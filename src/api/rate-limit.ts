@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fast
 import { UcloudError } from '../common/errors.js';
 import { formatIPv6, parseIPv6 } from '../common/ipv6.js';
 import type { UserManager } from '../managers/users.js';
+import type { User } from '../model/index.js';
 import type { Informer } from '../store/informer.js';
 import { Keys, type Kinds } from '../store/keys.js';
 import { tokenHashOf } from './auth.js';
@@ -51,7 +52,7 @@ export function rateLimitParts(users: UserManager, overrides: QuotaOverrides, op
       // counts against its address, so guessing costs no etcd read until the address is limited.
       keyGenerator: (req: FastifyRequest): string => {
         if (EXEMPT.has(routeOf(req).url ?? '')) return 'exempt';
-        const hash = tokenHashOf(req);
+        const hash = tokenHashOf(req.raw);
         const user = hash === undefined ? undefined : users.authenticateCached(hash);
         if (user) {
           req.user = user;
@@ -94,38 +95,84 @@ class WindowCounts {
     if (this.counts.size > this.max) this.counts.delete(this.counts.keys().next().value!);
     return { current: c.n, ttl: c.start + windowMs - now };
   }
+
+  /** Counts one request if the key's window holds fewer than `max`; undefined (nothing counted) if it is full. */
+  incrBelow(key: string, max: number, windowMs: number, now: number): { current: number; ttl: number } | undefined {
+    const c = this.counts.get(key);
+    if (c && c.start + windowMs > now && c.n >= max) return undefined;
+    return this.incr(key, windowMs, now);
+  }
+}
+
+/**
+ * The per-user fixed windows of callers whose token the cache knows (nearly
+ * every request): the user's limit is their override or the default, and
+ * requests are counted per user (keyed by name: only users are counted
+ * here), not per token, so more tokens buy no more.
+ * Shared by the onRequest hook and the cached reads below Fastify
+ * (cached-reads.ts), so a request counts once whichever path answers it.
+ */
+export class UserRateLimit {
+  private readonly counts = new WindowCounts(100_000);
+  private readonly windowMs: number;
+
+  constructor(
+    private readonly overrides: QuotaOverrides,
+    private readonly opts: RateLimitOptions,
+  ) {
+    this.windowMs = opts.windowMs ?? 60_000;
+  }
+
+  /** Requests per window the user may make; undefined: not limited. */
+  limitOf(user: User): number | undefined {
+    const own = this.overrides.get(Keys.quota(user.name))?.value.rate;
+    if (own === 'unlimited' || (own === undefined && this.opts.perWindow === 0)) return undefined;
+    return typeof own === 'number' ? own : this.opts.perWindow;
+  }
+
+  /** Counts one request of the user: how many in the window so far and the ms left of it. */
+  count(user: User): { current: number; ttl: number } {
+    return this.counts.incr(user.name, this.windowMs, Date.now());
+  }
+
+  /** Counts one request of the user if it stays within `max`; undefined, counting nothing, if it would not. */
+  countWithin(user: User, max: number): { current: number; ttl: number } | undefined {
+    return this.counts.incrBelow(user.name, max, this.windowMs, Date.now());
+  }
+}
+
+/** Sets the headers of an admitted request, as @fastify/rate-limit sends them. */
+export function setAllowanceHeaders(set: (name: string, value: number) => void, max: number, current: number, ttlMs: number): void {
+  set('x-ratelimit-limit', max);
+  set('x-ratelimit-remaining', max - current);
+  set('x-ratelimit-reset', Math.ceil(ttlMs / 1000));
 }
 
 /**
  * The onRequest hook: a token the cache knows (nearly every request) is counted
- * here without a promise, with the same window, limits, headers and answer as
+ * here without a promise (UserRateLimit), with the same window, limits, headers and answer as
  * @fastify/rate-limit's; anything else (no token, an unknown one, /v1/health)
  * goes to the plugin's `slow` hook, which counts it against its address. Its
  * async hook cost each request several promises, the role check included.
  */
-export function rateLimitHook(users: UserManager, overrides: QuotaOverrides, opts: RateLimitOptions, slow: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) {
-  const windowMs = opts.windowMs ?? 60_000;
-  const counts = new WindowCounts(100_000);
+export function rateLimitHook(users: UserManager, limits: UserRateLimit, slow: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) {
   return (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
-    const hash = EXEMPT.has(routeOf(req).url ?? '') ? undefined : tokenHashOf(req);
+    const hash = EXEMPT.has(routeOf(req).url ?? '') ? undefined : tokenHashOf(req.raw);
     const user = hash === undefined ? undefined : users.authenticateCached(hash);
     if (!user) {
       slow(req, reply).then(() => done(), done);
       return;
     }
     req.user = user;
-    const own = overrides.get(Keys.quota(user.name))?.value.rate;
-    if (own === 'unlimited' || (own === undefined && opts.perWindow === 0)) return done();
-    const max = typeof own === 'number' ? own : opts.perWindow;
-    // Per user, not per token: more tokens buy no more requests.
-    const { current, ttl } = counts.incr(`user:${user.name}`, windowMs, Date.now());
-    const reset = Math.ceil(ttl / 1000);
-    reply.header('x-ratelimit-limit', max);
+    const max = limits.limitOf(user);
+    if (max === undefined) return done();
+    const { current, ttl } = limits.count(user);
     if (current <= max) {
-      reply.header('x-ratelimit-remaining', max - current);
-      reply.header('x-ratelimit-reset', reset);
+      setAllowanceHeaders((name, value) => reply.header(name, value), max, current, ttl);
       return done();
     }
+    const reset = Math.ceil(ttl / 1000);
+    reply.header('x-ratelimit-limit', max);
     reply.header('x-ratelimit-remaining', 0);
     reply.header('x-ratelimit-reset', reset);
     reply.header('retry-after', reset);

@@ -15,6 +15,13 @@ interface Series {
 const REQUESTS = 'ucloud_api_requests_total';
 const DURATION = 'ucloud_api_request_duration_seconds';
 
+export interface RequestMetrics {
+  /** The onResponse hook's part: one answered request Fastify served. */
+  measure(req: FastifyRequest, reply: FastifyReply): void;
+  /** One answered request of `route` (its pattern, or undefined: matched none), however it was served. */
+  record(route: string | undefined, method: string, status: number, seconds: number): void;
+}
+
 /**
  * Counts and times each answered request by its route pattern (`/v1/vms/:ref`,
  * never the URL itself, so the series stay bounded); a request that matched
@@ -24,25 +31,25 @@ const DURATION = 'ucloud_api_request_duration_seconds';
  * Counter and Histogram: those build and hash a label string for every
  * observation, a few µs of every cached read (bench/scale).
  */
-export function requestMetrics(registry: MetricsRegistry): (req: FastifyRequest, reply: FastifyReply) => void {
+export function requestMetrics(registry: MetricsRegistry): RequestMetrics {
   const byRoute = new Map<string, Map<string, Series>>();
   registry.addExposition(async () => exposition(byRoute, registry.defaultLabelText()));
-  return (req, reply) => {
-    const route = routeOf(req).url ?? 'unmatched';
+  const record = (url: string | undefined, verb: string, status: number, seconds: number): void => {
+    const route = url ?? 'unmatched';
     // Methods outside the usual few are folded, so a client inventing verbs adds no series.
-    const method = KNOWN_METHODS.has(req.method) ? req.method : 'OTHER';
+    const method = KNOWN_METHODS.has(verb) ? verb : 'OTHER';
     let methods = byRoute.get(route);
     if (!methods) byRoute.set(route, (methods = new Map()));
     let s = methods.get(method);
     if (!s) methods.set(method, (s = { labels: `method="${method}",route="${escapeLabel(route)}"`, statuses: new Map(), buckets: new Array<number>(LATENCY_BUCKETS.length + 1).fill(0), sum: 0, count: 0 }));
-    s.statuses.set(reply.statusCode, (s.statuses.get(reply.statusCode) ?? 0) + 1);
-    const seconds = reply.elapsedTime / 1000;
+    s.statuses.set(status, (s.statuses.get(status) ?? 0) + 1);
     let b = 0;
     while (b < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[b]!) b++;
     s.buckets[b]!++;
     s.sum += seconds;
     s.count++;
   };
+  return { record, measure: (req, reply) => record(routeOf(req).url, req.method, reply.statusCode, reply.elapsedTime / 1000) };
 }
 
 /** Both families in the text exposition format, as prom-client would write them. */

@@ -20,7 +20,8 @@ import type { Api, Managers } from './context.js';
 import { clientErrorHandler, errorHandler, notFoundHandler } from './errors.js';
 import { ErrorResponseSchema, Health } from '../model/index.js';
 import { openapiOptions } from './openapi.js';
-import { rateLimitHook, rateLimitParts, type RateLimitOptions } from './rate-limit.js';
+import { rateLimitHook, rateLimitParts, UserRateLimit, type RateLimitOptions } from './rate-limit.js';
+import { CachedReads } from './cached-reads.js';
 import { waitForWrites } from './read-your-writes.js';
 import { requestLogFactory } from './request-log.js';
 import { requestMetrics } from './request-metrics.js';
@@ -108,6 +109,11 @@ export function buildApi(
   // Users' quota overrides, watch-fed: the rate limit reads each request's, a create its owner's limits.
   const overrides = opts.rateLimit || m.quotas ? new Informer(m.store, Kinds.quota, Keys.quotas(), log) : undefined;
   const rate = opts.rateLimit && overrides && rateLimitParts(m.users, overrides, opts.rateLimit);
+  const limits = opts.rateLimit && overrides ? new UserRateLimit(overrides, opts.rateLimit) : undefined;
+  const measure = opts.metrics ? requestMetrics(opts.metrics) : undefined;
+  // `vm show` and `vm list` from the cache, below Fastify's request lifecycle when they can be (cached-reads.ts).
+  const reads = opts.documentOnly ? undefined : new CachedReads({ users: m.users, log, ready: () => cache.listed, authorize: opts.contract?.authorize !== false, ...(limits ? { limits } : {}), ...(measure ? { metrics: measure } : {}) });
+  reads?.attach(api.server);
   const caches = [...cache.informers, ...(opts.tokens?.informers ?? []), ...(overrides ? [overrides as never] : [])];
   // A write log keeps one revision per top-level prefix: a cache on a deeper one could wait for a write it never sees.
   for (const c of caches) if (topLevelPrefix(c.prefix) !== c.prefix) throw new Error(`read-your-writes needs caches on top-level prefixes, not ${c.prefix}`);
@@ -124,6 +130,7 @@ export function buildApi(
   });
   // Open event streams would hold the server's close forever: they end first.
   api.addHook('preClose', (done) => {
+    reads?.close();
     for (const end of streams) end();
     done();
   });
@@ -146,7 +153,7 @@ export function buildApi(
     // Counted before the token is checked, so neither floods nor guessed tokens reach etcd unbounded; the hook is
     // added once the plugin has loaded, and Fastify queues addHook calls, so it still runs before authenticate.
     void api.register(fastifyRateLimit, rate.options);
-    api.after(() => api.addHook('onRequest', rateLimitHook(m.users, overrides!, opts.rateLimit!, api.rateLimit())));
+    api.after(() => api.addHook('onRequest', rateLimitHook(m.users, limits!, api.rateLimit())));
   }
   api.addHook('onRequest', authenticate(m.users, { authorize: opts.contract?.authorize !== false }));
   // A body whose every field is optional may be left out (`POST /v1/vms/web1/reboot` with no body is `{}`).
@@ -190,17 +197,17 @@ export function buildApi(
   // server's own (rate limit, authentication), as these did.
   api.addHook('onRoute', (route) => {
     requireDeclaredAction(route);
+    reads?.noteRoute(route.method, route.url);
     if ([route.method].flat().every((m) => IS_READ.has(m))) return;
     route.preValidation = [defaultBody, ...[route.preValidation ?? []].flat()];
     route.preHandler = [refuseBody, openWriteLog, ...[route.preHandler ?? []].flat()];
     route.onSend = [awaitWrites, ...[route.onSend ?? []].flat()];
   });
-  const measure = opts.metrics ? requestMetrics(opts.metrics) : undefined;
   api.addHook('onResponse', (req, reply, done) => {
     // An upgrade request a route answered over HTTP: its socket left Node's HTTP parser, so nothing else
     // would ever read from or close it (a console's upgrade is hijacked and never gets here).
     if (isUpgrade(req.raw)) req.raw.socket.destroy();
-    measure?.(req, reply);
+    measure?.measure(req, reply);
     if (log.isLevelEnabled('debug')) req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
     // After the answer went out, so it never waits for the audit write (nor fails with it).
     // Only callers with a valid token, and not the requests the rate limit turned away: a flood of
@@ -215,7 +222,7 @@ export function buildApi(
     r.get('/v1/health', { config: { action: 'health:read' }, schema: { operationId: 'health', summary: 'Is the API up', security: [], response: { 200: Health } } }, async () => ({ ok: true }));
     r.get('/openapi.json', { config: { action: 'openapi:read' }, schema: { hide: true } }, async () => r.swagger());
     if (opts.web !== false) webRoutes(r, opts.web ?? defaultWebDir());
-    vmRoutes(r, rm, cache, { haDefault: opts.haDefault === true });
+    vmRoutes(r, rm, cache, { haDefault: opts.haDefault === true }, reads);
     // Consoles (routes/console.ts), in a scope of their own: @fastify/websocket's hooks and handler wrapper
     // cost every request of a route they cover, and only these take WebSockets. An upgrade request to any
     // other route is answered by that route over HTTP and its socket closed by the onResponse hook above.
@@ -252,7 +259,7 @@ export function buildApi(
       ...(events ? { recorded: () => events.flushed() } : {}),
       // The same token, still valid, for the same user with the same role (a demoted admin's ?all stream ends).
       stillAllowed: async (req) => {
-        const hash = tokenHashOf(req);
+        const hash = tokenHashOf(req.raw);
         const now = hash === undefined ? undefined : await m.users.authenticateHash(hash).catch(() => undefined);
         return now !== undefined && now.name === req.user.name && now.role === req.user.role;
       },

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Bytes, ErrorInfo, ImageRef, Name, SizeInput, Timestamp, Uuid, VmRef } from './common.js';
+import { Bytes, ErrorInfo, ImageRef, ListQuery, Name, SizeInput, Timestamp, Uuid, VmRef } from './common.js';
 import { VmNic } from './network.js';
 
 export const VmDesired = Type.Union([Type.Literal('running'), Type.Literal('stopped'), Type.Literal('deleted')]);
@@ -26,6 +26,9 @@ export const VmListFilter = {
   status: Type.Optional(VmStatus),
   host: Type.Optional(Name),
 };
+/** `GET /v1/vms`'s query: a page (limit, cursor) and the filters above. */
+export const VmListQuery = ListQuery(VmListFilter);
+export type VmListQuery = Static<typeof VmListQuery>;
 
 /** `/:ref`: a VM by name or id. */
 export const VmRefParams = Type.Object({ ref: VmRef }, { additionalProperties: false });

@@ -35,7 +35,7 @@ describe('API request metrics', () => {
       fc.asyncProperty(fc.array(obs, { maxLength: 60 }), async (list: Obs[]) => {
         const ours = new MetricsRegistry();
         ours.setDefaultLabels({ component: 'api' });
-        const measure = requestMetrics(ours);
+        const { measure } = requestMetrics(ours);
         const theirs = new MetricsRegistry();
         theirs.setDefaultLabels({ component: 'api' });
         const requests = new Counter({ name: 'ucloud_api_requests_total', help: 'x', labelNames: ['method', 'route', 'status'], registers: [theirs] });

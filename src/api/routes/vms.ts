@@ -1,17 +1,19 @@
+import type { ServerResponse } from 'node:http';
+import type { FastifyReply } from 'fastify';
 import { UcloudError } from '../../common/errors.js';
 import { parseSizeInRange } from '../../common/units.js';
 import { checkUserData } from '../../common/user-data.js';
-import { ConsoleAttachRequest, ConsoleAttachTicket, ConsoleLog, ConsoleLogQuery, VmStats, ErrorResponse, ListQuery, NoContent, Vm, VmListFilter, VM_LIMITS, VmCreateRequest, VmRebootRequest, VmRefParams, VmResizeRequest, VmSetRequest, type User } from '../../model/index.js';
+import { ConsoleAttachRequest, ConsoleAttachTicket, ConsoleLog, ConsoleLogQuery, VmStats, ErrorResponse, NoContent, Vm, VmListQuery, VM_LIMITS, VmCreateRequest, VmRebootRequest, VmRefParams, VmResizeRequest, VmSetRequest, type User } from '../../model/index.js';
 import type { VmCache } from '../../managers/vm-cache.js';
 import { tokenHashOf } from '../auth.js';
 import { can } from '../authz.js';
 import type { Api, Managers } from '../context.js';
 import { AnswerBuffers } from '../answer-buffers.js';
+import type { CachedReads } from '../cached-reads.js';
 import { cursorAfter, listResponses, PageCache, rawPageFromCache } from '../pages.js';
 
 // VMs: users see and act on their own; an admin on all of them (by id).
 
-const VmListQuery = ListQuery(VmListFilter);
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
 
 const isId = (ref: string) => /^[0-9a-f-]{36}$/.test(ref);
@@ -36,7 +38,13 @@ function visible(user: User, ref: string, vm: Vm | undefined): Vm {
   return vm;
 }
 
-export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefault: boolean } = { haDefault: false }): void {
+/** JSON text already: sent as it is, no serializer run. */
+function sendJson(reply: FastifyReply, bytes: Buffer): void {
+  void reply.type('application/json; charset=utf-8').send(bytes as never);
+}
+
+/** `reads`: where the cached reads are also declared for answering below Fastify (server.ts); absent: Fastify answers them all. */
+export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefault: boolean } = { haDefault: false }, reads?: CachedReads): void {
   const pages = new AnswerBuffers();
   const kept = new PageCache();
   api.post('/v1/vms', { config: { action: 'vm:create' }, schema: { operationId: 'createVm', body: VmCreateRequest, response: { 201: Vm, ...errors } } }, async (req, reply) => {
@@ -76,37 +84,54 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
   });
 
   // Both from the cache (the records' JSON as kept there, checked when their
-  // events arrived): ordered by owner, then name.
-  api.get('/v1/vms', { config: { action: 'vm:list' }, schema: { operationId: 'listVms', querystring: VmListQuery, response: listResponses(Vm) } }, (req, reply) => {
-    const q = req.query;
+  // events arrived): ordered by owner, then name. Each is answered below
+  // Fastify too (cached-reads.ts) when its answer is bytes the cache holds.
+  const LIST = { action: 'vm:list' } as const;
+  /** A page of the caller's VMs (an admin's: anyone's), once the cache has listed; refusals and a bad cursor throw at once. */
+  const listPage = (user: User, q: VmListQuery): ((res: ServerResponse) => Buffer) => {
     // Another user's VMs are an admin's scope: asked by a user, it is refused, not silently narrowed.
-    if ((q.all === true || (q.owner !== undefined && q.owner !== req.user.name)) && !can(req.user, 'vm:list-any')) {
+    if ((q.all === true || (q.owner !== undefined && q.owner !== user.name)) && !can(user, 'vm:list-any')) {
       throw new UcloudError('FORBIDDEN', 'only an admin lists other users\' VMs (all, owner)', { details: { action: 'vm:list-any' } });
     }
-    const owner = q.owner ?? (q.all === true ? undefined : req.user.name);
+    const owner = q.owner ?? (q.all === true ? undefined : user.name);
     const filtered = q.status !== undefined || q.host !== undefined;
     const filter = { ...(q.status !== undefined ? { status: q.status } : {}), ...(q.host !== undefined ? { host: q.host } : {}) };
     // The list's name carries its scope and filter, so a cursor is good only for the list it came from.
     const list = `${owner === undefined ? 'vms' : `vms/${owner}`}${filtered ? `?${q.status ?? ''}@${q.host ?? ''}` : ''}`;
-    // The refusals above and a cursor's need no cache: before its first list they are answered at once,
-    // not after the wait for it (and its 503 while etcd is away).
     const after = cursorAfter(list, q);
-    return fromCache(cache, () => {
+    return (res) => {
       // An unfiltered page is kept while its list is unchanged; a filtered one is made each time (its version would be the whole fleet's).
       const keep = filtered ? undefined : { pages: kept, version: cache.vmListVersion(owner) };
-      const page = rawPageFromCache(list, q, after, (from, limit) => cache.vmPageJsonNow(owner, from, limit, filter), pages, reply.raw, keep);
-      void reply.type('application/json; charset=utf-8').send(page as never); // JSON text: sent as it is
-    });
+      return rawPageFromCache(list, q, after, (from, limit) => cache.vmPageJsonNow(owner, from, limit, filter), pages, res, keep);
+    };
+  };
+  api.get('/v1/vms', { config: LIST, schema: { operationId: 'listVms', querystring: VmListQuery, response: listResponses(Vm) } }, (req, reply) => {
+    // The refusals above and a cursor's need no cache: before its first list they are answered at once,
+    // not after the wait for it (and its 503 while etcd is away).
+    const page = listPage(req.user, req.query);
+    return fromCache(cache, () => sendJson(reply, page(reply.raw)));
   });
+  reads?.add('/v1/vms', { ...LIST, query: VmListQuery }, (user, _params, q, res) => listPage(user, q as VmListQuery)(res));
 
-  api.get('/v1/vms/:ref', { config: { action: 'vm:read' }, schema: { operationId: 'getVm', params: VmRefParams, response: { 200: Vm, ...errors } } }, (req, reply) => fromCache(cache, () => {
-    const { ref } = req.params;
-    const mine = cache.shownByNameNow(req.user.name, ref);
-    if (mine) return void reply.type('application/json; charset=utf-8').send(mine.json as never);
-    const vm = visible(req.user, ref, isId(ref) ? cache.vmByIdNow(ref) : undefined);
-    const json = cache.jsonOf(vm.id);
-    void (json === undefined ? reply.send(vm) : reply.type('application/json; charset=utf-8').send(json as never));
-  }));
+  const SHOW = { action: 'vm:read' } as const;
+  /** The caller's VM by name (or anyone's by id, for an admin) as the cache holds it: its JSON, or the record when the cache has none. */
+  const shown = (user: User, ref: string): Buffer | Vm => {
+    const mine = cache.shownByNameNow(user.name, ref);
+    if (mine) return mine.json;
+    const vm = visible(user, ref, isId(ref) ? cache.vmByIdNow(ref) : undefined);
+    return cache.jsonOf(vm.id) ?? vm;
+  };
+  api.get('/v1/vms/:ref', { config: SHOW, schema: { operationId: 'getVm', params: VmRefParams, response: { 200: Vm, ...errors } } }, (req, reply) =>
+    fromCache(cache, () => {
+      const answer = shown(req.user, req.params.ref);
+      if (Buffer.isBuffer(answer)) sendJson(reply, answer);
+      else void reply.send(answer as Vm);
+    }),
+  );
+  reads?.add('/v1/vms/:ref', { ...SHOW, params: VmRefParams }, (user, params) => {
+    const answer = shown(user, params.ref as string);
+    return Buffer.isBuffer(answer) ? answer : undefined;
+  });
 
   for (const action of ['start', 'stop'] as const) {
     api.post(`/v1/vms/:ref/${action}`, { config: { action: `vm:${action}` }, schema: { operationId: `${action}Vm`, params: VmRefParams, response: { 202: Vm, ...errors } } }, async (req, reply) => {
@@ -163,7 +188,7 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
   // A ticket for the VM's interactive console; the console itself is the WebSocket at its `path` (routes/console.ts).
   api.post('/v1/vms/:ref/console', { config: { action: 'vm:console' }, schema: { operationId: 'createVmConsoleTicket', summary: "A ticket for the VM's interactive serial console, or with display vnc its VNC screen (valid 30 s, once)", params: VmRefParams, body: ConsoleAttachRequest, response: { 201: ConsoleAttachTicket, ...errors, 503: ErrorResponse } } }, async (req, reply) => {
     const vm = await findVm(m, req.user, req.params.ref);
-    return reply.status(201).send(await m.consoles.attachTicket(vm, { readOnly: req.body.readOnly === true, kind: req.body.display === 'vnc' ? 'vnc' : 'serial' }, { user: req.user.name, role: req.user.role, tokenHash: tokenHashOf(req) ?? '' }));
+    return reply.status(201).send(await m.consoles.attachTicket(vm, { readOnly: req.body.readOnly === true, kind: req.body.display === 'vnc' ? 'vnc' : 'serial' }, { user: req.user.name, role: req.user.role, tokenHash: tokenHashOf(req.raw) ?? '' }));
   });
 
   api.delete('/v1/vms/:ref', { config: { action: 'vm:delete' }, schema: { operationId: 'deleteVm', params: VmRefParams, response: { 202: Vm, 204: NoContent, ...errors } } }, async (req, reply) => {
