@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { RouteOptions } from 'fastify';
 import type { TSchema } from 'typebox';
 import type { Logger } from '../common/logger.js';
 import type { UserManager } from '../managers/users.js';
@@ -32,6 +33,9 @@ const KEY = /^[A-Za-z]+$/;
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
+/** Route-level hooks: a route with any of these is not answered below Fastify, which would skip them. */
+const ROUTE_HOOKS = ['onRequest', 'preParsing', 'preValidation', 'preHandler', 'preSerialization', 'onSend', 'onResponse', 'onTimeout', 'onError'] as const;
+
 /**
  * Cached reads (`vm show`, `vm list`) answered below Fastify's request
  * lifecycle. Fastify's per-request machinery (its request and reply objects,
@@ -63,6 +67,10 @@ export class CachedReads {
   private readonly byPrefix = new Map<string, Entry>();
   /** Every GET route without parameters: a static route under a prefix (`/v1/vms/x`) wins over its parameter in Fastify's router too. */
   private readonly statics = new Set<string>();
+  /** Answers declared by routes (`add`), by route pattern, until `prepare`. */
+  private readonly answers = new Map<string, CachedAnswer>();
+  /** The GET routes Fastify added, by pattern. */
+  private readonly routes = new Map<string, RouteOptions>();
   private open = true;
 
   constructor(
@@ -78,26 +86,52 @@ export class CachedReads {
     },
   ) {}
 
-  /** A GET route (`/v1/vms` or `/v1/vms/:ref`: at most one parameter, at the end) whose answers can come from a cache. */
-  add(url: string, spec: { action: Action; params?: TSchema; query?: TSchema }, answer: CachedAnswer): void {
-    const m = /^(\/[^:]*?)(?::(\w+))?$/.exec(url);
-    if (!m) throw new Error(`a cached read needs a path with at most one parameter, at its end: ${url}`);
-    const compile = (schema: TSchema, httpPart: string) => validatorCompiler({ schema, httpPart, method: 'GET', url }) as (value: unknown) => { value?: unknown; error?: unknown };
-    const noQuery = (value: unknown) => (Object.keys(value as object).length === 0 ? { value } : { error: 'no query taken' });
-    const entry: Entry = {
-      url,
-      action: spec.action,
-      ...(m[2] ? { param: m[2] } : {}),
-      ...(spec.params ? { params: compile(spec.params, 'params') } : {}),
-      query: spec.query ? compile(spec.query, 'querystring') : noQuery,
-      answer,
-    };
-    (m[2] ? this.byPrefix : this.exact).set(m[1]!, entry);
+  /**
+   * The cached answer of a GET route (`/v1/vms` or `/v1/vms/:ref`: at most one
+   * parameter, at its end), declared beside the route. Its action and schemas
+   * are the route's own, taken when the server is ready (`prepare`).
+   */
+  add(url: string, answer: CachedAnswer): void {
+    this.answers.set(url, answer);
   }
 
   /** Told of every route Fastify adds (its onRoute hook). */
-  noteRoute(method: string | string[], url: string): void {
-    if ([method].flat().includes('GET') && !/[:*]/.test(url)) this.statics.add(url);
+  noteRoute(route: RouteOptions): void {
+    if (![route.method].flat().includes('GET')) return;
+    this.routes.set(route.url, route);
+    if (!/[:*]/.test(route.url)) this.statics.add(route.url);
+  }
+
+  /**
+   * Makes each declared answer servable from its route as Fastify holds it
+   * (its onReady): the route's declared action and its params and querystring
+   * schemas, compiled by the validator Fastify compiles them with. A route
+   * with hooks of its own would have them skipped here: refused, as is an
+   * answer for a route that does not exist.
+   */
+  prepare(): void {
+    for (const [url, answer] of this.answers) {
+      const route = this.routes.get(url);
+      const m = /^(\/[^:]*?)(?::(\w+))?$/.exec(url);
+      if (!route || !m) throw new Error(`a cached read for ${url}, which is no GET route of at most one parameter, at its end`);
+      const own = ROUTE_HOOKS.filter((h) => [route[h] ?? []].flat().length > 0);
+      if (own.length) throw new Error(`a cached read for ${url}, whose route has hooks of its own (${own.join(', ')}) it would skip`);
+      const action = (route.config as { action?: Action } | undefined)?.action;
+      if (!action) throw new Error(`a cached read for ${url}, whose route declares no action`);
+      const schema = route.schema as { params?: TSchema; querystring?: TSchema } | undefined;
+      const compile = (s: TSchema, httpPart: string) => validatorCompiler({ schema: s, httpPart, method: 'GET', url }) as Entry['query'];
+      // Fastify ignores the query of a route without a querystring schema; such a request is left to it.
+      const noQuery = (value: unknown) => (Object.keys(value as object).length === 0 ? { value } : { error: 'left to Fastify' });
+      const entry: Entry = {
+        url,
+        action,
+        ...(m[2] ? { param: m[2] } : {}),
+        ...(schema?.params ? { params: compile(schema.params, 'params') } : {}),
+        query: schema?.querystring ? compile(schema.querystring, 'querystring') : noQuery,
+        answer,
+      };
+      (m[2] ? this.byPrefix : this.exact).set(m[1]!, entry);
+    }
   }
 
   /** From now on every request goes to Fastify (which answers 503 while it closes). */
@@ -121,6 +155,16 @@ export class CachedReads {
 
   /** Answers `req` if it is a cached read every check allows; false: `res` is untouched and the full path must answer. */
   serve(req: IncomingMessage, res: ServerResponse): boolean {
+    try {
+      return this.answer(req, res);
+    } catch (err) {
+      // Nothing here is expected to throw; if something does before the answer is written, Fastify answers instead.
+      if (res.headersSent) throw err;
+      return false;
+    }
+  }
+
+  private answer(req: IncomingMessage, res: ServerResponse): boolean {
     if (req.method !== 'GET' || !this.open || (req as { upgrade?: boolean }).upgrade === true) return false;
     const length = req.headers['content-length'];
     if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) return false;
@@ -150,6 +194,10 @@ export class CachedReads {
     if (!this.deps.ready() || this.deps.log.isLevelEnabled('debug')) return false;
     const user = cachedCaller(this.deps.users, req, this.deps.authorize ? entry.action : undefined);
     if (!user) return false;
+    // Over the limit: nothing made, nothing counted; the onRequest hook counts it and refuses it.
+    const limits = this.deps.limits;
+    const max = limits?.limitOf(user);
+    if (max !== undefined && !limits!.admits(user, max)) return false;
     let body: Buffer | undefined;
     try {
       body = entry.answer(user, params, checked.value as Record<string, unknown>, res);
@@ -158,12 +206,10 @@ export class CachedReads {
     }
     if (!body) return false;
     const headers: Record<string, string | number> = {};
-    const limits = this.deps.limits;
-    const max = limits?.limitOf(user);
     if (max !== undefined) {
-      const counted = limits!.countWithin(user, max);
-      if (!counted) return false;
-      setAllowanceHeaders((name, value) => (headers[name] = value), max, counted.current, counted.ttl);
+      // Counted only now that it is answered here; nothing ran between the look above and this.
+      const { current, ttl } = limits!.count(user);
+      setAllowanceHeaders((name, value) => (headers[name] = value), max, current, ttl);
     }
     headers['content-type'] = JSON_TYPE;
     headers['content-length'] = body.length;

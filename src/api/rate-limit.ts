@@ -96,11 +96,10 @@ class WindowCounts {
     return { current: c.n, ttl: c.start + windowMs - now };
   }
 
-  /** Counts one request if the key's window holds fewer than `max`; undefined (nothing counted) if it is full. */
-  incrBelow(key: string, max: number, windowMs: number, now: number): { current: number; ttl: number } | undefined {
+  /** How many requests the key's window holds now (none in a window that ended); counts nothing. */
+  peek(key: string, windowMs: number, now: number): number {
     const c = this.counts.get(key);
-    if (c && c.start + windowMs > now && c.n >= max) return undefined;
-    return this.incr(key, windowMs, now);
+    return c && c.start + windowMs > now ? c.n : 0;
   }
 }
 
@@ -135,9 +134,9 @@ export class UserRateLimit {
     return this.counts.incr(user.name, this.windowMs, Date.now());
   }
 
-  /** Counts one request of the user if it stays within `max`; undefined, counting nothing, if it would not. */
-  countWithin(user: User, max: number): { current: number; ttl: number } | undefined {
-    return this.counts.incrBelow(user.name, max, this.windowMs, Date.now());
+  /** Whether one more request of the user stays within `max` (a limit of 0 admits none); counts nothing. */
+  admits(user: User, max: number): boolean {
+    return this.counts.peek(user.name, this.windowMs, Date.now()) < max;
   }
 }
 

@@ -122,6 +122,7 @@ export function buildApi(
   const rm: Managers = opts.documentOnly ? m : { ...m, images: m.images.withCachedUsers(cache.usersOfImage), ...(m.quotas && overrides ? { quotas: m.quotas.withCache(overrides) } : {}) };
   // documentOnly: the routes and their schemas, nothing started (`openapiDocument`, docs generation).
   if (!opts.documentOnly) api.addHook('onReady', async () => {
+    reads?.prepare();
     cache.start();
     // Not awaited: it retries until etcd answers; until then a token check reads etcd.
     void opts.tokens?.start();
@@ -197,7 +198,7 @@ export function buildApi(
   // server's own (rate limit, authentication), as these did.
   api.addHook('onRoute', (route) => {
     requireDeclaredAction(route);
-    reads?.noteRoute(route.method, route.url);
+    reads?.noteRoute(route);
     if ([route.method].flat().every((m) => IS_READ.has(m))) return;
     route.preValidation = [defaultBody, ...[route.preValidation ?? []].flat()];
     route.preHandler = [refuseBody, openWriteLog, ...[route.preHandler ?? []].flat()];

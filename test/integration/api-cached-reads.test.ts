@@ -81,9 +81,11 @@ describe('cached reads answered below Fastify (real etcd, real HTTP)', () => {
     await c.bootstrap({ guestImage: c.tinyImage() });
     const cache = new TokenCache(c.store, silentLogger);
     users = new UserManager(c.store, cache);
-    for (const name of ['alice', 'bob', 'dave']) tokens[name] = (await users.create(name, 'user')).token;
-    // dave's own rate, there before the API starts (its overrides cache lists it): 4 a minute.
-    await new QuotaManager(c.store, { vms: 10, vcpus: 10, ram: 2 ** 40, disk: 2 ** 40, networks: 10, images: 10, files: 0, rate: 0 }).set('dave', { rate: 4 });
+    for (const name of ['alice', 'bob', 'dave', 'erin']) tokens[name] = (await users.create(name, 'user')).token;
+    // dave's and erin's own rates, there before the API starts (its overrides cache lists them): 4 a minute, and none.
+    const quotas = new QuotaManager(c.store, { vms: 10, vcpus: 10, ram: 2 ** 40, disk: 2 ** 40, networks: 10, images: 10, files: 0, rate: 0 });
+    await quotas.set('dave', { rate: 4 });
+    await quotas.set('erin', { rate: 0 });
     api = buildApi({ ...c.managers(), users }, silentLogger, { tokens: cache, web: false, rateLimit: { perWindow: 10_000 }, metrics: registry });
     await api.listen({ host: '::1', port: 0 });
     port = (api.server.address() as AddressInfo).port;
@@ -175,6 +177,9 @@ describe('cached reads answered below Fastify (real etcd, real HTTP)', () => {
     const over = await http('/v1/vms', tokens.dave);
     expect([over.status, over.cached, (JSON.parse(over.body) as { code: string }).code]).toEqual([429, false, 'RATE_LIMITED']);
     expect(over.headers['retry-after']).toBeDefined();
+    // A rate of 0 lets nothing through, not even the first request of a window.
+    const none = await http('/v1/vms', tokens.erin);
+    expect([none.status, none.cached, none.headers['x-ratelimit-limit']]).toEqual([429, false, '0']);
   });
 
   it('counts what it answers in the request metrics, as Fastify does', async () => {
@@ -182,5 +187,27 @@ describe('cached reads answered below Fastify (real etcd, real HTTP)', () => {
     for (let i = 0; i < 7; i++) expect((await http('/v1/vms/web1', tokens.alice)).cached).toBe(true);
     expect((await fastify('/v1/vms/web1', tokens.alice)).status).toBe(200);
     expect(await metric('/v1/vms/:ref', 200)).toBe(before + 8);
+  });
+});
+
+describe('cached reads: what a route may declare', () => {
+  const answer = () => Buffer.from('{}');
+  const deps = { users: {} as UserManager, log: silentLogger, ready: () => true, authorize: true };
+
+  it("takes the route's own action and refuses a route it would skip hooks of, or one that does not exist", () => {
+    const plain = new CachedReads(deps);
+    plain.noteRoute({ method: 'GET', url: '/v1/things/:name', config: { action: 'vm:read' }, handler: answer } as never);
+    plain.add('/v1/things/:name', answer);
+    expect(() => plain.prepare()).not.toThrow();
+
+    const hooked = new CachedReads(deps);
+    hooked.noteRoute({ method: 'GET', url: '/v1/things/:name', config: { action: 'vm:read' }, handler: answer, onRequest: [() => undefined] } as never);
+    hooked.add('/v1/things/:name', answer);
+    expect(() => hooked.prepare()).toThrow(/hooks of its own \(onRequest\)/);
+
+    const missing = new CachedReads(deps);
+    missing.noteRoute({ method: 'POST', url: '/v1/things/:name', config: { action: 'vm:read' }, handler: answer } as never);
+    missing.add('/v1/things/:name', answer);
+    expect(() => missing.prepare()).toThrow(/no GET route/);
   });
 });

@@ -85,8 +85,8 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
 
   // Both from the cache (the records' JSON as kept there, checked when their
   // events arrived): ordered by owner, then name. Each is answered below
-  // Fastify too (cached-reads.ts) when its answer is bytes the cache holds.
-  const LIST = { action: 'vm:list' } as const;
+  // Fastify too (cached-reads.ts), with the route's own action and schemas,
+  // when its answer is bytes the cache holds.
   /** A page of the caller's VMs (an admin's: anyone's), once the cache has listed; refusals and a bad cursor throw at once. */
   const listPage = (user: User, q: VmListQuery): ((res: ServerResponse) => Buffer) => {
     // Another user's VMs are an admin's scope: asked by a user, it is refused, not silently narrowed.
@@ -105,15 +105,14 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
       return rawPageFromCache(list, q, after, (from, limit) => cache.vmPageJsonNow(owner, from, limit, filter), pages, res, keep);
     };
   };
-  api.get('/v1/vms', { config: LIST, schema: { operationId: 'listVms', querystring: VmListQuery, response: listResponses(Vm) } }, (req, reply) => {
+  api.get('/v1/vms', { config: { action: 'vm:list' }, schema: { operationId: 'listVms', querystring: VmListQuery, response: listResponses(Vm) } }, (req, reply) => {
     // The refusals above and a cursor's need no cache: before its first list they are answered at once,
     // not after the wait for it (and its 503 while etcd is away).
     const page = listPage(req.user, req.query);
     return fromCache(cache, () => sendJson(reply, page(reply.raw)));
   });
-  reads?.add('/v1/vms', { ...LIST, query: VmListQuery }, (user, _params, q, res) => listPage(user, q as VmListQuery)(res));
+  reads?.add('/v1/vms', (user, _params, q, res) => listPage(user, q as VmListQuery)(res));
 
-  const SHOW = { action: 'vm:read' } as const;
   /** The caller's VM by name (or anyone's by id, for an admin) as the cache holds it: its JSON, or the record when the cache has none. */
   const shown = (user: User, ref: string): Buffer | Vm => {
     const mine = cache.shownByNameNow(user.name, ref);
@@ -121,14 +120,14 @@ export function vmRoutes(api: Api, m: Managers, cache: VmCache, opts: { haDefaul
     const vm = visible(user, ref, isId(ref) ? cache.vmByIdNow(ref) : undefined);
     return cache.jsonOf(vm.id) ?? vm;
   };
-  api.get('/v1/vms/:ref', { config: SHOW, schema: { operationId: 'getVm', params: VmRefParams, response: { 200: Vm, ...errors } } }, (req, reply) =>
+  api.get('/v1/vms/:ref', { config: { action: 'vm:read' }, schema: { operationId: 'getVm', params: VmRefParams, response: { 200: Vm, ...errors } } }, (req, reply) =>
     fromCache(cache, () => {
       const answer = shown(req.user, req.params.ref);
       if (Buffer.isBuffer(answer)) sendJson(reply, answer);
       else void reply.send(answer as Vm);
     }),
   );
-  reads?.add('/v1/vms/:ref', { ...SHOW, params: VmRefParams }, (user, params) => {
+  reads?.add('/v1/vms/:ref', (user, params) => {
     const answer = shown(user, params.ref as string);
     return Buffer.isBuffer(answer) ? answer : undefined;
   });
