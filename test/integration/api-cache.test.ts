@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Api } from '../../src/api/context.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { CachedReads } from '../../src/api/cached-reads.js';
+import type { Api, Managers } from '../../src/api/context.js';
 import { buildApi } from '../../src/api/server.js';
 import { Client } from '../../src/client/client.js';
 import { UcloudError } from '../../src/common/errors.js';
 import { silentLogger } from '../../src/common/logger.js';
+import { TokenCache } from '../../src/managers/token-cache.js';
+import { hashToken, UserManager } from '../../src/managers/users.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { Store } from '../../src/store/store.js';
 import { freePort } from '../helpers/ports.js';
@@ -25,20 +28,35 @@ describe('API read caches (real etcd)', () => {
   let admin: Client;
   let aliceToken = '';
 
+  // With a token cache, as `ucloud api` runs: shows and lists are then answered below Fastify
+  // (cached-reads.ts) wherever they can be, so what follows holds on that path too.
+  const served = vi.spyOn(CachedReads.prototype, 'serve');
+  const withTokenCache = async (store: Store, m: Managers) => {
+    const tokens = new TokenCache(store, silentLogger);
+    return { m: { ...m, store, users: new UserManager(store, tokens) }, tokens };
+  };
+  const cached = (users: UserManager, ...tokens: string[]) =>
+    Promise.all(tokens.map((t) => until('the token cache knows the token', () => users.authenticateCached(hashToken(t)) !== undefined, 10_000)));
+
   beforeAll(async () => {
     c = await TestCluster.start();
     await c.bootstrap({ guestImage: c.tinyImage() });
-    const m = c.managers();
+    const { m, tokens } = await withTokenCache(c.store, c.managers());
     aliceToken = (await m.users.create('alice', 'user')).token;
-    api = buildApi(m, silentLogger);
+    api = buildApi(m, silentLogger, { tokens });
     await api.listen({ host: '::1', port: Number(new URL(c.apiUrl).port) });
+    await cached(m.users, aliceToken, c.adminToken);
     alice = new Client({ url: c.apiUrl, token: aliceToken });
     admin = new Client({ url: c.apiUrl, token: c.adminToken });
   }, 60_000);
   afterAll(async () => {
+    served.mockRestore();
     await api?.close();
     await c?.stop();
   });
+  afterEach(() => served.mockClear());
+  /** This test's reads took the cached path (some of them: a known token, bytes in the cache), so what it showed holds there. */
+  const tookCachedPath = () => expect(served.mock.results.some((r) => r.value === true)).toBe(true);
 
   const spec = { image: 'ucloud-test', cpu: 1, ram: '128MiB', disk: '1GiB' };
   const listed = async (name: string) => (await alice.vms.list()).find((v) => v.name === name);
@@ -50,9 +68,11 @@ describe('API read caches (real etcd)', () => {
     const proxy = await laggingProxy(new URL(c.store.opts.endpoints[0]!), 150);
     const lagging = c.newStore();
     const slow = new Store({ ...lagging.opts, endpoints: [proxy.url] });
-    const slowApi = buildApi({ ...c.managers(), store: slow }, silentLogger);
+    const { m, tokens } = await withTokenCache(slow, c.managers());
+    const slowApi = buildApi(m, silentLogger, { tokens });
     try {
       await slowApi.listen({ host: '::1', port: 0 });
+      await cached(m.users, aliceToken);
       const { port } = slowApi.server.address() as AddressInfo;
       await readYourWrites(new Client({ url: `http://[::1]:${port}`, token: aliceToken }));
     } finally {
@@ -61,6 +81,7 @@ describe('API read caches (real etcd)', () => {
       lagging.close();
       await proxy.close();
     }
+    tookCachedPath();
   });
 
   async function readYourWrites(alice: Client) {
@@ -118,6 +139,7 @@ describe('API read caches (real etcd)', () => {
     } finally {
       other.close();
     }
+    tookCachedPath();
   });
 
   it('a show by name follows records renamed or doubled by hand in etcd: the name is found while any record has it, and only then', async () => {
@@ -143,6 +165,7 @@ describe('API read caches (real etcd)', () => {
     } finally {
       other.close();
     }
+    tookCachedPath();
   });
 
   it("a kept page is its list's alone: another tenant gets neither alice's kept page nor a page through her cursor, nor she an admin's", async () => {
@@ -175,6 +198,7 @@ describe('API read caches (real etcd)', () => {
     expect((await get(aliceToken, '/v1/vms?limit=1')).body.items?.[0]?.owner).toBe('alice');
     await Promise.all(['kept1', 'kept2'].map((name) => alice.vms.delete(name)));
     await aaron.vms.delete('first');
+    tookCachedPath();
   });
 
   /** Reads of all of vm/ from etcd through the managers' store, from now until restore(). */
