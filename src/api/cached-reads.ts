@@ -31,7 +31,11 @@ interface Entry {
 const PLAIN = /^[A-Za-z0-9._~-]*$/;
 const KEY = /^[A-Za-z]+$/;
 
-const JSON_TYPE = 'application/json; charset=utf-8';
+/** The type of every JSON answer, on either path. */
+export const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** The query check of a route without a querystring schema: Fastify ignores such a query, so a request with one is left to it. */
+const noQuery = (value: unknown) => (Object.keys(value as object).length === 0 ? { value } : { error: 'left to Fastify' });
 
 /** Route-level hooks: a route with any of these is not answered below Fastify, which would skip them. */
 const ROUTE_HOOKS = ['onRequest', 'preParsing', 'preValidation', 'preHandler', 'preSerialization', 'onSend', 'onResponse', 'onTimeout', 'onError'] as const;
@@ -120,8 +124,6 @@ export class CachedReads {
       if (!action) throw new Error(`a cached read for ${url}, whose route declares no action`);
       const schema = route.schema as { params?: TSchema; querystring?: TSchema } | undefined;
       const compile = (s: TSchema, httpPart: string) => validatorCompiler({ schema: s, httpPart, method: 'GET', url }) as Entry['query'];
-      // Fastify ignores the query of a route without a querystring schema; such a request is left to it.
-      const noQuery = (value: unknown) => (Object.keys(value as object).length === 0 ? { value } : { error: 'left to Fastify' });
       const entry: Entry = {
         url,
         action,
@@ -158,9 +160,11 @@ export class CachedReads {
     try {
       return this.answer(req, res);
     } catch (err) {
-      // Nothing here is expected to throw; if something does before the answer is written, Fastify answers instead.
-      if (res.headersSent) throw err;
-      return false;
+      // A route's answer throws for its refusals (not found, forbidden, a bad cursor): Fastify answers those, with
+      // their codes. Anything thrown once the answer is written is logged, not thrown out of the server's listener.
+      if (!res.headersSent) return false;
+      this.deps.log.error({ err }, 'a cached read failed after its answer was written');
+      return true;
     }
   }
 
@@ -198,12 +202,7 @@ export class CachedReads {
     const limits = this.deps.limits;
     const max = limits?.limitOf(user);
     if (max !== undefined && !limits!.admits(user, max)) return false;
-    let body: Buffer | undefined;
-    try {
-      body = entry.answer(user, params, checked.value as Record<string, unknown>, res);
-    } catch {
-      return false;
-    }
+    const body = entry.answer(user, params, checked.value as Record<string, unknown>, res);
     if (!body) return false;
     const headers: Record<string, string | number> = {};
     if (max !== undefined) {

@@ -140,7 +140,7 @@ export class UserRateLimit {
   }
 }
 
-/** Sets the headers of an admitted request, as @fastify/rate-limit sends them. */
+/** Sets the rate-limit headers of a request, as @fastify/rate-limit sends them (`current` at most `max`: a refused request has 0 remaining). */
 export function setAllowanceHeaders(set: (name: string, value: number) => void, max: number, current: number, ttlMs: number): void {
   set('x-ratelimit-limit', max);
   set('x-ratelimit-remaining', max - current);
@@ -166,15 +166,9 @@ export function rateLimitHook(users: UserManager, limits: UserRateLimit, slow: (
     const max = limits.limitOf(user);
     if (max === undefined) return done();
     const { current, ttl } = limits.count(user);
-    if (current <= max) {
-      setAllowanceHeaders((name, value) => reply.header(name, value), max, current, ttl);
-      return done();
-    }
-    const reset = Math.ceil(ttl / 1000);
-    reply.header('x-ratelimit-limit', max);
-    reply.header('x-ratelimit-remaining', 0);
-    reply.header('x-ratelimit-reset', reset);
-    reply.header('retry-after', reset);
+    setAllowanceHeaders((name, value) => reply.header(name, value), max, Math.min(current, max), ttl);
+    if (current <= max) return done();
+    reply.header('retry-after', Math.ceil(ttl / 1000));
     done(rateLimited(max, ttl));
   };
 }

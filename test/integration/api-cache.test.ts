@@ -31,7 +31,7 @@ describe('API read caches (real etcd)', () => {
   // With a token cache, as `ucloud api` runs: shows and lists are then answered below Fastify
   // (cached-reads.ts) wherever they can be, so what follows holds on that path too.
   const served = vi.spyOn(CachedReads.prototype, 'serve');
-  const withTokenCache = async (store: Store, m: Managers) => {
+  const withTokenCache = (store: Store, m: Managers) => {
     const tokens = new TokenCache(store, silentLogger);
     return { m: { ...m, store, users: new UserManager(store, tokens) }, tokens };
   };
@@ -41,7 +41,7 @@ describe('API read caches (real etcd)', () => {
   beforeAll(async () => {
     c = await TestCluster.start();
     await c.bootstrap({ guestImage: c.tinyImage() });
-    const { m, tokens } = await withTokenCache(c.store, c.managers());
+    const { m, tokens } = withTokenCache(c.store, c.managers());
     aliceToken = (await m.users.create('alice', 'user')).token;
     api = buildApi(m, silentLogger, { tokens });
     await api.listen({ host: '::1', port: Number(new URL(c.apiUrl).port) });
@@ -68,7 +68,7 @@ describe('API read caches (real etcd)', () => {
     const proxy = await laggingProxy(new URL(c.store.opts.endpoints[0]!), 150);
     const lagging = c.newStore();
     const slow = new Store({ ...lagging.opts, endpoints: [proxy.url] });
-    const { m, tokens } = await withTokenCache(slow, c.managers());
+    const { m, tokens } = withTokenCache(slow, c.managers());
     const slowApi = buildApi(m, silentLogger, { tokens });
     try {
       await slowApi.listen({ host: '::1', port: 0 });

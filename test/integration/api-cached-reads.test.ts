@@ -182,6 +182,17 @@ describe('cached reads answered below Fastify (real etcd, real HTTP)', () => {
     expect([none.status, none.cached, none.headers['x-ratelimit-limit']]).toEqual([429, false, '0']);
   });
 
+  it('a revoked token reads nothing more on the cached path once the token cache hears of it', async () => {
+    const { token, info } = await users.issueToken('alice', { name: 'second' });
+    await until('the token cache knows the token', () => users.authenticateCached(hashToken(token)) !== undefined, 10_000);
+    expect((await http('/v1/vms/web1', token)).cached).toBe(true);
+    await users.revokeToken('alice', info.id);
+    await until('the token cache forgets the token', () => users.authenticateCached(hashToken(token)) === undefined, 10_000);
+    // Same connection (one socket, kept alive), which still remembers the header's hash.
+    const after = await http('/v1/vms/web1', token);
+    expect([after.status, after.cached, (JSON.parse(after.body) as { code: string }).code]).toEqual([401, false, 'UNAUTHENTICATED']);
+  });
+
   it('counts what it answers in the request metrics, as Fastify does', async () => {
     const before = await metric('/v1/vms/:ref', 200);
     for (let i = 0; i < 7; i++) expect((await http('/v1/vms/web1', tokens.alice)).cached).toBe(true);

@@ -9,7 +9,7 @@ import { tokenHashOf } from '../auth.js';
 import { can } from '../authz.js';
 import type { Api, Managers } from '../context.js';
 import { AnswerBuffers } from '../answer-buffers.js';
-import type { CachedReads } from '../cached-reads.js';
+import { JSON_TYPE, type CachedReads } from '../cached-reads.js';
 import { cursorAfter, listResponses, PageCache, rawPageFromCache } from '../pages.js';
 
 // VMs: users see and act on their own; an admin on all of them (by id).
@@ -40,7 +40,7 @@ function visible(user: User, ref: string, vm: Vm | undefined): Vm {
 
 /** JSON text already: sent as it is, no serializer run. */
 function sendJson(reply: FastifyReply, bytes: Buffer): void {
-  void reply.type('application/json; charset=utf-8').send(bytes as never);
+  void reply.type(JSON_TYPE).send(bytes as never);
 }
 
 /** `reads`: where the cached reads are also declared for answering below Fastify (server.ts); absent: Fastify answers them all. */
