@@ -94,7 +94,10 @@ describe('the console log ring', () => {
       expect(reads).toBeGreaterThan(100);
       expect(bad.slice(0, 5)).toEqual([]);
     } finally {
+      // Gone before the folder is removed: a writer still rotating made afterAll's rmSync fail (ENOTEMPTY).
+      const gone = writer.exitCode !== null || writer.signalCode !== null ? Promise.resolve() : new Promise((r) => writer.once('exit', r));
       writer.kill('SIGKILL');
+      await gone;
     }
   });
 });
