@@ -44,6 +44,13 @@ export const EVENT_BATCH_MAX = 100;
  * the changes the events record: under load at most one per this many ms.
  */
 export const EVENT_LINGER_MS = 50;
+/**
+ * Full batches written at once. One at a time held a scheduler's burst to
+ * 100 events per transaction round trip (about 2,000/s under load), which
+ * then held placement to that rate through `roomFor`; etcd groups concurrent
+ * transactions into one fsync, as it does the scheduler's.
+ */
+export const EVENT_WRITES_IN_FLIGHT = 4;
 /** Events waiting at most (a stalled etcd): more are dropped and logged, never held without bound. */
 export const EVENT_QUEUE_MAX = 10_000;
 
@@ -88,10 +95,10 @@ export function eventId(ms: number): string {
  * Group commit: an etcd put per event cost a busy API more than the request it
  * recorded (a gRPC call and a raft entry each). Events queue, in the order they
  * were recorded, and go in one transaction per batch (at most EVENT_BATCH_MAX);
- * while one batch is being written the next gathers, so an idle writer adds
- * no delay and a busy one writes fewer, larger transactions. A short batch
- * waits out the linger; full ones go back to back, so a burst (a scheduler's
- * thousands of placements) is on record at once, not spread over minutes. `flushed()` waits
+ * an idle writer adds no delay and a busy one writes fewer, larger
+ * transactions. A short batch waits out the linger; full ones go back to back,
+ * up to EVENT_WRITES_IN_FLIGHT at once, so a burst (a scheduler's thousands of
+ * placements) is on record at once, not spread over minutes. `flushed()` waits
  * for what was recorded so far (the API's event list does, so a command's own
  * event is listed right after it); `close()` writes what is left.
  *
@@ -110,6 +117,11 @@ export class EventLog {
   private overflowing = false;
   /** When the last batch write started (Date.now()). */
   private lastWriteAt = 0;
+  /** Batch writes under way, and the promise each outcome waits for: the batch before it has settled. */
+  private inFlight = 0;
+  private settled: Promise<void> = Promise.resolve();
+  /** Wakes the drain waiting for a write to end (at EVENT_WRITES_IN_FLIGHT). */
+  private wakeSlot: (() => void) | undefined;
   /** Ends the linger early: a batch filled while it waited. */
   private wakeLinger: (() => void) | undefined;
   /** Writers waiting for the queue to shrink (roomFor). */
@@ -197,11 +209,32 @@ export class EventLog {
         // A full batch has nothing to wait for: lingering only lets a short one fill.
         const wait = this.queue.length >= EVENT_BATCH_MAX ? 0 : this.lastWriteAt + (this.opts.lingerMs ?? EVENT_LINGER_MS) - Date.now();
         if (wait > 0) await this.linger(wait);
+        while (this.inFlight >= EVENT_WRITES_IN_FLIGHT) await new Promise<void>((resolve) => (this.wakeSlot = resolve));
         this.lastWriteAt = Date.now();
         const batch = this.queue.splice(0, EVENT_BATCH_MAX);
         if (this.queue.length < EVENT_QUEUE_MAX / 2) this.overflowing = false;
-        await this.write(batch);
         this.wakeRoomWaiters();
+        // Each batch's outcomes are told once the batch before it has settled, so an event's promise
+        // (and flushed()) resolving means every event recorded before it is written or given up too.
+        const before = this.settled;
+        const outcomes: [Queued, Event | undefined][] = [];
+        this.inFlight++;
+        const written = this.write(batch, outcomes)
+          .catch((err: unknown) => {
+            // Nothing a write throws may leave its events, or every later one, waiting.
+            const told = new Set(outcomes.map(([q]) => q));
+            for (const q of batch) if (!told.has(q)) this.failed(q, err, outcomes);
+          })
+          .finally(() => {
+            this.inFlight--;
+            this.wakeSlot?.();
+            this.wakeSlot = undefined;
+          });
+        this.settled = written
+          .then(() => before)
+          .then(() => {
+            for (const [q, e] of outcomes) q.done(e);
+          });
       }
     } finally {
       this.writing = undefined;
@@ -222,13 +255,14 @@ export class EventLog {
     }
   }
 
-  private async write(batch: Queued[]): Promise<void> {
+  /** Writes one batch; each event's outcome goes into `outcomes`, for the caller to tell in order. */
+  private async write(batch: Queued[], outcomes: [Queued, Event | undefined][]): Promise<void> {
     const leases = await Promise.allSettled(batch.map((q) => q.lease));
     const ready: { q: Queued; lease: string }[] = [];
     batch.forEach((q, i) => {
       const l = leases[i]!;
       if (l.status === 'fulfilled') ready.push({ q, lease: l.value });
-      else this.failed(q, l.reason);
+      else this.failed(q, l.reason, outcomes);
     });
     const t = this.store.txn();
     const staged: Queued[] = [];
@@ -238,7 +272,7 @@ export class EventLog {
         t.put(Kinds.event, key, q.event, lease);
       } catch (err) {
         // One event its schema refuses is lost alone, not with its batch.
-        this.failed(q, err);
+        this.failed(q, err, outcomes);
         continue;
       }
       // Ids are unique (time, and this process's scrambled counter), so the first key is absent unless a retried
@@ -252,18 +286,18 @@ export class EventLog {
       if (!(await t.commit({ witness: Keys.event(first.object.owner, first.id) }))) {
         // The first key was another writer's event (ids collide once in 2^32): the batch again, under new ids.
         for (const q of staged) q.event = { ...q.event, id: this.newId(Date.parse(q.event.time)) };
-        await this.write(staged);
+        await this.write(staged, outcomes);
         return;
       }
-      for (const q of staged) q.done(q.event);
+      for (const q of staged) outcomes.push([q, q.event]);
     } catch (err) {
-      for (const q of staged) this.failed(q, err);
+      for (const q of staged) this.failed(q, err, outcomes);
     }
   }
 
-  private failed(q: Queued, err: unknown): void {
+  private failed(q: Queued, err: unknown, outcomes: [Queued, Event | undefined][]): void {
     this.opts.log?.warn({ err, action: q.event.action, object: q.event.object }, 'cannot record an audit event; the change itself stands');
-    q.done(undefined);
+    outcomes.push([q, undefined]);
   }
 
   private bucketAt(ms: number): Bucket {

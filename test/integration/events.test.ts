@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildApi } from '../../src/api/server.js';
 import type { Api } from '../../src/api/context.js';
 import { Client } from '../../src/client/client.js';
@@ -7,7 +7,7 @@ import { silentLogger } from '../../src/common/logger.js';
 import type { Event } from '../../src/model/index.js';
 import { VmManager } from '../../src/managers/vms.js';
 import { hostActor, SCHEDULER_ACTOR } from '../../src/model/vm-lifecycle.js';
-import { EVENT_BATCH_MAX, EVENT_QUEUE_MAX, EventLog, eventId } from '../../src/store/event-log.js';
+import { EVENT_BATCH_MAX, EVENT_QUEUE_MAX, EVENT_WRITES_IN_FLIGHT, EventLog, eventId } from '../../src/store/event-log.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { Store } from '../../src/store/store.js';
 import { TestCluster, UCLOUD, until } from '../helpers/cluster.js';
@@ -300,6 +300,49 @@ describe('audit events (real etcd)', () => {
     expect((await Promise.all(recorded)).filter((e) => e === undefined)).toHaveLength(0);
     expect((await c.store.list(Kinds.event, Keys.eventsOf('fay'))).items).toHaveLength(n);
   }, 20_000);
+
+  it('a burst has several full batches in flight at once, and each event is told written only once every event before it is', async () => {
+    // Each commit is held at a gate of the test's, so how many are under way at once can be counted and their ends reordered.
+    const gates: (() => void)[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const store = c.newStore();
+    const txn = store.txn.bind(store);
+    store.txn = () => {
+      const t = txn();
+      const commit = t.commit.bind(t);
+      t.commit = async (opts) => {
+        most = Math.max(most, ++inFlight);
+        await new Promise<void>((r) => gates.push(r));
+        const ok = await commit(opts);
+        inFlight--;
+        return ok;
+      };
+      return t;
+    };
+    try {
+      const log = new EventLog(store, { log: silentLogger });
+      const n = (EVENT_WRITES_IN_FLIGHT + 1) * EVENT_BATCH_MAX;
+      const told: number[] = [];
+      const recorded = Array.from({ length: n }, (_, i) =>
+        log.record({ actor: { kind: 'system', name: 'test' }, action: 'test.inflight', object: { kind: 'test', owner: 'ida', name: `i${i}` }, result: 'ok' }).then((e) => (told.push(i), e)),
+      );
+      await vi.waitFor(() => expect(gates).toHaveLength(EVENT_WRITES_IN_FLIGHT));
+      // The last batch in flight is let through first: its slot goes to the next batch at once, but its
+      // events are told only after those of the batches before it.
+      gates.pop()!();
+      await vi.waitFor(() => expect(gates).toHaveLength(EVENT_WRITES_IN_FLIGHT));
+      expect(told).toEqual([]);
+      while (gates.length) gates.shift()!();
+      await log.flushed();
+      expect(most).toBe(EVENT_WRITES_IN_FLIGHT);
+      expect(told).toEqual(Array.from({ length: n }, (_, i) => i));
+      expect((await Promise.all(recorded)).filter((e) => e === undefined)).toHaveLength(0);
+      expect((await c.store.list(Kinds.event, Keys.eventsOf('ida'))).items).toHaveLength(n);
+    } finally {
+      store.close();
+    }
+  });
 
   it('a writer that waits for room (the scheduler) is held while etcd does not answer, and then nothing it recorded is lost', async () => {
     const proxy = await laggingProxy(new URL(c.store.opts.endpoints[0]!), 0);
