@@ -13,7 +13,8 @@ import { allowedOf, DIMENSIONS, sumResources } from '../../src/common/capacity.j
 import { HostManager } from '../../src/managers/hosts.js';
 import { UserManager } from '../../src/managers/users.js';
 import { stageUsage, usageOfVm } from '../../src/managers/usage.js';
-import { resourcesOf, stageVmWrite } from '../../src/managers/vms.js';
+import { backfillImageIndex } from '../../src/managers/image-vm-index.js';
+import { resourcesOf, stageVmWrite, VmManager } from '../../src/managers/vms.js';
 import { nowIso, type Resources, type Vm } from '../../src/model/index.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { Store } from '../../src/store/store.js';
@@ -403,6 +404,11 @@ export class Fleet {
       createdAt: now,
       updatedAt: now,
     });
+    // A cluster's first scheduler writes the index markers on an empty vm/ (src/scheduler/main.ts); a fleet
+    // whose VMs are all written before its scheduler first runs would otherwise pay the one-time backfill
+    // for clusters from before the indexes (two reads of all of vm/, one beside placement) in every run.
+    await new VmManager(this.store, { actor: API_ACTOR }).backfillHostIndex();
+    await backfillImageIndex(this.store);
     const capacities = hostCapacities(plan, this.opts.hosts);
     const hosts = new HostManager(this.store);
     for (let h = 0; h < this.opts.hosts; h++) this.hosts.push(hostName(h));
