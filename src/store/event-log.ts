@@ -117,10 +117,10 @@ export class EventLog {
   private overflowing = false;
   /** When the last batch write started (Date.now()). */
   private lastWriteAt = 0;
-  /** Batch writes under way, and the promise each outcome waits for: the batch before it has settled. */
+  /** Batches written and not yet told, and the promise each batch's telling waits for: the batch before it has been told. */
   private inFlight = 0;
   private settled: Promise<void> = Promise.resolve();
-  /** Wakes the drain waiting for a write to end (at EVENT_WRITES_IN_FLIGHT). */
+  /** Wakes the drain waiting for a batch to be told (at EVENT_WRITES_IN_FLIGHT). */
   private wakeSlot: (() => void) | undefined;
   /** Ends the linger early: a batch filled while it waited. */
   private wakeLinger: (() => void) | undefined;
@@ -216,24 +216,30 @@ export class EventLog {
         this.wakeRoomWaiters();
         // Each batch's outcomes are told once the batch before it has settled, so an event's promise
         // (and flushed()) resolving means every event recorded before it is written or given up too.
+        // A batch keeps its slot until then: behind a slow one, at most EVENT_WRITES_IN_FLIGHT wait in memory.
         const before = this.settled;
         const outcomes: [Queued, Event | undefined][] = [];
         this.inFlight++;
-        const written = this.write(batch, outcomes)
-          .catch((err: unknown) => {
+        const tell = async () => {
+          let thrown: { err: unknown } | undefined;
+          try {
+            await this.write(batch, outcomes);
+          } catch (err) {
             // Nothing a write throws may leave its events, or every later one, waiting.
             const told = new Set(outcomes.map(([q]) => q));
-            for (const q of batch) if (!told.has(q)) this.failed(q, err, outcomes);
-          })
+            for (const q of batch) if (!told.has(q)) outcomes.push([q, undefined]);
+            thrown = { err };
+          }
+          await before;
+          for (const [q, e] of outcomes) q.done(e);
+          if (thrown) this.opts.log?.warn({ err: thrown.err }, 'cannot record audit events; the changes themselves stand');
+        };
+        this.settled = tell()
+          .catch(() => undefined)
           .finally(() => {
             this.inFlight--;
             this.wakeSlot?.();
             this.wakeSlot = undefined;
-          });
-        this.settled = written
-          .then(() => before)
-          .then(() => {
-            for (const [q, e] of outcomes) q.done(e);
           });
       }
     } finally {

@@ -203,16 +203,17 @@ export interface StoreOptions {
   auth?: { username: string; password: string };
 }
 
-/** Records in `list`'s first range read: far below the client's 4 MiB answer limit even for 16 KiB records. */
+/** Records in `list`'s first range read: well below the client's 4 MiB answer limit for records of a few KiB. */
 const LIST_PAGE = 256;
 /**
- * What `list` aims each later page at: the next page holds as many records as
- * fit this many bytes at the largest record seen so far (at most
- * LIST_PAGE_MAX; a page that outgrows the answer limit anyway is read again
- * a quarter as large). etcd 3.4 walks its index over the whole rest of a range for
- * every page, whatever its limit (3.5 stops at the limit), so listing 100,000
- * VMs in pages of 256 made it visit 20 million keys: the scheduler's start
- * took 22 s and a backfill beside placement took half of etcd's CPU.
+ * What `list` aims each later page at: as many records as fit this many bytes
+ * at the last page's average record (at most LIST_PAGE_MAX, and at most a
+ * ceiling that a page past the client's answer limit quarters, and that each
+ * page read doubles back). etcd 3.4 walks its index over the whole rest of a
+ * range for every page, whatever its limit (3.5 stops at the limit), so
+ * listing 100,000 VMs in pages of 256 made it visit 20 million keys: the
+ * scheduler's start took 22 s and a backfill beside placement took half of
+ * etcd's CPU.
  */
 const LIST_PAGE_BYTES = 1 << 20;
 const LIST_PAGE_MAX = 8192;
@@ -543,8 +544,6 @@ export class Store {
     let start = Buffer.from(prefix);
     let revision: string | undefined;
     let limit = LIST_PAGE;
-    let largest = 0;
-    /** Lowered by each answer that outgrew the client's limit: pages never grow past it again. */
     let ceiling = LIST_PAGE_MAX;
     for (;;) {
       const range = this.ns.getAll().inRange(new Range(start, end)).limit(limit);
@@ -553,14 +552,16 @@ export class Store {
       try {
         res = await call(() => range.exec(), 'range');
       } catch (err) {
-        // Larger records than any seen so far made the page outgrow the client's answer limit: the same page, smaller.
+        // Records larger than the last page's made this one outgrow the client's answer limit: the same page, smaller.
         if (!(err instanceof GRPCResourceExhastedError) || limit === 1) throw err;
         limit = ceiling = Math.max(1, limit >> 2);
         continue;
       }
       revision ??= res.header.revision;
-      for (const kv of res.kvs) largest = Math.max(largest, kv.key.length + kv.value.length);
-      limit = Math.min(ceiling, Math.max(1, Math.floor(LIST_PAGE_BYTES / Math.max(1, largest))));
+      let bytes = 0;
+      for (const kv of res.kvs) bytes += kv.key.length + kv.value.length;
+      ceiling = Math.min(LIST_PAGE_MAX, ceiling * 2);
+      limit = Math.min(ceiling, Math.max(1, Math.floor((LIST_PAGE_BYTES * res.kvs.length) / Math.max(1, bytes))));
       for (const kv of res.kvs) {
         try {
           items.push(this.parse(kind, kv));

@@ -301,9 +301,10 @@ describe('audit events (real etcd)', () => {
     expect((await c.store.list(Kinds.event, Keys.eventsOf('fay'))).items).toHaveLength(n);
   }, 20_000);
 
-  it('a burst has several full batches in flight at once, and each event is told written only once every event before it is', async () => {
+  it('a burst has several full batches in flight at once; each event is told only once every event before it is, and a batch holds its slot until then', async () => {
     // Each commit is held at a gate of the test's, so how many are under way at once can be counted and their ends reordered.
     const gates: (() => void)[] = [];
+    const seq: string[] = [];
     let inFlight = 0;
     let most = 0;
     const store = c.newStore();
@@ -313,9 +314,11 @@ describe('audit events (real etcd)', () => {
       const commit = t.commit.bind(t);
       t.commit = async (opts) => {
         most = Math.max(most, ++inFlight);
+        seq.push('commit');
         await new Promise<void>((r) => gates.push(r));
         const ok = await commit(opts);
         inFlight--;
+        seq.push('committed');
         return ok;
       };
       return t;
@@ -325,18 +328,26 @@ describe('audit events (real etcd)', () => {
       const n = (EVENT_WRITES_IN_FLIGHT + 1) * EVENT_BATCH_MAX;
       const told: number[] = [];
       const recorded = Array.from({ length: n }, (_, i) =>
-        log.record({ actor: { kind: 'system', name: 'test' }, action: 'test.inflight', object: { kind: 'test', owner: 'ida', name: `i${i}` }, result: 'ok' }).then((e) => (told.push(i), e)),
+        log.record({ actor: { kind: 'system', name: 'test' }, action: 'test.inflight', object: { kind: 'test', owner: 'ida', name: `i${i}` }, result: 'ok' }).then((e) => {
+          if (i % EVENT_BATCH_MAX === 0) seq.push(`told ${i / EVENT_BATCH_MAX}`);
+          told.push(i);
+          return e;
+        }),
       );
       await vi.waitFor(() => expect(gates).toHaveLength(EVENT_WRITES_IN_FLIGHT));
-      // The last batch in flight is let through first: its slot goes to the next batch at once, but its
-      // events are told only after those of the batches before it.
+      // The last batch in flight is let through first: written, but its events wait for the batches before them.
       gates.pop()!();
-      await vi.waitFor(() => expect(gates).toHaveLength(EVENT_WRITES_IN_FLIGHT));
+      await vi.waitFor(() => expect(inFlight).toBe(EVENT_WRITES_IN_FLIGHT - 1));
       expect(told).toEqual([]);
+      // Then the first three, in order; the fifth batch goes once a slot is free, and is let through too.
       while (gates.length) gates.shift()!();
+      await vi.waitFor(() => expect(gates).toHaveLength(1));
+      gates.shift()!();
       await log.flushed();
       expect(most).toBe(EVENT_WRITES_IN_FLIGHT);
       expect(told).toEqual(Array.from({ length: n }, (_, i) => i));
+      // Its slot was the first batch's, freed when that batch was told: not the fourth's, written long before.
+      expect(seq.lastIndexOf('commit')).toBeGreaterThan(seq.indexOf('told 0'));
       expect((await Promise.all(recorded)).filter((e) => e === undefined)).toHaveLength(0);
       expect((await c.store.list(Kinds.event, Keys.eventsOf('ida'))).items).toHaveLength(n);
     } finally {
