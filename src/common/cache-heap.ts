@@ -17,17 +17,33 @@ export function tuneHeapForCaches(): void {
 
 /**
  * Node flags for a daemon's process, given where it is started (`ucloud up`,
- * bench/scale's fleet; deploy/systemd's units, checked by systemd-units.test): for
- * the two that hold the fleet in caches, a floor
- * under the young generation (per semi-space, MiB). V8 shrinks it to 1 MiB
- * when the process idles and grows it back only as objects survive, which a
- * server's request objects hardly do, so after a quiet minute the API
- * scavenged every ~1 MB of garbage, each scavenge 2–3 ms in a heap holding
- * 100,000 VMs: a fifth to a half of its GC time under read load then, and
- * +0.08–0.14 on the list and show ratios of bench/scale. Costs up to 32 MiB
- * of RSS. A command-line flag only: V8 reads it when the heap is set up, and
- * NODE_OPTIONS refuses it.
+ * bench/scale's fleet; deploy/systemd's units, checked by systemd-units.test).
+ *
+ * For the two that hold the fleet in caches, a floor under the young
+ * generation (per semi-space, MiB). V8 shrinks it to 1 MiB when the process
+ * idles and grows it back only as objects survive, which a server's request
+ * objects hardly do, so after a quiet minute the API scavenged every ~1 MB of
+ * garbage, each scavenge 2–3 ms in a heap holding 100,000 VMs: a fifth to a
+ * half of its GC time under read load then, and +0.08–0.14 on the list and
+ * show ratios of bench/scale. Costs up to 32 MiB of RSS.
+ *
+ * For the API, no memory reducer. The reducer's first memory-reducing full GC
+ * after the API goes idle (9–17 s after a quiet start) leaves the feedback
+ * of Node's own `process.nextTick` megamorphic for the rest of the process's
+ * life (`%DebugPrint(process.nextTick)`: its object literal's keyed-define
+ * slots turn MONOMORPHIC → MEGAMORPHIC at that GC and never back), so every
+ * tick, five per HTTP request in Node's server, goes through V8's runtime:
+ * 10.7 % of the API's busy time under `vm show` load in a V8 profile, 1.1 %
+ * without. Three APIs on one 100,000-VM fleet, alternated: 24.3–29.1 µs of
+ * CPU per `vm show` without the reducer against 26.3–33.3 µs with it
+ * (docs/performance.md). The heap then stays near its high-water mark when
+ * idle instead of shrinking (bench/scale: RSS ≈ its peak, under 1 GiB at
+ * 100,000 VMs).
+ *
+ * Command-line flags only: V8 reads them when the heap is set up, and
+ * NODE_OPTIONS refuses them.
  */
 export function daemonNodeFlags(daemon: string): string[] {
-  return daemon === 'api' || daemon === 'scheduler' ? ['--min-semi-space-size=16'] : [];
+  if (daemon === 'api') return ['--min-semi-space-size=16', '--no-memory-reducer'];
+  return daemon === 'scheduler' ? ['--min-semi-space-size=16'] : [];
 }
