@@ -44,6 +44,6 @@ export function tuneHeapForCaches(): void {
  * NODE_OPTIONS refuses them.
  */
 export function daemonNodeFlags(daemon: string): string[] {
-  if (daemon === 'api') return ['--min-semi-space-size=16', '--no-memory-reducer'];
-  return daemon === 'scheduler' ? ['--min-semi-space-size=16'] : [];
+  const caches = daemon === 'api' || daemon === 'scheduler' ? ['--min-semi-space-size=16'] : [];
+  return daemon === 'api' ? [...caches, '--no-memory-reducer'] : caches;
 }
