@@ -75,7 +75,10 @@ describe('live migration with a disk copy (local store)', () => {
   it('a running VM moves with its disks copied: no reboot, its data there, nothing left on the source', async () => {
     await cli(['key', 'add', 'laptop', '--file', `${key()}.pub`]);
     await cli(['network', 'create', 'lab']);
-    vm = await cli(['vm', 'create', 'cp', '--image', 'ucloud-test', '--network', 'lab', '--ram', '128MiB', '--os-ssd', '64MiB', '--hdd', '64MiB', '--wait']);
+    // The second disk's size sets how long the failure case's copy lasts: once moved, the copies are fully
+    // allocated, so that copy sends all of it at 16 MiB/s, 16 s for 256 MiB, well past the 5 s presence lease a
+    // killed destination agent leaves behind (64 MiB took 4 s: the copy sometimes finished first).
+    vm = await cli(['vm', 'create', 'cp', '--image', 'ucloud-test', '--network', 'lab', '--ram', '128MiB', '--os-ssd', '64MiB', '--hdd', '256MiB', '--wait']);
     const from = vm.host!;
     const to = other(from);
     await until('guest has its keys', () => existsSync(vm.qemu!.serialLog) && readFileSync(vm.qemu!.serialLog, 'utf8').includes('UCLOUD-INIT-DONE keys=1'), 120_000);
@@ -154,27 +157,34 @@ describe('live migration with a disk copy (local store)', () => {
     expect(copies).toHaveLength(vm.disks.length);
     for (const d of copies) expect(existsSync(volume(d)), d.ref).toBe(true);
     await tb.killAgent(to);
-    const settled = await until('migration settled', async () => {
-      const cur = await get(vm.id);
-      return cur.migration ? undefined : cur;
-    }, 60_000);
-    expect(settled.host).toBe(from);
-    expect(settled.status).toBe('running');
-    expect(settled.disks).toEqual(vm.disks);
-    expect(settled.lastMigration).toMatchObject({ phase: 'failed', mode: 'copy', destination: to });
-    expect(settled.lastMigration!.error!.code).toBe('MIGRATION_DESTINATION_LOST');
-    console.log(`failed as: ${settled.lastMigration!.error!.code}: ${settled.lastMigration!.error!.message} (disk progress ${JSON.stringify(copying.migration!.progress ?? null)})`);
-    expect((await alloc(to))?.vms[vm.id]).toBeUndefined();
-    expect(isOurQemu(settled.qemu!.pid, vm.id)).toBe(true);
-    expect(await uptime(settled, from)).toBeGreaterThan(before);
-    expect(await fromDisk(settled, from)).toEqual({ text: `before-${vm.id}`, md5: digest });
-    for (const d of vm.disks) expect(existsSync(volume(d)), d.ref).toBe(true);
-    // Its agent back, the destination removes what it prepared: QEMU, tap, run directory and the new volumes.
-    await tb.restartAgent(to);
-    await until('destination copies deleted', () => copies.every((d) => !existsSync(volume(d))), 30_000);
-    await until('destination run dir removed', () => !existsSync(join(tb.host(to).runDir, 'vms', vm.id)), 30_000);
-    expect(linkExists(to, VmRuntime.tapName(vm.id, 0))).toBe(false);
-    expect(isOurQemu(copying.migration!.destinationQemu!.pid, vm.id)).toBe(false);
+    let restarted = false;
+    try {
+      const settled = await until('migration settled', async () => {
+        const cur = await get(vm.id);
+        return cur.migration ? undefined : cur;
+      }, 60_000);
+      expect(settled.host).toBe(from);
+      expect(settled.status).toBe('running');
+      expect(settled.disks).toEqual(vm.disks);
+      expect(settled.lastMigration).toMatchObject({ phase: 'failed', mode: 'copy', destination: to });
+      expect(settled.lastMigration!.error!.code).toBe('MIGRATION_DESTINATION_LOST');
+      console.log(`failed as: ${settled.lastMigration!.error!.code}: ${settled.lastMigration!.error!.message} (disk progress ${JSON.stringify(copying.migration!.progress ?? null)})`);
+      expect((await alloc(to))?.vms[vm.id]).toBeUndefined();
+      expect(isOurQemu(settled.qemu!.pid, vm.id)).toBe(true);
+      expect(await uptime(settled, from)).toBeGreaterThan(before);
+      expect(await fromDisk(settled, from)).toEqual({ text: `before-${vm.id}`, md5: digest });
+      for (const d of vm.disks) expect(existsSync(volume(d)), d.ref).toBe(true);
+      // Its agent back, the destination removes what it prepared: QEMU, tap, run directory and the new volumes.
+      await tb.restartAgent(to);
+      restarted = true;
+      await until('destination copies deleted', () => copies.every((d) => !existsSync(volume(d))), 30_000);
+      await until('destination run dir removed', () => !existsSync(join(tb.host(to).runDir, 'vms', vm.id)), 30_000);
+      expect(linkExists(to, VmRuntime.tapName(vm.id, 0))).toBe(false);
+      expect(isOurQemu(copying.migration!.destinationQemu!.pid, vm.id)).toBe(false);
+    } finally {
+      // A failed assertion above must not leave the next test a host without its agent.
+      if (!restarted) await tb.restartAgent(to);
+    }
   }, 300_000);
 
   // Real Ceph: the disk an rbd image both hosts' QEMU open over the underlay. The store is
