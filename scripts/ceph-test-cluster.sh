@@ -18,9 +18,15 @@
 # pid as a user of the cluster and `stop` removes it, stopping the daemons only when
 # no live user is left. Without CEPH_TEST_HOLDER, `stop` stops unconditionally.
 #
+# Every step is bounded (a daemon's parent waits for its child's init, which can hang):
+# a bootstrap that does not finish in CEPH_TEST_BOOT_TIMEOUT is stopped and tried once
+# more from scratch, and each line on stderr says how far into the call it was written,
+# so a caller's timeout shows where the time went.
+#
 # Environment: CEPH_TEST_OBJECTSTORE=memstore|bluestore (default: memstore, falling
 # back to bluestore on a sparse file when memstore does not come up),
-# CEPH_TEST_READY_TIMEOUT (seconds, default 120), CEPH_TEST_ADDR (the one address the
+# CEPH_TEST_BOOT_TIMEOUT (seconds per bootstrap attempt, default 90),
+# CEPH_TEST_LOCK_TIMEOUT (seconds to wait for another call's lock, default 200), CEPH_TEST_ADDR (the one address the
 # daemons bind and clients reach, IPv4 or IPv6; default 127.0.0.1: the root namespace only.
 # A multi-host testbed gives its own cluster its underlay bridge's address, so QEMU in the
 # host namespaces reaches it too; read at bootstrap only).
@@ -35,14 +41,26 @@ fi
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 CONF="$DIR/ceph.conf"
-READY_TIMEOUT=${CEPH_TEST_READY_TIMEOUT:-120}
+BOOT_TIMEOUT=${CEPH_TEST_BOOT_TIMEOUT:-90}
+LOCK_TIMEOUT=${CEPH_TEST_LOCK_TIMEOUT:-200}
 CEPH_CALL_TIMEOUT=10
+# A daemon's start returns once its child has initialised (ceph-osd's init waits for the mon):
+# each is bounded, by this and by what is left of the bootstrap's time.
+DAEMON_START_TIMEOUT=30
+BOOT_DEADLINE=$(($(date +%s) + BOOT_TIMEOUT)) # set again for each bootstrap attempt
 ADDR=${CEPH_TEST_ADDR:-127.0.0.1}
 # Ceph writes an IPv6 address in brackets in entity addresses ([v2:[fd00::1]:3300,…]).
 if [[ "$ADDR" == *:* ]]; then EADDR="[$ADDR]"; BIND_V6=true; else EADDR=$ADDR; BIND_V6=false; fi
 
-log() { echo "ceph-test-cluster: $*" >&2; }
 now_ms() { date +%s%3N; }
+T0=$(now_ms)
+log() { echo "ceph-test-cluster [$(($(now_ms) - T0)) ms]: $*" >&2; }
+bounded() { # command... : run under DAEMON_START_TIMEOUT or the bootstrap's remaining time, whichever is shorter
+  local left=$((BOOT_DEADLINE - $(date +%s)))
+  ((left < DAEMON_START_TIMEOUT)) || left=$DAEMON_START_TIMEOUT
+  ((left > 0)) || return 124
+  timeout "$left" "$@"
+}
 
 # Every ceph/rbd call is bounded: they hang forever when the mon is down.
 c_ceph() { timeout "$CEPH_CALL_TIMEOUT" ceph -c "$CONF" --connect-timeout 8 "$@"; }
@@ -78,7 +96,11 @@ stop_daemon() { # name
   if kill -0 "$pid" 2>/dev/null; then
     log "$1 (pid $pid) ignored SIGTERM; killing it"
     kill -KILL "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+    for ((i = 0; i < 200; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    kill -0 "$pid" 2>/dev/null && log "$1 (pid $pid) still there 10 s after SIGKILL ($(awk '/^State:/ {print $2, $3}' "/proc/$pid/status" 2>/dev/null)); going on"
   fi
   rm -f "$DIR/run/$1.pid"
 }
@@ -168,10 +190,11 @@ osd_memory_target = 536870912
 EOF
 }
 
-wait_for() { # description timeout-seconds command...
+wait_for() { # description timeout-seconds command... (never past the bootstrap's deadline)
   local what=$1 limit=$2 deadline
   shift 2
   deadline=$(($(date +%s) + limit))
+  ((deadline <= BOOT_DEADLINE)) || { deadline=$BOOT_DEADLINE; limit=$((deadline - $(date +%s))); }
   until "$@" >/dev/null 2>&1; do
     if (($(date +%s) >= deadline)); then
       log "timed out after ${limit}s waiting for $what (logs: $DIR/log)"
@@ -206,8 +229,9 @@ start_osd() { # objectstore
   fi
   ceph-authtool --create-keyring "$DIR/osd/ceph-0/keyring" --name osd.0 --add-key "$secret" >/dev/null
   sed -i "s/^osd_objectstore = .*/osd_objectstore = $1/" "$CONF"
-  ceph-osd -c "$CONF" -i 0 --mkfs --osd-uuid "$osd_uuid" >"$DIR/log/osd-mkfs.log" 2>&1 || return 1
-  ceph-osd -c "$CONF" -i 0 >>"$DIR/log/osd-start.log" 2>&1 </dev/null 9>&- || return 1
+  bounded ceph-osd -c "$CONF" -i 0 --mkfs --osd-uuid "$osd_uuid" >"$DIR/log/osd-mkfs.log" 2>&1 || { log "osd.0 mkfs ($1) failed (exit $?, 124: timed out)"; return 1; }
+  bounded ceph-osd -c "$CONF" -i 0 >>"$DIR/log/osd-start.log" 2>&1 </dev/null 9>&- || { log "osd.0 ($1) did not start (exit $?, 124: timed out)"; return 1; }
+  log "osd.0 started ($1)"
   wait_for "osd.0 up ($1)" 45 osd_is_up
 }
 
@@ -229,27 +253,28 @@ bootstrap() {
     --cap mon 'allow *' --cap osd 'allow *' --cap mds 'allow *' --cap mgr 'allow *' >/dev/null
   ceph-authtool "$DIR/mon.keyring" --import-keyring "$DIR/ceph.client.admin.keyring" >/dev/null
   monmaptool --create --fsid "$fsid" --addv a "[v2:$EADDR:$p2,v1:$EADDR:$p1]" "$DIR/monmap" >/dev/null
-  ceph-mon -c "$CONF" --mkfs -i a --monmap "$DIR/monmap" --keyring "$DIR/mon.keyring" >"$DIR/log/mon-mkfs.log" 2>&1
-  ceph-mon -c "$CONF" -i a >"$DIR/log/mon-start.log" 2>&1 </dev/null 9>&-
-  wait_for "the mon to answer" 30 c_ceph mon stat
+  bounded ceph-mon -c "$CONF" --mkfs -i a --monmap "$DIR/monmap" --keyring "$DIR/mon.keyring" >"$DIR/log/mon-mkfs.log" 2>&1 || { log "mon mkfs failed (exit $?, 124: timed out)"; return 1; }
+  bounded ceph-mon -c "$CONF" -i a >"$DIR/log/mon-start.log" 2>&1 </dev/null 9>&- || { log "mon.a did not start (exit $?, 124: timed out)"; return 1; }
+  wait_for "the mon to answer" 30 c_ceph mon stat || return 1
+  log "mon.a answers"
 
   # mgr
   c_ceph auth get-or-create mgr.x mon 'allow profile mgr' osd 'allow *' mds 'allow *' \
-    -o "$DIR/mgr/ceph-x/keyring" >/dev/null
-  ceph-mgr -c "$CONF" -i x >"$DIR/log/mgr-start.log" 2>&1 </dev/null 9>&-
+    -o "$DIR/mgr/ceph-x/keyring" >/dev/null || { log "cannot make mgr.x's key"; return 1; }
+  bounded ceph-mgr -c "$CONF" -i x >"$DIR/log/mgr-start.log" 2>&1 </dev/null 9>&- || { log "mgr.x did not start (exit $?, 124: timed out)"; return 1; }
 
   # OSD: memstore (RAM, fastest) unless it fails, then bluestore on a sparse file
   if ! start_osd "$store"; then
     if [[ "$store" == memstore ]]; then
       log "memstore OSD did not come up; falling back to bluestore on a sparse file"
       stop_daemon osd.0
-      start_osd bluestore
+      start_osd bluestore || return 1
     else
       return 1
     fi
   fi
 
-  wait_for "a pool and an rbd image to be usable" "$READY_TIMEOUT" probe
+  wait_for "a pool and an rbd image to be usable" "$BOOT_TIMEOUT" probe || return 1
   local t1
   t1=$(now_ms)
   log "ready in $((t1 - t0)) ms ($(grep '^osd_objectstore' "$CONF" | cut -d' ' -f3) OSD, mon on $EADDR:$p2); conf: $CONF"
@@ -278,7 +303,12 @@ rss_report() {
 }
 
 exec 9>"$DIR/.lock"
-flock 9
+if ! flock -n 9; then
+  log "waiting for the lock (held by: $(cat "$DIR/.lock-owner" 2>/dev/null || echo unknown))"
+  flock -w "$LOCK_TIMEOUT" 9 || { log "gave up waiting ${LOCK_TIMEOUT}s for the lock"; exit 1; }
+  log "got the lock"
+fi
+echo "pid $$ ($CMD${CEPH_TEST_HOLDER:+ for $CEPH_TEST_HOLDER}) since $(date -u +%H:%M:%S)" >"$DIR/.lock-owner"
 
 case "$CMD" in
   start)
@@ -289,11 +319,18 @@ case "$CMD" in
         log "half running in $DIR: stopping what is left and starting afresh"
         stop_all
       fi
-      if ! bootstrap; then
-        log "start failed; stopping what was started (logs kept in $DIR/log)"
+      started=false
+      for attempt in 1 2; do
+        BOOT_DEADLINE=$(($(date +%s) + BOOT_TIMEOUT))
+        if bootstrap; then
+          started=true
+          break
+        fi
+        log "start attempt $attempt failed; stopping what was started (logs kept in $DIR/log)"
+        for f in "$DIR"/log/*.log; do [[ -s "$f" ]] && { log "last lines of $f:"; tail -n 8 "$f" >&2; }; done
         stop_all
-        exit 1
-      fi
+      done
+      $started || exit 1
     fi
     if [[ -n "${CEPH_TEST_HOLDER:-}" ]]; then
       holders_prune

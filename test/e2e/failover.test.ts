@@ -224,6 +224,10 @@ describe('HA: a frozen agent is fenced by its watchdog before its HA VM starts e
     const h1 = tb.host('h1');
     const nft = (script: string) => execFileSync('ip', ['netns', 'exec', h1.netns, 'nft', '-f', '-'], { input: script });
     // ha1's disk before: one boot record per boot it had (guest/build-image.sh writes them).
+    // Its boot on h1 (the test before) writes its record once the guest is up, which under
+    // TCG can come after all of the above: wait for its console to say so, else that record
+    // would land after this read and take the slot h2's boot is expected in.
+    await until('ha1 on h1 recorded its boot', () => consoleBootRecords(readLog(ha.qemu!.serialLog)).size > 0, 120_000, 250);
     const haDisk = await diskTarget(ha);
     const bootsBefore = await bootRecords(haDisk.file, haDisk.format);
     expect(bootsBefore.length, 'ha1 booted and recorded it').toBeGreaterThan(0);

@@ -51,7 +51,8 @@ describe('user files → images → VM disks, on fs and on Ceph', () => {
     mkdirSync(join(c.filesPath, 'bob'), { recursive: true });
     const ds = ['api', 'scheduler', 'host', 'filescanner', 'imagescanner'] as const;
     await Promise.all(ds.map((d) => c.spawn(d).ready));
-  }, 240_000);
+    // More than startCeph's own bound (START_TIMEOUT_MS): a failed start reports its progress lines.
+  }, 330_000);
   afterAll(async () => {
     await c?.stop();
     await rbd?.deletePool(pool).catch(() => undefined);

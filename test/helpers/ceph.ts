@@ -10,6 +10,7 @@
 
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toUcloudError } from '../../src/common/errors.js';
@@ -20,6 +21,9 @@ import { RbdClient } from '../../src/storage/rbd.js';
 const SCRIPT = join(packageRoot(), 'scripts', 'ceph-test-cluster.sh');
 
 export const DEFAULT_CEPH_DIR = join(tmpdir(), 'ucloud-test-ceph');
+
+/** The longest a start may take: the script's lock wait and two bootstrap attempts fit in it. */
+export const START_TIMEOUT_MS = 240_000;
 
 /** Tries of `ensurePool`: the shared cluster's mon can miss a 10 s connect under the suite's load. */
 const POOL_TRIES = 3;
@@ -41,11 +45,23 @@ function script(cmd: 'start' | 'stop' | 'status', dir: string, timeoutMs: number
       [SCRIPT, cmd, dir],
       { timeout: timeoutMs, killSignal: 'SIGKILL', env: { ...process.env, ...env, CEPH_TEST_HOLDER: String(process.pid) } },
       (err, stdout, stderr) => {
-        if (err) rej(new Error(`ceph-test-cluster.sh ${cmd} ${dir} failed: ${err.message}\n${stderr}`));
+        // Killed at our timeout, the script could not print its cluster's logs itself.
+        if (err) rej(new Error(`ceph-test-cluster.sh ${cmd} ${dir} failed: ${err.message}\n${stderr}${err.killed ? logTails(dir) : ''}`));
         else res({ stdout, stderr });
       },
     );
   });
+}
+
+/** The last lines of each of the cluster's logs: what CI keeps of a failed start (the folder goes). */
+function logTails(dir: string): string {
+  const logDir = join(dir, 'log');
+  let out = '';
+  for (const name of existsSync(logDir) ? readdirSync(logDir).sort() : []) {
+    const lines = readFileSync(join(logDir, name), 'utf8').trimEnd().split('\n').slice(-8);
+    if (lines.join('')) out += `\n--- ${name}, last lines:\n${lines.join('\n')}`;
+  }
+  return out;
 }
 
 /**
@@ -54,8 +70,10 @@ function script(cmd: 'start' | 'stop' | 'status', dir: string, timeoutMs: number
  * cluster on another address wants a directory of its own.
  */
 export async function startCeph(dir: string = DEFAULT_CEPH_DIR, opts: { address?: string } = {}): Promise<TestCeph> {
-  // the lock may be held by another file's start (≈ 10 s) or stop (≈ 6 s)
-  const { stdout, stderr } = await script('start', dir, 240_000, opts.address ? { CEPH_TEST_ADDR: opts.address } : {});
+  // The lock may be held by another file's start (≈ 5–10 s) or stop (≈ 6 s); the script bounds
+  // each step and tries a bootstrap twice. A caller's hook allows more than START_TIMEOUT_MS, so
+  // a failure reports the script's timed progress lines, not just a hook timeout.
+  const { stdout, stderr } = await script('start', dir, START_TIMEOUT_MS, opts.address ? { CEPH_TEST_ADDR: opts.address } : {});
   if (stderr.trim()) console.log(stderr.trim());
   const conf = stdout.trim().split('\n').pop() ?? join(dir, 'ceph.conf');
   let stopped = false;

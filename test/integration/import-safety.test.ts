@@ -97,7 +97,8 @@ describe('one safe import path', () => {
     rbd = new RbdClient({ conf: ceph.conf });
     await ceph.ensurePool(pool);
     cephDriver = (await storageDriver('ceph', { pool, conf: ceph.conf, user: 'admin' })) as CephDriver;
-  }, 240_000);
+    // More than startCeph's own bound (START_TIMEOUT_MS): a failed start reports its progress lines.
+  }, 330_000);
   afterAll(async () => {
     await rbd?.deletePool(pool).catch(() => undefined);
     await ceph?.stop();

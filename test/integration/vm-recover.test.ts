@@ -75,7 +75,8 @@ describe('vm recover: a VM left on a dead host, started elsewhere, its storage f
     await c.managers().images.ensureStore('ceph', 'ceph', { pool, conf: ceph.conf });
     driver = (await storageDriver('ceph', { pool, conf: ceph.conf })) as CephDriver;
     await Promise.all([c.spawn('api').ready, c.spawn('scheduler', { UCLOUD_FAILOVER_MARGIN: '1s' }).ready]);
-  }, 180_000);
+    // More than startCeph's own bound (START_TIMEOUT_MS): a failed start reports its progress lines.
+  }, 330_000);
 
   afterAll(async () => {
     for (const w of writers) w.kill('SIGKILL');
