@@ -55,11 +55,19 @@ if [[ "$ADDR" == *:* ]]; then EADDR="[$ADDR]"; BIND_V6=true; else EADDR=$ADDR; B
 now_ms() { date +%s%3N; }
 T0=$(now_ms)
 log() { echo "ceph-test-cluster [$(($(now_ms) - T0)) ms]: $*" >&2; }
-bounded() { # command... : run under DAEMON_START_TIMEOUT or the bootstrap's remaining time, whichever is shorter
+time_left() { # limit-seconds → the smaller of it and the seconds left before BOOT_DEADLINE
   local left=$((BOOT_DEADLINE - $(date +%s)))
-  ((left < DAEMON_START_TIMEOUT)) || left=$DAEMON_START_TIMEOUT
-  ((left > 0)) || return 124
-  timeout "$left" "$@"
+  echo $((left < $1 ? left : $1))
+}
+bounded() { # what log-file command... : a mkfs or daemon start, bounded, its output appended to log-file; says why it failed
+  local what=$1 out=$2 left rc=0
+  shift 2
+  left=$(time_left "$DAEMON_START_TIMEOUT")
+  ((left > 0)) || { log "$what: no time left"; return 1; }
+  timeout "$left" "$@" >>"$out" 2>&1 </dev/null 9>&- || rc=$?
+  ((rc == 0)) && return 0
+  if ((rc == 124)); then log "$what: timed out after ${left}s"; else log "$what: failed (exit $rc)"; fi
+  return 1
 }
 
 # Every ceph/rbd call is bounded: they hang forever when the mon is down.
@@ -193,8 +201,8 @@ EOF
 wait_for() { # description timeout-seconds command... (never past the bootstrap's deadline)
   local what=$1 limit=$2 deadline
   shift 2
+  limit=$(time_left "$limit")
   deadline=$(($(date +%s) + limit))
-  ((deadline <= BOOT_DEADLINE)) || { deadline=$BOOT_DEADLINE; limit=$((deadline - $(date +%s))); }
   until "$@" >/dev/null 2>&1; do
     if (($(date +%s) >= deadline)); then
       log "timed out after ${limit}s waiting for $what (logs: $DIR/log)"
@@ -229,8 +237,8 @@ start_osd() { # objectstore
   fi
   ceph-authtool --create-keyring "$DIR/osd/ceph-0/keyring" --name osd.0 --add-key "$secret" >/dev/null
   sed -i "s/^osd_objectstore = .*/osd_objectstore = $1/" "$CONF"
-  bounded ceph-osd -c "$CONF" -i 0 --mkfs --osd-uuid "$osd_uuid" >"$DIR/log/osd-mkfs.log" 2>&1 || { log "osd.0 mkfs ($1) failed (exit $?, 124: timed out)"; return 1; }
-  bounded ceph-osd -c "$CONF" -i 0 >>"$DIR/log/osd-start.log" 2>&1 </dev/null 9>&- || { log "osd.0 ($1) did not start (exit $?, 124: timed out)"; return 1; }
+  bounded "osd.0 mkfs ($1)" "$DIR/log/osd-mkfs.log" ceph-osd -c "$CONF" -i 0 --mkfs --osd-uuid "$osd_uuid" || return 1
+  bounded "osd.0 start ($1)" "$DIR/log/osd-start.log" ceph-osd -c "$CONF" -i 0 || return 1
   log "osd.0 started ($1)"
   wait_for "osd.0 up ($1)" 45 osd_is_up
 }
@@ -253,15 +261,15 @@ bootstrap() {
     --cap mon 'allow *' --cap osd 'allow *' --cap mds 'allow *' --cap mgr 'allow *' >/dev/null
   ceph-authtool "$DIR/mon.keyring" --import-keyring "$DIR/ceph.client.admin.keyring" >/dev/null
   monmaptool --create --fsid "$fsid" --addv a "[v2:$EADDR:$p2,v1:$EADDR:$p1]" "$DIR/monmap" >/dev/null
-  bounded ceph-mon -c "$CONF" --mkfs -i a --monmap "$DIR/monmap" --keyring "$DIR/mon.keyring" >"$DIR/log/mon-mkfs.log" 2>&1 || { log "mon mkfs failed (exit $?, 124: timed out)"; return 1; }
-  bounded ceph-mon -c "$CONF" -i a >"$DIR/log/mon-start.log" 2>&1 </dev/null 9>&- || { log "mon.a did not start (exit $?, 124: timed out)"; return 1; }
+  bounded "mon.a mkfs" "$DIR/log/mon-mkfs.log" ceph-mon -c "$CONF" --mkfs -i a --monmap "$DIR/monmap" --keyring "$DIR/mon.keyring" || return 1
+  bounded "mon.a start" "$DIR/log/mon-start.log" ceph-mon -c "$CONF" -i a || return 1
   wait_for "the mon to answer" 30 c_ceph mon stat || return 1
   log "mon.a answers"
 
   # mgr
   c_ceph auth get-or-create mgr.x mon 'allow profile mgr' osd 'allow *' mds 'allow *' \
     -o "$DIR/mgr/ceph-x/keyring" >/dev/null || { log "cannot make mgr.x's key"; return 1; }
-  bounded ceph-mgr -c "$CONF" -i x >"$DIR/log/mgr-start.log" 2>&1 </dev/null 9>&- || { log "mgr.x did not start (exit $?, 124: timed out)"; return 1; }
+  bounded "mgr.x start" "$DIR/log/mgr-start.log" ceph-mgr -c "$CONF" -i x || return 1
 
   # OSD: memstore (RAM, fastest) unless it fails, then bluestore on a sparse file
   if ! start_osd "$store"; then

@@ -8,7 +8,7 @@ import type { Image, ImageStore, UserFile, Vm } from '../../src/model/index.js';
 import { RbdClient } from '../../src/storage/rbd.js';
 import * as qemuImg from '../../src/storage/qemu-img.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
-import { startCeph, uniquePool, type TestCeph } from '../helpers/ceph.js';
+import { CEPH_HOOK_TIMEOUT_MS, startCeph, uniquePool, type TestCeph } from '../helpers/ceph.js';
 import { GiB, TestCluster, until } from '../helpers/cluster.js';
 
 const sha512 = (file: string) => createHash('sha512').update(readFileSync(file)).digest('hex');
@@ -51,8 +51,7 @@ describe('user files → images → VM disks, on fs and on Ceph', () => {
     mkdirSync(join(c.filesPath, 'bob'), { recursive: true });
     const ds = ['api', 'scheduler', 'host', 'filescanner', 'imagescanner'] as const;
     await Promise.all(ds.map((d) => c.spawn(d).ready));
-    // More than startCeph's own bound (START_TIMEOUT_MS): a failed start reports its progress lines.
-  }, 330_000);
+  }, CEPH_HOOK_TIMEOUT_MS);
   afterAll(async () => {
     await c?.stop();
     await rbd?.deletePool(pool).catch(() => undefined);

@@ -23,7 +23,12 @@ const SCRIPT = join(packageRoot(), 'scripts', 'ceph-test-cluster.sh');
 export const DEFAULT_CEPH_DIR = join(tmpdir(), 'ucloud-test-ceph');
 
 /** The longest a start may take: the script's lock wait and two bootstrap attempts fit in it. */
-export const START_TIMEOUT_MS = 240_000;
+const START_TIMEOUT_MS = 240_000;
+/**
+ * The hook timeout of a test file's setup that starts Ceph: more than a start's own
+ * bound, so a failed start reports the script's progress lines, not just a hook timeout.
+ */
+export const CEPH_HOOK_TIMEOUT_MS = START_TIMEOUT_MS + 90_000;
 
 /** Tries of `ensurePool`: the shared cluster's mon can miss a 10 s connect under the suite's load. */
 const POOL_TRIES = 3;
@@ -71,8 +76,7 @@ function logTails(dir: string): string {
  */
 export async function startCeph(dir: string = DEFAULT_CEPH_DIR, opts: { address?: string } = {}): Promise<TestCeph> {
   // The lock may be held by another file's start (≈ 5–10 s) or stop (≈ 6 s); the script bounds
-  // each step and tries a bootstrap twice. A caller's hook allows more than START_TIMEOUT_MS, so
-  // a failure reports the script's timed progress lines, not just a hook timeout.
+  // each step and tries a bootstrap twice.
   const { stdout, stderr } = await script('start', dir, START_TIMEOUT_MS, opts.address ? { CEPH_TEST_ADDR: opts.address } : {});
   if (stderr.trim()) console.log(stderr.trim());
   const conf = stdout.trim().split('\n').pop() ?? join(dir, 'ceph.conf');

@@ -27,7 +27,7 @@ import { storageDriver } from '../../src/storage/registry.js';
 import { RbdClient } from '../../src/storage/rbd.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
 import { sandboxed, SANDBOX_UID } from '../../src/storage/sandbox.js';
-import { startCeph, uniquePool, type TestCeph } from '../helpers/ceph.js';
+import { CEPH_HOOK_TIMEOUT_MS, startCeph, uniquePool, type TestCeph } from '../helpers/ceph.js';
 import { MiB, TestCluster, until } from '../helpers/cluster.js';
 import { rejection } from '../helpers/rejection.js';
 
@@ -97,8 +97,7 @@ describe('one safe import path', () => {
     rbd = new RbdClient({ conf: ceph.conf });
     await ceph.ensurePool(pool);
     cephDriver = (await storageDriver('ceph', { pool, conf: ceph.conf, user: 'admin' })) as CephDriver;
-    // More than startCeph's own bound (START_TIMEOUT_MS): a failed start reports its progress lines.
-  }, 330_000);
+  }, CEPH_HOOK_TIMEOUT_MS);
   afterAll(async () => {
     await rbd?.deletePool(pool).catch(() => undefined);
     await ceph?.stop();

@@ -12,7 +12,7 @@ import { importUserFile } from '../../src/scanners/image-source.js';
 import type { ImageVolume, ProgressFn } from '../../src/storage/driver.js';
 import { CephDriver, cephDriver } from '../../src/storage/drivers/ceph.js';
 import { RbdClient } from '../../src/storage/rbd.js';
-import { startCeph, uniquePool, type TestCeph } from '../helpers/ceph.js';
+import { CEPH_HOOK_TIMEOUT_MS, startCeph, uniquePool, type TestCeph } from '../helpers/ceph.js';
 import { until } from '../helpers/cluster.js';
 import { rejection } from '../helpers/rejection.js';
 
@@ -69,8 +69,7 @@ beforeAll(async () => {
   rbd = new RbdClient({ conf: ceph.conf });
   await ceph.ensurePool(pool);
   driver = cephDriver({ pool, conf: ceph.conf }) as CephDriver;
-  // More than startCeph's own bound (START_TIMEOUT_MS): a failed start reports its progress lines.
-}, 330_000);
+}, CEPH_HOOK_TIMEOUT_MS);
 
 afterAll(async () => {
   try {

@@ -7,7 +7,7 @@ import type { CephDriver } from '../../src/storage/drivers/ceph.js';
 import { RbdClient } from '../../src/storage/rbd.js';
 import { storageDriver } from '../../src/storage/registry.js';
 import { Keys, Kinds } from '../../src/store/keys.js';
-import { startCeph, uniquePool, type TestCeph } from '../helpers/ceph.js';
+import { CEPH_HOOK_TIMEOUT_MS, startCeph, uniquePool, type TestCeph } from '../helpers/ceph.js';
 import { GiB, TestCluster, until } from '../helpers/cluster.js';
 
 // `vm recover` and storage fencing (issue 13) against real etcd, the real API
@@ -75,8 +75,7 @@ describe('vm recover: a VM left on a dead host, started elsewhere, its storage f
     await c.managers().images.ensureStore('ceph', 'ceph', { pool, conf: ceph.conf });
     driver = (await storageDriver('ceph', { pool, conf: ceph.conf })) as CephDriver;
     await Promise.all([c.spawn('api').ready, c.spawn('scheduler', { UCLOUD_FAILOVER_MARGIN: '1s' }).ready]);
-    // More than startCeph's own bound (START_TIMEOUT_MS): a failed start reports its progress lines.
-  }, 330_000);
+  }, CEPH_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     for (const w of writers) w.kill('SIGKILL');
