@@ -3,6 +3,18 @@ import { GRPCDeadlineExceededError, GRPCUnavailableError } from 'etcd3';
 
 /** The pause between two probes of one silent member. */
 const PROBE_EVERY_MS = 500;
+/** How long a breaker refuses calls after three unreachable answers in a row. */
+const REFUSE_MS = 2000;
+
+/**
+ * The member could not be reached: gRPC's own UNAVAILABLE (no connection, one
+ * dropped). Not etcd's answers with that code ("etcdserver: leader changed",
+ * "no leader"): those come from a live member during an election, which ends
+ * for all members at once; counted, they opened every breaker together right
+ * after a member's restart, and a call made then failed in 0.2 s although
+ * two members were up.
+ */
+const unreachable = (err: unknown): boolean => err instanceof GRPCUnavailableError && !/etcdserver: /.test(err.message);
 
 /** What a probe found: the member answered, or the client was closed (no more probes). */
 export type ProbeResult = 'answered' | 'closed';
@@ -42,6 +54,11 @@ export class ClientEndpoints {
     return this.breakers.some((b) => !b.refusing() && !this.avoids(b.endpoint));
   }
 
+  /** How long until some endpoint takes calls: 0 when one does now, else when the first open breaker lets calls through again. */
+  callableInMs(): number {
+    return this.anyCallable() ? 0 : Math.min(...this.breakers.map((b) => b.refusingForMs()));
+  }
+
   isSilent(endpoint: string): boolean {
     return this.silent.has(endpoint);
   }
@@ -53,9 +70,10 @@ export class ClientEndpoints {
 
 /**
  * One endpoint's circuit breaker, two ways open:
- * - after 3 unreachable answers in a row its calls fail at once (the client
- *   tries the next endpoint) for 2 s; after that calls go through again, and
- *   the first unreachable one opens it anew;
+ * - after 3 unreachable answers in a row (not a live member's "leader
+ *   changed") its calls fail at once (the client tries the next endpoint) for
+ *   2 s; after that calls go through again, and the first unreachable one
+ *   opens it anew;
  * - after a unary call waited out its whole deadline there (before, every call
  *   sent to a frozen member, one in three, waited its deadline for as long as
  *   it stayed frozen), calls are left to the others (ClientEndpoints.avoids)
@@ -95,7 +113,12 @@ export class EndpointBreaker {
 
   /** Open after unreachable answers. */
   refusing(): boolean {
-    return this.failures >= 3 && Date.now() - this.openedAt < 2000;
+    return this.refusingForMs() > 0;
+  }
+
+  /** How much longer it stays open after unreachable answers (0: not open). */
+  refusingForMs(): number {
+    return this.failures >= 3 ? Math.max(0, this.openedAt + REFUSE_MS - Date.now()) : 0;
   }
 
   /** Read by tests, as cockatiel's breaker's. */
@@ -113,7 +136,7 @@ export class EndpointBreaker {
       if (typeof (result as { on?: unknown } | undefined)?.on !== 'function') this.endpoints.clear(this.endpoint);
       return result;
     } catch (err) {
-      if (err instanceof GRPCUnavailableError && ++this.failures >= 3) this.openedAt = Date.now();
+      if (unreachable(err) && ++this.failures >= 3) this.openedAt = Date.now();
       if (err instanceof GRPCDeadlineExceededError && Date.now() - started >= this.callDeadlineMs - 500) this.endpoints.mark(this.endpoint);
       throw err;
     }

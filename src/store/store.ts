@@ -251,11 +251,13 @@ const GRPC_OPTIONS = { 'grpc.max_reconnect_backoff_ms': ETCD_RECONNECT_MAX_MS };
 
 /**
  * The client's retries: a failed attempt that may pass (not an answer too large
- * or a caller's own deadline, which would only repeat; not a refusal by every
- * endpoint's breaker, unless some endpoint takes calls: an attempt tries as
- * many endpoints as there are, in a shuffled order that may repeat one) is
- * sent again, on the next endpoint, after 200 ms, 400 ms, 800 ms, then every
- * second (200 ms again after an attempt that waited a second or more), until
+ * or a caller's own deadline, which would only repeat) is sent again, on the
+ * next endpoint, after 200 ms, 400 ms, 800 ms, then every second (200 ms
+ * again after an attempt that waited a second or more); one refused by every
+ * endpoint's breaker (an attempt tries as many endpoints as there are, in a
+ * shuffled order that may repeat one) likewise, but not before some
+ * endpoint takes calls again (a breaker opened by unreachable answers lets
+ * calls through 2 s later), until
  * ETCD_RETRY_WITHIN_MS after the call's first attempt. etcd3 makes a call that
  * met "invalid auth token" (a restarted member forgot it) again from inside
  * the attempt, through this policy, with a budget of its own: that is rare
@@ -281,10 +283,12 @@ export class RetryWithin {
         // Only quick failures back off: after one that waited (for a leader, say) the next endpoint is tried soon.
         if (waited >= 1000) delay = 200;
         // Refused by every endpoint it tried (as many tries as endpoints, in a shuffled order that may repeat one):
-        // again only if some endpoint takes calls.
-        const again = isBrokenCircuitError(err) ? this.endpoints.anyCallable() : isRecoverableError(err as Error) && !(err instanceof GRPCResourceExhastedError) && !callersDeadline;
-        if (!again || Date.now() + delay >= until) throw err;
-        await new Promise((r) => setTimeout(r, delay));
+        // again once some endpoint takes calls, at once if one does now.
+        const refused = isBrokenCircuitError(err);
+        const again = refused || (isRecoverableError(err as Error) && !(err instanceof GRPCResourceExhastedError) && !callersDeadline);
+        const wait = refused ? Math.max(delay, this.endpoints.callableInMs()) : delay;
+        if (!again || Date.now() + wait >= until) throw err;
+        await new Promise((r) => setTimeout(r, wait));
       }
     }
   }
@@ -360,7 +364,7 @@ function newClient(opts: StoreOptions, endpoints = new ClientEndpoints()): Etcd3
     ...(opts.auth ? { auth: opts.auth } : {}),
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + ETCD_CALL_DEADLINE_MS }),
     faultHandling: {
-      // A member that comes back is tried again within 2 s: a call that finds every breaker open fails without trying any.
+      // A member that comes back is tried again within 2 s: a call that finds every breaker open waits for the first to close, within its budget.
       host: (endpoint) => new EndpointBreaker(endpoint, endpoints, ETCD_CALL_DEADLINE_MS) as unknown as IPolicy<IDefaultPolicyContext>,
       global: new RetryWithin(endpoints) as unknown as IPolicy<IDefaultPolicyContext>,
     },

@@ -141,7 +141,11 @@ describe('a 3-member etcd cluster: a lost member, a lost quorum (real etcd, api,
     // And a member lost now is again invisible.
     await cluster.kill(0);
     const last = plan[BURST + 2 * OUTAGE]!;
-    expect((await create(last)).status).toBe(201);
+    const tk = performance.now();
+    const a = await create(last);
+    log(`create with m0 killed answered ${a.status} in ${Math.round(performance.now() - tk)} ms`);
+    if (a.status !== 201) log(`answer: ${a.body.toString()}\napi's log:\n${fleet.api!.stderr().slice(-6000)}`);
+    expect(a.status).toBe(201);
     await checkFleetPlaced(last);
   });
 
