@@ -283,10 +283,10 @@ export class RetryWithin {
         // Only quick failures back off: after one that waited (for a leader, say) the next endpoint is tried soon.
         if (waited >= 1000) delay = 200;
         // Refused by every endpoint it tried (as many tries as endpoints, in a shuffled order that may repeat one):
-        // again once some endpoint takes calls, at once if one does now.
+        // again after the same pause, and not before some endpoint takes calls.
         const refused = isBrokenCircuitError(err);
         const again = refused || (isRecoverableError(err as Error) && !(err instanceof GRPCResourceExhastedError) && !callersDeadline);
-        const wait = refused ? Math.max(delay, this.endpoints.callableInMs()) : delay;
+        const wait = Math.max(delay, refused ? this.endpoints.callableInMs() : 0);
         if (!again || Date.now() + wait >= until) throw err;
         await new Promise((r) => setTimeout(r, wait));
       }

@@ -133,12 +133,16 @@ describe('EndpointBreaker', () => {
     expect(all.anyCallable()).toBe(false);
     const reopens = all.callableInMs();
     expect(reopens).toBeGreaterThan(1500);
-    // Two members back from a restart whose breakers are still open when the third is killed: the call waits
+    // As members back from a restart whose breakers are still open when the last is killed: the call waits
     // for one to let calls through (it failed in 0.2 s before, a quorum up), and it is not sent sooner.
     attempts = 0;
     let sentAgainAt = 0;
     const t0 = Date.now();
-    const refusedThenAnswered = () => (attempts++ === 0 ? Promise.reject(new BrokenCircuitError()) : ((sentAgainAt = Date.now()), Promise.resolve('answered')));
+    const refusedThenAnswered = () => {
+      if (attempts++ === 0) return Promise.reject(new BrokenCircuitError());
+      sentAgainAt = Date.now();
+      return Promise.resolve('answered');
+    };
     expect(await retry.execute(refusedThenAnswered)).toBe('answered');
     expect(attempts).toBe(2);
     expect(sentAgainAt - t0).toBeGreaterThanOrEqual(reopens - 50);
