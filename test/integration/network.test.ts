@@ -6,7 +6,7 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ import { ensureNicFilter, listNicChain, readFilterTable, removeNicFilter, render
 import { CONN_LIMIT, ensureHostFirewall, readHostFirewall, removeHostFirewall, renderHostFirewall } from '../../src/host/network/hostfw.js';
 import { defaultGroup, HostNetwork, tapMacFor } from '../../src/host/network/index.js';
 import { Ip } from '../../src/host/network/ip.js';
-import { renderRadvdConf } from '../../src/host/network/radvd.js';
+import { radvdPaths, renderRadvdConf } from '../../src/host/network/radvd.js';
 import { listPeers } from '../../src/host/network/vxlan.js';
 
 // Four hex digits without a leading zero, so addresses built from it are already canonical.
@@ -652,6 +652,14 @@ describe('host networking (bridge, VXLAN, radvd, taps, anti-spoofing) in network
     const r4 = await hn1.ensureNetwork({ vni: VNI2, prefix: prefix3, peers: [] });
     expect(r4.changed).toEqual(['radvd']);
     expect(r4.radvdPid).not.toBe(r3.radvdPid);
+    // A stale pid file longer than any pid (as after pids wrapped): radvd writes its own over it without
+    // truncating, and it is still found running ("exited right after starting" before, in a failover test).
+    process.kill(r4.radvdPid, 'SIGKILL');
+    await until('radvd to die', async () => (await hn1.radvdPid(VNI2)) === undefined, 5000);
+    await writeFile(radvdPaths(join(runDir, 'h1'), VNI2).pid, '9999999999\n');
+    const r5 = await hn1.ensureNetwork({ vni: VNI2, prefix: prefix3, peers: [] });
+    expect(r5.changed).toEqual(['radvd']);
+    expect(await hn1.radvdPid(VNI2)).toBe(r5.radvdPid);
 
     // removeNic / removeNetwork take everything away, and again is fine.
     await hn1.removeNic(TAP);

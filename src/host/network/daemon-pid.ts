@@ -23,9 +23,15 @@ export async function isDaemonWith(pid: number, binary: string, confFlag: string
   return (argv[0] ?? '').split('/').pop() === binary && c >= 0 && argv[c + 1] === conf;
 }
 
-/** The pid in `pidFile` if it is that daemon (isDaemonWith), else undefined. */
+/**
+ * The pid in `pidFile` if it is that daemon (isDaemonWith), else undefined.
+ * Only the leading number counts, as the daemons read it themselves (fscanf
+ * "%d"): radvd writes its pid over the file without truncating it, so a
+ * shorter pid over a stale longer one (pids wrapped: 675 over 32328) leaves
+ * "675\n8\n" behind, and its radvd was taken for dead though it ran.
+ */
 export async function daemonPid(pidFile: string, binary: string, confFlag: string, conf: string): Promise<number | undefined> {
-  const pid = Number((await readText(pidFile))?.trim());
+  const pid = Number(/^\s*(\d+)/.exec((await readText(pidFile)) ?? '')?.[1]);
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
   return (await isDaemonWith(pid, binary, confFlag, conf)) ? pid : undefined;
 }

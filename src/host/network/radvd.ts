@@ -129,7 +129,8 @@ export async function ensureRadvd(ip: Ip, opts: { runDir: string; vni: number } 
     await writeFile(tmp, want);
     await rename(tmp, paths.conf);
   }
-  if (running !== undefined) await stopRadvd(opts.runDir, opts.vni);
+  // Also when none runs: a stale pid file goes, so the new daemon's is all the file holds.
+  await stopRadvd(opts.runDir, opts.vni);
   try {
     await ip.exec('radvd', ['-C', paths.conf, '-p', paths.pid, '-m', 'logfile', '-l', paths.log], { timeoutMs: 10_000 });
   } catch (err) {
